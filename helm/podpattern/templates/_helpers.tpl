@@ -1,0 +1,98 @@
+{{/*
+Names. app.kubernetes.io/name is always "podpattern": the webhooks' objectSelector uses it to
+skip podpattern's own pods, and webhook-config/ uses the same label.
+*/}}
+{{- define "podpattern.fullname" -}}
+{{- if contains "podpattern" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-podpattern" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "podpattern.selectorLabels" -}}
+app.kubernetes.io/name: podpattern
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "podpattern.labels" -}}
+{{ include "podpattern.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "podpattern.serviceAccountName" -}}
+{{- default (include "podpattern.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "podpattern.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" -}}
+{{- .Values.tls.secret.name -}}
+{{- else -}}
+{{- printf "%s-tls" (include "podpattern.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "podpattern.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the webhooks and the policy never see. */}}
+{{- define "podpattern.excludedNamespaces" -}}
+{{- $names := list "kube-system" "kube-node-lease" .Release.Namespace -}}
+{{- range .Values.webhook.excludeNamespaces -}}
+{{- $names = append $names . -}}
+{{- end -}}
+{{- toJson ($names | uniq) -}}
+{{- end -}}
+
+{{/*
+Which pods go to the webhook / the policy, for one namespace mode (enabled | required).
+*/}}
+{{- define "podpattern.namespaceSelector" -}}
+matchExpressions:
+  - key: podpattern.dev/injection
+    operator: In
+    values: [{{ .mode | quote }}]
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values: {{ include "podpattern.excludedNamespaces" .root }}
+{{- end -}}
+
+{{- define "podpattern.objectSelector" -}}
+matchExpressions:
+  - key: app.kubernetes.io/name
+    operator: NotIn
+    values: ["podpattern"]
+{{- end -}}
+
+{{/*
+CEL: the pod names a pattern itself. Dropped when webhook.namespaceDefaults is on, because
+namespace default annotations are invisible to a webhook's matchConditions.
+*/}}
+{{- define "podpattern.matchConditions" -}}
+{{- if not .Values.webhook.namespaceDefaults }}
+- name: asks-for-a-pattern
+  expression: >-
+    has(object.metadata.annotations) &&
+    ['podpattern.dev/sidecar', 'podpattern.dev/ambassador', 'podpattern.dev/adapter'].exists(k, k in object.metadata.annotations)
+{{- end }}
+- name: not-a-mirror-pod
+  expression: >-
+    !has(object.metadata.annotations) ||
+    !('kubernetes.io/config.mirror' in object.metadata.annotations)
+{{- end -}}
+
+{{- define "podpattern.checks" -}}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add .Values.preStopSleepSeconds .Values.server.drainSeconds | int) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be greater than preStopSleepSeconds (%v) + server.drainSeconds (%v), or the kubelet kills the server before it drains" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds .Values.server.drainSeconds) -}}
+{{- end -}}
+{{- if eq (int .Values.server.port) (int .Values.server.healthPort) -}}
+{{- fail (printf "server.port and server.healthPort must differ (both %v)" .Values.server.port) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,117 @@
+// Decides the answer to one admission request: the thin shell around the engine. No HTTP here
+// (the server decodes and encodes), no logging or metrics (the caller records the Decision).
+import type { Catalog } from '../catalog/types.js';
+import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike, ServerVersion } from '../engine/types.js';
+import { allow, deny, denyInternal } from './respond.js';
+import type { AdmissionRequest, AdmissionResponse } from './types.js';
+
+export type FailureMode = 'open' | 'closed';
+
+/** Why the server answered without asking the engine, or why it could not: closed sets, like the engine's. */
+export type PassReason = 'not-a-pod' | 'not-create';
+export type ErrorReason = 'internal-error' | 'catalog-not-loaded' | 'deadline-exceeded';
+
+export type Decision = {
+  response: AdmissionResponse;
+  /** Templates injected (empty unless outcome is injected). */
+  templates: InjectedTemplate[];
+  /** Templates the problems name, for denials. */
+  problemTemplates: string[];
+  error?: Error;
+} & (
+  | { outcome: 'injected'; reason: 'injected' }
+  | { outcome: 'skipped'; reason: Extract<InjectionResult, { outcome: 'skipped' }>['reason'] | PassReason }
+  | { outcome: 'denied'; reason: Extract<InjectionResult, { outcome: 'denied' }>['reason'] }
+  | { outcome: 'error'; reason: ErrorReason }
+);
+
+export type InjectFunction = (pod: PodLike, catalog: Catalog, options: InjectOptions) => InjectionResult;
+
+export interface ReviewDeps {
+  inject: InjectFunction;
+  /** The catalog in force now; undefined until the first one is loaded. */
+  catalog: () => Catalog | undefined;
+  nativeSidecars: NativeSidecarMode;
+  failureMode: FailureMode;
+  /** The API server's version, when known (for nativeSidecars=auto). */
+  serverVersion?: () => ServerVersion | undefined;
+  /** Annotations of a namespace, when a live cluster view is available. */
+  namespaceAnnotations?: (namespace: string) => Record<string, string> | undefined;
+}
+
+export function isPodCreate(request: AdmissionRequest): boolean {
+  return request.kind.group === '' && request.kind.kind === 'Pod' && (request.subResource ?? '') === '';
+}
+
+export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
+  const { uid } = request;
+  if (!isPodCreate(request)) return pass(uid, 'not-a-pod');
+  if (request.operation !== undefined && request.operation !== 'CREATE') return pass(uid, 'not-create');
+  const pod = request.object;
+  if (typeof pod !== 'object' || pod === null) {
+    return failed(uid, 'internal-error', deps.failureMode, new Error('the request carries no pod object'));
+  }
+  const catalog = deps.catalog();
+  if (catalog === undefined) return failed(uid, 'catalog-not-loaded', deps.failureMode);
+
+  let result: InjectionResult;
+  try {
+    result = deps.inject(pod as PodLike, catalog, engineOptions(request, deps));
+  } catch (error) {
+    return failed(uid, 'internal-error', deps.failureMode, error instanceof Error ? error : new Error(String(error)));
+  }
+  switch (result.outcome) {
+    case 'injected':
+      return {
+        outcome: 'injected', reason: 'injected', templates: result.templates, problemTemplates: [],
+        response: allow(uid, result.patch, result.warnings),
+      };
+    case 'skipped':
+      return { outcome: 'skipped', reason: result.reason, templates: [], problemTemplates: [], response: allow(uid, [], result.warnings) };
+    case 'denied':
+      return {
+        outcome: 'denied', reason: result.reason, templates: [],
+        problemTemplates: [...new Set(result.problems.flatMap((problem) => (problem.template === undefined ? [] : [problem.template])))],
+        response: deny(uid, result.message, result.problems, result.warnings),
+      };
+  }
+}
+
+function engineOptions(request: AdmissionRequest, deps: ReviewDeps): InjectOptions {
+  const options: InjectOptions = { nativeSidecars: deps.nativeSidecars };
+  const namespace = request.namespace ?? (request.object as PodLike).metadata?.namespace;
+  if (namespace !== undefined && namespace !== '') {
+    options.namespace = namespace;
+    const annotations = deps.namespaceAnnotations?.(namespace);
+    if (annotations !== undefined) options.namespaceAnnotations = annotations;
+  }
+  const version = deps.serverVersion?.();
+  if (version !== undefined) options.serverVersion = version;
+  return options;
+}
+
+function pass(uid: string, reason: PassReason): Decision {
+  return { outcome: 'skipped', reason, templates: [], problemTemplates: [], response: allow(uid) };
+}
+
+const ERROR_TEXT: Record<ErrorReason, string> = {
+  'internal-error': 'podpattern failed while processing this pod',
+  'catalog-not-loaded': 'podpattern has not loaded its template catalog yet',
+  'deadline-exceeded': "podpattern could not decide within the API server's timeout",
+};
+
+/** The answer when podpattern itself failed: the failure mode decides between admitting and refusing. */
+export function failed(uid: string, reason: ErrorReason, mode: FailureMode, error?: Error): Decision {
+  const what = ERROR_TEXT[reason];
+  const response =
+    mode === 'open'
+      ? allow(uid, [], [`${what}; the pod was admitted without injection (failure mode open). Recreate it to retry.`])
+      : denyInternal(uid, `${what}; the pod was refused (failure mode closed). Retry shortly; if it persists, check the podpattern logs.`);
+  return { outcome: 'error', reason, templates: [], problemTemplates: [], response, ...(error === undefined ? {} : { error }) };
+}
+
+/** What the logs call the pod: its name, or its generateName when the API server has not named it yet. */
+export function podLabel(request: AdmissionRequest): string | undefined {
+  const metadata = (request.object as PodLike | undefined)?.metadata;
+  return metadata?.name ?? (metadata?.generateName === undefined ? request.name : `${metadata.generateName}*`);
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// The podpattern command: one binary for the webhook server and the offline tools.
+// Each subcommand lives in its own module and is loaded only when asked for, so
+// `podpattern inject` never loads Fastify and `podpattern serve` never loads the CLI.
+
+const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  serve: { summary: 'run the admission webhook server', load: () => import('../main.js') },
+  inject: { summary: 'print manifests with patterns injected', load: () => import('../cli/inject.js') },
+  explain: { summary: 'explain, per pod template, what would be injected and why', load: () => import('../cli/explain.js') },
+  templates: { summary: 'list the catalog, or show one template', load: () => import('../cli/templates.js') },
+  certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
+  docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: podpattern <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\n'podpattern <command> --help' describes each command's flags.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`podpattern: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`podpattern: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

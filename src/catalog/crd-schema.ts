@@ -1,0 +1,188 @@
+// The PatternTemplate CustomResourceDefinition (SPEC §2, §5), as data.
+//
+// This module is the single source of the CRD: helm/podpattern/crds/ and webhook-config/ hold
+// YAML renderings of `patternTemplateCrd`, and test/install/crd.test.ts fails when they drift
+// (PODPATTERN_UPDATE_GOLDEN=1 rewrites them). The schema is structural, so the API server
+// prunes unknown fields; Kubernetes objects inside a template (containers, volumes, env,
+// volumeMounts) keep their fields (`x-kubernetes-preserve-unknown-fields`) because their
+// real validation happens when the pod they end up in is admitted.
+//
+// The API server only checks shape. Type-dependent rules (a default of the declared type,
+// placeholders that name declared parameters, ...) are the catalog loader's job, which
+// reports them on the object's Ready condition.
+
+/** Template parameter names: they appear in annotation keys, `<template>.podpattern.dev/<param>`. */
+export const PARAMETER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** Template names: a DNS label, because they become part of annotation key prefixes. */
+export const TEMPLATE_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+type Schema = Record<string, unknown>;
+
+const preservedObject = (description: string, required: string[] = []): Schema => ({
+  type: 'object',
+  description,
+  'x-kubernetes-preserve-unknown-fields': true,
+  ...(required.length > 0
+    ? { required, properties: Object.fromEntries(required.map((key) => [key, { type: 'string', minLength: 1 }])) }
+    : {}),
+});
+
+const stringMap = (description: string): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: { type: 'string' },
+});
+
+/** A value of any of the parameter types; the loader checks it against the declared `type`. */
+const anyScalar = (description: string): Schema => ({
+  description,
+  'x-kubernetes-preserve-unknown-fields': true,
+});
+
+const parameterSchema: Schema = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { type: 'string', enum: ['string', 'integer', 'number', 'boolean'], description: 'The value type; annotation values are converted to it.' },
+    description: { type: 'string', description: 'Shown by `podpattern templates NAME` and in denial messages.' },
+    default: anyScalar('Used when the pod sets no value. Must be of the declared type.'),
+    required: { type: 'boolean', description: 'A pod that asks for this template must set the parameter.' },
+    enum: { type: 'array', description: 'The only values allowed.', items: anyScalar('An allowed value.') },
+    pattern: { type: 'string', description: 'A regular expression a string value must match (anchor it).' },
+    minimum: { type: 'number', description: 'The smallest allowed number.' },
+    maximum: { type: 'number', description: 'The largest allowed number.' },
+    maxLength: { type: 'integer', minimum: 0, description: 'The longest allowed string.' },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: '!has(self.minimum) || !has(self.maximum) || self.minimum <= self.maximum',
+      message: 'minimum must not be greater than maximum',
+    },
+  ],
+};
+
+const conditionSchema: Schema = {
+  type: 'object',
+  required: ['type', 'status'],
+  properties: {
+    type: { type: 'string', description: 'Ready: the catalog accepted this template.' },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    reason: { type: 'string' },
+    message: { type: 'string', description: 'Every problem found, with how to fix it.' },
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+  },
+};
+
+/** The `openAPIV3Schema` of PatternTemplate v1alpha1. */
+export const patternTemplateSchema: Schema = {
+  type: 'object',
+  description: 'A set of containers, volumes and files that podpattern injects into pods that ask for it by name.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['pattern', 'description'],
+      properties: {
+        pattern: {
+          type: 'string',
+          enum: ['sidecar', 'ambassador', 'adapter'],
+          description: 'Which annotation selects this template: podpattern.dev/<pattern>.',
+        },
+        description: { type: 'string', minLength: 1, description: 'One line on what the template does.' },
+        parameters: {
+          type: 'object',
+          description: 'What pods may set, as <template>.podpattern.dev/<parameter> annotations. Nothing else is settable.',
+          // Names are checked against PARAMETER_NAME_PATTERN by the catalog loader: a CEL rule over
+          // map keys of unbounded length would exceed the API server's cost budget.
+          maxProperties: 32,
+          additionalProperties: parameterSchema,
+        },
+        containers: {
+          type: 'array',
+          description: 'Kubernetes Container objects added to the pod. $(params.NAME), $(pod.name) and $(pod.namespace) are substituted in string values.',
+          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+        },
+        initContainers: {
+          type: 'array',
+          description: 'Kubernetes Container objects added as init containers.',
+          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+        },
+        volumes: {
+          type: 'array',
+          description: 'Kubernetes Volume objects added to the pod.',
+          items: preservedObject('A Kubernetes Volume.', ['name']),
+        },
+        files: stringMap('Config files rendered from parameters, mounted through a downwardAPI volume (file name -> text).'),
+        app: {
+          type: 'object',
+          description: "Wiring into the application's own containers.",
+          properties: {
+            env: { type: 'array', items: preservedObject('A Kubernetes EnvVar.', ['name']) },
+            volumeMounts: { type: 'array', items: preservedObject('A Kubernetes VolumeMount.', ['name', 'mountPath']) },
+          },
+        },
+        podAnnotations: stringMap('Annotations added to the pod, e.g. Prometheus scrape hints for an adapter.'),
+      },
+    },
+    status: {
+      type: 'object',
+      description: 'Written by podpattern: whether the catalog accepted the template, and why not.',
+      properties: {
+        conditions: {
+          type: 'array',
+          items: conditionSchema,
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+        },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
+      message: 'the name must be a DNS label (at most 63 lower-case letters, digits and "-"): it is used in annotation keys',
+    },
+  ],
+};
+
+/** The whole CustomResourceDefinition object, as applied to the cluster. */
+export const patternTemplateCrd = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: {
+    name: 'patterntemplates.podpattern.dev',
+    labels: { 'app.kubernetes.io/name': 'podpattern', 'app.kubernetes.io/part-of': 'podpattern' },
+  },
+  spec: {
+    group: 'podpattern.dev',
+    scope: 'Cluster',
+    names: {
+      kind: 'PatternTemplate',
+      listKind: 'PatternTemplateList',
+      plural: 'patterntemplates',
+      singular: 'patterntemplate',
+      shortNames: ['ptpl'],
+      categories: ['podpattern'],
+    },
+    versions: [
+      {
+        name: 'v1alpha1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' },
+          { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+          { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+        schema: { openAPIV3Schema: patternTemplateSchema },
+      },
+    ],
+  },
+} as const;

@@ -1,0 +1,66 @@
+// The shape of a PatternTemplate (SPEC §5) once parsed and validated. The engine reads only
+// these types; the catalog sources (built-in, --catalog-dir, cluster) produce them.
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+
+export const PATTERNS = ['sidecar', 'ambassador', 'adapter'] as const;
+export type Pattern = (typeof PATTERNS)[number];
+
+export const PARAMETER_TYPES = ['string', 'integer', 'number', 'boolean'] as const;
+export type ParameterType = (typeof PARAMETER_TYPES)[number];
+export type ParameterValue = string | number | boolean;
+
+export interface ParameterSpec {
+  type: ParameterType;
+  description?: string;
+  default?: ParameterValue;
+  required?: boolean;
+  enum?: ParameterValue[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  maxLength?: number;
+}
+
+export interface AppWiring {
+  env?: V1EnvVar[];
+  volumeMounts?: V1VolumeMount[];
+}
+
+export interface TemplateSpec {
+  pattern: Pattern;
+  description: string;
+  parameters: Record<string, ParameterSpec>;
+  containers: V1Container[];
+  initContainers: V1Container[];
+  volumes: V1Volume[];
+  files: Record<string, string>;
+  app: AppWiring;
+  podAnnotations: Record<string, string>;
+}
+
+/** Where a template came from; shown in `templates`, logs and denial messages. */
+export type TemplateSource = 'builtin' | `file:${string}` | 'cluster';
+
+export interface Template {
+  name: string;
+  spec: TemplateSpec;
+  /** sha256 of the canonical JSON of `spec`, first 16 hex digits: recorded in podpattern.dev/status. */
+  hash: string;
+  source: TemplateSource;
+}
+
+/** A template that was refused at load, with every problem found (path: message). */
+export interface TemplateFailure {
+  name: string;
+  source: TemplateSource;
+  problems: string[];
+}
+
+/** An immutable snapshot of the catalog. A new one is built and swapped in whole. */
+export interface Catalog {
+  get(name: string): Template | undefined;
+  list(): Template[];
+  /** Templates refused at load, by name: pods asking for them are told why. */
+  failure(name: string): TemplateFailure | undefined;
+  failures(): TemplateFailure[];
+}

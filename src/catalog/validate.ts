@@ -1,0 +1,222 @@
+// Turns one parsed PatternTemplate object into a Template, or into every problem it has.
+// A template is accepted whole or refused whole: it never half-renders at admission.
+import { contentHash } from './canonical.js';
+import { DNS1123_SUBDOMAIN, FILE_NAME, MAX_TEMPLATE_NAME, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
+import { scanPlaceholders } from './placeholders.js';
+import { schemaProblems } from './schema.js';
+import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from './types.js';
+
+export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
+
+export function validateTemplate(object: unknown, source: TemplateSource, fallbackName: string): Validated {
+  const name = readName(object) ?? fallbackName;
+  const structural = schemaProblems(object);
+  const rawSpec = (object as { spec?: unknown } | null)?.spec;
+  if (rawSpec === null || typeof rawSpec !== 'object') return { ok: false, name, problems: structural };
+  const spec = normalizeSpec(rawSpec as Partial<TemplateSpec>);
+  const problems = [...structural, ...semanticProblems(name, spec, structural.length > 0)];
+  if (problems.length > 0) return { ok: false, name, problems };
+  return { ok: true, template: { name, spec, hash: contentHash(spec), source } };
+}
+
+/**
+ * The rules JSON Schema cannot state. When the structure is already wrong they still run, so
+ * an operator sees every problem at once; a part too malformed to inspect is skipped, since
+ * the structural problems already name it.
+ */
+function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boolean): string[] {
+  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec)];
+  return checks.flatMap((check) => {
+    if (!structureBroken) return check();
+    try {
+      return check();
+    } catch {
+      return [];
+    }
+  });
+}
+
+function readName(object: unknown): string | undefined {
+  const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** Fills the optional parts so the engine never checks for absence. */
+function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
+  return {
+    pattern: spec.pattern as TemplateSpec['pattern'],
+    description: spec.description as string,
+    parameters: spec.parameters ?? {},
+    containers: spec.containers ?? [],
+    initContainers: spec.initContainers ?? [],
+    volumes: spec.volumes ?? [],
+    files: spec.files ?? {},
+    app: { env: spec.app?.env ?? [], volumeMounts: spec.app?.volumeMounts ?? [] },
+    podAnnotations: spec.podAnnotations ?? {},
+  };
+}
+
+function nameProblems(name: string, spec: TemplateSpec): string[] {
+  const problems: string[] = [];
+  if (!DNS1123_SUBDOMAIN.test(name) || name.length > MAX_TEMPLATE_NAME) {
+    problems.push(`metadata.name: '${name}' must be a lower-case DNS name of at most ${MAX_TEMPLATE_NAME} characters`);
+  } else if (Object.keys(spec.files).length > 0 && !isDnsLabel(`${name}-files`)) {
+    problems.push(`metadata.name: '${name}' is too long for its files volume '${name}-files' (at most 63 characters, no dots)`);
+  }
+  return problems;
+}
+
+function parameterProblems(spec: TemplateSpec): string[] {
+  const problems: string[] = [];
+  for (const [name, parameter] of Object.entries(spec.parameters)) {
+    const at = `spec.parameters.${name}`;
+    if (!PARAMETER_NAME.test(name) || name.length > 63) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
+    problems.push(...boundProblems(at, parameter));
+    if (parameter.default !== undefined) {
+      const fault = checkParameterValue(parameter, parameter.default);
+      if (fault !== undefined) problems.push(`${at}.default: ${fault}`);
+    }
+    for (const [i, option] of (parameter.enum ?? []).entries()) {
+      const fault = checkType(parameter, option);
+      if (fault !== undefined) problems.push(`${at}.enum[${i}]: ${fault}`);
+    }
+  }
+  return problems;
+}
+
+function boundProblems(at: string, parameter: ParameterSpec): string[] {
+  const problems: string[] = [];
+  const numeric = parameter.type === 'integer' || parameter.type === 'number';
+  if (!numeric && (parameter.minimum !== undefined || parameter.maximum !== undefined)) problems.push(`${at}: minimum and maximum apply only to integer and number parameters`);
+  if (parameter.type !== 'string' && (parameter.pattern !== undefined || parameter.maxLength !== undefined)) problems.push(`${at}: pattern and maxLength apply only to string parameters`);
+  if (parameter.pattern !== undefined) {
+    if (!parameter.pattern.startsWith('^') || !parameter.pattern.endsWith('$')) problems.push(`${at}.pattern: must be anchored with ^ and $ so it bounds the whole value`);
+    try {
+      new RegExp(parameter.pattern, 'u');
+    } catch (error) {
+      problems.push(`${at}.pattern: not a valid regular expression (${(error as Error).message})`);
+    }
+  }
+  // Parameter values come from pod annotations, which any pod author writes: a string that is
+  // not bounded could carry anything into a config file or a command line.
+  if (parameter.type === 'string' && parameter.enum === undefined && parameter.pattern === undefined) {
+    problems.push(`${at}: a string parameter needs an enum or an anchored pattern that bounds what pod authors may pass`);
+  }
+  if (parameter.required === true && parameter.default !== undefined) problems.push(`${at}: a required parameter cannot have a default`);
+  return problems;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/u;
+/** Strings longer than this are refused unless the parameter sets its own maxLength. */
+export const DEFAULT_MAX_LENGTH = 253;
+
+function checkType(parameter: ParameterSpec, value: unknown): string | undefined {
+  switch (parameter.type) {
+    case 'string':
+      return typeof value === 'string' ? undefined : `must be a string, got ${JSON.stringify(value)}`;
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : `must be true or false, got ${JSON.stringify(value)}`;
+    case 'integer':
+      return Number.isSafeInteger(value) ? undefined : `must be a whole number, got ${JSON.stringify(value)}`;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : `must be a number, got ${JSON.stringify(value)}`;
+  }
+}
+
+/** Checks a typed value against a parameter's schema; the reason, or undefined when it fits. */
+export function checkParameterValue(parameter: ParameterSpec, value: unknown): string | undefined {
+  const typeFault = checkType(parameter, value);
+  if (typeFault !== undefined) return typeFault;
+  if (parameter.enum !== undefined && !parameter.enum.includes(value as never)) {
+    return `must be one of ${parameter.enum.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (typeof value === 'number') {
+    if (parameter.minimum !== undefined && value < parameter.minimum) return `must be at least ${parameter.minimum}`;
+    if (parameter.maximum !== undefined && value > parameter.maximum) return `must be at most ${parameter.maximum}`;
+  }
+  if (typeof value === 'string') {
+    const maxLength = parameter.maxLength ?? DEFAULT_MAX_LENGTH;
+    if (value.length > maxLength) return `must be at most ${maxLength} characters long (got ${value.length})`;
+    if (CONTROL.test(value)) return 'must not contain control characters such as newlines or tabs';
+    if (parameter.pattern !== undefined && !new RegExp(parameter.pattern, 'u').test(value)) return `must match ${parameter.pattern}`;
+  }
+  return undefined;
+}
+
+function objectProblems(name: string, spec: TemplateSpec): string[] {
+  const problems: string[] = [];
+  if (spec.containers.length + spec.initContainers.length === 0) problems.push('spec: declares no containers and no initContainers');
+  const seen = new Map<string, string>();
+  for (const list of ['containers', 'initContainers'] as const) {
+    for (const [i, c] of spec[list].entries()) {
+      const at = `spec.${list}[${i}].name`;
+      if (!isDnsLabel(c.name)) problems.push(`${at}: '${c.name}' must be a DNS label (lower-case, '-', at most 63 characters)`);
+      const other = seen.get(c.name);
+      if (other !== undefined) problems.push(`${at}: '${c.name}' is also the name of ${other}`);
+      seen.set(c.name, `spec.${list}[${i}]`);
+    }
+  }
+  const volumes = new Set<string>();
+  for (const [i, v] of spec.volumes.entries()) {
+    const at = `spec.volumes[${i}].name`;
+    if (!isDnsLabel(v.name)) problems.push(`${at}: '${v.name}' must be a DNS label`);
+    if (volumes.has(v.name)) problems.push(`${at}: '${v.name}' is declared twice`);
+    if (v.name === `${name}-files` && Object.keys(spec.files).length > 0) problems.push(`${at}: '${v.name}' is reserved for the template's files`);
+    volumes.add(v.name);
+  }
+  for (const file of Object.keys(spec.files)) {
+    if (!FILE_NAME.test(file) || !isAnnotationKey(`${name}.podpattern.dev/file.${file}`)) {
+      problems.push(`spec.files.${file}: file names use letters, digits, '-', '_' and '.', and 'file.<name>' must fit in 63 characters`);
+    }
+  }
+  for (const key of Object.keys(spec.podAnnotations)) {
+    if (!isAnnotationKey(key)) problems.push(`spec.podAnnotations: '${key}' is not a valid annotation key`);
+    if (key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/')) problems.push(`spec.podAnnotations: '${key}' is in podpattern's own domain`);
+  }
+  return problems;
+}
+
+// Places where a parameter decides who the code runs as or what it can reach. A placeholder
+// there must name a parameter bounded to a closed set (enum) or, for strings, a pattern; for
+// numbers, both a minimum and a maximum (SPEC §5: annotations never set these unbounded).
+const SENSITIVE = [/^(containers|initContainers)\[\d+\]\.(image|securityContext)\b/, /^volumes\[\d+\]\.hostPath\b/];
+
+function placeholderProblems(spec: TemplateSpec): string[] {
+  const problems: string[] = [];
+  const { parameters, pattern: _pattern, description: _description, ...rendered } = spec;
+  walkStrings(rendered, '', (path, text, isKey) => {
+    const { refs, malformed } = scanPlaceholders(text);
+    for (const bad of malformed) problems.push(`spec.${path}: '${bad}' is not a placeholder; use $(params.NAME), $(pod.name) or $(pod.namespace)`);
+    if (isKey && refs.length > 0) problems.push(`spec.${path}: placeholders may appear only in values, not in keys`);
+    for (const ref of refs) {
+      if (!ref.startsWith('params.')) continue;
+      const parameter = parameters[ref.slice('params.'.length)];
+      if (parameter === undefined) {
+        problems.push(`spec.${path}: $(${ref}) names an undeclared parameter; declare it under spec.parameters`);
+      } else if (SENSITIVE.some((re) => re.test(path)) && !isTightlyBound(parameter)) {
+        problems.push(`spec.${path}: $(${ref}) sets an image, privilege or host path, so its parameter needs an enum (or, for numbers, minimum and maximum)`);
+      }
+    }
+  });
+  return problems;
+}
+
+function isTightlyBound(parameter: ParameterSpec): boolean {
+  if (parameter.enum !== undefined) return true;
+  if (parameter.type === 'integer' || parameter.type === 'number') return parameter.minimum !== undefined && parameter.maximum !== undefined;
+  return false;
+}
+
+function walkStrings(value: unknown, path: string, visit: (path: string, text: string, isKey: boolean) => void): void {
+  if (typeof value === 'string') {
+    visit(path, value, false);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => walkStrings(item, `${path}[${i}]`, visit));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const at = path === '' ? key : `${path}.${key}`;
+      visit(at, key, true);
+      walkStrings(item, at, visit);
+    }
+  }
+}

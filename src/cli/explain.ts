@@ -1,0 +1,87 @@
+// `podpattern explain -f FILE`: for each pod template, which templates were or were not
+// injected and why, the parameters in force, and the patch (SPEC §7).
+import { parseArgs } from 'node:util';
+import type { InjectionResult } from '../engine/types.js';
+import { ManifestError, injectManifest, parseManifests, type ManifestResult } from './manifests.js';
+import { engineOptions, guard, loadCatalog, processIo, readInput, type Io } from './common.js';
+
+export const usage = `usage: podpattern explain -f FILE|- [--catalog-dir DIR] [--namespace NS]
+                         [--native-sidecars auto|always|never] [--kube-version 1.30]
+
+Explains, for each pod template in the manifests, what podpattern would do and why.
+Exit code 1 when any pod would be denied.
+`;
+
+const SKIPS: Record<string, string> = {
+  'opted-out': 'nothing injected: the pod opts out with podpattern.dev/inject: "false"',
+  'not-requested': 'nothing injected: neither the pod nor its namespace asks for a template',
+  'already-injected': 'nothing to do: podpattern.dev/status shows these templates are already injected',
+};
+
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  return guard(io, usage, () => {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        filename: { type: 'string', short: 'f' },
+        'catalog-dir': { type: 'string' },
+        namespace: { type: 'string' },
+        'native-sidecars': { type: 'string' },
+        'kube-version': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help === true) return (io.stdout(usage), 0);
+    const options = engineOptions(values);
+    const catalog = loadCatalog(values['catalog-dir'], io);
+    let objects: unknown[];
+    try {
+      objects = parseManifests(readInput(values.filename, io));
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      io.stderr(`podpattern: cannot parse ${values.filename}: ${error.message}\n`);
+      return 1;
+    }
+    const results = objects.map((object) => injectManifest(object, catalog, options));
+    io.stdout(results.map(explainOne).join('\n'));
+    return results.some((r) => r.result?.outcome === 'denied') ? 1 : 0;
+  });
+}
+
+export function explainOne(manifest: ManifestResult): string {
+  const lines = [`${manifest.label}`];
+  const result = manifest.result;
+  if (result === undefined) lines.push('  not a kind with a pod template: passed through unchanged');
+  else lines.push(...describe(result));
+  for (const warning of manifest.warnings) lines.push(`  warning: ${warning}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function describe(result: InjectionResult): string[] {
+  switch (result.outcome) {
+    case 'skipped':
+      return [`  ${SKIPS[result.reason]}`];
+    case 'denied': {
+      const lines = ['  DENIED: the pod would be refused, nothing is injected.'];
+      for (const problem of result.problems) lines.push(`  - [${problem.code}]${problem.template ? ` ${problem.template}:` : ''} ${problem.message}`);
+      return lines;
+    }
+    case 'injected': {
+      const lines: string[] = [];
+      for (const template of result.templates) {
+        lines.push(`  inject ${template.name} (${template.pattern}, hash ${template.hash})`);
+        const parameters = Object.entries(result.parameters[template.name] ?? {});
+        for (const [name, value] of parameters) lines.push(`    ${name} = ${JSON.stringify(value)}`);
+        if (parameters.length === 0) lines.push('    (no parameters)');
+      }
+      lines.push(`  patch (${result.patch.length} operations):`);
+      for (const op of result.patch) lines.push(`    ${op.op} ${op.path}${'value' in op ? ` ${summarize(op.value)}` : ''}`);
+      return lines;
+    }
+  }
+}
+
+function summarize(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length <= 100 ? text : `${text.slice(0, 97)}...`;
+}

@@ -1,0 +1,170 @@
+// The only place that reads flags and process.env (STYLE.md). Every setting of `podpattern serve`
+// is declared once in FLAGS below: its flag, its PODPATTERN_* environment name, its default and
+// how it is checked. Flags win over the environment; every problem is reported at once.
+import type { FailureMode } from './admission/review.js';
+import type { NativeSidecarMode } from './engine/types.js';
+
+export type { FailureMode };
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  healthPort: number;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** True when neither the cert nor the key path was set: absent files are then generated for development. */
+  tlsFilesAreDefault: boolean;
+  certCheckSeconds: number;
+  catalogDir: string | undefined;
+  kubeconfig: string | undefined;
+  nativeSidecars: NativeSidecarMode;
+  failureMode: FailureMode;
+  drainSeconds: number;
+  logLevel: LogLevel;
+}
+
+type Kind =
+  | { type: 'string' }
+  | { type: 'integer'; min: number; max: number }
+  | { type: 'enum'; values: readonly string[] };
+
+interface FlagSpec {
+  key: keyof ServeConfig;
+  flag: string;
+  kind: Kind;
+  default: string | undefined;
+  help: string;
+}
+
+const port = { type: 'integer', min: 0, max: 65535 } as const;
+
+export const FLAGS: readonly FlagSpec[] = [
+  { key: 'host', flag: 'host', kind: { type: 'string' }, default: '0.0.0.0', help: 'address both servers bind to' },
+  { key: 'port', flag: 'port', kind: port, default: '8443', help: 'HTTPS port of POST /mutate' },
+  { key: 'healthPort', flag: 'health-port', kind: port, default: '8080', help: 'plain HTTP port of /healthz, /readyz and /metrics' },
+  { key: 'tlsCertFile', flag: 'tls-cert-file', kind: { type: 'string' }, default: 'certs/tls.crt', help: 'serving certificate (PEM, chain allowed); reloaded when it changes' },
+  { key: 'tlsKeyFile', flag: 'tls-key-file', kind: { type: 'string' }, default: 'certs/tls.key', help: 'private key of the serving certificate (PEM)' },
+  { key: 'certCheckSeconds', flag: 'cert-check-seconds', kind: { type: 'integer', min: 1, max: 86400 }, default: '60', help: 'how often the certificate files are re-read, besides watching their directory' },
+  { key: 'catalogDir', flag: 'catalog-dir', kind: { type: 'string' }, default: undefined, help: 'directory of PatternTemplate YAML/JSON files added to the built-in catalog' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else in-cluster credentials)' },
+  { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
+  { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
+  { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
+  { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+];
+
+/** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE` (SPEC §6). */
+export function envName(flag: string): string {
+  return `PODPATTERN_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+export type ParseResult =
+  | { kind: 'config'; config: ServeConfig }
+  | { kind: 'help'; text: string }
+  | { kind: 'error'; problems: string[]; text: string };
+
+/** Reads `argv` (the arguments after `serve`) and `env`; never throws. */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
+  const problems: string[] = [];
+  const fromFlags = readFlags(argv, problems);
+  if (fromFlags === 'help') return { kind: 'help', text: helpText() };
+
+  const raw = new Map<keyof ServeConfig, { value: string; origin: string }>();
+  for (const spec of FLAGS) {
+    const flagValue = fromFlags.get(spec.flag);
+    const envValue = env[envName(spec.flag)];
+    if (flagValue !== undefined) raw.set(spec.key, { value: flagValue, origin: `--${spec.flag}` });
+    else if (envValue !== undefined && envValue !== '') raw.set(spec.key, { value: envValue, origin: envName(spec.flag) });
+  }
+
+  const config: Record<string, unknown> = {};
+  for (const spec of FLAGS) {
+    const given = raw.get(spec.key);
+    const text = given?.value ?? spec.default;
+    config[spec.key] = text === undefined ? undefined : convert(spec, text, given?.origin ?? 'default', problems);
+  }
+  config.tlsFilesAreDefault = !raw.has('tlsCertFile') && !raw.has('tlsKeyFile');
+  if (config.port !== undefined && config.port !== 0 && config.port === config.healthPort) {
+    problems.push(`--port and --health-port are both ${String(config.port)}: give them different ports`);
+  }
+
+  if (problems.length > 0) return { kind: 'error', problems, text: helpText() };
+  return { kind: 'config', config: config as unknown as ServeConfig };
+}
+
+function readFlags(argv: readonly string[], problems: string[]): Map<string, string> | 'help' {
+  const known = new Set(FLAGS.map((spec) => spec.flag));
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!arg.startsWith('--')) {
+      problems.push(`unexpected argument '${arg}': serve takes only --flags (see --help)`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!known.has(name)) {
+      problems.push(`unknown flag --${name} (see --help for the list)`);
+      continue;
+    }
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) {
+        problems.push(`--${name} needs a value, e.g. --${name}=VALUE`);
+        continue;
+      }
+      value = next;
+      i += 1;
+    }
+    if (values.has(name)) problems.push(`--${name} is given more than once`);
+    values.set(name, value);
+  }
+  return values;
+}
+
+function convert(spec: FlagSpec, text: string, origin: string, problems: string[]): unknown {
+  const { kind } = spec;
+  if (kind.type === 'string') {
+    if (text.trim() === '') problems.push(`${origin}: must not be empty`);
+    return text;
+  }
+  if (kind.type === 'enum') {
+    if (!kind.values.includes(text)) problems.push(`${origin}: '${text}' is not one of ${kind.values.join(', ')}`);
+    return text;
+  }
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < kind.min || value > kind.max) {
+    problems.push(`${origin}: '${text}' is not a whole number from ${kind.min} to ${kind.max}`);
+  }
+  return value;
+}
+
+export function helpText(): string {
+  const rows = FLAGS.map((spec) => {
+    const shown = spec.default === undefined ? '(unset)' : spec.default;
+    return `  --${spec.flag}=VALUE\n      ${spec.help}\n      default ${shown}; env ${envName(spec.flag)}`;
+  });
+  return [
+    'usage: podpattern serve [flags]',
+    '',
+    'Runs the admission webhook: HTTPS POST /mutate, plain HTTP /healthz, /readyz and /metrics.',
+    'Each flag can also be set by its PODPATTERN_* environment variable; a flag wins over it.',
+    'When neither TLS file is set and the default files are absent, a development CA and',
+    'certificate are generated into certs/.',
+    '',
+    'flags:',
+    ...rows,
+    '  --help',
+    '      print this text',
+    '',
+  ].join('\n');
+}
+
+/** `podpattern serve`'s settings from its arguments and this process's environment. */
+export function readServeConfig(argv: readonly string[]): ParseResult {
+  return parseConfig(argv, process.env);
+}

@@ -1,0 +1,76 @@
+// Every annotation key podpattern reads or writes (SPEC §3). Pure constants and the few
+// functions that build or take apart keys, so no other file spells a key by hand.
+import type { Pattern } from '../catalog/types.js';
+
+/** The annotation and label domain. */
+export const DOMAIN = 'podpattern.dev';
+
+/**
+ * `podpattern.dev/sidecar`, `podpattern.dev/ambassador`, `podpattern.dev/adapter`: a comma
+ * separated list of template names to inject. Each template must be of that pattern, so the
+ * pod's manifest says what kind of helper it gets. On a Namespace the same keys give defaults
+ * for pods that set none of the three.
+ */
+export const PATTERN_KEYS: Record<Pattern, string> = {
+  sidecar: `${DOMAIN}/sidecar`,
+  ambassador: `${DOMAIN}/ambassador`,
+  adapter: `${DOMAIN}/adapter`,
+};
+
+/**
+ * `podpattern.dev/inject: "false"` opts a pod out of everything, whatever its namespace or its
+ * other annotations ask for. Any other value than "true" or "false" is a mistake and denied.
+ */
+export const INJECT_KEY = `${DOMAIN}/inject`;
+
+/**
+ * `podpattern.dev/status`: written by podpattern only. JSON recording the templates injected
+ * (name, pattern, content hash) and the names of everything added, so that a second pass
+ * can tell the pod is already done and, when the templates differ, undo the first pass.
+ */
+export const STATUS_KEY = `${DOMAIN}/status`;
+
+/**
+ * `<template>.podpattern.dev/<parameter>`: one parameter of one template, as a string; the
+ * template's schema types and bounds it. Parameter names never contain a dot, which keeps the
+ * `file.` names below apart from them.
+ */
+export function parameterKey(template: string, parameter: string): string {
+  return `${template}.${DOMAIN}/${parameter}`;
+}
+
+/**
+ * `<template>.podpattern.dev/file.<filename>`: a rendered config file of the template, written
+ * by podpattern and mounted into the template's containers by a downwardAPI volume.
+ */
+export function fileKey(template: string, file: string): string {
+  return `${template}.${DOMAIN}/file.${file}`;
+}
+
+/** The downwardAPI volume that carries a template's files: `<template>-files`. */
+export function filesVolumeName(template: string): string {
+  return `${template}-files`;
+}
+
+/** The label on a Namespace that opts it in: `enabled` (fail open) or `required` (fail closed). */
+export const INJECTION_LABEL = `${DOMAIN}/injection`;
+
+export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
+
+/** Takes apart `<template>.podpattern.dev/<name>`; anything else is not a template key. */
+export function parseTemplateKey(key: string): TemplateKey | undefined {
+  const slash = key.indexOf('/');
+  if (slash === -1) return undefined;
+  const prefix = key.slice(0, slash);
+  const suffix = `.${DOMAIN}`;
+  if (!prefix.endsWith(suffix) || prefix.length === suffix.length) return undefined;
+  const template = prefix.slice(0, -suffix.length);
+  const name = key.slice(slash + 1);
+  if (name.startsWith('file.')) return { kind: 'file', template, file: name.slice('file.'.length) };
+  return { kind: 'parameter', template, parameter: name };
+}
+
+/** True for `podpattern.dev/<anything>`: keys in our own domain. */
+export function isDomainKey(key: string): boolean {
+  return key.startsWith(`${DOMAIN}/`);
+}

@@ -1,0 +1,70 @@
+// Turns a template's parameter annotations (strings, hostile) into typed values that fit the
+// template's schema, or into problems that say how to fix each one.
+import { checkParameterValue } from '../catalog/validate.js';
+import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.js';
+import { parameterKey } from './keys.js';
+import { truncate } from './requests.js';
+import type { Problem } from './types.js';
+
+export type Values = Map<string, ParameterValue>;
+
+export function resolveParameters(template: Template, raw: Map<string, string> | undefined): { values: Values; problems: Problem[] } {
+  const values: Values = new Map();
+  const problems: Problem[] = [];
+  const declared = template.spec.parameters;
+  for (const name of raw?.keys() ?? []) {
+    if (declared[name] !== undefined) continue;
+    const known = Object.keys(declared);
+    problems.push({
+      code: 'unknown-parameter',
+      template: template.name,
+      message: `${parameterKey(template.name, truncate(name))}: template ${template.name} has no parameter '${truncate(name)}'; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
+    });
+  }
+  for (const [name, parameter] of Object.entries(declared)) {
+    const text = raw?.get(name);
+    if (text === undefined) {
+      if (parameter.default !== undefined) values.set(name, parameter.default);
+      else if (parameter.required === true) {
+        problems.push({ code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describe(parameter)}` });
+      }
+      continue;
+    }
+    const typed = convert(parameter, text);
+    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed);
+    if (fault !== undefined || typed === undefined) {
+      problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${truncate(text)}' ${fault}` });
+      continue;
+    }
+    values.set(name, typed);
+  }
+  return { values, problems };
+}
+
+/** Annotation values are strings; the parameter's type decides how to read them. */
+function convert(parameter: ParameterSpec, text: string): ParameterValue | undefined {
+  switch (parameter.type) {
+    case 'string':
+      return text;
+    case 'boolean':
+      return text === 'true' ? true : text === 'false' ? false : undefined;
+    case 'integer':
+      return /^-?\d{1,15}$/.test(text) ? Number(text) : undefined;
+    case 'number':
+      return /^-?\d{1,15}(\.\d{1,15})?$/.test(text) ? Number(text) : undefined;
+  }
+}
+
+function article(type: ParameterSpec['type']): string {
+  return type === 'integer' ? 'a whole number' : type === 'boolean' ? '"true" or "false"' : type === 'number' ? 'a number' : 'a string';
+}
+
+function describe(parameter: ParameterSpec): string {
+  const bounds: string[] = [];
+  if (parameter.enum !== undefined) bounds.push(`one of ${parameter.enum.join(', ')}`);
+  if (parameter.pattern !== undefined) bounds.push(`matching ${parameter.pattern}`);
+  if (parameter.minimum !== undefined) bounds.push(`at least ${parameter.minimum}`);
+  if (parameter.maximum !== undefined) bounds.push(`at most ${parameter.maximum}`);
+  const what = parameter.description ?? `a ${parameter.type}`;
+  return bounds.length === 0 ? what : `${what} (${bounds.join(', ')})`;
+}

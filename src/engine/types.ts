@@ -1,0 +1,86 @@
+// What the engine takes and gives. The engine is pure: no I/O, no clock, no logger.
+import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+import type { Operation } from 'fast-json-patch';
+
+/** A Pod, or a workload's pod template: the engine only reads metadata and spec. */
+export interface PodLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec?: V1PodSpec;
+  [key: string]: unknown;
+}
+
+export type NativeSidecarMode = 'auto' | 'always' | 'never';
+
+export interface ServerVersion {
+  major: number;
+  minor: number;
+}
+
+export interface InjectOptions {
+  nativeSidecars: NativeSidecarMode;
+  /** The API server's version, for nativeSidecars=auto; unknown means classic sidecars. */
+  serverVersion?: ServerVersion;
+  /** The namespace the pod is created in (admission requests carry it even when the pod does not). */
+  namespace?: string;
+  /** Annotations of the pod's namespace: podpattern.dev/<pattern> defaults and their parameters. */
+  namespaceAnnotations?: Record<string, string>;
+  /** $(pod.name) for a pod template that has neither name nor generateName (the CLI's workloads). */
+  podNameHint?: string;
+}
+
+/**
+ * Why nothing was injected. A closed set: each becomes a log field and a metric label.
+ */
+export type SkipReason =
+  | 'opted-out' // podpattern.dev/inject: "false"
+  | 'not-requested' // no podpattern annotation on the pod or its namespace
+  | 'already-injected'; // podpattern.dev/status matches what would be injected
+
+/** Why a pod was denied: also a closed set. */
+export type ProblemCode =
+  | 'unknown-template'
+  | 'template-invalid'
+  | 'wrong-pattern'
+  | 'unknown-parameter'
+  | 'missing-parameter'
+  | 'invalid-parameter'
+  | 'invalid-annotation'
+  | 'clash-container'
+  | 'clash-port'
+  | 'clash-volume'
+  | 'clash-env'
+  | 'clash-annotation'
+  | 'missing-volume'
+  | 'invalid-pod';
+
+export interface Problem {
+  code: ProblemCode;
+  /** The template concerned, when there is one. */
+  template?: string;
+  /** What is wrong and how to fix it, in one sentence a pod author can act on. */
+  message: string;
+}
+
+export interface InjectedTemplate {
+  name: string;
+  pattern: string;
+  hash: string;
+}
+
+export type InjectionResult =
+  | { outcome: 'skipped'; reason: SkipReason; warnings: string[] }
+  | { outcome: 'denied'; reason: ProblemCode; problems: Problem[]; message: string; warnings: string[] }
+  | {
+      outcome: 'injected';
+      reason: 'injected';
+      templates: InjectedTemplate[];
+      /** The parameter values in force, by template. */
+      parameters: Record<string, Record<string, string | number | boolean>>;
+      /** The pod as it should be stored. */
+      pod: PodLike;
+      /** RFC 6902 operations that turn the input pod into `pod`. */
+      patch: Operation[];
+      warnings: string[];
+    };

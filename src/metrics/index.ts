@@ -1,0 +1,68 @@
+// The few metrics podpattern exposes, on a registry of their own (never prom-client's global
+// one), created by main and passed to whoever records them. Label values come from closed sets
+// (outcomes, reasons, template names in the catalog), so cardinality stays bounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  /** Every AdmissionReview answered, by outcome (injected|skipped|denied|allowed|error) and reason. */
+  reviews: Counter<'outcome' | 'reason' | 'dry_run'>;
+  /** Templates injected into pods (dry runs excluded), by template and pattern. */
+  injections: Counter<'template' | 'pattern'>;
+  /** Time from request received to response sent, for /mutate. */
+  reviewDuration: Histogram<'outcome'>;
+  /** notAfter of the certificate being served, in Unix seconds. */
+  certificateExpiry: Gauge;
+  /** Templates refused while loading the catalog, by source (builtin, file, cluster). */
+  catalogLoadErrors: Counter<'source'>;
+}
+
+export interface MetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'podpattern_' });
+  const registers = [registry];
+  return {
+    registry,
+    reviews: new Counter({
+      name: 'podpattern_reviews_total',
+      help: 'AdmissionReviews answered, by outcome and reason.',
+      labelNames: ['outcome', 'reason', 'dry_run'],
+      registers,
+    }),
+    injections: new Counter({
+      name: 'podpattern_injections_total',
+      help: 'Templates injected into admitted pods (dry runs excluded), by template and pattern.',
+      labelNames: ['template', 'pattern'],
+      registers,
+    }),
+    reviewDuration: new Histogram({
+      name: 'podpattern_review_duration_seconds',
+      help: 'Time to answer an AdmissionReview, from request received to response sent.',
+      labelNames: ['outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+    certificateExpiry: new Gauge({
+      name: 'podpattern_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the serving certificate in use, as a Unix timestamp.',
+      registers,
+    }),
+    catalogLoadErrors: new Counter({
+      name: 'podpattern_catalog_load_errors_total',
+      help: 'Templates refused while loading the catalog, by source.',
+      labelNames: ['source'],
+      registers,
+    }),
+  };
+}
+
+/** `file:/etc/x.yaml` -> `file`: the label keeps the kind of source, not every path. */
+export function sourceLabel(source: string): string {
+  const colon = source.indexOf(':');
+  return colon === -1 ? source : source.slice(0, colon);
+}

@@ -1,0 +1,83 @@
+// Certificates for the e2e cluster, made with the openssl CLI: one CA that signs the
+// apiserver's serving certificate, the admin client certificate and podpattern's serving
+// certificate (whose IP SAN 127.0.0.1 is what `clientConfig.url` dials), plus the
+// service-account key pair the apiserver requires.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CertPair {
+  cert: string; // path to PEM certificate
+  key: string; // path to PEM private key
+}
+
+export interface Pki {
+  ca: CertPair;
+  apiserver: CertPair;
+  admin: CertPair;
+  webhook: CertPair;
+  serviceAccount: { publicKey: string; privateKey: string };
+  /** The CA certificate, base64 of the PEM: a webhook's `caBundle`. */
+  caBundle: string;
+}
+
+function openssl(args: readonly string[]): void {
+  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function makeCa(dir: string): CertPair {
+  const pair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+  openssl([
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+    '-subj', '/CN=podpattern-e2e-ca',
+    '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout', pair.key, '-out', pair.cert,
+  ]);
+  return pair;
+}
+
+interface LeafOptions {
+  name: string;
+  subject: string;
+  usage: 'serverAuth' | 'clientAuth';
+  sans?: string[]; // e.g. 'IP:127.0.0.1', 'DNS:localhost'
+}
+
+function makeLeaf(dir: string, ca: CertPair, options: LeafOptions): CertPair {
+  const pair = { cert: join(dir, `${options.name}.crt`), key: join(dir, `${options.name}.key`) };
+  const csr = join(dir, `${options.name}.csr`);
+  const ext = join(dir, `${options.name}.ext`);
+  const lines = [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    `extendedKeyUsage=${options.usage}`,
+  ];
+  if (options.sans !== undefined) lines.push(`subjectAltName=${options.sans.join(',')}`);
+  writeFileSync(ext, `${lines.join('\n')}\n`);
+  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', options.subject, '-keyout', pair.key, '-out', csr]);
+  openssl([
+    'x509', '-req', '-sha256', '-days', '2', '-in', csr,
+    '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
+    '-extfile', ext, '-out', pair.cert,
+  ]);
+  return pair;
+}
+
+export function makePki(dir: string): Pki {
+  const ca = makeCa(dir);
+  const apiserver = makeLeaf(dir, ca, {
+    name: 'apiserver',
+    subject: '/CN=kube-apiserver',
+    usage: 'serverAuth',
+    sans: ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc'],
+  });
+  // O=system:masters makes this identity cluster-admin under RBAC without any binding.
+  const admin = makeLeaf(dir, ca, { name: 'admin', subject: '/O=system:masters/CN=podpattern-e2e-admin', usage: 'clientAuth' });
+  const webhook = makeLeaf(dir, ca, { name: 'webhook', subject: '/CN=podpattern-e2e-webhook', usage: 'serverAuth', sans: ['IP:127.0.0.1'] });
+  const serviceAccount = { privateKey: join(dir, 'sa.key'), publicKey: join(dir, 'sa.pub') };
+  openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccount.privateKey]);
+  openssl(['pkey', '-in', serviceAccount.privateKey, '-pubout', '-out', serviceAccount.publicKey]);
+  const caBundle = Buffer.from(readFileSync(ca.cert)).toString('base64');
+  return { ca, apiserver, admin, webhook, serviceAccount, caBundle };
+}

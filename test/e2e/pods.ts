@@ -1,0 +1,141 @@
+// Manifests for the e2e tests, and what a stored pod must show after a template was injected.
+// Built-in templates are read through the project's own catalog loader, so the expectations
+// follow the catalog as it changes.
+import { parse } from 'yaml';
+import type { RunResult } from './cluster.js';
+
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** What the tests need of a catalog template (a subset of src/catalog/types.ts Template). */
+export interface TemplateInfo {
+  name: string;
+  spec: {
+    pattern: 'sidecar' | 'ambassador' | 'adapter';
+    parameters: Record<string, { type: string; default?: unknown; required?: boolean; enum?: unknown[]; minimum?: number; maximum?: number; pattern?: string }>;
+    containers: Array<{ name: string }>;
+    initContainers: Array<{ name: string }>;
+    volumes: Array<{ name: string }>;
+    files: Record<string, string>;
+    app: { env?: Array<{ name: string }>; volumeMounts?: Array<{ name: string }> };
+    podAnnotations: Record<string, string>;
+  };
+}
+
+export async function loadBuiltinCatalog(): Promise<TemplateInfo[]> {
+  const catalog = (await import('../../src/catalog/index.js')) as unknown as {
+    loadBuiltinTemplates(): { templates: TemplateInfo[]; failures: Array<{ name: string; problems: string[] }> };
+  };
+  const { templates, failures } = catalog.loadBuiltinTemplates();
+  if (failures.length > 0) throw new Error(`built-in templates fail to load: ${JSON.stringify(failures)}`);
+  return templates;
+}
+
+/**
+ * Example values for required string parameters that have no default, by parameter name:
+ * strings under a `pattern` cannot be made up. A new built-in template with such a parameter
+ * needs a line here; the test names the missing one.
+ */
+const STRING_EXAMPLES: Record<string, string> = {
+  'tls-secret': 'web-tls',
+  repo: 'https://example.com/site.git',
+  repository: 'https://example.com/site.git',
+  service: 'mysql',
+  'service-name': 'mysql',
+  shards: 'redis-0.redis:6379,redis-1.redis:6379',
+  servers: 'redis-0.redis:6379,redis-1.redis:6379',
+  experiment: 'web-experiment:80',
+  'experiment-host': 'web-experiment',
+  upstream: 'web:80',
+  'log-path': '/var/log/app',
+  'log-dir': '/var/log/app',
+};
+
+/** Annotations that ask for `template` with a valid value for each required parameter. */
+export function requestAnnotations(template: TemplateInfo): Record<string, string> {
+  const annotations: Record<string, string> = { [`podpattern.dev/${template.spec.pattern}`]: template.name };
+  for (const [name, spec] of Object.entries(template.spec.parameters)) {
+    if (spec.required !== true || spec.default !== undefined) continue;
+    annotations[`${template.name}.podpattern.dev/${name}`] = exampleValue(template.name, name, spec);
+  }
+  return annotations;
+}
+
+function exampleValue(template: string, name: string, spec: TemplateInfo['spec']['parameters'][string]): string {
+  if (spec.enum !== undefined && spec.enum.length > 0) return String(spec.enum[0]);
+  if (spec.type === 'integer' || spec.type === 'number') return String(spec.minimum ?? 1);
+  if (spec.type === 'boolean') return 'true';
+  const example = STRING_EXAMPLES[name];
+  if (example === undefined) throw new Error(`no example value for required parameter ${template}/${name}: add one to STRING_EXAMPLES in test/e2e/pods.ts`);
+  if (spec.pattern !== undefined && !new RegExp(spec.pattern).test(example)) {
+    throw new Error(`example '${example}' for ${template}/${name} does not match ${spec.pattern}: fix STRING_EXAMPLES`);
+  }
+  return example;
+}
+
+export function namespaceManifest(name: string, injection?: 'enabled' | 'required'): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: injection === undefined ? {} : { 'podpattern.dev/injection': injection } },
+  };
+}
+
+/** A plain application pod (never run: there is no scheduler or kubelet). */
+export function podManifest(name: string, namespace: string, annotations: Record<string, string> = {}): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, annotations },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080 }] }],
+    },
+  };
+}
+
+export function parseYaml(text: string): Json {
+  return parse(text) as Json;
+}
+
+export function describe(result: RunResult): string {
+  return `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+function names(list: Array<{ name: string }> | undefined): string[] {
+  return (list ?? []).map((item) => item.name);
+}
+
+/** Every way `pod` falls short of carrying `template`; empty when it carries it fully. */
+export function missingFromPod(pod: Json, template: TemplateInfo): string[] {
+  const problems: string[] = [];
+  const spec = template.spec;
+  const containers = names(pod.spec?.containers);
+  const initContainers = names(pod.spec?.initContainers);
+  const volumes = names(pod.spec?.volumes);
+  const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
+  for (const c of names(spec.containers)) if (!containers.includes(c)) problems.push(`container ${c}`);
+  for (const c of names(spec.initContainers)) if (!initContainers.includes(c)) problems.push(`init container ${c}`);
+  for (const v of names(spec.volumes)) if (!volumes.includes(v)) problems.push(`volume ${v}`);
+  const fileNames = Object.keys(spec.files ?? {});
+  if (fileNames.length > 0) {
+    const filesVolume = (pod.spec?.volumes ?? []).find((v: Json) => v.name === `${template.name}-files`);
+    if (filesVolume?.downwardAPI === undefined) problems.push(`downwardAPI volume ${template.name}-files`);
+  }
+  for (const file of fileNames) {
+    if (annotations[`${template.name}.podpattern.dev/file.${file}`] === undefined) problems.push(`file annotation for ${file}`);
+  }
+  for (const key of Object.keys(spec.podAnnotations ?? {})) if (annotations[key] === undefined) problems.push(`pod annotation ${key}`);
+  const app = (pod.spec?.containers ?? []).find((c: Json) => c.name === 'app');
+  if (app === undefined) problems.push('the app container itself');
+  for (const e of names(spec.app?.env)) if (!names(app?.env).includes(e)) problems.push(`app env ${e}`);
+  for (const m of names(spec.app?.volumeMounts)) if (!names(app?.volumeMounts).includes(m)) problems.push(`app volumeMount ${m}`);
+  const status = annotations['podpattern.dev/status'];
+  if (status === undefined) problems.push('annotation podpattern.dev/status');
+  else if (!status.includes(`"${template.name}"`)) problems.push(`${template.name} in podpattern.dev/status (${status})`);
+  return problems;
+}
+
+/** True when the stored pod shows no sign of podpattern: only the app container, no status. */
+export function isUntouched(pod: Json): boolean {
+  const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
+  return names(pod.spec?.containers).join(',') === 'app' && (pod.spec?.initContainers ?? []).length === 0 && annotations['podpattern.dev/status'] === undefined;
+}

@@ -1,0 +1,60 @@
+// TLS helpers for tests: certificates made on the spot, and HTTPS requests that report which
+// certificate the server presented. Only tests whose subject is TLS itself open sockets.
+import { request as httpsRequest, Agent } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { generateCertificates, type GeneratedCertificates } from '../../src/certs/generate.js';
+
+export type { GeneratedCertificates };
+
+/** A CA and a leaf for localhost/127.0.0.1; pass `ca` to sign a second leaf with the same CA. */
+export function makeCertificates(options: Parameters<typeof generateCertificates>[0] = {}): Promise<GeneratedCertificates> {
+  return generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], ...options });
+}
+
+export interface HttpsResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** sha256 fingerprint (colon hex, like X509Certificate.fingerprint256) of the certificate the server showed. */
+  fingerprint: string | undefined;
+}
+
+export interface HttpsRequestOptions {
+  port: number;
+  ca: string;
+  path?: string;
+  method?: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  /** Omit for a fresh connection (and a fresh TLS handshake) per request. */
+  agent?: Agent | false;
+  servername?: string;
+}
+
+export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: options.port,
+        path: options.path ?? '/mutate',
+        method: options.method ?? 'POST',
+        ca: options.ca,
+        servername: options.servername ?? 'localhost',
+        agent: options.agent ?? false,
+        headers: { 'content-type': 'application/json', ...options.headers },
+      },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        const peer = socket.getPeerCertificate?.();
+        const fingerprint = peer && 'fingerprint256' in peer ? peer.fingerprint256 : undefined;
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), fingerprint }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}

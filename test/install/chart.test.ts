@@ -1,0 +1,193 @@
+// The Helm chart, rendered by a real helm: it lints, and for the default values, cert-manager
+// mode, a provided Secret and each optional feature, every object is valid for its kind and
+// the objects fit together (ports, Secrets, selectors, certificates).
+import { X509Certificate } from 'node:crypto';
+import t from 'tap';
+import { chartDir, find, helm, renderChart, restrictedProblems, validateObject, type K8sObject, type Render } from './helpers.js';
+
+const scenarios: Record<string, string[]> = {
+  default: [],
+  'cert-manager, self-signed CA': ['tls.mode=certManager'],
+  'cert-manager, own ClusterIssuer': ['tls.mode=certManager', 'tls.certManager.issuerRef.name=corp-ca', 'tls.certManager.issuerRef.kind=ClusterIssuer'],
+  'provided Secret': ['tls.mode=secret', 'tls.secret.name=my-tls', `tls.secret.caBundle=${Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64')}`],
+  NetworkPolicy: ['networkPolicy.enabled=true'],
+  ServiceMonitor: ['serviceMonitor.enabled=true', 'serviceMonitor.labels.release=prometheus'],
+  'namespace defaults': ['webhook.namespaceDefaults=true'],
+  'no ValidatingAdmissionPolicy, no PDB, no spread': ['validatingAdmissionPolicy.enabled=false', 'podDisruptionBudget.enabled=false', 'topologySpread.enabled=false'],
+  'catalog ConfigMap and extra args': ['server.catalogConfigMap=my-templates', 'server.extraArgs[0]=--log-level=debug'],
+  'image digest, no priority class': ['image.digest=sha256:' + 'a'.repeat(64), 'priorityClassName='],
+};
+
+const renders = new Map<string, Render>(Object.entries(scenarios).map(([name, set]) => [name, renderChart(set)]));
+const render = (name: string): K8sObject[] => (renders.get(name) as Render).objects;
+
+t.test('helm lint passes for every scenario', async (t) => {
+  for (const [name, set] of Object.entries(scenarios)) {
+    const result = helm(['lint', chartDir, ...set.flatMap((v) => ['--set', v])]);
+    t.equal(result.status, 0, `${name}: ${result.stdout}${result.stderr}`);
+  }
+});
+
+t.test('every rendered object is valid for its kind', async (t) => {
+  for (const [name, result] of renders) {
+    t.equal(result.status, 0, `${name} renders: ${result.stderr}`);
+    t.ok(result.objects.length > 0, `${name} renders objects`);
+    for (const object of result.objects) {
+      t.same(await validateObject(object), [], `${name}: ${object.kind}/${object.metadata.name}`);
+    }
+  }
+});
+
+t.test('default values: the objects an install needs, and nothing optional', async (t) => {
+  const kinds = render('default').map((o) => o.kind).sort();
+  t.same(kinds, [
+    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
+    'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+  ]);
+});
+
+t.test('the Deployment is highly available, hardened and drains before it is killed', async (t) => {
+  const deployment = find(render('default'), 'Deployment');
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+  t.equal(deployment.spec.replicas, 2, 'two replicas');
+  t.same(restrictedProblems(pod), [], 'passes Pod Security restricted, with a read-only root filesystem');
+  t.equal(pod.priorityClassName, 'system-cluster-critical');
+  t.same(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey), ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+  t.same(pod.topologySpreadConstraints[0].labelSelector.matchLabels, deployment.spec.selector.matchLabels, 'spread counts this Deployment’s pods');
+  t.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory, 'resources set');
+  t.same(container.volumeMounts.find((m: { name: string }) => m.name === 'tmp'), { name: 'tmp', mountPath: '/tmp' }, '/tmp is the only writable path');
+
+  const healthPort = container.ports.find((p: { name: string }) => p.name === 'http-health');
+  t.equal(healthPort.containerPort, 8080);
+  t.match(container.readinessProbe, { httpGet: { path: '/readyz', port: 'http-health' } });
+  t.match(container.livenessProbe, { httpGet: { path: '/healthz', port: 'http-health' } });
+
+  const drain = Number(container.args.find((a: string) => a.startsWith('--drain-seconds=')).split('=')[1]);
+  const preStop = container.lifecycle.preStop.sleep.seconds;
+  t.ok(pod.terminationGracePeriodSeconds > preStop + drain, `grace ${pod.terminationGracePeriodSeconds}s > preStop ${preStop}s + drain ${drain}s`);
+  t.match(container.args, ['serve', '--port=8443', '--health-port=8080', '--tls-cert-file=/etc/podpattern/tls/tls.crt', '--tls-key-file=/etc/podpattern/tls/tls.key']);
+
+  const pdb = find(render('default'), 'PodDisruptionBudget');
+  t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the PDB covers the Deployment');
+  t.equal(pdb.spec.maxUnavailable, 1);
+});
+
+t.test('the Service sends 443 to the webhook port and selects the pods', async (t) => {
+  const objects = render('default');
+  const service = find(objects, 'Service');
+  const pod = find(objects, 'Deployment').spec.template;
+  const https = service.spec.ports.find((p: { name: string }) => p.name === 'https');
+  t.equal(https.port, 443);
+  const target = pod.spec.containers[0].ports.find((p: { name: string }) => p.name === https.targetPort);
+  t.equal(target.containerPort, 8443, 'targetPort https is container port 8443');
+  for (const [key, value] of Object.entries(service.spec.selector)) t.equal(pod.metadata.labels[key], value, `pods carry ${key}`);
+  const webhook = find(objects, 'MutatingWebhookConfiguration').webhooks[0];
+  t.match(webhook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, port: 443, path: '/mutate' });
+});
+
+t.test('generated certificates: the caBundle verifies the serving certificate, which names the Service', async (t) => {
+  const objects = render('default');
+  const deployment = find(objects, 'Deployment');
+  const secretName = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName;
+  const secret = find(objects, 'Secret', secretName);
+  t.equal(secret.type, 'kubernetes.io/tls');
+  const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+  for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
+    const ca = new X509Certificate(Buffer.from(webhook.clientConfig.caBundle, 'base64'));
+    t.ok(leaf.verify(ca.publicKey) && leaf.checkIssued(ca), `${webhook.name}: caBundle signed the serving certificate`);
+  }
+  for (const host of ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc']) t.equal(leaf.checkHost(host), host, `serves ${host}`);
+  const caSecret = find(objects, 'Secret', 'podpattern-ca');
+  t.notOk(deployment.spec.template.spec.volumes.some((v: { secret?: { secretName: string } }) => v.secret?.secretName === caSecret.metadata.name), 'the CA key is not mounted into the pods');
+});
+
+t.test('cert-manager mode: a Certificate for the Secret the pods mount, and cainjector fills the caBundle', async (t) => {
+  for (const name of ['cert-manager, self-signed CA', 'cert-manager, own ClusterIssuer']) {
+    const objects = render(name);
+    t.notOk(objects.some((o) => o.kind === 'Secret'), `${name}: the chart makes no Secret`);
+    const mwc = find(objects, 'MutatingWebhookConfiguration');
+    const [namespace, certName] = mwc.metadata.annotations['cert-manager.io/inject-ca-from'].split('/');
+    const certificate = find(objects, 'Certificate', certName);
+    t.equal(namespace, certificate.metadata.namespace);
+    const mounted = find(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName;
+    t.equal(certificate.spec.secretName, mounted, `${name}: the Certificate writes the mounted Secret`);
+    t.same(certificate.spec.dnsNames, ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc']);
+    for (const webhook of mwc.webhooks) t.notOk('caBundle' in webhook.clientConfig, `${name}: ${webhook.name} leaves caBundle to cainjector`);
+  }
+  const selfSigned = render('cert-manager, self-signed CA');
+  const caIssuer = find(selfSigned, 'Issuer', 'podpattern-ca');
+  t.equal(find(selfSigned, 'Certificate', 'podpattern-serving').spec.issuerRef.name, caIssuer.metadata.name);
+  t.equal(find(selfSigned, 'Certificate', 'podpattern-ca').spec.isCA, true);
+  const own = render('cert-manager, own ClusterIssuer');
+  t.notOk(own.some((o) => o.kind === 'Issuer'), 'no chart Issuer with an issuerRef');
+  t.match(find(own, 'Certificate').spec.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
+});
+
+t.test('provided Secret mode: mounts it and uses the given caBundle', async (t) => {
+  const objects = render('provided Secret');
+  t.notOk(objects.some((o) => o.kind === 'Secret' || o.kind === 'Certificate'));
+  t.equal(find(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, 'my-tls');
+  const bundle = Buffer.from(find(objects, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64').toString();
+  t.match(bundle, /^-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n/);
+});
+
+t.test('NetworkPolicy admits the webhook and metrics ports of these pods', async (t) => {
+  const objects = render('NetworkPolicy');
+  const policy = find(objects, 'NetworkPolicy');
+  const deployment = find(objects, 'Deployment');
+  t.same(policy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
+  const portNames = deployment.spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name).sort();
+  t.same(policy.spec.ingress.map((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port).sort(), portNames);
+  t.notOk(render('default').some((o) => o.kind === 'NetworkPolicy'), 'off by default');
+});
+
+t.test('ServiceMonitor scrapes the Service metrics port', async (t) => {
+  const objects = render('ServiceMonitor');
+  const monitor = find(objects, 'ServiceMonitor');
+  const service = find(objects, 'Service');
+  t.ok(service.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port), 'the port exists on the Service');
+  t.equal(monitor.spec.endpoints[0].path, '/metrics');
+  t.equal(monitor.metadata.labels.release, 'prometheus', 'extra labels for the Prometheus selector');
+  for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) t.equal(service.metadata.labels[key], value);
+  t.notOk(render('default').some((o) => o.kind === 'ServiceMonitor'), 'off by default');
+});
+
+t.test('namespace defaults: every pod in opted-in namespaces goes to the webhook', async (t) => {
+  const objects = render('namespace defaults');
+  for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
+    t.same(webhook.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod'], webhook.name);
+  }
+  t.match(find(objects, 'ValidatingAdmissionPolicy').spec.matchConditions[0].expression, /namespaceObject\.metadata\.annotations/, 'the policy also counts namespace defaults');
+});
+
+t.test('optional features switch off cleanly', async (t) => {
+  const objects = render('no ValidatingAdmissionPolicy, no PDB, no spread');
+  for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'PodDisruptionBudget']) t.notOk(objects.some((o) => o.kind === kind), `no ${kind}`);
+  t.notOk('topologySpreadConstraints' in find(objects, 'Deployment').spec.template.spec);
+
+  const catalog = find(render('catalog ConfigMap and extra args'), 'Deployment').spec.template.spec;
+  t.match(catalog.containers[0].args, ['serve']);
+  t.ok(catalog.containers[0].args.includes('--catalog-dir=/etc/podpattern/catalog'));
+  t.ok(catalog.containers[0].args.includes('--log-level=debug'));
+  t.match(catalog.volumes.find((v: { name: string }) => v.name === 'catalog'), { configMap: { name: 'my-templates' } });
+
+  const pinned = find(render('image digest, no priority class'), 'Deployment').spec.template.spec;
+  t.equal(pinned.containers[0].image, `ghcr.io/podpattern/podpattern@sha256:${'a'.repeat(64)}`);
+  t.notOk('priorityClassName' in pinned);
+});
+
+t.test('another release name and namespace: names follow, exclusions include the namespace', async (t) => {
+  const result = renderChart([], 'acme', 'hooks');
+  t.equal(result.status, 0, result.stderr);
+  for (const object of result.objects) t.same(await validateObject(object), [], `${object.kind}/${object.metadata.name}`);
+  const mwc = find(result.objects, 'MutatingWebhookConfiguration');
+  t.equal(mwc.metadata.name, 'acme-podpattern');
+  for (const webhook of mwc.webhooks) {
+    t.match(webhook.clientConfig.service, { name: 'acme-podpattern', namespace: 'hooks' });
+    const excluded = webhook.namespaceSelector.matchExpressions.find((e: { key: string }) => e.key === 'kubernetes.io/metadata.name');
+    t.same(excluded.values, ['kube-system', 'kube-node-lease', 'hooks']);
+  }
+  const leaf = new X509Certificate(Buffer.from(find(result.objects, 'Secret', 'acme-podpattern-tls').data['tls.crt'], 'base64'));
+  t.equal(leaf.checkHost('acme-podpattern.hooks.svc'), 'acme-podpattern.hooks.svc');
+});

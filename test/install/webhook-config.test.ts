@@ -1,0 +1,128 @@
+// webhook-config/ (the plain manifests for `kubectl apply`): every object is valid, the
+// kustomization lists every file, the webhook entries say what SPEC §4 says, and the chart
+// renders the same objects apart from templated names and labels.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { find, readManifests, renderChart, restrictedProblems, validateObject, webhookConfigDir, type K8sObject } from './helpers.js';
+
+const files = readdirSync(webhookConfigDir).filter((f) => f.endsWith('.yaml')).sort();
+const placeholder = 'CA_BUNDLE_PLACEHOLDER';
+const fakeBundle = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+
+/** The plain objects, with the caBundle filled in the way docs/install.md does it. */
+function plainObjects(): K8sObject[] {
+  return files
+    .filter((f) => f !== 'kustomization.yaml')
+    .flatMap((f) => readManifests(join(webhookConfigDir, f)))
+    .map((o) => JSON.parse(JSON.stringify(o).replaceAll(placeholder, fakeBundle)) as K8sObject);
+}
+
+t.test('every object in webhook-config/ is valid for its kind', async (t) => {
+  const objects = plainObjects();
+  t.ok(objects.length >= 10);
+  for (const object of objects) t.same(await validateObject(object), [], `${object.kind}/${object.metadata.name}`);
+  t.same(restrictedProblems(find(objects, 'Deployment').spec.template.spec), [], 'the Deployment passes Pod Security restricted');
+});
+
+t.test('the validation used here does catch invalid objects', async (t) => {
+  const deployment = structuredClone(find(plainObjects(), 'Deployment'));
+  deployment.spec.replicas = 'two';
+  delete deployment.spec.template.spec.containers[0].name;
+  t.match((await validateObject(deployment)).join('\n'), /replicas must be integer[\s\S]*required property name/);
+  t.match(await validateObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' } }), [/namespaced object has no namespace/]);
+});
+
+t.test('kustomization.yaml lists every manifest except the one with the caBundle placeholder', async (t) => {
+  const [kustomization] = readManifests(join(webhookConfigDir, 'kustomization.yaml'));
+  const expected = files.filter((f) => f !== 'kustomization.yaml' && f !== 'mutatingwebhookconfiguration.yaml');
+  t.same([...(kustomization as K8sObject).resources].sort(), expected);
+  const unfilled = readManifests(join(webhookConfigDir, 'mutatingwebhookconfiguration.yaml'))[0] as K8sObject;
+  for (const webhook of unfilled.webhooks) {
+    t.equal(webhook.clientConfig.caBundle, placeholder, `${webhook.name}: the placeholder is there to be filled`);
+    t.notMatch(webhook.clientConfig.caBundle, /^[A-Za-z0-9+/]*={0,2}$/, 'and is not valid base64, so applying it unfilled fails');
+  }
+});
+
+t.test('the webhook entries follow SPEC §4', async (t) => {
+  const mwc = find(plainObjects(), 'MutatingWebhookConfiguration');
+  t.same(mwc.webhooks.map((w: { name: string; failurePolicy: string }) => [w.name, w.failurePolicy]), [
+    ['injection-enabled.podpattern.dev', 'Ignore'],
+    ['injection-required.podpattern.dev', 'Fail'],
+  ]);
+  for (const webhook of mwc.webhooks) {
+    const mode = webhook.name.split('.')[0].replace('injection-', '');
+    t.same(webhook.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }], `${mode}: CREATE pods only`);
+    t.match(webhook, { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5, reinvocationPolicy: 'IfNeeded' });
+    t.same(webhook.namespaceSelector.matchExpressions, [
+      { key: 'podpattern.dev/injection', operator: 'In', values: [mode] },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'podpattern'] },
+    ], `${mode}: the label, never kube-system, kube-node-lease or podpattern's namespace`);
+    const deployment = find(plainObjects(), 'Deployment');
+    const ownLabels = deployment.spec.template.metadata.labels;
+    const [own] = webhook.objectSelector.matchExpressions;
+    t.equal(own.operator, 'NotIn');
+    t.ok(own.values.includes(ownLabels[own.key]), `${mode}: the objectSelector excludes podpattern's own pods`);
+    const conditions = Object.fromEntries(webhook.matchConditions.map((c: { name: string; expression: string }) => [c.name, c.expression]));
+    for (const key of ['podpattern.dev/sidecar', 'podpattern.dev/ambassador', 'podpattern.dev/adapter']) t.match(conditions['asks-for-a-pattern'], `'${key}'`);
+    t.match(conditions['not-a-mirror-pod'], "!('kubernetes.io/config.mirror' in object.metadata.annotations)");
+  }
+});
+
+t.test('the ValidatingAdmissionPolicy guards required namespaces only, and spares opted-out pods', async (t) => {
+  const objects = plainObjects();
+  const policy = find(objects, 'ValidatingAdmissionPolicy');
+  const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
+  t.equal(binding.spec.policyName, policy.metadata.name);
+  t.same(binding.spec.validationActions, ['Deny']);
+  const required = find(objects, 'MutatingWebhookConfiguration').webhooks[1];
+  t.same(binding.spec.matchResources.namespaceSelector, required.namespaceSelector, 'the same namespaces as the fail-closed webhook');
+  t.same(binding.spec.matchResources.objectSelector, required.objectSelector);
+  t.match(policy.spec.validations[0].expression, "'podpattern.dev/status' in object.metadata.annotations");
+  t.match(policy.spec.matchConditions.map((c: { name: string }) => c.name), ['asks-for-a-pattern', 'not-a-mirror-pod', 'not-opted-out']);
+});
+
+/** Drops what legitimately differs (Helm's labels, the instance label in selectors, the caBundle) and maps release names. */
+function normalize(value: unknown, names: Record<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalize(v, names));
+  if (typeof value === 'string') {
+    // The release's full name is replaced anywhere (it prefixes other names); the namespace only as a whole word.
+    return Object.entries(names).reduce(
+      (s, [from, to]) => (from.includes('-') ? s.replaceAll(from, to) : s.replace(new RegExp(`(^|[^-a-z0-9])${from}(?=$|[^-a-z0-9])`, 'g'), `$1${to}`)),
+      value,
+    );
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'labels' || key === 'caBundle') continue;
+    if (key === 'matchLabels' && child && typeof child === 'object') {
+      out[key] = { 'app.kubernetes.io/name': (child as Record<string, string>)['app.kubernetes.io/name'] };
+      continue;
+    }
+    if (key === 'selector' && child && typeof child === 'object' && !('matchLabels' in child) && !('matchExpressions' in child)) {
+      out[key] = { 'app.kubernetes.io/name': (child as Record<string, string>)['app.kubernetes.io/name'] }; // a Service selector
+      continue;
+    }
+    out[key] = normalize(child, names);
+  }
+  return out;
+}
+
+t.test('the chart renders the same objects as webhook-config/, apart from templated names', async (t) => {
+  const plain = plainObjects();
+  const releases: Array<[string, string, Record<string, string>]> = [
+    ['podpattern', 'podpattern', {}],
+    ['acme', 'hooks', { 'acme-podpattern': 'podpattern', hooks: 'podpattern' }],
+  ];
+  for (const [release, namespace, names] of releases) {
+    const chart = renderChart([], release, namespace);
+    t.equal(chart.status, 0, chart.stderr);
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount', 'CustomResourceDefinition']) {
+      const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
+      const fromPlain = normalize(find(plain, kind), {}) as K8sObject;
+      // Namespace-level details of the chart (annotations it adds) are compared too: none are expected.
+      t.same(fromChart, fromPlain, `${release}/${namespace}: ${kind} matches webhook-config/`);
+    }
+  }
+});

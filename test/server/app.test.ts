@@ -1,0 +1,137 @@
+// /mutate through app.inject(): the answers, the log line and the metrics, with a fake engine.
+import t from 'tap';
+import { buildApp } from '../../src/server/app.js';
+import { podReview, testDeps } from './fixtures.js';
+
+async function post(deps: ReturnType<typeof testDeps>, body: unknown, url = '/mutate') {
+  const app = buildApp(deps);
+  const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  await app.close();
+  return { status: res.statusCode, headers: res.headers, json: res.json() as Record<string, any> };
+}
+
+t.test('injects: echoes uid and apiVersion, base64 JSONPatch, warnings', async (t) => {
+  const deps = testDeps();
+  const { status, json } = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }));
+  t.equal(status, 200);
+  t.equal(json.apiVersion, 'admission.k8s.io/v1');
+  t.equal(json.kind, 'AdmissionReview');
+  t.equal(json.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+  t.equal(json.response.allowed, true);
+  t.equal(json.response.patchType, 'JSONPatch');
+  t.same(JSON.parse(Buffer.from(json.response.patch, 'base64').toString()), [
+    { op: 'add', path: '/spec/containers/-', value: { name: 'demo', image: 'busybox:1.36' } },
+  ]);
+  t.same(json.response.warnings, ['a friendly warning']);
+  const [line] = deps.lines().filter((l) => l.msg === 'review');
+  t.match(line, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', namespace: 'shop', pod: 'web', templates: ['demo'], outcome: 'injected', reason: 'injected', dryRun: false });
+  t.type(line?.ms, 'number');
+  t.notOk(JSON.stringify(deps.lines()).includes('nginx:1.27'), 'the pod body is never logged');
+  const metrics = await deps.metrics.registry.metrics();
+  t.match(metrics, /podpattern_reviews_total\{outcome="injected",reason="injected",dry_run="false"\} 1/);
+  t.match(metrics, /podpattern_injections_total\{template="demo",pattern="sidecar"\} 1/);
+  t.match(metrics, /podpattern_review_duration_seconds_count\{outcome="injected"\} 1/);
+});
+
+t.test('v1beta1 is answered in v1beta1', async (t) => {
+  const { json } = await post(testDeps(), podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }));
+  t.equal(json.apiVersion, 'admission.k8s.io/v1beta1');
+  t.equal(json.response.patchType, 'JSONPatch');
+});
+
+t.test('skipped: allowed, no patch, no warnings key', async (t) => {
+  const deps = testDeps();
+  const { json } = await post(deps, podReview({ generateName: 'web-7d9c-' }));
+  t.same(json.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+  t.match(deps.lines().find((l) => l.msg === 'review'), { outcome: 'skipped', reason: 'not-requested', pod: 'web-7d9c-*' });
+});
+
+t.test('denied: allowed false, 403 status listing problems, causes by code', async (t) => {
+  const deps = testDeps();
+  const { status, json } = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'nope' } }));
+  t.equal(status, 200, 'a decision about a pod is always HTTP 200');
+  t.equal(json.response.allowed, false);
+  t.match(json.response.status, { code: 403, reason: 'Forbidden', message: /template 'nope' is not in the catalog/ });
+  t.same(json.response.status.details.causes, [{ reason: 'unknown-template', message: "template 'nope' is not in the catalog; run 'podpattern templates' for the list", field: 'template nope' }]);
+  t.notOk('patch' in json.response);
+  t.match(deps.lines().find((l) => l.msg === 'review'), { outcome: 'denied', reason: 'unknown-template', templates: ['nope'] });
+});
+
+t.test('not a Pod, or not a CREATE: allowed unchanged without calling the engine', async (t) => {
+  let called = 0;
+  const deps = testDeps({ inject: () => { called += 1; throw new Error('must not be called'); } });
+  const review = podReview() as any;
+  review.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+  let res = await post(deps, review);
+  t.same(res.json.response, { uid: review.request.uid, allowed: true });
+  const update = podReview() as any;
+  update.request.operation = 'UPDATE';
+  res = await post(deps, update);
+  t.same(res.json.response, { uid: update.request.uid, allowed: true });
+  const sub = podReview() as any;
+  sub.request.subResource = 'ephemeralcontainers';
+  res = await post(deps, sub);
+  t.equal(res.json.response.allowed, true);
+  t.equal(called, 0);
+  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => l.reason), ['not-a-pod', 'not-create', 'not-a-pod']);
+});
+
+t.test('dryRun: same answer, logged as dry run, no injection counted', async (t) => {
+  const deps = testDeps();
+  const wet = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }));
+  const dry = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' }, dryRun: true }));
+  t.same(dry.json, wet.json);
+  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => l.dryRun), [false, true]);
+  const metrics = await deps.metrics.registry.metrics();
+  t.match(metrics, /podpattern_injections_total\{template="demo",pattern="sidecar"\} 1\n/);
+  t.match(metrics, /podpattern_reviews_total\{outcome="injected",reason="injected",dry_run="true"\} 1/);
+});
+
+t.test('engine failure: fail open allows with a warning, fail closed denies with 500', async (t) => {
+  const open = testDeps({ failureMode: 'open' });
+  const a = await post(open, podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }));
+  t.equal(a.status, 200);
+  t.equal(a.json.response.allowed, true);
+  t.match(a.json.response.warnings, [/admitted without injection \(failure mode open\)/]);
+  const failedLine = open.lines().find((l) => l.msg === 'review failed');
+  t.match(failedLine, { outcome: 'error', reason: 'internal-error', level: 50, err: { message: 'engine exploded' } });
+
+  const closed = testDeps({ failureMode: 'closed' });
+  const b = await post(closed, podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }));
+  t.equal(b.status, 200);
+  t.equal(b.json.response.allowed, false);
+  t.match(b.json.response.status, { code: 500, reason: 'InternalError', message: /failure mode closed/ });
+  t.notOk(JSON.stringify(b.json).includes('engine exploded'), 'internal details stay in the log');
+});
+
+t.test('no catalog loaded yet: the failure mode answers', async (t) => {
+  const { json } = await post(testDeps({ catalog: () => undefined, failureMode: 'closed' }), podReview());
+  t.equal(json.response.allowed, false);
+  t.match(json.response.status.message, /not loaded its template catalog/);
+});
+
+t.test('engine options: namespace from the request, native sidecars from config', async (t) => {
+  let seen: unknown;
+  const deps = testDeps({ nativeSidecars: 'always', inject: (_pod, _catalog, options) => { seen = options; return { outcome: 'skipped', reason: 'not-requested', warnings: [] }; } });
+  await post(deps, podReview({ namespace: 'payments' }));
+  t.same(seen, { nativeSidecars: 'always', namespace: 'payments' });
+});
+
+t.test('?timeout= is honoured: a valid one is accepted, an exhausted one answers by the failure mode, junk is a 400', async (t) => {
+  const ok = await post(testDeps(), podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }), '/mutate?timeout=10s');
+  t.equal(ok.json.response.patchType, 'JSONPatch');
+  const late = await post(testDeps({ failureMode: 'closed' }), podReview(), '/mutate?timeout=1ns');
+  t.equal(late.status, 200);
+  t.match(late.json.response.status, { code: 500, message: /within the API server's timeout/ });
+  const bad = await post(testDeps(), podReview(), '/mutate?timeout=soon');
+  t.equal(bad.status, 400);
+  t.equal(bad.json.code, 'invalid-timeout');
+});
+
+t.test('draining: responses carry Connection: close', async (t) => {
+  const deps = testDeps();
+  deps.lifecycle.startDraining();
+  const res = await post(deps, podReview());
+  t.equal(res.status, 200);
+  t.equal(res.headers.connection, 'close');
+});
