@@ -8,6 +8,7 @@ import { loadBuiltinTemplates, loadCatalogDir, buildCatalog, type Catalog, type 
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
+import { memoizeInject } from './admission/memo.js';
 import { inject } from './engine/index.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
@@ -24,7 +25,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === 'error') {
-    process.stderr.write(`podpattern serve: ${parsed.problems.length} problem(s) with the settings:\n${parsed.problems.map((p) => `  - ${p}\n`).join('')}\n${parsed.text}`);
+    const list = parsed.problems.map((problem) => `  - ${problem}\n`).join('');
+    process.stderr.write(`podpattern serve: ${parsed.problems.length} problem(s) with the settings:\n${list}'podpattern serve --help' lists every flag.\n`);
     return 2;
   }
   const config = parsed.config;
@@ -48,7 +50,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const lifecycle = new Lifecycle();
   const pair = certificates.pair!;
   const app = buildApp({
-    logger, metrics, lifecycle, inject,
+    logger, metrics, lifecycle,
+    inject: memoizeInject(inject),
     catalog: () => catalog,
     nativeSidecars: config.nativeSidecars,
     failureMode: config.failureMode,
@@ -89,7 +92,13 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
 /** Built-in templates, then --catalog-dir's (which override by name). Refused templates are logged and counted. */
 function loadCatalog(config: ServeConfig, logger: Logger, metrics: Metrics): Catalog {
   const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
-  if (config.catalogDir !== undefined) layers.push(loadCatalogDir(config.catalogDir));
+  if (config.catalogDir !== undefined) {
+    try {
+      layers.push(loadCatalogDir(config.catalogDir));
+    } catch (error) {
+      throw new Error(`--catalog-dir ${config.catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`);
+    }
+  }
   for (const failure of layers.flatMap((layer) => layer.failures)) {
     logger.error({ template: failure.name, source: failure.source, problems: failure.problems }, 'template refused');
     metrics.catalogLoadErrors.inc({ source: sourceLabel(failure.source) });

@@ -8,8 +8,8 @@
 // The first line of an input may carry options: `# options: {"nativeSidecars": "always"}`
 // with keys nativeSidecars, kubeVersion (e.g. "1.30"), namespace and namespaceAnnotations.
 import t from 'tap';
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyPatch, inject, type InjectOptions, type PodLike } from '../src/engine/index.js';
 import { formatManifests, injectManifest, parseManifests, type ManifestResult } from '../src/cli/manifests.js';
@@ -17,31 +17,49 @@ import { testCatalog } from './helpers/catalog.js';
 import { podSchemaErrors } from './helpers/pod-schema.js';
 import { goldenWebhookLeg } from './helpers/webhook-leg.js';
 
-const dir = fileURLToPath(new URL('./golden/', import.meta.url));
+// Two folders of cases: test/golden/ and the user-facing examples/, one per built-in template,
+// whose expected output lives in test/golden/examples/.
+const folders = [
+  { inputDir: fileURLToPath(new URL('./golden/', import.meta.url)), expectedDir: fileURLToPath(new URL('./golden/', import.meta.url)) },
+  { inputDir: fileURLToPath(new URL('../examples/', import.meta.url)), expectedDir: fileURLToPath(new URL('./golden/examples/', import.meta.url)) },
+];
 const update = process.env['PODPATTERN_UPDATE_GOLDEN'] === '1';
 const catalog = testCatalog();
-const files = readdirSync(dir);
-const inputs = files.filter((f) => f.endsWith('.yaml')).sort();
+const cases = folders.flatMap(({ inputDir, expectedDir }) =>
+  readdirSync(inputDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => ({ name: inputDir.includes('examples') ? `examples/${f}` : f, input: join(inputDir, f), expected: join(expectedDir, `${f}.injected`) })),
+);
 
 t.test('every expected file has its input', async (t) => {
-  for (const expected of files.filter((f) => f.endsWith('.injected'))) {
-    t.ok(inputs.includes(expected.replace(/\.injected$/, '')), `${expected} has an input file`);
+  for (const { inputDir, expectedDir } of folders) {
+    const inputs = readdirSync(inputDir);
+    for (const expected of readdirSync(expectedDir).filter((f) => f.endsWith('.injected'))) {
+      t.ok(inputs.includes(expected.replace(/\.injected$/, '')), `${expected} has an input file in ${inputDir}`);
+    }
   }
 });
 
-t.test('there are golden cases', async (t) => {
-  t.ok(inputs.length >= 10, `found ${inputs.length} cases`);
+t.test('there are golden cases, one for every built-in template', async (t) => {
+  t.ok(cases.length >= 20, `found ${cases.length} cases`);
+  const asked = cases.map((c) => readFileSync(c.input, 'utf8')).join('\n');
+  for (const template of catalog.list().filter((x) => x.source === 'builtin')) {
+    t.match(asked, new RegExp(`podpattern\\.dev/(sidecar|ambassador|adapter): .*\\b${template.name}\\b`), `a case asks for ${template.name}`);
+  }
 });
 
-for (const input of inputs) {
-  t.test(input, async (t) => {
-    const text = readFileSync(join(dir, input), 'utf8');
+for (const { name, input, expected: expectedPath } of cases) {
+  t.test(name, async (t) => {
+    const text = readFileSync(input, 'utf8');
     const options = readOptions(text);
     const results = parseManifests(text).map((object) => injectManifest(object, catalog, options));
     const actual = render(results);
-    const expectedPath = join(dir, `${input}.injected`);
-    if (update) writeFileSync(expectedPath, actual);
-    t.ok(existsSync(expectedPath), `${input}.injected exists (run npm run golden:update)`);
+    if (update) {
+      mkdirSync(dirname(expectedPath), { recursive: true });
+      writeFileSync(expectedPath, actual);
+    }
+    t.ok(existsSync(expectedPath), `${expectedPath} exists (run npm run golden:update)`);
     if (existsSync(expectedPath)) t.equal(actual, readFileSync(expectedPath, 'utf8'), 'output matches the golden file');
 
     for (const { result, label, object } of results) {

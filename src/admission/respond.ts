@@ -4,6 +4,18 @@ import type { Operation as PatchOperation } from 'fast-json-patch';
 import type { Problem } from '../engine/types.js';
 import type { AdmissionApiVersion, AdmissionResponse, OutgoingReview } from './types.js';
 
+/** Encoded patches by identity: a remembered engine result (see memo.ts) is encoded once. */
+const encodedPatches = new WeakMap<readonly PatchOperation[], string>();
+
+function encodePatch(patch: readonly PatchOperation[]): string {
+  let encoded = encodedPatches.get(patch);
+  if (encoded === undefined) {
+    encoded = Buffer.from(JSON.stringify(patch)).toString('base64');
+    encodedPatches.set(patch, encoded);
+  }
+  return encoded;
+}
+
 export function toReview(apiVersion: AdmissionApiVersion, response: AdmissionResponse): OutgoingReview {
   return { apiVersion, kind: 'AdmissionReview', response };
 }
@@ -13,7 +25,7 @@ export function allow(uid: string, patch: readonly PatchOperation[] = [], warnin
   const response: AdmissionResponse = { uid, allowed: true };
   if (patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+    response.patch = encodePatch(patch);
   }
   if (warnings.length > 0) response.warnings = [...warnings];
   return response;

@@ -48,11 +48,11 @@ const parameterSchema: Schema = {
     description: { type: 'string', description: 'Shown by `podpattern templates NAME` and in denial messages.' },
     default: anyScalar('Used when the pod sets no value. Must be of the declared type.'),
     required: { type: 'boolean', description: 'A pod that asks for this template must set the parameter.' },
-    enum: { type: 'array', description: 'The only values allowed.', items: anyScalar('An allowed value.') },
-    pattern: { type: 'string', description: 'A regular expression a string value must match (anchor it).' },
+    enum: { type: 'array', minItems: 1, description: 'The only values allowed.', items: anyScalar('An allowed value.') },
+    pattern: { type: 'string', minLength: 1, description: 'A regular expression a string value must match (anchor it).' },
     minimum: { type: 'number', description: 'The smallest allowed number.' },
     maximum: { type: 'number', description: 'The largest allowed number.' },
-    maxLength: { type: 'integer', minimum: 0, description: 'The longest allowed string.' },
+    maxLength: { type: 'integer', minimum: 1, description: 'The longest allowed string.' },
   },
   'x-kubernetes-validations': [
     {

@@ -1,6 +1,6 @@
 // Hot reload on a real HTTPS server: the Secret volume's ..data link is swapped the way the
 // kubelet does it while a client keeps sending reviews, each on a fresh connection.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import { Agent } from 'node:https';
 import { pino } from 'pino';
@@ -14,7 +14,7 @@ import { X509Certificate } from 'node:crypto';
 const fingerprintOf = (pem: string): string => new X509Certificate(pem).fingerprint256;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function setup(t: Tap.Test) {
+async function setup(t: Test) {
   const first = await makeCertificates();
   const ca = { certPem: first.caCertPem, keyPem: first.caKeyPem };
   const volume = new SecretVolume({ 'tls.crt': first.certPem, 'tls.key': first.keyPem });

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { validateCertificatePair } from '../../src/certs/load.js';
 import { run } from '../../src/cli/certs.js';
 
 interface Outcome {
@@ -42,6 +43,7 @@ t.test('makes a CA and a serving certificate that verify, with the service names
   t.notOk(leaf.ca, 'the serving certificate is not a CA');
   t.ok(leaf.checkPrivateKey(createPrivateKey(read(dir, 'tls.key'))), 'tls.key belongs to tls.crt');
   t.ok(ca.checkPrivateKey(createPrivateKey(read(dir, 'ca.key'))), 'ca.key belongs to ca.crt');
+  t.doesNotThrow(() => validateCertificatePair(read(dir, 'tls.crt'), read(dir, 'tls.key')), 'the server accepts the pair (src/certs/load.ts)');
 
   for (const host of ['pp', 'pp.hooks', 'pp.hooks.svc', 'localhost', 'pp.example.com']) {
     t.equal(leaf.checkHost(host), host, `serves ${host}`);

@@ -97,6 +97,25 @@ t.test('smoke: the apiserver stores a plain pod in an enabled namespace', async 
   t.equal(pod.status.phase, 'Pending');
 });
 
+// These two prove the path apiserver -> TLS (caBundle, IP SAN) -> podpattern ->
+// AdmissionResponse -> apiserver, whatever templates the catalog holds.
+t.test('a pod that asks for nothing is stored unchanged', { todo: needsServer }, async (t) => {
+  await webhookUp();
+  // matchConditions are dropped on 1.20, so here the server itself sees pods that ask for nothing.
+  const name = unique('asks-nothing');
+  const created = await createPod(podManifest(name, namespaces.enabled));
+  t.equal(created.code, 0, describe(created));
+  t.ok(isUntouched(await getPod(namespaces.enabled, name)), 'a pod without podpattern annotations is not changed');
+});
+
+t.test('an unknown template is refused with podpattern\'s message', { todo: needsServer }, async (t) => {
+  await webhookUp();
+  const unknown = await createPod(podManifest(unique('unknown'), namespaces.enabled, { 'podpattern.dev/sidecar': 'no-such-template' }));
+  t.not(unknown.code, 0, 'kubectl create fails');
+  t.match(unknown.stderr, /denied the request/);
+  t.match(unknown.stderr, /no-such-template/);
+});
+
 t.test('every built-in template is injected and stored', { todo: needsServer }, async (t) => {
   await webhookUp();
   t.ok(catalog.length > 0, 'the built-in catalog is not empty');
@@ -135,21 +154,10 @@ t.test('pods that do not ask, or opt out, are stored unchanged', { todo: needsSe
   created = await createPod(podManifest(optedOut, namespaces.enabled, { ...requestAnnotations(template), 'podpattern.dev/inject': 'false' }));
   t.equal(created.code, 0, describe(created));
   t.ok(isUntouched(await getPod(namespaces.enabled, optedOut)), 'podpattern.dev/inject: "false" opts out');
-
-  // matchConditions are dropped on 1.20, so here the server itself sees pods that ask for nothing.
-  const asksNothing = unique('asks-nothing');
-  created = await createPod(podManifest(asksNothing, namespaces.enabled));
-  t.equal(created.code, 0, describe(created));
-  t.ok(isUntouched(await getPod(namespaces.enabled, asksNothing)), 'a pod without podpattern annotations is not changed');
 });
 
-t.test('a bad parameter or an unknown template is refused with podpattern\'s message', { todo: needsServer }, async (t) => {
+t.test('a bad parameter is refused with podpattern\'s message', { todo: needsServer }, async (t) => {
   await webhookUp();
-  const unknown = await createPod(podManifest(unique('unknown'), namespaces.enabled, { 'podpattern.dev/sidecar': 'no-such-template' }));
-  t.not(unknown.code, 0, 'kubectl create fails');
-  t.match(unknown.stderr, /denied the request/);
-  t.match(unknown.stderr, /no-such-template/);
-
   const bounded = catalog
     .flatMap((tpl) => Object.entries(tpl.spec.parameters).map(([param, spec]) => ({ tpl, param, spec })))
     .find(({ spec }) => spec.maximum !== undefined || spec.enum !== undefined);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APISERVER_BINARY, runKubectl, startApiserver, startEtcd, writeKubeconfig, type RunResult } from './cluster.js';
 import { makePki, type Pki } from './pki.js';
-import { stopProcess, type Managed } from './processes.js';
+import { stopProcess, trackTempDir, untrackTempDir, type Managed } from './processes.js';
 import { registerWebhook, startWebhook, type Webhook } from './webhook.js';
 
 export { freePort, freePorts, type RunResult } from './cluster.js';
@@ -31,6 +31,7 @@ export async function startCluster(): Promise<Cluster> {
     throw new Error(`no kube-apiserver at ${APISERVER_BINARY}: run bash test/e2e/build-apiserver.sh first`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'podpattern-e2e-'));
+  trackTempDir(dir);
   const started: Managed[] = [];
   const webhooks: Webhook[] = [];
   const stop = async (): Promise<void> => {
@@ -39,6 +40,7 @@ export async function startCluster(): Promise<Cluster> {
     // PODPATTERN_E2E_KEEP=1 keeps the logs and certificates for a look after a failure.
     if (process.env.PODPATTERN_E2E_KEEP === '1') process.stderr.write(`podpattern-e2e: kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
+    untrackTempDir(dir);
   };
   try {
     const pki = makePki(dir);

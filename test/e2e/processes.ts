@@ -2,7 +2,8 @@
 // output goes to a log file, and it is remembered here so teardown kills exactly the groups this
 // harness created and nothing else on the machine.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { onExit } from 'signal-exit';
 
 export interface Managed {
   name: string;
@@ -92,8 +93,23 @@ export function isRunning(managed: Managed): boolean {
   return running.has(managed);
 }
 
-// Last resort when the test process exits without teardown (a crash, a bail): kill only the
-// groups started here, synchronously, since 'exit' handlers cannot wait.
-process.once('exit', () => {
+const tempDirs = new Set<string>();
+
+/** A temp dir removed by the last-resort hook below if teardown never runs; forget it after removing it. */
+export function trackTempDir(dir: string): void {
+  tempDirs.add(dir);
+}
+
+export function untrackTempDir(dir: string): void {
+  tempDirs.delete(dir);
+}
+
+// Last resort when the test process ends without teardown (a crash, Ctrl-C, tap's timeout
+// SIGALRM): kill only the groups started here and remove the temp dirs, synchronously, since
+// exit handlers cannot wait. signal-exit (tap's own choice for this) runs on signals too, where
+// process 'exit' does not.
+onExit(() => {
   for (const managed of running) signalGroup(managed.pid, 'SIGKILL');
+  if (process.env.PODPATTERN_E2E_KEEP === '1') return;
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });

@@ -27,6 +27,8 @@ export function serveCommand(ports: { port: number; healthPort: number }, tls: C
       // server has no cluster connection here to learn the version, so say it outright.
       PODPATTERN_NATIVE_SIDECARS: 'never',
       PODPATTERN_LOG_LEVEL: 'info',
+      // Stopping the server is part of the tests (fail open/closed); a short drain keeps them quick.
+      PODPATTERN_DRAIN_SECONDS: '1',
     },
   };
 }
@@ -35,6 +37,7 @@ export function serveCommand(ports: { port: number; healthPort: number }, tls: C
 export function serverMissing(): string | undefined {
   if (!existsSync(PODPATTERN_CLI)) return `needs the built CLI ${PODPATTERN_CLI} (npm run build)`;
   if (!existsSync(join(REPO_ROOT, 'src', 'main.ts'))) return 'needs `podpattern serve` (src/main.ts, the server issue)';
+  if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'catalog', 'builtin'))) return 'needs the built-in catalog copied into dist/ (npm run build)';
   return undefined;
 }
 
@@ -69,8 +72,14 @@ export async function startWebhook(dir: string, tls: CertPair): Promise<Webhook>
     },
     start: async () => {
       const { command, args, env } = serveCommand({ port, healthPort }, tls);
-      current = startProcess('podpattern', command, args, { logFile, env: childEnv(env), cwd: REPO_ROOT });
-      await waitFor('podpattern /readyz', () => httpOk(`http://127.0.0.1:${healthPort}/readyz`), current, 30_000);
+      const started = startProcess('podpattern', command, args, { logFile, env: childEnv(env), cwd: REPO_ROOT });
+      try {
+        await waitFor('podpattern /readyz', () => httpOk(`http://127.0.0.1:${healthPort}/readyz`), started, 30_000);
+      } catch (error) {
+        await stopProcess(started);
+        throw error;
+      }
+      current = started;
     },
   };
   await webhook.start();

@@ -3,6 +3,7 @@
 // the objects fit together (ports, Secrets, selectors, certificates).
 import { X509Certificate } from 'node:crypto';
 import t from 'tap';
+import { validateCertificatePair } from '../../src/certs/load.js';
 import { chartDir, find, helm, renderChart, restrictedProblems, validateObject, type K8sObject, type Render } from './helpers.js';
 
 const scenarios: Record<string, string[]> = {
@@ -98,6 +99,8 @@ t.test('generated certificates: the caBundle verifies the serving certificate, w
     t.ok(leaf.verify(ca.publicKey) && leaf.checkIssued(ca), `${webhook.name}: caBundle signed the serving certificate`);
   }
   for (const host of ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc']) t.equal(leaf.checkHost(host), host, `serves ${host}`);
+  const pem = (key: string) => Buffer.from(secret.data[key], 'base64').toString();
+  t.doesNotThrow(() => validateCertificatePair(pem('tls.crt'), pem('tls.key')), 'the server accepts the pair (src/certs/load.ts)');
   const caSecret = find(objects, 'Secret', 'podpattern-ca');
   t.notOk(deployment.spec.template.spec.volumes.some((v: { secret?: { secretName: string } }) => v.secret?.secretName === caSecret.metadata.name), 'the CA key is not mounted into the pods');
 });

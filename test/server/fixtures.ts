@@ -46,7 +46,7 @@ export function fakeInject(pod: PodLike): InjectionResult {
   if (wanted === 'demo') {
     const patch = [{ op: 'add' as const, path: '/spec/containers/-', value: { name: 'demo', image: 'busybox:1.36' } }];
     return {
-      outcome: 'injected', reason: 'injected', templates: [{ name: 'demo', pattern: 'sidecar', hash: 'abc' }],
+      outcome: 'injected', reason: 'injected', templates: [{ name: 'demo', pattern: 'sidecar', hash: 'abc' }], parameters: {},
       pod: { ...pod }, patch, warnings: ['a friendly warning'],
     };
   }

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# podpattern webhook image: build with dev dependencies, run with production ones only.
+#   docker build -t podpattern:dev .
+# The image holds no certificates: the serving certificate is mounted from a Secret
+# (see docs/install.md), and the process writes nothing outside /tmp, so it runs with
+# readOnlyRootFilesystem: true.
+
+# Node 24 (LTS until April 2028) on Debian 13 slim, pinned to a release: bump it with Node's
+# security releases. Override with --build-arg NODE_IMAGE=... to try another.
+ARG NODE_IMAGE=node:24.20.0-trixie-slim
+
+# --- build: compile TypeScript and copy the built-in catalog into dist/ --------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would build before the sources are copied in.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+# The rest of the sources; .dockerignore keeps out tests, docs, charts, keys and local builds.
+COPY . .
+RUN npm run build
+
+# --- production dependencies only ----------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` runs the TypeScript build, which needs dev dependencies.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# --- runtime -------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# package.json says "type": "module", which the compiled ES modules need.
+COPY package.json ./
+# Files stay owned by root and read-only to the process; it runs as a numeric non-root user
+# so Kubernetes can check runAsNonRoot without reading /etc/passwd.
+USER 65532:65532
+EXPOSE 8443 8080
+ENTRYPOINT ["node", "dist/src/bin/podpattern.js"]
+CMD ["serve"]

@@ -1,0 +1,153 @@
+// Markdown reference pages for templates, generated from the catalog itself so the docs cannot
+// drift from what the webhook injects. Pure: templates and example texts in, pages out; the
+// `podpattern docs` command does the reading and writing.
+import { PATTERNS, type ParameterSpec, type Template } from './types.js';
+
+export interface DocPage {
+  /** File name relative to the output directory, e.g. `https-proxy.md`. */
+  file: string;
+  text: string;
+}
+
+/** Renders one page per template plus a README.md index. `examples` maps a template name to an example pod's YAML. */
+export function renderCatalogDocs(templates: readonly Template[], examples: Readonly<Record<string, string>> = {}): DocPage[] {
+  const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
+  return [renderIndex(sorted), ...sorted.map((template) => ({ file: `${template.name}.md`, text: renderTemplatePage(template, examples[template.name]) }))];
+}
+
+const GENERATED = 'Generated from the built-in catalog by `npm run docs`; do not edit by hand.';
+
+function renderIndex(templates: readonly Template[]): DocPage {
+  const lines = ['# Built-in templates', '', `<!-- ${GENERATED} -->`, ''];
+  lines.push(
+    'podpattern ships these PatternTemplates, the single-node patterns of *Designing Distributed Systems*.',
+    'A pod asks for one with the annotation of its pattern, e.g. `podpattern.dev/sidecar: https-proxy`,',
+    'and sets its parameters with `<template>.podpattern.dev/<parameter>` annotations.',
+    '`podpattern templates NAME` prints the same information from the catalog in use.',
+    '',
+  );
+  for (const pattern of PATTERNS) {
+    const ofPattern = templates.filter((t) => t.spec.pattern === pattern);
+    if (ofPattern.length === 0) continue;
+    lines.push(`## ${capitalize(pattern)}s`, '', '| template | what it does |', '|---|---|');
+    for (const template of ofPattern) lines.push(`| [${template.name}](${template.name}.md) | ${cell(template.spec.description)} |`);
+    lines.push('');
+  }
+  return { file: 'README.md', text: lines.join('\n') };
+}
+
+/** One template's page: what it does, how to ask for it, parameters, what it adds, an example. */
+export function renderTemplatePage(template: Template, example?: string): string {
+  const { name, spec } = template;
+  const lines = [`# ${name}`, '', `<!-- ${GENERATED} -->`, ''];
+  lines.push(`**Pattern:** ${spec.pattern}`, '', prose(spec.description), '');
+  lines.push(...usageSection(template), ...parameterSection(spec.parameters, name), ...containerSection(template));
+  lines.push(...volumeSection(template), ...appSection(template), ...fileSection(template));
+  lines.push('## Example', '');
+  if (example === undefined) lines.push('No example pod is provided for this template.', '');
+  else lines.push(`From [examples/${name}.yaml](../../examples/${name}.yaml):`, '', '```yaml', example.trimEnd(), '```', '');
+  return lines.join('\n');
+}
+
+function usageSection({ name, spec }: Template): string[] {
+  const required = Object.entries(spec.parameters).filter(([, p]) => p.required === true);
+  const lines = ['## Use it', '', 'Annotations on the Pod, or on a workload\'s pod template:', '', '```yaml', 'metadata:', '  annotations:'];
+  lines.push(`    podpattern.dev/${spec.pattern}: ${name}`);
+  for (const [parameter, p] of required) lines.push(`    ${name}.podpattern.dev/${parameter}: "<${p.type}>"  # required`);
+  lines.push('```', '');
+  return lines;
+}
+
+function parameterSection(parameters: Record<string, ParameterSpec>, template: string): string[] {
+  const entries = Object.entries(parameters);
+  if (entries.length === 0) return ['## Parameters', '', 'This template takes no parameters.', ''];
+  const lines = ['## Parameters', '', `Each is set with the annotation \`${template}.podpattern.dev/<parameter>\`.`, ''];
+  lines.push('| parameter | type | default | required | allowed values | description |', '|---|---|---|---|---|---|');
+  for (const [name, p] of entries) {
+    const fallback = p.default === undefined ? '' : code(String(p.default));
+    lines.push(`| \`${name}\` | ${p.type} | ${fallback} | ${p.required === true ? 'yes' : 'no'} | ${bounds(p)} | ${cell(p.description ?? '')} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
+/** The schema in words: enum, pattern, range, length; `quote` marks up literal values. */
+export function bounds(p: ParameterSpec, quote: (text: string) => string = code): string {
+  const parts: string[] = [];
+  if (p.enum !== undefined) parts.push(`one of ${p.enum.map((v) => quote(String(v))).join(', ')}`);
+  if (p.pattern !== undefined) parts.push(`matches ${quote(p.pattern)}`);
+  if (p.minimum !== undefined && p.maximum !== undefined) parts.push(`${p.minimum} to ${p.maximum}`);
+  else if (p.minimum !== undefined) parts.push(`at least ${p.minimum}`);
+  else if (p.maximum !== undefined) parts.push(`at most ${p.maximum}`);
+  if (p.maxLength !== undefined) parts.push(`at most ${p.maxLength} characters`);
+  return parts.join('; ');
+}
+
+function containerSection({ spec }: Template): string[] {
+  const lines = ['## Containers', '', '| container | runs as | image | ports |', '|---|---|---|---|'];
+  const role = spec.pattern === 'sidecar' ? 'sidecar (a native sidecar where enabled)' : 'container';
+  for (const c of spec.initContainers) lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
+  for (const c of spec.containers) lines.push(`| \`${c.name}\` | ${role} | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
+  lines.push('');
+  return lines;
+}
+
+/** Ports by number; one set by a parameter shows its default and the parameter's name. */
+function ports(list: { name?: string; containerPort: number | string }[] | undefined, parameters: Record<string, ParameterSpec>): string {
+  return (list ?? [])
+    .map((p) => {
+      const parameter = /^\$\(params\.([-a-z0-9]+)\)$/.exec(String(p.containerPort))?.[1];
+      const fallback = parameter === undefined ? undefined : parameters[parameter]?.default;
+      const number = parameter === undefined ? code(String(p.containerPort)) : `${fallback === undefined ? '' : `${code(String(fallback))}, `}set by \`${parameter}\``;
+      return `${p.name === undefined ? '' : `${p.name}: `}${number}`;
+    })
+    .join('; ');
+}
+
+function volumeSection({ name, spec }: Template): string[] {
+  const lines: string[] = [];
+  const files = Object.keys(spec.files);
+  for (const v of spec.volumes) {
+    const kind = Object.keys(v).filter((k) => k !== 'name')[0] ?? 'volume';
+    lines.push(`- \`${v.name}\`: ${kind}${v.secret?.secretName === undefined ? '' : ` of Secret ${code(v.secret.secretName)}`}`);
+  }
+  if (files.length > 0) lines.push(`- \`${name}-files\`: downwardAPI volume with ${files.map((f) => `\`${f}\``).join(', ')} (rendered into pod annotations \`${name}.podpattern.dev/file.<name>\`)`);
+  return lines.length === 0 ? [] : ['## Volumes', '', ...lines, ''];
+}
+
+function appSection({ spec }: Template): string[] {
+  const lines: string[] = [];
+  for (const env of spec.app.env ?? []) lines.push(`- env \`${env.name}\` = ${code(env.value ?? '(from a reference)')}`);
+  for (const mount of spec.app.volumeMounts ?? []) lines.push(`- volume \`${mount.name}\` mounted at ${code(mount.mountPath)}${mount.readOnly === true ? ' (read-only)' : ''}`);
+  for (const [key, value] of Object.entries(spec.podAnnotations)) lines.push(`- pod annotation \`${key}\` = ${code(value)}`);
+  if (lines.length === 0) return [];
+  return ['## What the app gets', '', 'Added to every application container (and to the pod):', '', ...lines, ''];
+}
+
+function fileSection({ spec }: Template): string[] {
+  const entries = Object.entries(spec.files);
+  if (entries.length === 0) return [];
+  const lines = ['## Config files', '', '`$(params.NAME)` is replaced by the parameter\'s value when the pod is admitted.', ''];
+  for (const [file, text] of entries) lines.push(`### ${file}`, '', '```', text.trimEnd(), '```', '');
+  return lines;
+}
+
+/** Inline code that survives any backticks inside, escaped for a table cell. */
+function code(text: string): string {
+  const fence = text.includes('`') ? '``' : '`';
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text.replaceAll('|', '\\|')}${pad}${fence}`;
+}
+
+/** Text for a table cell: pipes escaped, on one line, and `<name>` shown rather than read as HTML. */
+function cell(text: string): string {
+  return prose(text).replaceAll('|', '\\|').replaceAll('\n', ' ');
+}
+
+function prose(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

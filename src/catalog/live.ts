@@ -1,0 +1,117 @@
+// The live catalog (SPEC §6): built-in and --catalog-dir templates, plus PatternTemplate
+// objects from the cluster. Each change is validated once when it arrives; rebuilds are
+// debounced and the whole catalog is swapped in at once. A cluster template that turns invalid
+// is reported and its last good version stays in force; precedence by name is
+// built-in < --catalog-dir < cluster.
+import { buildCatalog, type ParsedTemplates } from './index.js';
+import { validateTemplate } from './validate.js';
+import type { Catalog, Template, TemplateFailure } from './types.js';
+
+/** What a source of objects reports about one template after validating it. */
+export interface TemplateVerdict {
+  name: string;
+  valid: boolean;
+  problems: string[];
+}
+
+export interface Timers {
+  set(callback: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+export interface LiveCatalogOptions {
+  /** Templates that never change while running: built-in, then --catalog-dir. */
+  base: ParsedTemplates[];
+  debounceMs?: number;
+  timers?: Timers;
+  /** Called after each swap with the new snapshot. */
+  onSwap?: (catalog: Catalog) => void;
+  /** Called when a cluster template is validated; side effects (status, metrics) live outside. */
+  onVerdict?: (verdict: TemplateVerdict) => void;
+}
+
+const realTimers: Timers = { set: (callback, ms) => setTimeout(callback, ms), clear: (handle) => clearTimeout(handle as NodeJS.Timeout) };
+
+export class LiveCatalog {
+  private snapshot: Catalog;
+  private readonly newest = new Map<string, { template?: Template; failure?: TemplateFailure }>();
+  private readonly lastGood = new Map<string, Template>();
+  private pending: unknown;
+  private readonly timers: Timers;
+  private readonly debounceMs: number;
+
+  constructor(private readonly options: LiveCatalogOptions) {
+    this.timers = options.timers ?? realTimers;
+    this.debounceMs = options.debounceMs ?? 250;
+    this.snapshot = buildCatalog(options.base);
+  }
+
+  /** The catalog in force: an immutable snapshot, safe to hold for a whole review. */
+  current(): Catalog {
+    return this.snapshot;
+  }
+
+  /** A PatternTemplate object was added or changed in the cluster. */
+  upsert(object: unknown): TemplateVerdict | undefined {
+    const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    if (typeof name !== 'string' || name === '') return undefined;
+    const verdict = validateTemplate(stripServerFields(object), 'cluster', name);
+    if (verdict.ok) {
+      this.newest.set(name, { template: verdict.template });
+      this.lastGood.set(name, verdict.template);
+    } else {
+      this.newest.set(name, { failure: { name, source: 'cluster', problems: verdict.problems } });
+    }
+    const result = { name, valid: verdict.ok, problems: verdict.ok ? [] : verdict.problems };
+    this.options.onVerdict?.(result);
+    this.schedule();
+    return result;
+  }
+
+  /** A PatternTemplate object was deleted: its last good version goes with it. */
+  remove(name: string): void {
+    this.newest.delete(name);
+    this.lastGood.delete(name);
+    this.schedule();
+  }
+
+  /** Replaces every cluster object at once (after a full list), then rebuilds now. */
+  replaceAll(objects: unknown[]): void {
+    const names = new Set(objects.map((o) => (o as { metadata?: { name?: string } }).metadata?.name));
+    for (const name of [...this.newest.keys()]) if (!names.has(name)) this.remove(name);
+    for (const object of objects) this.upsert(object);
+    this.flush();
+  }
+
+  /** Rebuilds immediately, cancelling a pending debounced rebuild. */
+  flush(): void {
+    if (this.pending !== undefined) this.timers.clear(this.pending);
+    this.pending = undefined;
+    this.rebuild();
+  }
+
+  private schedule(): void {
+    if (this.pending !== undefined) this.timers.clear(this.pending);
+    this.pending = this.timers.set(() => {
+      this.pending = undefined;
+      this.rebuild();
+    }, this.debounceMs);
+  }
+
+  private rebuild(): void {
+    const cluster: ParsedTemplates = { templates: [], failures: [] };
+    for (const [name, entry] of this.newest) {
+      const template = entry.template ?? this.lastGood.get(name);
+      if (template !== undefined) cluster.templates.push(template);
+      if (entry.failure !== undefined) cluster.failures.push(entry.failure);
+    }
+    this.snapshot = buildCatalog([...this.options.base, cluster]);
+    this.options.onSwap?.(this.snapshot);
+  }
+}
+
+/** The API server adds metadata and status the template format does not know. */
+function stripServerFields(object: unknown): unknown {
+  const o = object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+  return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name }, spec: o.spec };
+}

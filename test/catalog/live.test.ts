@@ -1,0 +1,108 @@
+// The live catalog's rebuild logic, driven by a fake source and fake timers.
+import t from 'tap';
+import { LiveCatalog, type Timers, type TemplateVerdict } from '../../src/catalog/live.js';
+import { loadBuiltinTemplates } from '../../src/catalog/index.js';
+import type { Catalog } from '../../src/catalog/types.js';
+
+class FakeTimers implements Timers {
+  private next = 1;
+  readonly pending = new Map<number, () => void>();
+  set(callback: () => void): unknown {
+    const id = this.next++;
+    this.pending.set(id, callback);
+    return id;
+  }
+  clear(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  fire(): void {
+    const callbacks = [...this.pending.values()];
+    this.pending.clear();
+    for (const callback of callbacks) callback();
+  }
+}
+
+function object(name: string, spec: Record<string, unknown>, resourceVersion = '1'): unknown {
+  return { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name, resourceVersion, uid: 'u' }, spec, status: { conditions: [] } };
+}
+
+const goodSpec = (image: string) => ({ pattern: 'adapter', description: 'd', containers: [{ name: 'ops-adapter', image }] });
+const brokenSpec = { pattern: 'adapter', description: 'd', containers: [], typo: true };
+
+function setup() {
+  const timers = new FakeTimers();
+  const swaps: Catalog[] = [];
+  const verdicts: TemplateVerdict[] = [];
+  const live = new LiveCatalog({ base: [loadBuiltinTemplates()], timers, onSwap: (c) => swaps.push(c), onVerdict: (v) => verdicts.push(v) });
+  return { timers, swaps, verdicts, live };
+}
+
+t.test('changes are debounced into one rebuild and swapped whole', async (t) => {
+  const { timers, swaps, live } = setup();
+  const before = live.current();
+  live.upsert(object('ops-adapter', goodSpec('example.org/a:1')));
+  live.upsert(object('ops-adapter', goodSpec('example.org/a:2'), '2'));
+  live.upsert(object('other', goodSpec('example.org/b:1')));
+  t.equal(live.current(), before, 'nothing changes before the debounce fires');
+  t.equal(timers.pending.size, 1, 'one rebuild pending');
+  timers.fire();
+  t.equal(swaps.length, 1, 'one swap for three changes');
+  t.equal(live.current().get('ops-adapter')?.spec.containers[0]?.image, 'example.org/a:2', 'the newest version is in force');
+  t.equal(before.get('ops-adapter'), undefined, 'an old snapshot is never modified');
+});
+
+t.test('an invalid update keeps the last good version and reports every problem', async (t) => {
+  const { timers, verdicts, live } = setup();
+  live.upsert(object('ops-adapter', goodSpec('example.org/a:1')));
+  timers.fire();
+  live.upsert(object('ops-adapter', brokenSpec, '2'));
+  timers.fire();
+  const catalog = live.current();
+  t.equal(catalog.get('ops-adapter')?.spec.containers[0]?.image, 'example.org/a:1', 'last good version stays');
+  t.match(catalog.failure('ops-adapter'), { source: 'cluster', problems: [/unknown field 'typo'/, /declares no containers/] });
+  t.same(verdicts.map((v) => v.valid), [true, false]);
+  live.upsert(object('ops-adapter', goodSpec('example.org/a:3'), '3'));
+  timers.fire();
+  t.equal(live.current().failure('ops-adapter'), undefined, 'fixed: the failure is gone');
+  t.equal(live.current().get('ops-adapter')?.spec.containers[0]?.image, 'example.org/a:3');
+});
+
+t.test('a template that was never valid is absent, with its failure', async (t) => {
+  const { timers, live } = setup();
+  live.upsert(object('never-good', brokenSpec));
+  timers.fire();
+  t.equal(live.current().get('never-good'), undefined);
+  t.ok(live.current().failure('never-good'));
+});
+
+t.test('cluster objects override built-ins of the same name; deleting restores the built-in', async (t) => {
+  const { timers, live } = setup();
+  const builtin = live.current().get('redis-exporter');
+  t.equal(builtin?.source, 'builtin');
+  live.upsert(object('redis-exporter', goodSpec('example.org/own-exporter:1')));
+  timers.fire();
+  t.equal(live.current().get('redis-exporter')?.source, 'cluster', 'the cluster object wins');
+  live.remove('redis-exporter');
+  timers.fire();
+  t.equal(live.current().get('redis-exporter')?.hash, builtin?.hash, 'the built-in is back');
+});
+
+t.test('a broken cluster object never blanks a built-in of the same name', async (t) => {
+  const { timers, live } = setup();
+  live.upsert(object('https-proxy', brokenSpec));
+  timers.fire();
+  t.equal(live.current().get('https-proxy')?.source, 'builtin');
+  t.ok(live.current().failure('https-proxy'), 'and the failure is visible');
+});
+
+t.test('replaceAll swaps the full list at once and drops objects no longer listed', async (t) => {
+  const { swaps, live } = setup();
+  live.replaceAll([object('a-one', goodSpec('x:1')), object('a-two', goodSpec('x:2'))]);
+  t.ok(live.current().get('a-one') && live.current().get('a-two'));
+  live.replaceAll([object('a-two', goodSpec('x:2'))]);
+  t.equal(live.current().get('a-one'), undefined);
+  t.equal(swaps.length, 2, 'one swap per full list');
+  live.upsert({ metadata: {} });
+  live.upsert(null);
+  t.pass('objects without a name are ignored');
+});

@@ -1,0 +1,46 @@
+// Runs `podpattern serve` as a real process, from the TypeScript sources (the same loader tap
+// uses), so these tests exercise the current code without a build.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LOADER = new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs', import.meta.url).href;
+export const BIN = `${ROOT}src/bin/podpattern.ts`;
+
+export interface Served {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: () => string;
+  exit: Promise<number | null>;
+  /** Resolves with the first log line that satisfies `match`. */
+  waitFor: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
+}
+
+export function serve(args: string[], options: { cwd: string; env?: Record<string, string> }): Served {
+  const child = spawn(process.execPath, ['--import', LOADER, BIN, 'serve', ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try { line = JSON.parse(text); } catch { line = { text }; }
+    lines.push(line);
+    for (const waiter of [...waiters]) if (waiter.match(line)) { waiters.splice(waiters.indexOf(waiter), 1); waiter.resolve(line); }
+  });
+  let err = '';
+  child.stderr!.on('data', (chunk) => (err += String(chunk)));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 30_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const found = lines.find(match);
+      if (found) return resolve(found);
+      const timer = setTimeout(() => reject(new Error(`timed out; log so far:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${err}`)), ms);
+      waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
+      void exit.then((code) => { clearTimeout(timer); reject(new Error(`exited ${code}; stderr:\n${err}\nlog:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`)); });
+    });
+  return { child, lines, stderr: () => err, exit, waitFor };
+}

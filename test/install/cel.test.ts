@@ -1,0 +1,115 @@
+// The CEL in the install (webhook matchConditions, the ValidatingAdmissionPolicy, the CRD's
+// validation rules) parses, and decides the way SPEC §4 says for representative pods.
+// Evaluated with @marcbachmann/cel-js, a CEL implementation in JavaScript: the API server uses
+// cel-go, but these expressions use only the standard macros (has, exists, in, matches, size).
+import { join } from 'node:path';
+import { evaluate, parse } from '@marcbachmann/cel-js';
+import t from 'tap';
+import { patternTemplateSchema } from '../../src/catalog/crd-schema.js';
+import { find, readManifests, renderChart, webhookConfigDir, type K8sObject } from './helpers.js';
+
+type Condition = { name: string; expression: string };
+
+const plain = ['mutatingwebhookconfiguration.yaml', 'validatingadmissionpolicy.yaml'].flatMap((f) =>
+  readManifests(join(webhookConfigDir, f)),
+);
+const chartDefault = renderChart().objects;
+const chartDefaults = renderChart(['webhook.namespaceDefaults=true']).objects;
+
+/** All conditions hold (how the API server combines matchConditions). */
+function matches(conditions: Condition[], context: Record<string, unknown>): boolean {
+  return conditions.every((c) => evaluate(c.expression, context) === true);
+}
+
+const pod = (annotations?: Record<string, string>): { metadata: Record<string, unknown> } => ({
+  metadata: { name: 'app', namespace: 'shop', ...(annotations ? { annotations } : {}) },
+});
+const namespace = (annotations?: Record<string, string>) => ({ metadata: { name: 'shop', ...(annotations ? { annotations } : {}) } });
+
+function celRules(schema: unknown, found: string[] = []): string[] {
+  if (Array.isArray(schema)) schema.forEach((s) => celRules(s, found));
+  else if (schema && typeof schema === 'object') {
+    for (const [key, value] of Object.entries(schema)) {
+      if (key === 'x-kubernetes-validations') found.push(...(value as Array<{ rule: string }>).map((v) => v.rule));
+      else celRules(value, found);
+    }
+  }
+  return found;
+}
+
+t.test('every CEL expression parses', async (t) => {
+  const expressions: string[] = [...celRules(patternTemplateSchema)];
+  for (const objects of [plain, chartDefault, chartDefaults]) {
+    for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) expressions.push(...webhook.matchConditions.map((c: Condition) => c.expression));
+    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    expressions.push(...policy.spec.matchConditions.map((c: Condition) => c.expression), ...policy.spec.validations.map((v: { expression: string }) => v.expression));
+  }
+  t.ok(expressions.length > 10);
+  for (const expression of new Set(expressions)) t.doesNotThrow(() => parse(expression), expression);
+});
+
+const podCases: Array<[string, Record<string, string> | undefined, boolean]> = [
+  ['no annotations', undefined, false],
+  ['unrelated annotations', { 'prometheus.io/scrape': 'true' }, false],
+  ['a sidecar', { 'podpattern.dev/sidecar': 'https-proxy' }, true],
+  ['an ambassador', { 'podpattern.dev/ambassador': 'redis-shard' }, true],
+  ['an adapter', { 'podpattern.dev/adapter': 'redis-exporter' }, true],
+  ['only a parameter', { 'https-proxy.podpattern.dev/tls-secret': 'x' }, false],
+  ['a mirror pod asking for a sidecar', { 'podpattern.dev/sidecar': 'https-proxy', 'kubernetes.io/config.mirror': 'abc' }, false],
+];
+
+t.test('the webhooks see only pods that name a pattern, never mirror pods', async (t) => {
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
+    for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
+      for (const [label, annotations, expected] of podCases) {
+        t.equal(matches(webhook.matchConditions, { object: pod(annotations), request: {} }), expected, `${source} ${webhook.name}: ${label}`);
+      }
+    }
+  }
+});
+
+t.test('with namespaceDefaults, every pod but mirror pods reaches the webhook', async (t) => {
+  for (const webhook of find(chartDefaults, 'MutatingWebhookConfiguration').webhooks) {
+    t.equal(matches(webhook.matchConditions, { object: pod(), request: {} }), true, 'a pod with no annotations');
+    t.equal(matches(webhook.matchConditions, { object: pod({ 'kubernetes.io/config.mirror': 'a' }), request: {} }), false, 'a mirror pod');
+  }
+});
+
+/** What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. */
+function decide(policy: K8sObject, object: unknown, namespaceObject: unknown): 'skip' | 'allow' | 'deny' {
+  const context = { object, namespaceObject, request: {} };
+  if (!matches(policy.spec.matchConditions, context)) return 'skip';
+  return policy.spec.validations.every((v: { expression: string }) => evaluate(v.expression, context) === true) ? 'allow' : 'deny';
+}
+
+t.test('the policy refuses uninjected pods that ask for a pattern, and only those', async (t) => {
+  const status = { 'podpattern.dev/status': '{"templates":[]}' };
+  const cases: Array<[string, Record<string, string> | undefined, 'skip' | 'allow' | 'deny']> = [
+    ['no annotations', undefined, 'skip'],
+    ['asks, not injected', { 'podpattern.dev/sidecar': 'https-proxy' }, 'deny'],
+    ['asks, injected', { 'podpattern.dev/sidecar': 'https-proxy', ...status }, 'allow'],
+    ['asks, opted out', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' }, 'skip'],
+    ['asks, inject annotation not "false"', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'true' }, 'deny'],
+    ['a mirror pod', { 'podpattern.dev/sidecar': 'x', 'kubernetes.io/config.mirror': 'a' }, 'skip'],
+  ];
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault], ['chart, namespaceDefaults', chartDefaults]] as const) {
+    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    for (const [label, annotations, expected] of cases) t.equal(decide(policy, pod(annotations), namespace()), expected, `${source}: ${label}`);
+  }
+  const withDefaults = namespace({ 'podpattern.dev/sidecar': 'https-proxy' });
+  t.equal(decide(find(plain, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'skip', 'default mode: namespace defaults are not counted (the webhook does not see those pods either)');
+  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
+  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
+});
+
+t.test("the CRD's CEL rules accept good templates and refuse bad ones", async (t) => {
+  const rules = celRules(patternTemplateSchema);
+  const nameRule = rules.find((r) => r.includes('metadata.name')) as string;
+  const boundsRule = rules.find((r) => r.includes('minimum')) as string;
+  t.equal(evaluate(nameRule, { self: { metadata: { name: 'https-proxy' } } }), true);
+  t.equal(evaluate(nameRule, { self: { metadata: { name: 'Https_Proxy' } } }), false);
+  t.equal(evaluate(nameRule, { self: { metadata: { name: 'a'.repeat(64) } } }), false);
+  t.equal(evaluate(boundsRule, { self: { type: 'integer', minimum: 1, maximum: 65535 } }), true);
+  t.equal(evaluate(boundsRule, { self: { type: 'integer' } }), true);
+  t.equal(evaluate(boundsRule, { self: { type: 'integer', minimum: 10, maximum: 1 } }), false);
+});

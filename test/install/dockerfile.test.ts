@@ -1,0 +1,58 @@
+// The Dockerfile cannot be built here (no Docker daemon), so this reads it for the properties
+// the install depends on: multi-stage, production dependencies only, a pinned Node LTS base,
+// a numeric non-root user, the right entrypoint, and no certificates in the image.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { repoRoot } from './helpers.js';
+
+const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+const instructions = dockerfile
+  .replace(/\\\n/g, ' ')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l !== '' && !l.startsWith('#'));
+const stages = instructions.reduce<string[][]>((all, line) => {
+  if (/^FROM\s/i.test(line)) all.push([]);
+  all.at(-1)?.push(line);
+  return all;
+}, []);
+const runtime = stages.at(-1) ?? [];
+
+t.test('multi-stage on a pinned Node LTS image', async (t) => {
+  t.ok(stages.length >= 2, `${stages.length} stages`);
+  const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1] ?? '';
+  t.match(image, /^node:(22|24)[.\d]*-[a-z]+-slim$|^node:(22|24)[.\d]*-alpine[.\d]*$/, `base ${image} is Node 22 or 24 LTS, slim or alpine, not latest`);
+  for (const stage of stages) t.match(stage[0], /^FROM \$\{NODE_IMAGE\}( AS \w+)?$/, 'every stage uses the pinned base');
+});
+
+t.test('the runtime stage has production dependencies and the build output only', async (t) => {
+  const deps = stages.find((s) => s.some((l) => /npm ci .*--omit=dev/.test(l)));
+  t.ok(deps, 'some stage installs with --omit=dev');
+  t.match(deps?.find((l) => /npm ci/.test(l)), /--ignore-scripts/, '"prepare" (the TypeScript build) does not run without dev dependencies');
+  const copies = runtime.filter((l) => /^COPY/.test(l));
+  t.same(copies.map((l) => l.replace(/\s+/g, ' ')), [
+    'COPY --from=deps /app/node_modules ./node_modules',
+    'COPY --from=build /app/dist ./dist',
+    'COPY package.json ./',
+  ]);
+  t.notMatch(runtime.join('\n'), /npm (install|ci)(?!.*--omit=dev)/, 'no dev install in the runtime stage');
+});
+
+t.test('runs as a numeric non-root user, with the podpattern entrypoint', async (t) => {
+  const user = runtime.find((l) => /^USER /.test(l)) ?? '';
+  const [uid, gid] = user.replace('USER ', '').split(':');
+  t.match(uid, /^[1-9][0-9]*$/, 'numeric uid, so runAsNonRoot can be checked');
+  t.match(gid, /^[1-9][0-9]*$/, 'numeric gid');
+  t.ok(runtime.includes('ENTRYPOINT ["node", "dist/src/bin/podpattern.js"]'));
+  t.ok(runtime.includes('CMD ["serve"]'));
+  t.notMatch(dockerfile, /VOLUME|chmod|chown/, 'nothing that expects a writable root filesystem');
+});
+
+t.test('no certificates or keys reach the image', async (t) => {
+  t.notMatch(instructions.join('\n'), /COPY[^\n]*(certs|\.key|\.pem|\.crt)/i);
+  for (const pattern of ['certs', '*.key', '*.pem', '*.crt', 'node_modules', 'dist', '.git']) {
+    t.ok(dockerignore.includes(pattern), `.dockerignore excludes ${pattern}`);
+  }
+});

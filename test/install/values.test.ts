@@ -1,0 +1,64 @@
+// Bad chart values fail `helm template` (so `helm install`) before anything reaches the
+// cluster, with a message that names the value; values.schema.json is strict throughout.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { chartDir, renderChart } from './helpers.js';
+
+const cases: Array<[string, string[], RegExp]> = [
+  ['an unknown top-level key', ['replicas=3'], /additional properties 'replicas' not allowed/],
+  ['a misspelt nested key', ['tls.mod=generate'], /at '\/tls': additional properties 'mod' not allowed/],
+  ['a string for an integer', ['replicaCount=two'], /at '\/replicaCount': got string, want integer/],
+  ['zero replicas', ['replicaCount=0'], /at '\/replicaCount': minimum/],
+  ['an unknown TLS mode', ['tls.mode=vault'], /at '\/tls\/mode'/],
+  ['secret mode without the Secret', ['tls.mode=secret'], /at '\/tls\/secret\/(caBundle|name)'/],
+  ['a caBundle that is not base64', ['tls.mode=secret', 'tls.secret.name=x', 'tls.secret.caBundle=not base64!'], /at '\/tls\/secret\/caBundle'/],
+  ['an issuer kind without a name', ['tls.mode=certManager', 'tls.certManager.issuerRef.kind=ClusterIssuer'], /at '\/tls\/certManager\/issuerRef'.*'name' required/],
+  ['a webhook timeout over 30s', ['webhook.timeoutSeconds=31'], /at '\/webhook\/timeoutSeconds': maximum/],
+  ['an excluded namespace that is not a name', ['webhook.excludeNamespaces[0]=Kube_System'], /at '\/webhook\/excludeNamespaces\/0'/],
+  ['an unknown log level', ['server.logLevel=loud'], /at '\/server\/logLevel'/],
+  ['an unknown failure mode', ['server.failureMode=maybe'], /at '\/server\/failureMode'/],
+  ['a port out of range', ['server.port=70000'], /at '\/server\/port': maximum/],
+  ['an extra arg that is not a flag', ['server.extraArgs[0]=serve'], /at '\/server\/extraArgs\/0'/],
+  ['a bad image digest', ['image.digest=latest'], /at '\/image\/digest'/],
+  ['an unknown pull policy', ['image.pullPolicy=Sometimes'], /at '\/image\/pullPolicy'/],
+  ['a bad resource quantity', ['resources.requests.memory=lots'], /at '\/resources\/requests\/memory'/],
+  ['an unknown resource', ['resources.limits.gpu=1'], /at '\/resources\/limits': additional properties 'gpu' not allowed/],
+  ['a bad duration', ['serviceMonitor.interval=30 seconds'], /at '\/serviceMonitor\/interval'/],
+  ['extraCABundle that is not PEM', ['tls.extraCABundle=hello'], /at '\/tls\/extraCABundle'/],
+  ['a boolean as a string', ['--set-string=networkPolicy.enabled=true'], /at '\/networkPolicy\/enabled': got string, want boolean/],
+  ['a cluster older than 1.30', ['--kube-version=1.29.0'], /requires kubeVersion: >=1\.30\.0-0/],
+  // Checks the schema cannot express, done by the chart with `fail`:
+  ['a grace period shorter than the drain', ['terminationGracePeriodSeconds=12'], /terminationGracePeriodSeconds \(12\) must be greater than preStopSleepSeconds \(5\) \+ server.drainSeconds \(10\)/],
+  ['the same port twice', ['server.healthPort=8443'], /server.port and server.healthPort must differ/],
+];
+
+t.test('invalid values fail, naming the value', async (t) => {
+  for (const [label, set, expected] of cases) {
+    const result = renderChart(set);
+    t.not(result.status, 0, `${label}: helm fails`);
+    t.match(result.stderr, expected, `${label}: ${result.stderr.trim().split('\n').slice(-1)[0]}`);
+  }
+});
+
+t.test('every key in values.yaml is described by the schema, which forbids others', async (t) => {
+  const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'));
+  const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+  const missing: string[] = [];
+  const open: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const walk = (value: any, node: any, path: string): void => {
+    if (node?.$ref) node = schema.definitions[node.$ref.split('/').pop()];
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+    if (node?.additionalProperties === undefined && node?.type === 'object' && node.properties !== undefined) open.push(path || '/');
+    for (const [key, child] of Object.entries(value)) {
+      const childNode = node?.properties?.[key] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
+      if (childNode === undefined && node?.properties !== undefined) missing.push(`${path}/${key}`);
+      walk(child, childNode, `${path}/${key}`);
+    }
+  };
+  walk(values, schema, '');
+  t.same(missing, [], 'no value without a schema');
+  t.same(open, [], 'every object with declared properties sets additionalProperties');
+});

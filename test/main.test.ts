@@ -1,0 +1,108 @@
+// `podpattern serve` as a real process: start on a fresh directory, drain on SIGTERM, refuse bad settings.
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { Agent, request as httpsRequest } from 'node:https';
+import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { httpsCall, type HttpsResult } from './helpers/tls.js';
+import { serve } from './helpers/process.js';
+
+const review = (uid: string) => JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+  request: {
+    uid, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE',
+    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+  },
+});
+
+function readyz(port: number): Promise<number> {
+  return new Promise((resolve, reject) => httpGet({ host: '127.0.0.1', port, path: '/readyz' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
+}
+
+t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews in flight, all succeed, exit 0', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
+  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=4'], { cwd });
+  t.teardown(() => { server.child.kill('SIGKILL'); });
+  const started = await server.waitFor((l) => l.msg === 'podpattern serving');
+  const port = started.port as number;
+  const healthPort = started.healthPort as number;
+  t.ok(server.lines.some((l) => String(l.msg).startsWith('generated a development TLS certificate')), 'dev certificate generation is logged');
+  const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
+  t.ok(existsSync(join(cwd, 'certs', 'tls.key')));
+  t.equal(await readyz(healthPort), 200, 'ready once serving');
+
+  // Eight clients on keep-alive connections, like the API server's pool.
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  t.teardown(() => agent.destroy());
+  const results: HttpsResult[] = [];
+  const errors: string[] = [];
+  let sending = true;
+  let n = 0;
+  const loops = Array.from({ length: 8 }, async () => {
+    while (sending) {
+      n += 1;
+      try { results.push(await httpsCall({ port, ca, agent, body: review(`uid-${n}`) })); } catch (e) { errors.push((e as Error).message); }
+    }
+  });
+  while (results.length < 50) await new Promise((r) => setTimeout(r, 10));
+
+  // A slow request: headers and half the body now, the rest after the drain window has closed the listener.
+  const slow = new Promise<number>((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    const body = review('slow');
+    req.write(body.slice(0, 100));
+    setTimeout(() => req.end(body.slice(100)), 4600);
+  });
+  await new Promise((r) => setTimeout(r, 100));
+
+  const countBefore = results.length;
+  server.child.kill('SIGTERM');
+  await server.waitFor((l) => l.msg === 'draining: /readyz fails, reviews still served');
+  t.equal(await readyz(healthPort), 503, '/readyz fails at once');
+  await new Promise((r) => setTimeout(r, 1200)); // keep sending well inside the 4 s window
+  sending = false;
+  await Promise.all(loops);
+  const afterTerm = results.slice(countBefore);
+
+  t.same(errors, [], 'no review failed');
+  t.ok(results.every((r) => r.status === 200 && JSON.parse(r.body).response.patchType === 'JSONPatch'), 'every review injected');
+  t.ok(afterTerm.length > 0, `reviews were served during the drain (${afterTerm.length})`);
+  t.ok(afterTerm.filter((r) => r.headers.connection === 'close').length > 0, 'responses in the drain close their connection');
+  t.equal(await slow, 200, 'a review in flight when the listener closed still completed');
+  t.equal(await server.exit, 0, 'exit 0');
+  t.ok(server.lines.some((l) => l.msg === 'stopped'));
+  const reviewLines = server.lines.filter((l) => l.msg === 'review');
+  t.equal(reviewLines.length, results.length + 1, 'one log line per review');
+  t.match(reviewLines[0], { namespace: 'shop', pod: 'web', templates: ['https-proxy'], outcome: 'injected', reason: 'injected', dryRun: false, ms: Number });
+});
+
+t.test('--help prints every flag and exits 0', async (t) => {
+  const server = serve(['--help'], { cwd: tmpdir() });
+  t.equal(await server.exit, 0);
+  t.match(server.lines.map((l) => l.text).join('\n'), /--drain-seconds=VALUE[\s\S]*PODPATTERN_DRAIN_SECONDS/);
+});
+
+t.test('bad settings: every problem on stderr, exit 2', async (t) => {
+  const server = serve(['--port=x', '--failure-mode=maybe'], { cwd: tmpdir(), env: { PODPATTERN_LOG_LEVEL: 'loud' } });
+  t.equal(await server.exit, 2);
+  for (const expected of [/3 problem\(s\)/, /--port: 'x'/, /--failure-mode: 'maybe'/, /PODPATTERN_LOG_LEVEL: 'loud'/, /--help' lists every flag/]) {
+    t.match(server.stderr(), expected);
+  }
+});
+
+t.test('explicit TLS files that are absent: a clear error, exit 1, nothing generated', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
+  const server = serve(['--port=0', '--health-port=0', '--tls-cert-file=/nonexistent/tls.crt', '--tls-key-file=/nonexistent/tls.key'], { cwd });
+  t.equal(await server.exit, 1);
+  t.match(server.lines.find((l) => l.level === 60), { msg: 'podpattern serve cannot start', reason: /TLS files missing: \/nonexistent\/tls.crt and \/nonexistent\/tls.key does not exist/ });
+  t.notOk(existsSync(join(cwd, 'certs')));
+});
+
+t.test('an unreadable --catalog-dir: a clear error, exit 1', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
+  const server = serve(['--port=0', '--health-port=0', '--catalog-dir=/nonexistent/templates'], { cwd });
+  t.equal(await server.exit, 1);
+  t.match(server.lines.find((l) => l.level === 60), { reason: /--catalog-dir \/nonexistent\/templates cannot be read/ });
+});

@@ -1,0 +1,95 @@
+// /mutate with the real engine and the built-in catalog: the patch applies to the pod that was
+// sent, denials list every problem, re-review converges, and every golden Pod case agrees.
+import t from 'tap';
+import jsonpatch from 'fast-json-patch';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
+import { inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
+import { buildApp } from '../../src/server/app.js';
+import { testCatalog } from '../helpers/catalog.js';
+import { podReview, testDeps } from './fixtures.js';
+import { serverGoldenLeg } from './webhook-leg.js';
+
+const builtin = buildCatalog([loadBuiltinTemplates()]);
+
+async function mutate(body: unknown) {
+  const app = buildApp(testDeps({ inject, catalog: () => builtin }));
+  const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  await app.close();
+  return res.json() as { apiVersion: string; response: Record<string, any> };
+}
+
+t.test('https-proxy: the returned patch applies to the review pod; re-review changes nothing', async (t) => {
+  const review = podReview({ annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } }) as any;
+  const { response } = await mutate(review);
+  t.equal(response.allowed, true);
+  t.equal(response.patchType, 'JSONPatch');
+  const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString());
+  t.equal(jsonpatch.validate(ops, structuredClone(review.request.object)), undefined, 'the patch validates against the pod');
+  const pod = jsonpatch.applyPatch(structuredClone(review.request.object), ops, true, false).newDocument as PodLike;
+  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  t.ok(names.includes('app'), 'the app container is kept');
+  t.ok(names.length > 1, `a proxy container was added (${names.join(', ')})`);
+  t.ok(pod.metadata?.annotations?.['podpattern.dev/status'], 'status recorded');
+  const again = await mutate({ ...review, request: { ...review.request, object: pod } });
+  t.same(again.response, { uid: review.request.uid, allowed: true }, 'converges');
+});
+
+t.test('a denial lists every problem', async (t) => {
+  const { response } = await mutate(podReview({ annotations: { 'podpattern.dev/sidecar': 'no-such, https-proxy', 'https-proxy.podpattern.dev/colour': 'red' } }));
+  t.equal(response.allowed, false);
+  t.equal(response.status.code, 403);
+  t.match(response.status.message, /no-such/);
+  t.match(response.status.message, /colour/);
+  t.match(response.status.message, /tls-secret/);
+  t.ok(response.status.details.causes.length >= 3, 'one cause per problem');
+});
+
+t.test('golden Pod cases through /mutate', async (t) => {
+  const dir = fileURLToPath(new URL('../golden/', import.meta.url));
+  const catalog = testCatalog();
+  let legs = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    const text = readFileSync(`${dir}${file}`, 'utf8');
+    const options = readOptions(text);
+    for (const doc of parseAllDocuments(text)) {
+      const object = doc.toJS() as PodLike | null;
+      if (object?.kind !== 'Pod') continue;
+      const result = inject(object, catalog, options);
+      if (result.outcome !== 'injected') continue;
+      await t.test(`${file} ${object.metadata?.name ?? ''}`, (t) => serverGoldenLeg(t, catalog, object, result.pod, options));
+      legs += 1;
+    }
+  }
+  t.ok(legs >= 5, `${legs} golden pods went through the server`);
+});
+
+/** The golden files' first-line options (see test/golden.test.ts). */
+function readOptions(text: string): InjectOptions {
+  const match = /^# options: (.*)$/m.exec(text.split('\n')[0] ?? '');
+  const raw = match ? (JSON.parse(match[1] as string) as Record<string, any>) : {};
+  const options: InjectOptions = { nativeSidecars: raw.nativeSidecars ?? 'auto', namespace: raw.namespace ?? 'default' };
+  if (typeof raw.kubeVersion === 'string') {
+    const [major = 0, minor = 0] = raw.kubeVersion.split('.').map(Number);
+    options.serverVersion = { major, minor };
+  }
+  if (raw.namespaceAnnotations !== undefined) options.namespaceAnnotations = raw.namespaceAnnotations;
+  return options;
+}
+
+t.test('with the memo main uses: a repeated pod gets the same patch under its own uid', async (t) => {
+  const { memoizeInject } = await import('../../src/admission/memo.js');
+  const app = buildApp(testDeps({ inject: memoizeInject(inject), catalog: () => builtin }));
+  t.teardown(() => app.close());
+  const answers = [];
+  for (const uid of ['first', 'second']) {
+    const review = podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } });
+    const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review) });
+    answers.push(res.json().response);
+  }
+  t.equal(answers[0].uid, 'first');
+  t.equal(answers[1].uid, 'second');
+  t.equal(answers[1].patch, answers[0].patch);
+});
