@@ -91,7 +91,7 @@ export async function runServerBench(): Promise<string> {
 async function residentMemoryOfServe(body: string): Promise<number> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
   const bin = fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--log-level=warn'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -99,6 +99,7 @@ async function residentMemoryOfServe(body: string): Promise<number> {
         if (parsed.msg === 'podpattern serving') resolve({ port: parsed.port as number, healthPort: parsed.healthPort as number });
       });
       child.once('exit', (code) => reject(new Error(`podpattern serve exited (${code})`)));
+      setTimeout(() => reject(new Error('podpattern serve did not start within 30 s')), 30_000).unref();
     });
     const worker = new LoadWorker();
     const target: Target = { name: 'serve', port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close: async () => {} };

@@ -19,6 +19,7 @@ export interface ServeConfig {
   certCheckSeconds: number;
   catalogDir: string | undefined;
   kubeconfig: string | undefined;
+  liveCatalog: 'auto' | 'off';
   nativeSidecars: NativeSidecarMode;
   failureMode: FailureMode;
   drainSeconds: number;
@@ -48,7 +49,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'tlsKeyFile', flag: 'tls-key-file', kind: { type: 'string' }, default: 'certs/tls.key', help: 'private key of the serving certificate (PEM)' },
   { key: 'certCheckSeconds', flag: 'cert-check-seconds', kind: { type: 'integer', min: 1, max: 86400 }, default: '60', help: 'how often the certificate files are re-read, besides watching their directory' },
   { key: 'catalogDir', flag: 'catalog-dir', kind: { type: 'string' }, default: undefined, help: 'directory of PatternTemplate YAML/JSON files added to the built-in catalog' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else in-cluster credentials)' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else $KUBECONFIG, ~/.kube/config, in-cluster credentials)' },
+  { key: 'liveCatalog', flag: 'live-catalog', kind: { type: 'enum', values: ['auto', 'off'] }, default: 'auto', help: 'follow PatternTemplate objects and namespace defaults in the cluster: auto (when credentials are found), off' },
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
   { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },

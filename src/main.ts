@@ -4,7 +4,11 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadBuiltinTemplates, loadCatalogDir, buildCatalog, type Catalog, type ParsedTemplates } from './catalog/index.js';
+import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './catalog/index.js';
+import { ClusterWatch, fetchServerVersion, loadKubeConfig } from './catalog/cluster.js';
+import { LiveCatalog } from './catalog/live.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ServerVersion } from './engine/types.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
@@ -42,36 +46,41 @@ export async function run(argv: string[]): Promise<number> {
 async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const metrics = createMetrics();
   const certificates = await loadCertificates(config, logger, metrics);
-  const catalog = loadCatalog(config, logger, metrics);
-  if (config.kubeconfig !== undefined) {
-    logger.warn({ kubeconfig: config.kubeconfig }, 'the live cluster catalog is not part of this build; serving the built-in and --catalog-dir templates');
-  }
+  const live = new LiveCatalog({
+    base: loadCatalogLayers(config, logger, metrics),
+    onSwap: (catalog) => logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in'),
+  });
+  const cluster = connectCluster(config, logger, metrics, live);
 
   const lifecycle = new Lifecycle();
   const pair = certificates.pair!;
   const app = buildApp({
     logger, metrics, lifecycle,
     inject: memoizeInject(inject),
-    catalog: () => catalog,
+    catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
+    serverVersion: () => cluster?.version,
+    ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace) }),
     failureMode: config.failureMode,
     tls: { cert: pair.certPem, key: pair.keyPem },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
   const health = buildHealthApp({
     logger, metrics,
-    readiness: () => ({ certificate: certificates.isReady(), catalog: true, notDraining: !lifecycle.draining }),
+    readiness: () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining }),
   });
 
   await app.listen({ host: config.host, port: config.port });
   await health.listen({ host: config.host, port: config.healthPort });
   certificates.start();
+  if (cluster !== undefined) void cluster.start();
   logger.info(
-    { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: catalog.list().length },
+    { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined },
     'podpattern serving',
   );
 
   const signal = await nextSignal(['SIGTERM', 'SIGINT']);
+  await cluster?.watch.stop();
   return drainAndClose(signal, config, logger, lifecycle, certificates, [app, health]);
 }
 
@@ -90,7 +99,7 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
 }
 
 /** Built-in templates, then --catalog-dir's (which override by name). Refused templates are logged and counted. */
-function loadCatalog(config: ServeConfig, logger: Logger, metrics: Metrics): Catalog {
+function loadCatalogLayers(config: ServeConfig, logger: Logger, metrics: Metrics): ParsedTemplates[] {
   const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
   if (config.catalogDir !== undefined) {
     try {
@@ -103,9 +112,53 @@ function loadCatalog(config: ServeConfig, logger: Logger, metrics: Metrics): Cat
     logger.error({ template: failure.name, source: failure.source, problems: failure.problems }, 'template refused');
     metrics.catalogLoadErrors.inc({ source: sourceLabel(failure.source) });
   }
-  const catalog = buildCatalog(layers);
-  logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().length }, 'catalog loaded');
-  return catalog;
+  return layers;
+}
+
+interface Cluster {
+  watch: ClusterWatch;
+  /** The API server's version once known (for --native-sidecars=auto). */
+  version: ServerVersion | undefined;
+  start(): Promise<void>;
+}
+
+/**
+ * The live catalog (SPEC §6), when credentials are found: informers on PatternTemplates and
+ * Namespaces, and the API server's version. Without a cluster, undefined: the built-in and
+ * --catalog-dir templates serve alone.
+ */
+function connectCluster(config: ServeConfig, logger: Logger, metrics: Metrics, live: LiveCatalog): Cluster | undefined {
+  if (config.liveCatalog === 'off') return undefined;
+  let kube: KubeConfig | undefined;
+  try {
+    kube = loadKubeConfig(config.kubeconfig);
+  } catch (error) {
+    throw new Error(`--kubeconfig ${config.kubeconfig ?? ''} cannot be loaded (${(error as Error).message})`);
+  }
+  if (kube === undefined) {
+    logger.info('no cluster credentials found: serving the built-in and --catalog-dir templates only');
+    return undefined;
+  }
+  const watch = new ClusterWatch({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }) });
+  const cluster: Cluster = {
+    watch,
+    version: undefined,
+    async start() {
+      logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');
+      void watch.start();
+      // Asked once; retried while the API server cannot answer, so auto settles without a restart.
+      for (let delay = 1000; cluster.version === undefined; delay = Math.min(delay * 2, 30_000)) {
+        try {
+          cluster.version = await fetchServerVersion(kube);
+          logger.info({ serverVersion: `${cluster.version.major}.${cluster.version.minor}` }, 'API server version');
+        } catch (error) {
+          logger.warn({ err: (error as Error).message, retryInMs: delay }, 'cannot read the API server version; sidecars stay classic under auto until it answers');
+          await sleep(delay);
+        }
+      }
+    },
+  };
+  return cluster;
 }
 
 /**

@@ -8,7 +8,7 @@ t.test('defaults (SPEC §6)', async (t) => {
   if (result.kind !== 'config') return;
   t.same(result.config, {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
-    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined,
+    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto',
     nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info',
   });
 });

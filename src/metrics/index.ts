@@ -9,7 +9,7 @@ export interface Metrics {
   reviews: Counter<'outcome' | 'reason' | 'dry_run'>;
   /** Templates injected into pods (dry runs excluded), by template and pattern. */
   injections: Counter<'template' | 'pattern'>;
-  /** Time from request received to response sent, for /mutate. */
+  /** Time from a /mutate request's arrival to its answer being ready (the socket write excluded). */
   reviewDuration: Histogram<'outcome'>;
   /** notAfter of the certificate being served, in Unix seconds. */
   certificateExpiry: Gauge;
@@ -42,7 +42,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     reviewDuration: new Histogram({
       name: 'podpattern_review_duration_seconds',
-      help: 'Time to answer an AdmissionReview, from request received to response sent.',
+      help: 'Time to answer an AdmissionReview, from the request arriving to the answer being ready.',
       labelNames: ['outcome'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,

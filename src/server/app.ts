@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
 import { toReview } from '../admission/respond.js';
 import { decide, failed, podLabel, type Decision, type ReviewDeps } from '../admission/review.js';
-import type { AdmissionRequest, OutgoingReview } from '../admission/types.js';
+import type { AdmissionRequest } from '../admission/types.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -57,14 +57,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.lifecycle.draining) void reply.header('connection', 'close');
   });
 
-  app.post('/mutate', async (request, reply): Promise<OutgoingReview> => {
+  app.post('/mutate', async (request, reply): Promise<Buffer> => {
     const read = readAdmissionReview(request.body);
     if (!read.ok) throw new HttpError(read.code, read.message);
     const { apiVersion, request: review } = read.review;
     const budget = timeBudget((request.query as Record<string, unknown>).timeout, reply.elapsedTime);
     const decision = await decideWithin(review, deps, budget);
     record(review, decision, reply.elapsedTime, deps);
-    return toReview(apiVersion, decision.response);
+    // Sent as bytes: a patch runs to kilobytes, and Node writes a Buffer to a TLS socket at a
+    // fraction of the cost of a string of the same length (measured in bench/RESULTS.md).
+    void reply.type('application/json; charset=utf-8');
+    return Buffer.from(JSON.stringify(toReview(apiVersion, decision.response)));
   });
 
   return app;

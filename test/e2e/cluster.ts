@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { Pki } from './pki.js';
+import type { CertPair, Pki } from './pki.js';
 import { childEnv, startProcess, stopProcess, type Managed } from './processes.js';
 
 export const CACHE_DIR = process.env.PODPATTERN_E2E_CACHE ?? join(homedir(), '.cache', 'podpattern-e2e');
@@ -100,8 +100,9 @@ export interface Apiserver {
   url: string;
 }
 
-export async function startApiserver(dir: string, pki: Pki, etcdUrl: string): Promise<Apiserver> {
-  const [port] = await freePorts(1);
+/** Starts kube-apiserver; give `fixedPort` to restart it where clients already point. */
+export async function startApiserver(dir: string, pki: Pki, etcdUrl: string, fixedPort?: number): Promise<Apiserver> {
+  const port = fixedPort ?? (await freePorts(1))[0];
   const url = `https://127.0.0.1:${port}`;
   const process = startProcess('kube-apiserver', APISERVER_BINARY, [
     `--etcd-servers=${etcdUrl}`,
@@ -145,13 +146,13 @@ function readyz(url: string, pki: Pki): Promise<boolean> {
   });
 }
 
-export function writeKubeconfig(path: string, server: string, pki: Pki): void {
+export function writeKubeconfig(path: string, server: string, pki: Pki, user: CertPair = pki.admin): void {
   const b64 = (file: string): string => readFileSync(file).toString('base64');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': b64(pki.ca.cert) } }],
-    users: [{ name: 'admin', user: { 'client-certificate-data': b64(pki.admin.cert), 'client-key-data': b64(pki.admin.key) } }],
+    users: [{ name: 'admin', user: { 'client-certificate-data': b64(user.cert), 'client-key-data': b64(user.key) } }],
     contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin' } }],
     'current-context': 'e2e',
   };

@@ -20,8 +20,10 @@ export interface Cluster {
   pki: Pki;
   apiserverUrl: string;
   kubectl(args: readonly string[], input?: string): Promise<RunResult>;
-  /** Starts podpattern and registers the webhook configuration pointing at it. */
-  startWebhook(): Promise<{ webhook: Webhook; source: string }>;
+  /** Starts podpattern (with extra PODPATTERN_* env) and registers the webhook configuration pointing at it. */
+  startWebhook(extraEnv?: Record<string, string>): Promise<{ webhook: Webhook; source: string }>;
+  /** Stops kube-apiserver and starts it again on the same port (etcd keeps the data). */
+  restartApiserver(): Promise<void>;
   /** Stops everything this cluster started and removes its temp directory. */
   stop(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function startCluster(): Promise<Cluster> {
     started.push(etcd.process);
     const apiserver = await startApiserver(dir, pki, etcd.url);
     started.push(apiserver.process);
+    let current = apiserver;
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, apiserver.url, pki);
     const kubectl = (args: readonly string[], input?: string): Promise<RunResult> => runKubectl(kubeconfig, args, input);
@@ -57,11 +60,18 @@ export async function startCluster(): Promise<Cluster> {
       pki,
       apiserverUrl: apiserver.url,
       kubectl,
-      startWebhook: async () => {
-        const webhook = await startWebhook(dir, pki.webhook);
+      startWebhook: async (extraEnv = {}) => {
+        const webhook = await startWebhook(dir, pki.webhook, extraEnv);
         webhooks.push(webhook);
         const { source } = await registerWebhook(kubectl, webhook.url, pki.caBundle);
         return { webhook, source };
+      },
+      restartApiserver: async () => {
+        await stopProcess(current.process);
+        const port = Number(new URL(apiserver.url).port);
+        const restarted = await startApiserver(dir, pki, etcd.url, port);
+        started[started.indexOf(current.process)] = restarted.process;
+        current = restarted;
       },
       stop,
     };

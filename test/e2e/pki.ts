@@ -81,3 +81,16 @@ export function makePki(dir: string): Pki {
   const caBundle = Buffer.from(readFileSync(ca.cert)).toString('base64');
   return { ca, apiserver, admin, webhook, serviceAccount, caBundle };
 }
+
+/**
+ * A client certificate that authenticates as a service account: RBAC matches a ServiceAccount
+ * subject by the user name system:serviceaccount:<namespace>:<name>, so the server can run
+ * with exactly the permissions the chart grants.
+ */
+export function makeServiceAccountClient(dir: string, ca: CertPair, namespace: string, name: string): CertPair {
+  return makeLeaf(dir, ca, {
+    name: `sa-${namespace}-${name}`,
+    subject: `/O=system:serviceaccounts/O=system:serviceaccounts:${namespace}/CN=system:serviceaccount:${namespace}:${name}`,
+    usage: 'clientAuth',
+  });
+}

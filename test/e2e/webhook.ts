@@ -17,7 +17,11 @@ export const WEBHOOK_CONFIG_DIR = join(REPO_ROOT, 'webhook-config');
  * The one place that says how the server is started: the built CLI (`npm run build`), with the
  * flags `podpattern serve` documents. Settings without a flag here go in as PODPATTERN_* env.
  */
-export function serveCommand(ports: { port: number; healthPort: number }, tls: CertPair): { command: string; args: string[]; env: Record<string, string> } {
+export function serveCommand(
+  ports: { port: number; healthPort: number },
+  tls: CertPair,
+  extraEnv: Record<string, string> = {},
+): { command: string; args: string[]; env: Record<string, string> } {
   return {
     command: process.execPath,
     args: [PODPATTERN_CLI, 'serve', '--port', String(ports.port), '--health-port', String(ports.healthPort), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key],
@@ -29,6 +33,10 @@ export function serveCommand(ports: { port: number; healthPort: number }, tls: C
       PODPATTERN_LOG_LEVEL: 'info',
       // Stopping the server is part of the tests (fail open/closed); a short drain keeps them quick.
       PODPATTERN_DRAIN_SECONDS: '1',
+      // No live catalog unless a test asks for one (with PODPATTERN_KUBECONFIG): a kubeconfig
+      // lying around on the machine must not change what these tests see.
+      PODPATTERN_LIVE_CATALOG: 'off',
+      ...extraEnv,
     },
   };
 }
@@ -53,7 +61,7 @@ export interface Webhook {
   start(): Promise<void>;
 }
 
-export async function startWebhook(dir: string, tls: CertPair): Promise<Webhook> {
+export async function startWebhook(dir: string, tls: CertPair, extraEnv: Record<string, string> = {}): Promise<Webhook> {
   const [port, healthPort] = (await freePorts(2)) as [number, number];
   const logFile = join(dir, 'podpattern.log');
   let current: Managed | undefined;
@@ -71,7 +79,7 @@ export async function startWebhook(dir: string, tls: CertPair): Promise<Webhook>
       current = undefined;
     },
     start: async () => {
-      const { command, args, env } = serveCommand({ port, healthPort }, tls);
+      const { command, args, env } = serveCommand({ port, healthPort }, tls, extraEnv);
       const started = startProcess('podpattern', command, args, { logFile, env: childEnv(env), cwd: REPO_ROOT });
       try {
         await waitFor('podpattern /readyz', () => httpOk(`http://127.0.0.1:${healthPort}/readyz`), started, 30_000);
