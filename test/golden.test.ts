@@ -15,7 +15,7 @@ import { applyPatch, inject, type InjectOptions, type PodLike } from '../src/eng
 import { formatManifests, injectManifest, parseManifests, type ManifestResult } from '../src/cli/manifests.js';
 import { testCatalog } from './helpers/catalog.js';
 import { podSchemaErrors } from './helpers/pod-schema.js';
-import { goldenWebhookLeg } from './helpers/webhook-leg.js';
+import { goldenWebhookDenial, goldenWebhookLeg } from './helpers/webhook-leg.js';
 
 // Two folders of cases: test/golden/ and the user-facing examples/, one per built-in template,
 // whose expected output lives in test/golden/examples/.
@@ -63,6 +63,7 @@ for (const { name, input, expected: expectedPath } of cases) {
     if (existsSync(expectedPath)) t.equal(actual, readFileSync(expectedPath, 'utf8'), 'output matches the golden file');
 
     for (const { result, label, object } of results) {
+      if (result?.outcome === 'denied' && (object as { kind?: string }).kind === 'Pod') await goldenWebhookDenial(t, object as PodLike, result.message, options);
       if (result?.outcome !== 'injected') continue;
       const before = podTemplateOf(parseManifests(text).find((o) => labelOf(o) === label) as Record<string, unknown>);
       t.same(applyPatch(before, result.patch), result.pod, `${label}: the patch applied to the input gives the injected pod`);
