@@ -91,7 +91,7 @@ export async function runServerBench(): Promise<string> {
 async function residentMemoryOfServe(body: string): Promise<number> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
   const bin = fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--live-catalog=off'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -129,7 +129,8 @@ function verdict(ok: boolean): string {
 /** podpattern's own app, wired as main wires it (engine results remembered); one pino line per review to /dev/null. */
 async function startPodpattern(tls: { cert: string; key: string; ca: string }): Promise<Target> {
   const catalog = buildCatalog([loadBuiltinTemplates()]);
-  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true }));
+  // As main.ts logs: asynchronous, coalescing writes.
+  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
   const app = buildApp({
     logger, metrics: createMetrics(), lifecycle: new Lifecycle(), inject: memoizeInject(inject), catalog: () => catalog,
     nativeSidecars: 'auto', failureMode: 'open', tls: { cert: tls.cert, key: tls.key },

@@ -34,7 +34,13 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const config = parsed.config;
-  const logger = pino({ name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  // Asynchronous writes to stdout: sonic-boom coalesces the lines written while a write is in
+  // flight, so a busy webhook makes one write per batch instead of one per review, and a quiet
+  // one still writes each line at once. Lines are flushed on exit (pino's own exit handling).
+  const logger = pino(
+    { name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 1, sync: false }),
+  );
   try {
     return await serve(config, logger);
   } catch (error) {

@@ -1,8 +1,10 @@
 // What the offline commands share: reading input, loading the catalog, the engine's options.
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { buildCatalog, loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
+import { ManifestError, injectManifest, parseManifests, type ManifestResult } from './manifests.js';
 
 export class UsageError extends Error {}
 
@@ -72,4 +74,41 @@ export async function guard(io: Io, usage: string, body: () => Promise<number> |
     }
     throw error;
   }
+}
+
+/** The flags `inject` and `explain` share; `inject` adds -o. */
+const MANIFEST_FLAGS = {
+  filename: { type: 'string', short: 'f' },
+  'catalog-dir': { type: 'string' },
+  namespace: { type: 'string' },
+  'native-sidecars': { type: 'string' },
+  'kube-version': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type ManifestRun = { help: true } | { help: false; results: ManifestResult[]; output: string } | { help: false; exitCode: number };
+
+/**
+ * Parses the flags, loads the catalog, reads the manifests and runs the engine on each: what
+ * `inject` and `explain` do before they differ in what they print.
+ */
+export function runOnManifests(argv: string[], io: Io, withOutput: boolean): ManifestRun {
+  const { values } = parseArgs({
+    args: argv,
+    options: withOutput ? { ...MANIFEST_FLAGS, output: { type: 'string', short: 'o', default: 'yaml' } } : MANIFEST_FLAGS,
+  });
+  if (values.help === true) return { help: true };
+  const output = String((values as { output?: string }).output ?? 'yaml');
+  if (output !== 'yaml' && output !== 'json') throw new UsageError(`-o must be yaml or json, got '${output}'`);
+  const options = engineOptions(values);
+  const catalog = loadCatalog(values['catalog-dir'], io);
+  let objects: unknown[];
+  try {
+    objects = parseManifests(readInput(values.filename, io));
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    io.stderr(`podpattern: cannot parse ${values.filename}: ${error.message}\n`);
+    return { help: false, exitCode: 1 };
+  }
+  return { help: false, output, results: objects.map((object) => injectManifest(object, catalog, options)) };
 }

@@ -1,9 +1,8 @@
 // `podpattern explain -f FILE`: for each pod template, which templates were or were not
 // injected and why, the parameters in force, and the patch (SPEC §7).
-import { parseArgs } from 'node:util';
 import type { InjectionResult } from '../engine/types.js';
-import { ManifestError, injectManifest, parseManifests, type ManifestResult } from './manifests.js';
-import { engineOptions, guard, loadCatalog, processIo, readInput, type Io } from './common.js';
+import type { ManifestResult } from './manifests.js';
+import { guard, processIo, runOnManifests, type Io } from './common.js';
 
 export const usage = `usage: podpattern explain -f FILE|- [--catalog-dir DIR] [--namespace NS]
                          [--native-sidecars auto|always|never] [--kube-version 1.30]
@@ -20,31 +19,11 @@ const SKIPS: Record<string, string> = {
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   return guard(io, usage, () => {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        filename: { type: 'string', short: 'f' },
-        'catalog-dir': { type: 'string' },
-        namespace: { type: 'string' },
-        'native-sidecars': { type: 'string' },
-        'kube-version': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help === true) return (io.stdout(usage), 0);
-    const options = engineOptions(values);
-    const catalog = loadCatalog(values['catalog-dir'], io);
-    let objects: unknown[];
-    try {
-      objects = parseManifests(readInput(values.filename, io));
-    } catch (error) {
-      if (!(error instanceof ManifestError)) throw error;
-      io.stderr(`podpattern: cannot parse ${values.filename}: ${error.message}\n`);
-      return 1;
-    }
-    const results = objects.map((object) => injectManifest(object, catalog, options));
-    io.stdout(results.map(explainOne).join('\n'));
-    return results.some((r) => r.result?.outcome === 'denied') ? 1 : 0;
+    const ran = runOnManifests(argv, io, false);
+    if (ran.help) return (io.stdout(usage), 0);
+    if ('exitCode' in ran) return ran.exitCode;
+    io.stdout(ran.results.map(explainOne).join('\n'));
+    return ran.results.some((r) => r.result?.outcome === 'denied') ? 1 : 0;
   });
 }
 

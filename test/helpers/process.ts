@@ -20,7 +20,8 @@ export interface Served {
 export function serve(args: string[], options: { cwd: string; env?: Record<string, string> }): Served {
   const child = spawn(process.execPath, ['--import', LOADER, BIN, 'serve', ...args], {
     cwd: options.cwd,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...options.env },
+    // Hermetic: never follow whatever cluster this machine's kubeconfig points at.
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', PODPATTERN_LIVE_CATALOG: 'off', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
