@@ -9,7 +9,7 @@ import { validateTemplate } from './validate.js';
 import type { Catalog, Template, TemplateFailure, TemplateSource } from './types.js';
 
 export type * from './types.js';
-export { checkParameterValue } from './validate.js';
+export { checkParameterValue } from './parameter-value.js';
 
 export interface ParsedTemplates {
   templates: Template[];

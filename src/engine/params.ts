@@ -1,6 +1,6 @@
 // Turns a template's parameter annotations (strings, hostile) into typed values that fit the
 // template's schema, or into problems that say how to fix each one.
-import { checkParameterValue } from '../catalog/validate.js';
+import { checkParameterValue } from '../catalog/parameter-value.js';
 import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.js';
 import { parameterKey } from './keys.js';
 import { truncate } from './requests.js';
