@@ -26,8 +26,6 @@ export interface LiveCatalogOptions {
   timers?: Timers;
   /** Called after each swap with the new snapshot. */
   onSwap?: (catalog: Catalog) => void;
-  /** Called when a cluster template is validated; side effects (status, metrics) live outside. */
-  onVerdict?: (verdict: TemplateVerdict) => void;
 }
 
 const realTimers: Timers = { set: (callback, ms) => setTimeout(callback, ms), clear: (handle) => clearTimeout(handle as NodeJS.Timeout) };
@@ -51,7 +49,10 @@ export class LiveCatalog {
     return this.snapshot;
   }
 
-  /** A PatternTemplate object was added or changed in the cluster. */
+  /**
+   * A PatternTemplate object was added or changed in the cluster. Returns the verdict, so the
+   * caller can act on it (status condition, log, metric); undefined for an object with no name.
+   */
   upsert(object: unknown): TemplateVerdict | undefined {
     const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name !== 'string' || name === '') return undefined;
@@ -62,10 +63,8 @@ export class LiveCatalog {
     } else {
       this.newest.set(name, { failure: { name, source: 'cluster', problems: verdict.problems } });
     }
-    const result = { name, valid: verdict.ok, problems: verdict.ok ? [] : verdict.problems };
-    this.options.onVerdict?.(result);
     this.schedule();
-    return result;
+    return { name, valid: verdict.ok, problems: verdict.ok ? [] : verdict.problems };
   }
 
   /** A PatternTemplate object was deleted: its last good version goes with it. */
@@ -73,14 +72,6 @@ export class LiveCatalog {
     this.newest.delete(name);
     this.lastGood.delete(name);
     this.schedule();
-  }
-
-  /** Replaces every cluster object at once (after a full list), then rebuilds now. */
-  replaceAll(objects: unknown[]): void {
-    const names = new Set(objects.map((o) => (o as { metadata?: { name?: string } }).metadata?.name));
-    for (const name of [...this.newest.keys()]) if (!names.has(name)) this.remove(name);
-    for (const object of objects) this.upsert(object);
-    this.flush();
   }
 
   /** Rebuilds immediately, cancelling a pending debounced rebuild. */

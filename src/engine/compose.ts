@@ -36,6 +36,8 @@ class Composition {
   private readonly annotations: Record<string, string>;
   private readonly appContainers: V1Container[];
   private readonly containerOwners = new Map<string, Owner>();
+  /** The template that added each injected container; pod containers are absent. */
+  private readonly containerTemplates = new Map<string, string>();
   private readonly volumeOwners = new Map<string, Owner>();
   private readonly annotationOwners = new Map<string, Owner>();
   private readonly envOwners = new Map<string, Owner>(); // key: container/env
@@ -122,6 +124,7 @@ class Composition {
       return;
     }
     this.containerOwners.set(container.name, `template ${template}'s container '${container.name}'`);
+    this.containerTemplates.set(container.name, template);
     if (list === 'containers') this.spec.containers.push(container);
     else (this.spec.initContainers ??= []).push(container);
     this.status[list].push(container.name);
@@ -156,24 +159,25 @@ class Composition {
 
   /** Containers of a pod share one network namespace, so two cannot listen on one port. */
   private checkPorts(): void {
-    const seen = new Map<string, string>();
+    const seen = new Map<string, string>(); // port/protocol -> container name
     const running = [...(this.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...this.spec.containers];
     for (const container of running) {
       for (const port of container.ports ?? []) {
         const key = `${port.containerPort}/${port.protocol ?? 'TCP'}`;
-        const owner = this.containerOwners.get(container.name) as string;
         const previous = seen.get(key);
-        if (previous !== undefined && (isInjected(this.status, container.name) || isInjectedOwner(previous))) {
-          this.clash('clash-port', templateOf(owner, previous), `port ${key}: ${owner} listens on it, and so does ${previous}${hint(port)}`);
+        // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
+        const template = this.containerTemplates.get(container.name) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
+        if (previous !== undefined && template !== undefined) {
+          this.clash('clash-port', template, `port ${key}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${hint(port)}`);
         }
-        seen.set(key, owner);
+        seen.set(key, container.name);
       }
     }
   }
 
   private checkMounts(): void {
     const volumes = new Set((this.spec.volumes ?? []).map((v) => v.name));
-    const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].filter((c) => isInjected(this.status, c.name));
+    const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].filter((c) => this.containerTemplates.has(c.name));
     for (const container of [...injected, ...this.appContainers]) {
       for (const mount of container.volumeMounts ?? []) {
         if (volumes.has(mount.name)) continue;
@@ -211,19 +215,6 @@ function filesVolume(template: string, files: string[]): V1Volume {
       items: files.sort().map((file) => ({ path: file, fieldRef: { fieldPath: `metadata.annotations['${fileKey(template, file)}']` } })),
     },
   };
-}
-
-function isInjected(status: Status, name: string): boolean {
-  return status.containers.includes(name) || status.initContainers.includes(name);
-}
-
-function isInjectedOwner(owner: string): boolean {
-  return owner.startsWith('template ');
-}
-
-function templateOf(owner: string, other: string): string | undefined {
-  const match = /^template ([^']+)'s/.exec(owner) ?? /^template ([^']+)'s/.exec(other);
-  return match?.[1];
 }
 
 function hint(port: V1ContainerPort): string {

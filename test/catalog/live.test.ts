@@ -33,8 +33,13 @@ function setup() {
   const timers = new FakeTimers();
   const swaps: Catalog[] = [];
   const verdicts: TemplateVerdict[] = [];
-  const live = new LiveCatalog({ base: [loadBuiltinTemplates()], timers, onSwap: (c) => swaps.push(c), onVerdict: (v) => verdicts.push(v) });
-  return { timers, swaps, verdicts, live };
+  const live = new LiveCatalog({ base: [loadBuiltinTemplates()], timers, onSwap: (c) => swaps.push(c) });
+  // What a source does with each object: upsert it and keep the verdict it returns.
+  const upsert = (o: unknown): void => {
+    const verdict = live.upsert(o);
+    if (verdict !== undefined) verdicts.push(verdict);
+  };
+  return { timers, swaps, verdicts, live, upsert };
 }
 
 t.test('changes are debounced into one rebuild and swapped whole', async (t) => {
@@ -52,10 +57,10 @@ t.test('changes are debounced into one rebuild and swapped whole', async (t) => 
 });
 
 t.test('an invalid update keeps the last good version and reports every problem', async (t) => {
-  const { timers, verdicts, live } = setup();
-  live.upsert(object('ops-adapter', goodSpec('example.org/a:1')));
+  const { timers, verdicts, live, upsert } = setup();
+  upsert(object('ops-adapter', goodSpec('example.org/a:1')));
   timers.fire();
-  live.upsert(object('ops-adapter', brokenSpec, '2'));
+  upsert(object('ops-adapter', brokenSpec, '2'));
   timers.fire();
   const catalog = live.current();
   t.equal(catalog.get('ops-adapter')?.spec.containers[0]?.image, 'example.org/a:1', 'last good version stays');
@@ -95,14 +100,10 @@ t.test('a broken cluster object never blanks a built-in of the same name', async
   t.ok(live.current().failure('https-proxy'), 'and the failure is visible');
 });
 
-t.test('replaceAll swaps the full list at once and drops objects no longer listed', async (t) => {
-  const { swaps, live } = setup();
-  live.replaceAll([object('a-one', goodSpec('x:1')), object('a-two', goodSpec('x:2'))]);
-  t.ok(live.current().get('a-one') && live.current().get('a-two'));
-  live.replaceAll([object('a-two', goodSpec('x:2'))]);
-  t.equal(live.current().get('a-one'), undefined);
-  t.equal(swaps.length, 2, 'one swap per full list');
-  live.upsert({ metadata: {} });
-  live.upsert(null);
-  t.pass('objects without a name are ignored');
+t.test('objects without a name are ignored', async (t) => {
+  const { timers, swaps, live } = setup();
+  t.equal(live.upsert({ metadata: {} }), undefined);
+  t.equal(live.upsert(null), undefined);
+  timers.fire();
+  t.equal(swaps.length, 0, 'nothing to rebuild');
 });

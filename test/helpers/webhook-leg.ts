@@ -6,26 +6,10 @@ import type { Test } from 'tap';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
 import { buildApp } from '../../src/server/app.js';
-import { testDeps } from '../server/fixtures.js';
+import { podReview, testDeps } from '../server/fixtures.js';
 import { testCatalog } from './catalog.js';
 
 const catalog = testCatalog();
-
-function review(pod: PodLike, namespace: string): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'golden-0000-0000',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'golden' },
-      object: pod,
-    },
-  };
-}
 
 async function send(options: InjectOptions, pod: PodLike): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
   const app = buildApp(
@@ -38,7 +22,7 @@ async function send(options: InjectOptions, pod: PodLike): Promise<{ allowed: bo
     }),
   );
   try {
-    const reply = await app.inject({ method: 'POST', url: '/mutate', payload: review(pod, options.namespace ?? 'default') });
+    const reply = await app.inject({ method: 'POST', url: '/mutate', payload: podReview({ object: pod, namespace: options.namespace ?? 'default', uid: 'golden-0000-0000' }) });
     const { response } = reply.json() as { response: { allowed: boolean; patch?: string; status?: { message?: string } } };
     return {
       allowed: response.allowed,

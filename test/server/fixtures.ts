@@ -8,7 +8,8 @@ import { createMetrics } from '../../src/metrics/index.js';
 import type { AppDeps } from '../../src/server/app.js';
 import { Lifecycle } from '../../src/server/lifecycle.js';
 
-export function podReview(options: { uid?: string; apiVersion?: string; annotations?: Record<string, string>; dryRun?: boolean; name?: string; generateName?: string; namespace?: string } = {}): Record<string, unknown> {
+/** A CREATE review of a pod: a small one built from the options, or `object` as given. */
+export function podReview(options: { uid?: string; apiVersion?: string; annotations?: Record<string, string>; dryRun?: boolean; name?: string; generateName?: string; namespace?: string; object?: PodLike } = {}): Record<string, unknown> {
   const metadata: Record<string, unknown> = { annotations: options.annotations ?? {} };
   if (options.generateName !== undefined) metadata.generateName = options.generateName;
   else metadata.name = options.name ?? 'web';
@@ -22,7 +23,7 @@ export function podReview(options: { uid?: string; apiVersion?: string; annotati
       namespace: options.namespace ?? 'shop',
       operation: 'CREATE',
       userInfo: { username: 'admin' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+      object: options.object ?? { apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
       dryRun: options.dryRun ?? false,
     },
   };
