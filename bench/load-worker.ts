@@ -17,6 +17,11 @@ export interface LoadJob {
   maxRequests: number;
   /** When set, this text in the body is replaced by a counter, making every request distinct. */
   uniqueToken?: string;
+  /**
+   * When set, this text in the body (12 characters, inside request.uid) is replaced by a counter
+   * on every request, as the API server gives every review its own uid.
+   */
+  uidToken?: string;
 }
 
 export interface LoadResult {
@@ -90,8 +95,21 @@ class Connection {
 
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const fixed = requestBytes(job.body);
+  const uidAt = job.uidToken === undefined ? -1 : fixed.indexOf(job.uidToken);
+  if (job.uidToken !== undefined && (uidAt === -1 || job.uidToken.length !== 12)) throw new Error(`the body has no 12-character uid token ${job.uidToken}`);
   let counter = 0;
-  const nextRequest = (): Buffer => (job.uniqueToken === undefined ? fixed : requestBytes(job.body.replace(job.uniqueToken, String((counter += 1)))));
+  let uids = 0;
+  const withUid = (bytes: Buffer, at: number): Buffer => {
+    if (at === -1) return bytes;
+    const copy = Buffer.from(bytes); // a socket may hold a written buffer: never rewrite one
+    copy.write(String((uids += 1)).padStart(12, '0'), at, 'latin1');
+    return copy;
+  };
+  const nextRequest = (): Buffer => {
+    if (job.uniqueToken === undefined) return withUid(fixed, uidAt);
+    const bytes = requestBytes(job.body.replace(job.uniqueToken, String((counter += 1))));
+    return withUid(bytes, job.uidToken === undefined ? -1 : bytes.indexOf(job.uidToken));
+  };
   const connections = await Promise.all(Array.from({ length: job.concurrency }, () => Connection.open(job.port, job.ca)));
   const latencies: number[] = [];
   let errors = 0;

@@ -1,12 +1,12 @@
 // `npm run bench`: every benchmark, in one process run, each printing ratios measured in that run.
 import os from 'node:os';
 import { runEngineBench } from './engine.js';
+import { runServerBench } from './server.js';
 
 async function main(): Promise<void> {
   process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n\n`);
   process.stdout.write(`${runEngineBench()}\n\n`);
-  const server = await import('./server.js').catch(() => undefined);
-  if (server !== undefined) process.stdout.write(`${await server.runServerBench()}\n`);
+  process.stdout.write(`${await runServerBench()}\n`);
 }
 
 main().catch((error: unknown) => {

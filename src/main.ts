@@ -13,6 +13,7 @@ import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
 import { memoizeInject } from './admission/memo.js';
+import { ReplayCache } from './admission/replay.js';
 import { inject } from './engine/index.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
@@ -63,6 +64,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const app = buildApp({
     logger, metrics, lifecycle,
     inject: memoizeInject(inject),
+    replay: new ReplayCache(),
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
     serverVersion: () => cluster?.version,

@@ -79,8 +79,8 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
 
 function engineOptions(request: AdmissionRequest, deps: ReviewDeps): InjectOptions {
   const options: InjectOptions = { nativeSidecars: deps.nativeSidecars };
-  const namespace = request.namespace ?? (request.object as PodLike).metadata?.namespace;
-  if (namespace !== undefined && namespace !== '') {
+  const namespace = namespaceOf(request);
+  if (namespace !== undefined) {
     options.namespace = namespace;
     const annotations = deps.namespaceAnnotations?.(namespace);
     if (annotations !== undefined) options.namespaceAnnotations = annotations;
@@ -108,6 +108,41 @@ export function failed(uid: string, reason: ErrorReason, mode: FailureMode, erro
       ? allow(uid, [], [`${what}; the pod was admitted without injection (failure mode open). Recreate it to retry.`])
       : denyInternal(uid, `${what}; the pod was refused (failure mode closed). Retry shortly; if it persists, check the podpattern logs.`);
   return { outcome: 'error', reason, templates: [], problemTemplates: [], response, ...(error === undefined ? {} : { error }) };
+}
+
+/** What a review's log line and metrics say about it, besides the decision. */
+export interface ReviewFacts {
+  uid: string;
+  namespace: string | undefined;
+  pod: string | undefined;
+  kind: string;
+  operation: string | undefined;
+  dryRun: boolean;
+}
+
+export function factsOf(request: AdmissionRequest): ReviewFacts {
+  return {
+    uid: request.uid,
+    namespace: namespaceOf(request),
+    pod: podLabel(request),
+    kind: request.kind.kind,
+    operation: request.operation,
+    dryRun: request.dryRun === true,
+  };
+}
+
+/**
+ * What a decision depends on besides the request, for a namespace (see replay.ts): the catalog
+ * snapshot, the namespace's annotations and the API server's version, each a new object when it changes.
+ */
+export function inputsOf(namespace: string | undefined, deps: ReviewDeps): readonly unknown[] {
+  return [deps.catalog(), namespace === undefined ? undefined : deps.namespaceAnnotations?.(namespace), deps.serverVersion?.()];
+}
+
+/** The pod's namespace: the request's, or the object's when the request has none. */
+function namespaceOf(request: AdmissionRequest): string | undefined {
+  const namespace = request.namespace ?? (request.object as PodLike | undefined)?.metadata?.namespace;
+  return namespace === '' ? undefined : namespace;
 }
 
 /** What the logs call the pod: its name, or its generateName when the API server has not named it yet. */

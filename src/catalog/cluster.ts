@@ -19,6 +19,8 @@ import type { Logger } from 'pino';
 import type { ServerVersion } from '../engine/types.js';
 import type { LiveCatalog, TemplateVerdict } from './live.js';
 
+const NO_ANNOTATIONS: Record<string, string> = Object.freeze({});
+
 export const GROUP = 'podpattern.dev';
 export const VERSION = 'v1alpha1';
 export const PLURAL = 'patterntemplates';
@@ -72,6 +74,7 @@ export class ClusterWatch {
   private readonly templates: Watched<TemplateObject>;
   private readonly namespaces: Watched<V1Namespace>;
   private readonly synced = { templates: false, namespaces: false };
+  private readonly annotationsByObject = new WeakMap<V1Namespace, Record<string, string>>();
   private readonly custom: CustomObjectsApi;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
@@ -103,10 +106,20 @@ export class ClusterWatch {
     await Promise.allSettled([this.templates.stop(), this.namespaces.stop()]);
   }
 
-  /** The podpattern annotations of a namespace, from the informer's cache. */
+  /**
+   * The podpattern annotations of a namespace, from the informer's cache. The same object until
+   * the namespace changes (the informer then holds a new one), so callers can tell a change by identity.
+   */
   namespaceAnnotations(namespace: string): Record<string, string> {
-    const annotations = this.namespaces.get(namespace)?.metadata?.annotations ?? {};
-    return Object.fromEntries(Object.entries(annotations).filter(([key]) => key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/')));
+    const object = this.namespaces.get(namespace);
+    if (object === undefined) return NO_ANNOTATIONS;
+    let annotations = this.annotationsByObject.get(object);
+    if (annotations === undefined) {
+      const all = object.metadata?.annotations ?? {};
+      annotations = Object.freeze(Object.fromEntries(Object.entries(all).filter(([key]) => key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/'))));
+      this.annotationsByObject.set(object, annotations);
+    }
+    return annotations;
   }
 
   private wireTemplates(): void {

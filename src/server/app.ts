@@ -4,8 +4,9 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
-import { toReview } from '../admission/respond.js';
-import { decide, failed, podLabel, type Decision, type ReviewDeps } from '../admission/review.js';
+import { encodeReview } from '../admission/respond.js';
+import type { ReplayCache, Replayed } from '../admission/replay.js';
+import { decide, factsOf, failed, inputsOf, type Decision, type ReviewDeps } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
@@ -25,6 +26,8 @@ export interface AppDeps extends ReviewDeps {
   logger: Logger;
   metrics: Metrics;
   lifecycle: Lifecycle;
+  /** Answers to reviews seen before, kept by body (see admission/replay.ts); none when absent. */
+  replay?: ReplayCache;
   /** Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests, benchmarks). */
   tls?: { cert: string; key: string };
 }
@@ -33,6 +36,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }), // one line per review, written by the route
+    // Fastify's own lines (rare: client errors, misuse) go to our logger as they are; a child
+    // logger per request would cost more than the rest of routing, for a reqId nobody reads.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -45,44 +51,68 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // Only JSON: Fastify's default text/plain parser would hand the route a string.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, parseText);
 
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
     return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate`);
   });
-  app.addHook('onSend', async (_request, reply) => {
-    // While draining, each response ends its connection so the client reconnects to a ready replica.
-    if (deps.lifecycle.draining) void reply.header('connection', 'close');
+  // While draining, each response ends its connection so the client reconnects to a ready
+  // replica. Set on the raw response before Fastify sees the request, so it holds for every
+  // route, 404 and error alike, without a hook in every request's path.
+  app.server.prependListener('request', (_request, response) => {
+    if (deps.lifecycle.draining) response.setHeader('connection', 'close');
   });
 
   app.post('/mutate', async (request, reply): Promise<Buffer> => {
-    const read = readAdmissionReview(request.body);
-    if (!read.ok) throw new HttpError(read.code, read.message);
-    const { apiVersion, request: review } = read.review;
-    const budget = timeBudget((request.query as Record<string, unknown>).timeout, reply.elapsedTime);
-    const decision = decideWithin(review, deps, budget);
-    record(review, decision, reply.elapsedTime, deps);
+    const body = request.body as string; // the JSON text: see parseText
+    const timeout = (request.query as Record<string, unknown>).timeout;
+    const hit = deps.replay?.answer(body, replayInputs);
+    const replayed = hit !== undefined && inTime(timeout, reply.elapsedTime);
+    const [answered, uid] = replayed ? [hit.answer, hit.uid] : answerOnce(body, timeout, reply.elapsedTime);
+    recorderOf(answered)(uid, replayed, reply.elapsedTime);
     // Sent as bytes: a patch runs to kilobytes, and Node writes a Buffer to a TLS socket at a
     // fraction of the cost of a string of the same length (measured in bench/RESULTS.md).
     void reply.type('application/json; charset=utf-8');
-    return Buffer.from(JSON.stringify(toReview(apiVersion, decision.response)));
+    return encodeReview(answered.apiVersion, answered.decision.response, uid);
   });
+
+  const recorders = new WeakMap<Replayed, Recorder>();
+  const recorderOf = (answered: Replayed): Recorder => {
+    let recorder = recorders.get(answered);
+    if (recorder === undefined) {
+      recorder = makeRecorder(answered, deps);
+      recorders.set(answered, recorder);
+    }
+    return recorder;
+  };
+  const replayInputs = (namespace: string | undefined): readonly unknown[] => inputsOf(namespace, deps);
+
+  /** Parses, reads and decides a review: the path of every review the replay cache does not know. */
+  function answerOnce(body: string, timeout: unknown, elapsedMs: number): [Replayed, string] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (error) {
+      throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
+    }
+    const read = readAdmissionReview(parsed);
+    if (!read.ok) throw new HttpError(read.code, read.message);
+    const { apiVersion, request: review } = read.review;
+    const budget = timeBudget(timeout, elapsedMs);
+    const answered = { apiVersion, facts: factsOf(review), decision: decideWithin(review, deps, budget) };
+    deps.replay?.remember(body, replayInputs, answered); // not errors, such as a missed deadline
+    return [answered, review.uid];
+  }
 
   return app;
 }
 
-function parseJson(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.length === 0) {
-    done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
-    return;
-  }
-  try {
-    done(null, JSON.parse(body as string));
-  } catch (error) {
-    done(new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`));
-  }
+/** Hands /mutate the JSON text: the route parses it, unless the replay cache already knows the answer. */
+function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
+  if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
+  else done(null, body);
 }
 
 /** Milliseconds left to decide in, from the API server's `?timeout=`; undefined when it sent none. */
@@ -91,6 +121,12 @@ function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
   const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : undefined;
   if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${String(timeout)} is not a duration such as 10s or 500ms`);
   return ms - elapsedMs - TIMEOUT_MARGIN_MS;
+}
+
+/** Whether any time is left: a remembered answer takes none, but past the deadline the failure mode answers. */
+function inTime(timeout: unknown, elapsedMs: number): boolean {
+  const budget = timeBudget(timeout, elapsedMs);
+  return budget === undefined || budget > 0;
 }
 
 /**
@@ -107,30 +143,35 @@ function decideWithin(request: AdmissionRequest, deps: ReviewDeps, budgetMs: num
   return performance.now() - started > budgetMs ? failed(request.uid, 'deadline-exceeded', deps.failureMode) : decision;
 }
 
-/** One log line and the metrics for a review. Never the pod itself: it may hold secrets in env. */
-function record(request: AdmissionRequest, decision: Decision, elapsedMs: number, deps: AppDeps): void {
-  const dryRun = request.dryRun === true;
-  const templates = decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates;
-  const fields = {
-    uid: request.uid,
-    namespace: request.namespace,
-    pod: podLabel(request),
-    kind: request.kind.kind,
-    operation: request.operation,
-    templates,
+/** Records one review of an answer: its log line and its metrics. */
+type Recorder = (uid: string, replayed: boolean, elapsedMs: number) => void;
+
+/**
+ * The log line and metrics of an answer, with everything but the uid and the time worked out
+ * once: a remembered answer (replay.ts) is recorded again for every review it answers. The log
+ * line never holds the pod itself: it may hold secrets in env.
+ */
+function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
+  const { uid: _uid, ...about } = facts;
+  const logger = deps.logger.child({
+    ...about,
+    templates: decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates,
     outcome: decision.outcome,
     reason: decision.reason,
     allowed: decision.response.allowed,
     warnings: decision.response.warnings?.length ?? 0,
-    dryRun,
-    ms: Math.round(elapsedMs * 1000) / 1000,
-  };
-  if (decision.outcome === 'error') deps.logger.error({ ...fields, err: decision.error }, 'review failed');
-  else deps.logger.info(fields, 'review');
-
-  const { metrics } = deps;
-  metrics.reviews.inc({ outcome: decision.outcome, reason: decision.reason, dry_run: String(dryRun) });
-  metrics.reviewDuration.observe({ outcome: decision.outcome }, elapsedMs / 1000);
+  });
+  const { reviews, reviewDuration, injections } = deps.metrics;
+  const reviewLabels = { outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) };
+  const durationLabels = { outcome: decision.outcome };
   // A dry run creates no pod: counting its templates would overstate what runs in the cluster.
-  if (!dryRun) for (const template of decision.templates) metrics.injections.inc({ template: template.name, pattern: template.pattern });
+  const injectionLabels = facts.dryRun ? [] : decision.templates.map((t) => ({ template: t.name, pattern: t.pattern }));
+  return (uid, replayed, elapsedMs) => {
+    const ms = Math.round(elapsedMs * 1000) / 1000;
+    if (decision.outcome === 'error') logger.error({ uid, ms, err: decision.error }, 'review failed');
+    else logger.info({ uid, replayed, ms }, 'review');
+    reviews.inc(reviewLabels);
+    reviewDuration.observe(durationLabels, elapsedMs / 1000);
+    for (const labels of injectionLabels) injections.inc(labels);
+  };
 }

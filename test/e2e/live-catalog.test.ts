@@ -135,6 +135,36 @@ t.test('namespace defaults apply to pods that name no template', async (t) => {
   t.notOk(own.pod?.spec?.containers?.some((c: Json) => c.name === 'redis-exporter'), 'a pod can still opt out');
 });
 
+t.test("a ReplicaSet's identical reviews are answered from the replay cache, and a namespace change is seen", async (t) => {
+  // Pods made from one template with a generateName reach the webhook as the same review but
+  // for its uid (admission runs before the name is generated), as from a ReplicaSet.
+  const namespace = namespaceManifest('replay', 'enabled');
+  namespace.metadata.annotations = { 'podpattern.dev/adapter': 'redis-exporter' };
+  await must(['create', '-f', '-'], JSON.stringify(namespace));
+  const replica = podManifest('unused', 'replay');
+  delete replica.metadata.name;
+  replica.metadata.generateName = 'rs-';
+  const createReplica = async (): Promise<Json> => parseYaml(await must(['create', '-f', '-', '-o', 'yaml'], JSON.stringify(replica)));
+  const exported = (pod: Json): boolean => pod.spec.containers.some((c: Json) => c.name === 'redis-exporter');
+  const replayedLines = (): number => webhook.logs().split('\n').filter((line) => line.includes('"namespace":"replay"') && line.includes('"replayed":true')).length;
+
+  await eventually('the namespace default', async () => (exported(await createReplica()) ? true : undefined));
+  const before = replayedLines();
+  const replicas = [await createReplica(), await createReplica(), await createReplica()];
+  t.ok(replicas.every(exported), 'every replica is injected');
+  t.equal(new Set(replicas.map((pod) => pod.metadata.name)).size, 3, 'three pods');
+  // Log lines are written asynchronously: wait for them.
+  const replayed = await eventually('the replayed reviews in the log', async () => (replayedLines() - before >= 3 ? replayedLines() - before : undefined), 5000).catch(() => replayedLines() - before);
+  t.ok(replayed >= 3, `the API server's reviews were answered from memory (${replayed} replayed)`);
+
+  await must(['annotate', 'namespace', 'replay', 'podpattern.dev/adapter-']);
+  const after = await eventually('the namespace change', async () => {
+    const pod = await createReplica();
+    return exported(pod) ? undefined : pod;
+  });
+  t.notOk(exported(after), 'once the namespace default is gone, the same review is decided again');
+});
+
 t.test('the catalog recovers after the API server restarts', async (t) => {
   await cluster.restartApiserver();
   await must(['apply', '-f', '-'], template('example.org/echo:after-restart'));

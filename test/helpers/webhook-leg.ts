@@ -5,16 +5,25 @@
 import type { Test } from 'tap';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
+import { ReplayCache } from '../../src/admission/replay.js';
 import { buildApp } from '../../src/server/app.js';
 import { podReview, testDeps } from '../server/fixtures.js';
 import { testCatalog } from './catalog.js';
 
 const catalog = testCatalog();
 
-async function send(options: InjectOptions, pod: PodLike): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
+/**
+ * Sends the pod twice with two uids, to an app that replays answers as `main`'s does: the
+ * second is answered from the replay cache, without the engine, and must be the first answer
+ * with its own uid.
+ */
+async function send(t: Test, options: InjectOptions, pod: PodLike): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
+  const replay = new ReplayCache();
+  let engineRuns = 0;
   const app = buildApp(
     testDeps({
-      inject,
+      inject: (...args) => ((engineRuns += 1), inject(...args)),
+      replay,
       catalog: () => catalog,
       nativeSidecars: options.nativeSidecars,
       ...(options.serverVersion === undefined ? {} : { serverVersion: () => options.serverVersion }),
@@ -22,8 +31,12 @@ async function send(options: InjectOptions, pod: PodLike): Promise<{ allowed: bo
     }),
   );
   try {
-    const reply = await app.inject({ method: 'POST', url: '/mutate', payload: podReview({ object: pod, namespace: options.namespace ?? 'default', uid: 'golden-0000-0000' }) });
-    const { response } = reply.json() as { response: { allowed: boolean; patch?: string; status?: { message?: string } } };
+    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ object: pod, namespace: options.namespace ?? 'default', uid }) })).json() as { response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } };
+    const { response } = await post('golden-0000-0001');
+    t.equal(replay.size, 1, 'webhook: the answer is remembered');
+    const replayed = await post('golden-0000-0002');
+    t.same(replayed.response, { ...response, uid: 'golden-0000-0002' }, 'webhook: the same review with another uid gets the same answer, with its uid');
+    t.equal(engineRuns, 1, 'webhook: and without running the engine again');
     return {
       allowed: response.allowed,
       ...(response.patch === undefined ? {} : { patch: JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[] }),
@@ -35,17 +48,17 @@ async function send(options: InjectOptions, pod: PodLike): Promise<{ allowed: bo
 }
 
 export async function goldenWebhookLeg(t: Test, before: PodLike, expected: PodLike, options: InjectOptions): Promise<void> {
-  const first = await send(options, before);
+  const first = await send(t, options, before);
   t.equal(first.allowed, true, 'webhook: allowed');
   const patched = jsonpatch.applyPatch(structuredClone(before), first.patch ?? [], true, false).newDocument;
   t.same(patched, expected, 'webhook: the returned patch applied to the pod gives the golden pod');
-  const again = await send(options, expected);
+  const again = await send(t, options, expected);
   t.same(again, { allowed: true }, 'webhook: the injected pod comes back allowed with no patch');
 }
 
 /** A pod the engine denies is denied by the webhook with the same message. */
 export async function goldenWebhookDenial(t: Test, pod: PodLike, message: string, options: InjectOptions): Promise<void> {
-  const answer = await send(options, pod);
+  const answer = await send(t, options, pod);
   t.equal(answer.allowed, false, 'webhook: denied');
   t.equal(answer.message, message, 'webhook: with the engine\'s message');
   t.equal(answer.patch, undefined, 'webhook: and no patch');

@@ -1,7 +1,9 @@
 // /mutate through app.inject(): the answers, the log line and the metrics, with a fake engine.
+import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { buildApp } from '../../src/server/app.js';
-import { podReview, testDeps } from './fixtures.js';
+import { ReplayCache } from '../../src/admission/replay.js';
+import { fakeInject, podReview, testDeps } from './fixtures.js';
 
 async function post(deps: ReturnType<typeof testDeps>, body: unknown, url = '/mutate') {
   const app = buildApp(deps);
@@ -128,10 +130,59 @@ t.test('?timeout= is honoured: a valid one is accepted, an exhausted one answers
   t.equal(bad.json.code, 'invalid-timeout');
 });
 
-t.test('draining: responses carry Connection: close', async (t) => {
+t.test('draining: every response over a real socket carries Connection: close, and only while draining', async (t) => {
+  // Set on the raw response (not through app.inject, which never reaches the socket layer).
   const deps = testDeps();
+  const app = buildApp(deps);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const { port } = app.server.address() as { port: number };
+  const send = (method: string, path: string, body?: string) =>
+    new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const review = JSON.stringify(podReview());
+  t.same(await send('POST', '/mutate', review), { status: 200, connection: 'keep-alive' });
   deps.lifecycle.startDraining();
-  const res = await post(deps, podReview());
-  t.equal(res.status, 200);
-  t.equal(res.headers.connection, 'close');
+  t.same(await send('POST', '/mutate', review), { status: 200, connection: 'close' }, 'a review');
+  t.same(await send('POST', '/mutate', '{'), { status: 400, connection: 'close' }, 'an error');
+  t.same(await send('GET', '/nowhere'), { status: 404, connection: 'close' }, 'a 404');
+});
+
+t.test('replay: a review seen before is answered for its new uid without the engine, and logged and counted each time', async (t) => {
+  let engineRuns = 0;
+  let annotations: Record<string, string> = {};
+  const deps = testDeps({
+    replay: new ReplayCache(),
+    inject: (pod) => ((engineRuns += 1), fakeInject(pod)),
+    namespaceAnnotations: () => annotations,
+  });
+  const app = buildApp(deps);
+  t.teardown(() => app.close());
+  const send = async (uid: string, url = '/mutate?timeout=10s') => {
+    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) });
+    return res.json() as { response: Record<string, unknown> };
+  };
+  const first = await send('uid-1');
+  const second = await send('uid-2');
+  t.equal(engineRuns, 1, 'the engine ran once');
+  t.same(second.response, { ...first.response, uid: 'uid-2' });
+  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => [l.uid, l.replayed, l.pod, l.outcome, l.templates]), [
+    ['uid-1', false, 'web-*', 'injected', ['demo']],
+    ['uid-2', true, 'web-*', 'injected', ['demo']],
+  ]);
+  t.match(await deps.metrics.registry.metrics(), /podpattern_injections_total\{template="demo",pattern="sidecar"\} 2/);
+
+  annotations = { 'podpattern.dev/sidecar': 'demo' }; // the namespace changed: a new object
+  await send('uid-3');
+  t.equal(engineRuns, 2, 'a namespace change is decided again');
+
+  const late = await send('uid-4', '/mutate?timeout=1ns');
+  t.match(late.response, { uid: 'uid-4', allowed: true, warnings: [/within the API server's timeout/] }, 'past the deadline the failure mode answers, remembered or not');
+  t.equal((await app.inject({ method: 'POST', url: '/mutate?timeout=soon', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid: 'uid-5', generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) })).statusCode, 400, 'and a bad timeout is still a 400');
 });

@@ -1,0 +1,125 @@
+// Answers a review again, for a new uid, without parsing it again.
+//
+// The API server sends every replica of a ReplicaSet as the same AdmissionReview but for
+// request.uid: mutating admission runs before the pod is named, so the pod has only its
+// generateName, and the user, options and namespace are those of the one controller. A
+// scale-up to 50 replicas is 50 byte-identical bodies but for 36 characters. Parsing the body is
+// a good share of what answering costs once the engine's result is remembered (memo.ts), so this
+// cache keeps answers by the raw body with its uid cut out.
+//
+// Why a hit is the same review: a body is split at its first `"uid":"` into head, uid and tail.
+// An entry answers only after a parse of head + SENTINEL + tail has given request.uid ===
+// SENTINEL, so that string literal is the request's uid and no later key overrides it. A JSON
+// string made only of [A-Za-z0-9._:-] can be swapped for another such string without changing
+// how the text around it parses, so every body head + u + tail is the first review with
+// request.uid = u. Anything else (an escaped uid, a duplicate key, a body that is not JSON) is
+// parsed as usual.
+import type { Decision, ReviewFacts } from './review.js';
+import type { AdmissionApiVersion } from './types.js';
+
+export interface Replayed {
+  apiVersion: AdmissionApiVersion;
+  facts: ReviewFacts;
+  decision: Decision;
+}
+
+export interface ReplayOptions {
+  /** Most answers kept; the oldest goes first. Default 256. */
+  maxEntries?: number;
+  /** Longer bodies are not kept: bounds memory to about maxEntries x this. Default 16 KiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * What else a decision depended on, for a namespace: the catalog snapshot, the namespace's
+ * annotations, the API server's version. Compared by identity: a change makes a new object.
+ */
+export type ReplayInputs = (namespace: string | undefined) => readonly unknown[];
+
+interface Entry {
+  answer: Replayed;
+  inputs: readonly unknown[];
+  /** Whether the split is proven to be at request.uid (checked on the first reuse, so pods seen once pay nothing). */
+  checked: boolean;
+}
+
+const UID_MARK = '"uid":"';
+const REPLAYABLE_UID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SENTINEL = 'podpattern-replay-check-7f3c9a10';
+
+export class ReplayCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly maxBodyBytes: number;
+
+  constructor(options: ReplayOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 256;
+    this.maxBodyBytes = options.maxBodyBytes ?? 16 * 1024;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The remembered answer to `body` and the body's own uid, or undefined: then parse and decide
+   * as usual. The answer is the one remembered (the same object on every hit, so callers can key
+   * their own per-answer work on it); its uid is the first body's, the caller puts in `uid`.
+   */
+  answer(body: string, inputs: ReplayInputs): { answer: Replayed; uid: string } | undefined {
+    const split = this.split(body);
+    if (split === undefined) return undefined;
+    const entry = this.entries.get(split.key);
+    if (entry === undefined) return undefined;
+    if (!sameInputs(entry.inputs, inputs(entry.answer.facts.namespace))) {
+      this.entries.delete(split.key);
+      return undefined;
+    }
+    if (!entry.checked) {
+      if (!uidIsAt(split.head, split.tail)) {
+        this.entries.delete(split.key);
+        return undefined;
+      }
+      entry.checked = true;
+    }
+    return { answer: entry.answer, uid: split.uid };
+  }
+
+  /** Keeps the answer to a parsed and decided body. Failures are not kept: the next attempt may succeed. */
+  remember(body: string, inputs: ReplayInputs, replayed: Replayed): void {
+    if (replayed.decision.outcome === 'error') return;
+    const split = this.split(body);
+    if (split === undefined || split.uid !== replayed.facts.uid || this.entries.has(split.key)) return;
+    this.entries.set(split.key, { answer: replayed, inputs: inputs(replayed.facts.namespace), checked: false });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  private split(body: string): { key: string; head: string; uid: string; tail: string } | undefined {
+    if (body.length > this.maxBodyBytes) return undefined;
+    const mark = body.indexOf(UID_MARK);
+    if (mark === -1) return undefined;
+    const start = mark + UID_MARK.length;
+    const end = body.indexOf('"', start);
+    if (end === -1) return undefined;
+    const uid = body.slice(start, end);
+    if (!REPLAYABLE_UID.test(uid)) return undefined;
+    const head = body.slice(0, start);
+    const tail = body.slice(end);
+    return { key: head + tail, head, uid, tail };
+  }
+}
+
+/** Whether the string literal between head and tail is what JSON.parse makes request.uid. */
+function uidIsAt(head: string, tail: string): boolean {
+  if (head.includes(SENTINEL) || tail.includes(SENTINEL)) return false;
+  try {
+    const parsed = JSON.parse(head + SENTINEL + tail) as { request?: { uid?: unknown } } | null;
+    return parsed?.request?.uid === SENTINEL;
+  } catch {
+    return false;
+  }
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
