@@ -18,14 +18,16 @@ import { inject } from '../src/engine/index.js';
 import { createMetrics } from '../src/metrics/index.js';
 import { buildApp, BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
 import { Lifecycle } from '../src/server/lifecycle.js';
+import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
+import { TurnWriter } from '../src/log/turn-writer.js';
 import { benchPod } from './engine.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
 
 const CONCURRENCY = [1, 16, 64];
 /** Each server is measured in alternating rounds, so a slow spell of a shared machine hits both. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WARMUP_MS = 500;
-const ROUND_MS = 2000;
+const ROUND_MS = 1500;
 const MAX_REQUESTS = 200_000;
 /** Replaced by a counter in every request: each review has its own uid, as from the API server. */
 const UID_TOKEN = 'UIDUIDUIDUID';
@@ -118,7 +120,7 @@ function rate(result: LoadResult): number {
 async function residentMemoryOfServe(body: string): Promise<number> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
   const bin = fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--live-catalog=off'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--live-catalog=off'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -152,8 +154,8 @@ function verdict(ok: boolean): string {
 /** podpattern's own app, wired as main wires it (engine results remembered); one pino line per review to /dev/null. */
 async function startPodpattern(tls: { cert: string; key: string; ca: string }): Promise<Target> {
   const catalog = buildCatalog([loadBuiltinTemplates()]);
-  // As main.ts logs: asynchronous, coalescing writes.
-  const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+  // As main.ts logs: one synchronous write per turn of the event loop.
+  const logger = pino({ level: 'info' }, new TurnWriter(pino.destination({ dest: '/dev/null', sync: true })));
   const app = buildApp({
     logger, metrics: createMetrics(), lifecycle: new Lifecycle(), inject: memoizeInject(inject), replay: new ReplayCache(), catalog: () => catalog,
     nativeSidecars: 'auto', failureMode: 'open', tls: { cert: tls.cert, key: tls.key },

@@ -19,6 +19,7 @@ import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
+import { TurnWriter } from './log/turn-writer.js';
 
 /** How long in-flight requests get to finish once the drain window is over. */
 const CLOSE_GRACE_MS = 10_000;
@@ -35,18 +36,17 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const config = parsed.config;
-  // Asynchronous writes to stdout: sonic-boom coalesces the lines written while a write is in
-  // flight, so a busy webhook makes one write per batch instead of one per review, and a quiet
-  // one still writes each line at once. Lines are flushed on exit (pino's own exit handling).
-  const logger = pino(
-    { name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false }),
-  );
+  // One synchronous write per turn of the event loop (see log/turn-writer.ts); nothing pending at exit.
+  const out = new TurnWriter(pino.destination({ dest: 1, sync: true }));
+  process.on('exit', out.flush);
+  const logger = pino({ name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, out);
   try {
     return await serve(config, logger);
   } catch (error) {
     logger.fatal({ reason: (error as Error).message }, 'podpattern serve cannot start');
     return 1;
+  } finally {
+    out.flush();
   }
 }
 

@@ -55,8 +55,8 @@ export function encodeReview(apiVersion: AdmissionApiVersion, response: Admissio
  * review cost more than encoding it (bench/RESULTS.md). Memory is never reused: a slab is
  * freed once every answer cut from it has been sent and collected.
  */
-const SLAB_BYTES = 512 * 1024;
-const OWN_BUFFER_BYTES = 64 * 1024;
+const SLAB_BYTES = 128 * 1024;
+const OWN_BUFFER_BYTES = 32 * 1024;
 let slab = new ArrayBuffer(0);
 let slabUsed = 0;
 

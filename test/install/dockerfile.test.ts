@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { SERVE_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { repoRoot } from './helpers.js';
 
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
@@ -45,9 +46,16 @@ t.test('runs as a numeric non-root user, with the podpattern entrypoint', async 
   const [uid, gid] = user.replace('USER ', '').split(':');
   t.match(uid, /^[1-9][0-9]*$/, 'numeric uid, so runAsNonRoot can be checked');
   t.match(gid, /^[1-9][0-9]*$/, 'numeric gid');
-  t.ok(runtime.includes('ENTRYPOINT ["node", "dist/src/bin/podpattern.js"]'));
+  t.ok(runtime.includes(`ENTRYPOINT ${JSON.stringify(['node', ...SERVE_NODE_FLAGS, 'dist/src/bin/podpattern.js']).replace(/","/g, '", "')}`), 'node with the serve flags');
   t.ok(runtime.includes('CMD ["serve"]'));
   t.notMatch(dockerfile, /VOLUME|chmod|chown/, 'nothing that expects a writable root filesystem');
+});
+
+t.test('npm start and npm run bench run node with the same flags as the image', async (t) => {
+  const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const flags = SERVE_NODE_FLAGS.join(' ');
+  t.equal(scripts.start, `node ${flags} dist/src/bin/podpattern.js serve`);
+  t.match(scripts.bench, `node ${flags} dist/bench/run.js`);
 });
 
 t.test('no certificates or keys reach the image', async (t) => {
