@@ -19,7 +19,7 @@ import { createMetrics } from '../src/metrics/index.js';
 import { buildApp, BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
 import { Lifecycle } from '../src/server/lifecycle.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
-import { TurnWriter } from '../src/log/turn-writer.js';
+import { LineBatcher } from '../src/log/line-batcher.js';
 import { benchPod } from './engine.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
 
@@ -154,8 +154,8 @@ function verdict(ok: boolean): string {
 /** podpattern's own app, wired as main wires it (engine results remembered); one pino line per review to /dev/null. */
 async function startPodpattern(tls: { cert: string; key: string; ca: string }): Promise<Target> {
   const catalog = buildCatalog([loadBuiltinTemplates()]);
-  // As main.ts logs: one synchronous write per turn of the event loop.
-  const logger = pino({ level: 'info' }, new TurnWriter(pino.destination({ dest: '/dev/null', sync: true })));
+  // As main.ts logs: synchronous writes in batches of a few milliseconds.
+  const logger = pino({ level: 'info' }, new LineBatcher(pino.destination({ dest: '/dev/null', sync: true })));
   const app = buildApp({
     logger, metrics: createMetrics(), lifecycle: new Lifecycle(), inject: memoizeInject(inject), replay: new ReplayCache(), catalog: () => catalog,
     nativeSidecars: 'auto', failureMode: 'open', tls: { cert: tls.cert, key: tls.key },

@@ -19,7 +19,7 @@ import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
-import { TurnWriter } from './log/turn-writer.js';
+import { LineBatcher } from './log/line-batcher.js';
 
 /** How long in-flight requests get to finish once the drain window is over. */
 const CLOSE_GRACE_MS = 10_000;
@@ -36,8 +36,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const config = parsed.config;
-  // One synchronous write per turn of the event loop (see log/turn-writer.ts); nothing pending at exit.
-  const out = new TurnWriter(pino.destination({ dest: 1, sync: true }));
+  // Lines written in batches of a few milliseconds (see log/line-batcher.ts); nothing pending at exit.
+  const out = new LineBatcher(pino.destination({ dest: 1, sync: true }));
   process.on('exit', out.flush);
   const logger = pino({ name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, out);
   try {

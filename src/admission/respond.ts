@@ -21,15 +21,15 @@ export function toReview(apiVersion: AdmissionApiVersion, response: AdmissionRes
 }
 
 /** The JSON of a review after its uid, by response and apiVersion. */
-const encodedTails = new WeakMap<AdmissionResponse, Map<AdmissionApiVersion, Buffer>>();
+const encodedTails = new WeakMap<AdmissionResponse, Map<AdmissionApiVersion, string>>();
 
 /**
- * The review as the bytes `JSON.stringify(toReview(apiVersion, { ...response, uid }))` would
- * give. Everything after the uid is encoded once per response object and reused: a remembered
- * answer (admission/replay.ts) is sent again for each replica of a ReplicaSet with only the uid
+ * The review as `JSON.stringify(toReview(apiVersion, { ...response, uid }))` would give it.
+ * Everything after the uid is encoded once per response object and reused: a remembered answer
+ * (admission/replay.ts) is sent again for each replica of a ReplicaSet with only the uid
  * changed, and re-encoding a kilobytes-long patch each time would be most of the cost.
  */
-export function encodeReview(apiVersion: AdmissionApiVersion, response: AdmissionResponse, uid: string = response.uid): Buffer {
+export function encodeReview(apiVersion: AdmissionApiVersion, response: AdmissionResponse, uid: string = response.uid): string {
   let tails = encodedTails.get(response);
   if (tails === undefined) {
     tails = new Map();
@@ -39,36 +39,10 @@ export function encodeReview(apiVersion: AdmissionApiVersion, response: Admissio
   if (tail === undefined) {
     const { uid: _uid, ...rest } = response;
     // `{"allowed":...}` becomes `,"allowed":...}}`: the response's fields after the uid, then the review's end.
-    tail = Buffer.from(`,${JSON.stringify(rest).slice(1)}}`);
+    tail = `,${JSON.stringify(rest).slice(1)}}`;
     tails.set(apiVersion, tail);
   }
-  const head = `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}`;
-  const bytes = carve(Buffer.byteLength(head) + tail.length);
-  const written = bytes.write(head);
-  tail.copy(bytes, written);
-  return bytes;
-}
-
-/**
- * Answers are cut from shared slabs, as Node's own Buffer pool does for small buffers (only
- * under 4 KiB): an answer with a patch is usually larger, and an ArrayBuffer of its own per
- * review cost more than encoding it (bench/RESULTS.md). Memory is never reused: a slab is
- * freed once every answer cut from it has been sent and collected.
- */
-const SLAB_BYTES = 128 * 1024;
-const OWN_BUFFER_BYTES = 32 * 1024;
-let slab = new ArrayBuffer(0);
-let slabUsed = 0;
-
-function carve(size: number): Buffer {
-  if (size > OWN_BUFFER_BYTES) return Buffer.allocUnsafe(size);
-  if (slabUsed + size > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const bytes = Buffer.from(slab, slabUsed, size);
-  slabUsed += (size + 7) & ~7; // 8-byte aligned, as Node's pool does
-  return bytes;
+  return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${tail}`;
 }
 
 /** Admits the object, with the patch only when it changes something and warnings only when there are any. */

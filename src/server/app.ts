@@ -1,7 +1,7 @@
 // buildApp(deps): the HTTPS admission app. It never listens (main does), so tests drive it with
 // app.inject() and only the TLS tests open a socket. The route decodes, asks admission/decide,
 // records the decision and encodes; nothing about pods is decided here.
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
 import { encodeReview } from '../admission/respond.js';
@@ -34,11 +34,11 @@ export interface AppDeps extends ReviewDeps {
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
-    loggerInstance: deps.logger,
-    logController: new LogController({ disableRequestLogging: true }), // one line per review, written by the route
-    // Fastify's own lines (rare: client errors, misuse) go to our logger as they are; a child
-    // logger per request would cost more than the rest of routing, for a reqId nobody reads.
-    childLoggerFactory: (logger) => logger,
+    // No logger inside Fastify: the route writes one line per review and the error handler one
+    // per failed request, both to deps.logger. Fastify's own lines are about misuse of Fastify
+    // (which the tests would show) and debug-level client errors, and keeping a logger wired
+    // through every request cost ~10% of a review (bench/RESULTS.md).
+    logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -65,15 +65,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.lifecycle.draining) response.setHeader('connection', 'close');
   });
 
-  app.post('/mutate', async (request, reply): Promise<Buffer> => {
+  app.post('/mutate', async (request, reply): Promise<string> => {
     const body = request.body as string; // the JSON text: see parseText
     const timeout = (request.query as Record<string, unknown>).timeout;
     const hit = deps.replay?.answer(body, replayInputs);
     const replayed = hit !== undefined && inTime(timeout, reply.elapsedTime);
     const [answered, uid] = replayed ? [hit.answer, hit.uid] : answerOnce(body, timeout, reply.elapsedTime);
     recorderOf(answered)(uid, replayed, reply.elapsedTime);
-    // Sent as bytes: a patch runs to kilobytes, and Node writes a Buffer to a TLS socket at a
-    // fraction of the cost of a string of the same length (measured in bench/RESULTS.md).
     void reply.type('application/json; charset=utf-8');
     return encodeReview(answered.apiVersion, answered.decision.response, uid);
   });
@@ -162,16 +160,16 @@ function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
     warnings: decision.response.warnings?.length ?? 0,
   });
   const { reviews, reviewDuration, injections } = deps.metrics;
-  const reviewLabels = { outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) };
+  const reviewed = reviews.slot({ outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) });
   const durationLabels = { outcome: decision.outcome };
   // A dry run creates no pod: counting its templates would overstate what runs in the cluster.
-  const injectionLabels = facts.dryRun ? [] : decision.templates.map((t) => ({ template: t.name, pattern: t.pattern }));
+  const injected = facts.dryRun ? [] : decision.templates.map((t) => injections.slot({ template: t.name, pattern: t.pattern }));
   return (uid, replayed, elapsedMs) => {
     const ms = Math.round(elapsedMs * 1000) / 1000;
     if (decision.outcome === 'error') logger.error({ uid, ms, err: decision.error }, 'review failed');
     else logger.info({ uid, replayed, ms }, 'review');
-    reviews.inc(reviewLabels);
+    reviewed.count += 1;
     reviewDuration.observe(durationLabels, elapsedMs / 1000);
-    for (const labels of injectionLabels) injections.inc(labels);
+    for (const slot of injected) slot.count += 1;
   };
 }
