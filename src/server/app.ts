@@ -49,7 +49,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
-  // Only JSON: Fastify's default text/plain parser would hand the route a string.
+  // Only application/json (anything else is a 415), handed over as text: see parseText.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, parseText);
 
