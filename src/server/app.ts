@@ -1,6 +1,7 @@
 // buildApp(deps): the HTTPS admission app. It never listens (main does), so tests drive it with
 // app.inject() and only the TLS tests open a socket. The route decodes, asks admission/decide,
 // records the decision and encodes; nothing about pods is decided here.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
@@ -58,20 +59,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.code(404);
     return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate`);
   });
-  // While draining, each response ends its connection so the client reconnects to a ready
-  // replica. Set on the raw response before Fastify sees the request, so it holds for every
-  // route, 404 and error alike, without a hook in every request's path.
-  app.server.prependListener('request', (_request, response) => {
+  // Before Fastify sees a request: note when it arrived (Fastify keeps no clock without a
+  // logger), and while draining make the response end its connection, so the client reconnects
+  // to a ready replica. On the raw request and response, so it holds for every route, 404 and
+  // error alike, without a hook in every request's path.
+  app.server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    (request as Arrived)[ARRIVED] = performance.now();
     if (deps.lifecycle.draining) response.setHeader('connection', 'close');
   });
 
   app.post('/mutate', async (request, reply): Promise<string> => {
+    // app.inject() does not pass through the server's listeners: then the clock starts here.
+    const arrived = (request.raw as Arrived)[ARRIVED] ?? performance.now();
+    const elapsedMs = (): number => performance.now() - arrived;
     const body = request.body as string; // the JSON text: see parseText
     const timeout = (request.query as Record<string, unknown>).timeout;
     const hit = deps.replay?.answer(body, replayInputs);
-    const replayed = hit !== undefined && inTime(timeout, reply.elapsedTime);
-    const [answered, uid] = replayed ? [hit.answer, hit.uid] : answerOnce(body, timeout, reply.elapsedTime);
-    recorderOf(answered)(uid, replayed, reply.elapsedTime);
+    const replayed = hit !== undefined && inTime(timeout, elapsedMs());
+    const [answered, uid] = replayed ? [hit.answer, hit.uid] : answerOnce(body, timeout, elapsedMs());
+    recorderOf(answered)(uid, replayed, elapsedMs());
     void reply.type('application/json; charset=utf-8');
     return encodeReview(answered.apiVersion, answered.decision.response, uid);
   });
@@ -106,6 +112,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   return app;
 }
+
+const ARRIVED = Symbol('podpattern.arrived');
+type Arrived = IncomingMessage & { [ARRIVED]?: number };
 
 /** Hands /mutate the JSON text: the route parses it, unless the replay cache already knows the answer. */
 function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {

@@ -186,3 +186,25 @@ t.test('replay: a review seen before is answered for its new uid without the eng
   t.match(late.response, { uid: 'uid-4', allowed: true, warnings: [/within the API server's timeout/] }, 'past the deadline the failure mode answers, remembered or not');
   t.equal((await app.inject({ method: 'POST', url: '/mutate?timeout=soon', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid: 'uid-5', generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) })).statusCode, 400, 'and a bad timeout is still a 400');
 });
+
+t.test('the log line and the duration histogram carry the time a review took, through app.inject and over a socket', async (t) => {
+  const slowInject: typeof fakeInject = (pod) => {
+    const until = performance.now() + 20;
+    while (performance.now() < until); // an engine that takes 20 ms
+    return fakeInject(pod);
+  };
+  const deps = testDeps({ inject: slowInject });
+  const app = buildApp(deps);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const payload = JSON.stringify(podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }));
+  await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload });
+  const { port } = app.server.address() as { port: number };
+  const res = await fetch(`http://127.0.0.1:${port}/mutate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+  t.equal(res.status, 200);
+  const times = deps.lines().filter((l) => l.msg === 'review').map((l) => l.ms as number);
+  t.equal(times.length, 2);
+  for (const ms of times) t.ok(ms >= 20 && ms < 5000, `ms ${ms}`);
+  const sum = Number(/podpattern_review_duration_seconds_sum\{outcome="injected"\} (\S+)/.exec(await deps.metrics.registry.metrics())?.[1]);
+  t.ok(sum >= 0.04, `histogram sum ${sum} s`);
+});
