@@ -32,7 +32,7 @@ const realTimers: Timers = { set: (callback, ms) => setTimeout(callback, ms), cl
 
 export class LiveCatalog {
   private snapshot: Catalog;
-  private readonly newest = new Map<string, { template?: Template; failure?: TemplateFailure }>();
+  private readonly newest = new Map<string, Entry>();
   private readonly lastGood = new Map<string, Template>();
   private pending: unknown;
   private readonly timers: Timers;
@@ -57,18 +57,20 @@ export class LiveCatalog {
     const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name !== 'string' || name === '') return undefined;
     const verdict = validateTemplate(stripServerFields(object), 'cluster', name);
-    if (verdict.ok) {
-      this.newest.set(name, { template: verdict.template });
-      this.lastGood.set(name, verdict.template);
-    } else {
-      this.newest.set(name, { failure: { name, source: 'cluster', problems: verdict.problems } });
+    const entry: Entry = verdict.ok ? { template: verdict.template } : { failure: { name, source: 'cluster', problems: verdict.problems } };
+    // Status writes (our own Ready condition) and resyncs arrive as updates too: a template the
+    // same as before is no change, and a new snapshot would only drop every remembered answer.
+    if (!sameEntry(this.newest.get(name), entry)) {
+      this.newest.set(name, entry);
+      if (verdict.ok) this.lastGood.set(name, verdict.template);
+      this.schedule();
     }
-    this.schedule();
     return { name, valid: verdict.ok, problems: verdict.ok ? [] : verdict.problems };
   }
 
   /** A PatternTemplate object was deleted: its last good version goes with it. */
   remove(name: string): void {
+    if (!this.newest.has(name)) return;
     this.newest.delete(name);
     this.lastGood.delete(name);
     this.schedule();
@@ -99,6 +101,16 @@ export class LiveCatalog {
     this.snapshot = buildCatalog([...this.options.base, cluster]);
     this.options.onSwap?.(this.snapshot);
   }
+}
+
+type Entry = { template?: Template; failure?: TemplateFailure };
+
+/** Whether two verdicts on one name are the same: the same valid content, or the same problems. */
+function sameEntry(a: Entry | undefined, b: Entry): boolean {
+  if (a === undefined) return false;
+  if (a.template !== undefined && b.template !== undefined) return a.template.hash === b.template.hash;
+  if (a.failure !== undefined && b.failure !== undefined) return JSON.stringify(a.failure.problems) === JSON.stringify(b.failure.problems);
+  return false;
 }
 
 /** The API server adds metadata and status the template format does not know. */

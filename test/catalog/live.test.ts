@@ -107,3 +107,28 @@ t.test('objects without a name are ignored', async (t) => {
   timers.fire();
   t.equal(swaps.length, 0, 'nothing to rebuild');
 });
+
+t.test('an update that changes nothing the catalog holds (a status write, a resync) swaps nothing', async (t) => {
+  const { timers, swaps, verdicts, live, upsert } = setup();
+  upsert(object('ops-adapter', goodSpec('example.org/a:1')));
+  timers.fire();
+  t.equal(swaps.length, 1);
+  const snapshot = live.current();
+  const withStatus = object('ops-adapter', goodSpec('example.org/a:1'), '2') as { status: unknown };
+  withStatus.status = { conditions: [{ type: 'Ready', status: 'True' }] };
+  upsert(withStatus);
+  t.equal(timers.pending.size, 0, 'no rebuild scheduled');
+  t.equal(live.current(), snapshot, 'the same snapshot stays, so remembered answers stay valid');
+  t.match(verdicts.at(-1), { name: 'ops-adapter', valid: true }, 'the verdict is still returned');
+
+  upsert(object('ops-adapter', brokenSpec, '3'));
+  timers.fire();
+  t.equal(swaps.length, 2, 'turning invalid is a change');
+  upsert(object('ops-adapter', brokenSpec, '4'));
+  t.equal(timers.pending.size, 0, 'the same problems again are not');
+  upsert(object('ops-adapter', goodSpec('example.org/a:1'), '5'));
+  t.equal(timers.pending.size, 1, 'valid again is a change');
+  timers.fire();
+  live.remove('never-seen');
+  t.equal(timers.pending.size, 0, 'deleting a name never seen changes nothing');
+});

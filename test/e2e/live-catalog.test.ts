@@ -137,25 +137,35 @@ t.test('namespace defaults apply to pods that name no template', async (t) => {
 
 t.test("a ReplicaSet's identical reviews are answered from the replay cache, and a namespace change is seen", async (t) => {
   // Pods made from one template with a generateName reach the webhook as the same review but
-  // for its uid (admission runs before the name is generated), as from a ReplicaSet.
+  // for its uid (admission runs before the name is generated), as from a ReplicaSet; but the
+  // review also carries managedFields, whose time has a resolution of one second, so only pods
+  // created within the same second send the same text.
   const namespace = namespaceManifest('replay', 'enabled');
   namespace.metadata.annotations = { 'podpattern.dev/adapter': 'redis-exporter' };
   await must(['create', '-f', '-'], JSON.stringify(namespace));
   const replica = podManifest('unused', 'replay');
   delete replica.metadata.name;
   replica.metadata.generateName = 'rs-';
-  const createReplica = async (): Promise<Json> => parseYaml(await must(['create', '-f', '-', '-o', 'yaml'], JSON.stringify(replica)));
+  const createReplica = async (): Promise<Json> => parseYaml(await must(['create', '-f', '-', '-o', 'yaml', '--show-managed-fields'], JSON.stringify(replica)));
   const exported = (pod: Json): boolean => pod.spec.containers.some((c: Json) => c.name === 'redis-exporter');
+  const second = (pod: Json): string => pod.metadata.managedFields?.[0]?.time;
   const replayedLines = (): number => webhook.logs().split('\n').filter((line) => line.includes('"namespace":"replay"') && line.includes('"replayed":true')).length;
 
-  await eventually('the namespace default', async () => (exported(await createReplica()) ? true : undefined));
+  const first = await eventually('the namespace default', async () => {
+    const pod = await createReplica();
+    return exported(pod) ? pod : undefined;
+  });
   const before = replayedLines();
-  const replicas = [await createReplica(), await createReplica(), await createReplica()];
+  const replicas: Json[] = [];
+  for (let i = 0; i < 4; i += 1) replicas.push(await createReplica());
   t.ok(replicas.every(exported), 'every replica is injected');
-  t.equal(new Set(replicas.map((pod) => pod.metadata.name)).size, 3, 'three pods');
-  // Log lines are written asynchronously: wait for them.
-  const replayed = await eventually('the replayed reviews in the log', async () => (replayedLines() - before >= 3 ? replayedLines() - before : undefined), 5000).catch(() => replayedLines() - before);
-  t.ok(replayed >= 3, `the API server's reviews were answered from memory (${replayed} replayed)`);
+  t.equal(new Set(replicas.map((pod) => pod.metadata.name)).size, 4, 'four pods');
+  // A replica's review is answered from memory when an earlier one was created in the same second.
+  const expected = replicas.filter((pod, i) => [first, ...replicas.slice(0, i)].some((earlier) => second(earlier) === second(pod))).length;
+  t.ok(expected >= 1, `four creations within ~1 s share a second (${expected})`);
+  // Log lines are written in batches of a few milliseconds: wait for them.
+  const replayed = await eventually('the replayed reviews in the log', async () => (replayedLines() - before >= expected ? replayedLines() - before : undefined), 5000).catch(() => replayedLines() - before);
+  t.equal(replayed, expected, `the API server's reviews were answered from memory (${replayed} replayed)`);
 
   await must(['annotate', 'namespace', 'replay', 'podpattern.dev/adapter-']);
   const after = await eventually('the namespace change', async () => {
