@@ -32,7 +32,7 @@ const MAX_REQUESTS = 200_000;
 /** Replaced by a counter in every request: each review has its own uid, as from the API server. */
 const UID_TOKEN = 'UIDUIDUIDUID';
 
-type Target = { name: string; port: number; ca: string; close: () => Promise<void> };
+type Target = { port: number; ca: string; close: () => Promise<void> };
 
 export async function runServerBench(): Promise<string> {
   const certs = await generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -77,10 +77,6 @@ export async function runServerBench(): Promise<string> {
         const p = await load(podpattern, text, concurrency, WARMUP_MS, ROUND_MS, uniqueToken);
         rounds.push({ b, p, ratio: rate(p) / rate(b) });
       }
-      const median = <T>(values: T[], by: (value: T) => number): number => values.map(by).sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
-      const summary = (results: LoadResult[]): string =>
-        `${(results.reduce((n, r) => n + r.requests, 0) / results.reduce((n, r) => n + r.seconds, 0)).toFixed(0).padStart(26)} ` +
-        `${median(results, (r) => r.p50).toFixed(2).padStart(8)} ${median(results, (r) => r.p99).toFixed(2).padStart(8)}`;
       const ratio = median(rounds, (r) => r.ratio);
       const errors = rounds.reduce((n, r) => n + r.b.errors + r.p.errors, 0);
       const line =
@@ -116,6 +112,16 @@ function rate(result: LoadResult): number {
   return result.requests / result.seconds;
 }
 
+function median<T>(values: T[], by: (value: T) => number): number {
+  return values.map(by).sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+}
+
+/** One server's columns of a row: req/s over all its rounds, then the median round's p50 and p99. */
+function summary(results: LoadResult[]): string {
+  const perSecond = results.reduce((n, r) => n + r.requests, 0) / results.reduce((n, r) => n + r.seconds, 0);
+  return `${perSecond.toFixed(0).padStart(26)} ${median(results, (r) => r.p50).toFixed(2).padStart(8)} ${median(results, (r) => r.p99).toFixed(2).padStart(8)}`;
+}
+
 /** Starts the real `podpattern serve` (dev certificates in a temporary directory), loads it, reads its RSS. */
 async function residentMemoryOfServe(body: string): Promise<number> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
@@ -131,7 +137,7 @@ async function residentMemoryOfServe(body: string): Promise<number> {
       setTimeout(() => reject(new Error('podpattern serve did not start within 30 s')), 30_000).unref();
     });
     const worker = new LoadWorker();
-    const target: Target = { name: 'serve', port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close: async () => {} };
+    const target: Target = { port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close: async () => {} };
     try {
       for (const concurrency of CONCURRENCY) await worker.run({ port: target.port, ca: target.ca, body, concurrency, warmupMs: WARMUP_MS, durationMs: ROUNDS * ROUND_MS, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN });
     } finally {
@@ -161,7 +167,7 @@ async function startPodpattern(tls: { cert: string; key: string; ca: string }): 
     nativeSidecars: 'auto', failureMode: 'open', tls: { cert: tls.cert, key: tls.key },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: 'podpattern', port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+  return { port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
 }
 
 /** The baseline: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
@@ -173,7 +179,7 @@ async function startBare(tls: { cert: string; key: string; ca: string }, answer:
     return answer;
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: 'bare', port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+  return { port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
 }
 
 /** The load generator: one child process for the whole run, one job at a time. */

@@ -45,8 +45,6 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     logger.fatal({ reason: (error as Error).message }, 'podpattern serve cannot start');
     return 1;
-  } finally {
-    out.flush();
   }
 }
 

@@ -39,6 +39,16 @@ export interface ReplayOptions {
  */
 export type ReplayInputs = (namespace: string | undefined) => readonly unknown[];
 
+/** A body split at its uid (see ReplayCache.lookup). */
+export interface Lookup {
+  /** The body with its uid cut out: what an answer is kept under. */
+  readonly key: string;
+  /** The body's own uid. */
+  readonly uid: string;
+  /** The remembered answer, or undefined: decide, then remember. */
+  readonly answer: Replayed | undefined;
+}
+
 interface Entry {
   answer: Replayed;
   inputs: readonly unknown[];
@@ -65,35 +75,31 @@ export class ReplayCache {
   }
 
   /**
-   * The remembered answer to `body` and the body's own uid, or undefined: then parse and decide
-   * as usual. The answer is the one remembered (the same object on every hit, so callers can key
-   * their own per-answer work on it); its uid is the first body's, the caller puts in `uid`.
+   * Splits `body` at its uid and looks for a remembered answer; undefined for a body this cache
+   * does not keep (then parse and decide as usual). `answer`, when there is one, is the object
+   * remembered (the same on every hit, so callers can key their own per-answer work on it) and
+   * carries the first body's uid: the caller answers with `uid`. Without one, decide, then
+   * `remember` the answer under this lookup.
    */
-  answer(body: string, inputs: ReplayInputs): { answer: Replayed; uid: string } | undefined {
+  lookup(body: string, inputs: ReplayInputs): Lookup | undefined {
     const split = this.split(body);
     if (split === undefined) return undefined;
-    const entry = this.entries.get(split.key);
-    if (entry === undefined) return undefined;
-    if (!sameInputs(entry.inputs, inputs(entry.answer.facts.namespace))) {
-      this.entries.delete(split.key);
-      return undefined;
+    const { key, uid } = split;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return { key, uid, answer: undefined };
+    const current = sameInputs(entry.inputs, inputs(entry.answer.facts.namespace));
+    if (current && !entry.checked) entry.checked = uidIsAt(split.head, split.tail);
+    if (!current || !entry.checked) {
+      this.entries.delete(key);
+      return { key, uid, answer: undefined };
     }
-    if (!entry.checked) {
-      if (!uidIsAt(split.head, split.tail)) {
-        this.entries.delete(split.key);
-        return undefined;
-      }
-      entry.checked = true;
-    }
-    return { answer: entry.answer, uid: split.uid };
+    return { key, uid, answer: entry.answer };
   }
 
-  /** Keeps the answer to a parsed and decided body. Failures are not kept: the next attempt may succeed. */
-  remember(body: string, inputs: ReplayInputs, replayed: Replayed): void {
-    if (replayed.decision.outcome === 'error') return;
-    const split = this.split(body);
-    if (split === undefined || split.uid !== replayed.facts.uid || this.entries.has(split.key)) return;
-    this.entries.set(split.key, { answer: replayed, inputs: inputs(replayed.facts.namespace), checked: false });
+  /** Keeps the answer decided for a looked-up body. Failures are not kept: the next attempt may succeed. */
+  remember(lookup: Lookup, inputs: ReplayInputs, replayed: Replayed): void {
+    if (replayed.decision.outcome === 'error' || lookup.uid !== replayed.facts.uid || this.entries.has(lookup.key)) return;
+    this.entries.set(lookup.key, { answer: replayed, inputs: inputs(replayed.facts.namespace), checked: false });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 

@@ -20,8 +20,8 @@ export function toReview(apiVersion: AdmissionApiVersion, response: AdmissionRes
   return { apiVersion, kind: 'AdmissionReview', response };
 }
 
-/** The JSON of a review after its uid, by response and apiVersion. */
-const encodedTails = new WeakMap<AdmissionResponse, Map<AdmissionApiVersion, string>>();
+/** The JSON of each response after its uid (it does not depend on the review's apiVersion, which comes before). */
+const encodedTails = new WeakMap<AdmissionResponse, string>();
 
 /**
  * The review as `JSON.stringify(toReview(apiVersion, { ...response, uid }))` would give it.
@@ -30,17 +30,12 @@ const encodedTails = new WeakMap<AdmissionResponse, Map<AdmissionApiVersion, str
  * changed, and re-encoding a kilobytes-long patch each time would be most of the cost.
  */
 export function encodeReview(apiVersion: AdmissionApiVersion, response: AdmissionResponse, uid: string = response.uid): string {
-  let tails = encodedTails.get(response);
-  if (tails === undefined) {
-    tails = new Map();
-    encodedTails.set(response, tails);
-  }
-  let tail = tails.get(apiVersion);
+  let tail = encodedTails.get(response);
   if (tail === undefined) {
     const { uid: _uid, ...rest } = response;
     // `{"allowed":...}` becomes `,"allowed":...}}`: the response's fields after the uid, then the review's end.
     tail = `,${JSON.stringify(rest).slice(1)}}`;
-    tails.set(apiVersion, tail);
+    encodedTails.set(response, tail);
   }
   return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${tail}`;
 }

@@ -68,12 +68,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
  * counters, and prom-client's `inc` validates and hashes its labels on each call.
  */
 export class Tally<L extends string> {
-  readonly counter: Counter<L>;
+  private readonly labelNames: readonly L[];
   private readonly slots = new Map<string, { labels: Record<L, string>; count: number }>();
 
   constructor(configuration: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
+    this.labelNames = configuration.labelNames;
     const slots = this.slots;
-    this.counter = new Counter<L>({
+    // Lives in its registry, which reads it; collect() hands it the slots' counts first.
+    new Counter<L>({
       ...configuration,
       collect(this: Counter<L>) {
         for (const slot of slots.values()) {
@@ -87,7 +89,7 @@ export class Tally<L extends string> {
 
   /** The slot of a label set: keep it, then count with `slot.count += 1`. */
   slot(labels: Record<L, string>): { count: number } {
-    const key = Object.keys(labels).sort().map((name) => `${name}=${labels[name as L]}`).join('\u0000');
+    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
     let slot = this.slots.get(key);
     if (slot === undefined) {
       slot = { labels: { ...labels }, count: 0 };

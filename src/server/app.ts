@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
 import { encodeReview } from '../admission/respond.js';
-import type { ReplayCache, Replayed } from '../admission/replay.js';
+import type { Lookup, ReplayCache, Replayed } from '../admission/replay.js';
 import { decide, factsOf, failed, inputsOf, type Decision, type ReviewDeps } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Metrics } from '../metrics/index.js';
@@ -74,9 +74,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const elapsedMs = (): number => performance.now() - arrived;
     const body = request.body as string; // the JSON text: see parseText
     const timeout = (request.query as Record<string, unknown>).timeout;
-    const hit = deps.replay?.answer(body, replayInputs);
-    const replayed = hit !== undefined && inTime(timeout, elapsedMs());
-    const [answered, uid] = replayed ? [hit.answer, hit.uid] : answerOnce(body, timeout, elapsedMs());
+    const found = deps.replay?.lookup(body, replayInputs);
+    const replayed = found?.answer !== undefined && inTime(timeout, elapsedMs());
+    const [answered, uid] = replayed ? [found.answer, found.uid] : answerOnce(body, found, timeout, elapsedMs());
     recorderOf(answered)(uid, replayed, elapsedMs());
     void reply.type('application/json; charset=utf-8');
     return encodeReview(answered.apiVersion, answered.decision.response, uid);
@@ -94,7 +94,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const replayInputs = (namespace: string | undefined): readonly unknown[] => inputsOf(namespace, deps);
 
   /** Parses, reads and decides a review: the path of every review the replay cache does not know. */
-  function answerOnce(body: string, timeout: unknown, elapsedMs: number): [Replayed, string] {
+  function answerOnce(body: string, found: Lookup | undefined, timeout: unknown, elapsedMs: number): [Replayed, string] {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -106,7 +106,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const { apiVersion, request: review } = read.review;
     const budget = timeBudget(timeout, elapsedMs);
     const answered = { apiVersion, facts: factsOf(review), decision: decideWithin(review, deps, budget) };
-    deps.replay?.remember(body, replayInputs, answered); // not errors, such as a missed deadline
+    if (found !== undefined) deps.replay?.remember(found, replayInputs, answered); // not errors, such as a missed deadline
     return [answered, review.uid];
   }
 

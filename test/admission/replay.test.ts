@@ -1,7 +1,7 @@
 // The replay cache: a review seen before is answered again for its new uid, and only when that
 // is provably the same review; anything it cannot prove is parsed and decided as usual.
 import t from 'tap';
-import { ReplayCache, type Replayed } from '../../src/admission/replay.js';
+import { ReplayCache, type ReplayInputs, type Replayed } from '../../src/admission/replay.js';
 import { allow } from '../../src/admission/respond.js';
 import type { Decision } from '../../src/admission/review.js';
 import { podReview } from '../server/fixtures.js';
@@ -18,8 +18,20 @@ function answerFor(uid: string, namespace = 'shop'): Replayed {
 function replay(first: string, second: string, cache = new ReplayCache()) {
   const uid = (JSON.parse(first) as { request: { uid: string } }).request.uid;
   const answer = answerFor(uid);
-  cache.remember(first, inputs, answer);
-  return { hit: cache.answer(second, inputs), answer, cache };
+  rememberIn(cache, first, inputs, answer);
+  return { hit: answerOf(cache, second, inputs), answer, cache };
+}
+
+/** The remembered answer for a body and the body's uid, as the route reads a lookup. */
+function answerOf(cache: ReplayCache, body: string, from: ReplayInputs = inputs) {
+  const found = cache.lookup(body, from);
+  return found?.answer === undefined ? undefined : { answer: found.answer, uid: found.uid };
+}
+
+/** Keeps an answer for a body, as the route does after deciding. */
+function rememberIn(cache: ReplayCache, body: string, from: ReplayInputs, answer: Replayed): void {
+  const found = cache.lookup(body, from);
+  if (found !== undefined) cache.remember(found, from, answer);
 }
 
 const review = (uid: string, extra: Record<string, unknown> = {}) => JSON.stringify({ ...podReview({ uid }), ...extra });
@@ -28,7 +40,7 @@ t.test('the same review with another uid is answered from memory, with its own u
   const { hit, answer, cache } = replay(review('aaaa-1111'), review('bbbb-2222'));
   t.equal(hit?.answer, answer, 'the remembered answer, the same object');
   t.equal(hit?.uid, 'bbbb-2222');
-  t.equal(cache.answer(review('cccc-3333'), inputs)?.uid, 'cccc-3333', 'and again');
+  t.equal(answerOf(cache, review('cccc-3333'), inputs)?.uid, 'cccc-3333', 'and again');
   t.equal(cache.size, 1);
 });
 
@@ -48,17 +60,17 @@ t.test('a different catalog, namespace annotations or server version: not answer
   const cache = new ReplayCache();
   let state = [{}, {}, {}];
   const changing = () => state;
-  cache.remember(review('a'), changing, answerFor('a'));
-  t.ok(cache.answer(review('b'), changing), 'unchanged inputs');
+  rememberIn(cache, review('a'), changing, answerFor('a'));
+  t.ok(answerOf(cache, review('b'), changing), 'unchanged inputs');
   for (const index of [0, 1, 2]) {
-    cache.remember(review('a'), changing, answerFor('a'));
+    rememberIn(cache, review('a'), changing, answerFor('a'));
     state = state.map((value, i) => (i === index ? {} : value)); // a new object: a change
-    t.equal(cache.answer(review('b'), changing), undefined, `input ${index} changed`);
+    t.equal(answerOf(cache, review('b'), changing), undefined, `input ${index} changed`);
     t.equal(cache.size, 0, 'the stale answer is dropped');
   }
   // The namespace the inputs are asked for is the review's.
   const asked: (string | undefined)[] = [];
-  cache.remember(review('a'), (namespace) => (asked.push(namespace), []), answerFor('a', 'shop'));
+  rememberIn(cache, review('a'), (namespace) => (asked.push(namespace), []), answerFor('a', 'shop'));
   t.same(asked, ['shop']);
 });
 
@@ -66,22 +78,22 @@ t.test('a uid that is not where request.uid comes from is never replayed', async
   // An earlier "uid" key elsewhere in the body: the split finds it first.
   const decoy = (decoyUid: string, uid: string) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","meta":{"uid":"${decoyUid}"},"request":{"uid":"${uid}","kind":{"group":"","version":"v1","kind":"Pod"}}}`;
   const cache = new ReplayCache();
-  cache.remember(decoy('x', 'real'), inputs, answerFor('real'));
+  rememberIn(cache, decoy('x', 'real'), inputs, answerFor('real'));
   t.equal(cache.size, 0, 'the split uid is not the parsed one: not even kept');
-  cache.remember(decoy('same', 'same'), inputs, answerFor('same'));
+  rememberIn(cache, decoy('same', 'same'), inputs, answerFor('same'));
   t.equal(cache.size, 1, 'kept while the two happen to agree...');
-  t.equal(cache.answer(decoy('other', 'same'), inputs), undefined, '...but the proof on first reuse fails');
+  t.equal(answerOf(cache, decoy('other', 'same'), inputs), undefined, '...but the proof on first reuse fails');
   t.equal(cache.size, 0, 'and the entry is dropped');
 
   // A duplicate request.uid: JSON.parse keeps the last one.
   const duplicate = (first: string, last: string) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${first}","uid":"${last}","kind":{"group":"","version":"v1","kind":"Pod"}}}`;
-  cache.remember(duplicate('u', 'u'), inputs, answerFor('u'));
-  t.equal(cache.answer(duplicate('v', 'u'), inputs), undefined);
+  rememberIn(cache, duplicate('u', 'u'), inputs, answerFor('u'));
+  t.equal(answerOf(cache, duplicate('v', 'u'), inputs), undefined);
 
   // A key holding an escaped quote before "uid" in its name.
   const escaped = (uid: string) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","a\\"uid":"${uid}","request":{"uid":"${uid}","kind":{"group":"","version":"v1","kind":"Pod"}}}`;
-  cache.remember(escaped('w'), inputs, answerFor('w'));
-  t.equal(cache.answer(escaped('z'), inputs), undefined);
+  rememberIn(cache, escaped('w'), inputs, answerFor('w'));
+  t.equal(answerOf(cache, escaped('z'), inputs), undefined);
 });
 
 t.test('bodies it will not split are left to the parser', async (t) => {
@@ -94,13 +106,13 @@ t.test('bodies it will not split are left to the parser', async (t) => {
     ['a long body', review('a', { pad: 'x'.repeat(3000) })],
     ['not JSON', '{"request":{"uid":"abc"}'],
   ] as const) {
-    cache.remember(body, inputs, answerFor('a'));
-    t.equal(cache.answer(body, inputs), undefined, name);
+    rememberIn(cache, body, inputs, answerFor('a'));
+    t.equal(answerOf(cache, body, inputs), undefined, name);
   }
   const notJson = (uid: string) => `{"kind":"AdmissionReview","request":{"uid":"${uid}"}`;
-  cache.remember(notJson('abc'), inputs, answerFor('abc'));
+  rememberIn(cache, notJson('abc'), inputs, answerFor('abc'));
   t.equal(cache.size, 1, 'kept on the word of the caller...');
-  t.equal(cache.answer(notJson('def'), inputs), undefined, '...until the proof on first reuse fails to parse');
+  t.equal(answerOf(cache, notJson('def'), inputs), undefined, '...until the proof on first reuse fails to parse');
   t.equal(cache.size, 0);
 });
 
@@ -108,10 +120,10 @@ t.test('failed answers are not kept; the oldest answer goes first', async (t) =>
   const cache = new ReplayCache({ maxEntries: 2 });
   const failedAnswer = answerFor('a');
   failedAnswer.decision = { ...failedAnswer.decision, outcome: 'error', reason: 'internal-error' } as Decision;
-  cache.remember(review('a'), inputs, failedAnswer);
+  rememberIn(cache, review('a'), inputs, failedAnswer);
   t.equal(cache.size, 0);
-  for (const n of [1, 2, 3]) cache.remember(review('a', { n }), inputs, answerFor('a'));
+  for (const n of [1, 2, 3]) rememberIn(cache, review('a', { n }), inputs, answerFor('a'));
   t.equal(cache.size, 2);
-  t.equal(cache.answer(review('b', { n: 1 }), inputs), undefined, 'the first went');
-  t.ok(cache.answer(review('b', { n: 3 }), inputs));
+  t.equal(answerOf(cache, review('b', { n: 1 }), inputs), undefined, 'the first went');
+  t.ok(answerOf(cache, review('b', { n: 3 }), inputs));
 });

@@ -1,11 +1,12 @@
 // The webhook leg of the golden tests (STYLE.md, after Istio): the same pod, sent as an
-// AdmissionReview to the real Fastify app with the real engine, must come back with a patch
-// that, applied to the pod, gives the golden pod; the injected pod sent again must come back
-// allowed with no patch.
+// AdmissionReview (v1 and v1beta1) to the real Fastify app with the real engine, must come back
+// in its version with a patch that, applied to the pod, gives the golden pod; the injected pod
+// sent again must come back allowed with no patch.
 import type { Test } from 'tap';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
 import { ReplayCache } from '../../src/admission/replay.js';
+import { ADMISSION_API_VERSIONS, type AdmissionApiVersion } from '../../src/admission/types.js';
 import { buildApp } from '../../src/server/app.js';
 import { podReview, testDeps } from '../server/fixtures.js';
 import { testCatalog } from './catalog.js';
@@ -17,7 +18,7 @@ const catalog = testCatalog();
  * second is answered from the replay cache, without the engine, and must be the first answer
  * with its own uid.
  */
-async function send(t: Test, options: InjectOptions, pod: PodLike): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
+async function send(t: Test, options: InjectOptions, pod: PodLike, apiVersion: AdmissionApiVersion = 'admission.k8s.io/v1'): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
   const replay = new ReplayCache();
   let engineRuns = 0;
   const app = buildApp(
@@ -31,8 +32,10 @@ async function send(t: Test, options: InjectOptions, pod: PodLike): Promise<{ al
     }),
   );
   try {
-    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ object: pod, namespace: options.namespace ?? 'default', uid }) })).json() as { response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } };
-    const { response } = await post('golden-0000-0001');
+    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ apiVersion, object: pod, namespace: options.namespace ?? 'default', uid }) })).json() as { apiVersion: string; response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } };
+    const answer = await post('golden-0000-0001');
+    t.equal(answer.apiVersion, apiVersion, `webhook ${apiVersion}: answered in its version`);
+    const { response } = answer;
     t.equal(replay.size, 1, 'webhook: the answer is remembered');
     const replayed = await post('golden-0000-0002');
     t.same(replayed.response, { ...response, uid: 'golden-0000-0002' }, 'webhook: the same review with another uid gets the same answer, with its uid');
@@ -48,12 +51,14 @@ async function send(t: Test, options: InjectOptions, pod: PodLike): Promise<{ al
 }
 
 export async function goldenWebhookLeg(t: Test, before: PodLike, expected: PodLike, options: InjectOptions): Promise<void> {
-  const first = await send(t, options, before);
-  t.equal(first.allowed, true, 'webhook: allowed');
-  const patched = jsonpatch.applyPatch(structuredClone(before), first.patch ?? [], true, false).newDocument;
-  t.same(patched, expected, 'webhook: the returned patch applied to the pod gives the golden pod');
-  const again = await send(t, options, expected);
-  t.same(again, { allowed: true }, 'webhook: the injected pod comes back allowed with no patch');
+  for (const apiVersion of ADMISSION_API_VERSIONS) {
+    const first = await send(t, options, before, apiVersion);
+    t.equal(first.allowed, true, `webhook ${apiVersion}: allowed`);
+    const patched = jsonpatch.applyPatch(structuredClone(before), first.patch ?? [], true, false).newDocument;
+    t.same(patched, expected, `webhook ${apiVersion}: the returned patch applied to the pod gives the golden pod`);
+    const again = await send(t, options, expected, apiVersion);
+    t.same(again, { allowed: true }, `webhook ${apiVersion}: the injected pod comes back allowed with no patch`);
+  }
 }
 
 /** A pod the engine denies is denied by the webhook with the same message. */

@@ -1,16 +1,12 @@
 // /mutate with the real engine and the built-in catalog: the patch applies to the pod that was
-// sent, denials list every problem, re-review converges, and every golden Pod case agrees.
+// sent, denials list every problem, re-review converges. Every golden Pod case goes through
+// /mutate too, in both AdmissionReview versions (test/helpers/webhook-leg.ts).
 import t from 'tap';
 import jsonpatch from 'fast-json-patch';
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
-import { inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
+import { inject, type PodLike } from '../../src/engine/index.js';
 import { buildApp } from '../../src/server/app.js';
-import { testCatalog } from '../helpers/catalog.js';
 import { podReview, testDeps } from './fixtures.js';
-import { serverGoldenLeg } from './webhook-leg.js';
 
 const builtin = buildCatalog([loadBuiltinTemplates()]);
 
@@ -46,38 +42,6 @@ t.test('a denial lists every problem', async (t) => {
   t.match(response.status.message, /tls-secret/);
   t.ok(response.status.details.causes.length >= 3, 'one cause per problem');
 });
-
-t.test('golden Pod cases through /mutate', async (t) => {
-  const dir = fileURLToPath(new URL('../golden/', import.meta.url));
-  const catalog = testCatalog();
-  let legs = 0;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    const text = readFileSync(`${dir}${file}`, 'utf8');
-    const options = readOptions(text);
-    for (const doc of parseAllDocuments(text)) {
-      const object = doc.toJS() as PodLike | null;
-      if (object?.kind !== 'Pod') continue;
-      const result = inject(object, catalog, options);
-      if (result.outcome !== 'injected') continue;
-      await t.test(`${file} ${object.metadata?.name ?? ''}`, (t) => serverGoldenLeg(t, catalog, object, result.pod, options));
-      legs += 1;
-    }
-  }
-  t.ok(legs >= 5, `${legs} golden pods went through the server`);
-});
-
-/** The golden files' first-line options (see test/golden.test.ts). */
-function readOptions(text: string): InjectOptions {
-  const match = /^# options: (.*)$/m.exec(text.split('\n')[0] ?? '');
-  const raw = match ? (JSON.parse(match[1] as string) as Record<string, any>) : {};
-  const options: InjectOptions = { nativeSidecars: raw.nativeSidecars ?? 'auto', namespace: raw.namespace ?? 'default' };
-  if (typeof raw.kubeVersion === 'string') {
-    const [major = 0, minor = 0] = raw.kubeVersion.split('.').map(Number);
-    options.serverVersion = { major, minor };
-  }
-  if (raw.namespaceAnnotations !== undefined) options.namespaceAnnotations = raw.namespaceAnnotations;
-  return options;
-}
 
 t.test('with the memo main uses: a repeated pod gets the same patch under its own uid', async (t) => {
   const { memoizeInject } = await import('../../src/admission/memo.js');
