@@ -3,7 +3,7 @@
 import { contentHash } from './canonical.js';
 import { DNS1123_SUBDOMAIN, FILE_NAME, MAX_TEMPLATE_NAME, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
-import { checkParameterValue, checkType } from './parameter-value.js';
+import { checkParameterValue, checkType, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from './types.js';
 
@@ -92,11 +92,8 @@ function boundProblems(at: string, parameter: ParameterSpec): string[] {
   if (parameter.type !== 'string' && (parameter.pattern !== undefined || parameter.maxLength !== undefined)) problems.push(`${at}: pattern and maxLength apply only to string parameters`);
   if (parameter.pattern !== undefined) {
     if (!parameter.pattern.startsWith('^') || !parameter.pattern.endsWith('$')) problems.push(`${at}.pattern: must be anchored with ^ and $ so it bounds the whole value`);
-    try {
-      new RegExp(parameter.pattern, 'u');
-    } catch (error) {
-      problems.push(`${at}.pattern: not a valid regular expression (${(error as Error).message})`);
-    }
+    const fault = patternProblem(parameter.pattern);
+    if (fault !== undefined) problems.push(`${at}.pattern: ${fault}`);
   }
   // Parameter values come from pod annotations, which any pod author writes: a string that is
   // not bounded could carry anything into a config file or a command line.
@@ -154,7 +151,9 @@ function placeholderProblems(spec: TemplateSpec): string[] {
     if (isKey && refs.length > 0) problems.push(`spec.${path}: placeholders may appear only in values, not in keys`);
     for (const ref of refs) {
       if (!ref.startsWith('params.')) continue;
-      const parameter = parameters[ref.slice('params.'.length)];
+      const name = ref.slice('params.'.length);
+      // Own properties only: $(params.constructor) must not pass for a declared parameter.
+      const parameter = Object.hasOwn(parameters, name) ? parameters[name] : undefined;
       if (parameter === undefined) {
         problems.push(`spec.${path}: $(${ref}) names an undeclared parameter; declare it under spec.parameters`);
       } else if (SENSITIVE.some((re) => re.test(path)) && !isTightlyBound(parameter)) {

@@ -4,6 +4,7 @@
 import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { Pattern, Template } from '../catalog/types.js';
 import { canonicalJson } from '../catalog/canonical.js';
+import { MAX_PROBLEMS, printable } from './bounds.js';
 import { fileKey, filesVolumeName } from './keys.js';
 import type { Rendered } from './render.js';
 import type { Status } from './status.js';
@@ -31,6 +32,7 @@ type Owner = string; // "the pod's container 'app'", "template https-proxy"
 
 class Composition {
   readonly problems: Problem[] = [];
+  problemCount = 0;
   readonly warnings: string[] = [];
   private readonly spec: V1PodSpec;
   private readonly annotations: Record<string, string>;
@@ -52,11 +54,11 @@ class Composition {
     pod.metadata ??= {};
     this.annotations = pod.metadata.annotations ??= {};
     this.appContainers = [...this.spec.containers];
-    for (const c of [...this.spec.containers, ...(this.spec.initContainers ?? [])]) this.containerOwners.set(c.name, `the pod's container '${c.name}'`);
-    for (const v of this.spec.volumes ?? []) this.volumeOwners.set(v.name, `the pod's volume '${v.name}'`);
+    for (const c of [...this.spec.containers, ...(this.spec.initContainers ?? [])]) this.containerOwners.set(c.name, `the pod's container '${printable(c.name)}'`);
+    for (const v of this.spec.volumes ?? []) this.volumeOwners.set(v.name, `the pod's volume '${printable(v.name)}'`);
     for (const c of this.appContainers) {
       for (const e of c.env ?? []) this.envOwners.set(`${c.name}/${e.name}`, `the pod's own env var`);
-      for (const m of c.volumeMounts ?? []) this.mountOwners.set(`${c.name}/${m.mountPath}`, `the pod's own mount of volume '${m.name}'`);
+      for (const m of c.volumeMounts ?? []) this.mountOwners.set(`${c.name}/${m.mountPath}`, `the pod's own mount of volume '${printable(m.name)}'`);
     }
   }
 
@@ -92,9 +94,9 @@ class Composition {
     for (const [key, value] of Object.entries(rendered.podAnnotations)) {
       const previous = this.annotationOwners.get(key);
       if (previous !== undefined && this.annotations[key] !== value) {
-        this.clash('clash-annotation', template.name, `annotation ${key}: ${owner} sets '${value}' but ${previous} sets '${this.annotations[key]}'`);
+        this.clash('clash-annotation', template.name, `annotation ${key}: ${owner} sets '${printable(value)}' but ${previous} sets '${printable(this.annotations[key] ?? '')}'`);
       } else if (previous === undefined && this.annotations[key] !== undefined) {
-        if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${this.annotations[key]}'); ${owner} would set '${value}'`);
+        if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); ${owner} would set '${printable(value)}'`);
       } else {
         this.annotations[key] = value;
         this.annotationOwners.set(key, owner);
@@ -140,7 +142,7 @@ class Composition {
           this.envOwners.set(key, owner);
           if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
         } else if (canonicalJson(current) !== canonicalJson(env)) {
-          this.clash('clash-env', template.name, `env var ${env.name} in container '${container.name}': ${owner} sets ${describeEnv(env)} but ${this.envOwners.get(key)} has ${describeEnv(current)}`);
+          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': ${owner} sets ${describeEnv(env)} but ${this.envOwners.get(key)} has ${describeEnv(current)}`);
         }
       }
       for (const mount of rendered.app.volumeMounts ?? []) {
@@ -151,7 +153,7 @@ class Composition {
           this.mountOwners.set(key, owner);
           if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
         } else if (canonicalJson(current) !== canonicalJson(mount)) {
-          this.clash('clash-volume', template.name, `mount path ${mount.mountPath} in container '${container.name}': ${owner} mounts volume '${mount.name}' there, but ${this.mountOwners.get(key)} is already there`);
+          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': ${owner} mounts volume '${mount.name}' there, but ${this.mountOwners.get(key)} is already there`);
         }
       }
     }
@@ -168,7 +170,7 @@ class Composition {
         // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
         const template = this.containerTemplates.get(container.name) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
         if (previous !== undefined && template !== undefined) {
-          this.clash('clash-port', template, `port ${key}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${hint(port)}`);
+          this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${hint(port)}`);
         }
         seen.set(key, container.name);
       }
@@ -182,21 +184,28 @@ class Composition {
       for (const mount of container.volumeMounts ?? []) {
         if (volumes.has(mount.name)) continue;
         const owner = this.containerOwners.get(container.name) as string;
-        this.problems.push({ code: 'missing-volume', message: `${owner} mounts volume '${mount.name}', which the pod does not have; add the volume or set the template parameter that names it` });
+        this.problem({ code: 'missing-volume', message: `${owner} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it` });
       }
     }
   }
 
   private clash(code: Problem['code'], template: string | undefined, message: string): void {
-    this.problems.push(template === undefined ? { code, message } : { code, template, message });
+    this.problem(template === undefined ? { code, message } : { code, template, message });
+  }
+
+  /** Past what a denial lists, problems are only counted: a pod can have thousands. */
+  private problem(problem: Problem): void {
+    this.problemCount += 1;
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push(problem);
   }
 }
 
-export function compose(pod: PodLike, pieces: Piece[], status: Status, native: boolean): { problems: Problem[]; warnings: string[] } {
+/** `problems` holds at most MAX_PROBLEMS; `problemCount` is how many there were. */
+export function compose(pod: PodLike, pieces: Piece[], status: Status, native: boolean): { problems: Problem[]; problemCount: number; warnings: string[] } {
   const composition = new Composition(pod, status, native);
   for (const piece of pieces) composition.add(piece);
   composition.finish();
-  return { problems: composition.problems, warnings: composition.warnings };
+  return { problems: composition.problems, problemCount: composition.problemCount, warnings: composition.warnings };
 }
 
 function withDefaults(container: V1Container): V1Container {
@@ -218,9 +227,9 @@ function filesVolume(template: string, files: string[]): V1Volume {
 }
 
 function hint(port: V1ContainerPort): string {
-  return `; set the template's port parameter to a free port (container port ${port.containerPort})`;
+  return `; set the template's port parameter to a free port (container port ${printable(String(port.containerPort))})`;
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {
-  return env.value !== undefined ? `'${env.value}'` : 'a valueFrom reference';
+  return env.value !== undefined ? `'${printable(String(env.value))}'` : 'a valueFrom reference';
 }

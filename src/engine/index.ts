@@ -4,11 +4,15 @@ import type { V1PodSpec } from '@kubernetes/client-node';
 import type { Catalog, Template } from '../catalog/types.js';
 import { compose, type Piece } from './compose.js';
 import { STATUS_KEY, PATTERN_KEYS } from './keys.js';
-import { resolveParameters } from './params.js';
+import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
 import { readRequests, type TemplateRequest } from './requests.js';
-import { emptyStatus, readStatus, sameTemplates, stripInjection } from './status.js';
-import { diffPatch } from './patch.js';
+import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js';
+import { MAX_PROBLEMS, MAX_TEMPLATES, capList, capWarnings } from './bounds.js';
+import { ANY_TEXT, addedBy, provenance } from './provenance.js';
+import { metadataProblems, specProblems } from './shape.js';
+import { applyPatch, diffPatch } from './patch.js';
+import type { Operation } from 'fast-json-patch';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
 export type * from './types.js';
@@ -17,43 +21,77 @@ export * as keys from './keys.js';
 
 /** Decides what `pod` becomes. Never throws for bad pod input: problems come back as a denial. */
 export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): InjectionResult {
+  const unreadable = metadataProblems(pod);
+  if (unreadable.length > 0) return deny(unreadable, []);
   const annotations = pod.metadata?.annotations ?? {};
-  const requests = readRequests(annotations, options.namespaceAnnotations ?? {});
+  const previous = readStatus(annotations);
+  const recordedNames = typeof previous === 'object' ? previous.templates.map((t) => t.name) : [];
+  const requests = readRequests(annotations, options.namespaceAnnotations ?? {}, recordedNames);
   const warnings = [...requests.warnings];
-  if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings };
-  if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings };
-  if (!Array.isArray(pod.spec?.containers)) {
-    return deny([{ code: 'invalid-pod', message: 'the pod has no spec.containers list' }], warnings);
-  }
+  if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings: capWarnings(warnings) };
+  if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
+  const badSpec = specProblems(pod);
+  if (badSpec.length > 0) return deny(badSpec, warnings);
 
   const problems: Problem[] = [...requests.problems];
-  const chosen: { template: Template; request: TemplateRequest; values: ReturnType<typeof resolveParameters>['values'] }[] = [];
+  const chosen: { template: Template; request: TemplateRequest; values: Values }[] = [];
   for (const request of requests.templates) {
     const template = lookUp(request, catalog, problems, warnings);
     if (template === undefined) continue;
+    // Checked even when the template is listed under the wrong pattern, so one denial says everything.
     const resolved = resolveParameters(template, requests.parameters.get(template.name));
     problems.push(...resolved.problems);
-    chosen.push({ template, request, values: resolved.values });
+    if (template.spec.pattern === request.pattern) chosen.push({ template, request, values: resolved.values });
   }
   if (problems.length > 0) return deny(problems, warnings);
 
   const desired: InjectedTemplate[] = chosen.map(({ template }) => ({ name: template.name, pattern: template.spec.pattern, hash: template.hash }));
-  const previous = readStatus(annotations);
-  if (typeof previous === 'object' && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings };
   if (previous === 'unreadable') warnings.push(`${STATUS_KEY} is not podpattern's record; it is replaced`);
-
-  const mutated = structuredClone(pod) as PodLike & { spec: V1PodSpec };
-  if (typeof previous === 'object') stripInjection(mutated, previous);
+  const native = useNativeSidecars(options);
   const facts = podFacts(pod, options);
   const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) }));
+
+  const input = pod as PodLike & { spec: V1PodSpec };
+  let stripping: Operation[] = [];
+  if (typeof previous === 'object') {
+    const recorded = recordedPieces(previous, catalog, requests.parameters, { name: ANY_TEXT, namespace: ANY_TEXT });
+    const again = new Set(previous.templates.map((t) => t.name));
+    const proof = provenance(input, previous, addedBy(recorded.pieces, native), addedBy(pieces.filter((p) => again.has(p.template.name)), native), recorded.whole);
+    if (proof.complete && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
+    stripping = proof.stripping();
+  }
+  // The earlier injection's proven objects out, then the templates in: the patch is those
+  // removals followed by the diff of the stripped pod and the result.
+  const stripped = applyPatch(input, stripping);
+  const mutated = structuredClone(stripped);
   const status = emptyStatus(desired);
-  const composed = compose(mutated, pieces, status, useNativeSidecars(options));
+  const composed = compose(mutated, pieces, status, native);
   warnings.push(...composed.warnings);
-  if (composed.problems.length > 0) return deny(composed.problems, warnings);
+  if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = Object.fromEntries(chosen.map(({ template, values }) => [template.name, Object.fromEntries(values)]));
-  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch: diffPatch(pod, mutated), warnings };
+  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch: [...stripping, ...diffPatch(stripped, mutated)], warnings: capWarnings(warnings) };
+}
+
+/**
+ * The templates a status records, rendered as they were when their hash still matches the
+ * catalog's; `whole` is false when one of them can no longer be rendered (changed, removed, or
+ * its parameters no longer valid), so the pod cannot be proven fully injected.
+ */
+function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string, Map<string, string>>, facts: PodFacts): { pieces: Piece[]; whole: boolean } {
+  const pieces: Piece[] = [];
+  let whole = true;
+  for (const recorded of status.templates.slice(0, MAX_TEMPLATES)) {
+    const template = catalog.get(recorded.name);
+    const resolved = template?.hash === recorded.hash ? resolveParameters(template, parameters.get(template.name)) : undefined;
+    if (template === undefined || resolved === undefined || resolved.problems.length > 0) {
+      whole = false;
+      continue;
+    }
+    pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, resolved.values, facts) });
+  }
+  return { pieces, whole: whole && status.templates.length <= MAX_TEMPLATES };
 }
 
 function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[], warnings: string[]): Template | undefined {
@@ -83,7 +121,6 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
       template: template.name,
       message: `${PATTERN_KEYS[request.pattern]}: template ${template.name} is ${withArticle(template.spec.pattern)} template, not ${withArticle(request.pattern)}; list it under ${PATTERN_KEYS[template.spec.pattern]}`,
     });
-    return undefined;
   }
   return template;
 }
@@ -92,10 +129,14 @@ function withArticle(pattern: string): string {
   return `${pattern === 'sidecar' ? 'a' : 'an'} ${pattern}`;
 }
 
-function deny(problems: Problem[], warnings: string[]): InjectionResult {
+/** A denial lists at most MAX_PROBLEMS problems, in the message and in its causes alike, and says how many more there are. */
+function deny(all: Problem[], warnings: string[], total = all.length): InjectionResult {
+  const { kept: problems } = capList(all, MAX_PROBLEMS);
+  const more = total - problems.length;
   const lines = problems.map((p) => `- ${p.message}`);
-  const message = `podpattern cannot inject this pod (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
-  return { outcome: 'denied', reason: (problems[0] as Problem).code, problems, message, warnings };
+  if (more > 0) lines.push(`- … and ${more} more problem${more === 1 ? '' : 's'}`);
+  const message = `podpattern cannot inject this pod (${total} problem${total === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+  return { outcome: 'denied', reason: (problems[0] as Problem).code, problems, message, warnings: capWarnings(warnings) };
 }
 
 /**

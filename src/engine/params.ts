@@ -3,7 +3,7 @@
 import { checkParameterValue } from '../catalog/parameter-value.js';
 import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.js';
 import { parameterKey } from './keys.js';
-import { truncate } from './requests.js';
+import { MAX_PROBLEMS, printable } from './bounds.js';
 import type { Problem } from './types.js';
 
 export type Values = Map<string, ParameterValue>;
@@ -12,14 +12,21 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
   const values: Values = new Map();
   const problems: Problem[] = [];
   const declared = template.spec.parameters;
+  const known = Object.keys(declared);
+  let unknown = 0;
   for (const name of raw?.keys() ?? []) {
-    if (declared[name] !== undefined) continue;
-    const known = Object.keys(declared);
+    // Own properties only: 'constructor' or 'toString' must not pass for a declared parameter.
+    if (Object.hasOwn(declared, name)) continue;
+    unknown += 1;
+    if (unknown > MAX_PROBLEMS) continue; // counted below; a denial lists no more than this anyway
     problems.push({
       code: 'unknown-parameter',
       template: template.name,
-      message: `${parameterKey(template.name, truncate(name))}: template ${template.name} has no parameter '${truncate(name)}'; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
+      message: `${parameterKey(template.name, printable(name))}: template ${template.name} has no parameter '${printable(name)}'; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
     });
+  }
+  if (unknown > MAX_PROBLEMS) {
+    problems.push({ code: 'unknown-parameter', template: template.name, message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have` });
   }
   for (const [name, parameter] of Object.entries(declared)) {
     const text = raw?.get(name);
@@ -33,7 +40,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     const typed = convert(parameter, text);
     const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed);
     if (fault !== undefined || typed === undefined) {
-      problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${truncate(text)}' ${fault}` });
+      problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${printable(text)}' ${fault}` });
       continue;
     }
     values.set(name, typed);

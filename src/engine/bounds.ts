@@ -1,0 +1,51 @@
+// Limits on the work a review may cause and on the size of what it answers. A pod's annotations
+// and spec are hostile input up to the API server's 3 MiB object limit: without these, a pod
+// listing thousands of template names or unknown podpattern.dev/* keys made a denial of many
+// megabytes (every problem in the message and again in its causes) and took seconds. Each
+// limit is applied before the work it bounds, and what is left out is counted, never dropped
+// silently.
+
+/** Template names one pod may ask for, over its three pattern annotations. */
+export const MAX_TEMPLATES = 32;
+/** Problems a denial lists; the rest are counted ("… and 12 more problems"). */
+export const MAX_PROBLEMS = 20;
+/** Warnings an answer carries; the last says how many more there were. */
+export const MAX_WARNINGS = 20;
+/** Characters of a pod-supplied value echoed in a message (after escaping). */
+export const MAX_ECHO = 64;
+/** Containers (plus init containers) and volumes of a pod the engine will look at. */
+export const MAX_CONTAINERS = 256;
+export const MAX_VOLUMES = 512;
+/** Env vars, mounts and ports per container the engine will look at. */
+export const MAX_PER_CONTAINER = 512;
+
+// C0 and C1 controls, DEL, and format characters (bidirectional overrides, zero-width joiners,
+// the byte-order mark), plus the line and paragraph separators: a value echoed into a denial
+// reaches kubectl's terminal and the pod's Events, where these would move the cursor, reorder
+// the text or hide part of it.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+
+/**
+ * A pod-supplied text made safe to echo: unprintable characters written as \u{…} escapes and
+ * the result cut to `max` characters. Only the start of a long text is looked at, so the cost
+ * does not grow with the input.
+ */
+export function printable(text: string, max = MAX_ECHO): string {
+  const head = text.length > max * 2 ? text.slice(0, max * 2) : text;
+  const escaped = head.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`);
+  const chars = Array.from(escaped); // by code point, so a surrogate pair is never cut in two
+  return chars.length <= max && head.length === text.length ? escaped : `${chars.slice(0, max).join('')}…`;
+}
+
+/** Keeps the first `max` items and says how many were left out. */
+export function capList<T>(items: readonly T[], max: number): { kept: T[]; more: number } {
+  return items.length <= max ? { kept: [...items], more: 0 } : { kept: items.slice(0, max), more: items.length - max };
+}
+
+/** Warnings as sent back: at most MAX_WARNINGS, the last one saying how many were left out. */
+export function capWarnings(warnings: readonly string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+  const kept = warnings.slice(0, MAX_WARNINGS - 1);
+  kept.push(`${warnings.length - kept.length} more warnings are not shown`);
+  return kept;
+}

@@ -1,0 +1,95 @@
+// The parts of a pod the engine reads, checked before it reads them. The API server validates a
+// pod only after mutating admission, so a review can carry anything: an annotation that is a
+// number, a container without a name, env that is an object. Such a pod is denied with what is
+// wrong (never answered by the failure mode, which in "open" mode would admit it uninjected),
+// and a pod larger than the engine will look at is denied before any work is done on it.
+import { MAX_CONTAINERS, MAX_PER_CONTAINER, MAX_PROBLEMS, MAX_VOLUMES, printable } from './bounds.js';
+import type { PodLike, Problem } from './types.js';
+
+/** What is wrong with the shape of the pod's metadata (read to learn what it asks for); none when the engine can read it. */
+export function metadataProblems(pod: PodLike): Problem[] {
+  const found: string[] = [];
+  const add = (message: string): void => {
+    found.push(message);
+  };
+  const metadata: unknown = pod.metadata;
+  if (metadata !== undefined && !isObject(metadata)) add('metadata is not an object');
+  const annotations = isObject(metadata) ? metadata['annotations'] : undefined;
+  if (annotations !== undefined && annotations !== null && !isObject(annotations)) add('metadata.annotations is not a map');
+  if (isObject(annotations)) {
+    for (const [key, value] of Object.entries(annotations)) {
+      if (typeof value !== 'string') {
+        add(`annotation ${printable(key)} is not a string`);
+        if (found.length >= MAX_PROBLEMS) break;
+      }
+    }
+  }
+  for (const field of ['name', 'generateName', 'namespace'] as const) {
+    const value = isObject(metadata) ? metadata[field] : undefined;
+    if (value !== undefined && typeof value !== 'string') add(`metadata.${field} is not a string`);
+  }
+  return toProblems(found);
+}
+
+/** What is wrong with the shape of the pod's spec (read only when it asks for injection); none when the engine can read it. */
+export function specProblems(pod: PodLike): Problem[] {
+  const found: string[] = [];
+  const add = (message: string): void => {
+    found.push(message);
+  };
+  const spec: unknown = pod.spec;
+  if (!isObject(spec) || !Array.isArray(spec['containers'])) {
+    add('the pod has no spec.containers list');
+    return toProblems(found);
+  }
+  const containers = spec['containers'] as unknown[];
+  const initContainers = spec['initContainers'];
+  const volumes = spec['volumes'];
+  if (initContainers !== undefined && !Array.isArray(initContainers)) add('spec.initContainers is not a list');
+  if (volumes !== undefined && !Array.isArray(volumes)) add('spec.volumes is not a list');
+  const inits = Array.isArray(initContainers) ? (initContainers as unknown[]) : [];
+  if (containers.length + inits.length > MAX_CONTAINERS) add(`the pod has ${containers.length + inits.length} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
+  if (Array.isArray(volumes) && volumes.length > MAX_VOLUMES) add(`the pod has ${volumes.length} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
+  if (found.length > 0) return toProblems(found);
+
+  for (const [list, items] of [['containers', containers], ['initContainers', inits]] as const) {
+    items.forEach((container, i) => checkContainer(`spec.${list}[${i}]`, container, add));
+    if (found.length >= MAX_PROBLEMS) return toProblems(found);
+  }
+  (Array.isArray(volumes) ? (volumes as unknown[]) : []).forEach((volume, i) => {
+    if (!isObject(volume) || typeof volume['name'] !== 'string') add(`spec.volumes[${i}] has no name`);
+  });
+  return toProblems(found);
+}
+
+function checkContainer(at: string, container: unknown, add: (message: string) => void): void {
+  if (!isObject(container) || typeof container['name'] !== 'string') {
+    add(`${at} has no name`);
+    return;
+  }
+  const lists = { env: 'name', volumeMounts: 'mountPath', ports: 'containerPort' } as const;
+  for (const [field, key] of Object.entries(lists)) {
+    const items = container[field];
+    if (items === undefined || items === null) continue;
+    if (!Array.isArray(items)) {
+      add(`${at}.${field} is not a list`);
+      continue;
+    }
+    if (items.length > MAX_PER_CONTAINER) {
+      add(`${at}.${field} has ${items.length} entries; podpattern injects into pods with at most ${MAX_PER_CONTAINER} per container`);
+      continue;
+    }
+    const index = items.findIndex((item) => !isObject(item) || item[key] === undefined || (key !== 'containerPort' && typeof item[key] !== 'string'));
+    if (index !== -1) add(`${at}.${field}[${index}] has no ${key}`);
+  }
+  const mounts = container['volumeMounts'];
+  if (Array.isArray(mounts) && mounts.some((m) => isObject(m) && typeof m['name'] !== 'string')) add(`${at}.volumeMounts has an entry without a name`);
+}
+
+function toProblems(found: string[]): Problem[] {
+  return found.map((text) => ({ code: 'invalid-pod', message: `${text}; podpattern cannot read this pod` }));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
