@@ -19,10 +19,15 @@ import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
+import { Connections } from './server/connections.js';
 import { LineBatcher } from './log/line-batcher.js';
 
-/** How long in-flight requests get to finish once the drain window is over. */
-const CLOSE_GRACE_MS = 10_000;
+/**
+ * How long in-flight reviews get to finish once the drain window is over. A review is decided
+ * in milliseconds; this covers one whose body is still arriving. Shutdown therefore ends within
+ * drain-seconds plus this, whatever the clients do.
+ */
+const CLOSE_GRACE_MS = 3_000;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = readServeConfig(argv);
@@ -76,8 +81,16 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     readiness: () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining }),
   });
 
-  await app.listen({ host: config.host, port: config.port });
-  await health.listen({ host: config.host, port: config.healthPort });
+  const connections = [new Connections(app.server), new Connections(health.server)];
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    await health.listen({ host: config.host, port: config.healthPort });
+  } catch (error) {
+    // Nothing half-started: a webhook without its health port (or the reverse) would serve
+    // without probes, certificate reloads or a drain. Close what did start, and fail.
+    await Promise.allSettled([app.close(), health.close()]);
+    throw new Error(`cannot listen (${(error as Error).message}): free the port or choose another with --port / --health-port`);
+  }
   certificates.start();
   if (cluster !== undefined) void cluster.start();
   logger.info(
@@ -87,7 +100,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
 
   const signal = await nextSignal(['SIGTERM', 'SIGINT']);
   await cluster?.watch.stop();
-  return drainAndClose(signal, config, logger, lifecycle, certificates, [app, health]);
+  return drainAndClose(signal, config, logger, lifecycle, certificates, [app, health], connections);
 }
 
 async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Metrics): Promise<CertificateReloader> {
@@ -174,7 +187,7 @@ function connectCluster(config: ServeConfig, logger: Logger, metrics: Metrics, l
  */
 async function drainAndClose(
   signal: string, config: ServeConfig, logger: Logger, lifecycle: Lifecycle,
-  certificates: CertificateReloader, apps: FastifyInstance[],
+  certificates: CertificateReloader, apps: FastifyInstance[], connections: Connections[],
 ): Promise<number> {
   lifecycle.startDraining();
   logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining: /readyz fails, reviews still served');
@@ -182,10 +195,14 @@ async function drainAndClose(
   certificates.stop();
   logger.info('closing: no new connections; waiting for in-flight reviews');
   const closing = Promise.all(apps.map((app) => app.close()));
+  // Connections without a request in flight (idle, mid-handshake, half-sent headers) end now:
+  // the listener is closed, so nothing more can come on them that a ready replica cannot take.
+  const idle = connections.reduce((sum, c) => sum + c.closeIdle(), 0);
+  if (idle > 0) logger.info({ connections: idle }, 'closed connections with no request in flight');
   const overdue = sleep(CLOSE_GRACE_MS).then(() => 'overdue' as const);
   if ((await Promise.race([closing, overdue])) === 'overdue') {
     logger.warn({ graceMs: CLOSE_GRACE_MS }, 'in-flight requests did not finish; closing their connections');
-    for (const app of apps) app.server.closeAllConnections();
+    for (const c of connections) c.closeAll();
     await closing;
   }
   logger.info('stopped');

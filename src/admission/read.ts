@@ -7,6 +7,8 @@ export type ReadResult = { ok: true; review: IncomingReview } | { ok: false; cod
 /** Stable codes for the ways a body is not an AdmissionReview; the server returns them as `code`. */
 export type ReadErrorCode = 'not-an-admission-review' | 'unsupported-api-version' | 'missing-request' | 'invalid-request';
 
+const UID = /^[\x21-\x7e]{1,256}$/;
+
 export function readAdmissionReview(body: unknown): ReadResult {
   if (!isObject(body) || body.kind !== 'AdmissionReview') {
     return fail('not-an-admission-review', 'the body is not an AdmissionReview: expected {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{...}}');
@@ -19,6 +21,8 @@ export function readAdmissionReview(body: unknown): ReadResult {
 
   const problems: string[] = [];
   if (typeof request.uid !== 'string' || request.uid === '') problems.push('request.uid must be a non-empty string');
+  // The answer echoes the uid, and the log line carries it: the API server's are 36-character UUIDs.
+  else if (!UID.test(request.uid)) problems.push('request.uid must be at most 256 printable ASCII characters');
   const kind = request.kind;
   if (!isObject(kind) || typeof kind.kind !== 'string' || typeof kind.version !== 'string' || typeof kind.group !== 'string') {
     problems.push('request.kind must be {group, version, kind} strings');

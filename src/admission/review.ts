@@ -2,6 +2,7 @@
 // (the server decodes and encodes), no logging or metrics (the caller records the Decision).
 import type { Catalog } from '../catalog/types.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike, ServerVersion } from '../engine/types.js';
+import { printable } from '../engine/bounds.js';
 import { allow, deny, denyInternal } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -120,11 +121,17 @@ export interface ReviewFacts {
   dryRun: boolean;
 }
 
+/** Longest a pod-supplied name in a log line gets: the longest name Kubernetes accepts. */
+const MAX_LOGGED_NAME = 253;
+
 export function factsOf(request: AdmissionRequest): ReviewFacts {
+  const namespace = namespaceOf(request);
+  const pod = podLabel(request);
+  // The request is not validated yet: a "name" can be megabytes, or not a string at all.
   return {
     uid: request.uid,
-    namespace: namespaceOf(request),
-    pod: podLabel(request),
+    namespace: namespace === undefined ? undefined : printable(String(namespace), MAX_LOGGED_NAME),
+    pod: pod === undefined ? undefined : printable(String(pod), MAX_LOGGED_NAME),
     kind: request.kind.kind,
     operation: request.operation,
     dryRun: request.dryRun === true,

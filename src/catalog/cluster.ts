@@ -74,6 +74,9 @@ export class ClusterWatch {
   private readonly templates: Watched<TemplateObject>;
   private readonly namespaces: Watched<V1Namespace>;
   private readonly synced = { templates: false, namespaces: false };
+  /** Restarts in a row without a successful start, by informer: the backoff grows with them. */
+  private readonly failures = { templates: 0, namespaces: 0 };
+  private readonly listedOnce = { templates: false, namespaces: false };
   private readonly annotationsByObject = new WeakMap<V1Namespace, Record<string, string>>();
   private readonly custom: CustomObjectsApi;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -83,10 +86,12 @@ export class ClusterWatch {
     const { config } = deps;
     this.custom = config.makeApiClient(CustomObjectsApi);
     const core = config.makeApiClient(CoreV1Api);
-    this.templates = makeInformer(config, `/apis/${GROUP}/${VERSION}/${PLURAL}`, () =>
-      this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+    this.templates = makeInformer(
+      config,
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      this.listed('templates', () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), () => this.deps.live.flush()),
     );
-    this.namespaces = makeInformer(config, '/api/v1/namespaces', () => core.listNamespace());
+    this.namespaces = makeInformer(config, '/api/v1/namespaces', this.listed('namespaces', () => core.listNamespace()));
     this.wireTemplates();
     this.wire('namespaces', this.namespaces);
   }
@@ -132,21 +137,37 @@ export class ClusterWatch {
     this.templates.on('delete', (object) => {
       if (object.metadata?.name !== undefined) this.deps.live.remove(object.metadata.name);
     });
-    this.wire('templates', this.templates, () => this.deps.live.flush());
+    this.wire('templates', this.templates);
   }
 
-  private wire<T extends KubernetesObject>(which: keyof ClusterWatch['synced'], informer: Watched<T>, onSynced?: () => void): void {
-    let failures = 0;
-    informer.on('connect', () => {
-      failures = 0;
-      if (!this.synced[which]) this.deps.logger.info({ informer: which }, 'informer synced');
-      this.synced[which] = true;
-      onSynced?.();
-    });
+  /**
+   * Wraps an informer's list call so that `synced` turns true, and `onListed` runs, only once
+   * the list has been applied. client-node's informer emits 'connect' before it lists (on its
+   * first start and again on every relist after an expired watch), so readiness taken from
+   * 'connect' came before the catalog: an empty cluster layer was swapped in and pods asking for
+   * a cluster template were denied until the debounce caught up. The informer applies the list
+   * (its add, update and delete events) synchronously once the call resolves, so a callback
+   * scheduled with setImmediate runs after all of them.
+   */
+  private listed<L>(which: keyof ClusterWatch['synced'], list: () => Promise<L>, onListed?: () => void): () => Promise<L> {
+    return async () => {
+      const result = await list();
+      setImmediate(() => {
+        if (this.stopped) return;
+        onListed?.();
+        this.listedOnce[which] = true;
+        this.markSynced(which);
+      });
+      return result;
+    };
+  }
+
+  private wire<T extends KubernetesObject>(which: keyof ClusterWatch['synced'], informer: Watched<T>): void {
     informer.on('error', (error) => {
       this.synced[which] = false;
       if (this.stopped) return;
-      failures += 1;
+      this.failures[which] += 1;
+      const failures = this.failures[which];
       const delay = Math.min(this.deps.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(failures, 10));
       this.deps.logger.warn({ informer: which, err: describe(error), retryInMs: delay }, 'informer stopped; restarting');
       const timer = setTimeout(() => {
@@ -157,14 +178,23 @@ export class ClusterWatch {
     });
   }
 
-  private async startOne<T extends KubernetesObject>(which: string, informer: Watched<T>): Promise<void> {
+  private async startOne<T extends KubernetesObject>(which: keyof ClusterWatch['synced'], informer: Watched<T>): Promise<void> {
     if (this.stopped) return;
     try {
+      // Resolves once the informer has listed (when it had to) and its watch is open. A restart
+      // after an error resumes the watch from the last version seen, without a list.
       await informer.start();
+      if (!this.stopped && this.listedOnce[which]) this.markSynced(which);
     } catch (error) {
       // start() rejects when the first list fails; the informer's error handler restarts it.
       this.deps.logger.warn({ informer: which, err: describe(error) }, 'informer could not list');
     }
+  }
+
+  private markSynced(which: keyof ClusterWatch['synced']): void {
+    this.failures[which] = 0;
+    if (!this.synced[which]) this.deps.logger.info({ informer: which }, 'informer synced');
+    this.synced[which] = true;
   }
 
   /** Writes Ready=True/False on the object when it differs from what the object shows. */

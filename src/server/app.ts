@@ -12,14 +12,23 @@ import type { AdmissionRequest } from '../admission/types.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import { MAX_JSON_SEPARATORS, countSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
 /** Above the API server's 90 s idle timeout, so the client, not us, closes idle connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
-export const HEADERS_TIMEOUT_MS = 15_000;
-export const REQUEST_TIMEOUT_MS = 35_000;
+/**
+ * A connection with no traffic at all this long is closed: one that finished its TLS handshake
+ * and never sent a request would otherwise be held for ever. Above the keep-alive timeout, which
+ * Node applies between requests.
+ */
+export const IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 5_000;
+/** A TLS handshake not done by then is dropped (Node's default is 120 s). */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** Part of the API server's `?timeout=` kept back for sending the answer. */
 const TIMEOUT_MARGIN_MS = 50;
 
@@ -43,10 +52,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
-    connectionTimeout: 0,
+    connectionTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ...(deps.tls === undefined ? {} : { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const } }),
+    ...(deps.tls === undefined ? {} : { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS } }),
   }) as unknown as FastifyInstance;
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
@@ -72,7 +81,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // app.inject() does not pass through the server's listeners: then the clock starts here.
     const arrived = (request.raw as Arrived)[ARRIVED] ?? performance.now();
     const elapsedMs = (): number => performance.now() - arrived;
-    const body = request.body as string; // the JSON text: see parseText
+    const body = request.body; // the JSON text: see parseText
+    // Fastify skips the parser when a POST has no body at all (no Content-Length, no chunks).
+    if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
     const timeout = (request.query as Record<string, unknown>).timeout;
     const found = deps.replay?.lookup(body, replayInputs);
     const replayed = found?.answer !== undefined && inTime(timeout, elapsedMs());
@@ -95,6 +106,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   /** Parses, reads and decides a review: the path of every review the replay cache does not know. */
   function answerOnce(body: string, found: Lookup | undefined, timeout: unknown, elapsedMs: number): [Replayed, string] {
+    const separators = countSeparators(body);
+    if (separators > MAX_JSON_SEPARATORS) {
+      throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);

@@ -3,12 +3,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { printable } from '../engine/bounds.js';
 
 export const ERROR_CODES = {
   'unsupported-media-type': 415,
   'invalid-json': 400,
   'empty-body': 400,
   'body-too-large': 413,
+  'review-too-complex': 413,
   'not-an-admission-review': 400,
   'unsupported-api-version': 400,
   'missing-request': 400,
@@ -36,9 +38,12 @@ export interface ErrorBody {
   message: string;
 }
 
+/** Longest message an error body or its log line carries: a parser's message can quote the body. */
+const MAX_MESSAGE = 1024;
+
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   const statusCode = ERROR_CODES[code];
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message: printable(message, MAX_MESSAGE) };
 }
 
 /** Fastify's own errors (from its body parsing) mapped to ours. */
@@ -68,7 +73,7 @@ export function toErrorBody(error: FastifyError | HttpError): ErrorBody {
 export function handleError(logger: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): ErrorBody => {
     const body = toErrorBody(error);
-    const fields = { method: request.method, url: request.url, statusCode: body.statusCode, code: body.code, reason: body.message };
+    const fields = { method: request.method, url: printable(request.url, 256), statusCode: body.statusCode, code: body.code, reason: body.message };
     if (body.statusCode >= 500) logger.error({ ...fields, err: error }, 'request failed');
     else logger.warn(fields, 'bad request');
     void reply.code(body.statusCode).type('application/json; charset=utf-8');
