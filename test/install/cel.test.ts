@@ -1,7 +1,8 @@
 // The CEL in the install (webhook matchConditions, the ValidatingAdmissionPolicy, the CRD's
-// validation rules) parses, and decides the way SPEC §4 says for representative pods.
+// validation rules) parses, and decides as the namespace opt-in promises for representative pods.
 // Evaluated with @marcbachmann/cel-js, a CEL implementation in JavaScript: the API server uses
-// cel-go, but these expressions use only the standard macros (has, exists, in, matches, size).
+// cel-go, but these expressions use only the standard macros (has, exists, all, map, filter, in,
+// matches, size) and split/indexOf/substring, which Kubernetes' CEL has from its strings library.
 import { join } from 'node:path';
 import { evaluate, parse } from '@marcbachmann/cel-js';
 import t from 'tap';
@@ -21,8 +22,9 @@ function matches(conditions: Condition[], context: Record<string, unknown>): boo
   return conditions.every((c) => evaluate(c.expression, context) === true);
 }
 
-const pod = (annotations?: Record<string, string>): { metadata: Record<string, unknown> } => ({
+const pod = (annotations?: Record<string, string>, containers = ['app', 'https-proxy']): { metadata: Record<string, unknown>; spec: Record<string, unknown> } => ({
   metadata: { name: 'app', namespace: 'shop', ...(annotations ? { annotations } : {}) },
+  spec: { containers: containers.map((name) => ({ name, image: 'x' })) },
 });
 const namespace = (annotations?: Record<string, string>) => ({ metadata: { name: 'shop', ...(annotations ? { annotations } : {}) } });
 
@@ -42,7 +44,7 @@ t.test('every CEL expression parses', async (t) => {
   for (const objects of [plain, chartDefault, chartDefaults]) {
     for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) expressions.push(...webhook.matchConditions.map((c: Condition) => c.expression));
     const policy = find(objects, 'ValidatingAdmissionPolicy');
-    expressions.push(...policy.spec.matchConditions.map((c: Condition) => c.expression), ...policy.spec.validations.map((v: { expression: string }) => v.expression));
+    expressions.push(...policy.spec.matchConditions.map((c: Condition) => c.expression), ...policy.spec.variables.map((v: Condition) => v.expression), ...policy.spec.validations.map((v: { expression: string }) => v.expression));
   }
   t.ok(expressions.length > 10);
   for (const expression of new Set(expressions)) t.doesNotThrow(() => parse(expression), expression);
@@ -75,15 +77,21 @@ t.test('with namespaceDefaults, every pod but mirror pods reaches the webhook', 
   }
 });
 
-/** What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. */
+/** What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. Variables are evaluated in order, as the API server does. */
 function decide(policy: K8sObject, object: unknown, namespaceObject: unknown): 'skip' | 'allow' | 'deny' {
-  const context = { object, namespaceObject, request: {} };
+  const variables: Record<string, unknown> = {};
+  const context = { object, namespaceObject, request: {}, variables };
   if (!matches(policy.spec.matchConditions, context)) return 'skip';
+  for (const variable of policy.spec.variables ?? []) variables[variable.name] = evaluate(variable.expression, context);
   return policy.spec.validations.every((v: { expression: string }) => evaluate(v.expression, context) === true) ? 'allow' : 'deny';
 }
 
 t.test('the policy refuses uninjected pods that ask for a pattern, and only those', async (t) => {
-  const status = { 'podpattern.dev/status': '{"templates":[]}' };
+  // As podpattern writes it (JSON.stringify of the record).
+  const record = (containers: string[], initContainers: string[] = []) => ({
+    'podpattern.dev/status': JSON.stringify({ templates: [{ name: 'https-proxy', pattern: 'sidecar', hash: '0123456789abcdef' }], containers, initContainers, volumes: [], annotations: [], appEnv: [], appVolumeMounts: [] }),
+  });
+  const status = record(['https-proxy']);
   const cases: Array<[string, Record<string, string> | undefined, 'skip' | 'allow' | 'deny']> = [
     ['no annotations', undefined, 'skip'],
     ['asks, not injected', { 'podpattern.dev/sidecar': 'https-proxy' }, 'deny'],
@@ -91,6 +99,12 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
     ['asks, opted out', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' }, 'skip'],
     ['asks, inject annotation not "false"', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'true' }, 'deny'],
     ['a mirror pod', { 'podpattern.dev/sidecar': 'x', 'kubernetes.io/config.mirror': 'a' }, 'skip'],
+    ['a forged status naming a container the pod does not have', { 'podpattern.dev/sidecar': 'https-proxy', ...record(['https-proxy', 'absent']) }, 'deny'],
+    ['a forged status naming only absent containers', { 'podpattern.dev/sidecar': 'https-proxy', ...record(['mesh-proxy']) }, 'deny'],
+    ['a forged status naming no container', { 'podpattern.dev/sidecar': 'https-proxy', ...record([]) }, 'deny'],
+    ['a status not in podpattern\'s format', { 'podpattern.dev/sidecar': 'https-proxy', 'podpattern.dev/status': '{"templates":[], "containers" : ["app"]}' }, 'deny'],
+    ['a status with a second containers list', { 'podpattern.dev/sidecar': 'https-proxy', 'podpattern.dev/status': `${status['podpattern.dev/status'].slice(0, -1)},"containers":["x"]}` }, 'deny'],
+    ['a native sidecar recorded as an init container, present there', { 'podpattern.dev/sidecar': 'https-proxy', ...record([], ['https-proxy']) }, 'allow'],
   ];
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault], ['chart, namespaceDefaults', chartDefaults]] as const) {
     const policy = find(objects, 'ValidatingAdmissionPolicy');
