@@ -21,6 +21,8 @@ export function memoizeInject(inject: InjectFunction, options: MemoOptions = {})
   const byCatalog = new WeakMap<Catalog, Map<string, InjectionResult>>();
 
   return (pod: PodLike, catalog: Catalog, injectOptions: InjectOptions): InjectionResult => {
+    // Sized by a walk that stops at the limit first: a 3 MiB pod is not serialized only to be refused.
+    if (exceeds(pod, maxPodBytes)) return inject(pod, catalog, injectOptions);
     const key = JSON.stringify([injectOptions, pod]);
     if (key.length > maxPodBytes) return inject(pod, catalog, injectOptions);
     let entries = byCatalog.get(catalog);
@@ -39,4 +41,19 @@ export function memoizeInject(inject: InjectFunction, options: MemoOptions = {})
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
     return result;
   };
+}
+
+/** Whether the strings and keys in `value` add up to more than `budget` characters; stops as soon as they do. */
+function exceeds(value: unknown, budget: number): boolean {
+  let left = budget;
+  const walk = (item: unknown): boolean => {
+    if (typeof item === 'string') return (left -= item.length + 2) < 0;
+    if (typeof item !== 'object' || item === null) return (left -= 8) < 0;
+    if (Array.isArray(item)) return item.some(walk);
+    for (const key in item) {
+      if ((left -= key.length + 4) < 0 || walk((item as Record<string, unknown>)[key])) return true;
+    }
+    return false;
+  };
+  return walk(value);
 }

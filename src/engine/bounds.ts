@@ -16,6 +16,12 @@ export const MAX_ECHO = 64;
 /** Containers (plus init containers) and volumes of a pod the engine will look at. */
 export const MAX_CONTAINERS = 256;
 export const MAX_VOLUMES = 512;
+/**
+ * Longest patch (as JSON) an injection may answer with; base64 makes it a third longer. The
+ * largest built-in composition is about 6 KiB: the limit only stops a pod whose many containers
+ * would each receive a template's app wiring.
+ */
+export const MAX_PATCH_BYTES = 40 * 1024;
 /** Env vars, mounts and ports per container the engine will look at. */
 export const MAX_PER_CONTAINER = 512;
 

@@ -8,10 +8,10 @@ import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
 import { readRequests, type TemplateRequest } from './requests.js';
 import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js';
-import { MAX_PROBLEMS, MAX_TEMPLATES, capList, capWarnings } from './bounds.js';
+import { MAX_PATCH_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, capList, capWarnings } from './bounds.js';
 import { ANY_TEXT, addedBy, provenance } from './provenance.js';
 import { metadataProblems, specProblems } from './shape.js';
-import { applyPatch, diffPatch } from './patch.js';
+import { applyPatchInPlace, diffPatch } from './patch.js';
 import type { Operation } from 'fast-json-patch';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
@@ -62,7 +62,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   }
   // The earlier injection's proven objects out, then the templates in: the patch is those
   // removals followed by the diff of the stripped pod and the result.
-  const stripped = applyPatch(input, stripping);
+  const stripped = stripping.length === 0 ? input : applyPatchInPlace(structuredClone(input), stripping);
   const mutated = structuredClone(stripped);
   const status = emptyStatus(desired);
   const composed = compose(mutated, pieces, status, native);
@@ -71,7 +71,12 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = Object.fromEntries(chosen.map(({ template, values }) => [template.name, Object.fromEntries(values)]));
-  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch: [...stripping, ...diffPatch(stripped, mutated)], warnings: capWarnings(warnings) };
+  const patch = [...stripping, ...diffPatch(stripped, mutated)];
+  const patchBytes = JSON.stringify(patch).length;
+  if (patchBytes > MAX_PATCH_BYTES) {
+    return deny([{ code: 'invalid-pod', message: `injecting ${desired.map((t) => t.name).join(', ')} would change this pod by ${Math.ceil(patchBytes / 1024)} KiB, more than podpattern answers with (${MAX_PATCH_BYTES / 1024} KiB); the pod has more containers than these templates can wire into` }], warnings);
+  }
+  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch, warnings: capWarnings(warnings) };
 }
 
 /**

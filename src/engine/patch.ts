@@ -10,3 +10,8 @@ export function diffPatch(before: object, after: object): Operation[] {
 export function applyPatch<T>(document: T, patch: Operation[]): T {
   return jsonpatch.applyPatch(structuredClone(document), patch, true, false).newDocument;
 }
+
+/** Applies a patch to `document` itself (one clone fewer than applyPatch, for a large pod). */
+export function applyPatchInPlace<T>(document: T, patch: Operation[]): T {
+  return jsonpatch.applyPatch(document, patch, true, true).newDocument;
+}

@@ -6,6 +6,10 @@
 import { MAX_CONTAINERS, MAX_PER_CONTAINER, MAX_PROBLEMS, MAX_VOLUMES, printable } from './bounds.js';
 import type { PodLike, Problem } from './types.js';
 
+const MAX_NAME = 253;
+/** Kubernetes' limit on a pod's annotations, keys and values together ("Annotations" in its documentation). */
+const MAX_ANNOTATION_BYTES = 256 * 1024;
+
 /** What is wrong with the shape of the pod's metadata (read to learn what it asks for); none when the engine can read it. */
 export function metadataProblems(pod: PodLike): Problem[] {
   const found: string[] = [];
@@ -17,10 +21,21 @@ export function metadataProblems(pod: PodLike): Problem[] {
   const annotations = isObject(metadata) ? metadata['annotations'] : undefined;
   if (annotations !== undefined && annotations !== null && !isObject(annotations)) add('metadata.annotations is not a map');
   if (isObject(annotations)) {
-    for (const [key, value] of Object.entries(annotations)) {
+    // The API server refuses more than 256 KiB of annotations (keys and values together), but
+    // only when it validates the pod, after mutating admission: checked first here, so that no
+    // work on a pod's annotations grows past that.
+    let bytes = 0;
+    for (const key in annotations) {
+      const value = annotations[key];
       if (typeof value !== 'string') {
         add(`annotation ${printable(key)} is not a string`);
         if (found.length >= MAX_PROBLEMS) break;
+        continue;
+      }
+      bytes += key.length + value.length;
+      if (bytes > MAX_ANNOTATION_BYTES) {
+        add(`metadata.annotations hold more than ${MAX_ANNOTATION_BYTES / 1024} KiB; Kubernetes allows at most that`);
+        break;
       }
     }
   }
@@ -37,6 +52,12 @@ export function specProblems(pod: PodLike): Problem[] {
   const add = (message: string): void => {
     found.push(message);
   };
+  // $(pod.name) and $(pod.namespace) are rendered into what is injected: a name longer than
+  // Kubernetes allows would be copied into the patch, many times over.
+  for (const field of ['name', 'generateName', 'namespace'] as const) {
+    const value = pod.metadata?.[field];
+    if (typeof value === 'string' && value.length > MAX_NAME) add(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
+  }
   const spec: unknown = pod.spec;
   if (!isObject(spec) || !Array.isArray(spec['containers'])) {
     add('the pod has no spec.containers list');
