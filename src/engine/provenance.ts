@@ -90,9 +90,12 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     recordedComplete &&
     [...recorded.containers].every(([name, c]) => [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((x) => x.name === name && covers(c, x))) &&
     [...recorded.volumes].every(([name, v]) => (pod.spec.volumes ?? []).some((x) => x.name === name && covers(v, x))) &&
-    [...recorded.annotations].every(([key, value]) => Object.hasOwn(annotations, key) && covers(value, annotations[key])) &&
-    [...recorded.env].every(([name, e]) => appContainers.some((c) => (c.env ?? []).some((x) => x.name === name && covers(e, x)))) &&
-    [...recorded.mounts].every(([path, m]) => appContainers.some((c) => (c.volumeMounts ?? []).some((x) => x.mountPath === path && covers(m, x))));
+    // An annotation the pod set itself is kept as it is (and not recorded): present is enough.
+    [...recorded.annotations].every(([key, value]) => Object.hasOwn(annotations, key) && (!named.annotations.has(key) || covers(value, annotations[key]))) &&
+    // App wiring goes into every container that is not injected; a pod with none has none.
+    (appContainers.length === 0 ||
+      ([...recorded.env].every(([name, e]) => appContainers.some((c) => (c.env ?? []).some((x) => x.name === name && covers(e, x)))) &&
+        [...recorded.mounts].every(([path, m]) => appContainers.some((c) => (c.volumeMounts ?? []).some((x) => x.mountPath === path && covers(m, x))))));
 
   return {
     complete,
@@ -106,7 +109,7 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
         removals(ops, `/spec/containers/${i}/env`, container.env, (e) => ours(e.name, e, 'env', named.env));
         removals(ops, `/spec/containers/${i}/volumeMounts`, container.volumeMounts, (m) => ours(m.mountPath, m, 'mounts', named.mounts));
       });
-      removals(ops, '/spec/containers', spec.containers, (_c, i) => !containerKept[i]);
+      removals(ops, '/spec/containers', spec.containers, (_c, i) => !containerKept[i], true);
       removals(ops, '/spec/initContainers', spec.initContainers, (c) => ours(c.name, c, 'containers', injectedNames));
       removals(ops, '/spec/volumes', spec.volumes, (v) => ours(v.name, v, 'volumes', named.volumes));
       for (const key of named.annotations) {
@@ -120,15 +123,16 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
 
 /**
  * Remove operations for the items of `list` that `remove` picks, last first; the whole list when
- * it picks them all (a pod's lists are absent rather than empty). Written out rather than
+ * it picks them all (a pod's lists are absent rather than empty), unless the list is `required`
+ * (spec.containers, which the templates then fill). Written out rather than
  * diffed: a diff of a list with an item taken from the middle rewrites every item after it, so
  * a pod could make the answer as large as its own spec.
  */
-function removals<T>(ops: Operation[], path: string, list: T[] | undefined, remove: (item: T, index: number) => boolean): void {
+function removals<T>(ops: Operation[], path: string, list: T[] | undefined, remove: (item: T, index: number) => boolean, required = false): void {
   if (list === undefined) return;
   const picked = list.flatMap((item, i) => (remove(item, i) ? [i] : []));
   if (picked.length === 0) return;
-  if (picked.length === list.length) {
+  if (picked.length === list.length && !required) {
     ops.push({ op: 'remove', path });
     return;
   }

@@ -80,6 +80,21 @@ export function specProblems(pod: PodLike): Problem[] {
   (Array.isArray(volumes) ? (volumes as unknown[]) : []).forEach((volume, i) => {
     if (!isObject(volume) || typeof volume['name'] !== 'string') add(`spec.volumes[${i}] has no name`);
   });
+  if (found.length > 0) return toProblems(found);
+  // Kubernetes refuses these too, after admission; the engine tells objects apart by name.
+  const twice = (items: unknown[]): string | undefined => {
+    const seen = new Set<string>();
+    for (const item of items) {
+      const name = (item as { name: string }).name;
+      if (seen.has(name)) return name;
+      seen.add(name);
+    }
+    return undefined;
+  };
+  const container = twice([...containers, ...inits]);
+  if (container !== undefined) add(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
+  const volume = twice(Array.isArray(volumes) ? volumes : []);
+  if (volume !== undefined) add(`the volume name '${printable(volume)}' is used twice`);
   return toProblems(found);
 }
 

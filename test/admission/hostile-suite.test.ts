@@ -1,0 +1,277 @@
+// The hostile-review suite: 10,000 generated AdmissionReviews (seeded, so a failure replays
+// exactly) decided as the webhook decides them (admission/decide with the real engine and the
+// test catalog), each answer held to four oracles:
+//   1. the patch applies to the pod it came with;
+//   2. no container, volume or env var of the pod is changed, except by the declared app wiring
+//      of the templates injected, or removed, except what those templates would add themselves;
+//   3. every object added is what a template declares: its image, securityContext and volumes
+//      never come from a parameter, and the pod's service account, host namespaces and
+//      pod-level securityContext are never touched;
+//   4. reviewing the result again changes nothing.
+// Denials are checked too: bounded, no raw control characters, never an internal error.
+// PODPATTERN_HOSTILE_RUNS changes the number of reviews; PODPATTERN_HOSTILE_DEBUG=1 puts the pod
+// before and after into an oracle-4 failure.
+// The pods mix what attackers and busy clusters send: forged and stale status records, other
+// webhooks' sidecars, names that clash, parameters named after Object.prototype properties,
+// templates listed under the wrong pattern, control characters and oversized values.
+import t from 'tap';
+import fc from 'fast-check';
+import jsonpatch, { type Operation } from 'fast-json-patch';
+import type { V1Container, V1Volume } from '@kubernetes/client-node';
+import { decide } from '../../src/admission/review.js';
+import { inject, type PodLike } from '../../src/engine/index.js';
+import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { Template } from '../../src/catalog/types.js';
+import { testCatalog } from '../helpers/catalog.js';
+
+const SEED = 20_261_130;
+const RUNS = Number(process.env['PODPATTERN_HOSTILE_RUNS'] ?? 10_000);
+const catalog = testCatalog();
+const templates = catalog.list();
+const names = templates.map((x) => x.name);
+const deps = { inject, catalog: () => catalog, nativeSidecars: 'auto' as const, failureMode: 'closed' as const, serverVersion: () => ({ major: 1, minor: 30 }) };
+
+// ---------- generators ----------
+const hostileText = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom('\u001b[31m', '\u202e', '\u0000', '\n', '$(params.port)', '$(SECRET)', '"}', "'", '🐙', 'x'.repeat(300), 'a,b,,c', ' '),
+  fc.array(fc.constantFrom('a', '-', '.', '\u0007', '9', '/'), { maxLength: 20 }).map((parts) => parts.join('')),
+);
+const templateName = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...names) }, { weight: 1, arbitrary: fc.constantFrom('nope', 'Demo', 'constructor', '__proto__') }, { weight: 1, arbitrary: hostileText });
+const parameterName = fc.oneof(
+  fc.constantFrom('port', 'greeting', 'label', 'verbose', 'service', 'metrics-port', 'tls-secret', 'upstream-port', 'repo', 'shards'),
+  fc.constantFrom('constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty'),
+  hostileText,
+);
+const parameterValue = fc.oneof(fc.constantFrom('8080', '9000', '1024', 'hello', 'true', 'false', 'web', 'api', '-1', '70000', '1e3'), hostileText);
+const containerName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('app', 'web', 'istio-proxy', 'security-agent') },
+  { weight: 1, arbitrary: fc.constantFrom('demo-sidecar', 'demo-adapter', 'https-proxy', 'git-sync') },
+);
+/** Values that fit the required parameters, so that most generated pods can be injected. */
+const REQUIRED: Record<string, Record<string, string>> = {
+  'demo-ambassador': { service: 'api' },
+  'git-sync': { repo: 'https://git.example.org/site' },
+  'https-proxy': { 'tls-secret': 'web-tls' },
+  'redis-shard': { shards: 'redis-0:6379,redis-1:6379' },
+  'request-splitter': { production: 'web', experiment: 'web-next' },
+  'service-broker': { service: 'mysql', namespace: 'db' },
+};
+const ofPattern = (pattern: string) => names.filter((name) => catalog.get(name)!.spec.pattern === pattern);
+const listed = (pattern: string) => fc.array(fc.oneof({ weight: 24, arbitrary: fc.constantFrom(...ofPattern(pattern).filter((name) => name !== 'demo-clash')) }, { weight: 1, arbitrary: templateName }), { maxLength: 1 });
+
+const container = fc.record({
+  name: containerName,
+  image: fc.constantFrom('example.org/app:1', 'istio/proxyv2:1.22', 'example.org/demo-sidecar:1.0.0'),
+  env: fc.uniqueArray(fc.record({ name: fc.constantFrom('A', 'B', 'C', 'A', 'B', 'DEMO_URL', 'REDIS_HOST'), value: fc.constantFrom('1', 'http://elsewhere', 'x') }), { minLength: 1, maxLength: 3, selector: (e) => e.name }),
+  ports: fc.uniqueArray(fc.record({ containerPort: fc.constantFrom(80, 8080, 3000, 5000, 9000) }), { minLength: 1, maxLength: 2, selector: (p) => p.containerPort }),
+  volumeMounts: fc.uniqueArray(fc.record({ name: fc.constant('data'), mountPath: fc.constantFrom('/data', '/var/data', '/shared') }), { minLength: 1, maxLength: 2, selector: (m) => m.mountPath }),
+}, { requiredKeys: ['name', 'image'] });
+
+const volume = fc.oneof(
+  fc.record({ name: fc.constantFrom('cache', 'demo-shared', 'demo-sidecar-files'), emptyDir: fc.constant({}) }),
+  fc.record({ name: fc.constantFrom('host', 'demo-shared'), hostPath: fc.record({ path: fc.constantFrom('/', '/var/run') }) }),
+);
+
+interface Generated {
+  pod: PodLike;
+  status: 'none' | 'genuine' | 'forged' | 'stale' | 'garbage';
+}
+
+const generated: fc.Arbitrary<Generated> = fc
+  .record({
+    containers: fc.uniqueArray(container, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
+    initContainers: fc.option(fc.uniqueArray(container.map((c) => ({ ...c, name: `init-${c.name}` })), { maxLength: 2, selector: (c) => c.name }), { nil: undefined }),
+    volumes: fc.uniqueArray(volume, { maxLength: 2, selector: (v) => v.name }).map((list) => [{ name: 'data', emptyDir: {} }, ...list.filter((v) => v.name !== 'data')]),
+    lists: fc.record({ sidecar: listed('sidecar'), ambassador: listed('ambassador'), adapter: listed('adapter') }),
+    omitRequired: fc.nat({ max: 19 }).map((n) => n === 0),
+    parameters: fc.oneof({ weight: 2, arbitrary: fc.constant([] as [string, string, string][]) }, { weight: 1, arbitrary: fc.array(fc.tuple(templateName, parameterName, parameterValue), { maxLength: 4 }) }),
+    extra: fc.oneof({ weight: 4, arbitrary: fc.constant({} as Record<string, string>) }, { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom('podpattern.dev/inject', 'podpattern.dev/sidcar', 'prometheus.io/port', 'podpattern.dev/\u001b'), hostileText), fc.oneof(fc.constantFrom('true', 'false', ''), hostileText), { maxKeys: 2 }) }),
+    status: fc.constantFrom('none', 'none', 'genuine', 'forged', 'stale', 'garbage') as fc.Arbitrary<Generated['status']>,
+    forgedNames: fc.array(containerName, { maxLength: 3 }),
+    podLevel: fc.record({ serviceAccountName: fc.constantFrom('default', 'builder'), hostNetwork: fc.boolean() }, { requiredKeys: [] }),
+  })
+  .map(({ containers, initContainers, volumes, lists, omitRequired, parameters, extra, status, forgedNames, podLevel }) => {
+    const annotations: Record<string, string> = { ...extra };
+    for (const [pattern, listed] of Object.entries(lists)) if (listed.length > 0) annotations[`podpattern.dev/${pattern}`] = listed.join(', ');
+    if (!omitRequired) {
+      for (const name of Object.values(lists).flat()) for (const [parameter, value] of Object.entries(REQUIRED[name] ?? {})) annotations[`${name}.podpattern.dev/${parameter}`] = value;
+    }
+    for (const [template, parameter, value] of parameters) annotations[`${template}.podpattern.dev/${parameter}`] = value;
+    const pod: PodLike = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { generateName: 'web-', annotations },
+      spec: { ...podLevel, containers: structuredClone(containers) as V1Container[], ...(initContainers?.length ? { initContainers: structuredClone(initContainers) as V1Container[] } : {}), ...(volumes?.length ? { volumes: structuredClone(volumes) as V1Volume[] } : {}) },
+    };
+    if (status === 'genuine') {
+      // An injection that really happened, then the pod sent again (a reinvocation, or a copy).
+      const first = inject(pod, catalog, { nativeSidecars: 'always', namespace: 'shop' });
+      if (first.outcome === 'injected') return { pod: first.pod, status };
+    }
+    const requested = Object.entries(lists).flatMap(([pattern, listed]) => listed.map((name) => ({ name, pattern })));
+    const template = (name: string) => templates.find((x) => x.name === name);
+    if (status === 'forged' || status === 'stale') {
+      annotations['podpattern.dev/status'] = JSON.stringify({
+        templates: requested.map(({ name, pattern }) => ({ name, pattern, hash: status === 'forged' ? (template(name)?.hash ?? 'x') : '0000000000000000' })),
+        containers: forgedNames, initContainers: forgedNames.slice(0, 1), volumes: ['data', 'demo-shared'], annotations: ['prometheus.io/port'], appEnv: ['A', 'DEMO_URL'], appVolumeMounts: ['/data'],
+      });
+    }
+    if (status === 'garbage') annotations['podpattern.dev/status'] = '{"templates":"no"';
+    return { pod, status };
+  });
+
+// ---------- oracles ----------
+function request(uid: string, pod: PodLike): AdmissionRequest {
+  return { uid, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', object: pod };
+}
+
+function patchOf(response: { patch?: string }): Operation[] {
+  return response.patch === undefined ? [] : (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[]);
+}
+
+const RESTRICTED = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Names and paths a set of templates may add to, or take from, a pod. */
+function declared(injected: Template[]) {
+  const all = injected.flatMap((x) => [...x.spec.containers, ...x.spec.initContainers]);
+  return {
+    containers: new Map(all.map((c) => [c.name, c])),
+    volumes: new Set(injected.flatMap((x) => [...x.spec.volumes.map((v) => v.name), `${x.name}-files`])),
+    env: new Set(injected.flatMap((x) => (x.spec.app.env ?? []).map((e) => e.name))),
+    mounts: new PathSet(injected.flatMap((x) => (x.spec.app.volumeMounts ?? []).map((m) => m.mountPath))),
+  };
+}
+
+/** Mount paths as declared: a placeholder in one stands for any text. */
+class PathSet {
+  private readonly patterns: RegExp[];
+  constructor(paths: string[]) {
+    this.patterns = paths.map((path) => new RegExp(`^${path.split(/\$\([^)]*\)/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+  }
+  has(path: string): boolean {
+    return this.patterns.some((re) => re.test(path));
+  }
+}
+
+function readRecord(text: string | undefined): { containers?: unknown; initContainers?: unknown } {
+  try {
+    return (JSON.parse(text ?? '{}') as object | null) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** Why an injected answer breaks an oracle, or undefined. */
+function violation(pod: PodLike, after: PodLike, injected: Template[]): string | undefined {
+  const allowed = declared(injected);
+  const record = readRecord(pod.metadata?.annotations?.['podpattern.dev/status']);
+  const recordedNames = [record.containers, record.initContainers].flatMap((list) => (Array.isArray(list) ? list : []));
+  const recorded = { containers: new Set(recordedNames) };
+  const everyTemplate = declared(templates); // what any template could have added earlier
+  const before = pod.spec!;
+  const now = after.spec!;
+  const byName = (list: V1Container[] | undefined) => new Map((list ?? []).map((c) => [c.name, c]));
+  const nowContainers = byName([...now.containers, ...(now.initContainers ?? [])]);
+  const replaced: V1Container[] = [];
+  for (const original of [...before.containers, ...(before.initContainers ?? [])]) {
+    const kept = nowContainers.get(original.name);
+    const fromTemplate = everyTemplate.containers.get(original.name);
+    const { env: envBefore, volumeMounts: mountsBefore, ...restBefore } = original;
+    const { env: envNow, volumeMounts: mountsNow, ...restNow } = kept ?? {};
+    if (kept === undefined || !same(restBefore, restNow)) {
+      // Removed, or replaced: only what a template itself adds, by name and image.
+      // (a copy of a template's container), or what a template the status records and the pod asks for again declares by that name.
+      const copy = fromTemplate !== undefined && original.image === fromTemplate.image;
+      const redeclared = recorded.containers.has(original.name) && allowed.containers.has(original.name);
+      if (!copy && !redeclared) return `oracle 2: the pod's container '${original.name}' (${original.image}) was removed or changed outside env and mounts`;
+      if (kept !== undefined) replaced.push(kept);
+      continue;
+    }
+    for (const e of envBefore ?? []) {
+      const still = (envNow ?? []).find((x) => x.name === e.name);
+      if (still === undefined ? !everyTemplate.env.has(e.name) : !same(still, e) && !allowed.env.has(e.name)) return `oracle 2: env ${e.name} of '${original.name}' changed`;
+    }
+    for (const e of envNow ?? []) if (!(envBefore ?? []).some((x) => x.name === e.name) && !allowed.env.has(e.name)) return `oracle 2: env ${e.name} added to '${original.name}' by no template's wiring`;
+    for (const m of mountsBefore ?? []) {
+      const still = (mountsNow ?? []).find((x) => x.mountPath === m.mountPath);
+      if (still === undefined ? !everyTemplate.mounts.has(m.mountPath) : !same(still, m) && !allowed.mounts.has(m.mountPath)) return `oracle 2: mount ${m.mountPath} of '${original.name}' changed`;
+    }
+    for (const m of mountsNow ?? []) if (!(mountsBefore ?? []).some((x) => x.mountPath === m.mountPath) && !allowed.mounts.has(m.mountPath)) return `oracle 2: mount ${m.mountPath} added to '${original.name}' by no template's wiring`;
+  }
+  for (const v of before.volumes ?? []) {
+    const still = (now.volumes ?? []).find((x) => x.name === v.name);
+    if (still === undefined ? !everyTemplate.volumes.has(v.name) : !same(still, v) && !everyTemplate.volumes.has(v.name)) return `oracle 2: the pod's volume '${v.name}' was changed`;
+  }
+  const originalNames = new Set([...before.containers, ...(before.initContainers ?? [])].map((c) => c.name));
+  for (const added of [...[...now.containers, ...(now.initContainers ?? [])].filter((c) => !originalNames.has(c.name)), ...replaced]) {
+    const declaredAs = allowed.containers.get(added.name);
+    if (declaredAs === undefined) return `oracle 3: container '${added.name}' was added but no injected template declares it`;
+    if (added.image !== declaredAs.image) return `oracle 3: container '${added.name}' runs ${added.image}, the template declares ${declaredAs.image}`;
+    if (!same(added.securityContext, { ...RESTRICTED, ...declaredAs.securityContext })) return `oracle 3: container '${added.name}' has a securityContext the template does not declare`;
+  }
+  const beforeVolumes = new Set((before.volumes ?? []).map((v) => v.name));
+  for (const v of now.volumes ?? []) {
+    if (beforeVolumes.has(v.name) && same(v, (before.volumes ?? []).find((x) => x.name === v.name))) continue;
+    if (!allowed.volumes.has(v.name)) return `oracle 3: volume '${v.name}' was added but no injected template declares it`;
+    const spec = injected.flatMap((x) => x.spec.volumes).find((x) => x.name === v.name);
+    if (spec !== undefined && !same(v.hostPath, spec.hostPath)) return `oracle 3: volume '${v.name}' has a hostPath the template does not declare`;
+  }
+  for (const field of ['serviceAccountName', 'hostNetwork', 'hostPID', 'hostIPC', 'securityContext'] as const) {
+    if (!same(before[field], now[field])) return `oracle 3: spec.${field} changed`;
+  }
+  return undefined;
+}
+
+const CONTROL = /\\u001b|\\u0007|\\u0000|\u202e/;
+
+t.test(`${RUNS} hostile reviews hold the four oracles`, async (t) => {
+  const counts = { reviews: 0, injected: 0, denied: 0, skipped: 0, violations: 0 };
+  const violations: string[] = [];
+  const reasons: Record<string, number> = {};
+  const run = () => fc.assert(
+    fc.property(generated, ({ pod, status }) => {
+      counts.reviews += 1;
+      const decision = decide(request(`h-${counts.reviews}`, pod), deps);
+      const response = decision.response;
+      const fail = (why: string): boolean => {
+        counts.violations += 1;
+        violations.push(`${why} (status record: ${status})`);
+        return false;
+      };
+      if (decision.outcome === 'error') return fail(`internal error: ${decision.error?.message}`);
+      if (CONTROL.test(JSON.stringify(response))) return fail('a control character was echoed raw');
+      if (JSON.stringify(response).length > 64 * 1024) return fail('an answer over 64 KiB');
+      if (decision.outcome === 'denied') {
+        counts.denied += 1;
+        reasons[decision.reason] = (reasons[decision.reason] ?? 0) + 1;
+        return response.allowed === false && response.patch === undefined && (response.status?.details?.causes?.length ?? 0) <= 20;
+      }
+      if (decision.outcome === 'skipped') {
+        counts.skipped += 1;
+        return response.patch === undefined || fail('a skip came with a patch');
+      }
+      counts.injected += 1;
+      let after: PodLike;
+      try {
+        after = jsonpatch.applyPatch(structuredClone(pod), patchOf(response), true, false).newDocument; // oracle 1
+      } catch (error) {
+        return fail(`oracle 1: the patch does not apply (${(error as Error).message})`);
+      }
+      const injected = decision.templates.map((x) => catalog.get(x.name)!);
+      const why = violation(pod, after, injected);
+      if (why !== undefined) return fail(why);
+      const again = decide(request(`again-${counts.reviews}`, after), deps); // oracle 4
+      if (again.outcome !== 'skipped' || again.response.patch !== undefined) return fail(`oracle 4: reviewing the result again gave ${again.outcome} (${again.reason})${process.env["PODPATTERN_HOSTILE_DEBUG"] ? ` ${JSON.stringify(pod)} => ${JSON.stringify(after)}` : ""}`);
+      return true;
+    }),
+    { seed: SEED, numRuns: RUNS, endOnFailure: true },
+  );
+  t.doesNotThrow(run, `${RUNS} reviews, seed ${SEED}${violations.length > 0 ? `; first violation: ${violations[0]}` : ''}`);
+  t.comment(`hostile suite: ${JSON.stringify(counts)}`);
+  t.comment(`denials by reason: ${JSON.stringify(reasons)}`);
+  t.same(violations, [], 'no oracle violations');
+  t.equal(counts.reviews, RUNS, `${RUNS} reviews`);
+  t.ok(counts.injected > RUNS / 10, `a good share injected (${counts.injected})`);
+  t.ok(counts.denied > RUNS / 10, `a good share denied (${counts.denied})`);
+});
