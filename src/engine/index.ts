@@ -135,9 +135,12 @@ function withArticle(pattern: string): string {
 }
 
 /** A denial lists at most MAX_PROBLEMS problems, in the message and in its causes alike, and says how many more there are. */
-function deny(all: Problem[], warnings: string[], total = all.length): InjectionResult {
-  const { kept: problems } = capList(all, MAX_PROBLEMS);
-  const more = total - problems.length;
+function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) => sum + (p.count ?? 1), 0)): InjectionResult {
+  // Summaries (problems that stand for many) are always kept; the rest fill up to the limit.
+  const summaries = all.filter((p) => p.count !== undefined);
+  const { kept } = capList(all.filter((p) => p.count === undefined), MAX_PROBLEMS - summaries.length);
+  const problems = [...kept, ...summaries];
+  const more = total - problems.reduce((sum, p) => sum + (p.count ?? 1), 0);
   const lines = problems.map((p) => `- ${p.message}`);
   if (more > 0) lines.push(`- … and ${more} more problem${more === 1 ? '' : 's'}`);
   const message = `podpattern cannot inject this pod (${total} problem${total === 1 ? '' : 's'}):\n${lines.join('\n')}`;

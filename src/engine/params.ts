@@ -26,7 +26,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     });
   }
   if (unknown > MAX_PROBLEMS) {
-    problems.push({ code: 'unknown-parameter', template: template.name, message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have` });
+    problems.push({ code: 'unknown-parameter', template: template.name, message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have`, count: unknown - MAX_PROBLEMS });
   }
   for (const [name, parameter] of Object.entries(declared)) {
     const text = raw?.get(name);

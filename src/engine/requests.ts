@@ -46,7 +46,7 @@ export function readRequests(podAnnotations: Record<string, string>, namespaceAn
     }
   }
   if (unknownKeys > MAX_PROBLEMS) {
-    result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more podpattern.dev/ keys are not podpattern annotations` });
+    result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more podpattern.dev/ keys are not podpattern annotations`, count: unknownKeys - MAX_PROBLEMS });
   }
 
   const podAsks = PATTERNS.some((p) => podAnnotations[PATTERN_KEYS[p]] !== undefined);

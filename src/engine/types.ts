@@ -61,6 +61,8 @@ export interface Problem {
   template?: string;
   /** What is wrong and how to fix it, in one sentence a pod author can act on. */
   message: string;
+  /** For a summary of problems not listed one by one ("4980 more keys…"): how many it stands for. */
+  count?: number;
 }
 
 export interface InjectedTemplate {

@@ -1,0 +1,184 @@
+// One test per way the webhook could be hurt that was reproduced against it: each fails on the
+// code before the fix. (Readiness: test/catalog/cluster-ready.test.ts; connections, listeners and
+// memory: test/serve-hardening.test.ts; the bounds on every kind of 3 MiB review:
+// test/server/bounds.test.ts.)
+import t from 'tap';
+import { applyPatch, inject, type InjectionResult, type PodLike } from '../../src/engine/index.js';
+import { decide } from '../../src/admission/review.js';
+import { buildCatalog, loadBuiltinTemplates, parseTemplates } from '../../src/catalog/index.js';
+import { testCatalog } from '../helpers/catalog.js';
+
+const catalog = testCatalog();
+const options = { nativeSidecars: 'never', namespace: 'shop' } as const;
+
+function pod(annotations: Record<string, string>, containers: PodLike['spec'] = { containers: [{ name: 'app', image: 'example.org/app:1' }] }): PodLike {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: containers };
+}
+
+function timed<T>(work: () => T): { result: T; ms: number } {
+  const started = performance.now();
+  const result = work();
+  return { result, ms: performance.now() - started };
+}
+
+t.test('amplification: thousands of template names give a bounded denial that says how many more', async (t) => {
+  const names = Array.from({ length: 20_000 }, (_, i) => `t${i}`).join(',');
+  const { result, ms } = timed(() => inject(pod({ 'podpattern.dev/sidecar': names }), catalog, options));
+  t.match(result, { outcome: 'denied' });
+  if (result.outcome !== 'denied') return;
+  t.ok(result.problems.length <= 20, `at most 20 problems listed (${result.problems.length})`);
+  t.match(result.message, /lists 20000 or more template names; at most 32/);
+  t.match(result.message, /… and \d+ more problems/);
+  t.ok(result.message.length < 8 * 1024, `message of ${result.message.length} characters (was 13 MB)`);
+  t.ok(ms < 200, `decided in ${ms.toFixed(1)} ms`);
+});
+
+t.test('amplification: thousands of unknown podpattern.dev keys are counted, not listed', async (t) => {
+  const keys = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`podpattern.dev/k${i}`, 'x']));
+  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', ...keys }), catalog, options);
+  t.match(result, { outcome: 'denied', message: /4980 more podpattern.dev\/ keys are not podpattern annotations/ });
+  if (result.outcome === 'denied') t.ok(result.problems.length <= 20 && result.message.length < 8 * 1024);
+});
+
+t.test('amplification: stray parameters and warnings are capped', async (t) => {
+  const stray = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`other.podpattern.dev/p${i}`, 'x']));
+  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', ...stray }), catalog, options);
+  t.equal(result.outcome, 'injected');
+  t.ok(result.warnings.length <= 20, `${result.warnings.length} warnings`);
+  t.match(result.warnings.at(-1), /more (warnings are not shown|parameter annotations are ignored)/);
+});
+
+t.test('amplification: a denial for many problems among many containers stays bounded', async (t) => {
+  const containers = Array.from({ length: 200 }, (_, i) => ({ name: `c${i}`, image: 'x', volumeMounts: [{ name: `missing-${i}`, mountPath: '/m' }] }));
+  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar' }, { containers }), catalog, options);
+  t.match(result, { outcome: 'denied', reason: 'missing-volume' });
+  if (result.outcome === 'denied') {
+    t.equal(result.problems.length, 20);
+    t.match(result.message, /\(200 problems\)[\s\S]*… and 180 more problems/);
+  }
+});
+
+t.test('ReDoS: a nested-quantifier pattern runs in linear time; one RE2 cannot run is refused at load', async (t) => {
+  const yaml = (name: string, pattern: string) => `apiVersion: podpattern.dev/v1alpha1
+kind: PatternTemplate
+metadata: { name: ${name} }
+spec:
+  pattern: sidecar
+  description: d
+  parameters:
+    host: { type: string, maxLength: 5000, pattern: '${pattern}' }
+  containers: [{ name: ${name}, image: 'example.org/x:1', args: ['$(params.host)'] }]
+`;
+  const nested = parseTemplates(yaml('nested', '^([a-z0-9]+-?)*[a-z0-9]$'), 'cluster');
+  t.equal(nested.failures.length, 0, 'the pattern loads');
+  const local = buildCatalog([loadBuiltinTemplates(), nested]);
+  for (const length of [28, 40, 5_000]) {
+    const value = `${'a'.repeat(length)}!`;
+    const { result, ms } = timed(() => inject(pod({ 'podpattern.dev/sidecar': 'nested', 'nested.podpattern.dev/host': value }), local, options));
+    t.match(result, { outcome: 'denied', reason: 'invalid-parameter' });
+    t.ok(ms < 100, `a ${length + 1}-character value decided in ${ms.toFixed(2)} ms (V8's backtracking took a second at 28)`);
+  }
+  const back = parseTemplates(yaml('back', '^(a+)\\1$'), 'cluster');
+  t.match(back.failures[0]?.problems.join('\n'), /spec\.parameters\.host\.pattern: not a regular expression podpattern can run in linear time .*backreferences and lookaround are not supported/);
+  const look = parseTemplates(yaml('look', '^(?=a)[a-z]+$'), 'cluster');
+  t.equal(look.failures.length, 1, 'lookaround is refused too');
+  t.equal(loadBuiltinTemplates().failures.length, 0, 'every built-in template still loads');
+});
+
+t.test('stripping: a stale status naming the pod\'s own and another webhook\'s containers removes neither', async (t) => {
+  const status = { templates: [{ name: 'demo-sidecar', pattern: 'sidecar', hash: '0000000000000000' }], containers: ['app', 'mesh-proxy'], initContainers: [], volumes: ['data'], annotations: [], appEnv: ['TOKEN'], appVolumeMounts: [] };
+  const input = pod(
+    { 'podpattern.dev/sidecar': 'demo-sidecar', 'podpattern.dev/status': JSON.stringify(status) },
+    { containers: [{ name: 'app', image: 'example.org/app:1', env: [{ name: 'TOKEN', value: 't' }] }, { name: 'mesh-proxy', image: 'mesh/proxy:1' }], volumes: [{ name: 'data', emptyDir: {} }] },
+  );
+  const result = inject(input, catalog, options);
+  t.equal(result.outcome, 'injected');
+  if (result.outcome !== 'injected') return;
+  const after = applyPatch(input, result.patch);
+  t.same(after.spec!.containers.map((c) => c.name), ['app', 'mesh-proxy', 'demo-sidecar'], 'both containers kept, the template added');
+  t.same(after.spec!.containers[1], { name: 'mesh-proxy', image: 'mesh/proxy:1', env: [{ name: 'DEMO_URL', value: 'http://127.0.0.1:9000' }], volumeMounts: [{ name: 'demo-shared', mountPath: '/shared' }] }, "the mesh proxy changed only by the template's app wiring");
+  t.same(after.spec!.containers[0]!.env?.[0], { name: 'TOKEN', value: 't' }, 'the env var it named stays');
+  t.ok(after.spec!.volumes!.some((v) => v.name === 'data'), 'the volume it named stays');
+});
+
+t.test('stripping: with the current hash, only objects that hold what the template renders are removed', async (t) => {
+  const first = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar' }), catalog, options) as Extract<InjectionResult, { outcome: 'injected' }>;
+  const tampered = structuredClone(first.pod);
+  const sidecar = tampered.spec!.containers.find((c) => c.name === 'demo-sidecar')!;
+  sidecar.image = 'evil.example.org/agent:1'; // no longer what the template renders
+  tampered.spec!.containers.push({ name: 'security-agent', image: 'vendor/agent:1' });
+  const status = JSON.parse(tampered.metadata!.annotations!['podpattern.dev/status']!);
+  status.containers.push('security-agent');
+  tampered.metadata!.annotations!['podpattern.dev/status'] = JSON.stringify(status);
+  const result = inject(tampered, catalog, options);
+  t.not(result.reason, 'already-injected', 'a tampered pod is not taken as injected');
+  if (result.outcome === 'injected') {
+    const after = applyPatch(tampered, result.patch);
+    t.ok(after.spec!.containers.some((c) => c.name === 'security-agent'), 'another webhook\'s agent named in the status stays');
+  }
+  const again = inject(first.pod, catalog, options);
+  t.match(again, { outcome: 'skipped', reason: 'already-injected' }, 'the untouched injected pod is already injected');
+});
+
+t.test('forged status: the right templates and hashes with the objects absent means not injected', async (t) => {
+  const real = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar' }), catalog, options) as Extract<InjectionResult, { outcome: 'injected' }>;
+  const forged = pod({ 'podpattern.dev/sidecar': 'demo-sidecar', 'podpattern.dev/status': real.pod.metadata!.annotations!['podpattern.dev/status']! });
+  const result = inject(forged, catalog, options);
+  t.equal(result.outcome, 'injected', 'injected, not "already injected"');
+  if (result.outcome === 'injected') t.same(applyPatch(forged, result.patch).spec, real.pod.spec, 'exactly as a pod without the forged record');
+});
+
+t.test('parameter names that are Object.prototype properties are not declared parameters', async (t) => {
+  for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']) {
+    const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', [`demo-sidecar.podpattern.dev/${name}`]: 'x' }), catalog, options);
+    t.match(result, { outcome: 'denied', reason: 'unknown-parameter' }, name);
+  }
+  const template = parseTemplates(`apiVersion: podpattern.dev/v1alpha1
+kind: PatternTemplate
+metadata: { name: proto }
+spec:
+  pattern: sidecar
+  description: d
+  containers: [{ name: proto, image: 'example.org/x:1', args: ['$(params.constructor)'] }]
+`, 'cluster');
+  t.match(template.failures[0]?.problems.join('\n'), /\$\(params\.constructor\) names an undeclared parameter/, 'a template cannot use one undeclared');
+});
+
+t.test('control characters from annotations are never echoed raw', async (t) => {
+  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', 'podpattern.dev/\u001b[2J\u202e': 'x', 'demo-sidecar.podpattern.dev/greeting': '\u0007\u0085hi' }), catalog, options);
+  t.equal(result.outcome, 'denied');
+  if (result.outcome !== 'denied') return;
+  // The message's own lines are joined with \n; nothing else below U+0020 may appear.
+  t.notMatch(result.message, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/u, 'no control or bidi character in the message');
+  t.match(result.message, /\\u\{1b\}\[2J\\u\{202e\}/, 'written as escapes instead');
+  t.match(result.message, /'\\u\{7\}\\u\{85\}hi'/);
+});
+
+t.test('malformed pod shapes are denied, not answered by the failure mode', async (t) => {
+  const shapes: Array<[string, unknown]> = [
+    ['a container without a name', { containers: [{ image: 'x' }] }],
+    ['env that is not a list', { containers: [{ name: 'app', image: 'x', env: { A: 'b' } }] }],
+    ['containers that is not a list', { containers: { app: {} } }],
+    ['a volume without a name', { containers: [{ name: 'app', image: 'x' }], volumes: [{ emptyDir: {} }] }],
+    ['a mount without a path', { containers: [{ name: 'app', image: 'x', volumeMounts: [{ name: 'v' }] }] }],
+  ];
+  for (const [label, spec] of shapes) {
+    const decision = decide(
+      { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'shop', object: { metadata: { annotations: { 'podpattern.dev/sidecar': 'demo-sidecar' } }, spec } },
+      { inject, catalog: () => catalog, nativeSidecars: 'never', failureMode: 'open' },
+    );
+    t.match(decision, { outcome: 'denied', reason: 'invalid-pod', response: { allowed: false } }, `${label}: denied even in failure mode open`);
+  }
+  const numeric = decide(
+    { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: { metadata: { annotations: { 'podpattern.dev/sidecar': 42 } }, spec: { containers: [] } } },
+    { inject, catalog: () => catalog, nativeSidecars: 'never', failureMode: 'open' },
+  );
+  t.match(numeric, { outcome: 'denied', reason: 'invalid-pod' }, 'an annotation that is not a string');
+});
+
+t.test('parameters of a template listed under the wrong pattern are still checked', async (t) => {
+  const result = inject(pod({ 'podpattern.dev/adapter': 'demo-sidecar', 'demo-sidecar.podpattern.dev/port': '80', 'demo-sidecar.podpattern.dev/colour': 'blue' }), catalog, options);
+  t.match(result, { outcome: 'denied', reason: 'wrong-pattern' });
+  if (result.outcome !== 'denied') return;
+  t.same(result.problems.map((p) => p.code).sort(), ['invalid-parameter', 'unknown-parameter', 'wrong-pattern']);
+});
