@@ -5,7 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './catalog/index.js';
-import { ClusterWatch, fetchServerVersion, loadKubeConfig } from './catalog/cluster.js';
+import type { ClusterWatch } from './catalog/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ServerVersion } from './engine/types.js';
@@ -20,6 +20,7 @@ import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
 import { Connections } from './server/connections.js';
+import { checkHeap } from './server/heap.js';
 import { LineBatcher } from './log/line-batcher.js';
 
 /**
@@ -54,13 +55,17 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function serve(config: ServeConfig, logger: Logger): Promise<number> {
+  const heap = checkHeap();
+  if (heap !== undefined && !heap.fits) {
+    logger.warn({ memoryLimitMiB: Math.round(heap.limitBytes / 1048576), heapLimitMiB: heap.heapLimitMiB }, `the V8 heap limit does not fit the container's memory limit; start node with --max-old-space-size=${heap.suggestedMiB} (NODE_OPTIONS), as the chart does`);
+  }
   const metrics = createMetrics();
   const certificates = await loadCertificates(config, logger, metrics);
   const live = new LiveCatalog({
     base: loadCatalogLayers(config, logger, metrics),
     onSwap: (catalog) => logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in'),
   });
-  const cluster = connectCluster(config, logger, metrics, live);
+  const cluster = await connectCluster(config, logger, metrics, live);
 
   const lifecycle = new Lifecycle();
   const pair = certificates.pair!;
@@ -146,8 +151,11 @@ interface Cluster {
  * Namespaces, and the API server's version. Without a cluster, undefined: the built-in and
  * --catalog-dir templates serve alone.
  */
-function connectCluster(config: ServeConfig, logger: Logger, metrics: Metrics, live: LiveCatalog): Cluster | undefined {
+async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metrics, live: LiveCatalog): Promise<Cluster | undefined> {
   if (config.liveCatalog === 'off') return undefined;
+  // Loaded only here: @kubernetes/client-node adds about 75 MB of resident memory, which a
+  // server without the live catalog does not need to carry.
+  const { ClusterWatch, fetchServerVersion, loadKubeConfig } = await import('./catalog/cluster.js');
   let kube: KubeConfig | undefined;
   try {
     kube = loadKubeConfig(config.kubeconfig);

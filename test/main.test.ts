@@ -1,11 +1,11 @@
 // `podpattern serve` as a real process: start on a fresh directory, drain on SIGTERM, refuse bad settings.
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpsCall, type HttpsResult } from './helpers/tls.js';
+import { keepSending } from './helpers/tls.js';
 import { serve } from './helpers/process.js';
 
 const review = (uid: string) => JSON.stringify({
@@ -16,13 +16,22 @@ const review = (uid: string) => JSON.stringify({
   },
 });
 
+/** Resolves once `check` holds; fails loudly after `ms` (generous: the machine may be busy, but a hang is a failure). */
+async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function readyz(port: number): Promise<number> {
   return new Promise((resolve, reject) => httpGet({ host: '127.0.0.1', port, path: '/readyz' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
 }
 
 t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews in flight, all succeed, exit 0', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
-  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=4'], { cwd });
+  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=8'], { cwd });
   t.teardown(() => { server.child.kill('SIGKILL'); });
   const started = await server.waitFor((l) => l.msg === 'podpattern serving');
   const port = started.port as number;
@@ -33,44 +42,38 @@ t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews
   t.equal(await readyz(healthPort), 200, 'ready once serving');
 
   // Eight clients on keep-alive connections, like the API server's pool.
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  t.teardown(() => agent.destroy());
-  const results: HttpsResult[] = [];
-  const errors: string[] = [];
-  let sending = true;
-  let n = 0;
-  const loops = Array.from({ length: 8 }, async () => {
-    while (sending) {
-      n += 1;
-      try { results.push(await httpsCall({ port, ca, agent, body: review(`uid-${n}`) })); } catch (e) { errors.push((e as Error).message); }
-    }
-  });
-  while (results.length < 50) await new Promise((r) => setTimeout(r, 10));
+  const sending = keepSending({ port, ca, clients: 8, body: (n) => review(`uid-${n}`) });
+  t.teardown(() => sending.stop());
+  const { results, errors } = sending;
+  await until(() => results.length >= 50, 'fifty reviews');
 
-  // A slow request: headers and half the body now, the rest after the drain window has closed the listener.
+  // A slow request: headers and part of the body now, the rest once the listener has closed.
+  let sendRest = (): void => undefined;
   const slow = new Promise<number>((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
     req.on('error', reject);
     const body = review('slow');
     req.write(body.slice(0, 100));
-    setTimeout(() => req.end(body.slice(100)), 4600);
+    sendRest = () => req.end(body.slice(100));
   });
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => server.lines.some((l) => l.msg === 'review'), 'a first review line');
 
-  const countBefore = results.length;
   server.child.kill('SIGTERM');
   await server.waitFor((l) => l.msg === 'draining: /readyz fails, reviews still served');
   t.equal(await readyz(healthPort), 503, '/readyz fails at once');
-  await new Promise((r) => setTimeout(r, 1200)); // keep sending well inside the 4 s window
-  sending = false;
-  await Promise.all(loops);
-  const afterTerm = results.slice(countBefore);
+  // Wait on the reviews themselves, not on the clock: some must be answered inside the window.
+  const atDrain = results.length;
+  await until(() => results.length >= atDrain + 5, 'five reviews answered during the drain');
+  await sending.stop();
+  const afterTerm = results.slice(atDrain);
+  await server.waitFor((l) => l.msg === 'closing: no new connections; waiting for in-flight reviews');
+  sendRest();
 
   t.same(errors, [], 'no review failed');
   t.ok(results.every((r) => r.status === 200 && JSON.parse(r.body).response.patchType === 'JSONPatch'), 'every review injected');
   t.ok(afterTerm.length > 0, `reviews were served during the drain (${afterTerm.length})`);
   t.ok(afterTerm.filter((r) => r.headers.connection === 'close').length > 0, 'responses in the drain close their connection');
-  t.equal(await slow, 200, 'a review in flight when the listener closed still completed');
+  t.equal(await slow, 200, 'a review whose body was still arriving when the listener closed still completed');
   t.equal(await server.exit, 0, 'exit 0');
   t.ok(server.lines.some((l) => l.msg === 'stopped'));
   const reviewLines = server.lines.filter((l) => l.msg === 'review');

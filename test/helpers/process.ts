@@ -35,7 +35,7 @@ export function serve(args: string[], options: { cwd: string; env?: Record<strin
   let err = '';
   child.stderr!.on('data', (chunk) => (err += String(chunk)));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 30_000) =>
+  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 60_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const found = lines.find(match);
       if (found) return resolve(found);

@@ -58,3 +58,34 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
     req.end(options.body);
   });
 }
+
+export interface Sending {
+  results: HttpsResult[];
+  errors: string[];
+  /** Stops sending and resolves once every client's last review is answered. */
+  stop(): Promise<void>;
+}
+
+/** `clients` loops sending reviews on a keep-alive pool, as the API server does, until stopped. */
+export function keepSending(options: { port: number; ca: string; clients: number; body: (n: number) => string }): Sending {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
+  const results: HttpsResult[] = [];
+  const errors: string[] = [];
+  let sending = true;
+  let n = 0;
+  const loops = Array.from({ length: options.clients }, async () => {
+    while (sending) {
+      n += 1;
+      try { results.push(await httpsCall({ port: options.port, ca: options.ca, agent, body: options.body(n) })); } catch (e) { errors.push((e as Error).message); }
+    }
+  });
+  return {
+    results,
+    errors,
+    stop: async () => {
+      sending = false;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// The V8 heap follows the container's memory limit: the chart and the plain manifests pass the
+// share src/server/heap.ts computes, and serve reads the cgroup's limit to check it.
+import t from 'tap';
+import { join } from 'node:path';
+import { checkHeap, containerMemoryLimit, heapMiBFor } from '../../src/server/heap.js';
+import { find, readManifests, renderChart, webhookConfigDir } from '../install/helpers.js';
+
+const MiB = 1024 * 1024;
+const nodeOptions = (deployment: { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }) =>
+  deployment.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+
+t.test('the chart passes the heap for its memory limit, whatever the unit', async (t) => {
+  t.equal(heapMiBFor(256 * MiB), 96);
+  for (const [limit, bytes] of [['256Mi', 256 * MiB], ['1Gi', 1024 * MiB], ['500M', 500e6], ['300000Ki', 300000 * 1024]] as const) {
+    const deployment = find(renderChart([`resources.limits.memory=${limit}`]).objects, 'Deployment');
+    t.equal(nodeOptions(deployment), `--max-old-space-size=${heapMiBFor(bytes)}`, limit);
+  }
+  t.equal(nodeOptions(find(renderChart().objects, 'Deployment')), '--max-old-space-size=96', 'the default 256Mi limit');
+  t.equal(nodeOptions(find(renderChart(['resources.limits=null']).objects, 'Deployment')), undefined, 'no limit, no flag');
+  const plain = find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment');
+  t.equal(nodeOptions(plain), `--max-old-space-size=${heapMiBFor(256 * MiB)}`, 'webhook-config matches its own 256Mi limit');
+});
+
+t.test('the container limit is read from cgroup v2, then v1', async (t) => {
+  const files = (map: Record<string, string>) => (path: string) => {
+    if (map[path] === undefined) throw new Error('ENOENT');
+    return map[path] as string;
+  };
+  t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '268435456\n' })), 268435456);
+  t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' })), undefined, 'v2 without a limit');
+  t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '134217728' })), 134217728, 'v1');
+  t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' })), undefined, 'v1 without a limit');
+  t.equal(containerMemoryLimit(files({})), undefined, 'no cgroup files');
+  const check = checkHeap(256 * MiB);
+  t.match(check, { suggestedMiB: 96, heapLimitMiB: Number });
+  t.equal(check?.fits, (check?.heapLimitMiB ?? 0) <= 96 + 32, 'fits means the heap limit is near the share');
+});
+
+t.test('the chart and the plain manifests set the same malloc arenas', async (t) => {
+  const env = (deployment: { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }) =>
+    deployment.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value;
+  t.equal(env(find(renderChart().objects, 'Deployment')), '1');
+  t.equal(env(find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment')), '1');
+});
