@@ -1,4 +1,4 @@
-// The cluster source (SPEC §6): informers on PatternTemplate objects and on Namespaces, with
+// The cluster source of the live catalog: informers on PatternTemplate objects and on Namespaces, with
 // @kubernetes/client-node. Informers recover from expired watches themselves but stop on other
 // errors, so this restarts them with backoff and reports readiness only while both are synced.
 // It also writes each template's Ready condition, and asks the API server's version.

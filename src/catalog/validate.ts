@@ -139,7 +139,7 @@ function objectProblems(name: string, spec: TemplateSpec): string[] {
 
 // Places where a parameter decides who the code runs as or what it can reach. A placeholder
 // there must name a parameter bounded to a closed set (enum) or, for strings, a pattern; for
-// numbers, both a minimum and a maximum (SPEC §5: annotations never set these unbounded).
+// numbers, both a minimum and a maximum (pod annotations never set these unbounded).
 const SENSITIVE = [/^(containers|initContainers)\[\d+\]\.(image|securityContext)\b/, /^volumes\[\d+\]\.hostPath\b/];
 
 function placeholderProblems(spec: TemplateSpec): string[] {
