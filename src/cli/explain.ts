@@ -1,14 +1,19 @@
-// `podpattern explain -f FILE`: for each pod template, which templates were or were not
-// injected and why, the parameters in force, and the patch (SPEC §7).
+// `podpattern explain -f FILE`: the assumptions made about the cluster, then for each pod
+// template which templates were or were not injected and why, the parameters in force, and
+// the patch.
 import type { InjectionResult } from '../engine/types.js';
 import type { ManifestResult } from './manifests.js';
 import { guard, processIo, runOnManifests, type Io } from './common.js';
+import { failedRun } from './inject.js';
 
-export const usage = `usage: podpattern explain -f FILE|- [--catalog-dir DIR] [--namespace NS]
+export const usage = `usage: podpattern explain -f FILE|DIR|- [-f …] [-R] [--catalog-dir DIR] [--namespace NS]
+                         [--namespace-annotation KEY=VALUE …]
                          [--native-sidecars auto|always|never] [--kube-version 1.30]
 
-Explains, for each pod template in the manifests, what podpattern would do and why.
-Exit code 1 when any pod would be denied.
+Explains, for each pod template in the manifests, what podpattern would do and why, after
+the assumptions it made about the cluster (its version, native sidecars, the namespace and
+its annotations), each with the flag that changes it.
+Exit code 1 when any pod would be denied or a pod template cannot be injected.
 `;
 
 const SKIPS: Record<string, string> = {
@@ -22,15 +27,17 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     const ran = runOnManifests(argv, io, false);
     if (ran.help) return (io.stdout(usage), 0);
     if ('exitCode' in ran) return ran.exitCode;
+    io.stdout(`assumed about the cluster:\n${ran.assumptions.map((a) => `  ${a}\n`).join('')}\n`);
     io.stdout(ran.results.map(explainOne).join('\n'));
-    return ran.results.some((r) => r.result?.outcome === 'denied') ? 1 : 0;
+    return ran.results.some(failedRun) ? 1 : 0;
   });
 }
 
 export function explainOne(manifest: ManifestResult): string {
   const lines = [`${manifest.label}`];
   const result = manifest.result;
-  if (result === undefined) lines.push('  not a kind with a pod template: passed through unchanged');
+  if (manifest.refusal !== undefined) lines.push(`  REFUSED: ${manifest.refusal}`);
+  else if (result === undefined) lines.push('  no pod template (not a Pod, nor a kind with spec.template): passed through unchanged');
   else lines.push(...describe(result));
   for (const warning of manifest.warnings) lines.push(`  warning: ${warning}`);
   return `${lines.join('\n')}\n`;
