@@ -1,7 +1,8 @@
 // `podpattern explain -f FILE`: the assumptions made about the cluster, then for each pod
 // template which templates were or were not injected and why, the parameters in force, and
 // the patch.
-import type { InjectionResult } from '../engine/types.js';
+import type { InjectionResult, PodLike } from '../engine/types.js';
+import { readStatus } from '../engine/status.js';
 import type { ManifestResult } from './manifests.js';
 import { guard, processIo, runOnManifests, type Io } from './common.js';
 import { failedRun } from './inject.js';
@@ -60,11 +61,28 @@ function describe(result: InjectionResult): string[] {
         for (const [name, value] of parameters) lines.push(`    ${name} = ${JSON.stringify(value)}`);
         if (parameters.length === 0) lines.push('    (no parameters)');
       }
+      lines.push(...placement(result.pod));
       lines.push(`  patch (${result.patch.length} operations):`);
       for (const op of result.patch) lines.push(`    ${op.op} ${op.path}${'value' in op ? ` ${summarize(op.value)}` : ''}`);
       return lines;
     }
   }
+}
+
+/** Where the added containers went, from the pod's own record of what was added. */
+function placement(pod: PodLike): string[] {
+  const status = readStatus(pod.metadata?.annotations ?? {});
+  if (typeof status !== 'object') return [];
+  const native = new Set((pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  const lines: string[] = [];
+  const nativeAdded = status.initContainers.filter((name) => native.has(name));
+  const initAdded = status.initContainers.filter((name) => !native.has(name));
+  if (nativeAdded.length > 0) lines.push(`  added as native sidecars (init containers with restartPolicy: Always): ${nativeAdded.join(', ')}`);
+  if (status.containers.length > 0) lines.push(`  added as containers: ${status.containers.join(', ')}`);
+  if (initAdded.length > 0) lines.push(`  added as init containers: ${initAdded.join(', ')}`);
+  const policy = pod.spec?.restartPolicy;
+  if (policy === 'Never' || policy === 'OnFailure') lines.push(`  the pod runs to completion (restartPolicy: ${policy}), so every long-running container added is a native sidecar`);
+  return lines;
 }
 
 function summarize(value: unknown): string {

@@ -1,4 +1,4 @@
-// Adds rendered templates to a pod, in the order given, and finds every clash (SPEC §3):
+// Adds rendered templates to a pod, in the order given, and finds every clash:
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
 // it is given (the engine hands it a copy); the caller diffs the result for the patch.
 import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kubernetes/client-node';

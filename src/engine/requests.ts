@@ -1,5 +1,5 @@
-// Reads what a pod asks for from its annotations (SPEC §3), falling back to its namespace's
-// defaults (SPEC §4) when the pod names no template itself.
+// Reads what a pod asks for from its annotations, falling back to its namespace's
+// defaults when the pod names no template itself.
 import { PATTERNS, type Pattern } from '../catalog/types.js';
 import { DNS1123_SUBDOMAIN } from '../catalog/names.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from './keys.js';
