@@ -2,13 +2,13 @@
 import t from 'tap';
 import { FLAGS, envName, parseConfig } from '../src/config.js';
 
-t.test('defaults (SPEC §6)', async (t) => {
+t.test('defaults', async (t) => {
   const result = parseConfig([], {});
   t.equal(result.kind, 'config');
   if (result.kind !== 'config') return;
   t.same(result.config, {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
-    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto',
+    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
     nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info',
   });
 });

@@ -6,7 +6,7 @@ import { buildCatalog, loadBuiltinTemplates, loadCatalogDir, type ParsedTemplate
 import type { Catalog } from '../catalog/types.js';
 import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
-import { injectManifest, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
+import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
 import { YamlError } from './yaml.js';
 
 export class UsageError extends Error {}
@@ -150,7 +150,7 @@ export function runOnManifests(argv: string[], io: Io, withOutput: boolean): Man
     io.stderr(`podpattern: nothing was written: fix ${problems.length === 1 ? 'this' : 'these'} and run again\n`);
     return { help: false, exitCode: 1 };
   }
-  const results = objectsOf(documents).map((object) => injectManifest(object, catalog, options));
+  const results = injectDocuments(documents, catalog, options);
   return { help: false, output, documents, results, assumptions: assumptions(options, values) };
 }
 

@@ -21,8 +21,6 @@ export interface ManifestResult {
   warnings: string[];
 }
 
-export { YamlError as ManifestError } from './yaml.js';
-
 /** A document of the input: one object, or a List whose items are the objects. */
 export type Documents = unknown[];
 
@@ -50,10 +48,15 @@ export function withResults(documents: Documents, results: ManifestResult[]): Do
   });
 }
 
-/** Parses text and injects each object: what `inject`, `explain` and the golden tests run. */
+/** Injects each object of the documents: what `inject` and `explain` run. */
+export function injectDocuments(documents: Documents, catalog: Catalog, options: InjectOptions): ManifestResult[] {
+  return objectsOf(documents).map((object) => injectManifest(object, catalog, options));
+}
+
+/** Parses text and injects each object, as the CLI does: what the golden tests run. */
 export function injectText(text: string, catalog: Catalog, options: InjectOptions): { documents: Documents; results: ManifestResult[] } {
   const documents = parseDocuments(text);
-  return { documents, results: objectsOf(documents).map((object) => injectManifest(object, catalog, options)) };
+  return { documents, results: injectDocuments(documents, catalog, options) };
 }
 
 export function labelOf(object: unknown): string {
