@@ -8,6 +8,7 @@ import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
 import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
 import { YamlError } from './yaml.js';
+import { declaredNamespaces } from './namespaces.js';
 
 export class UsageError extends Error {}
 
@@ -75,7 +76,7 @@ export function engineOptions(values: OptionFlags): InjectOptions {
 }
 
 /** What the CLI assumed about the cluster, each with the flag that changes it: `explain` prints these. */
-export function assumptions(options: InjectOptions, values: OptionFlags): string[] {
+export function assumptions(options: InjectOptions, values: OptionFlags, declared: string[] = []): string[] {
   const version = options.serverVersion;
   const sidecars = nativeSidecarSupport(options);
   const annotations = Object.entries(options.namespaceAnnotations ?? {});
@@ -85,7 +86,8 @@ export function assumptions(options: InjectOptions, values: OptionFlags): string
     `namespace: ${options.namespace}${values.namespace === undefined ? ' (manifests without metadata.namespace)' : ''}; set with --namespace`,
     annotations.length === 0
       ? 'namespace annotations: none, so no namespace defaults; set with --namespace-annotation KEY=VALUE'
-      : `namespace annotations: ${annotations.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`,
+      : `namespace annotations: ${annotations.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} (as in a namespace labelled podpattern.dev/defaults=enabled)`,
+    ...(declared.length === 0 ? [] : [`Namespace objects in the input give their own annotations and labels, for manifests in them: ${declared.join(', ')}`]),
   ];
 }
 
@@ -151,7 +153,8 @@ export function runOnManifests(argv: string[], io: Io, withOutput: boolean): Man
     return { help: false, exitCode: 1 };
   }
   const results = injectDocuments(documents, catalog, options);
-  return { help: false, output, documents, results, assumptions: assumptions(options, values) };
+  const declared = [...declaredNamespaces(objectsOf(documents)).keys()];
+  return { help: false, output, documents, results, assumptions: assumptions(options, values, declared) };
 }
 
 /** Reads every file (directories: their .yaml, .yml and .json files), collecting one problem line per bad file. */

@@ -7,6 +7,7 @@ import { inject, type InjectOptions, type InjectionResult, type PodLike } from '
 import { PATTERN_KEYS, INJECT_KEY, parseTemplateKey } from '../engine/keys.js';
 import { findPodTemplate, replacePodTemplate, type PodTemplateSite } from './pod-template.js';
 import { readDocuments, writeDocument } from './yaml.js';
+import { declaredNamespaces, viewFor } from './namespaces.js';
 
 export interface ManifestResult {
   /** `Kind/name` of the manifest, for messages. */
@@ -15,6 +16,8 @@ export interface ManifestResult {
   object: unknown;
   /** Where the pod template is, when there is one. */
   site?: PodTemplateSite;
+  /** The engine options the pod template was injected with (namespace, its annotations…). */
+  options?: InjectOptions;
   result?: InjectionResult;
   /** A shape that cannot be injected, named: fails the run like a denial. */
   refusal?: string;
@@ -48,9 +51,28 @@ export function withResults(documents: Documents, results: ManifestResult[]): Do
   });
 }
 
-/** Injects each object of the documents: what `inject` and `explain` run. */
+/**
+ * Injects each object of the documents: what `inject` and `explain` run. A Namespace in the
+ * documents gives the annotations of its namespace, as the cluster would apply them.
+ */
 export function injectDocuments(documents: Documents, catalog: Catalog, options: InjectOptions): ManifestResult[] {
-  return objectsOf(documents).map((object) => injectManifest(object, catalog, options));
+  const objects = objectsOf(documents);
+  const namespaces = declaredNamespaces(objects);
+  return objects.map((object) => {
+    const namespace = namespaces.get(namespaceOf(object) ?? options.namespace ?? '');
+    if (namespace === undefined) return injectManifest(object, catalog, options);
+    const found = findPodTemplate(object);
+    const annotations = 'found' in found ? ((found.template['metadata'] as V1ObjectMeta | undefined)?.annotations ?? {}) : {};
+    const view = viewFor(namespace, annotations);
+    const result = injectManifest(object, catalog, { ...options, namespaceAnnotations: view.annotations ?? namespace.annotations });
+    if (view.warning !== undefined && result.site !== undefined) result.warnings.unshift(`${result.label}: ${view.warning}`);
+    return result;
+  });
+}
+
+function namespaceOf(object: unknown): string | undefined {
+  const namespace = (object as { metadata?: { namespace?: unknown } } | null)?.metadata?.namespace;
+  return typeof namespace === 'string' ? namespace : undefined;
 }
 
 /** Parses text and injects each object, as the CLI does: what the golden tests run. */
@@ -74,16 +96,17 @@ export function injectManifest(object: unknown, catalog: Catalog, options: Injec
   const pod = asStoredAnnotations(template as PodLike);
   const warnings = site.path.length > 0 ? misplacedAnnotations(label, manifest.metadata?.annotations ?? {}) : [];
   const namespace = manifest.metadata?.namespace ?? options.namespace;
-  const result = inject(pod, catalog, {
+  const used: InjectOptions = {
     ...options,
     ...(namespace ? { namespace } : {}),
     podNameHint: `${manifest.metadata?.name ?? 'pod'}-`,
     ...(site.runsToCompletion ? { runsToCompletion: true } : {}),
     ...(site.controllerVolumes.length > 0 ? { controllerVolumes: site.controllerVolumes } : {}),
-  });
+  };
+  const result = inject(pod, catalog, used);
   warnings.push(...result.warnings.map((w) => `${label}: ${w}`));
   if (result.outcome === 'injected') replacePodTemplate(manifest, site.path, result.pod);
-  return { label, object: manifest, site, result, warnings };
+  return { label, object: manifest, site, options: used, result, warnings };
 }
 
 /**

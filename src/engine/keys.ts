@@ -55,6 +55,14 @@ export function filesVolumeName(template: string): string {
 /** The label on a Namespace that opts it in: `enabled` (fail open) or `required` (fail closed). */
 export const INJECTION_LABEL = `${DOMAIN}/injection`;
 
+/**
+ * `podpattern.dev/defaults=enabled` on a Namespace: its annotations give defaults, so the
+ * webhook configuration sends every pod created there to podpattern (a webhook's
+ * matchConditions see only the pod, not its namespace). Elsewhere only pods with a
+ * podpattern.dev annotation are sent.
+ */
+export const DEFAULTS_LABEL = `${DOMAIN}/defaults`;
+
 export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
 
 /** Takes apart `<template>.podpattern.dev/<name>`; anything else is not a template key. */

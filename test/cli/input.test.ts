@@ -109,3 +109,22 @@ t.test('refused kinds and Job pods in explain', async (t) => {
   t.match(hollowInject.err(), /Deployment\/hollow: a Deployment keeps its pod template/);
 });
 
+
+t.test('a Namespace in the input gives its annotations, as the cluster would apply them', async (t) => {
+  const namespace = (labels: string) => `apiVersion: v1\nkind: Namespace\nmetadata: { name: team, labels: { ${labels} }, annotations: { podpattern.dev/adapter: demo-adapter } }\n---\n`;
+  const plainPod = pod('p', 'example.com/x: y').replace('metadata: { name: p,', 'metadata: { name: p, namespace: team,');
+  const labelled = capture(namespace('podpattern.dev/injection: enabled, podpattern.dev/defaults: enabled') + plainPod);
+  t.equal(await explain(['-f', '-', ...catalog], labelled), 0, labelled.err());
+  t.match(labelled.out(), /Namespace objects in the input give their own annotations and labels, for manifests in them: team/);
+  t.match(labelled.out(), /Pod\/p\n {2}inject demo-adapter/, 'labelled podpattern.dev/defaults=enabled: the default applies');
+  const unlabelled = capture(namespace('podpattern.dev/injection: enabled') + plainPod);
+  t.equal(await explain(['-f', '-', ...catalog], unlabelled), 0, unlabelled.err());
+  t.match(unlabelled.out(), /Pod\/p\n {2}nothing injected/, 'without the defaults label the pod never reaches podpattern');
+  t.match(unlabelled.out(), /warning: Pod\/p: Namespace\/team in the input gives podpattern defaults in its annotations but is not labelled podpattern.dev\/defaults=enabled/);
+  const asking = capture(namespace('podpattern.dev/injection: enabled') + plainPod.replace('example.com/x: y', 'demo-adapter.podpattern.dev/metrics-port: "9200"'));
+  t.equal(await explain(['-f', '-', ...catalog], asking), 0, asking.err());
+  t.match(asking.out(), /inject demo-adapter \(adapter.*\n {4}metrics-port = 9200/, 'a pod with a podpattern annotation reaches it, and gets the default');
+  const notOptedIn = capture(namespace('other: x') + pod('q').replace('metadata: { name: q,', 'metadata: { name: q, namespace: team,'));
+  t.equal(await inject(['-f', '-', ...catalog], notOptedIn), 0, notOptedIn.err());
+  t.match(notOptedIn.err(), /Namespace\/team in the input is not labelled podpattern.dev\/injection=enabled \(or required\), so in a cluster podpattern never sees its pods/);
+});
