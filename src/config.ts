@@ -59,7 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
 ];
 
-/** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE` (SPEC §6). */
+/** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE`: every flag has one. */
 export function envName(flag: string): string {
   return `PODPATTERN_${flag.replace(/-/g, '_').toUpperCase()}`;
 }

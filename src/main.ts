@@ -131,7 +131,7 @@ interface Cluster {
 }
 
 /**
- * The live catalog (SPEC §6), when credentials are found: informers on PatternTemplates and
+ * The live catalog, when credentials are found: informers on PatternTemplates and
  * Namespaces, and the API server's version. Without a cluster, undefined: the built-in and
  * --catalog-dir templates serve alone.
  */

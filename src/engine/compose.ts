@@ -8,7 +8,7 @@ import { fileKey, filesVolumeName, parameterKey } from './keys.js';
 import type { Rendered } from './render.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
-import { listeningPorts, portParameter } from './listening.js';
+import { listeningPorts, portParameter } from '../catalog/listening.js';
 
 /** Where injected long-running containers may go in this pod, and why. */
 export interface Placement {

@@ -1,5 +1,6 @@
-// Every annotation key podpattern reads or writes (SPEC §3). Pure constants and the few
-// functions that build or take apart keys, so no other file spells a key by hand.
+// Every annotation and label key podpattern reads or writes (the README's annotation table).
+// Pure constants and the few functions that build or take apart keys, so no other file
+// spells a key by hand.
 import type { Pattern } from '../catalog/types.js';
 
 /** The annotation and label domain. */

@@ -1,6 +1,7 @@
 // webhook-config/ (the plain manifests for `kubectl apply`): every object is valid, the
-// kustomization lists every file, the webhook entries say what SPEC §4 says, and the chart
-// renders the same objects apart from templated names and labels.
+// kustomization lists every file, the webhook entries select the namespaces and pods that
+// docs/install.md describes, and the chart renders the same objects apart from templated
+// names and labels.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';

@@ -1,8 +1,8 @@
 // What a template's container listens on, and which of the template's own parameters moves a
 // port: read from the template, so a hint never names a parameter the template lacks.
 import type { V1Container, V1ContainerPort, V1Probe } from '@kubernetes/client-node';
-import { WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
-import type { TemplateSpec } from '../catalog/types.js';
+import { WHOLE_PLACEHOLDER } from './placeholders.js';
+import type { TemplateSpec } from './types.js';
 
 /**
  * The ports a container declares or is probed on (an httpGet, tcpSocket or grpc probe means
