@@ -3,22 +3,26 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { Catalog, Template } from '../catalog/types.js';
 import { compose, type Piece } from './compose.js';
-import { STATUS_KEY, PATTERN_KEYS } from './keys.js';
+import { STATUS_KEY, PATTERN_KEYS, parameterKey } from './keys.js';
 import { resolveParameters } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
-import { readRequests, type TemplateRequest } from './requests.js';
+import { readRequests, truncate, type Requests, type TemplateRequest } from './requests.js';
+import { closest, didYouMean } from './suggest.js';
 import { emptyStatus, readStatus, sameTemplates, stripInjection } from './status.js';
 import { diffPatch } from './patch.js';
+import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
 export type * from './types.js';
 export { applyPatch } from './patch.js';
+export { nativeSidecarSupport, runsToCompletion, useNativeSidecars } from './lifecycle.js';
 export * as keys from './keys.js';
 
 /** Decides what `pod` becomes. Never throws for bad pod input: problems come back as a denial. */
 export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): InjectionResult {
   const annotations = pod.metadata?.annotations ?? {};
   const requests = readRequests(annotations, options.namespaceAnnotations ?? {});
+  checkStrayParameters(requests, catalog);
   const warnings = [...requests.warnings];
   if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings };
   if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings };
@@ -47,7 +51,13 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const facts = podFacts(pod, options);
   const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) }));
   const status = emptyStatus(desired);
-  const composed = compose(mutated, pieces, status, useNativeSidecars(options));
+  const sidecars = nativeSidecarSupport(options);
+  const composed = compose(mutated, pieces, status, {
+    native: sidecars.native,
+    why: sidecars.why,
+    runsToCompletion: runsToCompletion(pod, options),
+    controllerVolumes: options.controllerVolumes ?? [],
+  });
   warnings.push(...composed.warnings);
   if (composed.problems.length > 0) return deny(composed.problems, warnings);
 
@@ -71,7 +81,7 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
       problems.push({
         code: 'unknown-template',
         template: request.name,
-        message: `${PATTERN_KEYS[request.pattern]}: no template named '${request.name}'; the ${request.pattern} templates are ${same.join(', ') || '(none)'} ('podpattern templates' lists them all)`,
+        message: `${PATTERN_KEYS[request.pattern]}: no template named '${request.name}'${didYouMean(request.name, same)}; the ${request.pattern} templates are ${same.join(', ') || '(none)'} ('podpattern templates' lists them all)`,
       });
     }
     return undefined;
@@ -86,6 +96,30 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
     return undefined;
   }
   return template;
+}
+
+/**
+ * Parameter annotations for a template the pod does not ask for. A template the catalog does
+ * not have is a typo (or a stale key) and denies the pod, with the nearest name; one it has is
+ * only ignored, with a warning, as a pod may keep parameters of a template it dropped.
+ */
+function checkStrayParameters(requests: Requests, catalog: Catalog): void {
+  const requested = new Set(requests.templates.map((t) => t.name));
+  for (const [template, parameters] of requests.parameters) {
+    if (requested.has(template)) continue;
+    for (const parameter of parameters.keys()) {
+      const key = parameterKey(template, parameter);
+      if (catalog.get(template) !== undefined || catalog.failure(template) !== undefined) {
+        requests.warnings.push(`annotation ${truncate(key)} is ignored: the pod does not ask for template ${template}`);
+        continue;
+      }
+      const nearest = closest(template, [...requested, ...catalog.list().map((t) => t.name)]);
+      requests.problems.push({
+        code: 'invalid-annotation',
+        message: `${truncate(key)} sets a parameter of template '${truncate(template)}', which is not in the catalog${nearest === undefined ? '' : ` (did you mean ${parameterKey(nearest, parameter)}?)`}; 'podpattern templates' lists the templates`,
+      });
+    }
+  }
 }
 
 function withArticle(pattern: string): string {
@@ -105,11 +139,4 @@ function deny(problems: Problem[], warnings: string[]): InjectionResult {
 function podFacts(pod: PodLike, options: InjectOptions): PodFacts {
   const meta = pod.metadata ?? {};
   return { name: meta.name ?? meta.generateName ?? options.podNameHint ?? '', namespace: meta.namespace ?? options.namespace ?? '' };
-}
-
-/** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
-export function useNativeSidecars(options: InjectOptions): boolean {
-  if (options.nativeSidecars !== 'auto') return options.nativeSidecars === 'always';
-  const version = options.serverVersion;
-  return version !== undefined && (version.major > 1 || (version.major === 1 && version.minor >= 29));
 }

@@ -5,6 +5,7 @@ import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.j
 import { parameterKey } from './keys.js';
 import { truncate } from './requests.js';
 import type { Problem } from './types.js';
+import { didYouMean } from './suggest.js';
 
 export type Values = Map<string, ParameterValue>;
 
@@ -18,7 +19,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     problems.push({
       code: 'unknown-parameter',
       template: template.name,
-      message: `${parameterKey(template.name, truncate(name))}: template ${template.name} has no parameter '${truncate(name)}'; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
+      message: `${parameterKey(template.name, truncate(name))}: template ${template.name} has no parameter '${truncate(name)}'${didYouMean(name, known)}; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
     });
   }
   for (const [name, parameter] of Object.entries(declared)) {

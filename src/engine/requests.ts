@@ -1,9 +1,10 @@
-// Reads what a pod asks for from its annotations (SPEC §3), falling back to its namespace's
-// defaults (SPEC §4) when the pod names no template itself.
+// Reads what a pod asks for from its annotations, falling back to its namespace's
+// defaults when the pod names no template itself.
 import { PATTERNS, type Pattern } from '../catalog/types.js';
 import { DNS1123_SUBDOMAIN } from '../catalog/names.js';
-import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from './keys.js';
+import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from './keys.js';
 import type { Problem } from './types.js';
+import { didYouMean } from './suggest.js';
 
 export interface TemplateRequest {
   name: string;
@@ -24,8 +25,9 @@ export interface Requests {
 
 const KNOWN_DOMAIN_KEYS = new Set<string>([...Object.values(PATTERN_KEYS), INJECT_KEY, STATUS_KEY]);
 
-export function readRequests(podAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>): Requests {
+export function readRequests(rawPodAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>): Requests {
   const result: Requests = { optedOut: false, templates: [], parameters: new Map(), origin: 'none', problems: [], warnings: [] };
+  const podAnnotations = stringValues(rawPodAnnotations, result.problems);
   const inject = podAnnotations[INJECT_KEY];
   if (inject === 'false') return { ...result, optedOut: true };
   if (inject !== undefined && inject !== 'true') {
@@ -33,7 +35,10 @@ export function readRequests(podAnnotations: Record<string, string>, namespaceAn
   }
   for (const key of Object.keys(podAnnotations)) {
     if (isDomainKey(key) && !KNOWN_DOMAIN_KEYS.has(key)) {
-      result.problems.push({ code: 'invalid-annotation', message: `${key} is not a podpattern annotation; use one of ${[...KNOWN_DOMAIN_KEYS].join(', ')}` });
+      result.problems.push({
+        code: 'invalid-annotation',
+        message: `${truncate(key)} is not a podpattern annotation${didYouMean(key, KNOWN_DOMAIN_KEYS)}; the ${DOMAIN}/ keys are ${[...KNOWN_DOMAIN_KEYS].join(', ')}`,
+      });
     }
   }
 
@@ -46,7 +51,6 @@ export function readRequests(podAnnotations: Record<string, string>, namespaceAn
   // Namespace parameters are defaults; the pod's own parameter annotations win.
   if (!podAsks) collectParameters(namespaceAnnotations, result);
   collectParameters(podAnnotations, result);
-  warnAboutStrayParameters(result);
   return result;
 }
 
@@ -83,14 +87,22 @@ function collectParameters(annotations: Record<string, string>, into: Requests):
   }
 }
 
-function warnAboutStrayParameters(into: Requests): void {
-  const requested = new Set(into.templates.map((t) => t.name));
-  for (const [template, parameters] of into.parameters) {
-    if (requested.has(template)) continue;
-    for (const parameter of parameters.keys()) {
-      into.warnings.push(`annotation ${template}.podpattern.dev/${parameter} is ignored: the pod does not ask for template ${template}`);
+/**
+ * Annotation values are strings to Kubernetes. A manifest read by the CLI can carry an
+ * unquoted `false` or `8080` (YAML reads a boolean or a number): say so, and how to quote it,
+ * rather than misread it. Keys outside podpattern's domain are not ours to judge.
+ */
+function stringValues(annotations: Record<string, unknown>, problems: Problem[]): Record<string, string> {
+  const strings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    if (typeof value === 'string') strings[key] = value;
+    else if (isDomainKey(key) || parseTemplateKey(key) !== undefined) {
+      const what = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value)}`;
+      const quoted = value === null || typeof value === 'object' ? '"…"' : JSON.stringify(String(value));
+      problems.push({ code: 'invalid-annotation', message: `${truncate(key)} is ${what}, not a string: annotation values are strings, so quote it (${truncate(key)}: ${quoted})` });
     }
   }
+  return strings;
 }
 
 /** Keeps hostile values from flooding a message. */
