@@ -59,6 +59,8 @@ interface RunningContainer {
   started: boolean;
   restarts: number;
   startedAt: string;
+  /** Set once a container of a pod that runs to completion has exited for good. */
+  exitCode?: number;
   timers: NodeJS.Timeout[];
 }
 
@@ -175,6 +177,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       container.ready = false;
       container.started = false;
       if (running.terminating || stopped) return;
+      const policy = pod.spec?.restartPolicy ?? 'Always';
+      if (policy === 'Never' || (policy === 'OnFailure' && code === 0)) {
+        container.exitCode = typeof code === 'number' ? code : 137;
+        await writeStatus(running).catch(() => undefined);
+        return;
+      }
       // restartPolicy Always (a Deployment's pods): start it again after a short back-off.
       writeFileSync(logFile, `\n[node-agent] container exited (${String(code)}); restarting\n`, { flag: 'a' });
       container.restarts += 1;
@@ -231,8 +239,9 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const containers = [...running.containers.values()];
     const ready = containers.every((c) => c.ready) && !running.terminating;
     const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now() });
+    const finished = containers.every((c) => c.exitCode !== undefined);
     const status = {
-      phase: 'Running',
+      phase: finished ? (containers.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed') : 'Running',
       hostIP: options.network.nodeIp,
       hostIPs: [{ ip: options.network.nodeIp }],
       podIP: running.network.ip,
@@ -247,7 +256,9 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         ready: c.ready,
         started: c.started,
         restartCount: c.restarts,
-        state: c.process === undefined ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: c.startedAt } },
+        state: c.exitCode !== undefined
+          ? { terminated: { exitCode: c.exitCode, reason: c.exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: now() } }
+          : c.process === undefined ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: c.startedAt } },
       })),
     };
     await core.patchNamespacedPodStatus(

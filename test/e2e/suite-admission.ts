@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import { makeServingCert } from './pki.js';
-import { describe, isUntouched, missingFromPod, podManifest, requestAnnotations, type Json } from './pods.js';
+import { outcome, isUntouched, missingFromPod, podManifest, requestAnnotations, type Json } from './pods.js';
 import type { Context } from './suite.js';
 
 const names = (list: Json[] | undefined): string[] => (list ?? []).map((c) => c.name as string);
@@ -18,7 +18,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
   await t.test('every built-in template is injected and stored', async (t) => {
     for (const template of ctx.catalog) {
       const created = await kube.create(podManifest(kube.unique(template.name), ctx.namespaces.enabled, requestAnnotations(template)));
-      t.equal(created.code, 0, `${template.name}: ${describe(created)}`);
+      t.equal(created.code, 0, outcome(created, `${template.name}`));
       t.same(missingFromPod(created.object ?? {}, template), [], `${template.name}: the stored pod has every container, volume and annotation of the template`);
     }
   });
@@ -27,7 +27,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     const chosen = [ctx.pick('sidecar', 'https-proxy'), ctx.pick('ambassador', 'redis-shard'), ctx.pick('adapter', 'redis-exporter')];
     const annotations = Object.assign({}, ...chosen.map(requestAnnotations)) as Record<string, string>;
     const created = await kube.create(podManifest(kube.unique('composed'), ctx.namespaces.enabled, annotations));
-    t.equal(created.code, 0, describe(created));
+    t.equal(created.code, 0, outcome(created));
     for (const template of chosen) t.same(missingFromPod(created.object ?? {}, template), [], `${template.name} is in the stored pod`);
   });
 
@@ -47,13 +47,44 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     t.match(bad.stderr, bounded.param);
   });
 
+  await t.test('a misspelt podpattern key reaches the webhook and is denied with a suggestion', async (t) => {
+    const reviews = await kube.metric('podpattern_reviews_total');
+    const typo = await kube.create(podManifest(kube.unique('typo'), ctx.namespaces.enabled, { 'podpattern.dev/sidcar': 'https-proxy' }));
+    t.not(typo.code, 0, 'refused rather than silently ignored');
+    t.match(typo.stderr, /podpattern\.dev\/sidcar/);
+    t.match(typo.stderr, /did you mean podpattern\.dev\/sidecar\?/);
+    t.equal(await kube.metric('podpattern_reviews_total'), reviews + 1, 'matchConditions sent it to podpattern');
+  });
+
+  await t.test('namespace defaults apply under the chart\'s default values in namespaces labelled for them', async (t) => {
+    const defaults = { 'podpattern.dev/adapter': 'redis-exporter', 'redis-exporter.podpattern.dev/redis-port': '6380' };
+    const labelled = await kube.namespace('enabled', { labels: { 'podpattern.dev/defaults': 'enabled' }, annotations: defaults });
+    const exported = (pod: Json | undefined): boolean => names(pod?.spec?.containers).includes('redis-exporter');
+    // podpattern learns namespaces through a watch: wait until a dry run shows the default.
+    await eventually('podpattern to see the namespace', async () => {
+      const dry = await kube.create(podManifest(kube.unique('defaults-dry'), labelled), ['--dry-run=server']);
+      return exported(dry.object) ? true : undefined;
+    });
+    const pod = await kube.create(podManifest(kube.unique('defaulted'), labelled));
+    t.equal(pod.code, 0, outcome(pod));
+    t.ok(exported(pod.object), 'a pod that names no template gets the namespace\'s adapter');
+    t.match(pod.object?.metadata.annotations['podpattern.dev/status'], /redis-exporter/, 'recorded in its status');
+    t.ok(JSON.stringify(pod.object?.spec.containers).includes('6380'), 'with the namespace\'s parameter');
+    const optedOut = await kube.create(podManifest(kube.unique('defaults-opt-out'), labelled, { 'podpattern.dev/inject': 'false' }));
+    t.notOk(exported(optedOut.object), 'a pod can still opt out');
+    const unlabelled = await kube.namespace('enabled', { annotations: defaults });
+    const plain = await kube.create(podManifest(kube.unique('no-defaults-label'), unlabelled));
+    t.equal(plain.code, 0, outcome(plain));
+    t.ok(isUntouched(plain.object ?? {}), 'without the defaults label, pods that ask for nothing never reach podpattern');
+  });
+
   await t.test('pods in unlabelled namespaces, and pods that opt out, are stored unchanged', async (t) => {
     const template = ctx.pick('sidecar', 'https-proxy');
     const unlabelled = await kube.create(podManifest(kube.unique('unlabelled'), ctx.namespaces.plain, requestAnnotations(template)));
-    t.equal(unlabelled.code, 0, describe(unlabelled));
+    t.equal(unlabelled.code, 0, outcome(unlabelled));
     t.ok(isUntouched(unlabelled.object ?? {}), 'not injected outside opted-in namespaces');
     const optedOut = await kube.create(podManifest(kube.unique('opted-out'), ctx.namespaces.enabled, { ...requestAnnotations(template), 'podpattern.dev/inject': 'false' }));
-    t.equal(optedOut.code, 0, describe(optedOut));
+    t.equal(optedOut.code, 0, outcome(optedOut));
     t.ok(isUntouched(optedOut.object ?? {}), 'podpattern.dev/inject: "false" opts out');
   });
 
@@ -63,12 +94,12 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     const before = await reviews();
     for (let i = 0; i < 5; i += 1) {
       const created = await kube.create(podManifest(kube.unique('no-annotations'), ctx.namespaces.enabled, { 'example.org/owner': 'team-a' }));
-      t.equal(created.code, 0, describe(created));
+      t.equal(created.code, 0, outcome(created));
     }
     t.equal(await reviews(), before, 'five pods without podpattern annotations: no review reached podpattern');
     for (let i = 0; i < 5; i += 1) {
       const created = await kube.create(podManifest(kube.unique('annotated'), ctx.namespaces.enabled, requestAnnotations(template)));
-      t.equal(created.code, 0, describe(created));
+      t.equal(created.code, 0, outcome(created));
     }
     t.equal(await reviews(), before + 5, 'five pods that ask: five reviews');
   });
@@ -81,7 +112,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
       { name: 'mesh-proxy', image: 'registry.example/proxy:1.0', restartPolicy: 'Always' },
     ];
     const created = await kube.create(pod);
-    t.equal(created.code, 0, describe(created));
+    t.equal(created.code, 0, outcome(created));
     const stored = created.object ?? {};
     const sidecars = names(template.spec.containers);
     t.same(names(stored.spec.initContainers), ['migrate', 'mesh-proxy', ...sidecars], 'the pod\'s own init containers and native sidecars first, in their order, then the injected ones');
@@ -100,7 +131,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     pod.spec.securityContext = { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
     pod.spec.containers[0].securityContext = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsUser: 1000 };
     const created = await kube.create(pod);
-    t.equal(created.code, 0, `a restricted app with ${template.name} is admitted: ${describe(created)}`);
+    t.equal(created.code, 0, outcome(created, `a restricted app with ${template.name} is admitted`));
     t.same(missingFromPod(created.object ?? {}, template), []);
   });
 
@@ -110,7 +141,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     const injectedBefore = await kube.metric('podpattern_injections_total');
     const dryBefore = await kube.metric('podpattern_reviews_total', { dry_run: 'true' });
     const result = await kube.create(podManifest(name, ctx.namespaces.enabled, requestAnnotations(template)), ['--dry-run=server']);
-    t.equal(result.code, 0, describe(result));
+    t.equal(result.code, 0, outcome(result));
     t.same(missingFromPod(result.object ?? {}, template), [], 'the dry-run answer is injected');
     t.not((await kube.kubectl(['get', 'pod', name, '-n', ctx.namespaces.enabled])).code, 0, 'nothing is stored');
     t.equal(await kube.metric('podpattern_injections_total'), injectedBefore, 'no injection is counted');
@@ -147,7 +178,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     const name = kube.unique('reinvoked');
     const reviewsBefore = await kube.metric('podpattern_reviews_total');
     const created = await kube.create(podManifest(name, namespace, requestAnnotations(template)));
-    t.equal(created.code, 0, describe(created));
+    t.equal(created.code, 0, outcome(created));
     const stored = created.object ?? {};
     const all = [...names(stored.spec.initContainers), ...names(stored.spec.containers)];
     t.ok(all.includes('mesh-agent'), 'the other webhook\'s container is there');
@@ -164,7 +195,7 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     await kube.must(['scale', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE, '--replicas=0']);
     await kube.webhookEndpoints(0);
     const open = await kube.create(podManifest(kube.unique('fail-open'), ctx.namespaces.enabled, requestAnnotations(template)));
-    t.equal(open.code, 0, `an enabled namespace admits the pod: ${describe(open)}`);
+    t.equal(open.code, 0, outcome(open, `an enabled namespace admits the pod`));
     t.ok(isUntouched(open.object ?? {}), 'uninjected');
     const closed = await kube.create(podManifest(kube.unique('fail-closed'), ctx.namespaces.required, requestAnnotations(template)));
     t.not(closed.code, 0, 'a required namespace refuses it');
@@ -180,16 +211,16 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     t.match(refused.stderr, /ValidatingAdmissionPolicy '[^']*required-injection'/, 'refused by the policy');
     t.match(refused.stderr, /did not inject them/, 'with its message');
     const optOut = await kube.create(podManifest(kube.unique('policy-opt-out'), ctx.namespaces.required, { ...requestAnnotations(template), 'podpattern.dev/inject': 'false' }));
-    t.equal(optOut.code, 0, `a pod that opts out is admitted: ${describe(optOut)}`);
+    t.equal(optOut.code, 0, outcome(optOut, `a pod that opts out is admitted`));
     const plain = await kube.create(podManifest(kube.unique('policy-plain'), ctx.namespaces.required));
-    t.equal(plain.code, 0, `a pod that asks for nothing is admitted: ${describe(plain)}`);
+    t.equal(plain.code, 0, outcome(plain, `a pod that asks for nothing is admitted`));
 
     // helm upgrade puts the webhook configuration and the replicas back.
     const restored = await kube.helmInstall('upgrade');
-    t.equal(restored.code, 0, describe(restored));
+    t.equal(restored.code, 0, outcome(restored));
     await kube.webhookEndpoints(2);
     const back = await kube.create(podManifest(kube.unique('required-back'), ctx.namespaces.required, requestAnnotations(template)));
-    t.equal(back.code, 0, `with podpattern running the required namespace admits it: ${describe(back)}`);
+    t.equal(back.code, 0, outcome(back, `with podpattern running the required namespace admits it`));
     t.same(missingFromPod(back.object ?? {}, template), [], 'injected');
   });
 }

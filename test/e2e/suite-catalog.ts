@@ -3,7 +3,7 @@
 import type { Test } from 'tap';
 import { validateTemplate } from '../../src/catalog/validate.js';
 import { eventually } from './kube.js';
-import { describe, podManifest, type Json } from './pods.js';
+import { outcome, podManifest, type Json } from './pods.js';
 import type { Context } from './suite.js';
 
 /** A template the CRD and the catalog both accept; each bad case below breaks one rule of it. */
@@ -59,14 +59,14 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
     for (const template of ctx.catalog) {
       const object = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: template.name }, spec: template.spec };
       const created = await kube.kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(object));
-      t.equal(created.code, 0, `${template.name} is accepted by the API server: ${describe(created)}`);
+      t.equal(created.code, 0, outcome(created, `${template.name} is accepted by the API server`));
     }
   });
 
   await t.test('CRD validation: every CEL rule and schema bound refuses a bad template with its message, as the catalog does', async (t) => {
     const good = goodTemplate('crd-good');
     const accepted = await kube.kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(good));
-    t.equal(accepted.code, 0, `the base template is accepted by the server: ${describe(accepted)}`);
+    t.equal(accepted.code, 0, outcome(accepted, `the base template is accepted by the server`));
     t.ok(validateTemplate(structuredClone(good), 'cluster', 'crd-good').ok, 'and by the catalog');
     for (const bad of BAD) {
       const object = goodTemplate('crd-bad');

@@ -94,12 +94,21 @@ export async function controllerTests(t: Test, ctx: Context): Promise<void> {
       // Every minute, so the controller's first run comes within a minute.
       spec: { schedule: '* * * * *', jobTemplate: { spec: { backoffLimit: 0, template: jobTemplate('nightly') } } },
     }));
+    // A pod that runs to completion would never finish with a long-running adapter among its
+    // containers: podpattern makes every container it adds there a native sidecar.
+    const finishes = (pod: Json): boolean => {
+      const added = exporter.spec.containers.map((c) => c.name);
+      const init = (pod.spec.initContainers ?? []) as Json[];
+      return added.every((name) => init.find((c) => c.name === name)?.restartPolicy === 'Always') && (pod.spec.containers as Json[]).every((c) => c.name === 'app');
+    };
     const jobPods = await injectedPods(namespace, 'job=report', 2, 'Job');
     t.equal(jobPods.length, 2, 'the Job made 2 pods');
     t.equal(jobPods.filter((p) => missingFromPod(p, exporter).length === 0 && usesPort(p, exporter, '6380')).length, 2, 'both injected');
+    t.equal(jobPods.filter(finishes).length, 2, 'with the adapter as a native sidecar, so the Job can finish');
     const cronPods = await injectedPods(namespace, 'job=nightly', 1, 'CronJob');
     t.ok(cronPods.length >= 1, 'the CronJob made a Job, which made a pod');
     t.equal(cronPods.filter((p) => missingFromPod(p, exporter).length === 0).length, cronPods.length, 'injected');
+    t.equal(cronPods.filter(finishes).length, cronPods.length, 'with the adapter as a native sidecar');
     t.ok(cronPods.every((p) => (p.metadata.ownerReferences as Json[]).some((o) => o.kind === 'Job' && String(o.name).startsWith('nightly-'))), 'owned by the CronJob\'s Job');
   });
 }

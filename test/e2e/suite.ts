@@ -5,7 +5,7 @@
 import type { Test } from 'tap';
 import { startCluster, type Cluster } from './harness.js';
 import { Kube, RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
-import { describe, isUntouched, loadBuiltinCatalog, missingFromPod, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
+import { outcome, isUntouched, loadBuiltinCatalog, missingFromPod, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import { controllerTests } from './suite-controllers.js';
 import { catalogTests } from './suite-catalog.js';
 import { admissionTests } from './suite-admission.js';
@@ -44,7 +44,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
 
   await t.test('helm install: the chart installs and its webhook pods become ready endpoints', async (t) => {
     const installed = await kube.helmInstall('install');
-    t.equal(installed.code, 0, describe(installed));
+    t.equal(installed.code, 0, outcome(installed));
     const deployment = await kube.json(['get', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE]);
     t.equal(deployment.status?.readyReplicas, 2, 'both replicas are ready (readiness probes answered at their pod IPs)');
     const pods = await kube.webhookPods();
@@ -56,7 +56,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     t.ok(config.webhooks.every((w: Json) => typeof w.clientConfig.caBundle === 'string' && w.clientConfig.service?.name === RELEASE), 'both webhooks call the Service, with the chart-made caBundle');
     t.ok(config.webhooks.every((w: Json) => Array.isArray(w.matchConditions) && w.matchConditions.length > 0), 'the stored configuration keeps its matchConditions');
     const policy = await kube.kubectl(['get', 'validatingadmissionpolicy', `${RELEASE}-required-injection`]);
-    t.equal(policy.code, 0, `the ValidatingAdmissionPolicy is stored: ${describe(policy)}`);
+    t.equal(policy.code, 0, outcome(policy, `the ValidatingAdmissionPolicy is stored`));
     ctx.namespaces.enabled = await kube.namespace('enabled');
     ctx.namespaces.required = await kube.namespace('required');
     ctx.namespaces.plain = await kube.namespace();
@@ -65,20 +65,51 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
   t.test('an injected pod is admitted through the chart\'s Service, with the chart\'s CA', async (t) => {
     const template = ctx.pick('sidecar', 'https-proxy');
     const created = await kube.create(podManifest(kube.unique('smoke'), ctx.namespaces.enabled, requestAnnotations(template)));
-    t.equal(created.code, 0, describe(created));
+    t.equal(created.code, 0, outcome(created));
     t.same(missingFromPod(created.object ?? {}, template), [], 'the stored pod carries the template');
   });
 
-  await admissionTests(t, ctx);
-  await catalogTests(t, ctx);
-  await controllerTests(t, ctx);
+  // PODPATTERN_E2E_SUITES=admission,catalog (say) runs only those groups, between the install
+  // and the uninstall, for a quicker loop while working on one of them; CI runs them all.
+  const only = process.env.PODPATTERN_E2E_SUITES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const groups: Array<[string, (t: Test, ctx: Context) => Promise<void>]> = [
+    ['admission', admissionTests],
+    ['catalog', catalogTests],
+    ['controllers', controllerTests],
+    ['upgrade', upgradeTests],
+  ];
+  for (const [name, group] of groups) {
+    if (only === undefined || only.includes(name)) await group(t, ctx);
+    else t.comment(`${name} tests not run: PODPATTERN_E2E_SUITES=${only.join(',')}`);
+  }
 
+  await t.test('helm uninstall leaves nothing behind but the CRD and the namespace', async (t) => {
+    const uninstalled = await kube.helm(['uninstall', RELEASE, '--namespace', RELEASE_NAMESPACE, '--wait', '--timeout', '3m']);
+    t.equal(uninstalled.code, 0, outcome(uninstalled));
+    const selector = `app.kubernetes.io/instance=${RELEASE}`;
+    const clusterScoped = await kube.must(['get', 'mutatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,clusterroles,clusterrolebindings', '-l', selector, '-o', 'name']);
+    t.equal(clusterScoped.trim(), '', 'no webhook configuration, policy or cluster RBAC is left');
+    const namespaced = await kube.must(['get', 'deployments,services,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets,configmaps', '-n', RELEASE_NAMESPACE, '-l', selector, '-o', 'name']);
+    t.equal(namespaced.trim(), '', 'no namespaced object of the release is left');
+    const gone = await eventually('podpattern\'s pods to terminate', async () => ((await kube.webhookPods()).length === 0 ? true : undefined), 120_000);
+    t.ok(gone, 'its pods are gone');
+    t.equal((await kube.kubectl(['get', 'crd', 'patterntemplates.podpattern.dev'])).code, 0, 'the CRD stays (Helm never deletes crds/), and with it every PatternTemplate');
+    // With the webhook gone, pods that ask for patterns are admitted untouched in enabled namespaces.
+    const template = ctx.pick('sidecar', 'https-proxy');
+    const created = await kube.create(podManifest(kube.unique('after-uninstall'), ctx.namespaces.enabled, requestAnnotations(template)));
+    t.equal(created.code, 0, outcome(created));
+    t.ok(isUntouched(created.object ?? {}), 'stored uninjected');
+  });
+}
+
+async function upgradeTests(t: Test, ctx: Context): Promise<void> {
+  const { kube } = ctx;
   await t.test('helm upgrade rolls the pods and keeps the certificates', async (t) => {
     const secretBefore = await kube.json(['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE_NAMESPACE]);
     const bundleBefore = (await kube.json(['get', 'mutatingwebhookconfiguration', RELEASE])).webhooks[0].clientConfig.caBundle as string;
     const podsBefore = (await kube.webhookPods()).map((p) => p.metadata.name).sort();
     const upgraded = await kube.helmInstall('upgrade', ['server.logLevel=debug']);
-    t.equal(upgraded.code, 0, describe(upgraded));
+    t.equal(upgraded.code, 0, outcome(upgraded));
     const secretAfter = await kube.json(['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE_NAMESPACE]);
     const bundleAfter = (await kube.json(['get', 'mutatingwebhookconfiguration', RELEASE])).webhooks[0].clientConfig.caBundle as string;
     t.equal(secretAfter.data['tls.crt'], secretBefore.data['tls.crt'], 'the serving certificate is kept');
@@ -91,25 +122,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     await kube.webhookEndpoints(2);
     const template = ctx.pick('sidecar', 'https-proxy');
     const created = await kube.create(podManifest(kube.unique('after-upgrade'), ctx.namespaces.required, requestAnnotations(template)));
-    t.equal(created.code, 0, describe(created));
+    t.equal(created.code, 0, outcome(created));
     t.same(missingFromPod(created.object ?? {}, template), [], 'the new pods inject with the kept certificate');
-  });
-
-  await t.test('helm uninstall leaves nothing behind but the CRD and the namespace', async (t) => {
-    const uninstalled = await kube.helm(['uninstall', RELEASE, '--namespace', RELEASE_NAMESPACE, '--wait', '--timeout', '3m']);
-    t.equal(uninstalled.code, 0, describe(uninstalled));
-    const selector = `app.kubernetes.io/instance=${RELEASE}`;
-    const clusterScoped = await kube.must(['get', 'mutatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,clusterroles,clusterrolebindings', '-l', selector, '-o', 'name']);
-    t.equal(clusterScoped.trim(), '', 'no webhook configuration, policy or cluster RBAC is left');
-    const namespaced = await kube.must(['get', 'deployments,services,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets,configmaps', '-n', RELEASE_NAMESPACE, '-l', selector, '-o', 'name']);
-    t.equal(namespaced.trim(), '', 'no namespaced object of the release is left');
-    const gone = await eventually('podpattern\'s pods to terminate', async () => ((await kube.webhookPods()).length === 0 ? true : undefined), 120_000);
-    t.ok(gone, 'its pods are gone');
-    t.equal((await kube.kubectl(['get', 'crd', 'patterntemplates.podpattern.dev'])).code, 0, 'the CRD stays (Helm never deletes crds/), and with it every PatternTemplate');
-    // With the webhook gone, pods that ask for patterns are admitted untouched in enabled namespaces.
-    const template = ctx.pick('sidecar', 'https-proxy');
-    const created = await kube.create(podManifest(kube.unique('after-uninstall'), ctx.namespaces.enabled, requestAnnotations(template)));
-    t.equal(created.code, 0, describe(created));
-    t.ok(isUntouched(created.object ?? {}), 'stored uninjected');
   });
 }
