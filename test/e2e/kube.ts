@@ -93,12 +93,19 @@ export class Kube {
     ]);
   }
 
-  /** Until the Service's endpoints hold `count` ready pod addresses (what the API server calls). */
+  /**
+   * Until the Service's endpoints hold `count` ready pod addresses, in both the EndpointSlices
+   * (what kube-apiserver 1.33 and later resolve a webhook Service with) and the Endpoints
+   * object (what earlier releases use).
+   */
   async webhookEndpoints(count: number): Promise<string[]> {
     return eventually(`${count} ready endpoints of the podpattern Service`, async () => {
       const slices = (await this.json(['get', 'endpointslices', '-n', RELEASE_NAMESPACE, '-l', `kubernetes.io/service-name=${RELEASE}`])).items as Json[];
       const ready = slices.flatMap((s) => (s.endpoints ?? []).filter((e: Json) => e.conditions?.ready !== false).flatMap((e: Json) => e.addresses as string[]));
-      return ready.length === count ? ready.sort() : undefined;
+      const endpoints = await this.kubectl(['get', 'endpoints', RELEASE, '-n', RELEASE_NAMESPACE, '-o', 'json']);
+      const subsets = endpoints.code === 0 ? ((JSON.parse(endpoints.stdout) as Json).subsets ?? []) as Json[] : [];
+      const addresses = subsets.flatMap((s) => (s.addresses ?? []).map((a: Json) => a.ip as string));
+      return ready.length === count && addresses.length === count ? ready.sort() : undefined;
     }, 120_000);
   }
 }

@@ -2,7 +2,7 @@
 // with the chart's RBAC and their in-cluster credentials, follow PatternTemplate objects.
 import type { Test } from 'tap';
 import { validateTemplate } from '../../src/catalog/validate.js';
-import { eventually } from './kube.js';
+import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import { outcome, podManifest, type Json } from './pods.js';
 import type { Context } from './suite.js';
 
@@ -50,6 +50,14 @@ const BAD: Array<{ rule: string; change: (o: Json) => void; message: RegExp }> =
   { rule: 'podAnnotations are strings', change: (o) => (o.spec.podAnnotations['example.org/echo'] = true), message: /spec\.podAnnotations\.example\.org\/echo: Invalid value: "boolean": .*must be of type string/ },
 ];
 
+/** Templates of a valid shape whose meaning the catalog refuses; the API server asks podpattern. */
+const MEANINGLESS: Array<{ rule: string; change: (o: Json) => void; message: RegExp }> = [
+  { rule: 'a placeholder names a declared parameter', change: (o) => (o.spec.containers[0].args = ['$(params.nope)']), message: /\$\(params\.nope\) names an undeclared parameter/ },
+  { rule: 'a default has the declared type', change: (o) => (o.spec.parameters.level.default = 'high'), message: /level/ },
+  { rule: 'a string parameter is bounded by an enum or an anchored pattern', change: (o) => (o.spec.parameters.name = { type: 'string' }), message: /name/ },
+  { rule: 'a parameter name fits an annotation key', change: (o) => (o.spec.parameters.Level = { type: 'integer', default: 1 }), message: /Level/ },
+];
+
 export async function catalogTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
 
@@ -75,6 +83,18 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
       t.not(refused.code, 0, `${bad.rule}: refused by the API server`);
       t.match(refused.stderr, bad.message, `${bad.rule}: with its message`);
       t.notOk(validateTemplate(structuredClone(object), 'cluster', 'crd-bad').ok, `${bad.rule}: the catalog refuses it too`);
+    }
+  });
+
+  await t.test('a template the API server accepts is one the catalog accepts: podpattern reviews PatternTemplate writes', async (t) => {
+    for (const bad of MEANINGLESS) {
+      const object = goodTemplate('crd-meaning');
+      bad.change(object);
+      t.notOk(validateTemplate(structuredClone(object), 'cluster', 'crd-meaning').ok, `${bad.rule}: the catalog refuses it`);
+      const refused = await kube.kubectl(['create', '--dry-run=server', '-f', '-'], JSON.stringify(object));
+      t.not(refused.code, 0, `${bad.rule}: so does the API server`);
+      t.match(refused.stderr, /admission webhook "templates\.podpattern\.dev" denied the request: podpattern's catalog refuses PatternTemplate crd-meaning/, `${bad.rule}: through podpattern's template review`);
+      t.match(refused.stderr, bad.message, `${bad.rule}: with the catalog's problem`);
     }
   });
 
@@ -110,10 +130,20 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
     t.ok(pod);
   });
 
-  await t.test('live catalog: a template the server accepts but the catalog refuses keeps the last good version, with Ready=False and a warning', async (t) => {
+  await t.test('live catalog: a bad template written while podpattern was down keeps the last good version, with Ready=False and a warning', async (t) => {
     // Valid for the CRD's schema (its containers keep any fields), refused by the catalog: an
-    // argument names an undeclared parameter. The CRD checks shape; the catalog checks meaning.
-    await kube.must(['apply', '-f', '-'], template('registry.example/echo:3', { args: ['$(params.nope)'] }));
+    // argument names an undeclared parameter. While podpattern runs, the API server refuses it
+    // (the template review); the review fails open, so it gets in while podpattern is down.
+    const broken = template('registry.example/echo:3', { args: ['$(params.nope)'] });
+    const refused = await kube.kubectl(['apply', '-f', '-'], broken);
+    t.not(refused.code, 0, 'refused while podpattern runs');
+    t.match(refused.stderr, /\$\(params\.nope\) names an undeclared parameter/);
+    await kube.must(['scale', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE, '--replicas=0']);
+    await kube.webhookEndpoints(0);
+    await eventually('podpattern\'s pods to be gone', async () => ((await kube.pods(RELEASE_NAMESPACE, 'app.kubernetes.io/name=podpattern')).length === 0 ? true : undefined), 120_000);
+    await kube.must(['apply', '-f', '-'], broken);
+    await kube.must(['scale', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE, '--replicas=2']);
+    await kube.webhookEndpoints(2);
     const condition = await eventually('Ready=False', async () => {
       const c = await ready();
       return c?.status === 'False' ? c : undefined;

@@ -89,17 +89,21 @@ t.test('with namespaceDefaults, every pod but mirror pods reaches the webhook', 
   }
 });
 
-/** What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. */
+/**
+ * What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. As in the API server,
+ * matchConditions see no namespaceObject (k8s.io/apiserver's matchconditions matcher passes a
+ * nil namespace, so it is null there); only the validations see the namespace.
+ */
 function decide(policy: K8sObject, object: unknown, namespaceObject: unknown): 'skip' | 'allow' | 'deny' {
+  if (!matches(policy.spec.matchConditions, { object, namespaceObject: null, request: {} })) return 'skip';
   const context = { object, namespaceObject, request: {} };
-  if (!matches(policy.spec.matchConditions, context)) return 'skip';
   return policy.spec.validations.every((v: { expression: string }) => evaluate(v.expression, context) === true) ? 'allow' : 'deny';
 }
 
 t.test('the policy refuses uninjected pods that ask for a pattern, and only those', async (t) => {
   const status = { 'podpattern.dev/status': '{"templates":[]}' };
   const cases: Array<[string, Record<string, string> | undefined, 'skip' | 'allow' | 'deny']> = [
-    ['no annotations', undefined, 'skip'],
+    ['no annotations', undefined, 'allow'],
     ['asks, not injected', { 'podpattern.dev/sidecar': 'https-proxy' }, 'deny'],
     ['asks, injected', { 'podpattern.dev/sidecar': 'https-proxy', ...status }, 'allow'],
     ['asks, opted out', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' }, 'skip'],
@@ -114,10 +118,10 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
   const labelled = { metadata: { ...withDefaults.metadata, labels: { 'podpattern.dev/defaults': 'enabled' } } };
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
     const policy = find(objects, 'ValidatingAdmissionPolicy');
-    t.equal(decide(policy, pod(), withDefaults), 'skip', `${source}: namespace annotations without the defaults label are not counted (the webhook does not see those pods either)`);
+    t.equal(decide(policy, pod(), withDefaults), 'allow', `${source}: namespace annotations without the defaults label are not counted (the webhook does not see those pods either)`);
     t.equal(decide(policy, pod(), labelled), 'deny', `${source}: under a labelled namespace's defaults, an uninjected pod is refused`);
     t.equal(decide(policy, pod(status), labelled), 'allow', `${source}: an injected one passes`);
-    t.equal(decide(policy, pod(), { metadata: { name: 'shop', labels: { 'podpattern.dev/defaults': 'enabled' } } }), 'skip', `${source}: a labelled namespace without pattern annotations asks for nothing`);
+    t.equal(decide(policy, pod(), { metadata: { name: 'shop', labels: { 'podpattern.dev/defaults': 'enabled' } } }), 'allow', `${source}: a labelled namespace without pattern annotations asks for nothing`);
   }
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
