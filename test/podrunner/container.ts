@@ -1,7 +1,8 @@
 // One running container: its process in the pod's sandbox, its log, and exec into it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import type { V1Container } from '@kubernetes/client-node';
-import { sandboxArgs, type SandboxInput } from './sandbox.js';
+import { APPLET_DIR, sandboxArgs, type SandboxInput } from './sandbox.js';
 
 export interface ContainerProcess {
   name: string;
@@ -19,17 +20,25 @@ export interface LaunchInput extends Omit<SandboxInput, 'infoFd'> {
   netns: string;
   argv: string[];
   env: Record<string, string>;
-  onOutput(text: string): void;
+  /** The container's log file: stdout and stderr are appended to it, as the runtime does. */
+  logPath: string;
+  /** Prepended to the image's PATH (a directory of busybox applets, for images built on busybox). */
+  extraPath?: string;
 }
 
 const envArgs = (env: Record<string, string>): string[] => ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
 
 export function launch(input: LaunchInput): ContainerProcess {
+  if (input.extraPath !== undefined) input = { ...input, env: { ...input.env, PATH: `${APPLET_DIR}:${input.env.PATH ?? ''}` } };
   const args = ['netns', 'exec', input.netns, ...sandboxArgs({ ...input, infoFd: 3 }), ...envArgs(input.env), ...input.argv];
   // detached: the container is a process group of its own, so stop() reaches every process in it.
-  const child = spawn('ip', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (chunk) => input.onOutput(String(chunk)));
-  child.stderr!.on('data', (chunk) => input.onOutput(String(chunk)));
+  // stdout and stderr are a file, not Node's socket pair: programs that open /dev/stdout (nginx's
+  // access_log) fail with ENXIO on a socket, and a container runtime never hands them one.
+  // Mode 0666: a non-root container re-opens it through /proc/self/fd, which checks the file's mode.
+  const log = openSync(input.logPath, 'a', 0o666);
+  chmodSync(input.logPath, 0o666);
+  const child = spawn('ip', args, { detached: true, stdio: ['ignore', log, log, 'pipe'] });
+  closeSync(log);
   let info = '';
   const pid = new Promise<number>((resolve, reject) => {
     const stream = child.stdio[3] as NodeJS.ReadableStream;
@@ -47,7 +56,7 @@ export function launch(input: LaunchInput): ContainerProcess {
     pid,
     exitCode: undefined,
     exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
-    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, [...envArgs(env), ...argv], timeoutMs),
+    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
     kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
   };
   return result;

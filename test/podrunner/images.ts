@@ -15,6 +15,8 @@ export interface ImageProgram {
   user?: { uid: number; gid: number };
   /** Where this stand-in comes from (printed when a container fails). */
   from: string;
+  /** The image is built on busybox (Alpine, busybox): its applets are on PATH. */
+  busybox?: boolean;
 }
 
 /** Images by repository, without tag or digest. */
@@ -26,10 +28,10 @@ const busyboxApplets = (names: string[]): Record<string, string[]> =>
 const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
 
 export const DEFAULT_IMAGES: ImageMap = {
-  'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 } },
+  'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 }, busybox: true },
   nginx: { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 0, gid: 0 } },
-  busybox: { from: 'Debian busybox', commands: SHELL_TOOLS, cmd: ['sh'], user: { uid: 0, gid: 0 } },
-  'alpine/socat': { from: 'Debian socat', commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS }, entrypoint: ['socat'], user: { uid: 0, gid: 0 } },
+  busybox: { from: 'Debian busybox', commands: SHELL_TOOLS, cmd: ['sh'], user: { uid: 0, gid: 0 }, busybox: true },
+  'alpine/socat': { from: 'Debian socat', commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS }, entrypoint: ['socat'], user: { uid: 0, gid: 0 }, busybox: true },
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
   'ghcr.io/podpattern/podpattern': { from: 'this repository (npm run build)', commands: { podpattern: [process.execPath, `${REPO}dist/src/bin/podpattern.js`] }, entrypoint: ['podpattern'], user: { uid: 65532, gid: 65532 } },

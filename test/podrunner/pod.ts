@@ -4,7 +4,7 @@
 // then the app containers start together. Each container's startup probe gates its readiness
 // and liveness probes; a liveness failure or an exit restarts the container (restartPolicy
 // Always). The pod is Ready when every app container and native sidecar is ready.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
@@ -51,7 +51,7 @@ export interface RunningPod {
   stop(): Promise<void>;
 }
 
-interface Slot { spec: V1Container; state: ContainerState; proc?: ContainerProcess; log: string[] }
+interface Slot { spec: V1Container; state: ContainerState; proc?: ContainerProcess; logPath: string }
 
 export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<RunningPod> {
   const begun = performance.now();
@@ -79,12 +79,25 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       return { uid, gid: context.runAsGroup ?? image?.user?.gid ?? uid };
     };
 
+    // Images built on busybox have its applets on PATH; the host's busybox stands in for them.
+    let appletDir: string | undefined;
+    const applets = (c: V1Container): string | undefined => {
+      if (images[repositoryOf(c.image ?? '')]?.busybox !== true) return undefined;
+      if (appletDir === undefined) {
+        appletDir = join(dir, 'busybox-bin');
+        mkdirSync(appletDir);
+        const list = execFileSync('busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        for (const applet of list) symlinkSync('/usr/bin/busybox', join(appletDir, applet));
+      }
+      return appletDir;
+    };
+
     const start = (slot: Slot): ContainerProcess => {
       const c = slot.spec;
       const env = containerEnv(pod, c, net.podIp, options);
       const expandAll = (list: string[] | undefined) => list?.map((item) => expand(item, env));
       const argv = resolveArgv(images, c.image ?? '', expandAll(c.command), expandAll(c.args));
-      const proc = launch({ netns: net.name, container: c, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, onOutput: (text) => slot.log.push(text) });
+      const proc = launch({ netns: net.name, container: c, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c) });
       slot.proc = proc;
       return proc;
     };
@@ -143,7 +156,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         slot.state.ready = false;
         slot.state.started = false;
         if (stopped) return;
-        slot.log.push(`[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
+        appendFileSync(slot.logPath, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
         slot.state.restarts++;
         // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
         schedule(() => run(slot).catch((error: Error) => { failure = error; }), Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000));
@@ -157,20 +170,20 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     const sequence = (async (): Promise<void> => {
       for (const spec of pod.spec?.initContainers ?? []) {
         const sidecar = spec.restartPolicy === 'Always';
-        const slot: Slot = { spec, log: [], state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 } };
+        const slot: Slot = { spec, logPath: join(dir, `${spec.name}.log`), state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 } };
         slots.push(slot);
         if (sidecar) { await run(slot); continue; }
         const code = await start(slot).exited;
-        if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${slot.log.join('')}`);
+        if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
       }
       for (const spec of pod.spec?.containers ?? []) {
-        const slot: Slot = { spec, log: [], state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 } };
+        const slot: Slot = { spec, logPath: join(dir, `${spec.name}.log`), state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 } };
         slots.push(slot);
         run(slot).catch((error: Error) => { failure = error; });
       }
     })().catch((error: Error) => { failure = error; });
 
-    const describe = (): string => slots.map((s) => `--- ${s.spec.name} ${JSON.stringify(s.state)}\n${s.log.join('').slice(-4000)}`).join('\n');
+    const describe = (): string => slots.map((s) => `--- ${s.spec.name} ${JSON.stringify(s.state)}\n${readLog(s).slice(-4000)}`).join('\n');
 
     const stop = async (): Promise<void> => {
       if (stopped) return;
@@ -195,7 +208,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       ip: net.podIp,
       netns: net.name,
       hostIp: net.hostIp,
-      logs: (name) => slots.find((s) => s.spec.name === name)?.log.join('') ?? '',
+      logs: (name) => { const slot = slots.find((s) => s.spec.name === name); return slot === undefined ? '' : readLog(slot); },
       states: () => slots.map((s) => ({ ...s.state })),
       exec: (name, argv, timeoutMs = 10_000) => {
         const slot = slots.find((s) => s.spec.name === name);
@@ -219,6 +232,10 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     removeExitHook();
     throw error;
   }
+}
+
+function readLog(slot: Slot): string {
+  try { return readFileSync(slot.logPath, 'utf8'); } catch { return ''; }
 }
 
 /** Synchronous: also runs from an exit handler when a test dies half-way. */

@@ -20,7 +20,11 @@ export interface SandboxInput {
   gid: number;
   /** File descriptor on which bwrap reports the container's pid. */
   infoFd: number;
+  /** A host directory of programs bound at APPLET_DIR (busybox applets for busybox-based images). */
+  extraPath?: string;
 }
+
+export const APPLET_DIR = '/podrunner/bin';
 
 /** The `bwrap … setpriv …` prefix that runs a program as this container. */
 export function sandboxArgs(input: SandboxInput): string[] {
@@ -30,11 +34,23 @@ export function sandboxArgs(input: SandboxInput): string[] {
     if (dir === undefined) throw new Error(`container ${container.name} mounts volume ${mount.name}, which the pod does not declare`);
     return { source: mount.subPath ? join(dir, mount.subPath) : dir, target: mount.mountPath, readOnly: mount.readOnly === true };
   });
+  if (input.extraPath !== undefined) mounts.push({ source: input.extraPath, target: APPLET_DIR, readOnly: true });
   const targets = [...mounts.map((m) => m.target), '/etc/hosts', '/etc/resolv.conf'];
   const args = ['bwrap', '--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--info-fd', String(input.infoFd)];
   args.push(...rootArgs(targets));
   args.push('--proc', '/proc', '--dev', '/dev', '--ro-bind', '/sys', '/sys');
   args.push('--ro-bind', input.etcHosts, '/etc/hosts', '--ro-bind', input.resolvConf, '/etc/resolv.conf');
+  // Directories on the way to a mount point that the host lacks: made with --dir (mode 0755);
+  // bwrap would otherwise make them 0700 and a non-root container could not reach its mount.
+  const made = new Set<string>();
+  for (const { target } of mounts) {
+    const parts = target.split('/').filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const dir = '/' + parts.slice(0, i).join('/');
+      if (!made.has(dir) && !exists(dir)) args.push('--dir', dir);
+      made.add(dir);
+    }
+  }
   for (const mount of [...mounts].sort((a, b) => a.target.split('/').length - b.target.split('/').length)) {
     args.push(mount.readOnly ? '--ro-bind' : '--bind', mount.source, mount.target);
   }
