@@ -24,6 +24,8 @@ export interface StartOptions {
   imageMap?: ImageMap;
   /** Extra /etc/hosts entries, name -> address (cluster DNS names the test serves). */
   hosts?: Record<string, string>;
+  /** Names that resolve to the host end of the pod's veth, where the test's doubles listen. */
+  hostNames?: string[];
   /** The pod's nameserver (written to /etc/resolv.conf); none by default. */
   nameserver?: string;
 }
@@ -48,6 +50,8 @@ export interface RunningPod {
   logs(container: string): string;
   states(): ContainerState[];
   exec(container: string, argv: string[], timeoutMs?: number): Promise<{ code: number | null; output: string }>;
+  /** Adds or changes a name in the pod's /etc/hosts: a Service appearing in cluster DNS. */
+  setHost(name: string, address: string): void;
   stop(): Promise<void>;
 }
 
@@ -67,8 +71,14 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     const volumeDirs = layOutVolumes(pod, join(dir, 'volumes'), options);
     const etcHosts = join(dir, 'hosts');
     const resolvConf = join(dir, 'resolv.conf');
-    const hostLines = Object.entries(options.hosts ?? {}).map(([name, address]) => `${address}\t${name}`);
-    writeFileSync(etcHosts, ['127.0.0.1\tlocalhost', `${net.podIp}\t${pod.metadata?.name ?? 'pod'}`, ...hostLines, ''].join('\n'));
+    const hosts: Record<string, string> = { ...options.hosts };
+    for (const name of options.hostNames ?? []) hosts[name] = net.hostIp;
+    // Rewritten in place (same inode), so the bind mount in every container sees each change.
+    const writeHosts = (): void => {
+      const lines = Object.entries(hosts).map(([name, address]) => `${address}\t${name}`);
+      writeFileSync(etcHosts, ['127.0.0.1\tlocalhost', `${net.podIp}\t${pod.metadata?.name ?? 'pod'}`, ...lines, ''].join('\n'));
+    };
+    writeHosts();
     writeFileSync(resolvConf, options.nameserver ? `nameserver ${options.nameserver}\n` : '');
 
     const userOf = (c: V1Container): { uid: number; gid: number } => {
@@ -216,6 +226,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         return execIn(slot, argv, timeoutMs);
       },
       stop,
+      setHost: (name, address) => { hosts[name] = address; writeHosts(); },
       waitReady: (timeoutMs) => new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`pod not Ready after ${timeoutMs} ms\n${describe()}`)), timeoutMs);
         const settle = (): void => {
