@@ -32,6 +32,7 @@ export const DEFAULT_IMAGES: ImageMap = {
   nginx: { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 0, gid: 0 } },
   busybox: { from: 'Debian busybox', commands: SHELL_TOOLS, cmd: ['sh'], user: { uid: 0, gid: 0 }, busybox: true },
   'alpine/socat': { from: 'Debian socat', commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS }, entrypoint: ['socat'], user: { uid: 0, gid: 0 }, busybox: true },
+  'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 } },
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
   'ghcr.io/podpattern/podpattern': { from: 'this repository (npm run build)', commands: { podpattern: [process.execPath, `${REPO}dist/src/bin/podpattern.js`] }, entrypoint: ['podpattern'], user: { uid: 65532, gid: 65532 } },
