@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import type { V1Container } from '@kubernetes/client-node';
-import { APPLET_DIR, sandboxArgs, type SandboxInput } from './sandbox.js';
+import { APPLET_DIR, groupArgs, sandboxArgs, type SandboxInput } from './sandbox.js';
 
 export interface ContainerProcess {
   name: string;
@@ -20,7 +20,7 @@ export interface LaunchInput extends Omit<SandboxInput, 'infoFd'> {
   netns: string;
   argv: string[];
   env: Record<string, string>;
-  /** The container's log file: stdout and stderr are appended to it, as the runtime does. */
+  /** The container's log: stdout and stderr are appended to <logPath>.stdout and .stderr. */
   logPath: string;
   /** Prepended to the image's PATH (a directory of busybox applets, for images built on busybox). */
   extraPath?: string;
@@ -34,11 +34,15 @@ export function launch(input: LaunchInput): ContainerProcess {
   // detached: the container is a process group of its own, so stop() reaches every process in it.
   // stdout and stderr are a file, not Node's socket pair: programs that open /dev/stdout (nginx's
   // access_log) fail with ENXIO on a socket, and a container runtime never hands them one.
-  // Mode 0666: a non-root container re-opens it through /proc/self/fd, which checks the file's mode.
-  const log = openSync(input.logPath, 'a', 0o666);
-  chmodSync(input.logPath, 0o666);
-  const child = spawn('ip', args, { detached: true, stdio: ['ignore', log, log, 'pipe'] });
-  closeSync(log);
+  // Mode 0666: a non-root container re-opens them through /proc/self/fd, which checks the mode.
+  const [out, err] = [`${input.logPath}.stdout`, `${input.logPath}.stderr`].map((path) => {
+    const fd = openSync(path, 'a', 0o666);
+    chmodSync(path, 0o666);
+    return fd;
+  });
+  const child = spawn('ip', args, { detached: true, stdio: ['ignore', out, err, 'pipe'] });
+  closeSync(out!);
+  closeSync(err!);
   let info = '';
   const pid = new Promise<number>((resolve, reject) => {
     const stream = child.stdio[3] as NodeJS.ReadableStream;
@@ -56,15 +60,15 @@ export function launch(input: LaunchInput): ContainerProcess {
     pid,
     exitCode: undefined,
     exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
-    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
+    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, input.groups, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
     kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
   };
   return result;
 }
 
-async function execIn(container: V1Container, pid: Promise<number>, uid: number, gid: number, argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+async function execIn(container: V1Container, pid: Promise<number>, uid: number, gid: number, groups: number[], argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   const target = await pid;
-  const privileges = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+  const privileges = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, groupArgs(groups), '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
   const child = spawn('nsenter', ['-t', String(target), '-m', '-n', '-p', '-i', '-u', '-r', '-w', '--', ...privileges, ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += String(chunk)));

@@ -15,6 +15,8 @@ export interface ImageProgram {
   user?: { uid: number; gid: number };
   /** Where this stand-in comes from (printed when a container fails). */
   from: string;
+  /** The image's WORKDIR, used when the container sets no workingDir. */
+  workingDir?: string;
   /** The image is built on busybox (Alpine, busybox): its applets are on PATH. */
   busybox?: boolean;
 }
@@ -25,7 +27,7 @@ export type ImageMap = Record<string, ImageProgram>;
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const busyboxApplets = (names: string[]): Record<string, string[]> =>
   Object.fromEntries(names.map((name) => [name, ['/usr/bin/busybox', name]]));
-const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
+const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'stat', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
 
 export const DEFAULT_IMAGES: ImageMap = {
   'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 }, busybox: true },
@@ -35,7 +37,8 @@ export const DEFAULT_IMAGES: ImageMap = {
   'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 } },
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
-  'ghcr.io/podpattern/podpattern': { from: 'this repository (npm run build)', commands: { podpattern: [process.execPath, `${REPO}dist/src/bin/podpattern.js`] }, entrypoint: ['podpattern'], user: { uid: 65532, gid: 65532 } },
+  // The image's ENTRYPOINT and WORKDIR (/app) as the Dockerfile sets them; /app is this repository.
+  'ghcr.io/podpattern/podpattern': { from: 'this repository (npm run build)', commands: { node: [process.execPath] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: REPO, user: { uid: 65532, gid: 65532 } },
 };
 
 /** `registry/repo:tag@sha256:…` -> `registry/repo` (docker.io/library/ and docker.io/ dropped). */

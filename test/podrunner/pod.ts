@@ -47,7 +47,8 @@ export interface RunningPod {
   hostIp: string;
   /** Resolves with the milliseconds from startPod to Ready; rejects with every log on timeout or failure. */
   waitReady(timeoutMs: number): Promise<number>;
-  logs(container: string): string;
+  /** A container's log: stdout, stderr or (by default) both, stdout first. */
+  logs(container: string, stream?: 'stdout' | 'stderr'): string;
   states(): ContainerState[];
   exec(container: string, argv: string[], timeoutMs?: number): Promise<{ code: number | null; output: string }>;
   /** Adds or changes a name in the pod's /etc/hosts: a Service appearing in cluster DNS. */
@@ -81,12 +82,14 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     writeHosts();
     writeFileSync(resolvConf, options.nameserver ? `nameserver ${options.nameserver}\n` : '');
 
-    const userOf = (c: V1Container): { uid: number; gid: number } => {
+    const podContext = pod.spec?.securityContext;
+    const groups = [...(podContext?.fsGroup === undefined ? [] : [podContext.fsGroup]), ...(podContext?.supplementalGroups ?? [])];
+    const userOf = (c: V1Container): { uid: number; gid: number; groups: number[] } => {
       const image = images[repositoryOf(c.image ?? '')];
       const context = { ...pod.spec?.securityContext, ...c.securityContext };
       const uid = context.runAsUser ?? image?.user?.uid ?? 0;
       if (context.runAsNonRoot === true && uid === 0) throw new Error(`container ${c.name}: runAsNonRoot is set but the container would run as root (CreateContainerConfigError)`);
-      return { uid, gid: context.runAsGroup ?? image?.user?.gid ?? uid };
+      return { uid, gid: context.runAsGroup ?? image?.user?.gid ?? uid, groups };
     };
 
     // Images built on busybox have its applets on PATH; the host's busybox stands in for them.
@@ -107,7 +110,8 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       const env = containerEnv(pod, c, net.podIp, options);
       const expandAll = (list: string[] | undefined) => list?.map((item) => expand(item, env));
       const argv = resolveArgv(images, c.image ?? '', expandAll(c.command), expandAll(c.args));
-      const proc = launch({ netns: net.name, container: c, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c) });
+      const workingDir = c.workingDir ?? images[repositoryOf(c.image ?? '')]?.workingDir;
+      const proc = launch({ netns: net.name, container: workingDir === undefined ? c : { ...c, workingDir }, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c) });
       slot.proc = proc;
       return proc;
     };
@@ -166,7 +170,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         slot.state.ready = false;
         slot.state.started = false;
         if (stopped) return;
-        appendFileSync(slot.logPath, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
+        appendFileSync(`${slot.logPath}.stderr`, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
         slot.state.restarts++;
         // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
         schedule(() => run(slot).catch((error: Error) => { failure = error; }), Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000));
@@ -218,7 +222,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       ip: net.podIp,
       netns: net.name,
       hostIp: net.hostIp,
-      logs: (name) => { const slot = slots.find((s) => s.spec.name === name); return slot === undefined ? '' : readLog(slot); },
+      logs: (name, stream) => { const slot = slots.find((s) => s.spec.name === name); return slot === undefined ? '' : readLog(slot, stream); },
       states: () => slots.map((s) => ({ ...s.state })),
       exec: (name, argv, timeoutMs = 10_000) => {
         const slot = slots.find((s) => s.spec.name === name);
@@ -245,8 +249,9 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
   }
 }
 
-function readLog(slot: Slot): string {
-  try { return readFileSync(slot.logPath, 'utf8'); } catch { return ''; }
+function readLog(slot: Slot, stream?: 'stdout' | 'stderr'): string {
+  const read = (name: string): string => { try { return readFileSync(`${slot.logPath}.${name}`, 'utf8'); } catch { return ''; } };
+  return stream === undefined ? read('stdout') + read('stderr') : read(stream);
 }
 
 /** Synchronous: also runs from an exit handler when a test dies half-way. */

@@ -18,6 +18,8 @@ export interface SandboxInput {
   resolvConf: string;
   uid: number;
   gid: number;
+  /** Supplementary groups: the pod's fsGroup and supplementalGroups. */
+  groups: number[];
   /** File descriptor on which bwrap reports the container's pid. */
   infoFd: number;
   /** A host directory of programs bound at APPLET_DIR (busybox applets for busybox-based images). */
@@ -60,14 +62,18 @@ export function sandboxArgs(input: SandboxInput): string[] {
   if (!readOnlyRoot) for (const dir of ['/tmp', '/run']) if (!targets.includes(dir)) args.push('--tmpfs', dir);
   args.push('--remount-ro', '/');
   if (container.workingDir) args.push('--chdir', container.workingDir);
-  args.push('--', ...privilegeArgs(container, input.uid, input.gid));
+  args.push('--', ...privilegeArgs(container, input.uid, input.gid, input.groups));
   return args;
 }
 
-function privilegeArgs(container: V1Container, uid: number, gid: number): string[] {
+export function groupArgs(groups: number[]): string {
+  return groups.length === 0 ? '--clear-groups' : `--groups=${groups.join(',')}`;
+}
+
+function privilegeArgs(container: V1Container, uid: number, gid: number, groups: number[]): string[] {
   const added = (container.securityContext?.capabilities?.add ?? []).map((cap) => `+${cap.toLowerCase().replace(/^cap_/, '')}`);
   const caps = ['-all', ...added].join(',');
-  const args = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, `--bounding-set=${caps}`];
+  const args = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, groupArgs(groups), `--inh-caps=${caps}`, `--ambient-caps=${caps}`, `--bounding-set=${caps}`];
   if (container.securityContext?.allowPrivilegeEscalation !== true || uid !== 0) args.push('--no-new-privs');
   return [...args, '--'];
 }

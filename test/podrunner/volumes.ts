@@ -3,7 +3,7 @@
 // one file per key (or per listed item); a downwardAPI volume holds the fields it names, rendered
 // from the pod's own metadata. A Secret, ConfigMap or annotation that is missing stops the pod
 // from starting, as it stops the kubelet.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node';
 
@@ -29,7 +29,11 @@ export function layOutVolumes(pod: V1Pod, root: string, sources: VolumeSources):
 
 function fillVolume(pod: V1Pod, volume: V1Volume, dir: string, sources: VolumeSources): void {
   if (volume.emptyDir !== undefined) {
-    chmodSync(dir, 0o777);
+    // With an fsGroup the kubelet gives the volume to that group, setgid, so files made in it
+    // belong to the group too.
+    const fsGroup = pod.spec?.securityContext?.fsGroup;
+    if (fsGroup !== undefined) chownSync(dir, 0, fsGroup);
+    chmodSync(dir, fsGroup === undefined ? 0o777 : 0o2777);
   } else if (volume.secret !== undefined) {
     const name = volume.secret.secretName ?? '';
     writeKeys(dir, lookUp(sources.secrets, 'Secret', name, volume.secret.optional), volume.secret.items, volume.secret.defaultMode);
