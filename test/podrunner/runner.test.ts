@@ -33,14 +33,14 @@ const pod: V1Pod = {
     initContainers: [
       { name: 'prepare', image: 'busybox:1.37.0', command: ['sh', '-c', 'echo prepared > /shared/index.html && echo second > /shared/order'], securityContext: restricted, volumeMounts: [{ name: 'shared', mountPath: '/shared' }] },
       {
-        name: 'sidecar', image: 'busybox:1.37.0', restartPolicy: 'Always', command: ['httpd', '-f', '-p', '9090', '-h', '/shared'], securityContext: restricted,
+        name: 'sidecar', image: 'busybox:1.37.0', restartPolicy: 'Always', command: ['sh', '-c', 'sleep 1 && touch /shared/sidecar-up && exec httpd -f -p 9090 -h /shared'], securityContext: restricted,
         ports: [{ name: 'side', containerPort: 9090 }],
         startupProbe: { httpGet: { path: '/index.html', port: 'side' }, periodSeconds: 1, failureThreshold: 30 },
         volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
       },
     ],
     containers: [{
-      name: 'web', image: 'busybox:1.37.0', command: ['httpd', '-f', '-p', '$(PORT)', '-h', '/shared'], env: [{ name: 'PORT', value: '8081' }], securityContext: restricted,
+      name: 'web', image: 'busybox:1.37.0', command: ['sh', '-c', 'test -f /shared/sidecar-up && exec httpd -f -p $(PORT) -h /shared'], env: [{ name: 'PORT', value: '8081' }], securityContext: restricted,
       ports: [{ containerPort: 8081 }],
       readinessProbe: { httpGet: { path: '/index.html', port: 8081 }, periodSeconds: 1 },
       livenessProbe: { exec: { command: ['test', '-f', '/shared/index.html'] }, periodSeconds: 2 },
@@ -73,7 +73,7 @@ t.test('a pod of busybox containers, run as the kubelet runs it', { skip }, asyn
   t.match(status, /NoNewPrivs:\s+1/, 'no_new_privs is set');
   const sidecarPage = await fetchText(`http://${running.ip}:9090/order`);
   t.equal(sidecarPage.body.trim(), 'second', 'the native sidecar serves on the pod IP too');
-  t.same(running.states().map((s) => [s.name, s.kind, s.restarts]), [['prepare', 'init', 0], ['sidecar', 'sidecar', 0], ['web', 'app', 0]], 'init, then sidecar, then app; nothing restarted');
+  t.same(running.states().map((s) => [s.name, s.kind, s.restarts]), [['prepare', 'init', 0], ['sidecar', 'sidecar', 0], ['web', 'app', 0]], 'init, then sidecar, then app; nothing restarted: the app (which exits unless the sidecar is up) started only after the sidecar\'s startup probe passed');
 
   const netns = running.netns;
   await running.stop();
