@@ -20,10 +20,10 @@ const LISTENER_FORMS: RegExp[] = [
   new RegExp(`TCP[46]?-LISTEN:${PORT}[^\\s]*,bind=${LOOPBACK}(?![\\w.])`, 'g'),
 ];
 
-interface Listener { port: string; where: string }
+export interface Listener { port: string; where: string }
 
 /** Every loopback-only listener that the template's files and command lines declare. */
-export function loopbackListeners(spec: TemplateSpec): Listener[] {
+export function loopbackListeners(spec: Pick<TemplateSpec, 'files' | 'containers' | 'initContainers'>): Listener[] {
   const found: Listener[] = [];
   const scan = (text: string, where: string): void => {
     for (const form of LISTENER_FORMS) for (const match of text.matchAll(form)) found.push({ port: match[1]!, where });
