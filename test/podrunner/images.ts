@@ -15,6 +15,8 @@ export interface ImageProgram {
   user?: { uid: number; gid: number };
   /** Where this stand-in comes from (printed when a container fails). */
   from: string;
+  /** Host paths bound read-only into the container, as [host, container]: the image's own files. */
+  binds?: [string, string][];
   /** The image's WORKDIR, used when the container sets no workingDir. */
   workingDir?: string;
   /** The image is built on busybox (Alpine, busybox): its applets are on PATH. */
@@ -37,8 +39,12 @@ export const DEFAULT_IMAGES: ImageMap = {
   'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 } },
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
-  // The image's ENTRYPOINT and WORKDIR (/app) as the Dockerfile sets them; /app is this repository.
-  'ghcr.io/podpattern/podpattern': { from: 'this repository (npm run build)', commands: { node: [process.execPath] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: REPO, user: { uid: 65532, gid: 65532 } },
+  // The image's ENTRYPOINT, WORKDIR and contents (/app: dist, node_modules, package.json) as the
+  // Dockerfile lays them out, bound from this repository's build.
+  'ghcr.io/podpattern/podpattern': {
+    from: 'this repository (npm run build)', commands: { node: [process.execPath] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: '/app', user: { uid: 65532, gid: 65532 },
+    binds: [[`${REPO}dist`, '/app/dist'], [`${REPO}node_modules`, '/app/node_modules'], [`${REPO}package.json`, '/app/package.json']],
+  },
 };
 
 /** `registry/repo:tag@sha256:…` -> `registry/repo` (docker.io/library/ and docker.io/ dropped). */

@@ -24,6 +24,8 @@ export interface SandboxInput {
   infoFd: number;
   /** A host directory of programs bound at APPLET_DIR (busybox applets for busybox-based images). */
   extraPath?: string;
+  /** The image's own files, bound read-only: [host, container]. */
+  imageBinds?: [string, string][];
 }
 
 export const APPLET_DIR = '/podrunner/bin';
@@ -37,6 +39,7 @@ export function sandboxArgs(input: SandboxInput): string[] {
     return { source: mount.subPath ? join(dir, mount.subPath) : dir, target: mount.mountPath, readOnly: mount.readOnly === true };
   });
   if (input.extraPath !== undefined) mounts.push({ source: input.extraPath, target: APPLET_DIR, readOnly: true });
+  for (const [source, target] of input.imageBinds ?? []) mounts.push({ source, target, readOnly: true });
   const targets = [...mounts.map((m) => m.target), '/etc/hosts', '/etc/resolv.conf'];
   const args = ['bwrap', '--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--info-fd', String(input.infoFd)];
   args.push(...rootArgs(targets));
