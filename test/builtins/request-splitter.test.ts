@@ -1,11 +1,13 @@
 // request-splitter in a real pod (test/podrunner): nginx on 127.0.0.1 splits the app's requests
-// between two backends by weight (9 : 1) and keeps each user (the first X-Forwarded-For address)
-// on one side. The backends are HTTP servers on the host end of the pod's veth, named as the
-// template's parameters name them; the "app" relays requests from the pod IP to the splitter,
-// as a frontend passing its users' calls on would.
+// between two backends (10% to the experiment) and keeps each user (the first X-Forwarded-For
+// address) on one side. The pod starts before the backends' Services exist; then a cluster DNS
+// double starts answering for them and nginx, which resolves per request, follows. The backends
+// are HTTP servers on the host end of the pod's veth; the "app" relays requests from the pod IP
+// to the splitter, as a frontend passing its users' calls on would.
 import { createServer, get, type Server } from 'node:http';
+import { startDns } from '../podrunner/dns.js';
 import t from 'tap';
-import { injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
 
 function backend(name: string, host: string, port: number): Promise<Server> {
   const server = createServer((_req, res) => res.end(name));
@@ -13,30 +15,44 @@ function backend(name: string, host: string, port: number): Promise<Server> {
 }
 
 function call(host: string, user: string | undefined): Promise<string> {
+  return callWithStatus(host, user).then(({ status, body }) => (status === 200 ? body : Promise.reject(new Error(`status ${status}: ${body}`))));
+}
+
+function callWithStatus(host: string, user: string | undefined): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     get({ host, port: 8080, path: '/', agent: false, headers: user === undefined ? {} : { 'X-Forwarded-For': `${user}, 10.0.0.1` } }, (res) => {
       let body = '';
       res.on('data', (chunk) => (body += String(chunk)));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}: ${body}`))));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     }).on('error', reject);
   });
 }
 
-t.test('request-splitter sends about 10% of users to the experiment, each user always to the same side', { skip: podRunnerSkip(['nginx', 'socat']) }, async (t) => {
+t.test('request-splitter starts before its Services exist, then sends about 10% of users to the experiment, each always to the same side', { skip: podRunnerSkip(['nginx', 'socat']) }, async (t) => {
   const relay = {
     name: 'frontend', image: 'alpine/socat:1.8.0.3', args: ['TCP-LISTEN:8080,fork,reuseaddr', 'TCP:127.0.0.1:8090'], securityContext: restrictedApp,
     ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
   };
-  // The backends listen on the host end of the pod's veth, which exists once the pod starts:
-  // nginx resolves their names at start and connects per request.
   const pod = injectedPod('ambassador', 'request-splitter', {
     production: 'web.default.svc.cluster.local', 'production-port': '18080',
     experiment: 'web-experiment.default.svc.cluster.local', 'experiment-port': '18081',
-    'production-weight': '9', 'experiment-weight': '1', 'split-by': 'forwarded-for',
+    'experiment-percent': '10', 'split-by': 'forwarded-for',
   }, { containers: [relay] });
-  const running = await runUntilReady(t, pod, { hostNames: ['web.default.svc.cluster.local', 'web-experiment.default.svc.cluster.local'] });
+  // The cluster DNS is reached by name (the template's default resolver) on the host end of the
+  // veth; neither backend resolves yet, and nginx starts all the same.
+  const running = await runUntilReady(t, pod, { hostNames: ['kube-dns.kube-system.svc.cluster.local'] });
+  const dns = await startDns(running.hostIp);
+  t.teardown(() => dns.close());
+  t.equal((await callWithStatus(running.ip, '198.51.100.1')).status, 502, 'while the Services do not exist, requests fail and nginx keeps running');
+
+  // The Services appear: their names resolve and their servers listen.
   const servers = [await backend('production', running.hostIp, 18080), await backend('experiment', running.hostIp, 18081)];
   t.teardown(() => { for (const server of servers) server.close(); });
+  dns.set('web.default.svc.cluster.local', running.hostIp);
+  dns.set('web-experiment.default.svc.cluster.local', running.hostIp);
+  await eventually(async () => ((await callWithStatus(running.ip, '198.51.100.1')).status === 200 ? true : undefined), 30_000, 'nginx following the new names');
+  t.pass('nginx resolved the Services that appeared after it started, without a restart');
+
   // Documentation addresses, only ever written into a header.
   const users = Array.from({ length: 300 }, (_, i) => (i < 150 ? `198.51.100.${i}` : `203.0.113.${i - 150}`));
   const sides = new Map<string, string>();
