@@ -67,3 +67,12 @@ t.test('adapter usage errors exit 2 with the reason', async (t) => {
   controller.abort();
   t.equal(await run(['redis-slowlog', '--redis-port=1'], io, quiet, controller.signal), 0, 'an aborted adapter stops with 0');
 });
+
+t.test('the adapter templates run the image of this very version', async (t) => {
+  const { loadBuiltinTemplates } = await import('../src/catalog/index.js');
+  const { readFileSync } = await import('node:fs');
+  const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const adapters = loadBuiltinTemplates().templates.filter((template) => template.spec.containers.some((c) => c.image?.startsWith('ghcr.io/podpattern/podpattern:')));
+  t.same(adapters.map((a) => a.name).sort(), ['log-normalizer', 'redis-slowlog', 'storm-logs']);
+  for (const adapter of adapters) t.equal(adapter.spec.containers[0]?.image, `ghcr.io/podpattern/podpattern:${version}`, `${adapter.name}: the release's own tag, so the adapter and the webhook move together`);
+});
