@@ -9,6 +9,7 @@ import type { Rendered } from './render.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
 import { listeningPorts, portParameter } from '../catalog/listening.js';
+import { loopbackListeners } from '../catalog/probes.js';
 
 /** Where injected long-running containers may go in this pod, and why. */
 export interface Placement {
@@ -200,15 +201,36 @@ class Composition {
         `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
       );
     }
+    const local = loopbackListeners(rendered);
+    if (local.length > 0) {
+      this.clash(
+        'host-network',
+        template.name,
+        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${local[0]!.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
+      );
+    }
+  }
+
+  /**
+   * Loopback-only listeners declare no containerPort (nothing outside the pod may reach them),
+   * but they take a port of the pod's network all the same: the port, and the template's first
+   * long-running container as the one holding it.
+   */
+  private loopbackPorts(): { key: string; container: string }[] {
+    return [...this.pieces.values()].flatMap(({ rendered }) => {
+      const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
+      return holder === undefined ? [] : loopbackListeners(rendered).map((l) => ({ key: `${l.port}/TCP`, container: holder }));
+    });
   }
 
   /** Containers of a pod share one network namespace, so two cannot listen on one port. */
   private checkPorts(): void {
     const seen = new Map<string, string>(); // port/protocol -> container name
     const running = [...(this.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...this.spec.containers];
+    const loopback = this.loopbackPorts();
     for (const container of running) {
-      for (const port of container.ports ?? []) {
-        const key = `${port.containerPort}/${port.protocol ?? 'TCP'}`;
+      const keys = [...(container.ports ?? []).map((port) => `${port.containerPort}/${port.protocol ?? 'TCP'}`), ...loopback.filter((l) => l.container === container.name).map((l) => l.key)];
+      for (const key of keys) {
         const previous = seen.get(key);
         // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
         const template = this.containerTemplates.get(container.name) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
@@ -237,7 +259,10 @@ class Composition {
     const piece = this.pieces.get(templateName);
     const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].find((c) => c.name === containerName);
     const port = (injected?.ports ?? []).find((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}` === key) ?? { containerPort: Number(key.split('/')[0]) };
-    const parameter = piece === undefined ? undefined : portParameter(piece.template.spec, containerName, port);
+    // The rendered listeners are the template's, in the same order, with their ports filled in.
+    const at = piece === undefined ? -1 : loopbackListeners(piece.rendered).findIndex((l) => `${l.port}/TCP` === key);
+    const local = piece === undefined || at < 0 ? undefined : /^\$\(params\.([-a-z0-9]+)\)$/.exec(loopbackListeners(piece.template.spec)[at]?.port ?? '')?.[1];
+    const parameter = local ?? (piece === undefined ? undefined : portParameter(piece.template.spec, containerName, port));
     if (parameter === undefined) return `; template ${templateName} does not let a pod move container port ${port.containerPort}, so these two cannot share a pod`;
     return `; set ${parameterKey(templateName, parameter)} to a free port (it is ${port.containerPort})`;
   }
