@@ -20,6 +20,7 @@ export interface ServeConfig {
   catalogDir: string | undefined;
   kubeconfig: string | undefined;
   liveCatalog: 'auto' | 'off';
+  exitWithParent: 'on' | 'off';
   nativeSidecars: NativeSidecarMode;
   failureMode: FailureMode;
   drainSeconds: number;
@@ -50,6 +51,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'certCheckSeconds', flag: 'cert-check-seconds', kind: { type: 'integer', min: 1, max: 86400 }, default: '60', help: 'how often the certificate files are re-read, besides watching their directory' },
   { key: 'catalogDir', flag: 'catalog-dir', kind: { type: 'string' }, default: undefined, help: 'directory of PatternTemplate YAML/JSON files added to the built-in catalog' },
   { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else $KUBECONFIG, ~/.kube/config, in-cluster credentials)' },
+  { key: 'exitWithParent', flag: 'exit-with-parent', kind: { type: 'enum', values: ['on', 'off'] }, default: 'off', help: 'on: shut down (as on SIGTERM) when the parent process exits; npm start sets it, so stopping npm stops the server' },
   { key: 'liveCatalog', flag: 'live-catalog', kind: { type: 'enum', values: ['auto', 'off'] }, default: 'auto', help: 'follow PatternTemplate objects and namespace defaults in the cluster: auto (when credentials are found), off' },
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
@@ -57,7 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
 ];
 
-/** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE` (SPEC §6). */
+/** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE`: every flag has one. */
 export function envName(flag: string): string {
   return `PODPATTERN_${flag.replace(/-/g, '_').toUpperCase()}`;
 }

@@ -103,7 +103,9 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     'podpattern serving',
   );
 
-  const signal = await nextSignal(['SIGTERM', 'SIGINT']);
+  const parent = config.exitWithParent === 'on' ? watchParent() : undefined;
+  const signal = await Promise.race([nextSignal(['SIGTERM', 'SIGINT']), ...(parent === undefined ? [] : [parent.gone])]);
+  parent?.stop();
   await cluster?.watch.stop();
   return drainAndClose(signal, config, logger, lifecycle, certificates, [app, health], connections);
 }
@@ -215,6 +217,23 @@ async function drainAndClose(
   }
   logger.info('stopped');
   return 0;
+}
+
+/**
+ * npm does not pass SIGTERM on to the script it runs, so `kill <npm's pid>` would leave the
+ * server running, holding its ports. With --exit-with-parent=on the server notices that its
+ * parent is gone (it is re-parented: process.ppid changes) and shuts down as on SIGTERM.
+ */
+function watchParent(): { gone: Promise<string>; stop: () => void } {
+  const parentPid = process.ppid;
+  let timer: NodeJS.Timeout | undefined;
+  const gone = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      if (process.ppid !== parentPid) resolve('parent-exited');
+    }, 250);
+    timer.unref();
+  });
+  return { gone, stop: () => clearInterval(timer) };
 }
 
 function nextSignal(signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {

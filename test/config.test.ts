@@ -2,13 +2,13 @@
 import t from 'tap';
 import { FLAGS, envName, parseConfig } from '../src/config.js';
 
-t.test('defaults (SPEC §6)', async (t) => {
+t.test('defaults', async (t) => {
   const result = parseConfig([], {});
   t.equal(result.kind, 'config');
   if (result.kind !== 'config') return;
   t.same(result.config, {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
-    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto',
+    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
     nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info',
   });
 });
@@ -73,7 +73,7 @@ t.test('--help lists every flag with its default and env name', async (t) => {
   t.equal(envName('tls-cert-file'), 'PODPATTERN_TLS_CERT_FILE');
 });
 
-t.test('SPEC §6 flags are all present', async (t) => {
+t.test('every documented serve flag is present', async (t) => {
   const flags = FLAGS.map((spec) => spec.flag);
   for (const flag of ['port', 'health-port', 'tls-cert-file', 'tls-key-file', 'catalog-dir', 'kubeconfig', 'native-sidecars', 'failure-mode', 'drain-seconds', 'log-level']) {
     t.ok(flags.includes(flag), flag);

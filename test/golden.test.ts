@@ -2,17 +2,26 @@
 // the CLI's path and the result compared with `<case>.yaml.injected`. For every pod template
 // that is injected, the engine's patch is applied to the input and must give the same pod,
 // the pod must pass the Kubernetes Pod schema, and injecting it again must change nothing.
+// The webhook leg sends each pod template as the pod its controller would create (a Pod as
+// it is) to the real Fastify app and applies the returned patch. YAML output is read back as
+// YAML 1.1 (kubectl) and must mean what the input meant, outside the pod templates injected.
 // New cases are found automatically; an `.injected` file without its input fails the suite.
 // `npm run golden:update` rewrites the expected files.
 //
 // The first line of an input may carry options: `# options: {"nativeSidecars": "always"}`
-// with keys nativeSidecars, kubeVersion (e.g. "1.30"), namespace and namespaceAnnotations.
-import t from 'tap';
+// with keys nativeSidecars, kubeVersion (e.g. "1.28"), namespace and namespaceAnnotations.
+// Without them a case runs on the CLI's defaults (the chart's oldest Kubernetes, 1.30).
+import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import { applyPatch, inject, type InjectOptions, type PodLike } from '../src/engine/index.js';
-import { formatManifests, injectManifest, parseManifests, type ManifestResult } from '../src/cli/manifests.js';
+import { asStoredAnnotations, formatDocuments, injectText, objectsOf, parseDocuments, withResults, type Documents, type ManifestResult } from '../src/cli/manifests.js';
+import { findPodTemplate } from '../src/cli/pod-template.js';
+import { engineOptions } from '../src/cli/common.js';
+import { failedRun } from '../src/cli/inject.js';
+import { podFromTemplate } from './helpers/controller-pod.js';
 import { testCatalog } from './helpers/catalog.js';
 import { podSchemaErrors } from './helpers/pod-schema.js';
 import { goldenWebhookDenial, goldenWebhookLeg } from './helpers/webhook-leg.js';
@@ -53,62 +62,72 @@ for (const { name, input, expected: expectedPath } of cases) {
   t.test(name, async (t) => {
     const text = readFileSync(input, 'utf8');
     const options = readOptions(text);
-    const results = parseManifests(text).map((object) => injectManifest(object, catalog, options));
-    const actual = render(results);
+    const { documents, results } = injectText(text, catalog, options);
+    const actual = render(documents, results);
     if (update) {
       mkdirSync(dirname(expectedPath), { recursive: true });
       writeFileSync(expectedPath, actual);
     }
     t.ok(existsSync(expectedPath), `${expectedPath} exists (run npm run golden:update)`);
     if (existsSync(expectedPath)) t.equal(actual, readFileSync(expectedPath, 'utf8'), 'output matches the golden file');
+    if (!results.some(failedRun)) checkYaml11Meaning(t, text, documents, results);
 
-    for (const { result, label, object } of results) {
-      if (result?.outcome === 'denied' && (object as { kind?: string }).kind === 'Pod') await goldenWebhookDenial(t, object as PodLike, result.message, options);
+    const originals = objectsOf(parseDocuments(text));
+    for (const [index, { result, label, site, options: used }] of results.entries()) {
+      const found = findPodTemplate(originals[index]);
+      if (site === undefined || used === undefined || !('found' in found)) continue;
+      const template = asStoredAnnotations(found.template as PodLike);
+      const before = podFromTemplate(originals[index], template, site);
+      if (result?.outcome === 'denied') await goldenWebhookDenial(t, before, result.message, used);
       if (result?.outcome !== 'injected') continue;
-      const before = podTemplateOf(parseManifests(text).find((o) => labelOf(o) === label) as Record<string, unknown>);
-      t.same(applyPatch(before, result.patch), result.pod, `${label}: the patch applied to the input gives the injected pod`);
+      t.same(applyPatch(template, result.patch), result.pod, `${label}: the patch applied to the input gives the injected pod`);
       t.equal(podSchemaErrors(asPod(result.pod)), undefined, `${label}: the injected pod passes the Pod schema`);
-      const again = inject(result.pod, catalog, options);
+      const again = inject(result.pod, catalog, used);
       t.match(again, { outcome: 'skipped', reason: 'already-injected' }, `${label}: injecting the injected pod changes nothing`);
-      if ((object as { kind?: string }).kind === 'Pod') await goldenWebhookLeg(t, before, result.pod, options);
+      // The webhook sees the pod, its namespace and the namespace's annotations; not the kind.
+      const { runsToCompletion: _kind, controllerVolumes: _claims, podNameHint: _hint, ...webhookOptions } = used;
+      await goldenWebhookLeg(t, before, podFromTemplate(originals[index], result.pod, site), webhookOptions);
     }
   });
 }
 
-function render(results: ManifestResult[]): string {
+function render(documents: Documents, results: ManifestResult[]): string {
   const header = results.flatMap((r) => r.warnings.map((w) => `# warning: ${w}`));
-  const denied = results.flatMap((r) => (r.result?.outcome === 'denied' ? [`# denied: ${r.label}\n${r.result.message.split('\n').map((l) => `#   ${l}`).join('\n')}`] : []));
-  const body = denied.length > 0 ? denied.join('\n') : formatManifests(results.map((r) => r.object), 'yaml');
+  const failed = results.flatMap((r) => {
+    if (r.refusal !== undefined) return [`# refused: ${r.label}\n#   ${r.refusal}`];
+    return r.result?.outcome === 'denied' ? [`# denied: ${r.label}\n${r.result.message.split('\n').map((l) => `#   ${l}`).join('\n')}`] : [];
+  });
+  const body = failed.length > 0 ? failed.join('\n') : formatDocuments(withResults(documents, results), 'yaml');
   return `${[...header, body].join('\n').trimEnd()}\n`;
+}
+
+/**
+ * kubectl reads YAML 1.1. The output read as YAML 1.1, and as YAML 1.2, must be exactly what
+ * the CLI meant to write; and every object podpattern did not inject must be what the input
+ * meant to a YAML 1.1 reader (the yaml package's own 1.1 schema, not the CLI's reader).
+ */
+function checkYaml11Meaning(t: Test, text: string, documents: Documents, results: ManifestResult[]): void {
+  const written = withResults(documents, results);
+  const output = formatDocuments(written, 'yaml');
+  const docs = (version: '1.1' | '1.2', source: string) => parseAllDocuments(source, { version }).map((d) => d.toJS() as unknown).filter((d) => d !== null);
+  t.same(docs('1.1', output), written, 'the YAML output read as YAML 1.1 is what was meant');
+  t.same(docs('1.2', output), written, 'and read as YAML 1.2 too');
+  const input = objectsOf(docs('1.1', text));
+  for (const [index, result] of results.entries()) {
+    if (result.result?.outcome !== 'injected') t.same(result.object, input[index], `${result.label}: passed through with the meaning YAML 1.1 gives the input`);
+  }
 }
 
 function readOptions(text: string): InjectOptions {
   const match = /^# options: (.*)$/m.exec(text.split('\n')[0] ?? '');
   const raw = match ? (JSON.parse(match[1] as string) as Record<string, unknown>) : {};
-  const options: InjectOptions = { nativeSidecars: (raw['nativeSidecars'] as InjectOptions['nativeSidecars']) ?? 'auto', namespace: (raw['namespace'] as string) ?? 'default' };
-  if (typeof raw['kubeVersion'] === 'string') {
-    const [major, minor] = raw['kubeVersion'].split('.').map(Number);
-    options.serverVersion = { major: major as number, minor: minor as number };
-  }
-  if (raw['namespaceAnnotations'] !== undefined) options.namespaceAnnotations = raw['namespaceAnnotations'] as Record<string, string>;
-  return options;
-}
-
-function labelOf(object: unknown): string {
-  const o = object as { kind?: string; metadata?: { name?: string; generateName?: string } };
-  return `${o.kind ?? '(no kind)'}/${o.metadata?.name ?? o.metadata?.generateName ?? '(no name)'}`;
-}
-
-function podTemplateOf(object: Record<string, unknown>): PodLike {
-  const spec = object['spec'] as Record<string, unknown> | undefined;
-  switch (object['kind']) {
-    case 'Pod':
-      return object as PodLike;
-    case 'CronJob':
-      return ((spec?.['jobTemplate'] as Record<string, Record<string, unknown>>)['spec'] as Record<string, unknown>)['template'] as PodLike;
-    default:
-      return spec?.['template'] as PodLike;
-  }
+  const annotations = (raw['namespaceAnnotations'] ?? {}) as Record<string, string>;
+  return engineOptions({
+    ...(typeof raw['nativeSidecars'] === 'string' ? { 'native-sidecars': raw['nativeSidecars'] } : {}),
+    ...(typeof raw['kubeVersion'] === 'string' ? { 'kube-version': raw['kubeVersion'] } : {}),
+    ...(typeof raw['namespace'] === 'string' ? { namespace: raw['namespace'] } : {}),
+    'namespace-annotation': Object.entries(annotations).map(([k, v]) => `${k}=${v}`),
+  });
 }
 
 /** A pod template validated as a Pod: give it the kind and a name when it has none. */

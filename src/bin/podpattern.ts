@@ -9,6 +9,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   explain: { summary: 'explain, per pod template, what would be injected and why', load: () => import('../cli/explain.js') },
   templates: { summary: 'list the catalog, or show one template', load: () => import('../cli/templates.js') },
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
+  adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
 };
 

@@ -1,6 +1,8 @@
 // Markdown reference pages for templates, generated from the catalog itself so the docs cannot
 // drift from what the webhook injects. Pure: templates and example texts in, pages out; the
 // `podpattern docs` command does the reading and writing.
+import { listeningPorts } from './listening.js';
+import { loopbackListeners } from './probes.js';
 import { PATTERNS, type ParameterSpec, type Template } from './types.js';
 
 export interface DocPage {
@@ -85,10 +87,17 @@ export function bounds(p: ParameterSpec, quote: (text: string) => string = code)
 
 function containerSection({ spec }: Template): string[] {
   const lines = ['## Containers', '', '| container | runs as | image | ports |', '|---|---|---|---|'];
-  const role = spec.pattern === 'sidecar' ? 'sidecar (a native sidecar where enabled)' : 'container';
+  const role = spec.pattern === 'sidecar' ? 'sidecar (a native sidecar where enabled)' : 'container (a native sidecar in pods that run to completion)';
   for (const c of spec.initContainers) lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   for (const c of spec.containers) lines.push(`| \`${c.name}\` | ${role} | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   lines.push('');
+  const local = [...new Set(loopbackListeners(spec).map((l) => ports([{ containerPort: l.port }], spec.parameters)))];
+  if (local.length > 0) {
+    lines.push(`Listens on 127.0.0.1 only, for the app inside the pod (no containerPort is declared, and the probes run inside the container): ${local.join('; ')}.`, '');
+  }
+  if (local.length > 0 || [...spec.initContainers, ...spec.containers].some((c) => listeningPorts(c).length > 0)) {
+    lines.push('It listens, so it is refused in pods with `hostNetwork: true`, where its port would be the node\'s.', '');
+  }
   return lines;
 }
 

@@ -56,7 +56,7 @@ export class LiveCatalog {
   upsert(object: unknown): TemplateVerdict | undefined {
     const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name !== 'string' || name === '') return undefined;
-    const verdict = validateTemplate(stripServerFields(object), 'cluster', name);
+    const verdict = validateTemplate(templateOfObject(object), 'cluster', name);
     const entry: Entry = verdict.ok ? { template: verdict.template } : { failure: { name, source: 'cluster', problems: verdict.problems } };
     // Status writes (our own Ready condition) and resyncs arrive as updates too: a template the
     // same as before is no change, and a new snapshot would only drop every remembered answer.
@@ -113,8 +113,8 @@ function sameEntry(a: Entry | undefined, b: Entry): boolean {
   return false;
 }
 
-/** The API server adds metadata and status the template format does not know. */
-function stripServerFields(object: unknown): unknown {
-  const o = object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+/** A PatternTemplate object without what the API server adds (metadata, status) that the template format does not know. */
+export function templateOfObject(object: unknown): unknown {
+  const o = (object ?? {}) as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; spec?: unknown };
   return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name }, spec: o.spec };
 }

@@ -3,6 +3,7 @@
 import { contentHash } from './canonical.js';
 import { DNS1123_SUBDOMAIN, FILE_NAME, MAX_TEMPLATE_NAME, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
+import { probeProblems } from './probes.js';
 import { checkParameterValue, checkType, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from './types.js';
@@ -26,7 +27,7 @@ export function validateTemplate(object: unknown, source: TemplateSource, fallba
  * the structural problems already name it.
  */
 function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boolean): string[] {
-  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec)];
+  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec)];
   return checks.flatMap((check) => {
     if (!structureBroken) return check();
     try {

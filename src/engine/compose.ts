@@ -5,10 +5,24 @@ import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kuberne
 import type { Pattern, Template } from '../catalog/types.js';
 import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
-import { fileKey, filesVolumeName } from './keys.js';
+import { fileKey, filesVolumeName, parameterKey } from './keys.js';
 import type { Rendered } from './render.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
+import { listeningPorts, portParameter } from '../catalog/listening.js';
+import { loopbackListeners } from '../catalog/probes.js';
+
+/** Where injected long-running containers may go in this pod, and why. */
+export interface Placement {
+  /** Native sidecars are available (init containers with restartPolicy: Always). */
+  native: boolean;
+  /** Why native sidecars are or are not available, for messages. */
+  why: string;
+  /** The pod is meant to finish (restartPolicy Never/OnFailure, a Job's template). */
+  runsToCompletion: boolean;
+  /** Volumes the pod's controller adds when it creates the pod. */
+  controllerVolumes: string[];
+}
 
 export interface Piece {
   template: Template;
@@ -44,11 +58,12 @@ class Composition {
   private readonly annotationOwners = new Map<string, Owner>();
   private readonly envOwners = new Map<string, Owner>(); // key: container/env
   private readonly mountOwners = new Map<string, Owner>(); // key: container/path
+  private readonly pieces = new Map<string, Piece>();
 
   constructor(
     pod: PodLike,
     private readonly status: Status,
-    private readonly native: boolean,
+    private readonly placement: Placement,
   ) {
     this.spec = pod.spec as V1PodSpec;
     pod.metadata ??= {};
@@ -64,6 +79,7 @@ class Composition {
 
   add(piece: Piece): void {
     const { template, rendered } = piece;
+    this.pieces.set(template.name, piece);
     const owner = `template ${template.name}`;
     this.addAnnotations(piece, owner);
     const volumes = [...rendered.volumes];
@@ -71,7 +87,19 @@ class Composition {
     if (files.length > 0) volumes.push(filesVolume(template.name, files));
     for (const volume of volumes) this.addVolume(volume, owner, template.name);
     for (const container of rendered.initContainers) this.addContainer(withDefaults(container), 'initContainers', template.name);
-    const nativeSidecar = this.native && piece.pattern === 'sidecar';
+    this.checkHostNetwork(piece);
+    // In a pod that runs to completion every long-running helper must be a native sidecar,
+    // or the pod never finishes; elsewhere only the sidecar pattern is (it must start first).
+    const nativeSidecar = this.placement.native && (piece.pattern === 'sidecar' || this.placement.runsToCompletion);
+    if (this.placement.runsToCompletion && !this.placement.native && rendered.containers.length > 0) {
+      const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
+      this.clash(
+        'needs-native-sidecars',
+        template.name,
+        `the pod runs to completion (${this.spec.restartPolicy === undefined ? "a Job's pod" : `restartPolicy: ${this.spec.restartPolicy}`}), and template ${template.name} adds the long-running container${rendered.containers.length === 1 ? '' : 's'} ${names}, which would keep it from ever finishing unless made native sidecars; but ${this.placement.why}`,
+      );
+      return;
+    }
     for (const container of rendered.containers) {
       const prepared = withDefaults(container);
       if (nativeSidecar) this.addContainer({ ...prepared, restartPolicy: 'Always' }, 'initContainers', template.name);
@@ -159,18 +187,57 @@ class Composition {
     }
   }
 
+  /**
+   * With hostNetwork the pod's ports are the node's: a helper that listens would take a port
+   * on every node the pod lands on (and clash with the same pod's other replicas). Templates
+   * that listen are refused there; templates that do not (git-sync, log shippers) are fine.
+   */
+  private checkHostNetwork({ template, rendered }: Piece): void {
+    if (this.spec.hostNetwork !== true) return;
+    for (const container of [...rendered.initContainers, ...rendered.containers]) {
+      const ports = listeningPorts(container);
+      if (ports.length === 0) continue;
+      this.clash(
+        'host-network',
+        template.name,
+        `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
+      );
+    }
+    const local = loopbackListeners(rendered);
+    if (local.length > 0) {
+      this.clash(
+        'host-network',
+        template.name,
+        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${local[0]!.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
+      );
+    }
+  }
+
+  /**
+   * Loopback-only listeners declare no containerPort (nothing outside the pod may reach them),
+   * but they take a port of the pod's network all the same: the port, and the template's first
+   * long-running container as the one holding it.
+   */
+  private loopbackPorts(): { key: string; container: string }[] {
+    return [...this.pieces.values()].flatMap(({ rendered }) => {
+      const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
+      return holder === undefined ? [] : loopbackListeners(rendered).map((l) => ({ key: `${l.port}/TCP`, container: holder }));
+    });
+  }
+
   /** Containers of a pod share one network namespace, so two cannot listen on one port. */
   private checkPorts(): void {
     const seen = new Map<string, string>(); // port/protocol -> container name
     const running = [...(this.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...this.spec.containers];
+    const loopback = this.loopbackPorts();
     for (const container of running) {
-      for (const port of container.ports ?? []) {
-        const key = `${port.containerPort}/${port.protocol ?? 'TCP'}`;
+      const keys = [...(container.ports ?? []).map((port) => `${port.containerPort}/${port.protocol ?? 'TCP'}`), ...loopback.filter((l) => l.container === container.name).map((l) => l.key)];
+      for (const key of keys) {
         const previous = seen.get(key);
         // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
         const template = this.containerTemplates.get(container.name) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
         if (previous !== undefined && template !== undefined) {
-          this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${hint(port)}`);
+          this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${this.portHint(template, this.containerTemplates.has(container.name) ? container.name : previous, key)}`);
         }
         seen.set(key, container.name);
       }
@@ -178,7 +245,7 @@ class Composition {
   }
 
   private checkMounts(): void {
-    const volumes = new Set((this.spec.volumes ?? []).map((v) => v.name));
+    const volumes = new Set([...(this.spec.volumes ?? []).map((v) => v.name), ...this.placement.controllerVolumes]);
     const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].filter((c) => this.containerTemplates.has(c.name));
     for (const container of [...injected, ...this.appContainers]) {
       for (const mount of container.volumeMounts ?? []) {
@@ -187,6 +254,19 @@ class Composition {
         this.problem({ code: 'missing-volume', message: `${owner} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it` });
       }
     }
+  }
+
+  /** Names the parameter that moves the clashing port, read from the template itself. */
+  private portHint(templateName: string, containerName: string, key: string): string {
+    const piece = this.pieces.get(templateName);
+    const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].find((c) => c.name === containerName);
+    const port = (injected?.ports ?? []).find((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}` === key) ?? { containerPort: Number(key.split('/')[0]) };
+    // The rendered listeners are the template's, in the same order, with their ports filled in.
+    const at = piece === undefined ? -1 : loopbackListeners(piece.rendered).findIndex((l) => `${l.port}/TCP` === key);
+    const local = piece === undefined || at < 0 ? undefined : /^\$\(params\.([-a-z0-9]+)\)$/.exec(loopbackListeners(piece.template.spec)[at]?.port ?? '')?.[1];
+    const parameter = local ?? (piece === undefined ? undefined : portParameter(piece.template.spec, containerName, port));
+    if (parameter === undefined) return `; template ${templateName} does not let a pod move container port ${port.containerPort}, so these two cannot share a pod`;
+    return `; set ${parameterKey(templateName, parameter)} to a free port (it is ${port.containerPort})`;
   }
 
   private clash(code: Problem['code'], template: string | undefined, message: string): void {
@@ -201,8 +281,8 @@ class Composition {
 }
 
 /** `problems` holds at most MAX_PROBLEMS; `problemCount` is how many there were. */
-export function compose(pod: PodLike, pieces: Piece[], status: Status, native: boolean): { problems: Problem[]; problemCount: number; warnings: string[] } {
-  const composition = new Composition(pod, status, native);
+export function compose(pod: PodLike, pieces: Piece[], status: Status, placement: Placement): { problems: Problem[]; problemCount: number; warnings: string[] } {
+  const composition = new Composition(pod, status, placement);
   for (const piece of pieces) composition.add(piece);
   composition.finish();
   return { problems: composition.problems, problemCount: composition.problemCount, warnings: composition.warnings };
@@ -224,10 +304,6 @@ function filesVolume(template: string, files: string[]): V1Volume {
       items: files.sort().map((file) => ({ path: file, fieldRef: { fieldPath: `metadata.annotations['${fileKey(template, file)}']` } })),
     },
   };
-}
-
-function hint(port: V1ContainerPort): string {
-  return `; set the template's port parameter to a free port (container port ${printable(String(port.containerPort))})`;
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {

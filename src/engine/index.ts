@@ -3,20 +3,23 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { Catalog, Template } from '../catalog/types.js';
 import { compose, type Piece } from './compose.js';
-import { STATUS_KEY, PATTERN_KEYS } from './keys.js';
+import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from './keys.js';
 import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
-import { readRequests, type TemplateRequest } from './requests.js';
+import { readRequests, truncate, type Requests, type TemplateRequest } from './requests.js';
+import { closest, didYouMean } from './suggest.js';
 import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js';
-import { MAX_PATCH_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, capList, capWarnings } from './bounds.js';
-import { ANY_TEXT, addedBy, provenance } from './provenance.js';
-import { metadataProblems, specProblems } from './shape.js';
 import { applyPatchInPlace, diffPatch } from './patch.js';
 import type { Operation } from 'fast-json-patch';
+import { MAX_PATCH_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, capList, capWarnings } from './bounds.js';
+import { ANY_TEXT, addedBy, provenance } from './provenance.js';
+import { metadataProblems, specProblems } from './shape.js';
+import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
 export type * from './types.js';
 export { applyPatch } from './patch.js';
+export { nativeSidecarSupport, runsToCompletion, useNativeSidecars } from './lifecycle.js';
 export * as keys from './keys.js';
 
 /** Decides what `pod` becomes. Never throws for bad pod input: problems come back as a denial. */
@@ -27,6 +30,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const previous = readStatus(annotations);
   const recordedNames = typeof previous === 'object' ? previous.templates.map((t) => t.name) : [];
   const requests = readRequests(annotations, options.namespaceAnnotations ?? {}, recordedNames);
+  checkStrayParameters(requests, catalog);
   const warnings = [...requests.warnings];
   if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings: capWarnings(warnings) };
   if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
@@ -47,7 +51,8 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
 
   const desired: InjectedTemplate[] = chosen.map(({ template }) => ({ name: template.name, pattern: template.spec.pattern, hash: template.hash }));
   if (previous === 'unreadable') warnings.push(`${STATUS_KEY} is not podpattern's record; it is replaced`);
-  const native = useNativeSidecars(options);
+  const sidecars = nativeSidecarSupport(options);
+  const placement = { native: sidecars.native, why: sidecars.why, runsToCompletion: runsToCompletion(pod, options), controllerVolumes: options.controllerVolumes ?? [] };
   const facts = podFacts(pod, options);
   const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) }));
 
@@ -56,7 +61,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   if (typeof previous === 'object') {
     const recorded = recordedPieces(previous, catalog, requests.parameters, { name: ANY_TEXT, namespace: ANY_TEXT });
     const again = new Set(previous.templates.map((t) => t.name));
-    const proof = provenance(input, previous, addedBy(recorded.pieces, native), addedBy(pieces.filter((p) => again.has(p.template.name)), native), recorded.whole);
+    const proof = provenance(input, previous, addedBy(recorded.pieces, placement), addedBy(pieces.filter((p) => again.has(p.template.name)), placement), recorded.whole);
     if (proof.complete && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
     stripping = proof.stripping();
   }
@@ -65,7 +70,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const stripped = stripping.length === 0 ? input : applyPatchInPlace(structuredClone(input), stripping);
   const mutated = structuredClone(stripped);
   const status = emptyStatus(desired);
-  const composed = compose(mutated, pieces, status, native);
+  const composed = compose(mutated, pieces, status, placement);
   warnings.push(...composed.warnings);
   if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
 
@@ -114,7 +119,7 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
       problems.push({
         code: 'unknown-template',
         template: request.name,
-        message: `${PATTERN_KEYS[request.pattern]}: no template named '${request.name}'; the ${request.pattern} templates are ${same.join(', ') || '(none)'} ('podpattern templates' lists them all)`,
+        message: `${PATTERN_KEYS[request.pattern]}: no template named '${request.name}'${didYouMean(request.name, same)}; the ${request.pattern} templates are ${same.join(', ') || '(none)'} ('podpattern templates' lists them all)`,
       });
     }
     return undefined;
@@ -128,6 +133,38 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
     });
   }
   return template;
+}
+
+/**
+ * Parameter annotations for a template the pod does not ask for. A template the catalog does
+ * not have is a typo (or a stale key) and denies the pod, with the nearest name; one it has is
+ * only ignored, with a warning, as a pod may keep parameters of a template it dropped.
+ */
+function checkStrayParameters(requests: Requests, catalog: Catalog): void {
+  const requested = new Set(requests.templates.map((t) => t.name));
+  const strays = [...requests.stray, ...[...requests.parameters].flatMap(([template, parameters]) => (requested.has(template) ? [] : [...parameters.keys()].map((p) => parameterKey(template, p))))];
+  // A pod can carry thousands: each is reported up to a denial's (or an answer's) worth, the rest counted.
+  let ignored = 0;
+  let unknown = 0;
+  for (const key of new Set(strays)) {
+    const parsed = parseTemplateKey(key);
+    if (parsed?.kind !== 'parameter') continue;
+    const { template, parameter } = parsed;
+    if (catalog.get(template) !== undefined || catalog.failure(template) !== undefined) {
+      ignored += 1;
+      if (ignored <= MAX_WARNINGS) requests.warnings.push(`annotation ${truncate(key)} is ignored: the pod does not ask for template ${template}`);
+      continue;
+    }
+    unknown += 1;
+    if (unknown > MAX_PROBLEMS) continue;
+    const nearest = closest(template.slice(0, 128), [...requested, ...catalog.list().map((t) => t.name)]);
+    requests.problems.push({
+      code: 'invalid-annotation',
+      message: `${truncate(key)} sets a parameter of template '${truncate(template)}', which is not in the catalog${nearest === undefined ? '' : ` (did you mean ${parameterKey(nearest, truncate(parameter))}?)`}; 'podpattern templates' lists the templates`,
+    });
+  }
+  if (ignored > MAX_WARNINGS) requests.warnings.push(`${ignored - MAX_WARNINGS} more parameter annotations are ignored: the pod does not ask for their templates`);
+  if (unknown > MAX_PROBLEMS) requests.problems.push({ code: 'invalid-annotation', message: `${unknown - MAX_PROBLEMS} more annotations set parameters of templates that are not in the catalog`, count: unknown - MAX_PROBLEMS });
 }
 
 function withArticle(pattern: string): string {
@@ -154,11 +191,4 @@ function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) =>
 function podFacts(pod: PodLike, options: InjectOptions): PodFacts {
   const meta = pod.metadata ?? {};
   return { name: meta.name ?? meta.generateName ?? options.podNameHint ?? '', namespace: meta.namespace ?? options.namespace ?? '' };
-}
-
-/** Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29. */
-export function useNativeSidecars(options: InjectOptions): boolean {
-  if (options.nativeSidecars !== 'auto') return options.nativeSidecars === 'always';
-  const version = options.serverVersion;
-  return version !== undefined && (version.major > 1 || (version.major === 1 && version.minor >= 29));
 }

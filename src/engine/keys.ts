@@ -1,5 +1,6 @@
-// Every annotation key podpattern reads or writes (SPEC §3). Pure constants and the few
-// functions that build or take apart keys, so no other file spells a key by hand.
+// Every annotation and label key podpattern reads or writes (the README's annotation table).
+// Pure constants and the few functions that build or take apart keys, so no other file
+// spells a key by hand.
 import type { Pattern } from '../catalog/types.js';
 
 /** The annotation and label domain. */
@@ -54,6 +55,14 @@ export function filesVolumeName(template: string): string {
 
 /** The label on a Namespace that opts it in: `enabled` (fail open) or `required` (fail closed). */
 export const INJECTION_LABEL = `${DOMAIN}/injection`;
+
+/**
+ * `podpattern.dev/defaults=enabled` on a Namespace: its annotations give defaults, so the
+ * webhook configuration sends every pod created there to podpattern (a webhook's
+ * matchConditions see only the pod, not its namespace). Elsewhere only pods with a
+ * podpattern.dev annotation are sent.
+ */
+export const DEFAULTS_LABEL = `${DOMAIN}/defaults`;
 
 export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
 

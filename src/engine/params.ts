@@ -5,6 +5,7 @@ import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.j
 import { parameterKey } from './keys.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import type { Problem } from './types.js';
+import { didYouMean } from './suggest.js';
 
 export type Values = Map<string, ParameterValue>;
 
@@ -22,7 +23,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     problems.push({
       code: 'unknown-parameter',
       template: template.name,
-      message: `${parameterKey(template.name, printable(name))}: template ${template.name} has no parameter '${printable(name)}'; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
+      message: `${parameterKey(template.name, printable(name))}: template ${template.name} has no parameter '${printable(name)}'${didYouMean(name.slice(0, 128), known)}; ${known.length === 0 ? 'it takes no parameters' : `its parameters are ${known.join(', ')}`}`,
     });
   }
   if (unknown > MAX_PROBLEMS) {

@@ -27,7 +27,7 @@
 // means "not injected", and the pod is injected.
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { escapePathComponent, type Operation } from 'fast-json-patch';
-import { compose, type Piece } from './compose.js';
+import { compose, type Piece, type Placement } from './compose.js';
 import { STATUS_KEY } from './keys.js';
 import { emptyStatus, type Status } from './status.js';
 import type { PodLike } from './types.js';
@@ -45,9 +45,9 @@ interface Added {
 const APP = '\u0000app';
 
 /** What `pieces` add to a pod, rendered onto an empty one (with one stand-in app container). */
-export function addedBy(pieces: Piece[], native: boolean): Added {
+export function addedBy(pieces: Piece[], placement: Placement): Added {
   const pod: PodLike & { spec: V1PodSpec } = { metadata: { annotations: {} }, spec: { containers: [{ name: APP }] } };
-  compose(pod, pieces, emptyStatus([]), native);
+  compose(pod, pieces, emptyStatus([]), placement);
   const app = pod.spec.containers[0] as V1Container;
   const all = [...pod.spec.containers.slice(1), ...(pod.spec.initContainers ?? [])];
   return {

@@ -2,9 +2,10 @@
 // defaults when the pod names no template itself.
 import { PATTERNS, type Pattern } from '../catalog/types.js';
 import { DNS1123_SUBDOMAIN } from '../catalog/names.js';
-import { MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, printable } from './bounds.js';
-import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from './keys.js';
+import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from './keys.js';
 import type { Problem } from './types.js';
+import { didYouMean } from './suggest.js';
+import { MAX_PROBLEMS, MAX_TEMPLATES, printable } from './bounds.js';
 
 export interface TemplateRequest {
   name: string;
@@ -21,6 +22,8 @@ export interface Requests {
   origin: 'pod' | 'namespace' | 'none';
   problems: Problem[];
   warnings: string[];
+  /** Parameter annotations of templates neither asked for nor recorded (the caller reports a bounded number). */
+  stray: string[];
 }
 
 const KNOWN_DOMAIN_KEYS = new Set<string>([...Object.values(PATTERN_KEYS), INJECT_KEY, STATUS_KEY]);
@@ -29,8 +32,9 @@ const KNOWN_DOMAIN_KEYS = new Set<string>([...Object.values(PATTERN_KEYS), INJEC
  * `recorded`: templates a podpattern.dev/status names; their parameters are read too (to tell
  * what the earlier injection added), though the pod may no longer ask for them.
  */
-export function readRequests(podAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>, recorded: readonly string[] = []): Requests {
-  const result: Requests = { optedOut: false, templates: [], parameters: new Map(), origin: 'none', problems: [], warnings: [] };
+export function readRequests(rawPodAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>, recorded: readonly string[] = []): Requests {
+  const result: Requests = { optedOut: false, templates: [], parameters: new Map(), origin: 'none', problems: [], warnings: [], stray: [] };
+  const podAnnotations = stringValues(rawPodAnnotations, result.problems);
   const inject = podAnnotations[INJECT_KEY];
   if (inject === 'false') return { ...result, optedOut: true };
   if (inject !== undefined && inject !== 'true') {
@@ -41,12 +45,14 @@ export function readRequests(podAnnotations: Record<string, string>, namespaceAn
     if (!isDomainKey(key) || KNOWN_DOMAIN_KEYS.has(key)) continue;
     // Past a denial's worth, only counted: the message lists at most MAX_PROBLEMS anyway.
     unknownKeys += 1;
-    if (unknownKeys <= MAX_PROBLEMS) {
-      result.problems.push({ code: 'invalid-annotation', message: `${printable(key)} is not a podpattern annotation; use one of ${[...KNOWN_DOMAIN_KEYS].join(', ')}` });
-    }
+    if (unknownKeys > MAX_PROBLEMS) continue;
+    result.problems.push({
+      code: 'invalid-annotation',
+      message: `${printable(key)} is not a podpattern annotation${didYouMean(key.slice(0, 128), KNOWN_DOMAIN_KEYS)}; the ${DOMAIN}/ keys are ${[...KNOWN_DOMAIN_KEYS].join(', ')}`,
+    });
   }
   if (unknownKeys > MAX_PROBLEMS) {
-    result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more podpattern.dev/ keys are not podpattern annotations`, count: unknownKeys - MAX_PROBLEMS });
+    result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more ${DOMAIN}/ keys are not podpattern annotations`, count: unknownKeys - MAX_PROBLEMS });
   }
 
   const podAsks = PATTERNS.some((p) => podAnnotations[PATTERN_KEYS[p]] !== undefined);
@@ -55,11 +61,11 @@ export function readRequests(podAnnotations: Record<string, string>, namespaceAn
   result.origin = podAsks ? 'pod' : namespaceAsks ? 'namespace' : 'none';
   readTemplateLists(listSource, result);
 
-  // Namespace parameters are defaults; the pod's own parameter annotations win.
-  const stray: Stray = { count: 0, recorded: new Set(recorded) };
-  if (!podAsks) collectParameters(namespaceAnnotations, result, stray);
-  collectParameters(podAnnotations, result, stray);
-  if (stray.count > MAX_WARNINGS) result.warnings.push(`${stray.count - MAX_WARNINGS} more parameter annotations are ignored: the pod does not ask for their templates`);
+  // Namespace parameters are defaults; the pod's own parameter annotations win. Only the
+  // templates asked for (or recorded in the status) are kept: a pod can carry thousands.
+  const keep = new Set([...result.templates.map((t) => t.name), ...recorded]);
+  if (!podAsks) collectParameters(namespaceAnnotations, result, keep);
+  collectParameters(podAnnotations, result, keep);
   return result;
 }
 
@@ -112,16 +118,14 @@ function countNames(value: string, start: number): number {
   return count;
 }
 
-function collectParameters(annotations: Record<string, string>, into: Requests, stray: Stray): void {
-  const requested = new Set(into.templates.map((t) => t.name));
+function collectParameters(annotations: Record<string, string>, into: Requests, keep: ReadonlySet<string>): void {
   for (const [key, value] of Object.entries(annotations)) {
     const parsed = parseTemplateKey(key);
     if (parsed?.kind !== 'parameter') continue;
-    // Only the templates asked for (or recorded) are kept: the rest are counted for one warning each, up to a limit.
-    if (!requested.has(parsed.template)) {
-      stray.count += 1;
-      if (stray.count <= MAX_WARNINGS) into.warnings.push(`annotation ${printable(key)} is ignored: the pod does not ask for template ${printable(parsed.template)}`);
-      if (!stray.recorded.has(parsed.template)) continue;
+    // Stray parameters (of templates not asked for) are reported by the caller, a bounded number.
+    if (!keep.has(parsed.template)) {
+      into.stray.push(key);
+      continue;
     }
     let forTemplate = into.parameters.get(parsed.template);
     if (forTemplate === undefined) into.parameters.set(parsed.template, (forTemplate = new Map()));
@@ -129,8 +133,25 @@ function collectParameters(annotations: Record<string, string>, into: Requests, 
   }
 }
 
-interface Stray {
-  count: number;
-  recorded: ReadonlySet<string>;
+/**
+ * Annotation values are strings to Kubernetes. A manifest read by the CLI can carry an
+ * unquoted `false` or `8080` (YAML reads a boolean or a number): say so, and how to quote it,
+ * rather than misread it. Keys outside podpattern's domain are not ours to judge.
+ */
+function stringValues(annotations: Record<string, unknown>, problems: Problem[]): Record<string, string> {
+  const strings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    if (typeof value === 'string') strings[key] = value;
+    else if (isDomainKey(key) || parseTemplateKey(key) !== undefined) {
+      const what = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value)}`;
+      const quoted = value === null || typeof value === 'object' ? '"…"' : JSON.stringify(String(value));
+      if (problems.length < MAX_PROBLEMS) problems.push({ code: 'invalid-annotation', message: `${printable(key)} is ${what}, not a string: annotation values are strings, so quote it (${printable(key)}: ${quoted})` });
+    }
+  }
+  return strings;
 }
 
+/** Keeps hostile values from flooding a message: escaped and cut (see bounds.ts). */
+export function truncate(text: string, max = 64): string {
+  return printable(text, max);
+}

@@ -24,15 +24,11 @@ export function metadataProblems(pod: PodLike): Problem[] {
     // The API server refuses more than 256 KiB of annotations (keys and values together), but
     // only when it validates the pod, after mutating admission: checked first here, so that no
     // work on a pod's annotations grows past that.
+    // (A value that is not a string is left to readRequests, which says how to quote it.)
     let bytes = 0;
     for (const key in annotations) {
       const value = annotations[key];
-      if (typeof value !== 'string') {
-        add(`annotation ${printable(key)} is not a string`);
-        if (found.length >= MAX_PROBLEMS) break;
-        continue;
-      }
-      bytes += key.length + value.length;
+      bytes += key.length + (typeof value === 'string' ? value.length : 0);
       if (bytes > MAX_ANNOTATION_BYTES) {
         add(`metadata.annotations hold more than ${MAX_ANNOTATION_BYTES / 1024} KiB; Kubernetes allows at most that`);
         break;

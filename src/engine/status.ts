@@ -26,7 +26,7 @@ const MAX_STATUS_LENGTH = 64 * 1024;
 export function readStatus(annotations: Record<string, string>): Status | 'unreadable' | undefined {
   const text = annotations[STATUS_KEY];
   if (text === undefined) return undefined;
-  if (text.length > MAX_STATUS_LENGTH) return 'unreadable';
+  if (typeof text !== 'string' || text.length > MAX_STATUS_LENGTH) return 'unreadable';
   try {
     const parsed = JSON.parse(text) as Partial<Status>;
     if (!Array.isArray(parsed.templates)) return 'unreadable';

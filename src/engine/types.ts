@@ -28,6 +28,16 @@ export interface InjectOptions {
   namespaceAnnotations?: Record<string, string>;
   /** $(pod.name) for a pod template that has neither name nor generateName (the CLI's workloads). */
   podNameHint?: string;
+  /**
+   * The pod is a Job's or CronJob's template, so it runs to completion whatever its
+   * restartPolicy says (the CLI knows the kind; the webhook sees the pod's restartPolicy).
+   */
+  runsToCompletion?: boolean;
+  /**
+   * Volumes the pod's controller adds when it creates the pod (a StatefulSet's
+   * volumeClaimTemplates): mounting them is not a missing volume.
+   */
+  controllerVolumes?: string[];
 }
 
 /**
@@ -53,6 +63,8 @@ export type ProblemCode =
   | 'clash-env'
   | 'clash-annotation'
   | 'missing-volume'
+  | 'needs-native-sidecars' // a run-to-completion pod, and no native sidecars to keep it finishing
+  | 'host-network' // a hostNetwork pod, and a template that would listen on the node's ports
   | 'invalid-pod';
 
 export interface Problem {

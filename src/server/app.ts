@@ -15,6 +15,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
 import { MAX_JSON_SEPARATORS, countSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
+import { registerTemplateRoute } from './template-route.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -75,7 +76,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
-    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate`);
+    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate and POST /validate-template`);
   });
   // Before Fastify sees a request: note when it arrived (Fastify keeps no clock without a
   // logger), and while draining make the response end its connection, so the client reconnects
@@ -105,6 +106,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.type('application/json; charset=utf-8');
     return encodeReview(answered.apiVersion, answered.decision.response, uid);
   });
+
+  registerTemplateRoute(app, deps.logger);
 
   const recorders = new WeakMap<Replayed, Recorder>();
   const recorderOf = (answered: Replayed): Recorder => {

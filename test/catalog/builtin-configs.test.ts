@@ -2,8 +2,8 @@
 // template is injected by the engine with example parameters, the files and volumes of its
 // containers are laid out under a temporary root as the kubelet would mount them, and then
 // nginx and nutcracker test the configs and actually run: https-proxy terminates TLS with a
-// certificate from the "Secret", request-splitter splits by weight, redis-shard shards keys over
-// two fake Redis servers, service-broker listens. A program that is not installed skips its
+// certificate from the "Secret", redis-shard shards keys over two fake Redis servers,
+// service-broker listens. test/builtins runs every built-in in a real pod. A program that is not installed skips its
 // tests (CI installs them: Debian packages nginx, nutcracker, socat).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -203,67 +203,7 @@ t.test('https-proxy terminates TLS with the Secret and proxies to the app', skip
   t.same(JSON.parse(response.body), { url: '/hello', proto: 'https', host: '127.0.0.1' }, 'the app sees the request path, the Host and X-Forwarded-Proto: https');
 });
 
-t.test('request-splitter sends the configured share to the experiment', skipUnless(nginx, 'nginx'), async (t) => {
-  const backend = (name: string) => createHttpServer((_req, res) => res.end(name));
-  const production = await listen(t, backend('production'));
-  const experiment = await listen(t, backend('experiment'));
-  const listenPort = await freePort();
-  const pod = render(t, 'ambassador', 'request-splitter', {
-    production: '127.0.0.1',
-    'production-port': String(production),
-    experiment: 'localhost',
-    'experiment-port': String(experiment),
-    'production-weight': '3',
-    'experiment-weight': '1',
-    'split-by': 'request',
-    'listen-port': String(listenPort),
-  });
-  t.match(pod.metadata?.annotations?.['request-splitter.podpattern.dev/file.nginx.conf'], /weight=3;[\s\S]*weight=1;/, 'the weights reach the upstream block');
-  const splitter = container(pod, 'request-splitter');
-  const box = materialize(pod, splitter, sandboxRoot('request-splitter'));
-  const config = join(box.root, 'etc/request-splitter/nginx.conf');
-  writeFileSync(config, box.remap(readFileSync(config, 'utf8')));
-  nginxTest(t, config, box.root);
-
-  const server = start(t, nginx as string, nginxArgs(splitter, box));
-  await waitForPort(listenPort, server.stderr);
-  const counts = { production: 0, experiment: 0 };
-  for (let i = 0; i < 400; i++) counts[(await get(listenPort)).body as keyof typeof counts]++;
-  const share = counts.experiment / 400;
-  t.ok(share > 0.15 && share < 0.35, `about 1 in 4 requests go to the experiment (got ${counts.experiment} of 400)`);
-
-  // With split-by=forwarded-for one user (one X-Forwarded-For) always lands on the same side.
-  const sticky = render(t, 'ambassador', 'request-splitter', {
-    production: '127.0.0.1',
-    'production-port': String(production),
-    experiment: 'localhost',
-    'experiment-port': String(experiment),
-    'split-by': 'forwarded-for',
-    'listen-port': String(await freePort()),
-  });
-  const stickyBox = materialize(sticky, container(sticky, 'request-splitter'), sandboxRoot('request-splitter'));
-  const stickyConfig = join(stickyBox.root, 'etc/request-splitter/nginx.conf');
-  writeFileSync(stickyConfig, stickyBox.remap(readFileSync(stickyConfig, 'utf8')));
-  nginxTest(t, stickyConfig, stickyBox.root);
-  const stickyPort = Number(/listen 127\.0\.0\.1:(\d+);/.exec(readFileSync(stickyConfig, 'utf8'))?.[1]);
-  const stickyServer = start(t, nginx as string, nginxArgs(container(sticky, 'request-splitter'), stickyBox));
-  await waitForPort(stickyPort, stickyServer.stderr);
-  const sides = new Map<string, Set<string>>();
-  // nginx's consistent hash places upstreams on its ring by address:port, and the ports here are
-  // picked free each run, so the share moves from run to run: 40 users at ~10% saw 0 about once
-  // in seventy runs. With 200 the expected count is ~20 and 4..60 leaves no room for luck.
-  const USERS = 200;
-  for (let user = 0; user < USERS; user++) {
-    const address = `203.0.113.${user}`;
-    for (let i = 0; i < 2; i++) {
-      const side = (await get(stickyPort, { 'X-Forwarded-For': address })).body;
-      sides.set(address, (sides.get(address) ?? new Set()).add(side));
-    }
-  }
-  t.ok([...sides.values()].every((s) => s.size === 1), 'each user stays on one side');
-  const toExperiment = [...sides.values()].filter((s) => s.has('experiment')).length;
-  t.ok(toExperiment >= 4 && toExperiment <= 60, `some but few users are in the experiment (${toExperiment} of ${USERS} at weight 9:1)`);
-});
+// request-splitter runs in a real pod, with a cluster DNS double: test/builtins/request-splitter.test.ts.
 
 /** A stand-in Redis shard: answers +OK to every command and records the keys it was sent. */
 function fakeRedis(keys: string[]): ReturnType<typeof createTcpServer> {
@@ -385,49 +325,19 @@ t.test('service-broker listens on localhost with the rendered socat addresses', 
   t.equal(server.child.exitCode, null, 'socat is running and listening');
 });
 
-/**
- * fluentd is not packaged for Debian 12, so its configs are checked for shape: balanced
- * <section>…</section> directives and `name value` lines without characters that would start a
- * comment, a quoted string or an embedded Ruby expression.
- */
-function fluentdConfigProblems(text: string): string[] {
-  const problems: string[] = [];
-  const open: string[] = [];
-  for (const [i, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    if (line === '') continue;
-    const close = /^<\/([a-z]+)>$/.exec(line);
-    const start = /^<([a-z]+)( [a-z.*]+)?>$/.exec(line);
-    if (close !== null) {
-      if (open.pop() !== close[1]) problems.push(`line ${i + 1}: </${close[1]}> closes nothing`);
-    } else if (start !== null) {
-      open.push(start[1] as string);
-    } else if (!/^@?[a-z_]+ [-A-Za-z0-9_.:/*]+$/.test(line)) {
-      problems.push(`line ${i + 1}: '${line}' is not a plain 'name value' line`);
-    }
-  }
-  if (open.length > 0) problems.push(`unclosed <${open.join('>, <')}>`);
-  return problems;
-}
-
-t.test('the fluentd configs are well formed', async (t) => {
-  const cases: [string, string, Record<string, string>][] = [
-    ['adapter', 'redis-slowlog', { 'redis-port': '6380', interval: '5', logsize: '64' }],
-    ['adapter', 'storm-logs', { 'ui-port': '8080', window: '10800', 'system-stats': '1' }],
-    ['adapter', 'log-normalizer', { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' }],
+// The adapters run podpattern's own `adapter` command (test/builtins runs them in pods): here,
+// each parameter reaches its flag.
+t.test('the adapters\' parameters reach their command lines', async (t) => {
+  const cases: [string, Record<string, string>, string[]][] = [
+    ['redis-slowlog', { 'redis-port': '6380', interval: '5', logsize: '64' }, ['adapter', 'redis-slowlog', '--redis-host=127.0.0.1', '--redis-port=6380', '--interval=5', '--count=64']],
+    ['storm-logs', { 'ui-port': '8081', window: '10800', 'system-stats': '1' }, ['adapter', 'storm', '--url=http://127.0.0.1:8081', '--interval=60', '--window=10800', '--system-stats=1']],
+    ['log-normalizer', { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' }, ['adapter', 'log-normalizer', '--dir=/var/log/podpattern-app', '--files=access*.log', '--format=nginx', '--max-file-mib=64']],
   ];
-  for (const [pattern, name, parameters] of cases) {
-    const pod = render(t, pattern, name, parameters);
-    const text = pod.metadata?.annotations?.[`${name}.podpattern.dev/file.fluent.conf`] ?? '';
-    t.same(fluentdConfigProblems(text), [], `${name}: fluent.conf is well formed`);
-    for (const value of Object.values(parameters)) t.ok(text.includes(value) || name === 'log-normalizer', `${name}: ${value} reaches the config`);
-  }
+  for (const [name, parameters, args] of cases) t.same(container(render(t, 'adapter', name, parameters), name).args, args, `${name}: ${args.join(' ')}`);
 });
 
-t.test('log-normalizer shares the log volume between the app and fluentd', async (t) => {
+t.test('log-normalizer shares the log volume between the app and the adapter', async (t) => {
   const pod = render(t, 'adapter', 'log-normalizer', { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' });
   t.same(pod.spec.containers[0]?.volumeMounts, [{ name: 'log-normalizer-logs', mountPath: '/var/log/nginx' }], 'the app writes into the shared volume');
-  const text = pod.metadata?.annotations?.['log-normalizer.podpattern.dev/file.fluent.conf'] ?? '';
-  t.match(text, /path \/var\/log\/podpattern-app\/access\*\.log\n/, 'fluentd follows the chosen files in its own mount of that volume');
-  t.match(text, /@type nginx\n/, 'with the chosen parser');
+  t.same(container(pod, 'log-normalizer').volumeMounts, [{ name: 'log-normalizer-logs', mountPath: '/var/log/podpattern-app' }], 'the adapter reads (and truncates) it at its own mount');
 });

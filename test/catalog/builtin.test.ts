@@ -62,7 +62,7 @@ for (const template of catalog.list()) {
 
   t.test(`${template.name}: string parameters cannot carry config syntax`, async (t) => {
     // Values that would end a directive, open a block, quote, comment or break a line in the
-    // nginx, twemproxy and fluentd configs and the command lines these parameters reach.
+    // nginx and twemproxy configs and the command lines these parameters reach.
     const hostile = ['a;b', 'a b', 'a{', 'a}', 'a"b', "a'b", 'a#b', 'a\nb', 'a,b:c', '$(x)', 'a`b', 'a\\b', 'a<b>'];
     for (const [parameterName, parameter] of Object.entries(template.spec.parameters)) {
       t.ok((parameter.description ?? '').length > 0, `${parameterName} has a description`);

@@ -28,7 +28,7 @@ t.test('inject writes the mutated manifests as YAML', async (t) => {
   const io = capture();
   t.equal(await inject(['-f', example], io), 0, io.err());
   const pod = parse(io.out());
-  t.ok(pod.spec.containers.some((c: { name: string }) => c.name === 'https-proxy'), 'the sidecar is there');
+  t.ok(pod.spec.initContainers.some((c: { name: string; restartPolicy?: string }) => c.name === 'https-proxy' && c.restartPolicy === 'Always'), 'the sidecar is there, native: the CLI assumes the chart\'s oldest Kubernetes, 1.30');
   t.match(pod.metadata.annotations['podpattern.dev/status'], /https-proxy/);
 });
 
@@ -48,14 +48,14 @@ t.test('a denied pod fails the run with the message on stderr and nothing on std
 });
 
 t.test('usage errors exit 2 with the usage; broken input exits 1', async (t) => {
-  for (const argv of [['-o', 'xml', '-f', example], ['--bogus'], [], ['-f', '/no/such/file'], ['-f', example, '--native-sidecars', 'sometimes'], ['-f', example, '--kube-version', 'latest']]) {
+  for (const argv of [['-o', 'xml', '-f', example], ['--bogus'], [], ['-f', example, '--native-sidecars', 'sometimes'], ['-f', example, '--kube-version', 'latest'], ['-f', example, '--namespace-annotation', 'novalue']]) {
     const io = capture();
     t.equal(await inject(argv, io), 2, `exit 2 for ${argv.join(' ')}`);
     t.match(io.err(), /usage: podpattern inject/);
   }
   const io = capture('a: [unclosed');
   t.equal(await inject(['-f', '-'], io), 1);
-  t.match(io.err(), /cannot parse -: document 1/);
+  t.match(io.err(), /podpattern: standard input: not YAML or JSON: document 1/);
   const help = capture();
   t.equal(await inject(['--help'], help), 0);
   t.match(help.out(), /usage: podpattern inject/);

@@ -1,25 +1,72 @@
-// etcd and kube-apiserver on loopback, an admin kubeconfig, and a kubectl that uses it.
-// The apiserver is the one test/e2e/build-apiserver.sh builds and caches (Kubernetes 1.20.2).
+// The control plane of one e2e leg: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler, built by test/e2e/cluster/build.sh from Go modules and cached outside the
+// repository, each with a kubeconfig of its own identity, plus the leg's own kubectl.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SERVICE_CIDR } from './network.js';
 import type { CertPair, Pki } from './pki.js';
 import { childEnv, startProcess, stopProcess, type Managed } from './processes.js';
 
 export const CACHE_DIR = process.env.PODPATTERN_E2E_CACHE ?? join(homedir(), '.cache', 'podpattern-e2e');
-export const APISERVER_BINARY = join(CACHE_DIR, 'kube-apiserver');
+const MODULES_DIR = fileURLToPath(new URL('./cluster/', import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; it is released before use). */
-export async function freePort(): Promise<number> {
+/** One Kubernetes release the suite runs on, with the binaries build.sh made for it. */
+export interface Leg {
+  /** `current` (the newest release built here) or `oldest` (the oldest the chart admits). */
+  name: string;
+  /** e.g. v1.37.2 */
+  kubernetes: string;
+  minor: number;
+  binDir: string;
+  etcd: string;
+}
+
+function requiredVersion(goMod: string, module: string): string {
+  const text = readFileSync(goMod, 'utf8');
+  const match = new RegExp(`^\\s*(?:require\\s+)?${module.replace(/\./g, '\\.')}\\s+(v\\S+)`, 'm').exec(text);
+  if (match?.[1] === undefined) throw new Error(`${goMod} requires no ${module}`);
+  return match[1];
+}
+
+/** The legs, newest first, from the module folders test/e2e/cluster/kubernetes-*. */
+export function legs(): Leg[] {
+  const etcdVersion = requiredVersion(join(MODULES_DIR, 'etcd', 'go.mod'), 'go.etcd.io/etcd/server/v3');
+  const found = readdirSync(MODULES_DIR)
+    .filter((name) => name.startsWith('kubernetes-'))
+    .map((name) => {
+      const kubernetes = requiredVersion(join(MODULES_DIR, name, 'go.mod'), 'k8s.io/kubernetes');
+      return { kubernetes, minor: Number(kubernetes.split('.')[1]), binDir: join(CACHE_DIR, `kubernetes-${kubernetes}`), etcd: join(CACHE_DIR, `etcd-${etcdVersion}`, 'etcd') };
+    })
+    .sort((a, b) => b.minor - a.minor);
+  return found.map((leg, index) => ({ ...leg, name: index === 0 ? 'current' : index === found.length - 1 ? 'oldest' : `v1.${leg.minor}` }));
+}
+
+export function leg(name: string): Leg {
+  const found = legs().find((l) => l.name === name || l.kubernetes === name || `1.${l.minor}` === name);
+  if (found === undefined) throw new Error(`no e2e leg '${name}'; the legs are ${legs().map((l) => `${l.name} (${l.kubernetes})`).join(', ')}`);
+  return found;
+}
+
+/** Why a leg cannot start, or undefined: the one line that says what to do. */
+export function binariesMissing(l: Leg): string | undefined {
+  for (const binary of [l.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => join(l.binDir, b))]) {
+    if (!existsSync(binary)) return `${binary} is not built: run bash test/e2e/cluster/build.sh (npm run test:e2e does)`;
+  }
+  return undefined;
+}
+
+/** A free TCP port on `host` (the kernel picks it; it is released before use). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const address = server.address();
       server.close(() => {
         if (address === null || typeof address === 'string') reject(new Error('no port assigned'));
@@ -29,13 +76,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
+  while (ports.size < count) ports.add(await freePort(host));
   return [...ports];
 }
 
-async function sleep(ms: number): Promise<void> {
+export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -58,7 +105,7 @@ export function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
-function httpOk(url: string): Promise<boolean> {
+export function httpOk(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = httpGet(url, (res) => {
       res.resume();
@@ -74,13 +121,13 @@ export interface Etcd {
   url: string;
 }
 
-export async function startEtcd(dir: string): Promise<Etcd> {
+export async function startEtcd(l: Leg, dir: string): Promise<Etcd> {
   const [clientPort, peerPort] = await freePorts(2);
   const url = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const dataDir = join(dir, 'etcd-data');
   mkdirSync(dataDir, { recursive: true });
-  const process = startProcess('etcd', 'etcd', [
+  const process = startProcess('etcd', l.etcd, [
     '--name=e2e',
     `--data-dir=${dataDir}`,
     `--listen-client-urls=${url}`,
@@ -89,27 +136,33 @@ export async function startEtcd(dir: string): Promise<Etcd> {
     `--initial-advertise-peer-urls=${peer}`,
     `--initial-cluster=e2e=${peer}`,
     '--log-level=warn',
-    '--logger=zap',
+    // A throwaway store: no fsync per write keeps a loaded CI machine from stalling the API server.
+    '--unsafe-no-fsync',
   ], { logFile: join(dir, 'etcd.log') });
-  await waitFor('etcd', () => httpOk(`${url}/health`), process, 30_000);
+  await waitFor('etcd', () => httpOk(`${url}/health`), process, 60_000);
   return { process, url };
 }
 
 export interface Apiserver {
   process: Managed;
   url: string;
+  port: number;
 }
 
-/** Starts kube-apiserver; give `fixedPort` to restart it where clients already point. */
-export async function startApiserver(dir: string, pki: Pki, etcdUrl: string, fixedPort?: number): Promise<Apiserver> {
-  const port = fixedPort ?? (await freePorts(1))[0];
-  const url = `https://127.0.0.1:${port}`;
-  const process = startProcess('kube-apiserver', APISERVER_BINARY, [
+/**
+ * kube-apiserver with its default admission plugins (ServiceAccount, PodSecurity, Priority,
+ * MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ...) and RBAC, listening on the node's
+ * bridge address. --enable-aggregator-routing makes it call a webhook Service at its endpoints
+ * (a pod IP) instead of the Service's ClusterIP, for which this cluster has no kube-proxy.
+ */
+export async function startApiserver(l: Leg, dir: string, pki: Pki, etcdUrl: string, host: string, fixedPort?: number): Promise<Apiserver> {
+  const port = fixedPort ?? (await freePorts(1, host))[0] as number;
+  const url = `https://${host}:${port}`;
+  const process = startProcess('kube-apiserver', join(l.binDir, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${host}`,
+    `--advertise-address=${host}`,
     `--secure-port=${port}`,
-    '--insecure-port=0', // 1.20 still opens plain :8080 by default
     `--cert-dir=${join(dir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki.apiserver.cert}`,
     `--tls-private-key-file=${pki.apiserver.key}`,
@@ -117,17 +170,15 @@ export async function startApiserver(dir: string, pki: Pki, etcdUrl: string, fix
     `--service-account-key-file=${pki.serviceAccount.publicKey}`,
     `--service-account-signing-key-file=${pki.serviceAccount.privateKey}`,
     '--service-account-issuer=https://kubernetes.default.svc',
-    '--service-cluster-ip-range=10.96.0.0/16',
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
     '--authorization-mode=RBAC',
-    '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
-    // No controller-manager creates service-account tokens, so this plugin would refuse pods.
-    '--disable-admission-plugins=ServiceAccount',
+    '--enable-aggregator-routing=true',
     '--allow-privileged=true',
     '--profiling=false',
     '--v=1',
   ], { logFile: join(dir, 'kube-apiserver.log') });
-  await waitFor('kube-apiserver /readyz', () => readyz(url, pki), process, 90_000);
-  return { process, url };
+  await waitFor('kube-apiserver /readyz', () => readyz(url, pki), process, 120_000);
+  return { process, url, port };
 }
 
 function readyz(url: string, pki: Pki): Promise<boolean> {
@@ -146,14 +197,50 @@ function readyz(url: string, pki: Pki): Promise<boolean> {
   });
 }
 
-export function writeKubeconfig(path: string, server: string, pki: Pki, user: CertPair = pki.admin): void {
+/**
+ * kube-controller-manager with its default controllers (the node agent heartbeats the node's
+ * Lease, so node lifecycle sees a healthy node). Controllers use their own service accounts,
+ * as in a kubeadm cluster.
+ */
+export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig: string): Managed {
+  return startProcess('kube-controller-manager', join(l.binDir, 'kube-controller-manager'), [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    '--secure-port=0',
+    '--leader-elect=false',
+    '--use-service-account-credentials=true',
+    `--service-account-private-key-file=${pki.serviceAccount.privateKey}`,
+    `--root-ca-file=${pki.ca.cert}`,
+    `--cluster-signing-cert-file=${pki.ca.cert}`,
+    `--cluster-signing-key-file=${pki.ca.key}`,
+    // Pods of a deleted namespace or workload go quickly, so teardown between tests is fast.
+    '--concurrent-gc-syncs=20',
+    '--v=1',
+  ], { logFile: join(dir, 'kube-controller-manager.log') });
+}
+
+export function startScheduler(l: Leg, dir: string, kubeconfig: string): Managed {
+  return startProcess('kube-scheduler', join(l.binDir, 'kube-scheduler'), [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    '--secure-port=0',
+    '--leader-elect=false',
+    '--v=1',
+  ], { logFile: join(dir, 'kube-scheduler.log') });
+}
+
+export function writeKubeconfig(path: string, server: string, pki: Pki, user: CertPair): void {
   const b64 = (file: string): string => readFileSync(file).toString('base64');
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': b64(pki.ca.cert) } }],
-    users: [{ name: 'admin', user: { 'client-certificate-data': b64(user.cert), 'client-key-data': b64(user.key) } }],
-    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin' } }],
+    users: [{ name: 'user', user: { 'client-certificate-data': b64(user.cert), 'client-key-data': b64(user.key) } }],
+    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'user' } }],
     'current-context': 'e2e',
   };
   writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
@@ -165,20 +252,24 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs kubectl against the e2e cluster; never throws on a non-zero exit. */
-export function runKubectl(kubeconfig: string, args: readonly string[], input?: string): Promise<RunResult> {
+/** Runs a command to completion; never throws on a non-zero exit. */
+export function run(command: string, args: readonly string[], options: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], {
-      env: childEnv({ KUBECONFIG: kubeconfig }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { env: childEnv(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      stderr += `\n[harness] ${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms; killed`;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 300_000);
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
   });
 }
 

@@ -1,77 +1,115 @@
-// The e2e harness: a throwaway Kubernetes 1.20 control plane (etcd + kube-apiserver on
-// loopback), kubectl bound to it, the real podpattern server, and teardown that stops only
-// what was started here. Tests import from this file only.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// The e2e harness: a throwaway Kubernetes control plane of one leg (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler), one node whose agent runs podpattern's pods in
+// network namespaces, the leg's kubectl and the project's Helm bound to it, and teardown that
+// stops only what was started here. Tests import from this file only.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APISERVER_BINARY, runKubectl, startApiserver, startEtcd, writeKubeconfig, type RunResult } from './cluster.js';
+import { fileURLToPath } from 'node:url';
+import {
+  binariesMissing,
+  leg as findLeg,
+  run,
+  startApiserver,
+  startControllerManager,
+  startEtcd,
+  startScheduler,
+  waitFor,
+  writeKubeconfig,
+  type Leg,
+  type RunResult,
+} from './cluster.js';
+import { KUBERNETES_SERVICE_IP, networkUnavailable, startNodeNetwork, type NodeNetwork } from './network.js';
+import { startNodeAgent, type NodeAgent } from './node-agent.js';
 import { makePki, type Pki } from './pki.js';
-import { stopProcess, trackTempDir, untrackTempDir, type Managed } from './processes.js';
-import { registerWebhook, startWebhook, type Webhook } from './webhook.js';
+import { onCleanup, stopProcess, trackTempDir, untrackTempDir, type Managed } from './processes.js';
 
-export { freePort, freePorts, type RunResult } from './cluster.js';
-export { serverMissing, serveCommand, loadWebhookConfiguration, adaptForKubernetes120, REPO_ROOT } from './webhook.js';
-export type { Webhook } from './webhook.js';
+export { legs, leg, type Leg, type RunResult } from './cluster.js';
+export { NODE_NAME } from './node-agent.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Cluster {
+  leg: Leg;
   /** Temp directory with certificates, kubeconfig, etcd data and every process log. */
   dir: string;
   kubeconfig: string;
   pki: Pki;
   apiserverUrl: string;
+  /** What the API server says it is (`/version` gitVersion). */
+  serverVersion: string;
+  node: NodeAgent;
   kubectl(args: readonly string[], input?: string): Promise<RunResult>;
-  /** Starts podpattern (with extra PODPATTERN_* env) and registers the webhook configuration pointing at it. */
-  startWebhook(extraEnv?: Record<string, string>): Promise<{ webhook: Webhook; source: string }>;
+  helm(args: readonly string[]): Promise<RunResult>;
   /** Stops kube-apiserver and starts it again on the same port (etcd keeps the data). */
   restartApiserver(): Promise<void>;
   /** Stops everything this cluster started and removes its temp directory. */
   stop(): Promise<void>;
 }
 
-export async function startCluster(): Promise<Cluster> {
-  if (!existsSync(APISERVER_BINARY)) {
-    throw new Error(`no kube-apiserver at ${APISERVER_BINARY}: run bash test/e2e/build-apiserver.sh first`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'podpattern-e2e-'));
+/** Why the e2e suite cannot run here, or undefined; one line that says what to do. */
+export function cannotRun(l: Leg): string | undefined {
+  return networkUnavailable() ?? binariesMissing(l);
+}
+
+export async function startCluster(legName: string): Promise<Cluster> {
+  const l = findLeg(legName);
+  const missing = cannotRun(l);
+  if (missing !== undefined) throw new Error(missing);
+  const dir = mkdtempSync(join(tmpdir(), `podpattern-e2e-${l.name}-`));
   trackTempDir(dir);
   const started: Managed[] = [];
-  const webhooks: Webhook[] = [];
+  let network: NodeNetwork | undefined;
+  let node: NodeAgent | undefined;
   const stop = async (): Promise<void> => {
-    for (const webhook of webhooks) await webhook.stop();
-    for (const child of started.reverse()) await stopProcess(child);
+    await node?.stop();
+    for (const child of [...started].reverse()) await stopProcess(child);
+    network?.stop();
     // PODPATTERN_E2E_KEEP=1 keeps the logs and certificates for a look after a failure.
     if (process.env.PODPATTERN_E2E_KEEP === '1') process.stderr.write(`podpattern-e2e: kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
     untrackTempDir(dir);
   };
   try {
-    const pki = makePki(dir);
-    const etcd = await startEtcd(dir);
+    network = startNodeNetwork();
+    onCleanup(network.stop);
+    // In-cluster clients dial the `kubernetes` Service's ClusterIP; the node agent leads it here.
+    const pki = makePki(dir, [network.nodeIp, KUBERNETES_SERVICE_IP]);
+    const etcd = await startEtcd(l, dir);
     started.push(etcd.process);
-    const apiserver = await startApiserver(dir, pki, etcd.url);
+    let apiserver = await startApiserver(l, dir, pki, etcd.url, network.nodeIp);
     started.push(apiserver.process);
-    let current = apiserver;
     const kubeconfig = join(dir, 'kubeconfig');
-    writeKubeconfig(kubeconfig, apiserver.url, pki);
-    const kubectl = (args: readonly string[], input?: string): Promise<RunResult> => runKubectl(kubeconfig, args, input);
+    writeKubeconfig(kubeconfig, apiserver.url, pki, pki.admin);
+    const controllerKubeconfig = join(dir, 'kube-controller-manager.kubeconfig');
+    writeKubeconfig(controllerKubeconfig, apiserver.url, pki, pki.controllerManager);
+    const schedulerKubeconfig = join(dir, 'kube-scheduler.kubeconfig');
+    writeKubeconfig(schedulerKubeconfig, apiserver.url, pki, pki.scheduler);
+    const kubectlBinary = join(l.binDir, 'kubectl');
+    const kubectl = (args: readonly string[], input?: string): Promise<RunResult> =>
+      run(kubectlBinary, ['--kubeconfig', kubeconfig, ...args], { input, env: { KUBECONFIG: kubeconfig } });
+    started.push(startControllerManager(l, dir, pki, controllerKubeconfig));
+    started.push(startScheduler(l, dir, schedulerKubeconfig));
+    // The service-account controller gives every namespace its `default` account; pods need it
+    // (ServiceAccount admission), so the cluster is usable once `default` has one.
+    await waitFor('kube-controller-manager (the default ServiceAccount)', async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0, started[2], 120_000);
+    node = await startNodeAgent({ kubeconfig, network, apiserverPort: apiserver.port, dir, kubernetesVersion: l.kubernetes, repoRoot: REPO_ROOT });
+    const version = JSON.parse((await kubectl(['version', '-o', 'json'])).stdout) as { serverVersion?: { gitVersion?: string } };
     return {
+      leg: l,
       dir,
       kubeconfig,
       pki,
       apiserverUrl: apiserver.url,
+      serverVersion: version.serverVersion?.gitVersion ?? 'unknown',
+      node,
       kubectl,
-      startWebhook: async (extraEnv = {}) => {
-        const webhook = await startWebhook(dir, pki.webhook, extraEnv);
-        webhooks.push(webhook);
-        const { source } = await registerWebhook(kubectl, webhook.url, pki.caBundle);
-        return { webhook, source };
-      },
+      helm: (args) => run(process.execPath, [join(REPO_ROOT, 'scripts', 'helm.mjs'), '--kubeconfig', kubeconfig, ...args], { cwd: REPO_ROOT, env: { KUBECONFIG: kubeconfig } }),
       restartApiserver: async () => {
-        await stopProcess(current.process);
-        const port = Number(new URL(apiserver.url).port);
-        const restarted = await startApiserver(dir, pki, etcd.url, port);
-        started[started.indexOf(current.process)] = restarted.process;
-        current = restarted;
+        const index = started.indexOf(apiserver.process);
+        await stopProcess(apiserver.process);
+        apiserver = await startApiserver(l, dir, pki, etcd.url, network?.nodeIp as string, apiserver.port);
+        started[index] = apiserver.process;
       },
       stop,
     };

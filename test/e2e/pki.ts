@@ -1,7 +1,9 @@
 // Certificates for the e2e cluster, made with the openssl CLI: one CA that signs the
-// apiserver's serving certificate, the admin client certificate and podpattern's serving
-// certificate (whose IP SAN 127.0.0.1 is what `clientConfig.url` dials), plus the
-// service-account key pair the apiserver requires.
+// apiserver's serving certificate (for the node address, the `kubernetes` Service's ClusterIP
+// and its DNS names, as in-cluster clients dial them), the client certificates of the admin,
+// kube-controller-manager and kube-scheduler (the identities Kubernetes' default RBAC binds),
+// plus the service-account key pair. podpattern's own serving certificate is not made here:
+// the chart makes it, as in a real install.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +17,8 @@ export interface Pki {
   ca: CertPair;
   apiserver: CertPair;
   admin: CertPair;
-  webhook: CertPair;
+  controllerManager: CertPair;
+  scheduler: CertPair;
   serviceAccount: { publicKey: string; privateKey: string };
   /** The CA certificate, base64 of the PEM: a webhook's `caBundle`. */
   caBundle: string;
@@ -64,22 +67,25 @@ function makeLeaf(dir: string, ca: CertPair, options: LeafOptions): CertPair {
   return pair;
 }
 
-export function makePki(dir: string): Pki {
+export function makePki(dir: string, apiserverIps: readonly string[]): Pki {
   const ca = makeCa(dir);
   const apiserver = makeLeaf(dir, ca, {
     name: 'apiserver',
     subject: '/CN=kube-apiserver',
     usage: 'serverAuth',
-    sans: ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc'],
+    sans: [...apiserverIps.map((ip) => `IP:${ip}`), 'IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'],
   });
   // O=system:masters makes this identity cluster-admin under RBAC without any binding.
   const admin = makeLeaf(dir, ca, { name: 'admin', subject: '/O=system:masters/CN=podpattern-e2e-admin', usage: 'clientAuth' });
-  const webhook = makeLeaf(dir, ca, { name: 'webhook', subject: '/CN=podpattern-e2e-webhook', usage: 'serverAuth', sans: ['IP:127.0.0.1'] });
+  // The user names Kubernetes' bootstrap RBAC binds to the system:kube-controller-manager and
+  // system:kube-scheduler roles.
+  const controllerManager = makeLeaf(dir, ca, { name: 'kube-controller-manager', subject: '/CN=system:kube-controller-manager', usage: 'clientAuth' });
+  const scheduler = makeLeaf(dir, ca, { name: 'kube-scheduler', subject: '/CN=system:kube-scheduler', usage: 'clientAuth' });
   const serviceAccount = { privateKey: join(dir, 'sa.key'), publicKey: join(dir, 'sa.pub') };
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccount.privateKey]);
   openssl(['pkey', '-in', serviceAccount.privateKey, '-pubout', '-out', serviceAccount.publicKey]);
   const caBundle = Buffer.from(readFileSync(ca.cert)).toString('base64');
-  return { ca, apiserver, admin, webhook, serviceAccount, caBundle };
+  return { ca, apiserver, admin, controllerManager, scheduler, serviceAccount, caBundle };
 }
 
 /**
@@ -93,4 +99,9 @@ export function makeServiceAccountClient(dir: string, ca: CertPair, namespace: s
     subject: `/O=system:serviceaccounts/O=system:serviceaccounts:${namespace}/CN=system:serviceaccount:${namespace}:${name}`,
     usage: 'clientAuth',
   });
+}
+
+/** A serving certificate for `ips`, signed by the cluster CA (a test webhook's, say). */
+export function makeServingCert(dir: string, ca: CertPair, name: string, ips: readonly string[]): CertPair {
+  return makeLeaf(dir, ca, { name, subject: `/CN=${name}`, usage: 'serverAuth', sans: ips.map((ip) => `IP:${ip}`) });
 }

@@ -90,6 +90,11 @@ export function describe(result: RunResult): string {
   return `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
 }
 
+/** A test message: short when the command succeeded, the whole story when it did not. */
+export function outcome(result: RunResult, what = 'succeeds'): string {
+  return result.code === 0 ? what : `${what}? ${describe(result)}`;
+}
+
 function names(list: Array<{ name: string }> | undefined): string[] {
   return (list ?? []).map((item) => item.name);
 }
@@ -102,7 +107,10 @@ export function missingFromPod(pod: Json, template: TemplateInfo): string[] {
   const initContainers = names(pod.spec?.initContainers);
   const volumes = names(pod.spec?.volumes);
   const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
-  for (const c of names(spec.containers)) if (!containers.includes(c)) problems.push(`container ${c}`);
+  // A template's containers run as regular containers or, where podpattern makes them native
+  // sidecars, as init containers with restartPolicy Always.
+  const nativeSidecars = (pod.spec?.initContainers ?? []).filter((c: Json) => c.restartPolicy === 'Always').map((c: Json) => c.name as string);
+  for (const c of names(spec.containers)) if (!containers.includes(c) && !nativeSidecars.includes(c)) problems.push(`container ${c}`);
   for (const c of names(spec.initContainers)) if (!initContainers.includes(c)) problems.push(`init container ${c}`);
   for (const v of names(spec.volumes)) if (!volumes.includes(v)) problems.push(`volume ${v}`);
   const fileNames = Object.keys(spec.files ?? {});

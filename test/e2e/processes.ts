@@ -94,6 +94,12 @@ export function isRunning(managed: Managed): boolean {
 }
 
 const tempDirs = new Set<string>();
+const cleanups = new Set<() => void>();
+
+/** A synchronous clean-up (network namespaces, a bridge) also run by the last-resort hook below. */
+export function onCleanup(cleanup: () => void): void {
+  cleanups.add(cleanup);
+}
 
 /** A temp dir removed by the last-resort hook below if teardown never runs; forget it after removing it. */
 export function trackTempDir(dir: string): void {
@@ -110,6 +116,13 @@ export function untrackTempDir(dir: string): void {
 // process 'exit' does not.
 onExit(() => {
   for (const managed of running) signalGroup(managed.pid, 'SIGKILL');
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // best effort: the process is going away
+    }
+  }
   if (process.env.PODPATTERN_E2E_KEEP === '1') return;
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });

@@ -41,11 +41,17 @@ t.test('amplification: thousands of unknown podpattern.dev keys are counted, not
 });
 
 t.test('amplification: stray parameters and warnings are capped', async (t) => {
-  const stray = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`other.podpattern.dev/p${i}`, 'x']));
-  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', ...stray }), catalog, options);
+  // Of a template in the catalog the pod does not ask for: ignored, with a bounded number of warnings.
+  const ignored = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`git-sync.podpattern.dev/p${i}`, 'x']));
+  const result = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', ...ignored }), catalog, options);
   t.equal(result.outcome, 'injected');
   t.ok(result.warnings.length <= 20, `${result.warnings.length} warnings`);
   t.match(result.warnings.at(-1), /more (warnings are not shown|parameter annotations are ignored)/);
+  // Of a template the catalog does not have: denied, with a bounded number of problems.
+  const unknown = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`other.podpattern.dev/p${i}`, 'x']));
+  const denied = inject(pod({ 'podpattern.dev/sidecar': 'demo-sidecar', ...unknown }), catalog, options);
+  t.match(denied, { outcome: 'denied', reason: 'invalid-annotation', message: /\(5000 problems\)[\s\S]*more annotations set parameters of templates that are not in the catalog/ });
+  if (denied.outcome === 'denied') t.ok(denied.problems.length <= 20 && denied.message.length < 8 * 1024, `bounded: ${denied.message.length} characters`);
 });
 
 t.test('amplification: a denial for many problems among many containers stays bounded', async (t) => {
@@ -173,7 +179,7 @@ t.test('malformed pod shapes are denied, not answered by the failure mode', asyn
     { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: { metadata: { annotations: { 'podpattern.dev/sidecar': 42 } }, spec: { containers: [] } } },
     { inject, catalog: () => catalog, nativeSidecars: 'never', failureMode: 'open' },
   );
-  t.match(numeric, { outcome: 'denied', reason: 'invalid-pod' }, 'an annotation that is not a string');
+  t.match(numeric, { outcome: 'denied', reason: 'invalid-annotation', response: { allowed: false } }, 'an annotation that is not a string: denied with how to quote it');
 });
 
 t.test('parameters of a template listed under the wrong pattern are still checked', async (t) => {

@@ -20,6 +20,8 @@ export interface HttpsResult {
 }
 
 export interface HttpsRequestOptions {
+  /** 127.0.0.1 unless given (a pod IP, for the pod-runner tests). */
+  host?: string;
   port: number;
   ca: string;
   path?: string;
@@ -35,7 +37,7 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       {
-        host: '127.0.0.1',
+        host: options.host ?? '127.0.0.1',
         port: options.port,
         path: options.path ?? '/mutate',
         method: options.method ?? 'POST',

@@ -1,5 +1,5 @@
 // The CEL in the install (webhook matchConditions, the ValidatingAdmissionPolicy, the CRD's
-// validation rules) parses, and decides as the namespace opt-in promises for representative pods.
+// validation rules) parses, and decides as the README says for representative pods.
 // Evaluated with @marcbachmann/cel-js, a CEL implementation in JavaScript: the API server uses
 // cel-go, but these expressions use only the standard macros (has, exists, all, map, filter, in,
 // matches, size) and split/indexOf/substring, which Kubernetes' CEL has from its strings library.
@@ -56,16 +56,30 @@ const podCases: Array<[string, Record<string, string> | undefined, boolean]> = [
   ['a sidecar', { 'podpattern.dev/sidecar': 'https-proxy' }, true],
   ['an ambassador', { 'podpattern.dev/ambassador': 'redis-shard' }, true],
   ['an adapter', { 'podpattern.dev/adapter': 'redis-exporter' }, true],
-  ['only a parameter', { 'https-proxy.podpattern.dev/tls-secret': 'x' }, false],
+  ['only a parameter', { 'https-proxy.podpattern.dev/tls-secret': 'x' }, true],
+  ['a misspelt key', { 'podpattern.dev/sidcar': 'https-proxy' }, true],
+  ['only the opt-out', { 'podpattern.dev/inject': 'false' }, true],
+  ['a look-alike domain', { 'notpodpattern.dev/sidecar': 'x', 'example.com/podpattern.dev': 'y' }, false],
   ['a mirror pod asking for a sidecar', { 'podpattern.dev/sidecar': 'https-proxy', 'kubernetes.io/config.mirror': 'abc' }, false],
 ];
 
-t.test('the webhooks see only pods that name a pattern, never mirror pods', async (t) => {
+t.test('injection-* entries see only pods with a podpattern.dev annotation (typos too), never mirror pods', async (t) => {
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
-    for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
+    for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks.filter((w: { name: string }) => w.name.startsWith('injection-'))) {
       for (const [label, annotations, expected] of podCases) {
         t.equal(matches(webhook.matchConditions, { object: pod(annotations), request: {} }), expected, `${source} ${webhook.name}: ${label}`);
       }
+    }
+  }
+});
+
+t.test('defaults-* entries (namespaces labelled podpattern.dev/defaults=enabled) see every pod but mirror pods', async (t) => {
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
+    const entries = find(objects, 'MutatingWebhookConfiguration').webhooks.filter((w: { name: string }) => w.name.startsWith('defaults-'));
+    t.equal(entries.length, 2, `${source}: one per namespace mode`);
+    for (const webhook of entries) {
+      t.equal(matches(webhook.matchConditions, { object: pod(), request: {} }), true, `${source} ${webhook.name}: a pod with no annotations`);
+      t.equal(matches(webhook.matchConditions, { object: pod({ 'kubernetes.io/config.mirror': 'a' }), request: {} }), false, `${source} ${webhook.name}: a mirror pod`);
     }
   }
 });
@@ -77,11 +91,16 @@ t.test('with namespaceDefaults, every pod but mirror pods reaches the webhook', 
   }
 });
 
-/** What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. Variables are evaluated in order, as the API server does. */
+/**
+ * What the policy decides: 'skip' (does not apply), 'allow' or 'deny'. As in the API server,
+ * matchConditions see no namespaceObject (k8s.io/apiserver's matchconditions matcher passes a
+ * nil namespace, so it is null there); only the variables and validations see the namespace.
+ * Variables are evaluated in order, as the API server does.
+ */
 function decide(policy: K8sObject, object: unknown, namespaceObject: unknown): 'skip' | 'allow' | 'deny' {
+  if (!matches(policy.spec.matchConditions, { object, namespaceObject: null, request: {} })) return 'skip';
   const variables: Record<string, unknown> = {};
   const context = { object, namespaceObject, request: {}, variables };
-  if (!matches(policy.spec.matchConditions, context)) return 'skip';
   for (const variable of policy.spec.variables ?? []) variables[variable.name] = evaluate(variable.expression, context);
   return policy.spec.validations.every((v: { expression: string }) => evaluate(v.expression, context) === true) ? 'allow' : 'deny';
 }
@@ -93,7 +112,7 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
   });
   const status = record(['https-proxy']);
   const cases: Array<[string, Record<string, string> | undefined, 'skip' | 'allow' | 'deny']> = [
-    ['no annotations', undefined, 'skip'],
+    ['no annotations', undefined, 'allow'],
     ['asks, not injected', { 'podpattern.dev/sidecar': 'https-proxy' }, 'deny'],
     ['asks, injected', { 'podpattern.dev/sidecar': 'https-proxy', ...status }, 'allow'],
     ['asks, opted out', { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' }, 'skip'],
@@ -111,7 +130,14 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
     for (const [label, annotations, expected] of cases) t.equal(decide(policy, pod(annotations), namespace()), expected, `${source}: ${label}`);
   }
   const withDefaults = namespace({ 'podpattern.dev/sidecar': 'https-proxy' });
-  t.equal(decide(find(plain, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'skip', 'default mode: namespace defaults are not counted (the webhook does not see those pods either)');
+  const labelled = { metadata: { ...withDefaults.metadata, labels: { 'podpattern.dev/defaults': 'enabled' } } };
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
+    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    t.equal(decide(policy, pod(), withDefaults), 'allow', `${source}: namespace annotations without the defaults label are not counted (the webhook does not see those pods either)`);
+    t.equal(decide(policy, pod(), labelled), 'deny', `${source}: under a labelled namespace's defaults, an uninjected pod is refused`);
+    t.equal(decide(policy, pod(status), labelled), 'allow', `${source}: an injected one passes`);
+    t.equal(decide(policy, pod(), { metadata: { name: 'shop', labels: { 'podpattern.dev/defaults': 'enabled' } } }), 'allow', `${source}: a labelled namespace without pattern annotations asks for nothing`);
+  }
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
 });

@@ -54,7 +54,8 @@ t.test('runs as a numeric non-root user, with the podpattern entrypoint', async 
 t.test('npm start and npm run bench run node with the same flags as the image', async (t) => {
   const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const flags = SERVE_NODE_FLAGS.join(' ');
-  t.equal(scripts.start, `node ${flags} dist/src/bin/podpattern.js serve`);
+  // exec: npm's child is the server; --exit-with-parent: it stops when npm is stopped (test/npm-start.test.ts).
+  t.equal(scripts.start, `exec node ${flags} dist/src/bin/podpattern.js serve --exit-with-parent=on`);
   t.match(scripts.bench, `node ${flags} dist/bench/run.js`);
 });
 

@@ -16,6 +16,7 @@ const kinds: Record<string, Array<[string, string, boolean]>> = {
   'rbac.authorization.k8s.io/v1': [['ClusterRole', 'clusterroles', false], ['ClusterRoleBinding', 'clusterrolebindings', false]],
   'admissionregistration.k8s.io/v1': [
     ['MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false],
+    ['ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false],
     ['ValidatingAdmissionPolicy', 'validatingadmissionpolicies', false],
     ['ValidatingAdmissionPolicyBinding', 'validatingadmissionpolicybindings', false],
   ],

@@ -75,6 +75,7 @@ const clusterScoped = new Set([
   'ClusterRoleBinding',
   'CustomResourceDefinition',
   'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
   'ValidatingAdmissionPolicy',
   'ValidatingAdmissionPolicyBinding',
 ]);

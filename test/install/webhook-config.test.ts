@@ -1,6 +1,7 @@
 // webhook-config/ (the plain manifests for `kubectl apply`): every object is valid, the
-// kustomization lists every file, the webhook entries say what SPEC §4 says, and the chart
-// renders the same objects apart from templated names and labels.
+// kustomization lists every file, the webhook entries select the namespaces and pods that
+// docs/install.md describes, and the chart renders the same objects apart from templated
+// names and labels.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -44,27 +45,31 @@ t.test('kustomization.yaml lists every manifest except the one with the caBundle
   }
 });
 
-t.test('the webhook entries follow SPEC §4', async (t) => {
+t.test('the webhook entries: two namespace modes, each with and without namespace defaults', async (t) => {
   const mwc = find(plainObjects(), 'MutatingWebhookConfiguration');
   t.same(mwc.webhooks.map((w: { name: string; failurePolicy: string }) => [w.name, w.failurePolicy]), [
     ['injection-enabled.podpattern.dev', 'Ignore'],
+    ['defaults-enabled.podpattern.dev', 'Ignore'],
     ['injection-required.podpattern.dev', 'Fail'],
+    ['defaults-required.podpattern.dev', 'Fail'],
   ]);
   for (const webhook of mwc.webhooks) {
-    const mode = webhook.name.split('.')[0].replace('injection-', '');
+    const [entry, mode] = webhook.name.split('.')[0].split('-');
     t.same(webhook.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }], `${mode}: CREATE pods only`);
     t.match(webhook, { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5, reinvocationPolicy: 'IfNeeded' });
     t.same(webhook.namespaceSelector.matchExpressions, [
       { key: 'podpattern.dev/injection', operator: 'In', values: [mode] },
+      { key: 'podpattern.dev/defaults', operator: entry === 'defaults' ? 'In' : 'NotIn', values: ['enabled'] },
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'podpattern'] },
-    ], `${mode}: the label, never kube-system, kube-node-lease or podpattern's namespace`);
+    ], `${webhook.name}: the labels, never kube-system, kube-node-lease or podpattern's namespace`);
     const deployment = find(plainObjects(), 'Deployment');
     const ownLabels = deployment.spec.template.metadata.labels;
     const [own] = webhook.objectSelector.matchExpressions;
     t.equal(own.operator, 'NotIn');
     t.ok(own.values.includes(ownLabels[own.key]), `${mode}: the objectSelector excludes podpattern's own pods`);
     const conditions = Object.fromEntries(webhook.matchConditions.map((c: { name: string; expression: string }) => [c.name, c.expression]));
-    for (const key of ['podpattern.dev/sidecar', 'podpattern.dev/ambassador', 'podpattern.dev/adapter']) t.match(conditions['asks-for-a-pattern'], `'${key}'`);
+    if (entry === 'injection') t.match(conditions['has-a-podpattern-annotation'], "k.startsWith('podpattern.dev/')");
+    else t.equal(conditions['has-a-podpattern-annotation'], undefined, `${webhook.name}: every pod, for the namespace's defaults`);
     t.match(conditions['not-a-mirror-pod'], "!('kubernetes.io/config.mirror' in object.metadata.annotations)");
   }
 });
@@ -75,11 +80,15 @@ t.test('the ValidatingAdmissionPolicy guards required namespaces only, and spare
   const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
   t.equal(binding.spec.policyName, policy.metadata.name);
   t.same(binding.spec.validationActions, ['Deny']);
-  const required = find(objects, 'MutatingWebhookConfiguration').webhooks[1];
-  t.same(binding.spec.matchResources.namespaceSelector, required.namespaceSelector, 'the same namespaces as the fail-closed webhook');
+  const required = find(objects, 'MutatingWebhookConfiguration').webhooks[2];
+  t.same(
+    binding.spec.matchResources.namespaceSelector.matchExpressions,
+    required.namespaceSelector.matchExpressions.filter((e: { key: string }) => e.key !== 'podpattern.dev/defaults'),
+    'the namespaces of both fail-closed webhook entries',
+  );
   t.same(binding.spec.matchResources.objectSelector, required.objectSelector);
   t.match(policy.spec.validations[0].expression, "'podpattern.dev/status' in object.metadata.annotations");
-  t.match(policy.spec.matchConditions.map((c: { name: string }) => c.name), ['asks-for-a-pattern', 'not-a-mirror-pod', 'not-opted-out']);
+  t.same(policy.spec.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod', 'not-opted-out']);
 });
 
 /** Drops what legitimately differs (Helm's labels, the instance label in selectors, the caBundle) and maps release names. */
@@ -118,7 +127,7 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
   for (const [release, namespace, names] of releases) {
     const chart = renderChart([], release, namespace);
     t.equal(chart.status, 0, chart.stderr);
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount', 'CustomResourceDefinition']) {
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount', 'CustomResourceDefinition']) {
       const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
       const fromPlain = normalize(find(plain, kind), {}) as K8sObject;
       // Namespace-level details of the chart (annotations it adds) are compared too: none are expected.

@@ -52,13 +52,25 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-Which pods go to the webhook / the policy, for one namespace mode (enabled | required).
+Which namespaces a webhook entry or the policy covers, for one namespace mode (enabled |
+required). "defaults": "with" only namespaces labelled podpattern.dev/defaults=enabled (their
+annotations give defaults, so every pod there goes to the webhook), "without" only the others,
+absent both.
 */}}
 {{- define "podpattern.namespaceSelector" -}}
 matchExpressions:
   - key: podpattern.dev/injection
     operator: In
     values: [{{ .mode | quote }}]
+  {{- if eq (default "" .defaults) "with" }}
+  - key: podpattern.dev/defaults
+    operator: In
+    values: ["enabled"]
+  {{- else if eq (default "" .defaults) "without" }}
+  - key: podpattern.dev/defaults
+    operator: NotIn
+    values: ["enabled"]
+  {{- end }}
   - key: kubernetes.io/metadata.name
     operator: NotIn
     values: {{ include "podpattern.excludedNamespaces" .root }}
@@ -72,15 +84,18 @@ matchExpressions:
 {{- end -}}
 
 {{/*
-CEL: the pod names a pattern itself. Dropped when webhook.namespaceDefaults is on, because
-namespace default annotations are invisible to a webhook's matchConditions.
+CEL: the pod carries an annotation of the podpattern.dev domain (podpattern.dev/<key> or
+<template>.podpattern.dev/<param>), so a misspelt key reaches the server and is denied with a
+suggestion. Left out for namespaces labelled podpattern.dev/defaults=enabled (.all), whose
+annotations give defaults that a webhook's matchConditions cannot see, and everywhere when
+webhook.namespaceDefaults is on.
 */}}
 {{- define "podpattern.matchConditions" -}}
-{{- if not .Values.webhook.namespaceDefaults }}
-- name: asks-for-a-pattern
+{{- if not (or .all .root.Values.webhook.namespaceDefaults) }}
+- name: has-a-podpattern-annotation
   expression: >-
     has(object.metadata.annotations) &&
-    ['podpattern.dev/sidecar', 'podpattern.dev/ambassador', 'podpattern.dev/adapter'].exists(k, k in object.metadata.annotations)
+    object.metadata.annotations.exists(k, k.startsWith('podpattern.dev/') || k.contains('.podpattern.dev/'))
 {{- end }}
 - name: not-a-mirror-pod
   expression: >-

@@ -1,0 +1,33 @@
+// What the adapters share: a poll loop that stops on SIGTERM, and JSON lines on stdout. Records
+// go to stdout, one JSON object per line, for the cluster's log pipeline; the adapter's own
+// messages go to stderr, so the two never mix in one stream.
+
+export interface AdapterIo {
+  /** One structured record. */
+  record(object: Record<string, unknown>): void;
+  /** The adapter's own diagnostics. */
+  diagnostic(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const processAdapterIo: AdapterIo = {
+  record: (object) => process.stdout.write(`${JSON.stringify(object)}\n`),
+  diagnostic: (message, fields = {}) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: message, ...fields })}\n`),
+};
+
+/**
+ * Runs `once` now and then every `intervalMs` after the previous run finished, until `signal`
+ * aborts. A failed run is reported and the loop goes on: the app it watches may restart.
+ */
+export async function pollUntilAborted(once: () => Promise<void>, intervalMs: number, signal: AbortSignal, io: AdapterIo): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await once();
+    } catch (error) {
+      io.diagnostic('poll failed; retrying next interval', { error: (error as Error).message });
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    });
+  }
+}

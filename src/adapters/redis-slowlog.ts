@@ -1,0 +1,59 @@
+// The slow-log adapter: polls SLOWLOG GET from the Redis in the pod and writes each new slow
+// command as one JSON line. Each SLOWLOG entry is [id, unix time, microseconds, [command and
+// arguments], client address, client name] (the last two since Redis 4.0; redis.io SLOWLOG GET).
+// Entries come newest first; ids only grow, so an entry is new when its id is above the last
+// one written. A Redis restart starts ids again from 0, which shows as a highest id below ours.
+import { RespError, sendCommand, type RespValue } from './resp.js';
+import type { AdapterIo } from './poll.js';
+
+export interface SlowlogOptions {
+  host: string;
+  port: number;
+  /** Entries read per poll (SLOWLOG GET count). */
+  count: number;
+  timeoutMs: number;
+}
+
+export interface SlowlogState {
+  lastId: number | undefined;
+}
+
+export async function pollSlowlog(options: SlowlogOptions, state: SlowlogState, io: AdapterIo): Promise<void> {
+  const reply = await sendCommand(options.host, options.port, ['SLOWLOG', 'GET', String(options.count)], options.timeoutMs);
+  if (reply instanceof RespError) throw reply;
+  if (!Array.isArray(reply)) throw new Error('SLOWLOG GET did not answer with an array');
+  const entries = reply.map(toEntry).filter((e): e is SlowEntry => e !== undefined).sort((a, b) => a.id - b.id);
+  const highest = entries.at(-1)?.id;
+  if (state.lastId !== undefined && highest !== undefined && highest < state.lastId) {
+    io.diagnostic('slow log ids went back: Redis restarted or the log was reset', { lastId: state.lastId, highest });
+    state.lastId = undefined;
+  }
+  for (const entry of entries) {
+    if (state.lastId !== undefined && entry.id <= state.lastId) continue;
+    io.record({
+      time: new Date(entry.unixTime * 1000).toISOString(),
+      source: 'redis-slowlog',
+      id: entry.id,
+      duration_us: entry.durationUs,
+      command: entry.args[0] ?? '',
+      args: entry.args.slice(1),
+      ...(entry.client === undefined ? {} : { client: entry.client }),
+      ...(entry.clientName === undefined || entry.clientName === '' ? {} : { client_name: entry.clientName }),
+    });
+    state.lastId = entry.id;
+  }
+}
+
+interface SlowEntry { id: number; unixTime: number; durationUs: number; args: string[]; client?: string; clientName?: string }
+
+function toEntry(value: RespValue): SlowEntry | undefined {
+  if (!Array.isArray(value) || value.length < 4) return undefined;
+  const [id, unixTime, durationUs, args, client, clientName] = value;
+  if (typeof id !== 'number' || typeof unixTime !== 'number' || typeof durationUs !== 'number' || !Array.isArray(args)) return undefined;
+  return {
+    id, unixTime, durationUs,
+    args: args.map(String),
+    ...(typeof client === 'string' ? { client } : {}),
+    ...(typeof clientName === 'string' ? { clientName } : {}),
+  };
+}

@@ -1,0 +1,552 @@
+// The e2e cluster's one node, and the agent that stands in for its kubelet: it registers the
+// Node, and runs the pods the scheduler binds to it whose images it can run (podpattern's own,
+// see images.ts) the way a kubelet would: a network namespace with a pod IP, the pod's volumes
+// (Secrets, ConfigMaps, emptyDirs, the projected service-account token) at their mountPaths,
+// the container's env (with fieldRefs and Service links), user and securityContext, readiness
+// and liveness probes sent to the pod IP, the pod's status written back (phase, podIP,
+// conditions, containerStatuses), and graceful termination (preStop, SIGTERM, the grace period)
+// before the pod is deleted for good. Controllers then do the rest for real: the endpoints and
+// EndpointSlice controllers publish a ready webhook pod, and the API server calls it there.
+//
+// Pods it cannot run (any other image) stay bound and Pending, as on a node that cannot pull
+// their images; when deleted they are removed at once, as a kubelet does for a pod with no
+// running containers.
+import { mkdirSync, rmSync, writeFileSync, chmodSync, existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { join, dirname } from 'node:path';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  type V1Container,
+  type V1Pod,
+  type V1Probe,
+  type V1Volume,
+} from '@kubernetes/client-node';
+import { isPodpatternImage, podpatternImage, type Image } from './images.js';
+import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './network.js';
+import { startProcess, stopProcess, type Managed } from './processes.js';
+import { sandboxCommand, type Mount } from './sandbox.js';
+
+export const NODE_NAME = 'e2e-node';
+
+export interface NodeAgentOptions {
+  kubeconfig: string;
+  network: NodeNetwork;
+  apiserverPort: number;
+  /** Folder for pods' volumes and container logs. */
+  dir: string;
+  kubernetesVersion: string;
+  repoRoot: string;
+}
+
+export interface NodeAgent {
+  /** The output of one container of a pod the agent runs (all its restarts). */
+  logs(namespace: string, pod: string, container: string): string;
+  /** Pods the agent runs now, as namespace/name. */
+  running(): string[];
+  stop(): Promise<void>;
+}
+
+interface RunningContainer {
+  spec: V1Container;
+  process: Managed | undefined;
+  ready: boolean;
+  started: boolean;
+  restarts: number;
+  startedAt: string;
+  /** Set once a container of a pod that runs to completion has exited for good. */
+  exitCode?: number;
+  timers: NodeJS.Timeout[];
+}
+
+interface RunningPod {
+  pod: V1Pod;
+  key: string;
+  network: PodNetwork;
+  dir: string;
+  containers: Map<string, RunningContainer>;
+  terminating: boolean;
+  startedAt: string;
+}
+
+const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
+  const kube = new KubeConfig();
+  kube.loadFromFile(options.kubeconfig);
+  const core = kube.makeApiClient(CoreV1Api);
+  const heartbeat = await registerNode(core, kube.makeApiClient(CoordinationV1Api), options);
+
+  const pods = new Map<string, RunningPod>();
+  const finishing = new Set<string>();
+  const image = podpatternImage(options.repoRoot);
+  let stopped = false;
+
+  const informer = makeInformer(kube, '/api/v1/pods', () => core.listPodForAllNamespaces());
+  const reconcile = (pod: V1Pod): void => {
+    if (stopped || pod.spec?.nodeName !== NODE_NAME) return;
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const running = pods.get(key);
+    if (running !== undefined && running.pod.metadata?.uid !== pod.metadata?.uid) return; // an old pod of the same name is still finishing
+    if (pod.metadata?.deletionTimestamp !== undefined) {
+      if (running !== undefined) void terminate(running, pod);
+      else if (!finishing.has(key)) void forceDelete(pod);
+      return;
+    }
+    if (running !== undefined || finishing.has(key)) return;
+    if (!runnable(pod)) return;
+    void start(pod).catch((error: Error) => process.stderr.write(`[node-agent] ${key}: ${error.stack ?? error.message}\n`));
+  };
+  informer.on('add', reconcile);
+  informer.on('update', reconcile);
+  informer.on('error', () => {
+    if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 1000);
+  });
+  await informer.start();
+
+  function runnable(pod: V1Pod): boolean {
+    const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    return all.length > 0 && all.every((c) => isPodpatternImage(c.image ?? ''));
+  }
+
+  async function forceDelete(pod: V1Pod): Promise<void> {
+    await core.deleteNamespacedPod({
+      name: pod.metadata?.name as string,
+      namespace: pod.metadata?.namespace as string,
+      gracePeriodSeconds: 0,
+      body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid as string } },
+    }).catch(() => undefined);
+  }
+
+  async function start(pod: V1Pod): Promise<void> {
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const network = options.network.addPod(options.apiserverPort);
+    const dir = join(options.dir, 'pods', `${pod.metadata?.namespace}_${pod.metadata?.name}_${pod.metadata?.uid}`);
+    const running: RunningPod = { pod, key, network, dir, containers: new Map(), terminating: false, startedAt: now() };
+    pods.set(key, running);
+    const volumes = await materializeVolumes(core, pod, join(dir, 'volumes'));
+    const env = await serviceLinks(core, pod);
+    for (const spec of pod.spec?.containers ?? []) {
+      const container: RunningContainer = { spec, process: undefined, ready: false, started: false, restarts: 0, startedAt: now(), timers: [] };
+      running.containers.set(spec.name, container);
+      launch(running, container, image, volumes, env);
+      watchProbes(running, container);
+    }
+    await writeStatus(running);
+  }
+
+  function launch(running: RunningPod, container: RunningContainer, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
+    const { pod, network, dir } = running;
+    const spec = container.spec;
+    const security = { ...pod.spec?.securityContext, ...spec.securityContext };
+    const mounts: Mount[] = [...image.mounts];
+    for (const mount of spec.volumeMounts ?? []) {
+      const source = volumes.get(mount.name);
+      if (source === undefined) throw new Error(`volume ${mount.name} of ${running.key} is not materialized`);
+      mounts.push({ source: mount.subPath ? join(source, mount.subPath) : source, target: mount.mountPath, readOnly: mount.readOnly === true });
+    }
+    const argv = [...(spec.command ?? image.entrypoint), ...(spec.args ?? (spec.command ? [] : image.cmd))];
+    const uid = security.runAsUser ?? image.uid;
+    if (security.runAsNonRoot === true && uid === 0) throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
+    const command = sandboxCommand({
+      netns: network.exec,
+      hostname: pod.metadata?.name ?? 'pod',
+      mounts,
+      readOnlyRoot: security.readOnlyRootFilesystem === true,
+      workingDir: spec.workingDir ?? image.workingDir,
+      uid,
+      gid: security.runAsGroup ?? image.gid,
+      supplementalGroups: [...(pod.spec?.securityContext?.supplementalGroups ?? []), ...(pod.spec?.securityContext?.fsGroup === undefined ? [] : [pod.spec.securityContext.fsGroup])],
+      env: { ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) },
+      argv,
+    });
+    const logFile = join(dir, `${spec.name}.log`);
+    mkdirSync(dirname(logFile), { recursive: true });
+    container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), { logFile, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    container.startedAt = now();
+    container.started = true;
+    const started = container.process;
+    void started.exited.then(async (code) => {
+      if (container.process !== started) return;
+      container.process = undefined;
+      container.ready = false;
+      container.started = false;
+      if (running.terminating || stopped) return;
+      const policy = pod.spec?.restartPolicy ?? 'Always';
+      if (policy === 'Never' || (policy === 'OnFailure' && code === 0)) {
+        container.exitCode = typeof code === 'number' ? code : 137;
+        await writeStatus(running).catch(() => undefined);
+        return;
+      }
+      // restartPolicy Always (a Deployment's pods): start it again after a short back-off.
+      writeFileSync(logFile, `\n[node-agent] container exited (${String(code)}); restarting\n`, { flag: 'a' });
+      container.restarts += 1;
+      await writeStatus(running).catch(() => undefined);
+      const timer = setTimeout(() => {
+        if (!running.terminating && !stopped) launch(running, container, image, volumes, serviceEnv);
+      }, Math.min(10_000, 1000 * 2 ** Math.min(container.restarts, 4)));
+      container.timers.push(timer);
+    });
+  }
+
+  function watchProbes(running: RunningPod, container: RunningContainer): void {
+    const { readinessProbe, livenessProbe } = container.spec;
+    if (readinessProbe === undefined) container.ready = true;
+    const loop = (probe: V1Probe, onResult: (ok: boolean, streak: { ok: number; failed: number }) => void): void => {
+      const streak = { ok: 0, failed: 0 };
+      const tick = async (): Promise<void> => {
+        if (running.terminating || stopped) return;
+        const ok = container.process !== undefined && (await sendProbe(probe, container.spec, running.network.ip));
+        if (ok) {
+          streak.ok += 1;
+          streak.failed = 0;
+        } else {
+          streak.failed += 1;
+          streak.ok = 0;
+        }
+        onResult(ok, streak);
+        container.timers.push(setTimeout(() => void tick(), (probe.periodSeconds ?? 10) * 1000));
+      };
+      container.timers.push(setTimeout(() => void tick(), (probe.initialDelaySeconds ?? 0) * 1000 + 200));
+    };
+    if (readinessProbe !== undefined) {
+      loop(readinessProbe, (ok, streak) => {
+        const ready = ok ? streak.ok >= (readinessProbe.successThreshold ?? 1) || container.ready : streak.failed < (readinessProbe.failureThreshold ?? 3) && container.ready;
+        if (ready !== container.ready) {
+          container.ready = ready;
+          void writeStatus(running).catch(() => undefined);
+        }
+      });
+    }
+    if (livenessProbe !== undefined) {
+      loop(livenessProbe, (ok, streak) => {
+        if (!ok && streak.failed >= (livenessProbe.failureThreshold ?? 3) && container.process !== undefined) {
+          // The kubelet kills a container that fails liveness; the exit handler restarts it.
+          void stopProcess(container.process, (running.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
+          streak.failed = 0;
+        }
+      });
+    }
+  }
+
+  async function writeStatus(running: RunningPod): Promise<void> {
+    if (stopped) return;
+    const containers = [...running.containers.values()];
+    const ready = containers.every((c) => c.ready) && !running.terminating;
+    const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now() });
+    const finished = containers.every((c) => c.exitCode !== undefined);
+    const status = {
+      phase: finished ? (containers.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed') : 'Running',
+      hostIP: options.network.nodeIp,
+      hostIPs: [{ ip: options.network.nodeIp }],
+      podIP: running.network.ip,
+      podIPs: [{ ip: running.network.ip }],
+      startTime: running.startedAt,
+      conditions: [condition('Initialized', true), condition('ContainersReady', ready), condition('Ready', ready), condition('PodScheduled', true)],
+      containerStatuses: containers.map((c) => ({
+        name: c.spec.name,
+        image: c.spec.image,
+        imageID: '',
+        containerID: c.process === undefined ? undefined : `e2e://${c.process.pid}`,
+        ready: c.ready,
+        started: c.started,
+        restartCount: c.restarts,
+        state: c.exitCode !== undefined
+          ? { terminated: { exitCode: c.exitCode, reason: c.exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: now() } }
+          : c.process === undefined ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: c.startedAt } },
+      })),
+    };
+    await core.patchNamespacedPodStatus(
+      { name: running.pod.metadata?.name as string, namespace: running.pod.metadata?.namespace as string, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  }
+
+  /** preStop, SIGTERM, the rest of the grace period, SIGKILL; then the pod is deleted for good. */
+  async function terminate(running: RunningPod, pod: V1Pod): Promise<void> {
+    if (running.terminating) return;
+    running.terminating = true;
+    finishing.add(running.key);
+    const graceMs = (pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+    const deadline = Date.now() + graceMs;
+    await writeStatus(running).catch(() => undefined);
+    await Promise.all([...running.containers.values()].map(async (container) => {
+      for (const timer of container.timers) clearTimeout(timer);
+      const sleepSeconds = container.spec.lifecycle?.preStop?.sleep?.seconds;
+      if (sleepSeconds !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.min(sleepSeconds * 1000, Math.max(0, deadline - Date.now()))));
+      if (container.process !== undefined) await stopProcess(container.process, Math.max(0, deadline - Date.now()));
+    }));
+    running.network.remove();
+    pods.delete(running.key);
+    await forceDelete(pod);
+    finishing.delete(running.key);
+  }
+
+  return {
+    logs: (namespace, pod, container) => {
+      const running = pods.get(`${namespace}/${pod}`);
+      const file = running === undefined ? undefined : join(running.dir, `${container}.log`);
+      return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
+    },
+    running: () => [...pods.keys()],
+    stop: async () => {
+      stopped = true;
+      clearInterval(heartbeat);
+      await informer.stop();
+      for (const running of pods.values()) {
+        running.terminating = true;
+        for (const container of running.containers.values()) {
+          for (const timer of container.timers) clearTimeout(timer);
+          if (container.process !== undefined) await stopProcess(container.process, 5000);
+        }
+        running.network.remove();
+      }
+      pods.clear();
+    },
+  };
+}
+
+/**
+ * Registers the Node as Ready, and renews its Lease every 10 s as a kubelet does: the node
+ * lifecycle controller then lifts the not-ready taint new nodes get, and keeps the node's pods
+ * ready. Returns the heartbeat's timer.
+ */
+async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, options: NodeAgentOptions): Promise<NodeJS.Timeout> {
+  const capacity = { cpu: '16', memory: '64Gi', pods: '250', 'ephemeral-storage': '100Gi' };
+  await core.createNode({
+    body: {
+      metadata: {
+        name: NODE_NAME,
+        labels: {
+          'kubernetes.io/hostname': NODE_NAME,
+          'kubernetes.io/os': 'linux',
+          'kubernetes.io/arch': 'amd64',
+          'topology.kubernetes.io/zone': 'e2e-a',
+        },
+      },
+    },
+  });
+  const ready = { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the e2e node agent runs pods', lastHeartbeatTime: now(), lastTransitionTime: now() };
+  await core.patchNodeStatus(
+    {
+      name: NODE_NAME,
+      body: {
+        status: {
+          capacity,
+          allocatable: capacity,
+          conditions: [ready],
+          addresses: [{ type: 'InternalIP', address: options.network.nodeIp }, { type: 'Hostname', address: NODE_NAME }],
+          nodeInfo: {
+            kubeletVersion: options.kubernetesVersion, kubeProxyVersion: options.kubernetesVersion, operatingSystem: 'linux', architecture: 'amd64',
+            containerRuntimeVersion: 'e2e://bubblewrap', kernelVersion: '', osImage: 'podpattern e2e', machineID: '', systemUUID: '', bootID: '',
+          },
+        },
+      },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
+  // A MicroTime has six fractional digits; a patch body goes out as written.
+  const renew = (): Promise<unknown> => coordination.patchNamespacedLease(
+    { name: NODE_NAME, namespace: 'kube-node-lease', body: { spec: { renewTime: new Date().toISOString().replace(/Z$/, '000Z') } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  await coordination.createNamespacedLease({
+    namespace: 'kube-node-lease',
+    body: { metadata: { name: NODE_NAME }, spec: { holderIdentity: NODE_NAME, leaseDurationSeconds: 40 } },
+  });
+  await renew();
+  const timer = setInterval(() => void renew().catch(() => undefined), 10_000);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * The files of each volume the agent can provide, in a folder per volume: Secret, ConfigMap,
+ * emptyDir, downwardAPI and projected (the service-account token the ServiceAccount admission
+ * plugin adds, from the TokenRequest API, with the cluster CA and the namespace).
+ */
+async function materializeVolumes(core: CoreV1Api, pod: V1Pod, root: string): Promise<Map<string, string>> {
+  const namespace = pod.metadata?.namespace as string;
+  const folders = new Map<string, string>();
+  for (const volume of pod.spec?.volumes ?? []) {
+    const folder = join(root, volume.name);
+    mkdirSync(folder, { recursive: true });
+    folders.set(volume.name, folder);
+    const files = await volumeFiles(core, pod, namespace, volume);
+    for (const [path, { content, mode }] of files) {
+      const file = join(folder, path);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, content);
+      chmodSync(file, mode);
+    }
+    // emptyDir is world-writable, as the kubelet makes it; a folder of files is not.
+    chmodSync(folder, volume.emptyDir !== undefined ? 0o777 : 0o755);
+  }
+  return folders;
+}
+
+type Files = Map<string, { content: Buffer; mode: number }>;
+
+async function volumeFiles(core: CoreV1Api, pod: V1Pod, namespace: string, volume: V1Volume): Promise<Files> {
+  const files: Files = new Map();
+  const put = (path: string, content: Buffer | string, mode: number | undefined, defaultMode: number | undefined): void => {
+    files.set(path, { content: Buffer.from(content), mode: mode ?? defaultMode ?? 0o644 });
+  };
+  const fromData = (data: Record<string, Buffer>, items: Array<{ key: string; path: string; mode?: number }> | undefined, defaultMode?: number): void => {
+    if (items === undefined) for (const [key, value] of Object.entries(data)) put(key, value, undefined, defaultMode);
+    else for (const item of items) if (data[item.key] !== undefined) put(item.path, data[item.key] as Buffer, item.mode, defaultMode);
+  };
+  if (volume.secret !== undefined) {
+    const secret = await core.readNamespacedSecret({ name: volume.secret.secretName as string, namespace });
+    fromData(mapValues(secret.data ?? {}, (v) => Buffer.from(v, 'base64')), volume.secret.items, volume.secret.defaultMode);
+  } else if (volume.configMap !== undefined) {
+    const map = await core.readNamespacedConfigMap({ name: volume.configMap.name as string, namespace });
+    fromData(mapValues(map.data ?? {}, (v) => Buffer.from(v)), volume.configMap.items, volume.configMap.defaultMode);
+  } else if (volume.downwardAPI !== undefined) {
+    for (const item of volume.downwardAPI.items ?? []) put(item.path, fieldValue(pod, item.fieldRef?.fieldPath ?? '', ''), item.mode, volume.downwardAPI.defaultMode);
+  } else if (volume.projected !== undefined) {
+    for (const source of volume.projected.sources ?? []) {
+      if (source.serviceAccountToken !== undefined) {
+        const token = await core.createNamespacedServiceAccountToken({
+          name: pod.spec?.serviceAccountName ?? 'default',
+          namespace,
+          body: {
+            spec: {
+              audiences: source.serviceAccountToken.audience === undefined ? [] : [source.serviceAccountToken.audience],
+              expirationSeconds: source.serviceAccountToken.expirationSeconds ?? 3607,
+              boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
+            },
+          },
+        });
+        put(source.serviceAccountToken.path, token.status?.token ?? '', undefined, volume.projected.defaultMode);
+      } else if (source.configMap !== undefined) {
+        const map = await core.readNamespacedConfigMap({ name: source.configMap.name as string, namespace });
+        fromData(mapValues(map.data ?? {}, (v) => Buffer.from(v)), source.configMap.items, volume.projected.defaultMode);
+      } else if (source.secret !== undefined) {
+        const secret = await core.readNamespacedSecret({ name: source.secret.name as string, namespace });
+        fromData(mapValues(secret.data ?? {}, (v) => Buffer.from(v, 'base64')), source.secret.items, volume.projected.defaultMode);
+      } else if (source.downwardAPI !== undefined) {
+        for (const item of source.downwardAPI.items ?? []) put(item.path, fieldValue(pod, item.fieldRef?.fieldPath ?? '', ''), item.mode, volume.projected.defaultMode);
+      }
+    }
+  } else if (volume.emptyDir === undefined) {
+    throw new Error(`volume ${volume.name}: the e2e node agent provides Secret, ConfigMap, emptyDir, downwardAPI and projected volumes only`);
+  }
+  return files;
+}
+
+function mapValues<T>(data: Record<string, string>, convert: (value: string) => T): Record<string, T> {
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, convert(v)]));
+}
+
+/** A fieldRef's value: metadata.name/namespace/uid, labels and annotations, spec and status fields. */
+function fieldValue(pod: V1Pod, path: string, podIp: string): string {
+  const annotation = /^metadata\.(annotations|labels)\['(.+)'\]$/.exec(path);
+  if (annotation !== null) return (pod.metadata?.[annotation[1] as 'labels' | 'annotations'] ?? {})[annotation[2] as string] ?? '';
+  const whole = /^metadata\.(annotations|labels)$/.exec(path);
+  if (whole !== null) {
+    const map = pod.metadata?.[whole[1] as 'labels' | 'annotations'] ?? {};
+    return Object.keys(map).sort().map((k) => `${k}=${JSON.stringify(map[k])}`).join('\n');
+  }
+  switch (path) {
+    case 'metadata.name': return pod.metadata?.name ?? '';
+    case 'metadata.namespace': return pod.metadata?.namespace ?? '';
+    case 'metadata.uid': return pod.metadata?.uid ?? '';
+    case 'spec.nodeName': return pod.spec?.nodeName ?? '';
+    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
+    case 'status.podIP': return podIp;
+    case 'status.hostIP': return '';
+    default: throw new Error(`fieldRef ${path} is not supported by the e2e node agent`);
+  }
+}
+
+function containerEnv(pod: V1Pod, container: V1Container, podIp: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    if (variable.value !== undefined) env[variable.name] = variable.value.replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
+    else if (variable.valueFrom?.fieldRef !== undefined) env[variable.name] = fieldValue(pod, variable.valueFrom.fieldRef.fieldPath, podIp);
+    else if (variable.valueFrom?.resourceFieldRef !== undefined) env[variable.name] = '0';
+    else throw new Error(`env ${variable.name}: the e2e node agent resolves values and fieldRefs only`);
+  }
+  return env;
+}
+
+/**
+ * The Service environment variables the kubelet gives every container: the `kubernetes`
+ * Service always, and (enableServiceLinks, on by default) each Service of the pod's namespace.
+ */
+async function serviceLinks(core: CoreV1Api, pod: V1Pod): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  const add = (name: string, ip: string, ports: Array<{ name?: string; port: number; protocol?: string }>): void => {
+    if (ip === '' || ip === 'None' || ports.length === 0) return;
+    const prefix = name.toUpperCase().replace(/-/g, '_');
+    const first = ports[0] as { port: number; protocol?: string };
+    env[`${prefix}_SERVICE_HOST`] = ip;
+    env[`${prefix}_SERVICE_PORT`] = String(first.port);
+    env[`${prefix}_PORT`] = `${(first.protocol ?? 'TCP').toLowerCase()}://${ip}:${first.port}`;
+    for (const port of ports) {
+      const protocol = port.protocol ?? 'TCP';
+      if (port.name) env[`${prefix}_SERVICE_PORT_${port.name.toUpperCase().replace(/-/g, '_')}`] = String(port.port);
+      const base = `${prefix}_PORT_${port.port}_${protocol}`;
+      env[base] = `${protocol.toLowerCase()}://${ip}:${port.port}`;
+      env[`${base}_PROTO`] = protocol.toLowerCase();
+      env[`${base}_PORT`] = String(port.port);
+      env[`${base}_ADDR`] = ip;
+    }
+  };
+  if (pod.spec?.enableServiceLinks !== false) {
+    const services = await core.listNamespacedService({ namespace: pod.metadata?.namespace as string });
+    for (const service of services.items) add(service.metadata?.name ?? '', service.spec?.clusterIP ?? '', service.spec?.ports ?? []);
+  }
+  add('kubernetes', KUBERNETES_SERVICE_IP, [{ name: 'https', port: 443 }]);
+  return env;
+}
+
+/** A probe as the kubelet sends it: to the pod IP, with its timeout; httpGet 200-399 passes. */
+async function sendProbe(probe: V1Probe, container: V1Container, podIp: string): Promise<boolean> {
+  const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+  const port = (value: number | string | undefined): number => {
+    if (typeof value === 'number') return value;
+    const named = container.ports?.find((p) => p.name === value);
+    if (named === undefined) throw new Error(`probe port ${String(value)} names no port of container ${container.name}`);
+    return named.containerPort;
+  };
+  if (probe.httpGet !== undefined) {
+    const { path, httpHeaders, port: target } = probe.httpGet;
+    const host = probe.httpGet.host ?? podIp;
+    return new Promise((resolve) => {
+      const headers: Record<string, string> = { 'user-agent': 'kube-probe/e2e', accept: '*/*' };
+      for (const header of httpHeaders ?? []) headers[header.name.toLowerCase()] = header.value;
+      const req = httpRequest({ host, port: port(target as number | string), path: path ?? '/', method: 'GET', headers, timeout: timeoutMs }, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  }
+  if (probe.tcpSocket !== undefined) {
+    const target = port(probe.tcpSocket.port as number | string);
+    return new Promise((resolve) => {
+      const socket = connect({ host: probe.tcpSocket?.host ?? podIp, port: target, timeout: timeoutMs });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => socket.destroy());
+      socket.once('error', () => resolve(false));
+      socket.once('close', () => resolve(false));
+    });
+  }
+  throw new Error(`container ${container.name}: only httpGet and tcpSocket probes are supported by the e2e node agent`);
+}
+
+export function removeAgentFiles(dir: string): void {
+  rmSync(join(dir, 'pods'), { recursive: true, force: true });
+}

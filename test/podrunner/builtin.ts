@@ -1,0 +1,59 @@
+// What the built-in templates' pod tests share: a pod injected by the engine with the built-in
+// catalog, started with the pod runner, stopped when the test ends, and its time to Ready
+// recorded in the test's output.
+import { spawnSync } from 'node:child_process';
+import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { Test } from 'tap';
+import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
+import { inject, type NativeSidecarMode, type PodLike } from '../../src/engine/index.js';
+import { startPod, type RunningPod, type StartOptions } from './index.js';
+
+const catalog = buildCatalog([loadBuiltinTemplates()]);
+
+/** Generous for a loaded 2-core machine; a real hang still fails loudly. */
+export const READY_BOUND_MS = 60_000;
+
+/** Why these tests cannot run here, or false. */
+export function podRunnerSkip(programs: string[]): string | false {
+  if (process.getuid?.() !== 0) return 'the pod runner needs root (network namespaces)';
+  const missing = ['ip', 'bwrap', 'setpriv', 'nsenter', ...programs].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  return missing.length > 0 ? `not installed (CI installs them): ${missing.join(', ')}` : false;
+}
+
+/** A pod with this spec whose annotations ask for one template with these parameters, injected. */
+export function injectedPod(pattern: string, template: string, parameters: Record<string, string>, spec: V1PodSpec, nativeSidecars: NativeSidecarMode = 'never'): V1Pod {
+  const annotations: Record<string, string> = { [`podpattern.dev/${pattern}`]: template };
+  for (const [name, value] of Object.entries(parameters)) annotations[`${template}.podpattern.dev/${name}`] = value;
+  const pod: PodLike = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${template}-test`, namespace: 'default', annotations }, spec };
+  const result = inject(pod, catalog, { nativeSidecars });
+  if (result.outcome !== 'injected') throw new Error(`${template} was not injected: ${JSON.stringify(result)}`);
+  return result.pod as V1Pod;
+}
+
+/** Starts the pod, waits for Ready within the bound, and stops it when the test ends. */
+export async function runUntilReady(t: Test, pod: V1Pod, options: StartOptions = {}): Promise<RunningPod> {
+  const running = await startPod(pod, options);
+  t.teardown(() => running.stop());
+  const ms = await running.waitReady(READY_BOUND_MS);
+  t.comment(`${pod.metadata?.name}: Ready after ${ms} ms`);
+  t.pass(`Ready within ${READY_BOUND_MS} ms (${ms} ms)`);
+  return running;
+}
+
+/** Polls `check` every 100 ms until it returns a value, or fails after `timeoutMs` with the last error. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export const restrictedApp = { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };

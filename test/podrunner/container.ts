@@ -1,0 +1,80 @@
+// One running container: its process in the pod's sandbox, its log, and exec into it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import type { V1Container } from '@kubernetes/client-node';
+import { APPLET_DIR, groupArgs, sandboxArgs, type SandboxInput } from './sandbox.js';
+
+export interface ContainerProcess {
+  name: string;
+  child: ChildProcess;
+  /** Host pid of the sandbox's first process (the container's namespaces), once known. */
+  pid: Promise<number>;
+  exited: Promise<number | null>;
+  exitCode: number | null | undefined;
+  /** Runs argv in the container's mount, network and pid namespaces, as its user. */
+  exec(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface LaunchInput extends Omit<SandboxInput, 'infoFd'> {
+  netns: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** The container's log: stdout and stderr are appended to <logPath>.stdout and .stderr. */
+  logPath: string;
+  /** Prepended to the image's PATH (a directory of busybox applets, for images built on busybox). */
+  extraPath?: string;
+}
+
+const envArgs = (env: Record<string, string>): string[] => ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+
+export function launch(input: LaunchInput): ContainerProcess {
+  if (input.extraPath !== undefined) input = { ...input, env: { ...input.env, PATH: `${APPLET_DIR}:${input.env.PATH ?? ''}` } };
+  const args = ['netns', 'exec', input.netns, ...sandboxArgs({ ...input, infoFd: 3 }), ...envArgs(input.env), ...input.argv];
+  // detached: the container is a process group of its own, so stop() reaches every process in it.
+  // stdout and stderr are a file, not Node's socket pair: programs that open /dev/stdout (nginx's
+  // access_log) fail with ENXIO on a socket, and a container runtime never hands them one.
+  // Mode 0666: a non-root container re-opens them through /proc/self/fd, which checks the mode.
+  const [out, err] = [`${input.logPath}.stdout`, `${input.logPath}.stderr`].map((path) => {
+    const fd = openSync(path, 'a', 0o666);
+    chmodSync(path, 0o666);
+    return fd;
+  });
+  const child = spawn('ip', args, { detached: true, stdio: ['ignore', out, err, 'pipe'] });
+  closeSync(out!);
+  closeSync(err!);
+  let info = '';
+  const pid = new Promise<number>((resolve, reject) => {
+    const stream = child.stdio[3] as NodeJS.ReadableStream;
+    stream.on('data', (chunk) => {
+      info += String(chunk);
+      const found = /"child-pid"\s*:\s*(\d+)/.exec(info);
+      if (found) resolve(Number(found[1]));
+    });
+    child.once('exit', () => reject(new Error(`container ${input.container.name} exited before it started`)));
+  });
+  pid.catch(() => undefined);
+  const result: ContainerProcess = {
+    name: input.container.name,
+    child,
+    pid,
+    exitCode: undefined,
+    exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
+    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, input.groups, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
+    kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
+  };
+  return result;
+}
+
+async function execIn(container: V1Container, pid: Promise<number>, uid: number, gid: number, groups: number[], argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  const target = await pid;
+  const privileges = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, groupArgs(groups), '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+  const child = spawn('nsenter', ['-t', String(target), '-m', '-n', '-p', '-i', '-u', '-r', '-w', '--', ...privileges, ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += String(chunk)));
+  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, output: code === null ? `${output}(killed after ${timeoutMs} ms in ${container.name})` : output }); });
+  });
+}
