@@ -89,7 +89,7 @@ const generated: fc.Arbitrary<Generated> = fc
     extra: fc.oneof({ weight: 4, arbitrary: fc.constant({} as Record<string, string>) }, { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom('podpattern.dev/inject', 'podpattern.dev/sidcar', 'prometheus.io/port', 'podpattern.dev/\u001b'), hostileText), fc.oneof(fc.constantFrom('true', 'false', ''), hostileText), { maxKeys: 2 }) }),
     status: fc.constantFrom('none', 'none', 'genuine', 'forged', 'stale', 'garbage') as fc.Arbitrary<Generated['status']>,
     forgedNames: fc.array(containerName, { maxLength: 3 }),
-    podLevel: fc.record({ serviceAccountName: fc.constantFrom('default', 'builder'), hostNetwork: fc.boolean() }, { requiredKeys: [] }),
+    podLevel: fc.record({ serviceAccountName: fc.constantFrom('default', 'builder'), hostNetwork: fc.constantFrom(false, false, false, false, true) }, { requiredKeys: [] }),
   })
   .map(({ containers, initContainers, volumes, lists, omitRequired, parameters, extra, status, forgedNames, podLevel }) => {
     const annotations: Record<string, string> = { ...extra };
