@@ -75,6 +75,7 @@ async function execIn(container: V1Container, pid: Promise<number>, uid: number,
   child.stderr!.on('data', (chunk) => (output += String(chunk)));
   return new Promise((resolve) => {
     const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, output: code === null ? `${output}(killed after ${timeoutMs} ms in ${container.name})` : output }); });
+    // 'close', not 'exit': the process can exit before its last output has been read.
+    child.once('close', (code) => { clearTimeout(timer); resolve({ code, output: code === null ? `${output}(killed after ${timeoutMs} ms in ${container.name})` : output }); });
   });
 }

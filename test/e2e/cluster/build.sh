@@ -65,7 +65,7 @@ go_build() {
   shift 3
   local work="$out.partial.$$" log="$CACHE_DIR/build-$(basename "$out").log"
   rm -rf "$work" && mkdir -p "$work"
-  say "building $(basename "$out") (log: $log); from nothing this takes 20 to 30 minutes on 2 cores"
+  say "building $(basename "$out") (log: $log); a Kubernetes leg from nothing takes about 10 minutes on 2 idle cores"
   local started=$SECONDS
   if ! (cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
         "$GO" build -trimpath -ldflags "$ldflags" -o "$work/" "$@") >"$log" 2>&1; then
