@@ -219,6 +219,11 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     });
     t.match(refused.stderr, /ValidatingAdmissionPolicy '[^']*required-injection'/, 'refused by the policy');
     t.match(refused.stderr, /did not inject them/, 'with its message');
+    // A status podpattern did not write (it names containers the pod does not have) is no proof.
+    const forgedStatus = JSON.stringify({ templates: [{ name: template.name, pattern: 'sidecar', hash: '0000000000000000' }], containers: [], initContainers: template.spec.containers.map((c) => c.name), volumes: [], annotations: [], appEnv: [], appVolumeMounts: [] });
+    const forged = await kube.create(podManifest(kube.unique('policy-forged'), ctx.namespaces.required, { ...requestAnnotations(template), 'podpattern.dev/status': forgedStatus }));
+    t.not(forged.code, 0, 'a pod with a forged status is refused');
+    t.match(forged.stderr, /names containers the pod does not have/, 'by the policy\'s status check');
     const optOut = await kube.create(podManifest(kube.unique('policy-opt-out'), ctx.namespaces.required, { ...requestAnnotations(template), 'podpattern.dev/inject': 'false' }));
     t.equal(optOut.code, 0, outcome(optOut, `a pod that opts out is admitted`));
     const plain = await kube.create(podManifest(kube.unique('policy-plain'), ctx.namespaces.required));
@@ -231,6 +236,9 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
     const back = await kube.create(podManifest(kube.unique('required-back'), ctx.namespaces.required, requestAnnotations(template)));
     t.equal(back.code, 0, outcome(back, `with podpattern running the required namespace admits it`));
     t.same(missingFromPod(back.object ?? {}, template), [], 'injected');
+    const forgedBack = await kube.create(podManifest(kube.unique('forged-back'), ctx.namespaces.required, { ...requestAnnotations(template), 'podpattern.dev/status': forgedStatus }));
+    t.equal(forgedBack.code, 0, outcome(forgedBack, 'with podpattern running, a forged status is no reason to skip'));
+    t.same(missingFromPod(forgedBack.object ?? {}, template), [], 'the pod is injected');
   });
 }
 
