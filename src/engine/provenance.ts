@@ -154,16 +154,33 @@ const LOOSE = new Set(['resources', 'restartPolicy', 'sizeLimit']);
  */
 export const ANY_TEXT = '\u0000any\u0000';
 
-/** Whether `actual` holds every field of `expected` with the same value (it may hold more). */
+/**
+ * Whether `actual` holds every field of `expected` with the same value (it may hold more), and
+ * every item of an expected list, in order (it may hold more items): the API server's own
+ * mutating plugins add to what we injected (the ServiceAccount plugin mounts its token into
+ * every container, ours too) and then reinvoke us, and such an addition must not make our
+ * container look like someone else's, or every reinvocation would inject again.
+ */
 export function covers(expected: unknown, actual: unknown): boolean {
   if (expected === undefined) return true;
   if (typeof expected === 'string' && expected.includes(ANY_TEXT)) return typeof actual === 'string' && matchesWithGaps(expected.split(ANY_TEXT), actual);
-  if (Array.isArray(expected)) return Array.isArray(actual) && actual.length === expected.length && expected.every((item, i) => covers(item, actual[i]));
+  if (Array.isArray(expected)) return Array.isArray(actual) && coversInOrder(expected, actual);
   if (expected !== null && typeof expected === 'object') {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
     return Object.entries(expected).every(([key, value]) => LOOSE.has(key) || covers(value, (actual as Record<string, unknown>)[key]));
   }
   return expected === actual;
+}
+
+/** Whether each item of `expected` is covered by an item of `actual`, in order, with any items between. */
+function coversInOrder(expected: unknown[], actual: unknown[]): boolean {
+  let at = 0;
+  for (const item of expected) {
+    while (at < actual.length && !covers(item, actual[at])) at += 1;
+    if (at === actual.length) return false;
+    at += 1;
+  }
+  return true;
 }
 
 /**

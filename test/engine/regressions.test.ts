@@ -188,3 +188,19 @@ t.test('parameters of a template listed under the wrong pattern are still checke
   if (result.outcome !== 'denied') return;
   t.same(result.problems.map((p) => p.code).sort(), ['invalid-parameter', 'unknown-parameter', 'wrong-pattern']);
 });
+
+t.test('reinvocation after the API server added to our containers: already injected, nothing injected again', async (t) => {
+  // Found on a real API server: after podpattern's patch, the ServiceAccount plugin mounts its
+  // token into every container (ours too) and podpattern is reinvoked. An exact comparison took
+  // our container for someone else's and injected again on every pod.
+  const builtin = buildCatalog([loadBuiltinTemplates()]);
+  const first = inject(pod({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' }), builtin, { ...options, nativeSidecars: 'always' });
+  t.equal(first.outcome, 'injected');
+  if (first.outcome !== 'injected') return;
+  const stored = applyPatch(pod({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' }), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>>; initContainers: Array<Record<string, any>>; volumes: unknown[] } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const token = { name: 'kube-api-access-x1y2z', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true };
+  for (const container of [...stored.spec.containers, ...stored.spec.initContainers]) container.volumeMounts = [...(container.volumeMounts ?? []), token];
+  stored.spec.volumes.push({ name: 'kube-api-access-x1y2z', projected: { sources: [] } });
+  const again = inject(stored, builtin, { ...options, nativeSidecars: 'always' });
+  t.match(again, { outcome: 'skipped', reason: 'already-injected' }, 'the pod is recognised as injected');
+});
