@@ -10,7 +10,7 @@ import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
 import { refusals } from './refuse.js';
-import { compileValue, type Scope } from './values.js';
+import { compileTyped, compileValue, type Scope } from './values.js';
 
 export interface PolicyOptions {
   /** podpattern's own namespace: never matched, like the webhook's. */
@@ -161,26 +161,17 @@ function applyConfiguration(template: Template, scope: Scope, native: string): s
   const entries: [string, string][] = [[STATUS_KEY, statusExpression(template, scope, native)]];
   for (const [file, text] of Object.entries(spec.files)) entries.push([fileKey(template.name, file), compileValue(text, scope, `${template.name}: files.${file}`)]);
   for (const [key, value] of Object.entries(spec.podAnnotations)) {
-    entries.push([key, `${quote(key)} in ${ANNS} ? ${ANNS}[${quote(key)}] : ${compileValue(value, scope, `${template.name}: podAnnotations.${key}`)}`]);
+    entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope, `${template.name}: podAnnotations.${key}`)}`]);
   }
   const fields = [`metadata: Object.metadata{annotations: ${map(entries)}}`];
-  const env = (spec.app.env ?? []).map((e) => typed('Object.spec.containers.env', e, scope, `${template.name}: app.env`, 'env-list'));
-  const mounts = (spec.app.volumeMounts ?? []).map((m) => typed('Object.spec.containers.volumeMounts', m, scope, `${template.name}: app.volumeMounts`, 'plain'));
+  const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, `${template.name}: app.env`, 'env-list'));
+  const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope, `${template.name}: app.volumeMounts`));
   if (env.length + mounts.length > 0) {
     const wiring = [...(env.length > 0 ? [`env: ${list(env)}`] : []), ...(mounts.length > 0 ? [`volumeMounts: ${list(mounts)}`] : [])];
     const injected = list([...spec.initContainers, ...spec.containers].map((c) => quote(c.name)));
     fields.push(`spec: Object.spec{containers: object.spec.containers.filter(c, !(c.name in ${injected})).map(c, Object.spec.containers{name: c.name, ${wiring.join(', ')}})}`);
   }
   return `variables.problems.size() != 0 ? Object{} : Object{${fields.join(', ')}}`;
-}
-
-/** A typed apply-configuration object (`Object.spec.containers.env{…}`); nested objects extend the type path. */
-function typed(type: string, value: object, scope: Scope, where: string, mode: 'plain' | 'env-list'): string {
-  const fields = Object.entries(value).map(([key, item]) => {
-    if (item !== null && typeof item === 'object' && !Array.isArray(item)) return `${key}: ${typed(`${type}.${key}`, item as object, scope, where, 'plain')}`;
-    return `${key}: ${compileValue(item, scope, `${where}.${key}`, mode === 'env-list' && key === 'value' ? 'expanded' : 'plain', key === 'readOnly' || key === 'optional')}`;
-  });
-  return `${type}{${fields.join(', ')}}`;
 }
 
 /**
@@ -191,14 +182,16 @@ function jsonPatch(template: Template, scope: Scope): string {
   const spec = template.spec;
   const files = Object.keys(spec.files);
   const volumes = [...spec.volumes, ...(files.length > 0 ? [filesVolume(template.name, [...files])] : [])];
-  const v = (items: unknown[], where: string): string[] => items.map((item, i) => compileValue(item, scope, `${template.name}: ${where}[${i}]`));
+  const v = (items: unknown[], field: string, where = field): string[] =>
+    items.map((item, i) => compileTyped(item, `Object.spec.${field}`, scope, `${template.name}: ${where}[${i}]`));
   const ops = [append('volumes', v(volumes, 'volumes'))];
   const inits = v(prepared(spec.initContainers, false), 'initContainers');
+  const sidecars = v(prepared(spec.containers, true), 'initContainers', 'containers');
   if (spec.pattern === 'sidecar') {
-    ops.push(append('initContainers', [...inits, ...v(prepared(spec.containers, true), 'containers')]));
+    ops.push(append('initContainers', [...inits, ...sidecars]));
   } else {
     ops.push(
-      `variables.runsToCompletion ? ${append('initContainers', [...inits, ...v(prepared(spec.containers, true), 'containers')])} : ` +
+      `variables.runsToCompletion ? ${append('initContainers', [...inits, ...sidecars])} : ` +
         `(${append('initContainers', inits)} + ${append('containers', v(prepared(spec.containers, false), 'containers'))})`,
     );
   }

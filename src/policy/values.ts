@@ -68,6 +68,28 @@ function compileString(text: string, scope: Scope, where: string, expanded: bool
   return concat(stringParts(text, expanded, scope, where));
 }
 
+/**
+ * Fields of core/v1 objects that are maps (string keys, free values) rather than structs: the
+ * API server's CEL types every other object by its path (`Object.spec.containers.ports`).
+ */
+const MAP_FIELDS = new Set(['limits', 'requests', 'nodeSelector', 'volumeAttributes', 'options', 'labels', 'annotations']);
+
+/**
+ * `value` as a typed object of the API server's CEL (`Object.spec.volumes{name: …}`): the
+ * mutating policy's type checker wants every object literal typed by its place in the schema,
+ * and every map literal's values of one type.
+ */
+export function compileTyped(value: unknown, type: string, scope: Scope, where: string, mode: Mode = 'plain', typed = false): string {
+  if (Array.isArray(value)) return list(value.map((item, i) => compileTyped(item, type, scope, `${where}[${i}]`, mode)));
+  if (value === null || typeof value !== 'object') return compileValue(value, scope, where, mode, typed);
+  const fields = Object.entries(value).map(([key, item]) => {
+    const child = childMode(mode, key);
+    if (MAP_FIELDS.has(key)) return `${key}: ${compileValue(item, scope, `${where}.${key}`, child)}`;
+    return `${key}: ${compileTyped(item, `${type}.${key}`, scope, `${where}.${key}`, child, TYPED_FIELDS.has(key))}`;
+  });
+  return `${type}{${fields.join(', ')}}`;
+}
+
 /** True when the string holds one of our placeholders (names must be fixed to be compiled). */
 export function hasPlaceholder(text: string): boolean {
   return text.match(PLACEHOLDER) !== null;
