@@ -73,8 +73,10 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
           validations: [
             {
               expression: 'variables.problems.size() == 0',
+              // The webhook's message, on one line: the API server refuses a policy message
+              // with line breaks (and falls back to naming the failed expression).
               messageExpression:
-                '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "):\\n- " + variables.problems.join("\\n- ")',
+                '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
             },
           ],
         },

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_LENGTH } from '../catalog/parameter-value.js';
 import type { ParameterSpec, Template } from '../catalog/types.js';
 import { parameterKey } from '../engine/keys.js';
 import { article, describe } from '../engine/params.js';
-import { concat, list, quote, scalar } from './cel.js';
+import { concat, jsonEscape, list, quote, scalar } from './cel.js';
 
 /** `variables.anns`: the pod's annotations, or an empty map. */
 export const ANNS = 'variables.anns';
@@ -80,7 +80,9 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
     faults.push([`${raw}.matches("[\\\\x00-\\\\x1f\\\\x7f]")`, 'must not contain control characters such as newlines or tabs']);
     if (parameter.pattern !== undefined) faults.push([`!${raw}.matches(${quote(parameter.pattern)})`, `must match ${parameter.pattern}`]);
   }
-  const shown = `(size(${raw}) > 64 ? ${raw}.substring(0, 64) + "…" : ${raw})`;
+  // As the webhook shows a value: JSON-escaped (so no line break reaches the message), cut at 64.
+  const printable = `${jsonEscape(raw)}.split("\\n").join("\\\\n").split("\\r").join("\\\\r").split("\\t").join("\\\\t")`;
+  const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
   let message = '""';
   for (const [condition, text] of [...faults].reverse()) {
     const rendered = text.endsWith('(got ') ? concat([{ text }, { expression: `string(size(${raw}))` }, { text: ')' }]) : quote(text);
