@@ -23,7 +23,7 @@ const POLICY_LABEL = 'podpattern-e2e/admission';
  * $(pod.namespace)), and bookkeeping (uid, resourceVersion, timestamps, managedFields).
  * Nothing of podpattern's: the policies write the same podpattern.dev/status as the webhook.
  */
-export const INTENDED_DIFFERENCES = ['denial messages on one line (" - " for the webhook's line breaks)', 'metadata.uid', 'metadata.resourceVersion', 'metadata.creationTimestamp', 'metadata.managedFields', 'metadata.generation', 'metadata.namespace and $(pod.namespace) text', 'kube-api-access-* token volume name', 'status'];
+export const INTENDED_DIFFERENCES = ['denial messages on one line (" - " for the webhook line breaks)', 'metadata.uid', 'metadata.resourceVersion', 'metadata.creationTimestamp', 'metadata.managedFields', 'metadata.generation', 'metadata.namespace and $(pod.namespace) text', 'kube-api-access-* token volume name', 'status'];
 
 function comparable(pod: Json, namespace: string): Json {
   const copy = structuredClone(pod) as Json;
