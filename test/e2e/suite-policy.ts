@@ -66,11 +66,26 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
     t.comment(`policy tests not run: kube-apiserver ${ctx.cluster.serverVersion} does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later)`);
     return;
   }
-  const names = ctx.catalog.map((tpl) => tpl.name);
+  // The golden cases also use the test fixture templates: the webhook gets them as
+  // PatternTemplate objects, the compiler from --catalog-dir.
+  const fixtures = join(REPO_ROOT, 'test', 'fixtures', 'catalog');
+  const fixtureNames = readdirSync(fixtures)
+    .flatMap((f) => parseAllDocuments(readFileSync(join(fixtures, f), 'utf8')).map((d) => (d.toJS() as Json)?.metadata?.name as string | undefined))
+    .filter((n): n is string => n !== undefined);
+  const names = [...ctx.catalog.map((tpl) => tpl.name), ...fixtureNames];
   let policyNamespace = '';
+  t.teardown(async () => {
+    await kube.kubectl(['delete', '-f', fixtures, '--ignore-not-found']);
+  });
 
   await t.test('podpattern policy compiles every built-in and the API server accepts the objects', async (t) => {
-    const compiled = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...names, '-o', 'json'], { encoding: 'utf8' });
+    const applied0 = await kube.kubectl(['apply', '-f', fixtures]);
+    t.equal(applied0.code, 0, outcome(applied0, 'the fixture PatternTemplates are stored'));
+    await eventually('the webhook to serve the fixture templates', async () => {
+      const probe = await kube.create(podManifest(kube.unique('probe'), ctx.namespaces.enabled, { 'podpattern.dev/sidecar': 'demo-sidecar' }), ['--dry-run=server']);
+      return probe.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
+    }, 60_000);
+    const compiled = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...names, '--catalog-dir', fixtures, '-o', 'json'], { encoding: 'utf8' });
     t.equal(compiled.status, 0, compiled.stderr);
     const list = JSON.parse(compiled.stdout) as Json;
     // Test-only: the bindings select a namespace the webhook does not serve, so what is stored
