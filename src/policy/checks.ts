@@ -9,6 +9,9 @@ import { concat, list, quote, type Part } from './cel.js';
 import { ANNS } from './params.js';
 import { compileValue, type Scope } from './values.js';
 
+/** Every container the pod declares, app and init. */
+const POD_CONTAINERS = '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))';
+
 const KNOWN_DOMAIN_KEYS = [...Object.values(PATTERN_KEYS), INJECT_KEY, STATUS_KEY];
 
 /** podpattern.dev/inject with a value other than "true" or "false"; unknown podpattern.dev/ keys. */
@@ -53,10 +56,9 @@ export function clashProblems(template: Template, scope: Scope, native: string):
   const owner = `template ${template.name}`;
   const spec = template.spec;
   const out: string[] = [];
-  const podContainers = '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))';
   for (const container of [...spec.initContainers, ...spec.containers]) {
     const name = quote(container.name);
-    out.push(`${podContainers}.exists(c, c.name == ${name}) ? [${quote(`container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`)}] : []`);
+    out.push(`${POD_CONTAINERS}.exists(c, c.name == ${name}) ? [${quote(`container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`)}] : []`);
   }
   for (const volume of spec.volumes) {
     out.push(`has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': ${owner} declares it differently from the pod's volume '${volume.name}'`)}] : []`);
@@ -115,8 +117,10 @@ function portClashes(template: Template, container: V1Container, scope: Scope, n
     const last = (l: string): string => `${l}[size(${l}) - 1].name`;
     const oursFirst = (others: string): string => concat([...key, { text: `${ours} listens on it, and so does the pod's container '` }, { expression: last(others) }, { text: "'" }, ...hint]);
     const podFirst = (others: string): string => concat([...key, { text: "the pod's container '" }, { expression: `${others}[0].name` }, { text: `' listens on it, and so does ${ours}` }, ...hint]);
+    // A container whose name clashes is not added, so the webhook never sees its ports.
+    const added = `!${POD_CONTAINERS}.exists(c, c.name == ${quote(container.name)})`;
     out.push(
-      `${native} ? ((${sidecars}.size() > 0 ? [${oursFirst(sidecars)}] : []) + (${apps}.size() > 0 ? [${podFirst(apps)}] : [])) : ` +
+      `!(${added}) ? [] : ${native} ? ((${sidecars}.size() > 0 ? [${oursFirst(sidecars)}] : []) + (${apps}.size() > 0 ? [${podFirst(apps)}] : [])) : ` +
         `((${sidecars} + ${apps}).size() > 0 ? [${oursFirst(`(${sidecars} + ${apps})`)}] : [])`,
     );
   }
