@@ -64,7 +64,7 @@ export function clashProblems(template: Template, scope: Scope, native: string):
     out.push(`has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': ${owner} declares it differently from the pod's volume '${volume.name}'`)}] : []`);
   }
   for (const container of [...spec.initContainers, ...spec.containers]) {
-    const ports = listening(container, scope, `${template.name}: container ${container.name}`);
+    const ports = listening(container, scope);
     if (ports.length === 0) continue;
     const text = concat(ports.flatMap((port, i) => [...(i === 0 ? [] : [{ text: ', ' }]), ...port]));
     const message = concat([
@@ -81,15 +81,15 @@ export function clashProblems(template: Template, scope: Scope, native: string):
 }
 
 /** A container's listening ports as the webhook names them ("port 8443/TCP", "probe port 8080"). */
-function listening(container: V1Container, scope: Scope, where: string): Part[][] {
+function listening(container: V1Container, scope: Scope): Part[][] {
   const out: Part[][] = [];
   for (const port of container.ports ?? []) {
-    out.push([{ text: 'port ' }, { expression: `string(${compileValue(port.containerPort, scope, where, 'plain', true)})` }, { text: `/${port.protocol ?? 'TCP'}` }]);
+    out.push([{ text: 'port ' }, { expression: `string(${compileValue(port.containerPort, scope, 'plain', true)})` }, { text: `/${port.protocol ?? 'TCP'}` }]);
   }
   if ((container.ports ?? []).length === 0) {
     const probe = [container.livenessProbe, container.readinessProbe, container.startupProbe].find((p) => (p?.httpGet?.port ?? p?.tcpSocket?.port ?? p?.grpc?.port) !== undefined);
     const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
-    if (port !== undefined) out.push([{ text: 'probe port ' }, { expression: `string(${compileValue(port, scope, where, 'plain', true)})` }]);
+    if (port !== undefined) out.push([{ text: 'probe port ' }, { expression: `string(${compileValue(port, scope, 'plain', true)})` }]);
   }
   return out;
 }
@@ -103,7 +103,7 @@ function listening(container: V1Container, scope: Scope, where: string): Part[][
 function portClashes(template: Template, container: V1Container, scope: Scope, native: string): string[] {
   const out: string[] = [];
   for (const port of container.ports ?? []) {
-    const number = compileValue(port.containerPort, scope, template.name, 'plain', true);
+    const number = compileValue(port.containerPort, scope, 'plain', true);
     const protocol = quote(port.protocol ?? 'TCP');
     const holds = `has(c.ports) && c.ports.exists(p, p.containerPort == ${number} && (has(p.protocol) ? p.protocol : "TCP") == ${protocol})`;
     const sidecars = `(has(object.spec.initContainers) ? object.spec.initContainers : []).filter(c, has(c.restartPolicy) && c.restartPolicy == "Always" && ${holds})`;
@@ -128,7 +128,7 @@ function portClashes(template: Template, container: V1Container, scope: Scope, n
 }
 
 function envClash(template: Template, env: { name: string; value?: string; valueFrom?: unknown }, scope: Scope): string {
-  const value = env.value === undefined ? undefined : compileValue(env.value, scope, `${template.name}: app.env ${env.name}`, 'expanded');
+  const value = env.value === undefined ? undefined : compileValue(env.value, scope, 'expanded');
   const same = value === undefined ? 'false' : `has(e.value) && e.value == ${value} && !has(e.valueFrom)`;
   const ours = value === undefined ? [{ text: 'a valueFrom reference' }] : [{ text: "'" }, { expression: value }, { text: "'" }];
   const message = concat([
@@ -143,7 +143,7 @@ function envClash(template: Template, env: { name: string; value?: string; value
 }
 
 function mountClash(template: Template, mount: { name: string; mountPath: string }, scope: Scope): string {
-  const path = compileValue(mount.mountPath, scope, `${template.name}: app.volumeMounts ${mount.name}`);
+  const path = compileValue(mount.mountPath, scope);
   const message = concat([
     { text: 'mount path ' },
     { expression: path },

@@ -28,14 +28,16 @@ export function policyName(template: string): string {
 }
 
 export function compileTemplate(template: Template, options: PolicyOptions): Compiled {
-  const scope: Scope = { template, refusals: refusals(template) };
+  // Refused before anything is compiled: every reason at once, and no half-made policy.
+  const refused = refusals(template);
+  if (refused.length > 0) return { ok: false, template: template.name, problems: refused };
+  const scope: Scope = { template };
   const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
   const variables = sharedVariables(template, scope, native);
   const mutations = [
     { patchType: 'ApplyConfiguration', applyConfiguration: { expression: applyConfiguration(template, scope, native) } },
     { patchType: 'JSONPatch', jsonPatch: { expression: jsonPatch(template, scope) } },
   ];
-  if (scope.refusals.length > 0) return { ok: false, template: template.name, problems: [...new Set(scope.refusals)] };
   const name = policyName(template.name);
   const labels = { 'app.kubernetes.io/managed-by': 'podpattern', 'podpattern.dev/template': template.name };
   const annotations = { 'podpattern.dev/template-hash': template.hash };
@@ -161,13 +163,13 @@ function prepared(containers: V1Container[], native: boolean): V1Container[] {
 function applyConfiguration(template: Template, scope: Scope, native: string): string {
   const spec = template.spec;
   const entries: [string, string][] = [[STATUS_KEY, statusExpression(template, scope, native)]];
-  for (const [file, text] of Object.entries(spec.files)) entries.push([fileKey(template.name, file), compileValue(text, scope, `${template.name}: files.${file}`)]);
+  for (const [file, text] of Object.entries(spec.files)) entries.push([fileKey(template.name, file), compileValue(text, scope)]);
   for (const [key, value] of Object.entries(spec.podAnnotations)) {
-    entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope, `${template.name}: podAnnotations.${key}`)}`]);
+    entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope)}`]);
   }
   const fields = [`metadata: Object.metadata{annotations: ${map(entries)}}`];
-  const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, `${template.name}: app.env`, 'env-list'));
-  const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope, `${template.name}: app.volumeMounts`));
+  const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, 'env-list'));
+  const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope));
   if (env.length + mounts.length > 0) {
     const wiring = [...(env.length > 0 ? [`env: ${list(env)}`] : []), ...(mounts.length > 0 ? [`volumeMounts: ${list(mounts)}`] : [])];
     const injected = list([...spec.initContainers, ...spec.containers].map((c) => quote(c.name)));
@@ -184,11 +186,11 @@ function jsonPatch(template: Template, scope: Scope): string {
   const spec = template.spec;
   const files = Object.keys(spec.files);
   const volumes = [...spec.volumes, ...(files.length > 0 ? [filesVolume(template.name, [...files])] : [])];
-  const v = (items: unknown[], field: string, where = field): string[] =>
-    items.map((item, i) => compileTyped(item, `Object.spec.${field}`, scope, `${template.name}: ${where}[${i}]`));
+  // Typed by the list they go to: native sidecars are Object.spec.initContainers.
+  const v = (items: unknown[], field: string): string[] => items.map((item) => compileTyped(item, `Object.spec.${field}`, scope));
   const ops = [append('volumes', v(volumes, 'volumes'))];
   const inits = v(prepared(spec.initContainers, false), 'initContainers');
-  const sidecars = v(prepared(spec.containers, true), 'initContainers', 'containers');
+  const sidecars = v(prepared(spec.containers, true), 'initContainers');
   if (spec.pattern === 'sidecar') {
     ops.push(append('initContainers', [...inits, ...sidecars]));
   } else {
@@ -226,7 +228,7 @@ function statusExpression(template: Template, scope: Scope, native: string): str
   const parts: Part[] = [{ expression: `${native} ? ${quote(nativeHead)} : ${quote(classicHead)}` }, { text: ',"annotations":[' }];
   parts.push(...jsonList(annotationList));
   parts.push({ text: `],"appEnv":${JSON.stringify((spec.app.env ?? []).map((e) => e.name))},"appVolumeMounts":[` });
-  const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope, `${template.name}: app.volumeMounts`))} + "\\""`);
+  const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope))} + "\\""`);
   parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
   parts.push({ text: ']}' });
   return concat(parts);

@@ -15,31 +15,27 @@ export const POD_NAME =
 /** `$(pod.namespace)`: the pod's namespace, else the request's (pods arrive without one). */
 export const POD_NAMESPACE = '(has(object.metadata.namespace) && object.metadata.namespace != "") ? object.metadata.namespace : request.namespace';
 
-/** What compiling a value needs: the template (for parameter types) and where refusals go. */
+/** What compiling a value needs: the template, whose parameters' types decide typed fields. */
 export interface Scope {
   template: Template;
-  refusals: string[];
 }
 
 /** The CEL expression of a reference's text form, or its typed value. */
-function reference(ref: string, typed: boolean, scope: Scope, where: string): string {
+function reference(ref: string, typed: boolean): string {
   if (ref === 'pod.name') return POD_NAME;
   if (ref === 'pod.namespace') return POD_NAMESPACE;
+  // Number parameters never get here: refuse.ts refuses them (CEL prints doubles its own way).
   const name = ref.slice('params.'.length);
-  const parameter = scope.template.spec.parameters[name];
-  if (parameter?.type === 'number') {
-    scope.refusals.push(`${where}: parameter ${name} is a number; CEL writes doubles differently from the webhook (1e21, 0.1 + 0.2), so the pods would differ`);
-  }
   return `variables.${parameterVariable(name)}${typed ? '' : '_text'}`;
 }
 
 /** The parts of a template string: literal text and references, one pass like the webhook's. */
-export function stringParts(text: string, expanded: boolean, scope: Scope, where: string): Part[] {
+export function stringParts(text: string, expanded: boolean): Part[] {
   const parts: Part[] = [];
   let last = 0;
   for (const match of text.matchAll(PLACEHOLDER)) {
     parts.push({ text: text.slice(last, match.index) });
-    const expression = reference(match[1] as string, false, scope, where);
+    const expression = reference(match[1] as string, false);
     parts.push({ expression: expanded ? escapeDollars(expression) : expression });
     last = (match.index as number) + match[0].length;
   }
@@ -48,24 +44,24 @@ export function stringParts(text: string, expanded: boolean, scope: Scope, where
 }
 
 /** A CEL expression building `value` as the webhook renders it (modes as in engine/render). */
-export function compileValue(value: unknown, scope: Scope, where: string, mode: Mode = 'plain', typed = false): string {
-  if (typeof value === 'string') return compileString(value, scope, where, mode === 'expanded', typed);
-  if (Array.isArray(value)) return list(value.map((item, i) => compileValue(item, scope, `${where}[${i}]`, mode)));
+export function compileValue(value: unknown, scope: Scope, mode: Mode = 'plain', typed = false): string {
+  if (typeof value === 'string') return compileString(value, scope, mode === 'expanded', typed);
+  if (Array.isArray(value)) return list(value.map((item) => compileValue(item, scope, mode)));
   if (value !== null && typeof value === 'object') {
-    return map(Object.entries(value).map(([key, item]) => [key, compileValue(item, scope, `${where}.${key}`, childMode(mode, key), TYPED_FIELDS.has(key))]));
+    return map(Object.entries(value).map(([key, item]) => [key, compileValue(item, scope, childMode(mode, key), TYPED_FIELDS.has(key))]));
   }
   return scalar(value as number | boolean | null);
 }
 
-function compileString(text: string, scope: Scope, where: string, expanded: boolean, typed: boolean): string {
+function compileString(text: string, scope: Scope, expanded: boolean, typed: boolean): string {
   const whole = typed ? WHOLE_PLACEHOLDER.exec(text) : null;
   if (whole !== null) {
     const ref = whole[1] as string;
-    const expression = reference(ref, true, scope, where);
+    const expression = reference(ref, true);
     const isString = !ref.startsWith('params.') || scope.template.spec.parameters[ref.slice('params.'.length)]?.type === 'string';
     return isString && expanded ? escapeDollars(expression) : expression;
   }
-  return concat(stringParts(text, expanded, scope, where));
+  return concat(stringParts(text, expanded));
 }
 
 /**
@@ -79,13 +75,13 @@ const MAP_FIELDS = new Set(['limits', 'requests', 'nodeSelector', 'volumeAttribu
  * mutating policy's type checker wants every object literal typed by its place in the schema,
  * and every map literal's values of one type.
  */
-export function compileTyped(value: unknown, type: string, scope: Scope, where: string, mode: Mode = 'plain', typed = false): string {
-  if (Array.isArray(value)) return list(value.map((item, i) => compileTyped(item, type, scope, `${where}[${i}]`, mode)));
-  if (value === null || typeof value !== 'object') return compileValue(value, scope, where, mode, typed);
+export function compileTyped(value: unknown, type: string, scope: Scope, mode: Mode = 'plain', typed = false): string {
+  if (Array.isArray(value)) return list(value.map((item) => compileTyped(item, type, scope, mode)));
+  if (value === null || typeof value !== 'object') return compileValue(value, scope, mode, typed);
   const fields = Object.entries(value).map(([key, item]) => {
     const child = childMode(mode, key);
-    if (MAP_FIELDS.has(key)) return `${key}: ${compileValue(item, scope, `${where}.${key}`, child)}`;
-    return `${key}: ${compileTyped(item, `${type}.${key}`, scope, `${where}.${key}`, child, TYPED_FIELDS.has(key))}`;
+    if (MAP_FIELDS.has(key)) return `${key}: ${compileValue(item, scope, child)}`;
+    return `${key}: ${compileTyped(item, `${type}.${key}`, scope, child, TYPED_FIELDS.has(key))}`;
   });
   return `${type}{${fields.join(', ')}}`;
 }

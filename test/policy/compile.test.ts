@@ -59,7 +59,7 @@ t.test('hostile template strings and values compile to CEL that yields exactly w
       const template = templateWith(text);
       const rendered = renderTemplate(template.spec, new Map([['v', v]]), { name, namespace: 'ns' });
       const context = { variables: { param_v: v, param_v_text: v }, object: { metadata: { name } }, request: { namespace: 'ns' } };
-      const scope = { template, refusals: [] };
+      const scope = { template };
       // Each string where the webhook renders it: command/args and env values with $ doubled
       // (Kubernetes expands $(VAR) there), files and annotations as they are. cel-js wants map
       // literals of one value type, so the strings are compiled and checked one by one; whole
@@ -71,7 +71,7 @@ t.test('hostile template strings and values compile to CEL that yields exactly w
         [rendered.podAnnotations['a.example/x'] as string, 'podAnnotations', 'plain'],
       ];
       for (const [expected, field, mode] of checks) {
-        const expression = compileValue(text, scope, field, mode);
+        const expression = compileValue(text, scope, mode);
         const got = evaluate(expression, context);
         if (got !== expected) throw new Error(`${field}: ${JSON.stringify(got)} != ${JSON.stringify(expected)}\n${expression}`);
       }
