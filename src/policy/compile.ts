@@ -136,12 +136,13 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
   const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
   const problems = [
     ...requestProblems(),
-    `(${wrongPattern(template)}.size() > 0 ? ${wrongPattern(template)} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
+    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
   ];
   return [
     ANNS_VARIABLE,
     { name: 'runsToCompletion', expression: 'has(object.spec.restartPolicy) && object.spec.restartPolicy in ["Never", "OnFailure"]' },
     ...parameterVariables(template),
+    { name: 'wrongPattern', expression: wrongPattern(template) },
     { name: 'problems', expression: joinLists(problems) },
   ];
 }

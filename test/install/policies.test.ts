@@ -3,11 +3,11 @@
 // kubectl apply) are renderings of `podpattern policy`, and the chart installs the chosen ones.
 // PODPATTERN_UPDATE_GOLDEN=1 rewrites the files.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import t from 'tap';
 import { writeDocument } from '../../src/cli/yaml.js';
 import { compileTemplate } from '../../src/policy/index.js';
-import { chartDir, renderChart, validateObject, webhookConfigDir } from './helpers.js';
+import { chartDir, renderChart, repoRoot, validateObject, webhookConfigDir } from './helpers.js';
 import { testCatalog } from '../helpers/catalog.js';
 
 const builtins = testCatalog().list().filter((tpl) => tpl.source === 'builtin');
@@ -28,7 +28,7 @@ t.test('files/policies and webhook-config/policies are the compiled built-ins', 
     ];
     for (const [file, text] of files) {
       if (process.env.PODPATTERN_UPDATE_GOLDEN === '1') writeFileSync(file, text);
-      t.equal(readFileSync(file, 'utf8'), text, `${file} is up to date`);
+      t.equal(readFileSync(file, 'utf8'), text, `${relative(repoRoot, file)} is up to date`);
     }
   }
   t.same(readdirSync(join(chartDir, 'files', 'policies')).sort(), builtins.map((b) => `${b.name}.yaml`).sort(), 'no stale file');
