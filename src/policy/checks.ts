@@ -4,7 +4,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../catalog/types.js';
 import { portParameter } from '../catalog/listening.js';
-import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../engine/keys.js';
+import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../engine/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS } from './params.js';
 import { compileValue, type Scope } from './values.js';
@@ -19,7 +19,7 @@ export function requestProblems(): string[] {
   const inject = `${ANNS}[${quote(INJECT_KEY)}]`;
   return [
     `${quote(INJECT_KEY)} in ${ANNS} && !(${inject} in ["true", "false"]) ? [${concat([{ text: `${INJECT_KEY} is '` }, { expression: inject }, { text: `'; set it to "false" to opt the pod out, or remove it` }])}] : []`,
-    `${ANNS}.filter(k, k.startsWith("podpattern.dev/") && !(k in ${list(KNOWN_DOMAIN_KEYS.map(quote))})).map(k, k + ${quote(` is not a podpattern annotation; the podpattern.dev/ keys are ${KNOWN_DOMAIN_KEYS.join(', ')}`)})`,
+    `${ANNS}.filter(k, k.startsWith(${quote(`${DOMAIN}/`)}) && !(k in ${list(KNOWN_DOMAIN_KEYS.map(quote))})).map(k, k + ${quote(` is not a podpattern annotation; the ${DOMAIN}/ keys are ${KNOWN_DOMAIN_KEYS.join(', ')}`)})`,
   ];
 }
 

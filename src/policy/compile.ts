@@ -5,7 +5,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../catalog/types.js';
 import { filesVolume, withDefaults } from '../engine/compose.js';
-import { INJECTION_LABEL, PATTERN_KEYS, STATUS_KEY, fileKey } from '../engine/keys.js';
+import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../engine/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
@@ -39,8 +39,8 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
     { patchType: 'JSONPatch', jsonPatch: { expression: jsonPatch(template, scope) } },
   ];
   const name = policyName(template.name);
-  const labels = { 'app.kubernetes.io/managed-by': 'podpattern', 'podpattern.dev/template': template.name };
-  const annotations = { 'podpattern.dev/template-hash': template.hash };
+  const labels = { 'app.kubernetes.io/managed-by': 'podpattern', [POLICY_TEMPLATE_LABEL]: template.name };
+  const annotations = { [POLICY_TEMPLATE_HASH_KEY]: template.hash };
   const metadata = { name, labels, annotations };
   const matchResources = bindingMatch(options);
   return {
@@ -53,7 +53,8 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
         spec: {
           // Every expression is guarded (a bad parameter makes the mutation empty and the
           // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
-          // namespace mode and the validating policy still refuses the pod it could not inject.
+          // namespace mode, and in "required" namespaces the chart's required-injection policy
+          // refuses a pod left un-injected.
           failurePolicy: 'Ignore',
           reinvocationPolicy: 'IfNeeded',
           matchConstraints: PODS_ON_CREATE,
@@ -121,7 +122,7 @@ function commonConditions(template: Template, ownKeyOnly: boolean): { name: stri
   const own = `${annotation(PATTERN_KEYS[template.spec.pattern])}.split(",").exists(n, n.trim() == ${quote(template.name)})`;
   return [
     { name: 'asks-for-this-template-alone', expression: ownKeyOnly ? `${asks} && ${own}` : asks },
-    { name: 'not-opted-out', expression: `${annotation('podpattern.dev/inject')} != "false"` },
+    { name: 'not-opted-out', expression: `${annotation(INJECT_KEY)} != "false"` },
     { name: 'not-a-mirror-pod', expression: `!${annotationPresent('kubernetes.io/config.mirror')}` },
   ];
 }

@@ -48,7 +48,7 @@ export function parameterVariables(template: Template): Variable[] {
  */
 export function parameterProblems(template: Template): string[] {
   const declared = Object.keys(template.spec.parameters);
-  const prefix = `${template.name}.podpattern.dev/`;
+  const prefix = parameterKey(template.name, '');
   const known = declared.length === 0 ? 'it takes no parameters' : `its parameters are ${declared.join(', ')}`;
   const unknown =
     `${ANNS}.filter(k, k.startsWith(${quote(prefix)}) && !k.substring(${prefix.length}).startsWith("file.") && !(k.substring(${prefix.length}) in ${list(declared.map(quote))}))` +
