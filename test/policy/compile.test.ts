@@ -169,3 +169,23 @@ t.test('templates CEL cannot express the webhook\'s way are refused with every r
   t.match(problems.join('\n'), /containers '\$\(params\.word\)': a name set by a parameter cannot be compiled/);
   t.ok(problems.every((p) => p.startsWith('hostile: ')), 'each reason names the template');
 });
+
+t.test('match conditions: the pod asks for this template alone, has not opted out, is no mirror pod and not injected yet', async (t) => {
+  const template = catalog.get('https-proxy') as Template;
+  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  type Conditions = { spec: { matchConditions: { name: string; expression: string }[] } };
+  const [mutating, , validating] = compiled.objects as unknown as Conditions[];
+  const matches = (policy: Conditions | undefined, annotations: Record<string, string>): boolean =>
+    (policy as Conditions).spec.matchConditions.every((c) => evaluate(c.expression, { object: { metadata: { annotations }, spec: {} } }) === true);
+  const asks = { 'podpattern.dev/sidecar': ' https-proxy ,https-proxy' };
+  t.ok(matches(mutating, asks), 'asked for (spaces and a repeat are fine)');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/inject': 'false' }), 'opted out');
+  t.notOk(matches(mutating, { ...asks, 'kubernetes.io/config.mirror': 'x' }), 'a mirror pod');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/adapter': 'redis-exporter' }), 'with another template: the webhook\'s');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/status': '{}' }), 'already injected: reinvocation leaves it alone');
+  t.notOk(matches(mutating, { 'podpattern.dev/adapter': 'https-proxy' }), 'under the wrong key the mutating policy stays out…');
+  t.ok(matches(validating, { 'podpattern.dev/adapter': 'https-proxy' }), '…and the validating policy denies it');
+  t.ok(matches(validating, { ...asks, 'podpattern.dev/status': '{}' }), 'the validating policy also judges injected pods');
+  t.notOk(matches(mutating, {}), 'no annotations');
+});
