@@ -40,7 +40,11 @@ function comparable(pod: Json, namespace: string): Json {
  */
 function denial(stderr: string): string {
   const match = /denied (?:the )?request: ([\s\S]*)$/.exec(stderr.trim());
-  return (match?.[1] ?? `(no denial in: ${stderr.trim()})`).replace(/\s+/g, ' ');
+  if (match !== null) return (match[1] as string).replace(/\s+/g, ' ');
+  // Not an admission denial (the API server's own validation): its "* field: reason" items come
+  // in Go map order, which varies between two requests, so they are compared sorted.
+  const [head, ...items] = stderr.trim().replace(/\s+/g, ' ').split(' * ');
+  return `(no denial in: ${[head, ...items.sort()].join(' * ')})`;
 }
 
 /**
