@@ -4,9 +4,10 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../catalog/types.js';
 import { portParameter } from '../catalog/listening.js';
+import { loopbackListeners } from '../catalog/probes.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../engine/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
-import { ANNS } from './params.js';
+import { ANNS, parameterVariable } from './params.js';
 import { compileValue, type Scope } from './values.js';
 
 /** Every container the pod declares, app and init. */
@@ -56,13 +57,35 @@ export function clashProblems(template: Template, scope: Scope, native: string):
   const owner = `template ${template.name}`;
   const spec = template.spec;
   const out: string[] = [];
-  for (const container of [...spec.initContainers, ...spec.containers]) {
-    const name = quote(container.name);
-    out.push(`${POD_CONTAINERS}.exists(c, c.name == ${name}) ? [${quote(`container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`)}] : []`);
-  }
+  const nameClash = (container: V1Container): string =>
+    `${POD_CONTAINERS}.exists(c, c.name == ${quote(container.name)}) ? [${quote(`container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`)}] : []`;
+  // In the webhook's order: volumes, init containers, host network, containers, app wiring, ports.
   for (const volume of spec.volumes) {
     out.push(`has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': ${owner} declares it differently from the pod's volume '${volume.name}'`)}] : []`);
   }
+  out.push(...spec.initContainers.map(nameClash));
+  out.push(...hostNetworkProblems(template, scope));
+  out.push(...spec.containers.map(nameClash));
+  for (const env of spec.app.env ?? []) out.push(envClash(template, env, scope));
+  for (const mount of spec.app.volumeMounts ?? []) out.push(mountClash(template, mount, scope));
+  // Loopback-only listeners declare no containerPort but take a port all the same; the webhook
+  // counts them for the template's first long-running container.
+  const loopback = loopbackListeners(spec).map((l) => ({ port: loopbackPort(l.port), parameter: /^\$\(params\.([-a-z0-9]+)\)$/.exec(l.port)?.[1] }));
+  for (const [i, container] of spec.containers.entries()) out.push(...portClashes(template, container, scope, native, i === 0 ? loopback : []));
+  return out;
+}
+
+/** A loopback listener's port as CEL: the number, or the parameter's value. */
+function loopbackPort(port: string): string {
+  const parameter = /^\$\(params\.([-a-z0-9]+)\)$/.exec(port)?.[1];
+  return parameter === undefined ? port : `variables.${parameterVariable(parameter)}`;
+}
+
+/** Helpers that listen, in a hostNetwork pod: on the node's ports, or on its loopback. */
+function hostNetworkProblems(template: Template, scope: Scope): string[] {
+  const spec = template.spec;
+  const out: string[] = [];
+  const hostNetwork = 'has(object.spec.hostNetwork) && object.spec.hostNetwork';
   for (const container of [...spec.initContainers, ...spec.containers]) {
     const ports = listening(container, scope);
     if (ports.length === 0) continue;
@@ -72,11 +95,18 @@ export function clashProblems(template: Template, scope: Scope, native: string):
       { expression: text },
       { text: '), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template' },
     ]);
-    out.push(`has(object.spec.hostNetwork) && object.spec.hostNetwork ? [${message}] : []`);
+    out.push(`${hostNetwork} ? [${message}] : []`);
   }
-  for (const container of spec.containers) out.push(...portClashes(template, container, scope, native));
-  for (const env of spec.app.env ?? []) out.push(envClash(template, env, scope));
-  for (const mount of spec.app.volumeMounts ?? []) out.push(mountClash(template, mount, scope));
+  const local = loopbackListeners(spec);
+  if (local.length > 0) {
+    const ports = local.flatMap((l, i): Part[] => [{ text: i === 0 ? '127.0.0.1:' : ', 127.0.0.1:' }, { expression: `string(${loopbackPort(l.port)})` }]);
+    const message = concat([
+      { text: `the pod uses hostNetwork: true, and template ${template.name} listens on ` },
+      ...ports,
+      { text: ` (${local[0]?.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template` },
+    ]);
+    out.push(`${hostNetwork} ? [${message}] : []`);
+  }
   return out;
 }
 
@@ -100,17 +130,20 @@ function listening(container: V1Container, scope: Scope): Part[][] {
  * the pod's earlier sidecars and with its first app container on the port, a classic container
  * with the last of the pod's containers before it.
  */
-function portClashes(template: Template, container: V1Container, scope: Scope, native: string): string[] {
+function portClashes(template: Template, container: V1Container, scope: Scope, native: string, loopback: { port: string; parameter: string | undefined }[]): string[] {
   const out: string[] = [];
-  for (const port of container.ports ?? []) {
-    const number = compileValue(port.containerPort, scope, 'plain', true);
-    const protocol = quote(port.protocol ?? 'TCP');
+  const declared = (container.ports ?? []).map((port) => ({
+    number: compileValue(port.containerPort, scope, 'plain', true),
+    protocol: port.protocol ?? 'TCP',
+    parameter: portParameter(template.spec, container.name, port),
+  }));
+  for (const { number, protocol: proto, parameter } of [...declared, ...loopback.map((l) => ({ number: l.port, protocol: 'TCP', parameter: l.parameter }))]) {
+    const protocol = quote(proto);
     const holds = `has(c.ports) && c.ports.exists(p, p.containerPort == ${number} && (has(p.protocol) ? p.protocol : "TCP") == ${protocol})`;
     const sidecars = `(has(object.spec.initContainers) ? object.spec.initContainers : []).filter(c, has(c.restartPolicy) && c.restartPolicy == "Always" && ${holds})`;
     const apps = `object.spec.containers.filter(c, ${holds})`;
-    const key = [{ text: 'port ' }, { expression: `string(${number})` }, { text: `/${port.protocol ?? 'TCP'}: ` }];
+    const key = [{ text: 'port ' }, { expression: `string(${number})` }, { text: `/${proto}: ` }];
     const ours = `template ${template.name}'s container '${container.name}'`;
-    const parameter = portParameter(template.spec, container.name, port);
     const hint = parameter === undefined
       ? [{ text: `; template ${template.name} does not let a pod move container port ` }, { expression: `string(${number})` }, { text: ', so these two cannot share a pod' }]
       : [{ text: `; set ${parameterKey(template.name, parameter)} to a free port (it is ` }, { expression: `string(${number})` }, { text: ')' }];

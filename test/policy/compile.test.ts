@@ -141,6 +141,9 @@ t.test('clashes with the pod are the webhook\'s denials', async (t) => {
     ['port', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 8443 }] }] })],
     ['hostNetwork', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { hostNetwork: true })],
     ['env var', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { containers: [{ name: 'app', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
+    ['hostNetwork with a loopback listener', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true })],
+    ['loopback port', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379', 'redis-shard.podpattern.dev/listen-port': '7000' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 7000 }] }] })],
+    ['several at once, in the webhook\'s order', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true, containers: [{ name: 'redis-shard', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
     ['wrong pattern', proxy, { ...podAsking(proxy, {}), metadata: { annotations: { 'podpattern.dev/adapter': 'https-proxy' } } }],
     ['inject annotation', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', 'podpattern.dev/inject': 'maybe' })],
   ];
