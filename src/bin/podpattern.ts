@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   templates: { summary: 'list the catalog, or show one template', load: () => import('../cli/templates.js') },
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
   adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
+  policy: { summary: 'compile templates into admission policies (webhook-less mode)', load: () => import('../cli/policy.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
 };
 

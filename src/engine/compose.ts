@@ -288,7 +288,7 @@ export function compose(pod: PodLike, pieces: Piece[], status: Status, placement
   return { problems: composition.problems, problemCount: composition.problemCount, warnings: composition.warnings };
 }
 
-function withDefaults(container: V1Container): V1Container {
+export function withDefaults(container: V1Container): V1Container {
   return {
     ...container,
     // Fresh copies: containers must never share objects, or a later edit of one changes all.
@@ -297,7 +297,7 @@ function withDefaults(container: V1Container): V1Container {
   };
 }
 
-function filesVolume(template: string, files: string[]): V1Volume {
+export function filesVolume(template: string, files: string[]): V1Volume {
   return {
     name: filesVolumeName(template),
     downwardAPI: {

@@ -64,6 +64,14 @@ export const INJECTION_LABEL = `${DOMAIN}/injection`;
  */
 export const DEFAULTS_LABEL = `${DOMAIN}/defaults`;
 
+/**
+ * On the admission policies `podpattern policy` writes: `podpattern.dev/template` (label) names
+ * the template compiled, `podpattern.dev/template-hash` (annotation) its content hash, so an
+ * operator can tell a policy made from an older version of the template.
+ */
+export const POLICY_TEMPLATE_LABEL = `${DOMAIN}/template`;
+export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
+
 export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
 
 /** Takes apart `<template>.podpattern.dev/<name>`; anything else is not a template key. */

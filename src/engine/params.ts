@@ -63,11 +63,11 @@ function convert(parameter: ParameterSpec, text: string): ParameterValue | undef
   }
 }
 
-function article(type: ParameterSpec['type']): string {
+export function article(type: ParameterSpec['type']): string {
   return type === 'integer' ? 'a whole number' : type === 'boolean' ? '"true" or "false"' : type === 'number' ? 'a number' : 'a string';
 }
 
-function describe(parameter: ParameterSpec): string {
+export function describe(parameter: ParameterSpec): string {
   const bounds: string[] = [];
   if (parameter.enum !== undefined) bounds.push(`one of ${parameter.enum.join(', ')}`);
   if (parameter.pattern !== undefined) bounds.push(`matching ${parameter.pattern}`);

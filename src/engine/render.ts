@@ -1,4 +1,4 @@
-// Structural substitution (SPEC §5): placeholders are replaced inside string values of the
+// Structural substitution: placeholders are replaced inside string values of the
 // already-parsed template, never by pasting text into YAML or JSON, so no value can add a
 // field, close a string or start a new object. One pass: substituted text is not re-scanned.
 import { PLACEHOLDER, WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
@@ -27,14 +27,14 @@ export function renderTemplate(spec: TemplateSpec, values: Values, pod: PodFacts
 // Kubernetes expands $(VAR) in a container's command, args and env values, with $$ as the
 // escape for a literal $ (Kubernetes docs, "Define dependent environment variables"). A
 // parameter value placed there must not reach another variable, so its $ are doubled.
-type Mode = 'plain' | 'env-list' | 'expanded';
+export type Mode = 'plain' | 'env-list' | 'expanded';
 
 /**
  * Kubernetes fields that hold a number or a boolean (core/v1 Container, Volume and probe
  * types). A string that is exactly one placeholder keeps the parameter's type only here;
  * everywhere else (env values, args, annotations, files) Kubernetes wants a string.
  */
-const TYPED_FIELDS = new Set([
+export const TYPED_FIELDS = new Set([
   'containerPort', 'hostPort', 'port', 'runAsUser', 'runAsGroup', 'fsGroup', 'defaultMode', 'mode',
   'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold',
   'terminationGracePeriodSeconds', 'readOnly', 'privileged', 'runAsNonRoot', 'readOnlyRootFilesystem',
@@ -53,7 +53,7 @@ function substitute(value: unknown, lookup: (ref: string) => ParameterValue, mod
 }
 
 /** command and args are expanded by Kubernetes; so is `value` of an item of an `env` list. */
-function childMode(mode: Mode, key: string): Mode {
+export function childMode(mode: Mode, key: string): Mode {
   if (mode === 'expanded') return 'expanded';
   if (mode === 'env-list') return key === 'value' ? 'expanded' : 'plain';
   if (key === 'command' || key === 'args') return 'expanded';

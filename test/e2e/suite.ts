@@ -9,6 +9,7 @@ import { outcome, isUntouched, loadBuiltinCatalog, missingFromPod, podManifest, 
 import { controllerTests } from './suite-controllers.js';
 import { catalogTests } from './suite-catalog.js';
 import { admissionTests } from './suite-admission.js';
+import { policyTests } from './suite-policy.js';
 
 export interface Context {
   kube: Kube;
@@ -76,6 +77,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['admission', admissionTests],
     ['catalog', catalogTests],
     ['controllers', controllerTests],
+    ['policy', policyTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

@@ -67,6 +67,9 @@ const requiredShape: Record<string, string[][]> = {
   'cert-manager.io/v1/Issuer': [['spec']],
   'cert-manager.io/v1/Certificate': [['spec', 'secretName'], ['spec', 'issuerRef', 'name']],
   'monitoring.coreos.com/v1/ServiceMonitor': [['spec', 'selector'], ['spec', 'endpoints']],
+  // kubernetes-models has no MutatingAdmissionPolicy yet (admissionregistration.k8s.io/v1 since Kubernetes 1.36).
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': [['spec', 'matchConstraints'], ['spec', 'mutations']],
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicyBinding': [['spec', 'policyName']],
 };
 
 const clusterScoped = new Set([
@@ -78,6 +81,8 @@ const clusterScoped = new Set([
   'ValidatingWebhookConfiguration',
   'ValidatingAdmissionPolicy',
   'ValidatingAdmissionPolicyBinding',
+  'MutatingAdmissionPolicy',
+  'MutatingAdmissionPolicyBinding',
 ]);
 
 /** Every problem with one object, as "Kind/name: message"; empty when it is valid. */

@@ -1,0 +1,247 @@
+// Compiles one template into the admission objects that do, inside the API server, what the
+// webhook does for a pod that asks for that template alone: a MutatingAdmissionPolicy (and its
+// binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
+// denies what the webhook denies. Pure: template in, objects or refusals out.
+import type { V1Container } from '@kubernetes/client-node';
+import { PATTERNS, type Template } from '../catalog/types.js';
+import { filesVolume, withDefaults } from '../engine/compose.js';
+import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../engine/keys.js';
+import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
+import { clashProblems, requestProblems, wrongPattern } from './checks.js';
+import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
+import { refusals } from './refuse.js';
+import { compileTyped, compileValue, type Scope } from './values.js';
+
+export interface PolicyOptions {
+  /** podpattern's own namespace: never matched, like the webhook's. */
+  ownNamespace: string;
+}
+
+export type Compiled = { ok: true; objects: Record<string, unknown>[] } | { ok: false; template: string; problems: string[] };
+
+const API_VERSION = 'admissionregistration.k8s.io/v1';
+const PODS_ON_CREATE = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] };
+
+/** The object name of a template's policies and bindings. */
+export function policyName(template: string): string {
+  return `podpattern-${template}`;
+}
+
+export function compileTemplate(template: Template, options: PolicyOptions): Compiled {
+  // Refused before anything is compiled: every reason at once, and no half-made policy.
+  const refused = refusals(template);
+  if (refused.length > 0) return { ok: false, template: template.name, problems: refused };
+  const scope: Scope = { template };
+  const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
+  const variables = sharedVariables(template, scope, native);
+  const mutations = [
+    { patchType: 'ApplyConfiguration', applyConfiguration: { expression: applyConfiguration(template, scope, native) } },
+    { patchType: 'JSONPatch', jsonPatch: { expression: jsonPatch(template, scope) } },
+  ];
+  const name = policyName(template.name);
+  const labels = { 'app.kubernetes.io/managed-by': 'podpattern', [POLICY_TEMPLATE_LABEL]: template.name };
+  const annotations = { [POLICY_TEMPLATE_HASH_KEY]: template.hash };
+  const metadata = { name, labels, annotations };
+  const matchResources = bindingMatch(options);
+  return {
+    ok: true,
+    objects: [
+      {
+        apiVersion: API_VERSION,
+        kind: 'MutatingAdmissionPolicy',
+        metadata,
+        spec: {
+          // Every expression is guarded (a bad parameter makes the mutation empty and the
+          // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
+          // namespace mode, and in "required" namespaces the chart's required-injection policy
+          // refuses a pod left un-injected.
+          failurePolicy: 'Ignore',
+          reinvocationPolicy: 'IfNeeded',
+          matchConstraints: PODS_ON_CREATE,
+          matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
+          variables,
+          mutations,
+        },
+      },
+      { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
+      {
+        apiVersion: API_VERSION,
+        kind: 'ValidatingAdmissionPolicy',
+        metadata,
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: PODS_ON_CREATE,
+          matchConditions: commonConditions(template, false),
+          variables,
+          validations: [
+            {
+              expression: 'variables.problems.size() == 0',
+              // The webhook's message, on one line: the API server refuses a policy message
+              // with line breaks (and falls back to naming the failed expression).
+              messageExpression:
+                '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
+            },
+          ],
+        },
+      },
+      { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
+    ],
+  };
+}
+
+/** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
+function bindingMatch(options: PolicyOptions): Record<string, unknown> {
+  return {
+    namespaceSelector: {
+      matchExpressions: [
+        { key: INJECTION_LABEL, operator: 'In', values: ['enabled', 'required'] },
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', options.ownNamespace] },
+      ],
+    },
+    objectSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['podpattern'] }] },
+  };
+}
+
+/** An annotation's value in a matchCondition (variables are not available there), or "". */
+function annotation(key: string): string {
+  return `(${annotationPresent(key)} ? object.metadata.annotations[${quote(key)}] : "")`;
+}
+
+function annotationPresent(key: string): string {
+  return `(has(object.metadata.annotations) && ${quote(key)} in object.metadata.annotations)`;
+}
+
+/**
+ * The pod asks for this template and no other (templates composed in one pod are the
+ * webhook's: their clash checks and status record span templates); it has not opted out and
+ * is not a mirror pod. The mutating policy also wants the template under its own pattern key.
+ */
+function commonConditions(template: Template, ownKeyOnly: boolean): { name: string; expression: string }[] {
+  const names = `${list(PATTERNS.map((p) => annotation(PATTERN_KEYS[p])))}.join(",").split(",").map(n, n.trim()).filter(n, n != "")`;
+  const asks = `${names}.size() > 0 && ${names}.all(n, n == ${quote(template.name)})`;
+  const own = `${annotation(PATTERN_KEYS[template.spec.pattern])}.split(",").exists(n, n.trim() == ${quote(template.name)})`;
+  return [
+    { name: 'asks-for-this-template-alone', expression: ownKeyOnly ? `${asks} && ${own}` : asks },
+    { name: 'not-opted-out', expression: `${annotation(INJECT_KEY)} != "false"` },
+    { name: 'not-a-mirror-pod', expression: `!${annotationPresent('kubernetes.io/config.mirror')}` },
+  ];
+}
+
+/** The status record the webhook writes, as a CEL string; its prefix says "this template, this hash". */
+function statusPrefix(template: Template): string {
+  return JSON.stringify({ templates: [{ name: template.name, pattern: template.spec.pattern, hash: template.hash }] }).slice(0, -1);
+}
+
+function sharedVariables(template: Template, scope: Scope, native: string): Variable[] {
+  const status = `${ANNS}[${quote(STATUS_KEY)}]`;
+  const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
+  const problems = [
+    ...requestProblems(),
+    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
+  ];
+  return [
+    ANNS_VARIABLE,
+    { name: 'runsToCompletion', expression: 'has(object.spec.restartPolicy) && object.spec.restartPolicy in ["Never", "OnFailure"]' },
+    ...parameterVariables(template),
+    { name: 'wrongPattern', expression: wrongPattern(template) },
+    { name: 'problems', expression: joinLists(problems) },
+  ];
+}
+
+function joinLists(lists: string[]): string {
+  return lists.length === 0 ? '[]' : lists.map((l) => `(${l})`).join(' + ');
+}
+
+/** Containers as the webhook adds them: restricted securityContext and resources by default. */
+function prepared(containers: V1Container[], native: boolean): V1Container[] {
+  return containers.map((c) => (native ? { ...withDefaults(c), restartPolicy: 'Always' } : withDefaults(c)));
+}
+
+/**
+ * Annotations (the status record, rendered files, the template's pod annotations unless the
+ * pod sets them) and the app wiring, as an apply configuration: maps and keyed lists (env by
+ * name, volumeMounts by mountPath, containers by name) merge, as the webhook's additions do.
+ */
+function applyConfiguration(template: Template, scope: Scope, native: string): string {
+  const spec = template.spec;
+  const entries: [string, string][] = [[STATUS_KEY, statusExpression(template, scope, native)]];
+  for (const [file, text] of Object.entries(spec.files)) entries.push([fileKey(template.name, file), compileValue(text, scope)]);
+  for (const [key, value] of Object.entries(spec.podAnnotations)) {
+    entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope)}`]);
+  }
+  const fields = [`metadata: Object.metadata{annotations: ${map(entries)}}`];
+  const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, 'env-list'));
+  const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope));
+  if (env.length + mounts.length > 0) {
+    const wiring = [...(env.length > 0 ? [`env: ${list(env)}`] : []), ...(mounts.length > 0 ? [`volumeMounts: ${list(mounts)}`] : [])];
+    const injected = list([...spec.initContainers, ...spec.containers].map((c) => quote(c.name)));
+    fields.push(`spec: Object.spec{containers: object.spec.containers.filter(c, !(c.name in ${injected})).map(c, Object.spec.containers{name: c.name, ${wiring.join(', ')}})}`);
+  }
+  return `variables.problems.size() != 0 ? Object{} : Object{${fields.join(', ')}}`;
+}
+
+/**
+ * Volumes and containers appended in the webhook's order (the template's volumes, its files
+ * volume, its init containers, then its containers): JSON Patch, as these lists may be absent.
+ */
+function jsonPatch(template: Template, scope: Scope): string {
+  const spec = template.spec;
+  const files = Object.keys(spec.files);
+  const volumes = [...spec.volumes, ...(files.length > 0 ? [filesVolume(template.name, [...files])] : [])];
+  // Typed by the list they go to: native sidecars are Object.spec.initContainers.
+  const v = (items: unknown[], field: string): string[] => items.map((item) => compileTyped(item, `Object.spec.${field}`, scope));
+  const ops = [append('volumes', v(volumes, 'volumes'))];
+  const inits = v(prepared(spec.initContainers, false), 'initContainers');
+  const sidecars = v(prepared(spec.containers, true), 'initContainers');
+  if (spec.pattern === 'sidecar') {
+    ops.push(append('initContainers', [...inits, ...sidecars]));
+  } else {
+    ops.push(
+      `variables.runsToCompletion ? ${append('initContainers', [...inits, ...sidecars])} : ` +
+        `(${append('initContainers', inits)} + ${append('containers', v(prepared(spec.containers, false), 'containers'))})`,
+    );
+  }
+  return `variables.problems.size() != 0 ? [] : ${ops.map((o) => `(${o})`).join(' + ')}`;
+}
+
+/** Ops that append items to /spec/<field>, creating the list when the pod has none. */
+function append(field: string, items: string[]): string {
+  if (items.length === 0) return '[]';
+  const path = `/spec/${field}`;
+  const one = items.map((item) => `JSONPatch{op: "add", path: ${quote(`${path}/-`)}, value: ${item}}`);
+  return `(has(object.spec.${field}) ? ${list(one)} : [JSONPatch{op: "add", path: ${quote(path)}, value: ${list(items)}}])`;
+}
+
+/** podpattern.dev/status as the webhook writes it (JSON, keys in its order), as a CEL string. */
+function statusExpression(template: Template, scope: Scope, native: string): string {
+  const spec = template.spec;
+  const names = (list: V1Container[]): string[] => list.map((c) => c.name);
+  const files = Object.keys(spec.files).map((f) => fileKey(template.name, f));
+  const volumes = [...spec.volumes.map((v) => v.name), ...(files.length > 0 ? [`${template.name}-files`] : [])];
+  const head = (containers: string[], inits: string[]): string =>
+    JSON.stringify({ templates: [{ name: template.name, pattern: spec.pattern, hash: template.hash }], containers, initContainers: inits, volumes }).slice(0, -1);
+  const nativeHead = head([], [...names(spec.initContainers), ...names(spec.containers)]);
+  const classicHead = head(names(spec.containers), names(spec.initContainers));
+  const podAnnotationKeys = Object.keys(spec.podAnnotations);
+  const annotationList: JsonItem[] = [
+    ...files.map((f) => ({ json: JSON.stringify(f) })),
+    ...(podAnnotationKeys.length === 0 ? [] : [{ computed: `${list(podAnnotationKeys.map(quote))}.filter(k, !(k in ${ANNS})).map(k, "\\"" + k + "\\"")` }]),
+  ];
+  const parts: Part[] = [{ expression: `${native} ? ${quote(nativeHead)} : ${quote(classicHead)}` }, { text: ',"annotations":[' }];
+  parts.push(...jsonList(annotationList));
+  parts.push({ text: `],"appEnv":${JSON.stringify((spec.app.env ?? []).map((e) => e.name))},"appVolumeMounts":[` });
+  const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope))} + "\\""`);
+  parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
+  parts.push({ text: ']}' });
+  return concat(parts);
+}
+
+/** An item of a JSON list: fixed JSON text, or a CEL list of JSON-encoded strings computed at admission. */
+type JsonItem = { json: string } | { computed: string };
+
+/** The items of a JSON list, joined with commas. */
+function jsonList(items: JsonItem[]): Part[] {
+  if (items.length === 0) return [];
+  const lists = items.map((item) => ('json' in item ? `[${quote(item.json)}]` : `(${item.computed})`));
+  return [{ expression: `(${lists.join(' + ')}).join(",")` }];
+}

@@ -1,0 +1,94 @@
+// Parameters in CEL: where each value comes from (the pod's annotation, else the default), its
+// typed and text forms, and the checks the webhook makes on it, as CEL that yields the same
+// messages. Every key, default and bound is written as a quoted literal.
+import { DEFAULT_MAX_LENGTH } from '../catalog/parameter-value.js';
+import type { ParameterSpec, Template } from '../catalog/types.js';
+import { parameterKey } from '../engine/keys.js';
+import { article, describe } from '../engine/params.js';
+import { concat, jsonEscape, list, quote, scalar } from './cel.js';
+
+/** `variables.anns`: the pod's annotations, or an empty map. */
+export const ANNS = 'variables.anns';
+export const ANNS_VARIABLE = { name: 'anns', expression: 'has(object.metadata.annotations) ? object.metadata.annotations : {}' };
+
+export interface Variable {
+  name: string;
+  expression: string;
+}
+
+/** The CEL identifier of a parameter's typed value; its text form adds `_text`. */
+export function parameterVariable(name: string): string {
+  return `param_${name.replaceAll('-', '_')}`;
+}
+
+/** Annotation value text: what the webhook's integer and boolean conversions accept. */
+const TYPE_PATTERNS: Partial<Record<ParameterSpec['type'], string>> = {
+  integer: '^-?[0-9]{1,15}$',
+  boolean: '^(true|false)$',
+};
+
+/** Per parameter: `param_x` (typed: int, bool or string) and `param_x_text` (as the webhook prints it). */
+export function parameterVariables(template: Template): Variable[] {
+  const out: Variable[] = [];
+  for (const [name, parameter] of Object.entries(template.spec.parameters)) {
+    const key = quote(parameterKey(template.name, name));
+    const raw = `${ANNS}[${key}]`;
+    const typed = parameter.type === 'integer' ? `int(${raw})` : parameter.type === 'boolean' ? `${raw} == "true"` : raw;
+    const text = parameter.type === 'integer' ? `string(int(${raw}))` : raw;
+    const fallback = parameter.default;
+    out.push({ name: parameterVariable(name), expression: `${key} in ${ANNS} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}` });
+    out.push({ name: `${parameterVariable(name)}_text`, expression: `${key} in ${ANNS} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}` });
+  }
+  return out;
+}
+
+/**
+ * CEL list expressions of problem messages for the template's parameters, in the webhook's
+ * order: unknown parameter annotations first, then each declared parameter in turn.
+ */
+export function parameterProblems(template: Template): string[] {
+  const declared = Object.keys(template.spec.parameters);
+  const prefix = parameterKey(template.name, '');
+  const known = declared.length === 0 ? 'it takes no parameters' : `its parameters are ${declared.join(', ')}`;
+  const unknown =
+    `${ANNS}.filter(k, k.startsWith(${quote(prefix)}) && !k.substring(${prefix.length}).startsWith("file.") && !(k.substring(${prefix.length}) in ${list(declared.map(quote))}))` +
+    `.map(k, k + ${quote(`: template ${template.name} has no parameter '`)} + k.substring(${prefix.length}) + ${quote(`'; ${known}`)})`;
+  const problems = [unknown];
+  for (const [name, parameter] of Object.entries(template.spec.parameters)) problems.push(checkParameter(template, name, parameter));
+  return problems;
+}
+
+function checkParameter(template: Template, name: string, parameter: ParameterSpec): string {
+  const keyText = parameterKey(template.name, name);
+  const key = quote(keyText);
+  const raw = `${ANNS}[${key}]`;
+  const missing =
+    parameter.required === true && parameter.default === undefined ? `[${quote(`${keyText} is required: ${describe(parameter)}`)}]` : '[]';
+  // The faults in the webhook's order; the first that applies is the message.
+  const faults: [string, string][] = [];
+  const typePattern = TYPE_PATTERNS[parameter.type];
+  if (typePattern !== undefined) faults.push([`!${raw}.matches(${quote(typePattern)})`, `must be ${article(parameter.type)}`]);
+  const value = parameter.type === 'integer' ? `int(${raw})` : parameter.type === 'boolean' ? `(${raw} == "true")` : raw;
+  if (parameter.enum !== undefined) faults.push([`!(${value} in ${list(parameter.enum.map(scalar))})`, `must be one of ${parameter.enum.map((v) => JSON.stringify(v)).join(', ')}`]);
+  if (parameter.type === 'integer') {
+    if (parameter.minimum !== undefined) faults.push([`${value} < ${parameter.minimum}`, `must be at least ${parameter.minimum}`]);
+    if (parameter.maximum !== undefined) faults.push([`${value} > ${parameter.maximum}`, `must be at most ${parameter.maximum}`]);
+  }
+  if (parameter.type === 'string') {
+    const maxLength = parameter.maxLength ?? DEFAULT_MAX_LENGTH;
+    faults.push([`size(${raw}) > ${maxLength}`, `must be at most ${maxLength} characters long (got `]);
+    faults.push([`${raw}.matches("[\\\\x00-\\\\x1f\\\\x7f]")`, 'must not contain control characters such as newlines or tabs']);
+    if (parameter.pattern !== undefined) faults.push([`!${raw}.matches(${quote(parameter.pattern)})`, `must match ${parameter.pattern}`]);
+  }
+  // As the webhook shows a value: JSON-escaped (so no line break reaches the message), cut at 64.
+  const printable = `${jsonEscape(raw)}.split("\\n").join("\\\\n").split("\\r").join("\\\\r").split("\\t").join("\\\\t")`;
+  const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
+  let message = '""';
+  for (const [condition, text] of [...faults].reverse()) {
+    const rendered = text.endsWith('(got ') ? concat([{ text }, { expression: `string(size(${raw}))` }, { text: ')' }]) : quote(text);
+    message = `${condition} ? ${rendered} : ${message}`;
+  }
+  const present = `${key} in ${ANNS}`;
+  const fault = `(${message})`;
+  return `!(${present}) ? ${missing} : (${fault} == "" ? [] : [${concat([{ text: `${keyText}: '` }, { expression: shown }, { text: "' " }])} + ${fault}])`;
+}

@@ -1,0 +1,194 @@
+// The compiled policies' CEL evaluated with @marcbachmann/cel-js (a CEL implementation in
+// JavaScript; the API server runs cel-go on the same expressions): hostile template text and
+// parameter values stay data, and the validating policy finds exactly the webhook's problems.
+import t from 'tap';
+import fc from 'fast-check';
+import { evaluate } from '@marcbachmann/cel-js';
+import { inject, type PodLike } from '../../src/engine/index.js';
+import { renderTemplate } from '../../src/engine/render.js';
+import { compileTemplate } from '../../src/policy/index.js';
+import { compileValue } from '../../src/policy/values.js';
+import type { Template } from '../../src/catalog/types.js';
+import { testCatalog } from '../helpers/catalog.js';
+
+const catalog = testCatalog();
+
+/** CEL values back to JSON: cel-js returns ints as bigint. */
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [k, plain(v)]));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+function templateWith(text: string): Template {
+  return {
+    name: 'hostile',
+    hash: '0123456789abcdef',
+    source: 'builtin',
+    spec: {
+      pattern: 'sidecar',
+      description: 'test',
+      parameters: { v: { type: 'string' } },
+      containers: [{ name: 'c', image: 'i', args: [text], env: [{ name: 'E', value: text }] }],
+      initContainers: [],
+      volumes: [],
+      files: { f: text },
+      app: {},
+      podAnnotations: { 'a.example/x': text },
+    },
+  };
+}
+
+// Strings that mean something to CEL, JSON, YAML, shells and Kubernetes' $(VAR) expansion.
+const fragments = fc.constantFrom('"', "'", '\\', '\\"', '"""', "'''", '" + "', '") || true || ("', '$(', ')', '$$', '$(params.v)', '$(pod.name)', '$(pod.namespace)', '$(params.nope)', '$(HOME)', '${x}', '\n', '\r', '\t', '\u0000', '\u007f', '\u0085', 'variables.param_v_text', 'object.metadata.name', '{}', '[]', '}', 'ü', '🐙', '\u202e');
+// Template text may only name declared parameters (the catalog refuses others at load).
+const hostile = fc
+  .oneof(fc.string({ maxLength: 80 }), fc.array(fragments, { maxLength: 20 }).map((p) => p.join('')), fc.string({ unit: 'grapheme', maxLength: 40 }))
+  .filter((text) => !text.includes('$(params.nope)'));
+// Annotation values. Control characters other than \n, \r and \t are left out: the policy's
+// message shows them as they are where the webhook's shows them JSON-escaped (both deny).
+const value = fc
+  .oneof(fc.string({ maxLength: 60 }), fc.array(fragments, { maxLength: 12 }).map((p) => p.join('')))
+  .filter((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v));
+
+t.test('hostile template strings and values compile to CEL that yields exactly what the webhook renders', async (t) => {
+  fc.assert(
+    fc.property(hostile, value, value, (text, v, name) => {
+      const template = templateWith(text);
+      const rendered = renderTemplate(template.spec, new Map([['v', v]]), { name, namespace: 'ns' });
+      const context = { variables: { param_v: v, param_v_text: v }, object: { metadata: { name } }, request: { namespace: 'ns' } };
+      const scope = { template };
+      // Each string where the webhook renders it: command/args and env values with $ doubled
+      // (Kubernetes expands $(VAR) there), files and annotations as they are. cel-js wants map
+      // literals of one value type, so the strings are compiled and checked one by one; whole
+      // objects are checked by the end-to-end suite on a real API server.
+      const checks: [string, string, 'plain' | 'expanded'][] = [
+        [rendered.containers[0]?.args?.[0] as string, 'args', 'expanded'],
+        [rendered.containers[0]?.env?.[0]?.value as string, 'env', 'expanded'],
+        [rendered.files.f as string, 'files', 'plain'],
+        [rendered.podAnnotations['a.example/x'] as string, 'podAnnotations', 'plain'],
+      ];
+      for (const [expected, field, mode] of checks) {
+        const expression = compileValue(text, scope, mode);
+        const got = evaluate(expression, context);
+        if (got !== expected) throw new Error(`${field}: ${JSON.stringify(got)} != ${JSON.stringify(expected)}\n${expression}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 hostile templates and values');
+});
+
+/** Evaluates a policy's variables in order, as the API server does, for one pod. */
+function policyVariables(template: Template, pod: PodLike): Record<string, unknown> {
+  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  const vap = compiled.objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as { spec: { variables: { name: string; expression: string }[] } };
+  const variables: Record<string, unknown> = {};
+  for (const variable of vap.spec.variables) {
+    try {
+      variables[variable.name] = evaluate(variable.expression, { object: pod, variables, request: { namespace: 'ns' } });
+    } catch (error) {
+      // The API server evaluates variables lazily: one that fails (int() of a bad value) is only
+      // an error if used, and the policy never uses a parameter's value before checking it.
+      variables[variable.name] = error;
+    }
+  }
+  return variables;
+}
+
+function podAsking(template: Template, annotations: Record<string, string>, spec: Partial<NonNullable<PodLike['spec']>> = {}): PodLike {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'ns', annotations: { [`podpattern.dev/${template.spec.pattern}`]: template.name, ...annotations } },
+    spec: { containers: [{ name: 'app', image: 'example.org/app:1' }], ...spec },
+  };
+}
+
+function webhookProblems(pod: PodLike): string[] {
+  const result = inject(pod, catalog, { nativeSidecars: 'always', namespace: 'ns' });
+  return result.outcome === 'denied' ? result.problems.map((p) => p.message) : [];
+}
+
+t.test('the validating policy finds the webhook\'s problems, word for word, for any parameter values', async (t) => {
+  const templates = catalog.list().filter((tpl) => compileTemplate(tpl, { ownNamespace: 'podpattern' }).ok);
+  t.ok(templates.length >= 9, 'every built-in compiles');
+  const candidates = fc.oneof(value, fc.constantFrom('0', '-1', '8080', '65536', '007', 'true', 'false', 'HEAD', 'web-tls', 'https://github.com/org/site', '/srv/data', 'a'.repeat(300)));
+  fc.assert(
+    fc.property(fc.constantFrom(...templates), fc.array(fc.tuple(fc.nat(), candidates), { maxLength: 4 }), fc.boolean(), (template, picks, stray) => {
+      const names = Object.keys(template.spec.parameters);
+      const annotations: Record<string, string> = {};
+      for (const [i, v] of picks) if (names.length > 0) annotations[`${template.name}.podpattern.dev/${names[i % names.length]}`] = v;
+      if (stray) annotations[`${template.name}.podpattern.dev/no-such`] = 'x';
+      const pod = podAsking(template, annotations);
+      const got = plain(policyVariables(template, pod).problems);
+      const expected = webhookProblems(pod);
+      if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${template.name} ${JSON.stringify(annotations)}:\n policy  ${JSON.stringify(got)}\n webhook ${JSON.stringify(expected)}`);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 pods');
+});
+
+t.test('clashes with the pod are the webhook\'s denials', async (t) => {
+  const proxy = catalog.get('https-proxy') as Template;
+  const shard = catalog.get('redis-shard') as Template;
+  const cases: [string, Template, PodLike][] = [
+    ['container name', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'https-proxy', image: 'x' }] })],
+    ['port', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 8443 }] }] })],
+    ['hostNetwork', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { hostNetwork: true })],
+    ['env var', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { containers: [{ name: 'app', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
+    ['hostNetwork with a loopback listener', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true })],
+    ['loopback port', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379', 'redis-shard.podpattern.dev/listen-port': '7000' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 7000 }] }] })],
+    ['several at once, in the webhook\'s order', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true, containers: [{ name: 'redis-shard', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
+    ['wrong pattern', proxy, { ...podAsking(proxy, {}), metadata: { annotations: { 'podpattern.dev/adapter': 'https-proxy' } } }],
+    ['inject annotation', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', 'podpattern.dev/inject': 'maybe' })],
+  ];
+  for (const [label, template, pod] of cases) {
+    const expected = webhookProblems(pod);
+    t.not(expected.length, 0, `${label}: the webhook denies`);
+    t.same(plain(policyVariables(template, pod).problems), expected, `${label}: the policy finds the same problems`);
+  }
+});
+
+t.test('templates CEL cannot express the webhook\'s way are refused with every reason', async (t) => {
+  const base = templateWith('x');
+  const bad: Template = {
+    ...base,
+    spec: {
+      ...base.spec,
+      parameters: { ratio: { type: 'number', default: 0.5 }, word: { type: 'string', pattern: '^(?!admin)[a-z]+$' } },
+      containers: [{ name: '$(params.word)', image: 'i', args: ['$(params.ratio)'] }],
+    },
+  };
+  const compiled = compileTemplate(bad, { ownNamespace: 'podpattern' });
+  t.equal(compiled.ok, false);
+  const problems = compiled.ok ? [] : compiled.problems;
+  t.match(problems.join('\n'), /parameters\.ratio: number parameters are not compiled/);
+  t.match(problems.join('\n'), /parameters\.word\.pattern uses lookaround/);
+  t.match(problems.join('\n'), /containers '\$\(params\.word\)': a name set by a parameter cannot be compiled/);
+  t.ok(problems.every((p) => p.startsWith('hostile: ')), 'each reason names the template');
+});
+
+t.test('match conditions: the pod asks for this template alone, has not opted out, is no mirror pod and not injected yet', async (t) => {
+  const template = catalog.get('https-proxy') as Template;
+  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  type Conditions = { spec: { matchConditions: { name: string; expression: string }[] } };
+  const [mutating, , validating] = compiled.objects as unknown as Conditions[];
+  const matches = (policy: Conditions | undefined, annotations: Record<string, string>): boolean =>
+    (policy as Conditions).spec.matchConditions.every((c) => evaluate(c.expression, { object: { metadata: { annotations }, spec: {} } }) === true);
+  const asks = { 'podpattern.dev/sidecar': ' https-proxy ,https-proxy' };
+  t.ok(matches(mutating, asks), 'asked for (spaces and a repeat are fine)');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/inject': 'false' }), 'opted out');
+  t.notOk(matches(mutating, { ...asks, 'kubernetes.io/config.mirror': 'x' }), 'a mirror pod');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/adapter': 'redis-exporter' }), 'with another template: the webhook\'s');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/status': '{}' }), 'already injected: reinvocation leaves it alone');
+  t.notOk(matches(mutating, { 'podpattern.dev/adapter': 'https-proxy' }), 'under the wrong key the mutating policy stays out…');
+  t.ok(matches(validating, { 'podpattern.dev/adapter': 'https-proxy' }), '…and the validating policy denies it');
+  t.ok(matches(validating, { ...asks, 'podpattern.dev/status': '{}' }), 'the validating policy also judges injected pods');
+  t.notOk(matches(mutating, {}), 'no annotations');
+});
