@@ -74,7 +74,8 @@ function parameterProblems(spec: TemplateSpec): string[] {
     const at = `spec.parameters.${name}`;
     if (!PARAMETER_NAME.test(name) || name.length > 63) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
     problems.push(...boundProblems(at, parameter));
-    if (parameter.default !== undefined) {
+    // A default is checked against the pattern only when the pattern can run (else that is the problem).
+    if (parameter.default !== undefined && (parameter.pattern === undefined || patternProblem(parameter.pattern) === undefined)) {
       const fault = checkParameterValue(parameter, parameter.default);
       if (fault !== undefined) problems.push(`${at}.default: ${fault}`);
     }

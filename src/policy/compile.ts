@@ -137,7 +137,9 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
   const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
   const problems = [
     ...requestProblems(),
-    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
+    // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
+    // does, so one denial says everything); what it would clash with is not.
+    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
   ];
   return [
     ANNS_VARIABLE,

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_LENGTH } from '../catalog/parameter-value.js';
 import type { ParameterSpec, Template } from '../catalog/types.js';
 import { parameterKey } from '../engine/keys.js';
 import { article, describe } from '../engine/params.js';
-import { concat, jsonEscape, list, quote, scalar } from './cel.js';
+import { concat, list, quote, scalar } from './cel.js';
 
 /** `variables.anns`: the pod's annotations, or an empty map. */
 export const ANNS = 'variables.anns';
@@ -80,8 +80,11 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
     faults.push([`${raw}.matches("[\\\\x00-\\\\x1f\\\\x7f]")`, 'must not contain control characters such as newlines or tabs']);
     if (parameter.pattern !== undefined) faults.push([`!${raw}.matches(${quote(parameter.pattern)})`, `must match ${parameter.pattern}`]);
   }
-  // As the webhook shows a value: JSON-escaped (so no line break reaches the message), cut at 64.
-  const printable = `${jsonEscape(raw)}.split("\\n").join("\\\\n").split("\\r").join("\\\\r").split("\\t").join("\\\\t")`;
+  // As the webhook shows a value (engine/bounds.ts printable): control characters as \u{hex},
+  // so no line break reaches the message, and cut at 64 code points. Only these three are mapped:
+  // CEL has no regular-expression replace, so other control characters are shown as they are
+  // (the pod is denied either way; docs/policy.md lists this difference).
+  const printable = `(${raw}).split("\\n").join("\\\\u{a}").split("\\r").join("\\\\u{d}").split("\\t").join("\\\\u{9}")`;
   const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
   let message = '""';
   for (const [condition, text] of [...faults].reverse()) {

@@ -204,3 +204,18 @@ t.test('reinvocation after the API server added to our containers: already injec
   const again = inject(stored, builtin, { ...options, nativeSidecars: 'always' });
   t.match(again, { outcome: 'skipped', reason: 'already-injected' }, 'the pod is recognised as injected');
 });
+
+t.test('a pattern the linear-time engine cannot run, with a default, is refused at load, not thrown', async (t) => {
+  const parsed = parseTemplates(`apiVersion: podpattern.dev/v1alpha1
+kind: PatternTemplate
+metadata: { name: lookaround }
+spec:
+  pattern: adapter
+  description: A pattern with lookaround.
+  parameters:
+    name: { type: string, default: web, pattern: "^(?!admin)[a-z]+$" }
+  containers: [{ name: lookaround, image: "registry.example/x:1", args: ["$(params.name)"] }]
+`, 'builtin');
+  t.equal(parsed.templates.length, 0);
+  t.match(parsed.failures[0]?.problems.join('\n'), /spec\.parameters\.name\.pattern: not a regular expression podpattern can run in linear time/);
+});
