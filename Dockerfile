@@ -17,7 +17,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 # The rest of the sources; .dockerignore keeps out tests, docs, charts, keys and local builds.
 COPY . .
-RUN npm run build
+# The commit `podpattern version` and podpattern_build_info report (the context has no .git):
+#   docker build --build-arg PODPATTERN_COMMIT=$(git rev-parse HEAD) .
+ARG PODPATTERN_COMMIT=unknown
+RUN PODPATTERN_COMMIT=${PODPATTERN_COMMIT} npm run build
 
 # --- production dependencies only ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

@@ -22,6 +22,7 @@ import { Lifecycle } from './server/lifecycle.js';
 import { Connections } from './server/connections.js';
 import { checkHeap } from './server/heap.js';
 import { LineBatcher } from './log/line-batcher.js';
+import { buildInfo } from './version/index.js';
 
 /**
  * How long in-flight reviews get to finish once the drain window is over. A review is decided
@@ -59,7 +60,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   if (heap !== undefined && !heap.fits) {
     logger.warn({ memoryLimitMiB: Math.round(heap.limitBytes / 1048576), heapLimitMiB: heap.heapLimitMiB }, `the V8 heap limit does not fit the container's memory limit; start node with --max-old-space-size=${heap.suggestedMiB} (NODE_OPTIONS), as the chart does`);
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics({ build: buildInfo() });
   const certificates = await loadCertificates(config, logger, metrics);
   const live = new LiveCatalog({
     base: loadCatalogLayers(config, logger, metrics),

@@ -11,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
   adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
   policy: { summary: 'compile templates into admission policies (webhook-less mode)', load: () => import('../cli/policy.js') },
+  version: { summary: 'print the version, the commit and the Node.js version', load: () => import('../cli/version.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
 };
 
@@ -26,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  const command = commands[name === '--version' || name === '-v' ? 'version' : name];
   if (command === undefined) {
     process.stderr.write(`podpattern: unknown command '${name}'\n\n${usage()}`);
     return 2;
