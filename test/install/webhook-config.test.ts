@@ -135,3 +135,12 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
     }
   }
 });
+
+t.test('the ClusterRole grants exactly what the server uses, Events being create-only', async (t) => {
+  t.same(find(plainObjects(), 'ClusterRole').rules, [
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['list', 'watch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates/status'], verbs: ['patch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  ]);
+});
