@@ -13,7 +13,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { PARAMETER_NAME_PATTERN, patternTemplateCrd, patternTemplateSchema } from '../../src/catalog/crd-schema.js';
 import { chartDir, repoRoot, validateObject, webhookConfigDir, type K8sObject } from './helpers.js';
 
-const crdFiles = [join(chartDir, 'crds', 'patterntemplates.podpattern.dev.yaml'), join(webhookConfigDir, 'crd.yaml')];
+const crdFiles = [join(chartDir, 'files', 'patterntemplates.podpattern.dev.yaml'), join(webhookConfigDir, 'crd.yaml')];
 const header =
   '# Generated from src/catalog/crd-schema.ts: edit that file, then run\n' +
   '#   PODPATTERN_UPDATE_GOLDEN=1 npx tap test/install/crd.test.ts\n';
