@@ -11,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
   adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
   policy: { summary: 'compile templates into admission policies (webhook-less mode)', load: () => import('../cli/policy.js') },
+  probe: { summary: 'send a dry-run pod through the installed webhook and check it is injected', load: () => import('../cli/probe.js') },
   version: { summary: 'print the version, the commit and the Node.js version', load: () => import('../cli/version.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
 };

@@ -52,9 +52,31 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   const kinds = render('default').map((o) => o.kind).sort();
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
-    'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    'Namespace', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
+    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
     'ValidatingWebhookConfiguration',
-  ]);
+  ], 'Namespace, Role, RoleBinding and the Pod hook are helm test\'s');
+  const without = renderChart(['test.enabled=false']).objects.map((o) => o.kind);
+  t.notOk(without.some((kind) => ['Namespace', 'Pod', 'Role', 'RoleBinding'].includes(kind)), 'test.enabled=false drops them');
+});
+
+t.test('helm test: a probe pod of podpattern\'s image, in a namespace labelled for injection, allowed only to create pods there', async (t) => {
+  const objects = render('default');
+  const namespace = find(objects, 'Namespace');
+  t.equal(namespace.metadata.name, 'podpattern-test');
+  t.equal(namespace.metadata.labels['podpattern.dev/injection'], 'enabled');
+  t.notOk(JSON.stringify(find(objects, 'MutatingWebhookConfiguration')).includes('podpattern-test'), 'not an excluded namespace');
+  const pod = find(objects, 'Pod');
+  t.equal(pod.metadata.annotations['helm.sh/hook'], 'test');
+  t.equal(pod.metadata.namespace, 'podpattern-test');
+  t.equal(pod.spec.restartPolicy, 'Never');
+  t.equal(pod.spec.containers[0].image, find(objects, 'Deployment').spec.template.spec.containers[0].image, "podpattern's own image");
+  t.same(pod.spec.containers[0].args, ['probe', '--namespace=podpattern-test', '--template=redis-exporter']);
+  t.notOk(Object.keys(pod.metadata.annotations ?? {}).some((k) => k.includes('podpattern.dev')), 'the probe pod is not itself sent to the webhook');
+  t.notSame(pod.metadata.labels, { ...pod.metadata.labels, ...find(objects, 'Service').spec.selector }, 'not selected by the webhook Service');
+  t.same(restrictedProblems(pod.spec), [], 'passes Pod Security restricted, which its namespace enforces');
+  t.same(find(objects, 'Role').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
+  t.match(find(objects, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'default', namespace: 'podpattern-test' }]);
 });
 
 t.test('the CRD is a template (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {
