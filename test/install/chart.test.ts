@@ -26,6 +26,7 @@ const scenarios: Record<string, string[]> = {
   ],
   'fullnameOverride, CRD not managed': ['fullnameOverride=pp', 'crds.enabled=false'],
   'CRD not kept on uninstall': ['crds.keep=false'],
+  'observability kit': ['podMonitor.enabled=true', 'prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'grafanaDashboard.namespace=monitoring'],
 };
 
 const renders = new Map<string, Render>(Object.entries(scenarios).map(([name, set]) => [name, renderChart(set)]));
