@@ -4,11 +4,10 @@
 // once. The chart's `helm test` runs it in podpattern's own image with in-cluster credentials,
 // which need only `create` on pods in the probed namespace; a dry run creates nothing.
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { loadBuiltinTemplates } from '../catalog/index.js';
 import { readStatus } from '../engine/status.js';
-import { processIo, type Io } from './common.js';
+import { parseFlags, processIo, type Io } from './common.js';
 import { ClusterError, call, connect, contextNamespace } from './kube/connect.js';
 
 const HELP = `usage: podpattern probe [-n NAMESPACE] [--template NAME] [--pattern P] [--kubeconfig FILE] [--context NAME]
@@ -23,33 +22,18 @@ checks that the webhook injected it. Exit 0 when it did, 1 when it did not or th
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        namespace: { type: 'string', short: 'n' }, template: { type: 'string' }, pattern: { type: 'string' },
-        kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    io.stderr(`podpattern probe: ${(error as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.stdout(HELP);
-    return 0;
-  }
-  const template = (values.template as string | undefined) ?? 'redis-exporter';
-  const pattern = (values.pattern as string | undefined) ?? loadBuiltinTemplates().templates.find((t) => t.name === template)?.spec.pattern;
+  const parsed = parseFlags<{ namespace?: string; template?: string; pattern?: string; kubeconfig?: string; context?: string }>('probe', argv, { namespace: { type: 'string', short: 'n' }, template: { type: 'string' }, pattern: { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' } }, HELP, io);
+  if ('exit' in parsed) return parsed.exit;
+  const values = parsed.values;
+  const template = (values.template) ?? 'redis-exporter';
+  const pattern = (values.pattern) ?? loadBuiltinTemplates().templates.find((t) => t.name === template)?.spec.pattern;
   if (pattern === undefined) {
     io.stderr(`podpattern probe: '${template}' is not a built-in template: give its pattern with --pattern sidecar|ambassador|adapter\n`);
     return 2;
   }
   try {
-    const config = connect(values.kubeconfig as string | undefined, values.context as string | undefined);
-    const namespace = (values.namespace as string | undefined) ?? contextNamespace(config);
+    const config = connect(values.kubeconfig, values.context);
+    const namespace = (values.namespace) ?? contextNamespace(config);
     const result = await probe(config.makeApiClient(CoreV1Api), namespace, template, pattern, (what, request) => call(what, config, request));
     io.stdout(`${result.message}\n`);
     return result.ok ? 0 : 1;

@@ -1,7 +1,6 @@
 // `podpattern version`: the version, the commit and the Node.js version, one line (or JSON).
-import { parseArgs } from 'node:util';
 import { buildInfo, formatBuildInfo } from '../version/index.js';
-import { processIo, type Io } from './common.js';
+import { parseFlags, processIo, type Io } from './common.js';
 
 const HELP = `usage: podpattern version [-o text|json]
 
@@ -10,17 +9,9 @@ Prints podpattern's version, the git commit it was built from and the Node.js ve
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let values: { output?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args: argv, options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (error) {
-    io.stderr(`podpattern version: ${(error as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.stdout(HELP);
-    return 0;
-  }
+  const parsed = parseFlags<{ output?: string }>('version', argv, { output: { type: 'string', short: 'o' } }, HELP, io);
+  if ('exit' in parsed) return parsed.exit;
+  const values = parsed.values;
   const info = buildInfo();
   if (values.output === 'json') io.stdout(`${JSON.stringify(info)}\n`);
   else if (values.output === undefined || values.output === 'text') io.stdout(formatBuildInfo(info));
