@@ -31,10 +31,17 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 
 # --- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG PODPATTERN_COMMIT=unknown
+# OCI annotations; the release workflow adds version and created (docker/metadata-action).
+LABEL org.opencontainers.image.title="podpattern" \
+      org.opencontainers.image.description="Kubernetes mutating admission webhook: sidecar, ambassador and adapter containers from templates" \
+      org.opencontainers.image.source="https://github.com/podpattern/podpattern" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.revision="${PODPATTERN_COMMIT}"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
 # package.json says "type": "module", which the compiled ES modules need.
 COPY package.json ./
 # Files stay owned by root and read-only to the process; it runs as a numeric non-root user

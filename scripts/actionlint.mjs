@@ -40,5 +40,5 @@ if (!existsSync(binary)) {
   }
 }
 
-const result = spawnSync(binary, ['-color=never', ...process.argv.slice(2)], { stdio: 'inherit' });
+const result = spawnSync(binary, ['-no-color', '-oneline', ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
