@@ -10,6 +10,7 @@ import { controllerTests } from './suite-controllers.js';
 import { catalogTests } from './suite-catalog.js';
 import { admissionTests } from './suite-admission.js';
 import { policyTests } from './suite-policy.js';
+import { operateTests } from './suite-operate.js';
 
 export interface Context {
   kube: Kube;
@@ -78,6 +79,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['catalog', catalogTests],
     ['controllers', controllerTests],
     ['policy', policyTests],
+    ['operate', operateTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {
