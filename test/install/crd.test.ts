@@ -26,7 +26,7 @@ t.test('the CRD YAML files are renderings of crd-schema.ts', async (t) => {
   }
 });
 
-t.test('the CRD is a valid CustomResourceDefinition with the names SPEC §2 gives', async (t) => {
+t.test('the CRD is a valid CustomResourceDefinition named podpattern.dev/v1alpha1 PatternTemplate, cluster-scoped', async (t) => {
   const crd = parse(rendered) as K8sObject;
   t.same(await validateObject(crd), []);
   t.equal(crd.metadata.name, 'patterntemplates.podpattern.dev');
