@@ -6,12 +6,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { run } from '../../src/cli/check.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-kube.js';
 
-const webhookConfig = parse(readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'));
+const webhookConfig = parseAllDocuments(readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'))
+  .map((d) => d.toJS())
+  .find((o) => o?.kind === 'MutatingWebhookConfiguration');
 
 async function install(kube: FakeKube, options: { replicas?: number; ready?: number; otherCa?: boolean; templateReady?: boolean; namespaceLabels?: Record<string, string> } = {}) {
   const certs = await generateCertificates({ service: 'podpattern', namespace: 'podpattern' });
