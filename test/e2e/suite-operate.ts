@@ -135,17 +135,20 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
   });
 
   await t.test('Events: injections and denials are listed by kubectl get events, on the owner or the namespace', async (t) => {
-    const denied = await kube.create(podManifest(kube.unique('denied'), ns, { 'podpattern.dev/adapter': 'no-such-template' }));
+    // Denials are rate-limited per namespace and reason: a namespace of its own, so an earlier
+    // group's denial of the same kind in the shared namespace cannot stand in for this one.
+    const fresh = await kube.namespace('enabled');
+    const denied = await kube.create(podManifest(kube.unique('denied'), fresh, { 'podpattern.dev/adapter': 'no-such-template' }));
     t.not(denied.code, 0, 'denied');
     const events = await eventually('the Injected and Denied Events', async () => {
       const items = (await kube.json(['get', 'events', '-n', ns])).items as Json[];
-      const injected = items.find((e) => e.reason === 'Injected' && e.involvedObject.kind === 'ReplicaSet');
-      const refused = items.find((e) => e.reason === 'Denied' && e.involvedObject.kind === 'Namespace');
+      const injected = items.find((e) => e.reason === 'Injected' && e.involvedObject.kind === 'ReplicaSet' && e.involvedObject.name.startsWith('checked-'));
+      const refused = ((await kube.json(['get', 'events', '-n', fresh])).items as Json[]).find((e) => e.reason === 'Denied' && e.involvedObject.kind === 'Namespace');
       return injected !== undefined && refused !== undefined ? { injected, refused } : undefined;
     }, 60_000);
     t.match(events.injected, { type: 'Normal', source: { component: 'podpattern' }, message: /^pod checked-\S+: injected ops-check$/ });
-    t.match(events.refused, { type: 'Warning', involvedObject: { name: ns }, message: /^pod denied-\d+ denied: [\s\S]*no template named 'no-such-template'/ });
-    const printed = await kube.must(['get', 'events', '-n', ns, '--field-selector', 'reason=Denied']);
+    t.match(events.refused, { type: 'Warning', involvedObject: { name: fresh }, message: /^pod denied-\d+ denied: [\s\S]*no template named 'no-such-template'/ });
+    const printed = await kube.must(['get', 'events', '-n', fresh, '--field-selector', 'reason=Denied']);
     t.match(printed, /Denied/);
     const dryRuns = ((await kube.json(['get', 'events', '-n', 'podpattern-test'])).items as Json[]).filter((e) => e.source?.component === 'podpattern');
     t.same(dryRuns, [], 'the dry-run reviews of helm test and check left no Event');
