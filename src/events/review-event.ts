@@ -10,6 +10,8 @@ import type { InvolvedObject, ReviewEvent } from './recorder.js';
 
 /** The API server's limit on an Event's message is 1 KiB in events.k8s.io; core Events are truncated to match. */
 const MAX_MESSAGE = 1024;
+/** The longest name Kubernetes accepts (a DNS subdomain). */
+const MAX_NAME = 253;
 
 export interface OwnerReference {
   apiVersion: string;
@@ -40,14 +42,27 @@ function involvedObject(namespace: string, owner: OwnerReference | undefined): I
   return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, namespace, uid: owner.uid };
 }
 
-/** The owner an Event names, from a pod's ownerReferences (the controller one first). */
+/**
+ * The owner an Event names, from a pod's ownerReferences (the controller one first), as a small
+ * copy: the review's facts are remembered with its answer (admission/replay.ts), so they must not
+ * hold on to the hostile pod's objects, and every field is cut to a Kubernetes name's length.
+ */
 export function ownerOf(references: unknown): OwnerReference | undefined {
   if (!Array.isArray(references)) return undefined;
-  const valid = references.filter(
-    (r): r is OwnerReference =>
-      typeof r === 'object' && r !== null && typeof r.apiVersion === 'string' && typeof r.kind === 'string' && typeof r.name === 'string' && typeof r.uid === 'string',
-  );
-  return valid.find((r) => r.controller === true) ?? valid[0];
+  let chosen: Record<string, unknown> | undefined;
+  for (const r of references as unknown[]) {
+    if (typeof r !== 'object' || r === null) continue;
+    const o = r as Record<string, unknown>;
+    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.name !== 'string' || typeof o.uid !== 'string') continue;
+    chosen ??= o;
+    if (o.controller === true) {
+      chosen = o;
+      break;
+    }
+  }
+  if (chosen === undefined) return undefined;
+  const cut = (value: unknown): string => (value as string).slice(0, MAX_NAME);
+  return { apiVersion: cut(chosen.apiVersion), kind: cut(chosen.kind), name: cut(chosen.name), uid: cut(chosen.uid), ...(chosen.controller === true ? { controller: true } : {}) };
 }
 
 function truncate(text: string): string {

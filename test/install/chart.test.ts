@@ -99,7 +99,7 @@ t.test('names, labels, environment, volumes and security contexts can be overrid
   t.notOk(deployment.spec.selector.matchLabels.team, 'the selector (immutable) is untouched');
   t.equal(pod.spec.priorityClassName, 'infra-critical');
   const container = pod.spec.containers[0];
-  t.same(container.env, [{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }]);
+  t.same(container.env.at(-1), { name: 'HTTPS_PROXY', value: 'http://proxy:3128' }, 'after the chart\'s own variables');
   t.same(container.volumeMounts.at(-1), { name: 'extra-ca', mountPath: '/etc/corp-ca', readOnly: true });
   t.same(pod.spec.volumes.at(-1), { name: 'extra-ca', configMap: { name: 'corp-ca' } });
   t.equal(pod.spec.securityContext.fsGroup, 65532);
