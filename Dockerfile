@@ -17,7 +17,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 # The rest of the sources; .dockerignore keeps out tests, docs, charts, keys and local builds.
 COPY . .
-RUN npm run build
+# The commit `podpattern version` and podpattern_build_info report (the context has no .git):
+#   docker build --build-arg PODPATTERN_COMMIT=$(git rev-parse HEAD) .
+ARG PODPATTERN_COMMIT=unknown
+RUN PODPATTERN_COMMIT=${PODPATTERN_COMMIT} npm run build
 
 # --- production dependencies only ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -28,10 +31,17 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 
 # --- runtime -------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG PODPATTERN_COMMIT=unknown
+# OCI annotations; the release workflow adds version and created (docker/metadata-action).
+LABEL org.opencontainers.image.title="podpattern" \
+      org.opencontainers.image.description="Kubernetes mutating admission webhook: sidecar, ambassador and adapter containers from templates" \
+      org.opencontainers.image.source="https://github.com/podpattern/podpattern" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.revision="${PODPATTERN_COMMIT}"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
 # package.json says "type": "module", which the compiled ES modules need.
 COPY package.json ./
 # Files stay owned by root and read-only to the process; it runs as a numeric non-root user

@@ -2,6 +2,7 @@
 // -> servers, then signals. Everything is made here and passed down; nothing below reads the
 // environment or builds a singleton.
 import type { Server as HttpsServer } from 'node:https';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './catalog/index.js';
@@ -21,7 +22,10 @@ import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
 import { Connections } from './server/connections.js';
 import { checkHeap } from './server/heap.js';
+import { EventRecorder } from './events/recorder.js';
+import { kubeEventWriter } from './events/kube-writer.js';
 import { LineBatcher } from './log/line-batcher.js';
+import { buildInfo } from './version/index.js';
 
 /**
  * How long in-flight reviews get to finish once the drain window is over. A review is decided
@@ -59,7 +63,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   if (heap !== undefined && !heap.fits) {
     logger.warn({ memoryLimitMiB: Math.round(heap.limitBytes / 1048576), heapLimitMiB: heap.heapLimitMiB }, `the V8 heap limit does not fit the container's memory limit; start node with --max-old-space-size=${heap.suggestedMiB} (NODE_OPTIONS), as the chart does`);
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics({ build: buildInfo() });
   const certificates = await loadCertificates(config, logger, metrics);
   const live = new LiveCatalog({
     base: loadCatalogLayers(config, logger, metrics),
@@ -76,7 +80,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
     serverVersion: () => cluster?.version,
-    ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace) }),
+    ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace), events: cluster.events }),
     failureMode: config.failureMode,
     tls: { cert: pair.certPem, key: pair.keyPem },
   });
@@ -97,7 +101,10 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     throw new Error(`cannot listen (${(error as Error).message}): free the port or choose another with --port / --health-port`);
   }
   certificates.start();
-  if (cluster !== undefined) void cluster.start();
+  if (cluster !== undefined) {
+    cluster.events.start();
+    void cluster.start();
+  }
   logger.info(
     { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined },
     'podpattern serving',
@@ -107,7 +114,9 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const signal = await Promise.race([nextSignal(['SIGTERM', 'SIGINT']), ...(parent === undefined ? [] : [parent.gone])]);
   parent?.stop();
   await cluster?.watch.stop();
-  return drainAndClose(signal, config, logger, lifecycle, certificates, [app, health], connections);
+  const code = await drainAndClose(signal, config, logger, lifecycle, certificates, [app, health], connections);
+  await cluster?.events.stop();
+  return code;
 }
 
 async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Metrics): Promise<CertificateReloader> {
@@ -143,6 +152,8 @@ function loadCatalogLayers(config: ServeConfig, logger: Logger, metrics: Metrics
 
 interface Cluster {
   watch: ClusterWatch;
+  /** Events about injections and denials, written in the background. */
+  events: EventRecorder;
   /** The API server's version once known (for --native-sidecars=auto). */
   version: ServerVersion | undefined;
   start(): Promise<void>;
@@ -171,6 +182,8 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
   const watch = new ClusterWatch({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }) });
   const cluster: Cluster = {
     watch,
+    // In a pod the hostname is the pod's name: the Event's reportingInstance.
+    events: new EventRecorder({ writer: kubeEventWriter(kube, hostname()), logger }),
     version: undefined,
     async start() {
       logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');

@@ -186,7 +186,7 @@ t.test('memory: RSS stays under 60 % of the chart limit through a hostile mix at
   t.equal(sent, total);
   t.ok(peak < limit, `peak RSS ${(peak / MiB).toFixed(1)} MiB, under 60 % of 256 MiB (${(limit / MiB).toFixed(1)} MiB)`);
   const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  const gauge = (name: string) => (Number(new RegExp(`^podpattern_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / MiB).toFixed(1);
+  const gauge = (name: string) => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / MiB).toFixed(1);
   t.comment(`memory after the mix: heap used ${gauge('nodejs_heap_size_used_bytes')} of ${gauge('nodejs_heap_size_total_bytes')} MiB, external ${gauge('nodejs_external_memory_bytes')} MiB, resident now ${(kib('VmRSS') / MiB).toFixed(1)} MiB`);
   t.comment(`memory: peak RSS ${(peak / MiB).toFixed(1)} MiB over ${total} reviews (${bodies.length} hostile kinds, 3 MiB each, and ordinary ones) at concurrency 16, flags ${flags.join(' ')}, env ${JSON.stringify(chart.env)}`);
   child.kill('SIGTERM');

@@ -3,6 +3,7 @@
 import type { Catalog } from '../catalog/types.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike, ServerVersion } from '../engine/types.js';
 import { printable } from '../engine/bounds.js';
+import { ownerOf, type OwnerReference } from '../events/review-event.js';
 import { allow, deny, denyInternal } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -119,6 +120,8 @@ export interface ReviewFacts {
   kind: string;
   operation: string | undefined;
   dryRun: boolean;
+  /** The pod's controller (or first owner), which its Event is about; see events/review-event.ts. */
+  owner: OwnerReference | undefined;
 }
 
 /** Longest a pod-supplied name in a log line gets: the longest name Kubernetes accepts. */
@@ -135,6 +138,7 @@ export function factsOf(request: AdmissionRequest): ReviewFacts {
     kind: request.kind.kind,
     operation: request.operation,
     dryRun: request.dryRun === true,
+    owner: ownerOf((request.object as PodLike | undefined)?.metadata?.ownerReferences),
   };
 }
 

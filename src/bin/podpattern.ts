@@ -11,6 +11,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
   adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
   policy: { summary: 'compile templates into admission policies (webhook-less mode)', load: () => import('../cli/policy.js') },
+  check: { summary: 'check the install in the cluster, a namespace, and whether pods would be injected', load: () => import('../cli/check.js') },
+  status: { summary: 'list injected pods by template; flag outdated and non-injected pods', load: () => import('../cli/status.js') },
+  probe: { summary: 'send a dry-run pod through the installed webhook and check it is injected', load: () => import('../cli/probe.js') },
+  version: { summary: 'print the version, the commit and the Node.js version', load: () => import('../cli/version.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },
 };
 
@@ -26,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  const command = commands[name === '--version' || name === '-v' ? 'version' : name];
   if (command === undefined) {
     process.stderr.write(`podpattern: unknown command '${name}'\n\n${usage()}`);
     return 2;

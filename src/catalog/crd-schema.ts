@@ -1,6 +1,6 @@
-// The PatternTemplate CustomResourceDefinition (SPEC §2, §5), as data.
+// The PatternTemplate CustomResourceDefinition (group podpattern.dev, v1alpha1, cluster-scoped), as data.
 //
-// This module is the single source of the CRD: helm/podpattern/crds/ and webhook-config/ hold
+// This module is the single source of the CRD: helm/podpattern/files/ (rendered by templates/crd.yaml) and webhook-config/ hold
 // YAML renderings of `patternTemplateCrd`, and test/install/crd.test.ts fails when they drift
 // (PODPATTERN_UPDATE_GOLDEN=1 rewrites them). The schema is structural, so the API server
 // prunes unknown fields; Kubernetes objects inside a template (containers, volumes, env,

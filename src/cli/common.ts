@@ -1,7 +1,7 @@
 // What the offline commands share: reading input, loading the catalog, the engine's options.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildCatalog, loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from '../catalog/index.js';
 import type { Catalog } from '../catalog/types.js';
 import { nativeSidecarSupport } from '../engine/index.js';
@@ -158,7 +158,7 @@ export function runOnManifests(argv: string[], io: Io, withOutput: boolean): Man
 }
 
 /** Reads every file (directories: their .yaml, .yml and .json files), collecting one problem line per bad file. */
-function readAll(files: string[], recursive: boolean, io: Io): { documents: Documents; problems: string[] } {
+export function readAll(files: string[], recursive: boolean, io: Io): { documents: Documents; problems: string[] } {
   const documents: Documents = [];
   const problems: string[] = [];
   for (const file of files.flatMap((f) => expand(f, recursive, problems))) {
@@ -228,4 +228,23 @@ function notKubernetes(documents: Documents): string | undefined {
     if (typeof o.kind !== 'string' || typeof o.apiVersion !== 'string') return `object ${index + 1} (${labelOf(o)}) is not a Kubernetes object: it needs apiVersion and kind`;
   }
   return undefined;
+}
+
+/**
+ * Parses a command's flags (strict), answering --help and bad flags itself: the values, or the
+ * exit code to return (0 after help, 2 after a usage error).
+ */
+export function parseFlags<T>(command: string, argv: string[], options: NonNullable<ParseArgsConfig['options']>, help: string, io: Io): { values: T } | { exit: number } {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (error) {
+    io.stderr(`podpattern ${command}: ${(error as Error).message}\n${help}`);
+    return { exit: 2 };
+  }
+  if (values.help === true) {
+    io.stdout(help);
+    return { exit: 0 };
+  }
+  return { values: values as T };
 }

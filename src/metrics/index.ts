@@ -2,6 +2,7 @@
 // one), created by main and passed to whoever records them. Label values come from closed sets
 // (outcomes, reasons, template names in the catalog), so cardinality stays bounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BuildInfo } from '../version/index.js';
 
 export interface Metrics {
   registry: Registry;
@@ -18,14 +19,29 @@ export interface Metrics {
 }
 
 export interface MetricsOptions {
-  /** Also export Node's process metrics (CPU, memory, event loop lag). Default true. */
+  /**
+   * Also export Node's process metrics (CPU, memory, event loop lag). Default true. They keep
+   * prom-client's standard names (process_*, nodejs_*), without a podpattern_ prefix, so the
+   * usual Node.js dashboards and alerts work unchanged; the job and pod labels tell processes apart.
+   */
   processMetrics?: boolean;
+  /** The build to export as podpattern_build_info (value 1, the facts as labels). */
+  build?: BuildInfo;
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'podpattern_' });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  if (options.build !== undefined) {
+    const { version, commit, node } = options.build;
+    new Gauge({
+      name: 'podpattern_build_info',
+      help: 'The podpattern build serving: always 1, with version, commit and Node.js version as labels.',
+      labelNames: ['version', 'commit', 'node_version'],
+      registers,
+    }).set({ version, commit, node_version: node }, 1);
+  }
   return {
     registry,
     reviews: new Tally({

@@ -9,6 +9,8 @@ import { encodeReview } from '../admission/respond.js';
 import type { Lookup, ReplayCache, Replayed } from '../admission/replay.js';
 import { decide, factsOf, failed, inputsOf, type Decision, type ReviewDeps } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
+import type { EventSink } from '../events/recorder.js';
+import { reviewEvent } from '../events/review-event.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -48,6 +50,8 @@ export interface AppDeps extends ReviewDeps {
   replay?: ReplayCache;
   /** Bytes of bodies read at once; BODY_BUDGET_BYTES when absent. */
   bodyBudgetBytes?: number;
+  /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
+  events?: EventSink;
   /** Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests, benchmarks). */
   tls?: { cert: string; key: string };
 }
@@ -190,7 +194,7 @@ type Recorder = (uid: string, replayed: boolean, elapsedMs: number) => void;
  * line never holds the pod itself: it may hold secrets in env.
  */
 function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
-  const { uid: _uid, ...about } = facts;
+  const { uid: _uid, owner: _owner, ...about } = facts;
   const logger = deps.logger.child({
     ...about,
     templates: decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates,
@@ -204,6 +208,7 @@ function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
   const durationLabels = { outcome: decision.outcome };
   // A dry run creates no pod: counting its templates would overstate what runs in the cluster.
   const injected = facts.dryRun ? [] : decision.templates.map((t) => injections.slot({ template: t.name, pattern: t.pattern }));
+  const event = deps.events === undefined ? undefined : reviewEvent(facts, decision);
   return (uid, replayed, elapsedMs) => {
     const ms = Math.round(elapsedMs * 1000) / 1000;
     if (decision.outcome === 'error') logger.error({ uid, ms, err: decision.error }, 'review failed');
@@ -211,5 +216,6 @@ function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
     reviewed.count += 1;
     reviewDuration.observe(durationLabels, elapsedMs / 1000);
     for (const slot of injected) slot.count += 1;
+    if (event !== undefined) deps.events?.record(event);
   };
 }

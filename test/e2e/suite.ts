@@ -10,6 +10,7 @@ import { controllerTests } from './suite-controllers.js';
 import { catalogTests } from './suite-catalog.js';
 import { admissionTests } from './suite-admission.js';
 import { policyTests } from './suite-policy.js';
+import { operateTests } from './suite-operate.js';
 
 export interface Context {
   kube: Kube;
@@ -78,6 +79,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['catalog', catalogTests],
     ['controllers', controllerTests],
     ['policy', policyTests],
+    ['operate', operateTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {
@@ -95,7 +97,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     t.equal(namespaced.trim(), '', 'no namespaced object of the release is left');
     const gone = await eventually('podpattern\'s pods to terminate', async () => ((await kube.webhookPods()).length === 0 ? true : undefined), 120_000);
     t.ok(gone, 'its pods are gone');
-    t.equal((await kube.kubectl(['get', 'crd', 'patterntemplates.podpattern.dev'])).code, 0, 'the CRD stays (Helm never deletes crds/), and with it every PatternTemplate');
+    t.equal((await kube.kubectl(['get', 'crd', 'patterntemplates.podpattern.dev'])).code, 0, 'the CRD stays (helm.sh/resource-policy: keep), and with it every PatternTemplate');
     // With the webhook gone, pods that ask for patterns are admitted untouched in enabled namespaces.
     const template = ctx.pick('sidecar', 'https-proxy');
     const created = await kube.create(podManifest(kube.unique('after-uninstall'), ctx.namespaces.enabled, requestAnnotations(template)));

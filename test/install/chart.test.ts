@@ -17,6 +17,16 @@ const scenarios: Record<string, string[]> = {
   'no ValidatingAdmissionPolicy, no PDB, no spread': ['validatingAdmissionPolicy.enabled=false', 'podDisruptionBudget.enabled=false', 'topologySpread.enabled=false'],
   'catalog ConfigMap and extra args': ['server.catalogConfigMap=my-templates', 'server.extraArgs[0]=--log-level=debug'],
   'image digest, no priority class': ['image.digest=sha256:' + 'a'.repeat(64), 'priorityClassName='],
+  'overrides and extras': [
+    'nameOverride=hooks', 'commonLabels.team=platform', 'podLabels.tier=admission', 'priorityClassName=infra-critical',
+    'extraEnv[0].name=HTTPS_PROXY', 'extraEnv[0].value=http://proxy:3128',
+    'extraVolumes[0].name=extra-ca', 'extraVolumes[0].configMap.name=corp-ca',
+    'extraVolumeMounts[0].name=extra-ca', 'extraVolumeMounts[0].mountPath=/etc/corp-ca', 'extraVolumeMounts[0].readOnly=true',
+    'podSecurityContext.fsGroup=65532', 'securityContext.readOnlyRootFilesystem=true',
+  ],
+  'fullnameOverride, CRD not managed': ['fullnameOverride=pp', 'crds.enabled=false'],
+  'CRD not kept on uninstall': ['crds.keep=false'],
+  'observability kit': ['podMonitor.enabled=true', 'prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'grafanaDashboard.namespace=monitoring'],
 };
 
 const renders = new Map<string, Render>(Object.entries(scenarios).map(([name, set]) => [name, renderChart(set)]));
@@ -43,9 +53,60 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   const kinds = render('default').map((o) => o.kind).sort();
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
-    'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    'Namespace', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
+    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
     'ValidatingWebhookConfiguration',
-  ]);
+  ], 'Namespace, Role, RoleBinding and the Pod hook are helm test\'s');
+  const without = renderChart(['test.enabled=false']).objects.map((o) => o.kind);
+  t.notOk(without.some((kind) => ['Namespace', 'Pod', 'Role', 'RoleBinding'].includes(kind)), 'test.enabled=false drops them');
+});
+
+t.test('helm test: a probe pod of podpattern\'s image, in a namespace labelled for injection, allowed only to create pods there', async (t) => {
+  const objects = render('default');
+  const namespace = find(objects, 'Namespace');
+  t.equal(namespace.metadata.name, 'podpattern-test');
+  t.equal(namespace.metadata.labels['podpattern.dev/injection'], 'enabled');
+  t.notOk(JSON.stringify(find(objects, 'MutatingWebhookConfiguration')).includes('podpattern-test'), 'not an excluded namespace');
+  const pod = find(objects, 'Pod');
+  t.equal(pod.metadata.annotations['helm.sh/hook'], 'test');
+  t.equal(pod.metadata.namespace, 'podpattern-test');
+  t.equal(pod.spec.restartPolicy, 'Never');
+  t.equal(pod.spec.containers[0].image, find(objects, 'Deployment').spec.template.spec.containers[0].image, "podpattern's own image");
+  t.same(pod.spec.containers[0].args, ['probe', '--namespace=podpattern-test', '--template=redis-exporter']);
+  t.notOk(Object.keys(pod.metadata.annotations ?? {}).some((k) => k.includes('podpattern.dev')), 'the probe pod is not itself sent to the webhook');
+  t.notSame(pod.metadata.labels, { ...pod.metadata.labels, ...find(objects, 'Service').spec.selector }, 'not selected by the webhook Service');
+  t.same(restrictedProblems(pod.spec), [], 'passes Pod Security restricted, which its namespace enforces');
+  t.same(find(objects, 'Role').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
+  t.match(find(objects, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'default', namespace: 'podpattern-test' }]);
+});
+
+t.test('the CRD is a template (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {
+  const crd = find(render('default'), 'CustomResourceDefinition');
+  t.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
+  t.equal(crd.metadata.labels['app.kubernetes.io/managed-by'], 'Helm');
+  t.equal(helm(['template', 'x', chartDir]).stdout.includes('kind: CustomResourceDefinition'), true, 'rendered without --include-crds: not in crds/');
+  t.notOk(find(render('CRD not kept on uninstall'), 'CustomResourceDefinition').metadata.annotations, 'keep=false: no resource policy');
+  t.notOk(render('fullnameOverride, CRD not managed').some((o) => o.kind === 'CustomResourceDefinition'), 'crds.enabled=false: no CRD');
+});
+
+t.test('names, labels, environment, volumes and security contexts can be overridden', async (t) => {
+  const objects = render('overrides and extras');
+  const deployment = find(objects, 'Deployment');
+  t.equal(deployment.metadata.name, 'podpattern-hooks', 'nameOverride replaces podpattern in <release>-podpattern');
+  for (const object of objects) t.equal(object.metadata.labels?.team, 'platform', `commonLabels on ${object.kind}/${object.metadata.name}`);
+  const pod = deployment.spec.template;
+  t.match(pod.metadata.labels, { team: 'platform', tier: 'admission', 'app.kubernetes.io/name': 'podpattern' }, 'the name label stays: the webhooks skip podpattern by it');
+  t.notOk(deployment.spec.selector.matchLabels.team, 'the selector (immutable) is untouched');
+  t.equal(pod.spec.priorityClassName, 'infra-critical');
+  const container = pod.spec.containers[0];
+  t.same(container.env.at(-1), { name: 'HTTPS_PROXY', value: 'http://proxy:3128' }, 'after the chart\'s own variables');
+  t.same(container.volumeMounts.at(-1), { name: 'extra-ca', mountPath: '/etc/corp-ca', readOnly: true });
+  t.same(pod.spec.volumes.at(-1), { name: 'extra-ca', configMap: { name: 'corp-ca' } });
+  t.equal(pod.spec.securityContext.fsGroup, 65532);
+  t.same(restrictedProblems(pod.spec), [], 'overrides merge into the hardened defaults');
+  const full = render('fullnameOverride, CRD not managed');
+  t.equal(find(full, 'Deployment').metadata.name, 'pp');
+  t.equal(find(full, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.service.name, 'pp', 'the webhook calls the renamed Service');
 });
 
 t.test('the Deployment is highly available, hardened and drains before it is killed', async (t) => {

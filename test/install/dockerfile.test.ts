@@ -35,7 +35,7 @@ t.test('the runtime stage has production dependencies and the build output only'
   const copies = runtime.filter((l) => /^COPY/.test(l));
   t.same(copies.map((l) => l.replace(/\s+/g, ' ')), [
     'COPY --from=deps /app/node_modules ./node_modules',
-    'COPY --from=build /app/dist ./dist',
+    'COPY --from=build /app/dist/src ./dist/src',
     'COPY package.json ./',
   ]);
   t.notMatch(runtime.join('\n'), /npm (install|ci)(?!.*--omit=dev)/, 'no dev install in the runtime stage');
@@ -57,6 +57,12 @@ t.test('npm start and npm run bench run node with the same flags as the image', 
   // exec: npm's child is the server; --exit-with-parent: it stops when npm is stopped (test/npm-start.test.ts).
   t.equal(scripts.start, `exec node ${flags} dist/src/bin/podpattern.js serve --exit-with-parent=on`);
   t.match(scripts.bench, `node ${flags} dist/bench/run.js`);
+});
+
+t.test('the image carries no benchmarks and has OCI labels', async (t) => {
+  t.ok(dockerignore.includes('bench'), '.dockerignore keeps bench/ out of the build context');
+  t.notMatch(runtime.join('\n'), /bench/, 'and the runtime stage copies only dist/src');
+  for (const label of ['title', 'description', 'source', 'licenses', 'revision']) t.match(runtime.join('\n'), new RegExp(`org\\.opencontainers\\.image\\.${label}=`), label);
 });
 
 t.test('no certificates or keys reach the image', async (t) => {

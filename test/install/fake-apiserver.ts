@@ -10,10 +10,13 @@ import type { K8sObject } from './helpers.js';
 
 /** group/version -> [kind, plural, namespaced] for everything the chart can render. */
 const kinds: Record<string, Array<[string, string, boolean]>> = {
-  v1: [['Secret', 'secrets', true], ['Service', 'services', true], ['ServiceAccount', 'serviceaccounts', true], ['Namespace', 'namespaces', false]],
+  v1: [['Secret', 'secrets', true], ['Service', 'services', true], ['ServiceAccount', 'serviceaccounts', true], ['Namespace', 'namespaces', false], ['Pod', 'pods', true]],
   'apps/v1': [['Deployment', 'deployments', true]],
   'policy/v1': [['PodDisruptionBudget', 'poddisruptionbudgets', true]],
-  'rbac.authorization.k8s.io/v1': [['ClusterRole', 'clusterroles', false], ['ClusterRoleBinding', 'clusterrolebindings', false]],
+  'rbac.authorization.k8s.io/v1': [
+    ['ClusterRole', 'clusterroles', false], ['ClusterRoleBinding', 'clusterrolebindings', false],
+    ['Role', 'roles', true], ['RoleBinding', 'rolebindings', true],
+  ],
   'admissionregistration.k8s.io/v1': [
     ['MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false],
     ['ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false],

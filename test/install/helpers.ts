@@ -70,6 +70,8 @@ const requiredShape: Record<string, string[][]> = {
   // kubernetes-models has no MutatingAdmissionPolicy yet (admissionregistration.k8s.io/v1 since Kubernetes 1.36).
   'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': [['spec', 'matchConstraints'], ['spec', 'mutations']],
   'admissionregistration.k8s.io/v1/MutatingAdmissionPolicyBinding': [['spec', 'policyName']],
+  'monitoring.coreos.com/v1/PodMonitor': [['spec', 'selector'], ['spec', 'podMetricsEndpoints']],
+  'monitoring.coreos.com/v1/PrometheusRule': [['spec', 'groups']],
 };
 
 const clusterScoped = new Set([

@@ -27,6 +27,10 @@ const cases: Array<[string, string[], RegExp]> = [
   ['an unknown resource', ['resources.limits.gpu=1'], /at '\/resources\/limits': additional properties 'gpu' not allowed/],
   ['a bad duration', ['serviceMonitor.interval=30 seconds'], /at '\/serviceMonitor\/interval'/],
   ['extraCABundle that is not PEM', ['tls.extraCABundle=hello'], /at '\/tls\/extraCABundle'/],
+  ['a nameOverride that is not a DNS label', ['nameOverride=Hooks!'], /at '\/nameOverride'/],
+  ['an extraEnv entry without a name', ['extraEnv[0].value=x'], /at '\/extraEnv\/0'.*'name'/],
+  ['an extraVolumeMount without a path', ['extraVolumeMounts[0].name=x'], /at '\/extraVolumeMounts\/0'.*'mountPath'/],
+  ['a misspelt crds key', ['crds.enable=false'], /at '\/crds': additional properties 'enable' not allowed/],
   ['a boolean as a string', ['--set-string=networkPolicy.enabled=true'], /at '\/networkPolicy\/enabled': got string, want boolean/],
   ['a cluster older than 1.30', ['--kube-version=1.29.0'], /requires kubeVersion: >=1\.30\.0-0/],
   // Checks the schema cannot express, done by the chart with `fail`:

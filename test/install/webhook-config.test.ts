@@ -129,9 +129,23 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
     t.equal(chart.status, 0, chart.stderr);
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount', 'CustomResourceDefinition']) {
       const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
+      // Helm-only: the chart keeps its CRD on uninstall (kubectl has no uninstall to guard against).
+      if (kind === 'CustomResourceDefinition') {
+        t.same(fromChart.metadata.annotations, { 'helm.sh/resource-policy': 'keep' }, `${release}: the CRD survives helm uninstall`);
+        delete fromChart.metadata.annotations;
+      }
       const fromPlain = normalize(find(plain, kind), {}) as K8sObject;
       // Namespace-level details of the chart (annotations it adds) are compared too: none are expected.
       t.same(fromChart, fromPlain, `${release}/${namespace}: ${kind} matches webhook-config/`);
     }
   }
+});
+
+t.test('the ClusterRole grants exactly what the server uses, Events being create-only', async (t) => {
+  t.same(find(plainObjects(), 'ClusterRole').rules, [
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['list', 'watch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates/status'], verbs: ['patch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  ]);
 });

@@ -45,6 +45,20 @@ t.test('process metrics are on by default and use our registry only', async (t) 
   const { createMetrics } = await import('../../src/metrics/index.js');
   const { register } = await import('prom-client');
   const metrics = createMetrics();
-  t.match(await metrics.registry.metrics(), /podpattern_process_resident_memory_bytes/);
-  t.notMatch(await register.metrics(), /podpattern_/, 'nothing lands in the global registry');
+  const text = await metrics.registry.metrics();
+  t.match(text, /^process_resident_memory_bytes /m, 'standard names, so stock Node.js dashboards work');
+  t.match(text, /^nodejs_eventloop_lag_p99_seconds /m);
+  t.notMatch(text, /podpattern_process_|podpattern_nodejs_/, 'no podpattern_ prefix on process metrics');
+  t.notMatch(text, /podpattern_build_info/, 'no build info unless given');
+  t.notMatch(await register.metrics(), /podpattern_|process_resident/, 'nothing lands in the global registry');
+});
+
+t.test('podpattern_build_info carries the version, commit and Node.js version', async (t) => {
+  const { createMetrics } = await import('../../src/metrics/index.js');
+  const { buildInfo } = await import('../../src/version/index.js');
+  const build = buildInfo();
+  const metrics = createMetrics({ processMetrics: false, build });
+  const text = await metrics.registry.metrics();
+  t.match(text, /# TYPE podpattern_build_info gauge/);
+  t.ok(text.includes(`podpattern_build_info{version="${build.version}",commit="${build.commit}",node_version="${process.version}"} 1`), text);
 });

@@ -1,12 +1,19 @@
 {{/*
-Names. app.kubernetes.io/name is always "podpattern": the webhooks' objectSelector uses it to
-skip podpattern's own pods, and webhook-config/ uses the same label.
+Names: fullnameOverride, else the release name with nameOverride (default "podpattern") added
+unless already in it. nameOverride changes object names only: app.kubernetes.io/name stays
+"podpattern", because the webhooks' objectSelector uses it to skip podpattern's own pods (and
+webhook-config/ and the docs name the same label).
 */}}
 {{- define "podpattern.fullname" -}}
-{{- if contains "podpattern" .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default "podpattern" .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-podpattern" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -20,6 +27,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "podpattern.serviceAccountName" -}}

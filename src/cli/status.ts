@@ -1,0 +1,86 @@
+// `podpattern status`: the inventory of injected pods in the cluster (status/inventory.ts) with
+// the workload that owns each flagged pod and the command that rolls it. Exit 1 when a pod is
+// outdated or was not injected, so a script can act on it.
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import type { Finding } from './check/findings.js';
+import { clusterCatalog } from './check/pods.js';
+import { parseFlags, processIo, type Io } from './common.js';
+import { ClusterError, call, connect, contextNamespace, explainFailure } from './kube/connect.js';
+import { formatInventory, rollCommand, takeInventory, type Workload } from './status/inventory.js';
+
+const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--kubeconfig FILE] [--context NAME]
+
+Lists injected pods by template and template hash; flags pods injected with a template version
+the catalog no longer has, and pods that ask for a pattern but were not injected, each with its
+workload and the command that rolls it. Exit 1 when any pod is flagged.
+  -A, --all-namespaces   every namespace
+  -n, --namespace        one namespace (default: the context's)
+The catalog compared with is the built-in one plus the cluster's PatternTemplates (templates the
+server reads from --catalog-dir are not visible here).
+`;
+
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  const parsed = parseFlags<{ namespace?: string; 'all-namespaces'?: boolean; kubeconfig?: string; context?: string }>('status', argv, { namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' }, kubeconfig: { type: 'string' }, context: { type: 'string' } }, HELP, io);
+  if ('exit' in parsed) return parsed.exit;
+  const values = parsed.values;
+  if (values['all-namespaces'] === true && values.namespace !== undefined) {
+    io.stderr('podpattern status: give -A or -n, not both\n');
+    return 2;
+  }
+  try {
+    const config = connect(values.kubeconfig, values.context);
+    const namespace = values['all-namespaces'] === true ? undefined : (values.namespace ?? contextNamespace(config));
+    const { text, flagged } = await status(config, namespace, io);
+    io.stdout(text);
+    return flagged ? 1 : 0;
+  } catch (error) {
+    if (!(error instanceof ClusterError)) throw error;
+    io.stderr(`podpattern status: ${error.message}\n`);
+    return 1;
+  }
+}
+
+async function status(config: KubeConfig, namespace: string | undefined, io: Io): Promise<{ text: string; flagged: boolean }> {
+  const core = config.makeApiClient(CoreV1Api);
+  const where = namespace === undefined ? 'in all namespaces' : `in ${namespace}`;
+  const pods = await call(`list pods ${where}`, config, () => (namespace === undefined ? core.listPodForAllNamespaces() : core.listNamespacedPod({ namespace })));
+  const findings: Finding[] = [];
+  const catalog = await clusterCatalog(config, findings);
+  for (const finding of findings) io.stderr(`warning: ${finding.message}\n`);
+  const replicaSets = await ownersOfReplicaSets(config, pods.items, io);
+  const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
+  return { text: formatInventory(inventory), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 };
+}
+
+/** ReplicaSets owning listed pods, by namespace/name, to name their Deployments. Unreadable ones are reported, not fatal. */
+async function ownersOfReplicaSets(config: KubeConfig, pods: V1Pod[], io: Io): Promise<Map<string, V1ReplicaSet>> {
+  const apps = config.makeApiClient(AppsV1Api);
+  const namespaces = new Set(pods.filter((p) => controllerOf(p)?.kind === 'ReplicaSet').map((p) => p.metadata?.namespace ?? ''));
+  const found = new Map<string, V1ReplicaSet>();
+  for (const namespace of namespaces) {
+    try {
+      for (const rs of (await apps.listNamespacedReplicaSet({ namespace })).items) found.set(`${namespace}/${rs.metadata?.name}`, rs);
+    } catch (error) {
+      io.stderr(`warning: ${explainFailure(error, `list ReplicaSets in ${namespace}`, config)}; pods there are named by ReplicaSet, not Deployment\n`);
+    }
+  }
+  return found;
+}
+
+function controllerOf(object: { metadata?: { ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> } }): { kind: string; name: string } | undefined {
+  const references = object.metadata?.ownerReferences ?? [];
+  return references.find((r) => r.controller === true) ?? references[0];
+}
+
+function workloadOf(pod: V1Pod, replicaSets: Map<string, V1ReplicaSet>): Workload {
+  const namespace = pod.metadata?.namespace ?? '';
+  const name = pod.metadata?.name ?? '';
+  let owner = controllerOf(pod);
+  if (owner?.kind === 'ReplicaSet') {
+    const rs = replicaSets.get(`${namespace}/${owner.name}`);
+    const above = rs === undefined ? undefined : controllerOf(rs);
+    if (above?.kind === 'Deployment') owner = above;
+  }
+  if (owner === undefined) return { kind: 'Pod', name, roll: rollCommand('Pod', name, namespace, name) };
+  return { kind: owner.kind, name: owner.name, roll: rollCommand(owner.kind, owner.name, namespace, name) };
+}

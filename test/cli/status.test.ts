@@ -1,0 +1,77 @@
+// `podpattern status` against a scripted API server: pods by template and hash, an outdated pod
+// and a non-injected one flagged with their Deployment and the command that rolls it.
+import t from 'tap';
+import { loadBuiltinTemplates } from '../../src/catalog/index.js';
+import { run } from '../../src/cli/status.js';
+import { rollCommand } from '../../src/cli/status/inventory.js';
+import { startFakeKube, status } from '../helpers/fake-kube.js';
+
+const current = loadBuiltinTemplates().templates.find((x) => x.name === 'redis-exporter')!.hash;
+const injected = (hash: string) => JSON.stringify({ templates: [{ name: 'redis-exporter', pattern: 'adapter', hash }], containers: ['redis-exporter'] });
+const owned = (rs: string) => [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: rs, controller: true }];
+
+function pods() {
+  return { items: [
+    { metadata: { name: 'cache-1', namespace: 'shop', ownerReferences: owned('cache-7d'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) } }, status: { phase: 'Running' } },
+    { metadata: { name: 'cache-old', namespace: 'shop', ownerReferences: owned('cache-5b'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Running' } },
+    { metadata: { name: 'bare', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter' } }, status: { phase: 'Running' } },
+    { metadata: { name: 'opted-out', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' } }, status: { phase: 'Running' } },
+    { metadata: { name: 'plain', namespace: 'shop' }, status: { phase: 'Running' } },
+  ] };
+}
+
+async function statusOf(kubeconfig: string, ...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(['--kubeconfig', kubeconfig, ...args], { stdout: (s) => out.push(s), stderr: (s) => err.push(s), readStdin: () => '' });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+t.test('pods by template and hash; outdated and non-injected pods with their workload and roll command', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, pods()]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
+    { metadata: { name: 'cache-7d', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
+    { metadata: { name: 'cache-5b', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
+  ] }]);
+  const result = await statusOf(kube.kubeconfig);
+  t.equal(result.code, 1, 'flagged pods: exit 1');
+  const lines = result.out.trimEnd().split('\n');
+  t.match(lines[0], /^TEMPLATE\s+HASH\s+VERSION\s+PODS$/);
+  t.match(result.out, new RegExp(`^redis-exporter\\s+0123456789abcdef\\s+outdated\\s+1$`, 'm'));
+  t.match(result.out, new RegExp(`^redis-exporter\\s+${current}\\s+current\\s+1$`, 'm'));
+  t.match(result.out, new RegExp(`^outdated: shop/cache-old \\(Deployment cache\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/cache$`, 'm'));
+  t.match(result.out, /^not injected: shop\/bare \(Pod bare\) asks for podpattern\.dev\/adapter=redis-exporter but has no podpattern\.dev\/status; roll: kubectl -n shop delete pod bare, then create it again/m);
+  t.notMatch(result.out, /opted-out|plain/, 'opted-out and plain pods are not flagged');
+  t.match(kube.requests.map((r) => r.url), [/^\/api\/v1\/namespaces\/shop\/pods/], 'the context namespace by default');
+});
+
+t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network failures are one line', async (t) => {
+  const kube = await startFakeKube();
+  kube.routes.set('GET /api/v1/pods', () => [200, { items: [pods().items[0]] }]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => status(403, 'patterntemplates.podpattern.dev is forbidden'));
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => status(403, 'replicasets.apps is forbidden'));
+  const all = await statusOf(kube.kubeconfig, '-A');
+  t.equal(all.code, 0, all.out + all.err);
+  t.match(all.out, /redis-exporter\s+\S+\s+current\s+1/);
+  t.match(all.err, /^warning: cannot list PatternTemplates: forbidden .*built-in catalog only$/m);
+  t.match(all.err, /^warning: cannot list ReplicaSets in shop: forbidden/m);
+  kube.routes.set('GET /api/v1/pods', () => status(403, 'pods is forbidden: User "me" cannot list resource "pods" at the cluster scope'));
+  const forbidden = await statusOf(kube.kubeconfig, '-A');
+  t.equal(forbidden.code, 1);
+  t.equal(forbidden.err, 'podpattern status: cannot list pods in all namespaces: forbidden (pods is forbidden: User "me" cannot list resource "pods" at the cluster scope); ask for that permission (RBAC) or use a context that has it\n');
+  await kube.close();
+  const down = await statusOf(kube.kubeconfig, '-n', 'shop');
+  t.equal(down.code, 1);
+  t.match(down.err, /^podpattern status: cannot list pods in shop: http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)[^\n]*\n$/);
+  t.equal((await statusOf(kube.kubeconfig, '-A', '-n', 'x')).code, 2);
+});
+
+t.test('the roll command fits the workload', async (t) => {
+  t.equal(rollCommand('StatefulSet', 'db', 'shop', 'db-0'), 'kubectl -n shop rollout restart statefulset/db');
+  t.equal(rollCommand('DaemonSet', 'agent', 'ops', 'agent-x'), 'kubectl -n ops rollout restart daemonset/agent');
+  t.match(rollCommand('Job', 'migrate', 'shop', 'migrate-x'), /recreate Job migrate/);
+  t.match(rollCommand('ReplicaSet', 'rs', 'shop', 'rs-x'), /delete pod rs-x \(the ReplicaSet creates a new one\)/);
+});
