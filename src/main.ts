@@ -23,7 +23,6 @@ import { Lifecycle } from './server/lifecycle.js';
 import { Connections } from './server/connections.js';
 import { checkHeap } from './server/heap.js';
 import { EventRecorder } from './events/recorder.js';
-import { kubeEventWriter } from './events/kube-writer.js';
 import { LineBatcher } from './log/line-batcher.js';
 import { buildInfo } from './version/index.js';
 
@@ -183,7 +182,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
   const cluster: Cluster = {
     watch,
     // In a pod the hostname is the pod's name: the Event's reportingInstance.
-    events: new EventRecorder({ writer: kubeEventWriter(kube, hostname()), logger }),
+    events: new EventRecorder({ writer: (await import('./events/kube-writer.js')).kubeEventWriter(kube, hostname()), logger }),
     version: undefined,
     async start() {
       logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');

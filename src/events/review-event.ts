@@ -61,7 +61,9 @@ export function ownerOf(references: unknown): OwnerReference | undefined {
     }
   }
   if (chosen === undefined) return undefined;
-  const cut = (value: unknown): string => (value as string).slice(0, MAX_NAME);
+  // A fresh string: a slice of a long one is a view that keeps the whole original alive, and a
+  // hostile owner name can be megabytes that the remembered answer would then hold.
+  const cut = (value: unknown): string => Buffer.from((value as string).slice(0, MAX_NAME), 'utf8').toString('utf8');
   return { apiVersion: cut(chosen.apiVersion), kind: cut(chosen.kind), name: cut(chosen.name), uid: cut(chosen.uid), ...(chosen.controller === true ? { controller: true } : {}) };
 }
 
