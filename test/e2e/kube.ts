@@ -1,6 +1,7 @@
 // Small helpers the e2e tests share: kubectl that throws with the whole story, waiting on a
 // condition with a bound, namespaces and pods, podpattern's install, its metrics and logs.
 import type { Cluster, RunResult } from './harness.js';
+import { join } from 'node:path';
 import { describe, namespaceManifest, parseYaml, type Json } from './pods.js';
 
 export const RELEASE = 'podpattern';
@@ -87,10 +88,25 @@ export class Kube {
   /** helm install/upgrade of the project's chart, waiting until podpattern's pods are ready. */
   async helmInstall(verb: 'install' | 'upgrade', values: string[] = []): Promise<RunResult> {
     return this.helm([
-      verb, RELEASE, 'helm/podpattern', '--namespace', RELEASE_NAMESPACE,
+      verb, RELEASE, await this.packagedChart(), '--namespace', RELEASE_NAMESPACE,
       ...(verb === 'install' ? ['--create-namespace'] : []),
       '--wait', '--timeout', '5m', ...values.flatMap((v) => ['--set', v]),
     ]);
+  }
+
+  private chart: string | undefined;
+
+  /** The chart as a release ships it: `helm package`d once per cluster, installed from the .tgz. */
+  async packagedChart(): Promise<string> {
+    if (this.chart === undefined) {
+      const dir = join(this.cluster.dir, 'chart');
+      const packaged = await this.helm(['package', 'helm/podpattern', '--destination', dir]);
+      if (packaged.code !== 0) throw new Error(`helm package helm/podpattern: ${describe(packaged)}`);
+      const file = /Successfully packaged chart and saved it to: (\S+\.tgz)/.exec(packaged.stdout)?.[1];
+      if (file === undefined) throw new Error(`helm package printed no .tgz: ${packaged.stdout}`);
+      this.chart = file;
+    }
+    return this.chart;
   }
 
   /**

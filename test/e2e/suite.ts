@@ -44,7 +44,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     t.equal(cluster.serverVersion, cluster.leg.kubernetes);
   });
 
-  await t.test('helm install: the chart installs and its webhook pods become ready endpoints', async (t) => {
+  await t.test('helm install of the packaged chart: it installs and its webhook pods become ready endpoints', async (t) => {
     const installed = await kube.helmInstall('install');
     t.equal(installed.code, 0, outcome(installed));
     const deployment = await kube.json(['get', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE]);

@@ -64,7 +64,9 @@ export function sandboxArgs(input: SandboxInput): string[] {
   const readOnlyRoot = container.securityContext?.readOnlyRootFilesystem === true;
   if (!readOnlyRoot) for (const dir of ['/tmp', '/run']) if (!targets.includes(dir)) args.push('--tmpfs', dir);
   args.push('--remount-ro', '/');
-  if (container.workingDir) args.push('--chdir', container.workingDir);
+  // As a runtime does: the image's WORKDIR or the container's workingDir, else '/', never the
+  // test's own folder (which may not exist inside, and then the program cannot open its files).
+  args.push('--chdir', container.workingDir || '/');
   args.push('--', ...privilegeArgs(container, input.uid, input.gid, input.groups));
   return args;
 }
