@@ -40,7 +40,8 @@ required_version() {
   printf '%s' "$version"
 }
 
-stamp_of() { sha256sum "$1/go.mod" "$1/go.sum" | sha256sum | cut -c1-16; }
+# The stamp is the modules' content only (not their path), so every clone shares one cache.
+stamp_of() { cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -c1-16; }
 
 # cached DIR STAMP BINARY... : whether DIR holds a complete build from this stamp whose
 # binaries run. A half-written or foreign cache is not trusted.
