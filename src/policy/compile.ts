@@ -139,7 +139,7 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
     ...requestProblems(),
     // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
     // does, so one denial says everything); what it would clash with is not.
-    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
+    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? ${forgedCheck(template)} : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
   ];
   return [
     ANNS_VARIABLE,
@@ -148,6 +148,19 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
     { name: 'wrongPattern', expression: wrongPattern(template) },
     { name: 'problems', expression: joinLists(problems) },
   ];
+}
+
+/**
+ * A status naming this template and hash is only a claim (a pod author can write it): the pod
+ * must hold every container the template adds, or the patterns were never injected. The
+ * webhook injects such a pod; a policy cannot tell which objects to add back, so it refuses it.
+ */
+function forgedCheck(template: Template): string {
+  const names = [...template.spec.containers, ...template.spec.initContainers].map((c) => c.name);
+  if (names.length === 0) return '[]';
+  const present = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
+  const message = `${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its containers (${names.join(', ')}): the status was not written by podpattern for this pod; remove it and create the pod again`;
+  return `(${names.map(present).join(' && ')} ? [] : [${quote(message)}])`;
 }
 
 function joinLists(lists: string[]): string {

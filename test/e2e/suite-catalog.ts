@@ -153,7 +153,12 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
       return c?.status === 'False' ? c : undefined;
     });
     t.match(condition, { reason: 'InvalidTemplate', message: /\$\(params\.nope\) names an undeclared parameter/ });
-    const created = await tryPod();
+    // Ready=False is written as the update arrives; the catalog swaps after its debounce, and
+    // from then on pods get the warning.
+    const created = await eventually('the warning on a pod that asks for it', async () => {
+      const attempt = await tryPod();
+      return attempt.code !== 0 || /Warning: .*ops-echo \(cluster\) is invalid; the last good one is used/.test(attempt.stderr) ? attempt : undefined;
+    });
     t.equal(created.code, 0, 'pods asking for it are still admitted');
     t.equal(imageOf(created.object), 'registry.example/echo:2', 'with the last good version');
     t.match(created.stderr, /Warning: .*ops-echo \(cluster\) is invalid; the last good one is used/, 'and kubectl shows the warning');

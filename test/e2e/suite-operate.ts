@@ -115,7 +115,8 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
     };
     t.teardown(restore);
     await kube.webhookEndpoints(0);
-    await eventually('podpattern\'s pods to be gone', async () => ((await kube.webhookPods()).length === 0 ? true : undefined), 120_000);
+    // Gone, not only terminating: a draining replica still answers (and would review the template).
+    await eventually('podpattern\'s pods to be gone', async () => ((await kube.pods(RELEASE_NAMESPACE, 'app.kubernetes.io/name=podpattern')).length === 0 ? true : undefined), 120_000);
     const down = await podpattern(ctx, ['check']);
     t.equal(down.code, 1);
     t.match(down.stdout, /^\[FAIL\] endpoints: Service podpattern\/podpattern has no ready endpoint.*\n {7}fix: kubectl -n podpattern scale deployment\/podpattern --replicas=2$/m);
