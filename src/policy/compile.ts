@@ -81,6 +81,9 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
               messageExpression:
                 '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
             },
+            // On the final pod only (the mutating policy adds the status before the containers,
+            // so this cannot be one of the problems it checks between its two mutations).
+            forgedStatusValidation(template),
           ],
         },
       },
@@ -139,7 +142,7 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
     ...requestProblems(),
     // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
     // does, so one denial says everything); what it would clash with is not.
-    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? ${forgedCheck(template)} : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
+    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
   ];
   return [
     ANNS_VARIABLE,
@@ -155,12 +158,14 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
  * must hold every container the template adds, or the patterns were never injected. The
  * webhook injects such a pod; a policy cannot tell which objects to add back, so it refuses it.
  */
-function forgedCheck(template: Template): string {
+function forgedStatusValidation(template: Template): { expression: string; message: string } {
   const names = [...template.spec.containers, ...template.spec.initContainers].map((c) => c.name);
-  if (names.length === 0) return '[]';
   const present = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
-  const message = `${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its containers (${names.join(', ')}): the status was not written by podpattern for this pod; remove it and create the pod again`;
-  return `(${names.map(present).join(' && ')} ? [] : [${quote(message)}])`;
+  const claims = `${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].startsWith(${quote(statusPrefix(template))})`;
+  return {
+    expression: names.length === 0 ? 'true' : `!(${claims}) || (${names.map(present).join(' && ')})`,
+    message: `podpattern cannot inject this pod: ${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its containers (${names.join(', ')}); the status was not written by podpattern for this pod: remove it and create the pod again`,
+  };
 }
 
 function joinLists(lists: string[]): string {
