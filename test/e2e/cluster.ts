@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_CIDR } from './network.js';
 import type { CertPair, Pki } from './pki.js';
-import { childEnv, startProcess, stopProcess, type Managed } from './processes.js';
+import { childEnv, startProcess, type Managed } from './processes.js';
 
 export const CACHE_DIR = process.env.PODPATTERN_E2E_CACHE ?? join(homedir(), '.cache', 'podpattern-e2e');
 const MODULES_DIR = fileURLToPath(new URL('./cluster/', import.meta.url));
@@ -204,12 +204,7 @@ function readyz(url: string, pki: Pki): Promise<boolean> {
  */
 export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig: string): Managed {
   return startProcess('kube-controller-manager', join(l.binDir, 'kube-controller-manager'), [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    '--bind-address=127.0.0.1',
-    '--secure-port=0',
-    '--leader-elect=false',
+    ...componentFlags(kubeconfig),
     '--use-service-account-credentials=true',
     `--service-account-private-key-file=${pki.serviceAccount.privateKey}`,
     `--root-ca-file=${pki.ca.cert}`,
@@ -217,12 +212,16 @@ export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig
     `--cluster-signing-key-file=${pki.ca.key}`,
     // Pods of a deleted namespace or workload go quickly, so teardown between tests is fast.
     '--concurrent-gc-syncs=20',
-    '--v=1',
   ], { logFile: join(dir, 'kube-controller-manager.log') });
 }
 
 export function startScheduler(l: Leg, dir: string, kubeconfig: string): Managed {
-  return startProcess('kube-scheduler', join(l.binDir, 'kube-scheduler'), [
+  return startProcess('kube-scheduler', join(l.binDir, 'kube-scheduler'), componentFlags(kubeconfig), { logFile: join(dir, 'kube-scheduler.log') });
+}
+
+/** What the controller manager and the scheduler share: their identity, no serving port, one instance. */
+function componentFlags(kubeconfig: string): string[] {
+  return [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
     `--authorization-kubeconfig=${kubeconfig}`,
@@ -230,7 +229,7 @@ export function startScheduler(l: Leg, dir: string, kubeconfig: string): Managed
     '--secure-port=0',
     '--leader-elect=false',
     '--v=1',
-  ], { logFile: join(dir, 'kube-scheduler.log') });
+  ];
 }
 
 export function writeKubeconfig(path: string, server: string, pki: Pki, user: CertPair): void {
@@ -271,8 +270,4 @@ export function run(command: string, args: readonly string[], options: { input?:
     });
     child.stdin.end(options.input ?? '');
   });
-}
-
-export async function stopAll(processes: Array<Managed | undefined>): Promise<void> {
-  for (const p of processes) if (p !== undefined) await stopProcess(p);
 }

@@ -11,7 +11,7 @@
 // Pods it cannot run (any other image) stay bound and Pending, as on a node that cannot pull
 // their images; when deleted they are removed at once, as a kubelet does for a pod with no
 // running containers.
-import { mkdirSync, rmSync, writeFileSync, chmodSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chmodSync, existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join, dirname } from 'node:path';
@@ -545,8 +545,4 @@ async function sendProbe(probe: V1Probe, container: V1Container, podIp: string):
     });
   }
   throw new Error(`container ${container.name}: only httpGet and tcpSocket probes are supported by the e2e node agent`);
-}
-
-export function removeAgentFiles(dir: string): void {
-  rmSync(join(dir, 'pods'), { recursive: true, force: true });
 }
