@@ -17,6 +17,17 @@ function kubectlTags(tags: Tags): Tags {
   );
 }
 
+/**
+ * The writer's tags: YAML 1.1's, except that the merge tag never claims a string. The yaml
+ * package otherwise writes the string `<<` through the merge tag, unquoted, and a YAML 1.1
+ * reader (kubectl) then takes an annotation named `<<` for a merge key. Left as a tag that
+ * only tests, it makes the writer quote `<<` like any other string a reader would resolve to
+ * another type.
+ */
+function writerTags(tags: Tags): Tags {
+  return tags.map((tag) => (typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:merge' ? { ...tag, identify: () => false } : tag));
+}
+
 export class YamlError extends Error {}
 
 /** Every document of a multi-document YAML (or JSON) text as plain values; empty ones are dropped. */
@@ -37,5 +48,5 @@ export function readDocuments(text: string): unknown[] {
  * kubectl's document splitter would take for a document of its own.
  */
 export function writeDocument(value: unknown): string {
-  return new Document(value, { version: '1.1', compat: 'core', aliasDuplicateObjects: false }).toString({ lineWidth: 0, directives: false });
+  return new Document(value, { version: '1.1', compat: 'core', aliasDuplicateObjects: false, customTags: writerTags }).toString({ lineWidth: 0, directives: false });
 }
