@@ -163,14 +163,36 @@ export const ANY_TEXT = '\u0000any\u0000';
  */
 export function covers(expected: unknown, actual: unknown): boolean {
   if (expected === undefined) return true;
+  if (actual === undefined && isEmptyValue(expected)) return true;
   if (typeof expected === 'string' && expected.includes(ANY_TEXT)) return typeof actual === 'string' && matchesWithGaps(expected.split(ANY_TEXT), actual);
   if (Array.isArray(expected)) return Array.isArray(actual) && coversInOrder(expected, actual);
   if (expected !== null && typeof expected === 'object') {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
-    return Object.entries(expected).every(([key, value]) => LOOSE.has(key) || covers(value, (actual as Record<string, unknown>)[key]));
+    return Object.entries(expected).every(([key, value]) => {
+      const held = (actual as Record<string, unknown>)[key];
+      return LOOSE.has(key) || (value === false && held === undefined && OMITTED_FALSE.has(key)) || covers(value, held);
+    });
   }
   return expected === actual;
 }
+
+/**
+ * Values the API server stores as absent: its Go types omit an empty string and an empty list
+ * or map (`omitempty`), so an env var we render with an empty value, or `args: []`, comes back
+ * without the field. Absent and empty mean the same to Kubernetes.
+ */
+function isEmptyValue(value: unknown): boolean {
+  if (value === '' || value === null) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/**
+ * The container fields whose `false` the API server omits (plain Go bools with `omitempty`).
+ * Every other bool of a container is a pointer, stored as written: `allowPrivilegeEscalation:
+ * false` must still be there for a container to be ours.
+ */
+const OMITTED_FALSE = new Set(['readOnly', 'stdin', 'stdinOnce', 'tty']);
 
 /** Whether each item of `expected` is covered by an item of `actual`, in order, with any items between. */
 function coversInOrder(expected: unknown[], actual: unknown[]): boolean {

@@ -23,6 +23,7 @@ import { inject, type PodLike } from '../../src/engine/index.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import type { Template } from '../../src/catalog/types.js';
 import { testCatalog } from '../helpers/catalog.js';
+import { storedByApiServer } from '../helpers/stored-pod.js';
 
 const SEED = 20_261_130;
 const RUNS = Number(process.env['PODPATTERN_HOSTILE_RUNS'] ?? 10_000);
@@ -263,6 +264,10 @@ t.test(`${RUNS} hostile reviews hold the four oracles`, async (t) => {
       if (why !== undefined) return fail(why);
       const again = decide(request(`again-${counts.reviews}`, after), deps); // oracle 4
       if (again.outcome !== 'skipped' || again.response.patch !== undefined) return fail(`oracle 4: reviewing the result again gave ${again.outcome} (${again.reason})${process.env["PODPATTERN_HOSTILE_DEBUG"] ? ` ${JSON.stringify(pod)} => ${JSON.stringify(after)}` : ""}`);
+      // The same as a reinvocation sees it: stored by the API server (empty values omitted, the
+      // ServiceAccount token mounted into our containers too).
+      const stored = decide(request(`stored-${counts.reviews}`, storedByApiServer(after)), deps);
+      if (stored.outcome !== 'skipped' || stored.response.patch !== undefined) return fail(`oracle 4: the stored result reviewed again gave ${stored.outcome} (${stored.reason})`);
       return true;
     }),
     { seed: SEED, numRuns: RUNS, endOnFailure: true },

@@ -29,16 +29,6 @@ function comparable(pod: Json, namespace: string): Json {
   const copy = structuredClone(pod) as Json;
   delete copy.status;
   for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'namespace']) delete copy.metadata[key];
-  // Known difference, to fix in the webhook: for a template read from the cluster, podpattern on
-  // reinvocation does not yet recognise its own container once the ServiceAccount plugin has
-  // mounted its token into it, and replaces it without the mount; the policies keep it. The
-  // token mount on injected containers is therefore left out of the comparison.
-  for (const list of [copy.spec?.containers, copy.spec?.initContainers]) {
-    for (const container of (list ?? []) as Json[]) {
-      if (container.name === 'app' || container.volumeMounts === undefined) continue;
-      container.volumeMounts = (container.volumeMounts as Json[]).filter((m) => m.mountPath !== '/var/run/secrets/kubernetes.io/serviceaccount');
-    }
-  }
   const text = JSON.stringify(copy).replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-*').split(namespace).join('$NAMESPACE');
   return JSON.parse(text) as Json;
 }

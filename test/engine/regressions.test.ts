@@ -7,6 +7,7 @@ import { applyPatch, inject, type InjectionResult, type PodLike } from '../../sr
 import { decide } from '../../src/admission/review.js';
 import { buildCatalog, loadBuiltinTemplates, parseTemplates } from '../../src/catalog/index.js';
 import { testCatalog } from '../helpers/catalog.js';
+import { storedByApiServer } from '../helpers/stored-pod.js';
 
 const catalog = testCatalog();
 const options = { nativeSidecars: 'never', namespace: 'shop' } as const;
@@ -218,4 +219,40 @@ spec:
 `, 'builtin');
   t.equal(parsed.templates.length, 0);
   t.match(parsed.failures[0]?.problems.join('\n'), /spec\.parameters\.name\.pattern: not a regular expression podpattern can run in linear time/);
+});
+
+t.test('reinvocation after the API server dropped our empty values: already injected, nothing replaced', async (t) => {
+  // Found on a real API server: a field a template renders empty (an env var whose value is a
+  // parameter left empty, `readOnly: false`, `args: []`) is stored without it, because the API
+  // server's Go types omit empty values. Our container then lacked a field we "set", looked
+  // like someone else's, and was replaced on reinvocation without the token the
+  // ServiceAccount plugin had mounted into it.
+  const asked = { 'podpattern.dev/sidecar': 'demo-sidecar' };
+  const first = inject(pod(asked), catalog, options);
+  t.equal(first.outcome, 'injected');
+  if (first.outcome !== 'injected') return;
+  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>>; volumes: unknown[] } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const sidecar = stored.spec.containers.find((c) => c.name === 'demo-sidecar');
+  t.ok(sidecar?.env?.some((e: { name: string; value?: string }) => e.name === 'LABEL' && e.value === ''), 'the template renders LABEL empty');
+  const again = inject(storedByApiServer(stored), catalog, options);
+  t.match(again, { outcome: 'skipped', reason: 'already-injected' }, 'the pod is recognised as injected');
+});
+
+t.test('a copy of our container without a restriction the template sets is not ours', async (t) => {
+  // The API server keeps `allowPrivilegeEscalation: false` (a pointer in its Go types); a pod
+  // whose status names our container while the container lacks it has not been injected by us.
+  const builtin = buildCatalog([loadBuiltinTemplates()]);
+  const asked = { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' };
+  const first = inject(pod(asked), builtin, options);
+  if (first.outcome !== 'injected') return t.fail(first.outcome);
+  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const proxy = stored.spec.containers.find((c) => c.name === 'https-proxy');
+  t.equal(proxy?.securityContext?.allowPrivilegeEscalation, false, 'the template sets it');
+  delete proxy?.securityContext?.allowPrivilegeEscalation;
+  const again = inject(stored, builtin, options);
+  t.equal(again.outcome, 'injected', 'injected again, replacing the weakened copy');
+  if (again.outcome !== 'injected') return;
+  const fixed = applyPatch(stored, again.patch) as typeof stored;
+  t.equal(fixed.spec.containers.find((c) => c.name === 'https-proxy')?.securityContext?.allowPrivilegeEscalation, false);
+  t.equal(fixed.spec.containers.filter((c) => c.name === 'https-proxy').length, 1);
 });
