@@ -6,7 +6,7 @@
 // uid 65532, from /app, which is this checkout (built by `npm run build`).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Mount } from './sandbox.js';
+import type { Mount } from '../podrunner/sandbox.js';
 
 export interface Image {
   entrypoint: string[];

@@ -30,7 +30,7 @@ import {
 import { isPodpatternImage, podpatternImage, type Image } from './images.js';
 import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './network.js';
 import { startProcess, stopProcess, type Managed } from './processes.js';
-import { sandboxCommand, type Mount } from './sandbox.js';
+import { containerSandbox, envArgs, sandboxArgs } from '../podrunner/sandbox.js';
 
 export const NODE_NAME = 'e2e-node';
 
@@ -143,28 +143,26 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   function launch(running: RunningPod, container: RunningContainer, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
     const { pod, network, dir } = running;
     const spec = container.spec;
-    const security = { ...pod.spec?.securityContext, ...spec.securityContext };
-    const mounts: Mount[] = [...image.mounts];
-    for (const mount of spec.volumeMounts ?? []) {
-      const source = volumes.get(mount.name);
-      if (source === undefined) throw new Error(`volume ${mount.name} of ${running.key} is not materialized`);
-      mounts.push({ source: mount.subPath ? join(source, mount.subPath) : source, target: mount.mountPath, readOnly: mount.readOnly === true });
-    }
+    const podSecurity = pod.spec?.securityContext;
+    const security = { ...podSecurity, ...spec.securityContext };
+    const sandbox = containerSandbox(spec, volumes);
     const argv = [...(spec.command ?? image.entrypoint), ...(spec.args ?? (spec.command ? [] : image.cmd))];
     const uid = security.runAsUser ?? image.uid;
     if (security.runAsNonRoot === true && uid === 0) throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
-    const command = sandboxCommand({
-      netns: network.exec,
-      hostname: pod.metadata?.name ?? 'pod',
-      mounts,
-      readOnlyRoot: security.readOnlyRootFilesystem === true,
-      workingDir: spec.workingDir ?? image.workingDir,
-      uid,
-      gid: security.runAsGroup ?? image.gid,
-      supplementalGroups: [...(pod.spec?.securityContext?.supplementalGroups ?? []), ...(pod.spec?.securityContext?.fsGroup === undefined ? [] : [pod.spec.securityContext.fsGroup])],
-      env: { ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) },
-      argv,
-    });
+    const command = [
+      ...network.exec,
+      ...sandboxArgs({
+        ...sandbox,
+        mounts: [...image.mounts, ...sandbox.mounts],
+        hostname: pod.metadata?.name ?? 'pod',
+        workingDir: spec.workingDir ?? image.workingDir,
+        uid,
+        gid: security.runAsGroup ?? image.gid,
+        groups: [...(podSecurity?.supplementalGroups ?? []), ...(podSecurity?.fsGroup === undefined ? [] : [podSecurity.fsGroup])],
+      }),
+      ...envArgs({ ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) }),
+      ...argv,
+    ];
     const logFile = join(dir, `${spec.name}.log`);
     mkdirSync(dirname(logFile), { recursive: true });
     container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), { logFile, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import type { V1Container } from '@kubernetes/client-node';
-import { APPLET_DIR, groupArgs, sandboxArgs, type SandboxInput } from './sandbox.js';
+import { containerSandbox, envArgs, groupArgs, sandboxArgs } from './sandbox.js';
 
 export interface ContainerProcess {
   name: string;
@@ -16,7 +16,20 @@ export interface ContainerProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-export interface LaunchInput extends Omit<SandboxInput, 'infoFd'> {
+export interface LaunchInput {
+  container: V1Container;
+  volumeDirs: Map<string, string>;
+  /** Pod-level files the kubelet bind-mounts into every container. */
+  etcHosts: string;
+  resolvConf: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups: the pod's fsGroup and supplementalGroups. */
+  groups: number[];
+  /** The image's own files, bound read-only: [host, container]. */
+  imageBinds?: [string, string][];
+  /** The pod's name, the container's hostname. */
+  hostname: string;
   netns: string;
   argv: string[];
   env: Record<string, string>;
@@ -26,11 +39,20 @@ export interface LaunchInput extends Omit<SandboxInput, 'infoFd'> {
   extraPath?: string;
 }
 
-const envArgs = (env: Record<string, string>): string[] => ['env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+/** Where a busybox-based image's applets are bound (the `extraPath` folder). */
+export const APPLET_DIR = '/podrunner/bin';
+
+function sandboxOf(input: LaunchInput): string[] {
+  const { mounts, ...security } = containerSandbox(input.container, input.volumeDirs);
+  if (input.extraPath !== undefined) mounts.push({ source: input.extraPath, target: APPLET_DIR, readOnly: true });
+  for (const [source, target] of input.imageBinds ?? []) mounts.push({ source, target, readOnly: true });
+  const { uid, gid, groups, etcHosts, resolvConf, hostname } = input;
+  return sandboxArgs({ ...security, mounts, uid, gid, groups, etcHosts, resolvConf, hostname, workingDir: input.container.workingDir || '/', infoFd: 3 });
+}
 
 export function launch(input: LaunchInput): ContainerProcess {
   if (input.extraPath !== undefined) input = { ...input, env: { ...input.env, PATH: `${APPLET_DIR}:${input.env.PATH ?? ''}` } };
-  const args = ['netns', 'exec', input.netns, ...sandboxArgs({ ...input, infoFd: 3 }), ...envArgs(input.env), ...input.argv];
+  const args = ['netns', 'exec', input.netns, ...sandboxOf(input), ...envArgs(input.env), ...input.argv];
   // detached: the container is a process group of its own, so stop() reaches every process in it.
   // stdout and stderr are a file, not Node's socket pair: programs that open /dev/stdout (nginx's
   // access_log) fail with ENXIO on a socket, and a container runtime never hands them one.

@@ -111,7 +111,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       const expandAll = (list: string[] | undefined) => list?.map((item) => expand(item, env));
       const argv = resolveArgv(images, c.image ?? '', expandAll(c.command), expandAll(c.args));
       const workingDir = c.workingDir ?? images[repositoryOf(c.image ?? '')]?.workingDir;
-      const proc = launch({ netns: net.name, container: workingDir === undefined ? c : { ...c, workingDir }, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c), imageBinds: images[repositoryOf(c.image ?? '')]?.binds });
+      const proc = launch({ netns: net.name, hostname: pod.metadata?.name ?? 'pod', container: workingDir === undefined ? c : { ...c, workingDir }, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c), imageBinds: images[repositoryOf(c.image ?? '')]?.binds });
       slot.proc = proc;
       return proc;
     };

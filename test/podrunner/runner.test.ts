@@ -64,6 +64,10 @@ t.test('a pod of busybox containers, run as the kubelet runs it', { skip }, asyn
   t.equal((await exec(['id', '-g'])).output.trim(), '2345', 'and gid');
   t.not((await exec(['sh', '-c', 'echo x > /etc/written'])).code, 0, 'the root filesystem is read-only');
   t.equal((await exec(['sh', '-c', 'echo x > /shared/written'])).code, 0, 'the emptyDir is writable');
+  t.not((await exec(['sh', '-c', 'echo x > /tmp/written'])).code, 0, 'a read-only root has no writable /tmp either (no volume there)');
+  t.not((await exec(['test', '-e', '/work'])).code, 0, "the host's work trees are not in the container");
+  t.not((await exec(['test', '-e', '/root'])).code, 0, "nor root's home");
+  t.equal((await exec(['cat', '/proc/sys/kernel/hostname'])).output.trim(), 'runner-test', "the hostname is the pod's name");
   t.equal((await exec(['cat', '/etc/podinfo/greeting'])).output, 'hello from the annotation', 'downwardAPI renders one annotation bare');
   t.equal((await exec(['cat', '/etc/podinfo/labels'])).output, 'app="runner"', 'and a whole map as key="value" lines');
   t.equal((await exec(['cat', '/etc/creds/password'])).output, 's3cret', 'the Secret volume holds its keys');
