@@ -17,8 +17,28 @@ export interface Served {
   waitFor: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
 }
 
-export function serve(args: string[], options: { cwd: string; env?: Record<string, string> }): Served {
-  const child = spawn(process.execPath, ['--import', LOADER, BIN, 'serve', ...args], {
+export interface ServeOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  /**
+   * Run the built server (dist/) instead of the sources, with these V8 flags on the command
+   * line and exactly this NODE_OPTIONS: for measuring memory, since the TypeScript loader
+   * holds tens of megabytes of its own.
+   */
+  built?: { nodeFlags: readonly string[]; nodeOptions: string };
+}
+
+export const BUILT_BIN = `${ROOT}dist/src/bin/podpattern.js`;
+
+export function serve(args: string[], options: ServeOptions): Served {
+  // tap's process tracker wraps child_process and puts its own loader (and, under coverage,
+  // V8's coverage collection) into every child's NODE_OPTIONS, which holds tens of megabytes of
+  // heap. `env` sets the NODE_OPTIONS wanted as it execs node, so the built server runs as
+  // deployed, under the same pid.
+  const [file, command] = options.built === undefined
+    ? [process.execPath, ['--import', LOADER, BIN]]
+    : ['env', [`NODE_OPTIONS=${options.built.nodeOptions}`, process.execPath, ...options.built.nodeFlags, BUILT_BIN]];
+  const child = spawn(file, [...command, 'serve', ...args], {
     cwd: options.cwd,
     // Hermetic: never follow whatever cluster this machine's kubeconfig points at.
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', PODPATTERN_LIVE_CATALOG: 'off', ...options.env },

@@ -4,6 +4,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { checkHeap, containerMemoryLimit, heapMiBFor } from '../../src/server/heap.js';
 import { find, readManifests, renderChart, webhookConfigDir } from '../install/helpers.js';
+import { quantityBytes } from '../helpers/chart-heap.js';
 
 const MiB = 1024 * 1024;
 const nodeOptions = (deployment: { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }) =>
@@ -15,10 +16,12 @@ t.test('the chart passes the heap for its memory limit, whatever the unit', asyn
     const deployment = find(renderChart([`resources.limits.memory=${limit}`]).objects, 'Deployment');
     t.equal(nodeOptions(deployment), `--max-old-space-size=${heapMiBFor(bytes)}`, limit);
   }
-  t.equal(nodeOptions(find(renderChart().objects, 'Deployment')), '--max-old-space-size=96', 'the default 256Mi limit');
+  t.equal(nodeOptions(find(renderChart().objects, 'Deployment')), '--max-old-space-size=144', 'the default 384Mi limit');
   t.equal(nodeOptions(find(renderChart(['resources.limits=null']).objects, 'Deployment')), undefined, 'no limit, no flag');
   const plain = find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment');
-  t.equal(nodeOptions(plain), `--max-old-space-size=${heapMiBFor(256 * MiB)}`, 'webhook-config matches its own 256Mi limit');
+  const plainLimit = plain.spec.template.spec.containers[0].resources.limits.memory as string;
+  t.equal(plainLimit, find(renderChart().objects, 'Deployment').spec.template.spec.containers[0].resources.limits.memory, 'webhook-config has the chart\'s limit');
+  t.equal(nodeOptions(plain), `--max-old-space-size=${heapMiBFor(quantityBytes(plainLimit))}`, `webhook-config matches its own ${plainLimit} limit`);
 });
 
 t.test('the container limit is read from cgroup v2, then v1', async (t) => {
