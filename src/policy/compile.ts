@@ -5,7 +5,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../catalog/types.js';
 import { filesVolume, withDefaults } from '../engine/compose.js';
-import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../engine/keys.js';
+import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../engine/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
@@ -155,17 +155,28 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
 
 /**
  * A status naming this template and hash is only a claim (a pod author can write it): the pod
- * must hold every container the template adds, or the patterns were never injected. The
- * webhook injects such a pod; a policy cannot tell which objects to add back, so it refuses it.
+ * must hold every container, init container and volume the template adds, or the patterns were
+ * never injected. The webhook injects such a pod; a policy cannot tell which objects to add
+ * back, so it refuses it. A template that adds no containers is judged by its volumes.
  */
 function forgedStatusValidation(template: Template): { expression: string; message: string } {
-  const names = [...template.spec.containers, ...template.spec.initContainers].map((c) => c.name);
-  const present = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
+  const containers = [...template.spec.containers, ...template.spec.initContainers].map((c) => c.name);
+  const volumes = addedVolumeNames(template);
+  const container = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
+  const volume = (name: string): string => `(has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(name)}))`;
+  const present = [...containers.map(container), ...volumes.map(volume)];
   const claims = `${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].startsWith(${quote(statusPrefix(template))})`;
+  const lacking = [...(containers.length > 0 ? [`containers (${containers.join(', ')})`] : []), ...(volumes.length > 0 ? [`volumes (${volumes.join(', ')})`] : [])];
   return {
-    expression: names.length === 0 ? 'true' : `!(${claims}) || (${names.map(present).join(' && ')})`,
-    message: `podpattern cannot inject this pod: ${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its containers (${names.join(', ')}); the status was not written by podpattern for this pod: remove it and create the pod again`,
+    // Only an empty template adds nothing, and the catalog refuses one.
+    expression: present.length === 0 ? 'true' : `!(${claims}) || (${present.join(' && ')})`,
+    message: `podpattern cannot inject this pod: ${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its ${lacking.join(' or ')}; the status was not written by podpattern for this pod: remove it and create the pod again`,
   };
+}
+
+/** The volumes the webhook adds for a template: its own, and one for its files. */
+function addedVolumeNames(template: Template): string[] {
+  return [...template.spec.volumes.map((v) => v.name), ...(Object.keys(template.spec.files).length > 0 ? [filesVolumeName(template.name)] : [])];
 }
 
 function joinLists(lists: string[]): string {
@@ -237,7 +248,7 @@ function statusExpression(template: Template, scope: Scope, native: string): str
   const spec = template.spec;
   const names = (list: V1Container[]): string[] => list.map((c) => c.name);
   const files = Object.keys(spec.files).map((f) => fileKey(template.name, f));
-  const volumes = [...spec.volumes.map((v) => v.name), ...(files.length > 0 ? [`${template.name}-files`] : [])];
+  const volumes = addedVolumeNames(template);
   const head = (containers: string[], inits: string[]): string =>
     JSON.stringify({ templates: [{ name: template.name, pattern: spec.pattern, hash: template.hash }], containers, initContainers: inits, volumes }).slice(0, -1);
   const nativeHead = head([], [...names(spec.initContainers), ...names(spec.containers)]);

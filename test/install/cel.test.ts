@@ -139,6 +139,28 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
     t.equal(decide(policy, pod(), { metadata: { name: 'shop', labels: { 'podpattern.dev/defaults': 'enabled' } } }), 'allow', `${source}: a labelled namespace without pattern annotations asks for nothing`);
   }
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
+
+  // Volumes and annotations in the record are checked as containers are, so a record without
+  // containers (volumes and files alone) is judged by what it does record.
+  const full = (recorded: { containers?: string[]; volumes?: string[]; annotations?: string[] }) => ({
+    'podpattern.dev/status': JSON.stringify({ templates: [{ name: 'env-only', pattern: 'sidecar', hash: '0123456789abcdef' }], containers: recorded.containers ?? [], initContainers: [], volumes: recorded.volumes ?? [], annotations: recorded.annotations ?? [], appEnv: ['FOO'], appVolumeMounts: ['/shared'] }),
+  });
+  const withVolume = (annotations: Record<string, string>, volumes = ['shared']) => ({ ...pod(annotations, ['app']), spec: { containers: [{ name: 'app', image: 'x' }], volumes: volumes.map((name) => ({ name, emptyDir: {} })) } });
+  const files = { 'env-only.podpattern.dev/app.conf': 'x' };
+  const volumeCases: Array<[string, ReturnType<typeof withVolume>, 'allow' | 'deny']> = [
+    ['a record of a volume and an annotation alone, both in the pod', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...files, ...full({ volumes: ['shared'], annotations: Object.keys(files) }) }), 'allow'],
+    ['a record of a volume alone, in the pod', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...full({ volumes: ['shared'] }) }), 'allow'],
+    ['a record of a volume the pod does not have', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...full({ volumes: ['shared', 'absent'] }) }), 'deny'],
+    ['a record of a volume, the pod has none', { ...pod({ 'podpattern.dev/sidecar': 'env-only', ...full({ volumes: ['shared'] }) }, ['app']) } as ReturnType<typeof withVolume>, 'deny'],
+    ['a record of an annotation the pod does not have', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...full({ volumes: ['shared'], annotations: Object.keys(files) }) }), 'deny'],
+    ['a present container but an absent volume', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...full({ containers: ['app'], volumes: ['absent'] }) }), 'deny'],
+    ['a record of nothing at all', withVolume({ 'podpattern.dev/sidecar': 'env-only', ...full({}) }), 'deny'],
+    ['a record without its volumes list', withVolume({ 'podpattern.dev/sidecar': 'env-only', 'podpattern.dev/status': '{"templates":[],"containers":["app"],"initContainers":[],"annotations":[]}' }), 'deny'],
+  ];
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
+    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    for (const [label, object, expected] of volumeCases) t.equal(decide(policy, object, namespace()), expected, `${source}: ${label}`);
+  }
   t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
 });
 
