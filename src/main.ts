@@ -9,7 +9,7 @@ import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './ca
 import type { ClusterWatch } from './catalog/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ServerVersion } from './engine/types.js';
+import type { ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';

@@ -16,14 +16,13 @@ import {
   type V1Namespace,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ServerVersion } from '../engine/types.js';
+import type { ServerVersion } from '../model/server-version.js';
+import { isOwnKey } from '../model/keys.js';
+import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../model/template.js';
 import type { LiveCatalog, TemplateVerdict } from './live.js';
 
 const NO_ANNOTATIONS: Record<string, string> = Object.freeze({});
 
-export const GROUP = 'podpattern.dev';
-export const VERSION = 'v1alpha1';
-export const PLURAL = 'patterntemplates';
 
 /** Loads --kubeconfig, else the usual discovery (KUBECONFIG, ~/.kube/config, in-cluster). */
 export function loadKubeConfig(path: string | undefined): KubeConfig | undefined {
@@ -121,7 +120,7 @@ export class ClusterWatch {
     let annotations = this.annotationsByObject.get(object);
     if (annotations === undefined) {
       const all = object.metadata?.annotations ?? {};
-      annotations = Object.freeze(Object.fromEntries(Object.entries(all).filter(([key]) => key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/'))));
+      annotations = Object.freeze(Object.fromEntries(Object.entries(all).filter(([key]) => isOwnKey(key))));
       this.annotationsByObject.set(object, annotations);
     }
     return annotations;

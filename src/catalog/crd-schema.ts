@@ -17,6 +17,8 @@ export const PARAMETER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** Template names: a DNS label, because they become part of annotation key prefixes. */
 export const TEMPLATE_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
+import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
+
 type Schema = Record<string, unknown>;
 
 const preservedObject = (description: string, required: string[] = []): Schema => ({
@@ -155,23 +157,23 @@ export const patternTemplateCrd = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
   metadata: {
-    name: 'patterntemplates.podpattern.dev',
+    name: `${TEMPLATE_PLURAL}.${TEMPLATE_GROUP}`,
     labels: { 'app.kubernetes.io/name': 'podpattern', 'app.kubernetes.io/part-of': 'podpattern' },
   },
   spec: {
-    group: 'podpattern.dev',
+    group: TEMPLATE_GROUP,
     scope: 'Cluster',
     names: {
-      kind: 'PatternTemplate',
-      listKind: 'PatternTemplateList',
-      plural: 'patterntemplates',
+      kind: TEMPLATE_KIND,
+      listKind: `${TEMPLATE_KIND}List`,
+      plural: TEMPLATE_PLURAL,
       singular: 'patterntemplate',
       shortNames: ['ptpl'],
       categories: ['podpattern'],
     },
     versions: [
       {
-        name: 'v1alpha1',
+        name: TEMPLATE_VERSION,
         served: true,
         storage: true,
         subresources: { status: {} },

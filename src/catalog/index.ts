@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { validateTemplate } from './validate.js';
-import type { Catalog, Template, TemplateFailure, TemplateSource } from './types.js';
+import type { Catalog, Template, TemplateFailure, TemplateSource } from '../model/template.js';
 
-export type * from './types.js';
+export type * from '../model/template.js';
 export { checkParameterValue } from './parameter-value.js';
 
 export interface ParsedTemplates {

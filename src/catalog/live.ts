@@ -5,7 +5,7 @@
 // built-in < --catalog-dir < cluster.
 import { buildCatalog, type ParsedTemplates } from './index.js';
 import { validateTemplate } from './validate.js';
-import type { Catalog, Template, TemplateFailure } from './types.js';
+import type { Catalog, Template, TemplateFailure } from '../model/template.js';
 
 /** What a source of objects reports about one template after validating it. */
 export interface TemplateVerdict {

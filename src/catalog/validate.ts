@@ -1,12 +1,13 @@
 // Turns one parsed PatternTemplate object into a Template, or into every problem it has.
 // A template is accepted whole or refused whole: it never half-renders at admission.
 import { contentHash } from './canonical.js';
+import { fileKey, isOwnKey } from '../model/keys.js';
 import { DNS1123_SUBDOMAIN, FILE_NAME, MAX_TEMPLATE_NAME, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
 import { probeProblems } from './probes.js';
 import { checkParameterValue, checkType, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
-import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from './types.js';
+import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
 
 export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
 
@@ -128,13 +129,13 @@ function objectProblems(name: string, spec: TemplateSpec): string[] {
     volumes.add(v.name);
   }
   for (const file of Object.keys(spec.files)) {
-    if (!FILE_NAME.test(file) || !isAnnotationKey(`${name}.podpattern.dev/file.${file}`)) {
+    if (!FILE_NAME.test(file) || !isAnnotationKey(fileKey(name, file))) {
       problems.push(`spec.files.${file}: file names use letters, digits, '-', '_' and '.', and 'file.<name>' must fit in 63 characters`);
     }
   }
   for (const key of Object.keys(spec.podAnnotations)) {
     if (!isAnnotationKey(key)) problems.push(`spec.podAnnotations: '${key}' is not a valid annotation key`);
-    if (key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/')) problems.push(`spec.podAnnotations: '${key}' is in podpattern's own domain`);
+    if (isOwnKey(key)) problems.push(`spec.podAnnotations: '${key}' is in podpattern's own domain`);
   }
   return problems;
 }

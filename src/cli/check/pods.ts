@@ -4,10 +4,11 @@
 // built-in catalog plus the cluster's PatternTemplates, with the namespace's defaults).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1MutatingWebhook, type V1Namespace } from '@kubernetes/client-node';
 import { addParsed, buildCatalog, loadBuiltinTemplates, type Catalog, type ParsedTemplates } from '../../catalog/index.js';
-import { GROUP, PLURAL, VERSION } from '../../catalog/cluster.js';
+import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../../model/template.js';
 import { inject } from '../../engine/index.js';
-import { DEFAULTS_LABEL, INJECTION_LABEL } from '../../engine/keys.js';
-import type { InjectOptions, PodLike, ServerVersion } from '../../engine/types.js';
+import { DEFAULTS_LABEL, INJECTION_LABEL } from '../../model/keys.js';
+import type { InjectOptions, PodLike } from '../../engine/types.js';
+import type { ServerVersion } from '../../model/server-version.js';
 import { explainFailure } from '../kube/connect.js';
 import { failedCondition, selectorMatches, selectorMismatch } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
