@@ -11,13 +11,14 @@
 // placeholders that name declared parameters, ...) are the catalog loader's job, which
 // reports them on the object's Ready condition.
 
+import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from './names.js';
+import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
+
 /** Template parameter names: they appear in annotation keys, `<template>.podpattern.dev/<param>`. */
-export const PARAMETER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const PARAMETER_NAME_PATTERN = PARAMETER_NAME.source;
 
 /** Template names: a DNS label, because they become part of annotation key prefixes. */
-export const TEMPLATE_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-
-import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
+export const TEMPLATE_NAME_PATTERN = DNS1123_LABEL.source;
 
 type Schema = Record<string, unknown>;
 
@@ -28,6 +29,25 @@ const preservedObject = (description: string, required: string[] = []): Schema =
   ...(required.length > 0
     ? { required, properties: Object.fromEntries(required.map((key) => [key, { type: 'string', minLength: 1 }])) }
     : {}),
+});
+
+/**
+ * A Kubernetes Container, with the fields the engine relies on required (ports need a
+ * containerPort, mounts a name and a path, env entries a name); the rest is checked by
+ * Kubernetes when the pod is created. A containerPort may be a `$(params.NAME)` placeholder.
+ */
+const container = (description: string): Schema => ({
+  ...preservedObject(description, ['name', 'image']),
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    image: { type: 'string', minLength: 1 },
+    ports: {
+      type: 'array',
+      items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, required: ['containerPort'], properties: { containerPort: { 'x-kubernetes-int-or-string': true } } },
+    },
+    volumeMounts: { type: 'array', items: preservedObject('A Kubernetes VolumeMount.', ['name', 'mountPath']) },
+    env: { type: 'array', items: preservedObject('A Kubernetes EnvVar.', ['name']) },
+  },
 });
 
 const stringMap = (description: string): Schema => ({
@@ -107,12 +127,12 @@ export const patternTemplateSchema: Schema = {
         containers: {
           type: 'array',
           description: 'Kubernetes Container objects added to the pod. $(params.NAME), $(pod.name) and $(pod.namespace) are substituted in string values.',
-          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+          items: container('A Kubernetes Container.'),
         },
         initContainers: {
           type: 'array',
           description: 'Kubernetes Container objects added as init containers.',
-          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+          items: container('A Kubernetes Container.'),
         },
         volumes: {
           type: 'array',
@@ -146,7 +166,7 @@ export const patternTemplateSchema: Schema = {
   },
   'x-kubernetes-validations': [
     {
-      rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
+      rule: `size(self.metadata.name) <= ${MAX_LABEL} && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
       message: 'the name must be a DNS label (at most 63 lower-case letters, digits and "-"): it is used in annotation keys',
     },
   ],
