@@ -5,7 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './catalog/index.js';
+import { loadStaticLayers, type ParsedTemplates } from './catalog/index.js';
 import type { ClusterWatch } from './catalog/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -134,14 +134,7 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
 
 /** Built-in templates, then --catalog-dir's (which override by name). Refused templates are logged and counted. */
 function loadCatalogLayers(config: ServeConfig, logger: Logger, metrics: Metrics): ParsedTemplates[] {
-  const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
-  if (config.catalogDir !== undefined) {
-    try {
-      layers.push(loadCatalogDir(config.catalogDir));
-    } catch (error) {
-      throw new Error(`--catalog-dir ${config.catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`);
-    }
-  }
+  const layers = loadStaticLayers(config.catalogDir);
   for (const failure of layers.flatMap((layer) => layer.failures)) {
     logger.error({ template: failure.name, source: failure.source, problems: failure.problems }, 'template refused');
     metrics.catalogLoadErrors.inc({ source: sourceLabel(failure.source) });

@@ -20,12 +20,16 @@ interface Rule {
   message: string;
 }
 
-/** The CRD schema with unknown fields refused where the API server would prune them. */
-function refusingUnknownFields(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(refusingUnknownFields);
+/**
+ * The CRD schema with unknown fields refused where the API server would prune them, below the
+ * top level: the cluster source hands over only apiVersion, kind, metadata.name and spec of an
+ * object (templateOfObject), so other top-level fields are ignored from files too.
+ */
+function refusingUnknownFields(schema: unknown, top = true): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => refusingUnknownFields(item, false));
   if (schema === null || typeof schema !== 'object') return schema;
-  const copy: Schema = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'x-kubernetes-validations' ? value : refusingUnknownFields(value)]));
-  if (copy.type === 'object' && copy.properties !== undefined && copy['x-kubernetes-preserve-unknown-fields'] !== true && copy.additionalProperties === undefined) {
+  const copy: Schema = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'x-kubernetes-validations' ? value : refusingUnknownFields(value, false)]));
+  if (!top && copy.type === 'object' && copy.properties !== undefined && copy['x-kubernetes-preserve-unknown-fields'] !== true && copy.additionalProperties === undefined) {
     copy.additionalProperties = false;
   }
   return copy;

@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { buildCatalog, loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from '../catalog/index.js';
+import { buildCatalog, loadStaticLayers, type ParsedTemplates } from '../catalog/index.js';
 import type { Catalog } from '../model/template.js';
 import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
@@ -27,13 +27,11 @@ export const processIo: Io = {
 
 /** The built-in catalog plus --catalog-dir; a broken template is reported, not fatal. */
 export function loadCatalog(dir: string | undefined, io: Io): Catalog {
-  const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
-  if (dir !== undefined) {
-    try {
-      layers.push(loadCatalogDir(dir));
-    } catch (error) {
-      throw new UsageError(`cannot read --catalog-dir ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+  let layers: ParsedTemplates[];
+  try {
+    layers = loadStaticLayers(dir);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
   const catalog = buildCatalog(layers);
   for (const failure of catalog.failures()) {

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { loadKubeConfig, watchCluster } from '../../src/catalog/cluster.js';
 import { LiveCatalog } from '../../src/catalog/live.js';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/model/template.js';
 
 const template = {
   apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate',
