@@ -11,6 +11,7 @@
 // placeholders that name declared parameters, ...) are the catalog loader's job, which
 // reports them on the object's Ready condition.
 
+import { DOMAIN, parameterKey } from '../model/keys.js';
 import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from './names.js';
 import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
 
@@ -113,12 +114,12 @@ export const patternTemplateSchema: Schema = {
         pattern: {
           type: 'string',
           enum: ['sidecar', 'ambassador', 'adapter'],
-          description: 'Which annotation selects this template: podpattern.dev/<pattern>.',
+          description: `Which annotation selects this template: ${DOMAIN}/<pattern>.`,
         },
         description: { type: 'string', minLength: 1, description: 'One line on what the template does.' },
         parameters: {
           type: 'object',
-          description: 'What pods may set, as <template>.podpattern.dev/<parameter> annotations. Nothing else is settable.',
+          description: `What pods may set, as ${parameterKey('<template>', '<parameter>')} annotations. Nothing else is settable.`,
           // Names are checked against PARAMETER_NAME_PATTERN by the catalog loader: a CEL rule over
           // map keys of unbounded length would exceed the API server's cost budget.
           maxProperties: 32,

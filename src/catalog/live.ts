@@ -1,4 +1,4 @@
-// The live catalog (SPEC §6): built-in and --catalog-dir templates, plus PatternTemplate
+// The live catalog: built-in and --catalog-dir templates, plus PatternTemplate
 // objects from the cluster. Each change is validated once when it arrives; rebuilds are
 // debounced and the whole catalog is swapped in at once. A cluster template that turns invalid
 // is reported and its last good version stays in force; precedence by name is

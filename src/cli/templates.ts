@@ -1,4 +1,4 @@
-// `podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]` (SPEC §7): the catalog in
+// `podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]`: the catalog in
 // use (built-in plus --catalog-dir), or one template with its parameters.
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';

@@ -95,3 +95,25 @@ t.test('no import cycle between the top-level parts of src/', async (t) => {
 t.test('model/ is a leaf: it imports no other part of src/', async (t) => {
   t.same(partEdges().filter((e) => e.from === 'model'), []);
 });
+
+/** Every string literal and template text of a file, from its syntax tree (comments are not nodes). */
+function stringTexts(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const texts: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isStringLiteralLike(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
+      texts.push((node as ts.LiteralLikeNode).text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return texts;
+}
+
+t.test('the podpattern.dev domain is spelled once in src/ (model/domain.ts); keys are built from it', async (t) => {
+  const spelled = sourceFiles(SRC).flatMap((file) => stringTexts(file).filter((text) => text.includes('podpattern.dev')).map((text) => `${relative(SRC, file)}: ${JSON.stringify(text)}`));
+  // Prose that names the domain (not a key) in two `podpattern check` messages is allowed.
+  const keys = spelled.filter((line) => /podpattern\.dev\//.test(line) || /^(?!model\/domain\.ts)[^:]+: "podpattern\.dev"$/.test(line));
+  t.same(keys, [], 'no annotation key, label key or API group is spelled outside model/');
+  t.ok(spelled.some((line) => line.startsWith('model/domain.ts')), 'the one spelling is found');
+});
