@@ -5,11 +5,11 @@ import type { Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from './catalog/index.js';
+import { loadStaticLayers, type ParsedTemplates } from './catalog/index.js';
 import type { ClusterWatch } from './catalog/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ServerVersion } from './engine/types.js';
+import type { ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
@@ -134,14 +134,7 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
 
 /** Built-in templates, then --catalog-dir's (which override by name). Refused templates are logged and counted. */
 function loadCatalogLayers(config: ServeConfig, logger: Logger, metrics: Metrics): ParsedTemplates[] {
-  const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
-  if (config.catalogDir !== undefined) {
-    try {
-      layers.push(loadCatalogDir(config.catalogDir));
-    } catch (error) {
-      throw new Error(`--catalog-dir ${config.catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`);
-    }
-  }
+  const layers = loadStaticLayers(config.catalogDir);
   for (const failure of layers.flatMap((layer) => layer.failures)) {
     logger.error({ template: failure.name, source: failure.source, problems: failure.problems }, 'template refused');
     metrics.catalogLoadErrors.inc({ source: sourceLabel(failure.source) });
@@ -167,7 +160,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
   if (config.liveCatalog === 'off') return undefined;
   // Loaded only here: @kubernetes/client-node adds about 75 MB of resident memory, which a
   // server without the live catalog does not need to carry.
-  const { ClusterWatch, fetchServerVersion, loadKubeConfig } = await import('./catalog/cluster.js');
+  const { detectServerVersion, fetchServerVersion, loadKubeConfig, watchCluster } = await import('./catalog/cluster.js');
   let kube: KubeConfig | undefined;
   try {
     kube = loadKubeConfig(config.kubeconfig);
@@ -178,7 +171,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     logger.info('no cluster credentials found: serving the built-in and --catalog-dir templates only');
     return undefined;
   }
-  const watch = new ClusterWatch({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }) });
+  const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }) });
   const cluster: Cluster = {
     watch,
     // In a pod the hostname is the pod's name: the Event's reportingInstance.
@@ -187,16 +180,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     async start() {
       logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');
       void watch.start();
-      // Asked once; retried while the API server cannot answer, so auto settles without a restart.
-      for (let delay = 1000; cluster.version === undefined; delay = Math.min(delay * 2, 30_000)) {
-        try {
-          cluster.version = await fetchServerVersion(kube);
-          logger.info({ serverVersion: `${cluster.version.major}.${cluster.version.minor}` }, 'API server version');
-        } catch (error) {
-          logger.warn({ err: (error as Error).message, retryInMs: delay }, 'cannot read the API server version; sidecars stay classic under auto until it answers');
-          await sleep(delay);
-        }
-      }
+      cluster.version = await detectServerVersion(() => fetchServerVersion(kube), logger);
     },
   };
   return cluster;

@@ -3,7 +3,7 @@
 // over: every replica of a ReplicaSet arrives as the same object (generateName, no name), and
 // a scale-up or rollout sends it once per pod. A new catalog snapshot is a new object, so a
 // catalog change can never be answered from an old entry.
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../model/template.js';
 import type { InjectOptions, InjectionResult, PodLike } from '../engine/types.js';
 import type { InjectFunction } from './review.js';
 

@@ -1,9 +1,10 @@
 // Decides the answer to one admission request: the thin shell around the engine. No HTTP here
 // (the server decodes and encodes), no logging or metrics (the caller records the Decision).
-import type { Catalog } from '../catalog/types.js';
-import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike, ServerVersion } from '../engine/types.js';
+import type { Catalog } from '../model/template.js';
+import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike } from '../engine/types.js';
+import type { ServerVersion } from '../model/server-version.js';
 import { printable } from '../engine/bounds.js';
-import { ownerOf, type OwnerReference } from '../events/review-event.js';
+import { ownerOf, type OwnerReference } from './owner.js';
 import { allow, deny, denyInternal } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 

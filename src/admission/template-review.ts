@@ -9,12 +9,10 @@
 // and keeps the last good version in force.
 import { validateTemplate } from '../catalog/validate.js';
 import { templateOfObject } from '../catalog/live.js';
+import { TEMPLATE_GROUP, TEMPLATE_KIND } from '../model/template.js';
 import { allow } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
-/** The group and kind this review path answers for. */
-export const TEMPLATE_GROUP = 'podpattern.dev';
-export const TEMPLATE_KIND = 'PatternTemplate';
 
 /** A denial lists at most this many problems, and says how many more there are. */
 const MAX_PROBLEMS = 20;

@@ -11,11 +11,15 @@
 // placeholders that name declared parameters, ...) are the catalog loader's job, which
 // reports them on the object's Ready condition.
 
+import { DOMAIN, parameterKey } from '../model/keys.js';
+import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from './names.js';
+import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
+
 /** Template parameter names: they appear in annotation keys, `<template>.podpattern.dev/<param>`. */
-export const PARAMETER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const PARAMETER_NAME_PATTERN = PARAMETER_NAME.source;
 
 /** Template names: a DNS label, because they become part of annotation key prefixes. */
-export const TEMPLATE_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const TEMPLATE_NAME_PATTERN = DNS1123_LABEL.source;
 
 type Schema = Record<string, unknown>;
 
@@ -26,6 +30,25 @@ const preservedObject = (description: string, required: string[] = []): Schema =
   ...(required.length > 0
     ? { required, properties: Object.fromEntries(required.map((key) => [key, { type: 'string', minLength: 1 }])) }
     : {}),
+});
+
+/**
+ * A Kubernetes Container, with the fields the engine relies on required (ports need a
+ * containerPort, mounts a name and a path, env entries a name); the rest is checked by
+ * Kubernetes when the pod is created. A containerPort may be a `$(params.NAME)` placeholder.
+ */
+const container = (description: string): Schema => ({
+  ...preservedObject(description, ['name', 'image']),
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    image: { type: 'string', minLength: 1 },
+    ports: {
+      type: 'array',
+      items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, required: ['containerPort'], properties: { containerPort: { 'x-kubernetes-int-or-string': true } } },
+    },
+    volumeMounts: { type: 'array', items: preservedObject('A Kubernetes VolumeMount.', ['name', 'mountPath']) },
+    env: { type: 'array', items: preservedObject('A Kubernetes EnvVar.', ['name']) },
+  },
 });
 
 const stringMap = (description: string): Schema => ({
@@ -91,12 +114,12 @@ export const patternTemplateSchema: Schema = {
         pattern: {
           type: 'string',
           enum: ['sidecar', 'ambassador', 'adapter'],
-          description: 'Which annotation selects this template: podpattern.dev/<pattern>.',
+          description: `Which annotation selects this template: ${DOMAIN}/<pattern>.`,
         },
         description: { type: 'string', minLength: 1, description: 'One line on what the template does.' },
         parameters: {
           type: 'object',
-          description: 'What pods may set, as <template>.podpattern.dev/<parameter> annotations. Nothing else is settable.',
+          description: `What pods may set, as ${parameterKey('<template>', '<parameter>')} annotations. Nothing else is settable.`,
           // Names are checked against PARAMETER_NAME_PATTERN by the catalog loader: a CEL rule over
           // map keys of unbounded length would exceed the API server's cost budget.
           maxProperties: 32,
@@ -105,12 +128,12 @@ export const patternTemplateSchema: Schema = {
         containers: {
           type: 'array',
           description: 'Kubernetes Container objects added to the pod. $(params.NAME), $(pod.name) and $(pod.namespace) are substituted in string values.',
-          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+          items: container('A Kubernetes Container.'),
         },
         initContainers: {
           type: 'array',
           description: 'Kubernetes Container objects added as init containers.',
-          items: preservedObject('A Kubernetes Container.', ['name', 'image']),
+          items: container('A Kubernetes Container.'),
         },
         volumes: {
           type: 'array',
@@ -144,7 +167,7 @@ export const patternTemplateSchema: Schema = {
   },
   'x-kubernetes-validations': [
     {
-      rule: `size(self.metadata.name) <= 63 && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
+      rule: `size(self.metadata.name) <= ${MAX_LABEL} && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
       message: 'the name must be a DNS label (at most 63 lower-case letters, digits and "-"): it is used in annotation keys',
     },
   ],
@@ -155,23 +178,23 @@ export const patternTemplateCrd = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
   metadata: {
-    name: 'patterntemplates.podpattern.dev',
+    name: `${TEMPLATE_PLURAL}.${TEMPLATE_GROUP}`,
     labels: { 'app.kubernetes.io/name': 'podpattern', 'app.kubernetes.io/part-of': 'podpattern' },
   },
   spec: {
-    group: 'podpattern.dev',
+    group: TEMPLATE_GROUP,
     scope: 'Cluster',
     names: {
-      kind: 'PatternTemplate',
-      listKind: 'PatternTemplateList',
-      plural: 'patterntemplates',
+      kind: TEMPLATE_KIND,
+      listKind: `${TEMPLATE_KIND}List`,
+      plural: TEMPLATE_PLURAL,
       singular: 'patterntemplate',
       shortNames: ['ptpl'],
       categories: ['podpattern'],
     },
     versions: [
       {
-        name: 'v1alpha1',
+        name: TEMPLATE_VERSION,
         served: true,
         storage: true,
         subresources: { status: {} },

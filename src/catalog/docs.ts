@@ -3,7 +3,8 @@
 // `podpattern docs` command does the reading and writing.
 import { listeningPorts } from './listening.js';
 import { loopbackListeners } from './probes.js';
-import { PATTERNS, type ParameterSpec, type Template } from './types.js';
+import { PATTERNS, type ParameterSpec, type Template } from '../model/template.js';
+import { PATTERN_KEYS, fileKey, parameterKey } from '../model/keys.js';
 
 export interface DocPage {
   /** File name relative to the output directory, e.g. `https-proxy.md`. */
@@ -23,8 +24,8 @@ function renderIndex(templates: readonly Template[]): DocPage {
   const lines = ['# Built-in templates', '', `<!-- ${GENERATED} -->`, ''];
   lines.push(
     'podpattern ships these PatternTemplates, the single-node patterns of *Designing Distributed Systems*.',
-    'A pod asks for one with the annotation of its pattern, e.g. `podpattern.dev/sidecar: https-proxy`,',
-    'and sets its parameters with `<template>.podpattern.dev/<parameter>` annotations.',
+    `A pod asks for one with the annotation of its pattern, e.g. \`${PATTERN_KEYS.sidecar}: https-proxy\`,`,
+    `and sets its parameters with \`${parameterKey('<template>', '<parameter>')}\` annotations.`,
     '`podpattern templates NAME` prints the same information from the catalog in use.',
     '',
   );
@@ -54,8 +55,8 @@ export function renderTemplatePage(template: Template, example?: string): string
 function usageSection({ name, spec }: Template): string[] {
   const required = Object.entries(spec.parameters).filter(([, p]) => p.required === true);
   const lines = ['## Use it', '', 'Annotations on the Pod, or on a workload\'s pod template:', '', '```yaml', 'metadata:', '  annotations:'];
-  lines.push(`    podpattern.dev/${spec.pattern}: ${name}`);
-  for (const [parameter, p] of required) lines.push(`    ${name}.podpattern.dev/${parameter}: "<${p.type}>"  # required`);
+  lines.push(`    ${PATTERN_KEYS[spec.pattern]}: ${name}`);
+  for (const [parameter, p] of required) lines.push(`    ${parameterKey(name, parameter)}: "<${p.type}>"  # required`);
   lines.push('```', '');
   return lines;
 }
@@ -63,7 +64,7 @@ function usageSection({ name, spec }: Template): string[] {
 function parameterSection(parameters: Record<string, ParameterSpec>, template: string): string[] {
   const entries = Object.entries(parameters);
   if (entries.length === 0) return ['## Parameters', '', 'This template takes no parameters.', ''];
-  const lines = ['## Parameters', '', `Each is set with the annotation \`${template}.podpattern.dev/<parameter>\`.`, ''];
+  const lines = ['## Parameters', '', `Each is set with the annotation \`${parameterKey(template, '<parameter>')}\`.`, ''];
   lines.push('| parameter | type | default | required | allowed values | description |', '|---|---|---|---|---|---|');
   for (const [name, p] of entries) {
     const fallback = p.default === undefined ? '' : code(String(p.default));
@@ -120,7 +121,7 @@ function volumeSection({ name, spec }: Template): string[] {
     const kind = Object.keys(v).filter((k) => k !== 'name')[0] ?? 'volume';
     lines.push(`- \`${v.name}\`: ${kind}${v.secret?.secretName === undefined ? '' : ` of Secret ${code(v.secret.secretName)}`}`);
   }
-  if (files.length > 0) lines.push(`- \`${name}-files\`: downwardAPI volume with ${files.map((f) => `\`${f}\``).join(', ')} (rendered into pod annotations \`${name}.podpattern.dev/file.<name>\`)`);
+  if (files.length > 0) lines.push(`- \`${name}-files\`: downwardAPI volume with ${files.map((f) => `\`${f}\``).join(', ')} (rendered into pod annotations \`${fileKey(name, '<name>')}\`)`);
   return lines.length === 0 ? [] : ['## Volumes', '', ...lines, ''];
 }
 

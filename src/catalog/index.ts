@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { validateTemplate } from './validate.js';
-import type { Catalog, Template, TemplateFailure, TemplateSource } from './types.js';
+import type { Catalog, Template, TemplateFailure, TemplateSource } from '../model/template.js';
 
-export type * from './types.js';
 export { checkParameterValue } from './parameter-value.js';
 
 export interface ParsedTemplates {
@@ -44,9 +43,9 @@ export function addParsed(into: ParsedTemplates, object: unknown, source: Templa
 
 const BUILTIN_DIR = fileURLToPath(new URL('./builtin/', import.meta.url));
 
-/** The templates that ship inside the package. */
-export function loadBuiltinTemplates(): ParsedTemplates {
-  return loadDir(BUILTIN_DIR, () => 'builtin');
+/** The templates that ship inside the package (`dir` is for tests that feed the built-in route their own files). */
+export function loadBuiltinTemplates(dir = BUILTIN_DIR): ParsedTemplates {
+  return loadDir(dir, () => 'builtin');
 }
 
 /** Every *.yaml, *.yml and *.json file in `dir`, in name order. */
@@ -65,6 +64,23 @@ function loadDir(dir: string, sourceOf: (file: string) => TemplateSource): Parse
     result.failures.push(...parsed.failures);
   }
   return result;
+}
+
+/**
+ * The layers every catalog starts from, in precedence order: the built-in templates, then the
+ * --catalog-dir templates, which override them by name. `podpattern serve` and the offline
+ * commands both start from these (serve adds the cluster's layer on top). A refused template is
+ * a failure in its layer, for the caller to report; a directory that cannot be read throws.
+ */
+export function loadStaticLayers(catalogDir: string | undefined): ParsedTemplates[] {
+  const layers = [loadBuiltinTemplates()];
+  if (catalogDir === undefined) return layers;
+  try {
+    layers.push(loadCatalogDir(catalogDir));
+  } catch (error) {
+    throw new Error(`--catalog-dir ${catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`);
+  }
+  return layers;
 }
 
 /** Builds a snapshot: later layers override earlier ones by name. */

@@ -2,7 +2,7 @@
 // port: read from the template, so a hint never names a parameter the template lacks.
 import type { V1Container, V1ContainerPort, V1Probe } from '@kubernetes/client-node';
 import { WHOLE_PLACEHOLDER } from './placeholders.js';
-import type { TemplateSpec } from './types.js';
+import type { TemplateSpec } from '../model/template.js';
 
 /**
  * The ports a container declares or is probed on (an httpGet, tcpSocket or grpc probe means

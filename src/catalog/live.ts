@@ -1,11 +1,11 @@
-// The live catalog (SPEC §6): built-in and --catalog-dir templates, plus PatternTemplate
+// The live catalog: built-in and --catalog-dir templates, plus PatternTemplate
 // objects from the cluster. Each change is validated once when it arrives; rebuilds are
 // debounced and the whole catalog is swapped in at once. A cluster template that turns invalid
 // is reported and its last good version stays in force; precedence by name is
 // built-in < --catalog-dir < cluster.
 import { buildCatalog, type ParsedTemplates } from './index.js';
 import { validateTemplate } from './validate.js';
-import type { Catalog, Template, TemplateFailure } from './types.js';
+import type { Catalog, Template, TemplateFailure } from '../model/template.js';
 
 /** What a source of objects reports about one template after validating it. */
 export interface TemplateVerdict {

@@ -10,7 +10,6 @@ export const PARAMETER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const FILE_NAME = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
 const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-export const MAX_TEMPLATE_NAME = 63;
 export const MAX_LABEL = 63;
 
 export function isDnsLabel(value: string): boolean {

@@ -2,7 +2,7 @@
 // the engine on every annotation value at admission. Kept apart from validate.ts so the engine
 // does not load the template schema compiler.
 import { RE2JS } from 're2js';
-import type { ParameterSpec } from './types.js';
+import type { ParameterSpec } from '../model/template.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/u;
 /** Strings longer than this are refused unless the parameter sets its own maxLength. */

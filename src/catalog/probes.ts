@@ -4,7 +4,7 @@
 // Ready, and a probe of a port that no container of the template declares probes nothing the
 // template runs. Both are refused when the template is loaded, with the fix.
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
-import type { TemplateSpec } from './types.js';
+import type { TemplateSpec } from '../model/template.js';
 
 const LOOPBACK = '(?:127(?:\\.\\d{1,3}){3}|localhost|\\[::1\\])';
 const PORT = '(\\d{1,5}|\\$\\(params\\.[a-z0-9-]+\\))';

@@ -1,86 +1,93 @@
-// The structural schema of a PatternTemplate object, checked with ajv (a maintained JSON Schema
-// validator, so we do not hand-write type checks). Semantic rules that JSON Schema cannot say
-// well (placeholders, defaults inside their own bounds, duplicate names) live in validate.ts.
+// The structural check of a PatternTemplate object: the CRD's own openAPIV3Schema
+// (crd-schema.ts), applied with ajv the way the API server applies it, so a template is held to
+// the same shape whether it ships built in, comes from --catalog-dir or from the cluster.
+// Two API server behaviours are reproduced here:
+// - unknown fields: where the schema lists an object's properties and does not preserve unknown
+//   ones, the API server drops any other field (or refuses it, under kubectl's default strict
+//   field validation). Here they are refused, so a misspelt field is reported, never ignored.
+// - `x-kubernetes-validations`: the CEL rules are evaluated with @marcbachmann/cel-js (a CEL
+//   implementation in JavaScript with the standard functions cel-go has: has, size, matches).
+// And what the API server enforces for every object: apiVersion and kind name this API, and
+// metadata.name is set. Semantic rules JSON Schema cannot state live in validate.ts.
+import { parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
+import { patternTemplateSchema } from './crd-schema.js';
+import { TEMPLATE_API_VERSION, TEMPLATE_KIND } from '../model/template.js';
 
-const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
-const scalar = { type: ['string', 'number', 'boolean'] } as const;
-// Kubernetes objects inside a template are checked for the fields the engine relies on; the
-// rest is Kubernetes' to validate when the pod is created (and the golden tests check pods
-// against the Pod schema).
-const container = {
-  type: 'object',
-  required: ['name', 'image'],
-  properties: {
-    name: { type: 'string', minLength: 1 },
-    image: { type: 'string', minLength: 1 },
-    ports: { type: 'array', items: { type: 'object', required: ['containerPort'] } },
-    volumeMounts: { type: 'array', items: { type: 'object', required: ['name', 'mountPath'] } },
-    env: { type: 'array', items: { type: 'object', required: ['name'] } },
-  },
-} as const;
+type Schema = Record<string, unknown>;
+interface Rule {
+  rule: string;
+  message: string;
+}
 
-export const templateSchema = {
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { const: 'podpattern.dev/v1alpha1' },
-    kind: { const: 'PatternTemplate' },
-    metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
-    spec: {
-      type: 'object',
-      required: ['pattern', 'description'],
-      additionalProperties: false,
-      properties: {
-        pattern: { enum: ['sidecar', 'ambassador', 'adapter'] },
-        description: { type: 'string', minLength: 1 },
-        parameters: {
-          type: 'object',
-          additionalProperties: {
-            type: 'object',
-            required: ['type'],
-            additionalProperties: false,
-            properties: {
-              type: { enum: ['string', 'integer', 'number', 'boolean'] },
-              description: { type: 'string' },
-              default: scalar,
-              required: { type: 'boolean' },
-              enum: { type: 'array', minItems: 1, items: scalar },
-              pattern: { type: 'string', minLength: 1 },
-              minimum: { type: 'number' },
-              maximum: { type: 'number' },
-              maxLength: { type: 'integer', minimum: 1 },
-            },
-          },
-        },
-        containers: { type: 'array', items: container },
-        initContainers: { type: 'array', items: container },
-        volumes: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } },
-        files: stringMap,
-        app: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            env: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } },
-            volumeMounts: {
-              type: 'array',
-              items: { type: 'object', required: ['name', 'mountPath'], properties: { name: { type: 'string' }, mountPath: { type: 'string' } } },
-            },
-          },
-        },
-        podAnnotations: stringMap,
-      },
+/**
+ * The CRD schema with unknown fields refused where the API server would prune them, below the
+ * top level: the cluster source hands over only apiVersion, kind, metadata.name and spec of an
+ * object (templateOfObject), so other top-level fields are ignored from files too.
+ */
+function refusingUnknownFields(schema: unknown, top = true): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => refusingUnknownFields(item, false));
+  if (schema === null || typeof schema !== 'object') return schema;
+  const copy: Schema = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'x-kubernetes-validations' ? value : refusingUnknownFields(value, false)]));
+  if (!top && copy.type === 'object' && copy.properties !== undefined && copy['x-kubernetes-preserve-unknown-fields'] !== true && copy.additionalProperties === undefined) {
+    copy.additionalProperties = false;
+  }
+  return copy;
+}
+
+/** The schema the loader applies: the CRD's, plus what the API server checks of every object. */
+export function loaderSchema(): Schema {
+  const schema = refusingUnknownFields(patternTemplateSchema) as Schema & { properties: Record<string, Schema> };
+  return {
+    ...schema,
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    properties: {
+      ...schema.properties,
+      apiVersion: { const: TEMPLATE_API_VERSION },
+      kind: { const: TEMPLATE_KIND },
+      // Labels, annotations and the rest of an object's metadata are the API server's business.
+      metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
     },
-  },
-} as const;
+  };
+}
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
-const check = ajv.compile(templateSchema);
+function compile(): (object: unknown) => ErrorObject[] {
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, formats: { 'date-time': true, int64: true } });
+  for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys']) ajv.addKeyword({ keyword });
+  ajv.addKeyword({
+    keyword: 'x-kubernetes-int-or-string',
+    validate: (flag: boolean, data: unknown) => !flag || typeof data === 'string' || Number.isInteger(data),
+  });
+  ajv.addKeyword({
+    keyword: 'x-kubernetes-validations',
+    errors: true,
+    compile(rules: Rule[]) {
+      const compiled = rules.map(({ rule, message }) => ({ evaluate: parse(rule), message }));
+      const validate = (data: unknown): boolean => {
+        // A rule that cannot be evaluated met a value of the wrong shape, which the schema's
+        // other keywords already report.
+        const failed = compiled.filter(({ evaluate }) => {
+          try {
+            return evaluate({ self: data }) !== true;
+          } catch {
+            return false;
+          }
+        });
+        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors = failed.map(({ message }) => ({ keyword: 'x-kubernetes-validations', message, params: {} }));
+        return failed.length === 0;
+      };
+      return validate;
+    },
+  });
+  const check = ajv.compile(loaderSchema());
+  return (object) => (check(object) ? [] : (check.errors ?? []));
+}
+
+const check = compile();
 
 /** Every structural problem as `path: message`, or none. */
 export function schemaProblems(object: unknown): string[] {
-  if (check(object)) return [];
-  return (check.errors ?? []).map(describe);
+  return check(object).map(describe);
 }
 
 function describe(error: ErrorObject): string {
@@ -92,6 +99,8 @@ function describe(error: ErrorObject): string {
       return `${path}: missing required field '${String(error.params['missingProperty'])}'`;
     case 'enum':
       return `${path}: must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}`;
+    case 'x-kubernetes-int-or-string':
+      return `${path}: must be an integer or a string`;
     case 'const':
       return `${path}: must be ${JSON.stringify(error.params['allowedValue'])}`;
     default:

@@ -1,12 +1,13 @@
 // Turns one parsed PatternTemplate object into a Template, or into every problem it has.
 // A template is accepted whole or refused whole: it never half-renders at admission.
 import { contentHash } from './canonical.js';
-import { DNS1123_SUBDOMAIN, FILE_NAME, MAX_TEMPLATE_NAME, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
+import { fileKey, filesVolumeName, isOwnKey } from '../model/keys.js';
+import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
 import { probeProblems } from './probes.js';
 import { checkParameterValue, checkType, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
-import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from './types.js';
+import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
 
 export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
 
@@ -60,9 +61,8 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
 
 function nameProblems(name: string, spec: TemplateSpec): string[] {
   const problems: string[] = [];
-  if (!DNS1123_SUBDOMAIN.test(name) || name.length > MAX_TEMPLATE_NAME) {
-    problems.push(`metadata.name: '${name}' must be a lower-case DNS name of at most ${MAX_TEMPLATE_NAME} characters`);
-  } else if (Object.keys(spec.files).length > 0 && !isDnsLabel(`${name}-files`)) {
+  // Whether the name is a DNS label is the schema's rule (crd-schema.ts); this is what it cannot know.
+  if (isDnsLabel(name) && Object.keys(spec.files).length > 0 && !isDnsLabel(filesVolumeName(name))) {
     problems.push(`metadata.name: '${name}' is too long for its files volume '${name}-files' (at most 63 characters, no dots)`);
   }
   return problems;
@@ -72,7 +72,7 @@ function parameterProblems(spec: TemplateSpec): string[] {
   const problems: string[] = [];
   for (const [name, parameter] of Object.entries(spec.parameters)) {
     const at = `spec.parameters.${name}`;
-    if (!PARAMETER_NAME.test(name) || name.length > 63) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
+    if (!PARAMETER_NAME.test(name) || name.length > MAX_LABEL) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
     problems.push(...boundProblems(at, parameter));
     // A default is checked against the pattern only when the pattern can run (else that is the problem).
     if (parameter.default !== undefined && (parameter.pattern === undefined || patternProblem(parameter.pattern) === undefined)) {
@@ -124,17 +124,17 @@ function objectProblems(name: string, spec: TemplateSpec): string[] {
     const at = `spec.volumes[${i}].name`;
     if (!isDnsLabel(v.name)) problems.push(`${at}: '${v.name}' must be a DNS label`);
     if (volumes.has(v.name)) problems.push(`${at}: '${v.name}' is declared twice`);
-    if (v.name === `${name}-files` && Object.keys(spec.files).length > 0) problems.push(`${at}: '${v.name}' is reserved for the template's files`);
+    if (v.name === filesVolumeName(name) && Object.keys(spec.files).length > 0) problems.push(`${at}: '${v.name}' is reserved for the template's files`);
     volumes.add(v.name);
   }
   for (const file of Object.keys(spec.files)) {
-    if (!FILE_NAME.test(file) || !isAnnotationKey(`${name}.podpattern.dev/file.${file}`)) {
+    if (!FILE_NAME.test(file) || !isAnnotationKey(fileKey(name, file))) {
       problems.push(`spec.files.${file}: file names use letters, digits, '-', '_' and '.', and 'file.<name>' must fit in 63 characters`);
     }
   }
   for (const key of Object.keys(spec.podAnnotations)) {
     if (!isAnnotationKey(key)) problems.push(`spec.podAnnotations: '${key}' is not a valid annotation key`);
-    if (key.startsWith('podpattern.dev/') || key.includes('.podpattern.dev/')) problems.push(`spec.podAnnotations: '${key}' is in podpattern's own domain`);
+    if (isOwnKey(key)) problems.push(`spec.podAnnotations: '${key}' is in podpattern's own domain`);
   }
   return problems;
 }

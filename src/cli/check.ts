@@ -2,8 +2,9 @@
 // in, and would given pods be sent to it and injected. One line per check with ok, warn or FAIL
 // and, where not ok, how to fix it; exit 1 on any failure (in the style of `linkerd check`).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { fetchServerVersion } from '../catalog/cluster.js';
-import type { PodLike, ServerVersion } from '../engine/types.js';
+import { fetchServerVersion } from '../catalog/kube.js';
+import type { PodLike } from '../engine/types.js';
+import type { ServerVersion } from '../model/server-version.js';
 import { labelOf, objectsOf } from './manifests.js';
 import { findPodTemplate } from './pod-template.js';
 import { parseFlags, processIo, readAll, type Io } from './common.js';

@@ -2,10 +2,11 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { buildCatalog, loadBuiltinTemplates, loadCatalogDir, type ParsedTemplates } from '../catalog/index.js';
-import type { Catalog } from '../catalog/types.js';
+import { buildCatalog, loadStaticLayers, type ParsedTemplates } from '../catalog/index.js';
+import type { Catalog } from '../model/template.js';
 import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
+import { DEFAULTS_LABEL } from '../model/keys.js';
 import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
 import { YamlError } from './yaml.js';
 import { declaredNamespaces } from './namespaces.js';
@@ -26,13 +27,11 @@ export const processIo: Io = {
 
 /** The built-in catalog plus --catalog-dir; a broken template is reported, not fatal. */
 export function loadCatalog(dir: string | undefined, io: Io): Catalog {
-  const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
-  if (dir !== undefined) {
-    try {
-      layers.push(loadCatalogDir(dir));
-    } catch (error) {
-      throw new UsageError(`cannot read --catalog-dir ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+  let layers: ParsedTemplates[];
+  try {
+    layers = loadStaticLayers(dir);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
   const catalog = buildCatalog(layers);
   for (const failure of catalog.failures()) {
@@ -86,7 +85,7 @@ export function assumptions(options: InjectOptions, values: OptionFlags, declare
     `namespace: ${options.namespace}${values.namespace === undefined ? ' (manifests without metadata.namespace)' : ''}; set with --namespace`,
     annotations.length === 0
       ? 'namespace annotations: none, so no namespace defaults; set with --namespace-annotation KEY=VALUE'
-      : `namespace annotations: ${annotations.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} (as in a namespace labelled podpattern.dev/defaults=enabled)`,
+      : `namespace annotations: ${annotations.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} (as in a namespace labelled ${DEFAULTS_LABEL}=enabled)`,
     ...(declared.length === 0 ? [] : [`Namespace objects in the input give their own annotations and labels, for manifests in them: ${declared.join(', ')}`]),
   ];
 }

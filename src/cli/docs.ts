@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderCatalogDocs, type DocPage } from '../catalog/docs.js';
 import { loadBuiltinTemplates } from '../catalog/index.js';
-import type { Template } from '../catalog/types.js';
+import type { Template } from '../model/template.js';
 import { guard, processIo, type Io } from './common.js';
 
 export const usage = `usage: podpattern docs [--out DIR] [--examples DIR] [--check]

@@ -3,6 +3,7 @@
 // the patch.
 import type { InjectionResult, PodLike } from '../engine/types.js';
 import { readStatus } from '../engine/status.js';
+import { INJECT_KEY, STATUS_KEY } from '../model/keys.js';
 import type { ManifestResult } from './manifests.js';
 import { guard, processIo, runOnManifests, type Io } from './common.js';
 import { failedRun } from './inject.js';
@@ -18,9 +19,9 @@ Exit code 1 when any pod would be denied or a pod template cannot be injected.
 `;
 
 const SKIPS: Record<string, string> = {
-  'opted-out': 'nothing injected: the pod opts out with podpattern.dev/inject: "false"',
+  'opted-out': `nothing injected: the pod opts out with ${INJECT_KEY}: "false"`,
   'not-requested': 'nothing injected: neither the pod nor its namespace asks for a template',
-  'already-injected': 'nothing to do: podpattern.dev/status shows these templates are already injected',
+  'already-injected': `nothing to do: ${STATUS_KEY} shows these templates are already injected`,
 };
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {

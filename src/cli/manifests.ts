@@ -2,9 +2,9 @@
 // webhook, shared by `inject` and `explain`. Documents keep their shape: a `kind: List` stays
 // a List, with its items injected.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
-import type { Catalog } from '../catalog/types.js';
+import type { Catalog } from '../model/template.js';
 import { inject, type InjectOptions, type InjectionResult, type PodLike } from '../engine/index.js';
-import { PATTERN_KEYS, INJECT_KEY, parseTemplateKey } from '../engine/keys.js';
+import { PATTERN_KEYS, INJECT_KEY, parseTemplateKey } from '../model/keys.js';
 import { findPodTemplate, replacePodTemplate, type PodTemplateSite } from './pod-template.js';
 import { readDocuments, writeDocument } from './yaml.js';
 import { declaredNamespaces, viewFor } from './namespaces.js';

@@ -3,7 +3,7 @@
 // (see docs/install.md, "Namespace defaults"): in a namespace labelled
 // podpattern.dev/defaults=enabled every pod is sent, elsewhere only pods that carry a
 // podpattern.dev annotation; and a namespace without the injection label sends none.
-import { DEFAULTS_LABEL, INJECTION_LABEL, PATTERN_KEYS, isDomainKey, parseTemplateKey } from '../engine/keys.js';
+import { DEFAULTS_LABEL, INJECTION_LABEL, PATTERN_KEYS, isDomainKey, parseTemplateKey } from '../model/keys.js';
 
 export interface DeclaredNamespace {
   name: string;

@@ -2,7 +2,7 @@
 // pods run to completion, and which volumes the controller adds to the pods it creates.
 // Kinds not listed are still injected when they carry a pod template at spec.template (Argo
 // Rollouts, Knative-style wrappers…); a listed kind without one is refused by name.
-import { DOMAIN } from '../engine/keys.js';
+import { DOMAIN } from '../model/keys.js';
 
 export interface PodTemplateSite {
   /** Keys from the manifest to the pod template; empty for a Pod. */

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseTemplates } from '../catalog/index.js';
-import type { Template } from '../catalog/types.js';
+import type { Template } from '../model/template.js';
 import { compilePolicies } from '../policy/index.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 import { writeDocument } from './yaml.js';

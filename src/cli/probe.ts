@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { loadBuiltinTemplates } from '../catalog/index.js';
 import { readStatus } from '../engine/status.js';
+import { DOMAIN, INJECTION_LABEL } from '../model/keys.js';
 import { parseFlags, processIo, type Io } from './common.js';
 import { ClusterError, call, connect, contextNamespace } from './kube/connect.js';
 
@@ -14,7 +15,7 @@ const HELP = `usage: podpattern probe [-n NAMESPACE] [--template NAME] [--patter
 
 Sends a dry-run pod asking for a template through the API server (nothing is created) and
 checks that the webhook injected it. Exit 0 when it did, 1 when it did not or the call failed.
-  -n, --namespace   a namespace labelled podpattern.dev/injection (default: the context's)
+  -n, --namespace   a namespace labelled ${INJECTION_LABEL} (default: the context's)
   --template        the template to ask for (default redis-exporter: it needs no parameters)
   --pattern         its pattern, when it is not a built-in template
   --kubeconfig      the kubeconfig (default: KUBECONFIG, ~/.kube/config, else in-cluster)
@@ -69,7 +70,7 @@ export async function probe(api: CoreV1Api, namespace: string, template: string,
       ok: false,
       message:
         `fail: a dry-run pod asking for ${template} in ${namespace} came back without it: the API server did not send it to ` +
-        `the webhook (is ${namespace} labelled podpattern.dev/injection=enabled?) or ignored a failed call (failurePolicy Ignore); ` +
+        `the webhook (is ${namespace} labelled ${INJECTION_LABEL}=enabled?) or ignored a failed call (failurePolicy Ignore); ` +
         `'podpattern check -n ${namespace}' says which`,
     };
   }
@@ -85,7 +86,8 @@ export function probePod(namespace: string, template: string, pattern: string): 
       name: `podpattern-probe-${randomBytes(4).toString('hex')}`,
       namespace,
       labels: { 'app.kubernetes.io/name': 'podpattern-probe' },
-      annotations: { [`podpattern.dev/${pattern}`]: template },
+      // --pattern is passed through as typed: a pattern this version does not know is the webhook's to refuse.
+      annotations: { [`${DOMAIN}/${pattern}`]: template },
     },
     spec: {
       containers: [{

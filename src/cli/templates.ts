@@ -1,9 +1,10 @@
-// `podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]` (SPEC §7): the catalog in
+// `podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]`: the catalog in
 // use (built-in plus --catalog-dir), or one template with its parameters.
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { bounds } from '../catalog/docs.js';
-import type { Catalog, Template } from '../catalog/types.js';
+import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type Catalog, type Template } from '../model/template.js';
+import { PATTERN_KEYS, parameterKey } from '../model/keys.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 
 export const usage = `usage: podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]
@@ -55,7 +56,7 @@ function notFound(name: string, catalog: Catalog): string {
 
 /** A template as the PatternTemplate object it was loaded from (normalized). */
 function toObject(template: Template): Record<string, unknown> {
-  return { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: template.name }, spec: template.spec };
+  return { apiVersion: TEMPLATE_API_VERSION, kind: TEMPLATE_KIND, metadata: { name: template.name }, spec: template.spec };
 }
 
 function serialize(value: unknown, format: Exclude<Format, 'text'>): string {
@@ -72,12 +73,12 @@ function listText(templates: readonly Template[]): string {
 function showText(template: Template): string {
   const { spec } = template;
   const lines = [`Name:        ${template.name}`, `Pattern:     ${spec.pattern}`, `Source:      ${template.source}`, `Hash:        ${template.hash}`, `Description: ${spec.description}`, ''];
-  lines.push(`Use:         podpattern.dev/${spec.pattern}: ${template.name}`, '');
+  lines.push(`Use:         ${PATTERN_KEYS[spec.pattern]}: ${template.name}`, '');
   const parameters = Object.entries(spec.parameters);
   if (parameters.length === 0) {
     lines.push('Parameters: none', '');
   } else {
-    lines.push(`Parameters (annotation ${template.name}.podpattern.dev/<parameter>):`);
+    lines.push(`Parameters (annotation ${parameterKey(template.name, '<parameter>')}):`);
     const rows = [['PARAMETER', 'TYPE', 'DEFAULT', 'REQUIRED', 'ALLOWED', 'DESCRIPTION']];
     for (const [name, p] of parameters) {
       rows.push([name, p.type, p.default === undefined ? '-' : String(p.default), p.required === true ? 'yes' : 'no', bounds(p, (text) => text) || '-', p.description ?? '']);

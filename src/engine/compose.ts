@@ -2,10 +2,10 @@
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
 // it is given (the engine hands it a copy); the caller diffs the result for the patch.
 import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Pattern, Template } from '../catalog/types.js';
+import type { Pattern, Template } from '../model/template.js';
 import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
-import { fileKey, filesVolumeName, parameterKey } from './keys.js';
+import { fileKey, filesVolumeName, parameterKey } from '../model/keys.js';
 import type { Rendered } from './render.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';

@@ -1,9 +1,9 @@
 // The injection engine: pod + catalog + options -> result. Pure: no I/O, no clock, no logger,
 // so the webhook and the offline CLI give the same answer for the same pod.
 import type { V1PodSpec } from '@kubernetes/client-node';
-import type { Catalog, Template } from '../catalog/types.js';
+import type { Catalog, Template } from '../model/template.js';
 import { compose, type Piece } from './compose.js';
-import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from './keys.js';
+import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';
 import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
 import { readRequests, truncate, type Requests, type TemplateRequest } from './requests.js';
@@ -20,7 +20,7 @@ import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem
 export type * from './types.js';
 export { applyPatch } from './patch.js';
 export { nativeSidecarSupport, runsToCompletion, useNativeSidecars } from './lifecycle.js';
-export * as keys from './keys.js';
+export * as keys from '../model/keys.js';
 
 /** Decides what `pod` becomes. Never throws for bad pod input: problems come back as a denial. */
 export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): InjectionResult {

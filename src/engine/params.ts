@@ -1,8 +1,8 @@
 // Turns a template's parameter annotations (strings, hostile) into typed values that fit the
 // template's schema, or into problems that say how to fix each one.
 import { checkParameterValue } from '../catalog/parameter-value.js';
-import type { ParameterSpec, ParameterValue, Template } from '../catalog/types.js';
-import { parameterKey } from './keys.js';
+import type { ParameterSpec, ParameterValue, Template } from '../model/template.js';
+import { parameterKey } from '../model/keys.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import type { Problem } from './types.js';
 import { didYouMean } from './suggest.js';

@@ -28,7 +28,7 @@
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { escapePathComponent, type Operation } from 'fast-json-patch';
 import { compose, type Piece, type Placement } from './compose.js';
-import { STATUS_KEY } from './keys.js';
+import { STATUS_KEY } from '../model/keys.js';
 import { emptyStatus, type Status } from './status.js';
 import type { PodLike } from './types.js';
 

@@ -2,7 +2,7 @@
 // already-parsed template, never by pasting text into YAML or JSON, so no value can add a
 // field, close a string or start a new object. One pass: substituted text is not re-scanned.
 import { PLACEHOLDER, WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
-import type { ParameterValue, TemplateSpec } from '../catalog/types.js';
+import type { ParameterValue, TemplateSpec } from '../model/template.js';
 import type { Values } from './params.js';
 
 export interface PodFacts {

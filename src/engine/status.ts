@@ -1,6 +1,6 @@
 // podpattern.dev/status: the record of an injection. What of it may be undone is provenance.ts's
 // call: the record is written by podpattern but can be forged by anyone who writes the pod.
-import { STATUS_KEY } from './keys.js';
+import { STATUS_KEY } from '../model/keys.js';
 import type { InjectedTemplate } from './types.js';
 
 export interface Status {

@@ -1,6 +1,7 @@
 // What the engine takes and gives. The engine is pure: no I/O, no clock, no logger.
 import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
+import type { ServerVersion } from '../model/server-version.js';
 
 /** A Pod, or a workload's pod template: the engine only reads metadata and spec. */
 export interface PodLike {
@@ -12,11 +13,6 @@ export interface PodLike {
 }
 
 export type NativeSidecarMode = 'auto' | 'always' | 'never';
-
-export interface ServerVersion {
-  major: number;
-  minor: number;
-}
 
 export interface InjectOptions {
   nativeSidecars: NativeSidecarMode;

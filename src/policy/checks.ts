@@ -2,10 +2,10 @@
 // annotations ask wrongly, and what the template would clash with in the pod as it arrives.
 // Each message is written to read as the webhook's does (engine/requests, engine/compose).
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, type Template } from '../catalog/types.js';
+import { PATTERNS, type Template } from '../model/template.js';
 import { portParameter } from '../catalog/listening.js';
 import { loopbackListeners } from '../catalog/probes.js';
-import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../engine/keys.js';
+import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS, parameterVariable } from './params.js';
 import { compileValue, type Scope } from './values.js';

@@ -3,9 +3,9 @@
 // binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, type Template } from '../catalog/types.js';
+import { PATTERNS, type Template } from '../model/template.js';
 import { filesVolume, withDefaults } from '../engine/compose.js';
-import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../engine/keys.js';
+import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';

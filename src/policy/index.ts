@@ -1,6 +1,6 @@
 // Webhook-less mode: templates compiled into MutatingAdmissionPolicy and
 // ValidatingAdmissionPolicy objects (admissionregistration.k8s.io/v1). Pure, like the engine.
-import type { Template } from '../catalog/types.js';
+import type { Template } from '../model/template.js';
 import { compileTemplate, type PolicyOptions } from './compile.js';
 
 export { compileTemplate, policyName, type Compiled, type PolicyOptions } from './compile.js';

@@ -2,8 +2,8 @@
 // typed and text forms, and the checks the webhook makes on it, as CEL that yields the same
 // messages. Every key, default and bound is written as a quoted literal.
 import { DEFAULT_MAX_LENGTH } from '../catalog/parameter-value.js';
-import type { ParameterSpec, Template } from '../catalog/types.js';
-import { parameterKey } from '../engine/keys.js';
+import type { ParameterSpec, Template } from '../model/template.js';
+import { parameterKey } from '../model/keys.js';
 import { article, describe } from '../engine/params.js';
 import { concat, list, quote, scalar } from './cel.js';
 

@@ -1,7 +1,7 @@
 // What webhook-less mode cannot do the webhook's way, found before anything is printed: each
 // reason names the template and the field, so an operator knows what to change or to leave to
 // the webhook.
-import type { Template } from '../catalog/types.js';
+import type { Template } from '../model/template.js';
 import { hasPlaceholder } from './values.js';
 
 /**

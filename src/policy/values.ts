@@ -4,7 +4,7 @@
 // text or a pod's annotation can only ever be data. The substitution rules (typed fields,
 // Kubernetes' $(VAR) expansion in command, args and env values) are the webhook's own.
 import { PLACEHOLDER, WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
-import type { Template } from '../catalog/types.js';
+import type { Template } from '../model/template.js';
 import { TYPED_FIELDS, childMode, type Mode } from '../engine/render.js';
 import { concat, escapeDollars, list, map, scalar, type Part } from './cel.js';
 import { parameterVariable } from './params.js';

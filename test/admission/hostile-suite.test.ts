@@ -21,7 +21,7 @@ import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import { decide } from '../../src/admission/review.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
-import type { Template } from '../../src/catalog/types.js';
+import type { Template } from '../../src/model/template.js';
 import { testCatalog } from '../helpers/catalog.js';
 import { storedByApiServer } from '../helpers/stored-pod.js';
 

@@ -2,7 +2,7 @@
 // different -> the engine again. Bounded in entries and in pod size.
 import t from 'tap';
 import { memoizeInject } from '../../src/admission/memo.js';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/model/template.js';
 import type { InjectOptions, InjectionResult, PodLike } from '../../src/engine/types.js';
 import { fakeCatalog } from '../server/fixtures.js';
 

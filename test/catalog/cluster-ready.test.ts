@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { ClusterWatch, loadKubeConfig } from '../../src/catalog/cluster.js';
+import { loadKubeConfig, watchCluster } from '../../src/catalog/cluster.js';
 import { LiveCatalog } from '../../src/catalog/live.js';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/model/template.js';
 
 const template = {
   apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate',
@@ -64,7 +64,7 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   // A debounce far longer than the test: any swap seen here came from the list, not the timer.
   const live = new LiveCatalog({ base: [], debounceMs: 600_000, onSwap: (catalog) => swaps.push(catalog) });
   const logger = pino({ level: 'silent' }, new Writable({ write: (_c, _e, done) => done() }));
-  const watch = new ClusterWatch({ config: loadKubeConfig(kubeconfig)!, live, logger });
+  const watch = watchCluster({ config: loadKubeConfig(kubeconfig)!, live, logger });
   t.teardown(() => watch.stop());
   void watch.start();
 

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { LiveCatalog, type Timers, type TemplateVerdict } from '../../src/catalog/live.js';
 import { loadBuiltinTemplates } from '../../src/catalog/index.js';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/model/template.js';
 
 class FakeTimers implements Timers {
   private next = 1;

@@ -6,7 +6,7 @@ import type { RunResult } from './cluster.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** What the tests need of a catalog template (a subset of src/catalog/types.ts Template). */
+/** What the tests need of a catalog template (a subset of src/model/template.ts Template). */
 export interface TemplateInfo {
   name: string;
   spec: {

@@ -8,7 +8,7 @@ import { inject, type PodLike } from '../../src/engine/index.js';
 import { renderTemplate } from '../../src/engine/render.js';
 import { compileTemplate } from '../../src/policy/index.js';
 import { compileValue } from '../../src/policy/values.js';
-import type { Template } from '../../src/catalog/types.js';
+import type { Template } from '../../src/model/template.js';
 import { testCatalog } from '../helpers/catalog.js';
 
 const catalog = testCatalog();

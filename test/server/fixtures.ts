@@ -2,7 +2,7 @@
 // capture log lines through a stream.
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { Catalog } from '../../src/catalog/types.js';
+import type { Catalog } from '../../src/model/template.js';
 import type { InjectionResult, PodLike } from '../../src/engine/types.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import type { AppDeps } from '../../src/server/app.js';

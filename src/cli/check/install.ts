@@ -7,13 +7,14 @@ import {
   AdmissionregistrationV1Api, ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api,
   type KubeConfig, type V1Deployment, type V1MutatingWebhook, type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from '../../catalog/cluster.js';
+import { DOMAIN } from '../../model/keys.js';
+import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../../model/template.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
 /** podpattern's webhook entries are named <something>.podpattern.dev. */
 export function isPodpatternWebhook(webhook: V1MutatingWebhook): boolean {
-  return webhook.name.endsWith('.podpattern.dev');
+  return webhook.name.endsWith(`.${DOMAIN}`);
 }
 
 export interface Install {

@@ -3,11 +3,14 @@
 // object selectors, matchConditions) and what would the webhook answer (the engine, on the
 // built-in catalog plus the cluster's PatternTemplates, with the namespace's defaults).
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1MutatingWebhook, type V1Namespace } from '@kubernetes/client-node';
-import { addParsed, buildCatalog, loadBuiltinTemplates, type Catalog, type ParsedTemplates } from '../../catalog/index.js';
-import { GROUP, PLURAL, VERSION } from '../../catalog/cluster.js';
+import { addParsed, buildCatalog, loadStaticLayers, type ParsedTemplates } from '../../catalog/index.js';
+import type { Catalog } from '../../model/template.js';
+import { templateOfObject } from '../../catalog/live.js';
+import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../../model/template.js';
 import { inject } from '../../engine/index.js';
-import { DEFAULTS_LABEL, INJECTION_LABEL } from '../../engine/keys.js';
-import type { InjectOptions, PodLike, ServerVersion } from '../../engine/types.js';
+import { DEFAULTS_LABEL, INJECTION_LABEL } from '../../model/keys.js';
+import type { InjectOptions, PodLike } from '../../engine/types.js';
+import type { ServerVersion } from '../../model/server-version.js';
 import { explainFailure } from '../kube/connect.js';
 import { failedCondition, selectorMatches, selectorMismatch } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
@@ -46,11 +49,11 @@ function namespaceLabels(namespace: V1Namespace): Record<string, string> {
 
 /** The built-in catalog with the cluster's PatternTemplates over it (as the server builds it, minus --catalog-dir). */
 export async function clusterCatalog(config: KubeConfig, findings: Finding[]): Promise<Catalog> {
-  const layers: ParsedTemplates[] = [loadBuiltinTemplates()];
+  const layers = loadStaticLayers(undefined);
   try {
     const list = (await config.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: Array<{ metadata?: { name?: string } }> };
     const cluster: ParsedTemplates = { templates: [], failures: [] };
-    for (const item of list.items) addParsed(cluster, item, 'cluster', item.metadata?.name ?? '?');
+    for (const item of list.items) addParsed(cluster, templateOfObject(item), 'cluster', item.metadata?.name ?? '?');
     layers.push(cluster);
   } catch (error) {
     findings.push(warn('catalog', `${explainFailure(error, 'list PatternTemplates', config)}; judging pods with the built-in catalog only`));

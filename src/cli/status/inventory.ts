@@ -3,8 +3,8 @@
 // a pattern but carry no podpattern.dev/status (they were admitted without injection: the
 // webhook was down with failurePolicy Ignore, or the namespace was not labelled then).
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Catalog } from '../../catalog/types.js';
-import { INJECT_KEY, PATTERN_KEYS } from '../../engine/keys.js';
+import type { Catalog } from '../../model/template.js';
+import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY } from '../../model/keys.js';
 import { readStatus } from '../../engine/status.js';
 
 /** The workload that owns a pod, and the command that makes it create new pods. */
@@ -97,7 +97,7 @@ export function formatInventory(inventory: Inventory): string {
     lines.push(`outdated: ${o.namespace}/${o.pod} (${o.workload.kind} ${o.workload.name}) runs ${what}; roll: ${o.workload.roll}`);
   }
   for (const n of inventory.notInjected) {
-    lines.push(`not injected: ${n.namespace}/${n.pod} (${n.workload.kind} ${n.workload.name}) asks for ${n.asks.join(', ')} but has no podpattern.dev/status; roll: ${n.workload.roll} ('podpattern check -n ${n.namespace}' first, if it was not sent to the webhook)`);
+    lines.push(`not injected: ${n.namespace}/${n.pod} (${n.workload.kind} ${n.workload.name}) asks for ${n.asks.join(', ')} but has no ${STATUS_KEY}; roll: ${n.workload.roll} ('podpattern check -n ${n.namespace}' first, if it was not sent to the webhook)`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,14 @@
-// The shape of a PatternTemplate (SPEC §5) once parsed and validated. The engine reads only
+// The shape of a PatternTemplate once parsed and validated (docs/templates.md describes the format). The engine reads only
 // these types; the catalog sources (built-in, --catalog-dir, cluster) produce them.
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { DOMAIN } from './domain.js';
+
+/** The PatternTemplate API: kind PatternTemplate in group podpattern.dev, version v1alpha1, cluster-scoped. */
+export const TEMPLATE_GROUP = DOMAIN;
+export const TEMPLATE_VERSION = 'v1alpha1';
+export const TEMPLATE_API_VERSION = `${TEMPLATE_GROUP}/${TEMPLATE_VERSION}`;
+export const TEMPLATE_KIND = 'PatternTemplate';
+export const TEMPLATE_PLURAL = 'patterntemplates';
 
 export const PATTERNS = ['sidecar', 'ambassador', 'adapter'] as const;
 export type Pattern = (typeof PATTERNS)[number];

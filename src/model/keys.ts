@@ -1,10 +1,10 @@
 // Every annotation and label key podpattern reads or writes (the README's annotation table).
 // Pure constants and the few functions that build or take apart keys, so no other file
 // spells a key by hand.
-import type { Pattern } from '../catalog/types.js';
+import type { Pattern } from './template.js';
+import { DOMAIN } from './domain.js';
 
-/** The annotation and label domain. */
-export const DOMAIN = 'podpattern.dev';
+export { DOMAIN };
 
 /**
  * `podpattern.dev/sidecar`, `podpattern.dev/ambassador`, `podpattern.dev/adapter`: a comma
@@ -90,4 +90,9 @@ export function parseTemplateKey(key: string): TemplateKey | undefined {
 /** True for `podpattern.dev/<anything>`: keys in our own domain. */
 export function isDomainKey(key: string): boolean {
   return key.startsWith(`${DOMAIN}/`);
+}
+
+/** True for every key podpattern reads: `podpattern.dev/<name>` and `<template>.podpattern.dev/<name>`. */
+export function isOwnKey(key: string): boolean {
+  return isDomainKey(key) || parseTemplateKey(key) !== undefined;
 }
