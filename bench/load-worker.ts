@@ -15,7 +15,7 @@ export interface LoadJob {
   durationMs: number;
   /** Hard cap on requests measured, so a fast machine stays bounded too. */
   maxRequests: number;
-  /** When set, this text in the body is replaced by a counter, making every request distinct. */
+  /** When set, every occurrence of this text in the body is replaced by a counter, making every request distinct. */
   uniqueToken?: string;
   /**
    * When set, this text in the body (12 characters, inside request.uid) is replaced by a counter
@@ -107,7 +107,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   };
   const nextRequest = (): Buffer => {
     if (job.uniqueToken === undefined) return withUid(fixed, uidAt);
-    const bytes = requestBytes(job.body.replace(job.uniqueToken, String((counter += 1))));
+    const bytes = requestBytes(job.body.replaceAll(job.uniqueToken, String((counter += 1))));
     return withUid(bytes, job.uidToken === undefined ? -1 : bytes.indexOf(job.uidToken));
   };
   const connections = await Promise.all(Array.from({ length: job.concurrency }, () => Connection.open(job.port, job.ca)));

@@ -4,9 +4,10 @@ import { runEngineBench } from './engine.js';
 import { runServerBench } from './server.js';
 
 async function main(): Promise<void> {
-  process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n\n`);
-  process.stdout.write(`${runEngineBench()}\n\n`);
-  process.stdout.write(`${await runServerBench()}\n`);
+  process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n\n`);
+  if (process.env.PODPATTERN_BENCH_ONLY !== 'server') process.stdout.write(`${runEngineBench().text}\n\n`);
+  if (process.env.PODPATTERN_BENCH_ONLY !== 'engine') process.stdout.write(`${(await runServerBench()).text}\n`);
+  process.stdout.write(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 }
 
 main().catch((error: unknown) => {

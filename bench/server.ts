@@ -1,177 +1,200 @@
-// Server benchmark (issue 3): HTTPS POST /mutate of podpattern, with the real engine, built-in
-// catalog, logging and metrics, against a bare Fastify HTTPS route that parses the same body and
-// returns a constant answer. Concurrency 1, 16 and 64 over keep-alive, loopback only, bounded by
-// time and count. Both servers run in this process; the load generator in a child process.
+// Server benchmark: HTTPS POST /mutate of a real `podpattern serve` process (as deployed: its
+// own main, logging and metrics) against two references run in this process, all measured in
+// the same run in alternating rounds: a bare Fastify HTTPS route that parses the same body and
+// answers a constant of the same size (the ratio's denominator), and a bare `node:https` server
+// doing the same (the floor of the stack). The load generator runs in a child process.
+// PODPATTERN_BENCH_BASELINE=<a checkout's dist/> adds that build's `serve` as one more column,
+// so a change is measured before and after in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { pino } from 'pino';
-import { buildCatalog, loadBuiltinTemplates } from '../src/catalog/index.js';
-import { memoizeInject } from '../src/admission/memo.js';
-import { ReplayCache } from '../src/admission/replay.js';
 import { generateCertificates } from '../src/certs/generate.js';
-import { inject } from '../src/engine/index.js';
-import { createMetrics } from '../src/metrics/index.js';
-import { buildApp, BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
-import { Lifecycle } from '../src/server/lifecycle.js';
+import { BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
-import { LineBatcher } from '../src/log/line-batcher.js';
-import { benchPod } from './engine.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
+import { SEQ_TOKEN, realisticPod, reviewOf } from './pod.js';
 
-const CONCURRENCY = [1, 16, 64];
-/** Each server is measured in alternating rounds, so a slow spell of a shared machine hits both. */
-const ROUNDS = 5;
+/** Rounds per row; each server runs once per round, in a rotating order, so a slow spell of a shared machine hits all. */
+const ROUNDS = Number(process.env.PODPATTERN_BENCH_ROUNDS ?? 5);
 const WARMUP_MS = 500;
-const ROUND_MS = 1500;
+const ROUND_MS = Number(process.env.PODPATTERN_BENCH_ROUND_MS ?? 1500);
 const MAX_REQUESTS = 200_000;
 /** Replaced by a counter in every request: each review has its own uid, as from the API server. */
 const UID_TOKEN = 'UIDUIDUIDUID';
 
-type Target = { port: number; ca: string; close: () => Promise<void> };
+export const TARGETS = { ratio: 0.4, moonshot: 0.5, p99c64Ms: 5, rssMb: 150 } as const;
 
-export async function runServerBench(): Promise<string> {
+interface Row {
+  label: string;
+  body: string;
+  concurrency: number;
+  /** Every pod different (SEQ_TOKEN replaced by a counter); otherwise the same pod with new uids (a replica burst). */
+  distinct: boolean;
+}
+
+type Target = { name: string; port: number; ca: string; close: () => Promise<void>; rssMb?: () => Promise<number> };
+
+export interface ServerBenchResult {
+  text: string;
+  headlineRatio: number;
+  p99c64: number;
+  rssMb: number;
+}
+
+export async function runServerBench(): Promise<ServerBenchResult> {
   const certs = await generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const tls = { cert: certs.certPem, key: certs.keyPem, ca: certs.caCertPem };
-  const body = JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `b7f0c1e2-3d4a-4b5c-8d6e-${UID_TOKEN}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'bench',
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
-      object: benchPod(0),
-      dryRun: false,
-    },
-  });
+  const review = (padBytes: number): string => reviewOf(realisticPod(SEQ_TOKEN, padBytes), `b7f0c1e2-3d4a-4b5c-8d6e-${UID_TOKEN}`);
+  const typical = review(0);
+  const rows: Row[] = [
+    { label: 'distinct, c1', body: typical, concurrency: 1, distinct: true },
+    { label: 'distinct, c16', body: typical, concurrency: 16, distinct: true },
+    { label: 'distinct, c64', body: typical, concurrency: 64, distinct: true },
+    { label: 'replica burst, c16', body: typical, concurrency: 16, distinct: false },
+    { label: '64 KiB distinct, c16', body: review(64 * 1024), concurrency: 16, distinct: true },
+    { label: '1 MiB distinct, c16', body: review(1024 * 1024), concurrency: 16, distinct: true },
+  ];
 
   const worker = new LoadWorker();
-  const load = (target: Target, text: string, concurrency: number, warmupMs: number, durationMs: number, uniqueToken?: string): Promise<LoadResult> =>
-    worker.run({ port: target.port, ca: target.ca, body: text, concurrency, warmupMs, durationMs, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN, ...(uniqueToken === undefined ? {} : { uniqueToken }) });
-  const podpattern = await startPodpattern(tls);
-  let bare: Target | undefined;
+  const load = (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<LoadResult> =>
+    worker.run({
+      port: target.port, ca: target.ca, body: row.body, concurrency: row.concurrency, warmupMs, durationMs, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN,
+      ...(row.distinct ? { uniqueToken: SEQ_TOKEN } : {}),
+    });
+  const servers: Target[] = [];
+  const baseline = process.env.PODPATTERN_BENCH_BASELINE;
   const lines = [
-    `server: HTTPS POST /mutate, ${body.length}-byte review asking for https-proxy + redis-exporter, keep-alive; ` +
-      `${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per server (after ${WARMUP_MS / 1000} s warm-up each); req/s over all rounds, p50/p99 and ratio the median round`,
-    '  conc |        bare route: req/s   p50 ms   p99 ms |        podpattern: req/s   p50 ms   p99 ms | ratio | ratio per round',
+    `server: HTTPS POST /mutate, a Deployment's pod as the API server sends it (${typical.length}-byte review asking for https-proxy + redis-exporter), keep-alive;`,
+    `  ${ROUNDS} rounds of ${ROUND_MS / 1000} s per server (after ${WARMUP_MS / 1000} s warm-up), servers in rotating order; req/s over all rounds; p50/p99 and ratios the median round`,
   ];
-  let c16: { ratio: number; p99: number } | undefined;
+  const results = new Map<string, { ratio: number; p99: number }>();
   try {
-    const check = await load(podpattern, body, 1, 200, 200);
-    const checked = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
-    if (checked.response?.patchType !== 'JSONPatch') throw new Error(`the bench review was not injected: ${check.firstBody}`);
-    // The baseline answers with podpattern's own answer as a constant: the same bytes on the
-    // wire, so the ratio measures the work of deciding, not the length of the patch.
-    bare = await startBare(tls, Buffer.from(check.firstBody));
-    const compare = async (text: string, concurrency: number, uniqueToken?: string): Promise<{ line: string; ratio: number; p99: number }> => {
-      const rounds: { b: LoadResult; p: LoadResult; ratio: number }[] = [];
+    const podpattern = await startServe('podpattern', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)));
+    servers.push(podpattern);
+    const before = baseline === undefined ? undefined : await startServe('before', join(baseline, 'src/bin/podpattern.js'));
+    if (before !== undefined) servers.push(before);
+    const columns = ['podpattern', ...(before === undefined ? [] : ['before']), 'node:https'];
+    lines.push(`  ${'row'.padEnd(21)} | ${'fastify req/s'.padStart(13)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio`.padStart(c.length + 30)).join(' | ')} | podpattern ratio per round`);
+    for (const row of rows) {
+      const check = await load(podpattern, row, 100, 200);
+      const answer = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
+      if (answer.response?.patchType !== 'JSONPatch') throw new Error(`the bench review was not injected: ${check.firstBody.slice(0, 500)}`);
+      // The references answer podpattern's own answer as a constant: the same bytes on the wire.
+      const fastify = await startFastify(tls, Buffer.from(check.firstBody));
+      const floor = await startNodeHttps(tls, Buffer.from(check.firstBody));
+      servers.push(fastify, floor);
+      const order = [fastify, podpattern, ...(before === undefined ? [] : [before]), floor];
+      const rounds: Map<string, LoadResult>[] = [];
+      const roundMs = row.body.length > 512 * 1024 ? ROUND_MS * 2 : ROUND_MS;
       for (let round = 0; round < ROUNDS; round += 1) {
-        const b = await load(bare!, text, concurrency, WARMUP_MS, ROUND_MS, uniqueToken);
-        const p = await load(podpattern, text, concurrency, WARMUP_MS, ROUND_MS, uniqueToken);
-        rounds.push({ b, p, ratio: rate(p) / rate(b) });
+        const results = new Map<string, LoadResult>();
+        for (let i = 0; i < order.length; i += 1) {
+          const target = order[(i + round) % order.length]!;
+          results.set(target.name, await load(target, row, WARMUP_MS, roundMs));
+        }
+        rounds.push(results);
       }
-      const ratio = median(rounds, (r) => r.ratio);
-      const errors = rounds.reduce((n, r) => n + r.b.errors + r.p.errors, 0);
-      const line =
-        `${summary(rounds.map((r) => r.b))} | ${summary(rounds.map((r) => r.p))} | ${ratio.toFixed(2).padStart(5)} | ${rounds.map((r) => r.ratio.toFixed(2)).join(' ')}` +
-        (errors > 0 ? `   ERRORS: ${errors}` : '');
-      return { line, ratio, p99: median(rounds.map((r) => r.p), (r) => r.p99) };
-    };
-    for (const concurrency of CONCURRENCY) {
-      const result = await compare(body, concurrency);
-      if (concurrency === 16) c16 = result;
-      lines.push(`  ${String(concurrency).padStart(4)} | ${result.line}`);
+      await fastify.close();
+      await floor.close();
+      servers.splice(servers.indexOf(fastify), 2);
+      const of = (name: string): LoadResult[] => rounds.map((r) => r.get(name)!);
+      const ratios = (name: string): number[] => rounds.map((r) => rate(r.get(name)!) / rate(r.get('fastify')!));
+      const cells = columns.map((name) => {
+        const ratio = median(ratios(name));
+        return `${perSecond(of(name)).toFixed(0).padStart(name.length + 6)} ${median(of(name).map((r) => r.p50)).toFixed(2).padStart(7)} ${median(of(name).map((r) => r.p99)).toFixed(2).padStart(7)} ${ratio.toFixed(2).padStart(6)}`;
+      });
+      const errors = rounds.reduce((n, r) => n + [...r.values()].reduce((m, x) => m + x.errors, 0), 0);
+      results.set(row.label, { ratio: median(ratios('podpattern')), p99: median(of('podpattern').map((r) => r.p99)) });
+      lines.push(`  ${row.label.padEnd(21)} | ${perSecond(of('fastify')).toFixed(0).padStart(13)} | ${cells.join(' | ')} | ${ratios('podpattern').map((r) => r.toFixed(2)).join(' ')}${errors > 0 ? `   ERRORS: ${errors}` : ''}`);
     }
-    // Every pod different (a label carries a counter): nothing remembered can answer, the engine runs each time.
-    const distinct = body.replace('"app":"web"', '"app":"web","bench/seq":"SEQ"');
-    lines.push(`  16 d | ${(await compare(distinct, 16, 'SEQ')).line}   (d: every pod distinct)`);
+    const rss = await podpattern.rssMb!();
+    lines.push(`  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
+      (before === undefined ? '' : `; before: ${(await before.rssMb!()).toFixed(0)} MB`));
+    const headline = results.get('distinct, c16')!;
+    const c64 = results.get('distinct, c64')!;
+    lines.push(
+      `  targets: distinct c16 ratio >= ${TARGETS.ratio}: ${verdict(headline.ratio >= TARGETS.ratio)} (${headline.ratio.toFixed(2)}; moonshot ${TARGETS.moonshot}: ${verdict(headline.ratio >= TARGETS.moonshot)}); ` +
+        `distinct c64 p99 <= ${TARGETS.p99c64Ms} ms: ${verdict(c64.p99 <= TARGETS.p99c64Ms)} (${c64.p99.toFixed(2)} ms); RSS <= ${TARGETS.rssMb} MB: ${verdict(rss <= TARGETS.rssMb)}`,
+    );
+    // The same, with the live catalog on but no cluster to find: the module is loaded, no informer runs.
+    const loaded = await startServe('loaded', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)), true);
+    servers.push(loaded);
+    for (const row of rows.slice(0, 3)) await load(loaded, row, WARMUP_MS, ROUNDS * ROUND_MS);
+    lines.push(`  resident memory of 'podpattern serve' with @kubernetes/client-node loaded (live catalog on, no cluster found) after the three distinct rows: ${(await loaded.rssMb!()).toFixed(0)} MB`);
+    return { text: lines.join('\n'), headlineRatio: headline.ratio, p99c64: c64.p99, rssMb: rss };
   } finally {
     worker.stop();
-    await podpattern.close();
-    await bare?.close();
+    for (const server of servers) await server.close();
   }
-  const benchRssMb = process.memoryUsage().rss / 2 ** 20;
-  lines.push(`  resident memory of this process (both servers) after the run: ${benchRssMb.toFixed(0)} MB`);
-  const serveRssMb = await residentMemoryOfServe(body);
-  lines.push(`  resident memory of 'podpattern serve' alone after the same load (c1, c16, c64), from its /metrics: ${serveRssMb.toFixed(0)} MB`);
-  lines.push(
-    `  targets at concurrency 16: ratio >= 0.8: ${verdict((c16?.ratio ?? 0) >= 0.8)} (${c16?.ratio.toFixed(2)}); ` +
-      `p99 < 5 ms: ${verdict((c16?.p99 ?? Infinity) < 5)} (${c16?.p99.toFixed(2)} ms); RSS of podpattern serve < 150 MB: ${verdict(serveRssMb < 150)}`,
-  );
-  return lines.join('\n');
 }
 
 function rate(result: LoadResult): number {
   return result.requests / result.seconds;
 }
 
-function median<T>(values: T[], by: (value: T) => number): number {
-  return values.map(by).sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+function perSecond(results: LoadResult[]): number {
+  return results.reduce((n, r) => n + r.requests, 0) / results.reduce((n, r) => n + r.seconds, 0);
 }
 
-/** One server's columns of a row: req/s over all its rounds, then the median round's p50 and p99. */
-function summary(results: LoadResult[]): string {
-  const perSecond = results.reduce((n, r) => n + r.requests, 0) / results.reduce((n, r) => n + r.seconds, 0);
-  return `${perSecond.toFixed(0).padStart(26)} ${median(results, (r) => r.p50).toFixed(2).padStart(8)} ${median(results, (r) => r.p99).toFixed(2).padStart(8)}`;
-}
-
-/** Starts the real `podpattern serve` (dev certificates in a temporary directory), loads it, reads its RSS. */
-async function residentMemoryOfServe(body: string): Promise<number> {
-  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
-  const bin = fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url));
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--live-catalog=off'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const parsed = JSON.parse(line) as { msg?: string; port?: number; healthPort?: number };
-        if (parsed.msg === 'podpattern serving') resolve({ port: parsed.port as number, healthPort: parsed.healthPort as number });
-      });
-      child.once('exit', (code) => reject(new Error(`podpattern serve exited (${code})`)));
-      setTimeout(() => reject(new Error('podpattern serve did not start within 30 s')), 30_000).unref();
-    });
-    const worker = new LoadWorker();
-    const target: Target = { port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close: async () => {} };
-    try {
-      for (const concurrency of CONCURRENCY) await worker.run({ port: target.port, ca: target.ca, body, concurrency, warmupMs: WARMUP_MS, durationMs: ROUNDS * ROUND_MS, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN });
-    } finally {
-      worker.stop();
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${ports.healthPort}/metrics`)).text();
-    const rss = /^podpattern_process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1];
-    if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
-    return Number(rss) / 2 ** 20;
-  } finally {
-    child.kill('SIGTERM');
-    rmSync(cwd, { recursive: true, force: true });
-  }
+function median(values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
 }
 
 function verdict(ok: boolean): string {
   return ok ? 'met' : 'NOT met';
 }
 
-/** podpattern's own app, wired as main wires it (engine results remembered); one pino line per review to /dev/null. */
-async function startPodpattern(tls: { cert: string; key: string; ca: string }): Promise<Target> {
-  const catalog = buildCatalog([loadBuiltinTemplates()]);
-  // As main.ts logs: synchronous writes in batches of a few milliseconds.
-  const logger = pino({ level: 'info' }, new LineBatcher(pino.destination({ dest: '/dev/null', sync: true })));
-  const app = buildApp({
-    logger, metrics: createMetrics(), lifecycle: new Lifecycle(), inject: memoizeInject(inject), replay: new ReplayCache(), catalog: () => catalog,
-    nativeSidecars: 'auto', failureMode: 'open', tls: { cert: tls.cert, key: tls.key },
+/**
+ * A real `podpattern serve` from `bin` (dev certificates in a temporary directory, its log lines
+ * to a file there, as a container's stdout goes to a file). `liveCatalog` on, with HOME in that
+ * directory, finds no cluster: @kubernetes/client-node is loaded but no informer runs.
+ */
+async function startServe(name: string, bin: string, liveCatalog = false): Promise<Target> {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
+  const { openSync } = await import('node:fs');
+  const log = join(cwd, 'serve.log');
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd };
+  delete env.KUBECONFIG;
+  delete env.KUBERNETES_SERVICE_HOST;
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', `--live-catalog=${liveCatalog ? 'auto' : 'off'}`], {
+    cwd, env, stdio: ['ignore', openSync(log, 'w'), 'inherit'],
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return { port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(cwd, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 30_000;
+  let ports: { port: number; healthPort: number } | undefined;
+  while (ports === undefined) {
+    if (child.exitCode !== null) throw new Error(`podpattern serve (${bin}) exited (${child.exitCode})`);
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`podpattern serve (${bin}) did not start within 30 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const serving = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((line) => line.includes('"podpattern serving"')) : undefined;
+    if (serving !== undefined) ports = JSON.parse(serving) as { port: number; healthPort: number };
+  }
+  const { healthPort } = ports;
+  const rssMb = async (): Promise<number> => {
+    const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    const rss = /^(?:podpattern_)?process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1];
+    if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
+    return Number(rss) / 2 ** 20;
+  };
+  return { name, port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close, rssMb };
 }
 
-/** The baseline: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
-async function startBare(tls: { cert: string; key: string; ca: string }, answer: Buffer): Promise<Target> {
+/** The reference: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
+async function startFastify(tls: { cert: string; key: string; ca: string }, answer: Buffer): Promise<Target> {
   const app = Fastify({ https: { cert: tls.cert, key: tls.key }, bodyLimit: BODY_LIMIT_BYTES, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
   app.post('/mutate', async (request, reply) => {
     void request.body;
@@ -179,7 +202,25 @@ async function startBare(tls: { cert: string; key: string; ca: string }, answer:
     return answer;
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+  return { name: 'fastify', port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+}
+
+/** The floor: node:https reading the body, JSON.parse, a constant answer. */
+async function startNodeHttps(tls: { cert: string; key: string; ca: string }, answer: Buffer): Promise<Target> {
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': answer.length });
+      response.end(answer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    name: 'node:https', port: (server.address() as { port: number }).port, ca: tls.ca,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
 }
 
 /** The load generator: one child process for the whole run, one job at a time. */
