@@ -1,6 +1,6 @@
 // Adds rendered templates to a pod, in the order given, and finds every clash:
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
-// it is given (the engine hands it a copy); the caller diffs the result for the patch.
+// it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { Pattern, Template } from '../model/template.js';
 import { canonicalJson } from '../catalog/canonical.js';
@@ -34,13 +34,12 @@ export interface Piece {
  * What a container gets when its template says nothing: a securityContext that passes Pod
  * Security "restricted" (Kubernetes docs, "Pod Security Standards") and modest resources.
  */
-const RESTRICTED = {
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  runAsNonRoot: true,
-  seccompProfile: { type: 'RuntimeDefault' },
-};
-const DEFAULT_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
+function restricted(): NonNullable<V1Container['securityContext']> {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
+}
+function defaultResources(): NonNullable<V1Container['resources']> {
+  return { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
+}
 
 type Owner = string; // "the pod's container 'app'", "template https-proxy"
 
@@ -292,8 +291,8 @@ export function withDefaults(container: V1Container): V1Container {
   return {
     ...container,
     // Fresh copies: containers must never share objects, or a later edit of one changes all.
-    securityContext: { ...structuredClone(RESTRICTED), ...container.securityContext },
-    resources: container.resources ?? structuredClone(DEFAULT_RESOURCES),
+    securityContext: { ...restricted(), ...container.securityContext },
+    resources: container.resources ?? defaultResources(),
   };
 }
 

@@ -1,9 +1,85 @@
-// The patch is a diff of the pod before and after (never hand-built operations), made by
-// fast-json-patch, which escapes `/` and `~` in keys as RFC 6901 requires.
-import jsonpatch, { type Operation } from 'fast-json-patch';
+// The patch: the difference between the pod as it came and the pod the engine made of it.
+//
+// The engine never edits the pod it is given. It makes an editable copy (editableCopy) that
+// shares every object with the input but the few the composition adds to: the metadata and its
+// annotations, the spec and its container, init container and volume lists, and each container
+// with its env and volumeMounts lists. So the diff need not walk what the two share: an object
+// found in both at the same place is the same object, unchanged. Pointers are escaped by
+// fast-json-patch's escapePathComponent (`~` and `/` in keys, RFC 6901), and test/engine/patch.test.ts
+// holds the diff to fast-json-patch's own applyPatch on many generated pods.
+//
+// A full-pod diff (fast-json-patch's compare) and the deep copies it needs cost more than the
+// rest of the engine for a typical pod (bench/RESULTS.md).
+import jsonpatch, { escapePathComponent, type Operation } from 'fast-json-patch';
+import type { PodLike } from './types.js';
 
-export function diffPatch(before: object, after: object): Operation[] {
-  return jsonpatch.compare(before, after);
+/**
+ * Operations turning `before` into `after`, walking only where they differ by identity. Lists
+ * are compared by position: items past `before`'s length are added; a shorter list is replaced.
+ */
+export function diffPatch(before: unknown, after: unknown): Operation[] {
+  const ops: Operation[] = [];
+  diff(before, after, '', ops);
+  return ops;
+}
+
+function diff(before: unknown, after: unknown, path: string, ops: Operation[]): void {
+  if (before === after) return;
+  if (Array.isArray(before) && Array.isArray(after)) {
+    if (after.length < before.length) {
+      ops.push({ op: 'replace', path, value: after });
+      return;
+    }
+    for (let i = 0; i < before.length; i += 1) diff(before[i], after[i], `${path}/${i}`, ops);
+    for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] });
+    return;
+  }
+  if (isObject(before) && isObject(after)) {
+    for (const key of Object.keys(before)) {
+      if (!Object.hasOwn(after, key) || after[key] === undefined) {
+        if (before[key] !== undefined) ops.push({ op: 'remove', path: `${path}/${escapePathComponent(key)}` });
+      }
+    }
+    for (const key of Object.keys(after)) {
+      const value = after[key];
+      if (value === undefined) continue;
+      const at = `${path}/${escapePathComponent(key)}`;
+      if (!Object.hasOwn(before, key) || before[key] === undefined) ops.push({ op: 'add', path: at, value });
+      else diff(before[key], value, at, ops);
+    }
+    return;
+  }
+  // Scalars equal by value need nothing; anything else changed shape or value.
+  if (before !== after) ops.push({ op: 'replace', path, value: after });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A copy of `pod` that the composition may add to without touching `pod`: new metadata,
+ * annotations, spec, lists of containers, init containers and volumes, and containers with
+ * their own env and volumeMounts lists; everything else is shared.
+ */
+export function editableCopy<T extends PodLike>(pod: T): T {
+  const metadata = pod.metadata === undefined ? {} : { ...pod.metadata };
+  if (metadata.annotations !== undefined) metadata.annotations = { ...metadata.annotations };
+  const copy = { ...pod, metadata };
+  if (pod.spec !== undefined) {
+    const spec = { ...pod.spec, containers: pod.spec.containers.map(editableContainer) };
+    if (spec.initContainers !== undefined) spec.initContainers = [...spec.initContainers];
+    if (spec.volumes !== undefined) spec.volumes = [...spec.volumes];
+    copy.spec = spec;
+  }
+  return copy;
+}
+
+function editableContainer<C extends { env?: unknown[]; volumeMounts?: unknown[] }>(container: C): C {
+  const copy = { ...container };
+  if (copy.env !== undefined) copy.env = [...copy.env];
+  if (copy.volumeMounts !== undefined) copy.volumeMounts = [...copy.volumeMounts];
+  return copy;
 }
 
 /** Applies a patch to a copy of `document`; throws when an operation does not apply. */
