@@ -13,8 +13,6 @@ import type { ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
-import { memoizeInject } from './admission/memo.js';
-import { ReplayCache } from './admission/replay.js';
 import { inject } from './engine/index.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
@@ -23,7 +21,6 @@ import { Lifecycle } from './server/lifecycle.js';
 import { Connections } from './server/connections.js';
 import { checkHeap } from './server/heap.js';
 import { EventRecorder } from './events/recorder.js';
-import { LineBatcher } from './log/line-batcher.js';
 import { buildInfo } from './version/index.js';
 
 /**
@@ -45,10 +42,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const config = parsed.config;
-  // Lines written in batches of a few milliseconds (see log/line-batcher.ts); nothing pending at exit.
-  const out = new LineBatcher(pino.destination({ dest: 1, sync: true }));
-  process.on('exit', out.flush);
-  const logger = pino({ name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime }, out);
+  // pino's default destination: stdout, each line written as it is logged, nothing pending at exit.
+  const logger = pino({ name: 'podpattern', level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
   try {
     return await serve(config, logger);
   } catch (error) {
@@ -74,8 +69,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const pair = certificates.pair!;
   const app = buildApp({
     logger, metrics, lifecycle,
-    inject: memoizeInject(inject),
-    replay: new ReplayCache(),
+    inject,
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
     serverVersion: () => cluster?.version,

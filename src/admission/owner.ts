@@ -14,8 +14,8 @@ export interface OwnerReference {
 
 /**
  * The owner an Event names, from a pod's ownerReferences (the controller one first), as a small
- * copy: the review's facts are remembered with its answer (admission/replay.ts), so they must not
- * hold on to the hostile pod's objects, and every field is cut to a Kubernetes name's length.
+ * copy: an Event about it is queued (events/recorder.ts), so it must not hold on to the hostile
+ * pod's objects, and every field is cut to a Kubernetes name's length.
  */
 export function ownerOf(references: unknown): OwnerReference | undefined {
   if (!Array.isArray(references)) return undefined;
@@ -32,7 +32,7 @@ export function ownerOf(references: unknown): OwnerReference | undefined {
   }
   if (chosen === undefined) return undefined;
   // A fresh string: a slice of a long one is a view that keeps the whole original alive, and a
-  // hostile owner name can be megabytes that the remembered answer would then hold.
+  // hostile owner name can be megabytes that a queued Event would then hold.
   const cut = (value: unknown): string => Buffer.from((value as string).slice(0, MAX_NAME), 'utf8').toString('utf8');
   return { apiVersion: cut(chosen.apiVersion), kind: cut(chosen.kind), name: cut(chosen.name), uid: cut(chosen.uid), ...(chosen.controller === true ? { controller: true } : {}) };
 }

@@ -67,7 +67,7 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
     case 'injected':
       return {
         outcome: 'injected', reason: 'injected', templates: result.templates, problemTemplates: [],
-        response: allow(uid, result.patch, result.warnings),
+        response: allow(uid, result.patch, result.warnings, result.patchJson),
       };
     case 'skipped':
       return { outcome: 'skipped', reason: result.reason, templates: [], problemTemplates: [], response: allow(uid, [], result.warnings) };
@@ -141,14 +141,6 @@ export function factsOf(request: AdmissionRequest): ReviewFacts {
     dryRun: request.dryRun === true,
     owner: ownerOf((request.object as PodLike | undefined)?.metadata?.ownerReferences),
   };
-}
-
-/**
- * What a decision depends on besides the request, for a namespace (see replay.ts): the catalog
- * snapshot, the namespace's annotations and the API server's version, each a new object when it changes.
- */
-export function inputsOf(namespace: string | undefined, deps: ReviewDeps): readonly unknown[] {
-  return [deps.catalog(), namespace === undefined ? undefined : deps.namespaceAnnotations?.(namespace), deps.serverVersion?.()];
 }
 
 /** The pod's namespace: the request's, or the object's when the request has none. */

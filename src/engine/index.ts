@@ -77,11 +77,12 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = Object.fromEntries(chosen.map(({ template, values }) => [template.name, Object.fromEntries(values)]));
   const patch = [...stripping, ...diffPatch(stripped, mutated)];
-  const patchBytes = JSON.stringify(patch).length;
+  const patchJson = JSON.stringify(patch);
+  const patchBytes = patchJson.length;
   if (patchBytes > MAX_PATCH_BYTES) {
     return deny([{ code: 'invalid-pod', message: `injecting ${desired.map((t) => t.name).join(', ')} would change this pod by ${Math.ceil(patchBytes / 1024)} KiB, more than podpattern answers with (${MAX_PATCH_BYTES / 1024} KiB); the pod has more containers than these templates can wire into` }], warnings);
   }
-  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch, warnings: capWarnings(warnings) };
+  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch, patchJson, warnings: capWarnings(warnings) };
 }
 
 /**

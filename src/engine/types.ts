@@ -92,5 +92,7 @@ export type InjectionResult =
       pod: PodLike;
       /** RFC 6902 operations that turn the input pod into `pod`. */
       patch: Operation[];
+      /** JSON.stringify(patch): made once, to bound the patch's size, and sent as it is. */
+      patchJson?: string;
       warnings: string[];
     };

@@ -7,9 +7,9 @@ import type { BuildInfo } from '../version/index.js';
 export interface Metrics {
   registry: Registry;
   /** Every AdmissionReview answered, by outcome (injected|skipped|denied|allowed|error) and reason. */
-  reviews: Tally<'outcome' | 'reason' | 'dry_run'>;
+  reviews: Counter<'outcome' | 'reason' | 'dry_run'>;
   /** Templates injected into pods (dry runs excluded), by template and pattern. */
-  injections: Tally<'template' | 'pattern'>;
+  injections: Counter<'template' | 'pattern'>;
   /** Time from a /mutate request's arrival to its answer being ready (the socket write excluded). */
   reviewDuration: Histogram<'outcome'>;
   /** notAfter of the certificate being served, in Unix seconds. */
@@ -44,13 +44,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   }
   return {
     registry,
-    reviews: new Tally({
+    reviews: new Counter({
       name: 'podpattern_reviews_total',
       help: 'AdmissionReviews answered, by outcome and reason.',
       labelNames: ['outcome', 'reason', 'dry_run'],
       registers,
     }),
-    injections: new Tally({
+    injections: new Counter({
       name: 'podpattern_injections_total',
       help: 'Templates injected into admitted pods (dry runs excluded), by template and pattern.',
       labelNames: ['template', 'pattern'],
@@ -75,44 +75,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers,
     }),
   };
-}
-
-/**
- * A prom-client counter counted through slots: a slot is looked up once per label set (the
- * label values come from closed sets, so there are few) and counting is `slot.count += 1`.
- * The counts reach prom-client when the registry is read. Every review bumps two or three
- * counters, and prom-client's `inc` validates and hashes its labels on each call.
- */
-export class Tally<L extends string> {
-  private readonly labelNames: readonly L[];
-  private readonly slots = new Map<string, { labels: Record<L, string>; count: number }>();
-
-  constructor(configuration: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
-    this.labelNames = configuration.labelNames;
-    const slots = this.slots;
-    // Lives in its registry, which reads it; collect() hands it the slots' counts first.
-    new Counter<L>({
-      ...configuration,
-      collect(this: Counter<L>) {
-        for (const slot of slots.values()) {
-          if (slot.count === 0) continue;
-          this.inc(slot.labels as never, slot.count);
-          slot.count = 0;
-        }
-      },
-    });
-  }
-
-  /** The slot of a label set: keep it, then count with `slot.count += 1`. */
-  slot(labels: Record<L, string>): { count: number } {
-    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
-      slot = { labels: { ...labels }, count: 0 };
-      this.slots.set(key, slot);
-    }
-    return slot;
-  }
 }
 
 /** `file:/etc/x.yaml` -> `file`: the label keeps the kind of source, not every path. */

@@ -5,10 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
-import { encodeReview } from '../admission/respond.js';
-import type { Lookup, ReplayCache, Replayed } from '../admission/replay.js';
-import { decide, factsOf, failed, inputsOf, type Decision, type ReviewDeps } from '../admission/review.js';
-import type { AdmissionRequest } from '../admission/types.js';
+import { toReview } from '../admission/respond.js';
+import { decide, factsOf, failed, type Decision, type ReviewDeps, type ReviewFacts } from '../admission/review.js';
+import type { AdmissionRequest, IncomingReview, OutgoingReview } from '../admission/types.js';
 import type { EventSink } from '../events/recorder.js';
 import { reviewEvent } from '../events/review-event.js';
 import type { Metrics } from '../metrics/index.js';
@@ -46,8 +45,6 @@ export interface AppDeps extends ReviewDeps {
   logger: Logger;
   metrics: Metrics;
   lifecycle: Lifecycle;
-  /** Answers to reviews seen before, kept by body (see admission/replay.ts); none when absent. */
-  replay?: ReplayCache;
   /** Bytes of bodies read at once; BODY_BUDGET_BYTES when absent. */
   bodyBudgetBytes?: number;
   /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
@@ -95,63 +92,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.post('/mutate', {
     // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
     onRequest: (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done()),
-  }, async (request, reply): Promise<string> => {
+  }, async (request): Promise<OutgoingReview> => {
     // app.inject() does not pass through the server's listeners: then the clock starts here.
     const arrived = (request.raw as Arrived)[ARRIVED] ?? performance.now();
-    const elapsedMs = (): number => performance.now() - arrived;
     const body = request.body; // the JSON text: see parseText
     // Fastify skips the parser when a POST has no body at all (no Content-Length, no chunks).
     if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
-    const timeout = (request.query as Record<string, unknown>).timeout;
-    const found = deps.replay?.lookup(body, replayInputs);
-    const replayed = found?.answer !== undefined && inTime(timeout, elapsedMs());
-    const [answered, uid] = replayed ? [found.answer, found.uid] : answerOnce(body, found, timeout, elapsedMs());
-    recorderOf(answered)(uid, replayed, elapsedMs());
-    void reply.type('application/json; charset=utf-8');
-    return encodeReview(answered.apiVersion, answered.decision.response, uid);
+    const { apiVersion, request: review } = readReview(body);
+    const decision = decideWithin(review, deps, timeBudget((request.query as Record<string, unknown>).timeout, performance.now() - arrived));
+    record(factsOf(review), decision, performance.now() - arrived, deps);
+    return toReview(apiVersion, decision.response);
   });
 
   registerTemplateRoute(app, deps.logger);
-
-  const recorders = new WeakMap<Replayed, Recorder>();
-  const recorderOf = (answered: Replayed): Recorder => {
-    let recorder = recorders.get(answered);
-    if (recorder === undefined) {
-      recorder = makeRecorder(answered, deps);
-      recorders.set(answered, recorder);
-    }
-    return recorder;
-  };
-  const replayInputs = (namespace: string | undefined): readonly unknown[] => inputsOf(namespace, deps);
-
-  /** Parses, reads and decides a review: the path of every review the replay cache does not know. */
-  function answerOnce(body: string, found: Lookup | undefined, timeout: unknown, elapsedMs: number): [Replayed, string] {
-    const separators = countSeparators(body);
-    if (separators > MAX_JSON_SEPARATORS) {
-      throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (error) {
-      throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
-    }
-    const read = readAdmissionReview(parsed);
-    if (!read.ok) throw new HttpError(read.code, read.message);
-    const { apiVersion, request: review } = read.review;
-    const budget = timeBudget(timeout, elapsedMs);
-    const answered = { apiVersion, facts: factsOf(review), decision: decideWithin(review, deps, budget) };
-    if (found !== undefined) deps.replay?.remember(found, replayInputs, answered); // not errors, such as a missed deadline
-    return [answered, review.uid];
-  }
-
   return app;
 }
 
 const ARRIVED = Symbol('podpattern.arrived');
 type Arrived = IncomingMessage & { [ARRIVED]?: number };
 
-/** Hands /mutate the JSON text: the route parses it, unless the replay cache already knows the answer. */
+/** Hands /mutate the JSON text: the route counts its values before parsing it (json-budget.ts). */
 function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
   if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
   else done(null, body);
@@ -165,10 +125,21 @@ function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
   return ms - elapsedMs - TIMEOUT_MARGIN_MS;
 }
 
-/** Whether any time is left: a remembered answer takes none, but past the deadline the failure mode answers. */
-function inTime(timeout: unknown, elapsedMs: number): boolean {
-  const budget = timeBudget(timeout, elapsedMs);
-  return budget === undefined || budget > 0;
+/** Parses and reads a review's body; a body that is not one is a 4xx. */
+function readReview(body: string): IncomingReview {
+  const separators = countSeparators(body);
+  if (separators > MAX_JSON_SEPARATORS) {
+    throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  const read = readAdmissionReview(parsed);
+  if (!read.ok) throw new HttpError(read.code, read.message);
+  return read.review;
 }
 
 /**
@@ -185,37 +156,29 @@ function decideWithin(request: AdmissionRequest, deps: ReviewDeps, budgetMs: num
   return performance.now() - started > budgetMs ? failed(request.uid, 'deadline-exceeded', deps.failureMode) : decision;
 }
 
-/** Records one review of an answer: its log line and its metrics. */
-type Recorder = (uid: string, replayed: boolean, elapsedMs: number) => void;
-
 /**
- * The log line and metrics of an answer, with everything but the uid and the time worked out
- * once: a remembered answer (replay.ts) is recorded again for every review it answers. The log
- * line never holds the pod itself: it may hold secrets in env.
+ * A review's log line and metrics. The log line never holds the pod itself: it may hold secrets
+ * in env. A dry run creates no pod: counting its templates would overstate what runs in the cluster.
  */
-function makeRecorder({ facts, decision }: Replayed, deps: AppDeps): Recorder {
-  const { uid: _uid, owner: _owner, ...about } = facts;
-  const logger = deps.logger.child({
+function record(facts: ReviewFacts, decision: Decision, elapsedMs: number, deps: AppDeps): void {
+  const { uid, owner: _owner, ...about } = facts;
+  const ms = Math.round(elapsedMs * 1000) / 1000;
+  const line = {
     ...about,
     templates: decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates,
     outcome: decision.outcome,
     reason: decision.reason,
     allowed: decision.response.allowed,
     warnings: decision.response.warnings?.length ?? 0,
-  });
-  const { reviews, reviewDuration, injections } = deps.metrics;
-  const reviewed = reviews.slot({ outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) });
-  const durationLabels = { outcome: decision.outcome };
-  // A dry run creates no pod: counting its templates would overstate what runs in the cluster.
-  const injected = facts.dryRun ? [] : decision.templates.map((t) => injections.slot({ template: t.name, pattern: t.pattern }));
-  const event = deps.events === undefined ? undefined : reviewEvent(facts, decision);
-  return (uid, replayed, elapsedMs) => {
-    const ms = Math.round(elapsedMs * 1000) / 1000;
-    if (decision.outcome === 'error') logger.error({ uid, ms, err: decision.error }, 'review failed');
-    else logger.info({ uid, replayed, ms }, 'review');
-    reviewed.count += 1;
-    reviewDuration.observe(durationLabels, elapsedMs / 1000);
-    for (const slot of injected) slot.count += 1;
-    if (event !== undefined) deps.events?.record(event);
+    uid,
+    ms,
   };
+  if (decision.outcome === 'error') deps.logger.error({ ...line, err: decision.error }, 'review failed');
+  else deps.logger.info(line, 'review');
+  const { reviews, reviewDuration, injections } = deps.metrics;
+  reviews.inc({ outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) });
+  reviewDuration.observe({ outcome: decision.outcome }, elapsedMs / 1000);
+  if (!facts.dryRun) for (const t of decision.templates) injections.inc({ template: t.name, pattern: t.pattern });
+  const event = deps.events === undefined ? undefined : reviewEvent(facts, decision);
+  if (event !== undefined) deps.events?.record(event);
 }

@@ -4,14 +4,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
-import { encodeReview } from '../admission/respond.js';
+import { toReview } from '../admission/respond.js';
 import { decideTemplate } from '../admission/template-review.js';
 import { HttpError } from './errors.js';
 
 export const TEMPLATE_REVIEW_PATH = '/validate-template';
 
 export function registerTemplateRoute(app: FastifyInstance, logger: Logger): void {
-  app.post(TEMPLATE_REVIEW_PATH, async (request, reply): Promise<string> => {
+  app.post(TEMPLATE_REVIEW_PATH, async (request) => {
     const started = performance.now();
     let parsed: unknown;
     try {
@@ -27,7 +27,6 @@ export function registerTemplateRoute(app: FastifyInstance, logger: Logger): voi
       { uid: review.uid, kind: review.kind.kind, name: review.name, operation: review.operation, allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - started) * 1000) / 1000 },
       'template review',
     );
-    void reply.type('application/json; charset=utf-8');
-    return encodeReview(apiVersion, response);
+    return toReview(apiVersion, response);
   });
 }

@@ -4,16 +4,6 @@ const UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 
 
 /** Milliseconds in a Go duration such as `10s`, `1.5s`, `500ms`, `1m30s`; undefined when it is not one. */
 export function parseGoDuration(text: string): number | undefined {
-  // The API server sends the same value on every call: remember the last one.
-  if (text === last.text) return last.ms;
-  const ms = parse(text);
-  last = { text, ms };
-  return ms;
-}
-
-let last: { text: string; ms: number | undefined } = { text: '', ms: undefined };
-
-function parse(text: string): number | undefined {
   if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
   let total = 0;
   for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {

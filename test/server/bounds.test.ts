@@ -1,14 +1,12 @@
 // Bounds as tests: any single review, whatever its content, up to the API server's 3 MiB,
 // is answered within 50 ms with at most 64 KiB, and writes a log line of at most 8 KiB. The app
-// is wired as `podpattern serve` wires it (real engine, remembered results, replay cache).
+// is wired as `podpattern serve` wires it (the real engine).
 //
 // The time asserted is this process's CPU time (process.cpuUsage), best of three runs of each
 // input: what is measured is the work the input causes, and on a shared machine wall-clock time
 // includes however long other processes held the CPU. Wall-clock time is printed beside it.
 import t from 'tap';
 import { inject } from '../../src/engine/index.js';
-import { memoizeInject } from '../../src/admission/memo.js';
-import { ReplayCache } from '../../src/admission/replay.js';
 import { buildApp } from '../../src/server/app.js';
 import { testCatalog } from '../helpers/catalog.js';
 import { hostileCases } from '../helpers/hostile-reviews.js';
@@ -21,7 +19,7 @@ const MAX_LOG_LINE = 8 * 1024;
 
 t.test('every hostile review: answered within 50 ms and 64 KiB, logged within 8 KiB', async (t) => {
   const catalog = testCatalog();
-  const deps = testDeps({ inject: memoizeInject(inject), replay: new ReplayCache(), catalog: () => catalog, failureMode: 'closed' });
+  const deps = testDeps({ inject, catalog: () => catalog, failureMode: 'closed' });
   const app = buildApp(deps);
   t.teardown(() => app.close());
   await app.ready();

@@ -43,9 +43,8 @@ t.test('a denial lists every problem', async (t) => {
   t.ok(response.status.details.causes.length >= 3, 'one cause per problem');
 });
 
-t.test('with the memo main uses: a repeated pod gets the same patch under its own uid', async (t) => {
-  const { memoizeInject } = await import('../../src/admission/memo.js');
-  const app = buildApp(testDeps({ inject: memoizeInject(inject), catalog: () => builtin }));
+t.test('a repeated pod gets the same patch under its own uid', async (t) => {
+  const app = buildApp(testDeps({ inject, catalog: () => builtin }));
   t.teardown(() => app.close());
   const answers = [];
   for (const uid of ['first', 'second']) {
