@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const bin = process.argv[3] === undefined ? fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)) : join(process.argv[3], 'src/bin/podpattern.js');
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-profile-'));
   const log = join(cwd, 'serve.log');
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${join(cwd, 'profile')}`, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--live-catalog=off'], { cwd, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${join(cwd, 'profile')}`, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--exit-with-parent=on', '--live-catalog=off'], { cwd, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
   const worker = fork(new URL('./load-worker.js', import.meta.url));
   try {
     let port: number | undefined;

@@ -59,6 +59,9 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     { label: '1 MiB distinct, c16', body: review(1024 * 1024), concurrency: 16, distinct: true },
   ];
 
+  // PODPATTERN_BENCH_ROWS='<label>;<label>' runs only those rows (for a quick comparison).
+  const only = process.env.PODPATTERN_BENCH_ROWS?.split(';');
+  if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((row) => only.includes(row.label)));
   const worker = new LoadWorker();
   const load = (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<LoadResult> =>
     worker.run({
@@ -75,9 +78,9 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   try {
     const podpattern = await startServe('podpattern', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)));
     servers.push(podpattern);
-    const before = baseline === undefined ? undefined : await startServe('before', join(baseline, 'src/bin/podpattern.js'));
+    const before = baseline === undefined ? undefined : await startServe('baseline', join(baseline, 'src/bin/podpattern.js'));
     if (before !== undefined) servers.push(before);
-    const columns = ['podpattern', ...(before === undefined ? [] : ['before']), 'node:https'];
+    const columns = ['podpattern', ...(before === undefined ? [] : ['baseline']), 'node:https'];
     lines.push(`  ${'row'.padEnd(21)} | ${'fastify req/s'.padStart(13)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio`.padStart(c.length + 30)).join(' | ')} | podpattern ratio per round`);
     for (const row of rows) {
       const check = await load(podpattern, row, 100, 200);
@@ -113,9 +116,9 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     }
     const rss = await podpattern.rssMb!();
     lines.push(`  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
-      (before === undefined ? '' : `; before: ${(await before.rssMb!()).toFixed(0)} MB`));
-    const headline = results.get('distinct, c16')!;
-    const c64 = results.get('distinct, c64')!;
+      (before === undefined ? '' : `; baseline: ${(await before.rssMb!()).toFixed(0)} MB`));
+    const headline = results.get('distinct, c16') ?? { ratio: NaN, p99: NaN };
+    const c64 = results.get('distinct, c64') ?? { ratio: NaN, p99: NaN };
     lines.push(
       `  targets: distinct c16 ratio >= ${TARGETS.ratio}: ${verdict(headline.ratio >= TARGETS.ratio)} (${headline.ratio.toFixed(2)}; moonshot ${TARGETS.moonshot}: ${verdict(headline.ratio >= TARGETS.moonshot)}); ` +
         `distinct c64 p99 <= ${TARGETS.p99c64Ms} ms: ${verdict(c64.p99 <= TARGETS.p99c64Ms)} (${c64.p99.toFixed(2)} ms); RSS <= ${TARGETS.rssMb} MB: ${verdict(rss <= TARGETS.rssMb)}`,
@@ -160,7 +163,7 @@ async function startServe(name: string, bin: string, liveCatalog = false): Promi
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', `--live-catalog=${liveCatalog ? 'auto' : 'off'}`], {
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--exit-with-parent=on', `--live-catalog=${liveCatalog ? 'auto' : 'off'}`], {
     cwd, env, stdio: ['ignore', openSync(log, 'w'), 'inherit'],
   });
   const close = async (): Promise<void> => {
