@@ -1,4 +1,4 @@
-// The placeholder syntax of templates (SPEC §5): $(params.NAME), $(pod.name), $(pod.namespace).
+// The placeholder syntax of templates: $(params.NAME), $(pod.name), $(pod.namespace).
 // Anything else of the form $(…) is left alone: Kubernetes itself expands $(VAR) in command,
 // args and env values from the container's environment.
 

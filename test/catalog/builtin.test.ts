@@ -1,7 +1,7 @@
-// The built-in catalog (SPEC §5): the nine templates load without a problem, follow the house
-// rules that keep them composable and safe (pinned images, resources, names prefixed with the
-// template's name, bounded parameters that cannot carry config syntax), and each example pod in
-// examples/ injects cleanly into a pod the Kubernetes Pod schema accepts.
+// The built-in catalog: the nine templates of docs/templates/README.md load without a problem,
+// follow the house rules that keep them composable and safe (pinned images, resources, names
+// prefixed with the template's name, bounded parameters that cannot carry config syntax), and
+// each example pod in examples/ injects cleanly into a pod the Kubernetes Pod schema accepts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const loaded = loadBuiltinTemplates();
 const catalog = buildCatalog([loaded]);
 
-/** SPEC §5's table. */
+/** Each built-in template and its pattern, as docs/templates/README.md lists them. */
 const EXPECTED: Record<string, string> = {
   'https-proxy': 'sidecar',
   'git-sync': 'sidecar',
@@ -29,7 +29,7 @@ const EXPECTED: Record<string, string> = {
   'log-normalizer': 'adapter',
 };
 
-t.test('the nine templates of SPEC §5 load without problems', async (t) => {
+t.test('the nine built-in templates load without problems', async (t) => {
   t.same(loaded.failures, [], 'no built-in template is refused');
   t.same(
     Object.fromEntries(catalog.list().map((template) => [template.name, template.spec.pattern])),
