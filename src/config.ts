@@ -90,8 +90,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     config[spec.key] = text === undefined ? undefined : convert(spec, text, given?.origin ?? 'default', problems);
   }
   config.tlsFilesAreDefault = !raw.has('tlsCertFile') && !raw.has('tlsKeyFile');
-  if (config.port !== undefined && config.port !== 0 && config.port === config.healthPort) {
-    problems.push(`--port and --health-port are both ${String(config.port)}: give them different ports`);
+  if (typeof config.port === 'number' && config.port !== 0 && config.port === config.healthPort) {
+    problems.push(`--port and --health-port are both ${config.port}: give them different ports`);
   }
 
   if (problems.length > 0) return { kind: 'error', problems, text: helpText() };

@@ -76,7 +76,7 @@ for (const { name, input, expected: expectedPath } of cases) {
     for (const [index, { result, label, site, options: used }] of results.entries()) {
       const found = findPodTemplate(originals[index]);
       if (site === undefined || used === undefined || !('found' in found)) continue;
-      const template = asStoredAnnotations(found.template as PodLike);
+      const template = asStoredAnnotations(found.template);
       const before = podFromTemplate(originals[index], template, site);
       if (result?.outcome === 'denied') await goldenWebhookDenial(t, before, result.message, used);
       if (result?.outcome !== 'injected') continue;

@@ -41,29 +41,34 @@ t.test('killing npm start by npm\'s PID stops the server and frees its ports', {
     env: { ...process.env, PODPATTERN_PORT: '0', PODPATTERN_HEALTH_PORT: '0', PODPATTERN_HOST: '127.0.0.1', PODPATTERN_DRAIN_SECONDS: '0', PODPATTERN_LIVE_CATALOG: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let serverPid: number | undefined;
+  /** Set once npm start has logged the server's pid; the teardown kills it if still alive. */
+  const server: { pid?: number } = {};
   t.teardown(() => {
     if (npm.pid !== undefined && alive(npm.pid)) npm.kill('SIGKILL');
-    if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    if (server.pid !== undefined && alive(server.pid)) process.kill(server.pid, 'SIGKILL');
   });
   const serving = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('npm start did not log "podpattern serving" within 60 s')), 60_000);
     createInterface({ input: npm.stdout }).on('line', (text) => {
       try {
         const line = JSON.parse(text) as Record<string, unknown>;
-        if (line['msg'] === 'podpattern serving') (clearTimeout(timer), resolve(line));
+        if (line['msg'] === 'podpattern serving') {
+          clearTimeout(timer);
+          resolve(line);
+        }
       } catch {
         // npm's own lines
       }
     });
   });
-  serverPid = serving['pid'] as number;
+  const serverPid = serving['pid'] as number;
+  server.pid = serverPid;
   const port = serving['port'] as number;
   t.ok(await portOpen(port), 'the server listens');
   t.not(serverPid, npm.pid, 'the server is its own process');
 
   process.kill(npm.pid as number, 'SIGTERM');
-  await eventually(() => !alive(serverPid as number), 30_000, 'the server to exit after npm was killed');
+  await eventually(() => !alive(serverPid), 30_000, 'the server to exit after npm was killed');
   t.notOk(alive(serverPid), 'the server exited');
   t.notOk(await portOpen(port), 'and its port is free');
 });

@@ -18,7 +18,7 @@ export const processAdapterIo: AdapterIo = {
  * Runs `once` now and then every `intervalMs` after the previous run finished, until `signal`
  * aborts. A failed run is reported and the loop goes on: the app it watches may restart.
  */
-export async function pollUntilAborted(once: () => Promise<void>, intervalMs: number, signal: AbortSignal, io: AdapterIo): Promise<void> {
+export async function pollUntilAborted(once: () => void | Promise<void>, intervalMs: number, signal: AbortSignal, io: AdapterIo): Promise<void> {
   while (!signal.aborted) {
     try {
       await once();

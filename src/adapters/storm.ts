@@ -36,7 +36,7 @@ export async function pollStorm(options: StormOptions, io: AdapterIo): Promise<v
   const summary = await getJson(`${base}/api/v1/topology/summary`, options.timeoutMs);
   const time = new Date().toISOString();
   for (const topology of list(summary.topologies)) {
-    const id = String(topology.id ?? '');
+    const id = typeof topology.id === 'string' || typeof topology.id === 'number' ? String(topology.id) : '';
     if (id === '') continue;
     const detail = await getJson(`${base}/api/v1/topology/${encodeURIComponent(id)}?window=${options.window}&sys=${options.system}`, options.timeoutMs);
     const stats = list(detail.topologyStats).find((s) => String(s.window) === String(options.window)) ?? {};

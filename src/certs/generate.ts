@@ -72,7 +72,7 @@ export async function generateCertificates(options: GenerateOptions = {}): Promi
     throw new Error(`the CA expires on ${ca.cert.notAfter.toISOString()}, before a ${days}-day certificate would: rotate the CA or pass fewer days`);
   }
 
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: `CN=${dnsNames[0] ?? service}`,
@@ -127,7 +127,7 @@ function checkOptions(dnsNames: string[], ipAddresses: string[], days: number, c
 }
 
 async function createCa(caDays: number, now: Date): Promise<Ca> {
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: `CN=podpattern-ca-${now.toISOString().slice(0, 10)}`,

@@ -65,7 +65,7 @@ export async function run(argv: string[], io: Io = processIo, adapterIo: Adapter
 
 type Values = { [K in keyof typeof FLAGS]?: string | boolean };
 
-function pollerFor(kind: string, values: Values): (io: AdapterIo) => Promise<void> {
+function pollerFor(kind: string, values: Values): (io: AdapterIo) => void | Promise<void> {
   const timeoutMs = 5_000;
   if (kind === 'redis-slowlog') {
     const options = { host: String(values['redis-host']), port: integer('redis-port', String(values['redis-port']), 1, 65_535), count: integer('count', String(values.count), 1, 10_000), timeoutMs };
@@ -87,7 +87,7 @@ function pollerFor(kind: string, values: Values): (io: AdapterIo) => Promise<voi
   if (!/^[A-Za-z0-9_.*-]+$/.test(files)) throw new UsageError(`--files must be a file-name glob of letters, digits, '.', '_', '-' and '*', got '${files}'`);
   const options = { dir: String(values.dir), files, format, maxFileBytes: integer('max-file-mib', String(values['max-file-mib']), 1, 1_048_576) * 1024 * 1024 };
   const positions: Positions = new Map();
-  return async (io) => pollLogs(options, positions, io);
+  return (io) => pollLogs(options, positions, io);
 }
 
 /** Aborts on SIGTERM (the kubelet stopping the container) or SIGINT. */

@@ -62,7 +62,7 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
     const found = findPodTemplate(object);
     if (!('found' in found)) return [];
     const namespace = (object as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template as PodLike }];
+    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template }];
   });
 }
 

@@ -93,7 +93,7 @@ export function injectManifest(object: unknown, catalog: Catalog, options: Injec
   if ('none' in found) return { label, object: manifest, warnings: [] };
   if ('refused' in found) return { label, object: manifest, refusal: found.refused, warnings: [] };
   const { found: site, template } = found;
-  const pod = asStoredAnnotations(template as PodLike);
+  const pod = asStoredAnnotations(template);
   const warnings = site.path.length > 0 ? misplacedAnnotations(label, manifest.metadata?.annotations ?? {}) : [];
   const namespace = manifest.metadata?.namespace ?? options.namespace;
   const used: InjectOptions = {

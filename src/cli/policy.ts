@@ -41,7 +41,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     if (files.length > 0 && positionals.length > 0) throw new UsageError('give template names or -f, not both');
     const chosen = files.length > 0 ? readTemplateFiles(files, io) : catalogTemplates(positionals, values['catalog-dir'], io);
     if (chosen.problems.length > 0) return fail(io, chosen.problems);
-    const { objects, problems } = compilePolicies(chosen.templates, { ownNamespace: values.namespace as string });
+    const { objects, problems } = compilePolicies(chosen.templates, { ownNamespace: values.namespace });
     if (problems.length > 0) return fail(io, problems);
     io.stdout(values.output === 'json' ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n` : objects.map(writeDocument).join('---\n'));
     return 0;

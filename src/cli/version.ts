@@ -8,7 +8,11 @@ Prints podpattern's version, the git commit it was built from and the Node.js ve
   -o, --output  text (default) or json
 `;
 
-export async function run(argv: string[], io: Io = processIo): Promise<number> {
+export function run(argv: string[], io: Io = processIo): Promise<number> {
+  return Promise.resolve(printVersion(argv, io));
+}
+
+function printVersion(argv: string[], io: Io): number {
   const parsed = parseFlags<{ output?: string }>('version', argv, { output: { type: 'string', short: 'o' } }, HELP, io);
   if ('exit' in parsed) return parsed.exit;
   const values = parsed.values;

@@ -37,7 +37,7 @@ export function stringParts(text: string, expanded: boolean): Part[] {
     parts.push({ text: text.slice(last, match.index) });
     const expression = reference(match[1] as string, false);
     parts.push({ expression: expanded ? escapeDollars(expression) : expression });
-    last = (match.index as number) + match[0].length;
+    last = match.index + match[0].length;
   }
   parts.push({ text: text.slice(last) });
   return parts;

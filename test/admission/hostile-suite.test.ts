@@ -17,7 +17,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import jsonpatch, { type Operation } from 'fast-json-patch';
-import type { V1Container, V1Volume } from '@kubernetes/client-node';
+import type { V1Container } from '@kubernetes/client-node';
 import { decide } from '../../src/admission/review.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
@@ -87,8 +87,8 @@ const generated: fc.Arbitrary<Generated> = fc
     lists: fc.record({ sidecar: listed('sidecar'), ambassador: listed('ambassador'), adapter: listed('adapter') }),
     omitRequired: fc.nat({ max: 19 }).map((n) => n === 0),
     parameters: fc.oneof({ weight: 2, arbitrary: fc.constant([] as [string, string, string][]) }, { weight: 1, arbitrary: fc.array(fc.tuple(templateName, parameterName, parameterValue), { maxLength: 4 }) }),
-    extra: fc.oneof({ weight: 4, arbitrary: fc.constant({} as Record<string, string>) }, { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom('podpattern.dev/inject', 'podpattern.dev/sidcar', 'prometheus.io/port', 'podpattern.dev/\u001b'), hostileText), fc.oneof(fc.constantFrom('true', 'false', ''), hostileText), { maxKeys: 2 }) }),
-    status: fc.constantFrom('none', 'none', 'genuine', 'forged', 'stale', 'garbage') as fc.Arbitrary<Generated['status']>,
+    extra: fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom('podpattern.dev/inject', 'podpattern.dev/sidcar', 'prometheus.io/port', 'podpattern.dev/\u001b'), hostileText), fc.oneof(fc.constantFrom('true', 'false', ''), hostileText), { maxKeys: 2 }) }),
+    status: fc.constantFrom<Generated['status']>('none', 'none', 'genuine', 'forged', 'stale', 'garbage'),
     forgedNames: fc.array(containerName, { maxLength: 3 }),
     podLevel: fc.record({ serviceAccountName: fc.constantFrom('default', 'builder'), hostNetwork: fc.constantFrom(false, false, false, false, true) }, { requiredKeys: [] }),
   })
@@ -102,7 +102,7 @@ const generated: fc.Arbitrary<Generated> = fc
     const pod: PodLike = {
       apiVersion: 'v1', kind: 'Pod',
       metadata: { generateName: 'web-', annotations },
-      spec: { ...podLevel, containers: structuredClone(containers) as V1Container[], ...(initContainers?.length ? { initContainers: structuredClone(initContainers) as V1Container[] } : {}), ...(volumes?.length ? { volumes: structuredClone(volumes) as V1Volume[] } : {}) },
+      spec: { ...podLevel, containers: structuredClone(containers), ...(initContainers?.length ? { initContainers: structuredClone(initContainers) } : {}), ...(volumes?.length ? { volumes: structuredClone(volumes) } : {}) },
     };
     if (status === 'genuine') {
       // An injection that really happened, then the pod sent again (a reinvocation, or a copy).
@@ -163,54 +163,121 @@ function readRecord(text: string | undefined): { containers?: unknown; initConta
   }
 }
 
+type Declared = ReturnType<typeof declared>;
+type PodSpec = NonNullable<PodLike['spec']>;
+
+/** What the oracles compare an answer against. */
+interface Oracles {
+  /** What the templates injected into this pod declare. */
+  allowed: Declared;
+  /** What any template could have added earlier. */
+  everyTemplate: Declared;
+  /** The containers the pod's status annotation says podpattern added. */
+  recorded: Set<unknown>;
+  injected: Template[];
+}
+
 /** Why an injected answer breaks an oracle, or undefined. */
 function violation(pod: PodLike, after: PodLike, injected: Template[]): string | undefined {
-  const allowed = declared(injected);
   const record = readRecord(pod.metadata?.annotations?.['podpattern.dev/status']);
   const recordedNames = [record.containers, record.initContainers].flatMap((list) => (Array.isArray(list) ? list : []));
-  const recorded = { containers: new Set(recordedNames) };
-  const everyTemplate = declared(templates); // what any template could have added earlier
+  const oracles: Oracles = { allowed: declared(injected), everyTemplate: declared(templates), recorded: new Set(recordedNames), injected };
   const before = pod.spec!;
   const now = after.spec!;
-  const byName = (list: V1Container[] | undefined) => new Map((list ?? []).map((c) => [c.name, c]));
-  const nowContainers = byName([...now.containers, ...(now.initContainers ?? [])]);
   const replaced: V1Container[] = [];
-  for (const original of [...before.containers, ...(before.initContainers ?? [])]) {
+  return (
+    ownContainersViolation(before, now, oracles, replaced) ??
+    ownVolumesViolation(before, now, oracles.everyTemplate) ??
+    addedContainersViolation(before, now, replaced, oracles.allowed) ??
+    addedVolumesViolation(before, now, oracles) ??
+    podFieldsViolation(before, now)
+  );
+}
+
+const allContainers = (spec: PodSpec) => [...spec.containers, ...(spec.initContainers ?? [])];
+
+/**
+ * Oracle 2 on the pod's own containers: each is kept with only template wiring added to its env
+ * and mounts, or replaced by a template's container of that name. Replacements go to `replaced`.
+ */
+function ownContainersViolation(before: PodSpec, now: PodSpec, oracles: Oracles, replaced: V1Container[]): string | undefined {
+  const nowContainers = new Map(allContainers(now).map((c) => [c.name, c]));
+  for (const original of allContainers(before)) {
     const kept = nowContainers.get(original.name);
-    const fromTemplate = everyTemplate.containers.get(original.name);
-    const { env: envBefore, volumeMounts: mountsBefore, ...restBefore } = original;
-    const { env: envNow, volumeMounts: mountsNow, ...restNow } = kept ?? {};
-    if (kept === undefined || !same(restBefore, restNow)) {
-      // Removed, or replaced: only what a template itself adds, by name and image.
-      // (a copy of a template's container), or what a template the status records and the pod asks for again declares by that name.
-      const copy = fromTemplate !== undefined && original.image === fromTemplate.image;
-      const redeclared = recorded.containers.has(original.name) && allowed.containers.has(original.name);
-      if (!copy && !redeclared) return `oracle 2: the pod's container '${original.name}' (${original.image}) was removed or changed outside env and mounts`;
-      if (kept !== undefined) replaced.push(kept);
-      continue;
-    }
-    for (const e of envBefore ?? []) {
-      const still = (envNow ?? []).find((x) => x.name === e.name);
-      if (still === undefined ? !everyTemplate.env.has(e.name) : !same(still, e) && !allowed.env.has(e.name)) return `oracle 2: env ${e.name} of '${original.name}' changed`;
-    }
-    for (const e of envNow ?? []) if (!(envBefore ?? []).some((x) => x.name === e.name) && !allowed.env.has(e.name)) return `oracle 2: env ${e.name} added to '${original.name}' by no template's wiring`;
-    for (const m of mountsBefore ?? []) {
-      const still = (mountsNow ?? []).find((x) => x.mountPath === m.mountPath);
-      if (still === undefined ? !everyTemplate.mounts.has(m.mountPath) : !same(still, m) && !allowed.mounts.has(m.mountPath)) return `oracle 2: mount ${m.mountPath} of '${original.name}' changed`;
-    }
-    for (const m of mountsNow ?? []) if (!(mountsBefore ?? []).some((x) => x.mountPath === m.mountPath) && !allowed.mounts.has(m.mountPath)) return `oracle 2: mount ${m.mountPath} added to '${original.name}' by no template's wiring`;
+    const { env: _envBefore, volumeMounts: _mountsBefore, ...restBefore } = original;
+    const { env: _envNow, volumeMounts: _mountsNow, ...restNow } = kept ?? {};
+    const found = kept === undefined || !same(restBefore, restNow) ? replacementViolation(original, oracles) : wiringViolation(original, kept, oracles);
+    if (found !== undefined) return found;
+    if (kept !== undefined && !same(restBefore, restNow)) replaced.push(kept);
   }
+  return undefined;
+}
+
+/**
+ * A container removed or replaced: only what a template itself adds, by name and image (a copy
+ * of a template's container), or what a template the status records and the pod asks for again
+ * declares by that name.
+ */
+function replacementViolation(original: V1Container, { allowed, everyTemplate, recorded }: Oracles): string | undefined {
+  const fromTemplate = everyTemplate.containers.get(original.name);
+  const copy = fromTemplate !== undefined && original.image === fromTemplate.image;
+  const redeclared = recorded.has(original.name) && allowed.containers.has(original.name);
+  return copy || redeclared ? undefined : `oracle 2: the pod's container '${original.name}' (${original.image}) was removed or changed outside env and mounts`;
+}
+
+/** A kept container's env and mounts change only where a template wires them. */
+function wiringViolation(original: V1Container, kept: V1Container, { allowed, everyTemplate }: Oracles): string | undefined {
+  return (
+    listViolation({ label: 'env', key: (e: { name: string }) => e.name, anyTemplate: everyTemplate.env, injected: allowed.env }, original.name, original.env, kept.env) ??
+    listViolation({ label: 'mount', key: (m: { mountPath: string }) => m.mountPath, anyTemplate: everyTemplate.mounts, injected: allowed.mounts }, original.name, original.volumeMounts, kept.volumeMounts)
+  );
+}
+
+/** How to compare one list of a container (env or mounts): entries by key, and who may wire a key. */
+interface WiredList<T> {
+  label: string;
+  key: (item: T) => string;
+  anyTemplate: { has(key: string): boolean };
+  injected: { has(key: string): boolean };
+}
+
+function listViolation<T>(list: WiredList<T>, container: string, beforeList: T[] | undefined, nowList: T[] | undefined): string | undefined {
+  const before = beforeList ?? [];
+  const now = nowList ?? [];
+  for (const item of before) {
+    const still = now.find((x) => list.key(x) === list.key(item));
+    const wrong = still === undefined ? !list.anyTemplate.has(list.key(item)) : !same(still, item) && !list.injected.has(list.key(item));
+    if (wrong) return `oracle 2: ${list.label} ${list.key(item)} of '${container}' changed`;
+  }
+  for (const item of now) {
+    if (!before.some((x) => list.key(x) === list.key(item)) && !list.injected.has(list.key(item))) return `oracle 2: ${list.label} ${list.key(item)} added to '${container}' by no template's wiring`;
+  }
+  return undefined;
+}
+
+/** Oracle 2 on the pod's own volumes: removed or changed only where some template declares the name. */
+function ownVolumesViolation(before: PodSpec, now: PodSpec, everyTemplate: Declared): string | undefined {
   for (const v of before.volumes ?? []) {
     const still = (now.volumes ?? []).find((x) => x.name === v.name);
     if (still === undefined ? !everyTemplate.volumes.has(v.name) : !same(still, v) && !everyTemplate.volumes.has(v.name)) return `oracle 2: the pod's volume '${v.name}' was changed`;
   }
-  const originalNames = new Set([...before.containers, ...(before.initContainers ?? [])].map((c) => c.name));
-  for (const added of [...[...now.containers, ...(now.initContainers ?? [])].filter((c) => !originalNames.has(c.name)), ...replaced]) {
+  return undefined;
+}
+
+/** Oracle 3: every added or replaced container is one an injected template declares, as declared. */
+function addedContainersViolation(before: PodSpec, now: PodSpec, replaced: V1Container[], allowed: Declared): string | undefined {
+  const originalNames = new Set(allContainers(before).map((c) => c.name));
+  for (const added of [...allContainers(now).filter((c) => !originalNames.has(c.name)), ...replaced]) {
     const declaredAs = allowed.containers.get(added.name);
     if (declaredAs === undefined) return `oracle 3: container '${added.name}' was added but no injected template declares it`;
     if (added.image !== declaredAs.image) return `oracle 3: container '${added.name}' runs ${added.image}, the template declares ${declaredAs.image}`;
     if (!same(added.securityContext, { ...RESTRICTED, ...declaredAs.securityContext })) return `oracle 3: container '${added.name}' has a securityContext the template does not declare`;
   }
+  return undefined;
+}
+
+/** Oracle 3: every added or changed volume is one an injected template declares, with its hostPath. */
+function addedVolumesViolation(before: PodSpec, now: PodSpec, { allowed, injected }: Oracles): string | undefined {
   const beforeVolumes = new Set((before.volumes ?? []).map((v) => v.name));
   for (const v of now.volumes ?? []) {
     if (beforeVolumes.has(v.name) && same(v, (before.volumes ?? []).find((x) => x.name === v.name))) continue;
@@ -218,6 +285,11 @@ function violation(pod: PodLike, after: PodLike, injected: Template[]): string |
     const spec = injected.flatMap((x) => x.spec.volumes).find((x) => x.name === v.name);
     if (spec !== undefined && !same(v.hostPath, spec.hostPath)) return `oracle 3: volume '${v.name}' has a hostPath the template does not declare`;
   }
+  return undefined;
+}
+
+/** Oracle 3: the pod-level fields that grant privilege never change. */
+function podFieldsViolation(before: PodSpec, now: PodSpec): string | undefined {
   for (const field of ['serviceAccountName', 'hostNetwork', 'hostPID', 'hostIPC', 'securityContext'] as const) {
     if (!same(before[field], now[field])) return `oracle 3: spec.${field} changed`;
   }
@@ -279,4 +351,18 @@ t.test(`${RUNS} hostile reviews hold the four oracles`, async (t) => {
   t.equal(counts.reviews, RUNS, `${RUNS} reviews`);
   t.ok(counts.injected > RUNS / 10, `a good share injected (${counts.injected})`);
   t.ok(counts.denied > RUNS / 10, `a good share denied (${counts.denied})`);
+});
+
+t.test('the oracles flag a wrong answer', async (t) => {
+  const pod: PodLike = { metadata: { name: 'p', annotations: {} }, spec: { containers: [{ name: 'app', image: 'example.org/app:1', env: [{ name: 'A', value: '1' }] }] } };
+  const answer = (change: (spec: PodSpec) => void): PodLike => {
+    const after = structuredClone(pod);
+    change(after.spec!);
+    return after;
+  };
+  t.equal(violation(pod, pod, []), undefined, 'an unchanged pod breaks none');
+  t.match(violation(pod, answer((spec) => (spec.containers[0]!.image = 'example.org/evil:1')), []), /^oracle 2: the pod's container 'app'/);
+  t.match(violation(pod, answer((spec) => spec.containers[0]!.env!.push({ name: 'B', value: '2' })), []), /^oracle 2: env B added to 'app'/);
+  t.match(violation(pod, answer((spec) => spec.containers.push({ name: 'miner', image: 'example.org/miner:1' })), []), /^oracle 3: container 'miner' was added/);
+  t.match(violation(pod, answer((spec) => (spec.hostNetwork = true)), []), /^oracle 3: spec\.hostNetwork changed/);
 });

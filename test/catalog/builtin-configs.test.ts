@@ -161,18 +161,6 @@ function nginxArgs(c: V1Container, box: Sandbox): string[] {
   return [...args, '-p', `${box.root}/`];
 }
 
-function get(port: number, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 t.test('https-proxy terminates TLS with the Secret and proxies to the app', skipUnless(nginx, 'nginx'), async (t) => {
   const app = createHttpServer((req, res) => {
     res.end(JSON.stringify({ url: req.url, proto: req.headers['x-forwarded-proto'], host: req.headers.host }));

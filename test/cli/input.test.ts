@@ -79,7 +79,7 @@ t.test('empty and unquoted annotation values', async (t) => {
 });
 
 t.test('a kind: List stays a List in YAML and in JSON', async (t) => {
-  const list = `apiVersion: v1\nkind: List\nitems:\n${pod('in-list').replace(/^/gm, '    ').replace(/^    apiVersion/, '  - apiVersion')}`;
+  const list = `apiVersion: v1\nkind: List\nitems:\n${pod('in-list').replace(/^/gm, '    ').replace(/^ {4}apiVersion/, '  - apiVersion')}`;
   for (const output of ['yaml', 'json']) {
     const io = capture(list);
     t.equal(await inject(['-f', '-', '-o', output, ...catalog], io), 0, io.err());

@@ -156,7 +156,7 @@ export interface Apiserver {
  * (a pod IP) instead of the Service's ClusterIP, for which this cluster has no kube-proxy.
  */
 export async function startApiserver(l: Leg, dir: string, pki: Pki, etcdUrl: string, host: string, fixedPort?: number): Promise<Apiserver> {
-  const port = fixedPort ?? (await freePorts(1, host))[0] as number;
+  const port = fixedPort ?? (await freePorts(1, host))[0];
   const url = `https://${host}:${port}`;
   const process = startProcess('kube-apiserver', join(l.binDir, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,

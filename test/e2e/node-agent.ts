@@ -520,7 +520,7 @@ async function sendProbe(probe: V1Probe, container: V1Container, podIp: string):
     return new Promise((resolve) => {
       const headers: Record<string, string> = { 'user-agent': 'kube-probe/e2e', accept: '*/*' };
       for (const header of httpHeaders ?? []) headers[header.name.toLowerCase()] = header.value;
-      const req = httpRequest({ host, port: port(target as number | string), path: path ?? '/', method: 'GET', headers, timeout: timeoutMs }, (res) => {
+      const req = httpRequest({ host, port: port(target), path: path ?? '/', method: 'GET', headers, timeout: timeoutMs }, (res) => {
         res.resume();
         resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
       });
@@ -530,7 +530,7 @@ async function sendProbe(probe: V1Probe, container: V1Container, podIp: string):
     });
   }
   if (probe.tcpSocket !== undefined) {
-    const target = port(probe.tcpSocket.port as number | string);
+    const target = port(probe.tcpSocket.port);
     return new Promise((resolve) => {
       const socket = connect({ host: probe.tcpSocket?.host ?? podIp, port: target, timeout: timeoutMs });
       socket.once('connect', () => {

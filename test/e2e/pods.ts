@@ -4,7 +4,7 @@
 import { parse } from 'yaml';
 import type { RunResult } from './cluster.js';
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
 
 /** What the tests need of a catalog template (a subset of src/model/template.ts Template). */
 export interface TemplateInfo {

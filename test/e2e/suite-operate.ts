@@ -130,7 +130,7 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
     const invalid = await podpattern(ctx, ['check']);
     t.equal(invalid.code, 1);
     t.match(invalid.stdout, /^\[FAIL\] templates: ops-check is not Ready: .*\$\(params\.nope\).*\n {7}fix: kubectl edit ptpl ops-check/m);
-    t.match(invalid.stdout, /^\[ok\]   endpoints: /m, 'the endpoints are back');
+    t.match(invalid.stdout, /^\[ok\] {3}endpoints: /m, 'the endpoints are back');
     const missed = await podpattern(ctx, ['status', '-n', ns]);
     t.match(missed.stdout, new RegExp(`^not injected: ${ns}/${uninjected} \\(Pod ${uninjected}\\) asks for podpattern.dev/adapter=redis-exporter but has no podpattern.dev/status`, 'm'));
   });

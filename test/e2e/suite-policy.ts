@@ -26,7 +26,7 @@ const POLICY_LABEL = 'podpattern-e2e/admission';
 export const INTENDED_DIFFERENCES = ['metadata.uid', 'metadata.resourceVersion', 'metadata.creationTimestamp', 'metadata.managedFields', 'metadata.generation', 'metadata.namespace and $(pod.namespace) text', 'kube-api-access-* token volume name', 'status'];
 
 function comparable(pod: Json, namespace: string): Json {
-  const copy = structuredClone(pod) as Json;
+  const copy = structuredClone<Json>(pod);
   delete copy.status;
   for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'namespace']) delete copy.metadata[key];
   const text = JSON.stringify(copy).replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-*').split(namespace).join('$NAMESPACE');
@@ -67,7 +67,7 @@ function singleTemplateGoldenPods(): { name: string; pod: Json }[] {
     const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => d.toJS() as Json).filter((d) => d?.kind === 'Pod');
     docs.forEach((pod, i) => {
       const annotations = (pod.metadata?.annotations ?? {}) as Record<string, unknown>;
-      const names = PATTERN_KEYS.flatMap((k) => (typeof annotations[k] === 'string' ? (annotations[k] as string).split(',') : [])).map((n) => n.trim()).filter(Boolean);
+      const names = PATTERN_KEYS.flatMap((k) => (typeof annotations[k] === 'string' ? annotations[k].split(',') : [])).map((n) => n.trim()).filter(Boolean);
       if (new Set(names).size !== 1) return;
       out.push({ name: `${file.replace(/\.yaml$/, '')}${docs.length > 1 ? `#${i + 1}` : ''}`, pod });
     });
@@ -132,7 +132,7 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
   const compare = async (t: Test, label: string, pod: Json): Promise<void> => {
     const name = kube.unique('same');
     const make = (namespace: string): Json => {
-      const copy = structuredClone(pod) as Json;
+      const copy = structuredClone<Json>(pod);
       copy.metadata = { ...copy.metadata, name, namespace };
       delete copy.metadata.generateName;
       return copy;

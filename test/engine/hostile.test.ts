@@ -51,7 +51,7 @@ t.test('a hostile label never changes the pod outside what the template declares
         return result.reason === 'invalid-parameter' && result.problems.every((p) => p.code === 'invalid-parameter');
       }
       if (result.outcome !== 'injected') return false;
-      const applied = applyPatch(pod, result.patch) as PodLike;
+      const applied = applyPatch<PodLike>(pod, result.patch);
       const spec = result.pod.spec!;
       // Another container changes only by the template's declared app wiring, whatever the value.
       const other = spec.containers.find((c) => c.name === 'other');

@@ -16,7 +16,7 @@ function appWithEvents() {
   const review = async (body: Record<string, unknown>) => {
     const res = await app.inject({ method: 'POST', url: '/mutate', payload: body });
     if (res.statusCode !== 200) throw new Error(res.body);
-    return res.json() as { response: { allowed: boolean } };
+    return res.json<{ response: { allowed: boolean } }>();
   };
   return { app, events, review };
 }

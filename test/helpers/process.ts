@@ -46,14 +46,14 @@ export function serve(args: string[], options: ServeOptions): Served {
   });
   const lines: Record<string, unknown>[] = [];
   const waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     let line: Record<string, unknown>;
     try { line = JSON.parse(text); } catch { line = { text }; }
     lines.push(line);
     for (const waiter of [...waiters]) if (waiter.match(line)) { waiters.splice(waiters.indexOf(waiter), 1); waiter.resolve(line); }
   });
   let err = '';
-  child.stderr!.on('data', (chunk) => (err += String(chunk)));
+  child.stderr.on('data', (chunk) => (err += String(chunk)));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 60_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -27,7 +27,7 @@ async function send(t: Test, options: InjectOptions, pod: PodLike, apiVersion: A
     }),
   );
   try {
-    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ apiVersion, object: pod, namespace: pod.metadata?.namespace ?? options.namespace ?? 'default', uid }) })).json() as { apiVersion: string; response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } };
+    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ apiVersion, object: pod, namespace: pod.metadata?.namespace ?? options.namespace ?? 'default', uid }) })).json<{ apiVersion: string; response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } }>();
     const answer = await post('golden-0000-0001');
     t.equal(answer.apiVersion, apiVersion, `webhook ${apiVersion}: answered in its version`);
     const { response } = answer;

@@ -20,7 +20,7 @@ const run = promisify(execFile);
 async function renderAgainst(api: FakeApiServer, set: string[] = []): Promise<K8sObject[]> {
   const args = ['template', 'podpattern', chartDir, '--namespace', 'podpattern', '--dry-run=server', '--disable-openapi-validation', '--kubeconfig', api.kubeconfig];
   for (const value of set) args.push(...(value.startsWith('--') ? [value] : ['--set', value]));
-  const { stdout } = await run(helmBinary() as string, args, { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(helmBinary(), args, { maxBuffer: 16 * 1024 * 1024 });
   return parseManifests(stdout);
 }
 

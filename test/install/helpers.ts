@@ -12,7 +12,6 @@ export const repoRoot = join(import.meta.dirname ?? new URL('.', import.meta.url
 export const chartDir = join(repoRoot, 'helm', 'podpattern');
 export const webhookConfigDir = join(repoRoot, 'webhook-config');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
 
 export interface HelmResult {
@@ -22,7 +21,7 @@ export interface HelmResult {
 }
 
 export function helm(args: string[]): HelmResult {
-  const result = spawnSync(helmBinary() as string, args, { encoding: 'utf8', cwd: repoRoot });
+  const result = spawnSync(helmBinary(), args, { encoding: 'utf8', cwd: repoRoot });
   if (result.error) throw result.error;
   return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
@@ -98,7 +97,6 @@ export async function validateObject(object: K8sObject): Promise<string[]> {
   const shape = requiredShape[`${object.apiVersion}/${object.kind}`];
   if (shape !== undefined) {
     for (const path of shape) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const value = path.reduce<any>((node, key) => (node === undefined || node === null ? undefined : node[key]), object);
       if (value === undefined || value === null || value === '') problems.push(`${label}: ${path.join('.')} is required`);
     }
@@ -122,7 +120,6 @@ export async function validateObject(object: K8sObject): Promise<string[]> {
 }
 
 /** The pod-spec parts of Pod Security "restricted" that a Deployment can get wrong. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function restrictedProblems(podSpec: any): string[] {
   const problems: string[] = [];
   const pod = podSpec.securityContext ?? {};

@@ -51,7 +51,6 @@ t.test('every key in values.yaml is described by the schema, which forbids other
   const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
   const missing: string[] = [];
   const open: string[] = [];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const walk = (value: any, node: any, path: string): void => {
     if (node?.$ref) node = schema.definitions[node.$ref.split('/').pop()];
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return;

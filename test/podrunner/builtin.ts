@@ -27,7 +27,7 @@ export function injectedPod(pattern: string, template: string, parameters: Recor
   const pod: PodLike = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${template}-test`, namespace: 'default', annotations }, spec };
   const result = inject(pod, catalog, { nativeSidecars });
   if (result.outcome !== 'injected') throw new Error(`${template} was not injected: ${JSON.stringify(result)}`);
-  return result.pod as V1Pod;
+  return result.pod;
 }
 
 /** Starts the pod, waits for Ready within the bound, and stops it when the test ends. */

@@ -150,7 +150,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       try {
         proc = start(slot);
       } catch (error) {
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
         return;
       }
       const c = slot.spec;

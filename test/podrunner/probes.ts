@@ -39,12 +39,12 @@ export async function runProbe(probe: V1Probe, target: ProbeTarget): Promise<Pro
   const { timeoutMs } = probeTiming(probe);
   try {
     if (probe.tcpSocket !== undefined) {
-      return await tcpProbe(probe.tcpSocket.host ?? target.podIp, resolvePort(target.container, probe.tcpSocket.port as number | string), timeoutMs);
+      return await tcpProbe(probe.tcpSocket.host ?? target.podIp, resolvePort(target.container, probe.tcpSocket.port), timeoutMs);
     }
     if (probe.httpGet !== undefined) {
       const get = probe.httpGet;
       const headers = Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      return await httpProbe(get.scheme === 'HTTPS', get.host ?? target.podIp, resolvePort(target.container, get.port as number | string), get.path ?? '/', headers, timeoutMs);
+      return await httpProbe(get.scheme === 'HTTPS', get.host ?? target.podIp, resolvePort(target.container, get.port), get.path ?? '/', headers, timeoutMs);
     }
     if (probe.exec !== undefined) {
       const { code, output } = await target.exec(probe.exec.command ?? [], timeoutMs);

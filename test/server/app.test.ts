@@ -8,7 +8,7 @@ async function post(deps: ReturnType<typeof testDeps>, body: unknown, url = '/mu
   const app = buildApp(deps);
   const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
   await app.close();
-  return { status: res.statusCode, headers: res.headers, json: res.json() as Record<string, any> };
+  return { status: res.statusCode, headers: res.headers, json: res.json<Record<string, any>>() };
 }
 
 t.test('injects: echoes uid and apiVersion, base64 JSONPatch, warnings', async (t) => {
@@ -164,7 +164,7 @@ t.test('a replica burst: the same review under new uids is answered, logged and 
   t.teardown(() => app.close());
   const send = async (uid: string, url = '/mutate?timeout=10s') => {
     const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) });
-    return res.json() as { response: Record<string, unknown> };
+    return res.json<{ response: Record<string, unknown> }>();
   };
   const first = await send('uid-1');
   const second = await send('uid-2');

@@ -14,7 +14,7 @@ async function mutate(body: unknown) {
   const app = buildApp(testDeps({ inject, catalog: () => builtin }));
   const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
   await app.close();
-  return res.json() as { apiVersion: string; response: Record<string, any> };
+  return res.json<{ apiVersion: string; response: Record<string, any> }>();
 }
 
 t.test('https-proxy: the returned patch applies to the review pod; re-review changes nothing', async (t) => {

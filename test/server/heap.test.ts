@@ -27,7 +27,7 @@ t.test('the chart passes the heap for its memory limit, whatever the unit', asyn
 t.test('the container limit is read from cgroup v2, then v1', async (t) => {
   const files = (map: Record<string, string>) => (path: string) => {
     if (map[path] === undefined) throw new Error('ENOENT');
-    return map[path] as string;
+    return map[path];
   };
   t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '268435456\n' })), 268435456);
   t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' })), undefined, 'v2 without a limit');

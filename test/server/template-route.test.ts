@@ -29,7 +29,7 @@ function templateReview(spec: unknown, options: { operation?: string; kind?: str
 
 const good = { pattern: 'adapter', description: 'An operator-defined adapter.', containers: [{ name: 'ops-echo', image: 'registry.example/echo:1' }] };
 
-async function review(body: unknown): Promise<{ status: number; json: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function review(body: unknown): Promise<{ status: number; json: Record<string, any> }> {
   const deps = testDeps();
   const app = buildApp(deps);
   const response = await app.inject({ method: 'POST', url: '/validate-template', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });

@@ -5,7 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Catalog } from '../../model/template.js';
 import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY } from '../../model/keys.js';
-import { readStatus } from '../../engine/status.js';
+import { readStatus, type Status } from '../../engine/status.js';
 
 /** The workload that owns a pod, and the command that makes it create new pods. */
 export interface Workload {
@@ -40,28 +40,36 @@ export function takeInventory(pods: V1Pod[], catalog: Catalog, workloadOf: (pod:
   const inventory: Inventory = { byTemplate: new Map(), outdated: [], notInjected: [] };
   for (const pod of pods) {
     const annotations = pod.metadata?.annotations ?? {};
-    const namespace = pod.metadata?.namespace ?? '';
-    const name = pod.metadata?.name ?? '';
     const status = readStatus(annotations);
-    if (status === undefined || status === 'unreadable') {
-      const asks = Object.values(PATTERN_KEYS).filter((key) => annotations[key] !== undefined).map((key) => `${key}=${annotations[key]}`);
-      if (asks.length > 0 && annotations[INJECT_KEY] !== 'false' && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') {
-        inventory.notInjected.push({ pod: name, namespace, workload: workloadOf(pod), asks });
-      }
-      continue;
-    }
-    const changes: Outdated['changes'] = [];
-    for (const { name: template, hash } of status.templates) {
-      const current = catalog.get(template)?.hash;
-      const key = `${template} ${hash}`;
-      const entry = inventory.byTemplate.get(key) ?? { template, hash, current: current === hash, pods: [] };
-      entry.pods.push(`${namespace}/${name}`);
-      inventory.byTemplate.set(key, entry);
-      if (current !== hash) changes.push({ template, running: hash, current });
-    }
-    if (changes.length > 0) inventory.outdated.push({ pod: name, namespace, workload: workloadOf(pod), changes });
+    if (status === undefined || status === 'unreadable') noteNotInjected(inventory, pod, workloadOf);
+    else noteInjected(inventory, pod, status.templates, catalog, workloadOf);
   }
   return inventory;
+}
+
+/** A pod with no readable status: listed when it asks for templates and is still running. */
+function noteNotInjected(inventory: Inventory, pod: V1Pod, workloadOf: (pod: V1Pod) => Workload): void {
+  const annotations = pod.metadata?.annotations ?? {};
+  const asks = Object.values(PATTERN_KEYS).filter((key) => annotations[key] !== undefined).map((key) => `${key}=${annotations[key]}`);
+  const finished = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+  if (asks.length === 0 || annotations[INJECT_KEY] === 'false' || finished) return;
+  inventory.notInjected.push({ pod: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', workload: workloadOf(pod), asks });
+}
+
+/** An injected pod: counted under each template it runs, and listed when one has changed since. */
+function noteInjected(inventory: Inventory, pod: V1Pod, templates: Status['templates'], catalog: Catalog, workloadOf: (pod: V1Pod) => Workload): void {
+  const namespace = pod.metadata?.namespace ?? '';
+  const name = pod.metadata?.name ?? '';
+  const changes: Outdated['changes'] = [];
+  for (const { name: template, hash } of templates) {
+    const current = catalog.get(template)?.hash;
+    const key = `${template} ${hash}`;
+    const entry = inventory.byTemplate.get(key) ?? { template, hash, current: current === hash, pods: [] };
+    entry.pods.push(`${namespace}/${name}`);
+    inventory.byTemplate.set(key, entry);
+    if (current !== hash) changes.push({ template, running: hash, current });
+  }
+  if (changes.length > 0) inventory.outdated.push({ pod: name, namespace, workload: workloadOf(pod), changes });
 }
 
 /** What to run so the workload makes new pods (which the webhook injects afresh). */
