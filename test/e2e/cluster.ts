@@ -155,8 +155,8 @@ export interface Apiserver {
  * bridge address. --enable-aggregator-routing makes it call a webhook Service at its endpoints
  * (a pod IP) instead of the Service's ClusterIP, for which this cluster has no kube-proxy.
  */
-export async function startApiserver(l: Leg, dir: string, pki: Pki, etcdUrl: string, host: string, fixedPort?: number): Promise<Apiserver> {
-  const port = fixedPort ?? (await freePorts(1, host))[0];
+export async function startApiserver(l: Leg, dir: string, pki: Pki, { etcdUrl, host, fixedPort }: { etcdUrl: string; host: string; fixedPort?: number }): Promise<Apiserver> {
+  const port: number = fixedPort ?? ((await freePorts(1, host))[0] as number);
   const url = `https://${host}:${port}`;
   const process = startProcess('kube-apiserver', join(l.binDir, 'kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,

@@ -77,7 +77,7 @@ export async function startCluster(legName: string): Promise<Cluster> {
     const pki = makePki(dir, [network.nodeIp, KUBERNETES_SERVICE_IP]);
     const etcd = await startEtcd(l, dir);
     started.push(etcd.process);
-    let apiserver = await startApiserver(l, dir, pki, etcd.url, network.nodeIp);
+    let apiserver = await startApiserver(l, dir, pki, { etcdUrl: etcd.url, host: network.nodeIp });
     started.push(apiserver.process);
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, apiserver.url, pki, pki.admin);
@@ -108,7 +108,7 @@ export async function startCluster(legName: string): Promise<Cluster> {
       restartApiserver: async () => {
         const index = started.indexOf(apiserver.process);
         await stopProcess(apiserver.process);
-        apiserver = await startApiserver(l, dir, pki, etcd.url, network?.nodeIp as string, apiserver.port);
+        apiserver = await startApiserver(l, dir, pki, { etcdUrl: etcd.url, host: network?.nodeIp as string, fixedPort: apiserver.port });
         started[index] = apiserver.process;
       },
       stop,

@@ -11,7 +11,7 @@
 // Pods it cannot run (any other image) stay bound and Pending, as on a node that cannot pull
 // their images; when deleted they are removed at once, as a kubelet does for a pod with no
 // running containers.
-import { mkdirSync, writeFileSync, chmodSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join, dirname } from 'node:path';
@@ -25,12 +25,12 @@ import {
   type V1Container,
   type V1Pod,
   type V1Probe,
-  type V1Volume,
 } from '@kubernetes/client-node';
 import { isPodpatternImage, podpatternImage, type Image } from './images.js';
 import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './network.js';
 import { startProcess, stopProcess, type Managed } from './processes.js';
 import { containerSandbox, envArgs, sandboxArgs } from '../podrunner/sandbox.js';
+import { fieldValue, materializeVolumes } from './node-volumes.js';
 
 export const NODE_NAME = 'e2e-node';
 
@@ -141,28 +141,9 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   }
 
   function launch(running: RunningPod, container: RunningContainer, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
-    const { pod, network, dir } = running;
+    const { pod, dir } = running;
     const spec = container.spec;
-    const podSecurity = pod.spec?.securityContext;
-    const security = { ...podSecurity, ...spec.securityContext };
-    const sandbox = containerSandbox(spec, volumes);
-    const argv = [...(spec.command ?? image.entrypoint), ...(spec.args ?? (spec.command ? [] : image.cmd))];
-    const uid = security.runAsUser ?? image.uid;
-    if (security.runAsNonRoot === true && uid === 0) throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
-    const command = [
-      ...network.exec,
-      ...sandboxArgs({
-        ...sandbox,
-        mounts: [...image.mounts, ...sandbox.mounts],
-        hostname: pod.metadata?.name ?? 'pod',
-        workingDir: spec.workingDir ?? image.workingDir,
-        uid,
-        gid: security.runAsGroup ?? image.gid,
-        groups: [...(podSecurity?.supplementalGroups ?? []), ...(podSecurity?.fsGroup === undefined ? [] : [podSecurity.fsGroup])],
-      }),
-      ...envArgs({ ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) }),
-      ...argv,
-    ];
+    const command = containerCommand(running, spec, image, volumes, serviceEnv);
     const logFile = join(dir, `${spec.name}.log`);
     mkdirSync(dirname(logFile), { recursive: true });
     container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), { logFile, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
@@ -314,6 +295,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
  * lifecycle controller then lifts the not-ready taint new nodes get, and keeps the node's pods
  * ready. Returns the heartbeat's timer.
  */
+/** The sandboxed command that runs `spec` of `running` the way the kubelet would. */
+function containerCommand(running: RunningPod, spec: V1Container, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): string[] {
+  const { pod, network } = running;
+  const podSecurity = pod.spec?.securityContext;
+  const security = { ...podSecurity, ...spec.securityContext };
+  const sandbox = containerSandbox(spec, volumes);
+  const argv = [...(spec.command ?? image.entrypoint), ...(spec.args ?? (spec.command ? [] : image.cmd))];
+  const uid = security.runAsUser ?? image.uid;
+  if (security.runAsNonRoot === true && uid === 0) throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
+  return [
+    ...network.exec,
+    ...sandboxArgs({
+      ...sandbox,
+      mounts: [...image.mounts, ...sandbox.mounts],
+      hostname: pod.metadata?.name ?? 'pod',
+      workingDir: spec.workingDir ?? image.workingDir,
+      uid,
+      gid: security.runAsGroup ?? image.gid,
+      groups: [...(podSecurity?.supplementalGroups ?? []), ...(podSecurity?.fsGroup === undefined ? [] : [podSecurity.fsGroup])],
+    }),
+    ...envArgs({ ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) }),
+    ...argv,
+  ];
+}
+
 async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, options: NodeAgentOptions): Promise<NodeJS.Timeout> {
   const capacity = { cpu: '16', memory: '64Gi', pods: '250', 'ephemeral-storage': '100Gi' };
   await core.createNode({
@@ -368,101 +374,6 @@ async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, op
  * emptyDir, downwardAPI and projected (the service-account token the ServiceAccount admission
  * plugin adds, from the TokenRequest API, with the cluster CA and the namespace).
  */
-async function materializeVolumes(core: CoreV1Api, pod: V1Pod, root: string): Promise<Map<string, string>> {
-  const namespace = pod.metadata?.namespace as string;
-  const folders = new Map<string, string>();
-  for (const volume of pod.spec?.volumes ?? []) {
-    const folder = join(root, volume.name);
-    mkdirSync(folder, { recursive: true });
-    folders.set(volume.name, folder);
-    const files = await volumeFiles(core, pod, namespace, volume);
-    for (const [path, { content, mode }] of files) {
-      const file = join(folder, path);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, content);
-      chmodSync(file, mode);
-    }
-    // emptyDir is world-writable, as the kubelet makes it; a folder of files is not.
-    chmodSync(folder, volume.emptyDir !== undefined ? 0o777 : 0o755);
-  }
-  return folders;
-}
-
-type Files = Map<string, { content: Buffer; mode: number }>;
-
-async function volumeFiles(core: CoreV1Api, pod: V1Pod, namespace: string, volume: V1Volume): Promise<Files> {
-  const files: Files = new Map();
-  const put = (path: string, content: Buffer | string, mode: number | undefined, defaultMode: number | undefined): void => {
-    files.set(path, { content: Buffer.from(content), mode: mode ?? defaultMode ?? 0o644 });
-  };
-  const fromData = (data: Record<string, Buffer>, items: Array<{ key: string; path: string; mode?: number }> | undefined, defaultMode?: number): void => {
-    if (items === undefined) for (const [key, value] of Object.entries(data)) put(key, value, undefined, defaultMode);
-    else for (const item of items) if (data[item.key] !== undefined) put(item.path, data[item.key] as Buffer, item.mode, defaultMode);
-  };
-  if (volume.secret !== undefined) {
-    const secret = await core.readNamespacedSecret({ name: volume.secret.secretName as string, namespace });
-    fromData(mapValues(secret.data ?? {}, (v) => Buffer.from(v, 'base64')), volume.secret.items, volume.secret.defaultMode);
-  } else if (volume.configMap !== undefined) {
-    const map = await core.readNamespacedConfigMap({ name: volume.configMap.name as string, namespace });
-    fromData(mapValues(map.data ?? {}, (v) => Buffer.from(v)), volume.configMap.items, volume.configMap.defaultMode);
-  } else if (volume.downwardAPI !== undefined) {
-    for (const item of volume.downwardAPI.items ?? []) put(item.path, fieldValue(pod, item.fieldRef?.fieldPath ?? '', ''), item.mode, volume.downwardAPI.defaultMode);
-  } else if (volume.projected !== undefined) {
-    for (const source of volume.projected.sources ?? []) {
-      if (source.serviceAccountToken !== undefined) {
-        const token = await core.createNamespacedServiceAccountToken({
-          name: pod.spec?.serviceAccountName ?? 'default',
-          namespace,
-          body: {
-            spec: {
-              audiences: source.serviceAccountToken.audience === undefined ? [] : [source.serviceAccountToken.audience],
-              expirationSeconds: source.serviceAccountToken.expirationSeconds ?? 3607,
-              boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
-            },
-          },
-        });
-        put(source.serviceAccountToken.path, token.status?.token ?? '', undefined, volume.projected.defaultMode);
-      } else if (source.configMap !== undefined) {
-        const map = await core.readNamespacedConfigMap({ name: source.configMap.name as string, namespace });
-        fromData(mapValues(map.data ?? {}, (v) => Buffer.from(v)), source.configMap.items, volume.projected.defaultMode);
-      } else if (source.secret !== undefined) {
-        const secret = await core.readNamespacedSecret({ name: source.secret.name as string, namespace });
-        fromData(mapValues(secret.data ?? {}, (v) => Buffer.from(v, 'base64')), source.secret.items, volume.projected.defaultMode);
-      } else if (source.downwardAPI !== undefined) {
-        for (const item of source.downwardAPI.items ?? []) put(item.path, fieldValue(pod, item.fieldRef?.fieldPath ?? '', ''), item.mode, volume.projected.defaultMode);
-      }
-    }
-  } else if (volume.emptyDir === undefined) {
-    throw new Error(`volume ${volume.name}: the e2e node agent provides Secret, ConfigMap, emptyDir, downwardAPI and projected volumes only`);
-  }
-  return files;
-}
-
-function mapValues<T>(data: Record<string, string>, convert: (value: string) => T): Record<string, T> {
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, convert(v)]));
-}
-
-/** A fieldRef's value: metadata.name/namespace/uid, labels and annotations, spec and status fields. */
-function fieldValue(pod: V1Pod, path: string, podIp: string): string {
-  const annotation = /^metadata\.(annotations|labels)\['(.+)'\]$/.exec(path);
-  if (annotation !== null) return (pod.metadata?.[annotation[1] as 'labels' | 'annotations'] ?? {})[annotation[2] as string] ?? '';
-  const whole = /^metadata\.(annotations|labels)$/.exec(path);
-  if (whole !== null) {
-    const map = pod.metadata?.[whole[1] as 'labels' | 'annotations'] ?? {};
-    return Object.keys(map).sort().map((k) => `${k}=${JSON.stringify(map[k])}`).join('\n');
-  }
-  switch (path) {
-    case 'metadata.name': return pod.metadata?.name ?? '';
-    case 'metadata.namespace': return pod.metadata?.namespace ?? '';
-    case 'metadata.uid': return pod.metadata?.uid ?? '';
-    case 'spec.nodeName': return pod.spec?.nodeName ?? '';
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
-    case 'status.podIP': return podIp;
-    case 'status.hostIP': return '';
-    default: throw new Error(`fieldRef ${path} is not supported by the e2e node agent`);
-  }
-}
-
 function containerEnv(pod: V1Pod, container: V1Container, podIp: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {

@@ -101,19 +101,35 @@ function names(list: Array<{ name: string }> | undefined): string[] {
 
 /** Every way `pod` falls short of carrying `template`; empty when it carries it fully. */
 export function missingFromPod(pod: Json, template: TemplateInfo): string[] {
+  const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
+  return [
+    ...missingObjects(pod, template),
+    ...missingFiles(pod, template, annotations),
+    ...Object.keys(template.spec.podAnnotations ?? {}).filter((key) => annotations[key] === undefined).map((key) => `pod annotation ${key}`),
+    ...missingAppWiring(pod, template),
+    ...missingStatus(template, annotations['podpattern.dev/status']),
+  ];
+}
+
+/** The template's containers, init containers and volumes, each by name. */
+function missingObjects(pod: Json, { spec }: TemplateInfo): string[] {
   const problems: string[] = [];
-  const spec = template.spec;
   const containers = names(pod.spec?.containers);
   const initContainers = names(pod.spec?.initContainers);
   const volumes = names(pod.spec?.volumes);
-  const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
   // A template's containers run as regular containers or, where podpattern makes them native
   // sidecars, as init containers with restartPolicy Always.
   const nativeSidecars = (pod.spec?.initContainers ?? []).filter((c: Json) => c.restartPolicy === 'Always').map((c: Json) => c.name as string);
   for (const c of names(spec.containers)) if (!containers.includes(c) && !nativeSidecars.includes(c)) problems.push(`container ${c}`);
   for (const c of names(spec.initContainers)) if (!initContainers.includes(c)) problems.push(`init container ${c}`);
   for (const v of names(spec.volumes)) if (!volumes.includes(v)) problems.push(`volume ${v}`);
-  const fileNames = Object.keys(spec.files ?? {});
+  return problems;
+}
+
+/** The template's files: a downwardAPI volume, and one pod annotation per file. */
+function missingFiles(pod: Json, template: TemplateInfo, annotations: Record<string, string>): string[] {
+  const problems: string[] = [];
+  const fileNames = Object.keys(template.spec.files ?? {});
   if (fileNames.length > 0) {
     const filesVolume = (pod.spec?.volumes ?? []).find((v: Json) => v.name === `${template.name}-files`);
     if (filesVolume?.downwardAPI === undefined) problems.push(`downwardAPI volume ${template.name}-files`);
@@ -121,15 +137,22 @@ export function missingFromPod(pod: Json, template: TemplateInfo): string[] {
   for (const file of fileNames) {
     if (annotations[`${template.name}.podpattern.dev/file.${file}`] === undefined) problems.push(`file annotation for ${file}`);
   }
-  for (const key of Object.keys(spec.podAnnotations ?? {})) if (annotations[key] === undefined) problems.push(`pod annotation ${key}`);
+  return problems;
+}
+
+/** The app container, with the env and mounts the template wires into it. */
+function missingAppWiring(pod: Json, { spec }: TemplateInfo): string[] {
+  const problems: string[] = [];
   const app = (pod.spec?.containers ?? []).find((c: Json) => c.name === 'app');
   if (app === undefined) problems.push('the app container itself');
   for (const e of names(spec.app?.env)) if (!names(app?.env).includes(e)) problems.push(`app env ${e}`);
   for (const m of names(spec.app?.volumeMounts)) if (!names(app?.volumeMounts).includes(m)) problems.push(`app volumeMount ${m}`);
-  const status = annotations['podpattern.dev/status'];
-  if (status === undefined) problems.push('annotation podpattern.dev/status');
-  else if (!status.includes(`"${template.name}"`)) problems.push(`${template.name} in podpattern.dev/status (${status})`);
   return problems;
+}
+
+function missingStatus(template: TemplateInfo, status: string | undefined): string[] {
+  if (status === undefined) return ['annotation podpattern.dev/status'];
+  return status.includes(`"${template.name}"`) ? [] : [`${template.name} in podpattern.dev/status (${status})`];
 }
 
 /** True when the stored pod shows no sign of podpattern: only the app container, no status. */

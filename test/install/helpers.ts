@@ -122,25 +122,34 @@ export async function validateObject(object: K8sObject): Promise<string[]> {
 /** The pod-spec parts of Pod Security "restricted" that a Deployment can get wrong. */
 export function restrictedProblems(podSpec: any): string[] {
   const problems: string[] = [];
-  const pod = podSpec.securityContext ?? {};
   for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) if (podSpec[field]) problems.push(`${field} is set`);
-  for (const volume of podSpec.volumes ?? []) {
-    const kinds = Object.keys(volume).filter((k) => k !== 'name');
-    const allowed = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
-    for (const kind of kinds) if (!allowed.includes(kind)) problems.push(`volume ${volume.name} uses ${kind}`);
-  }
+  for (const volume of podSpec.volumes ?? []) problems.push(...volumeProblems(volume));
   for (const container of [...(podSpec.initContainers ?? []), ...(podSpec.containers ?? [])]) {
-    const sc = container.securityContext ?? {};
-    const name = `container ${container.name}`;
-    if (sc.allowPrivilegeEscalation !== false) problems.push(`${name}: allowPrivilegeEscalation must be false`);
-    if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${name}: capabilities must drop ALL`);
-    if ((sc.capabilities?.add ?? []).some((c: string) => c !== 'NET_BIND_SERVICE')) problems.push(`${name}: adds capabilities`);
-    if (sc.privileged) problems.push(`${name}: privileged`);
-    if (sc.runAsNonRoot !== true && pod.runAsNonRoot !== true) problems.push(`${name}: runAsNonRoot must be true`);
-    if ((sc.runAsUser ?? pod.runAsUser) === 0) problems.push(`${name}: runs as uid 0`);
-    const seccomp = sc.seccompProfile?.type ?? pod.seccompProfile?.type;
-    if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) problems.push(`${name}: seccompProfile must be RuntimeDefault or Localhost`);
-    if (sc.readOnlyRootFilesystem !== true) problems.push(`${name}: readOnlyRootFilesystem must be true (podpattern's own rule)`);
+    problems.push(...containerProblems(container, podSpec.securityContext ?? {}));
   }
+  return problems;
+}
+
+const RESTRICTED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+
+function volumeProblems(volume: any): string[] {
+  const kinds = Object.keys(volume).filter((k) => k !== 'name');
+  return kinds.filter((kind) => !RESTRICTED_VOLUMES.includes(kind)).map((kind) => `volume ${volume.name} uses ${kind}`);
+}
+
+/** A container's securityContext under "restricted"; `pod` is the pod's, which it inherits from. */
+function containerProblems(container: any, pod: any): string[] {
+  const problems: string[] = [];
+  const sc = container.securityContext ?? {};
+  const name = `container ${container.name}`;
+  if (sc.allowPrivilegeEscalation !== false) problems.push(`${name}: allowPrivilegeEscalation must be false`);
+  if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${name}: capabilities must drop ALL`);
+  if ((sc.capabilities?.add ?? []).some((c: string) => c !== 'NET_BIND_SERVICE')) problems.push(`${name}: adds capabilities`);
+  if (sc.privileged) problems.push(`${name}: privileged`);
+  if (sc.runAsNonRoot !== true && pod.runAsNonRoot !== true) problems.push(`${name}: runAsNonRoot must be true`);
+  if ((sc.runAsUser ?? pod.runAsUser) === 0) problems.push(`${name}: runs as uid 0`);
+  const seccomp = sc.seccompProfile?.type ?? pod.seccompProfile?.type;
+  if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) problems.push(`${name}: seccompProfile must be RuntimeDefault or Localhost`);
+  if (sc.readOnlyRootFilesystem !== true) problems.push(`${name}: readOnlyRootFilesystem must be true (podpattern's own rule)`);
   return problems;
 }

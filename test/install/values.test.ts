@@ -51,12 +51,14 @@ t.test('every key in values.yaml is described by the schema, which forbids other
   const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
   const missing: string[] = [];
   const open: string[] = [];
+  /** The schema node for `key` under `node`: a declared property, else additionalProperties' schema. */
+  const childOf = (node: any, key: string): any => node?.properties?.[key] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
   const walk = (value: any, node: any, path: string): void => {
     if (node?.$ref) node = schema.definitions[node.$ref.split('/').pop()];
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
     if (node?.additionalProperties === undefined && node?.type === 'object' && node.properties !== undefined) open.push(path || '/');
     for (const [key, child] of Object.entries(value)) {
-      const childNode = node?.properties?.[key] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
+      const childNode = childOf(node, key);
       if (childNode === undefined && node?.properties !== undefined) missing.push(`${path}/${key}`);
       walk(child, childNode, `${path}/${key}`);
     }

@@ -82,13 +82,14 @@ export function launch(input: LaunchInput): ContainerProcess {
     pid,
     exitCode: undefined,
     exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
-    exec: (argv, env, timeoutMs) => execIn(input.container, pid, input.uid, input.gid, input.groups, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
+    exec: (argv, env, timeoutMs) => execIn(input, pid, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
     kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
   };
   return result;
 }
 
-async function execIn(container: V1Container, pid: Promise<number>, uid: number, gid: number, groups: number[], argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+/** Runs `argv` inside the running container whose first process is `pid`, as the container's user. */
+async function execIn({ container, uid, gid, groups }: LaunchInput, pid: Promise<number>, argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   const target = await pid;
   const privileges = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, groupArgs(groups), '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
   const child = spawn('nsenter', ['-t', String(target), '-m', '-n', '-p', '-i', '-u', '-r', '-w', '--', ...privileges, ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

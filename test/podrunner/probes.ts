@@ -44,7 +44,7 @@ export async function runProbe(probe: V1Probe, target: ProbeTarget): Promise<Pro
     if (probe.httpGet !== undefined) {
       const get = probe.httpGet;
       const headers = Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      return await httpProbe(get.scheme === 'HTTPS', get.host ?? target.podIp, resolvePort(target.container, get.port), get.path ?? '/', headers, timeoutMs);
+      return await httpProbe({ tls: get.scheme === 'HTTPS', host: get.host ?? target.podIp, port: resolvePort(target.container, get.port), path: get.path ?? '/', headers }, timeoutMs);
     }
     if (probe.exec !== undefined) {
       const { code, output } = await target.exec(probe.exec.command ?? [], timeoutMs);
@@ -66,7 +66,7 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeR
 }
 
 /** 2xx and 3xx succeed; redirects are not followed; HTTPS certificates are not verified (kubelet). */
-function httpProbe(tls: boolean, host: string, port: number, path: string, headers: Record<string, string>, timeoutMs: number): Promise<ProbeResult> {
+function httpProbe({ tls, host, port, path, headers }: { tls: boolean; host: string; port: number; path: string; headers: Record<string, string> }, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const request = (tls ? httpsRequest : httpRequest)({ host, port, path, headers: { 'User-Agent': 'kube-probe/1.31', ...headers }, rejectUnauthorized: false, timeout: timeoutMs }, (response) => {
       response.resume();
