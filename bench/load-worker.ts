@@ -49,7 +49,7 @@ class Connection {
   private constructor(private readonly socket: TLSSocket) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.pending?.reject(error));
+    socket.on('error', (error: Error) => this.pending?.reject(error));
     socket.on('close', () => this.pending?.reject(new Error('connection closed')));
   }
 

@@ -107,7 +107,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const signal = await Promise.race([nextSignal(['SIGTERM', 'SIGINT']), ...(parent === undefined ? [] : [parent.gone])]);
   parent?.stop();
   await cluster?.watch.stop();
-  const code = await drainAndClose(signal, config, logger, lifecycle, certificates, [app, health], connections);
+  const code = await drainAndClose(signal, config, logger, { lifecycle, certificates, apps: [app, health], connections });
   await cluster?.events.stop();
   return code;
 }
@@ -186,8 +186,8 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
  * reviews finish and return. A second signal ends the window early.
  */
 async function drainAndClose(
-  signal: string, config: ServeConfig, logger: Logger, lifecycle: Lifecycle,
-  certificates: CertificateReloader, apps: FastifyInstance[], connections: Connections[],
+  signal: string, config: ServeConfig, logger: Logger,
+  { lifecycle, certificates, apps, connections }: { lifecycle: Lifecycle; certificates: CertificateReloader; apps: FastifyInstance[]; connections: Connections[] },
 ): Promise<number> {
   lifecycle.startDraining();
   logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining: /readyz fails, reviews still served');

@@ -19,6 +19,14 @@ export function readAdmissionReview(body: unknown): ReadResult {
   const request = body.request;
   if (!isObject(request)) return fail('missing-request', 'the AdmissionReview has no request object');
 
+  const problems = requestProblems(request);
+  if (problems.length > 0) return fail('invalid-request', `the AdmissionReview request is invalid: ${problems.join('; ')}`);
+
+  return { ok: true, review: { apiVersion: body.apiVersion as AdmissionApiVersion, request: request as unknown as IncomingReview['request'] } };
+}
+
+/** Every field of the request that has the wrong type; empty when the engine can read it. */
+function requestProblems(request: Record<string, unknown>): string[] {
   const problems: string[] = [];
   if (typeof request.uid !== 'string' || request.uid === '') problems.push('request.uid must be a non-empty string');
   // The answer echoes the uid, and the log line carries it: the API server's are 36-character UUIDs.
@@ -31,9 +39,7 @@ export function readAdmissionReview(body: unknown): ReadResult {
   if (request.namespace !== undefined && typeof request.namespace !== 'string') problems.push('request.namespace must be a string');
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') problems.push('request.dryRun must be a boolean');
   if (request.object !== undefined && request.object !== null && !isObject(request.object)) problems.push('request.object must be an object');
-  if (problems.length > 0) return fail('invalid-request', `the AdmissionReview request is invalid: ${problems.join('; ')}`);
-
-  return { ok: true, review: { apiVersion: body.apiVersion as AdmissionApiVersion, request: request as unknown as IncomingReview['request'] } };
+  return problems;
 }
 
 function fail(code: ReadErrorCode, message: string): ReadResult {

@@ -25,7 +25,8 @@ export interface AdmissionRequest {
   subResource?: string;
   name?: string;
   namespace?: string;
-  operation?: Operation | string;
+  /** An Operation from the API server; any other string is carried as it came. */
+  operation?: string;
   object?: unknown;
   oldObject?: unknown;
   dryRun?: boolean;

@@ -17,7 +17,7 @@ export function listeningPorts(container: V1Container): string[] {
   return ports;
 }
 
-function probePort(probe: V1Probe | undefined): unknown {
+function probePort(probe: V1Probe | undefined): number | string | undefined {
   return probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
 }
 

@@ -4,6 +4,7 @@
 import { RE2JS } from 're2js';
 import type { ParameterSpec } from '../model/template.js';
 
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's job
 const CONTROL = /[\u0000-\u001f\u007f]/u;
 /** Strings longer than this are refused unless the parameter sets its own maxLength. */
 export const DEFAULT_MAX_LENGTH = 253;

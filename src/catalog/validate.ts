@@ -16,7 +16,7 @@ export function validateTemplate(object: unknown, source: TemplateSource, fallba
   const structural = schemaProblems(object);
   const rawSpec = (object as { spec?: unknown } | null)?.spec;
   if (rawSpec === null || typeof rawSpec !== 'object') return { ok: false, name, problems: structural };
-  const spec = normalizeSpec(rawSpec as Partial<TemplateSpec>);
+  const spec = normalizeSpec(rawSpec);
   const problems = [...structural, ...semanticProblems(name, spec, structural.length > 0)];
   if (problems.length > 0) return { ok: false, name, problems };
   return { ok: true, template: { name, spec, hash: contentHash(spec), source } };

@@ -1,7 +1,7 @@
 // Adds rendered templates to a pod, in the order given, and finds every clash:
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
 // it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
-import type { V1Container, V1ContainerPort, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { Pattern, Template } from '../model/template.js';
 import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';

@@ -2,7 +2,7 @@
 // so the webhook and the offline CLI give the same answer for the same pod.
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { Catalog, Template } from '../model/template.js';
-import { compose, type Piece } from './compose.js';
+import { compose, type Piece, type Placement } from './compose.js';
 import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';
 import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
@@ -38,15 +38,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   if (badSpec.length > 0) return deny(badSpec, warnings);
 
   const problems: Problem[] = [...requests.problems];
-  const chosen: { template: Template; request: TemplateRequest; values: Values }[] = [];
-  for (const request of requests.templates) {
-    const template = lookUp(request, catalog, problems, warnings);
-    if (template === undefined) continue;
-    // Checked even when the template is listed under the wrong pattern, so one denial says everything.
-    const resolved = resolveParameters(template, requests.parameters.get(template.name));
-    problems.push(...resolved.problems);
-    if (template.spec.pattern === request.pattern) chosen.push({ template, request, values: resolved.values });
-  }
+  const chosen = chooseTemplates(requests, catalog, problems, warnings);
   if (problems.length > 0) return deny(problems, warnings);
 
   const desired: InjectedTemplate[] = chosen.map(({ template }) => ({ name: template.name, pattern: template.spec.pattern, hash: template.hash }));
@@ -59,11 +51,9 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const input = pod as PodLike & { spec: V1PodSpec };
   let stripping: Operation[] = [];
   if (typeof previous === 'object') {
-    const recorded = recordedPieces(previous, catalog, requests.parameters, { name: ANY_TEXT, namespace: ANY_TEXT });
-    const again = new Set(previous.templates.map((t) => t.name));
-    const proof = provenance(input, previous, addedBy(recorded.pieces, placement), addedBy(pieces.filter((p) => again.has(p.template.name)), placement), recorded.whole);
-    if (proof.complete && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
-    stripping = proof.stripping();
+    const earlier = earlierInjection(input, previous, { catalog, parameters: requests.parameters, pieces, placement });
+    if (earlier.complete && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
+    stripping = earlier.stripping();
   }
   // The earlier injection's proven objects out, then the templates in: the patch is those
   // removals followed by the diff of the stripped pod and the result (patch.ts).
@@ -83,6 +73,39 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
     return deny([{ code: 'invalid-pod', message: `injecting ${desired.map((t) => t.name).join(', ')} would change this pod by ${Math.ceil(patchBytes / 1024)} KiB, more than podpattern answers with (${MAX_PATCH_BYTES / 1024} KiB); the pod has more containers than these templates can wire into` }], warnings);
   }
   return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch, patchJson, warnings: capWarnings(warnings) };
+}
+
+type Chosen = { template: Template; request: TemplateRequest; values: Values };
+
+/**
+ * The requested templates found under the pattern they were asked for, with their parameter
+ * values. Parameters are checked even for a template listed under the wrong pattern, so one
+ * denial says everything; every problem goes to `problems`.
+ */
+function chooseTemplates(requests: Requests, catalog: Catalog, problems: Problem[], warnings: string[]): Chosen[] {
+  const chosen: Chosen[] = [];
+  for (const request of requests.templates) {
+    const template = lookUp(request, catalog, problems, warnings);
+    if (template === undefined) continue;
+    const resolved = resolveParameters(template, requests.parameters.get(template.name));
+    problems.push(...resolved.problems);
+    if (template.spec.pattern === request.pattern) chosen.push({ template, request, values: resolved.values });
+  }
+  return chosen;
+}
+
+/**
+ * What an earlier injection recorded in `previous` left in the pod: whether it is all there
+ * (`complete`), and the ops that take out what is proven to be ours.
+ */
+function earlierInjection(
+  input: PodLike & { spec: V1PodSpec },
+  previous: Status,
+  now: { catalog: Catalog; parameters: Map<string, Map<string, string>>; pieces: Piece[]; placement: Placement },
+): ReturnType<typeof provenance> {
+  const recorded = recordedPieces(previous, now.catalog, now.parameters, { name: ANY_TEXT, namespace: ANY_TEXT });
+  const again = new Set(previous.templates.map((t) => t.name));
+  return provenance(input, previous, addedBy(recorded.pieces, now.placement), addedBy(now.pieces.filter((p) => again.has(p.template.name)), now.placement), recorded.whole);
 }
 
 /**

@@ -128,9 +128,18 @@ function collectParameters(annotations: Record<string, string>, into: Requests, 
       continue;
     }
     let forTemplate = into.parameters.get(parsed.template);
-    if (forTemplate === undefined) into.parameters.set(parsed.template, (forTemplate = new Map()));
+    if (forTemplate === undefined) into.parameters.set(parsed.template, (forTemplate = new Map<string, string>()));
     forTemplate.set(parsed.parameter, value);
   }
+}
+
+/** How a non-string annotation value reads in a message, and how to write it quoted. */
+function describeNonString(value: unknown): { what: string; quoted: string } {
+  if (value === null) return { what: 'null', quoted: '"…"' };
+  if (Array.isArray(value)) return { what: 'a list', quoted: '"…"' };
+  if (typeof value === 'object') return { what: 'a map', quoted: '"…"' };
+  const text = typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
+  return { what: `the ${typeof value} ${text}`, quoted: JSON.stringify(text) };
 }
 
 /**
@@ -143,8 +152,7 @@ function stringValues(annotations: Record<string, unknown>, problems: Problem[])
   for (const [key, value] of Object.entries(annotations)) {
     if (typeof value === 'string') strings[key] = value;
     else if (isDomainKey(key) || parseTemplateKey(key) !== undefined) {
-      const what = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value)}`;
-      const quoted = value === null || typeof value === 'object' ? '"…"' : JSON.stringify(String(value));
+      const { what, quoted } = describeNonString(value);
       if (problems.length < MAX_PROBLEMS) problems.push({ code: 'invalid-annotation', message: `${printable(key)} is ${what}, not a string: annotation values are strings, so quote it (${printable(key)}: ${quoted})` });
     }
   }

@@ -48,50 +48,78 @@ export function specProblems(pod: PodLike): Problem[] {
   const add = (message: string): void => {
     found.push(message);
   };
-  // $(pod.name) and $(pod.namespace) are rendered into what is injected: a name longer than
-  // Kubernetes allows would be copied into the patch, many times over.
-  for (const field of ['name', 'generateName', 'namespace'] as const) {
-    const value = pod.metadata?.[field];
-    if (typeof value === 'string' && value.length > MAX_NAME) add(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
-  }
+  checkNameLengths(pod, add);
   const spec: unknown = pod.spec;
   if (!isObject(spec) || !Array.isArray(spec['containers'])) {
     add('the pod has no spec.containers list');
     return toProblems(found);
   }
-  const containers = spec['containers'] as unknown[];
-  const initContainers = spec['initContainers'];
-  const volumes = spec['volumes'];
-  if (initContainers !== undefined && !Array.isArray(initContainers)) add('spec.initContainers is not a list');
-  if (volumes !== undefined && !Array.isArray(volumes)) add('spec.volumes is not a list');
-  const inits = Array.isArray(initContainers) ? (initContainers as unknown[]) : [];
-  if (containers.length + inits.length > MAX_CONTAINERS) add(`the pod has ${containers.length + inits.length} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
-  if (Array.isArray(volumes) && volumes.length > MAX_VOLUMES) add(`the pod has ${volumes.length} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
+  const lists: PodLists = {
+    containers: spec['containers'] as unknown[],
+    inits: Array.isArray(spec['initContainers']) ? (spec['initContainers'] as unknown[]) : [],
+    volumes: Array.isArray(spec['volumes']) ? (spec['volumes'] as unknown[]) : [],
+  };
+  checkLists(spec, lists, add);
   if (found.length > 0) return toProblems(found);
+  checkEntries(lists, found, add);
+  if (found.length > 0) return toProblems(found);
+  checkDuplicateNames(lists, add);
+  return toProblems(found);
+}
 
+/** The pod's lists the engine reads; a field that is not a list reads as empty. */
+interface PodLists {
+  containers: unknown[];
+  inits: unknown[];
+  volumes: unknown[];
+}
+
+/**
+ * $(pod.name) and $(pod.namespace) are rendered into what is injected: a name longer than
+ * Kubernetes allows would be copied into the patch, many times over.
+ */
+function checkNameLengths(pod: PodLike, add: (message: string) => void): void {
+  for (const field of ['name', 'generateName', 'namespace'] as const) {
+    const value = pod.metadata?.[field];
+    if (typeof value === 'string' && value.length > MAX_NAME) add(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
+  }
+}
+
+/** The lists are lists, and no longer than podpattern injects into. */
+function checkLists(spec: Record<string, unknown>, { containers, inits, volumes }: PodLists, add: (message: string) => void): void {
+  if (spec['initContainers'] !== undefined && !Array.isArray(spec['initContainers'])) add('spec.initContainers is not a list');
+  if (spec['volumes'] !== undefined && !Array.isArray(spec['volumes'])) add('spec.volumes is not a list');
+  if (containers.length + inits.length > MAX_CONTAINERS) add(`the pod has ${containers.length + inits.length} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
+  if (volumes.length > MAX_VOLUMES) add(`the pod has ${volumes.length} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
+}
+
+/** Each container and volume has the fields the engine reads; stops after MAX_PROBLEMS. */
+function checkEntries({ containers, inits, volumes }: PodLists, found: string[], add: (message: string) => void): void {
   for (const [list, items] of [['containers', containers], ['initContainers', inits]] as const) {
     items.forEach((container, i) => checkContainer(`spec.${list}[${i}]`, container, add));
-    if (found.length >= MAX_PROBLEMS) return toProblems(found);
+    if (found.length >= MAX_PROBLEMS) return;
   }
-  (Array.isArray(volumes) ? (volumes as unknown[]) : []).forEach((volume, i) => {
+  volumes.forEach((volume, i) => {
     if (!isObject(volume) || typeof volume['name'] !== 'string') add(`spec.volumes[${i}] has no name`);
   });
-  if (found.length > 0) return toProblems(found);
-  // Kubernetes refuses these too, after admission; the engine tells objects apart by name.
-  const twice = (items: unknown[]): string | undefined => {
-    const seen = new Set<string>();
-    for (const item of items) {
-      const name = (item as { name: string }).name;
-      if (seen.has(name)) return name;
-      seen.add(name);
-    }
-    return undefined;
-  };
-  const container = twice([...containers, ...inits]);
+}
+
+/** Kubernetes refuses these too, after admission; the engine tells objects apart by name. */
+function checkDuplicateNames({ containers, inits, volumes }: PodLists, add: (message: string) => void): void {
+  const container = usedTwice([...containers, ...inits]);
   if (container !== undefined) add(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
-  const volume = twice(Array.isArray(volumes) ? volumes : []);
+  const volume = usedTwice(volumes);
   if (volume !== undefined) add(`the volume name '${printable(volume)}' is used twice`);
-  return toProblems(found);
+}
+
+function usedTwice(items: unknown[]): string | undefined {
+  const seen = new Set<string>();
+  for (const item of items) {
+    const name = (item as { name: string }).name;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
 }
 
 function checkContainer(at: string, container: unknown, add: (message: string) => void): void {

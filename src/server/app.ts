@@ -121,7 +121,7 @@ function parseText(_request: unknown, body: string | Buffer, done: (error: Error
 function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
   if (timeout === undefined) return undefined;
   const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : undefined;
-  if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${String(timeout)} is not a duration such as 10s or 500ms`);
+  if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${typeof timeout === 'string' ? timeout : JSON.stringify(timeout)} is not a duration such as 10s or 500ms`);
   return ms - elapsedMs - TIMEOUT_MARGIN_MS;
 }
 

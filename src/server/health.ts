@@ -22,7 +22,7 @@ export function buildHealthApp(deps: HealthDeps): FastifyInstance {
     return errorBody('not-found', `no route ${request.method} ${request.url}: try /healthz, /readyz or /metrics`);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const checks = deps.readiness();

@@ -296,6 +296,29 @@ function podFieldsViolation(before: PodSpec, now: PodSpec): string | undefined {
   return undefined;
 }
 
+/**
+ * The oracles on an injected answer: the patch applies (1), the result keeps what the pod had
+ * and adds only what the templates declare (2, 3), and reviewing the result again, as sent back
+ * and as the API server stores it, changes nothing (4).
+ */
+function injectedAnswerViolation(pod: PodLike, response: Parameters<typeof patchOf>[0], templates: { name: string }[], id: string): string | undefined {
+  let after: PodLike;
+  try {
+    after = jsonpatch.applyPatch(structuredClone(pod), patchOf(response), true, false).newDocument;
+  } catch (error) {
+    return `oracle 1: the patch does not apply (${(error as Error).message})`;
+  }
+  const why = violation(pod, after, templates.map((x) => catalog.get(x.name)!));
+  if (why !== undefined) return why;
+  const again = decide(request(`again-${id}`, after), deps);
+  if (again.outcome !== 'skipped' || again.response.patch !== undefined) return `oracle 4: reviewing the result again gave ${again.outcome} (${again.reason})${process.env['PODPATTERN_HOSTILE_DEBUG'] ? ` ${JSON.stringify(pod)} => ${JSON.stringify(after)}` : ''}`;
+  // The same as a reinvocation sees it: stored by the API server (empty values omitted, the
+  // ServiceAccount token mounted into our containers too).
+  const stored = decide(request(`stored-${id}`, storedByApiServer(after)), deps);
+  if (stored.outcome !== 'skipped' || stored.response.patch !== undefined) return `oracle 4: the stored result reviewed again gave ${stored.outcome} (${stored.reason})`;
+  return undefined;
+}
+
 const CONTROL = /\\u001b|\\u0007|\\u0000|\u202e/;
 
 t.test(`${RUNS} hostile reviews hold the four oracles`, async (t) => {
@@ -325,22 +348,8 @@ t.test(`${RUNS} hostile reviews hold the four oracles`, async (t) => {
         return response.patch === undefined || fail('a skip came with a patch');
       }
       counts.injected += 1;
-      let after: PodLike;
-      try {
-        after = jsonpatch.applyPatch(structuredClone(pod), patchOf(response), true, false).newDocument; // oracle 1
-      } catch (error) {
-        return fail(`oracle 1: the patch does not apply (${(error as Error).message})`);
-      }
-      const injected = decision.templates.map((x) => catalog.get(x.name)!);
-      const why = violation(pod, after, injected);
-      if (why !== undefined) return fail(why);
-      const again = decide(request(`again-${counts.reviews}`, after), deps); // oracle 4
-      if (again.outcome !== 'skipped' || again.response.patch !== undefined) return fail(`oracle 4: reviewing the result again gave ${again.outcome} (${again.reason})${process.env["PODPATTERN_HOSTILE_DEBUG"] ? ` ${JSON.stringify(pod)} => ${JSON.stringify(after)}` : ""}`);
-      // The same as a reinvocation sees it: stored by the API server (empty values omitted, the
-      // ServiceAccount token mounted into our containers too).
-      const stored = decide(request(`stored-${counts.reviews}`, storedByApiServer(after)), deps);
-      if (stored.outcome !== 'skipped' || stored.response.patch !== undefined) return fail(`oracle 4: the stored result reviewed again gave ${stored.outcome} (${stored.reason})`);
-      return true;
+      const why = injectedAnswerViolation(pod, response, decision.templates, `${counts.reviews}`);
+      return why === undefined || fail(why);
     }),
     { seed: SEED, numRuns: RUNS, endOnFailure: true },
   );

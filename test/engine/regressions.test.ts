@@ -231,7 +231,7 @@ t.test('reinvocation after the API server dropped our empty values: already inje
   const first = inject(pod(asked), catalog, options);
   t.equal(first.outcome, 'injected');
   if (first.outcome !== 'injected') return;
-  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>>; volumes: unknown[] } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>>; volumes: unknown[] } };
   const sidecar = stored.spec.containers.find((c) => c.name === 'demo-sidecar');
   t.ok(sidecar?.env?.some((e: { name: string; value?: string }) => e.name === 'LABEL' && e.value === ''), 'the template renders LABEL empty');
   const again = inject(storedByApiServer(stored), catalog, options);
@@ -245,14 +245,14 @@ t.test('a copy of our container without a restriction the template sets is not o
   const asked = { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' };
   const first = inject(pod(asked), builtin, options);
   if (first.outcome !== 'injected') return t.fail(first.outcome);
-  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const stored = applyPatch(pod(asked), first.patch) as PodLike & { spec: { containers: Array<Record<string, any>> } };
   const proxy = stored.spec.containers.find((c) => c.name === 'https-proxy');
   t.equal(proxy?.securityContext?.allowPrivilegeEscalation, false, 'the template sets it');
   delete proxy?.securityContext?.allowPrivilegeEscalation;
   const again = inject(stored, builtin, options);
   t.equal(again.outcome, 'injected', 'injected again, replacing the weakened copy');
   if (again.outcome !== 'injected') return;
-  const fixed = applyPatch(stored, again.patch) as typeof stored;
+  const fixed = applyPatch<typeof stored>(stored, again.patch);
   t.equal(fixed.spec.containers.find((c) => c.name === 'https-proxy')?.securityContext?.allowPrivilegeEscalation, false);
   t.equal(fixed.spec.containers.filter((c) => c.name === 'https-proxy').length, 1);
 });
