@@ -115,7 +115,7 @@ t.test('built-in, --catalog-dir, cluster and admission review routes give the sa
   const live = new LiveCatalog({ base: [], debounceMs: 600_000 });
   const watch = new ClusterWatch({ templates, namespaces, live, logger: pino({ level: 'silent' }), writeCondition: async () => undefined });
   t.teardown(() => watch.stop());
-  templates.list(cases.map((c) => ({ ...structuredClone(c.object), metadata: { ...(c.object.metadata as object), uid: 'u', resourceVersion: '1' } }) as TemplateObject));
+  templates.list(cases.map((c) => ({ ...structuredClone(c.object), metadata: { ...(c.object.metadata as object), uid: 'u', resourceVersion: '1' } })));
   const cluster = live.current();
 
   for (const c of cases) {

@@ -65,7 +65,10 @@ export class FakeInformer<T extends Named> implements InformerLike<T> {
   list(objects: T[]): void {
     const names = new Set(objects.map(nameOf));
     for (const [name, old] of [...this.cache]) if (!names.has(name)) this.delete(old);
-    for (const object of objects) (this.cache.has(nameOf(object)) ? this.update(object) : this.add(object));
+    for (const object of objects) {
+      if (this.cache.has(nameOf(object))) this.update(object);
+      else this.add(object);
+    }
     for (const callback of this.listed) callback();
   }
 
