@@ -1,6 +1,6 @@
 // ESLint for the whole repository (`npm run lint`, part of `npm test`): typescript-eslint's
 // type-aware recommended rules, plus limits that keep functions and files small enough to read
-// in one sitting (STYLE: "files stay small; functions do one thing").
+// in one sitting: small files, and functions that each do one thing.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
