@@ -1,6 +1,7 @@
-// The only place that reads flags and process.env (STYLE.md). Every setting of `podpattern serve`
-// is declared once in FLAGS below: its flag, its PODPATTERN_* environment name, its default and
-// how it is checked. Flags win over the environment; every problem is reported at once.
+// The only place that reads flags and process.env, so each setting has one home. Every setting
+// of `podpattern serve` is declared once in FLAGS below: its flag, its PODPATTERN_* environment
+// name, its default and how it is checked. Flags win over the environment; every problem is
+// reported at once.
 import type { FailureMode } from './admission/review.js';
 import type { NativeSidecarMode } from './engine/types.js';
 

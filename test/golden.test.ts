@@ -1,6 +1,7 @@
-// Golden files are the specification (STYLE.md). Each `test/golden/<case>.yaml` is run through
-// the CLI's path and the result compared with `<case>.yaml.injected`. For every pod template
-// that is injected, the engine's patch is applied to the input and must give the same pod,
+// Golden files are the specification: a new behaviour means a new pair. Each
+// `test/golden/<case>.yaml` is run through the CLI's path and the result compared with
+// `<case>.yaml.injected`. For every pod template that is injected, the engine's patch is
+// applied to the input and must give the same pod,
 // the pod must pass the Kubernetes Pod schema, and injecting it again must change nothing.
 // The webhook leg sends each pod template as the pod its controller would create (a Pod as
 // it is) to the real Fastify app and applies the returned patch. YAML output is read back as

@@ -1,5 +1,6 @@
-// The engine is pure (STYLE.md): nothing it imports, directly or through other modules of ours,
-// reaches the file system, the network, a server framework, a logger or a Kubernetes client.
+// The engine is pure, so the webhook and the CLI answer alike: nothing it imports, directly or
+// through other modules of ours, reaches the file system, the network, a server framework, a
+// logger or a Kubernetes client.
 // Type-only imports are erased at compile time and do not count.
 import t from 'tap';
 import { readFileSync } from 'node:fs';

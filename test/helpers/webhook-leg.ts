@@ -1,4 +1,4 @@
-// The webhook leg of the golden tests (STYLE.md, after Istio): the same pod, sent as an
+// The webhook leg of the golden tests (after Istio's injector tests): the same pod, sent as an
 // AdmissionReview (v1 and v1beta1) to the real Fastify app with the real engine, must come back
 // in its version with a patch that, applied to the pod, gives the golden pod; the injected pod
 // sent again must come back allowed with no patch.

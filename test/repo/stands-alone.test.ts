@@ -21,6 +21,7 @@ const REFERENCES: { pattern: RegExp; what: string }[] = [
   { pattern: /\b(?:issues?|PR|pull request|ticket)\s*#?\d+/i, what: 'an issue or pull-request number' },
   { pattern: /(?:^|[\s([{,])#\d+\b/, what: 'an issue or pull-request number' },
   { pattern: /\bthe brief\b/i, what: 'a brief outside the repository' },
+  { pattern: /\b(?:STYLE|HELPERS)\.md\b/, what: 'a guide kept outside the repository' },
   { pattern: /\bsession \d+\b/i, what: 'a work session outside the repository' },
 ];
 
@@ -50,6 +51,7 @@ t.test('the detector flags outside references and leaves ordinary text alone', a
     '(PR 41)',
     'as the brief asks',
     'Session 1 measured',
+    '// The engine is pure (STYLE.md): nothing',
   ]) {
     t.equal(outsideReferences('x.ts', line).length, 1, line);
   }
