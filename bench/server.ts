@@ -50,18 +50,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   const tls = { cert: certs.certPem, key: certs.keyPem, ca: certs.caCertPem };
   const review = (padBytes: number): string => reviewOf(realisticPod(SEQ_TOKEN, padBytes), `b7f0c1e2-3d4a-4b5c-8d6e-${UID_TOKEN}`);
   const typical = review(0);
-  const rows: Row[] = [
-    { label: 'distinct, c1', body: typical, concurrency: 1, distinct: true },
-    { label: 'distinct, c16', body: typical, concurrency: 16, distinct: true },
-    { label: 'distinct, c64', body: typical, concurrency: 64, distinct: true },
-    { label: 'replica burst, c16', body: typical, concurrency: 16, distinct: false },
-    { label: '64 KiB distinct, c16', body: review(64 * 1024), concurrency: 16, distinct: true },
-    { label: '1 MiB distinct, c16', body: review(1024 * 1024), concurrency: 16, distinct: true },
-  ];
-
-  // PODPATTERN_BENCH_ROWS='<label>;<label>' runs only those rows (for a quick comparison).
-  const only = process.env.PODPATTERN_BENCH_ROWS?.split(';');
-  if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((row) => only.includes(row.label)));
+  const rows = benchRows(typical, review);
   const worker = new LoadWorker();
   const load = (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<LoadResult> =>
     worker.run({
@@ -133,6 +122,20 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     worker.stop();
     for (const server of servers) await server.close();
   }
+}
+
+/** Every row, or only those PODPATTERN_BENCH_ROWS='<label>;<label>' names (for a quick comparison). */
+function benchRows(typical: string, review: (padBytes: number) => string): Row[] {
+  const rows: Row[] = [
+    { label: 'distinct, c1', body: typical, concurrency: 1, distinct: true },
+    { label: 'distinct, c16', body: typical, concurrency: 16, distinct: true },
+    { label: 'distinct, c64', body: typical, concurrency: 64, distinct: true },
+    { label: 'replica burst, c16', body: typical, concurrency: 16, distinct: false },
+    { label: '64 KiB distinct, c16', body: review(64 * 1024), concurrency: 16, distinct: true },
+    { label: '1 MiB distinct, c16', body: review(1024 * 1024), concurrency: 16, distinct: true },
+  ];
+  const only = process.env.PODPATTERN_BENCH_ROWS?.split(';');
+  return only === undefined ? rows : rows.filter((row) => only.includes(row.label));
 }
 
 function rate(result: LoadResult): number {

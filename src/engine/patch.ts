@@ -31,7 +31,7 @@ function diff(before: unknown, after: unknown, path: string, ops: Operation[]): 
       return;
     }
     for (let i = 0; i < before.length; i += 1) diff(before[i], after[i], `${path}/${i}`, ops);
-    for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] });
+    for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] as unknown });
     return;
   }
   if (isObject(before) && isObject(after)) {

@@ -49,14 +49,14 @@ const pod = fc
         ...(initContainers === undefined ? {} : { initContainers: initContainers.filter((c) => !initNames.has(c.name)) }),
         ...(volumes === undefined && !mounted ? {} : { volumes: [...(mounted ? [{ name: 'data', emptyDir: {} }] : []), ...(volumes ?? []).filter((v) => v.name !== 'data')] }),
       },
-    } as PodLike;
+    };
   });
 
 t.test('the patch applied by fast-json-patch to the input gives the injected pod; the input is untouched', async (t) => {
   let injected = 0;
   const reasons = new Map<string, number>();
   fc.assert(
-    fc.property(pod, fc.constantFrom('never', 'always') as fc.Arbitrary<'never' | 'always'>, (input, nativeSidecars) => {
+    fc.property(pod, fc.constantFrom<'never' | 'always'>('never', 'always'), (input, nativeSidecars) => {
       const before = structuredClone(input);
       const result = inject(input, catalog, { nativeSidecars, namespace: 'ns' });
       t.same(input, before, 'the input is not changed');
