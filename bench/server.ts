@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
+import { parse } from 'yaml';
 import { generateCertificates } from '../src/certs/generate.js';
 import { BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
@@ -159,11 +160,23 @@ function verdict(ok: boolean): string {
  * to a file there, as a container's stdout goes to a file). `liveCatalog` on, with HOME in that
  * directory, finds no cluster: @kubernetes/client-node is loaded but no informer runs.
  */
+/**
+ * The environment variables the shipped Deployment sets on podpattern (webhook-config/, which a
+ * test keeps equal to the chart's): the V8 heap cap in NODE_OPTIONS and MALLOC_ARENA_MAX, so
+ * the resident memory measured is that of the process as deployed.
+ */
+function deployedEnv(): Record<string, string> {
+  const text = readFileSync(fileURLToPath(new URL('../../webhook-config/deployment.yaml', import.meta.url)), 'utf8');
+  const deployment = parse(text) as { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+  return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+}
+
 async function startServe(name: string, bin: string, liveCatalog = false): Promise<Target> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
   const { openSync } = await import('node:fs');
   const log = join(cwd, 'serve.log');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
   const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--exit-with-parent=on', `--live-catalog=${liveCatalog ? 'auto' : 'off'}`], {
