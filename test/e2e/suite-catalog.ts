@@ -42,6 +42,7 @@ const BAD: Array<{ rule: string; change: (o: Json) => void; message: RegExp }> =
   { rule: 'maxLength is at least 1', change: (o) => (o.spec.parameters.level = { type: 'string', enum: ['a'], maxLength: 0 }), message: /spec\.parameters\.level\.maxLength: Invalid value: 0: .*greater than or equal to 1/ },
   { rule: 'a container has a name', change: (o) => delete o.spec.containers[0].name, message: /spec\.containers\[0\]\.name: Required value/ },
   { rule: 'a container has an image', change: (o) => delete o.spec.containers[0].image, message: /spec\.containers\[0\]\.image: Required value/ },
+  { rule: 'a container port has a containerPort', change: (o) => (o.spec.containers[0].ports = [{ name: 'http' }]), message: /spec\.containers\[0\]\.ports\[0\]\.containerPort: Required value/ },
   { rule: 'an init container has an image', change: (o) => (o.spec.initContainers = [{ name: 'init' }]), message: /spec\.initContainers\[0\]\.image: Required value/ },
   { rule: 'a volume has a name', change: (o) => delete o.spec.volumes[0].name, message: /spec\.volumes\[0\]\.name: Required value/ },
   { rule: 'app env has a name', change: (o) => delete o.spec.app.env[0].name, message: /spec\.app\.env\[0\]\.name: Required value/ },
