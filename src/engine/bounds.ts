@@ -30,6 +30,7 @@ export const MAX_PER_CONTAINER = 512;
 // reaches kubectl's terminal and the pod's Events, where these would move the cursor, reorder
 // the text or hide part of it.
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+const HAS_UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 /**
  * A pod-supplied text made safe to echo: unprintable characters written as \u{…} escapes and
@@ -37,6 +38,8 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
  * does not grow with the input.
  */
 export function printable(text: string, max = MAX_ECHO): string {
+  // The common case, a short name with nothing to escape, is the text itself.
+  if (text.length <= max && !HAS_UNPRINTABLE.test(text)) return text;
   const head = text.length > max * 2 ? text.slice(0, max * 2) : text;
   const escaped = head.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`);
   const chars = Array.from(escaped); // by code point, so a surrogate pair is never cut in two

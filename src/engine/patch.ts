@@ -42,7 +42,8 @@ function diff(before: unknown, after: unknown, path: string, ops: Operation[]): 
     }
     for (const key of Object.keys(after)) {
       const value = after[key];
-      if (value === undefined) continue;
+      // Most of a pod is shared by the two: its pointer is not even spelled out.
+      if (value === undefined || (value === before[key] && Object.hasOwn(before, key))) continue;
       const at = `${path}/${escapePathComponent(key)}`;
       if (!Object.hasOwn(before, key) || before[key] === undefined) ops.push({ op: 'add', path: at, value });
       else diff(before[key], value, at, ops);
