@@ -26,7 +26,12 @@ export interface Listener { port: string; where: string }
 export function loopbackListeners(spec: Pick<TemplateSpec, 'files' | 'containers' | 'initContainers'>): Listener[] {
   const found: Listener[] = [];
   const scan = (text: string, where: string): void => {
-    for (const form of LISTENER_FORMS) for (const match of text.matchAll(form)) found.push({ port: match[1]!, where });
+    // exec in a loop rather than matchAll, which builds a new RegExp for every call: this runs for
+    // every injection, on each of the template's rendered texts.
+    for (const form of LISTENER_FORMS) {
+      form.lastIndex = 0;
+      for (let match = form.exec(text); match !== null; match = form.exec(text)) found.push({ port: match[1]!, where });
+    }
   };
   for (const [file, text] of Object.entries(spec.files)) scan(text, `spec.files.${file}`);
   for (const list of ['containers', 'initContainers'] as const) {

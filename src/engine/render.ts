@@ -131,5 +131,5 @@ export function childMode(mode: Mode, key: string): Mode {
 }
 
 function escape(text: string, expanded: boolean): string {
-  return expanded ? text.replaceAll('$', '$$$$') : text;
+  return expanded && text.includes('$') ? text.replaceAll('$', '$$$$') : text;
 }
