@@ -55,6 +55,7 @@ class Composition {
   private readonly containerTemplates = new Map<string, string>();
   private readonly volumeOwners = new Map<string, Owner>();
   private readonly annotationOwners = new Map<string, Owner>();
+  /** Env vars and mounts the templates added to the app's containers; the rest are the pod's own. */
   private readonly envOwners = new Map<string, Owner>(); // key: container/env
   private readonly mountOwners = new Map<string, Owner>(); // key: container/path
   private readonly pieces = new Map<string, Piece>();
@@ -70,10 +71,6 @@ class Composition {
     this.appContainers = [...this.spec.containers];
     for (const c of [...this.spec.containers, ...(this.spec.initContainers ?? [])]) this.containerOwners.set(c.name, `the pod's container '${printable(c.name)}'`);
     for (const v of this.spec.volumes ?? []) this.volumeOwners.set(v.name, `the pod's volume '${printable(v.name)}'`);
-    for (const c of this.appContainers) {
-      for (const e of c.env ?? []) this.envOwners.set(`${c.name}/${e.name}`, `the pod's own env var`);
-      for (const m of c.volumeMounts ?? []) this.mountOwners.set(`${c.name}/${m.mountPath}`, `the pod's own mount of volume '${printable(m.name)}'`);
-    }
   }
 
   add(piece: Piece): void {
@@ -169,7 +166,7 @@ class Composition {
           this.envOwners.set(key, owner);
           if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
         } else if (canonicalJson(current) !== canonicalJson(env)) {
-          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': ${owner} sets ${describeEnv(env)} but ${this.envOwners.get(key)} has ${describeEnv(current)}`);
+          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': ${owner} sets ${describeEnv(env)} but ${this.envOwners.get(key) ?? "the pod's own env var"} has ${describeEnv(current)}`);
         }
       }
       for (const mount of rendered.app.volumeMounts ?? []) {
@@ -180,7 +177,7 @@ class Composition {
           this.mountOwners.set(key, owner);
           if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
         } else if (canonicalJson(current) !== canonicalJson(mount)) {
-          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': ${owner} mounts volume '${mount.name}' there, but ${this.mountOwners.get(key)} is already there`);
+          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': ${owner} mounts volume '${mount.name}' there, but ${this.mountOwners.get(key) ?? `the pod's own mount of volume '${printable(current.name)}'`} is already there`);
         }
       }
     }

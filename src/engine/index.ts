@@ -166,7 +166,11 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
  */
 function checkStrayParameters(requests: Requests, catalog: Catalog): void {
   const requested = new Set(requests.templates.map((t) => t.name));
-  const strays = [...requests.stray, ...[...requests.parameters].flatMap(([template, parameters]) => (requested.has(template) ? [] : [...parameters.keys()].map((p) => parameterKey(template, p))))];
+  const strays = [...requests.stray];
+  for (const [template, parameters] of requests.parameters) {
+    if (!requested.has(template)) for (const p of parameters.keys()) strays.push(parameterKey(template, p));
+  }
+  if (strays.length === 0) return;
   // A pod can carry thousands: each is reported up to a denial's (or an answer's) worth, the rest counted.
   let ignored = 0;
   let unknown = 0;

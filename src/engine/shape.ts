@@ -122,13 +122,15 @@ function usedTwice(items: unknown[]): string | undefined {
   return undefined;
 }
 
+/** A container's lists the engine reads, with the field each entry must have. */
+const CONTAINER_LISTS = [['env', 'name'], ['volumeMounts', 'mountPath'], ['ports', 'containerPort']] as const;
+
 function checkContainer(at: string, container: unknown, add: (message: string) => void): void {
   if (!isObject(container) || typeof container['name'] !== 'string') {
     add(`${at} has no name`);
     return;
   }
-  const lists = { env: 'name', volumeMounts: 'mountPath', ports: 'containerPort' } as const;
-  for (const [field, key] of Object.entries(lists)) {
+  for (const [field, key] of CONTAINER_LISTS) {
     const items = container[field];
     if (items === undefined || items === null) continue;
     if (!Array.isArray(items)) {
