@@ -1,7 +1,7 @@
 // The injection engine: pod + catalog + options -> result. Pure: no I/O, no clock, no logger,
 // so the webhook and the offline CLI give the same answer for the same pod.
 import type { V1PodSpec } from '@kubernetes/client-node';
-import type { Catalog, Template } from '../model/template.js';
+import type { Catalog, ParameterValue, Template } from '../model/template.js';
 import { compose, type Piece, type Placement } from './compose.js';
 import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';
 import { resolveParameters, type Values } from './params.js';
@@ -65,7 +65,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
-  const parameters = Object.fromEntries(chosen.map(({ template, values }) => [template.name, Object.fromEntries(values)]));
+  const parameters = parametersOf(chosen);
   const patch = [...stripping, ...diffPatch(stripped, mutated)];
   const patchJson = JSON.stringify(patch);
   const patchBytes = patchJson.length;
@@ -92,6 +92,16 @@ function chooseTemplates(requests: Requests, catalog: Catalog, problems: Problem
     if (template.spec.pattern === request.pattern) chosen.push({ template, request, values: resolved.values });
   }
   return chosen;
+}
+
+/** The parameter values each chosen template is rendered with, by template (loops: Object.fromEntries costs more here). */
+function parametersOf(chosen: Chosen[]): Record<string, Record<string, ParameterValue>> {
+  const parameters: Record<string, Record<string, ParameterValue>> = {};
+  for (const { template, values } of chosen) {
+    const byName: Record<string, ParameterValue> = (parameters[template.name] = {});
+    for (const [name, value] of values) byName[name] = value;
+  }
+  return parameters;
 }
 
 /**
