@@ -7,6 +7,7 @@ import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { fileKey, filesVolumeName, parameterKey } from '../model/keys.js';
 import type { Rendered } from './render.js';
+import { editableContainer } from './patch.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
 import { listeningPorts, portParameter } from '../catalog/listening.js';
@@ -59,6 +60,8 @@ class Composition {
   private readonly envOwners = new Map<string, Owner>(); // key: container/env
   private readonly mountOwners = new Map<string, Owner>(); // key: container/path
   private readonly pieces = new Map<string, Piece>();
+  /** The app's containers already copied by editableApp. */
+  private readonly editedApps = new Set<V1Container>();
 
   constructor(
     pod: PodLike,
@@ -157,11 +160,13 @@ class Composition {
   }
 
   private wireApp({ template, rendered }: Piece, owner: Owner): void {
-    for (const container of this.appContainers) {
+    for (const [i, app] of this.appContainers.entries()) {
+      let container = app;
       for (const env of rendered.app.env ?? []) {
         const key = `${container.name}/${env.name}`;
         const current = (container.env ?? []).find((e) => e.name === env.name);
         if (current === undefined) {
+          container = this.editableApp(i);
           (container.env ??= []).push(env);
           this.envOwners.set(key, owner);
           if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
@@ -173,6 +178,7 @@ class Composition {
         const key = `${container.name}/${mount.mountPath}`;
         const current = (container.volumeMounts ?? []).find((m) => m.mountPath === mount.mountPath);
         if (current === undefined) {
+          container = this.editableApp(i);
           (container.volumeMounts ??= []).push(mount);
           this.mountOwners.set(key, owner);
           if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
@@ -181,6 +187,22 @@ class Composition {
         }
       }
     }
+  }
+
+  /**
+   * The app's container at `i`, made the composition's own (a copy with its own env and
+   * volumeMounts lists, in place of the pod's) the first time a template adds to it: the pod's
+   * container is never edited, and a container nothing is added to stays the pod's object,
+   * which the diff then skips whole.
+   */
+  private editableApp(i: number): V1Container {
+    const container = this.appContainers[i] as V1Container;
+    if (this.editedApps.has(container)) return container;
+    const copy = editableContainer(container);
+    this.editedApps.add(copy);
+    this.appContainers[i] = copy;
+    this.spec.containers[i] = copy;
+    return copy;
   }
 
   /**

@@ -2,11 +2,12 @@
 //
 // The engine never edits the pod it is given. It makes an editable copy (editableCopy) that
 // shares every object with the input but the few the composition adds to: the metadata and its
-// annotations, the spec and its container, init container and volume lists, and each container
-// with its env and volumeMounts lists. So the diff need not walk what the two share: an object
-// found in both at the same place is the same object, unchanged. Pointers are escaped by
-// fast-json-patch's escapePathComponent (`~` and `/` in keys, RFC 6901), and test/engine/patch.test.ts
-// holds the diff to fast-json-patch's own applyPatch on many generated pods.
+// annotations, the spec and its container, init container and volume lists; an app container
+// the composition adds env or mounts to is copied when it does (editableContainer). So the
+// diff need not walk what the two share: an object found in both at the same place is the
+// same object, unchanged. Pointers are escaped by fast-json-patch's escapePathComponent (`~`
+// and `/` in keys, RFC 6901), and test/engine/patch.test.ts holds the diff to fast-json-patch's
+// own applyPatch on many generated pods.
 //
 // A full-pod diff (fast-json-patch's compare) and the deep copies it needs cost more than the
 // rest of the engine for a typical pod (bench/RESULTS.md).
@@ -60,15 +61,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * A copy of `pod` that the composition may add to without touching `pod`: new metadata,
- * annotations, spec, lists of containers, init containers and volumes, and containers with
- * their own env and volumeMounts lists; everything else is shared.
+ * annotations, spec, lists of containers, init containers and volumes; everything else,
+ * the containers too, is shared (a container is copied by editableContainer before it is
+ * added to).
  */
 export function editableCopy<T extends PodLike>(pod: T): T {
   const metadata = pod.metadata === undefined ? {} : { ...pod.metadata };
   if (metadata.annotations !== undefined) metadata.annotations = { ...metadata.annotations };
   const copy = { ...pod, metadata };
   if (pod.spec !== undefined) {
-    const spec = { ...pod.spec, containers: pod.spec.containers.map(editableContainer) };
+    const spec = { ...pod.spec, containers: [...pod.spec.containers] };
     if (spec.initContainers !== undefined) spec.initContainers = [...spec.initContainers];
     if (spec.volumes !== undefined) spec.volumes = [...spec.volumes];
     copy.spec = spec;
@@ -76,7 +78,8 @@ export function editableCopy<T extends PodLike>(pod: T): T {
   return copy;
 }
 
-function editableContainer<C extends { env?: unknown[]; volumeMounts?: unknown[] }>(container: C): C {
+/** A copy of a container with its own env and volumeMounts lists, to add to. */
+export function editableContainer<C extends { env?: unknown[]; volumeMounts?: unknown[] }>(container: C): C {
   const copy = { ...container };
   if (copy.env !== undefined) copy.env = [...copy.env];
   if (copy.volumeMounts !== undefined) copy.volumeMounts = [...copy.volumeMounts];

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
-import { diffPatch, editableCopy } from '../../src/engine/patch.js';
+import { diffPatch, editableContainer, editableCopy } from '../../src/engine/patch.js';
 
 const catalog = buildCatalog([loadBuiltinTemplates()]);
 
@@ -82,7 +82,8 @@ t.test('diffPatch: additions, replacements and removals on an editable copy, key
   copy.metadata.annotations['a/b'] = 'changed';
   delete copy.metadata.annotations['x~y'];
   copy.metadata.annotations['new~/key'] = '3';
-  copy.spec.containers[0]!.env.push({ name: 'B', value: '2' });
+  copy.spec.containers[0] = editableContainer(copy.spec.containers[0]!);
+  copy.spec.containers[0].env.push({ name: 'B', value: '2' });
   copy.spec.volumes = [];
   copy.spec.initContainers = [{ name: 'init' }];
   const patch = diffPatch(input, copy);
@@ -97,4 +98,36 @@ t.test('diffPatch: additions, replacements and removals on an editable copy, key
   t.same(jsonpatch.applyPatch(structuredClone(input), patch, true, false).newDocument, copy);
   t.equal((input.metadata!.annotations as Record<string, string>)['a/b'], '1', 'the input is not changed by editing the copy');
   t.equal(input.spec!.containers[0]!.env!.length, 1);
+});
+
+t.test('nothing an injection places in a pod is shared with another pod or with the catalog', async (t) => {
+  const asking = (name: string): PodLike => ({
+    metadata: {
+      generateName: `${name}-`,
+      annotations: { 'podpattern.dev/sidecar': 'https-proxy,git-sync', 'https-proxy.podpattern.dev/tls-secret': 'web-tls', 'git-sync.podpattern.dev/repo': 'https://example.org/repo.git', 'podpattern.dev/adapter': 'redis-exporter' },
+    },
+    spec: { containers: [{ name: 'app', image: 'example.org/app:1', env: [{ name: 'A', value: '1' }] }, { name: 'second', image: 'example.org/app:1' }] },
+  });
+  const first = inject(asking('a'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
+  const expected = inject(asking('b'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
+  t.equal(first.outcome, 'injected');
+  t.equal(expected.outcome, 'injected');
+  // Every object and list of the first answer's patch, edited as a later step might.
+  let edited = 0;
+  const vandalise = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) vandalise(item);
+      value.push('vandalised');
+      edited += 1;
+    } else if (value !== null && typeof value === 'object') {
+      for (const item of Object.values(value)) vandalise(item);
+      (value as Record<string, unknown>)['vandalised'] = true;
+      edited += 1;
+    }
+  };
+  if (first.outcome === 'injected') vandalise(first.patch.map((op) => ('value' in op ? op.value : undefined)));
+  t.ok(edited > 50, `the first answer's objects were edited (${edited})`);
+  const again = inject(asking('b'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
+  t.equal(again.outcome === 'injected' && again.patchJson, expected.outcome === 'injected' && expected.patchJson, 'a later injection, from the same catalog, is unchanged');
+  t.notOk(JSON.stringify(again).includes('vandalised'));
 });
