@@ -85,7 +85,7 @@ class Composition {
     const files = Object.keys(rendered.files);
     if (files.length > 0) volumes.push(filesVolume(template.name, files));
     for (const volume of volumes) this.addVolume(volume, owner, template.name);
-    for (const container of rendered.initContainers) this.addContainer(withDefaults(container), 'initContainers', template.name);
+    for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
     this.checkHostNetwork(piece);
     // In a pod that runs to completion every long-running helper must be a native sidecar,
     // or the pod never finishes; elsewhere only the sidecar pattern is (it must start first).
@@ -100,7 +100,7 @@ class Composition {
       return;
     }
     for (const container of rendered.containers) {
-      const prepared = withDefaults(container);
+      const prepared = setDefaults(container);
       if (nativeSidecar) this.addContainer({ ...prepared, restartPolicy: 'Always' }, 'initContainers', template.name);
       else this.addContainer(prepared, 'containers', template.name);
     }
@@ -307,12 +307,18 @@ export function compose(pod: PodLike, pieces: Piece[], status: Status, placement
 }
 
 export function withDefaults(container: V1Container): V1Container {
-  return {
-    ...container,
-    // Fresh copies: containers must never share objects, or a later edit of one changes all.
-    securityContext: { ...restricted(), ...container.securityContext },
-    resources: container.resources ?? defaultResources(),
-  };
+  return setDefaults({ ...container });
+}
+
+/**
+ * Sets the defaults on a container of the composition's own: a render builds fresh objects for
+ * every pod, so its containers are edited in place rather than copied once more.
+ */
+function setDefaults(container: V1Container): V1Container {
+  // Fresh copies: containers must never share objects, or a later edit of one changes all.
+  container.securityContext = { ...restricted(), ...container.securityContext };
+  container.resources ??= defaultResources();
+  return container;
 }
 
 export function filesVolume(template: string, files: string[]): V1Volume {
