@@ -25,8 +25,8 @@ export function renderTemplate(spec: TemplateSpec, values: Values, pod: PodFacts
 
 /**
  * A template compiled for rendering: where its placeholders are is worked out once per
- * template (the first time it is rendered), so a render only builds the copy, filling the
- * placeholders in. Every render builds new objects and lists throughout: what it returns goes
+ * template (the first time it is rendered; a catalog's templates are never edited, a changed
+ * template is a new object), so a render only builds the copy, filling the placeholders in. Every render builds new objects and lists throughout: what it returns goes
  * into a pod, which later steps edit, so nothing in it may be shared with the template or
  * with another pod.
  */
