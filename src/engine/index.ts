@@ -9,7 +9,7 @@ import { renderTemplate, type PodFacts } from './render.js';
 import { readRequests, truncate, type Requests, type TemplateRequest } from './requests.js';
 import { closest, didYouMean } from './suggest.js';
 import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js';
-import { applyPatchInPlace, diffPatch, editableCopy } from './patch.js';
+import { applyPatch, diffPatch, editableCopy } from './patch.js';
 import type { Operation } from 'fast-json-patch';
 import { MAX_PATCH_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, capList, capWarnings } from './bounds.js';
 import { ANY_TEXT, addedBy, provenance } from './provenance.js';
@@ -57,7 +57,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   }
   // The earlier injection's proven objects out, then the templates in: the patch is those
   // removals followed by the diff of the stripped pod and the result (patch.ts).
-  const stripped = stripping.length === 0 ? input : applyPatchInPlace(structuredClone(input), stripping);
+  const stripped = stripping.length === 0 ? input : applyPatch(input, stripping);
   const mutated = editableCopy(stripped);
   const status = emptyStatus(desired);
   const composed = compose(mutated, pieces, status, placement);
