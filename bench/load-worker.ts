@@ -26,6 +26,8 @@ export interface LoadJob {
 
 export interface LoadResult {
   requests: number;
+  /** Every request answered, the warm-up's included: what the server's CPU time was spent on. */
+  answered: number;
   errors: number;
   seconds: number;
   /** Latency percentiles in milliseconds. */
@@ -114,6 +116,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstBody = '';
+  let answered = 0;
   let measuring = false;
   let stop = false;
 
@@ -122,6 +125,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
       const start = process.hrtime.bigint();
       try {
         const body = await connection.send(nextRequest());
+        answered += 1;
         if (firstBody === '') firstBody = body.toString();
         if (measuring) latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
       } catch {
@@ -143,7 +147,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   for (const connection of connections) connection.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN;
-  return { requests: latencies.length, errors, seconds, p50: at(0.5), p99: at(0.99), firstBody };
+  return { requests: latencies.length, answered, errors, seconds, p50: at(0.5), p99: at(0.99), firstBody };
 }
 
 // As a child process: run each job sent, send back its result.

@@ -3,6 +3,7 @@
 // it from the load generator, and prints where the CPU went per review, by the profile's self
 // time: by kind of work (from each sample's stack), then the busiest functions. The profiler
 // inflates every figure; compare shares, or two builds profiled one after the other.
+// PODPATTERN_PROFILE_KEEP=1 keeps the profile (and serve's log) and prints where.
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   } finally {
     worker.kill();
     if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(cwd, { recursive: true, force: true });
+    if (process.env.PODPATTERN_PROFILE_KEEP === undefined) rmSync(cwd, { recursive: true, force: true }); else process.stdout.write(`kept ${cwd}\n`);
   }
 }
 

@@ -6,7 +6,7 @@
 // PODPATTERN_BENCH_BASELINE=<a checkout's dist/> adds that build's `serve` as one more column,
 // so a change is measured before and after in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,10 @@ interface Row {
   distinct: boolean;
 }
 
-type Target = { name: string; port: number; ca: string; close: () => Promise<void>; rssMb?: () => Promise<number> };
+/** `pid`: the process serving it, whose CPU time is read around each round. */
+type Target = { name: string; port: number; ca: string; pid: number; close: () => Promise<void>; rssMb?: () => Promise<number> };
+/** A round's result and the server's CPU time per request answered in it (µs, every thread). */
+type Measured = LoadResult & { cpuUs: number };
 
 export interface ServerBenchResult {
   text: string;
@@ -53,16 +56,20 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   const typical = review(0);
   const rows = benchRows(typical, review);
   const worker = new LoadWorker();
-  const load = (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<LoadResult> =>
-    worker.run({
+  const load = async (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<Measured> => {
+    const cpuBefore = cpuMicros(target.pid);
+    const result = await worker.run({
       port: target.port, ca: target.ca, body: row.body, concurrency: row.concurrency, warmupMs, durationMs, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN,
       ...(row.distinct ? { uniqueToken: SEQ_TOKEN } : {}),
     });
+    return { ...result, cpuUs: (cpuMicros(target.pid) - cpuBefore) / result.answered };
+  };
   const servers: Target[] = [];
   const baseline = process.env.PODPATTERN_BENCH_BASELINE;
   const lines = [
     `server: HTTPS POST /mutate, a Deployment's pod as the API server sends it (${typical.length}-byte review asking for https-proxy + redis-exporter), keep-alive;`,
     `  ${ROUNDS} rounds of ${ROUND_MS / 1000} s per server (after ${WARMUP_MS / 1000} s warm-up), servers in rotating order; req/s over all rounds; p50/p99 and ratios the median round`,
+    `  cpu µs: the server process's CPU time (all threads) per request answered, work done rather than time taken; cpu ratio: the bare route's cpu µs over this server's`,
   ];
   const results = new Map<string, { ratio: number; p99: number }>();
   try {
@@ -71,7 +78,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     const before = baseline === undefined ? undefined : await startServe('baseline', join(baseline, 'src/bin/podpattern.js'));
     if (before !== undefined) servers.push(before);
     const columns = ['podpattern', ...(before === undefined ? [] : ['baseline']), 'node:https'];
-    lines.push(`  ${'row'.padEnd(21)} | ${'fastify req/s'.padStart(13)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio`.padStart(c.length + 30)).join(' | ')} | podpattern ratio per round`);
+    lines.push(`  ${'row'.padEnd(21)} | ${'fastify req/s  cpu µs'.padStart(21)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio  cpu µs  cpu ratio`.padStart(c.length + 49)).join(' | ')} | podpattern ratio per round`);
     for (const row of rows) {
       const check = await load(podpattern, row, 100, 200);
       const answer = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
@@ -81,10 +88,10 @@ export async function runServerBench(): Promise<ServerBenchResult> {
       const floor = await startNodeHttps(tls, Buffer.from(check.firstBody));
       servers.push(fastify, floor);
       const order = [fastify, podpattern, ...(before === undefined ? [] : [before]), floor];
-      const rounds: Map<string, LoadResult>[] = [];
+      const rounds: Map<string, Measured>[] = [];
       const roundMs = row.body.length > 512 * 1024 ? ROUND_MS * 2 : ROUND_MS;
       for (let round = 0; round < ROUNDS; round += 1) {
-        const results = new Map<string, LoadResult>();
+        const results = new Map<string, Measured>();
         for (let i = 0; i < order.length; i += 1) {
           const target = order[(i + round) % order.length]!;
           results.set(target.name, await load(target, row, WARMUP_MS, roundMs));
@@ -94,15 +101,9 @@ export async function runServerBench(): Promise<ServerBenchResult> {
       await fastify.close();
       await floor.close();
       servers.splice(servers.indexOf(fastify), 2);
-      const of = (name: string): LoadResult[] => rounds.map((r) => r.get(name)!);
-      const ratios = (name: string): number[] => rounds.map((r) => rate(r.get(name)!) / rate(r.get('fastify')!));
-      const cells = columns.map((name) => {
-        const ratio = median(ratios(name));
-        return `${perSecond(of(name)).toFixed(0).padStart(name.length + 6)} ${median(of(name).map((r) => r.p50)).toFixed(2).padStart(7)} ${median(of(name).map((r) => r.p99)).toFixed(2).padStart(7)} ${ratio.toFixed(2).padStart(6)}`;
-      });
-      const errors = rounds.reduce((n, r) => n + [...r.values()].reduce((m, x) => m + x.errors, 0), 0);
-      results.set(row.label, { ratio: median(ratios('podpattern')), p99: median(of('podpattern').map((r) => r.p99)) });
-      lines.push(`  ${row.label.padEnd(21)} | ${perSecond(of('fastify')).toFixed(0).padStart(13)} | ${cells.join(' | ')} | ${ratios('podpattern').map((r) => r.toFixed(2)).join(' ')}${errors > 0 ? `   ERRORS: ${errors}` : ''}`);
+      const summary = summarise(row.label, rounds, columns);
+      results.set(row.label, summary);
+      lines.push(summary.line);
     }
     const rss = await podpattern.rssMb!();
     lines.push(`  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
@@ -139,6 +140,26 @@ function benchRows(typical: string, review: (padBytes: number) => string): Row[]
   return only === undefined ? rows : rows.filter((row) => only.includes(row.label));
 }
 
+/**
+ * One row's line of the table from its rounds: for each column its req/s over all rounds, and the
+ * median round's p50, p99, ratio to the bare route and CPU per request; then podpattern's ratio
+ * in each round. `ratio` and `p99` are podpattern's, for the targets.
+ */
+function summarise(label: string, rounds: Map<string, Measured>[], columns: string[]): { line: string; ratio: number; p99: number } {
+  const of = (name: string): Measured[] => rounds.map((r) => r.get(name)!);
+  const ratios = (name: string): number[] => rounds.map((r) => rate(r.get(name)!) / rate(r.get('fastify')!));
+  // The bare route's CPU per request over this server's, round by round: the ratio as work done, not as time.
+  const cpuRatios = (name: string): number[] => rounds.map((r) => r.get('fastify')!.cpuUs / r.get(name)!.cpuUs);
+  const cells = columns.map((name) => {
+    const cpu = median(of(name).map((r) => r.cpuUs));
+    return `${perSecond(of(name)).toFixed(0).padStart(name.length + 6)} ${median(of(name).map((r) => r.p50)).toFixed(2).padStart(7)} ${median(of(name).map((r) => r.p99)).toFixed(2).padStart(7)} ${median(ratios(name)).toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(7)} ${median(cpuRatios(name)).toFixed(2).padStart(10)}`;
+  });
+  const errors = rounds.reduce((n, r) => n + [...r.values()].reduce((m, x) => m + x.errors, 0), 0);
+  const fastify = `${perSecond(of('fastify')).toFixed(0).padStart(13)} ${median(of('fastify').map((r) => r.cpuUs)).toFixed(0).padStart(7)}`;
+  const line = `  ${label.padEnd(21)} | ${fastify} | ${cells.join(' | ')} | ${ratios('podpattern').map((r) => r.toFixed(2)).join(' ')}${errors > 0 ? `   ERRORS: ${errors}` : ''}`;
+  return { line, ratio: median(ratios('podpattern')), p99: median(of('podpattern').map((r) => r.p99)) };
+}
+
 function rate(result: LoadResult): number {
   return result.requests / result.seconds;
 }
@@ -149,6 +170,25 @@ function perSecond(results: LoadResult[]): number {
 
 function median(values: number[]): number {
   return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+}
+
+/**
+ * CPU time of every thread of process `pid` so far, in µs: the first field of Linux's
+ * /proc/<pid>/task/<tid>/schedstat is nanoseconds on a CPU. NaN where there is no /proc. Unlike
+ * requests per second, it hardly moves when other work shares the machine.
+ */
+function cpuMicros(pid: number): number {
+  const tasks = `/proc/${pid}/task`;
+  if (!existsSync(tasks)) return NaN;
+  let ns = 0;
+  for (const tid of readdirSync(tasks)) {
+    try {
+      ns += Number(readFileSync(join(tasks, tid, 'schedstat'), 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read; its time is lost to both readings' difference
+    }
+  }
+  return ns / 1000;
 }
 
 function verdict(ok: boolean): string {
@@ -209,7 +249,7 @@ async function startServe(name: string, bin: string, liveCatalog = false): Promi
     if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
     return Number(rss) / 2 ** 20;
   };
-  return { name, port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), close, rssMb };
+  return { name, port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), pid: child.pid as number, close, rssMb };
 }
 
 /** The reference: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
@@ -221,7 +261,7 @@ async function startFastify(tls: { cert: string; key: string; ca: string }, answ
     return answer;
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: 'fastify', port: (app.server.address() as { port: number }).port, ca: tls.ca, close: () => app.close() };
+  return { name: 'fastify', port: (app.server.address() as { port: number }).port, ca: tls.ca, pid: process.pid, close: () => app.close() };
 }
 
 /** The floor: node:https reading the body, JSON.parse, a constant answer. */
@@ -237,7 +277,7 @@ async function startNodeHttps(tls: { cert: string; key: string; ca: string }, an
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    name: 'node:https', port: (server.address() as { port: number }).port, ca: tls.ca,
+    name: 'node:https', port: (server.address() as { port: number }).port, ca: tls.ca, pid: process.pid,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
-import { MAX_JSON_SEPARATORS, countSeparators } from './json-budget.js';
+import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
 import { registerTemplateRoute } from './template-route.js';
 
@@ -127,8 +127,7 @@ function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
 
 /** Parses and reads a review's body; a body that is not one is a 4xx. */
 function readReview(body: string): IncomingReview {
-  const separators = countSeparators(body);
-  if (separators > MAX_JSON_SEPARATORS) {
+  if (exceedsSeparators(body)) {
     throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
   }
   let parsed: unknown;

@@ -14,6 +14,14 @@
  */
 export const MAX_JSON_SEPARATORS = 20_000;
 
+/**
+ * Whether `text` holds more than `limit` separators. Each separator is one character, so a text
+ * no longer than `limit` cannot, and an ordinary review (a few KiB) is never scanned.
+ */
+export function exceedsSeparators(text: string, limit = MAX_JSON_SEPARATORS): boolean {
+  return text.length > limit && countSeparators(text, limit) > limit;
+}
+
 /** Counts separators outside strings, stopping once past `limit`. Linear in the text, no allocation. */
 export function countSeparators(text: string, limit = MAX_JSON_SEPARATORS): number {
   let count = 0;

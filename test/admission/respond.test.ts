@@ -43,4 +43,11 @@ t.test('Go durations from ?timeout=', async (t) => {
   t.equal(parseGoDuration('10'), undefined);
   t.equal(parseGoDuration('s'), undefined);
   t.equal(parseGoDuration(''), undefined);
+  t.equal(parseGoDuration('1h2m3.5s'), 3_723_500);
+  t.equal(parseGoDuration('250us'), 0.25);
+  t.equal(parseGoDuration('10s10'), undefined, 'a trailing number without a unit');
+  t.equal(parseGoDuration('10s '), undefined, 'anything after the last unit');
+  t.equal(parseGoDuration(' 10s'), undefined, 'anything before the first number');
+  t.equal(parseGoDuration('10x'), undefined);
+  t.equal(parseGoDuration('10s'), 10_000, 'the same again: no state is left behind by a refused one');
 });

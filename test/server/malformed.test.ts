@@ -1,6 +1,7 @@
 // Bad HTTP gets a 4xx with a JSON error body and a stable code, and never reaches the engine.
 import t from 'tap';
 import { buildApp, BODY_LIMIT_BYTES } from '../../src/server/app.js';
+import { MAX_JSON_SEPARATORS } from '../../src/server/json-budget.js';
 import { podReview, testDeps } from './fixtures.js';
 
 const valid = podReview() as any;
@@ -43,6 +44,12 @@ const cases: Case[] = [
   { name: 'string request.object', body: withRequest((r) => (r.object = 'pod')), status: 400, code: 'invalid-request' },
   { name: 'string dryRun', body: withRequest((r) => (r.dryRun = 'yes')), status: 400, code: 'invalid-request' },
   { name: 'bad ?timeout=', url: '/mutate?timeout=ten', body: JSON.stringify(valid), status: 400, code: 'invalid-timeout' },
+  {
+    name: 'more JSON values than any pod review',
+    body: withRequest((r) => (r.object.metadata.annotations = Object.fromEntries(Array.from({ length: MAX_JSON_SEPARATORS / 2 + 1 }, (_, i) => [`a${i}`, 'x'])))),
+    status: 413,
+    code: 'review-too-complex',
+  },
   { name: 'over the body limit', body: Buffer.alloc(BODY_LIMIT_BYTES + 1, 0x20), status: 413, code: 'body-too-large' },
   { name: 'GET /mutate', method: 'GET', status: 404, code: 'not-found' },
   { name: 'PUT /mutate', method: 'PUT', body: JSON.stringify(valid), status: 404, code: 'not-found' },
