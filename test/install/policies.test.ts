@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import t from 'tap';
+import type { V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
 import { writeDocument } from '../../src/cli/yaml.js';
 import { compileTemplate } from '../../src/policy/index.js';
 import { chartDir, renderChart, repoRoot, validateObject, webhookConfigDir } from './helpers.js';
@@ -49,9 +50,9 @@ t.test('policies.templates installs each chosen template\'s policies and binding
     'ValidatingAdmissionPolicy/podpattern-git-sync', 'ValidatingAdmissionPolicy/podpattern-https-proxy',
     'ValidatingAdmissionPolicyBinding/podpattern-git-sync', 'ValidatingAdmissionPolicyBinding/podpattern-https-proxy',
   ]);
-  const binding = ours.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding') as { spec: { validationActions: string[]; matchResources: { namespaceSelector: { matchExpressions: { values: string[] }[] } } } };
-  t.same(binding.spec.validationActions, ['Deny']);
-  t.same(binding.spec.matchResources.namespaceSelector.matchExpressions[1]?.values, ['kube-system', 'kube-node-lease', 'podpattern', 'legacy'], 'the webhook\'s excluded namespaces');
+  const binding: V1ValidatingAdmissionPolicyBinding | undefined = ours.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
+  t.same(binding?.spec?.validationActions, ['Deny']);
+  t.same(binding?.spec?.matchResources?.namespaceSelector?.matchExpressions?.[1]?.values, ['kube-system', 'kube-node-lease', 'podpattern', 'legacy'], 'the webhook\'s excluded namespaces');
   for (const object of ours) t.same(await validateObject(object), [], `${object.kind}/${object.metadata.name}`);
   t.equal(renderChart([]).objects.filter((o) => o.kind === 'MutatingAdmissionPolicy').length, 0, 'none by default');
 });

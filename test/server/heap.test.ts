@@ -2,13 +2,16 @@
 // share src/server/heap.ts computes, and serve reads the cgroup's limit to check it.
 import t from 'tap';
 import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { checkHeap, containerMemoryLimit, heapMiBFor } from '../../src/server/heap.js';
 import { find, readManifests, renderChart, webhookConfigDir } from '../install/helpers.js';
 import { quantityBytes } from '../helpers/chart-heap.js';
 
 const MiB = 1024 * 1024;
-const nodeOptions = (deployment: { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }) =>
-  deployment.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+/** The value the Deployment's first container sets for `name`; a render without a pod spec throws. */
+const envOf = (deployment: V1Deployment, name: string) =>
+  deployment.spec!.template.spec!.containers[0]!.env?.find((e) => e.name === name)?.value;
+const nodeOptions = (deployment: V1Deployment) => envOf(deployment, 'NODE_OPTIONS');
 
 t.test('the chart passes the heap for its memory limit, whatever the unit', async (t) => {
   t.equal(heapMiBFor(256 * MiB), 96);
@@ -40,8 +43,6 @@ t.test('the container limit is read from cgroup v2, then v1', async (t) => {
 });
 
 t.test('the chart and the plain manifests set the same malloc arenas', async (t) => {
-  const env = (deployment: { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } }) =>
-    deployment.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value;
-  t.equal(env(find(renderChart().objects, 'Deployment')), '1');
-  t.equal(env(find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment')), '1');
+  t.equal(envOf(find(renderChart().objects, 'Deployment'), 'MALLOC_ARENA_MAX'), '1');
+  t.equal(envOf(find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment'), 'MALLOC_ARENA_MAX'), '1');
 });
