@@ -16,10 +16,21 @@ function pod(annotations: Record<string, string>, containers: PodLike['spec'] = 
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: containers };
 }
 
+/**
+ * The result of `work` and the least CPU time (this process's, in ms) it took in three runs:
+ * CPU time, not wall time, so a loaded machine that keeps us waiting for a core does not count,
+ * and the best of three, so one unlucky run (a GC, a cold cache) does not either.
+ */
 function timed<T>(work: () => T): { result: T; ms: number } {
-  const started = performance.now();
-  const result = work();
-  return { result, ms: performance.now() - started };
+  let result = work();
+  let ms = Infinity;
+  for (let run = 0; run < 3; run += 1) {
+    const started = process.cpuUsage();
+    result = work();
+    const used = process.cpuUsage(started);
+    ms = Math.min(ms, (used.user + used.system) / 1000);
+  }
+  return { result, ms };
 }
 
 t.test('amplification: thousands of template names give a bounded denial that says how many more', async (t) => {
@@ -31,7 +42,7 @@ t.test('amplification: thousands of template names give a bounded denial that sa
   t.match(result.message, /lists 20000 or more template names; at most 32/);
   t.match(result.message, /… and \d+ more problems/);
   t.ok(result.message.length < 8 * 1024, `message of ${result.message.length} characters (was 13 MB)`);
-  t.ok(ms < 200, `decided in ${ms.toFixed(1)} ms`);
+  t.ok(ms < 200, `decided in ${ms.toFixed(1)} ms of CPU`);
 });
 
 t.test('amplification: thousands of unknown podpattern.dev keys are counted, not listed', async (t) => {
@@ -83,7 +94,7 @@ spec:
     const value = `${'a'.repeat(length)}!`;
     const { result, ms } = timed(() => inject(pod({ 'podpattern.dev/sidecar': 'nested', 'nested.podpattern.dev/host': value }), local, options));
     t.match(result, { outcome: 'denied', reason: 'invalid-parameter' });
-    t.ok(ms < 100, `a ${length + 1}-character value decided in ${ms.toFixed(2)} ms (V8's backtracking took a second at 28)`);
+    t.ok(ms < 100, `a ${length + 1}-character value decided in ${ms.toFixed(2)} ms of CPU (V8's backtracking took a second at 28)`);
   }
   const back = parseTemplates(yaml('back', '^(a+)\\1$'), 'cluster');
   t.match(back.failures[0]?.problems.join('\n'), /spec\.parameters\.host\.pattern: not a regular expression podpattern can run in linear time .*backreferences and lookaround are not supported/);
