@@ -15,44 +15,46 @@ import jsonpatch, { escapePathComponent, type Operation } from 'fast-json-patch'
 import type { PodLike } from './types.js';
 
 /**
- * Operations turning `before` into `after`, walking only where they differ by identity. Lists
- * are compared by position: items past `before`'s length are added; a shorter list is replaced.
+ * Operations turning `before` into `after`, walking only where they differ by identity, added
+ * to `ops`. Lists are compared by position: items past `before`'s length are added; a shorter
+ * list is replaced. A pointer is spelled out only where the two differ.
  */
-export function diffPatch(before: unknown, after: unknown): Operation[] {
-  const ops: Operation[] = [];
+export function diffPatch(before: unknown, after: unknown, ops: Operation[] = []): Operation[] {
   diff(before, after, '', ops);
   return ops;
 }
 
 function diff(before: unknown, after: unknown, path: string, ops: Operation[]): void {
   if (before === after) return;
-  if (Array.isArray(before) && Array.isArray(after)) {
-    if (after.length < before.length) {
-      ops.push({ op: 'replace', path, value: after });
-      return;
-    }
-    for (let i = 0; i < before.length; i += 1) diff(before[i], after[i], `${path}/${i}`, ops);
-    for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] as unknown });
+  if (Array.isArray(before) && Array.isArray(after)) diffLists(before, after, path, ops);
+  else if (isObject(before) && isObject(after)) diffObjects(before, after, path, ops);
+  // Scalars equal by value need nothing (above); anything else changed shape or value.
+  else ops.push({ op: 'replace', path, value: after });
+}
+
+function diffLists(before: unknown[], after: unknown[], path: string, ops: Operation[]): void {
+  if (after.length < before.length) {
+    ops.push({ op: 'replace', path, value: after });
     return;
   }
-  if (isObject(before) && isObject(after)) {
-    for (const key of Object.keys(before)) {
-      if (!Object.hasOwn(after, key) || after[key] === undefined) {
-        if (before[key] !== undefined) ops.push({ op: 'remove', path: `${path}/${escapePathComponent(key)}` });
-      }
+  for (let i = 0; i < before.length; i += 1) if (before[i] !== after[i]) diff(before[i], after[i], `${path}/${i}`, ops);
+  for (let i = before.length; i < after.length; i += 1) ops.push({ op: 'add', path: `${path}/${i}`, value: after[i] });
+}
+
+function diffObjects(before: Record<string, unknown>, after: Record<string, unknown>, path: string, ops: Operation[]): void {
+  for (const key in before) {
+    if (!Object.hasOwn(after, key) || after[key] === undefined) {
+      if (before[key] !== undefined) ops.push({ op: 'remove', path: `${path}/${escapePathComponent(key)}` });
     }
-    for (const key of Object.keys(after)) {
-      const value = after[key];
-      // Most of a pod is shared by the two: its pointer is not even spelled out.
-      if (value === undefined || (value === before[key] && Object.hasOwn(before, key))) continue;
-      const at = `${path}/${escapePathComponent(key)}`;
-      if (!Object.hasOwn(before, key) || before[key] === undefined) ops.push({ op: 'add', path: at, value });
-      else diff(before[key], value, at, ops);
-    }
-    return;
   }
-  // Scalars equal by value need nothing; anything else changed shape or value.
-  if (before !== after) ops.push({ op: 'replace', path, value: after });
+  for (const key in after) {
+    const value = after[key];
+    // Most of a pod is shared by the two: its pointer is not even spelled out.
+    if (value === undefined || (value === before[key] && Object.hasOwn(before, key))) continue;
+    const at = `${path}/${escapePathComponent(key)}`;
+    if (!Object.hasOwn(before, key) || before[key] === undefined) ops.push({ op: 'add', path: at, value });
+    else diff(before[key], value, at, ops);
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
