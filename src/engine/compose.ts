@@ -82,8 +82,8 @@ class Composition {
     this.pieces.push(piece);
     this.addAnnotations(piece);
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
-    const files = Object.keys(rendered.files);
-    if (files.length > 0) this.addVolume(filesVolume(template.name, files), template.name);
+    const files = templateFiles(template);
+    if (files.keys.length > 0) this.addVolume(volumeOf(files), template.name);
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
     this.checkHostNetwork(piece);
     // In a pod that runs to completion every long-running helper must be a native sidecar,
@@ -113,9 +113,10 @@ class Composition {
   }
 
   private addAnnotations({ template, rendered }: Piece): void {
-    for (const file in rendered.files) {
-      const key = fileKey(template.name, file);
-      this.annotations[key] = rendered.files[file] as string;
+    const files = templateFiles(template);
+    for (let i = 0; i < files.keys.length; i += 1) {
+      const key = files.keys[i] as string;
+      this.annotations[key] = rendered.files[files.names[i] as string] as string;
       this.status.annotations.push(key);
     }
     for (const key in rendered.podAnnotations) {
@@ -344,13 +345,42 @@ function setDefaults(container: V1Container): V1Container {
   return container;
 }
 
+/** The downwardAPI volume that mounts a template's files from their annotations. */
 export function filesVolume(template: string, files: string[]): V1Volume {
-  return {
-    name: filesVolumeName(template),
-    downwardAPI: {
-      items: files.sort().map((file) => ({ path: file, fieldRef: { fieldPath: `metadata.annotations['${fileKey(template, file)}']` } })),
-    },
-  };
+  return volumeOf(filesOf(template, files));
+}
+
+/** What the annotations and the volume of a template's files are spelled with: the same for every pod. */
+interface TemplateFiles {
+  /** The file names, as the template lists them, and the annotation key of each. */
+  names: string[];
+  keys: string[];
+  volume: string;
+  /** The volume's items, by file name. */
+  items: { path: string; fieldPath: string }[];
+}
+
+function filesOf(template: string, names: string[]): TemplateFiles {
+  const keys = names.map((file) => fileKey(template, file));
+  const items = names.map((file, i) => ({ path: file, fieldPath: `metadata.annotations['${keys[i]}']` })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { names, keys, volume: filesVolumeName(template), items };
+}
+
+/**
+ * Worked out once per template (a catalog's templates are never edited: a changed template is
+ * a new object), so an injection does not spell the same keys again for every pod.
+ */
+const FILES = new WeakMap<Template, TemplateFiles>();
+
+function templateFiles(template: Template): TemplateFiles {
+  let files = FILES.get(template);
+  if (files === undefined) FILES.set(template, (files = filesOf(template.name, Object.keys(template.spec.files))));
+  return files;
+}
+
+/** A new volume object for every pod: what goes into a pod is never shared. */
+function volumeOf(files: TemplateFiles): V1Volume {
+  return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {

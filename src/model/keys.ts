@@ -88,9 +88,11 @@ export function parseTemplateKey(key: string): TemplateKey | undefined {
   return { kind: 'parameter', template, parameter: name };
 }
 
+const DOMAIN_PREFIX = `${DOMAIN}/`;
+
 /** True for `podpattern.dev/<anything>`: keys in our own domain. */
 export function isDomainKey(key: string): boolean {
-  return key.startsWith(`${DOMAIN}/`);
+  return key.startsWith(DOMAIN_PREFIX);
 }
 
 /** True for every key podpattern reads: `podpattern.dev/<name>` and `<template>.podpattern.dev/<name>`. */
