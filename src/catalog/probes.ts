@@ -28,10 +28,16 @@ export function loopbackListeners(spec: Pick<TemplateSpec, 'files' | 'containers
   // was found is spelled out only for the listeners found (most templates have none).
   const found: Listener[] = [];
   for (const file in spec.files) scan(spec.files[file] as string, found, 'files', -1, file);
-  for (const list of ['containers', 'initContainers'] as const) {
-    for (const [i, c] of spec[list].entries()) scan((c.command ?? []).concat(c.args ?? []).join(' '), found, list, i, c.name);
-  }
+  for (let i = 0; i < spec.containers.length; i += 1) scanCommandLine(spec.containers[i] as V1Container, found, 'containers', i);
+  for (let i = 0; i < spec.initContainers.length; i += 1) scanCommandLine(spec.initContainers[i] as V1Container, found, 'initContainers', i);
   return found;
+}
+
+/** Scans the container's command and args as one line, each word after a space. */
+function scanCommandLine(c: V1Container, found: Listener[], list: 'containers' | 'initContainers', i: number): void {
+  const { command, args } = c;
+  const line = args === undefined || args.length === 0 ? (command ?? []).join(' ') : command === undefined || command.length === 0 ? args.join(' ') : `${command.join(' ')} ${args.join(' ')}`;
+  scan(line, found, list, i, c.name);
 }
 
 /** Adds the listeners in `text`, which is the file `name` or the command line of `spec.<list>[i]` (named `name`). */
