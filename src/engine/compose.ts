@@ -60,8 +60,8 @@ class Composition {
   private readonly volumeTemplates = new Map<string, string>();
   /** The template that set each pod annotation a template set. */
   private readonly annotationTemplates = new Map<string, string>();
-  /** The template that added each env var or mount object to the app's containers; the rest are the pod's own. */
-  private readonly appWiring = new Map<object, string>();
+  /** The template that added each env var or mount object to the app's containers; the rest are the pod's own. Made when a template first wires the app. */
+  private appWiring: Map<object, string> | undefined;
   private readonly pieces: Piece[] = [];
   /** The app's containers already copied by editableApp. */
   private readonly editedApps: V1Container[] = [];
@@ -135,7 +135,7 @@ class Composition {
   }
 
   private addVolume(volume: V1Volume, template: string): void {
-    const existing = (this.spec.volumes ?? []).find((v) => v.name === volume.name);
+    const existing = named(this.spec.volumes, volume.name);
     if (existing !== undefined) {
       // Two parties may share a volume only if they describe it identically.
       if (canonicalJson(existing) !== canonicalJson(volume)) {
@@ -161,7 +161,7 @@ class Composition {
   }
 
   private podHasContainer(name: string): boolean {
-    return this.spec.containers.some((c) => c.name === name) || (this.spec.initContainers ?? []).some((c) => c.name === name);
+    return named(this.spec.containers, name) !== undefined || named(this.spec.initContainers, name) !== undefined;
   }
 
   /** How messages name a container: "the pod's container 'app'" or "template https-proxy's container 'https-proxy'". */
@@ -177,7 +177,7 @@ class Composition {
         const current = (container.env ?? []).find((e) => e.name === env.name);
         if (current === undefined) {
           (this.editableApp(i).env ??= []).push(env);
-          this.appWiring.set(env, template.name);
+          (this.appWiring ??= new Map()).set(env, template.name);
           if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
         } else if (canonicalJson(current) !== canonicalJson(env)) {
           this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': template ${template.name} sets ${describeEnv(env)} but ${this.wiringOwner(current) ?? "the pod's own env var"} has ${describeEnv(current)}`);
@@ -188,7 +188,7 @@ class Composition {
         const current = (container.volumeMounts ?? []).find((m) => m.mountPath === mount.mountPath);
         if (current === undefined) {
           (this.editableApp(i).volumeMounts ??= []).push(mount);
-          this.appWiring.set(mount, template.name);
+          (this.appWiring ??= new Map()).set(mount, template.name);
           if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
         } else if (canonicalJson(current) !== canonicalJson(mount)) {
           this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': template ${template.name} mounts volume '${mount.name}' there, but ${this.wiringOwner(current) ?? `the pod's own mount of volume '${printable(current.name)}'`} is already there`);
@@ -198,7 +198,7 @@ class Composition {
   }
 
   private wiringOwner(added: object): string | undefined {
-    const template = this.appWiring.get(added);
+    const template = this.appWiring?.get(added);
     return template === undefined ? undefined : `template ${template}`;
   }
 
@@ -381,6 +381,12 @@ function templateFiles(template: Template): TemplateFiles {
 /** A new volume object for every pod: what goes into a pod is never shared. */
 function volumeOf(files: TemplateFiles): V1Volume {
   return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
+}
+
+/** The item of `list` named `name` (a loop: this runs for every container and volume a template adds). */
+function named<T extends { name: string }>(list: T[] | undefined, name: string): T | undefined {
+  for (const item of list ?? []) if (item.name === name) return item;
+  return undefined;
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {

@@ -175,12 +175,13 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
  * only ignored, with a warning, as a pod may keep parameters of a template it dropped.
  */
 function checkStrayParameters(requests: Requests, catalog: Catalog): void {
-  const requested = new Set(requests.templates.map((t) => t.name));
-  const strays = [...requests.stray];
+  // Parameters of templates recorded in the status but no longer asked for join the strays.
+  const strays = requests.stray;
   for (const [template, parameters] of requests.parameters) {
-    if (!requested.has(template)) for (const p of parameters.keys()) strays.push(parameterKey(template, p));
+    if (!requests.templates.some((t) => t.name === template)) for (const p of parameters.keys()) strays.push(parameterKey(template, p));
   }
   if (strays.length === 0) return;
+  const requested = new Set(requests.templates.map((t) => t.name));
   // A pod can carry thousands: each is reported up to a denial's (or an answer's) worth, the rest counted.
   let ignored = 0;
   let unknown = 0;
