@@ -24,20 +24,31 @@ export interface Listener { port: string; where: string }
 
 /** Every loopback-only listener that the template's files and command lines declare. */
 export function loopbackListeners(spec: Pick<TemplateSpec, 'files' | 'containers' | 'initContainers'>): Listener[] {
+  // This runs for every injection, on each of the template's rendered texts: where a listener
+  // was found is spelled out only for the listeners found (most templates have none).
   const found: Listener[] = [];
-  const scan = (text: string, where: string): void => {
-    // exec in a loop rather than matchAll, which builds a new RegExp for every call: this runs for
-    // every injection, on each of the template's rendered texts.
-    for (const form of LISTENER_FORMS) {
-      form.lastIndex = 0;
-      for (let match = form.exec(text); match !== null; match = form.exec(text)) found.push({ port: match[1]!, where });
-    }
-  };
-  for (const [file, text] of Object.entries(spec.files)) scan(text, `spec.files.${file}`);
-  for (const list of ['containers', 'initContainers'] as const) {
-    for (const [i, c] of spec[list].entries()) scan([...(c.command ?? []), ...(c.args ?? [])].join(' '), `spec.${list}[${i}] (${c.name})`);
-  }
+  for (const file in spec.files) scan(spec.files[file] as string, found, 'files', -1, file);
+  for (let i = 0; i < spec.containers.length; i += 1) scanCommandLine(spec.containers[i] as V1Container, found, 'containers', i);
+  for (let i = 0; i < spec.initContainers.length; i += 1) scanCommandLine(spec.initContainers[i] as V1Container, found, 'initContainers', i);
   return found;
+}
+
+/** Scans the container's command and args as one line, each word after a space. */
+function scanCommandLine(c: V1Container, found: Listener[], list: 'containers' | 'initContainers', i: number): void {
+  const { command, args } = c;
+  const line = args === undefined || args.length === 0 ? (command ?? []).join(' ') : command === undefined || command.length === 0 ? args.join(' ') : `${command.join(' ')} ${args.join(' ')}`;
+  scan(line, found, list, i, c.name);
+}
+
+/** Adds the listeners in `text`, which is the file `name` or the command line of `spec.<list>[i]` (named `name`). */
+function scan(text: string, found: Listener[], list: 'files' | 'containers' | 'initContainers', i: number, name: string): void {
+  // exec in a loop rather than matchAll, which builds a new RegExp for every call.
+  for (const form of LISTENER_FORMS) {
+    form.lastIndex = 0;
+    for (let match = form.exec(text); match !== null; match = form.exec(text)) {
+      found.push({ port: match[1]!, where: list === 'files' ? `spec.files.${name}` : `spec.${list}[${i}] (${name})` });
+    }
+  }
 }
 
 const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;

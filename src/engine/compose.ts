@@ -11,7 +11,7 @@ import { editableContainer } from './patch.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
 import { listeningPorts, portParameter } from '../catalog/listening.js';
-import { loopbackListeners } from '../catalog/probes.js';
+import { loopbackListeners, type Listener } from '../catalog/probes.js';
 
 /** Where injected long-running containers may go in this pod, and why. */
 export interface Placement {
@@ -42,26 +42,29 @@ function defaultResources(): NonNullable<V1Container['resources']> {
   return { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
 }
 
-type Owner = string; // "the pod's container 'app'", "template https-proxy"
-
+// Who added what is kept only for what templates add, by template name: the pod's own
+// containers, volumes, env vars and mounts are whatever is not in these maps, and the owner
+// phrases of messages ("the pod's container 'app'", "template https-proxy") are built only
+// when a message needs one. A typical pod composes without a clash, so it builds none.
 class Composition {
   readonly problems: Problem[] = [];
   problemCount = 0;
   readonly warnings: string[] = [];
   private readonly spec: V1PodSpec;
   private readonly annotations: Record<string, string>;
-  private readonly appContainers: V1Container[];
-  private readonly containerOwners = new Map<string, Owner>();
+  /** The app's containers are the first `appCount` of spec.containers: injected ones go after them. */
+  private readonly appCount: number;
   /** The template that added each injected container; pod containers are absent. */
   private readonly containerTemplates = new Map<string, string>();
-  private readonly volumeOwners = new Map<string, Owner>();
-  private readonly annotationOwners = new Map<string, Owner>();
-  /** Env vars and mounts the templates added to the app's containers; the rest are the pod's own. */
-  private readonly envOwners = new Map<string, Owner>(); // key: container/env
-  private readonly mountOwners = new Map<string, Owner>(); // key: container/path
-  private readonly pieces = new Map<string, Piece>();
+  /** The template that added each injected volume; the pod's own volumes are absent. */
+  private readonly volumeTemplates = new Map<string, string>();
+  /** The template that set each pod annotation a template set. */
+  private readonly annotationTemplates = new Map<string, string>();
+  /** The template that added each env var or mount object to the app's containers; the rest are the pod's own. Made when a template first wires the app. */
+  private appWiring: Map<object, string> | undefined;
+  private readonly pieces: Piece[] = [];
   /** The app's containers already copied by editableApp. */
-  private readonly editedApps = new Set<V1Container>();
+  private readonly editedApps: V1Container[] = [];
 
   constructor(
     pod: PodLike,
@@ -71,20 +74,16 @@ class Composition {
     this.spec = pod.spec as V1PodSpec;
     pod.metadata ??= {};
     this.annotations = pod.metadata.annotations ??= {};
-    this.appContainers = [...this.spec.containers];
-    for (const c of [...this.spec.containers, ...(this.spec.initContainers ?? [])]) this.containerOwners.set(c.name, `the pod's container '${printable(c.name)}'`);
-    for (const v of this.spec.volumes ?? []) this.volumeOwners.set(v.name, `the pod's volume '${printable(v.name)}'`);
+    this.appCount = this.spec.containers.length;
   }
 
   add(piece: Piece): void {
     const { template, rendered } = piece;
-    this.pieces.set(template.name, piece);
-    const owner = `template ${template.name}`;
-    this.addAnnotations(piece, owner);
-    const volumes = [...rendered.volumes];
-    const files = Object.keys(rendered.files);
-    if (files.length > 0) volumes.push(filesVolume(template.name, files));
-    for (const volume of volumes) this.addVolume(volume, owner, template.name);
+    this.pieces.push(piece);
+    this.addAnnotations(piece);
+    for (const volume of rendered.volumes) this.addVolume(volume, template.name);
+    const files = templateFiles(template);
+    if (files.keys.length > 0) this.addVolume(volumeOf(files), template.name);
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
     this.checkHostNetwork(piece);
     // In a pod that runs to completion every long-running helper must be a native sidecar,
@@ -100,11 +99,12 @@ class Composition {
       return;
     }
     for (const container of rendered.containers) {
+      // The render's own object: made a native sidecar in place (its key order as a copy would have it).
       const prepared = setDefaults(container);
-      if (nativeSidecar) this.addContainer({ ...prepared, restartPolicy: 'Always' }, 'initContainers', template.name);
-      else this.addContainer(prepared, 'containers', template.name);
+      if (nativeSidecar) prepared.restartPolicy = 'Always';
+      this.addContainer(prepared, nativeSidecar ? 'initContainers' : 'containers', template.name);
     }
-    this.wireApp(piece, owner);
+    this.wireApp(piece);
   }
 
   finish(): void {
@@ -112,81 +112,94 @@ class Composition {
     this.checkMounts();
   }
 
-  private addAnnotations({ template, rendered }: Piece, owner: Owner): void {
-    for (const [file, text] of Object.entries(rendered.files)) {
-      const key = fileKey(template.name, file);
-      this.annotations[key] = text;
+  private addAnnotations({ template, rendered }: Piece): void {
+    const files = templateFiles(template);
+    for (let i = 0; i < files.keys.length; i += 1) {
+      const key = files.keys[i] as string;
+      this.annotations[key] = rendered.files[files.names[i] as string] as string;
       this.status.annotations.push(key);
     }
-    for (const [key, value] of Object.entries(rendered.podAnnotations)) {
-      const previous = this.annotationOwners.get(key);
+    for (const key in rendered.podAnnotations) {
+      const value = rendered.podAnnotations[key] as string;
+      const previous = this.annotationTemplates.get(key);
       if (previous !== undefined && this.annotations[key] !== value) {
-        this.clash('clash-annotation', template.name, `annotation ${key}: ${owner} sets '${printable(value)}' but ${previous} sets '${printable(this.annotations[key] ?? '')}'`);
+        this.clash('clash-annotation', template.name, `annotation ${key}: template ${template.name} sets '${printable(value)}' but template ${previous} sets '${printable(this.annotations[key] ?? '')}'`);
       } else if (previous === undefined && this.annotations[key] !== undefined) {
-        if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); ${owner} would set '${printable(value)}'`);
+        if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); template ${template.name} would set '${printable(value)}'`);
       } else {
         this.annotations[key] = value;
-        this.annotationOwners.set(key, owner);
+        this.annotationTemplates.set(key, template.name);
         this.status.annotations.push(key);
       }
     }
   }
 
-  private addVolume(volume: V1Volume, owner: Owner, template: string): void {
-    const existing = (this.spec.volumes ?? []).find((v) => v.name === volume.name);
+  private addVolume(volume: V1Volume, template: string): void {
+    const existing = named(this.spec.volumes, volume.name);
     if (existing !== undefined) {
       // Two parties may share a volume only if they describe it identically.
       if (canonicalJson(existing) !== canonicalJson(volume)) {
-        this.clash('clash-volume', template, `volume '${volume.name}': ${owner} declares it differently from ${this.volumeOwners.get(volume.name)}`);
+        const other = this.volumeTemplates.get(volume.name);
+        this.clash('clash-volume', template, `volume '${volume.name}': template ${template} declares it differently from ${other === undefined ? `the pod's volume '${printable(volume.name)}'` : `template ${other}`}`);
       }
       return;
     }
     (this.spec.volumes ??= []).push(volume);
-    this.volumeOwners.set(volume.name, owner);
+    this.volumeTemplates.set(volume.name, template);
     this.status.volumes.push(volume.name);
   }
 
   private addContainer(container: V1Container, list: 'containers' | 'initContainers', template: string): void {
-    const previous = this.containerOwners.get(container.name);
-    if (previous !== undefined) {
-      this.clash('clash-container', template, `container name '${container.name}': template ${template} adds a container of that name, and so does ${previous}`);
+    if (this.containerTemplates.has(container.name) || this.podHasContainer(container.name)) {
+      this.clash('clash-container', template, `container name '${container.name}': template ${template} adds a container of that name, and so does ${this.containerOwner(container.name)}`);
       return;
     }
-    this.containerOwners.set(container.name, `template ${template}'s container '${container.name}'`);
     this.containerTemplates.set(container.name, template);
     if (list === 'containers') this.spec.containers.push(container);
     else (this.spec.initContainers ??= []).push(container);
     this.status[list].push(container.name);
   }
 
-  private wireApp({ template, rendered }: Piece, owner: Owner): void {
-    for (const [i, app] of this.appContainers.entries()) {
-      let container = app;
+  private podHasContainer(name: string): boolean {
+    return named(this.spec.containers, name) !== undefined || named(this.spec.initContainers, name) !== undefined;
+  }
+
+  /** How messages name a container: "the pod's container 'app'" or "template https-proxy's container 'https-proxy'". */
+  private containerOwner(name: string): string {
+    const template = this.containerTemplates.get(name);
+    return template === undefined ? `the pod's container '${printable(name)}'` : `template ${template}'s container '${name}'`;
+  }
+
+  private wireApp({ template, rendered }: Piece): void {
+    for (let i = 0; i < this.appCount; i += 1) {
       for (const env of rendered.app.env ?? []) {
-        const key = `${container.name}/${env.name}`;
+        const container = this.spec.containers[i] as V1Container;
         const current = (container.env ?? []).find((e) => e.name === env.name);
         if (current === undefined) {
-          container = this.editableApp(i);
-          (container.env ??= []).push(env);
-          this.envOwners.set(key, owner);
+          (this.editableApp(i).env ??= []).push(env);
+          (this.appWiring ??= new Map()).set(env, template.name);
           if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
         } else if (canonicalJson(current) !== canonicalJson(env)) {
-          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': ${owner} sets ${describeEnv(env)} but ${this.envOwners.get(key) ?? "the pod's own env var"} has ${describeEnv(current)}`);
+          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': template ${template.name} sets ${describeEnv(env)} but ${this.wiringOwner(current) ?? "the pod's own env var"} has ${describeEnv(current)}`);
         }
       }
       for (const mount of rendered.app.volumeMounts ?? []) {
-        const key = `${container.name}/${mount.mountPath}`;
+        const container = this.spec.containers[i] as V1Container;
         const current = (container.volumeMounts ?? []).find((m) => m.mountPath === mount.mountPath);
         if (current === undefined) {
-          container = this.editableApp(i);
-          (container.volumeMounts ??= []).push(mount);
-          this.mountOwners.set(key, owner);
+          (this.editableApp(i).volumeMounts ??= []).push(mount);
+          (this.appWiring ??= new Map()).set(mount, template.name);
           if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
         } else if (canonicalJson(current) !== canonicalJson(mount)) {
-          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': ${owner} mounts volume '${mount.name}' there, but ${this.mountOwners.get(key) ?? `the pod's own mount of volume '${printable(current.name)}'`} is already there`);
+          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': template ${template.name} mounts volume '${mount.name}' there, but ${this.wiringOwner(current) ?? `the pod's own mount of volume '${printable(current.name)}'`} is already there`);
         }
       }
     }
+  }
+
+  private wiringOwner(added: object): string | undefined {
+    const template = this.appWiring?.get(added);
+    return template === undefined ? undefined : `template ${template}`;
   }
 
   /**
@@ -196,11 +209,10 @@ class Composition {
    * which the diff then skips whole.
    */
   private editableApp(i: number): V1Container {
-    const container = this.appContainers[i] as V1Container;
-    if (this.editedApps.has(container)) return container;
+    const container = this.spec.containers[i] as V1Container;
+    if (this.editedApps.includes(container)) return container;
     const copy = editableContainer(container);
-    this.editedApps.add(copy);
-    this.appContainers[i] = copy;
+    this.editedApps.push(copy);
     this.spec.containers[i] = copy;
     return copy;
   }
@@ -212,7 +224,7 @@ class Composition {
    */
   private checkHostNetwork({ template, rendered }: Piece): void {
     if (this.spec.hostNetwork !== true) return;
-    for (const container of [...rendered.initContainers, ...rendered.containers]) {
+    for (const container of rendered.initContainers.concat(rendered.containers)) {
       const ports = listeningPorts(container);
       if (ports.length === 0) continue;
       this.clash(
@@ -232,52 +244,62 @@ class Composition {
   }
 
   /**
+   * Containers of a pod share one network namespace, so two cannot listen on one port.
    * Loopback-only listeners declare no containerPort (nothing outside the pod may reach them),
-   * but they take a port of the pod's network all the same: the port, and the template's first
-   * long-running container as the one holding it.
+   * but they take a port of the pod's network all the same: the template's first long-running
+   * container is taken as the one holding them.
    */
-  private loopbackPorts(): { key: string; container: string }[] {
-    return [...this.pieces.values()].flatMap(({ rendered }) => {
-      const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
-      return holder === undefined ? [] : loopbackListeners(rendered).map((l) => ({ key: `${l.port}/TCP`, container: holder }));
-    });
-  }
-
-  /** Containers of a pod share one network namespace, so two cannot listen on one port. */
   private checkPorts(): void {
     const seen = new Map<string, string>(); // port/protocol -> container name
-    const running = [...(this.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...this.spec.containers];
-    const loopback = this.loopbackPorts();
-    for (const container of running) {
-      const keys = [...(container.ports ?? []).map((port) => `${port.containerPort}/${port.protocol ?? 'TCP'}`), ...loopback.filter((l) => l.container === container.name).map((l) => l.key)];
-      for (const key of keys) {
-        const previous = seen.get(key);
-        // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
-        const template = this.containerTemplates.get(container.name) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
-        if (previous !== undefined && template !== undefined) {
-          this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwners.get(container.name)} listens on it, and so does ${this.containerOwners.get(previous)}${this.portHint(template, this.containerTemplates.has(container.name) ? container.name : previous, key)}`);
-        }
-        seen.set(key, container.name);
-      }
+    const loopback: { holder: string; listeners: Listener[] }[] = [];
+    for (const { rendered } of this.pieces) {
+      const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
+      const listeners = holder === undefined ? [] : loopbackListeners(rendered);
+      if (holder !== undefined && listeners.length > 0) loopback.push({ holder, listeners });
+    }
+    for (const container of this.spec.initContainers ?? []) {
+      if (container.restartPolicy === 'Always') this.checkPortsOf(container, seen, loopback);
+    }
+    for (const container of this.spec.containers) this.checkPortsOf(container, seen, loopback);
+  }
+
+  private checkPortsOf(container: V1Container, seen: Map<string, string>, loopback: { holder: string; listeners: Listener[] }[]): void {
+    for (const port of container.ports ?? []) this.claimPort(`${port.containerPort}/${port.protocol ?? 'TCP'}`, container.name, seen);
+    for (const { holder, listeners } of loopback) {
+      if (holder === container.name) for (const l of listeners) this.claimPort(`${l.port}/TCP`, container.name, seen);
     }
   }
 
+  private claimPort(key: string, container: string, seen: Map<string, string>): void {
+    const previous = seen.get(key);
+    // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
+    const template = this.containerTemplates.get(container) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
+    if (previous !== undefined && template !== undefined) {
+      this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwner(container)} listens on it, and so does ${this.containerOwner(previous)}${this.portHint(template, this.containerTemplates.has(container) ? container : previous, key)}`);
+    }
+    seen.set(key, container);
+  }
+
   private checkMounts(): void {
-    const volumes = new Set([...(this.spec.volumes ?? []).map((v) => v.name), ...this.placement.controllerVolumes]);
-    const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].filter((c) => this.containerTemplates.has(c.name));
-    for (const container of [...injected, ...this.appContainers]) {
-      for (const mount of container.volumeMounts ?? []) {
-        if (volumes.has(mount.name)) continue;
-        const owner = this.containerOwners.get(container.name) as string;
-        this.problem({ code: 'missing-volume', message: `${owner} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it` });
-      }
+    const volumes = new Set(this.placement.controllerVolumes);
+    for (const volume of this.spec.volumes ?? []) volumes.add(volume.name);
+    // The injected containers first, then the app's.
+    for (const container of this.spec.containers) if (this.containerTemplates.has(container.name)) this.checkMountsOf(container, volumes);
+    for (const container of this.spec.initContainers ?? []) if (this.containerTemplates.has(container.name)) this.checkMountsOf(container, volumes);
+    for (let i = 0; i < this.appCount; i += 1) this.checkMountsOf(this.spec.containers[i] as V1Container, volumes);
+  }
+
+  private checkMountsOf(container: V1Container, volumes: Set<string>): void {
+    for (const mount of container.volumeMounts ?? []) {
+      if (volumes.has(mount.name)) continue;
+      this.problem({ code: 'missing-volume', message: `${this.containerOwner(container.name)} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it` });
     }
   }
 
   /** Names the parameter that moves the clashing port, read from the template itself. */
   private portHint(templateName: string, containerName: string, key: string): string {
-    const piece = this.pieces.get(templateName);
-    const injected = [...this.spec.containers, ...(this.spec.initContainers ?? [])].find((c) => c.name === containerName);
+    const piece = this.pieces.find((p) => p.template.name === templateName);
+    const injected = this.spec.containers.concat(this.spec.initContainers ?? []).find((c) => c.name === containerName);
     const port = (injected?.ports ?? []).find((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}` === key) ?? { containerPort: Number(key.split('/')[0]) };
     // The rendered listeners are the template's, in the same order, with their ports filled in.
     const at = piece === undefined ? -1 : loopbackListeners(piece.rendered).findIndex((l) => `${l.port}/TCP` === key);
@@ -316,18 +338,55 @@ export function withDefaults(container: V1Container): V1Container {
  */
 function setDefaults(container: V1Container): V1Container {
   // Fresh copies: containers must never share objects, or a later edit of one changes all.
-  container.securityContext = { ...restricted(), ...container.securityContext };
+  // The template's own settings over the defaults, in one new object (the keys in the order
+  // `{ ...restricted(), ...own }` gives them).
+  container.securityContext = Object.assign(restricted(), container.securityContext);
   container.resources ??= defaultResources();
   return container;
 }
 
+/** The downwardAPI volume that mounts a template's files from their annotations. */
 export function filesVolume(template: string, files: string[]): V1Volume {
-  return {
-    name: filesVolumeName(template),
-    downwardAPI: {
-      items: files.sort().map((file) => ({ path: file, fieldRef: { fieldPath: `metadata.annotations['${fileKey(template, file)}']` } })),
-    },
-  };
+  return volumeOf(filesOf(template, files));
+}
+
+/** What the annotations and the volume of a template's files are spelled with: the same for every pod. */
+interface TemplateFiles {
+  /** The file names, as the template lists them, and the annotation key of each. */
+  names: string[];
+  keys: string[];
+  volume: string;
+  /** The volume's items, by file name. */
+  items: { path: string; fieldPath: string }[];
+}
+
+function filesOf(template: string, names: string[]): TemplateFiles {
+  const keys = names.map((file) => fileKey(template, file));
+  const items = names.map((file, i) => ({ path: file, fieldPath: `metadata.annotations['${keys[i]}']` })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { names, keys, volume: filesVolumeName(template), items };
+}
+
+/**
+ * Worked out once per template (a catalog's templates are never edited: a changed template is
+ * a new object), so an injection does not spell the same keys again for every pod.
+ */
+const FILES = new WeakMap<Template, TemplateFiles>();
+
+function templateFiles(template: Template): TemplateFiles {
+  let files = FILES.get(template);
+  if (files === undefined) FILES.set(template, (files = filesOf(template.name, Object.keys(template.spec.files))));
+  return files;
+}
+
+/** A new volume object for every pod: what goes into a pod is never shared. */
+function volumeOf(files: TemplateFiles): V1Volume {
+  return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
+}
+
+/** The item of `list` named `name` (a loop: this runs for every container and volume a template adds). */
+function named<T extends { name: string }>(list: T[] | undefined, name: string): T | undefined {
+  for (const item of list ?? []) if (item.name === name) return item;
+  return undefined;
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {

@@ -31,13 +31,13 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const recordedNames = typeof previous === 'object' ? previous.templates.map((t) => t.name) : [];
   const requests = readRequests(annotations, options.namespaceAnnotations ?? {}, recordedNames);
   checkStrayParameters(requests, catalog);
-  const warnings = [...requests.warnings];
+  const warnings = requests.warnings;
   if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings: capWarnings(warnings) };
   if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
   const badSpec = specProblems(pod);
   if (badSpec.length > 0) return deny(badSpec, warnings);
 
-  const problems: Problem[] = [...requests.problems];
+  const problems = requests.problems;
   const chosen = chooseTemplates(requests, catalog, problems, warnings);
   if (problems.length > 0) return deny(problems, warnings);
 
@@ -66,7 +66,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = parametersOf(chosen);
-  const patch = [...stripping, ...diffPatch(stripped, mutated)];
+  const patch = diffPatch(stripped, mutated, stripping);
   const patchJson = JSON.stringify(patch);
   const patchBytes = patchJson.length;
   if (patchBytes > MAX_PATCH_BYTES) {
@@ -175,12 +175,13 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
  * only ignored, with a warning, as a pod may keep parameters of a template it dropped.
  */
 function checkStrayParameters(requests: Requests, catalog: Catalog): void {
-  const requested = new Set(requests.templates.map((t) => t.name));
-  const strays = [...requests.stray];
+  // Parameters of templates recorded in the status but no longer asked for join the strays.
+  const strays = requests.stray;
   for (const [template, parameters] of requests.parameters) {
-    if (!requested.has(template)) for (const p of parameters.keys()) strays.push(parameterKey(template, p));
+    if (!requests.templates.some((t) => t.name === template)) for (const p of parameters.keys()) strays.push(parameterKey(template, p));
   }
   if (strays.length === 0) return;
+  const requested = new Set(requests.templates.map((t) => t.name));
   // A pod can carry thousands: each is reported up to a denial's (or an answer's) worth, the rest counted.
   let ignored = 0;
   let unknown = 0;

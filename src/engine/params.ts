@@ -13,13 +13,13 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
   const values: Values = new Map();
   const problems: Problem[] = [];
   const declared = template.spec.parameters;
-  const known = Object.keys(declared);
   let unknown = 0;
   for (const name of raw?.keys() ?? []) {
     // Own properties only: 'constructor' or 'toString' must not pass for a declared parameter.
     if (Object.hasOwn(declared, name)) continue;
     unknown += 1;
     if (unknown > MAX_PROBLEMS) continue; // counted below; a denial lists no more than this anyway
+    const known = Object.keys(declared);
     problems.push({
       code: 'unknown-parameter',
       template: template.name,
@@ -29,7 +29,8 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
   if (unknown > MAX_PROBLEMS) {
     problems.push({ code: 'unknown-parameter', template: template.name, message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have`, count: unknown - MAX_PROBLEMS });
   }
-  for (const [name, parameter] of Object.entries(declared)) {
+  for (const name in declared) {
+    const parameter = declared[name] as ParameterSpec;
     const text = raw?.get(name);
     if (text === undefined) {
       if (parameter.default !== undefined) values.set(name, parameter.default);

@@ -41,7 +41,7 @@ export function readRequests(rawPodAnnotations: Record<string, string>, namespac
     result.problems.push({ code: 'invalid-annotation', message: `${INJECT_KEY} is '${printable(inject)}'; set it to "false" to opt the pod out, or remove it` });
   }
   let unknownKeys = 0;
-  for (const key of Object.keys(podAnnotations)) {
+  for (const key in podAnnotations) {
     if (!isDomainKey(key) || KNOWN_DOMAIN_KEYS.has(key)) continue;
     // Past a denial's worth, only counted: the message lists at most MAX_PROBLEMS anyway.
     unknownKeys += 1;
@@ -55,18 +55,25 @@ export function readRequests(rawPodAnnotations: Record<string, string>, namespac
     result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more ${DOMAIN}/ keys are not podpattern annotations`, count: unknownKeys - MAX_PROBLEMS });
   }
 
-  const podAsks = PATTERNS.some((p) => podAnnotations[PATTERN_KEYS[p]] !== undefined);
-  const namespaceAsks = PATTERNS.some((p) => namespaceAnnotations[PATTERN_KEYS[p]] !== undefined);
+  const podAsks = asksForTemplates(podAnnotations);
+  const namespaceAsks = asksForTemplates(namespaceAnnotations);
   const listSource = podAsks ? podAnnotations : namespaceAnnotations;
   result.origin = podAsks ? 'pod' : namespaceAsks ? 'namespace' : 'none';
   readTemplateLists(listSource, result);
 
   // Namespace parameters are defaults; the pod's own parameter annotations win. Only the
   // templates asked for (or recorded in the status) are kept: a pod can carry thousands.
-  const keep = new Set([...result.templates.map((t) => t.name), ...recorded]);
+  const keep = new Set(recorded);
+  for (const { name } of result.templates) keep.add(name);
   if (!podAsks) collectParameters(namespaceAnnotations, result, keep);
   collectParameters(podAnnotations, result, keep);
   return result;
+}
+
+/** Whether `annotations` name templates under any of the three pattern keys. */
+function asksForTemplates(annotations: Record<string, string>): boolean {
+  for (const pattern of PATTERNS) if (annotations[PATTERN_KEYS[pattern]] !== undefined) return true;
+  return false;
 }
 
 function readTemplateLists(annotations: Record<string, string>, into: Requests): void {
@@ -119,7 +126,7 @@ function countNames(value: string, start: number): number {
 }
 
 function collectParameters(annotations: Record<string, string>, into: Requests, keep: ReadonlySet<string>): void {
-  for (const [key, value] of Object.entries(annotations)) {
+  for (const key in annotations) {
     const parsed = parseTemplateKey(key);
     if (parsed?.kind !== 'parameter') continue;
     // Stray parameters (of templates not asked for) are reported by the caller, a bounded number.
@@ -129,7 +136,7 @@ function collectParameters(annotations: Record<string, string>, into: Requests, 
     }
     let forTemplate = into.parameters.get(parsed.template);
     if (forTemplate === undefined) into.parameters.set(parsed.template, (forTemplate = new Map<string, string>()));
-    forTemplate.set(parsed.parameter, value);
+    forTemplate.set(parsed.parameter, annotations[key] as string);
   }
 }
 
@@ -145,9 +152,18 @@ function describeNonString(value: unknown): { what: string; quoted: string } {
 /**
  * Annotation values are strings to Kubernetes. A manifest read by the CLI can carry an
  * unquoted `false` or `8080` (YAML reads a boolean or a number): say so, and how to quote it,
- * rather than misread it. Keys outside podpattern's domain are not ours to judge.
+ * rather than misread it. Keys outside podpattern's domain are not ours to judge. When every
+ * value is a string (as the API server sends them) the annotations are used as they are.
  */
 function stringValues(annotations: Record<string, unknown>, problems: Problem[]): Record<string, string> {
+  let allStrings = true;
+  for (const key in annotations) {
+    if (typeof annotations[key] !== 'string') {
+      allStrings = false;
+      break;
+    }
+  }
+  if (allStrings) return annotations as Record<string, string>;
   const strings: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) {
     if (typeof value === 'string') strings[key] = value;

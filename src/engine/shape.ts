@@ -10,16 +10,19 @@ const MAX_NAME = 253;
 /** Kubernetes' limit on a pod's annotations, keys and values together ("Annotations" in its documentation). */
 const MAX_ANNOTATION_BYTES = 256 * 1024;
 
+// A pod that is all well, the usual case, is checked without building anything: messages,
+// and the places they name, are spelled out only for what is wrong.
+
+/** The metadata fields that must be strings when present. */
+const NAME_FIELDS = ['name', 'generateName', 'namespace'] as const;
+
 /** What is wrong with the shape of the pod's metadata (read to learn what it asks for); none when the engine can read it. */
 export function metadataProblems(pod: PodLike): Problem[] {
   const found: string[] = [];
-  const add = (message: string): void => {
-    found.push(message);
-  };
   const metadata: unknown = pod.metadata;
-  if (metadata !== undefined && !isObject(metadata)) add('metadata is not an object');
+  if (metadata !== undefined && !isObject(metadata)) found.push('metadata is not an object');
   const annotations = isObject(metadata) ? metadata['annotations'] : undefined;
-  if (annotations !== undefined && annotations !== null && !isObject(annotations)) add('metadata.annotations is not a map');
+  if (annotations !== undefined && annotations !== null && !isObject(annotations)) found.push('metadata.annotations is not a map');
   if (isObject(annotations)) {
     // The API server refuses more than 256 KiB of annotations (keys and values together), but
     // only when it validates the pod, after mutating admission: checked first here, so that no
@@ -30,14 +33,14 @@ export function metadataProblems(pod: PodLike): Problem[] {
       const value = annotations[key];
       bytes += key.length + (typeof value === 'string' ? value.length : 0);
       if (bytes > MAX_ANNOTATION_BYTES) {
-        add(`metadata.annotations hold more than ${MAX_ANNOTATION_BYTES / 1024} KiB; Kubernetes allows at most that`);
+        found.push(`metadata.annotations hold more than ${MAX_ANNOTATION_BYTES / 1024} KiB; Kubernetes allows at most that`);
         break;
       }
     }
   }
-  for (const field of ['name', 'generateName', 'namespace'] as const) {
+  for (const field of NAME_FIELDS) {
     const value = isObject(metadata) ? metadata[field] : undefined;
-    if (value !== undefined && typeof value !== 'string') add(`metadata.${field} is not a string`);
+    if (value !== undefined && typeof value !== 'string') found.push(`metadata.${field} is not a string`);
   }
   return toProblems(found);
 }
@@ -45,110 +48,127 @@ export function metadataProblems(pod: PodLike): Problem[] {
 /** What is wrong with the shape of the pod's spec (read only when it asks for injection); none when the engine can read it. */
 export function specProblems(pod: PodLike): Problem[] {
   const found: string[] = [];
-  const add = (message: string): void => {
-    found.push(message);
-  };
-  checkNameLengths(pod, add);
+  checkNameLengths(pod, found);
   const spec: unknown = pod.spec;
   if (!isObject(spec) || !Array.isArray(spec['containers'])) {
-    add('the pod has no spec.containers list');
+    found.push('the pod has no spec.containers list');
     return toProblems(found);
   }
-  const lists: PodLists = {
-    containers: spec['containers'] as unknown[],
-    inits: Array.isArray(spec['initContainers']) ? (spec['initContainers'] as unknown[]) : [],
-    volumes: Array.isArray(spec['volumes']) ? (spec['volumes'] as unknown[]) : [],
-  };
-  checkLists(spec, lists, add);
+  const containers = spec['containers'] as unknown[];
+  const inits = Array.isArray(spec['initContainers']) ? (spec['initContainers'] as unknown[]) : NONE;
+  const volumes = Array.isArray(spec['volumes']) ? (spec['volumes'] as unknown[]) : NONE;
+  checkLists(spec, containers.length + inits.length, volumes.length, found);
   if (found.length > 0) return toProblems(found);
-  checkEntries(lists, found, add);
+  checkEntries(containers, inits, volumes, found);
   if (found.length > 0) return toProblems(found);
-  checkDuplicateNames(lists, add);
+  const container = usedTwice(containers, inits);
+  if (container !== undefined) found.push(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
+  const volume = usedTwice(volumes, NONE);
+  if (volume !== undefined) found.push(`the volume name '${printable(volume)}' is used twice`);
   return toProblems(found);
 }
 
-/** The pod's lists the engine reads; a field that is not a list reads as empty. */
-interface PodLists {
-  containers: unknown[];
-  inits: unknown[];
-  volumes: unknown[];
-}
+/** A list the pod lacks (or that is not a list) reads as empty. */
+const NONE: readonly unknown[] = [];
 
 /**
  * $(pod.name) and $(pod.namespace) are rendered into what is injected: a name longer than
  * Kubernetes allows would be copied into the patch, many times over.
  */
-function checkNameLengths(pod: PodLike, add: (message: string) => void): void {
-  for (const field of ['name', 'generateName', 'namespace'] as const) {
+function checkNameLengths(pod: PodLike, found: string[]): void {
+  for (const field of NAME_FIELDS) {
     const value = pod.metadata?.[field];
-    if (typeof value === 'string' && value.length > MAX_NAME) add(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
+    if (typeof value === 'string' && value.length > MAX_NAME) found.push(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
   }
 }
 
 /** The lists are lists, and no longer than podpattern injects into. */
-function checkLists(spec: Record<string, unknown>, { containers, inits, volumes }: PodLists, add: (message: string) => void): void {
-  if (spec['initContainers'] !== undefined && !Array.isArray(spec['initContainers'])) add('spec.initContainers is not a list');
-  if (spec['volumes'] !== undefined && !Array.isArray(spec['volumes'])) add('spec.volumes is not a list');
-  if (containers.length + inits.length > MAX_CONTAINERS) add(`the pod has ${containers.length + inits.length} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
-  if (volumes.length > MAX_VOLUMES) add(`the pod has ${volumes.length} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
+function checkLists(spec: Record<string, unknown>, containerCount: number, volumeCount: number, found: string[]): void {
+  if (spec['initContainers'] !== undefined && !Array.isArray(spec['initContainers'])) found.push('spec.initContainers is not a list');
+  if (spec['volumes'] !== undefined && !Array.isArray(spec['volumes'])) found.push('spec.volumes is not a list');
+  if (containerCount > MAX_CONTAINERS) found.push(`the pod has ${containerCount} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
+  if (volumeCount > MAX_VOLUMES) found.push(`the pod has ${volumeCount} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
 }
 
 /** Each container and volume has the fields the engine reads; stops after MAX_PROBLEMS. */
-function checkEntries({ containers, inits, volumes }: PodLists, found: string[], add: (message: string) => void): void {
-  for (const [list, items] of [['containers', containers], ['initContainers', inits]] as const) {
-    items.forEach((container, i) => checkContainer(`spec.${list}[${i}]`, container, add));
-    if (found.length >= MAX_PROBLEMS) return;
+function checkEntries(containers: readonly unknown[], inits: readonly unknown[], volumes: readonly unknown[], found: string[]): void {
+  for (let i = 0; i < containers.length; i += 1) checkContainer('containers', i, containers[i], found);
+  if (found.length >= MAX_PROBLEMS) return;
+  for (let i = 0; i < inits.length; i += 1) checkContainer('initContainers', i, inits[i], found);
+  if (found.length >= MAX_PROBLEMS) return;
+  for (let i = 0; i < volumes.length; i += 1) {
+    const volume = volumes[i];
+    if (!isObject(volume) || typeof volume['name'] !== 'string') found.push(`spec.volumes[${i}] has no name`);
   }
-  volumes.forEach((volume, i) => {
-    if (!isObject(volume) || typeof volume['name'] !== 'string') add(`spec.volumes[${i}] has no name`);
-  });
 }
 
-/** Kubernetes refuses these too, after admission; the engine tells objects apart by name. */
-function checkDuplicateNames({ containers, inits, volumes }: PodLists, add: (message: string) => void): void {
-  const container = usedTwice([...containers, ...inits]);
-  if (container !== undefined) add(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
-  const volume = usedTwice(volumes);
-  if (volume !== undefined) add(`the volume name '${printable(volume)}' is used twice`);
-}
-
-function usedTwice(items: unknown[]): string | undefined {
+/**
+ * The first name used twice over the two lists (containers and init containers share one set
+ * of names). Kubernetes refuses these too, after admission; the engine tells objects apart by name.
+ */
+function usedTwice(first: readonly unknown[], second: readonly unknown[]): string | undefined {
+  if (first.length + second.length < 2) return undefined;
   const seen = new Set<string>();
-  for (const item of items) {
-    const name = (item as { name: string }).name;
-    if (seen.has(name)) return name;
-    seen.add(name);
+  for (const list of [first, second]) {
+    for (const item of list) {
+      const name = (item as { name: string }).name;
+      if (seen.has(name)) return name;
+      seen.add(name);
+    }
   }
   return undefined;
 }
 
-/** A container's lists the engine reads, with the field each entry must have. */
-const CONTAINER_LISTS = [['env', 'name'], ['volumeMounts', 'mountPath'], ['ports', 'containerPort']] as const;
+/** A list of a container the engine reads, and the field each of its entries must have. */
+interface ContainerList {
+  field: 'env' | 'volumeMounts' | 'ports';
+  key: 'name' | 'mountPath' | 'containerPort';
+  has: (item: Record<string, unknown>) => boolean;
+}
+// Each reads its field by name: in V8 a read keyed by a variable (item[key]) takes a slower path.
+const ENV: ContainerList = { field: 'env', key: 'name', has: (item) => typeof item['name'] === 'string' };
+const MOUNTS: ContainerList = { field: 'volumeMounts', key: 'mountPath', has: (item) => typeof item['mountPath'] === 'string' };
+const PORTS: ContainerList = { field: 'ports', key: 'containerPort', has: (item) => item['containerPort'] !== undefined };
 
-function checkContainer(at: string, container: unknown, add: (message: string) => void): void {
+/** Checks `spec.<list>[i]`. */
+function checkContainer(list: 'containers' | 'initContainers', i: number, container: unknown, found: string[]): void {
   if (!isObject(container) || typeof container['name'] !== 'string') {
-    add(`${at} has no name`);
+    found.push(`spec.${list}[${i}] has no name`);
     return;
   }
-  for (const [field, key] of CONTAINER_LISTS) {
-    const items = container[field];
-    if (items === undefined || items === null) continue;
-    if (!Array.isArray(items)) {
-      add(`${at}.${field} is not a list`);
-      continue;
-    }
-    if (items.length > MAX_PER_CONTAINER) {
-      add(`${at}.${field} has ${items.length} entries; podpattern injects into pods with at most ${MAX_PER_CONTAINER} per container`);
-      continue;
-    }
-    const index = items.findIndex((item) => !isObject(item) || item[key] === undefined || (key !== 'containerPort' && typeof item[key] !== 'string'));
-    if (index !== -1) add(`${at}.${field}[${index}] has no ${key}`);
-  }
+  checkList(list, i, container['env'], ENV, found);
+  checkList(list, i, container['volumeMounts'], MOUNTS, found);
+  checkList(list, i, container['ports'], PORTS, found);
   const mounts = container['volumeMounts'];
-  if (Array.isArray(mounts) && mounts.some((m) => isObject(m) && typeof m['name'] !== 'string')) add(`${at}.volumeMounts has an entry without a name`);
+  if (Array.isArray(mounts) && mounts.some(withoutName)) found.push(`spec.${list}[${i}].volumeMounts has an entry without a name`);
+}
+
+/** Checks the list `kind` of `spec.<list>[i]`, `items`: a list, not too long, each entry with its field. */
+function checkList(list: 'containers' | 'initContainers', i: number, items: unknown, kind: ContainerList, found: string[]): void {
+  if (items === undefined || items === null) return;
+  if (!Array.isArray(items)) {
+    found.push(`spec.${list}[${i}].${kind.field} is not a list`);
+    return;
+  }
+  if (items.length > MAX_PER_CONTAINER) {
+    found.push(`spec.${list}[${i}].${kind.field} has ${items.length} entries; podpattern injects into pods with at most ${MAX_PER_CONTAINER} per container`);
+    return;
+  }
+  for (let index = 0; index < items.length; index += 1) {
+    const item: unknown = items[index];
+    if (!isObject(item) || !kind.has(item)) {
+      found.push(`spec.${list}[${i}].${kind.field}[${index}] has no ${kind.key}`);
+      return;
+    }
+  }
+}
+
+function withoutName(mount: unknown): boolean {
+  return isObject(mount) && typeof mount['name'] !== 'string';
 }
 
 function toProblems(found: string[]): Problem[] {
+  if (found.length === 0) return [];
   return found.map((text) => ({ code: 'invalid-pod', message: `${text}; podpattern cannot read this pod` }));
 }
 

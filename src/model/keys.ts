@@ -74,22 +74,25 @@ export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
 
 export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
 
+const TEMPLATE_SUFFIX = `.${DOMAIN}`;
+
 /** Takes apart `<template>.podpattern.dev/<name>`; anything else is not a template key. */
 export function parseTemplateKey(key: string): TemplateKey | undefined {
+  // Read for every annotation of every pod: a key that is not a template's is told apart
+  // without cutting it up.
   const slash = key.indexOf('/');
-  if (slash === -1) return undefined;
-  const prefix = key.slice(0, slash);
-  const suffix = `.${DOMAIN}`;
-  if (!prefix.endsWith(suffix) || prefix.length === suffix.length) return undefined;
-  const template = prefix.slice(0, -suffix.length);
+  if (slash <= TEMPLATE_SUFFIX.length || !key.startsWith(TEMPLATE_SUFFIX, slash - TEMPLATE_SUFFIX.length)) return undefined;
+  const template = key.slice(0, slash - TEMPLATE_SUFFIX.length);
   const name = key.slice(slash + 1);
   if (name.startsWith('file.')) return { kind: 'file', template, file: name.slice('file.'.length) };
   return { kind: 'parameter', template, parameter: name };
 }
 
+const DOMAIN_PREFIX = `${DOMAIN}/`;
+
 /** True for `podpattern.dev/<anything>`: keys in our own domain. */
 export function isDomainKey(key: string): boolean {
-  return key.startsWith(`${DOMAIN}/`);
+  return key.startsWith(DOMAIN_PREFIX);
 }
 
 /** True for every key podpattern reads: `podpattern.dev/<name>` and `<template>.podpattern.dev/<name>`. */

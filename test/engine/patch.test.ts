@@ -131,3 +131,24 @@ t.test('nothing an injection places in a pod is shared with another pod or with 
   t.equal(again.outcome === 'injected' && again.patchJson, expected.outcome === 'injected' && expected.patchJson, 'a later injection, from the same catalog, is unchanged');
   t.notOk(JSON.stringify(again).includes('vandalised'));
 });
+
+t.test('an own __proto__ key (JSON.parse makes one) is copied as a key, never as the copy\'s prototype', async (t) => {
+  const input = JSON.parse(`{
+    "apiVersion": "v1", "kind": "Pod", "__proto__": { "polluted": true },
+    "metadata": { "name": "p", "__proto__": { "polluted": true },
+      "annotations": { "podpattern.dev/sidecar": "https-proxy", "https-proxy.podpattern.dev/tls-secret": "web-tls", "__proto__": "x" } },
+    "spec": { "__proto__": { "polluted": true }, "containers": [{ "name": "app", "image": "example.org/app:1", "__proto__": { "polluted": true } }] }
+  }`) as PodLike;
+  const pristine = structuredClone(input);
+  const result = inject(input, catalog, { nativeSidecars: 'never', namespace: 'shop' });
+  t.equal(result.outcome, 'injected');
+  if (result.outcome !== 'injected') return;
+  t.notOk(result.patch.some((op) => op.path.includes('__proto__')), 'the patch does not touch the __proto__ keys');
+  const copy = editableCopy(input);
+  for (const object of [copy, copy.metadata, copy.metadata?.annotations, copy.spec, editableContainer(input.spec!.containers[0]!)]) {
+    t.equal(Object.getPrototypeOf(object), Object.prototype, 'the copy keeps Object.prototype');
+    t.ok(Object.hasOwn(object!, '__proto__'), 'and the key as its own');
+  }
+  t.strictSame(jsonpatch.applyPatch(structuredClone(pristine), result.patch, true, false).newDocument, result.pod);
+  t.strictSame(input, pristine, 'the input is untouched');
+});
