@@ -17,6 +17,7 @@ import { BodyBudget } from './body-budget.js';
 import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
 import { registerTemplateRoute } from './template-route.js';
+import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -90,6 +91,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES);
   app.post('/mutate', {
+    schema: { response: { 200: OUTGOING_REVIEW_SCHEMA } }, // how the answer is written: review-schema.ts
     // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
     onRequest: (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done()),
   }, async (request): Promise<OutgoingReview> => {

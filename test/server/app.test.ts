@@ -1,7 +1,9 @@
 // /mutate through app.inject(): the answers, the log line and the metrics, with a fake engine.
 import { request as httpRequest } from 'node:http';
 import t from 'tap';
-import { buildApp } from '../../src/server/app.js';
+import { buildApp, type AppDeps } from '../../src/server/app.js';
+import type { AdmissionApiVersion, AdmissionRequest } from '../../src/admission/types.js';
+import type { InjectionResult } from '../../src/engine/types.js';
 import { fakeInject, podReview, testDeps } from './fixtures.js';
 
 async function post(deps: ReturnType<typeof testDeps>, body: unknown, url = '/mutate') {
@@ -204,4 +206,39 @@ t.test('the log line and the duration histogram carry the time a review took, th
   for (const ms of times) t.ok(ms >= 20 && ms < 5000, `ms ${ms}`);
   const sum = Number(/podpattern_review_duration_seconds_sum\{outcome="injected"\} (\S+)/.exec(await deps.metrics.registry.metrics())?.[1]);
   t.ok(sum >= 0.04, `histogram sum ${sum} s`);
+});
+
+t.test('every kind of answer is written byte for byte as JSON.stringify writes it (the response schema drops nothing)', async (t) => {
+  const { buildCatalog, loadBuiltinTemplates } = await import('../../src/catalog/index.js');
+  const { inject } = await import('../../src/engine/index.js');
+  const { decide } = await import('../../src/admission/review.js');
+  const { toReview } = await import('../../src/admission/respond.js');
+  const { realisticPod } = await import('../../bench/pod.js');
+  const catalog = buildCatalog([loadBuiltinTemplates()]);
+  const denied: InjectionResult = {
+    outcome: 'denied', reason: 'clash-port',
+    problems: [{ code: 'clash-port', template: 'a"b', message: 'port 8443/TCP: "quoted" \\ back\u2028slash, é, 🙂' }, { code: 'invalid-pod', message: 'no template field' }],
+    message: 'podpattern cannot inject this pod (2 problems):\n- one\n- two', warnings: ['w "1"', 'w\t2'],
+  };
+  const cases: { name: string; deps: Partial<AppDeps>; review: Record<string, unknown> }[] = [
+    { name: 'injected by the real engine, with its warnings', deps: { inject, catalog: () => catalog }, review: podReview({ object: realisticPod('7') }) },
+    { name: 'injected, v1beta1', deps: {}, review: podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }) },
+    { name: 'skipped', deps: {}, review: podReview() },
+    { name: 'skipped with warnings', deps: { inject: () => ({ outcome: 'skipped', reason: 'opted-out', warnings: ['\u0000 odd \u001f "warning"'] }) }, review: podReview() },
+    { name: 'denied, causes with and without a field', deps: { inject: () => denied }, review: podReview() },
+    { name: 'engine failed, failure mode open', deps: { failureMode: 'open' }, review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }) },
+    { name: 'engine failed, failure mode closed', deps: { failureMode: 'closed' }, review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }) },
+    { name: 'catalog not loaded', deps: { failureMode: 'closed', catalog: () => undefined }, review: podReview() },
+    { name: 'a uid with a quote and a backslash', deps: {}, review: podReview({ uid: 'a"b\\c', annotations: { 'podpattern.dev/sidecar': 'demo' } }) },
+  ];
+  for (const c of cases) {
+    const deps = testDeps(c.deps);
+    const app = buildApp(deps);
+    const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(c.review) });
+    await app.close();
+    const { apiVersion, request } = c.review as { apiVersion: AdmissionApiVersion; request: AdmissionRequest };
+    const expected = JSON.stringify(toReview(apiVersion, decide(request, deps).response));
+    t.equal(res.statusCode, 200, `${c.name}: 200`);
+    t.equal(res.body, expected, `${c.name}: the same bytes`);
+  }
 });
