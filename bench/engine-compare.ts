@@ -3,14 +3,14 @@
 // injection, so a change is judged against its baseline in the same minutes of a shared machine.
 //
 //   npm run build && cp -r dist /tmp/before   # (on the commit to compare with; a copy of its dist/)
-//   node --expose-gc --max-semi-space-size=4   dist/bench/engine-compare.js /tmp/before dist   # time
+//   node --expose-gc --max-semi-space-size=8   dist/bench/engine-compare.js /tmp/before dist   # time
 //   node --expose-gc --max-semi-space-size=128 dist/bench/engine-compare.js /tmp/before dist   # bytes
 //
 // A build's dist/ must sit where it finds this checkout's node_modules (inside the checkout,
 // or next to a node_modules link). Bytes are the growth of heapUsed over a window of
 // injections after a full GC, counted only for windows in which no GC ran (a large semi-space
 // makes them so; the timings of that run are not the bench's): the time is read from the run
-// with the bench's 4 MB semi-space.
+// with the bench's 8 MB semi-space.
 import path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
