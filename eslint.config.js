@@ -4,7 +4,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** The limits for source code, and why each sits where it does. */
+/**
+ * The limits for source code, and why each sits where it does.
+ * @type {import('eslint').Linter.RulesRecord}
+ */
 const LIMITS = {
   // ESLint counts every `?.`, `??`, `||`, `&&` and default value as a branch, and reading an
   // untrusted object field by field is full of them while staying one straight path. At 20 the

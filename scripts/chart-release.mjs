@@ -13,6 +13,10 @@ if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version ?? '') || !/^sha256:[a-f0-
   process.exit(2);
 }
 
+/**
+ * @param {string} file
+ * @param {(document: import('yaml').Document) => void} change
+ */
 function edit(file, change) {
   const document = parseDocument(readFileSync(file, 'utf8'));
   change(document);

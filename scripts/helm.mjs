@@ -37,7 +37,11 @@ export function helmBinary() {
   return target;
 }
 
-/** Reads one entry of a (non-zip64) zip archive through its central directory. */
+/**
+ * Reads one entry of a (non-zip64) zip archive through its central directory.
+ * @param {Buffer} zip
+ * @param {string} name
+ */
 function readZipEntry(zip, name) {
   const endOfCentralDirectory = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (endOfCentralDirectory < 0) throw new Error(`${layerPackage}: layer.zip is not a zip archive`);

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-// @ts-expect-error: a plain ESM script without type declarations
 import { helmBinary } from '../../scripts/helm.mjs';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 import { chartDir, find, parseManifests, type K8sObject } from './helpers.js';

@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-// @ts-expect-error: a plain ESM script without type declarations
 import { helmBinary } from '../../scripts/helm.mjs';
 
 export const repoRoot = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
