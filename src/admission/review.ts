@@ -4,7 +4,6 @@ import type { Catalog } from '../model/template.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, NativeSidecarMode, PodLike } from '../engine/types.js';
 import type { ServerVersion } from '../model/server-version.js';
 import { printable } from '../engine/bounds.js';
-import { ownerOf, type OwnerReference } from './owner.js';
 import { allow, deny, denyInternal } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -121,8 +120,6 @@ export interface ReviewFacts {
   kind: string;
   operation: string | undefined;
   dryRun: boolean;
-  /** The pod's controller (or first owner), which its Event is about; see events/review-event.ts. */
-  owner: OwnerReference | undefined;
 }
 
 /** Longest a pod-supplied name in a log line gets: the longest name Kubernetes accepts. */
@@ -139,7 +136,6 @@ export function factsOf(request: AdmissionRequest): ReviewFacts {
     kind: request.kind.kind,
     operation: request.operation,
     dryRun: request.dryRun === true,
-    owner: ownerOf((request.object as PodLike | undefined)?.metadata?.ownerReferences),
   };
 }
 

@@ -6,25 +6,25 @@
 // A pod without an owner gets the Event on its Namespace object, in its namespace, so
 // `kubectl get events -n NS` lists it beside the pod's own.
 import type { Decision, ReviewFacts } from '../admission/review.js';
-import type { OwnerReference } from '../admission/owner.js';
+import { ownerOf, type OwnerReference } from '../admission/owner.js';
+import type { PodLike } from '../engine/types.js';
 import type { InvolvedObject, ReviewEvent } from './recorder.js';
 
 /** The API server's limit on an Event's message is 1 KiB in events.k8s.io; core Events are truncated to match. */
 const MAX_MESSAGE = 1024;
 
-export function reviewEvent(facts: ReviewFacts, decision: Decision): ReviewEvent | undefined {
+/** `object` is the reviewed pod; its owner is read only for a review that gives an Event. */
+export function reviewEvent(facts: ReviewFacts, decision: Decision, object: unknown): ReviewEvent | undefined {
   if (facts.dryRun || facts.namespace === undefined) return undefined;
-  const involved = involvedObject(facts.namespace, facts.owner);
+  if (decision.outcome !== 'injected' && decision.outcome !== 'denied') return undefined;
+  const involved = involvedObject(facts.namespace, ownerOf((object as PodLike | undefined)?.metadata?.ownerReferences));
   const pod = facts.pod ?? 'a pod';
   if (decision.outcome === 'injected') {
     const templates = decision.templates.map((t) => t.name).join(', ');
     return { type: 'Normal', reason: 'Injected', involved, key: templates, message: truncate(`pod ${pod}: injected ${templates}`) };
   }
-  if (decision.outcome === 'denied') {
-    const why = decision.response.status?.message ?? decision.reason;
-    return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate(`pod ${pod} denied: ${why}`) };
-  }
-  return undefined;
+  const why = decision.response.status?.message ?? decision.reason;
+  return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate(`pod ${pod} denied: ${why}`) };
 }
 
 /** The controller owner reference, else the first one, else the pod's Namespace. */
