@@ -18,6 +18,7 @@ import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
 import { registerTemplateRoute } from './template-route.js';
 import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
+import { logNames, logText } from './log-fields.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -168,10 +169,10 @@ function record(review: AdmissionRequest, decision: Decision, elapsedMs: number,
   const line = {
     namespace: facts.namespace,
     pod: facts.pod,
-    kind: facts.kind,
-    operation: facts.operation,
+    kind: logText(facts.kind),
+    operation: logText(facts.operation),
     dryRun: facts.dryRun,
-    templates: decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates,
+    templates: logNames(decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates),
     outcome: decision.outcome,
     reason: decision.reason,
     allowed: decision.response.allowed,
