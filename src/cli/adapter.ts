@@ -20,6 +20,7 @@ KIND and its flags:
   log-normalizer  follows log files in a directory and writes each line as a JSON line
       --dir DIR (required)  --files GLOB (*.log)  --format ${LINE_FORMATS.join('|')} (none)
       --max-file-mib N (64: a file read to its end past N MiB is truncated)  --interval SECONDS (1)
+      a line longer than 65,536 characters is written cut, with "truncated": true
 
 Records go to stdout, one JSON object per line; the adapter's own messages go to stderr.
 `;
