@@ -73,7 +73,7 @@ t.test('a character split at the 1 MiB read boundary arrives whole', async (t) =
 
 t.test('the combined log format is parsed in one pass: an unterminated quoted request costs work linear in its length', async (t) => {
   for (const size of [1_000, 16_000, 160_000]) {
-    const line = `1.2.3.4 - - [02/Jan/2024:03:04:05 +0000] "GET ${'/a b'.repeat(size / 4)}`;
+    const line = `1.2.3.4 - - [02/Jan/2024:03:04:05 +0000] "GET /${'a'.repeat(size)}`; // a regular expression backtracked over every split of the path
     const cost = combinedScanCost(line);
     t.ok(cost <= 4 * line.length, `${line.length} characters: ${cost} characters examined`);
     t.same(parseLine('nginx', line), { fields: { message: line } }, 'not a combined line: kept whole');
