@@ -26,7 +26,17 @@ export interface ServeConfig {
   failureMode: FailureMode;
   drainSeconds: number;
   logLevel: LogLevel;
+  /** The CA that signs the API server's client certificate; reloaded like the serving pair. */
+  clientCaFile: string | undefined;
+  clientAuth: ClientAuthMode;
 }
+
+/**
+ * What a client without a certificate the client CA verified may do: none (no certificate is
+ * asked for), events (answered, but its reviews write no Event), required (a 403).
+ */
+export const CLIENT_AUTH_MODES = ['none', 'events', 'required'] as const;
+export type ClientAuthMode = (typeof CLIENT_AUTH_MODES)[number];
 
 type Kind =
   | { type: 'string' }
@@ -58,6 +68,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
   { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
   { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
+  { key: 'clientCaFile', flag: 'client-ca-file', kind: { type: 'string' }, default: undefined, help: "CA (PEM) that signs the API server's client certificate; the server then asks clients for one. Reloaded when it changes" },
+  { key: 'clientAuth', flag: 'client-auth', kind: { type: 'enum', values: CLIENT_AUTH_MODES }, default: undefined, help: 'a client without a verified certificate: none (not asked; default without --client-ca-file), events (answered, writes no Event; default with it), required (refused with 403)' },
 ];
 
 /** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE`: every flag has one. */
@@ -91,12 +103,21 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     config[spec.key] = text === undefined ? undefined : convert(spec, text, given?.origin ?? 'default', problems);
   }
   config.tlsFilesAreDefault = !raw.has('tlsCertFile') && !raw.has('tlsKeyFile');
+  checkClientAuth(config, problems);
   if (typeof config.port === 'number' && config.port !== 0 && config.port === config.healthPort) {
     problems.push(`--port and --health-port are both ${config.port}: give them different ports`);
   }
 
   if (problems.length > 0) return { kind: 'error', problems, text: helpText() };
   return { kind: 'config', config: config as unknown as ServeConfig };
+}
+
+/** --client-auth defaults by whether a client CA is given; a mode that checks clients needs one. */
+function checkClientAuth(config: Record<string, unknown>, problems: string[]): void {
+  config.clientAuth ??= config.clientCaFile === undefined ? 'none' : 'events';
+  if (config.clientAuth !== 'none' && config.clientCaFile === undefined) {
+    problems.push(`--client-auth=${String(config.clientAuth)} needs --client-ca-file: the CA that signs the API server's client certificate`);
+  }
 }
 
 function readFlags(argv: readonly string[], problems: string[]): Map<string, string> | 'help' {

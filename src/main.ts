@@ -75,7 +75,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     serverVersion: () => cluster?.version,
     ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace), events: cluster.events }),
     failureMode: config.failureMode,
-    tls: { cert: pair.certPem, key: pair.keyPem },
+    clientAuth: config.clientAuth,
+    tls: { cert: pair.certPem, key: pair.keyPem, ...(pair.clientCaPem === undefined ? {} : { clientCa: pair.clientCaPem }) },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
   const health = buildHealthApp({
@@ -117,12 +118,13 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
   const reloader = new CertificateReloader({
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
+    ...(config.clientCaFile === undefined ? {} : { clientCaFile: config.clientCaFile }),
     logger,
     checkIntervalMs: config.certCheckSeconds * 1000,
     onLoaded: (pair) => metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000),
   });
   const pair = await reloader.load();
-  logger.info({ subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() }, 'TLS certificate loaded');
+  logger.info({ subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString(), clientAuth: config.clientAuth }, 'TLS certificate loaded');
   return reloader;
 }
 

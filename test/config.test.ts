@@ -9,8 +9,21 @@ t.test('defaults', async (t) => {
   t.same(result.config, {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
     tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
-    nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info',
+    nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info', clientCaFile: undefined, clientAuth: 'none',
   });
+});
+
+t.test('client authentication: a client CA turns on events by default; events or required need one', async (t) => {
+  const withCa = parseConfig(['--client-ca-file', '/etc/podpattern/client-ca/ca.crt'], {});
+  t.match(withCa, { kind: 'config', config: { clientCaFile: '/etc/podpattern/client-ca/ca.crt', clientAuth: 'events' } });
+  t.match(parseConfig([], { PODPATTERN_CLIENT_CA_FILE: '/ca.crt', PODPATTERN_CLIENT_AUTH: 'required' }), { kind: 'config', config: { clientCaFile: '/ca.crt', clientAuth: 'required' } });
+  t.match(parseConfig(['--client-ca-file=/ca.crt', '--client-auth=none'], {}), { kind: 'config', config: { clientAuth: 'none' } }, 'a CA can be given and left unused');
+  const missing = parseConfig(['--client-auth=required'], {});
+  t.equal(missing.kind, 'error');
+  if (missing.kind === 'error') t.match(missing.problems, [/--client-auth=required needs --client-ca-file/]);
+  t.match(parseConfig(['--client-auth=maybe'], {}), { kind: 'error', problems: [/'maybe' is not one of none, events, required/] });
+  const help = parseConfig(['--help'], {});
+  if (help.kind === 'help') t.match(help.text, /--client-ca-file=VALUE[\s\S]*PODPATTERN_CLIENT_CA_FILE[\s\S]*--client-auth=VALUE/);
 });
 
 t.test('flags in both forms, env equivalents, and flags win', async (t) => {

@@ -13,7 +13,6 @@ export interface ParsedLine {
 }
 
 const ISO_PREFIX = /^\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s*(.*)$/;
-const COMBINED = /^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+) ?([^"]*)" (\d{3}) (\d+|-)(?: "([^"]*)" "([^"]*)")?/;
 const APACHE_ERROR = /^\[([^\]]+)\] \[([^\]]+)\](?: \[pid (\d+)[^\]]*\])?(?: \[client ([^\]]+)\])? (.*)$/;
 const SYSLOG = /^(\w{3} +\d{1,2} \d{2}:\d{2}:\d{2}) (\S+) ([^:[\s]+)(?:\[(\d+)\])?: (.*)$/;
 const TIME_KEYS = ['time', 'timestamp', '@timestamp', 'ts'];
@@ -24,10 +23,8 @@ export function parseLine(format: LineFormat, line: string): ParsedLine {
     case 'ltsv': return withOwnTime(Object.fromEntries(line.split('\t').map((pair) => { const at = pair.indexOf(':'); return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)]; })));
     case 'nginx':
     case 'apache2': {
-      const m = COMBINED.exec(line);
-      if (m === null) return { fields: { message: line } };
-      const fields: Record<string, unknown> = { remote: m[1], user: m[2], method: m[4], path: m[5], protocol: m[6] || undefined, code: Number(m[7]), size: m[8] === '-' ? undefined : Number(m[8]), referer: m[9], agent: m[10] };
-      return { ownTime: m[3], fields: dropUndefined(fields) };
+      const parsed = parseCombined(new Scan(line));
+      return parsed ?? { fields: { message: line } };
     }
     case 'apache_error': {
       const m = APACHE_ERROR.exec(line);
@@ -41,6 +38,107 @@ export function parseLine(format: LineFormat, line: string): ParsedLine {
       const m = ISO_PREFIX.exec(line);
       return m === null ? { fields: { message: line } } : { ownTime: m[1], fields: { message: m[2] } };
     }
+  }
+}
+
+/**
+ * The combined log format (remote ident user [time] "method path protocol" code size, then
+ * optionally "referer" "agent"), read left to right by a cursor that only moves forward. A
+ * regular expression for it backtracked on a quoted request with no closing quote: each
+ * shorter split of method and path rescanned the rest, quadratic in the line's length (160 KB
+ * took 19 s). Here every character is looked at a bounded number of times.
+ */
+function parseCombined(scan: Scan): ParsedLine | undefined {
+  const remote = scan.token(' ');
+  if (remote === undefined || scan.token(' ') === undefined) return undefined; // the ident, unused
+  const user = scan.token(' ');
+  if (user === undefined || !scan.expect('[')) return undefined;
+  const time = scan.until(']');
+  if (time === undefined || time === '' || !scan.expect(' "')) return undefined;
+  const request = readRequest(scan);
+  if (request === undefined || !scan.expect(' ')) return undefined;
+  const { method, path, protocol } = request;
+  const code = scan.match(/\d{3} /y);
+  const size = code === undefined ? undefined : scan.match(/\d+|-/y);
+  if (size === undefined) return undefined;
+  const [referer, agent] = readRefererAndAgent(scan);
+  const fields: Record<string, unknown> = { remote, user, method, path, protocol: protocol || undefined, code: Number(code?.trim()), size: size === '-' ? undefined : Number(size), referer, agent };
+  return { ownTime: time, fields: dropUndefined(fields) };
+}
+
+/** The quoted request: method, path and the rest (the protocol), as `"(\S+) (\S+) ?([^"]*)"` reads it. */
+function readRequest(scan: Scan): { method: string; path: string; protocol: string } | undefined {
+  const request = scan.until('"');
+  if (request === undefined) return undefined;
+  const inner = new Scan(request);
+  const method = inner.token(' ');
+  const path = method === undefined ? undefined : inner.token(' ', true);
+  const protocol = inner.rest();
+  scan.cost += inner.cost;
+  return method === undefined || path === undefined ? undefined : { method, path, protocol };
+}
+
+/** ` "referer" "agent"` when both are there; neither otherwise. */
+function readRefererAndAgent(scan: Scan): [string | undefined, string | undefined] {
+  if (!scan.expect(' "')) return [undefined, undefined];
+  const referer = scan.until('"');
+  const agent = referer !== undefined && scan.expect(' "') ? scan.until('"') : undefined;
+  return agent === undefined ? [undefined, undefined] : [referer, agent];
+}
+
+/** Characters the combined-format parser examines for `line`: the measure of its work, for tests. */
+export function combinedScanCost(line: string): number {
+  const scan = new Scan(line);
+  parseCombined(scan);
+  return scan.cost;
+}
+
+/** A forward-only cursor over a line that counts the characters it examines. */
+class Scan {
+  at = 0;
+  cost = 0;
+  constructor(private readonly text: string) {}
+
+  /** The text up to the next `char`, stepping past it; undefined (and nothing moved) when there is none. */
+  until(char: string): string | undefined {
+    const end = this.text.indexOf(char, this.at);
+    this.cost += (end < 0 ? this.text.length : end + 1) - this.at;
+    if (end < 0) return undefined;
+    const part = this.text.slice(this.at, end);
+    this.at = end + 1;
+    return part;
+  }
+
+  /** A non-empty run without whitespace ended by `char` (or, with `orEnd`, by the end of the text). */
+  token(char: string, orEnd = false): string | undefined {
+    const part = this.until(char) ?? (orEnd && this.at < this.text.length ? this.rest() : undefined);
+    if (part === undefined || part === '') return undefined;
+    this.cost += part.length;
+    return /\s/.test(part) ? undefined : part;
+  }
+
+  expect(prefix: string): boolean {
+    this.cost += prefix.length;
+    if (!this.text.startsWith(prefix, this.at)) return false;
+    this.at += prefix.length;
+    return true;
+  }
+
+  /** A sticky (`y`) pattern matched here; it must not backtrack over what it matched. */
+  match(pattern: RegExp): string | undefined {
+    pattern.lastIndex = this.at;
+    const found = pattern.exec(this.text)?.[0];
+    if (found === undefined) return undefined;
+    this.cost += found.length;
+    this.at += found.length;
+    return found;
+  }
+
+  rest(): string {
+    const part = this.text.slice(this.at);
+    this.cost += part.length;
+    this.at = this.text.length;
+    return part;
   }
 }
 

@@ -23,8 +23,10 @@ export async function pollUntilAborted(once: () => void | Promise<void>, interva
     try {
       await once();
     } catch (error) {
-      io.diagnostic('poll failed; retrying next interval', { error: (error as Error).message });
+      // A poll cut short by the stop is not a failure worth reporting.
+      if (!signal.aborted) io.diagnostic('poll failed; retrying next interval', { error: (error as Error).message });
     }
+    if (signal.aborted) break; // an abort during the poll: its event has fired already
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, intervalMs);
       signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });

@@ -11,15 +11,28 @@ export interface SlowlogOptions {
   port: number;
   /** Entries read per poll (SLOWLOG GET count). */
   count: number;
+  /** The whole poll, reply included. */
   timeoutMs: number;
+  /** Largest SLOWLOG GET reply read (default MAX_REPLY_BYTES). */
+  maxReplyBytes?: number;
 }
+
+/**
+ * Redis keeps at most 32 arguments of at most 128 bytes each in a slow log entry (redis.io
+ * SLOWLOG), a few KiB an entry: 10,000 entries (the most --count asks for) fit in 32 MiB.
+ */
+export const MAX_REPLY_BYTES = 32 * 1024 * 1024;
 
 export interface SlowlogState {
   lastId: number | undefined;
 }
 
-export async function pollSlowlog(options: SlowlogOptions, state: SlowlogState, io: AdapterIo): Promise<void> {
-  const reply = await sendCommand(options.host, options.port, ['SLOWLOG', 'GET', String(options.count)], options.timeoutMs);
+export async function pollSlowlog(options: SlowlogOptions, state: SlowlogState, io: AdapterIo, signal?: AbortSignal): Promise<void> {
+  const reply = await sendCommand(options.host, options.port, ['SLOWLOG', 'GET', String(options.count)], {
+    timeoutMs: options.timeoutMs,
+    maxReplyBytes: options.maxReplyBytes ?? MAX_REPLY_BYTES,
+    ...(signal === undefined ? {} : { signal }),
+  });
   if (reply instanceof RespError) throw reply;
   if (!Array.isArray(reply)) throw new Error('SLOWLOG GET did not answer with an array');
   const entries = reply.map(toEntry).filter((e): e is SlowEntry => e !== undefined).sort((a, b) => a.id - b.id);
@@ -30,18 +43,33 @@ export async function pollSlowlog(options: SlowlogOptions, state: SlowlogState, 
   }
   for (const entry of entries) {
     if (state.lastId !== undefined && entry.id <= state.lastId) continue;
-    io.record({
-      time: new Date(entry.unixTime * 1000).toISOString(),
-      source: 'redis-slowlog',
-      id: entry.id,
-      duration_us: entry.durationUs,
-      command: entry.args[0] ?? '',
-      args: entry.args.slice(1),
-      ...(entry.client === undefined ? {} : { client: entry.client }),
-      ...(entry.clientName === undefined || entry.clientName === '' ? {} : { client_name: entry.clientName }),
-    });
+    // One entry's oddity is its own: the entries after it are written all the same.
+    try {
+      io.record(toRecord(entry, io));
+    } catch (error) {
+      io.diagnostic('a slow log entry cannot be written', { id: entry.id, error: (error as Error).message });
+    }
     state.lastId = entry.id;
   }
+}
+
+function toRecord(entry: SlowEntry, io: AdapterIo): Record<string, unknown> {
+  const ms = entry.unixTime * 1000;
+  // Date's range is ±8.64e15 ms; Redis writes seconds since the epoch, so anything else is a
+  // broken or hostile reply: the entry keeps its raw time and gets the time it was read.
+  const valid = Number.isFinite(ms) && Math.abs(ms) <= 8.64e15;
+  if (!valid) io.diagnostic('slow log entry time out of range; written with the time it was read', { id: entry.id, unixTime: entry.unixTime });
+  return {
+    time: new Date(valid ? ms : Date.now()).toISOString(),
+    ...(valid ? {} : { unix_time: entry.unixTime }),
+    source: 'redis-slowlog',
+    id: entry.id,
+    duration_us: entry.durationUs,
+    command: entry.args[0] ?? '',
+    args: entry.args.slice(1),
+    ...(entry.client === undefined ? {} : { client: entry.client }),
+    ...(entry.clientName === undefined || entry.clientName === '' ? {} : { client_name: entry.clientName }),
+  };
 }
 
 interface SlowEntry { id: number; unixTime: number; durationUs: number; args: string[]; client?: string; clientName?: string }

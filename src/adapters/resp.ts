@@ -50,16 +50,47 @@ export function parseReply(buffer: Buffer, offset = 0): { value: RespValue; end:
   }
 }
 
+export interface SendOptions {
+  /** The whole exchange, connecting included, ends by then: a reply that trickles is not waited on for ever. */
+  timeoutMs: number;
+  /** A reply larger than this is refused as it arrives. */
+  maxReplyBytes: number;
+  /** Aborting (the adapter's SIGTERM) closes the connection and rejects at once. */
+  signal?: AbortSignal;
+}
+
 /** Sends one command on a fresh connection and resolves with its reply (a RespError for -ERR). */
-export function sendCommand(host: string, port: number, args: string[], timeoutMs: number): Promise<RespValue> {
+export function sendCommand(host: string, port: number, args: string[], options: SendOptions): Promise<RespValue> {
+  const { timeoutMs, maxReplyBytes, signal } = options;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(new Error('stopped'));
+      return;
+    }
     const socket = connect({ host, port });
-    let buffer = Buffer.alloc(0);
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no reply from ${host}:${port} within ${timeoutMs} ms`)));
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let last = 0; // the stream's last byte so far
+    // A deadline on the whole exchange, not an idle timeout: a server writing a byte now and
+    // then would reset an idle timer for ever.
+    const deadline = setTimeout(() => socket.destroy(new Error(`no complete reply from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = (): void => { socket.destroy(new Error('stopped')); };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => socket.write(encodeCommand(args)));
     socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
+      received += chunk.length;
+      if (received > maxReplyBytes) {
+        socket.destroy(new Error(`the reply from ${host}:${port} is larger than ${maxReplyBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+      const before = chunk.length >= 2 ? chunk[chunk.length - 2] : last;
+      last = chunk[chunk.length - 1] as number;
+      // Every complete reply ends with CRLF: only then is a parse worth trying.
+      if (before !== 0x0d || last !== 0x0a) return;
       try {
+        const buffer = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+        chunks.splice(0, chunks.length, buffer);
         const reply = parseReply(buffer);
         if (reply !== undefined) {
           socket.end();
@@ -70,6 +101,10 @@ export function sendCommand(host: string, port: number, args: string[], timeoutM
       }
     });
     socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`connection to ${host}:${port} closed before a reply`)));
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+      reject(new Error(`connection to ${host}:${port} closed before a reply`));
+    });
   });
 }

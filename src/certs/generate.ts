@@ -24,6 +24,11 @@ export interface GenerateOptions {
   caDays?: number;
   /** The clock, for tests. Default now. */
   now?: Date;
+  /**
+   * What the leaf is for: `server` (the default) serves the webhook; `client` authenticates a
+   * client to it, as the API server does with the certificate of its AdmissionConfiguration.
+   */
+  usage?: 'server' | 'client';
 }
 
 export interface GeneratedCertificates {
@@ -85,7 +90,7 @@ export async function generateCertificates(options: GenerateOptions = {}): Promi
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([options.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
         ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),

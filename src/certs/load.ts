@@ -12,12 +12,39 @@ export interface CertificatePair {
   subject: string;
   notBefore: Date;
   notAfter: Date;
+  /** The CA(s) that sign clients' certificates (PEM), when a client CA file is configured. */
+  clientCaPem?: string;
 }
 
 /** Reads and validates the pair; throws an Error whose message says what is wrong with which file. */
-export async function loadCertificatePair(certFile: string, keyFile: string, now: Date = new Date()): Promise<CertificatePair> {
-  const [certPem, keyPem] = await Promise.all([readText(certFile, 'certificate'), readText(keyFile, 'key')]);
-  return validateCertificatePair(certPem, keyPem, now, { certFile, keyFile });
+export async function loadCertificatePair(certFile: string, keyFile: string, now: Date = new Date(), clientCaFile?: string): Promise<CertificatePair> {
+  const [certPem, keyPem, clientCaPem] = await Promise.all([
+    readText(certFile, 'certificate'),
+    readText(keyFile, 'key'),
+    clientCaFile === undefined ? undefined : readText(clientCaFile, 'client CA'),
+  ]);
+  const pair = validateCertificatePair(certPem, keyPem, now, { certFile, keyFile });
+  if (clientCaPem === undefined || clientCaFile === undefined) return pair;
+  validateClientCa(clientCaPem, clientCaFile);
+  return { ...pair, clientCaPem };
+}
+
+/** A client CA file holds one or more PEM certificates, each of which parses, and TLS takes them. */
+export function validateClientCa(pem: string, file = 'client CA'): void {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`${file} holds no PEM certificate: give the CA that signs the API server's client certificate`);
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new Error(`${file}: certificate ${index + 1} does not parse (${(error as Error).message})`);
+    }
+  }
+  try {
+    createSecureContext({ ca: pem });
+  } catch (error) {
+    throw new Error(`TLS refuses ${file} as a CA: ${(error as Error).message}`);
+  }
 }
 
 export function validateCertificatePair(

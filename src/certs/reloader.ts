@@ -10,12 +10,14 @@ import { loadCertificatePair, type CertificatePair } from './load.js';
 
 /** What the reloader swaps certificates into: a tls.Server (https.Server is one). */
 export interface SecureContextTarget {
-  setSecureContext(options: { cert: string; key: string }): void;
+  setSecureContext(options: { cert: string; key: string; ca?: string }): void;
 }
 
 export interface ReloaderOptions {
   certFile: string;
   keyFile: string;
+  /** The CA that signs clients' certificates; reloaded with the pair (a new context replaces the whole old one). */
+  clientCaFile?: string;
   logger: Logger;
   /** Period of the safety-net re-read. */
   checkIntervalMs: number;
@@ -40,7 +42,7 @@ export class CertificateReloader {
 
   /** Loads the first pair; throws (with the reason) when it is not usable, since there is nothing to fall back on. */
   async load(): Promise<CertificatePair> {
-    const pair = await loadCertificatePair(this.options.certFile, this.options.keyFile, this.now());
+    const pair = await this.read();
     this.accept(pair);
     return pair;
   }
@@ -63,7 +65,8 @@ export class CertificateReloader {
   /** Starts the directory watch and the periodic check. */
   start(): void {
     const { logger } = this.options;
-    for (const dir of new Set([dirname(this.options.certFile), dirname(this.options.keyFile)])) {
+    const files = [this.options.certFile, this.options.keyFile, ...(this.options.clientCaFile === undefined ? [] : [this.options.clientCaFile])];
+    for (const dir of new Set(files.map((file) => dirname(file)))) {
       try {
         const watcher = watch(dir, { persistent: false }, () => this.schedule());
         watcher.on('error', (error) => {
@@ -111,7 +114,7 @@ export class CertificateReloader {
     const { logger } = this.options;
     let pair: CertificatePair;
     try {
-      pair = await loadCertificatePair(this.options.certFile, this.options.keyFile, this.now());
+      pair = await this.read();
     } catch (error) {
       const reason = (error as Error).message;
       // Mid-update reads can see a half-written pair; only a reason that persists is worth repeating.
@@ -122,13 +125,19 @@ export class CertificateReloader {
       return;
     }
     this.lastError = undefined;
-    if (pair.fingerprint === this.current?.fingerprint && pair.keyPem === this.current.keyPem) return;
-    for (const target of this.targets) target.setSecureContext({ cert: pair.certPem, key: pair.keyPem });
+    if (pair.fingerprint === this.current?.fingerprint && pair.keyPem === this.current.keyPem && pair.clientCaPem === this.current.clientCaPem) return;
+    // The new context replaces the old one whole: the client CA goes in again, or client
+    // certificates would stop verifying at the first serving-certificate rotation.
+    for (const target of this.targets) target.setSecureContext({ cert: pair.certPem, key: pair.keyPem, ...(pair.clientCaPem === undefined ? {} : { ca: pair.clientCaPem }) });
     logger.info(
       { subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString(), previous: this.current?.fingerprint },
       'TLS certificate reloaded',
     );
     this.accept(pair);
+  }
+
+  private read(): Promise<CertificatePair> {
+    return loadCertificatePair(this.options.certFile, this.options.keyFile, this.now(), this.options.clientCaFile);
   }
 
   private accept(pair: CertificatePair): void {

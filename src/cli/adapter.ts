@@ -20,6 +20,7 @@ KIND and its flags:
   log-normalizer  follows log files in a directory and writes each line as a JSON line
       --dir DIR (required)  --files GLOB (*.log)  --format ${LINE_FORMATS.join('|')} (none)
       --max-file-mib N (64: a file read to its end past N MiB is truncated)  --interval SECONDS (1)
+      a line longer than 65,536 characters is written cut, with "truncated": true
 
 Records go to stdout, one JSON object per line; the adapter's own messages go to stderr.
 `;
@@ -57,7 +58,7 @@ export async function run(argv: string[], io: Io = processIo, adapterIo: Adapter
     const once = pollerFor(kind, values);
     const stop = signal ?? stopSignal();
     adapterIo.diagnostic(`adapter ${kind} started`, { intervalMs });
-    await pollUntilAborted(() => once(adapterIo), intervalMs, stop, adapterIo);
+    await pollUntilAborted(() => once(adapterIo, stop), intervalMs, stop, adapterIo);
     adapterIo.diagnostic(`adapter ${kind} stopped`);
     return 0;
   });
@@ -65,12 +66,12 @@ export async function run(argv: string[], io: Io = processIo, adapterIo: Adapter
 
 type Values = { [K in keyof typeof FLAGS]?: string | boolean };
 
-function pollerFor(kind: string, values: Values): (io: AdapterIo) => void | Promise<void> {
+function pollerFor(kind: string, values: Values): (io: AdapterIo, stop: AbortSignal) => void | Promise<void> {
   const timeoutMs = 5_000;
   if (kind === 'redis-slowlog') {
     const options = { host: String(values['redis-host']), port: integer('redis-port', String(values['redis-port']), 1, 65_535), count: integer('count', String(values.count), 1, 10_000), timeoutMs };
     const state: SlowlogState = { lastId: undefined };
-    return (io) => pollSlowlog(options, state, io);
+    return (io, stop) => pollSlowlog(options, state, io, stop);
   }
   if (kind === 'storm') {
     const url = String(values.url);
@@ -78,7 +79,7 @@ function pollerFor(kind: string, values: Values): (io: AdapterIo) => void | Prom
     const system = String(values['system-stats']);
     if (!['0', '1', 'false', 'true'].includes(system)) throw new UsageError(`--system-stats must be 0 or 1, got '${system}'`);
     const options = { url, window: integer('window', String(values.window), 1, 31_536_000), system: system === '1' || system === 'true', timeoutMs };
-    return (io) => pollStorm(options, io);
+    return (io, stop) => pollStorm(options, io, stop);
   }
   if (values.dir === undefined) throw new UsageError('--dir is required for log-normalizer');
   const format = String(values.format) as LineFormat;

@@ -9,6 +9,12 @@
 export const MAX_TEMPLATES = 32;
 /** Problems a denial lists; the rest are counted ("… and 12 more problems"). */
 export const MAX_PROBLEMS = 20;
+/**
+ * Bytes of one problem's message in a denial. The message lists at most MAX_PROBLEMS problems and
+ * the causes repeat each one, so 20 of 1,200 bytes keep the whole answer well under 64 KiB however
+ * long a template's parameter descriptions are (they are echoed in "needs parameter X: …").
+ */
+export const MAX_PROBLEM_BYTES = 1200;
 /** Warnings an answer carries; the last says how many more there were. */
 export const MAX_WARNINGS = 20;
 /** Characters of a pod-supplied value echoed in a message (after escaping). */
@@ -44,6 +50,22 @@ export function printable(text: string, max = MAX_ECHO): string {
   const escaped = head.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`);
   const chars = Array.from(escaped); // by code point, so a surrogate pair is never cut in two
   return chars.length <= max && head.length === text.length ? escaped : `${chars.slice(0, max).join('')}…`;
+}
+
+/** `text` cut to at most `maxBytes` of UTF-8, ending in '…' when cut; never splits a character. */
+export function cutBytes(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text; // a UTF-16 unit is at most 3 bytes of UTF-8
+  let bytes = 0;
+  let end = 0;
+  let fits = -1; // where the text ends if cut with room for the 3-byte marker
+  for (const char of text.slice(0, maxBytes)) {
+    const code = char.codePointAt(0) as number;
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (bytes > maxBytes) break;
+    end += char.length;
+    if (bytes <= maxBytes - 3) fits = end;
+  }
+  return end === text.length && bytes <= maxBytes ? text : `${text.slice(0, fits)}…`;
 }
 
 /** Keeps the first `max` items and says how many were left out. */

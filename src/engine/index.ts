@@ -11,7 +11,7 @@ import { closest, didYouMean } from './suggest.js';
 import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js';
 import { applyPatch, diffPatch, editableCopy } from './patch.js';
 import type { Operation } from 'fast-json-patch';
-import { MAX_PATCH_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, capList, capWarnings } from './bounds.js';
+import { MAX_PATCH_BYTES, MAX_PROBLEM_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, capList, capWarnings, cutBytes } from './bounds.js';
 import { ANY_TEXT, addedBy, provenance } from './provenance.js';
 import { metadataProblems, specProblems } from './shape.js';
 import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
@@ -206,6 +206,11 @@ function checkStrayParameters(requests: Requests, catalog: Catalog): void {
   if (unknown > MAX_PROBLEMS) requests.problems.push({ code: 'invalid-annotation', message: `${unknown - MAX_PROBLEMS} more annotations set parameters of templates that are not in the catalog`, count: unknown - MAX_PROBLEMS });
 }
 
+function cutProblem(problem: Problem): Problem {
+  const message = cutBytes(problem.message, MAX_PROBLEM_BYTES);
+  return message === problem.message ? problem : { ...problem, message };
+}
+
 function withArticle(pattern: string): string {
   return `${pattern === 'sidecar' ? 'a' : 'an'} ${pattern}`;
 }
@@ -215,7 +220,7 @@ function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) =>
   // Summaries (problems that stand for many) are always kept; the rest fill up to the limit.
   const summaries = all.filter((p) => p.count !== undefined);
   const { kept } = capList(all.filter((p) => p.count === undefined), MAX_PROBLEMS - summaries.length);
-  const problems = [...kept, ...summaries];
+  const problems = [...kept, ...summaries].map(cutProblem);
   const more = total - problems.reduce((sum, p) => sum + (p.count ?? 1), 0);
   const lines = problems.map((p) => `- ${p.message}`);
   if (more > 0) lines.push(`- … and ${more} more problem${more === 1 ? '' : 's'}`);

@@ -3,6 +3,10 @@
 // slow or failing API server never delays an answer. Events are rate-limited by key (owner,
 // reason, what was injected or why it was denied): a ReplicaSet scaling to 100 replicas gives
 // one Event at once and one summary with the rest counted at the end of the window, not 100.
+// Each namespace also has a budget of Events (a token bucket): a flood of distinct owners in one
+// namespace spends its own budget and nothing else, and the tables of keys and namespaces are
+// bounded with least-recently-used eviction, so a full table never turns away another
+// namespace's Events.
 import type { Logger } from 'pino';
 
 /** The object an Event is about: the pod's controller, or its Namespace when the pod has none. */
@@ -46,9 +50,20 @@ export interface EventRecorderOptions {
   windowMs?: number;
   /** Writes waiting beyond this are dropped (and logged): a bound on memory when the API server is down. */
   maxPending?: number;
-  /** Keys tracked at once; new keys beyond it are dropped until the next sweep. */
+  /** Keys tracked at once; a new key beyond it evicts the least recently used one. */
   maxKeys?: number;
+  /** Events a namespace may write at once (its bucket's size). Default 30. */
+  namespaceBurst?: number;
+  /** Milliseconds to earn one more Event back, per namespace. Default 2 s (30 a minute). */
+  namespaceRefillMs?: number;
+  /** Namespaces whose budgets are kept; the least recently used is forgotten beyond it. */
+  maxNamespaces?: number;
   now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
 }
 
 interface Window {
@@ -61,13 +76,19 @@ interface Window {
 }
 
 export class EventRecorder implements EventSink {
+  // Maps iterate in insertion order: a key re-inserted on use moves to the end, so the first
+  // entry is always the least recently used.
   private readonly windows = new Map<string, Window>();
+  private readonly buckets = new Map<string, Bucket>();
   private readonly pending: EventWrite[] = [];
   private readonly writer: EventWriter;
   private readonly logger: Logger;
   private readonly windowMs: number;
   private readonly maxPending: number;
   private readonly maxKeys: number;
+  private readonly burst: number;
+  private readonly refillMs: number;
+  private readonly maxNamespaces: number;
   private readonly now: () => number;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -79,6 +100,9 @@ export class EventRecorder implements EventSink {
     this.windowMs = options.windowMs ?? 5 * 60_000;
     this.maxPending = options.maxPending ?? 100;
     this.maxKeys = options.maxKeys ?? 10_000;
+    this.burst = options.namespaceBurst ?? 30;
+    this.refillMs = options.namespaceRefillMs ?? 2_000;
+    this.maxNamespaces = options.maxNamespaces ?? 2_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -104,14 +128,46 @@ export class EventRecorder implements EventSink {
       window.suppressed += 1;
       window.lastSuppressed = now;
       window.event = event;
+      this.windows.delete(key);
+      this.windows.set(key, window);
       return;
     }
-    if (window === undefined && this.windows.size >= this.maxKeys) {
+    // A write is due: it is paid for from the namespace's budget, or dropped.
+    if (!this.spend(event.involved.namespace, now)) {
       this.drop();
       return;
     }
+    this.windows.delete(key);
+    if (this.windows.size >= this.maxKeys) this.evictOldest(this.windows);
     this.windows.set(key, { event, opened: now, suppressed: 0, firstSuppressed: now, lastSuppressed: now });
     this.enqueue({ event, count: 1, first: new Date(now), last: new Date(now) });
+  }
+
+  /** Windows tracked now (bounded by maxKeys). */
+  tracked(): number {
+    return this.windows.size;
+  }
+
+  /** Takes one token from the namespace's bucket, refilled at one per refillMs up to the burst. */
+  private spend(namespace: string, now: number): boolean {
+    let bucket = this.buckets.get(namespace);
+    if (bucket === undefined) {
+      if (this.buckets.size >= this.maxNamespaces) this.evictOldest(this.buckets);
+      bucket = { tokens: this.burst, at: now };
+    } else {
+      this.buckets.delete(namespace);
+      const earned = Math.floor((now - bucket.at) / this.refillMs);
+      if (earned > 0) bucket = { tokens: Math.min(this.burst, bucket.tokens + earned), at: bucket.tokens + earned >= this.burst ? now : bucket.at + earned * this.refillMs };
+    }
+    this.buckets.set(namespace, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  private evictOldest(map: Map<string, unknown>): void {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
   }
 
   /**

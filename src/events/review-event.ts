@@ -5,26 +5,33 @@
 // will) and `kubectl describe` of the controller is where a user looks when pods do not appear.
 // A pod without an owner gets the Event on its Namespace object, in its namespace, so
 // `kubectl get events -n NS` lists it beside the pod's own.
+// The pod's name, generateName and owner are chosen by whoever creates the pod, so none of them
+// is on an Event's first line (the one `kubectl get events` shows): that line is podpattern's
+// own words and the denial code, and the pod's name follows on the next, quoted and cut.
 import type { Decision, ReviewFacts } from '../admission/review.js';
 import { ownerOf, type OwnerReference } from '../admission/owner.js';
+import { cutBytes, printable } from '../engine/bounds.js';
 import type { PodLike } from '../engine/types.js';
 import type { InvolvedObject, ReviewEvent } from './recorder.js';
 
 /** The API server's limit on an Event's message is 1 KiB in events.k8s.io; core Events are truncated to match. */
 const MAX_MESSAGE = 1024;
+/** Characters of the pod's name in an Event: a generated name is far shorter. */
+const MAX_POD_NAME = 64;
 
 /** `object` is the reviewed pod; its owner is read only for a review that gives an Event. */
 export function reviewEvent(facts: ReviewFacts, decision: Decision, object: unknown): ReviewEvent | undefined {
   if (facts.dryRun || facts.namespace === undefined) return undefined;
   if (decision.outcome !== 'injected' && decision.outcome !== 'denied') return undefined;
   const involved = involvedObject(facts.namespace, ownerOf((object as PodLike | undefined)?.metadata?.ownerReferences));
-  const pod = facts.pod ?? 'a pod';
+  const pod = facts.pod === undefined ? 'pod (unnamed)' : `pod ${JSON.stringify(printable(facts.pod, MAX_POD_NAME))}`;
   if (decision.outcome === 'injected') {
+    // Template names are the catalog's (operator-owned): only an injected template is named here.
     const templates = decision.templates.map((t) => t.name).join(', ');
-    return { type: 'Normal', reason: 'Injected', involved, key: templates, message: truncate(`pod ${pod}: injected ${templates}`) };
+    return { type: 'Normal', reason: 'Injected', involved, key: templates, message: truncate(`podpattern injected ${templates}\n${pod}`) };
   }
   const why = decision.response.status?.message ?? decision.reason;
-  return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate(`pod ${pod} denied: ${why}`) };
+  return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate(`podpattern denied a pod (${decision.reason})\n${pod}: ${why}`) };
 }
 
 /** The controller owner reference, else the first one, else the pod's Namespace. */
@@ -34,5 +41,5 @@ function involvedObject(namespace: string, owner: OwnerReference | undefined): I
 }
 
 function truncate(text: string): string {
-  return text.length <= MAX_MESSAGE ? text : `${text.slice(0, MAX_MESSAGE - 1)}…`;
+  return cutBytes(text, MAX_MESSAGE);
 }

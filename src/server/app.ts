@@ -2,6 +2,7 @@
 // app.inject() and only the TLS tests open a socket. The route decodes, asks admission/decide,
 // records the decision and encodes; nothing about pods is decided here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { readAdmissionReview } from '../admission/read.js';
@@ -18,6 +19,7 @@ import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
 import { parseGoDuration } from './timeout.js';
 import { registerTemplateRoute } from './template-route.js';
 import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
+import { logNames, logText } from './log-fields.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
 export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -50,9 +52,20 @@ export interface AppDeps extends ReviewDeps {
   bodyBudgetBytes?: number;
   /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
   events?: EventSink;
-  /** Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests, benchmarks). */
-  tls?: { cert: string; key: string };
+  /**
+   * Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests,
+   * benchmarks). With `clientCa`, the server asks each client for a certificate signed by it.
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
+  /**
+   * What a client without a certificate the client CA verified may do (see CLIENT_AUTH_MODES in
+   * config.ts): `none` (the default) does not ask; `events`: its reviews are answered but write no
+   * Event; `required`: it gets a 403.
+   */
+  clientAuth?: ClientAuthMode;
 }
+
+export type ClientAuthMode = 'none' | 'events' | 'required';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -67,8 +80,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     connectionTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ...(deps.tls === undefined ? {} : { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS } }),
+    ...(deps.tls === undefined ? {} : { https: httpsOptions(deps.tls, deps.clientAuth ?? 'none') }),
   }) as unknown as FastifyInstance;
+  const clientAuth = deps.tls?.clientCa === undefined ? 'none' : deps.clientAuth ?? 'none';
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
 
   // Only application/json (anything else is a 415), handed over as text: see parseText.
@@ -89,6 +103,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.lifecycle.draining) response.setHeader('connection', 'close');
   });
 
+  if (clientAuth === 'required') {
+    app.addHook('onRequest', async (request) => {
+      if (!authenticated(request.raw)) throw new HttpError('client-not-authenticated', 'this webhook answers only the API server: present a client certificate signed by its client CA (see docs/install.md, "Authenticating the API server")');
+    });
+  }
+
   const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES);
   app.post('/mutate', {
     schema: { response: { 200: OUTGOING_REVIEW_SCHEMA } }, // how the answer is written: review-schema.ts
@@ -102,12 +122,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
     const { apiVersion, request: review } = readReview(body);
     const decision = decideWithin(review, deps, timeBudget((request.query as Record<string, unknown>).timeout, performance.now() - arrived));
-    record(review, decision, performance.now() - arrived, deps);
+    // Only a review from an authenticated client may write an Event (an Event is a write to the
+    // cluster that anyone who can reach this port could otherwise make, in any namespace).
+    record(review, decision, performance.now() - arrived, deps, clientAuth === 'none' || authenticated(request.raw));
     return toReview(apiVersion, decision.response);
   });
 
   registerTemplateRoute(app, deps.logger);
   return app;
+}
+
+/** TLS settings; with a client CA the server requests a certificate but never refuses the handshake, so a client without one gets an HTTP answer. */
+function httpsOptions(tls: NonNullable<AppDeps['tls']>, clientAuth: ClientAuthMode) {
+  const base = { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS };
+  if (tls.clientCa === undefined || clientAuth === 'none') return base;
+  return { ...base, ca: tls.clientCa, requestCert: true, rejectUnauthorized: false };
+}
+
+/** The client presented a certificate that the client CA verified (Node sets `authorized`). */
+function authenticated(request: IncomingMessage): boolean {
+  return (request.socket as TLSSocket).authorized === true;
 }
 
 const ARRIVED = Symbol('podpattern.arrived');
@@ -161,17 +195,17 @@ function decideWithin(request: AdmissionRequest, deps: ReviewDeps, budgetMs: num
  * A review's log line and metrics. The log line never holds the pod itself: it may hold secrets
  * in env. A dry run creates no pod: counting its templates would overstate what runs in the cluster.
  */
-function record(review: AdmissionRequest, decision: Decision, elapsedMs: number, deps: AppDeps): void {
+function record(review: AdmissionRequest, decision: Decision, elapsedMs: number, deps: AppDeps, mayWriteEvent: boolean): void {
   const facts = factsOf(review);
   // Field by field, not by rest and spread of `facts`: in Node 20 those take V8's slow path,
   // ~5 µs a review against ~0.04 µs (measured in a loop of a million lines).
   const line = {
     namespace: facts.namespace,
     pod: facts.pod,
-    kind: facts.kind,
-    operation: facts.operation,
+    kind: logText(facts.kind),
+    operation: logText(facts.operation),
     dryRun: facts.dryRun,
-    templates: decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates,
+    templates: logNames(decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates),
     outcome: decision.outcome,
     reason: decision.reason,
     allowed: decision.response.allowed,
@@ -185,6 +219,6 @@ function record(review: AdmissionRequest, decision: Decision, elapsedMs: number,
   reviews.inc({ outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) });
   reviewDuration.observe({ outcome: decision.outcome }, elapsedMs / 1000);
   if (!facts.dryRun) for (const t of decision.templates) injections.inc({ template: t.name, pattern: t.pattern });
-  const event = deps.events === undefined ? undefined : reviewEvent(facts, decision, review.object);
+  const event = deps.events === undefined || !mayWriteEvent ? undefined : reviewEvent(facts, decision, review.object);
   if (event !== undefined) deps.events?.record(event);
 }

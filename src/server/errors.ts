@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   'invalid-request': 400,
   'invalid-timeout': 400,
   'bad-request': 400,
+  'client-not-authenticated': 403,
   'not-found': 404,
   'request-timeout': 408,
   internal: 500,

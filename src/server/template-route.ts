@@ -7,6 +7,7 @@ import { readAdmissionReview } from '../admission/read.js';
 import { toReview } from '../admission/respond.js';
 import { decideTemplate } from '../admission/template-review.js';
 import { HttpError } from './errors.js';
+import { MAX_LOGGED_NAME, logText } from './log-fields.js';
 
 export const TEMPLATE_REVIEW_PATH = '/validate-template';
 
@@ -24,7 +25,7 @@ export function registerTemplateRoute(app: FastifyInstance, logger: Logger): voi
     const { apiVersion, request: review } = read.review;
     const response = decideTemplate(review);
     logger.info(
-      { uid: review.uid, kind: review.kind.kind, name: review.name, operation: review.operation, allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - started) * 1000) / 1000 },
+      { uid: review.uid, kind: logText(review.kind.kind), name: logText(review.name, MAX_LOGGED_NAME), operation: logText(review.operation), allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - started) * 1000) / 1000 },
       'template review',
     );
     return toReview(apiVersion, response);

@@ -147,8 +147,8 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
       const refused = ((await kube.json(['get', 'events', '-n', fresh])).items as Json[]).find((e) => e.reason === 'Denied' && e.involvedObject.kind === 'Namespace');
       return injected !== undefined && refused !== undefined ? { injected, refused } : undefined;
     }, 60_000);
-    t.match(events.injected, { type: 'Normal', source: { component: 'podpattern' }, message: /^pod checked-\S+: injected ops-check$/ });
-    t.match(events.refused, { type: 'Warning', involvedObject: { name: fresh }, message: /^pod denied-\d+ denied: [\s\S]*no template named 'no-such-template'/ });
+    t.match(events.injected, { type: 'Normal', source: { component: 'podpattern' }, message: /^podpattern injected ops-check\npod "checked-\S+"$/ });
+    t.match(events.refused, { type: 'Warning', involvedObject: { name: fresh }, message: /^podpattern denied a pod \(unknown-template\)\npod "denied-\d+": [\s\S]*no template named 'no-such-template'/ });
     const printed = await kube.must(['get', 'events', '-n', fresh, '--field-selector', 'reason=Denied']);
     t.match(printed, /Denied/);
     const dryRuns = ((await kube.json(['get', 'events', '-n', 'podpattern-test'])).items as Json[]).filter((e) => e.source?.component === 'podpattern');

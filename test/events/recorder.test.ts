@@ -84,7 +84,8 @@ t.test('pending writes and tracked keys are bounded; drops are logged sparingly'
   t.same(drops.map((l) => l.dropped), [1, 2, 4], 'logged at 1, 2, 4, … drops');
   for (let i = 10; i < 20; i++) recorder.record(injected(`rs-${i}`));
   await recorder.idle();
-  t.equal(writes.length, 3, 'no new key beyond maxKeys until a sweep forgets idle ones');
+  t.equal(writes.length, 6, 'a full table of keys evicts the least recently used: new owners are still written');
+  t.ok(recorder.tracked() <= 5, 'and the table stays at maxKeys');
 });
 
 t.test('stop() waits for queued writes', async (t) => {
@@ -93,4 +94,42 @@ t.test('stop() waits for queued writes', async (t) => {
   recorder.record(injected());
   await recorder.stop();
   t.equal(writes.length, 1);
+});
+
+t.test('a flood of distinct owners in one namespace never drops the Events of another', async (t) => {
+  const { recorder, writes } = setup();
+  const flood = (i: number): ReviewEvent => ({
+    type: 'Warning', reason: 'Denied', key: 'unknown-template', message: 'podpattern denied a pod (unknown-template)',
+    involved: { apiVersion: 'apps/v1', kind: 'Deployment', name: `owner-${i}`, namespace: 'attacker' },
+  });
+  for (let i = 0; i < 12_000; i++) {
+    recorder.record(flood(i));
+    if (i % 50 === 0) await recorder.idle();
+  }
+  await recorder.idle();
+  const flooded = writes.length;
+  t.ok(flooded <= 50, `the flooding namespace got its budget of Events, ${flooded}, not 12,000`);
+  recorder.record(injected('web-7d9f'));
+  recorder.record(injected('api-5c4b'));
+  await recorder.idle();
+  t.same(writes.slice(flooded).map((w) => `${w.event.involved.namespace}/${w.event.involved.name}`), ['shop/web-7d9f', 'shop/api-5c4b'], 'another namespace is written at once');
+});
+
+t.test('a namespace\'s budget refills with time; the table of keys and namespaces stays bounded', async (t) => {
+  const { recorder, writes, advance } = setup({ maxKeys: 100 });
+  const other = (i: number, namespace = 'busy'): ReviewEvent => ({ ...injected(`rs-${i}`), involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${i}`, namespace } });
+  for (let i = 0; i < 500; i++) recorder.record(other(i));
+  await recorder.idle();
+  const burst = writes.length;
+  t.ok(burst > 0 && burst < 500, `a burst of ${burst}`);
+  advance(60_000);
+  for (let i = 500; i < 1000; i++) recorder.record(other(i));
+  await recorder.idle();
+  t.ok(writes.length > burst, 'a minute later the namespace writes again');
+  for (let i = 0; i < 300; i++) recorder.record(other(i, `ns-${i}`));
+  await recorder.idle();
+  t.ok(recorder.tracked() <= 100, `at most maxKeys windows tracked (${recorder.tracked()})`);
+  recorder.record(other(1, 'fresh'));
+  await recorder.idle();
+  t.equal(writes.at(-1)?.event.involved.namespace, 'fresh', 'a full table evicts the least recently used key, and the new one is written');
 });

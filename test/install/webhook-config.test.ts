@@ -127,7 +127,7 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
   for (const [release, namespace, names] of releases) {
     const chart = renderChart([], release, namespace);
     t.equal(chart.status, 0, chart.stderr);
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount', 'CustomResourceDefinition']) {
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
       const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
       // Helm-only: the chart keeps its CRD on uninstall (kubectl has no uninstall to guard against).
       if (kind === 'CustomResourceDefinition') {

@@ -120,6 +120,9 @@ webhook.namespaceDefaults is on.
 {{- if eq (int .Values.server.port) (int .Values.server.healthPort) -}}
 {{- fail (printf "server.port and server.healthPort must differ (both %v)" .Values.server.port) -}}
 {{- end -}}
+{{- if and (ne .Values.clientAuth.mode "none") (not .Values.clientAuth.caSecret) -}}
+{{- fail (printf "clientAuth.mode=%s needs clientAuth.caSecret: a Secret holding the CA that signs the API server's client certificate" .Values.clientAuth.mode) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
