@@ -7,7 +7,7 @@
 
 # Node 24 (LTS until April 2028) on Debian 13 slim, pinned to a release: bump it with Node's
 # security releases. Override with --build-arg NODE_IMAGE=... to try another.
-ARG NODE_IMAGE=node:24.20.0-trixie-slim
+ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # --- build: compile TypeScript and copy the built-in catalog into dist/ --------------------
 FROM ${NODE_IMAGE} AS build

@@ -80,6 +80,9 @@ t.test('1,000 idle and half-open connections, then SIGTERM: exit 0 within drain 
   ];
   t.teardown(() => held.forEach((s) => s.destroy()));
   t.equal(held.length, 1000, '1,000 connections held open');
+  // The server may end some before the signal: on a loaded machine opening them all can outlast
+  // the 10 s TLS handshake timeout, which drops those that never sent a ClientHello.
+  const ended = () => held.filter((s) => s.closed).length;
 
   // Reviews keep coming on a keep-alive pool, as from the API server, through the drain.
   const sending = keepSending({ port, ca, clients: 4, body: (n) => ordinary(`idle-${n}`) });
@@ -88,6 +91,7 @@ t.test('1,000 idle and half-open connections, then SIGTERM: exit 0 within drain 
   await server.waitFor((l) => l.msg === 'review', 30_000);
 
   const signalled = performance.now();
+  const endedBefore = ended();
   server.child.kill('SIGTERM');
   await server.waitFor((l) => l.msg === 'draining: /readyz fails, reviews still served', 30_000);
   await new Promise((resolve) => setTimeout(resolve, (drainSeconds * 1000) / 2)); // well inside the window
@@ -101,7 +105,8 @@ t.test('1,000 idle and half-open connections, then SIGTERM: exit 0 within drain 
   t.ok(results.length > 0 && results.every((r) => r.status === 200 && JSON.parse(r.body).response.patchType === 'JSONPatch'), `${results.length} reviews, all answered with their patch`);
   t.equal(server.lines.filter((l) => l.msg === 'review').length, results.length, 'one log line per review answered');
   const closed = server.lines.find((l) => l.msg === 'closed connections with no request in flight');
-  t.ok(closed !== undefined && (closed.connections as number) >= 990, `idle connections ended at close (${String(closed?.connections)})`);
+  t.ok(closed !== undefined && (closed.connections as number) + endedBefore >= 990, `idle connections ended at close (${String(closed?.connections)}; ${endedBefore} ended before the signal)`);
+  await until(async () => ended() === held.length, 'every held connection to see its end');
   t.comment(`idle/half-open shutdown: exit ${code} after ${seconds.toFixed(2)} s with drain ${drainSeconds} s; ${results.length} reviews, ${errors.length} lost`);
 });
 

@@ -5,7 +5,7 @@ import { X509Certificate as NodeX509Certificate, createPrivateKey, webcrypto } f
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto);
 
 export interface GenerateOptions {
   /** Service name; with `namespace` gives `<service>`, `<service>.<namespace>`, `<service>.<namespace>.svc`. Default `podpattern`. */
@@ -112,9 +112,9 @@ export async function generateCertificates(options: GenerateOptions = {}): Promi
 
 interface Ca {
   cert: x509.X509Certificate;
-  key: CryptoKey;
+  key: webcrypto.CryptoKey;
   keyPem: string;
-  signingAlgorithm: Algorithm;
+  signingAlgorithm: webcrypto.Algorithm;
 }
 
 function checkOptions(dnsNames: string[], ipAddresses: string[], days: number, caDays: number): void {
@@ -164,17 +164,17 @@ async function importCa(given: { certPem: string; keyPem: string }): Promise<Ca>
     throw new Error(`the CA key is not a PEM private key: ${(error as Error).message}`);
   }
   const pkcs8 = nodeKey.export({ type: 'pkcs8', format: 'der' });
-  let importAlgorithm: EcKeyImportParams | RsaHashedImportParams;
-  let signingAlgorithm: Algorithm;
+  let importAlgorithm: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  let signingAlgorithm: webcrypto.Algorithm;
   if (nodeKey.asymmetricKeyType === 'ec') {
     const curve = nodeKey.asymmetricKeyDetails?.namedCurve;
     const namedCurve = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : undefined;
     if (namedCurve === undefined) throw new Error(`the CA key's curve ${String(curve)} is not supported: use P-256 or P-384`);
     importAlgorithm = { name: 'ECDSA', namedCurve };
-    signingAlgorithm = { name: 'ECDSA', hash: namedCurve === 'P-256' ? 'SHA-256' : 'SHA-384' } as Algorithm;
+    signingAlgorithm = { name: 'ECDSA', hash: namedCurve === 'P-256' ? 'SHA-256' : 'SHA-384' } as webcrypto.Algorithm;
   } else if (nodeKey.asymmetricKeyType === 'rsa') {
     importAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm;
+    signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm;
   } else {
     throw new Error(`the CA key type ${String(nodeKey.asymmetricKeyType)} is not supported: use ECDSA or RSA`);
   }
@@ -185,7 +185,7 @@ async function importCa(given: { certPem: string; keyPem: string }): Promise<Ca>
   return { cert, key, keyPem: given.keyPem, signingAlgorithm };
 }
 
-async function exportKeyPem(key: CryptoKey): Promise<string> {
+async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n';
 }

@@ -25,7 +25,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
   const cluster = await startCluster(legName);
   t.teardown(() => cluster.stop());
   const kubectlVersion = JSON.parse((await cluster.kubectl(['version', '--client', '-o', 'json'])).stdout) as Json;
-  t.comment(`leg ${cluster.leg.name}: kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, up in ${Date.now() - started} ms; files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
+  t.comment(`leg ${cluster.leg.name}: node ${process.version}, kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, up in ${Date.now() - started} ms; files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
   const kube = new Kube(cluster);
   const catalog = await loadBuiltinCatalog();
   const ctx: Context = {

@@ -3,7 +3,7 @@
 // promises: .ci/run on every push, a multi-arch signed image with an SBOM, the chart with the
 // image's digest pushed as an OCI artifact, the npm package with provenance.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -79,10 +79,27 @@ t.test('npm ci --omit=dev works: prepare skips the build without TypeScript', as
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
   t.equal(pkg.scripts.prepare, 'node scripts/prepare.mjs');
   // Run the script where TypeScript cannot be resolved, as after npm ci --omit=dev.
-  const bare = mkdtempSync(join(tmpdir(), 'podpattern-prepare-'));
-  writeFileSync(join(bare, 'prepare.mjs'), readFileSync(join(repoRoot, 'scripts', 'prepare.mjs')));
-  const result = spawnSync(process.execPath, [join(bare, 'prepare.mjs')], { cwd: bare, encoding: 'utf8' });
+  const bare = bareCheckout(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  const result = spawnSync(process.execPath, [join(bare, 'scripts', 'prepare.mjs')], { cwd: bare, encoding: 'utf8' });
   t.equal(result.status, 0, result.stderr);
   t.match(result.stdout, /TypeScript is not installed .*not building dist/);
   t.same(pkg.files.filter((f: string) => f.includes('bench') || f.includes('test')), [], 'the package carries no benchmarks or tests');
 });
+
+t.test('on a Node older than engines.node, prepare stops the install and says how to get the shipped one', async (t) => {
+  const bare = bareCheckout(JSON.stringify({ engines: { node: '>=999.0.0' } }));
+  const result = spawnSync(process.execPath, [join(bare, 'scripts', 'prepare.mjs')], { cwd: bare, encoding: 'utf8' });
+  t.equal(result.status, 1);
+  t.match(result.stderr, `podpattern needs Node.js >=999.0.0 (package.json engines); this is ${process.version}`);
+  t.match(result.stderr, 'export PATH="$(node scripts/node.mjs bin):$PATH"');
+  t.notMatch(result.stdout, /TypeScript|build/, 'nothing built');
+});
+
+/** A folder with scripts/prepare.mjs and what it reads (scripts/node.mjs, package.json), and no node_modules. */
+function bareCheckout(packageJson: string): string {
+  const bare = mkdtempSync(join(tmpdir(), 'podpattern-prepare-'));
+  mkdirSync(join(bare, 'scripts'));
+  for (const script of ['prepare.mjs', 'node.mjs']) writeFileSync(join(bare, 'scripts', script), readFileSync(join(repoRoot, 'scripts', script)));
+  writeFileSync(join(bare, 'package.json'), packageJson);
+  return bare;
+}

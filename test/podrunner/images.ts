@@ -27,6 +27,8 @@ export interface ImageProgram {
 export type ImageMap = Record<string, ImageProgram>;
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** Where the official node image keeps node. */
+const IMAGE_NODE = '/usr/local/bin/node';
 const busyboxApplets = (names: string[]): Record<string, string[]> =>
   Object.fromEntries(names.map((name) => [name, ['/usr/bin/busybox', name]]));
 const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'stat', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
@@ -40,10 +42,12 @@ export const DEFAULT_IMAGES: ImageMap = {
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
   // The image's ENTRYPOINT, WORKDIR and contents (/app: dist, node_modules, package.json) as the
-  // Dockerfile lays them out, bound from this repository's build.
+  // Dockerfile lays them out, bound from this repository's build, and the node running the tests
+  // where the official node image has it: the host's own path to it may lie in a folder a
+  // container does not see (the pinned release is cached under ~/.cache, and /root is hidden).
   'ghcr.io/podpattern/podpattern': {
-    from: 'this repository (npm run build)', commands: { node: [process.execPath] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: '/app', user: { uid: 65532, gid: 65532 },
-    binds: [[`${REPO}dist`, '/app/dist'], [`${REPO}node_modules`, '/app/node_modules'], [`${REPO}package.json`, '/app/package.json']],
+    from: 'this repository (npm run build)', commands: { node: [IMAGE_NODE] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: '/app', user: { uid: 65532, gid: 65532 },
+    binds: [[process.execPath, IMAGE_NODE], [`${REPO}dist`, '/app/dist'], [`${REPO}node_modules`, '/app/node_modules'], [`${REPO}package.json`, '/app/package.json']],
   },
 };
 
