@@ -10,6 +10,7 @@ import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
 import { refusals } from './refuse.js';
+import { parseProblem } from './reparse.js';
 import { compileTyped, compileValue, type Scope } from './values.js';
 
 export interface PolicyOptions {
@@ -31,6 +32,38 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
   // Refused before anything is compiled: every reason at once, and no half-made policy.
   const refused = refusals(template);
   if (refused.length > 0) return { ok: false, template: template.name, problems: refused };
+  let objects: Record<string, unknown>[];
+  try {
+    objects = policyObjects(template, options);
+  } catch (error) {
+    return { ok: false, template: template.name, problems: [`${template.name}: cannot be compiled: ${(error as Error).message}`] };
+  }
+  // Every expression is parsed again, so what is printed is CEL the API server can read (or
+  // nothing is): a template's text can only ever reach it as quoted data.
+  const unreadable = unparsable(objects);
+  if (unreadable.length > 0) return { ok: false, template: template.name, problems: unreadable.map((p) => `${template.name}: the compiled policy does not parse as CEL, a bug in podpattern policy: ${p}`) };
+  return { ok: true, objects };
+}
+
+/** The problems of the expressions in `objects` (any string under expression or messageExpression) that do not parse. */
+function unparsable(objects: unknown): string[] {
+  const problems: string[] = [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if ((key === 'expression' || key === 'messageExpression') && typeof item === 'string') {
+          const problem = parseProblem(item);
+          if (problem !== undefined) problems.push(`${problem} in ${JSON.stringify(item.length > 120 ? `${item.slice(0, 120)}…` : item)}`);
+        } else visit(item);
+      }
+    }
+  };
+  visit(objects);
+  return problems;
+}
+
+function policyObjects(template: Template, options: PolicyOptions): Record<string, unknown>[] {
   const scope: Scope = { template };
   const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
   const variables = sharedVariables(template, scope, native);
@@ -43,53 +76,50 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
   const annotations = { [POLICY_TEMPLATE_HASH_KEY]: template.hash };
   const metadata = { name, labels, annotations };
   const matchResources = bindingMatch(options);
-  return {
-    ok: true,
-    objects: [
-      {
-        apiVersion: API_VERSION,
-        kind: 'MutatingAdmissionPolicy',
-        metadata,
-        spec: {
-          // Every expression is guarded (a bad parameter makes the mutation empty and the
-          // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
-          // namespace mode, and in "required" namespaces the chart's required-injection policy
-          // refuses a pod left un-injected.
-          failurePolicy: 'Ignore',
-          reinvocationPolicy: 'IfNeeded',
-          matchConstraints: PODS_ON_CREATE,
-          matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
-          variables,
-          mutations,
-        },
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'MutatingAdmissionPolicy',
+      metadata,
+      spec: {
+        // Every expression is guarded (a bad parameter makes the mutation empty and the
+        // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
+        // namespace mode, and in "required" namespaces the chart's required-injection policy
+        // refuses a pod left un-injected.
+        failurePolicy: 'Ignore',
+        reinvocationPolicy: 'IfNeeded',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
+        variables,
+        mutations,
       },
-      { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
-      {
-        apiVersion: API_VERSION,
-        kind: 'ValidatingAdmissionPolicy',
-        metadata,
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: PODS_ON_CREATE,
-          matchConditions: commonConditions(template, false),
-          variables,
-          validations: [
-            {
-              expression: 'variables.problems.size() == 0',
-              // The webhook's message, on one line: the API server refuses a policy message
-              // with line breaks (and falls back to naming the failed expression).
-              messageExpression:
-                '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
-            },
-            // On the final pod only (the mutating policy adds the status before the containers,
-            // so this cannot be one of the problems it checks between its two mutations).
-            forgedStatusValidation(template),
-          ],
-        },
+    },
+    { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata,
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: commonConditions(template, false),
+        variables,
+        validations: [
+          {
+            expression: 'variables.problems.size() == 0',
+            // The webhook's message, on one line: the API server refuses a policy message
+            // with line breaks (and falls back to naming the failed expression).
+            messageExpression:
+              '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
+          },
+          // On the final pod only (the mutating policy adds the status before the containers,
+          // so this cannot be one of the problems it checks between its two mutations).
+          forgedStatusValidation(template),
+        ],
       },
-      { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
-    ],
-  };
+    },
+    { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
+  ];
 }
 
 /** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
