@@ -4,7 +4,7 @@
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../model/template.js';
-import { filesVolume, withDefaults } from '../engine/compose.js';
+import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
@@ -274,7 +274,7 @@ function append(field: string, items: string[]): string {
 }
 
 /** podpattern.dev/status as the webhook writes it (JSON, keys in its order), as a CEL string. */
-function statusExpression(template: Template, scope: Scope, native: string): string {
+export function statusExpression(template: Template, scope: Scope, native: string): string {
   const spec = template.spec;
   const names = (list: V1Container[]): string[] => list.map((c) => c.name);
   const files = Object.keys(spec.files).map((f) => fileKey(template.name, f));
@@ -293,7 +293,10 @@ function statusExpression(template: Template, scope: Scope, native: string): str
   parts.push({ text: `],"appEnv":${JSON.stringify((spec.app.env ?? []).map((e) => e.name))},"appVolumeMounts":[` });
   const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope))} + "\\""`);
   parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
-  parts.push({ text: ']}' });
+  // The webhook's order: the template's init containers, then its containers.
+  const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c))))];
+  const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)}}`;
+  parts.push({ expression: `${native} ? ${quote(tail(names(spec.containers)))} : ${quote(tail([]))}` });
   return concat(parts);
 }
 

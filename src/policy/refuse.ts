@@ -21,6 +21,14 @@ export function refusals(template: Template): string[] {
       out.push(`${template.name}: parameters.${name}.pattern uses lookaround or a backreference, which the API server's regular expressions (RE2) do not have`);
     }
   }
+  out.push(...nameRefusals(template), ...privilegeRefusals(template));
+  return out;
+}
+
+/** Names set by parameters: the policies check clashes and record the status by fixed names. */
+function nameRefusals(template: Template): string[] {
+  const out: string[] = [];
+  const spec = template.spec;
   const named = [
     ...spec.containers.map((c) => ['containers', c.name] as const),
     ...spec.initContainers.map((c) => ['initContainers', c.name] as const),
@@ -36,6 +44,18 @@ export function refusals(template: Template): string[] {
   }
   for (const [i, env] of (spec.app.env ?? []).entries()) {
     if (hasPlaceholder(env.name)) out.push(`${template.name}: app.env[${i}].name: an env var name set by a parameter cannot be compiled`);
+  }
+  return out;
+}
+
+/** Capabilities set by parameters, and object keys that cannot be CEL field names. */
+function privilegeRefusals(template: Template): string[] {
+  const out: string[] = [];
+  const spec = template.spec;
+  for (const container of [...spec.initContainers, ...spec.containers]) {
+    if ((container.securityContext?.capabilities?.add ?? []).some(hasPlaceholder)) {
+      out.push(`${template.name}: containers '${container.name}': a capability set by a parameter cannot be compiled: the status records the privileges given by name`);
+    }
   }
   // Written as field names of typed CEL objects, which cannot be quoted: a key that is not an
   // identifier would change the expression (a key holding `command: [...], x` adds a command).

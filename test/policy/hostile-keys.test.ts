@@ -81,3 +81,15 @@ function expressionsOf(value: unknown, found: string[] = []): string[] {
   }
   return found;
 }
+
+t.test('a capability set by a parameter is refused: the status records the privileges given by name', async (t) => {
+  const text = JSON.stringify({
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternTemplate',
+    metadata: { name: 'capable' },
+    spec: { pattern: 'sidecar', description: 'd', parameters: { cap: { type: 'string', enum: ['NET_BIND_SERVICE'] } }, containers: [{ name: 'capable', image: 'example.org/c:1', securityContext: { capabilities: { add: ['$(params.cap)'] } } }] },
+  });
+  const io = capture(text);
+  t.equal(await run(['-f', '-'], io), 1);
+  t.match(io.err(), /capable: containers 'capable': a capability set by a parameter cannot be compiled/);
+});
