@@ -158,6 +158,8 @@ class Composition {
     if (list === 'containers') this.spec.containers.push(container);
     else (this.spec.initContainers ??= []).push(container);
     this.status[list].push(container.name);
+    if (list === 'initContainers' && container.restartPolicy === 'Always') this.status.sidecars.push(container.name);
+    for (const grant of grantsOf(container)) if (!this.status.grants.includes(grant)) this.status.grants.push(grant);
   }
 
   private podHasContainer(name: string): boolean {
@@ -326,6 +328,19 @@ export function compose(pod: PodLike, pieces: Piece[], status: Status, placement
   for (const piece of pieces) composition.add(piece);
   composition.finish();
   return { problems: composition.problems, problemCount: composition.problemCount, warnings: composition.warnings };
+}
+
+/**
+ * The privileges a container is given beyond Pod Security "restricted": capabilities added,
+ * `privileged`, and `allowPrivilegeEscalation` when it is not false. Recorded in the status,
+ * so the final-state check can tell them from ones another webhook added.
+ */
+export function grantsOf(container: V1Container): string[] {
+  const context = container.securityContext ?? {};
+  const grants = [...(context.capabilities?.add ?? [])];
+  if (context.privileged === true) grants.push('privileged');
+  if (context.allowPrivilegeEscalation !== false) grants.push('allowPrivilegeEscalation');
+  return grants;
 }
 
 export function withDefaults(container: V1Container): V1Container {

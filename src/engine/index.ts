@@ -12,7 +12,8 @@ import { emptyStatus, readStatus, sameTemplates, type Status } from './status.js
 import { applyPatch, diffPatch, editableCopy } from './patch.js';
 import type { Operation } from 'fast-json-patch';
 import { MAX_PATCH_BYTES, MAX_PROBLEM_BYTES, MAX_PROBLEMS, MAX_TEMPLATES, MAX_WARNINGS, capList, capWarnings, cutBytes } from './bounds.js';
-import { ANY_TEXT, addedBy, provenance } from './provenance.js';
+import { addedBy, provenance, type Recorded } from './provenance.js';
+import { ANY_TEXT } from './likeness.js';
 import { metadataProblems, specProblems } from './shape.js';
 import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
@@ -49,12 +50,9 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) }));
 
   const input = pod as PodLike & { spec: V1PodSpec };
-  let stripping: Operation[] = [];
-  if (typeof previous === 'object') {
-    const earlier = earlierInjection(input, previous, { catalog, parameters: requests.parameters, pieces, placement });
-    if (earlier.complete && sameTemplates(previous.templates, desired)) return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
-    stripping = earlier.stripping();
-  }
+  const earlier = typeof previous === 'object' ? undoEarlier(input, previous, desired, { catalog, parameters: requests.parameters, pieces, placement }) : { stripping: [], left: undefined };
+  if (earlier === 'complete') return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
+  const { stripping, left } = earlier;
   // The earlier injection's proven objects out, then the templates in: the patch is those
   // removals followed by the diff of the stripped pod and the result (patch.ts).
   const stripped = stripping.length === 0 ? input : applyPatch(input, stripping);
@@ -63,6 +61,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const composed = compose(mutated, pieces, status, placement);
   warnings.push(...composed.warnings);
   if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
+  if (left !== undefined) keepRecorded(status, left, warnings);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = parametersOf(chosen);
@@ -105,6 +104,24 @@ function parametersOf(chosen: Chosen[]): Record<string, Record<string, Parameter
 }
 
 /**
+ * An earlier injection: 'complete' when the pod holds all of it for the templates it asks for
+ * now; else the ops that take out what is proven ours and, when the pod dropped a template,
+ * what the status records that stays.
+ */
+function undoEarlier(
+  input: PodLike & { spec: V1PodSpec },
+  previous: Status,
+  desired: InjectedTemplate[],
+  now: { catalog: Catalog; parameters: Map<string, Map<string, string>>; pieces: Piece[]; placement: Placement },
+): 'complete' | { stripping: Operation[]; left: Recorded | undefined } {
+  const earlier = earlierInjection(input, previous, now);
+  if (earlier.complete && sameTemplates(previous.templates, desired)) return 'complete';
+  const { ops, left } = earlier.stripping();
+  const dropped = previous.templates.some((t) => !desired.some((d) => d.name === t.name));
+  return { stripping: ops, left: dropped ? left : undefined };
+}
+
+/**
  * What an earlier injection recorded in `previous` left in the pod: whether it is all there
  * (`complete`), and the ops that take out what is proven to be ours.
  */
@@ -113,7 +130,8 @@ function earlierInjection(
   previous: Status,
   now: { catalog: Catalog; parameters: Map<string, Map<string, string>>; pieces: Piece[]; placement: Placement },
 ): ReturnType<typeof provenance> {
-  const recorded = recordedPieces(previous, now.catalog, now.parameters, { name: ANY_TEXT, namespace: ANY_TEXT });
+  const asked = new Set(now.pieces.map((p) => p.template.name));
+  const recorded = recordedPieces(previous, now.catalog, now.parameters, { name: ANY_TEXT, namespace: ANY_TEXT }, asked);
   const again = new Set(previous.templates.map((t) => t.name));
   return provenance(input, previous, addedBy(recorded.pieces, now.placement), addedBy(now.pieces.filter((p) => again.has(p.template.name)), now.placement), recorded.whole);
 }
@@ -121,21 +139,55 @@ function earlierInjection(
 /**
  * The templates a status records, rendered as they were when their hash still matches the
  * catalog's; `whole` is false when one of them can no longer be rendered (changed, removed, or
- * its parameters no longer valid), so the pod cannot be proven fully injected.
+ * its parameters no longer valid), so the pod cannot be proven fully injected. A template the
+ * pod no longer asks for (`again` lacks it) is rendered with the parameters the pod still sets
+ * and any value for the rest: a pod drops a template's parameters with it, and the objects it
+ * was injected with must still be found, to go with it.
  */
-function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string, Map<string, string>>, facts: PodFacts): { pieces: Piece[]; whole: boolean } {
+function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string, Map<string, string>>, facts: PodFacts, again: ReadonlySet<string>): { pieces: Piece[]; whole: boolean } {
   const pieces: Piece[] = [];
   let whole = true;
   for (const recorded of status.templates.slice(0, MAX_TEMPLATES)) {
     const template = catalog.get(recorded.name);
     const resolved = template?.hash === recorded.hash ? resolveParameters(template, parameters.get(template.name)) : undefined;
-    if (template === undefined || resolved === undefined || resolved.problems.length > 0) {
+    if (template === undefined || resolved === undefined) {
+      whole = false;
+      continue;
+    }
+    if (!again.has(template.name)) {
+      const values = new Map(resolved.values);
+      for (const name in template.spec.parameters) if (parameters.get(template.name)?.has(name) !== true || !resolved.values.has(name)) values.set(name, ANY_TEXT);
+      pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) });
+      continue;
+    }
+    if (resolved.problems.length > 0) {
       whole = false;
       continue;
     }
     pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, resolved.values, facts) });
   }
   return { pieces, whole: whole && status.templates.length <= MAX_TEMPLATES };
+}
+
+/**
+ * What an earlier injection recorded, of templates the pod no longer asks for, that podpattern
+ * cannot prove it added (the template changed or left the catalog since) stays in the pod: it
+ * stays recorded too, so it is never taken for the pod's own, and the pod author is told.
+ */
+function keepRecorded(status: Status, left: Recorded, warnings: string[]): void {
+  const kept: string[] = [];
+  for (const list of ['containers', 'initContainers', 'volumes', 'annotations', 'appEnv', 'appVolumeMounts'] as const) {
+    for (const name of left[list]) {
+      if (status[list].includes(name)) continue;
+      status[list].push(name);
+      kept.push(name);
+    }
+  }
+  if (kept.length === 0) return;
+  const { kept: shown, more } = capList(kept, 10);
+  warnings.push(
+    `${STATUS_KEY} records ${shown.map((n) => truncate(n)).join(', ')}${more > 0 ? ` and ${more} more` : ''} for a template this pod no longer asks for, and podpattern cannot prove them its own (the template changed or left the catalog since): they stay in the pod and in its record; remove them from the pod, and their names from ${STATUS_KEY}, if nothing uses them`,
+  );
 }
 
 function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[], warnings: string[]): Template | undefined {

@@ -11,8 +11,12 @@
 //    template in the catalog has the recorded hash (so it is the same spec), and rendering it
 //    with the pod's parameter annotations gives an object that the pod's object covers (every
 //    field we would set, with the same value; fields the API server defaults, such as a port's
-//    protocol, may be added). Such an object is ours or a faithful copy of ours, so removing it
-//    takes away nothing anyone else put there.
+//    protocol, may be added). What a container runs and with which privileges (image, command,
+//    args, securityContext, whether it runs once or for the pod's life) and the rendered files
+//    must be exactly what the template renders (likeness.ts). Such an object is ours or a
+//    faithful copy of ours, so removing it takes away nothing anyone else put there. A
+//    template the pod no longer asks for is rendered with any value standing for each parameter
+//    the pod no longer sets, so its objects go with it.
 // 2. When the template changed since (another hash), its old output cannot be rebuilt. An object
 //    is then replaced only if the status names it, the current version of that template adds an
 //    object of the same name, and the pod asks for the template again, so the object is swapped
@@ -22,19 +26,29 @@
 //    with that container anyway.
 //
 // Anything else the status names stays untouched; if it then clashes with what is injected,
-// the pod is denied with the clash named. A pod is "already injected" only when it holds every
+// the pod is denied with the clash named. When the pod dropped a template, what the status
+// names and stays is still recorded in the new status, with a warning (index.ts). A pod is "already injected" only when it holds every
 // object the recorded templates add, each proven by rule 1: a status whose objects are absent
 // means "not injected", and the pod is injected.
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { escapePathComponent, type Operation } from 'fast-json-patch';
 import { compose, type Piece, type Placement } from './compose.js';
-import { STATUS_KEY } from '../model/keys.js';
+import { STATUS_KEY, parseTemplateKey } from '../model/keys.js';
+import { covers, sameContainer } from './likeness.js';
 import { emptyStatus, type Status } from './status.js';
 import type { PodLike } from './types.js';
 
+type ContainerList = 'containers' | 'initContainers';
+
+/** A container and the list it is in. */
+interface Placed {
+  container: V1Container;
+  list: ContainerList;
+}
+
 /** Everything one set of templates adds to a pod, by name. */
 interface Added {
-  containers: Map<string, V1Container>;
+  containers: Map<string, Placed>;
   volumes: Map<string, V1Volume>;
   annotations: Map<string, string>;
   env: Map<string, V1EnvVar>;
@@ -49,9 +63,9 @@ export function addedBy(pieces: Piece[], placement: Placement): Added {
   const pod: PodLike & { spec: V1PodSpec } = { metadata: { annotations: {} }, spec: { containers: [{ name: APP }] } };
   compose(pod, pieces, emptyStatus([]), placement);
   const app = pod.spec.containers[0] as V1Container;
-  const all = [...pod.spec.containers.slice(1), ...(pod.spec.initContainers ?? [])];
+  const all: Placed[] = [...placed(pod.spec.containers.slice(1), 'containers'), ...placed(pod.spec.initContainers, 'initContainers')];
   return {
-    containers: new Map(all.map((c) => [c.name, c])),
+    containers: new Map(all.map((p) => [p.container.name, p])),
     volumes: new Map((pod.spec.volumes ?? []).map((v) => [v.name, v])),
     annotations: new Map(Object.entries(pod.metadata?.annotations ?? {})),
     env: new Map((app.env ?? []).map((e) => [e.name, e])),
@@ -59,11 +73,21 @@ export function addedBy(pieces: Piece[], placement: Placement): Added {
   };
 }
 
+function placed(containers: V1Container[] | undefined, list: ContainerList): Placed[] {
+  return (containers ?? []).map((container) => ({ container, list }));
+}
+
+/** Names a status records, by the list they are recorded in. */
+export type Recorded = Pick<Status, 'containers' | 'initContainers' | 'volumes' | 'annotations' | 'appEnv' | 'appVolumeMounts'>;
+
 export interface Provenance {
   /** The pod holds every object the recorded templates add, each proven ours: nothing to do. */
   complete: boolean;
-  /** Operations that take out of the pod what the status names and podpattern can prove it added, and the status itself. */
-  stripping(): Operation[];
+  /**
+   * Operations that take out of the pod what the status names and podpattern can prove it
+   * added, and the status itself; `left`: what the status names that stays in the pod.
+   */
+  stripping(): { ops: Operation[]; left: Recorded };
 }
 
 /**
@@ -71,13 +95,19 @@ export interface Provenance {
  * matches (rule 1). `replaceable`: what the templates the pod asks for again add now (rule 2).
  */
 export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, recorded: Added, replaceable: Added, recordedComplete: boolean): Provenance {
-  const ours = <T>(name: string, object: T, kind: keyof Added, named: ReadonlySet<string>): boolean => {
+  const ours = <T>(name: string, object: T, kind: Exclude<keyof Added, 'containers'>, named: ReadonlySet<string>): boolean => {
     if (!named.has(name)) return false;
     const expected = (recorded[kind] as Map<string, unknown>).get(name);
     if (expected !== undefined && covers(expected, object)) return true;
     return (replaceable[kind] as Map<string, unknown>).has(name);
   };
   const injectedNames = new Set([...status.containers, ...status.initContainers]);
+  const ourContainer = (container: V1Container, list: ContainerList): boolean => {
+    if (!injectedNames.has(container.name)) return false;
+    const expected = recorded.containers.get(container.name);
+    if (expected !== undefined && sameContainer(expected.container, expected.list, container, list)) return true;
+    return replaceable.containers.has(container.name);
+  };
   const named = {
     volumes: new Set(status.volumes),
     annotations: new Set(status.annotations),
@@ -85,13 +115,15 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     mounts: new Set(status.appVolumeMounts),
   };
   const annotations = pod.metadata?.annotations ?? {};
+  const podContainers = [...placed(pod.spec.containers, 'containers'), ...placed(pod.spec.initContainers, 'initContainers')];
   const appContainers = pod.spec.containers.filter((c) => !recorded.containers.has(c.name));
   const complete =
     recordedComplete &&
-    [...recorded.containers].every(([name, c]) => [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((x) => x.name === name && covers(c, x))) &&
+    [...recorded.containers].every(([name, want]) => podContainers.some((x) => x.container.name === name && sameContainer(want.container, want.list, x.container, x.list))) &&
     [...recorded.volumes].every(([name, v]) => (pod.spec.volumes ?? []).some((x) => x.name === name && covers(v, x))) &&
-    // An annotation the pod set itself is kept as it is (and not recorded): present is enough.
-    [...recorded.annotations].every(([key, value]) => Object.hasOwn(annotations, key) && (!named.annotations.has(key) || covers(value, annotations[key]))) &&
+    // A template's pod annotation the pod set itself is kept as it is (and not recorded):
+    // present is enough. A rendered file is always ours, recorded and exactly as rendered.
+    [...recorded.annotations].every(([key, value]) => Object.hasOwn(annotations, key) && ((!named.annotations.has(key) && parseTemplateKey(key)?.kind !== 'file') || covers(value, annotations[key]))) &&
     // App wiring goes into every container that is not injected; a pod with none has none.
     (appContainers.length === 0 ||
       ([...recorded.env].every(([name, e]) => appContainers.some((c) => (c.env ?? []).some((x) => x.name === name && covers(e, x)))) &&
@@ -102,21 +134,30 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     stripping() {
       const spec = pod.spec;
       const ops: Operation[] = [];
-      const containerKept = spec.containers.map((c) => !ours(c.name, c, 'containers', injectedNames));
+      const left: Recorded = { containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [] };
+      // Picks nothing for removal; notes a recorded name that stays in the pod.
+      const keep = (list: string[], recordedNames: ReadonlySet<string>, name: string): false => {
+        if (recordedNames.has(name) && !list.includes(name)) list.push(name);
+        return false;
+      };
+      const containerKept = spec.containers.map((c) => !ourContainer(c, 'containers'));
       // Deepest first, by the original indexes, so every path is still valid when applied in order.
       spec.containers.forEach((container, i) => {
         if (!containerKept[i]) return;
-        removals(ops, `/spec/containers/${i}/env`, container.env, (e) => ours(e.name, e, 'env', named.env));
-        removals(ops, `/spec/containers/${i}/volumeMounts`, container.volumeMounts, (m) => ours(m.mountPath, m, 'mounts', named.mounts));
+        if (injectedNames.has(container.name)) left.containers.push(container.name);
+        removals(ops, `/spec/containers/${i}/env`, container.env, (e) => ours(e.name, e, 'env', named.env) || keep(left.appEnv, named.env, e.name));
+        removals(ops, `/spec/containers/${i}/volumeMounts`, container.volumeMounts, (m) => ours(m.mountPath, m, 'mounts', named.mounts) || keep(left.appVolumeMounts, named.mounts, m.mountPath));
       });
       removals(ops, '/spec/containers', spec.containers, (_c, i) => !containerKept[i], true);
-      removals(ops, '/spec/initContainers', spec.initContainers, (c) => ours(c.name, c, 'containers', injectedNames));
-      removals(ops, '/spec/volumes', spec.volumes, (v) => ours(v.name, v, 'volumes', named.volumes));
+      removals(ops, '/spec/initContainers', spec.initContainers, (c) => ourContainer(c, 'initContainers') || keep(left.initContainers, injectedNames, c.name));
+      removals(ops, '/spec/volumes', spec.volumes, (v) => ours(v.name, v, 'volumes', named.volumes) || keep(left.volumes, named.volumes, v.name));
       for (const key of named.annotations) {
-        if (Object.hasOwn(annotations, key) && ours(key, annotations[key], 'annotations', named.annotations)) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(key)}` });
+        if (!Object.hasOwn(annotations, key)) continue;
+        if (ours(key, annotations[key], 'annotations', named.annotations)) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(key)}` });
+        else left.annotations.push(key);
       }
       if (Object.hasOwn(annotations, STATUS_KEY)) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(STATUS_KEY)}` });
-      return ops;
+      return { ops, left };
     },
   };
 }
@@ -137,88 +178,4 @@ function removals<T>(ops: Operation[], path: string, list: T[] | undefined, remo
     return;
   }
   for (const i of picked.reverse()) ops.push({ op: 'remove', path: `${path}/${i}` });
-}
-
-/**
- * Fields that may differ between what we rendered and what the API server stored without the
- * object being someone else's: quantities are rewritten to canonical form ("0.5" -> "500m"),
- * and whether a sidecar is a native one (restartPolicy) follows the server's version.
- */
-const LOOSE = new Set(['resources', 'restartPolicy', 'sizeLimit']);
-
-/**
- * Rendered in place of $(pod.name) and $(pod.namespace) when rebuilding what a status records:
- * the pod's name at injection time is not known later (a workload injected offline named its pod
- * template after the workload; the API server names its pods after the ReplicaSet), so any text
- * stands in for it.
- */
-export const ANY_TEXT = '\u0000any\u0000';
-
-/**
- * Whether `actual` holds every field of `expected` with the same value (it may hold more), and
- * every item of an expected list, in order (it may hold more items): the API server's own
- * mutating plugins add to what we injected (the ServiceAccount plugin mounts its token into
- * every container, ours too) and then reinvoke us, and such an addition must not make our
- * container look like someone else's, or every reinvocation would inject again.
- */
-export function covers(expected: unknown, actual: unknown): boolean {
-  if (expected === undefined) return true;
-  if (actual === undefined && isEmptyValue(expected)) return true;
-  if (typeof expected === 'string' && expected.includes(ANY_TEXT)) return typeof actual === 'string' && matchesWithGaps(expected.split(ANY_TEXT), actual);
-  if (Array.isArray(expected)) return Array.isArray(actual) && coversInOrder(expected, actual);
-  if (expected !== null && typeof expected === 'object') {
-    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
-    return Object.entries(expected).every(([key, value]) => {
-      const held = (actual as Record<string, unknown>)[key];
-      return LOOSE.has(key) || (value === false && held === undefined && OMITTED_FALSE.has(key)) || covers(value, held);
-    });
-  }
-  return expected === actual;
-}
-
-/**
- * Values the API server stores as absent: its Go types omit an empty string and an empty list
- * or map (`omitempty`), so an env var we render with an empty value, or `args: []`, comes back
- * without the field. Absent and empty mean the same to Kubernetes.
- */
-function isEmptyValue(value: unknown): boolean {
-  if (value === '' || value === null) return true;
-  if (Array.isArray(value)) return value.length === 0;
-  return typeof value === 'object' && Object.keys(value).length === 0;
-}
-
-/**
- * The container fields whose `false` the API server omits (plain Go bools with `omitempty`).
- * Every other bool of a container is a pointer, stored as written: `allowPrivilegeEscalation:
- * false` must still be there for a container to be ours.
- */
-const OMITTED_FALSE = new Set(['readOnly', 'stdin', 'stdinOnce', 'tty']);
-
-/** Whether each item of `expected` is covered by an item of `actual`, in order, with any items between. */
-function coversInOrder(expected: unknown[], actual: unknown[]): boolean {
-  let at = 0;
-  for (const item of expected) {
-    while (at < actual.length && !covers(item, actual[at])) at += 1;
-    if (at === actual.length) return false;
-    at += 1;
-  }
-  return true;
-}
-
-/**
- * Whether `text` is parts[0] + anything + parts[1] + … + parts[n]: the first part a prefix, the
- * last a suffix, each middle one found leftmost after the previous. Linear in the text.
- */
-function matchesWithGaps(parts: string[], text: string): boolean {
-  const first = parts[0] as string;
-  const last = parts[parts.length - 1] as string;
-  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false;
-  let at = first.length;
-  const end = text.length - last.length;
-  for (const part of parts.slice(1, -1)) {
-    const found = text.indexOf(part, at);
-    if (found === -1 || found + part.length > end) return false;
-    at = found + part.length;
-  }
-  return true;
 }

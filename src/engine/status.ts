@@ -13,10 +13,19 @@ export interface Status {
   /** Env var names and mount paths added to the application's containers. */
   appEnv: string[];
   appVolumeMounts: string[];
+  /**
+   * What the final-state check (the chart's ValidatingAdmissionPolicy) holds the pod to, as the
+   * API server stores it after every mutation: the init containers that are native sidecars
+   * (restartPolicy Always, or the pod never leaves Init), and the privileges the templates give
+   * their containers: capabilities added, and `privileged` or `allowPrivilegeEscalation` where
+   * a template sets them. Names only: a few dozen bytes.
+   */
+  sidecars: string[];
+  grants: string[];
 }
 
 export function emptyStatus(templates: InjectedTemplate[]): Status {
-  return { templates, containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [] };
+  return { templates, containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [], sidecars: [], grants: [] };
 }
 
 /** Longer than any record podpattern writes (a few dozen names): anything longer is not ours. */
@@ -39,6 +48,8 @@ export function readStatus(annotations: Record<string, string>): Status | 'unrea
       annotations: list(parsed.annotations),
       appEnv: list(parsed.appEnv),
       appVolumeMounts: list(parsed.appVolumeMounts),
+      sidecars: list(parsed.sidecars),
+      grants: list(parsed.grants),
     };
   } catch {
     return 'unreadable';

@@ -27,7 +27,9 @@ export const INJECT_KEY = `${DOMAIN}/inject`;
 /**
  * `podpattern.dev/status`: written by podpattern only. JSON recording the templates injected
  * (name, pattern, content hash) and the names of everything added, so that a second pass
- * can tell the pod is already done and, when the templates differ, undo the first pass.
+ * can tell the pod is already done and, when the templates differ, undo the first pass; and
+ * the names the final-state check holds the stored pod to: its native sidecars and the
+ * privileges the templates give their containers.
  */
 export const STATUS_KEY = `${DOMAIN}/status`;
 

@@ -4,12 +4,13 @@
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../model/template.js';
-import { filesVolume, withDefaults } from '../engine/compose.js';
+import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
 import { refusals } from './refuse.js';
+import { parseProblem } from './reparse.js';
 import { compileTyped, compileValue, type Scope } from './values.js';
 
 export interface PolicyOptions {
@@ -31,6 +32,38 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
   // Refused before anything is compiled: every reason at once, and no half-made policy.
   const refused = refusals(template);
   if (refused.length > 0) return { ok: false, template: template.name, problems: refused };
+  let objects: Record<string, unknown>[];
+  try {
+    objects = policyObjects(template, options);
+  } catch (error) {
+    return { ok: false, template: template.name, problems: [`${template.name}: cannot be compiled: ${(error as Error).message}`] };
+  }
+  // Every expression is parsed again, so what is printed is CEL the API server can read (or
+  // nothing is): a template's text can only ever reach it as quoted data.
+  const unreadable = unparsable(objects);
+  if (unreadable.length > 0) return { ok: false, template: template.name, problems: unreadable.map((p) => `${template.name}: the compiled policy does not parse as CEL, a bug in podpattern policy: ${p}`) };
+  return { ok: true, objects };
+}
+
+/** The problems of the expressions in `objects` (any string under expression or messageExpression) that do not parse. */
+function unparsable(objects: unknown): string[] {
+  const problems: string[] = [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if ((key === 'expression' || key === 'messageExpression') && typeof item === 'string') {
+          const problem = parseProblem(item);
+          if (problem !== undefined) problems.push(`${problem} in ${JSON.stringify(item.length > 120 ? `${item.slice(0, 120)}…` : item)}`);
+        } else visit(item);
+      }
+    }
+  };
+  visit(objects);
+  return problems;
+}
+
+function policyObjects(template: Template, options: PolicyOptions): Record<string, unknown>[] {
   const scope: Scope = { template };
   const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
   const variables = sharedVariables(template, scope, native);
@@ -43,53 +76,50 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
   const annotations = { [POLICY_TEMPLATE_HASH_KEY]: template.hash };
   const metadata = { name, labels, annotations };
   const matchResources = bindingMatch(options);
-  return {
-    ok: true,
-    objects: [
-      {
-        apiVersion: API_VERSION,
-        kind: 'MutatingAdmissionPolicy',
-        metadata,
-        spec: {
-          // Every expression is guarded (a bad parameter makes the mutation empty and the
-          // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
-          // namespace mode, and in "required" namespaces the chart's required-injection policy
-          // refuses a pod left un-injected.
-          failurePolicy: 'Ignore',
-          reinvocationPolicy: 'IfNeeded',
-          matchConstraints: PODS_ON_CREATE,
-          matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
-          variables,
-          mutations,
-        },
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'MutatingAdmissionPolicy',
+      metadata,
+      spec: {
+        // Every expression is guarded (a bad parameter makes the mutation empty and the
+        // validating policy deny), so a failure here is a bug; Ignore matches the "enabled"
+        // namespace mode, and in "required" namespaces the chart's required-injection policy
+        // refuses a pod left un-injected.
+        failurePolicy: 'Ignore',
+        reinvocationPolicy: 'IfNeeded',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
+        variables,
+        mutations,
       },
-      { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
-      {
-        apiVersion: API_VERSION,
-        kind: 'ValidatingAdmissionPolicy',
-        metadata,
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: PODS_ON_CREATE,
-          matchConditions: commonConditions(template, false),
-          variables,
-          validations: [
-            {
-              expression: 'variables.problems.size() == 0',
-              // The webhook's message, on one line: the API server refuses a policy message
-              // with line breaks (and falls back to naming the failed expression).
-              messageExpression:
-                '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
-            },
-            // On the final pod only (the mutating policy adds the status before the containers,
-            // so this cannot be one of the problems it checks between its two mutations).
-            forgedStatusValidation(template),
-          ],
-        },
+    },
+    { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata,
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: commonConditions(template, false),
+        variables,
+        validations: [
+          {
+            expression: 'variables.problems.size() == 0',
+            // The webhook's message, on one line: the API server refuses a policy message
+            // with line breaks (and falls back to naming the failed expression).
+            messageExpression:
+              '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
+          },
+          // On the final pod only (the mutating policy adds the status before the containers,
+          // so this cannot be one of the problems it checks between its two mutations).
+          forgedStatusValidation(template),
+        ],
       },
-      { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
-    ],
-  };
+    },
+    { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
+  ];
 }
 
 /** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
@@ -244,7 +274,7 @@ function append(field: string, items: string[]): string {
 }
 
 /** podpattern.dev/status as the webhook writes it (JSON, keys in its order), as a CEL string. */
-function statusExpression(template: Template, scope: Scope, native: string): string {
+export function statusExpression(template: Template, scope: Scope, native: string): string {
   const spec = template.spec;
   const names = (list: V1Container[]): string[] => list.map((c) => c.name);
   const files = Object.keys(spec.files).map((f) => fileKey(template.name, f));
@@ -263,7 +293,10 @@ function statusExpression(template: Template, scope: Scope, native: string): str
   parts.push({ text: `],"appEnv":${JSON.stringify((spec.app.env ?? []).map((e) => e.name))},"appVolumeMounts":[` });
   const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope))} + "\\""`);
   parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
-  parts.push({ text: ']}' });
+  // The webhook's order: the template's init containers, then its containers.
+  const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c))))];
+  const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)}}`;
+  parts.push({ expression: `${native} ? ${quote(tail(names(spec.containers)))} : ${quote(tail([]))}` });
   return concat(parts);
 }
 

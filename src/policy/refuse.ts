@@ -2,7 +2,7 @@
 // reason names the template and the field, so an operator knows what to change or to leave to
 // the webhook.
 import type { Template } from '../model/template.js';
-import { hasPlaceholder } from './values.js';
+import { hasPlaceholder, unsafeFieldNames } from './values.js';
 
 /**
  * JavaScript regular expression features RE2 (the API server's CEL `matches`) lacks:
@@ -21,6 +21,14 @@ export function refusals(template: Template): string[] {
       out.push(`${template.name}: parameters.${name}.pattern uses lookaround or a backreference, which the API server's regular expressions (RE2) do not have`);
     }
   }
+  out.push(...nameRefusals(template), ...privilegeRefusals(template));
+  return out;
+}
+
+/** Names set by parameters: the policies check clashes and record the status by fixed names. */
+function nameRefusals(template: Template): string[] {
+  const out: string[] = [];
+  const spec = template.spec;
   const named = [
     ...spec.containers.map((c) => ['containers', c.name] as const),
     ...spec.initContainers.map((c) => ['initContainers', c.name] as const),
@@ -36,6 +44,24 @@ export function refusals(template: Template): string[] {
   }
   for (const [i, env] of (spec.app.env ?? []).entries()) {
     if (hasPlaceholder(env.name)) out.push(`${template.name}: app.env[${i}].name: an env var name set by a parameter cannot be compiled`);
+  }
+  return out;
+}
+
+/** Capabilities set by parameters, and object keys that cannot be CEL field names. */
+function privilegeRefusals(template: Template): string[] {
+  const out: string[] = [];
+  const spec = template.spec;
+  for (const container of [...spec.initContainers, ...spec.containers]) {
+    if ((container.securityContext?.capabilities?.add ?? []).some(hasPlaceholder)) {
+      out.push(`${template.name}: containers '${container.name}': a capability set by a parameter cannot be compiled: the status records the privileges given by name`);
+    }
+  }
+  // Written as field names of typed CEL objects, which cannot be quoted: a key that is not an
+  // identifier would change the expression (a key holding `command: [...], x` adds a command).
+  const typed = { containers: spec.containers, initContainers: spec.initContainers, volumes: spec.volumes, 'app.env': spec.app.env ?? [], 'app.volumeMounts': spec.app.volumeMounts ?? [] };
+  for (const [field, value] of Object.entries(typed)) {
+    for (const where of unsafeFieldNames(value, field)) out.push(`${template.name}: ${where} is not a CEL identifier, so it cannot be a field name in a policy; Kubernetes objects have no such field`);
   }
   return out;
 }

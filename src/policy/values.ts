@@ -79,11 +79,40 @@ export function compileTyped(value: unknown, type: string, scope: Scope, mode: M
   if (Array.isArray(value)) return list(value.map((item) => compileTyped(item, type, scope, mode)));
   if (value === null || typeof value !== 'object') return compileValue(value, scope, mode, typed);
   const fields = Object.entries(value).map(([key, item]) => {
+    // A field name is written as it is (CEL has no quoted field names): refuse.ts refuses a
+    // template with any other, and this stops one that got past it.
+    if (!isIdentifier(key)) throw new Error(`${JSON.stringify(key)} is not a CEL identifier`);
     const child = childMode(mode, key);
     if (MAP_FIELDS.has(key)) return `${key}: ${compileValue(item, scope, child)}`;
     return `${key}: ${compileTyped(item, `${type}.${key}`, scope, child, TYPED_FIELDS.has(key))}`;
   });
   return `${type}{${fields.join(', ')}}`;
+}
+
+/**
+ * CEL's identifiers, less its reserved words (CEL language definition, "Syntax"): the only
+ * field names a typed object literal can hold. Every Kubernetes field name is one.
+ */
+const IDENTIFIER = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+const RESERVED = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+
+function isIdentifier(key: string): boolean {
+  return IDENTIFIER.test(key) && !RESERVED.has(key);
+}
+
+/**
+ * The keys of `value` that compileTyped would write as field names and cannot (each with its
+ * path under `path`); the maps it quotes (MAP_FIELDS) are not looked into.
+ */
+export function unsafeFieldNames(value: unknown, path: string, found: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((item, i) => unsafeFieldNames(item, `${path}[${i}]`, found));
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (!isIdentifier(key)) found.push(`${path}: the key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}`);
+      else if (!MAP_FIELDS.has(key)) unsafeFieldNames(item, `${path}.${key}`, found);
+    }
+  }
+  return found;
 }
 
 /** True when the string holds one of our placeholders (names must be fixed to be compiled). */
