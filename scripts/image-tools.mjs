@@ -95,7 +95,11 @@ export function missingPrerequisites() {
 export function run(command, args, options = {}) {
   options.log?.(`$ ${command} ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
+    // Through env(1), which drops what a test runner or coverage tool puts into the environment
+    // of every node process it sees started (tap's loaders in NODE_OPTIONS, V8 coverage), even
+    // one whose environment is given: mmdebstrap's hooks run the new root's node and npm, which
+    // cannot load them.
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', command, ...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', options.capture ? 'pipe' : process.stderr, process.stderr],
