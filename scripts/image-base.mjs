@@ -143,7 +143,8 @@ export async function ensureBase({ repo, cache, refresh = false, log }) {
       await run('buildah', [...store, 'add', '--quiet', container, rootfs, '/'], { capture: true });
       await run('buildah', [...store, 'config', '--env', `PATH=${PATH}`, '--env', `NODE_VERSION=${nodeVersion}`,
         '--entrypoint', '["docker-entrypoint.sh"]', '--cmd', '["node"]', '--os', 'linux', '--arch', 'amd64', container]);
-      await run('buildah', [...store, 'commit', '--quiet', '--rm', container, ref], { capture: true });
+      // No io.buildah.version label: labels are inherited, and the image's should be the Dockerfile's.
+      await run('buildah', [...store, 'commit', '--quiet', '--rm', '--identity-label=false', container, ref], { capture: true });
     } catch (error) {
       await run('buildah', [...store, 'rm', container], { capture: true }).catch(() => undefined);
       throw error;

@@ -80,6 +80,8 @@ if (problems.length > 0) {
       'org.opencontainers.image.licenses': 'Apache-2.0',
       'org.opencontainers.image.revision': built.commit,
     });
+    const dockerfileLabels = [...DOCKERFILE.matchAll(/(org\.opencontainers\.image\.\w+)=/g)].map((m) => m[1]).sort();
+    t.same(Object.keys(config.Labels ?? {}).sort(), dockerfileLabels, 'the Dockerfile\'s labels and no others (none from the builder)');
     t.match(built.commit, /^([0-9a-f]{40}(-dirty)?|unknown)$/, 'the revision is a commit');
     t.equal(image.config.os, 'linux');
     t.equal(image.config.architecture, 'amd64');
