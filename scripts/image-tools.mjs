@@ -77,6 +77,18 @@ export function missingPrerequisites() {
 }
 
 /**
+ * The caller's environment without NODE_OPTIONS: the build runs the image's own node and npm
+ * (mmdebstrap's hooks, in the new root), which must not load the caller's preloads, such as
+ * the test runner's `--import` of a module that exists only in this checkout.
+ * @returns {NodeJS.ProcessEnv}
+ */
+function buildEnv() {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/**
  * @typedef {object} RunOptions
  * @property {string} [cwd]
  * @property {boolean} [capture] resolve with stdout instead of passing it through
@@ -97,7 +109,7 @@ export function run(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: options.env ?? buildEnv(),
       stdio: ['ignore', options.capture ? 'pipe' : process.stderr, process.stderr],
     });
     /** @type {Buffer[]} */

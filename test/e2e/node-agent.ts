@@ -157,8 +157,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   /**
    * Pulls every container's image, as the kubelet does before it creates the pod's sandbox. A
    * failed pull is written as the containers' waiting state, ErrImagePull with the registry's
-   * message, then ImagePullBackOff while it waits to try again (10 s, doubling to 5 min, the
-   * kubelet's back-off). Undefined when the pod was deleted meanwhile.
+   * message, and each failed retry as ImagePullBackOff; it tries again after 10 s, doubling to
+   * 5 min (the kubelet's back-off). Undefined when the pod was deleted meanwhile.
    */
   async function pullImages(pod: V1Pod, key: string): Promise<Map<string, Image> | undefined> {
     const state: { deleted: boolean; wake?: () => void } = { deleted: false };
@@ -171,13 +171,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           return images;
         } catch (error) {
           if (!(error instanceof PullError)) throw error;
-          await writeWaiting(pod, 'ErrImagePull', error.message).catch(() => undefined);
+          const waiting = attempt === 0 ? ['ErrImagePull', error.message] : ['ImagePullBackOff', `Back-off pulling image: ${error.message}`];
+          await writeWaiting(pod, waiting[0] as string, waiting[1] as string).catch(() => undefined);
           await new Promise<void>((resolve) => {
             state.wake = resolve;
             const timer = setTimeout(resolve, Math.min(300_000, 10_000 * 2 ** attempt));
             timer.unref();
           });
-          if (!state.deleted && !stopped) await writeWaiting(pod, 'ImagePullBackOff', `Back-off pulling image: ${error.message}`).catch(() => undefined);
         }
       }
       return undefined;
