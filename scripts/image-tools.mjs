@@ -77,18 +77,6 @@ export function missingPrerequisites() {
 }
 
 /**
- * The caller's environment without NODE_OPTIONS: the build runs the image's own node and npm
- * (mmdebstrap's hooks, in the new root), which must not load the caller's preloads, such as
- * the test runner's `--import` of a module that exists only in this checkout.
- * @returns {NodeJS.ProcessEnv}
- */
-function buildEnv() {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return env;
-}
-
-/**
  * @typedef {object} RunOptions
  * @property {string} [cwd]
  * @property {boolean} [capture] resolve with stdout instead of passing it through
@@ -107,9 +95,13 @@ function buildEnv() {
 export function run(command, args, options = {}) {
   options.log?.(`$ ${command} ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
+    // `env -u NODE_OPTIONS`: the build runs the image's own node and npm (mmdebstrap's hooks,
+    // in the new root), which must not load the caller's preloads, such as the test runner's
+    // `--import` of a module only this checkout has. Removing it from `env` is not enough under
+    // tap: its process tracking puts NODE_OPTIONS back into every child's environment.
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', command, ...args], {
       cwd: options.cwd,
-      env: options.env ?? buildEnv(),
+      env: options.env ?? process.env,
       stdio: ['ignore', options.capture ? 'pipe' : process.stderr, process.stderr],
     });
     /** @type {Buffer[]} */

@@ -9,12 +9,16 @@ import type { Cluster } from './harness.js';
 import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import { describe, outcome, type Json } from './pods.js';
 import { IMAGE_NAME, makeSigner, publishChart, verify } from './release.js';
+import { envArgs, sandboxArgs } from '../podrunner/sandbox.js';
 import type { Context } from './suite.js';
 
-/** `node --version` run inside the released image's root filesystem (as pulled by the node). */
+/** `node --version` run in the released image, as pulled by the node. */
 export async function imageNodeVersion(cluster: Cluster): Promise<string> {
   const image = await cluster.images.pull(cluster.release.image);
-  const result = await run('bwrap', ['--ro-bind', image.rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--chdir', '/', 'node', '--version'], { env: { PATH: image.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' } });
+  // The way the node agent starts a container: the image's root, user and environment only.
+  const sandbox = sandboxArgs({ rootfs: image.rootfs, mounts: [], readOnlyRoot: true, workingDir: image.workingDir, uid: image.uid, gid: image.gid, groups: [] });
+  const argv = [...sandbox, ...envArgs(image.env, image.rootfs), 'node', '--version'];
+  const result = await run(argv[0] as string, argv.slice(1));
   if (result.code !== 0) throw new Error(`node --version in ${image.id}: ${describe(result)}`);
   return result.stdout.trim();
 }
