@@ -32,7 +32,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
   t.comment(`image ${release.image}`);
   t.comment(`chart ${release.chart}:${release.version} (${release.chartDigest})`);
   t.comment(`Kubernetes ${cluster.serverVersion}`);
-  t.comment(`leg ${cluster.leg.name}: kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, up in ${Date.now() - started} ms; files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
+  t.comment(`leg ${cluster.leg.name}: kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, released and up in ${Date.now() - started} ms (the image build included); files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
   const kube = new Kube(cluster);
   const catalog = await loadBuiltinCatalog();
   const ctx: Context = {
