@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # podpattern webhook image: build with dev dependencies, run with production ones only.
 #   docker build -t podpattern:dev .
+# or, with buildah and no registry (the base made from Debian's packages): npm run image
+# (docs/images.md).
 # The image holds no certificates: the serving certificate is mounted from a Secret
 # (see docs/install.md), and the process writes nothing outside /tmp, so it runs with
 # readOnlyRootFilesystem: true.

@@ -64,7 +64,7 @@ const TOOLS = [
 export function missingPrerequisites() {
   const problems = [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    problems.push('the image build must run as root (buildah builds with chroot isolation and vfs storage as root): run it with sudo, or as root in CI');
+    problems.push('the image build must run as root (for buildah\'s chroot isolation and storage, and mmdebstrap\'s namespaces): run it with sudo, or as root in CI');
   }
   for (const tool of TOOLS) {
     const found = spawnSync('sh', ['-c', `command -v ${tool.command}`], { stdio: 'ignore' }).status === 0;
@@ -95,11 +95,11 @@ export function missingPrerequisites() {
 export function run(command, args, options = {}) {
   options.log?.(`$ ${command} ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    // `env -u NODE_OPTIONS`: the build runs the image's own node and npm (mmdebstrap's hooks,
-    // in the new root), which must not load the caller's preloads, such as the test runner's
-    // `--import` of a module only this checkout has. Removing it from `env` is not enough under
-    // tap: its process tracking puts NODE_OPTIONS back into every child's environment.
-    const child = spawn('env', ['-u', 'NODE_OPTIONS', command, ...args], {
+    // Through env(1), which drops what a test runner or coverage tool puts into the environment
+    // of every node process it sees started (tap's loaders in NODE_OPTIONS, V8 coverage), even
+    // one whose environment is given: mmdebstrap's hooks run the new root's node and npm, which
+    // cannot load them.
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', command, ...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', options.capture ? 'pipe' : process.stderr, process.stderr],

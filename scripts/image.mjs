@@ -234,7 +234,7 @@ async function main() {
   const built = await buildImage({ labels, refreshBase: values['refresh-base'] ?? false, ...(values.out ? { out: values.out } : {}), ...(values.commit ? { commit: values.commit } : {}) });
   console.log(`archive: ${built.archive}`);
   console.log(`digest:  ${built.digest}`);
-  console.log(`size:    ${(built.size / 1e6).toFixed(1)} MB (compressed layers); base ${built.base.ref} (Node.js ${built.base.nodeVersion}, npm ${built.base.npmVersion}, Debian ${built.base.debian}); ${built.cached ? 'cached' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`size:    ${(built.size / 1e6).toFixed(1)} MB (the archive: compressed layers); base ${built.base.ref} (Node.js ${built.base.nodeVersion}, npm ${built.base.npmVersion}, Debian ${built.base.debian}); ${built.cached ? 'cached' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   console.log(JSON.stringify({ archive: built.archive, digest: built.digest, ref: built.ref }));
   return 0;
 }
