@@ -1,7 +1,9 @@
 // `npm run cluster`: the e2e control plane for a person to use by hand.
 //
-//   npm run cluster [-- up [LEG]]   builds (once) and starts a leg (default: current), prints the
-//                                   KUBECONFIG to export, and leaves it running in the background
+//   npm run cluster [-- up [LEG]]   builds (once) and starts a leg (default: current) with the
+//                                   release rehearsed (image and chart in a registry on
+//                                   loopback), prints the KUBECONFIG to export and the chart to
+//                                   install, and leaves it running in the background
 //   npm run cluster -- status       what runs, and where
 //   npm run cluster -- down         stops it and removes its files
 //
@@ -22,6 +24,9 @@ interface State {
   dir: string;
   kubeconfig: string;
   apiserver: string;
+  chart: string;
+  version: string;
+  image: string;
 }
 
 function readState(): State | undefined {
@@ -53,10 +58,11 @@ async function up(legName: string): Promise<void> {
     fail(`a cluster already runs (${running.leg}, ${running.kubernetes}): export KUBECONFIG=${running.kubeconfig}, or stop it with npm run cluster -- down`);
   }
   const l = leg(legName);
-  // The node runs podpattern's pods from this checkout's dist/, as the image would.
+  // The harness's own TypeScript; podpattern itself comes from the image the harness builds.
   if (spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' }).status !== 0) fail('npm run build failed (see above)');
   const built = spawnSync('bash', [join(REPO_ROOT, 'test', 'e2e', 'cluster', 'build.sh'), `1.${l.minor}`, 'etcd'], { stdio: 'inherit' });
   if (built.status !== 0) fail('the control plane could not be built (see above)');
+  if (spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'go-tools.mjs')], { stdio: 'inherit' }).status !== 0) fail('helm, cosign or crane could not be built (see above)');
   const missing = cannotRun(l);
   if (missing !== undefined) fail(missing);
   mkdirSync(CACHE_DIR, { recursive: true });
@@ -64,7 +70,8 @@ async function up(legName: string): Promise<void> {
   const log = openSync(LOG, 'w');
   const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '__run', legName], { detached: true, stdio: ['ignore', log, log] });
   child.unref();
-  for (let waited = 0; waited < 300_000; waited += 500) {
+  // The first run builds the image (minutes); later ones reuse it.
+  for (let waited = 0; waited < 1_800_000; waited += 500) {
     const state = readState();
     if (state !== undefined) {
       process.stdout.write([
@@ -72,7 +79,9 @@ async function up(legName: string): Promise<void> {
         '',
         `  export KUBECONFIG=${state.kubeconfig}`,
         `  ${join(l.binDir, 'kubectl')} get nodes   # the leg's own kubectl`,
+        `  npm run helm -- install podpattern ${state.chart} --version ${state.version} --plain-http -n podpattern --create-namespace --wait`,
         '',
+        `The chart's image: ${state.image} (the node pulls it from the same registry).`,
         `Logs of every component: ${state.dir}. Stop it with: npm run cluster -- down`,
         '',
       ].join('\n'));
@@ -81,14 +90,14 @@ async function up(legName: string): Promise<void> {
     if (child.exitCode !== null || !alive(child.pid as number)) fail(`the cluster did not start; its log (${LOG}):\n${readFileSync(LOG, 'utf8').slice(-4000)}`);
     await sleep(500);
   }
-  fail(`the cluster was not up after 5 minutes; see ${LOG}`);
+  fail(`the cluster was not up after 30 minutes; see ${LOG}`);
 }
 
 /** The background process: starts the cluster, records it, and stops it on SIGTERM. */
 async function serve(legName: string): Promise<void> {
   const cluster = await startCluster(legName);
   process.env.PODPATTERN_E2E_KEEP = '0';
-  const state: State = { pid: process.pid, leg: cluster.leg.name, kubernetes: cluster.serverVersion, dir: cluster.dir, kubeconfig: cluster.kubeconfig, apiserver: cluster.apiserverUrl };
+  const state: State = { pid: process.pid, leg: cluster.leg.name, kubernetes: cluster.serverVersion, dir: cluster.dir, kubeconfig: cluster.kubeconfig, apiserver: cluster.apiserverUrl, chart: cluster.release.chart, version: cluster.release.version, image: cluster.release.image };
   writeFileSync(STATE, JSON.stringify(state, null, 2));
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

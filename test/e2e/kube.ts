@@ -1,7 +1,7 @@
 // Small helpers the e2e tests share: kubectl that throws with the whole story, waiting on a
 // condition with a bound, namespaces and pods, podpattern's install, its metrics and logs.
+import type { Release } from './release.js';
 import type { Cluster, RunResult } from './harness.js';
-import { join } from 'node:path';
 import { describe, namespaceManifest, parseYaml, type Json } from './pods.js';
 
 export const RELEASE = 'podpattern';
@@ -85,28 +85,22 @@ export class Kube {
     return this.cluster.helm(args);
   }
 
-  /** helm install/upgrade of the project's chart, waiting until podpattern's pods are ready. */
-  async helmInstall(verb: 'install' | 'upgrade', values: string[] = []): Promise<RunResult> {
-    return this.helm([
-      verb, RELEASE, await this.packagedChart(), '--namespace', RELEASE_NAMESPACE,
+  /** The release installed last (the cluster's own until an upgrade moves to another). */
+  private installed: Release | undefined;
+
+  /**
+   * helm install/upgrade of the chart as a user gets it, from the run's OCI registry
+   * (`oci://…/charts/podpattern --version …`), waiting until podpattern's pods are ready; the
+   * release installed last (else the cluster's) unless another is given.
+   */
+  async helmInstall(verb: 'install' | 'upgrade', values: string[] = [], release: Release = this.installed ?? this.cluster.release): Promise<RunResult> {
+    const result = await this.helm([
+      verb, RELEASE, release.chart, '--version', release.version, '--plain-http', '--namespace', RELEASE_NAMESPACE,
       ...(verb === 'install' ? ['--create-namespace'] : []),
       '--wait', '--timeout', '5m', ...values.flatMap((v) => ['--set', v]),
     ]);
-  }
-
-  private chart: string | undefined;
-
-  /** The chart as a release ships it: `helm package`d once per cluster, installed from the .tgz. */
-  async packagedChart(): Promise<string> {
-    if (this.chart === undefined) {
-      const dir = join(this.cluster.dir, 'chart');
-      const packaged = await this.helm(['package', 'helm/podpattern', '--destination', dir]);
-      if (packaged.code !== 0) throw new Error(`helm package helm/podpattern: ${describe(packaged)}`);
-      const file = /Successfully packaged chart and saved it to: (\S+\.tgz)/.exec(packaged.stdout)?.[1];
-      if (file === undefined) throw new Error(`helm package printed no .tgz: ${packaged.stdout}`);
-      this.chart = file;
-    }
-    return this.chart;
+    if (result.code === 0) this.installed = release;
+    return result;
   }
 
   /**

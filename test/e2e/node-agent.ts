@@ -1,6 +1,8 @@
 // The e2e cluster's one node, and the agent that stands in for its kubelet: it registers the
 // Node, and runs the pods the scheduler binds to it whose images it can run (podpattern's own,
-// see images.ts) the way a kubelet would: a network namespace with a pod IP, the pod's volumes
+// pulled by digest from the run's registry and unpacked, see images.ts) the way a kubelet
+// would: the image pulled (ErrImagePull and ImagePullBackOff with the registry's message when
+// it cannot be), a network namespace with a pod IP, the pod's volumes
 // (Secrets, ConfigMaps, emptyDirs, the projected service-account token) at their mountPaths,
 // the container's env (with fieldRefs and Service links), user and securityContext, readiness
 // and liveness probes sent to the pod IP, the pod's status written back (phase, podIP,
@@ -26,7 +28,7 @@ import {
   type V1Pod,
   type V1Probe,
 } from '@kubernetes/client-node';
-import { isPodpatternImage, podpatternImage, type Image } from './images.js';
+import { isPodpatternImage, PullError, type Image, type ImageStore } from './images.js';
 import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './network.js';
 import { startProcess, stopProcess, type Managed } from './processes.js';
 import { containerSandbox, envArgs, sandboxArgs } from '../podrunner/sandbox.js';
@@ -41,12 +43,15 @@ export interface NodeAgentOptions {
   /** Folder for pods' volumes and container logs. */
   dir: string;
   kubernetesVersion: string;
-  repoRoot: string;
+  /** Where images come from: the run's registry. */
+  images: ImageStore;
 }
 
 export interface NodeAgent {
   /** The output of one container of a pod the agent runs (all its restarts). */
   logs(namespace: string, pod: string, container: string): string;
+  /** The image (with its digest) a running container of a pod was started from. */
+  imageOf(namespace: string, pod: string, container: string): Image | undefined;
   /** Pods the agent runs now, as namespace/name. */
   running(): string[];
   stop(): Promise<void>;
@@ -54,6 +59,7 @@ export interface NodeAgent {
 
 interface RunningContainer {
   spec: V1Container;
+  image: Image;
   process: Managed | undefined;
   ready: boolean;
   started: boolean;
@@ -84,7 +90,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
   const pods = new Map<string, RunningPod>();
   const finishing = new Set<string>();
-  const image = podpatternImage(options.repoRoot);
+  /** Pods whose images are being pulled, and whether they were deleted meanwhile. */
+  const pulling = new Map<string, { deleted: boolean; wake?: () => void }>();
   let stopped = false;
 
   const informer = makeInformer(kube, '/api/v1/pods', () => core.listPodForAllNamespaces());
@@ -94,11 +101,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const running = pods.get(key);
     if (running !== undefined && running.pod.metadata?.uid !== pod.metadata?.uid) return; // an old pod of the same name is still finishing
     if (pod.metadata?.deletionTimestamp !== undefined) {
+      const pull = pulling.get(key);
+      if (pull !== undefined) {
+        pull.deleted = true;
+        pull.wake?.();
+      }
       if (running !== undefined) void terminate(running, pod);
       else if (!finishing.has(key)) void forceDelete(pod);
       return;
     }
-    if (running !== undefined || finishing.has(key)) return;
+    if (running !== undefined || finishing.has(key) || pulling.has(key)) return;
     if (!runnable(pod)) return;
     void start(pod).catch((error: Error) => process.stderr.write(`[node-agent] ${key}: ${error.stack ?? error.message}\n`));
   };
@@ -125,6 +137,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
   async function start(pod: V1Pod): Promise<void> {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const images = await pullImages(pod, key);
+    if (images === undefined || stopped) return;
     const network = options.network.addPod(options.apiserverPort);
     const dir = join(options.dir, 'pods', `${pod.metadata?.namespace}_${pod.metadata?.name}_${pod.metadata?.uid}`);
     const running: RunningPod = { pod, key, network, dir, containers: new Map(), terminating: false, startedAt: now() };
@@ -132,18 +146,68 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const volumes = await materializeVolumes(core, pod, join(dir, 'volumes'));
     const env = await serviceLinks(core, pod);
     for (const spec of pod.spec?.containers ?? []) {
-      const container: RunningContainer = { spec, process: undefined, ready: false, started: false, restarts: 0, startedAt: now(), timers: [] };
+      const container: RunningContainer = { spec, image: images.get(spec.name) as Image, process: undefined, ready: false, started: false, restarts: 0, startedAt: now(), timers: [] };
       running.containers.set(spec.name, container);
-      launch(running, container, image, volumes, env);
+      launch(running, container, volumes, env);
       watchProbes(running, container);
     }
     await writeStatus(running);
   }
 
-  function launch(running: RunningPod, container: RunningContainer, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
+  /**
+   * Pulls every container's image, as the kubelet does before it creates the pod's sandbox. A
+   * failed pull is written as the containers' waiting state, ErrImagePull with the registry's
+   * message, and each failed retry as ImagePullBackOff; it tries again after 10 s, doubling to
+   * 5 min (the kubelet's back-off). Undefined when the pod was deleted meanwhile.
+   */
+  async function pullImages(pod: V1Pod, key: string): Promise<Map<string, Image> | undefined> {
+    const state: { deleted: boolean; wake?: () => void } = { deleted: false };
+    pulling.set(key, state);
+    try {
+      for (let attempt = 0; !state.deleted && !stopped; attempt += 1) {
+        try {
+          const images = new Map<string, Image>();
+          for (const spec of pod.spec?.containers ?? []) images.set(spec.name, await options.images.pull(spec.image ?? ''));
+          return images;
+        } catch (error) {
+          if (!(error instanceof PullError)) throw error;
+          const waiting = attempt === 0 ? ['ErrImagePull', error.message] : ['ImagePullBackOff', `Back-off pulling image: ${error.message}`];
+          await writeWaiting(pod, waiting[0] as string, waiting[1] as string).catch(() => undefined);
+          await new Promise<void>((resolve) => {
+            state.wake = resolve;
+            const timer = setTimeout(resolve, Math.min(300_000, 10_000 * 2 ** attempt));
+            timer.unref();
+          });
+        }
+      }
+      return undefined;
+    } finally {
+      pulling.delete(key);
+    }
+  }
+
+  /** The status of a pod whose containers wait for their images. */
+  async function writeWaiting(pod: V1Pod, reason: string, message: string): Promise<void> {
+    if (stopped) return;
+    const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now() });
+    const status = {
+      phase: 'Pending',
+      hostIP: options.network.nodeIp,
+      hostIPs: [{ ip: options.network.nodeIp }],
+      startTime: now(),
+      conditions: [condition('Initialized', true), condition('ContainersReady', false), condition('Ready', false), condition('PodScheduled', true)],
+      containerStatuses: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason, message } } })),
+    };
+    await core.patchNamespacedPodStatus(
+      { name: pod.metadata?.name as string, namespace: pod.metadata?.namespace as string, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  }
+
+  function launch(running: RunningPod, container: RunningContainer, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
     const { pod, dir } = running;
     const spec = container.spec;
-    const command = containerCommand(running, spec, image, volumes, serviceEnv);
+    const command = containerCommand(running, spec, container.image, volumes, serviceEnv);
     const logFile = join(dir, `${spec.name}.log`);
     mkdirSync(dirname(logFile), { recursive: true });
     container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), { logFile, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
@@ -167,7 +231,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       container.restarts += 1;
       await writeStatus(running).catch(() => undefined);
       const timer = setTimeout(() => {
-        if (!running.terminating && !stopped) launch(running, container, image, volumes, serviceEnv);
+        if (!running.terminating && !stopped) launch(running, container, volumes, serviceEnv);
       }, Math.min(10_000, 1000 * 2 ** Math.min(container.restarts, 4)));
       container.timers.push(timer);
     });
@@ -230,7 +294,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       containerStatuses: containers.map((c) => ({
         name: c.spec.name,
         image: c.spec.image,
-        imageID: '',
+        imageID: c.image.id,
         containerID: c.process === undefined ? undefined : `e2e://${c.process.pid}`,
         ready: c.ready,
         started: c.started,
@@ -272,9 +336,11 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       const file = running === undefined ? undefined : join(running.dir, `${container}.log`);
       return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
     },
+    imageOf: (namespace, pod, container) => pods.get(`${namespace}/${pod}`)?.containers.get(container)?.image,
     running: () => [...pods.keys()],
     stop: async () => {
       stopped = true;
+      for (const pull of pulling.values()) pull.wake?.();
       clearInterval(heartbeat);
       await informer.stop();
       for (const running of pods.values()) {
@@ -308,14 +374,14 @@ function containerCommand(running: RunningPod, spec: V1Container, image: Image, 
     ...network.exec,
     ...sandboxArgs({
       ...sandbox,
-      mounts: [...image.mounts, ...sandbox.mounts],
+      rootfs: image.rootfs,
       hostname: pod.metadata?.name ?? 'pod',
       workingDir: spec.workingDir ?? image.workingDir,
       uid,
       gid: security.runAsGroup ?? image.gid,
       groups: [...(podSecurity?.supplementalGroups ?? []), ...(podSecurity?.fsGroup === undefined ? [] : [podSecurity.fsGroup])],
     }),
-    ...envArgs({ ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) }),
+    ...envArgs({ ...image.env, HOSTNAME: pod.metadata?.name ?? '', ...serviceEnv, ...containerEnv(pod, spec, network.ip) }, image.rootfs),
     ...argv,
   ];
 }

@@ -4,6 +4,7 @@
 // server stored or refused.
 import type { Test } from 'tap';
 import { startCluster, type Cluster } from './harness.js';
+import { imageNodeVersion, releaseTests, missingImageTest } from './suite-release.js';
 import { Kube, RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import { outcome, isUntouched, loadBuiltinCatalog, missingFromPod, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import { controllerTests } from './suite-controllers.js';
@@ -25,7 +26,13 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
   const cluster = await startCluster(legName);
   t.teardown(() => cluster.stop());
   const kubectlVersion = JSON.parse((await cluster.kubectl(['version', '--client', '-o', 'json'])).stdout) as Json;
-  t.comment(`leg ${cluster.leg.name}: node ${process.version}, kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, up in ${Date.now() - started} ms; files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
+  // What this leg installs and runs on, first: a failure report starts with it.
+  const { release } = cluster;
+  t.comment(`Node.js ${await imageNodeVersion(cluster)} in the image (the harness runs on ${process.version})`);
+  t.comment(`image ${release.image}`);
+  t.comment(`chart ${release.chart}:${release.version} (${release.chartDigest})`);
+  t.comment(`Kubernetes ${cluster.serverVersion}`);
+  t.comment(`leg ${cluster.leg.name}: kube-apiserver ${cluster.serverVersion}, kubectl ${kubectlVersion.clientVersion?.gitVersion}, released and up in ${Date.now() - started} ms (the image build included); files and logs in ${cluster.dir} (PODPATTERN_E2E_KEEP=1 keeps them)`);
   const kube = new Kube(cluster);
   const catalog = await loadBuiltinCatalog();
   const ctx: Context = {
@@ -44,7 +51,10 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     t.equal(cluster.serverVersion, cluster.leg.kubernetes);
   });
 
-  await t.test('helm install of the packaged chart: it installs and its webhook pods become ready endpoints', async (t) => {
+  await releaseTests(t, ctx);
+  await missingImageTest(t, ctx);
+
+  await t.test('helm install of the released chart from the OCI registry: it installs and its webhook pods, run from the pulled image, become ready endpoints', async (t) => {
     const installed = await kube.helmInstall('install');
     t.equal(installed.code, 0, outcome(installed));
     const deployment = await kube.json(['get', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE]);
@@ -52,6 +62,8 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     const pods = await kube.webhookPods();
     t.equal(pods.length, 2, 'two podpattern pods');
     t.ok(pods.every((p) => p.spec.nodeName !== undefined), 'placed by kube-scheduler');
+    t.same(pods.map((p) => p.spec.containers[0].image), [release.image, release.image], 'the pods name the released image by its digest');
+    t.same(pods.map((p) => p.status.containerStatuses?.[0]?.imageID), [release.image, release.image], 'and run it: the node agent pulled that digest');
     const addresses = await kube.webhookEndpoints(2);
     t.same(addresses, pods.map((p) => p.status.podIP).sort(), "the Service's endpoints are the pods' IPs");
     const config = await kube.json(['get', 'mutatingwebhookconfiguration', RELEASE]);
@@ -108,11 +120,13 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
 
 async function upgradeTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
-  await t.test('helm upgrade rolls the pods and keeps the certificates', async (t) => {
+  await t.test('helm upgrade to the next release (a second build of the image, a new digest) rolls the pods onto it and keeps the certificates', async (t) => {
+    const next = await ctx.cluster.publishNext({ 'dev.podpattern.e2e.build': 'upgrade' });
+    t.not(next.digest, ctx.cluster.release.digest, `the second build is another image (${next.digest})`);
     const secretBefore = await kube.json(['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE_NAMESPACE]);
     const bundleBefore = (await kube.json(['get', 'mutatingwebhookconfiguration', RELEASE])).webhooks[0].clientConfig.caBundle as string;
     const podsBefore = (await kube.webhookPods()).map((p) => p.metadata.name).sort();
-    const upgraded = await kube.helmInstall('upgrade', ['server.logLevel=debug']);
+    const upgraded = await kube.helmInstall('upgrade', ['server.logLevel=debug'], next);
     t.equal(upgraded.code, 0, outcome(upgraded));
     const secretAfter = await kube.json(['get', 'secret', `${RELEASE}-tls`, '-n', RELEASE_NAMESPACE]);
     const bundleAfter = (await kube.json(['get', 'mutatingwebhookconfiguration', RELEASE])).webhooks[0].clientConfig.caBundle as string;
@@ -123,6 +137,9 @@ async function upgradeTests(t: Test, ctx: Context): Promise<void> {
       return names.length === 2 && names.every((n) => !podsBefore.includes(n)) ? names : undefined;
     }, 180_000);
     t.equal(podsAfter.length, 2, 'two new pods are ready');
+    const running = (await kube.webhookPods()).filter((p) => podsAfter.includes(p.metadata.name));
+    t.same(running.map((p) => p.status.containerStatuses?.[0]?.imageID), [next.image, next.image], `the new pods run ${next.image}`);
+    t.same(running.map((p) => ctx.cluster.node.imageOf(p.metadata.namespace, p.metadata.name, 'podpattern')?.digest), [next.digest, next.digest], "from that digest's root filesystem");
     await kube.webhookEndpoints(2);
     const template = ctx.pick('sidecar', 'https-proxy');
     const created = await kube.create(podManifest(kube.unique('after-upgrade'), ctx.namespaces.required, requestAnnotations(template)));

@@ -59,7 +59,7 @@ t.test('release: multi-arch signed image with SBOM, chart with the digest, npm w
   t.equal(release.jobs.npm.permissions['id-token'], 'write');
 });
 
-t.test('chart-release.mjs stamps the version and the digest, keeping comments', async (t) => {
+t.test('chart-release.mjs stamps the version, the digest and (--repository) the image repository, keeping comments', async (t) => {
   const chart = mkdtempSync(join(tmpdir(), 'podpattern-chart-'));
   for (const file of ['Chart.yaml', 'values.yaml']) writeFileSync(join(chart, file), readFileSync(join(repoRoot, 'helm', 'podpattern', file), 'utf8'));
   const digest = `sha256:${'ab'.repeat(32)}`;
@@ -70,9 +70,16 @@ t.test('chart-release.mjs stamps the version and the digest, keeping comments', 
   const values = readFileSync(join(chart, 'values.yaml'), 'utf8');
   t.equal(parse(values).image.digest, digest);
   t.match(values, /# -- A digest \(sha256:\.\.\.\) pins the image exactly/, 'comments kept');
-  const bad = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'chart-release.mjs'), 'v1.2.3', 'latest', chart], { encoding: 'utf8' });
-  t.equal(bad.status, 2);
-  t.match(bad.stderr, /usage/);
+  t.equal(parse(values).image.repository, 'ghcr.io/podpattern/podpattern', 'the repository stays without --repository');
+  const moved = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'chart-release.mjs'), '1.2.4', digest, chart, '--repository', '127.0.0.1:5000/podpattern'], { encoding: 'utf8' });
+  t.equal(moved.status, 0, moved.stderr);
+  t.match(parse(readFileSync(join(chart, 'values.yaml'), 'utf8')).image, { repository: '127.0.0.1:5000/podpattern', digest });
+  for (const args of [['v1.2.3', 'latest'], ['1.2.3', digest, chart, '--repository', 'https://ghcr.io/x'], ['1.2.3', digest, chart, '--repository', 'ghcr.io/x/podpattern:1.0'], ['1.2.3', digest, chart, 'extra'], ['1.2.3', digest, '--unknown']]) {
+    const bad = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'chart-release.mjs'), ...args], { encoding: 'utf8' });
+    t.equal(bad.status, 2, `refused: ${args.join(' ')}`);
+    t.match(bad.stderr, /usage/);
+  }
+  t.equal(parse(readFileSync(join(chart, 'Chart.yaml'), 'utf8')).version, '1.2.4', 'a refused call changes nothing');
 });
 
 t.test('npm ci --omit=dev works: prepare skips the build without TypeScript', async (t) => {
