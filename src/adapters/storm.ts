@@ -55,7 +55,8 @@ async function readLimited(url: string, response: Response, limit: number): Prom
   const decoder = new TextDecoder();
   const parts: string[] = [];
   let read = 0;
-  for await (const chunk of response.body) {
+  // Node's web stream yields Uint8Array chunks; its type without the DOM library does not say so.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
     read += chunk.byteLength;
     if (read > limit) {
       await response.body.cancel().catch(() => undefined);
