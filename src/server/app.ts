@@ -2,20 +2,18 @@
 // app.inject() and only the TLS tests open a socket. The route decodes, asks admission/decide,
 // records the decision and encodes; nothing about pods is decided here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { readAdmissionReview } from '../admission/read.js';
 import { toReview } from '../admission/respond.js';
 import { decide, factsOf, failed, type Decision, type ReviewDeps } from '../admission/review.js';
-import type { AdmissionRequest, IncomingReview, OutgoingReview } from '../admission/types.js';
+import type { AdmissionRequest, OutgoingReview } from '../admission/types.js';
 import type { EventSink } from '../events/recorder.js';
 import { reviewEvent } from '../events/review-event.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
-import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
-import { parseGoDuration } from './timeout.js';
+import { readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
 import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
 
@@ -39,8 +37,6 @@ export const IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 5_000;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
-/** Part of the API server's `?timeout=` kept back for sending the answer. */
-const TIMEOUT_MARGIN_MS = 50;
 
 export interface AppDeps extends ReviewDeps {
   logger: Logger;
@@ -90,57 +86,35 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES);
+  // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
+  const admitBody: onRequestHookHandler = (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done());
   app.post('/mutate', {
     schema: { response: { 200: OUTGOING_REVIEW_SCHEMA } }, // how the answer is written: review-schema.ts
-    // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
-    onRequest: (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done()),
+    onRequest: admitBody,
   }, async (request): Promise<OutgoingReview> => {
-    // app.inject() does not pass through the server's listeners: then the clock starts here.
-    const arrived = (request.raw as Arrived)[ARRIVED] ?? performance.now();
-    const body = request.body; // the JSON text: see parseText
-    // Fastify skips the parser when a POST has no body at all (no Content-Length, no chunks).
-    if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
-    const { apiVersion, request: review } = readReview(body);
-    const decision = decideWithin(review, deps, timeBudget((request.query as Record<string, unknown>).timeout, performance.now() - arrived));
+    const arrived = arrivedAt(request.raw);
+    const { apiVersion, request: review } = readReview(request.body); // the JSON text: see parseText
+    const decision = decideWithin(review, deps, timeBudget(request.query, performance.now() - arrived));
     record(review, decision, performance.now() - arrived, deps);
     return toReview(apiVersion, decision.response);
   });
 
-  registerTemplateRoute(app, deps.logger);
+  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt });
   return app;
 }
 
 const ARRIVED = Symbol('podpattern.arrived');
 type Arrived = IncomingMessage & { [ARRIVED]?: number };
 
+/** When the request arrived; app.inject() does not pass through the server's listeners: then now. */
+function arrivedAt(request: IncomingMessage): number {
+  return (request as Arrived)[ARRIVED] ?? performance.now();
+}
+
 /** Hands /mutate the JSON text: the route counts its values before parsing it (json-budget.ts). */
 function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
   if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
   else done(null, body);
-}
-
-/** Milliseconds left to decide in, from the API server's `?timeout=`; undefined when it sent none. */
-function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
-  if (timeout === undefined) return undefined;
-  const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : undefined;
-  if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${typeof timeout === 'string' ? timeout : JSON.stringify(timeout)} is not a duration such as 10s or 500ms`);
-  return ms - elapsedMs - TIMEOUT_MARGIN_MS;
-}
-
-/** Parses and reads a review's body; a body that is not one is a 4xx. */
-function readReview(body: string): IncomingReview {
-  if (exceedsSeparators(body)) {
-    throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  const read = readAdmissionReview(parsed);
-  if (!read.ok) throw new HttpError(read.code, read.message);
-  return read.review;
 }
 
 /**
