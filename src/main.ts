@@ -18,8 +18,8 @@ import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
 import { Lifecycle } from './server/lifecycle.js';
-import { Connections } from './server/connections.js';
-import { checkHeap } from './server/heap.js';
+import { Connections, defaultMaxConnections } from './server/connections.js';
+import { checkHeap, containerMemoryLimit } from './server/heap.js';
 import { EventRecorder } from './events/recorder.js';
 import { buildInfo } from './version/index.js';
 
@@ -76,6 +76,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace), events: cluster.events }),
     failureMode: config.failureMode,
     tls: { cert: pair.certPem, key: pair.keyPem },
+    limits: { readTimeoutMs: config.readTimeoutSeconds * 1000 },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
   const health = buildHealthApp({
@@ -83,7 +84,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     readiness: () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining }),
   });
 
-  const connections = [new Connections(app.server), new Connections(health.server)];
+  const limits = { idleTimeoutMs: config.idleTimeoutSeconds * 1000, maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections };
+  const connections = [new Connections(app.server, limits), new Connections(health.server, limits)];
   try {
     await app.listen({ host: config.host, port: config.port });
     await health.listen({ host: config.host, port: config.healthPort });
@@ -99,7 +101,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     void cluster.start();
   }
   logger.info(
-    { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined },
+    { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined, maxConnections: limits.maxConnections },
     'podpattern serving',
   );
 

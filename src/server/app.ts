@@ -28,15 +28,23 @@ export const BODY_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Above the API server's 90 s idle timeout, so the client, not us, closes idle connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 /**
- * A connection with no traffic at all this long is closed: one that finished its TLS handshake
- * and never sent a request would otherwise be held for ever. Above the keep-alive timeout, which
- * Node applies between requests.
+ * A connection with no request for this long is closed (connections.ts): one that finished its
+ * TLS handshake and never sent a request would otherwise be held for ever. Above the keep-alive
+ * timeout, which Node applies between requests.
  */
 export const IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 5_000;
 /** A TLS handshake not done by then is dropped (Node's default is 120 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A request's headers and body must have arrived this long after it began, or it gets a 408 and
+ * its connection is closed, freeing the room it held in the body budget. The API server's own
+ * timeout for a webhook call is 10 s by default (at most 30 s): a body still arriving after that
+ * is one nobody waits for.
+ */
+export const READ_TIMEOUT_MS = 10_000;
+/** A request, waiting for room included, is dropped after this many read timeouts. */
+const REQUEST_TIMEOUT_FACTOR = 3;
 
 export interface AppDeps extends ReviewDeps {
   logger: Logger;
@@ -44,6 +52,8 @@ export interface AppDeps extends ReviewDeps {
   lifecycle: Lifecycle;
   /** Bytes of bodies read at once; BODY_BUDGET_BYTES when absent. */
   bodyBudgetBytes?: number;
+  /** How long a request's headers and body may take to arrive; READ_TIMEOUT_MS when absent. */
+  limits?: { readTimeoutMs?: number };
   /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
   events?: EventSink;
   /** Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests, benchmarks). */
@@ -51,6 +61,12 @@ export interface AppDeps extends ReviewDeps {
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const readTimeoutMs = deps.limits?.readTimeoutMs ?? READ_TIMEOUT_MS;
+  // A body's read timeout is kept by body-budget.ts, from when reading starts. Node's own request
+  // timeout, from when the request began, is the backstop for the time spent waiting for room
+  // as well. Node checks it and headersTimeout every connectionsCheckingInterval (30 s by
+  // default): a slow sender under a 30 s request timeout held its connection for up to 58 s.
+  const checkEveryMs = Math.max(10, Math.min(1_000, readTimeoutMs / 4));
   const app = Fastify({
     // No logger inside Fastify: the route writes one line per review and the error handler one
     // per failed request, both to deps.logger. Fastify's own lines are about misuse of Fastify
@@ -59,13 +75,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    connectionTimeout: IDLE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_FACTOR * readTimeoutMs,
+    // Idle connections are closed by connections.ts, the same way on every Node version.
+    connectionTimeout: 0,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ...(deps.tls === undefined ? {} : { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS } }),
+    ...(deps.tls === undefined
+      ? { http: { connectionsCheckingInterval: checkEveryMs } }
+      : { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, connectionsCheckingInterval: checkEveryMs } }),
   }) as unknown as FastifyInstance;
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, readTimeoutMs);
 
   // Only application/json (anything else is a 415), handed over as text: see parseText.
   app.removeAllContentTypeParsers();
@@ -85,7 +104,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.lifecycle.draining) response.setHeader('connection', 'close');
   });
 
-  const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES);
+  const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES, readTimeoutMs);
   // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
   const admitBody: onRequestHookHandler = (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done());
   app.post('/mutate', {

@@ -64,7 +64,7 @@ t.test('malformed requests', async (t) => {
   const deps = testDeps({ inject: () => { engineCalls += 1; return { outcome: 'skipped', reason: 'not-requested', warnings: [] }; } });
   const app = buildApp(deps);
   t.teardown(() => app.close());
-  const unknownPath = { name: 'unknown path', url: '/validate', body: JSON.stringify(valid), status: 404, code: 'not-found' };
+  const unknownPath: Case = { name: 'unknown path', url: '/validate', body: JSON.stringify(valid), status: 404, code: 'not-found' };
   for (const [path, c] of [...['/mutate', '/validate-template'].flatMap((path) => cases.map((c) => [path, c] as const)), ['', unknownPath] as const]) {
     const headers: Record<string, string> = {};
     if (c.contentType !== null) headers['content-type'] = c.contentType ?? 'application/json';
