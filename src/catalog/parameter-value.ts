@@ -127,12 +127,7 @@ export function expandedSize(pattern: string): number {
   for (let i = 0; i < pattern.length; i += 1) {
     const c = pattern[i];
     if (c === '\\') {
-      const next = pattern[i + 1];
-      i += 1;
-      if ((next === 'p' || next === 'P' || next === 'x') && pattern[i + 1] === '{') {
-        const close = pattern.indexOf('}', i);
-        if (close !== -1) i = close;
-      }
+      i = endOfEscape(pattern, i);
       atom(1);
     } else if (c === '[') {
       i = endOfClass(pattern, i);
@@ -168,6 +163,16 @@ export function expandedSize(pattern: string): number {
 }
 
 const REPEAT = /^\{(\d+)(,(\d*))?\}/;
+
+/** The last index of the escape starting at `from`: `\x`, or `\p{Name}` and `\x{41}` whole. */
+function endOfEscape(pattern: string, from: number): number {
+  const next = pattern[from + 1];
+  if ((next === 'p' || next === 'P' || next === 'x') && pattern[from + 2] === '{') {
+    const close = pattern.indexOf('}', from + 2);
+    if (close !== -1) return close;
+  }
+  return from + 1;
+}
 
 /** The index of the ']' that closes the class opened at `from` (or the last index). */
 function endOfClass(pattern: string, from: number): number {
