@@ -11,8 +11,26 @@ import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../m
 
 export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
 
+/**
+ * Deeper than any Kubernetes object a template holds (a projected volume's items are about ten
+ * levels down): 2,000 nested lists overflowed the stack of the code that walks a template.
+ */
+export const MAX_TEMPLATE_DEPTH = 32;
+
 export function validateTemplate(object: unknown, source: TemplateSource, fallbackName: string): Validated {
   const name = readName(object) ?? fallbackName;
+  const deep = deeperThan(object, MAX_TEMPLATE_DEPTH);
+  if (deep !== undefined) return { ok: false, name, problems: [`${deep}: nested more than ${MAX_TEMPLATE_DEPTH} levels deep; no template needs that`] };
+  try {
+    return validateShaped(object, source, name);
+  } catch (error) {
+    // Each check reads only what the schema has already typed; this is the last line, so that
+    // one object can never take down the list, the watch or the webhook that reads it.
+    return { ok: false, name, problems: [`(top): could not be checked (${(error as Error).message})`] };
+  }
+}
+
+function validateShaped(object: unknown, source: TemplateSource, name: string): Validated {
   const structural = schemaProblems(object);
   const rawSpec = (object as { spec?: unknown } | null)?.spec;
   if (rawSpec === null || typeof rawSpec !== 'object') return { ok: false, name, problems: structural };
@@ -37,6 +55,18 @@ function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boo
       return [];
     }
   });
+}
+
+/** The path of a value nested deeper than `limit` in `object`, or undefined. Iterative: no stack to overflow. */
+function deeperThan(object: unknown, limit: number): string | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: object, depth: 0, path: '' }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { value, depth, path } = top;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= limit) return path === '' ? '(top)' : path;
+    for (const [key, item] of Object.entries(value)) stack.push({ value: item, depth: depth + 1, path: Array.isArray(value) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}` });
+  }
+  return undefined;
 }
 
 function readName(object: unknown): string | undefined {
