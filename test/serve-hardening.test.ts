@@ -208,3 +208,33 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   server.child.kill('SIGTERM');
   t.equal(await server.exit, 0, 'exit 0');
 });
+
+t.test('SIGTERM beside hostile idle and slow connections: every review sent before the listener closed is answered', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-drain-hostile-'));
+  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=1'], { cwd });
+  t.teardown(() => { server.child.kill('SIGKILL'); });
+  const { port } = await started(server);
+  const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
+  const idle = await openConnections('tls-idle', 200, port, ca);
+  // Slow senders: a large body declared, a byte sent now and then; they hold requests in flight.
+  const slow = await openConnections('tls-idle', 50, port, ca);
+  for (const socket of slow) socket.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${MiB}\r\n\r\n{`);
+  const trickle = setInterval(() => slow.forEach((s) => s.writable && s.write(' ')), 200);
+  t.teardown(() => { clearInterval(trickle); [...idle, ...slow].forEach((s) => s.destroy()); });
+
+  // Reviews keep coming, each on a new connection once draining (Connection: close), until the process is gone.
+  const sending = keepSending({ port, ca, clients: 4, body: (n) => ordinary(`drain-${n}`) });
+  t.teardown(() => sending.stop());
+  await server.waitFor((l) => l.msg === 'review', 30_000);
+  server.child.kill('SIGTERM');
+  t.equal(await server.exit, 0, 'exit 0');
+  await sending.stop();
+  clearInterval(trickle);
+  const { results, errors } = sending;
+  // Once the listener is closed a new connection is refused (or reset while still in the
+  // kernel's accept queue, 'connect ECONNRESET'): that review was never taken.
+  const lost = errors.filter((e) => !/ECONNREFUSED|^connect ECONNRESET/.test(e));
+  t.same(lost.slice(0, 5), [], `no review taken was lost (${errors.length - lost.length} refused after the listener closed)`);
+  t.ok(results.length > 0 && results.every((r) => r.status === 200 || r.status === 503), `${results.length} reviews answered (200, or 503 once closing)`);
+  t.ok(results.filter((r) => r.status === 200).length > 0);
+});

@@ -100,9 +100,12 @@ export class Connections {
     return this.refusedCount;
   }
 
-  /** Ends every connection with no request in flight: idle, half-sent headers, mid-handshake. Returns how many. */
-  closeIdle(): number {
-    return this.closeIdleFor(0);
+  /**
+   * Ends every connection with no request in flight (idle, half-sent headers, mid-handshake)
+   * and none begun or ended for `ms`. Returns how many.
+   */
+  closeIdle(ms = 0): number {
+    return this.closeIdleFor(ms);
   }
 
   /** Ends every connection. */
