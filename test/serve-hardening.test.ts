@@ -20,6 +20,9 @@ import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import { defaultMaxConnections } from '../src/server/connections.js';
 
 const MiB = 1024 * 1024;
+// Five real processes, one of them under 10,000 connections and a mix of 3 to 5.5 MiB reviews:
+// past the runner's 120 s per file on a loaded 2-core machine.
+t.setTimeout(600_000);
 
 const ordinary = (uid: string) => review(uid, { annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } });
 
