@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { keepSending } from './helpers/tls.js';
 import { serve } from './helpers/process.js';
 
+// Five processes started from the TypeScript sources, one of them drained for 8 s: under a
+// minute on an idle 2-core machine, several on a loaded one; each wait inside is on a log line
+// or an answer, so this timeout only ends a hang.
+t.setTimeout(10 * 60_000);
+
 const review = (uid: string) => JSON.stringify({
   apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
   request: {

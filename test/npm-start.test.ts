@@ -68,7 +68,7 @@ t.test('killing npm start by npm\'s PID stops the server and frees its ports', {
   t.not(serverPid, npm.pid, 'the server is its own process');
 
   process.kill(npm.pid as number, 'SIGTERM');
-  await eventually(() => !alive(serverPid), 30_000, 'the server to exit after npm was killed');
+  await eventually(() => !alive(serverPid), 120_000, 'the server to exit after npm was killed');
   t.notOk(alive(serverPid), 'the server exited');
   t.notOk(await portOpen(port), 'and its port is free');
 });

@@ -27,7 +27,7 @@ t.test('log-normalizer writes the app\'s log lines as JSON with their own timest
   const size = await eventually(async () => {
     const out = (await running.exec('app', ['stat', '-c', '%s', '/var/log/app/app.log'])).output.trim();
     return Number(out) < 1024 * 1024 ? Number(out) : undefined;
-  }, 30_000, 'the log file below the bound');
+  }, 60_000, 'the log file below the bound');
   t.ok(size < 1024 * 1024, `the file read to its end was truncated (${size} bytes left)`);
   t.match(running.logs('log-normalizer', 'stderr'), /truncated a log file/, 'and the adapter said so on stderr');
   t.ok(running.logs('log-normalizer', 'stdout').split('\n').filter(Boolean).every((line) => JSON.parse(line).source === 'log-normalizer'), 'stdout carries only the app\'s lines');

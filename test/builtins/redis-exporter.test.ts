@@ -28,7 +28,7 @@ t.test('redis-exporter serves the Redis stats as Prometheus metrics', { skip: po
   const metrics = await eventually(async () => {
     const text = await fetchText(`http://${running.ip}:9121/metrics`);
     return /^redis_db_keys\{db="db0"\} 1$/m.test(text) ? text : undefined;
-  }, 20_000, 'the key count in the metrics');
+  }, 60_000, 'the key count in the metrics');
   t.match(metrics, /^redis_up 1$/m, 'redis_up 1: the exporter reached the Redis in its pod');
   t.match(metrics, /^redis_db_keys\{db="db0"\} 1$/m, 'the key the app wrote is counted');
   t.match(metrics, /^redis_connected_clients \d+$/m, 'client stats');

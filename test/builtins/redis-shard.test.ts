@@ -27,10 +27,10 @@ t.test('redis-shard spreads keys over two real Redis shards', { skip: podRunnerS
   const running = await runUntilReady(t, pod, { hostNames: ['redis-0.redis.default.svc.cluster.local', 'redis-1.redis.default.svc.cluster.local'] });
   const shards = [redisServer(running.hostIp, 16379), redisServer(running.hostIp, 16380)];
   t.teardown(() => { for (const shard of shards) shard.kill(); });
-  for (const port of [16379, 16380]) await eventually(async () => ((await redisCli(running.hostIp, port, 'PING')) === 'PONG' ? true : undefined), 20_000, `shard ${port} up`);
+  for (const port of [16379, 16380]) await eventually(async () => ((await redisCli(running.hostIp, port, 'PING')) === 'PONG' ? true : undefined), 60_000, `shard ${port} up`);
 
   // twemproxy reconnects to a shard after server_retry_timeout (2 s), so the first writes may fail.
-  await eventually(async () => ((await redisCli(running.ip, 6380, 'SET', 'probe', '1')) === 'OK' ? true : undefined), 20_000, 'a write through the proxy');
+  await eventually(async () => ((await redisCli(running.ip, 6380, 'SET', 'probe', '1')) === 'OK' ? true : undefined), 60_000, 'a write through the proxy');
   const keys = Array.from({ length: 100 }, (_, i) => `user:${i}`);
   const replies: string[] = [];
   for (const key of keys) replies.push(await redisCli(running.ip, 6380, 'SET', key, `value-${key}`));

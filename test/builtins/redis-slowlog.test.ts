@@ -23,7 +23,7 @@ t.test('redis-slowlog turns the slow queries of a real Redis into structured std
   const record = await eventually(async () => {
     const lines = running.logs('redis-slowlog', 'stdout').split('\n').filter(Boolean);
     return lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((r) => r.command === 'EVAL');
-  }, 30_000, 'the slow EVAL on the adapter\'s stdout');
+  }, 60_000, 'the slow EVAL on the adapter\'s stdout');
   t.match(record, { source: 'redis-slowlog', command: 'EVAL', args: [SLOW[1], '0'], time: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/ }, 'one JSON line per slow command, with its arguments and time');
   t.ok(Number(record.duration_us) >= 1000, `with its duration (${String(record.duration_us)} µs)`);
   t.match(record.client, /^127\.0\.0\.1:\d+$/, 'and the client that sent it');

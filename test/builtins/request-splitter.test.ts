@@ -50,7 +50,7 @@ t.test('request-splitter starts before its Services exist, then sends about 10% 
   t.teardown(() => { for (const server of servers) server.close(); });
   dns.set('web.default.svc.cluster.local', running.hostIp);
   dns.set('web-experiment.default.svc.cluster.local', running.hostIp);
-  await eventually(async () => ((await callWithStatus(running.ip, '198.51.100.1')).status === 200 ? true : undefined), 30_000, 'nginx following the new names');
+  await eventually(async () => ((await callWithStatus(running.ip, '198.51.100.1')).status === 200 ? true : undefined), 60_000, 'nginx following the new names');
   t.pass('nginx resolved the Services that appeared after it started, without a restart');
 
   // Documentation addresses, only ever written into a header.

@@ -14,7 +14,7 @@ function roundTrip(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
     let received = '';
-    socket.setTimeout(5_000, () => socket.destroy(new Error('timed out')));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('timed out')));
     socket.on('connect', () => socket.end(text));
     socket.on('data', (chunk) => (received += String(chunk)));
     socket.on('close', () => resolve(received));
@@ -42,7 +42,7 @@ t.test('service-broker relays to a Service that appears after the pod started', 
   const answer = await eventually(async () => {
     const reply = await roundTrip(running.ip, 8080, 'hello');
     return reply === '' ? undefined : reply;
-  }, 20_000, 'a relayed answer');
+  }, 60_000, 'a relayed answer');
   t.equal(answer, 'echo:hello', 'the broker relays to the Service that appeared after start');
   t.match(running.states(), [{ name: 'app', restarts: 0 }, { name: 'service-broker', restarts: 0, ready: true }], 'without restarting');
 });

@@ -50,7 +50,7 @@ t.test('storm-logs turns Storm UI topology statistics into structured stdout lin
   const records = await eventually(async () => {
     const lines = running.logs('storm-logs', 'stdout').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
-  }, 30_000, 'a poll of the Storm UI on the adapter\'s stdout');
+  }, 60_000, 'a poll of the Storm UI on the adapter\'s stdout');
   t.match(records.find((r) => r.kind === 'topology'), { source: 'storm', topology: 'wordcount', topology_id: TOPOLOGY_ID, window: 600, status: 'ACTIVE', uptimeSeconds: 3600, emitted: 1200, acked: 1000, failed: 3, completeLatency: '12.500' }, 'the topology\'s statistics for the 10-minute window');
   t.match(records.find((r) => r.kind === 'spout'), { component: 'sentences', acked: 590, failed: 3 }, 'each spout');
   t.match(records.find((r) => r.kind === 'bolt'), { component: 'count', executed: 590, capacity: '0.012', processLatency: '0.400' }, 'each bolt');

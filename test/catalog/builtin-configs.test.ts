@@ -123,7 +123,7 @@ function start(t: Test, program: string, args: string[], env: NodeJS.ProcessEnv 
 
 /** Resolves once something accepts connections on the port (or fails after a few seconds). */
 async function waitForPort(port: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 60_000; // generous: a loaded machine starts a program slowly
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');

@@ -121,7 +121,7 @@ export class Kube {
 }
 
 /** Polls `attempt` until it returns a value; fails loudly with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

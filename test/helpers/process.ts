@@ -55,7 +55,8 @@ export function serve(args: string[], options: ServeOptions): Served {
   let err = '';
   child.stderr.on('data', (chunk) => (err += String(chunk)));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 60_000) =>
+  // Generous: it resolves on the line itself; the ceiling only ends a hang, on a machine that may be loaded.
+  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 120_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const found = lines.find(match);
       if (found) return resolve(found);

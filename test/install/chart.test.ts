@@ -28,6 +28,12 @@ const scenarios: Record<string, string[]> = {
   ],
   'fullnameOverride, CRD not managed': ['fullnameOverride=pp', 'crds.enabled=false'],
   'CRD not kept on uninstall': ['crds.keep=false'],
+  autoscaling: ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', 'autoscaling.maxReplicas=8', 'autoscaling.targetCPUUtilizationPercentage=70'],
+  'one replica, no PDB': ['replicaCount=1', 'podDisruptionBudget.enabled=false'],
+  'percentages that leave a replica': ['replicaCount=4', '--set-string=rollingUpdate.maxUnavailable=25%', '--set-string=podDisruptionBudget.maxUnavailable=50%', 'rollingUpdate.maxSurge=0'],
+  'spread preferences swapped': ['topologySpread.nodes.whenUnsatisfiable=ScheduleAnyway', 'topologySpread.zones.whenUnsatisfiable=DoNotSchedule'],
+  'own spread constraints': ['topologySpread.constraints[0].maxSkew=2', 'topologySpread.constraints[0].topologyKey=example.org/rack', 'topologySpread.constraints[0].whenUnsatisfiable=DoNotSchedule', 'topologySpread.constraints[0].labelSelector.matchLabels.app\\.kubernetes\\.io/name=podpattern'],
+  'system-cluster-critical': ['priorityClassName=system-cluster-critical'],
   'observability kit': ['podMonitor.enabled=true', 'prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'grafanaDashboard.namespace=monitoring'],
 };
 
@@ -36,7 +42,7 @@ const render = (name: string): K8sObject[] => (renders.get(name) as Render).obje
 
 t.test('helm lint passes for every scenario', async (t) => {
   for (const [name, set] of Object.entries(scenarios)) {
-    const result = helm(['lint', chartDir, ...set.flatMap((v) => ['--set', v])]);
+    const result = helm(['lint', chartDir, ...set.flatMap((v) => (v.startsWith('--') ? [v] : ['--set', v]))]);
     t.equal(result.status, 0, `${name}: ${result.stdout}${result.stderr}`);
   }
 });
@@ -117,9 +123,14 @@ t.test('the Deployment is highly available, hardened and drains before it is kil
   const container = pod.containers[0];
   t.equal(deployment.spec.replicas, 2, 'two replicas');
   t.same(restrictedProblems(pod), [], 'passes Pod Security restricted, with a read-only root filesystem');
-  t.equal(pod.priorityClassName, 'system-cluster-critical');
-  t.same(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey), ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
-  t.same(pod.topologySpreadConstraints[0].labelSelector.matchLabels, deployment.spec.selector.matchLabels, 'spread counts this Deployment’s pods');
+  t.notOk('priorityClassName' in pod, 'the cluster\'s default priority (system-cluster-critical is a value away)');
+  t.same(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, 'a rollout keeps every replica until its replacement is ready');
+  t.same(pod.topologySpreadConstraints.map((c: { topologyKey: string; whenUnsatisfiable: string }) => [c.topologyKey, c.whenUnsatisfiable]), [
+    ['kubernetes.io/hostname', 'DoNotSchedule'],
+    ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+  ], 'never two replicas on a node while another can take one; zones a preference, so one zone (or none labelled) still schedules');
+  t.equal(pod.topologySpreadConstraints[0].nodeTaintsPolicy, 'Honor', 'a cordoned node is no domain to balance against, so a drain\'s replacement schedules');
+  for (const spread of pod.topologySpreadConstraints) t.same(spread.labelSelector.matchLabels, deployment.spec.selector.matchLabels, 'spread counts this Deployment’s pods');
   t.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory, 'resources set');
   t.same(container.volumeMounts.find((m: { name: string }) => m.name === 'tmp'), { name: 'tmp', mountPath: '/tmp' }, '/tmp is the only writable path');
 
@@ -136,6 +147,38 @@ t.test('the Deployment is highly available, hardened and drains before it is kil
   const pdb = find(render('default'), 'PodDisruptionBudget');
   t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the PDB covers the Deployment');
   t.equal(pdb.spec.maxUnavailable, 1);
+});
+
+t.test('autoscaling: an autoscaling/v2 HorizontalPodAutoscaler on CPU owns the replicas', async (t) => {
+  const objects = render('autoscaling');
+  const deployment = find(objects, 'Deployment');
+  const hpa = find(objects, 'HorizontalPodAutoscaler');
+  t.equal(hpa.apiVersion, 'autoscaling/v2');
+  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name }, 'it scales this Deployment');
+  t.match(hpa.spec, { minReplicas: 3, maxReplicas: 8 });
+  t.same(hpa.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+  t.notOk('replicas' in deployment.spec, 'the Deployment leaves replicas to the autoscaler');
+  t.ok(deployment.spec.template.spec.containers[0].resources.requests.cpu, 'utilisation has a CPU request to be a percentage of');
+  t.equal(deployment.spec.template.spec.topologySpreadConstraints.length, 2, 'spread, since minReplicas is 2 or more');
+  t.notOk(render('default').some((o) => o.kind === 'HorizontalPodAutoscaler'), 'off by default');
+});
+
+t.test('replicas, spread and disruption budget: what each value renders', async (t) => {
+  const single = find(render('one replica, no PDB'), 'Deployment');
+  t.equal(single.spec.replicas, 1);
+  t.notOk('topologySpreadConstraints' in single.spec.template.spec, 'one replica: nothing to spread');
+
+  const percentages = render('percentages that leave a replica');
+  t.same(find(percentages, 'Deployment').spec.strategy.rollingUpdate, { maxUnavailable: '25%', maxSurge: 0 }, 'a percentage stays a string');
+  t.equal(find(percentages, 'PodDisruptionBudget').spec.maxUnavailable, '50%');
+
+  const swapped = find(render('spread preferences swapped'), 'Deployment').spec.template.spec.topologySpreadConstraints;
+  t.same(swapped.map((c: { whenUnsatisfiable: string }) => c.whenUnsatisfiable), ['ScheduleAnyway', 'DoNotSchedule']);
+
+  const own = find(render('own spread constraints'), 'Deployment').spec.template.spec.topologySpreadConstraints;
+  t.same(own, [{ maxSkew: 2, topologyKey: 'example.org/rack', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'podpattern' } } }], 'given constraints replace the two defaults');
+
+  t.equal(find(render('system-cluster-critical'), 'Deployment').spec.template.spec.priorityClassName, 'system-cluster-critical');
 });
 
 t.test('the Service sends 443 to the webhook port and selects the pods', async (t) => {

@@ -203,7 +203,8 @@ t.test('the log line and the duration histogram carry the time a review took, th
   t.equal(res.status, 200);
   const times = deps.lines().filter((l) => l.msg === 'review').map((l) => l.ms as number);
   t.equal(times.length, 2);
-  for (const ms of times) t.ok(ms >= 20 && ms < 5000, `ms ${ms}`);
+  // At least the engine's 20 ms, in milliseconds: the upper end only catches a unit mistake (µs would be 20,000), so it is far above any machine's figure.
+  for (const ms of times) t.ok(ms >= 20 && ms < 15_000, `ms ${ms}`);
   const sum = Number(/podpattern_review_duration_seconds_sum\{outcome="injected"\} (\S+)/.exec(await deps.metrics.registry.metrics())?.[1]);
   t.ok(sum >= 0.04, `histogram sum ${sum} s`);
 });

@@ -123,6 +123,69 @@ webhook.namespaceDefaults is on.
 {{- if and (ne .Values.clientAuth.mode "none") (not .Values.clientAuth.caSecret) -}}
 {{- fail (printf "clientAuth.mode=%s needs clientAuth.caSecret: a Secret holding the CA that signs the API server's client certificate" .Values.clientAuth.mode) -}}
 {{- end -}}
+{{- include "podpattern.checkReplicas" . -}}
+{{- end -}}
+
+{{/*
+The fewest replicas the Deployment runs: replicaCount, or the autoscaler's minReplicas.
+*/}}
+{{- define "podpattern.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end -}}
+{{- end -}}
+
+{{/*
+A count of pods from an integer or a percentage ("25%") of `replicas`, rounded as the
+controller that reads it rounds: up for a PodDisruptionBudget's maxUnavailable (the disruption
+controller) and a rolling update's maxSurge, down for a rolling update's maxUnavailable (the
+Deployment controller). Arguments: (list value replicas roundUp).
+*/}}
+{{- define "podpattern.podCount" -}}
+{{- $value := index . 0 -}}{{- $replicas := index . 1 | int -}}
+{{- if and (kindIs "string" $value) (hasSuffix "%" $value) -}}
+{{- $percent := trimSuffix "%" $value | int -}}
+{{- if index . 2 }}{{ div (add (mul $percent $replicas) 99) 100 }}{{ else }}{{ div (mul $percent $replicas) 100 }}{{ end -}}
+{{- else -}}
+{{- $value | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+No drain and no upgrade, nor both at once, may take the last ready replica (docs/install.md,
+"Replicas, disruptions and rollouts"). With n the fewest replicas, a rollout takes down at most
+rollingUpdate.maxUnavailable (u) of them and evictions at most the PodDisruptionBudget's
+maxUnavailable (d); the two controllers decide apart, so the rule is u + d <= n - 1.
+*/}}
+{{- define "podpattern.checkReplicas" -}}
+{{- $n := include "podpattern.minReplicas" . | int -}}
+{{- $what := ternary "autoscaling.minReplicas" "replicaCount" .Values.autoscaling.enabled -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- if lt (int .Values.autoscaling.maxReplicas) $n -}}
+{{- fail (printf "autoscaling.maxReplicas (%v) must be at least autoscaling.minReplicas (%v)" .Values.autoscaling.maxReplicas $n) -}}
+{{- end -}}
+{{- if not (and .Values.resources .Values.resources.requests .Values.resources.requests.cpu) -}}
+{{- fail "autoscaling needs resources.requests.cpu: CPU utilisation is a percentage of the request" -}}
+{{- end -}}
+{{- end -}}
+{{- $surge := include "podpattern.podCount" (list .Values.rollingUpdate.maxSurge $n true) | int -}}
+{{- $u := include "podpattern.podCount" (list .Values.rollingUpdate.maxUnavailable $n false) | int -}}
+{{- if and (eq $u 0) (eq $surge 0) -}}
+{{- fail (printf "rollingUpdate.maxUnavailable (%v) and rollingUpdate.maxSurge (%v) come to 0 pods each for %d replicas: the rollout could never replace a pod (Kubernetes refuses both 0)" .Values.rollingUpdate.maxUnavailable .Values.rollingUpdate.maxSurge $n) -}}
+{{- end -}}
+{{- if ge $u $n -}}
+{{- fail (printf "rollingUpdate.maxUnavailable (%v) lets a rollout take down all %d replicas (%s): set it below that, e.g. 0" .Values.rollingUpdate.maxUnavailable $n $what) -}}
+{{- end -}}
+{{- if .Values.podDisruptionBudget.enabled -}}
+{{- if lt $n 2 -}}
+{{- fail (printf "%s is %d with podDisruptionBudget.enabled: a node drain would evict the only replica; set %s to 2 or more, or podDisruptionBudget.enabled=false" $what $n $what) -}}
+{{- end -}}
+{{- $d := include "podpattern.podCount" (list .Values.podDisruptionBudget.maxUnavailable $n true) | int -}}
+{{- if lt $d 1 -}}
+{{- fail (printf "podDisruptionBudget.maxUnavailable (%v) comes to 0 of %d replicas: a node drain would never finish" .Values.podDisruptionBudget.maxUnavailable $n) -}}
+{{- end -}}
+{{- if ge (add $u $d) $n -}}
+{{- fail (printf "rollingUpdate.maxUnavailable (%v) and podDisruptionBudget.maxUnavailable (%v) may take down %d + %d of %d replicas (%s) at once: a drain during an upgrade could take the last ready one; together they must leave one" .Values.rollingUpdate.maxUnavailable .Values.podDisruptionBudget.maxUnavailable $u $d $n $what) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

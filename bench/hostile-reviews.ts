@@ -1,5 +1,6 @@
 // AdmissionReviews an attacker (or a broken controller) could send, each close to the API
-// server's 3 MiB object limit: the inputs of the bound tests and of the memory test's hostile mix.
+// server's 3 MiB object limit, and the engine's own hostile inputs: the inputs of the bounds
+// benchmark (bench/bounds.ts), of the bound tests and of the memory test's hostile mix.
 const MiB = 1024 * 1024;
 
 interface PodShape {
@@ -76,4 +77,26 @@ export function hostileCases(total = 3 * MiB): HostileCase[] {
     { name: 'a backtracking-prone value', body: (uid) => review(uid, { annotations: { ...sidecar, 'demo-sidecar.podpattern.dev/greeting': `${'a'.repeat(5_000)}!` } }) },
     { name: 'an ordinary injection padded to 3 MiB', body: (uid) => review(uid, { annotations: sidecar }) },
   ];
+}
+
+/** A nested quantifier that backtracks exponentially in V8's RegExp on a near-miss value, and is linear in RE2. */
+export const NESTED_QUANTIFIER = '^([a-z0-9]+-?)*[a-z0-9]$';
+
+/** A cluster template whose one parameter, `host`, must match `pattern`. */
+export function patternTemplateYaml(name: string, pattern: string): string {
+  return `apiVersion: podpattern.dev/v1alpha1
+kind: PatternTemplate
+metadata: { name: ${name} }
+spec:
+  pattern: sidecar
+  description: d
+  parameters:
+    host: { type: string, maxLength: 5000, pattern: '${pattern}' }
+  containers: [{ name: ${name}, image: 'example.org/x:1', args: ['$(params.host)'] }]
+`;
+}
+
+/** Template names, comma-joined, as many as `count`: the amplification input of the engine. */
+export function manyTemplateNames(count: number): string {
+  return Array.from({ length: count }, (_, i) => `t${i}`).join(',');
 }
