@@ -266,7 +266,7 @@ t.test('SIGTERM beside hostile idle and slow connections: every review sent befo
   // Reviews keep coming, each on a new connection once draining (Connection: close), until the process is gone.
   const sending = keepSending({ port, ca, clients: 4, body: (n) => ordinary(`drain-${n}`) });
   t.teardown(() => sending.stop());
-  await server.waitFor((l) => l.msg === 'review', 30_000);
+  await server.waitFor((l) => l.msg === 'review', 120_000);
   server.child.kill('SIGTERM');
   t.equal(await server.exit, 0, 'exit 0');
   await sending.stop();
