@@ -276,7 +276,13 @@ t.test('SIGTERM beside hostile idle and slow connections: every review sent befo
   // kernel's accept queue, 'connect ECONNRESET'): that review was never taken.
   const lost = errors.filter((e) => !/ECONNREFUSED|^connect ECONNRESET/.test(e));
   t.same(lost.slice(0, 5), [], `no review taken was lost (${errors.length - lost.length} refused after the listener closed)`);
-  t.ok(results.length > 0 && results.every((r) => r.status === 200 || r.status === 503), `${results.length} reviews answered (200, or 503 once closing)`);
+  // A 408 is an answer too: this process also drives 250 hostile sockets, and after the file's
+  // 10,000-connection test it was once slow enough sending a review's headers that the server's
+  // 10 s headers timeout answered it (seen on Node 24 at load 8). What this test guards is that no
+  // review the server took is reset.
+  const answered = new Set([200, 408, 503]);
+  const statuses = [...new Set(results.map((r) => `${r.status}${answered.has(r.status) ? '' : ` ${r.body.slice(0, 200)}`}`))];
+  t.ok(results.length > 0 && results.every((r) => answered.has(r.status)), `${results.length} reviews answered (200, 408, or 503 once closing): ${statuses.join('; ')}`);
   t.ok(results.filter((r) => r.status === 200).length > 0);
 });
 
