@@ -25,6 +25,10 @@ export interface ServeConfig {
   nativeSidecars: NativeSidecarMode;
   failureMode: FailureMode;
   drainSeconds: number;
+  idleTimeoutSeconds: number;
+  readTimeoutSeconds: number;
+  /** 0: derived from the container's memory limit (server/connections.ts). */
+  maxConnections: number;
   logLevel: LogLevel;
   /** The CA that signs the API server's client certificate; reloaded like the serving pair. */
   clientCaFile: string | undefined;
@@ -67,6 +71,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
   { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
+  { key: 'idleTimeoutSeconds', flag: 'idle-timeout-seconds', kind: { type: 'integer', min: 1, max: 3600 }, default: '125', help: 'close a connection that has had no request this long (one that never sends a request included)' },
+  { key: 'readTimeoutSeconds', flag: 'read-timeout-seconds', kind: { type: 'integer', min: 1, max: 30 }, default: '10', help: "a request's body must arrive within this once reading starts, or it gets a 408 and its connection is closed" },
+  { key: 'maxConnections', flag: 'max-connections', kind: { type: 'integer', min: 0, max: 1_000_000 }, default: '0', help: 'connections held at once on each port; more are closed as they arrive. 0: one per 640 KiB of the container memory limit (614 at 384Mi; 4096 with no limit)' },
   { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   { key: 'clientCaFile', flag: 'client-ca-file', kind: { type: 'string' }, default: undefined, help: "CA (PEM) that signs the API server's client certificate; the server then asks clients for one. Reloaded when it changes" },
   { key: 'clientAuth', flag: 'client-auth', kind: { type: 'enum', values: CLIENT_AUTH_MODES }, default: undefined, help: 'a client without a verified certificate: none (not asked; default without --client-ca-file), events (answered, writes no Event; default with it), required (refused with 403)' },

@@ -9,7 +9,7 @@ t.test('defaults', async (t) => {
   t.same(result.config, {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
     tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
-    nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, logLevel: 'info', clientCaFile: undefined, clientAuth: 'none',
+    nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, idleTimeoutSeconds: 125, readTimeoutSeconds: 10, maxConnections: 0, logLevel: 'info', clientCaFile: undefined, clientAuth: 'none',
   });
 });
 
@@ -88,7 +88,7 @@ t.test('--help lists every flag with its default and env name', async (t) => {
 
 t.test('every documented serve flag is present', async (t) => {
   const flags = FLAGS.map((spec) => spec.flag);
-  for (const flag of ['port', 'health-port', 'tls-cert-file', 'tls-key-file', 'catalog-dir', 'kubeconfig', 'native-sidecars', 'failure-mode', 'drain-seconds', 'log-level']) {
+  for (const flag of ['port', 'health-port', 'tls-cert-file', 'tls-key-file', 'catalog-dir', 'kubeconfig', 'native-sidecars', 'failure-mode', 'drain-seconds', 'idle-timeout-seconds', 'read-timeout-seconds', 'max-connections', 'log-level']) {
     t.ok(flags.includes(flag), flag);
   }
 });

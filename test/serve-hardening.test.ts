@@ -17,6 +17,7 @@ import { startFakeCluster } from './helpers/fake-cluster.js';
 import { hostileCases, review } from './helpers/hostile-reviews.js';
 import { chartServeEnvironment } from './helpers/chart-heap.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
+import { defaultMaxConnections } from '../src/server/connections.js';
 
 const MiB = 1024 * 1024;
 
@@ -152,7 +153,7 @@ t.test('an empty POST body, however it is framed, is a 400', async (t) => {
   t.equal(await server.exit, 0);
 });
 
-t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays under 60 % of its memory limit through a hostile mix at concurrency 16', async (t) => {
+t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays under 60 % of its memory limit through a hostile mix at concurrency 16 beside 10,000 idle connections', async (t) => {
   if (!existsSync(BUILT_BIN)) {
     t.fail('dist/ is missing: run `npm run build` (npm test does) before this test');
     return;
@@ -164,7 +165,10 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   t.teardown(() => cluster.close());
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-rss-'));
   // The image's ENTRYPOINT flags and NODE_ENV, and the chart's NODE_OPTIONS and environment.
-  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=0', `--kubeconfig=${cluster.kubeconfig}`], {
+  // In the pod the connection cap is derived from the cgroup's memory limit; here there is none,
+  // so it is given as the pod derives it from the chart's limit.
+  const maxConnections = defaultMaxConnections(chart.memoryLimitBytes);
+  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=0', `--kubeconfig=${cluster.kubeconfig}`, `--max-connections=${maxConnections}`], {
     cwd, built: { nodeFlags: SERVE_NODE_FLAGS, nodeOptions: chart.nodeOptions }, env: { PODPATTERN_LIVE_CATALOG: 'auto', NODE_ENV: 'production', ...chart.env },
   });
   t.teardown(() => { server.child.kill('SIGKILL'); });
@@ -180,19 +184,35 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   const fromCluster = await httpsCall({ port: serving.port, ca, body: review('rss-cluster', { annotations: { 'podpattern.dev/sidecar': clusterTemplate.metadata.name } }) });
   t.equal(JSON.parse(fromCluster.body).response.patchType, 'JSONPatch', 'a template listed from the cluster is injected');
 
-  const cases = hostileCases(3 * MiB - 64 * 1024);
-  const bodies = cases.map((c, i) => c.body(`rss-${i}`)); // built once: the test's own memory is not the server's
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   t.teardown(() => agent.destroy());
+  // The mix's 16 keep-alive connections first, as the API server's pool would be: the flood
+  // below fills the cap, and a connection held keeps working.
+  await Promise.all(Array.from({ length: 16 }, (_, i) => httpsCall({ port: serving.port, ca, agent, body: ordinary(`rss-warm-${i}`) })));
+  // 10,000 TLS connections that never send a request: the cap holds some, the rest are closed as they arrive.
+  const idleTried = await openIdleFlood(10_000, serving.port, ca);
+  t.teardown(() => idleTried.held.forEach((s) => s.destroy()));
+  const open = idleTried.held.filter((s) => !s.destroyed).length;
+  t.ok(idleTried.refused > 0, `over the cap, connections were closed as they arrived (${idleTried.refused} of 10,000; ${idleTried.held.length} completed a handshake, ${open} not yet seen closed by the client)`);
+  t.equal(idleTried.held.length + idleTried.refused, 10_000, 'every connection tried was taken or closed');
+
+  const cases = hostileCases(3 * MiB - 64 * 1024);
+  // Built once: the test's own memory is not the server's. Pod reviews, a million nested empty
+  // arrays (413 before parsing), and 5.5 MiB template reviews.
+  const bodies: Array<{ path: string; body: string }> = [
+    ...cases.map((c, i) => ({ path: '/mutate', body: c.body(`rss-${i}`) })),
+    { path: '/mutate', body: '['.repeat(1_000_000) + ']'.repeat(1_000_000) },
+    { path: '/validate-template', body: bigTemplateReview(5.5 * MiB) },
+  ];
   let sent = 0;
   const statuses = new Map<number, number>();
   const errors: string[] = [];
   const total = 16 * 12;
   const workers = Array.from({ length: 16 }, async (_, w) => {
     for (let i = w; i < total; i += 16) {
-      const body = i % 4 === 0 ? ordinary(`rss-ordinary-${i}`) : (bodies[i % bodies.length] as string);
+      const { path, body } = i % 4 === 0 ? { path: '/mutate', body: ordinary(`rss-ordinary-${i}`) } : (bodies[i % bodies.length] as { path: string; body: string });
       try {
-        const res = await httpsCall({ port: serving.port, ca, agent, body });
+        const res = await httpsCall({ port: serving.port, ca, agent, path, body });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       } catch (e) { errors.push((e as Error).message); }
       sent += 1;
@@ -209,7 +229,72 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   const metrics = await (await fetch(`http://127.0.0.1:${serving.healthPort}/metrics`)).text();
   const gauge = (name: string) => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / MiB).toFixed(1);
   t.comment(`memory after the mix: heap used ${gauge('nodejs_heap_size_used_bytes')} of ${gauge('nodejs_heap_size_total_bytes')} MiB, external ${gauge('nodejs_external_memory_bytes')} MiB, resident now ${(kib('VmRSS') / MiB).toFixed(1)} MiB`);
-  t.comment(`memory: idle ${(idle / MiB).toFixed(1)} MiB, peak RSS ${(peak / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)} MiB, margin ${((bound - peak) / MiB).toFixed(1)} MiB) over ${total} reviews (${bodies.length} hostile kinds, 3 MiB each, and ordinary ones) at concurrency 16, live catalog and Events on, flags ${SERVE_NODE_FLAGS.join(' ')}, NODE_OPTIONS ${chart.nodeOptions}, env ${JSON.stringify(chart.env)}; API requests ${JSON.stringify([...cluster.requests])}`);
+  t.comment(`memory: idle ${(idle / MiB).toFixed(1)} MiB, 10,000 idle TLS connections tried (cap ${maxConnections}, ${idleTried.refused} closed before a handshake), peak RSS ${(peak / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)} MiB, margin ${((bound - peak) / MiB).toFixed(1)} MiB) over ${total} reviews (${bodies.length} hostile kinds: 3 MiB pod reviews, a million nested arrays, 5.5 MiB template reviews; and ordinary ones) at concurrency 16, live catalog and Events on, flags ${SERVE_NODE_FLAGS.join(' ')}, NODE_OPTIONS ${chart.nodeOptions}, env ${JSON.stringify(chart.env)}; API requests ${JSON.stringify([...cluster.requests])}`);
   server.child.kill('SIGTERM');
   t.equal(await server.exit, 0, 'exit 0');
 });
+
+t.test('SIGTERM beside hostile idle and slow connections: every review sent before the listener closed is answered', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'podpattern-drain-hostile-'));
+  const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=1'], { cwd });
+  t.teardown(() => { server.child.kill('SIGKILL'); });
+  const { port } = await started(server);
+  const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
+  const idle = await openConnections('tls-idle', 200, port, ca);
+  // Slow senders: a large body declared, a byte sent now and then; they hold requests in flight.
+  const slow = await openConnections('tls-idle', 50, port, ca);
+  for (const socket of slow) socket.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${MiB}\r\n\r\n{`);
+  const trickle = setInterval(() => slow.forEach((s) => s.writable && s.write(' ')), 200);
+  t.teardown(() => { clearInterval(trickle); [...idle, ...slow].forEach((s) => s.destroy()); });
+
+  // Reviews keep coming, each on a new connection once draining (Connection: close), until the process is gone.
+  const sending = keepSending({ port, ca, clients: 4, body: (n) => ordinary(`drain-${n}`) });
+  t.teardown(() => sending.stop());
+  await server.waitFor((l) => l.msg === 'review', 30_000);
+  server.child.kill('SIGTERM');
+  t.equal(await server.exit, 0, 'exit 0');
+  await sending.stop();
+  clearInterval(trickle);
+  const { results, errors } = sending;
+  // Once the listener is closed a new connection is refused (or reset while still in the
+  // kernel's accept queue, 'connect ECONNRESET'): that review was never taken.
+  const lost = errors.filter((e) => !/ECONNREFUSED|^connect ECONNRESET/.test(e));
+  t.same(lost.slice(0, 5), [], `no review taken was lost (${errors.length - lost.length} refused after the listener closed)`);
+  t.ok(results.length > 0 && results.every((r) => r.status === 200 || r.status === 503), `${results.length} reviews answered (200, or 503 once closing)`);
+  t.ok(results.filter((r) => r.status === 200).length > 0);
+});
+
+/** Opens `count` TLS connections that send nothing, 200 at a time; reports those held and those the server closed at once. */
+async function openIdleFlood(count: number, port: number, ca: string): Promise<{ held: TLSSocket[]; refused: number }> {
+  const held: TLSSocket[] = [];
+  let refused = 0;
+  for (let batch = 0; batch < count; batch += 200) {
+    await Promise.all(Array.from({ length: Math.min(200, count - batch) }, () => new Promise<void>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+      socket.once('secureConnect', () => {
+        held.push(socket);
+        resolve();
+      });
+      socket.on('error', () => undefined);
+      socket.once('close', () => {
+        if (!held.includes(socket)) {
+          refused += 1;
+          resolve();
+        }
+      });
+    })));
+  }
+  return { held, refused };
+}
+
+/** A template review of about `bytes`: a valid template carrying one large file. */
+function bigTemplateReview(bytes: number): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: {
+      uid: 'big-template', kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' }, resource: { group: 'podpattern.dev', version: 'v1alpha1', resource: 'patterntemplates' },
+      name: 'big', operation: 'CREATE',
+      object: { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'big' }, spec: { pattern: 'sidecar', description: 'd', files: { 'big.conf': 'x'.repeat(bytes) }, containers: [{ name: 'big', image: 'example.org/x:1' }] } },
+    },
+  });
+}

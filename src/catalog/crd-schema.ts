@@ -32,8 +32,25 @@ const preservedObject = (description: string, required: string[] = []): Schema =
     : {}),
 });
 
+const stringList = (description: string): Schema => ({ type: 'array', description, items: { type: 'string' } });
+
+/** A probe's network handler: its host and port are read when the template loads (probes.ts). */
+const probeHandler: Schema = {
+  type: 'object',
+  'x-kubernetes-preserve-unknown-fields': true,
+  properties: { host: { type: 'string' }, port: { 'x-kubernetes-int-or-string': true } },
+};
+
+const probe = (description: string): Schema => ({
+  type: 'object',
+  description,
+  'x-kubernetes-preserve-unknown-fields': true,
+  properties: { tcpSocket: probeHandler, httpGet: probeHandler },
+});
+
 /**
- * A Kubernetes Container, with the fields the engine relies on required (ports need a
+ * A Kubernetes Container, with the fields the engine and the loader read typed (a string where
+ * a list belongs is refused here, before any code reads it) and required (ports need a
  * containerPort, mounts a name and a path, env entries a name); the rest is checked by
  * Kubernetes when the pod is created. A containerPort may be a `$(params.NAME)` placeholder.
  */
@@ -42,12 +59,17 @@ const container = (description: string): Schema => ({
   properties: {
     name: { type: 'string', minLength: 1 },
     image: { type: 'string', minLength: 1 },
+    command: stringList('The entrypoint, one word a string.'),
+    args: stringList('Arguments to the entrypoint, one word a string.'),
     ports: {
       type: 'array',
-      items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, required: ['containerPort'], properties: { containerPort: { 'x-kubernetes-int-or-string': true } } },
+      items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, required: ['containerPort'], properties: { containerPort: { 'x-kubernetes-int-or-string': true }, name: { type: 'string' } } },
     },
     volumeMounts: { type: 'array', items: preservedObject('A Kubernetes VolumeMount.', ['name', 'mountPath']) },
     env: { type: 'array', items: preservedObject('A Kubernetes EnvVar.', ['name']) },
+    startupProbe: probe('A Kubernetes Probe.'),
+    readinessProbe: probe('A Kubernetes Probe.'),
+    livenessProbe: probe('A Kubernetes Probe.'),
   },
 });
 
@@ -72,7 +94,7 @@ const parameterSchema: Schema = {
     default: anyScalar('Used when the pod sets no value. Must be of the declared type.'),
     required: { type: 'boolean', description: 'A pod that asks for this template must set the parameter.' },
     enum: { type: 'array', minItems: 1, description: 'The only values allowed.', items: anyScalar('An allowed value.') },
-    pattern: { type: 'string', minLength: 1, description: 'A regular expression a string value must match (anchor it).' },
+    pattern: { type: 'string', minLength: 1, maxLength: 1024, description: 'A regular expression a string value must match (anchor it).' },
     minimum: { type: 'number', description: 'The smallest allowed number.' },
     maximum: { type: 'number', description: 'The largest allowed number.' },
     maxLength: { type: 'integer', minimum: 1, description: 'The longest allowed string.' },

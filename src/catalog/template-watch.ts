@@ -41,9 +41,15 @@ export class TemplateWatch {
   constructor(private readonly deps: TemplateWatchDeps) {
     const { informer, live } = deps;
     this.sync = new SyncedInformer(informer, { name: 'templates', logger: deps.logger, maxBackoffMs: deps.maxBackoffMs, onListed: () => live.flush() });
+    // Handlers run inside client-node's informer, while it applies a list or a watch event: one
+    // that throws stops the list at that object and the watch with it. So nothing escapes.
     const upsert = (object: TemplateObject): void => {
-      const verdict = live.upsert(object);
-      if (verdict !== undefined) void this.recordVerdict(object, verdict);
+      try {
+        const verdict = live.upsert(object);
+        if (verdict !== undefined) void this.recordVerdict(object, verdict);
+      } catch (error) {
+        deps.logger.error({ template: object.metadata?.name, err: describe(error) }, 'PatternTemplate could not be applied');
+      }
     };
     informer.on('add', upsert);
     informer.on('update', upsert);

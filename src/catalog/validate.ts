@@ -5,14 +5,32 @@ import { fileKey, filesVolumeName, isOwnKey } from '../model/keys.js';
 import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
 import { probeProblems } from './probes.js';
-import { checkParameterValue, checkType, patternProblem } from './parameter-value.js';
+import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, expandedSize, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
 
 export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
 
+/**
+ * Deeper than any Kubernetes object a template holds (a projected volume's items are about ten
+ * levels down): 2,000 nested lists overflowed the stack of the code that walks a template.
+ */
+export const MAX_TEMPLATE_DEPTH = 32;
+
 export function validateTemplate(object: unknown, source: TemplateSource, fallbackName: string): Validated {
   const name = readName(object) ?? fallbackName;
+  const deep = deeperThan(object, MAX_TEMPLATE_DEPTH);
+  if (deep !== undefined) return { ok: false, name, problems: [`${deep}: nested more than ${MAX_TEMPLATE_DEPTH} levels deep; no template needs that`] };
+  try {
+    return validateShaped(object, source, name);
+  } catch (error) {
+    // Each check reads only what the schema has already typed; this is the last line, so that
+    // one object can never take down the list, the watch or the webhook that reads it.
+    return { ok: false, name, problems: [`(top): could not be checked (${(error as Error).message})`] };
+  }
+}
+
+function validateShaped(object: unknown, source: TemplateSource, name: string): Validated {
   const structural = schemaProblems(object);
   const rawSpec = (object as { spec?: unknown } | null)?.spec;
   if (rawSpec === null || typeof rawSpec !== 'object') return { ok: false, name, problems: structural };
@@ -37,6 +55,18 @@ function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boo
       return [];
     }
   });
+}
+
+/** The path of a value nested deeper than `limit` in `object`, or undefined. Iterative: no stack to overflow. */
+function deeperThan(object: unknown, limit: number): string | undefined {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: object, depth: 0, path: '' }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { value, depth, path } = top;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= limit) return path === '' ? '(top)' : path;
+    for (const [key, item] of Object.entries(value)) stack.push({ value: item, depth: depth + 1, path: Array.isArray(value) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}` });
+  }
+  return undefined;
 }
 
 function readName(object: unknown): string | undefined {
@@ -70,12 +100,18 @@ function nameProblems(name: string, spec: TemplateSpec): string[] {
 
 function parameterProblems(spec: TemplateSpec): string[] {
   const problems: string[] = [];
+  // Compiling costs with the program's size: all of a template's patterns together are bounded
+  // before any is compiled (/validate-template compiles what any client sends).
+  const total = Object.values(spec.parameters).reduce((sum, p) => sum + (typeof p.pattern === 'string' ? expandedSize(p.pattern) : 0), 0);
+  const compileable = total <= MAX_TEMPLATE_PATTERN_INSTRUCTIONS;
+  if (!compileable) problems.push(`spec.parameters: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`);
   for (const [name, parameter] of Object.entries(spec.parameters)) {
     const at = `spec.parameters.${name}`;
     if (!PARAMETER_NAME.test(name) || name.length > MAX_LABEL) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
-    problems.push(...boundProblems(at, parameter));
+    const patternFault = parameter.pattern === undefined || !compileable ? undefined : patternProblem(parameter as ParameterSpec & { pattern: string });
+    problems.push(...boundProblems(at, parameter, patternFault));
     // A default is checked against the pattern only when the pattern can run (else that is the problem).
-    if (parameter.default !== undefined && (parameter.pattern === undefined || patternProblem(parameter.pattern) === undefined)) {
+    if (parameter.default !== undefined && (parameter.pattern === undefined || (compileable && patternFault === undefined))) {
       const fault = checkParameterValue(parameter, parameter.default);
       if (fault !== undefined) problems.push(`${at}.default: ${fault}`);
     }
@@ -87,15 +123,14 @@ function parameterProblems(spec: TemplateSpec): string[] {
   return problems;
 }
 
-function boundProblems(at: string, parameter: ParameterSpec): string[] {
+function boundProblems(at: string, parameter: ParameterSpec, patternFault: string | undefined): string[] {
   const problems: string[] = [];
   const numeric = parameter.type === 'integer' || parameter.type === 'number';
   if (!numeric && (parameter.minimum !== undefined || parameter.maximum !== undefined)) problems.push(`${at}: minimum and maximum apply only to integer and number parameters`);
   if (parameter.type !== 'string' && (parameter.pattern !== undefined || parameter.maxLength !== undefined)) problems.push(`${at}: pattern and maxLength apply only to string parameters`);
   if (parameter.pattern !== undefined) {
     if (!parameter.pattern.startsWith('^') || !parameter.pattern.endsWith('$')) problems.push(`${at}.pattern: must be anchored with ^ and $ so it bounds the whole value`);
-    const fault = patternProblem(parameter.pattern);
-    if (fault !== undefined) problems.push(`${at}.pattern: ${fault}`);
+    if (patternFault !== undefined) problems.push(`${at}.pattern: ${patternFault}`);
   }
   // Parameter values come from pod annotations, which any pod author writes: a string that is
   // not bounded could carry anything into a config file or a command line.

@@ -3,20 +3,18 @@
 // records the decision and encodes; nothing about pods is decided here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { readAdmissionReview } from '../admission/read.js';
 import { toReview } from '../admission/respond.js';
 import { decide, factsOf, failed, type Decision, type ReviewDeps } from '../admission/review.js';
-import type { AdmissionRequest, IncomingReview, OutgoingReview } from '../admission/types.js';
+import type { AdmissionRequest, OutgoingReview } from '../admission/types.js';
 import type { EventSink } from '../events/recorder.js';
 import { reviewEvent } from '../events/review-event.js';
 import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
-import { MAX_JSON_SEPARATORS, exceedsSeparators } from './json-budget.js';
-import { parseGoDuration } from './timeout.js';
+import { readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
 import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
 import { logNames, logText } from './log-fields.js';
@@ -32,17 +30,23 @@ export const BODY_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Above the API server's 90 s idle timeout, so the client, not us, closes idle connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 /**
- * A connection with no traffic at all this long is closed: one that finished its TLS handshake
- * and never sent a request would otherwise be held for ever. Above the keep-alive timeout, which
- * Node applies between requests.
+ * A connection with no request for this long is closed (connections.ts): one that finished its
+ * TLS handshake and never sent a request would otherwise be held for ever. Above the keep-alive
+ * timeout, which Node applies between requests.
  */
 export const IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 5_000;
 /** A TLS handshake not done by then is dropped (Node's default is 120 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 10_000;
-export const REQUEST_TIMEOUT_MS = 30_000;
-/** Part of the API server's `?timeout=` kept back for sending the answer. */
-const TIMEOUT_MARGIN_MS = 50;
+/**
+ * A request's headers and body must have arrived this long after it began, or it gets a 408 and
+ * its connection is closed, freeing the room it held in the body budget. The API server's own
+ * timeout for a webhook call is 10 s by default (at most 30 s): a body still arriving after that
+ * is one nobody waits for.
+ */
+export const READ_TIMEOUT_MS = 10_000;
+/** A request, waiting for room included, is dropped after this many read timeouts. */
+const REQUEST_TIMEOUT_FACTOR = 3;
 
 export interface AppDeps extends ReviewDeps {
   logger: Logger;
@@ -50,6 +54,8 @@ export interface AppDeps extends ReviewDeps {
   lifecycle: Lifecycle;
   /** Bytes of bodies read at once; BODY_BUDGET_BYTES when absent. */
   bodyBudgetBytes?: number;
+  /** How long a request's headers and body may take to arrive; READ_TIMEOUT_MS when absent. */
+  limits?: { readTimeoutMs?: number };
   /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
   events?: EventSink;
   /**
@@ -68,6 +74,12 @@ export interface AppDeps extends ReviewDeps {
 export type ClientAuthMode = 'none' | 'events' | 'required';
 
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const readTimeoutMs = deps.limits?.readTimeoutMs ?? READ_TIMEOUT_MS;
+  // A body's read timeout is kept by body-budget.ts, from when reading starts. Node's own request
+  // timeout, from when the request began, is the backstop for the time spent waiting for room
+  // as well. Node checks it and headersTimeout every connectionsCheckingInterval (30 s by
+  // default): a slow sender under a 30 s request timeout held its connection for up to 58 s.
+  const checkEveryMs = Math.max(10, Math.min(1_000, readTimeoutMs / 4));
   const app = Fastify({
     // No logger inside Fastify: the route writes one line per review and the error handler one
     // per failed request, both to deps.logger. Fastify's own lines are about misuse of Fastify
@@ -76,14 +88,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    connectionTimeout: IDLE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_FACTOR * readTimeoutMs,
+    // Idle connections are closed by connections.ts, the same way on every Node version.
+    connectionTimeout: 0,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    ...(deps.tls === undefined ? {} : { https: httpsOptions(deps.tls, deps.clientAuth ?? 'none') }),
+    ...(deps.tls === undefined
+      ? { http: { connectionsCheckingInterval: checkEveryMs } }
+      : { https: { ...httpsOptions(deps.tls, deps.clientAuth ?? 'none'), connectionsCheckingInterval: checkEveryMs } }),
   }) as unknown as FastifyInstance;
   const clientAuth = deps.tls?.clientCa === undefined ? 'none' : deps.clientAuth ?? 'none';
-  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  app.server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, readTimeoutMs);
 
   // Only application/json (anything else is a 415), handed over as text: see parseText.
   app.removeAllContentTypeParsers();
@@ -109,26 +124,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
   }
 
-  const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES);
+  const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES, readTimeoutMs);
+  // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
+  const admitBody: onRequestHookHandler = (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done());
   app.post('/mutate', {
     schema: { response: { 200: OUTGOING_REVIEW_SCHEMA } }, // how the answer is written: review-schema.ts
-    // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
-    onRequest: (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done()),
+    onRequest: admitBody,
   }, async (request): Promise<OutgoingReview> => {
-    // app.inject() does not pass through the server's listeners: then the clock starts here.
-    const arrived = (request.raw as Arrived)[ARRIVED] ?? performance.now();
-    const body = request.body; // the JSON text: see parseText
-    // Fastify skips the parser when a POST has no body at all (no Content-Length, no chunks).
-    if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
-    const { apiVersion, request: review } = readReview(body);
-    const decision = decideWithin(review, deps, timeBudget((request.query as Record<string, unknown>).timeout, performance.now() - arrived));
+    const arrived = arrivedAt(request.raw);
+    const { apiVersion, request: review } = readReview(request.body); // the JSON text: see parseText
+    const decision = decideWithin(review, deps, timeBudget(request.query, performance.now() - arrived));
     // Only a review from an authenticated client may write an Event (an Event is a write to the
     // cluster that anyone who can reach this port could otherwise make, in any namespace).
     record(review, decision, performance.now() - arrived, deps, clientAuth === 'none' || authenticated(request.raw));
     return toReview(apiVersion, decision.response);
   });
 
-  registerTemplateRoute(app, deps.logger);
+  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt });
   return app;
 }
 
@@ -155,34 +167,15 @@ type Arrived = IncomingMessage & { [ARRIVED]?: number };
  */
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** When the request arrived; app.inject() does not pass through the server's listeners: then now. */
+function arrivedAt(request: IncomingMessage): number {
+  return (request as Arrived)[ARRIVED] ?? performance.now();
+}
+
 /** Hands /mutate the JSON text: the route counts its values before parsing it (json-budget.ts). */
 function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
   if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
   else done(null, typeof body === 'string' ? body : utf8.decode(body));
-}
-
-/** Milliseconds left to decide in, from the API server's `?timeout=`; undefined when it sent none. */
-function timeBudget(timeout: unknown, elapsedMs: number): number | undefined {
-  if (timeout === undefined) return undefined;
-  const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : undefined;
-  if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${typeof timeout === 'string' ? timeout : JSON.stringify(timeout)} is not a duration such as 10s or 500ms`);
-  return ms - elapsedMs - TIMEOUT_MARGIN_MS;
-}
-
-/** Parses and reads a review's body; a body that is not one is a 4xx. */
-function readReview(body: string): IncomingReview {
-  if (exceedsSeparators(body)) {
-    throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no pod review is that large, so it is refused before parsing`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  const read = readAdmissionReview(parsed);
-  if (!read.ok) throw new HttpError(read.code, read.message);
-  return read.review;
 }
 
 /**

@@ -9,7 +9,14 @@
 // traffic, never wait, so a slow sender holding the budget cannot hold them up; a body larger than
 // the whole budget is read alone. Waiting counts against the review's deadline, like
 // any other delay: past it the failure mode answers.
+//
+// Once a body starts being read it has `readTimeoutMs` to arrive: a sender that declared 4 MiB
+// and sent a byte every 5 s held the budget until Node's request timeout, and every large review
+// behind it waited for as long. Past the deadline it gets a 408 and its connection is closed,
+// which frees its room for the next in line. The clock starts when reading starts, not when the
+// request arrived, so a review that waited behind a slow sender still has its whole deadline.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody } from './errors.js';
 
 /** Bodies up to this size (an ordinary review is a few KiB) are read at once, outside the budget. */
 export const SMALL_BODY_BYTES = 64 * 1024;
@@ -24,7 +31,10 @@ export class BodyBudget {
   private inFlight = 0;
   private readonly waiting: Entry[] = [];
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly readTimeoutMs: number,
+  ) {}
 
   get bytesInFlight(): number {
     return this.inFlight;
@@ -38,16 +48,39 @@ export class BodyBudget {
   admit(request: IncomingMessage, response: ServerResponse, unknownLength: number, start: () => void): void {
     const declared = Number(request.headers['content-length']);
     const length = request.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : unknownLength;
+    const reading = (): void => {
+      this.readWithin(request, response);
+      start();
+    };
     // Small bodies never wait, so a slow sender holding the budget cannot hold up ordinary reviews.
     if (length <= SMALL_BODY_BYTES) {
-      start();
+      reading();
       return;
     }
     const bytes = Math.min(length, this.maxBytes);
-    const entry: Entry = { bytes, start, holding: false };
+    const entry: Entry = { bytes, start: reading, holding: false };
     response.once('close', () => this.release(entry));
     if (this.waiting.length === 0 && this.fits(bytes)) this.begin(entry);
     else this.waiting.push(entry);
+  }
+
+  /** Answers 408 and closes the connection when the body has not all arrived within the read timeout. */
+  private readWithin(request: IncomingMessage, response: ServerResponse): void {
+    if (request.complete) return;
+    const timer = setTimeout(() => {
+      if (request.complete || response.writableEnded) return;
+      const socket = request.socket;
+      if (!response.headersSent) {
+        const body = JSON.stringify(errorBody('request-timeout', `the body did not arrive within ${this.readTimeoutMs} ms of starting to read it`));
+        response.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+        response.end(body, () => socket.destroy());
+      } else {
+        socket.destroy();
+      }
+    }, this.readTimeoutMs);
+    timer.unref();
+    request.once('end', () => clearTimeout(timer));
+    response.once('close', () => clearTimeout(timer));
   }
 
   private fits(bytes: number): boolean {

@@ -1,33 +1,45 @@
 // POST /validate-template: the API server's review of a PatternTemplate write (the chart's
-// ValidatingWebhookConfiguration). Decoding and encoding as for /mutate; the decision is
-// admission/template-review.ts. One log line per review, like the pod reviews.
-import type { FastifyInstance } from 'fastify';
+// ValidatingWebhookConfiguration). Decoded as /mutate is (decode.ts), under the same body budget
+// and deadline; the decision is admission/template-review.ts. One log line per review, like the
+// pod reviews.
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { readAdmissionReview } from '../admission/read.js';
 import { toReview } from '../admission/respond.js';
 import { decideTemplate } from '../admission/template-review.js';
-import { HttpError } from './errors.js';
+import type { AdmissionResponse } from '../admission/types.js';
+import { readReview, timeBudget } from './decode.js';
 import { MAX_LOGGED_NAME, logText } from './log-fields.js';
 
 export const TEMPLATE_REVIEW_PATH = '/validate-template';
 
-export function registerTemplateRoute(app: FastifyInstance, logger: Logger): void {
-  app.post(TEMPLATE_REVIEW_PATH, async (request) => {
+export interface TemplateRouteDeps {
+  logger: Logger;
+  /** Waits for room among the bodies in flight before the body is read (body-budget.ts). */
+  admitBody: onRequestHookHandler;
+  /** When the request arrived (performance.now()). */
+  arrivedAt: (request: IncomingMessage) => number;
+}
+
+export function registerTemplateRoute(app: FastifyInstance, deps: TemplateRouteDeps): void {
+  app.post(TEMPLATE_REVIEW_PATH, { onRequest: deps.admitBody }, async (request) => {
+    const arrived = deps.arrivedAt(request.raw);
+    const { apiVersion, request: review } = readReview(request.body);
+    const budgetMs = timeBudget(request.query, performance.now() - arrived);
     const started = performance.now();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(request.body as string);
-    } catch (error) {
-      throw new HttpError('invalid-json', `the body is not valid JSON: ${(error as Error).message}`);
-    }
-    const read = readAdmissionReview(parsed);
-    if (!read.ok) throw new HttpError(read.code, read.message);
-    const { apiVersion, request: review } = read.review;
-    const response = decideTemplate(review);
-    logger.info(
-      { uid: review.uid, kind: logText(review.kind.kind), name: logText(review.name, MAX_LOGGED_NAME), operation: logText(review.operation), allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - started) * 1000) / 1000 },
+    let response = decideTemplate(review);
+    // Past the deadline the API server has given up and applied its failurePolicy (Ignore: the
+    // write goes through, and the catalog reports a bad template on its Ready condition). An
+    // answer sent anyway says the same thing.
+    if (budgetMs !== undefined && performance.now() - started > budgetMs) response = notReviewedInTime(review.uid);
+    deps.logger.info(
+      { uid: review.uid, kind: logText(review.kind.kind), name: logText(review.name, MAX_LOGGED_NAME), operation: logText(review.operation), allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - arrived) * 1000) / 1000 },
       'template review',
     );
     return toReview(apiVersion, response);
   });
+}
+
+function notReviewedInTime(uid: string): AdmissionResponse {
+  return { uid, allowed: true, warnings: ["podpattern could not review this PatternTemplate within the API server's timeout; its Ready condition will say whether the catalog accepts it"] };
 }

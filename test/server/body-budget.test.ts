@@ -6,13 +6,13 @@ import { BodyBudget, SMALL_BODY_BYTES } from '../../src/server/body-budget.js';
 
 const MiB = 1024 * 1024;
 function exchange(length?: number): { request: IncomingMessage; response: ServerResponse & EventEmitter; close: () => void } {
-  const request = { headers: length === undefined ? {} : { 'content-length': String(length) } } as unknown as IncomingMessage;
+  const request = Object.assign(new EventEmitter(), { headers: length === undefined ? {} : { 'content-length': String(length) }, complete: false }) as unknown as IncomingMessage;
   const response = new EventEmitter() as ServerResponse & EventEmitter;
-  return { request, response, close: () => response.emit('close') };
+  return { request, response, close: () => { request.emit('end'); response.emit('close'); } };
 }
 
 t.test('large bodies wait for room, in order; small ones go at once', async (t) => {
-  const budget = new BodyBudget(4 * MiB);
+  const budget = new BodyBudget(4 * MiB, 60_000);
   const started: string[] = [];
   const a = exchange(3 * MiB);
   const b = exchange(3 * MiB);
@@ -33,7 +33,7 @@ t.test('large bodies wait for room, in order; small ones go at once', async (t) 
 });
 
 t.test('a body without a length holds the whole budget; one larger than it is read alone; a client that leaves frees its place', async (t) => {
-  const budget = new BodyBudget(4 * MiB);
+  const budget = new BodyBudget(4 * MiB, 60_000);
   const started: string[] = [];
   const chunked = exchange();
   const waiting = exchange(1 * MiB);

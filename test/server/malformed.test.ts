@@ -1,4 +1,5 @@
-// Bad HTTP gets a 4xx with a JSON error body and a stable code, and never reaches the engine.
+// Bad HTTP gets a 4xx with a JSON error body and a stable code, and never reaches the engine:
+// on /mutate and on /validate-template alike, which decode a review the same way.
 import t from 'tap';
 import { buildApp, BODY_LIMIT_BYTES } from '../../src/server/app.js';
 import { MAX_JSON_SEPARATORS } from '../../src/server/json-budget.js';
@@ -28,7 +29,10 @@ const cases: Case[] = [
   { name: 'no content type', contentType: null, body: JSON.stringify(valid), status: 415, code: 'unsupported-media-type' },
   { name: 'not JSON', body: '{"apiVersion": ', status: 400, code: 'invalid-json' },
   { name: 'empty body', body: '', status: 400, code: 'empty-body' },
-  { name: 'deeply nested JSON', body: '['.repeat(1_000_000) + ']'.repeat(1_000_000), status: 400, code: 'not-an-admission-review' },
+  // No ':' or ',' in them, but a million values each: counted before parsing.
+  { name: 'deeply nested arrays', body: '['.repeat(1_000_000) + ']'.repeat(1_000_000), status: 413, code: 'review-too-complex' },
+  { name: 'nested arrays inside a review', body: withRequest((r) => (r.object.metadata.labels = 'X')).replace('"X"', '['.repeat(30_000) + ']'.repeat(30_000)), status: 413, code: 'review-too-complex' },
+  { name: 'many empty objects', body: `[${'{}'.repeat(30_000)}]`, status: 413, code: 'review-too-complex' },
   { name: 'JSON null', body: 'null', status: 400, code: 'not-an-admission-review' },
   { name: 'JSON array', body: '[]', status: 400, code: 'not-an-admission-review' },
   { name: 'JSON string', body: '"AdmissionReview"', status: 400, code: 'not-an-admission-review' },
@@ -43,7 +47,7 @@ const cases: Case[] = [
   { name: 'missing request.kind', body: withRequest((r) => delete r.kind), status: 400, code: 'invalid-request' },
   { name: 'string request.object', body: withRequest((r) => (r.object = 'pod')), status: 400, code: 'invalid-request' },
   { name: 'string dryRun', body: withRequest((r) => (r.dryRun = 'yes')), status: 400, code: 'invalid-request' },
-  { name: 'bad ?timeout=', url: '/mutate?timeout=ten', body: JSON.stringify(valid), status: 400, code: 'invalid-timeout' },
+  { name: 'bad ?timeout=', url: '?timeout=ten', body: JSON.stringify(valid), status: 400, code: 'invalid-timeout' },
   {
     name: 'more JSON values than any pod review',
     body: withRequest((r) => (r.object.metadata.annotations = Object.fromEntries(Array.from({ length: MAX_JSON_SEPARATORS / 2 + 1 }, (_, i) => [`a${i}`, 'x'])))),
@@ -51,9 +55,8 @@ const cases: Case[] = [
     code: 'review-too-complex',
   },
   { name: 'over the body limit', body: Buffer.alloc(BODY_LIMIT_BYTES + 1, 0x20), status: 413, code: 'body-too-large' },
-  { name: 'GET /mutate', method: 'GET', status: 404, code: 'not-found' },
-  { name: 'PUT /mutate', method: 'PUT', body: JSON.stringify(valid), status: 404, code: 'not-found' },
-  { name: 'unknown path', url: '/validate', body: JSON.stringify(valid), status: 404, code: 'not-found' },
+  { name: 'GET', method: 'GET', status: 404, code: 'not-found' },
+  { name: 'PUT', method: 'PUT', body: JSON.stringify(valid), status: 404, code: 'not-found' },
 ];
 
 t.test('malformed requests', async (t) => {
@@ -61,14 +64,15 @@ t.test('malformed requests', async (t) => {
   const deps = testDeps({ inject: () => { engineCalls += 1; return { outcome: 'skipped', reason: 'not-requested', warnings: [] }; } });
   const app = buildApp(deps);
   t.teardown(() => app.close());
-  for (const c of cases) {
+  const unknownPath: Case = { name: 'unknown path', url: '/validate', body: JSON.stringify(valid), status: 404, code: 'not-found' };
+  for (const [path, c] of [...['/mutate', '/validate-template'].flatMap((path) => cases.map((c) => [path, c] as const)), ['', unknownPath] as const]) {
     const headers: Record<string, string> = {};
     if (c.contentType !== null) headers['content-type'] = c.contentType ?? 'application/json';
-    const res = await app.inject({ method: c.method ?? 'POST', url: c.url ?? '/mutate', headers, ...(c.body === undefined ? {} : { payload: c.body }) });
-    t.equal(res.statusCode, c.status, `${c.name}: status`);
-    t.match(res.headers['content-type'], /^application\/json/, `${c.name}: JSON body`);
+    const res = await app.inject({ method: c.method ?? 'POST', url: `${path}${c.url ?? ''}`, headers, ...(c.body === undefined ? {} : { payload: c.body }) });
+    t.equal(res.statusCode, c.status, `${path} ${c.name}: status`);
+    t.match(res.headers['content-type'], /^application\/json/, `${path} ${c.name}: JSON body`);
     const body = res.json<Record<string, unknown>>();
-    t.match(body, { statusCode: c.status, code: c.code, error: String, message: String }, `${c.name}: error body`);
+    t.match(body, { statusCode: c.status, code: c.code, error: String, message: String }, `${path} ${c.name}: error body`);
   }
   t.equal(engineCalls, 0, 'no malformed request reaches the engine');
   const valid200 = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify(valid) });
