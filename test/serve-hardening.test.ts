@@ -196,6 +196,12 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   const status = () => readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status())?.[1] ?? 0) * 1024;
   const idle = kib('VmRSS');
+  const memoryGauges = async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${serving.healthPort}/metrics`)).text();
+    const gauge = (name: string) => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / MiB).toFixed(1);
+    return `heap used ${gauge('nodejs_heap_size_used_bytes')} of ${gauge('nodejs_heap_size_total_bytes')} MiB, external ${gauge('nodejs_external_memory_bytes')} MiB, resident now ${(kib('VmRSS') / MiB).toFixed(1)} MiB`;
+  };
+  t.comment(`memory at idle: ${await memoryGauges()}`);
 
   const fromCluster = await httpsCall({ port: serving.port, ca, body: review('rss-cluster', { annotations: { 'podpattern.dev/sidecar': clusterTemplate.metadata.name } }) });
   t.equal(JSON.parse(fromCluster.body).response.patchType, 'JSONPatch', 'a template listed from the cluster is injected');
@@ -209,6 +215,7 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   const idleTried = await openIdleFlood(10_000, serving.port, ca);
   t.teardown(() => idleTried.held.forEach((s) => s.destroy()));
   const open = idleTried.held.filter((s) => !s.destroyed).length;
+  t.comment(`memory beside the idle connections: ${await memoryGauges()}`);
   t.ok(idleTried.refused > 0, `over the cap, connections were closed as they arrived (${idleTried.refused} of 10,000; ${idleTried.held.length} completed a handshake, ${open} not yet seen closed by the client)`);
   t.equal(idleTried.held.length + idleTried.refused, 10_000, 'every connection tried was taken or closed');
 
@@ -242,9 +249,7 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   t.equal(sent, total);
   await until(async () => (cluster.requests.get('POST /api/v1/namespaces/*/events') ?? 0) > 0, 'an Event written to the cluster');
   t.ok(peak < bound, `peak RSS ${(peak / MiB).toFixed(1)} MiB, under 60 % of the chart's ${(chart.memoryLimitBytes / MiB).toFixed(0)} MiB limit (${(bound / MiB).toFixed(1)} MiB)`);
-  const metrics = await (await fetch(`http://127.0.0.1:${serving.healthPort}/metrics`)).text();
-  const gauge = (name: string) => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / MiB).toFixed(1);
-  t.comment(`memory after the mix: heap used ${gauge('nodejs_heap_size_used_bytes')} of ${gauge('nodejs_heap_size_total_bytes')} MiB, external ${gauge('nodejs_external_memory_bytes')} MiB, resident now ${(kib('VmRSS') / MiB).toFixed(1)} MiB`);
+  t.comment(`memory after the mix: ${await memoryGauges()}`);
   t.comment(`memory: idle ${(idle / MiB).toFixed(1)} MiB, 10,000 idle TLS connections tried (cap ${maxConnections}, ${idleTried.refused} closed before a handshake), peak RSS ${(peak / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)} MiB, margin ${((bound - peak) / MiB).toFixed(1)} MiB) over ${total} reviews (${bodies.length} hostile kinds: 3 MiB pod reviews, a million nested arrays, 5.5 MiB template reviews; and ordinary ones) at concurrency 16, live catalog and Events on, flags ${SERVE_NODE_FLAGS.join(' ')}, NODE_OPTIONS ${chart.nodeOptions}, env ${JSON.stringify(chart.env)}; API requests ${JSON.stringify([...cluster.requests])}`);
   server.child.kill('SIGTERM');
   t.equal(await server.exit, 0, 'exit 0');

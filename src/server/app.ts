@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
-import { readReview, timeBudget } from './decode.js';
+import { readBodyText, readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
 import { OUTGOING_REVIEW_SCHEMA } from './review-schema.js';
 import { logNames, logText } from './log-fields.js';
@@ -102,7 +102,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // Only application/json (anything else is a 415), handed over as text: see parseText.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES }, parseText);
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    readBodyText(payload, request.headers['content-length'], BODY_LIMIT_BYTES, (error, text) => {
+      if (error !== null) done(error, undefined);
+      else parseText(request, text as string, done);
+    });
+  });
 
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
@@ -159,23 +164,15 @@ function authenticated(request: IncomingMessage): boolean {
 const ARRIVED = Symbol('podpattern.arrived');
 type Arrived = IncomingMessage & { [ARRIVED]?: number };
 
-/**
- * The body's bytes to text, as Buffer#toString('utf8') would (a BOM kept, a bad sequence U+FFFD),
- * but into V8's heap: on Node 24 (not 22.23 or 20), toString('utf8') of an ASCII buffer above
- * 1 MiB makes an external string, memory outside the heap that V8 collects only once some 64 MiB
- * more of it is held, so a mix of 3 MiB reviews at concurrency 16 held more (bench/RESULTS.md).
- */
-const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
-
 /** When the request arrived; app.inject() does not pass through the server's listeners: then now. */
 function arrivedAt(request: IncomingMessage): number {
   return (request as Arrived)[ARRIVED] ?? performance.now();
 }
 
 /** Hands /mutate the JSON text: the route counts its values before parsing it (json-budget.ts). */
-function parseText(_request: unknown, body: string | Buffer, done: (error: Error | null, value?: unknown) => void): void {
+function parseText(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
   if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
-  else done(null, typeof body === 'string' ? body : utf8.decode(body));
+  else done(null, body);
 }
 
 /**

@@ -42,7 +42,9 @@ t.test('the container limit is read from cgroup v2, then v1', async (t) => {
   t.equal(check?.fits, (check?.heapLimitMiB ?? 0) <= 96 + 32, 'fits means the heap limit is near the share');
 });
 
-t.test('the chart and the plain manifests set the same malloc arenas', async (t) => {
-  t.equal(envOf(find(renderChart().objects, 'Deployment'), 'MALLOC_ARENA_MAX'), '1');
-  t.equal(envOf(find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment'), 'MALLOC_ARENA_MAX'), '1');
+t.test('the chart and the plain manifests set the same malloc arenas and mmap threshold', async (t) => {
+  for (const [name, value] of [['MALLOC_ARENA_MAX', '1'], ['MALLOC_MMAP_THRESHOLD_', '131072']]) {
+    t.equal(envOf(find(renderChart().objects, 'Deployment'), name as string), value);
+    t.equal(envOf(find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment'), name as string), value);
+  }
 });
