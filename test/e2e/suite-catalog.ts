@@ -146,7 +146,9 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
     await kube.must(['delete', 'validatingwebhookconfiguration', `${RELEASE}-templates`]);
     t.teardown(async () => {
       const { metadata, ...rest } = review;
-      await kube.must(['create', '-f', '-'], JSON.stringify({ ...rest, metadata: { name: metadata.name, labels: metadata.labels, annotations: metadata.annotations } }));
+      // Put back as Helm applies it (server-side apply, field manager 'helm'), so the next
+      // `helm upgrade` finds its own fields and no conflict with another manager.
+      await kube.must(['apply', '--server-side', '--field-manager=helm', '-f', '-'], JSON.stringify({ ...rest, metadata: { name: metadata.name, labels: metadata.labels, annotations: metadata.annotations } }));
     });
     await eventually('the bad update to be stored', async () => ((await kube.kubectl(['apply', '-f', '-'], broken)).code === 0 ? true : undefined));
     const condition = await eventually('Ready=False', async () => {
