@@ -80,6 +80,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // as well. Node checks it and headersTimeout every connectionsCheckingInterval (30 s by
   // default): a slow sender under a 30 s request timeout held its connection for up to 58 s.
   const checkEveryMs = Math.max(10, Math.min(1_000, readTimeoutMs / 4));
+  // A client CA is what makes a client authenticated: without one, nobody is asked.
+  const clientAuth = deps.tls?.clientCa === undefined ? 'none' : deps.clientAuth ?? 'none';
   const app = Fastify({
     // No logger inside Fastify: the route writes one line per review and the error handler one
     // per failed request, both to deps.logger. Fastify's own lines are about misuse of Fastify
@@ -95,18 +97,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     ...(deps.tls === undefined
       ? { http: { connectionsCheckingInterval: checkEveryMs } }
-      : { https: { ...httpsOptions(deps.tls, deps.clientAuth ?? 'none'), connectionsCheckingInterval: checkEveryMs } }),
+      : { https: { ...httpsOptions(deps.tls, clientAuth), connectionsCheckingInterval: checkEveryMs } }),
   }) as unknown as FastifyInstance;
-  const clientAuth = deps.tls?.clientCa === undefined ? 'none' : deps.clientAuth ?? 'none';
   app.server.headersTimeout = Math.min(HEADERS_TIMEOUT_MS, readTimeoutMs);
 
-  // Only application/json (anything else is a 415), handed over as text: see parseText.
+  // Only application/json (anything else is a 415), handed over as text: the routes count its
+  // values before parsing it (json-budget.ts), and readReview refuses an empty one.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', (request, payload, done) => {
-    readBodyText(payload, request.headers['content-length'], BODY_LIMIT_BYTES, (error, text) => {
-      if (error !== null) done(error, undefined);
-      else parseText(request, text as string, done);
-    });
+    readBodyText(payload, request.headers['content-length'], BODY_LIMIT_BYTES, done);
   });
 
   app.setErrorHandler(handleError(deps.logger));
@@ -137,7 +136,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     onRequest: admitBody,
   }, async (request): Promise<OutgoingReview> => {
     const arrived = arrivedAt(request.raw);
-    const { apiVersion, request: review } = readReview(request.body); // the JSON text: see parseText
+    const { apiVersion, request: review } = readReview(request.body); // the JSON text
     const decision = decideWithin(review, deps, timeBudget(request.query, performance.now() - arrived));
     // Only a review from an authenticated client may write an Event (an Event is a write to the
     // cluster that anyone who can reach this port could otherwise make, in any namespace).
@@ -152,7 +151,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 /** TLS settings; with a client CA the server requests a certificate but never refuses the handshake, so a client without one gets an HTTP answer. */
 function httpsOptions(tls: NonNullable<AppDeps['tls']>, clientAuth: ClientAuthMode) {
   const base = { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: HANDSHAKE_TIMEOUT_MS };
-  if (tls.clientCa === undefined || clientAuth === 'none') return base;
+  if (clientAuth === 'none') return base;
   return { ...base, ca: tls.clientCa, requestCert: true, rejectUnauthorized: false };
 }
 
@@ -167,12 +166,6 @@ type Arrived = IncomingMessage & { [ARRIVED]?: number };
 /** When the request arrived; app.inject() does not pass through the server's listeners: then now. */
 function arrivedAt(request: IncomingMessage): number {
   return (request as Arrived)[ARRIVED] ?? performance.now();
-}
-
-/** Hands /mutate the JSON text: the route counts its values before parsing it (json-budget.ts). */
-function parseText(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.length === 0) done(new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON'));
-  else done(null, body);
 }
 
 /**
