@@ -71,6 +71,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
   { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
+  // Above the keep-alive timeout Node applies between requests (120 s, server/app.ts), so this
+  // closes only connections that never send one; connections.ts does the closing.
   { key: 'idleTimeoutSeconds', flag: 'idle-timeout-seconds', kind: { type: 'integer', min: 1, max: 3600 }, default: '125', help: 'close a connection that has had no request this long (one that never sends a request included)' },
   { key: 'readTimeoutSeconds', flag: 'read-timeout-seconds', kind: { type: 'integer', min: 1, max: 30 }, default: '10', help: "a request's body must arrive within this once reading starts, or it gets a 408 and its connection is closed" },
   { key: 'maxConnections', flag: 'max-connections', kind: { type: 'integer', min: 0, max: 1_000_000 }, default: '0', help: 'connections held at once on each port; more are closed as they arrive. 0: one per 640 KiB of the container memory limit (614 at 384Mi; 4096 with no limit)' },

@@ -29,12 +29,6 @@ export const BODY_LIMIT_BYTES = 6 * 1024 * 1024;
 export const BODY_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Above the API server's 90 s idle timeout, so the client, not us, closes idle connections. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
-/**
- * A connection with no request for this long is closed (connections.ts): one that finished its
- * TLS handshake and never sent a request would otherwise be held for ever. Above the keep-alive
- * timeout, which Node applies between requests.
- */
-export const IDLE_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 5_000;
 /** A TLS handshake not done by then is dropped (Node's default is 120 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 10_000;
