@@ -268,6 +268,10 @@ export function run(command: string, args: readonly string[], options: { input?:
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // A command that exits before reading its input (kubectl refusing its arguments, say) closes
+    // the pipe: the write then fails with EPIPE, which must not become an uncaught exception that
+    // aborts the test mid-way. Its exit code and stderr say what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
