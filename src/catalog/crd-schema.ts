@@ -12,7 +12,7 @@
 // reports them on the object's Ready condition.
 
 import { DOMAIN, parameterKey } from '../model/keys.js';
-import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from './names.js';
+import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from '../template/names.js';
 import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
 
 /** Template parameter names: they appear in annotation keys, `<template>.podpattern.dev/<param>`. */

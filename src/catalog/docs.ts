@@ -1,8 +1,8 @@
 // Markdown reference pages for templates, generated from the catalog itself so the docs cannot
 // drift from what the webhook injects. Pure: templates and example texts in, pages out; the
 // `podpattern docs` command does the reading and writing.
-import { listeningPorts } from './listening.js';
-import { loopbackListeners } from './probes.js';
+import { listeningPorts } from '../template/listeners.js';
+import { wholeParameter } from '../template/placeholders.js';
 import { PATTERNS, type ParameterSpec, type Template } from '../model/template.js';
 import { PATTERN_KEYS, fileKey, parameterKey } from '../model/keys.js';
 
@@ -86,13 +86,13 @@ export function bounds(p: ParameterSpec, quote: (text: string) => string = code)
   return parts.join('; ');
 }
 
-function containerSection({ spec }: Template): string[] {
+function containerSection({ spec, compiled }: Template): string[] {
   const lines = ['## Containers', '', '| container | runs as | image | ports |', '|---|---|---|---|'];
   const role = spec.pattern === 'sidecar' ? 'sidecar (a native sidecar where enabled)' : 'container (a native sidecar in pods that run to completion)';
   for (const c of spec.initContainers) lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   for (const c of spec.containers) lines.push(`| \`${c.name}\` | ${role} | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   lines.push('');
-  const local = [...new Set(loopbackListeners(spec).map((l) => ports([{ containerPort: l.port }], spec.parameters)))];
+  const local = [...new Set(compiled.listeners.map((l) => portText(l.port, l.parameter, spec.parameters)))];
   if (local.length > 0) {
     lines.push(`Listens on 127.0.0.1 only, for the app inside the pod (no containerPort is declared, and the probes run inside the container): ${local.join('; ')}.`, '');
   }
@@ -104,14 +104,13 @@ function containerSection({ spec }: Template): string[] {
 
 /** Ports by number; one set by a parameter shows its default and the parameter's name. */
 function ports(list: { name?: string; containerPort: number | string }[] | undefined, parameters: Record<string, ParameterSpec>): string {
-  return (list ?? [])
-    .map((p) => {
-      const parameter = /^\$\(params\.([-a-z0-9]+)\)$/.exec(String(p.containerPort))?.[1];
-      const fallback = parameter === undefined ? undefined : parameters[parameter]?.default;
-      const number = parameter === undefined ? code(String(p.containerPort)) : `${fallback === undefined ? '' : `${code(String(fallback))}, `}set by \`${parameter}\``;
-      return `${p.name === undefined ? '' : `${p.name}: `}${number}`;
-    })
-    .join('; ');
+  return (list ?? []).map((p) => `${p.name === undefined ? '' : `${p.name}: `}${portText(p.containerPort, wholeParameter(p.containerPort), parameters)}`).join('; ');
+}
+
+function portText(port: number | string | undefined, parameter: string | undefined, parameters: Record<string, ParameterSpec>): string {
+  if (parameter === undefined) return code(String(port));
+  const fallback = parameters[parameter]?.default;
+  return `${fallback === undefined ? '' : `${code(String(fallback))}, `}set by \`${parameter}\``;
 }
 
 function volumeSection({ name, spec }: Template): string[] {

@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { validateTemplate } from './validate.js';
 import type { Catalog, Template, TemplateFailure, TemplateSource } from '../model/template.js';
 
-export { checkParameterValue } from './parameter-value.js';
+export { checkParameterValue } from '../template/parameter-value.js';
 
 export interface ParsedTemplates {
   templates: Template[];

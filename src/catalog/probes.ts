@@ -5,51 +5,7 @@
 // template runs. Both are refused when the template is loaded, with the fix.
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
 import type { TemplateSpec } from '../model/template.js';
-
-const LOOPBACK = '(?:127(?:\\.\\d{1,3}){3}|localhost|\\[::1\\])';
-const PORT = '(\\d{1,5}|\\$\\(params\\.[a-z0-9-]+\\))';
-
-/**
- * How the programs the templates run say "listen on loopback only": nginx and twemproxy
- * (`listen 127.0.0.1:PORT`, `listen: 127.0.0.1:PORT`), flags such as
- * `--web.listen-address=127.0.0.1:PORT`, and socat (`TCP-LISTEN:PORT,…,bind=127.0.0.1`).
- */
-const LISTENER_FORMS: RegExp[] = [
-  new RegExp(`\\blisten\\b\\s*:?\\s+${LOOPBACK}:${PORT}`, 'g'),
-  new RegExp(`--[\\w.-]*(?:listen|bind)[\\w.-]*[=\\s]${LOOPBACK}:${PORT}`, 'g'),
-  new RegExp(`TCP[46]?-LISTEN:${PORT}[^\\s]*,bind=${LOOPBACK}(?![\\w.])`, 'g'),
-];
-
-export interface Listener { port: string; where: string }
-
-/** Every loopback-only listener that the template's files and command lines declare. */
-export function loopbackListeners(spec: Pick<TemplateSpec, 'files' | 'containers' | 'initContainers'>): Listener[] {
-  // This runs for every injection, on each of the template's rendered texts: where a listener
-  // was found is spelled out only for the listeners found (most templates have none).
-  const found: Listener[] = [];
-  for (const file in spec.files) scan(spec.files[file] as string, found, 'files', -1, file);
-  for (let i = 0; i < spec.containers.length; i += 1) scanCommandLine(spec.containers[i] as V1Container, found, 'containers', i);
-  for (let i = 0; i < spec.initContainers.length; i += 1) scanCommandLine(spec.initContainers[i] as V1Container, found, 'initContainers', i);
-  return found;
-}
-
-/** Scans the container's command and args as one line, each word after a space. */
-function scanCommandLine(c: V1Container, found: Listener[], list: 'containers' | 'initContainers', i: number): void {
-  const { command, args } = c;
-  const line = args === undefined || args.length === 0 ? (command ?? []).join(' ') : command === undefined || command.length === 0 ? args.join(' ') : `${command.join(' ')} ${args.join(' ')}`;
-  scan(line, found, list, i, c.name);
-}
-
-/** Adds the listeners in `text`, which is the file `name` or the command line of `spec.<list>[i]` (named `name`). */
-function scan(text: string, found: Listener[], list: 'files' | 'containers' | 'initContainers', i: number, name: string): void {
-  // exec in a loop rather than matchAll, which builds a new RegExp for every call.
-  for (const form of LISTENER_FORMS) {
-    form.lastIndex = 0;
-    for (let match = form.exec(text); match !== null; match = form.exec(text)) {
-      found.push({ port: match[1]!, where: list === 'files' ? `spec.files.${name}` : `spec.${list}[${i}] (${name})` });
-    }
-  }
-}
+import { LOOPBACK, loopbackListeners, type WrittenListener } from '../template/listeners.js';
 
 const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;
 
@@ -71,7 +27,7 @@ export function probeProblems(spec: TemplateSpec): string[] {
   return problems;
 }
 
-function networkProbeProblems(at: string, c: V1Container, probe: V1Probe, listeners: Listener[], declared: Set<string>): string[] {
+function networkProbeProblems(at: string, c: V1Container, probe: V1Probe, listeners: WrittenListener[], declared: Set<string>): string[] {
   const handler = probe.tcpSocket !== undefined ? 'tcpSocket' : probe.httpGet !== undefined ? 'httpGet' : undefined;
   if (handler === undefined) return [];
   const { host, port } = (probe.tcpSocket ?? probe.httpGet)!;

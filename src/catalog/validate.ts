@@ -1,11 +1,13 @@
 // Turns one parsed PatternTemplate object into a Template, or into every problem it has.
 // A template is accepted whole or refused whole: it never half-renders at admission.
-import { contentHash } from './canonical.js';
+import { contentHash } from '../template/canonical.js';
 import { fileKey, filesVolumeName, isOwnKey } from '../model/keys.js';
-import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
-import { scanPlaceholders } from './placeholders.js';
+import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from '../template/names.js';
+import { scanPlaceholders } from '../template/placeholders.js';
 import { probeProblems } from './probes.js';
-import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, expandedSize, patternProblem } from './parameter-value.js';
+import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, compilePattern, expandedSize } from '../template/parameter-value.js';
+import { compileTemplate } from '../template/compile.js';
+import type { RE2JS } from 're2js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
 
@@ -35,9 +37,12 @@ function validateShaped(object: unknown, source: TemplateSource, name: string): 
   const rawSpec = (object as { spec?: unknown } | null)?.spec;
   if (rawSpec === null || typeof rawSpec !== 'object') return { ok: false, name, problems: structural };
   const spec = normalizeSpec(rawSpec);
-  const problems = [...structural, ...semanticProblems(name, spec, structural.length > 0)];
+  const patterns = new Map<string, RE2JS>();
+  const problems = [...structural, ...semanticProblems(name, spec, patterns, structural.length > 0)];
   if (problems.length > 0) return { ok: false, name, problems };
-  return { ok: true, template: { name, spec, hash: contentHash(spec), source } };
+  const compiled = compileTemplate(name, spec, patterns);
+  if (!compiled.ok) return { ok: false, name, problems: compiled.problems };
+  return { ok: true, template: { name, spec, hash: contentHash(spec), source, compiled: compiled.compiled } };
 }
 
 /**
@@ -45,8 +50,8 @@ function validateShaped(object: unknown, source: TemplateSource, name: string): 
  * an operator sees every problem at once; a part too malformed to inspect is skipped, since
  * the structural problems already name it.
  */
-function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boolean): string[] {
-  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec)];
+function semanticProblems(name: string, spec: TemplateSpec, patterns: Map<string, RE2JS>, structureBroken: boolean): string[] {
+  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec, patterns), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec)];
   return checks.flatMap((check) => {
     if (!structureBroken) return check();
     try {
@@ -98,7 +103,8 @@ function nameProblems(name: string, spec: TemplateSpec): string[] {
   return problems;
 }
 
-function parameterProblems(spec: TemplateSpec): string[] {
+/** Also compiles the parameters' patterns, into `patterns`, for the template's compiled form. */
+function parameterProblems(spec: TemplateSpec, patterns: Map<string, RE2JS>): string[] {
   const problems: string[] = [];
   // Compiling costs with the program's size: all of a template's patterns together are bounded
   // before any is compiled (/validate-template compiles what any client sends).
@@ -108,11 +114,13 @@ function parameterProblems(spec: TemplateSpec): string[] {
   for (const [name, parameter] of Object.entries(spec.parameters)) {
     const at = `spec.parameters.${name}`;
     if (!PARAMETER_NAME.test(name) || name.length > MAX_LABEL) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
-    const patternFault = parameter.pattern === undefined || !compileable ? undefined : patternProblem(parameter as ParameterSpec & { pattern: string });
+    const re = parameter.pattern === undefined || !compileable ? undefined : compilePattern(parameter as ParameterSpec & { pattern: string });
+    const patternFault = typeof re === 'string' ? re : undefined;
+    if (re !== undefined && typeof re !== 'string') patterns.set(name, re);
     problems.push(...boundProblems(at, parameter, patternFault));
     // A default is checked against the pattern only when the pattern can run (else that is the problem).
     if (parameter.default !== undefined && (parameter.pattern === undefined || (compileable && patternFault === undefined))) {
-      const fault = checkParameterValue(parameter, parameter.default);
+      const fault = checkParameterValue(parameter, parameter.default, patterns.get(name));
       if (fault !== undefined) problems.push(`${at}.default: ${fault}`);
     }
     for (const [i, option] of (parameter.enum ?? []).entries()) {

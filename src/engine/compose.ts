@@ -3,15 +3,15 @@
 // it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { Pattern, Template } from '../model/template.js';
-import { canonicalJson } from '../catalog/canonical.js';
+import { canonicalJson } from '../template/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
-import { fileKey, filesVolumeName, parameterKey } from '../model/keys.js';
+import { parameterKey } from '../model/keys.js';
 import type { Rendered } from './render.js';
 import { editableContainer } from './patch.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
-import { listeningPorts, portParameter } from '../catalog/listening.js';
-import { loopbackListeners, type Listener } from '../catalog/probes.js';
+import { listeningPorts } from '../template/listeners.js';
+import type { RenderedListener } from './render.js';
 
 /** Where injected long-running containers may go in this pod, and why. */
 export interface Placement {
@@ -82,7 +82,7 @@ class Composition {
     this.pieces.push(piece);
     this.addAnnotations(piece);
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
-    const files = templateFiles(template);
+    const files = template.compiled.files;
     if (files.keys.length > 0) this.addVolume(volumeOf(files), template.name);
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
     this.checkHostNetwork(piece);
@@ -113,7 +113,7 @@ class Composition {
   }
 
   private addAnnotations({ template, rendered }: Piece): void {
-    const files = templateFiles(template);
+    const files = template.compiled.files;
     for (let i = 0; i < files.keys.length; i += 1) {
       const key = files.keys[i] as string;
       this.annotations[key] = rendered.files[files.names[i] as string] as string;
@@ -235,12 +235,12 @@ class Composition {
         `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
       );
     }
-    const local = loopbackListeners(rendered);
+    const local = rendered.listeners;
     if (local.length > 0) {
       this.clash(
         'host-network',
         template.name,
-        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${local[0]!.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
+        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${local[0]?.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
       );
     }
   }
@@ -252,12 +252,11 @@ class Composition {
    * container is taken as the one holding them.
    */
   private checkPorts(): void {
-    const seen = new Map<string, string>(); // port/protocol -> container name
-    const loopback: { holder: string; listeners: Listener[] }[] = [];
-    for (const { rendered } of this.pieces) {
+    const seen = new Map<string, PortClaim>(); // port/protocol -> who holds it
+    const loopback = new Map<string, { template: Template; listeners: RenderedListener[] }>(); // holder -> its listeners
+    for (const { template, rendered } of this.pieces) {
       const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
-      const listeners = holder === undefined ? [] : loopbackListeners(rendered);
-      if (holder !== undefined && listeners.length > 0) loopback.push({ holder, listeners });
+      if (holder !== undefined && rendered.listeners.length > 0) loopback.set(holder, { template, listeners: rendered.listeners });
     }
     for (const container of this.spec.initContainers ?? []) {
       if (container.restartPolicy === 'Always') this.checkPortsOf(container, seen, loopback);
@@ -265,21 +264,24 @@ class Composition {
     for (const container of this.spec.containers) this.checkPortsOf(container, seen, loopback);
   }
 
-  private checkPortsOf(container: V1Container, seen: Map<string, string>, loopback: { holder: string; listeners: Listener[] }[]): void {
-    for (const port of container.ports ?? []) this.claimPort(`${port.containerPort}/${port.protocol ?? 'TCP'}`, container.name, seen);
-    for (const { holder, listeners } of loopback) {
-      if (holder === container.name) for (const l of listeners) this.claimPort(`${l.port}/TCP`, container.name, seen);
-    }
+  private checkPortsOf(container: V1Container, seen: Map<string, PortClaim>, loopback: Map<string, { template: Template; listeners: RenderedListener[] }>): void {
+    const template = this.containerTemplates.get(container.name);
+    const parameters = template === undefined ? undefined : this.pieces.find((p) => p.template.name === template)?.template.compiled.portParameters[container.name];
+    (container.ports ?? []).forEach((port, i) => {
+      this.claimPort(`${port.containerPort}/${port.protocol ?? 'TCP'}`, { container: container.name, port: port.containerPort, parameter: parameters?.[i] }, seen);
+    });
+    for (const l of loopback.get(container.name)?.listeners ?? []) this.claimPort(`${l.port}/TCP`, { container: container.name, port: l.port, parameter: l.parameter }, seen);
   }
 
-  private claimPort(key: string, container: string, seen: Map<string, string>): void {
+  private claimPort(key: string, claim: PortClaim, seen: Map<string, PortClaim>): void {
     const previous = seen.get(key);
+    seen.set(key, claim);
+    if (previous === undefined) return;
     // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
-    const template = this.containerTemplates.get(container) ?? (previous === undefined ? undefined : this.containerTemplates.get(previous));
-    if (previous !== undefined && template !== undefined) {
-      this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwner(container)} listens on it, and so does ${this.containerOwner(previous)}${this.portHint(template, this.containerTemplates.has(container) ? container : previous, key)}`);
-    }
-    seen.set(key, container);
+    const ours = this.containerTemplates.has(claim.container) ? claim : this.containerTemplates.has(previous.container) ? previous : undefined;
+    if (ours === undefined) return;
+    const template = this.containerTemplates.get(ours.container) as string;
+    this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwner(claim.container)} listens on it, and so does ${this.containerOwner(previous.container)}${portHint(template, ours)}`);
   }
 
   private checkMounts(): void {
@@ -298,19 +300,6 @@ class Composition {
     }
   }
 
-  /** Names the parameter that moves the clashing port, read from the template itself. */
-  private portHint(templateName: string, containerName: string, key: string): string {
-    const piece = this.pieces.find((p) => p.template.name === templateName);
-    const injected = this.spec.containers.concat(this.spec.initContainers ?? []).find((c) => c.name === containerName);
-    const port = (injected?.ports ?? []).find((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}` === key) ?? { containerPort: Number(key.split('/')[0]) };
-    // The rendered listeners are the template's, in the same order, with their ports filled in.
-    const at = piece === undefined ? -1 : loopbackListeners(piece.rendered).findIndex((l) => `${l.port}/TCP` === key);
-    const local = piece === undefined || at < 0 ? undefined : /^\$\(params\.([-a-z0-9]+)\)$/.exec(loopbackListeners(piece.template.spec)[at]?.port ?? '')?.[1];
-    const parameter = local ?? (piece === undefined ? undefined : portParameter(piece.template.spec, containerName, port));
-    if (parameter === undefined) return `; template ${templateName} does not let a pod move container port ${port.containerPort}, so these two cannot share a pod`;
-    return `; set ${parameterKey(templateName, parameter)} to a free port (it is ${port.containerPort})`;
-  }
-
   private clash(code: Problem['code'], template: string | undefined, message: string): void {
     this.problem(template === undefined ? { code, message } : { code, template, message });
   }
@@ -320,6 +309,19 @@ class Composition {
     this.problemCount += 1;
     if (this.problems.length < MAX_PROBLEMS) this.problems.push(problem);
   }
+}
+
+/** A port some container holds: the parameter that sets it, when a template's parameter does. */
+interface PortClaim {
+  container: string;
+  port: number | string | boolean;
+  parameter: string | undefined;
+}
+
+/** Names the parameter that moves the clashing port, from the template's compiled form. */
+function portHint(template: string, claim: PortClaim): string {
+  if (claim.parameter === undefined) return `; template ${template} does not let a pod move container port ${claim.port}, so these two cannot share a pod`;
+  return `; set ${parameterKey(template, claim.parameter)} to a free port (it is ${claim.port})`;
 }
 
 /** `problems` holds at most MAX_PROBLEMS; `problemCount` is how many there were. */
@@ -361,40 +363,12 @@ function setDefaults(container: V1Container): V1Container {
 }
 
 /** The downwardAPI volume that mounts a template's files from their annotations. */
-export function filesVolume(template: string, files: string[]): V1Volume {
-  return volumeOf(filesOf(template, files));
-}
-
-/** What the annotations and the volume of a template's files are spelled with: the same for every pod. */
-interface TemplateFiles {
-  /** The file names, as the template lists them, and the annotation key of each. */
-  names: string[];
-  keys: string[];
-  volume: string;
-  /** The volume's items, by file name. */
-  items: { path: string; fieldPath: string }[];
-}
-
-function filesOf(template: string, names: string[]): TemplateFiles {
-  const keys = names.map((file) => fileKey(template, file));
-  const items = names.map((file, i) => ({ path: file, fieldPath: `metadata.annotations['${keys[i]}']` })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { names, keys, volume: filesVolumeName(template), items };
-}
-
-/**
- * Worked out once per template (a catalog's templates are never edited: a changed template is
- * a new object), so an injection does not spell the same keys again for every pod.
- */
-const FILES = new WeakMap<Template, TemplateFiles>();
-
-function templateFiles(template: Template): TemplateFiles {
-  let files = FILES.get(template);
-  if (files === undefined) FILES.set(template, (files = filesOf(template.name, Object.keys(template.spec.files))));
-  return files;
+export function filesVolume(template: Template): V1Volume {
+  return volumeOf(template.compiled.files);
 }
 
 /** A new volume object for every pod: what goes into a pod is never shared. */
-function volumeOf(files: TemplateFiles): V1Volume {
+function volumeOf(files: Template['compiled']['files']): V1Volume {
   return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
 }
 

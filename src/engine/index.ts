@@ -47,7 +47,7 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const sidecars = nativeSidecarSupport(options);
   const placement = { native: sidecars.native, why: sidecars.why, runsToCompletion: runsToCompletion(pod, options), controllerVolumes: options.controllerVolumes ?? [] };
   const facts = podFacts(pod, options);
-  const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) }));
+  const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template, values, facts) }));
 
   const input = pod as PodLike & { spec: V1PodSpec };
   const earlier = typeof previous === 'object' ? undoEarlier(input, previous, desired, { catalog, parameters: requests.parameters, pieces, placement }) : { stripping: [], left: undefined };
@@ -157,14 +157,14 @@ function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string
     if (!again.has(template.name)) {
       const values = new Map(resolved.values);
       for (const name in template.spec.parameters) if (parameters.get(template.name)?.has(name) !== true || !resolved.values.has(name)) values.set(name, ANY_TEXT);
-      pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, values, facts) });
+      pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template, values, facts) });
       continue;
     }
     if (resolved.problems.length > 0) {
       whole = false;
       continue;
     }
-    pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template.spec, resolved.values, facts) });
+    pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template, resolved.values, facts) });
   }
   return { pieces, whole: whole && status.templates.length <= MAX_TEMPLATES };
 }

@@ -1,6 +1,6 @@
 // Turns a template's parameter annotations (strings, hostile) into typed values that fit the
 // template's schema, or into problems that say how to fix each one.
-import { checkParameterValue } from '../catalog/parameter-value.js';
+import { checkParameterValue } from '../template/parameter-value.js';
 import type { ParameterSpec, ParameterValue, Template } from '../model/template.js';
 import { parameterKey } from '../model/keys.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
@@ -40,7 +40,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
       continue;
     }
     const typed = convert(parameter, text);
-    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed);
+    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed, template.compiled.patterns[name]);
     if (fault !== undefined || typed === undefined) {
       problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${printable(text)}' ${fault}` });
       continue;

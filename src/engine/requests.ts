@@ -1,7 +1,7 @@
 // Reads what a pod asks for from its annotations, falling back to its namespace's
 // defaults when the pod names no template itself.
 import { PATTERNS, type Pattern } from '../model/template.js';
-import { DNS1123_SUBDOMAIN } from '../catalog/names.js';
+import { DNS1123_SUBDOMAIN } from '../template/names.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, isDomainKey, parseTemplateKey } from '../model/keys.js';
 import type { Problem } from './types.js';
 import { didYouMean } from './suggest.js';

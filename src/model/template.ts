@@ -2,6 +2,7 @@
 // is the format's reference). The engine reads only these types; the catalog sources (built-in,
 // --catalog-dir, cluster) produce them.
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { RE2JS } from 're2js';
 import { DOMAIN } from './domain.js';
 
 /** The PatternTemplate API: kind PatternTemplate in group podpattern.dev, version v1alpha1, cluster-scoped. */
@@ -56,6 +57,42 @@ export interface Template {
   /** sha256 of the canonical JSON of `spec`, first 16 hex digits: recorded in podpattern.dev/status. */
   hash: string;
   source: TemplateSource;
+  /** What the template means, worked out once when it was accepted (src/template/compile.ts). */
+  compiled: CompiledTemplate;
+}
+
+/**
+ * One value of a template, compiled for rendering. Strings are split at their placeholders
+ * once; a ref is a parameter's name, or `pod.name` / `pod.namespace`. `expanded` strings go
+ * where Kubernetes expands $(VAR) (command, args, env values), so the values put in them have
+ * their $ doubled. A `typed` string is exactly one placeholder in a numeric or boolean field.
+ */
+export type CompiledValue =
+  | { readonly kind: 'fixed'; readonly value: string | number | boolean | null }
+  | { readonly kind: 'text'; readonly texts: readonly string[]; readonly refs: readonly string[]; readonly expanded: boolean }
+  | { readonly kind: 'typed'; readonly ref: string; readonly expanded: boolean }
+  | { readonly kind: 'list'; readonly items: readonly CompiledValue[] }
+  | { readonly kind: 'object'; readonly keys: readonly string[]; readonly values: readonly CompiledValue[] };
+
+/** A listener on loopback only: a fixed port, or the parameter that sets it. */
+export type CompiledListener = { readonly where: string } & ({ readonly port: number; readonly parameter?: undefined } | { readonly port?: undefined; readonly parameter: string });
+
+export interface CompiledTemplate {
+  /** containers, initContainers, volumes, files, app and podAnnotations, as one object value. */
+  readonly body: CompiledValue;
+  /** The template's files: their names, their annotation keys (same order) and the downwardAPI volume that mounts them. */
+  readonly files: {
+    readonly names: readonly string[];
+    readonly keys: readonly string[];
+    readonly volume: string;
+    readonly items: readonly { readonly path: string; readonly fieldPath: string }[];
+  };
+  /** Loopback-only listeners its files and command lines declare. */
+  readonly listeners: readonly CompiledListener[];
+  /** By container name, the parameter behind each entry of its `ports` (undefined for a fixed port). */
+  readonly portParameters: Readonly<Record<string, readonly (string | undefined)[]>>;
+  /** By parameter name, its pattern on the linear-time engine. */
+  readonly patterns: Readonly<Record<string, RE2JS>>;
 }
 
 /** A template that was refused at load, with every problem found (path: message). */

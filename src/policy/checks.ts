@@ -2,9 +2,8 @@
 // annotations ask wrongly, and what the template would clash with in the pod as it arrives.
 // Each message is written to read as the webhook's does (engine/requests, engine/compose).
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, type Template } from '../model/template.js';
-import { portParameter } from '../catalog/listening.js';
-import { loopbackListeners } from '../catalog/probes.js';
+import { PATTERNS, type CompiledListener, type Template } from '../model/template.js';
+import { probePort } from '../template/listeners.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS, parameterVariable } from './params.js';
@@ -70,15 +69,14 @@ export function clashProblems(template: Template, scope: Scope, native: string):
   for (const mount of spec.app.volumeMounts ?? []) out.push(mountClash(template, mount, scope));
   // Loopback-only listeners declare no containerPort but take a port all the same; the webhook
   // counts them for the template's first long-running container.
-  const loopback = loopbackListeners(spec).map((l) => ({ port: loopbackPort(l.port), parameter: /^\$\(params\.([-a-z0-9]+)\)$/.exec(l.port)?.[1] }));
+  const loopback = template.compiled.listeners.map((l) => ({ port: loopbackPort(l), parameter: l.parameter }));
   for (const [i, container] of spec.containers.entries()) out.push(...portClashes(template, container, scope, native, i === 0 ? loopback : []));
   return out;
 }
 
 /** A loopback listener's port as CEL: the number, or the parameter's value. */
-function loopbackPort(port: string): string {
-  const parameter = /^\$\(params\.([-a-z0-9]+)\)$/.exec(port)?.[1];
-  return parameter === undefined ? port : `variables.${parameterVariable(parameter)}`;
+function loopbackPort(listener: CompiledListener): string {
+  return listener.parameter === undefined ? String(listener.port) : `variables.${parameterVariable(listener.parameter)}`;
 }
 
 /** Helpers that listen, in a hostNetwork pod: on the node's ports, or on its loopback. */
@@ -97,9 +95,9 @@ function hostNetworkProblems(template: Template, scope: Scope): string[] {
     ]);
     out.push(`${hostNetwork} ? [${message}] : []`);
   }
-  const local = loopbackListeners(spec);
+  const local = template.compiled.listeners;
   if (local.length > 0) {
-    const ports = local.flatMap((l, i): Part[] => [{ text: i === 0 ? '127.0.0.1:' : ', 127.0.0.1:' }, { expression: `string(${loopbackPort(l.port)})` }]);
+    const ports = local.flatMap((l, i): Part[] => [{ text: i === 0 ? '127.0.0.1:' : ', 127.0.0.1:' }, { expression: `string(${loopbackPort(l)})` }]);
     const message = concat([
       { text: `the pod uses hostNetwork: true, and template ${template.name} listens on ` },
       ...ports,
@@ -117,8 +115,7 @@ function listening(container: V1Container, scope: Scope): Part[][] {
     out.push([{ text: 'port ' }, { expression: `string(${compileValue(port.containerPort, scope, 'plain', true)})` }, { text: `/${port.protocol ?? 'TCP'}` }]);
   }
   if ((container.ports ?? []).length === 0) {
-    const probe = [container.livenessProbe, container.readinessProbe, container.startupProbe].find((p) => (p?.httpGet?.port ?? p?.tcpSocket?.port ?? p?.grpc?.port) !== undefined);
-    const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
+    const port = [container.livenessProbe, container.readinessProbe, container.startupProbe].map(probePort).find((p) => p !== undefined);
     if (port !== undefined) out.push([{ text: 'probe port ' }, { expression: `string(${compileValue(port, scope, 'plain', true)})` }]);
   }
   return out;
@@ -132,10 +129,11 @@ function listening(container: V1Container, scope: Scope): Part[][] {
  */
 function portClashes(template: Template, container: V1Container, scope: Scope, native: string, loopback: { port: string; parameter: string | undefined }[]): string[] {
   const out: string[] = [];
-  const declared = (container.ports ?? []).map((port) => ({
+  const parameters = template.compiled.portParameters[container.name] ?? [];
+  const declared = (container.ports ?? []).map((port, i) => ({
     number: compileValue(port.containerPort, scope, 'plain', true),
     protocol: port.protocol ?? 'TCP',
-    parameter: portParameter(template.spec, container.name, port),
+    parameter: parameters[i],
   }));
   for (const { number, protocol: proto, parameter } of [...declared, ...loopback.map((l) => ({ number: l.port, protocol: 'TCP', parameter: l.parameter }))]) {
     const protocol = quote(proto);

@@ -5,7 +5,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
-import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey, filesVolumeName } from '../model/keys.js';
+import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
@@ -206,7 +206,7 @@ function forgedStatusValidation(template: Template): { expression: string; messa
 
 /** The volumes the webhook adds for a template: its own, and one for its files. */
 function addedVolumeNames(template: Template): string[] {
-  return [...template.spec.volumes.map((v) => v.name), ...(Object.keys(template.spec.files).length > 0 ? [filesVolumeName(template.name)] : [])];
+  return [...template.spec.volumes.map((v) => v.name), ...(Object.keys(template.spec.files).length > 0 ? [template.compiled.files.volume] : [])];
 }
 
 function joinLists(lists: string[]): string {
@@ -248,7 +248,7 @@ function applyConfiguration(template: Template, scope: Scope, native: string): s
 function jsonPatch(template: Template, scope: Scope): string {
   const spec = template.spec;
   const files = Object.keys(spec.files);
-  const volumes = [...spec.volumes, ...(files.length > 0 ? [filesVolume(template.name, [...files])] : [])];
+  const volumes = [...spec.volumes, ...(files.length > 0 ? [filesVolume(template)] : [])];
   // Typed by the list they go to: native sidecars are Object.spec.initContainers.
   const v = (items: unknown[], field: string): string[] => items.map((item) => compileTyped(item, `Object.spec.${field}`, scope));
   const ops = [append('volumes', v(volumes, 'volumes'))];

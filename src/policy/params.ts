@@ -1,7 +1,7 @@
 // Parameters in CEL: where each value comes from (the pod's annotation, else the default), its
 // typed and text forms, and the checks the webhook makes on it, as CEL that yields the same
 // messages. Every key, default and bound is written as a quoted literal.
-import { DEFAULT_MAX_LENGTH } from '../catalog/parameter-value.js';
+import { DEFAULT_MAX_LENGTH } from '../template/parameter-value.js';
 import type { ParameterSpec, Template } from '../model/template.js';
 import { parameterKey } from '../model/keys.js';
 import { article, describe } from '../engine/params.js';

@@ -3,17 +3,18 @@
 // becomes a concatenation of quoted literals and references to computed values, so a template's
 // text or a pod's annotation can only ever be data. The substitution rules (typed fields,
 // Kubernetes' $(VAR) expansion in command, args and env values) are the webhook's own.
-import { PLACEHOLDER, WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
-import type { Template } from '../model/template.js';
-import { TYPED_FIELDS, childMode, type Mode } from '../engine/render.js';
+import type { CompiledValue, Template } from '../model/template.js';
+import { compileValue as compileTemplateValue } from '../template/compile.js';
+import { TYPED_FIELDS, childMode, type Mode } from '../template/fields.js';
+import { PLACEHOLDER, POD_NAME, POD_NAMESPACE, type Ref } from '../template/placeholders.js';
 import { concat, escapeDollars, list, map, scalar, type Part } from './cel.js';
 import { parameterVariable } from './params.js';
 
 /** `$(pod.name)`: the pod's name, else its generateName prefix, as the webhook reads it. */
-export const POD_NAME =
+export const POD_NAME_CEL =
   '(has(object.metadata.name) && object.metadata.name != "") ? object.metadata.name : (has(object.metadata.generateName) ? object.metadata.generateName : "")';
 /** `$(pod.namespace)`: the pod's namespace, else the request's (pods arrive without one). */
-export const POD_NAMESPACE = '(has(object.metadata.namespace) && object.metadata.namespace != "") ? object.metadata.namespace : request.namespace';
+export const POD_NAMESPACE_CEL = '(has(object.metadata.namespace) && object.metadata.namespace != "") ? object.metadata.namespace : request.namespace';
 
 /** What compiling a value needs: the template, whose parameters' types decide typed fields. */
 export interface Scope {
@@ -21,47 +22,41 @@ export interface Scope {
 }
 
 /** The CEL expression of a reference's text form, or its typed value. */
-function reference(ref: string, typed: boolean): string {
-  if (ref === 'pod.name') return POD_NAME;
-  if (ref === 'pod.namespace') return POD_NAMESPACE;
+function reference(ref: Ref, typed: boolean): string {
+  if (ref === POD_NAME) return POD_NAME_CEL;
+  if (ref === POD_NAMESPACE) return POD_NAMESPACE_CEL;
   // Number parameters never get here: refuse.ts refuses them (CEL prints doubles its own way).
-  const name = ref.slice('params.'.length);
-  return `variables.${parameterVariable(name)}${typed ? '' : '_text'}`;
+  return `variables.${parameterVariable(ref)}${typed ? '' : '_text'}`;
 }
 
-/** The parts of a template string: literal text and references, one pass like the webhook's. */
-export function stringParts(text: string, expanded: boolean): Part[] {
-  const parts: Part[] = [];
-  let last = 0;
-  for (const match of text.matchAll(PLACEHOLDER)) {
-    parts.push({ text: text.slice(last, match.index) });
-    const expression = reference(match[1] as string, false);
-    parts.push({ expression: expanded ? escapeDollars(expression) : expression });
-    last = match.index + match[0].length;
-  }
-  parts.push({ text: text.slice(last) });
-  return parts;
-}
-
-/** A CEL expression building `value` as the webhook renders it (modes as in engine/render). */
+/** A CEL expression building `value` as the webhook renders it (modes as in template/fields). */
 export function compileValue(value: unknown, scope: Scope, mode: Mode = 'plain', typed = false): string {
-  if (typeof value === 'string') return compileString(value, scope, mode === 'expanded', typed);
-  if (Array.isArray(value)) return list(value.map((item) => compileValue(item, scope, mode)));
-  if (value !== null && typeof value === 'object') {
-    return map(Object.entries(value).map(([key, item]) => [key, compileValue(item, scope, childMode(mode, key), TYPED_FIELDS.has(key))]));
-  }
-  return scalar(value as number | boolean | null);
+  return celOf(compileTemplateValue(value, mode, typed), scope);
 }
 
-function compileString(text: string, scope: Scope, expanded: boolean, typed: boolean): string {
-  const whole = typed ? WHOLE_PLACEHOLDER.exec(text) : null;
-  if (whole !== null) {
-    const ref = whole[1] as string;
-    const expression = reference(ref, true);
-    const isString = !ref.startsWith('params.') || scope.template.spec.parameters[ref.slice('params.'.length)]?.type === 'string';
-    return isString && expanded ? escapeDollars(expression) : expression;
+/** A CEL expression building a compiled value: literals quoted, placeholders as references to computed values. */
+function celOf(value: CompiledValue, scope: Scope): string {
+  switch (value.kind) {
+    case 'fixed':
+      return scalar(value.value);
+    case 'typed': {
+      const expression = reference(value.ref, true);
+      const isString = value.ref === POD_NAME || value.ref === POD_NAMESPACE || scope.template.spec.parameters[value.ref]?.type === 'string';
+      return isString && value.expanded ? escapeDollars(expression) : expression;
+    }
+    case 'text': {
+      const parts: Part[] = [{ text: value.texts[0] as string }];
+      value.refs.forEach((ref, i) => {
+        const expression = reference(ref, false);
+        parts.push({ expression: value.expanded ? escapeDollars(expression) : expression }, { text: value.texts[i + 1] as string });
+      });
+      return concat(parts);
+    }
+    case 'list':
+      return list(value.items.map((item) => celOf(item, scope)));
+    case 'object':
+      return map(value.keys.map((key, i) => [key, celOf(value.values[i] as CompiledValue, scope)]));
   }
-  return concat(stringParts(text, expanded));
 }
 
 /**

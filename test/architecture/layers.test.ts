@@ -96,6 +96,20 @@ t.test('model/ is a leaf: it imports no other part of src/', async (t) => {
   t.same(partEdges().filter((e) => e.from === 'model'), []);
 });
 
+t.test('template/ is a leaf beside model/: it imports model/ and nothing else of src/', async (t) => {
+  const edges = partEdges();
+  t.same(edges.filter((e) => e.from === 'template' && e.to !== 'model'), []);
+  t.ok(edges.some((e) => e.from === 'template' && e.to === 'model'), 'template imports model');
+});
+
+t.test("the engine and the policy compiler read templates through template/, never catalog/", async (t) => {
+  const edges = partEdges();
+  for (const part of ['engine', 'policy']) {
+    t.ok(edges.some((e) => e.from === part && e.to === 'template'), `${part} imports template/`);
+    t.same(edges.filter((e) => e.from === part && e.to === 'catalog'), [], `${part} does not import catalog/`);
+  }
+});
+
 /** Every string literal and template text of a file, from its syntax tree (comments are not nodes). */
 function stringTexts(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);

@@ -6,7 +6,7 @@ import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseTemplates, loadBuiltinTemplates } from '../../src/catalog/index.js';
-import { MAX_PATTERN_INSTRUCTIONS, checkParameterValue, expandedSize, patternProblem } from '../../src/catalog/parameter-value.js';
+import { MAX_PATTERN_INSTRUCTIONS, checkParameterValue, expandedSize, patternProblem } from '../../src/template/parameter-value.js';
 import type { ParameterSpec } from '../../src/model/template.js';
 import { buildApp } from '../../src/server/app.js';
 import { testDeps } from '../server/fixtures.js';

@@ -8,7 +8,8 @@ import { inject, type PodLike } from '../../src/engine/index.js';
 import { renderTemplate } from '../../src/engine/render.js';
 import { compileTemplate } from '../../src/policy/index.js';
 import { compileValue } from '../../src/policy/values.js';
-import type { Template } from '../../src/model/template.js';
+import type { Template, TemplateSpec } from '../../src/model/template.js';
+import { compileTemplate as compileTemplateLanguage } from '../../src/template/compile.js';
 import { testCatalog } from '../helpers/catalog.js';
 
 const catalog = testCatalog();
@@ -23,11 +24,7 @@ function plain(value: unknown): unknown {
 }
 
 function templateWith(text: string): Template {
-  return {
-    name: 'hostile',
-    hash: '0123456789abcdef',
-    source: 'builtin',
-    spec: {
+  const spec: TemplateSpec = {
       pattern: 'sidecar',
       description: 'test',
       parameters: { v: { type: 'string' } },
@@ -37,8 +34,10 @@ function templateWith(text: string): Template {
       files: { f: text },
       app: {},
       podAnnotations: { 'a.example/x': text },
-    },
   };
+  const compiled = compileTemplateLanguage('hostile', spec);
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  return { name: 'hostile', hash: '0123456789abcdef', source: 'builtin', spec, compiled: compiled.compiled };
 }
 
 // Strings that mean something to CEL, JSON, YAML, shells and Kubernetes' $(VAR) expansion.
@@ -61,7 +60,7 @@ t.test('hostile template strings and values compile to CEL that yields exactly w
   fc.assert(
     fc.property(hostile, value, value, (text, v, name) => {
       const template = templateWith(text);
-      const rendered = renderTemplate(template.spec, new Map([['v', v]]), { name, namespace: 'ns' });
+      const rendered = renderTemplate(template, new Map([['v', v]]), { name, namespace: 'ns' });
       const context = { variables: { param_v: v, param_v_text: v }, object: { metadata: { name } }, request: { namespace: 'ns' } };
       const scope = { template };
       // Each string where the webhook renders it: command/args and env values with $ doubled

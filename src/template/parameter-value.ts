@@ -1,6 +1,6 @@
-// Checks one parameter value against its schema: used by the catalog on defaults at load and by
-// the engine on every annotation value at admission. Kept apart from validate.ts so the engine
-// does not load the template schema compiler.
+// Parameter values and their patterns: a value checked against its parameter's schema (by the
+// catalog on defaults at load, by the engine on every annotation value at admission), and the
+// budgets a pattern must fit to be compiled at all.
 import { RE2JS } from 're2js';
 import type { ParameterSpec } from '../model/template.js';
 
@@ -22,8 +22,12 @@ export function checkType(parameter: ParameterSpec, value: unknown): string | un
   }
 }
 
-/** Checks a typed value against a parameter's schema; the reason, or undefined when it fits. */
-export function checkParameterValue(parameter: ParameterSpec, value: unknown): string | undefined {
+/**
+ * Checks a typed value against a parameter's schema; the reason, or undefined when it fits.
+ * `pattern` is the parameter's compiled pattern (the template's compiled form keeps it); without
+ * it the pattern is compiled here, as for a default checked while its template loads.
+ */
+export function checkParameterValue(parameter: ParameterSpec, value: unknown, pattern?: RE2JS): string | undefined {
   const typeFault = checkType(parameter, value);
   if (typeFault !== undefined) return typeFault;
   if (parameter.enum !== undefined && !parameter.enum.includes(value as never)) {
@@ -37,7 +41,7 @@ export function checkParameterValue(parameter: ParameterSpec, value: unknown): s
     const maxLength = parameter.maxLength ?? DEFAULT_MAX_LENGTH;
     if (value.length > maxLength) return `must be at most ${maxLength} characters long (got ${value.length})`;
     if (CONTROL.test(value)) return 'must not contain control characters such as newlines or tabs';
-    if (parameter.pattern !== undefined && !compiledPattern(parameter as ParameterSpec & { pattern: string }).test(value)) return `must match ${parameter.pattern}`;
+    if (parameter.pattern !== undefined && !(pattern ?? RE2JS.compile(parameter.pattern)).test(value)) return `must match ${parameter.pattern}`;
   }
   return undefined;
 }
@@ -47,7 +51,7 @@ export function checkParameterValue(parameter: ParameterSpec, value: unknown): s
 // value (https://github.com/google/re2/wiki/WhyRE2): a pattern such as ^([a-z0-9]+-?)*[a-z0-9]$,
 // which blocks V8's backtracking engine for seconds on a 30-character value, costs
 // microseconds here. RE2 has no backreferences or lookaround; a pattern using them is refused
-// when its template loads (patternProblem), so what loads is what runs.
+// when its template loads (compilePattern), so what loads is what runs.
 //
 // Linear is not cheap: matching costs up to (instructions of the compiled program) × (value
 // length), and compiling costs with the program's size too. `^[a-z]{0,1000}…$` with forty such
@@ -72,23 +76,11 @@ export const MAX_TEMPLATE_PATTERN_INSTRUCTIONS = 4_000;
 export const MAX_PATTERN_COST = 8_000_000;
 
 /**
- * Compiled patterns, by the parameter that holds them: a template's patterns are compiled once,
- * not once per review, and go when the template goes. Keyed by the parameter object rather than
- * by the pattern text, so patterns seen only in template reviews (any client can send those) are
- * not kept.
+ * A parameter's pattern compiled on the linear-time engine, or why it cannot be used: it does
+ * not compile there, or it is past the budgets above. Run once per pattern, when the template
+ * is compiled; the compiled pattern is kept on the template.
  */
-const compiled = new WeakMap<ParameterSpec, { pattern: string; re: RE2JS }>();
-
-function compiledPattern(parameter: ParameterSpec & { pattern: string }): RE2JS {
-  const cached = compiled.get(parameter);
-  if (cached !== undefined && cached.pattern === parameter.pattern) return cached.re;
-  const re = RE2JS.compile(parameter.pattern);
-  compiled.set(parameter, { pattern: parameter.pattern, re });
-  return re;
-}
-
-/** Why a parameter's pattern cannot be used, or undefined when it compiles on the linear-time engine within the budgets. */
-export function patternProblem(parameter: ParameterSpec & { pattern: string }): string | undefined {
+export function compilePattern(parameter: ParameterSpec & { pattern: string }): RE2JS | string {
   const { pattern } = parameter;
   if (pattern.length > MAX_PATTERN_LENGTH) return `is longer than ${MAX_PATTERN_LENGTH} characters`;
   const estimate = expandedSize(pattern);
@@ -97,7 +89,7 @@ export function patternProblem(parameter: ParameterSpec & { pattern: string }): 
   }
   let re: RE2JS;
   try {
-    re = compiledPattern(parameter);
+    re = RE2JS.compile(pattern);
   } catch (error) {
     return `not a regular expression podpattern can run in linear time (${(error as Error).message}); backreferences and lookaround are not supported`;
   }
@@ -107,7 +99,13 @@ export function patternProblem(parameter: ParameterSpec & { pattern: string }): 
   if (size * maxLength > MAX_PATTERN_COST) {
     return `is too costly to match: ${size} instructions × ${maxLength} characters (maxLength) is more than ${MAX_PATTERN_COST}; lower maxLength or simplify the pattern`;
   }
-  return undefined;
+  return re;
+}
+
+/** Why a parameter's pattern cannot be used, or undefined when it compiles on the linear-time engine within the budgets. */
+export function patternProblem(parameter: ParameterSpec & { pattern: string }): string | undefined {
+  const compiled = compilePattern(parameter);
+  return typeof compiled === 'string' ? compiled : undefined;
 }
 
 /**
