@@ -1,35 +1,15 @@
-// Adds rendered templates to a pod, in the order given, and finds every clash:
-// container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
-// it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
+// Adds rendered templates to a pod, in the order given, then runs the rules (rules.ts) that
+// find every clash and missing object. Mutates the pod it is given (the engine hands it an
+// editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Pattern, Template } from '../model/template.js';
-import { canonicalJson } from '../template/canonical.js';
+import type { Template } from '../model/template.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
-import { parameterKey } from '../model/keys.js';
-import type { Rendered } from './render.js';
 import { editableContainer } from './patch.js';
+import { RULES, filesVolumeOf, named, placeable, type Composed, type Piece, type Placement } from './rules.js';
 import type { Status } from './status.js';
 import type { PodLike, Problem } from './types.js';
-import { listeningPorts } from '../template/listeners.js';
-import type { RenderedListener } from './render.js';
 
-/** Where injected long-running containers may go in this pod, and why. */
-export interface Placement {
-  /** Native sidecars are available (init containers with restartPolicy: Always). */
-  native: boolean;
-  /** Why native sidecars are or are not available, for messages. */
-  why: string;
-  /** The pod is meant to finish (restartPolicy Never/OnFailure, a Job's template). */
-  runsToCompletion: boolean;
-  /** Volumes the pod's controller adds when it creates the pod. */
-  controllerVolumes: string[];
-}
-
-export interface Piece {
-  template: Template;
-  pattern: Pattern;
-  rendered: Rendered;
-}
+export type { Piece, Placement } from './rules.js';
 
 /**
  * What a container gets when its template says nothing: a securityContext that passes Pod
@@ -42,27 +22,21 @@ function defaultResources(): NonNullable<V1Container['resources']> {
   return { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
 }
 
-// Who added what is kept only for what templates add, by template name: the pod's own
-// containers, volumes, env vars and mounts are whatever is not in these maps, and the owner
-// phrases of messages ("the pod's container 'app'", "template https-proxy") are built only
-// when a message needs one. A typical pod composes without a clash, so it builds none.
+/**
+ * Adds each piece's objects where their names are free; a name already taken keeps the pod's
+ * or the earlier template's object (the rules then say so). Who added what is kept only for
+ * what templates add, by template name.
+ */
 class Composition {
-  readonly problems: Problem[] = [];
-  problemCount = 0;
   readonly warnings: string[] = [];
   private readonly spec: V1PodSpec;
   private readonly annotations: Record<string, string>;
-  /** The app's containers are the first `appCount` of spec.containers: injected ones go after them. */
   private readonly appCount: number;
-  /** The template that added each injected container; pod containers are absent. */
   private readonly containerTemplates = new Map<string, string>();
-  /** The template that added each injected volume; the pod's own volumes are absent. */
   private readonly volumeTemplates = new Map<string, string>();
-  /** The template that set each pod annotation a template set. */
   private readonly annotationTemplates = new Map<string, string>();
-  /** The template that added each env var or mount object to the app's containers; the rest are the pod's own. Made when a template first wires the app. */
+  /** Made when a template first wires the app. */
   private appWiring: Map<object, string> | undefined;
-  private readonly pieces: Piece[] = [];
   /** The app's containers already copied by editableApp. */
   private readonly editedApps: V1Container[] = [];
 
@@ -79,25 +53,15 @@ class Composition {
 
   add(piece: Piece): void {
     const { template, rendered } = piece;
-    this.pieces.push(piece);
     this.addAnnotations(piece);
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
     const files = template.compiled.files;
-    if (files.keys.length > 0) this.addVolume(volumeOf(files), template.name);
+    if (files.keys.length > 0) this.addVolume(filesVolumeOf(files), template.name);
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
-    this.checkHostNetwork(piece);
-    // In a pod that runs to completion every long-running helper must be a native sidecar,
-    // or the pod never finishes; elsewhere only the sidecar pattern is (it must start first).
+    if (!placeable(piece, this.placement)) return;
+    // In a pod that runs to completion every long-running helper is a native sidecar, or the
+    // pod never finishes; elsewhere only the sidecar pattern is (it must start first).
     const nativeSidecar = this.placement.native && (piece.pattern === 'sidecar' || this.placement.runsToCompletion);
-    if (this.placement.runsToCompletion && !this.placement.native && rendered.containers.length > 0) {
-      const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
-      this.clash(
-        'needs-native-sidecars',
-        template.name,
-        `the pod runs to completion (${this.spec.restartPolicy === undefined ? "a Job's pod" : `restartPolicy: ${this.spec.restartPolicy}`}), and template ${template.name} adds the long-running container${rendered.containers.length === 1 ? '' : 's'} ${names}, which would keep it from ever finishing unless made native sidecars; but ${this.placement.why}`,
-      );
-      return;
-    }
     for (const container of rendered.containers) {
       // The render's own object: made a native sidecar in place (its key order as a copy would have it).
       const prepared = setDefaults(container);
@@ -107,9 +71,19 @@ class Composition {
     this.wireApp(piece);
   }
 
-  finish(): void {
-    this.checkPorts();
-    this.checkMounts();
+  /** The pod as composed, for the rules. */
+  composed(): Composed {
+    const wiring = this.appWiring;
+    return {
+      spec: this.spec,
+      annotations: this.annotations,
+      placement: this.placement,
+      appCount: this.appCount,
+      containerTemplates: this.containerTemplates,
+      volumeTemplates: this.volumeTemplates,
+      annotationTemplates: this.annotationTemplates,
+      wiringTemplate: (object) => wiring?.get(object),
+    };
   }
 
   private addAnnotations({ template, rendered }: Piece): void {
@@ -121,39 +95,26 @@ class Composition {
     }
     for (const key in rendered.podAnnotations) {
       const value = rendered.podAnnotations[key] as string;
-      const previous = this.annotationTemplates.get(key);
-      if (previous !== undefined && this.annotations[key] !== value) {
-        this.clash('clash-annotation', template.name, `annotation ${key}: template ${template.name} sets '${printable(value)}' but template ${previous} sets '${printable(this.annotations[key] ?? '')}'`);
-      } else if (previous === undefined && this.annotations[key] !== undefined) {
+      if (this.annotationTemplates.has(key)) continue;
+      if (this.annotations[key] !== undefined) {
         if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); template ${template.name} would set '${printable(value)}'`);
-      } else {
-        this.annotations[key] = value;
-        this.annotationTemplates.set(key, template.name);
-        this.status.annotations.push(key);
+        continue;
       }
+      this.annotations[key] = value;
+      this.annotationTemplates.set(key, template.name);
+      this.status.annotations.push(key);
     }
   }
 
   private addVolume(volume: V1Volume, template: string): void {
-    const existing = named(this.spec.volumes, volume.name);
-    if (existing !== undefined) {
-      // Two parties may share a volume only if they describe it identically.
-      if (canonicalJson(existing) !== canonicalJson(volume)) {
-        const other = this.volumeTemplates.get(volume.name);
-        this.clash('clash-volume', template, `volume '${volume.name}': template ${template} declares it differently from ${other === undefined ? `the pod's volume '${printable(volume.name)}'` : `template ${other}`}`);
-      }
-      return;
-    }
+    if (named(this.spec.volumes, volume.name) !== undefined) return;
     (this.spec.volumes ??= []).push(volume);
     this.volumeTemplates.set(volume.name, template);
     this.status.volumes.push(volume.name);
   }
 
   private addContainer(container: V1Container, list: 'containers' | 'initContainers', template: string): void {
-    if (this.containerTemplates.has(container.name) || this.podHasContainer(container.name)) {
-      this.clash('clash-container', template, `container name '${container.name}': template ${template} adds a container of that name, and so does ${this.containerOwner(container.name)}`);
-      return;
-    }
+    if (this.containerTemplates.has(container.name) || named(this.spec.containers, container.name) !== undefined || named(this.spec.initContainers, container.name) !== undefined) return;
     this.containerTemplates.set(container.name, template);
     if (list === 'containers') this.spec.containers.push(container);
     else (this.spec.initContainers ??= []).push(container);
@@ -162,46 +123,21 @@ class Composition {
     for (const grant of grantsOf(container)) if (!this.status.grants.includes(grant)) this.status.grants.push(grant);
   }
 
-  private podHasContainer(name: string): boolean {
-    return named(this.spec.containers, name) !== undefined || named(this.spec.initContainers, name) !== undefined;
-  }
-
-  /** How messages name a container: "the pod's container 'app'" or "template https-proxy's container 'https-proxy'". */
-  private containerOwner(name: string): string {
-    const template = this.containerTemplates.get(name);
-    return template === undefined ? `the pod's container '${printable(name)}'` : `template ${template}'s container '${name}'`;
-  }
-
   private wireApp({ template, rendered }: Piece): void {
     for (let i = 0; i < this.appCount; i += 1) {
       for (const env of rendered.app.env ?? []) {
-        const container = this.spec.containers[i] as V1Container;
-        const current = (container.env ?? []).find((e) => e.name === env.name);
-        if (current === undefined) {
-          (this.editableApp(i).env ??= []).push(env);
-          (this.appWiring ??= new Map()).set(env, template.name);
-          if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
-        } else if (canonicalJson(current) !== canonicalJson(env)) {
-          this.clash('clash-env', template.name, `env var ${env.name} in container '${printable(container.name)}': template ${template.name} sets ${describeEnv(env)} but ${this.wiringOwner(current) ?? "the pod's own env var"} has ${describeEnv(current)}`);
-        }
+        if ((this.spec.containers[i]?.env ?? []).some((e) => e.name === env.name)) continue;
+        (this.editableApp(i).env ??= []).push(env);
+        (this.appWiring ??= new Map()).set(env, template.name);
+        if (!this.status.appEnv.includes(env.name)) this.status.appEnv.push(env.name);
       }
       for (const mount of rendered.app.volumeMounts ?? []) {
-        const container = this.spec.containers[i] as V1Container;
-        const current = (container.volumeMounts ?? []).find((m) => m.mountPath === mount.mountPath);
-        if (current === undefined) {
-          (this.editableApp(i).volumeMounts ??= []).push(mount);
-          (this.appWiring ??= new Map()).set(mount, template.name);
-          if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
-        } else if (canonicalJson(current) !== canonicalJson(mount)) {
-          this.clash('clash-volume', template.name, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': template ${template.name} mounts volume '${mount.name}' there, but ${this.wiringOwner(current) ?? `the pod's own mount of volume '${printable(current.name)}'`} is already there`);
-        }
+        if ((this.spec.containers[i]?.volumeMounts ?? []).some((m) => m.mountPath === mount.mountPath)) continue;
+        (this.editableApp(i).volumeMounts ??= []).push(mount);
+        (this.appWiring ??= new Map()).set(mount, template.name);
+        if (!this.status.appVolumeMounts.includes(mount.mountPath)) this.status.appVolumeMounts.push(mount.mountPath);
       }
     }
-  }
-
-  private wiringOwner(added: object): string | undefined {
-    const template = this.appWiring?.get(added);
-    return template === undefined ? undefined : `template ${template}`;
   }
 
   /**
@@ -218,118 +154,24 @@ class Composition {
     this.spec.containers[i] = copy;
     return copy;
   }
-
-  /**
-   * With hostNetwork the pod's ports are the node's: a helper that listens would take a port
-   * on every node the pod lands on (and clash with the same pod's other replicas). Templates
-   * that listen are refused there; templates that do not (git-sync, log shippers) are fine.
-   */
-  private checkHostNetwork({ template, rendered }: Piece): void {
-    if (this.spec.hostNetwork !== true) return;
-    for (const container of rendered.initContainers.concat(rendered.containers)) {
-      const ports = listeningPorts(container);
-      if (ports.length === 0) continue;
-      this.clash(
-        'host-network',
-        template.name,
-        `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
-      );
-    }
-    const local = rendered.listeners;
-    if (local.length > 0) {
-      this.clash(
-        'host-network',
-        template.name,
-        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${local[0]?.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
-      );
-    }
-  }
-
-  /**
-   * Containers of a pod share one network namespace, so two cannot listen on one port.
-   * Loopback-only listeners declare no containerPort (nothing outside the pod may reach them),
-   * but they take a port of the pod's network all the same: the template's first long-running
-   * container is taken as the one holding them.
-   */
-  private checkPorts(): void {
-    const seen = new Map<string, PortClaim>(); // port/protocol -> who holds it
-    const loopback = new Map<string, { template: Template; listeners: RenderedListener[] }>(); // holder -> its listeners
-    for (const { template, rendered } of this.pieces) {
-      const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
-      if (holder !== undefined && rendered.listeners.length > 0) loopback.set(holder, { template, listeners: rendered.listeners });
-    }
-    for (const container of this.spec.initContainers ?? []) {
-      if (container.restartPolicy === 'Always') this.checkPortsOf(container, seen, loopback);
-    }
-    for (const container of this.spec.containers) this.checkPortsOf(container, seen, loopback);
-  }
-
-  private checkPortsOf(container: V1Container, seen: Map<string, PortClaim>, loopback: Map<string, { template: Template; listeners: RenderedListener[] }>): void {
-    const template = this.containerTemplates.get(container.name);
-    const parameters = template === undefined ? undefined : this.pieces.find((p) => p.template.name === template)?.template.compiled.portParameters[container.name];
-    (container.ports ?? []).forEach((port, i) => {
-      this.claimPort(`${port.containerPort}/${port.protocol ?? 'TCP'}`, { container: container.name, port: port.containerPort, parameter: parameters?.[i] }, seen);
-    });
-    for (const l of loopback.get(container.name)?.listeners ?? []) this.claimPort(`${l.port}/TCP`, { container: container.name, port: l.port, parameter: l.parameter }, seen);
-  }
-
-  private claimPort(key: string, claim: PortClaim, seen: Map<string, PortClaim>): void {
-    const previous = seen.get(key);
-    seen.set(key, claim);
-    if (previous === undefined) return;
-    // Two of the pod's own containers on one port are the pod's business, not a clash of ours.
-    const ours = this.containerTemplates.has(claim.container) ? claim : this.containerTemplates.has(previous.container) ? previous : undefined;
-    if (ours === undefined) return;
-    const template = this.containerTemplates.get(ours.container) as string;
-    this.clash('clash-port', template, `port ${printable(key)}: ${this.containerOwner(claim.container)} listens on it, and so does ${this.containerOwner(previous.container)}${portHint(template, ours)}`);
-  }
-
-  private checkMounts(): void {
-    const volumes = new Set(this.placement.controllerVolumes);
-    for (const volume of this.spec.volumes ?? []) volumes.add(volume.name);
-    // The injected containers first, then the app's.
-    for (const container of this.spec.containers) if (this.containerTemplates.has(container.name)) this.checkMountsOf(container, volumes);
-    for (const container of this.spec.initContainers ?? []) if (this.containerTemplates.has(container.name)) this.checkMountsOf(container, volumes);
-    for (let i = 0; i < this.appCount; i += 1) this.checkMountsOf(this.spec.containers[i] as V1Container, volumes);
-  }
-
-  private checkMountsOf(container: V1Container, volumes: Set<string>): void {
-    for (const mount of container.volumeMounts ?? []) {
-      if (volumes.has(mount.name)) continue;
-      this.problem({ code: 'missing-volume', message: `${this.containerOwner(container.name)} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it` });
-    }
-  }
-
-  private clash(code: Problem['code'], template: string | undefined, message: string): void {
-    this.problem(template === undefined ? { code, message } : { code, template, message });
-  }
-
-  /** Past what a denial lists, problems are only counted: a pod can have thousands. */
-  private problem(problem: Problem): void {
-    this.problemCount += 1;
-    if (this.problems.length < MAX_PROBLEMS) this.problems.push(problem);
-  }
 }
 
-/** A port some container holds: the parameter that sets it, when a template's parameter does. */
-interface PortClaim {
-  container: string;
-  port: number | string | boolean;
-  parameter: string | undefined;
-}
-
-/** Names the parameter that moves the clashing port, from the template's compiled form. */
-function portHint(template: string, claim: PortClaim): string {
-  if (claim.parameter === undefined) return `; template ${template} does not let a pod move container port ${claim.port}, so these two cannot share a pod`;
-  return `; set ${parameterKey(template, claim.parameter)} to a free port (it is ${claim.port})`;
-}
-
-/** `problems` holds at most MAX_PROBLEMS; `problemCount` is how many there were. */
+/**
+ * Adds the pieces, then runs every rule in order. `problems` holds at most MAX_PROBLEMS (a pod
+ * can have thousands); `problemCount` is how many there were.
+ */
 export function compose(pod: PodLike, pieces: Piece[], status: Status, placement: Placement): { problems: Problem[]; problemCount: number; warnings: string[] } {
   const composition = new Composition(pod, status, placement);
   for (const piece of pieces) composition.add(piece);
-  composition.finish();
-  return { problems: composition.problems, problemCount: composition.problemCount, warnings: composition.warnings };
+  const composed = composition.composed();
+  const problems: Problem[] = [];
+  let problemCount = 0;
+  for (const rule of Object.values(RULES)) {
+    const found = rule(composed, pieces);
+    problemCount += found.length;
+    problems.push(...found.slice(0, MAX_PROBLEMS - problems.length));
+  }
+  return { problems, problemCount, warnings: composition.warnings };
 }
 
 /**
@@ -364,20 +206,6 @@ function setDefaults(container: V1Container): V1Container {
 
 /** The downwardAPI volume that mounts a template's files from their annotations. */
 export function filesVolume(template: Template): V1Volume {
-  return volumeOf(template.compiled.files);
+  return filesVolumeOf(template.compiled.files);
 }
 
-/** A new volume object for every pod: what goes into a pod is never shared. */
-function volumeOf(files: Template['compiled']['files']): V1Volume {
-  return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
-}
-
-/** The item of `list` named `name` (a loop: this runs for every container and volume a template adds). */
-function named<T extends { name: string }>(list: T[] | undefined, name: string): T | undefined {
-  for (const item of list ?? []) if (item.name === name) return item;
-  return undefined;
-}
-
-function describeEnv(env: { value?: string; valueFrom?: unknown }): string {
-  return env.value !== undefined ? `'${printable(String(env.value))}'` : 'a valueFrom reference';
-}

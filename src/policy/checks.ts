@@ -1,9 +1,10 @@
 // The webhook's denials for one template, as CEL list expressions of messages: what the pod's
 // annotations ask wrongly, and what the template would clash with in the pod as it arrives.
-// Each message is written to read as the webhook's does (engine/requests, engine/compose).
+// Each message is written to read as the webhook's does (engine/requests, engine/rules).
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type CompiledListener, type Template } from '../model/template.js';
 import { probePort } from '../template/listeners.js';
+import { RULES, type RuleName } from '../engine/rules.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS, parameterVariable } from './params.js';
@@ -47,31 +48,43 @@ function withArticle(pattern: string): string {
   return `${pattern === 'sidecar' ? 'a' : 'an'} ${pattern}`;
 }
 
+type PolicyRule = (template: Template, scope: Scope, native: string) => string[];
+
 /**
- * Clashes with what the pod itself declares: container and volume names, ports, app env vars
- * and mount paths, and listening helpers in a hostNetwork pod. `native` is a CEL boolean: the
- * template's containers become native sidecars (init containers with restartPolicy Always).
+ * The webhook's rules (engine/rules.ts) that the pod as it arrives can break, by the same
+ * names: container and volume names, ports, app env vars and mount paths, and listening helpers
+ * in a hostNetwork pod. `native` is a CEL boolean: the template's containers become native
+ * sidecars (init containers with restartPolicy Always).
  */
-export function clashProblems(template: Template, scope: Scope, native: string): string[] {
-  const owner = `template ${template.name}`;
-  const spec = template.spec;
-  const out: string[] = [];
-  const nameClash = (container: V1Container): string =>
-    `${POD_CONTAINERS}.exists(c, c.name == ${quote(container.name)}) ? [${quote(`container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`)}] : []`;
-  // In the webhook's order: volumes, init containers, host network, containers, app wiring, ports.
-  for (const volume of spec.volumes) {
-    out.push(`has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': ${owner} declares it differently from the pod's volume '${volume.name}'`)}] : []`);
-  }
-  out.push(...spec.initContainers.map(nameClash));
-  out.push(...hostNetworkProblems(template, scope));
-  out.push(...spec.containers.map(nameClash));
-  for (const env of spec.app.env ?? []) out.push(envClash(template, env, scope));
-  for (const mount of spec.app.volumeMounts ?? []) out.push(mountClash(template, mount, scope));
+const POLICY_RULES: Partial<Record<RuleName, PolicyRule>> = {
+  volumes: (template) =>
+    template.spec.volumes.map(
+      (volume) => `has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': template ${template.name} declares it differently from the pod's volume '${volume.name}'`)}] : []`,
+    ),
+  initContainerNames: (template) => template.spec.initContainers.map((container) => nameClash(template, container)),
+  hostNetwork: (template, scope) => hostNetworkProblems(template, scope),
+  containerNames: (template) => template.spec.containers.map((container) => nameClash(template, container)),
+  appEnv: (template, scope) => (template.spec.app.env ?? []).map((env) => envClash(template, env, scope)),
+  appMounts: (template, scope) => (template.spec.app.volumeMounts ?? []).map((mount) => mountClash(template, mount, scope)),
   // Loopback-only listeners declare no containerPort but take a port all the same; the webhook
   // counts them for the template's first long-running container.
-  const loopback = template.compiled.listeners.map((l) => ({ port: loopbackPort(l), parameter: l.parameter }));
-  for (const [i, container] of spec.containers.entries()) out.push(...portClashes(template, container, scope, native, i === 0 ? loopback : []));
-  return out;
+  ports: (template, scope, native) => {
+    const loopback = template.compiled.listeners.map((l) => ({ port: loopbackPort(l), parameter: l.parameter }));
+    return template.spec.containers.flatMap((container, i) => portClashes(template, container, scope, native, i === 0 ? loopback : []));
+  },
+};
+
+/** The names of the webhook's rules this compiler writes as CEL, in the webhook's order. */
+export const POLICY_RULE_NAMES = (Object.keys(RULES) as RuleName[]).filter((name) => POLICY_RULES[name] !== undefined);
+
+/** Clashes with what the pod itself declares, rule by rule in the webhook's order. */
+export function clashProblems(template: Template, scope: Scope, native: string): string[] {
+  return POLICY_RULE_NAMES.flatMap((name) => (POLICY_RULES[name] as PolicyRule)(template, scope, native));
+}
+
+function nameClash(template: Template, container: V1Container): string {
+  const message = `container name '${container.name}': template ${template.name} adds a container of that name, and so does the pod's container '${container.name}'`;
+  return `${POD_CONTAINERS}.exists(c, c.name == ${quote(container.name)}) ? [${quote(message)}] : []`;
 }
 
 /** A loopback listener's port as CEL: the number, or the parameter's value. */
