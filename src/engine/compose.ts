@@ -156,6 +156,8 @@ class Composition {
   }
 }
 
+const RULE_LIST = Object.values(RULES);
+
 /**
  * Adds the pieces, then runs every rule in order. `problems` holds at most MAX_PROBLEMS (a pod
  * can have thousands); `problemCount` is how many there were.
@@ -166,7 +168,7 @@ export function compose(pod: PodLike, pieces: Piece[], status: Status, placement
   const composed = composition.composed();
   const problems: Problem[] = [];
   let problemCount = 0;
-  for (const rule of Object.values(RULES)) {
+  for (const rule of RULE_LIST) {
     const found = rule(composed, pieces);
     problemCount += found.length;
     problems.push(...found.slice(0, MAX_PROBLEMS - problems.length));

@@ -2,7 +2,7 @@
 // compiled form (src/template/compile.ts), never by pasting text into YAML or JSON, so no value
 // can add a field, close a string or start a new object. One pass: substituted text is not
 // re-scanned.
-import type { CompiledValue, ParameterValue, Template, TemplateSpec } from '../model/template.js';
+import type { ParameterValue, Template, TemplateSpec } from '../model/template.js';
 import { POD_NAME, POD_NAMESPACE, type Ref } from '../template/placeholders.js';
 import type { Values } from './params.js';
 
@@ -37,38 +37,7 @@ export function renderTemplate(template: Template, values: Values, pod: PodFacts
     return values.get(ref) ?? '';
   };
   const { compiled } = template;
-  const rendered = build(compiled.body, lookup) as Rendered;
-  rendered.listeners = compiled.listeners.map(({ port, parameter, where }) => ({ port: parameter === undefined ? port : lookup(parameter), parameter, where }));
+  const rendered = compiled.fill(lookup) as Rendered;
+  rendered.listeners = compiled.listeners.length === 0 ? [] : compiled.listeners.map(({ port, parameter, where }) => ({ port: parameter === undefined ? port : lookup(parameter), parameter, where }));
   return rendered;
-}
-
-function build(value: CompiledValue, lookup: (ref: Ref) => ParameterValue): unknown {
-  switch (value.kind) {
-    case 'fixed':
-      return value.value;
-    case 'typed': {
-      const typed = lookup(value.ref);
-      return typeof typed === 'string' ? escape(typed, value.expanded) : typed;
-    }
-    case 'text': {
-      const { texts, refs, expanded } = value;
-      let out = texts[0] as string;
-      for (let i = 0; i < refs.length; i += 1) out += escape(String(lookup(refs[i] as Ref)), expanded) + (texts[i + 1] as string);
-      return out;
-    }
-    case 'list':
-      return value.items.map((item) => build(item, lookup));
-    case 'object': {
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < value.keys.length; i += 1) out[value.keys[i] as string] = build(value.values[i] as CompiledValue, lookup);
-      return out;
-    }
-  }
-}
-
-// Kubernetes expands $(VAR) in command, args and env values, with $$ as the escape for a
-// literal $ (Kubernetes docs, "Define dependent environment variables"): a value placed there
-// must not reach another variable, so its $ are doubled.
-function escape(text: string, expanded: boolean): string {
-  return expanded && text.includes('$') ? text.replaceAll('$', '$$$$') : text;
 }

@@ -92,31 +92,40 @@ function clashingAnnotations(pod: Composed, pieces: readonly Piece[]): Problem[]
 function clashingVolumes(pod: Composed, pieces: readonly Piece[]): Problem[] {
   const problems: Problem[] = [];
   for (const { template, rendered } of pieces) {
-    const files = template.compiled.files;
-    for (const volume of files.keys.length > 0 ? [...rendered.volumes, filesVolumeOf(files)] : rendered.volumes) {
-      const owner = pod.volumeTemplates.get(volume.name);
-      if (owner === template.name) continue;
-      const kept = named(pod.spec.volumes, volume.name);
-      if (kept === undefined || canonicalJson(kept) === canonicalJson(volume)) continue;
-      problems.push(clash('clash-volume', template, `volume '${volume.name}': template ${template.name} declares it differently from ${owner === undefined ? `the pod's volume '${printable(volume.name)}'` : `template ${owner}`}`));
-    }
+    const { files } = template.compiled;
+    const names = rendered.volumes.map((volume) => volume.name);
+    if (files.keys.length > 0) names.push(files.volume);
+    names.forEach((name, i) => {
+      const owner = pod.volumeTemplates.get(name);
+      if (owner === template.name) return;
+      const volume = rendered.volumes[i] ?? filesVolumeOf(files);
+      const kept = named(pod.spec.volumes, name);
+      if (kept === undefined || canonicalJson(kept) === canonicalJson(volume)) return;
+      problems.push(clash('clash-volume', template, `volume '${name}': template ${template.name} declares it differently from ${owner === undefined ? `the pod's volume '${printable(name)}'` : `template ${owner}`}`));
+    });
   }
   return problems;
 }
 
 function clashingInitContainers(pod: Composed, pieces: readonly Piece[]): Problem[] {
-  return pieces.flatMap((piece) => piece.rendered.initContainers.flatMap((container) => containerClash(pod, piece.template, container)));
+  const problems: Problem[] = [];
+  for (const { template, rendered } of pieces) for (const container of rendered.initContainers) containerClash(pod, template, container, problems);
+  return problems;
 }
 
 function clashingContainers(pod: Composed, pieces: readonly Piece[]): Problem[] {
-  return pieces.flatMap((piece) => (placeable(piece, pod.placement) ? piece.rendered.containers.flatMap((container) => containerClash(pod, piece.template, container)) : []));
+  const problems: Problem[] = [];
+  for (const piece of pieces) {
+    if (placeable(piece, pod.placement)) for (const container of piece.rendered.containers) containerClash(pod, piece.template, container, problems);
+  }
+  return problems;
 }
 
 /** A container of the template that is not in the pod because another of its name is. */
-function containerClash(pod: Composed, template: Template, container: V1Container): Problem[] {
+function containerClash(pod: Composed, template: Template, container: V1Container, problems: Problem[]): void {
   const kept = named(pod.spec.containers, container.name) ?? named(pod.spec.initContainers, container.name);
-  if (kept === container) return [];
-  return [clash('clash-container', template, `container name '${container.name}': template ${template.name} adds a container of that name, and so does ${containerOwner(pod, container.name)}`)];
+  if (kept === container) return;
+  problems.push(clash('clash-container', template, `container name '${container.name}': template ${template.name} adds a container of that name, and so does ${containerOwner(pod, container.name)}`));
 }
 
 /**
@@ -181,7 +190,8 @@ function wiringClashes<T extends object>(
   const problems: Problem[] = [];
   for (const piece of pieces) {
     if (!placeable(piece, pod.placement)) continue;
-    for (const container of pod.spec.containers.slice(0, pod.appCount)) {
+    for (let i = 0; i < pod.appCount; i += 1) {
+      const container = pod.spec.containers[i] as V1Container;
       for (const item of items(piece.rendered) ?? []) {
         const kept = keptFor(container, item);
         if (kept !== undefined && kept !== item && canonicalJson(kept) !== canonicalJson(item)) problems.push(problem(piece.template, container, item, kept));
@@ -211,25 +221,28 @@ function clashingPorts(pod: Composed, pieces: readonly Piece[]): Problem[] {
     const holder = rendered.containers[0]?.name ?? rendered.initContainers[0]?.name;
     if (holder !== undefined && rendered.listeners.length > 0) loopback.set(holder, rendered.listeners);
   }
-  const running = [...(pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...pod.spec.containers];
   const seen = new Map<string, PortClaim>(); // port/protocol -> who holds it
   const problems: Problem[] = [];
-  for (const container of running) {
+  const claim = (key: string, held: PortClaim): void => {
+    const previous = seen.get(key);
+    seen.set(key, held);
+    if (previous === undefined) return;
+    const ours = pod.containerTemplates.has(held.container) ? held : pod.containerTemplates.has(previous.container) ? previous : undefined;
+    if (ours === undefined) return;
+    const owner = pod.containerTemplates.get(ours.container) as string;
+    const message = `port ${printable(key)}: ${containerOwner(pod, held.container)} listens on it, and so does ${containerOwner(pod, previous.container)}${portHint(owner, ours)}`;
+    problems.push({ code: 'clash-port', template: owner, message });
+  };
+  const claimAll = (container: V1Container): void => {
     const template = pod.containerTemplates.get(container.name);
     const parameters = template === undefined ? undefined : pieces.find((p) => p.template.name === template)?.template.compiled.portParameters[container.name];
-    const claims: { key: string; port: PortClaim['port']; parameter: string | undefined }[] = (container.ports ?? []).map((port, i) => ({ key: `${port.containerPort}/${port.protocol ?? 'TCP'}`, port: port.containerPort, parameter: parameters?.[i] }));
-    for (const l of loopback.get(container.name) ?? []) claims.push({ key: `${l.port}/TCP`, port: l.port, parameter: l.parameter });
-    for (const { key, port, parameter } of claims) {
-      const claim = { container: container.name, port, parameter };
-      const previous = seen.get(key);
-      seen.set(key, claim);
-      const ours = previous === undefined ? undefined : pod.containerTemplates.has(claim.container) ? claim : pod.containerTemplates.has(previous.container) ? previous : undefined;
-      if (previous === undefined || ours === undefined) continue;
-      const owner = pod.containerTemplates.get(ours.container) as string;
-      const message = `port ${printable(key)}: ${containerOwner(pod, claim.container)} listens on it, and so does ${containerOwner(pod, previous.container)}${portHint(owner, ours)}`;
-      problems.push({ code: 'clash-port', template: owner, message });
-    }
-  }
+    (container.ports ?? []).forEach((port, i) => {
+      claim(`${port.containerPort}/${port.protocol ?? 'TCP'}`, { container: container.name, port: port.containerPort, parameter: parameters?.[i] });
+    });
+    for (const l of loopback.get(container.name) ?? []) claim(`${l.port}/TCP`, { container: container.name, port: l.port, parameter: l.parameter });
+  };
+  for (const container of pod.spec.initContainers ?? []) if (container.restartPolicy === 'Always') claimAll(container);
+  for (const container of pod.spec.containers) claimAll(container);
   return problems;
 }
 
@@ -243,16 +256,18 @@ function portHint(template: string, claim: PortClaim): string {
 function missingVolumes(pod: Composed): Problem[] {
   const volumes = new Set(pod.placement.controllerVolumes);
   for (const volume of pod.spec.volumes ?? []) volumes.add(volume.name);
-  const injected = (c: V1Container): boolean => pod.containerTemplates.has(c.name);
-  const checked = [...pod.spec.containers.filter(injected), ...(pod.spec.initContainers ?? []).filter(injected), ...pod.spec.containers.slice(0, pod.appCount)];
-  return checked.flatMap((container) =>
-    (container.volumeMounts ?? [])
-      .filter((mount) => !volumes.has(mount.name))
-      .map((mount) => ({
-        code: 'missing-volume' as const,
-        message: `${containerOwner(pod, container.name)} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it`,
-      })),
-  );
+  const problems: Problem[] = [];
+  const check = (container: V1Container): void => {
+    for (const mount of container.volumeMounts ?? []) {
+      if (volumes.has(mount.name)) continue;
+      const message = `${containerOwner(pod, container.name)} mounts volume '${printable(mount.name)}', which the pod does not have; add the volume or set the template parameter that names it`;
+      problems.push({ code: 'missing-volume', message });
+    }
+  };
+  for (const container of pod.spec.containers) if (pod.containerTemplates.has(container.name)) check(container);
+  for (const container of pod.spec.initContainers ?? []) if (pod.containerTemplates.has(container.name)) check(container);
+  for (let i = 0; i < pod.appCount; i += 1) check(pod.spec.containers[i] as V1Container);
+  return problems;
 }
 
 function clash(code: Problem['code'], template: Template, message: string): Problem {

@@ -80,6 +80,12 @@ export type CompiledListener = { readonly where: string } & ({ readonly port: nu
 export interface CompiledTemplate {
   /** containers, initContainers, volumes, files, app and podAnnotations, as one object value. */
   readonly body: CompiledValue;
+  /**
+   * `body` as a function that builds it for one pod: every call returns new objects throughout,
+   * with each placeholder's ref looked up (`lookup` gives a parameter's value, or the pod's name
+   * or namespace).
+   */
+  readonly fill: (lookup: (ref: string) => ParameterValue) => unknown;
   /** The template's files: their names, their annotation keys (same order) and the downwardAPI volume that mounts them. */
   readonly files: {
     readonly names: readonly string[];
