@@ -290,10 +290,9 @@ export function filesVolumeOf(files: Template['compiled']['files']): V1Volume {
   return { name: files.volume, downwardAPI: { items: files.items.map(({ path, fieldPath }) => ({ path, fieldRef: { fieldPath } })) } };
 }
 
-/** The item of `list` named `name` (a loop: this runs for every container and volume a template adds). */
+/** The item of `list` named `name`. */
 export function named<T extends { name: string }>(list: T[] | undefined, name: string): T | undefined {
-  for (const item of list ?? []) if (item.name === name) return item;
-  return undefined;
+  return list?.find((item) => item.name === name);
 }
 
 function describeEnv(env: { value?: string; valueFrom?: unknown }): string {

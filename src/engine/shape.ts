@@ -125,7 +125,6 @@ interface ContainerList {
   key: 'name' | 'mountPath' | 'containerPort';
   has: (item: Record<string, unknown>) => boolean;
 }
-// Each reads its field by name: in V8 a read keyed by a variable (item[key]) takes a slower path.
 const ENV: ContainerList = { field: 'env', key: 'name', has: (item) => typeof item['name'] === 'string' };
 const MOUNTS: ContainerList = { field: 'volumeMounts', key: 'mountPath', has: (item) => typeof item['mountPath'] === 'string' };
 const PORTS: ContainerList = { field: 'ports', key: 'containerPort', has: (item) => item['containerPort'] !== undefined };
