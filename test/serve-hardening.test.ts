@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpsCall, keepSending } from './helpers/tls.js';
 import { BUILT_BIN, serve, type Served } from './helpers/process.js';
-import { startFakeCluster } from './helpers/fake-cluster.js';
+import { startFakeCluster } from './helpers/fake-apiserver.js';
 import { hostileCases, review } from '../bench/hostile-reviews.js';
 import { chartServeEnvironment } from './helpers/chart-heap.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';

@@ -41,13 +41,10 @@ export interface ReviewDeps {
   namespaceAnnotations?: (namespace: string) => Record<string, string> | undefined;
 }
 
-export function isPodCreate(request: AdmissionRequest): boolean {
-  return request.kind.group === '' && request.kind.kind === 'Pod' && (request.subResource ?? '') === '';
-}
-
 export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
   const { uid } = request;
-  if (!isPodCreate(request)) return pass(uid, 'not-a-pod');
+  const isPod = request.kind.group === '' && request.kind.kind === 'Pod' && (request.subResource ?? '') === '';
+  if (!isPod) return pass(uid, 'not-a-pod');
   if (request.operation !== undefined && request.operation !== 'CREATE') return pass(uid, 'not-create');
   const pod = request.object;
   if (typeof pod !== 'object' || pod === null) {

@@ -35,7 +35,7 @@ export interface AdmissionRequest {
 }
 
 /** A metav1.Status, as much of it as an admission response carries. */
-export interface Status {
+export interface ApiStatus {
   code: number;
   message: string;
   reason?: string;
@@ -45,7 +45,7 @@ export interface Status {
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: Status;
+  status?: ApiStatus;
   patchType?: 'JSONPatch';
   /** base64 of the JSON-encoded RFC 6902 operations. */
   patch?: string;

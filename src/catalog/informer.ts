@@ -64,7 +64,7 @@ export class SyncedInformer<T> {
       if (!this.stopped && this.listedOnce) this.markSynced();
     } catch (error) {
       // start() rejects when the first list fails; the informer's error handler restarts it.
-      this.options.logger.warn({ informer: this.options.name, err: describe(error) }, 'informer could not list');
+      this.options.logger.warn({ informer: this.options.name, err: errorText(error) }, 'informer could not list');
     }
   }
 
@@ -79,7 +79,7 @@ export class SyncedInformer<T> {
     if (this.stopped) return;
     this.failures += 1;
     const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.failures, 10));
-    this.options.logger.warn({ informer: this.options.name, err: describe(error), retryInMs: delay }, 'informer stopped; restarting');
+    this.options.logger.warn({ informer: this.options.name, err: errorText(error), retryInMs: delay }, 'informer stopped; restarting');
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.start();
@@ -94,7 +94,7 @@ export class SyncedInformer<T> {
   }
 }
 
-export function describe(error: unknown): string {
+export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   return typeof error === 'string' ? error : JSON.stringify(error);
 }

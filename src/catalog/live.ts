@@ -59,7 +59,7 @@ export class LiveCatalog {
     const verdict = validateTemplate(templateOfObject(object), 'cluster', name);
     const entry: Entry = verdict.ok ? { template: verdict.template } : { failure: { name, source: 'cluster', problems: verdict.problems } };
     // Status writes (our own Ready condition) and resyncs arrive as updates too: a template the
-    // same as before is no change, and a new snapshot would only drop every remembered answer.
+    // same as before is no change, and needs no new snapshot.
     if (!sameEntry(this.newest.get(name), entry)) {
       this.newest.set(name, entry);
       if (verdict.ok) this.lastGood.set(name, verdict.template);

@@ -87,10 +87,10 @@ const check = compile();
 
 /** Every structural problem as `path: message`, or none. */
 export function schemaProblems(object: unknown): string[] {
-  return check(object).map(describe);
+  return check(object).map(schemaProblem);
 }
 
-function describe(error: ErrorObject): string {
+function schemaProblem(error: ErrorObject): string {
   const path = error.instancePath === '' ? '(top)' : error.instancePath.slice(1).replaceAll('/', '.');
   switch (error.keyword) {
     case 'additionalProperties':

@@ -4,7 +4,7 @@
 // the cluster's templates by the time the informer reports synced.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { SyncedInformer, describe, type InformerLike } from './informer.js';
+import { SyncedInformer, errorText, type InformerLike } from './informer.js';
 import type { LiveCatalog, TemplateVerdict } from './live.js';
 
 export interface TemplateObject extends KubernetesObject {
@@ -48,7 +48,7 @@ export class TemplateWatch {
         const verdict = live.upsert(object);
         if (verdict !== undefined) void this.recordVerdict(object, verdict);
       } catch (error) {
-        deps.logger.error({ template: object.metadata?.name, err: describe(error) }, 'PatternTemplate could not be applied');
+        deps.logger.error({ template: object.metadata?.name, err: errorText(error) }, 'PatternTemplate could not be applied');
       }
     };
     informer.on('add', upsert);
@@ -78,7 +78,7 @@ export class TemplateWatch {
     try {
       await this.deps.writeCondition(name, condition);
     } catch (error) {
-      this.deps.logger.warn({ template: name, err: describe(error) }, 'could not write the Ready condition');
+      this.deps.logger.warn({ template: name, err: errorText(error) }, 'could not write the Ready condition');
     }
   }
 }

@@ -40,12 +40,12 @@ export function explainOne(manifest: ManifestResult): string {
   const result = manifest.result;
   if (manifest.refusal !== undefined) lines.push(`  REFUSED: ${manifest.refusal}`);
   else if (result === undefined) lines.push('  no pod template (not a Pod, nor a kind with spec.template): passed through unchanged');
-  else lines.push(...describe(result));
+  else lines.push(...resultLines(result));
   for (const warning of manifest.warnings) lines.push(`  warning: ${warning}`);
   return `${lines.join('\n')}\n`;
 }
 
-function describe(result: InjectionResult): string[] {
+function resultLines(result: InjectionResult): string[] {
   switch (result.outcome) {
     case 'skipped':
       return [`  ${SKIPS[result.reason]}`];

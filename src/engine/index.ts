@@ -21,7 +21,6 @@ import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem
 export type * from './types.js';
 export { applyPatch } from './patch.js';
 export { nativeSidecarSupport, runsToCompletion, useNativeSidecars } from './lifecycle.js';
-export * as keys from '../model/keys.js';
 
 /** Decides what `pod` becomes. Never throws for bad pod input: problems come back as a denial. */
 export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): InjectionResult {

@@ -35,7 +35,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     if (text === undefined) {
       if (parameter.default !== undefined) values.set(name, parameter.default);
       else if (parameter.required === true) {
-        problems.push({ code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describe(parameter)}` });
+        problems.push({ code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describeParameter(parameter)}` });
       }
       continue;
     }
@@ -68,7 +68,7 @@ export function article(type: ParameterSpec['type']): string {
   return type === 'integer' ? 'a whole number' : type === 'boolean' ? '"true" or "false"' : type === 'number' ? 'a number' : 'a string';
 }
 
-export function describe(parameter: ParameterSpec): string {
+export function describeParameter(parameter: ParameterSpec): string {
   const bounds: string[] = [];
   if (parameter.enum !== undefined) bounds.push(`one of ${parameter.enum.join(', ')}`);
   if (parameter.pattern !== undefined) bounds.push(`matching ${parameter.pattern}`);

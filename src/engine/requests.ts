@@ -18,8 +18,6 @@ export interface Requests {
   templates: TemplateRequest[];
   /** Raw parameter strings by template, then parameter name. */
   parameters: Map<string, Map<string, string>>;
-  /** Where the requests came from, for messages. */
-  origin: 'pod' | 'namespace' | 'none';
   problems: Problem[];
   warnings: string[];
   /** Parameter annotations of templates neither asked for nor recorded (the caller reports a bounded number). */
@@ -33,7 +31,7 @@ const KNOWN_DOMAIN_KEYS = new Set<string>([...Object.values(PATTERN_KEYS), INJEC
  * what the earlier injection added), though the pod may no longer ask for them.
  */
 export function readRequests(rawPodAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>, recorded: readonly string[] = []): Requests {
-  const result: Requests = { optedOut: false, templates: [], parameters: new Map(), origin: 'none', problems: [], warnings: [], stray: [] };
+  const result: Requests = { optedOut: false, templates: [], parameters: new Map(), problems: [], warnings: [], stray: [] };
   const podAnnotations = stringValues(rawPodAnnotations, result.problems);
   const inject = podAnnotations[INJECT_KEY];
   if (inject === 'false') return { ...result, optedOut: true };
@@ -56,9 +54,7 @@ export function readRequests(rawPodAnnotations: Record<string, string>, namespac
   }
 
   const podAsks = asksForTemplates(podAnnotations);
-  const namespaceAsks = asksForTemplates(namespaceAnnotations);
   const listSource = podAsks ? podAnnotations : namespaceAnnotations;
-  result.origin = podAsks ? 'pod' : namespaceAsks ? 'namespace' : 'none';
   readTemplateLists(listSource, result);
 
   // Namespace parameters are defaults; the pod's own parameter annotations win. Only the

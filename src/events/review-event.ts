@@ -9,7 +9,7 @@
 // is on an Event's first line (the one `kubectl get events` shows): that line is podpattern's
 // own words and the denial code, and the pod's name follows on the next, quoted and cut.
 import type { Decision, ReviewFacts } from '../admission/review.js';
-import { ownerOf, type OwnerReference } from '../admission/owner.js';
+import { ownerOf, type OwnerReference } from './owner.js';
 import { cutBytes, printable } from '../engine/bounds.js';
 import type { PodLike } from '../engine/types.js';
 import type { InvolvedObject, ReviewEvent } from './recorder.js';

@@ -4,7 +4,7 @@
 import { DEFAULT_MAX_LENGTH } from '../template/parameter-value.js';
 import type { ParameterSpec, Template } from '../model/template.js';
 import { parameterKey } from '../model/keys.js';
-import { article, describe } from '../engine/params.js';
+import { article, describeParameter } from '../engine/params.js';
 import { concat, list, quote, scalar } from './cel.js';
 
 /** `variables.anns`: the pod's annotations, or an empty map. */
@@ -63,7 +63,7 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
   const key = quote(keyText);
   const raw = `${ANNS}[${key}]`;
   const missing =
-    parameter.required === true && parameter.default === undefined ? `[${quote(`${keyText} is required: ${describe(parameter)}`)}]` : '[]';
+    parameter.required === true && parameter.default === undefined ? `[${quote(`${keyText} is required: ${describeParameter(parameter)}`)}]` : '[]';
   // The faults in the webhook's order; the first that applies is the message.
   const faults: [string, string][] = [];
   const typePattern = TYPE_PATTERNS[parameter.type];

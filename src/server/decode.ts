@@ -11,8 +11,8 @@ import { parseGoDuration } from './timeout.js';
 const TIMEOUT_MARGIN_MS = 50;
 
 /**
- * Parses and reads a review's body (the JSON text parseText handed over); a body that is not one
- * is a 4xx. Fastify skips the parser when a POST has no body at all (no Content-Length, no
+ * Parses and reads a review's body (the text app.ts's JSON parser hands over, read by
+ * readBodyText); a body that is not one is a 4xx. Fastify skips the parser when a POST has no body at all (no Content-Length, no
  * chunks): then `body` is undefined.
  */
 export function readReview(body: unknown): IncomingReview {

@@ -2,15 +2,13 @@
 // HTTP on port 0) whose list answers are held back by the test. client-node's informers emit
 // 'connect' before they list, on the first start and again after an expired watch (410).
 import t from 'tap';
-import { createServer, type ServerResponse } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { loadKubeConfig, watchCluster } from '../../src/catalog/cluster.js';
 import { LiveCatalog } from '../../src/catalog/live.js';
 import type { Catalog } from '../../src/model/template.js';
+import { startFakeApiServer } from '../helpers/fake-apiserver.js';
 
 const template = {
   apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate',
@@ -31,34 +29,29 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   const heldLists: Array<() => void> = [];
   const templateWatches: ServerResponse[] = [];
   let templateLists = 0;
-  const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://x');
-    const watching = url.searchParams.get('watch') === 'true';
-    response.setHeader('content-type', 'application/json');
-    if (request.method === 'PATCH') return void response.end('{}');
-    if (url.pathname === '/apis/podpattern.dev/v1alpha1/patterntemplates') {
-      if (watching) return void templateWatches.push(response.writeHead(200) && response);
-      templateLists += 1;
-      heldLists.push(() => response.end(JSON.stringify({ kind: 'PatternTemplateList', apiVersion: 'podpattern.dev/v1alpha1', metadata: { resourceVersion: '7' }, items: [template] })));
-      return;
-    }
-    if (url.pathname === '/api/v1/namespaces') {
-      if (watching) return void response.writeHead(200);
-      return void response.end(JSON.stringify({ kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '3' }, items: [] }));
-    }
-    response.writeHead(404).end('{}');
+  const server = await startFakeApiServer({
+    respond: ({ method, path, query }, response) => {
+      const watching = query.get('watch') === 'true';
+      if (method === 'PATCH') return [200, {}];
+      if (path === '/apis/podpattern.dev/v1alpha1/patterntemplates') {
+        response.setHeader('content-type', 'application/json');
+        if (watching) templateWatches.push(response.writeHead(200));
+        else {
+          templateLists += 1;
+          heldLists.push(() => response.end(JSON.stringify({ kind: 'PatternTemplateList', apiVersion: 'podpattern.dev/v1alpha1', metadata: { resourceVersion: '7' }, items: [template] })));
+        }
+        return 'held';
+      }
+      if (path === '/api/v1/namespaces') {
+        if (!watching) return [200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '3' }, items: [] }];
+        response.writeHead(200, { 'content-type': 'application/json' });
+        return 'held';
+      }
+      return undefined;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { server.closeAllConnections(); server.close(); });
-  const port = (server.address() as { port: number }).port;
-  const dir = mkdtempSync(join(tmpdir(), 'podpattern-cluster-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
-    clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'fake', user: { token: 'x' } }],
-    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
-  }));
+  t.teardown(() => server.close());
+  const kubeconfig = server.kubeconfig;
 
   const swaps: Catalog[] = [];
   // A debounce far longer than the test: any swap seen here came from the list, not the timer.

@@ -9,7 +9,7 @@ import t from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { run } from '../../src/cli/check.js';
-import { startFakeKube, status, type FakeKube } from '../helpers/fake-kube.js';
+import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
 
 const webhookConfig = parseAllDocuments(readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'))
   .map((d) => d.toJS())

@@ -2,7 +2,7 @@
 // comes back untouched fails with the likely causes, and RBAC or network failures are one line.
 import t from 'tap';
 import { run } from '../../src/cli/probe.js';
-import { startFakeKube, status, writeKubeconfig } from '../helpers/fake-kube.js';
+import { startFakeKube, status, writeKubeconfig } from '../helpers/fake-apiserver.js';
 
 function capture() {
   const out: string[] = [];

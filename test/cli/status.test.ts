@@ -4,7 +4,7 @@ import t from 'tap';
 import { loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { run } from '../../src/cli/status.js';
 import { rollCommand } from '../../src/cli/status/inventory.js';
-import { startFakeKube, status } from '../helpers/fake-kube.js';
+import { startFakeKube, status } from '../helpers/fake-apiserver.js';
 
 const current = loadBuiltinTemplates().templates.find((x) => x.name === 'redis-exporter')!.hash;
 const injected = (hash: string) => JSON.stringify({ templates: [{ name: 'redis-exporter', pattern: 'adapter', hash }], containers: ['redis-exporter'] });

@@ -1,13 +1,13 @@
 // Events as the webhook records them: an injection or denial reviewed by the real app gives one
 // Event on the pod's owner (or its Namespace), dry runs and skips give none; and the writer's
 // request, made by @kubernetes/client-node, reaches a (fake) API server as a valid core Event.
-import { createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { kubeEventWriter } from '../../src/events/kube-writer.js';
 import type { ReviewEvent } from '../../src/events/recorder.js';
 import { buildApp } from '../../src/server/app.js';
 import { podReview, testDeps } from '../server/fixtures.js';
+import { startFakeApiServer } from '../helpers/fake-apiserver.js';
 
 function appWithEvents() {
   const events: ReviewEvent[] = [];
@@ -85,24 +85,15 @@ t.test('dry runs, skips and errors give no Event', async (t) => {
 
 t.test('the writer creates a core/v1 Event through @kubernetes/client-node', async (t) => {
   const received: { method?: string; url?: string; body: Record<string, any> }[] = [];
-  const server = createServer((request, response) => {
-    let text = '';
-    request.on('data', (chunk) => (text += String(chunk)));
-    request.on('end', () => {
-      received.push({ method: request.method, url: request.url, body: JSON.parse(text) });
-      response.writeHead(201, { 'content-type': 'application/json' }).end(text);
-    });
+  const server = await startFakeApiServer({
+    respond: ({ method, raw, body }) => {
+      received.push({ method, url: raw.url, body });
+      return [201, body];
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const port = (server.address() as { port: number }).port;
+  t.teardown(() => server.close());
   const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
+  config.loadFromFile(server.kubeconfig);
   const write = kubeEventWriter(config, 'podpattern-6b7c-x2');
   const first = new Date('2026-11-30T12:00:00Z');
   const last = new Date('2026-11-30T12:04:00Z');

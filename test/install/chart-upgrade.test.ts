@@ -1,7 +1,7 @@
 // tls.mode=generate across upgrades: the chart's `lookup` keeps the CA and the serving
 // certificate, renews the leaf with the same CA on request, and rotates the CA with an overlap
 // (old and new CA both in the caBundle). helm renders against a fake API server that holds
-// the Secrets of the "previous release" (test/install/fake-apiserver.ts).
+// the Secrets of the "previous release" (startHelmApiServer, test/helpers/fake-apiserver.ts).
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { helmBinary } from '../../scripts/helm.mjs';
-import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
+import { startHelmApiServer, type HelmApiServer } from '../helpers/fake-apiserver.js';
 import { chartDir, find, parseManifests, type K8sObject } from './helpers.js';
 
 const run = promisify(execFile);
 
 /** Renders as an upgrade would: `lookup` sees the fake cluster. Async, so the fake server can answer. */
-async function renderAgainst(api: FakeApiServer, set: string[] = []): Promise<K8sObject[]> {
+async function renderAgainst(api: HelmApiServer, set: string[] = []): Promise<K8sObject[]> {
   const args = ['template', 'podpattern', chartDir, '--namespace', 'podpattern', '--dry-run=server', '--disable-openapi-validation', '--kubeconfig', api.kubeconfig];
   for (const value of set) args.push(...(value.startsWith('--') ? [value] : ['--set', value]));
   const { stdout } = await run(helmBinary(), args, { maxBuffer: 16 * 1024 * 1024 });
@@ -28,7 +28,7 @@ const bundleOf = (objects: K8sObject[]): X509Certificate[] => {
   const pem = Buffer.from(find(objects, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64').toString();
   return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
 };
-const store = (api: FakeApiServer, objects: K8sObject[]) => {
+const store = (api: HelmApiServer, objects: K8sObject[]) => {
   api.secrets.clear();
   for (const secret of objects.filter((o) => o.kind === 'Secret')) {
     // What helm writes on the objects of a release; without it helm refuses to adopt them.
@@ -39,7 +39,7 @@ const store = (api: FakeApiServer, objects: K8sObject[]) => {
 };
 
 t.test('generated certificates survive upgrades, renew, and rotate with overlap', async (t) => {
-  const api = await startFakeApiServer();
+  const api = await startHelmApiServer();
   t.teardown(() => api.close());
 
   const install = await renderAgainst(api);

@@ -10,7 +10,7 @@ import { CertificateReloader } from '../../src/certs/reloader.js';
 import { kubeEventWriter } from '../../src/events/kube-writer.js';
 import { EventRecorder } from '../../src/events/recorder.js';
 import { buildApp, type AppDeps } from '../../src/server/app.js';
-import { startFakeKube } from '../helpers/fake-kube.js';
+import { startFakeKube } from '../helpers/fake-apiserver.js';
 import { SecretVolume } from '../helpers/secret-volume.js';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
 import { podReview, testDeps } from './fixtures.js';

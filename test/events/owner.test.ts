@@ -1,6 +1,6 @@
 // The owner an Event names: the controller reference first, malformed ones skipped, names cut.
 import t from 'tap';
-import { ownerOf } from '../../src/admission/owner.js';
+import { ownerOf } from '../../src/events/owner.js';
 
 const ref = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name, uid: `uid-${name}`, ...extra });
 
