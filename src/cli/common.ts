@@ -7,6 +7,7 @@ import type { Catalog } from '../model/template.js';
 import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
 import { DEFAULTS_LABEL } from '../model/keys.js';
+import { OLDEST_SUPPORTED, formatVersion } from '../model/server-version.js';
 import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
 import { YamlError } from './yaml.js';
 import { declaredNamespaces } from './namespaces.js';
@@ -42,12 +43,8 @@ export function loadCatalog(dir: string | undefined, io: Io): Catalog {
 
 const NATIVE_MODES: NativeSidecarMode[] = ['auto', 'always', 'never'];
 
-/**
- * The Kubernetes version the CLI assumes when --kube-version is not given: the oldest the
- * chart installs on (helm/podpattern/Chart.yaml kubeVersion; a test keeps the two in step),
- * so by default the CLI gives the pod the webhook gives on the oldest supported cluster.
- */
-export const DEFAULT_KUBE_VERSION = '1.30';
+/** The Kubernetes version the CLI assumes when --kube-version is not given (OLDEST_SUPPORTED says why). */
+export const DEFAULT_KUBE_VERSION = formatVersion(OLDEST_SUPPORTED);
 
 interface OptionFlags {
   'native-sidecars'?: string;
