@@ -44,7 +44,7 @@ t.test('a denied pod fails the run with the message on stderr and nothing on std
   const io = capture(deniedPod);
   t.equal(await inject(['-f', '-'], io), 1);
   t.equal(io.out(), '');
-  t.match(io.err(), /Pod\/bad: podpattern cannot inject this pod \(1 problem\):\n- podpattern.dev\/sidecar: no template named 'nope'/);
+  t.match(io.err(), /Pod\/bad: podpattern cannot inject this pod: podpattern.dev\/sidecar: no template named 'nope'/);
 });
 
 t.test('usage errors exit 2 with the usage; broken input exits 1', async (t) => {
