@@ -123,7 +123,8 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
 }
 
 /** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
-function bindingMatch(options: PolicyOptions): Record<string, unknown> {
+/** The namespaces and objects every binding matches: those the webhook serves. */
+export function bindingMatch(options: PolicyOptions): Record<string, unknown> {
   return {
     namespaceSelector: {
       matchExpressions: [

@@ -63,7 +63,7 @@ t.test('default values: the objects an install needs, and nothing optional', asy
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
     'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
     'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
-    'ValidatingWebhookConfiguration',
+    'ValidatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
   ], 'Namespace, Role, RoleBinding and the Pod hook are helm test\'s');
   const without = renderChart(['test.enabled=false']).objects.map((o) => o.kind);
   t.notOk(without.some((kind) => ['Namespace', 'Pod', 'Role', 'RoleBinding'].includes(kind)), 'test.enabled=false drops them');
