@@ -12,6 +12,12 @@ import type { Context } from './suite.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The CLI as a user runs it, against the leg's cluster. */
+function podpattern(ctx: Context, args: string[]): { code: number; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), ...args, '--kubeconfig', ctx.cluster.kubeconfig], { encoding: 'utf8', timeout: 120_000 });
+  return { code: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
+}
+
 function deployment(name: string, namespace: string, templateAnnotations: Record<string, string>, own: Record<string, string> = {}): Json {
   const labels = { app: name };
   return {
@@ -41,9 +47,24 @@ export async function firstHourTests(t: Test, ctx: Context): Promise<void> {
       return events[0];
     }, 180_000);
     t.match(String(event.message).split('\n')[0], /podpattern cannot inject this pod: podpattern\.dev\/sidecar: no template named 'https-proxx' \(did you mean https-proxy\?\)/, `its first line names the problem: ${String(event.message).split('\n')[0]}`);
+    const checked = podpattern(ctx, ['check', 'deploy/web', '-n', namespace]);
+    t.equal(checked.code, 1, checked.stdout + checked.stderr);
+    t.match(checked.stdout, /^\[FAIL\] pod Deployment\/web: sent to injection-enabled\.podpattern\.dev; would be denied \(unknown-template\): podpattern cannot inject this pod: podpattern\.dev\/sidecar: no template named 'https-proxx'/m, 'check deploy/NAME reads it from the cluster and says why');
     const reapplied = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(deployment('web', namespace, { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' })));
     t.equal(reapplied.code, 0, outcome(reapplied));
     t.same(warningsOf(reapplied.stderr), [], 'fixed, the apply says nothing more');
+    const fixed = podpattern(ctx, ['check', 'deploy/web', '-n', namespace]);
+    t.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    t.match(fixed.stdout, /^\[ok\] {3}pod Deployment\/web: sent to injection-enabled\.podpattern\.dev; would be injected with https-proxy$/m);
+    const pod = await eventually('a pod of the fixed Deployment', async () => ((await kube.pods(namespace, 'app=web'))[0]), 180_000);
+    const name = String(pod.metadata.name);
+    const onPod = podpattern(ctx, ['check', `pod/${name}`, '-n', namespace]);
+    t.comment(onPod.stdout);
+    t.equal(onPod.code, 0, onPod.stdout + onPod.stderr);
+    t.match(onPod.stdout, new RegExp(`^\\[ok\\] {3}pod Pod/${name}: sent to injection-enabled\\.podpattern\\.dev`, 'm'), 'check pod/NAME reads the pod from the cluster');
+    const ghost = podpattern(ctx, ['check', 'pod/ghost', '-n', namespace]);
+    t.equal(ghost.code, 2);
+    t.equal(ghost.stderr, `podpattern check: pod/ghost not found in namespace ${namespace} (kubectl get pods -n ${namespace} lists them; -n chooses the namespace)\n`);
   });
 
   await t.test('podpattern annotations on the workload\'s own metadata, and a CronJob\'s template: warned; a plain namespace: not read', async (t) => {
