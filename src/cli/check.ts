@@ -9,7 +9,7 @@ import type { ServerVersion } from '../model/server-version.js';
 import { labelOf, objectsOf } from './manifests.js';
 import { findPodTemplate } from './pod-template.js';
 import { parseArgs } from 'node:util';
-import { UsageError, processIo, readAll, type Io } from './common.js';
+import { UsageError, processIo, readAll, usageError, type Io } from './common.js';
 import { fail, formatFindings, ok, skip, type Finding } from './check/findings.js';
 import { parseRef, readObject, type ObjectRef } from './check/objects.js';
 import { preflight } from './check/pre.js';
@@ -55,7 +55,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     refs = parsed.positionals.map(parseRef);
     if (values.pre === true && (refs.length > 0 || (values.filename ?? []).length > 0)) throw new UsageError('--pre checks the cluster before an install: give it no pods or workloads');
   } catch (error) {
-    io.stderr(`podpattern check: ${(error as Error).message}\nRun 'podpattern check --help' for usage.\n`);
+    io.stderr(usageError('check', (error as Error).message));
     return 2;
   }
   const pods = readPods(values.filename ?? [], io);

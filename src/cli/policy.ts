@@ -7,6 +7,7 @@ import { parseTemplates } from '../catalog/index.js';
 import type { Template } from '../model/template.js';
 import { compilePolicies } from '../policy/index.js';
 import { workloadWarningPolicies } from '../policy/workloads.js';
+import { didYouMean } from '../engine/suggest.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 import { writeDocument } from './yaml.js';
 
@@ -83,7 +84,7 @@ function catalogTemplates(names: string[], dir: string | undefined, io: Io): { t
   for (const name of new Set(names)) {
     const template = catalog.get(name);
     if (template !== undefined) templates.push(template);
-    else problems.push(`no template named '${name}'; the templates are ${catalog.list().map((t) => t.name).join(', ')}`);
+    else problems.push(`no template named '${name}'${didYouMean(name, catalog.list().map((t) => t.name))}; the templates are ${catalog.list().map((t) => t.name).join(', ')}`);
   }
   return { templates, problems };
 }

@@ -3,7 +3,7 @@
 // error with the nearest kinds; an object that is not there, or that the credentials may not
 // read, is a ClusterError saying which (the command exits 2 on it).
 import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { closest, distance } from 'fastest-levenshtein';
+import { closest } from '../../engine/suggest.js';
 import { UsageError } from '../common.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';
 
@@ -36,7 +36,7 @@ export function parseRef(text: string): ObjectRef {
   const kind = KIND_NAMES[written];
   if (kind === undefined) {
     const nearest = closest(written, Object.keys(KIND_NAMES));
-    const hint = distance(written, nearest) <= 2 ? ` (did you mean ${nearest}/${name}?)` : '';
+    const hint = nearest === undefined ? '' : ` (did you mean ${nearest}/${name}?)`;
     throw new UsageError(`check reads pods and workloads, not '${written}'${hint}: pod, deployment, statefulset, daemonset, replicaset, job, cronjob (or their short names)`);
   }
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) throw new UsageError(`'${name}' is not a Kubernetes object name`);
