@@ -107,3 +107,32 @@ t.test('each review is one log line, without the object', async (t) => {
   t.match(lines[0], { kind: 'Deployment', name: 'web', namespace: 'shop', operation: 'CREATE', warnings: 1 });
   t.notMatch(JSON.stringify(lines[0]), /nginx/);
 });
+
+t.test('hostile workloads: 2,000 generated objects, each admitted with bounded warnings, none throwing', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const { decideWorkload } = await import('../../src/admission/workload-review.js');
+  const key = fc.oneof(fc.constantFrom('podpattern.dev/sidecar', 'podpattern.dev/adapter', 'podpattern.dev/inject', 'https-proxy.podpattern.dev/tls-secret', 'git-sync.podpattern.dev/repo', 'podpattern.dev/status', '__proto__', 'constructor'), fc.string({ maxLength: 40 }));
+  const value = fc.oneof(fc.constantFrom('https-proxy', 'git-sync', 'https-proxx', 'https-proxy,git-sync', ''), fc.string({ maxLength: 300 }), fc.jsonValue({ maxDepth: 2 }));
+  const annotations = fc.dictionary(key, value, { maxKeys: 12 });
+  const template = fc.oneof(
+    fc.record({ metadata: fc.record({ annotations }), spec: fc.record({ containers: fc.array(fc.record({ name: fc.string({ maxLength: 20 }), image: fc.string({ maxLength: 20 }) }), { maxLength: 3 }), restartPolicy: fc.constantFrom('Always', 'Never', 'OnFailure') }) }),
+    fc.jsonValue({ maxDepth: 3 }),
+  );
+  const kind = fc.constantFrom(['apps', 'Deployment'], ['apps', 'StatefulSet'], ['apps', 'DaemonSet'], ['apps', 'ReplicaSet'], ['batch', 'Job'], ['batch', 'CronJob'], ['', 'Pod']);
+  const object = fc.tuple(kind, template, annotations).map(([[group, k], tpl, own]) => ({
+    group, kind: k,
+    object: { apiVersion: `${group === '' ? '' : `${group}/`}v1`, kind: k, metadata: { name: 'w', annotations: own }, spec: k === 'CronJob' ? { jobTemplate: { spec: { template: tpl } } } : { template: tpl } },
+  }));
+  let warned = 0;
+  fc.assert(fc.property(object, fc.constantFrom('CREATE', 'UPDATE'), ({ group, kind: k, object: workload }, operation) => {
+    const request = { uid: 'u', kind: { group, version: 'v1', kind: k }, operation, namespace: 'shop', object: workload } as unknown as Parameters<typeof decideWorkload>[0];
+    const response = decideWorkload(request, { catalog: () => catalog, options: () => ({ nativeSidecars: 'auto', namespace: 'shop', serverVersion: { major: 1, minor: 30 } }) });
+    if (response.allowed !== true || response.status !== undefined) throw new Error(`not admitted: ${JSON.stringify(response)}`);
+    const warnings = response.warnings ?? [];
+    if (warnings.some((w) => Buffer.byteLength(w) > 256) || warnings.reduce((sum, w) => sum + Buffer.byteLength(w), 0) > 4096) throw new Error('warnings over their bounds');
+    const control = (w: string) => [...w].some((c) => { const code = c.charCodeAt(0); return code < 0x20 || code === 0x7f; });
+    if (warnings.some(control)) throw new Error(`a raw control character in ${JSON.stringify(warnings)}`);
+    if (warnings.length > 0) warned += 1;
+  }), { seed: 20_261_206, numRuns: 2000 });
+  t.ok(warned > 100, `many of them warned about (${warned}), so the property was exercised`);
+});
