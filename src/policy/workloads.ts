@@ -5,7 +5,7 @@
 // or when podpattern annotations sit on the workload's own metadata. A warning never blocks the
 // write. The webhook's /validate-workload does the same, with the whole engine, where it runs.
 import { PATTERNS } from '../model/template.js';
-import { PATTERN_KEYS } from '../model/keys.js';
+import { DOMAIN, PATTERN_KEYS } from '../model/keys.js';
 import { bindingMatch, type PolicyOptions } from './compile.js';
 import { list, quote } from './cel.js';
 
@@ -19,7 +19,7 @@ const WORKLOADS_WRITTEN = {
   ],
 };
 
-const OURS = `k.startsWith("podpattern.dev/") || k.contains(".podpattern.dev/")`;
+const OURS = `k.startsWith(${quote(`${DOMAIN}/`)}) || k.contains(${quote(`.${DOMAIN}/`)})`;
 const TEMPLATE = 'object.spec.template';
 const JOB_TEMPLATE = 'object.spec.jobTemplate.spec.template';
 
