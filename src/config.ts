@@ -4,6 +4,7 @@
 // reported at once.
 import type { FailureMode } from './admission/review.js';
 import type { NativeSidecarMode } from './engine/types.js';
+import { OLDEST_SUPPORTED, formatVersion } from './model/server-version.js';
 
 export type { FailureMode };
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -68,7 +69,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else $KUBECONFIG, ~/.kube/config, in-cluster credentials)' },
   { key: 'exitWithParent', flag: 'exit-with-parent', kind: { type: 'enum', values: ['on', 'off'] }, default: 'off', help: 'on: shut down (as on SIGTERM) when the parent process exits; npm start sets it, so stopping npm stops the server' },
   { key: 'liveCatalog', flag: 'live-catalog', kind: { type: 'enum', values: ['auto', 'off'] }, default: 'auto', help: 'follow PatternTemplate objects and namespace defaults in the cluster: auto (when credentials are found), off' },
-  { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: 'sidecars as restartPolicy: Always init containers: auto (by API server version), always, never' },
+  { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: `sidecars as restartPolicy: Always init containers: auto (by the API server's version; without a cluster, Kubernetes ${formatVersion(OLDEST_SUPPORTED)} is assumed), always, never` },
   { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
   { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
   // Above the keep-alive timeout Node applies between requests (120 s, server/app.ts), so this

@@ -9,7 +9,7 @@ import { loadStaticLayers, type ParsedTemplates } from './catalog/index.js';
 import type { ClusterWatch } from './catalog/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ServerVersion } from './model/server-version.js';
+import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
@@ -74,6 +74,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     onSwap: (catalog) => logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in'),
   });
   const cluster = await connectCluster(config, logger, metrics, live);
+  const assumedVersion = cluster === undefined ? assumeOldestSupported(config, logger) : undefined;
 
   const lifecycle = new Lifecycle();
   const pair = certificates.pair!;
@@ -82,7 +83,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     inject,
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
-    serverVersion: () => cluster?.version,
+    serverVersion: () => cluster?.version ?? assumedVersion,
     ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace), events: cluster.events }),
     failureMode: config.failureMode,
     clientAuth: config.clientAuth,
@@ -148,6 +149,19 @@ function loadCatalogLayers(config: ServeConfig, logger: Logger, metrics: Metrics
     metrics.catalogLoadErrors.inc({ source: sourceLabel(failure.source) });
   }
   return layers;
+}
+
+/**
+ * Without a cluster there is no version to read: assume the oldest Kubernetes the chart installs
+ * on, as `podpattern inject` does, so `npm start` and the CLI give the same pod (native
+ * sidecars, run-to-completion pods injected, not refused).
+ */
+function assumeOldestSupported(config: ServeConfig, logger: Logger): ServerVersion {
+  logger.info(
+    { assumedServerVersion: formatVersion(OLDEST_SUPPORTED), nativeSidecars: config.nativeSidecars },
+    `no cluster: assuming Kubernetes ${formatVersion(OLDEST_SUPPORTED)}, the oldest the chart installs on (so native sidecars under --native-sidecars=auto), as podpattern inject does`,
+  );
+  return OLDEST_SUPPORTED;
 }
 
 interface Cluster {

@@ -76,7 +76,8 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
   }
 }
 
-function engineOptions(request: AdmissionRequest, deps: ReviewDeps): InjectOptions {
+/** The engine options for a pod created in the request's namespace: the setting, the namespace's annotations, the server's version. */
+export function engineOptions(request: AdmissionRequest, deps: ReviewDeps): InjectOptions {
   const options: InjectOptions = { nativeSidecars: deps.nativeSidecars };
   const namespace = namespaceOf(request);
   if (namespace !== undefined) {

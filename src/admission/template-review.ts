@@ -26,11 +26,12 @@ export function decideTemplate(request: AdmissionRequest): AdmissionResponse {
   const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
   const verdict = validateTemplate(templateOfObject(object), 'cluster', typeof name === 'string' ? name : 'unnamed');
   if (verdict.ok) return allow(uid);
-  const shown = verdict.problems.slice(0, MAX_PROBLEMS).map((p) => `- ${p.length > MAX_PROBLEM_LENGTH ? `${p.slice(0, MAX_PROBLEM_LENGTH)}…` : p}`);
-  const more = verdict.problems.length - shown.length;
+  const [first, ...others] = verdict.problems.slice(0, MAX_PROBLEMS).map((p) => (p.length > MAX_PROBLEM_LENGTH ? `${p.slice(0, MAX_PROBLEM_LENGTH)}…` : p));
+  const more = verdict.problems.length - 1 - others.length;
+  // The first problem on the first line: where kubectl's output is cut to one line, it still says what is wrong.
   const message = [
-    `podpattern's catalog refuses PatternTemplate ${typeof name === 'string' ? name : ''} (${verdict.problems.length} problem${verdict.problems.length === 1 ? '' : 's'}):`,
-    ...shown,
+    `podpattern's catalog refuses PatternTemplate ${typeof name === 'string' ? name : ''}${verdict.problems.length === 1 ? '' : ` (${verdict.problems.length} problems)`}: ${first ?? ''}`,
+    ...others.map((p) => `- ${p}`),
     ...(more > 0 ? [`- and ${more} more`] : []),
   ].join('\n');
   return { uid, allowed: false, status: { code: 422, reason: 'Invalid', message } };

@@ -32,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name === '--version' || name === '-v' ? 'version' : name];
   if (command === undefined) {
-    process.stderr.write(`podpattern: unknown command '${name}'\n\n${usage()}`);
+    const { didYouMean } = await import('../engine/suggest.js');
+    process.stderr.write(`podpattern: unknown command '${name}'${didYouMean(name, Object.keys(commands))}\nRun 'podpattern --help' for the commands.\n`);
     return 2;
   }
   const module = await command.load();

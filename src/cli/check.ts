@@ -1,5 +1,6 @@
-// `podpattern check`: is podpattern installed and healthy in the cluster, is a namespace opted
-// in, and would given pods be sent to it and injected. One line per check with ok, warn or FAIL
+// `podpattern check`: is podpattern installed and healthy in the cluster (or, with --pre, can it
+// be installed), is a namespace opted in, and would given pods, from files or the cluster, be
+// sent to it and injected. One line per check with ok, warn or FAIL
 // and, where not ok, how to fix it; exit 1 on any failure (in the style of `linkerd check`).
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fetchServerVersion } from '../catalog/kube.js';
@@ -7,30 +8,56 @@ import type { PodLike } from '../engine/types.js';
 import type { ServerVersion } from '../model/server-version.js';
 import { labelOf, objectsOf } from './manifests.js';
 import { findPodTemplate } from './pod-template.js';
-import { parseFlags, processIo, readAll, type Io } from './common.js';
-import { fail, formatFindings, ok, type Finding } from './check/findings.js';
+import { parseArgs } from 'node:util';
+import { UsageError, processIo, readAll, usageError, type Io } from './common.js';
+import { fail, formatFindings, ok, skip, type Finding } from './check/findings.js';
+import { parseRef, readObject, type ObjectRef } from './check/objects.js';
+import { preflight } from './check/pre.js';
 import { checkInstall } from './check/install.js';
 import { checkNamespace, checkPod, clusterCatalog, readNamespace } from './check/pods.js';
 import { ClusterError, connect, contextNamespace, explainFailure } from './kube/connect.js';
 
-const HELP = `usage: podpattern check [-n NAMESPACE] [-f POD.yaml …] [--kubeconfig FILE] [--context NAME]
+const HELP = `usage: podpattern check [KIND/NAME …] [-n NAMESPACE] [-f POD.yaml …] [--kubeconfig FILE] [--context NAME]
+       podpattern check --pre [-n NAMESPACE] [--kubeconfig FILE] [--context NAME]
 
 Checks podpattern in the cluster the kubeconfig points at, each finding with ok, warn or FAIL
-and how to fix it; exits 1 when any check fails.
-  always        the API server answers; the webhook configuration exists; its Service has ready
-                endpoints; its caBundle verifies the serving certificate; the CRD is installed;
-                every PatternTemplate is Ready
+and how to fix it, or "not checked" and why when what it depends on failed; exits 1 when any
+check fails.
+  always        the API server answers; the webhook configuration exists (or, in webhook-less
+                mode, podpattern's MutatingAdmissionPolicies); its Service has ready endpoints;
+                its caBundle verifies the serving certificate; the CRD is installed; every
+                PatternTemplate is Ready
   -n NAMESPACE  the namespace is labelled for injection, in which mode
-  -f FILE       for each pod (or workload's pod template) in FILE: would the API server send it
-                to podpattern (namespace and object selectors, matchConditions) and would it be
-                injected, skipped or denied (in its metadata.namespace, else -n, else the context's)
+  KIND/NAME     a pod or workload in the cluster (pod/web, deploy/web, sts/db, ds/agent,
+                rs/web-5d8c7, job/once, cj/nightly), in -n NAMESPACE, else the context's: would
+                its pods be sent to podpattern and injected, skipped or denied. One that does not
+                exist, or that these credentials may not read: which, and exit 2
+  -f FILE       the same for each pod (or workload's pod template) in FILE (in its
+                metadata.namespace, else -n, else the context's)
+  --pre         before an install: the Kubernetes version against the chart's, the admission
+                APIs it uses, MutatingAdmissionPolicy (webhook-less mode), cert-manager, the
+                permission to create what the chart creates, an install already there
   --kubeconfig, --context   which cluster (default: KUBECONFIG, ~/.kube/config, else in-cluster)
 `;
 
+const FLAGS = {
+  namespace: { type: 'string', short: 'n' }, filename: { type: 'string', short: 'f', multiple: true },
+  kubeconfig: { type: 'string' }, context: { type: 'string' }, pre: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseFlags<{ namespace?: string; filename?: string[]; kubeconfig?: string; context?: string }>('check', argv, { namespace: { type: 'string', short: 'n' }, filename: { type: 'string', short: 'f', multiple: true }, kubeconfig: { type: 'string' }, context: { type: 'string' } }, HELP, io);
-  if ('exit' in parsed) return parsed.exit;
-  const values = parsed.values;
+  let values: { namespace?: string; filename?: string[]; kubeconfig?: string; context?: string; pre?: boolean; help?: boolean };
+  let refs: ObjectRef[];
+  try {
+    const parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+    values = parsed.values;
+    if (values.help === true) return (io.stdout(HELP), 0);
+    refs = parsed.positionals.map(parseRef);
+    if (values.pre === true && (refs.length > 0 || (values.filename ?? []).length > 0)) throw new UsageError('--pre checks the cluster before an install: give it no pods or workloads');
+  } catch (error) {
+    io.stderr(usageError('check', (error as Error).message));
+    return 2;
+  }
   const pods = readPods(values.filename ?? [], io);
   if (pods === undefined) return 2;
   let config: KubeConfig;
@@ -41,15 +68,41 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     io.stderr(`podpattern check: ${error.message}\n`);
     return 1;
   }
-  const findings = await check(config, values.namespace, pods);
+  // The objects named first: one that is absent or unreadable stops the command (exit 2).
+  const namespace = values.namespace ?? contextNamespace(config);
+  for (const ref of refs) {
+    try {
+      const object = await readObject(config, ref, namespace);
+      const found = findPodTemplate(object);
+      if ('found' in found) pods.push({ label: labelOf(object), namespace, pod: found.template, ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}) });
+      else io.stderr(`podpattern check: ${ref.text} has no pod template to check\n`);
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error;
+      io.stderr(`podpattern check: ${error.message}\n`);
+      return 2;
+    }
+  }
+  const findings = values.pre === true ? await precheck(config, namespace) : await check(config, values.namespace, pods);
   io.stdout(formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
+}
+
+async function precheck(config: KubeConfig, namespace: string): Promise<Finding[]> {
+  let version: ServerVersion;
+  try {
+    version = await fetchServerVersion(config);
+  } catch (error) {
+    return [fail('Kubernetes API', explainFailure(error, 'reach the API server', config), 'check the kubeconfig context (kubectl config current-context) and that the cluster is up')];
+  }
+  return [ok('Kubernetes API', `${config.getCurrentCluster()?.server} answers`), ...(await preflight(config, version, namespace))];
 }
 
 interface PodInput {
   label: string;
   namespace: string | undefined;
   pod: PodLike;
+  /** A Job's or CronJob's pods: they must finish. */
+  runsToCompletion?: boolean;
 }
 
 /** The pods (and pod templates) of the -f files; undefined after reporting a file that cannot be read. */
@@ -62,7 +115,7 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
     const found = findPodTemplate(object);
     if (!('found' in found)) return [];
     const namespace = (object as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template }];
+    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template, ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}) }];
   });
 }
 
@@ -77,7 +130,8 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   const findings: Finding[] = [ok('Kubernetes API', `${config.getCurrentCluster()?.server} answers (Kubernetes ${version.major}.${version.minor})`)];
   const report = await checkInstall(config);
   findings.push(...report.findings);
-  const webhooks = report.install?.webhooks ?? [];
+  const selectors = report.selectors;
+  const why = 'there is neither a podpattern webhook configuration nor a bound podpattern admission policy to select pods (above)';
   const namespaces = new Set<string>();
   if (namespace !== undefined) namespaces.add(namespace);
   for (const pod of pods) namespaces.add(pod.namespace ?? namespace ?? contextNamespace(config));
@@ -85,13 +139,17 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   for (const name of namespaces) {
     const object = await readNamespace(config, name, findings);
     read.set(name, object);
-    if (object !== undefined && report.install !== undefined) findings.push(checkNamespace(object, webhooks));
+    if (object === undefined) continue;
+    findings.push(selectors === undefined ? skip(`namespace ${name}`, why) : checkNamespace(object, selectors));
   }
-  if (pods.length > 0 && report.install !== undefined) {
-    const catalog = await clusterCatalog(config, findings);
+  if (pods.length > 0) {
+    const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
     for (const pod of pods) {
-      const object = read.get(pod.namespace ?? namespace ?? contextNamespace(config));
-      if (object !== undefined) findings.push(...checkPod(pod.label, pod.pod, { webhooks, namespace: object, catalog, serverVersion: version }));
+      const name = pod.namespace ?? namespace ?? contextNamespace(config);
+      const object = read.get(name);
+      if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
+      else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
+      else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
     }
   }
   return findings;

@@ -7,6 +7,7 @@ import type { Catalog } from '../model/template.js';
 import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
 import { DEFAULTS_LABEL } from '../model/keys.js';
+import { OLDEST_SUPPORTED, formatVersion } from '../model/server-version.js';
 import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
 import { YamlError } from './yaml.js';
 import { declaredNamespaces } from './namespaces.js';
@@ -42,12 +43,8 @@ export function loadCatalog(dir: string | undefined, io: Io): Catalog {
 
 const NATIVE_MODES: NativeSidecarMode[] = ['auto', 'always', 'never'];
 
-/**
- * The Kubernetes version the CLI assumes when --kube-version is not given: the oldest the
- * chart installs on (helm/podpattern/Chart.yaml kubeVersion; a test keeps the two in step),
- * so by default the CLI gives the pod the webhook gives on the oldest supported cluster.
- */
-export const DEFAULT_KUBE_VERSION = '1.30';
+/** The Kubernetes version the CLI assumes when --kube-version is not given (OLDEST_SUPPORTED says why). */
+export const DEFAULT_KUBE_VERSION = formatVersion(OLDEST_SUPPORTED);
 
 interface OptionFlags {
   'native-sidecars'?: string;
@@ -90,13 +87,23 @@ export function assumptions(options: InjectOptions, values: OptionFlags, declare
   ];
 }
 
-/** Runs a command body, turning usage errors into a message and exit code 2. */
+/** A usage error as the CLI prints it: one line saying what was wrong, and where the usage is. */
+export function usageError(command: string, message: string): string {
+  return `podpattern ${command}: ${message.split('\n')[0]}\nRun 'podpattern ${command} --help' for usage.\n`;
+}
+
+/** The command a usage text describes ("usage: podpattern inject …" -> inject). */
+function commandOf(usage: string): string {
+  return /^usage: podpattern (\S+)/.exec(usage)?.[1] ?? '';
+}
+
+/** Runs a command body, turning usage errors into one line, a --help hint and exit code 2. */
 export async function guard(io: Io, usage: string, body: () => Promise<number> | number): Promise<number> {
   try {
     return await body();
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`podpattern: ${(error as Error).message}\n\n${usage}`);
+      io.stderr(usageError(commandOf(usage), (error as Error).message));
       return 2;
     }
     throw error;
@@ -238,7 +245,7 @@ export function parseFlags<T>(command: string, argv: string[], options: NonNulla
   try {
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }));
   } catch (error) {
-    io.stderr(`podpattern ${command}: ${(error as Error).message}\n${help}`);
+    io.stderr(usageError(command, (error as Error).message));
     return { exit: 2 };
   }
   if (values.help === true) {

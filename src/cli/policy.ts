@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { parseTemplates } from '../catalog/index.js';
 import type { Template } from '../model/template.js';
 import { compilePolicies } from '../policy/index.js';
+import { workloadWarningPolicies } from '../policy/workloads.js';
+import { didYouMean } from '../engine/suggest.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 import { writeDocument } from './yaml.js';
 
@@ -15,7 +17,9 @@ export const usage = `usage: podpattern policy NAME… [--catalog-dir DIR] [--na
 Prints, for each template, a MutatingAdmissionPolicy and a ValidatingAdmissionPolicy
 (admissionregistration.k8s.io/v1, Kubernetes 1.36 or later) with their bindings: inside the
 API server, they give a pod that asks for that template alone the pod the webhook gives it,
-and deny what the webhook denies. NAME is a template of the catalog (built-in plus
+and deny what the webhook denies; then one ValidatingAdmissionPolicy, podpattern-workloads, bound
+with validationActions [Warn], that warns at apply time about a workload whose pods will not get
+the template they ask for, or whose podpattern annotations sit on its own metadata. NAME is a template of the catalog (built-in plus
 --catalog-dir); -f reads PatternTemplate objects from a file or standard input.
 --namespace is podpattern's own namespace, which the policies leave alone (default podpattern).
 A template that cannot be compiled: every reason on stderr, nothing on stdout, exit 1.
@@ -43,6 +47,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     if (chosen.problems.length > 0) return fail(io, chosen.problems);
     const { objects, problems } = compilePolicies(chosen.templates, { ownNamespace: values.namespace });
     if (problems.length > 0) return fail(io, problems);
+    objects.push(...workloadWarningPolicies(chosen.templates.map((template) => template.name), { ownNamespace: values.namespace }));
     io.stdout(values.output === 'json' ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n` : objects.map(writeDocument).join('---\n'));
     return 0;
   });
@@ -79,7 +84,7 @@ function catalogTemplates(names: string[], dir: string | undefined, io: Io): { t
   for (const name of new Set(names)) {
     const template = catalog.get(name);
     if (template !== undefined) templates.push(template);
-    else problems.push(`no template named '${name}'; the templates are ${catalog.list().map((t) => t.name).join(', ')}`);
+    else problems.push(`no template named '${name}'${didYouMean(name, catalog.list().map((t) => t.name))}; the templates are ${catalog.list().map((t) => t.name).join(', ')}`);
   }
   return { templates, problems };
 }

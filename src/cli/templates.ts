@@ -6,6 +6,7 @@ import { bounds } from '../catalog/docs.js';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type Catalog, type Template } from '../model/template.js';
 import { PATTERN_KEYS, parameterKey } from '../model/keys.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
+import { didYouMean } from '../engine/suggest.js';
 
 export const usage = `usage: podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]
 
@@ -51,7 +52,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 function notFound(name: string, catalog: Catalog): string {
   const failure = catalog.failure(name);
   if (failure !== undefined) return `podpattern: template ${name} (${failure.source}) is invalid:\n${failure.problems.map((p) => `  - ${p}`).join('\n')}`;
-  return `podpattern: no template named '${name}'; the templates are ${catalog.list().map((t) => t.name).join(', ') || '(none)'}`;
+  return `podpattern: no template named '${name}'${didYouMean(name, catalog.list().map((t) => t.name))}; the templates are ${catalog.list().map((t) => t.name).join(', ') || '(none)'}`;
 }
 
 /** A template as the PatternTemplate object it was loaded from (normalized). */

@@ -273,9 +273,12 @@ function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) =>
   const { kept } = capList(all.filter((p) => p.count === undefined), MAX_PROBLEMS - summaries.length);
   const problems = [...kept, ...summaries].map(cutProblem);
   const more = total - problems.reduce((sum, p) => sum + (p.count ?? 1), 0);
-  const lines = problems.map((p) => `- ${p.message}`);
+  // The first problem on the first line: kubectl get events and a controller's FailedCreate
+  // Event show only that line, and a count alone tells the reader nothing.
+  const [first, ...others] = problems.map((p) => p.message);
+  const lines = others.map((message) => `- ${message}`);
   if (more > 0) lines.push(`- … and ${more} more problem${more === 1 ? '' : 's'}`);
-  const message = `podpattern cannot inject this pod (${total} problem${total === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+  const message = [`podpattern cannot inject this pod${total === 1 ? '' : ` (${total} problems)`}: ${first ?? ''}`, ...lines].join('\n');
   return { outcome: 'denied', reason: (problems[0] as Problem).code, problems, message, warnings: capWarnings(warnings) };
 }
 

@@ -7,7 +7,8 @@
 // `kubectl get events -n NS` lists it beside the pod's own.
 // The pod's name, generateName and owner are chosen by whoever creates the pod, so none of them
 // is on an Event's first line (the one `kubectl get events` shows): that line is podpattern's
-// own words and the denial code, and the pod's name follows on the next, quoted and cut.
+// own words, the denial code and the first problem (whose values the engine escaped and cut),
+// and the pod's name follows on the next, quoted and cut.
 import type { Decision, ReviewFacts } from '../admission/review.js';
 import { ownerOf, type OwnerReference } from './owner.js';
 import { cutBytes, printable } from '../engine/bounds.js';
@@ -30,8 +31,12 @@ export function reviewEvent(facts: ReviewFacts, decision: Decision, object: unkn
     const templates = decision.templates.map((t) => t.name).join(', ');
     return { type: 'Normal', reason: 'Injected', involved, key: templates, message: truncate(`podpattern injected ${templates}\n${pod}`) };
   }
-  const why = decision.response.status?.message ?? decision.reason;
-  return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate(`podpattern denied a pod (${decision.reason})\n${pod}: ${why}`) };
+  // The first problem goes on the first line (the one `kubectl get events` shows); its values
+  // are the engine's, escaped and cut, inside podpattern's own words.
+  const [first = decision.reason, ...rest] = (decision.response.status?.message ?? decision.reason).split('\n');
+  const parts = /^podpattern cannot inject this pod(?: \((\d+) problems\))?: (.*)$/.exec(first);
+  const head = parts === null ? `podpattern denied a pod (${decision.reason}): ${first}` : `podpattern denied a pod (${decision.reason}${parts[1] === undefined ? '' : `, ${parts[1]} problems`}): ${parts[2] ?? ''}`;
+  return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate([head, pod, ...rest].join('\n')) };
 }
 
 /** The controller owner reference, else the first one, else the pod's Namespace. */

@@ -5,3 +5,15 @@ export interface ServerVersion {
   major: number;
   minor: number;
 }
+
+/**
+ * The oldest Kubernetes the chart installs on (helm/podpattern/Chart.yaml kubeVersion; a test
+ * keeps the two in step). Where the server's version cannot be read because there is no
+ * cluster (`podpattern inject`, `explain`, `serve` without credentials), this is the version
+ * assumed, so they all give the pod the webhook gives on the oldest supported cluster.
+ */
+export const OLDEST_SUPPORTED: ServerVersion = Object.freeze({ major: 1, minor: 30 });
+
+export function formatVersion(version: ServerVersion): string {
+  return `${version.major}.${version.minor}`;
+}

@@ -110,7 +110,7 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
             // The webhook's message, on one line: the API server refuses a policy message
             // with line breaks (and falls back to naming the failed expression).
             messageExpression:
-              '"podpattern cannot inject this pod (" + string(variables.problems.size()) + (variables.problems.size() == 1 ? " problem" : " problems") + "): - " + variables.problems.join(" - ")',
+              '"podpattern cannot inject this pod" + (variables.problems.size() == 1 ? "" : " (" + string(variables.problems.size()) + " problems)") + ": " + variables.problems.join(" - ")',
           },
           // On the final pod only (the mutating policy adds the status before the containers,
           // so this cannot be one of the problems it checks between its two mutations).
@@ -123,7 +123,8 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
 }
 
 /** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
-function bindingMatch(options: PolicyOptions): Record<string, unknown> {
+/** The namespaces and objects every binding matches: those the webhook serves. */
+export function bindingMatch(options: PolicyOptions): Record<string, unknown> {
   return {
     namespaceSelector: {
       matchExpressions: [

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import { toReview } from '../admission/respond.js';
-import { decide, factsOf, failed, type Decision, type ReviewDeps } from '../admission/review.js';
+import { decide, engineOptions, factsOf, failed, type Decision, type ReviewDeps } from '../admission/review.js';
 import type { AdmissionRequest, OutgoingReview } from '../admission/types.js';
 import type { EventSink } from '../events/recorder.js';
 import { reviewEvent } from '../events/review-event.js';
@@ -16,6 +16,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
 import { readBodyText, readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
+import { registerWorkloadRoute } from './workload-route.js';
 import { logNames, logText } from './log-fields.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
@@ -104,7 +105,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
-    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate and POST /validate-template`);
+    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate, POST /validate-template and POST /validate-workload`);
   });
   // Before Fastify sees a request: note when it arrived (Fastify keeps no clock without a
   // logger), and while draining make the response end its connection, so the client reconnects
@@ -135,6 +136,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt });
+  registerWorkloadRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, options: (request) => engineOptions(request, deps) });
   return app;
 }
 

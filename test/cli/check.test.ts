@@ -116,3 +116,103 @@ t.test('no cluster, no RBAC, no webhook: one clear line each, exit 1', async (t)
   t.equal(down.out.split('\n').filter((l) => l.startsWith('[')).length, 1, 'one line, not one per check');
   t.notMatch(down.out + down.err, /\n\s+at /, 'no stack trace');
 });
+
+const deploymentObject = (annotations: Record<string, string>) => ({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop', creationTimestamp: '2026-01-01T00:00:00Z' },
+  spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' }, annotations }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } } },
+});
+
+t.test('KIND/NAME reads the pod or workload from the cluster and judges its pods', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/deployments/web', () => [200, deploymentObject({ 'podpattern.dev/sidecar': 'https-proxx' })]);
+  kube.routes.set('GET /api/v1/namespaces/shop/pods/web-5d8c7-abcde', () => [200, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-5d8c7-abcde', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } }]);
+  const deploy = await check(kube, 'deploy/web');
+  t.equal(deploy.code, 1, deploy.out);
+  t.match(deploy.out, /^\[FAIL\] pod Deployment\/web: sent to injection-enabled\.podpattern\.dev; would be denied \(unknown-template\): podpattern cannot inject this pod: podpattern\.dev\/sidecar: no template named 'https-proxx' \(did you mean https-proxy\?\)/m);
+  t.match(deploy.out, /^\[ok\] {3}namespace shop: /m, 'the namespace is the context\'s');
+  const pod = await check(kube, 'pod/web-5d8c7-abcde', '-n', 'shop');
+  t.equal(pod.code, 0, pod.out);
+  t.match(pod.out, /^\[ok\] {3}pod Pod\/web-5d8c7-abcde: sent to injection-enabled\.podpattern\.dev; would be injected with redis-exporter$/m);
+  t.ok(kube.requests.some((r) => r.url.startsWith('/apis/apps/v1/namespaces/shop/deployments/web')), 'read from the cluster');
+});
+
+t.test('KIND/NAME that is absent, unreadable or of an unknown kind: which, one line, exit 2', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  const missing = await check(kube, 'pod/ghost');
+  t.equal(missing.code, 2);
+  t.equal(missing.err, 'podpattern check: pod/ghost not found in namespace shop (kubectl get pods -n shop lists them; -n chooses the namespace)\n');
+  t.equal(missing.out, '', 'nothing else is checked');
+  kube.routes.set('GET /apis/batch/v1/namespaces/prod/cronjobs/nightly', () => status(403, 'cronjobs.batch "nightly" is forbidden: User "me" cannot get resource "cronjobs" in API group "batch" in the namespace "prod"'));
+  const forbidden = await check(kube, 'cj/nightly', '-n', 'prod');
+  t.equal(forbidden.code, 2);
+  t.match(forbidden.err, /^podpattern check: cannot read cj\/nightly in namespace prod: forbidden \(.*cannot get resource "cronjobs".*\); ask for that permission \(RBAC\)/);
+  const typo = await check(kube, 'deplyo/web');
+  t.equal(typo.code, 2);
+  t.equal(typo.err, "podpattern check: check reads pods and workloads, not 'deplyo' (did you mean deploy/web?): pod, deployment, statefulset, daemonset, replicaset, job, cronjob (or their short names)\nRun 'podpattern check --help' for usage.\n");
+  const flag = await check(kube, '--nope');
+  t.equal(flag.code, 2);
+  t.equal(flag.err.split('\n').length, 3, `one line and the hint: ${flag.err}`);
+});
+
+t.test('every layer is reported: what depends on a missing one is marked not checked, with why', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () => [200, { items: [] }]);
+  const result = await check(kube, '-n', 'shop', '-f', podFile({ 'podpattern.dev/adapter': 'redis-exporter' }));
+  t.equal(result.code, 1);
+  t.match(result.out, /^\[FAIL\] webhook configuration: no MutatingWebhookConfiguration has a podpattern\.dev webhook, and no podpattern MutatingAdmissionPolicy is bound/m);
+  t.match(result.out, /^\[--\] {3}endpoints: not checked: there is no webhook configuration to follow \(above\)$/m);
+  t.match(result.out, /^\[--\] {3}caBundle: not checked: /m);
+  t.match(result.out, /^\[ok\] {3}CRD: patterntemplates\.podpattern\.dev is established$/m, 'the layers that do not depend on it are still checked');
+  t.match(result.out, /^\[--\] {3}namespace shop: not checked: there is neither a podpattern webhook configuration nor a bound podpattern admission policy/m);
+  t.match(result.out, /^\[--\] {3}pod Pod\/web: not checked: /m);
+  t.match(result.out, /\n1 check\(s\) failed, 0 warning\(s\), 4 not checked\n$/);
+});
+
+t.test('webhook-less mode: the policies podpattern policy prints stand for the webhook', async (t) => {
+  const { run: policy } = await import('../../src/cli/policy.js');
+  let printed = '';
+  t.equal(await policy(['https-proxy', '-o', 'json'], { stdout: (s) => void (printed += s), stderr: () => undefined, readStdin: () => '' }), 0);
+  const items = (JSON.parse(printed) as { items: Array<{ kind: string }> }).items;
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () => [200, { items: [] }]);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies', () => [200, { items: items.filter((o) => o.kind === 'MutatingAdmissionPolicy') }]);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings', () => [200, { items: items.filter((o) => o.kind === 'MutatingAdmissionPolicyBinding') }]);
+  const asks = await check(kube, '-n', 'shop', '-f', podFile({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' }));
+  t.equal(asks.code, 0, asks.out);
+  t.match(asks.out, /^\[ok\] {3}webhook configuration: none: webhook-less mode, the API server injects https-proxy itself/m);
+  t.match(asks.out, /^\[--\] {3}endpoints: not checked: webhook-less mode has no webhook Service to call$/m);
+  t.match(asks.out, /^\[ok\] {3}namespace shop: podpattern\.dev\/injection=enabled: pods go to policy podpattern-https-proxy/m);
+  t.match(asks.out, /^\[ok\] {3}pod Pod\/web: sent to policy podpattern-https-proxy; would be injected with https-proxy$/m);
+  const other = await check(kube, '-n', 'shop', '-f', podFile({ 'podpattern.dev/adapter': 'redis-exporter' }));
+  t.equal(other.code, 1);
+  t.match(other.out, /^\[FAIL\] pod Pod\/web: not sent to podpattern \(policy podpattern-https-proxy: matchCondition asks-for-this-template-alone is false\), but it asks for templates/m);
+});
+
+t.test('--pre: the version, the admission APIs, cert-manager, permissions, an install already there', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  kube.routes.set('GET /version', () => [200, { major: '1', minor: '29', gitVersion: 'v1.29.4' }]);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1', () => [200, { kind: 'APIResourceList', groupVersion: 'admissionregistration.k8s.io/v1', resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings'].map((name) => ({ name, kind: 'X', namespaced: false, singularName: '', verbs: ['create'] })) }]);
+  kube.routes.set('GET /apis', () => [200, { kind: 'APIGroupList', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }] }] }]);
+  kube.routes.set('POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews', (body: { spec: { resourceAttributes: { resource: string } } }) => [201, { ...body, status: { allowed: body.spec.resourceAttributes.resource !== 'clusterroles' } }]);
+  kube.routes.set('GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', () => [200, { items: [] }]);
+  const pre = await check(kube, '--pre');
+  t.equal(pre.code, 1, pre.out);
+  t.match(pre.out, /^\[FAIL\] Kubernetes version: 1\.29: the chart needs 1\.30 or later/m);
+  t.match(pre.out, /^\[ok\] {3}admission APIs: admissionregistration\.k8s\.io\/v1 serves mutatingwebhookconfigurations/m);
+  t.match(pre.out, /^\[warn\] webhook-less mode: MutatingAdmissionPolicy \(admissionregistration\.k8s\.io\/v1\) is not served/m);
+  t.match(pre.out, /^\[ok\] {3}cert-manager: not installed: keep tls\.mode=generate/m);
+  t.match(pre.out, /^\[FAIL\] permissions: these credentials may not create clusterroles\.rbac\.authorization\.k8s\.io$/m);
+  t.match(pre.out, /^\[ok\] {3}existing install: no podpattern webhook configuration yet$/m);
+  t.equal(kube.requests.filter((r) => r.url.startsWith('/apis/authorization.k8s.io')).length, 11, 'one access review per kind the chart creates');
+  const both = await check(kube, '--pre', 'pod/web');
+  t.equal(both.code, 2, 'no objects with --pre');
+});

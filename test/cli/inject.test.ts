@@ -44,14 +44,14 @@ t.test('a denied pod fails the run with the message on stderr and nothing on std
   const io = capture(deniedPod);
   t.equal(await inject(['-f', '-'], io), 1);
   t.equal(io.out(), '');
-  t.match(io.err(), /Pod\/bad: podpattern cannot inject this pod \(1 problem\):\n- podpattern.dev\/sidecar: no template named 'nope'/);
+  t.match(io.err(), /Pod\/bad: podpattern cannot inject this pod: podpattern.dev\/sidecar: no template named 'nope'/);
 });
 
-t.test('usage errors exit 2 with the usage; broken input exits 1', async (t) => {
+t.test('usage errors exit 2 with one line and the --help hint; broken input exits 1', async (t) => {
   for (const argv of [['-o', 'xml', '-f', example], ['--bogus'], [], ['-f', example, '--native-sidecars', 'sometimes'], ['-f', example, '--kube-version', 'latest'], ['-f', example, '--namespace-annotation', 'novalue']]) {
     const io = capture();
     t.equal(await inject(argv, io), 2, `exit 2 for ${argv.join(' ')}`);
-    t.match(io.err(), /usage: podpattern inject/);
+    t.match(io.err(), /^podpattern inject: [^\n]+\nRun 'podpattern inject --help' for usage\.\n$/);
   }
   const io = capture('a: [unclosed');
   t.equal(await inject(['-f', '-'], io), 1);
@@ -80,5 +80,14 @@ t.test('the built binary runs inject as a user would', { skip: spawnSync('test',
   t.match(result.stdout, /name: https-proxy/);
   const unknown = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'frobnicate'], { encoding: 'utf8' });
   t.equal(unknown.status, 2);
-  t.match(unknown.stderr, /unknown command 'frobnicate'/);
+  t.equal(unknown.stderr, "podpattern: unknown command 'frobnicate'\nRun 'podpattern --help' for the commands.\n", 'one line and the hint');
+  const typo = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'injcet', '-f', example], { encoding: 'utf8' });
+  t.equal(typo.status, 2);
+  t.match(typo.stderr, /^podpattern: unknown command 'injcet' \(did you mean inject\?\)\n/);
+  const template = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'templates', 'https-proxx'], { encoding: 'utf8' });
+  t.equal(template.status, 1);
+  t.match(template.stderr, /^podpattern: no template named 'https-proxx' \(did you mean https-proxy\?\)/);
+  const policy = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'policy', 'git-snyc'], { encoding: 'utf8' });
+  t.equal(policy.status, 1);
+  t.match(policy.stderr, /no template named 'git-snyc' \(did you mean git-sync\?\)/);
 });

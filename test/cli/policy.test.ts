@@ -1,5 +1,5 @@
 // `podpattern policy`: built-in names, --catalog-dir names and -f files become four admission
-// objects per template; a template that cannot be compiled stops the run with every reason on
+// objects per template, and two more that warn about workloads; a template that cannot be compiled stops the run with every reason on
 // stderr, nothing on stdout and exit 1.
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -29,7 +29,10 @@ t.test('built-in names give a mutating and a validating policy with their bindin
     'MutatingAdmissionPolicyBinding/podpattern-redis-exporter',
     'ValidatingAdmissionPolicy/podpattern-redis-exporter',
     'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter',
+    'ValidatingAdmissionPolicy/podpattern-workloads',
+    'ValidatingAdmissionPolicyBinding/podpattern-workloads',
   ]);
+  t.same(objects[9]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
   t.ok(objects.every((o) => o.apiVersion === 'admissionregistration.k8s.io/v1'));
   const mutating = objects[0] as Doc;
   t.same((mutating.spec.mutations as { patchType: string }[]).map((m) => m.patchType), ['ApplyConfiguration', 'JSONPatch']);
@@ -44,7 +47,7 @@ t.test('--catalog-dir templates and -f files compile too; -o json is a List', as
   t.equal(await run(['demo-adapter', '--catalog-dir', fixtureCatalogDir, '-o', 'json'], io), 0, io.err());
   const list = JSON.parse(io.out()) as { kind: string; items: Doc[] };
   t.equal(list.kind, 'List');
-  t.equal(list.items.length, 4);
+  t.equal(list.items.length, 6, 'four for the template, two for the workload warnings');
   const file = capture(`apiVersion: podpattern.dev/v1alpha1
 kind: PatternTemplate
 metadata: { name: tiny }

@@ -42,8 +42,8 @@ t.test('pods by template and hash; outdated and non-injected pods with their wor
   t.match(lines[0], /^TEMPLATE\s+HASH\s+VERSION\s+PODS$/);
   t.match(result.out, new RegExp(`^redis-exporter\\s+0123456789abcdef\\s+outdated\\s+1$`, 'm'));
   t.match(result.out, new RegExp(`^redis-exporter\\s+${current}\\s+current\\s+1$`, 'm'));
-  t.match(result.out, new RegExp(`^outdated: shop/cache-old \\(Deployment cache\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/cache$`, 'm'));
-  t.match(result.out, /^not injected: shop\/bare \(Pod bare\) asks for podpattern\.dev\/adapter=redis-exporter but has no podpattern\.dev\/status; roll: kubectl -n shop delete pod bare, then create it again/m);
+  t.match(result.out, new RegExp(`^outdated: Deployment shop/cache \\(1 pod: cache-old\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/cache$`, 'm'));
+  t.match(result.out, /^not injected: pod shop\/bare asks for podpattern\.dev\/adapter=redis-exporter but has no podpattern\.dev\/status; podpattern check -f POD\.yaml -n shop says why, then roll: kubectl -n shop delete pod bare, then create it again/m);
   t.notMatch(result.out, /opted-out|plain/, 'opted-out and plain pods are not flagged');
   t.match(kube.requests.map((r) => r.url), [/^\/api\/v1\/namespaces\/shop\/pods/], 'the context namespace by default');
 });
@@ -67,6 +67,32 @@ t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network fail
   t.equal(down.code, 1);
   t.match(down.err, /^podpattern status: cannot list pods in shop: http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)[^\n]*\n$/);
   t.equal((await statusOf(kube.kubeconfig, '-A', '-n', 'x')).code, 2);
+});
+
+t.test('a hundred outdated pods of one Deployment are one line with their count; a gone template is said, finished pods are left alone', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  const gone = JSON.stringify({ templates: [{ name: 'retired-proxy', pattern: 'sidecar', hash: 'fedcba9876543210' }], containers: ['retired-proxy'] });
+  const items = [
+    ...Array.from({ length: 100 }, (_, i) => ({ metadata: { name: `web-5b-${i}`, namespace: 'shop', ownerReferences: owned('web-5b'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Running' } })),
+    { metadata: { name: 'edge-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'edge', uid: 'e', controller: true }], annotations: { 'podpattern.dev/sidecar': 'retired-proxy', 'podpattern.dev/status': gone } }, status: { phase: 'Running' } },
+    { metadata: { name: 'nightly-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-1', uid: 'j', controller: true }], annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Succeeded' } },
+    ...Array.from({ length: 4 }, (_, i) => ({ metadata: { name: `api-${i}`, namespace: 'shop', ownerReferences: owned('api-7c'), annotations: { 'podpattern.dev/adapter': 'redis-exporter' } }, status: { phase: 'Running' } })),
+  ];
+  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items }]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
+    { metadata: { name: 'web-5b', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'w', controller: true }] } },
+    { metadata: { name: 'api-7c', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api', uid: 'a', controller: true }] } },
+  ] }]);
+  const result = await statusOf(kube.kubeconfig);
+  t.equal(result.code, 1);
+  const flagged = result.out.split('\n').filter((line) => /^(outdated|not injected):/.test(line));
+  t.equal(flagged.length, 3, `one line per workload:\n${flagged.join('\n')}`);
+  t.match(flagged[0], new RegExp(`^outdated: Deployment shop/web \\(100 pods: web-5b-0, web-5b-1, web-5b-2, …\\) run redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/web$`));
+  t.match(flagged[1], /^outdated: StatefulSet shop\/edge \(1 pod: edge-1\) runs retired-proxy fedcba9876543210 -> no longer in the catalog; retired-proxy is no longer in the catalog, so new pods asking for it would be refused: put it back, or take it out of the pod template, then roll: kubectl -n shop rollout restart statefulset\/edge$/);
+  t.match(flagged[2], /^not injected: Deployment shop\/api \(4 pods: api-0, api-1, api-2, …\) ask for podpattern\.dev\/adapter=redis-exporter but have no podpattern\.dev\/status; podpattern check deploy\/api -n shop says why, then roll: kubectl -n shop rollout restart deployment\/api$/);
+  t.notMatch(result.out, /nightly/, 'a finished Job\'s pod is not flagged');
 });
 
 t.test('the roll command fits the workload', async (t) => {

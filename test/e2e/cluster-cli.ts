@@ -5,6 +5,8 @@
 //                                   loopback), prints the KUBECONFIG to export and the chart to
 //                                   install, and leaves it running in the background
 //   npm run cluster -- status       what runs, and where
+//   npm run cluster -- env          shell lines to eval: KUBECONFIG, the leg's kubectl on PATH,
+//                                   PODPATTERN_IMAGE (the image it built, by digest)
 //   npm run cluster -- down         stops it and removes its files
 //
 // The cluster is the one the suite uses (same binaries, flags, node agent); one at a time.
@@ -77,11 +79,12 @@ async function up(legName: string): Promise<void> {
       process.stdout.write([
         `Kubernetes ${state.kubernetes} (${state.leg} leg) is up, API server ${state.apiserver}.`,
         '',
-        `  export KUBECONFIG=${state.kubeconfig}`,
+        `  eval "$(npm run -s cluster -- env)"   # KUBECONFIG, the leg's kubectl on PATH, PODPATTERN_IMAGE`,
+        `  export KUBECONFIG=${state.kubeconfig}   # or just this`,
         `  ${join(l.binDir, 'kubectl')} get nodes   # the leg's own kubectl`,
         `  npm run helm -- install podpattern ${state.chart} --version ${state.version} --plain-http -n podpattern --create-namespace --wait`,
         '',
-        `The chart's image: ${state.image} (the node pulls it from the same registry).`,
+        `The chart's image: ${state.image} (built as npm run image builds it; the node pulls it from the same registry).`,
         `Logs of every component: ${state.dir}. Stop it with: npm run cluster -- down`,
         '',
       ].join('\n'));
@@ -138,6 +141,19 @@ function status(): void {
   ].join('\n'));
 }
 
+/** Shell lines that point a shell at the running cluster: for `eval "$(npm run -s cluster -- env)"`. */
+function env(): void {
+  const state = readState();
+  if (state === undefined || !alive(state.pid)) fail('no cluster runs (start one with npm run cluster)');
+  const quote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+  process.stdout.write([
+    `export KUBECONFIG=${quote(state.kubeconfig)}`,
+    `export PATH=${quote(leg(state.leg).binDir)}:"$PATH"`,
+    `export PODPATTERN_IMAGE=${quote(state.image)}`,
+    '',
+  ].join('\n'));
+}
+
 const [command = 'up', argument] = process.argv.slice(2);
 switch (command) {
   case 'up':
@@ -152,6 +168,9 @@ switch (command) {
   case 'status':
     status();
     break;
+  case 'env':
+    env();
+    break;
   default:
-    fail(`unknown command '${command}': use up [LEG], status or down`);
+    fail(`unknown command '${command}': use up [LEG], status, env or down`);
 }

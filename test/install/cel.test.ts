@@ -175,3 +175,35 @@ t.test("the CRD's CEL rules accept good templates and refuse bad ones", async (t
   t.equal(evaluate(boundsRule, { self: { type: 'integer' } }), true);
   t.equal(evaluate(boundsRule, { self: { type: 'integer', minimum: 10, maximum: 1 } }), false);
 });
+
+t.test('the workloads entry sees workloads whose pod template or own metadata carries a podpattern annotation, created or changed, no controller\'s', async (t) => {
+  const asks = { 'podpattern.dev/sidecar': 'https-proxx' };
+  const deployment = (template?: Record<string, string>, own?: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+    metadata: { name: 'web', ...(own ? { annotations: own } : {}), ...extra },
+    spec: { replicas: 2, template: { metadata: { ...(template ? { annotations: template } : {}) }, spec: { containers: [{ name: 'app', image: 'x' }] } } },
+  });
+  const cronJob = (template?: Record<string, string>) => ({ metadata: { name: 'render' }, spec: { schedule: '@hourly', jobTemplate: { spec: { template: { metadata: { ...(template ? { annotations: template } : {}) }, spec: { containers: [] } } } } } });
+  const owned = { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }] };
+  const create = { operation: 'CREATE' };
+  const update = { operation: 'UPDATE' };
+  const cases: Array<[string, Record<string, unknown>, unknown, Record<string, unknown> | null, boolean]> = [
+    ['a Deployment asking for a template', create, deployment(asks), null, true],
+    ['a Deployment with only a parameter', create, deployment({ 'https-proxy.podpattern.dev/tls-secret': 'x' }), null, true],
+    ['a Deployment with the annotation on its own metadata', create, deployment(undefined, asks), null, true],
+    ['a Deployment without podpattern annotations', create, deployment({ 'prometheus.io/scrape': 'true' }), null, false],
+    ['a look-alike domain', create, deployment({ 'notpodpattern.dev/sidecar': 'x' }), null, false],
+    ['a CronJob asking for a template', create, cronJob(asks), null, true],
+    ['a CronJob without', create, cronJob(), null, false],
+    ['a ReplicaSet its Deployment owns', create, deployment(asks, undefined, owned), null, false],
+    ['an update changing the replicas', update, deployment(asks), deployment(asks, undefined, {}), true],
+    ['an update changing nothing in spec or annotations', update, deployment(asks, undefined, { resourceVersion: '2' }), deployment(asks, undefined, { resourceVersion: '1' }), false],
+    ['an update adding an annotation to the workload', update, deployment(asks, { note: 'x' }), deployment(asks), true],
+  ];
+  (cases[8]![3] as { spec: { replicas: number } }).spec.replicas = 1;
+  for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
+    const webhook = find(objects, 'ValidatingWebhookConfiguration', 'podpattern-workloads').webhooks[0];
+    for (const [label, request, object, oldObject, expected] of cases) {
+      t.equal(matches(webhook.matchConditions, { object, oldObject, request }), expected, `${source}: ${label}`);
+    }
+  }
+});

@@ -62,9 +62,15 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
     'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'RoleBinding',
-    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
-    'ValidatingWebhookConfiguration',
-  ], 'Namespace, Role, RoleBinding and the Pod hook are helm test\'s');
+    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    'ValidatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
+  ], 'Namespace, a ServiceAccount, Role, RoleBinding and the Pod are helm test\'s hooks');
+  const hooks = render('default').filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
+  t.same(hooks.map((o) => o.kind).sort(), ['Namespace', 'Pod', 'Role', 'RoleBinding', 'ServiceAccount'], 'helm install creates none of them');
+  const weight = (kind: string) => Number(hooks.find((o) => o.kind === kind)?.metadata.annotations['helm.sh/hook-weight'] ?? 0);
+  t.ok(weight('Namespace') < weight('ServiceAccount') && weight('ServiceAccount') < weight('RoleBinding') && weight('RoleBinding') < weight('Pod'), 'the namespace first, the pod last');
+  t.ok(hooks.every((o) => /(^|,)before-hook-creation(,|$)/.test(o.metadata.annotations['helm.sh/hook-delete-policy'])), 'each replaced by the next helm test');
+  t.ok(hooks.filter((o) => o.kind !== 'Pod').every((o) => o.metadata.annotations['helm.sh/hook-delete-policy'].includes('hook-succeeded')), 'and removed once the test has passed');
   const without = renderChart(['test.enabled=false']).objects.map((o) => o.kind);
   t.notOk(without.some((kind) => ['Namespace', 'Pod', 'Role', 'RoleBinding'].includes(kind)), 'test.enabled=false drops them');
 });
@@ -85,7 +91,8 @@ t.test('helm test: a probe pod of podpattern\'s image, in a namespace labelled f
   t.notSame(pod.metadata.labels, { ...pod.metadata.labels, ...find(objects, 'Service').spec.selector }, 'not selected by the webhook Service');
   t.same(restrictedProblems(pod.spec), [], 'passes Pod Security restricted, which its namespace enforces');
   t.same(find(objects, 'Role').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
-  t.match(find(objects, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'default', namespace: 'podpattern-test' }]);
+  t.match(find(objects, 'RoleBinding').subjects, [{ kind: 'ServiceAccount', name: 'podpattern-probe', namespace: 'podpattern-test' }]);
+  t.equal(pod.spec.serviceAccountName, 'podpattern-probe', 'its own ServiceAccount, made before it (not the namespace\'s default, which a controller makes later)');
 });
 
 t.test('the CRD is a template (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {

@@ -74,6 +74,19 @@ t.test('the webhook entries: two namespace modes, each with and without namespac
   }
 });
 
+t.test('the workloads entry: warnings only, for the workload kinds, in every opted-in namespace', async (t) => {
+  const vwc = find(plainObjects(), 'ValidatingWebhookConfiguration', 'podpattern-workloads');
+  t.equal(vwc.webhooks.length, 1);
+  const [webhook] = vwc.webhooks;
+  t.match(webhook, { name: 'workloads.podpattern.dev', failurePolicy: 'Ignore', sideEffects: 'None', clientConfig: { service: { path: '/validate-workload' } } });
+  t.same(webhook.rules.flatMap((r: { apiGroups: string[]; resources: string[] }) => r.resources.map((resource) => `${r.apiGroups[0]}/${resource}`)), [
+    'apps/deployments', 'apps/statefulsets', 'apps/daemonsets', 'apps/replicasets', 'batch/jobs', 'batch/cronjobs',
+  ], 'the workload kinds, their main resource only (no status or scale)');
+  t.same(webhook.namespaceSelector.matchExpressions[0], { key: 'podpattern.dev/injection', operator: 'In', values: ['enabled', 'required'] });
+  t.same(webhook.objectSelector, find(plainObjects(), 'MutatingWebhookConfiguration').webhooks[0].objectSelector);
+  t.same(webhook.matchConditions.map((c: { name: string }) => c.name), ['has-a-podpattern-annotation', 'not-owned-by-a-controller', 'created-or-changed']);
+});
+
 t.test('the ValidatingAdmissionPolicy guards required namespaces only, and spares opted-out pods', async (t) => {
   const objects = plainObjects();
   const policy = find(objects, 'ValidatingAdmissionPolicy');
@@ -125,9 +138,13 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
     ['acme', 'hooks', { 'acme-podpattern': 'podpattern', hooks: 'podpattern' }],
   ];
   for (const [release, namespace, names] of releases) {
-    const chart = renderChart([], release, namespace);
+    const chart = renderChart(['test.enabled=false'], release, namespace); // helm test's hooks are the chart's alone
     t.equal(chart.status, 0, chart.stderr);
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
+    for (const name of ['podpattern-templates', 'podpattern-workloads']) {
+      const vwc = normalize(find(chart.objects, 'ValidatingWebhookConfiguration', release === 'podpattern' ? name : name.replace('podpattern', 'acme-podpattern')), names);
+      t.same(vwc, normalize(find(plain, 'ValidatingWebhookConfiguration', name), {}), `${release}/${namespace}: ValidatingWebhookConfiguration ${name} matches webhook-config/`);
+    }
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
       const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
       // Helm-only: the chart keeps its CRD on uninstall (kubectl has no uninstall to guard against).
       if (kind === 'CustomResourceDefinition') {

@@ -28,18 +28,24 @@ t.test('a 3 MiB kind, operation or template name: every log line within 8 KiB, c
     apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
     request: { uid: 'b7a3a1f2-0000-4000-8000-000000000001', kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: huge.slice(MiB) }, operation: 'CREATE', name: huge.slice(MiB), object: null },
   };
-  for (const [url, body] of [['/mutate', withKind], ['/mutate', withOperation], ['/validate-template', template]] as const) {
+  const part = huge.slice(0, MiB / 2); // five of them stay under the body limit
+  const workload = {
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: { uid: 'b7a3a1f2-0000-4000-8000-000000000002', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: part, namespace: part, name: part, object: { kind: 'Deployment', metadata: { name: part }, spec: { template: { metadata: { annotations: { 'podpattern.dev/sidecar': part } }, spec: { containers: [] } } } } },
+  };
+  for (const [url, body] of [['/mutate', withKind], ['/mutate', withOperation], ['/validate-template', template], ['/validate-workload', workload]] as const) {
     const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
     t.ok(res.statusCode < 500, `${url}: answered (${res.statusCode})`);
   }
   const lines = deps.lines();
-  t.equal(lines.length, 3, 'one line per review');
+  t.equal(lines.length, 4, 'one line per review');
   const longest = longestLine(lines);
   t.ok(longest <= MAX_LOG_LINE, `longest log line ${longest} bytes (was 3 MiB)`);
   t.match(lines[0]?.kind, /^K+…$/, 'the kind is cut, with a marker');
   t.match(lines[1]?.operation, /^K+…$/, 'the operation is cut, with a marker');
   t.match(lines[2]?.kind, /^K+…$/, 'the template review\'s kind too');
   t.match(lines[2]?.name, /^K+…$/, 'the template name is cut, with a marker');
+  t.match(lines[3], { name: /^K+…$/, namespace: /^K+…$/, operation: /^K+…$/ }, 'the workload review\'s fields too');
 });
 
 t.test('30 required parameters with 50 KB descriptions: a denial within 64 KiB that still names them', async (t) => {

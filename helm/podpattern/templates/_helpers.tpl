@@ -71,7 +71,11 @@ absent both.
 matchExpressions:
   - key: podpattern.dev/injection
     operator: In
+    {{- if .modes }}
+    values: {{ toJson .modes }}
+    {{- else }}
     values: [{{ .mode | quote }}]
+    {{- end }}
   {{- if eq (default "" .defaults) "with" }}
   - key: podpattern.dev/defaults
     operator: In
@@ -111,6 +115,32 @@ webhook.namespaceDefaults is on.
   expression: >-
     !has(object.metadata.annotations) ||
     !('kubernetes.io/config.mirror' in object.metadata.annotations)
+{{- end -}}
+
+{{/*
+CEL for the workloads entry: the workload's own metadata or its pod template (at spec.template,
+or a CronJob's spec.jobTemplate.spec.template) carries a podpattern.dev annotation; no controller
+owns it (a Deployment's ReplicaSets and a CronJob's Jobs were read as their owner); an update
+changes the spec or the annotations (a controller's status and bookkeeping writes are not sent).
+*/}}
+{{- define "podpattern.workloadMatchConditions" -}}
+- name: has-a-podpattern-annotation
+  expression: >-
+    (has(object.metadata.annotations) &&
+    object.metadata.annotations.exists(k, k.startsWith('podpattern.dev/') || k.contains('.podpattern.dev/'))) ||
+    (has(object.spec.template) && has(object.spec.template.metadata) && has(object.spec.template.metadata.annotations) &&
+    object.spec.template.metadata.annotations.exists(k, k.startsWith('podpattern.dev/') || k.contains('.podpattern.dev/'))) ||
+    (has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) &&
+    has(object.spec.jobTemplate.spec.template.metadata) && has(object.spec.jobTemplate.spec.template.metadata.annotations) &&
+    object.spec.jobTemplate.spec.template.metadata.annotations.exists(k, k.startsWith('podpattern.dev/') || k.contains('.podpattern.dev/')))
+- name: not-owned-by-a-controller
+  expression: >-
+    !has(object.metadata.ownerReferences) ||
+    !object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)
+- name: created-or-changed
+  expression: >-
+    request.operation == 'CREATE' || object.spec != oldObject.spec ||
+    (has(object.metadata.annotations) ? object.metadata.annotations : {}) != (has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {})
 {{- end -}}
 
 {{- define "podpattern.checks" -}}

@@ -5,12 +5,12 @@
 import { X509Certificate } from 'node:crypto';
 import {
   AdmissionregistrationV1Api, ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api,
-  type KubeConfig, type V1Deployment, type V1MutatingWebhook, type V1MutatingWebhookConfiguration,
+  type KubeConfig, type V1Deployment, type V1LabelSelector, type V1MatchCondition, type V1MutatingWebhook, type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { DOMAIN } from '../../model/keys.js';
+import { DOMAIN, POLICY_TEMPLATE_LABEL } from '../../model/keys.js';
 import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../../model/template.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';
-import { fail, ok, warn, type Finding } from './findings.js';
+import { fail, ok, skip, warn, type Finding } from './findings.js';
 
 /** podpattern's webhook entries are named <something>.podpattern.dev. */
 export function isPodpatternWebhook(webhook: V1MutatingWebhook): boolean {
@@ -26,21 +26,47 @@ export interface Install {
 export interface InstallReport {
   findings: Finding[];
   install?: Install;
+  /**
+   * What decides which pods podpattern sees: the webhook entries, or in webhook-less mode each
+   * template's MutatingAdmissionPolicy with its binding's selectors, in the same shape.
+   */
+  selectors?: V1MutatingWebhook[];
+  /** The templates installed as admission policies (webhook-less mode, or beside the webhook). */
+  policies: string[];
 }
 
+/**
+ * Every layer is checked and reported; one that cannot be checked because a layer it depends on
+ * failed or is absent says so ("not checked", with why) rather than disappearing.
+ */
 export async function checkInstall(config: KubeConfig): Promise<InstallReport> {
   const findings: Finding[] = [];
-  const install = await findWebhook(config, findings);
-  if (install === undefined) return { findings };
-  const deployment = await checkEndpoints(config, install, findings);
-  await checkCaBundle(config, install, deployment, findings);
+  const found = await findWebhook(config, findings);
+  const policies = await findPolicies(config);
+  const install = typeof found === 'object' ? found : undefined;
+  if (found === 'none') {
+    if (policies.selectors.length > 0) findings.push(ok('webhook configuration', `none: webhook-less mode, the API server injects ${policies.names.join(', ')} itself (MutatingAdmissionPolicy podpattern-<template>); pods asking for other templates, or several, are not injected`));
+    else findings.push(fail('webhook configuration', `no MutatingWebhookConfiguration has a podpattern.dev webhook, and no podpattern MutatingAdmissionPolicy is bound${policies.why === undefined ? '' : ` (${policies.why})`}: pods are never sent to podpattern`, REINSTALL));
+  } else if (policies.names.length > 0) {
+    findings.push(ok('admission policies', `${policies.names.join(', ')} also injected by the API server itself (webhook-less mode for those templates)`));
+  }
+  if (install === undefined) {
+    const why = found === 'none' && policies.selectors.length > 0 ? 'webhook-less mode has no webhook Service to call' : 'there is no webhook configuration to follow (above)';
+    findings.push(skip('endpoints', why), skip('caBundle', why));
+  } else {
+    const deployment = await checkEndpoints(config, install, findings);
+    if (deployment === undefined) findings.push(skip('caBundle', 'no Deployment found behind the webhook Service (endpoints, above), so no serving certificate to check it against'));
+    else await checkCaBundle(config, install, deployment, findings);
+  }
   await checkTemplates(config, findings);
-  return { findings, install };
+  const selectors = install?.webhooks ?? (policies.selectors.length > 0 ? policies.selectors : undefined);
+  return { findings, ...(install === undefined ? {} : { install }), ...(selectors === undefined ? {} : { selectors }), policies: policies.names };
 }
 
 const REINSTALL = 'install podpattern: helm install podpattern helm/podpattern -n podpattern --create-namespace (docs/install.md)';
 
-async function findWebhook(config: KubeConfig, findings: Finding[]): Promise<Install | undefined> {
+/** The podpattern webhook configuration; 'none' when there is none, undefined when it cannot be read (a finding says why). */
+async function findWebhook(config: KubeConfig, findings: Finding[]): Promise<Install | 'none' | undefined> {
   let list;
   try {
     list = await config.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
@@ -49,10 +75,7 @@ async function findWebhook(config: KubeConfig, findings: Finding[]): Promise<Ins
     return undefined;
   }
   const configuration = list.items.find((c) => (c.webhooks ?? []).some(isPodpatternWebhook));
-  if (configuration === undefined) {
-    findings.push(fail('webhook configuration', 'no MutatingWebhookConfiguration has a podpattern.dev webhook: pods are never sent to podpattern', REINSTALL));
-    return undefined;
-  }
+  if (configuration === undefined) return 'none';
   const webhooks = (configuration.webhooks ?? []).filter(isPodpatternWebhook);
   const service = webhooks.map((w) => w.clientConfig.service).find((s) => s !== undefined);
   if (service === undefined) {
@@ -61,6 +84,44 @@ async function findWebhook(config: KubeConfig, findings: Finding[]): Promise<Ins
   }
   findings.push(ok('webhook configuration', `${configuration.metadata?.name}: ${webhooks.map((w) => `${w.name} (failurePolicy ${w.failurePolicy ?? 'Fail'})`).join(', ')} -> Service ${service.namespace}/${service.name}`));
   return { configuration, webhooks, service: { namespace: service.namespace, name: service.name } };
+}
+
+interface PolicyObject {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  spec?: { policyName?: string; failurePolicy?: string; matchConditions?: V1MatchCondition[]; matchResources?: { namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector } };
+}
+
+/**
+ * podpattern's MutatingAdmissionPolicies (labelled with their template) and their bindings, as
+ * webhook-shaped selectors: a policy sees a pod its binding's selectors and its own
+ * matchConditions let through. A cluster without the API (before 1.36) simply has none.
+ */
+async function findPolicies(config: KubeConfig): Promise<{ names: string[]; selectors: V1MutatingWebhook[]; why?: string }> {
+  const objects = config.makeApiClient(CustomObjectsApi);
+  const list = async (plural: string) => ((await objects.listClusterCustomObject({ group: 'admissionregistration.k8s.io', version: 'v1', plural })) as { items: PolicyObject[] }).items;
+  let policies: PolicyObject[];
+  let bindings: PolicyObject[];
+  try {
+    [policies, bindings] = await Promise.all([list('mutatingadmissionpolicies'), list('mutatingadmissionpolicybindings')]);
+  } catch (error) {
+    return { names: [], selectors: [], ...(isNotFound(error) ? {} : { why: explainFailure(error, 'list MutatingAdmissionPolicies', config) }) };
+  }
+  const selectors: V1MutatingWebhook[] = [];
+  const names: string[] = [];
+  for (const policy of policies) {
+    const template = policy.metadata?.labels?.[POLICY_TEMPLATE_LABEL];
+    const binding = bindings.find((b) => b.spec?.policyName === policy.metadata?.name);
+    if (template === undefined || binding === undefined) continue;
+    names.push(template);
+    selectors.push({
+      name: `policy ${policy.metadata?.name ?? template}`,
+      admissionReviewVersions: [], sideEffects: 'None', clientConfig: {}, failurePolicy: policy.spec?.failurePolicy ?? 'Fail',
+      ...(binding.spec?.matchResources?.namespaceSelector === undefined ? {} : { namespaceSelector: binding.spec.matchResources.namespaceSelector }),
+      ...(binding.spec?.matchResources?.objectSelector === undefined ? {} : { objectSelector: binding.spec.matchResources.objectSelector }),
+      ...(policy.spec?.matchConditions === undefined ? {} : { matchConditions: policy.spec.matchConditions }),
+    });
+  }
+  return { names: names.sort(), selectors };
 }
 
 async function checkEndpoints(config: KubeConfig, install: Install, findings: Finding[]): Promise<V1Deployment | undefined> {
@@ -92,10 +153,10 @@ async function checkEndpoints(config: KubeConfig, install: Install, findings: Fi
 }
 
 /** The serving certificate the Deployment mounts (its `tls` Secret volume) against each webhook's caBundle. */
-async function checkCaBundle(config: KubeConfig, install: Install, deployment: V1Deployment | undefined, findings: Finding[]): Promise<void> {
+async function checkCaBundle(config: KubeConfig, install: Install, deployment: V1Deployment, findings: Finding[]): Promise<void> {
   const check = 'caBundle';
   const { namespace, name } = install.service;
-  const volumes = deployment?.spec?.template.spec?.volumes ?? [];
+  const volumes = deployment.spec?.template.spec?.volumes ?? [];
   const secretName = (volumes.find((v) => v.name === 'tls' && v.secret !== undefined) ?? volumes.find((v) => v.secret !== undefined))?.secret?.secretName;
   if (secretName === undefined) {
     findings.push(warn(check, 'cannot find the serving certificate: no Deployment with a Secret volume serves the webhook Service'));

@@ -66,6 +66,8 @@ export interface PodContext {
   namespace: V1Namespace;
   catalog: Catalog;
   serverVersion: ServerVersion | undefined;
+  /** The pod template is a Job's or CronJob's. */
+  runsToCompletion?: boolean;
 }
 
 /** Would this pod be sent to podpattern, and what would podpattern do with it. */
@@ -108,7 +110,7 @@ function whyNotSent(webhook: V1MutatingWebhook, pod: PodLike, namespace: V1Names
 }
 
 function engineOptions(namespace: string, context: PodContext): InjectOptions {
-  const options: InjectOptions = { nativeSidecars: 'auto', namespace };
+  const options: InjectOptions = { nativeSidecars: 'auto', namespace, ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}) };
   if (context.serverVersion !== undefined) options.serverVersion = context.serverVersion;
   // The server applies a namespace's annotations only where it is labelled for defaults.
   if (context.namespace.metadata?.labels?.[DEFAULTS_LABEL] === 'enabled') options.namespaceAnnotations = context.namespace.metadata.annotations ?? {};
