@@ -86,6 +86,10 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     files: spec.files ?? {},
     app: { env: spec.app?.env ?? [], volumeMounts: spec.app?.volumeMounts ?? [] },
     podAnnotations: spec.podAnnotations ?? {},
+    // Absent stays absent: the content hash of a template that sets none of these is unchanged.
+    ...(spec.imagePullSecrets === undefined ? {} : { imagePullSecrets: spec.imagePullSecrets }),
+    ...(spec.os === undefined ? {} : { os: spec.os }),
+    ...(spec.keepLocalVolumes === undefined ? {} : { keepLocalVolumes: spec.keepLocalVolumes }),
   };
 }
 

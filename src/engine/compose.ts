@@ -2,7 +2,7 @@
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
 // it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Pattern, Template } from '../model/template.js';
+import type { Pattern, Template, TemplateSpec } from '../model/template.js';
 import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { fileKey, filesVolumeName, parameterKey } from '../model/keys.js';
@@ -35,7 +35,10 @@ export interface Piece {
  * What a container gets when its template says nothing: a securityContext that passes Pod
  * Security "restricted" (Kubernetes docs, "Pod Security Standards") and modest resources.
  */
-function restricted(): NonNullable<V1Container['securityContext']> {
+function restricted(spec: TemplateSpec): NonNullable<V1Container['securityContext']> {
+  // A Windows pod (spec.os.name: windows) must not set the Linux-only fields (Kubernetes API,
+  // PodOS), and Pod Security "restricted" checks only runAsNonRoot there.
+  if (spec.os?.includes('windows') === true) return { runAsNonRoot: true };
   return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
 }
 function defaultResources(): NonNullable<V1Container['resources']> {
@@ -84,7 +87,7 @@ class Composition {
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
     const files = templateFiles(template);
     if (files.keys.length > 0) this.addVolume(volumeOf(files), template.name);
-    for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
+    for (const container of rendered.initContainers) this.addContainer(setDefaults(container, template.spec), 'initContainers', template.name);
     this.checkHostNetwork(piece);
     // In a pod that runs to completion every long-running helper must be a native sidecar,
     // or the pod never finishes; elsewhere only the sidecar pattern is (it must start first).
@@ -100,7 +103,7 @@ class Composition {
     }
     for (const container of rendered.containers) {
       // The render's own object: made a native sidecar in place (its key order as a copy would have it).
-      const prepared = setDefaults(container);
+      const prepared = setDefaults(container, template.spec);
       if (nativeSidecar) prepared.restartPolicy = 'Always';
       this.addContainer(prepared, nativeSidecar ? 'initContainers' : 'containers', template.name);
     }
@@ -343,19 +346,19 @@ export function grantsOf(container: V1Container): string[] {
   return grants;
 }
 
-export function withDefaults(container: V1Container): V1Container {
-  return setDefaults({ ...container });
+export function withDefaults(container: V1Container, spec: TemplateSpec): V1Container {
+  return setDefaults({ ...container }, spec);
 }
 
 /**
  * Sets the defaults on a container of the composition's own: a render builds fresh objects for
  * every pod, so its containers are edited in place rather than copied once more.
  */
-function setDefaults(container: V1Container): V1Container {
+function setDefaults(container: V1Container, spec: TemplateSpec): V1Container {
   // Fresh copies: containers must never share objects, or a later edit of one changes all.
   // The template's own settings over the defaults, in one new object (the keys in the order
   // `{ ...restricted(), ...own }` gives them).
-  container.securityContext = Object.assign(restricted(), container.securityContext);
+  container.securityContext = Object.assign(restricted(spec), container.securityContext);
   container.resources ??= defaultResources();
   return container;
 }

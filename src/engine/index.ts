@@ -16,6 +16,7 @@ import { addedBy, provenance, type Recorded } from './provenance.js';
 import { ANY_TEXT } from './likeness.js';
 import { metadataProblems, specProblems } from './shape.js';
 import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
+import { fitToCluster, osProblems } from './fit.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
 export type * from './types.js';
@@ -60,8 +61,10 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const status = emptyStatus(desired);
   const composed = compose(mutated, pieces, status, placement);
   warnings.push(...composed.warnings);
-  if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
+  const unfit = osProblems(mutated, pieces);
+  if (composed.problems.length + unfit.length > 0) return deny([...composed.problems, ...unfit], warnings, composed.problemCount + unfit.length);
   if (left !== undefined) keepRecorded(status, left, warnings);
+  fitToCluster(mutated, pieces, status, typeof previous === 'object' ? previous.volumes : []);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
   const parameters = parametersOf(chosen);

@@ -61,6 +61,7 @@ export type ProblemCode =
   | 'missing-volume'
   | 'needs-native-sidecars' // a run-to-completion pod, and no native sidecars to keep it finishing
   | 'host-network' // a hostNetwork pod, and a template that would listen on the node's ports
+  | 'unsupported-os' // the pod is for an operating system a template does not run on
   | 'invalid-pod';
 
 export interface Problem {

@@ -8,6 +8,7 @@ import { loopbackListeners } from '../catalog/probes.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS, parameterVariable } from './params.js';
+import { osProblem } from './fit.js';
 import { compileValue, type Scope } from './values.js';
 
 /** Every container the pod declares, app and init. */
@@ -72,6 +73,8 @@ export function clashProblems(template: Template, scope: Scope, native: string):
   // counts them for the template's first long-running container.
   const loopback = loopbackListeners(spec).map((l) => ({ port: loopbackPort(l.port), parameter: /^\$\(params\.([-a-z0-9]+)\)$/.exec(l.port)?.[1] }));
   for (const [i, container] of spec.containers.entries()) out.push(...portClashes(template, container, scope, native, i === 0 ? loopback : []));
+  // After every clash, as the webhook checks the operating system once the templates are composed.
+  out.push(osProblem(template));
   return out;
 }
 
