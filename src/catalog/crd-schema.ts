@@ -79,6 +79,17 @@ const stringMap = (description: string): Schema => ({
   additionalProperties: { type: 'string' },
 });
 
+/** The smallest and largest request of one resource, as Kubernetes quantities; the loader reads them. */
+const sizingBounds = (resource: string, example: string): Schema => ({
+  type: 'object',
+  description: `The ${resource} request a pod may set for each of the template's containers (quantities, e.g. ${example}).`,
+  required: ['min', 'max'],
+  properties: {
+    min: { type: 'string', minLength: 1, maxLength: 64, description: 'The smallest request.' },
+    max: { type: 'string', minLength: 1, maxLength: 64, description: 'The largest request.' },
+  },
+});
+
 /** A value of any of the parameter types; the loader checks it against the declared `type`. */
 const anyScalar = (description: string): Schema => ({
   description,
@@ -191,6 +202,11 @@ export const patternTemplateSchema: Schema = {
           maxItems: 8,
           items: { type: 'string', enum: KNOWN_OS },
           'x-kubernetes-list-type': 'set',
+        },
+        sizing: {
+          type: 'object',
+          description: `Bounds of the per-pod requests: a pod sets ${parameterKey('<template>', 'cpu')} and ${parameterKey('<template>', 'memory')} within them, and each limit the template sets keeps its ratio to the request. Without bounds for a resource, pods cannot set it.`,
+          properties: { cpu: sizingBounds('cpu', '250m'), memory: sizingBounds('memory', '64Mi') },
         },
         keepLocalVolumes: {
           type: 'boolean',

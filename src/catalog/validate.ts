@@ -5,6 +5,7 @@ import { fileKey, filesVolumeName, isOwnKey } from '../model/keys.js';
 import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from './names.js';
 import { scanPlaceholders } from './placeholders.js';
 import { probeProblems } from './probes.js';
+import { sizingProblems } from './sizing.js';
 import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, expandedSize, patternProblem } from './parameter-value.js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
@@ -46,7 +47,7 @@ function validateShaped(object: unknown, source: TemplateSource, name: string): 
  * the structural problems already name it.
  */
 function semanticProblems(name: string, spec: TemplateSpec, structureBroken: boolean): string[] {
-  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec)];
+  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec), () => sizingProblems(spec)];
   return checks.flatMap((check) => {
     if (!structureBroken) return check();
     try {
@@ -90,6 +91,7 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     ...(spec.imagePullSecrets === undefined ? {} : { imagePullSecrets: spec.imagePullSecrets }),
     ...(spec.os === undefined ? {} : { os: spec.os }),
     ...(spec.keepLocalVolumes === undefined ? {} : { keepLocalVolumes: spec.keepLocalVolumes }),
+    ...(spec.sizing === undefined ? {} : { sizing: spec.sizing }),
   };
 }
 

@@ -8,14 +8,30 @@ import { DEFAULT_OS, KNOWN_OS } from '../model/template.js';
 import { printable } from './bounds.js';
 import type { Piece } from './compose.js';
 import type { Status } from './status.js';
-import type { PodLike, Problem } from './types.js';
+import { checkLimitRanges } from './limit-range.js';
+import type { InjectOptions, PodLike, Problem } from './types.js';
+
+/** What fitting a composed pod reads besides the pod and its pieces. */
+export interface FitContext {
+  /** The pod's earlier injection record: the volumes it names leave the autoscaler's list unless injected again. */
+  previous: Status | 'unreadable' | undefined;
+  limitRanges: InjectOptions['limitRanges'];
+  warnings: string[];
+}
 
 /**
  * Sets, on the composed pod, the default container (when the pod names none), the injected
- * emptyDir volumes the autoscaler may evict, and the templates' pull secrets. `earlier` lists the
- * volumes an earlier injection recorded: their names leave the autoscaler's list unless injected again.
+ * emptyDir volumes the autoscaler may evict, and the templates' pull secrets; then checks it
+ * against the namespace's LimitRanges (`before`: the pod's spec without this injection).
+ * Returns the LimitRange problems.
  */
-export function fitToCluster(pod: PodLike & { spec: V1PodSpec }, pieces: Piece[], status: Status, earlier: readonly string[]): void {
+export function fitToCluster(pod: PodLike & { spec: V1PodSpec }, before: V1PodSpec, pieces: Piece[], status: Status, context: FitContext): Problem[] {
+  addAnnotations(pod, pieces, status, typeof context.previous === 'object' ? context.previous.volumes : []);
+  addPullSecrets(pod.spec, pieces);
+  return checkLimitRanges(pod, { before, pieces, status }, context.limitRanges, context.warnings);
+}
+
+function addAnnotations(pod: PodLike & { spec: V1PodSpec }, pieces: Piece[], status: Status, earlier: readonly string[]): void {
   const annotations = (pod.metadata ??= {}).annotations ??= {};
   const own = pod.spec.containers.find((c) => !status.containers.includes(c.name));
   if (own !== undefined && !Object.hasOwn(annotations, DEFAULT_CONTAINER_KEY)) annotations[DEFAULT_CONTAINER_KEY] = own.name;
@@ -24,7 +40,6 @@ export function fitToCluster(pod: PodLike & { spec: V1PodSpec }, pieces: Piece[]
   const merged = mergeVolumeList(listed, evictable, earlier);
   if (merged !== undefined) annotations[SAFE_TO_EVICT_LOCAL_VOLUMES_KEY] = merged;
   else delete annotations[SAFE_TO_EVICT_LOCAL_VOLUMES_KEY];
-  addPullSecrets(pod.spec, pieces);
 }
 
 /** The emptyDir volumes the templates added (not the pod's own of the same name), less those of templates that keep them. */

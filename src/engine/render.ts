@@ -4,6 +4,7 @@
 import { PLACEHOLDER, WHOLE_PLACEHOLDER } from '../catalog/placeholders.js';
 import type { ParameterValue, TemplateSpec } from '../model/template.js';
 import type { Values } from './params.js';
+import { applySizing } from './sizing.js';
 
 export interface PodFacts {
   name: string;
@@ -20,7 +21,9 @@ export function renderTemplate(spec: TemplateSpec, values: Values, pod: PodFacts
     // without a default render as an empty string.
     return values.get(ref) ?? '';
   };
-  return compiled(spec)(lookup) as Rendered;
+  const rendered = compiled(spec)(lookup) as Rendered;
+  applySizing(rendered, spec, values);
+  return rendered;
 }
 
 /**

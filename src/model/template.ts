@@ -49,6 +49,8 @@ export interface TemplateSpec {
   imagePullSecrets?: { name: string }[];
   /** The operating systems the template's containers run on (node label kubernetes.io/os); absent means linux. */
   os?: string[];
+  /** Bounds of the per-pod cpu and memory requests (`<template>.podpattern.dev/cpu`, `/memory`). Absent when none. */
+  sizing?: { cpu?: SizingBounds; memory?: SizingBounds };
   /** Its emptyDir volumes hold what must not be lost: not offered to the cluster autoscaler as safe to evict. */
   keepLocalVolumes?: boolean;
 }
@@ -58,6 +60,12 @@ export const KNOWN_OS = ['linux', 'windows'];
 
 /** The operating systems a template runs on when it names none. */
 export const DEFAULT_OS = ['linux'];
+
+/** The smallest and largest request a pod may set, as Kubernetes quantities. */
+export interface SizingBounds {
+  min: string;
+  max: string;
+}
 
 /** Where a template came from; shown in `templates`, logs and denial messages. */
 export type TemplateSource = 'builtin' | `file:${string}` | 'cluster';
