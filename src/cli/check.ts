@@ -5,10 +5,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { fetchServerVersion } from '../catalog/kube.js';
 import type { PodLike } from '../engine/types.js';
 import type { ServerVersion } from '../model/server-version.js';
-import { labelOf, objectsOf } from './manifests.js';
+import { labelOf, misplacedAnnotations, misplacedMessage, objectsOf } from './manifests.js';
 import { findPodTemplate } from './pod-template.js';
 import { parseFlags, processIo, readAll, type Io } from './common.js';
-import { fail, formatFindings, ok, type Finding } from './check/findings.js';
+import { fail, formatFindings, ok, warn, type Finding } from './check/findings.js';
 import { checkInstall } from './check/install.js';
 import { checkNamespace, checkPod, clusterCatalog, readNamespace } from './check/pods.js';
 import { ClusterError, connect, contextNamespace, explainFailure } from './kube/connect.js';
@@ -50,6 +50,8 @@ interface PodInput {
   label: string;
   namespace: string | undefined;
   pod: PodLike;
+  /** Podpattern annotations on the workload's own metadata, each said as a warning. */
+  misplaced?: string[];
 }
 
 /** The pods (and pod templates) of the -f files; undefined after reporting a file that cannot be read. */
@@ -62,7 +64,8 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
     const found = findPodTemplate(object);
     if (!('found' in found)) return [];
     const namespace = (object as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template }];
+    const misplaced = misplacedAnnotations(object as { metadata?: { annotations?: unknown } }, found.found.path).map((key) => misplacedMessage(key, found.found.path));
+    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template, misplaced }];
   });
 }
 
@@ -90,6 +93,8 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   if (pods.length > 0 && report.install !== undefined) {
     const catalog = await clusterCatalog(config, findings);
     for (const pod of pods) {
+      // The commonest "why was my pod not injected": said first, as the verdict below follows from it.
+      for (const message of pod.misplaced ?? []) findings.push(warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'));
       const object = read.get(pod.namespace ?? namespace ?? contextNamespace(config));
       if (object !== undefined) findings.push(...checkPod(pod.label, pod.pod, { webhooks, namespace: object, catalog, serverVersion: version }));
     }
