@@ -84,7 +84,13 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
     serverVersion: () => cluster?.version ?? assumedVersion,
-    ...(cluster === undefined ? {} : { namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace), events: cluster.events }),
+    ...(cluster === undefined
+      ? {}
+      : {
+          namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
+          limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
+          events: cluster.events,
+        }),
     failureMode: config.failureMode,
     clientAuth: config.clientAuth,
     tls: { cert: pair.certPem, key: pair.keyPem, ...(pair.clientCaPem === undefined ? {} : { clientCa: pair.clientCaPem }) },

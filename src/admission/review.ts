@@ -39,6 +39,8 @@ export interface ReviewDeps {
   serverVersion?: () => ServerVersion | undefined;
   /** Annotations of a namespace, when a live cluster view is available. */
   namespaceAnnotations?: (namespace: string) => Record<string, string> | undefined;
+  /** The LimitRanges of a namespace ('unreadable' when they could not be read), when a live cluster view is available. */
+  limitRanges?: (namespace: string) => InjectOptions['limitRanges'];
 }
 
 export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
@@ -84,6 +86,8 @@ export function engineOptions(request: AdmissionRequest, deps: ReviewDeps): Inje
     options.namespace = namespace;
     const annotations = deps.namespaceAnnotations?.(namespace);
     if (annotations !== undefined) options.namespaceAnnotations = annotations;
+    const ranges = deps.limitRanges?.(namespace);
+    if (ranges !== undefined) options.limitRanges = ranges;
   }
   const version = deps.serverVersion?.();
   if (version !== undefined) options.serverVersion = version;

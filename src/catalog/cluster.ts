@@ -1,13 +1,15 @@
 // The cluster source of the live catalog: PatternTemplates (template-watch.ts) and namespace
 // defaults (namespace-defaults.ts), each followed by an informer that is restarted after errors
-// (informer.ts). Ready only while both have listed and are watching. The informers are passed
+// (informer.ts), and the namespaces' LimitRanges (limit-ranges.ts). Ready only while the first
+// two have listed and are watching. The informers are passed
 // in; watchCluster builds the real ones from a kubeconfig (kube.ts).
-import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1LimitRange, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { InformerLike } from './informer.js';
 import { conditionWriter, kubeInformer, templateList, TEMPLATES_PATH } from './kube.js';
 import type { LiveCatalog } from './live.js';
 import { NamespaceDefaults } from './namespace-defaults.js';
+import { LimitRanges } from './limit-ranges.js';
 import { TemplateWatch, type ConditionWriter, type TemplateObject } from './template-watch.js';
 
 export { detectServerVersion, fetchServerVersion, loadKubeConfig } from './kube.js';
@@ -15,6 +17,8 @@ export { detectServerVersion, fetchServerVersion, loadKubeConfig } from './kube.
 export interface ClusterWatchDeps {
   templates: InformerLike<TemplateObject>;
   namespaces: InformerLike<V1Namespace>;
+  /** LimitRanges of all namespaces; without it the engine checks none (and says nothing). */
+  limitRanges?: InformerLike<V1LimitRange>;
   writeCondition: ConditionWriter;
   live: LiveCatalog;
   logger: Logger;
@@ -27,11 +31,13 @@ export interface ClusterWatchDeps {
 export class ClusterWatch {
   private readonly templates: TemplateWatch;
   private readonly namespaces: NamespaceDefaults;
+  private readonly limits: LimitRanges | undefined;
 
   constructor(deps: ClusterWatchDeps) {
     const { logger, maxBackoffMs } = deps;
     this.templates = new TemplateWatch({ informer: deps.templates, live: deps.live, writeCondition: deps.writeCondition, logger, onInvalidTemplate: deps.onInvalidTemplate, now: deps.now, maxBackoffMs });
     this.namespaces = new NamespaceDefaults({ informer: deps.namespaces, logger, maxBackoffMs });
+    this.limits = deps.limitRanges === undefined ? undefined : new LimitRanges({ informer: deps.limitRanges, logger, maxBackoffMs });
   }
 
   /** True once both informers have listed and are watching. */
@@ -40,11 +46,16 @@ export class ClusterWatch {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.templates.sync.start(), this.namespaces.sync.start()]);
+    await Promise.all([this.templates.sync.start(), this.namespaces.sync.start(), this.limits?.sync.start()]);
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.templates.sync.stop(), this.namespaces.sync.stop()]);
+    await Promise.allSettled([this.templates.sync.stop(), this.namespaces.sync.stop(), this.limits?.sync.stop()]);
+  }
+
+  /** The LimitRanges of a namespace (see LimitRanges.of); undefined when they are not followed. */
+  limitRanges(namespace: string): readonly V1LimitRange[] | 'unreadable' | undefined {
+    return this.limits?.of(namespace);
   }
 
   /** The podpattern annotations of a namespace (see NamespaceDefaults.annotations). */
@@ -62,6 +73,7 @@ export function watchCluster({ config, ...deps }: WatchClusterDeps): ClusterWatc
     ...deps,
     templates: kubeInformer<TemplateObject>(config, TEMPLATES_PATH, templateList(config)),
     namespaces: kubeInformer(config, '/api/v1/namespaces', () => core.listNamespace()),
+    limitRanges: kubeInformer(config, '/api/v1/limitranges', () => core.listLimitRangeForAllNamespaces()),
     writeCondition: conditionWriter(config),
   });
 }

@@ -13,7 +13,7 @@
 
 import { DOMAIN, parameterKey } from '../model/keys.js';
 import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from '../template/names.js';
-import { TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
+import { KNOWN_OS, TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
 
 /** Template parameter names: they appear in annotation keys, `<template>.podpattern.dev/<param>`. */
 export const PARAMETER_NAME_PATTERN = PARAMETER_NAME.source;
@@ -77,6 +77,17 @@ const stringMap = (description: string): Schema => ({
   type: 'object',
   description,
   additionalProperties: { type: 'string' },
+});
+
+/** The smallest and largest request of one resource, as Kubernetes quantities; the loader reads them. */
+const sizingBounds = (resource: string, example: string): Schema => ({
+  type: 'object',
+  description: `The ${resource} request a pod may set for each of the template's containers (quantities, e.g. ${example}).`,
+  required: ['min', 'max'],
+  properties: {
+    min: { type: 'string', minLength: 1, maxLength: 64, description: 'The smallest request.' },
+    max: { type: 'string', minLength: 1, maxLength: 64, description: 'The largest request.' },
+  },
 });
 
 /** A value of any of the parameter types; the loader checks it against the declared `type`. */
@@ -172,6 +183,35 @@ export const patternTemplateSchema: Schema = {
           },
         },
         podAnnotations: stringMap('Annotations added to the pod, e.g. Prometheus scrape hints for an adapter.'),
+        imagePullSecrets: {
+          type: 'array',
+          description: "Secrets for pulling the template's images from a private registry, added to the pod's imagePullSecrets once by name.",
+          maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['name'],
+            properties: { name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'The name of a Secret in the pod\'s namespace.' } },
+          },
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name'],
+        },
+        os: {
+          type: 'array',
+          description: `The operating systems (node label kubernetes.io/os) the template's containers run on; default [linux]. A pod for another one is denied (unsupported-os).`,
+          minItems: 1,
+          maxItems: 8,
+          items: { type: 'string', enum: KNOWN_OS },
+          'x-kubernetes-list-type': 'set',
+        },
+        sizing: {
+          type: 'object',
+          description: `Bounds of the per-pod requests: a pod sets ${parameterKey('<template>', 'cpu')} and ${parameterKey('<template>', 'memory')} within them, and each limit the template sets keeps its ratio to the request. Without bounds for a resource, pods cannot set it.`,
+          properties: { cpu: sizingBounds('cpu', '250m'), memory: sizingBounds('memory', '64Mi') },
+        },
+        keepLocalVolumes: {
+          type: 'boolean',
+          description: 'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
+        },
       },
     },
     status: {

@@ -53,7 +53,25 @@ export function loaderSchema(): Schema {
 
 function compile(): (object: unknown) => ErrorObject[] {
   const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, formats: { 'date-time': true, int64: true } });
-  for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys']) ajv.addKeyword({ keyword });
+  for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-map-keys']) ajv.addKeyword({ keyword });
+  // The API server refuses a repeated item of a `set` list, and two items of a `map` list with
+  // the same keys (Kubernetes docs, "Extend the Kubernetes API with CustomResourceDefinitions").
+  ajv.addKeyword({
+    keyword: 'x-kubernetes-list-type',
+    errors: true,
+    compile(type: string, parent: Schema) {
+      const keys = (parent['x-kubernetes-list-map-keys'] as string[] | undefined) ?? [];
+      const identity = (item: unknown): string => (type === 'map' && item !== null && typeof item === 'object' ? JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])) : JSON.stringify(item));
+      const validate = (data: unknown): boolean => {
+        if ((type !== 'set' && type !== 'map') || !Array.isArray(data)) return true;
+        const seen = new Set<string>();
+        const repeated = data.map(identity).find((id) => seen.size === seen.add(id).size);
+        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors = repeated === undefined ? [] : [{ keyword: 'x-kubernetes-list-type', message: `holds ${repeated} twice`, params: {} }];
+        return repeated === undefined;
+      };
+      return validate;
+    },
+  });
   ajv.addKeyword({
     keyword: 'x-kubernetes-int-or-string',
     validate: (flag: boolean, data: unknown) => !flag || typeof data === 'string' || Number.isInteger(data),

@@ -8,6 +8,7 @@ import { probeProblems } from './probes.js';
 import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, compilePattern, expandedSize } from '../template/parameter-value.js';
 import { compileTemplate } from '../template/compile.js';
 import type { RE2JS } from 're2js';
+import { sizingProblems } from '../template/sizing.js';
 import { schemaProblems } from './schema.js';
 import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
 
@@ -51,7 +52,14 @@ function validateShaped(object: unknown, source: TemplateSource, name: string): 
  * the structural problems already name it.
  */
 function semanticProblems(name: string, spec: TemplateSpec, patterns: Map<string, RE2JS>, structureBroken: boolean): string[] {
-  const checks = [() => nameProblems(name, spec), () => parameterProblems(spec, patterns), () => objectProblems(name, spec), () => placeholderProblems(spec), () => probeProblems(spec)];
+  const checks = [
+    () => nameProblems(name, spec),
+    () => parameterProblems(spec, patterns),
+    () => objectProblems(name, spec),
+    () => placeholderProblems(spec),
+    () => probeProblems(spec),
+    () => sizingProblems(spec),
+  ];
   return checks.flatMap((check) => {
     if (!structureBroken) return check();
     try {
@@ -91,6 +99,11 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     files: spec.files ?? {},
     app: { env: spec.app?.env ?? [], volumeMounts: spec.app?.volumeMounts ?? [] },
     podAnnotations: spec.podAnnotations ?? {},
+    // Absent stays absent: the content hash of a template that sets none of these is unchanged.
+    ...(spec.imagePullSecrets === undefined ? {} : { imagePullSecrets: spec.imagePullSecrets }),
+    ...(spec.os === undefined ? {} : { os: spec.os }),
+    ...(spec.keepLocalVolumes === undefined ? {} : { keepLocalVolumes: spec.keepLocalVolumes }),
+    ...(spec.sizing === undefined ? {} : { sizing: spec.sizing }),
   };
 }
 

@@ -6,11 +6,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { fetchServerVersion } from '../catalog/kube.js';
 import type { PodLike } from '../engine/types.js';
 import type { ServerVersion } from '../model/server-version.js';
-import { labelOf, objectsOf } from './manifests.js';
+import { labelOf, misplacedAnnotations, misplacedMessage, objectsOf } from './manifests.js';
 import { findPodTemplate } from './pod-template.js';
 import { parseArgs } from 'node:util';
 import { UsageError, processIo, readAll, usageError, type Io } from './common.js';
-import { fail, formatFindings, ok, skip, type Finding } from './check/findings.js';
+import { fail, formatFindings, ok, skip, warn, type Finding } from './check/findings.js';
 import { parseRef, readObject, type ObjectRef } from './check/objects.js';
 import { preflight } from './check/pre.js';
 import { checkInstall } from './check/install.js';
@@ -103,6 +103,8 @@ interface PodInput {
   pod: PodLike;
   /** A Job's or CronJob's pods: they must finish. */
   runsToCompletion?: boolean;
+  /** Podpattern annotations on the workload's own metadata, each said as a warning. */
+  misplaced?: string[];
 }
 
 /** The pods (and pod templates) of the -f files; undefined after reporting a file that cannot be read. */
@@ -115,7 +117,16 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
     const found = findPodTemplate(object);
     if (!('found' in found)) return [];
     const namespace = (object as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-    return [{ label: labelOf(object), namespace: typeof namespace === 'string' ? namespace : undefined, pod: found.template, ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}) }];
+    const misplaced = misplacedAnnotations(object as { metadata?: { annotations?: unknown } }, found.found.path).map((key) => misplacedMessage(key, found.found.path));
+    return [
+      {
+        label: labelOf(object),
+        namespace: typeof namespace === 'string' ? namespace : undefined,
+        pod: found.template,
+        misplaced,
+        ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}),
+      },
+    ];
   });
 }
 
@@ -145,6 +156,8 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   if (pods.length > 0) {
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
     for (const pod of pods) {
+      // The commonest "why was my pod not injected": said first, as the verdict below follows from it.
+      for (const message of pod.misplaced ?? []) findings.push(warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'));
       const name = pod.namespace ?? namespace ?? contextNamespace(config);
       const object = read.get(name);
       if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));

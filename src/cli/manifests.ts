@@ -94,7 +94,7 @@ export function injectManifest(object: unknown, catalog: Catalog, options: Injec
   if ('refused' in found) return { label, object: manifest, refusal: found.refused, warnings: [] };
   const { found: site, template } = found;
   const pod = asStoredAnnotations(template);
-  const warnings = site.path.length > 0 ? misplacedAnnotations(label, manifest.metadata?.annotations ?? {}) : [];
+  const warnings = misplacedAnnotations(manifest, site.path).map((key) => `${label}: ${misplacedMessage(key, site.path)}`);
   const namespace = manifest.metadata?.namespace ?? options.namespace;
   const used: InjectOptions = {
     ...options,
@@ -120,12 +120,20 @@ export function asStoredAnnotations(pod: PodLike): PodLike {
   return pod;
 }
 
-/** Podpattern annotations on a workload's own metadata do nothing; say so. */
-function misplacedAnnotations(label: string, annotations: Record<string, string>): string[] {
+/**
+ * Podpattern annotations on a workload's own metadata, where podpattern never looks (it sees
+ * only the pods the workload's controller creates from its pod template at `path`): the keys.
+ */
+export function misplacedAnnotations(manifest: { metadata?: { annotations?: unknown } }, path: readonly string[]): string[] {
+  const annotations = manifest.metadata?.annotations;
+  if (path.length === 0 || annotations === null || typeof annotations !== 'object') return [];
   const ours = new Set<string>([...Object.values(PATTERN_KEYS), INJECT_KEY]);
-  return Object.keys(annotations)
-    .filter((key) => ours.has(key) || parseTemplateKey(key) !== undefined)
-    .map((key) => `${label}: annotation ${key} is on the workload's own metadata, where podpattern does not look; move it to spec.template.metadata.annotations`);
+  return Object.keys(annotations).filter((key) => ours.has(key) || parseTemplateKey(key) !== undefined);
+}
+
+/** Why a misplaced key does nothing, and where it belongs (`path`: the pod template's). */
+export function misplacedMessage(key: string, path: readonly string[]): string {
+  return `annotation ${key} is on the workload's own metadata, where podpattern does not look; move it to ${[...path, 'metadata', 'annotations'].join('.')}`;
 }
 
 /**

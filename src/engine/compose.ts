@@ -2,7 +2,7 @@
 // find every clash and missing object. Mutates the pod it is given (the engine hands it an
 // editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Template } from '../model/template.js';
+import type { Template, TemplateSpec } from '../model/template.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { editableContainer } from './patch.js';
 import { RULES, filesVolumeOf, named, placeable, type Composed, type Piece, type Placement } from './rules.js';
@@ -15,7 +15,10 @@ export type { Piece, Placement } from './rules.js';
  * What a container gets when its template says nothing: a securityContext that passes Pod
  * Security "restricted" (Kubernetes docs, "Pod Security Standards") and modest resources.
  */
-function restricted(): NonNullable<V1Container['securityContext']> {
+function restricted(spec: TemplateSpec): NonNullable<V1Container['securityContext']> {
+  // A Windows pod (spec.os.name: windows) must not set the Linux-only fields (Kubernetes API,
+  // PodOS), and Pod Security "restricted" checks only runAsNonRoot there.
+  if (spec.os?.includes('windows') === true) return { runAsNonRoot: true };
   return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
 }
 function defaultResources(): NonNullable<V1Container['resources']> {
@@ -57,14 +60,14 @@ class Composition {
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
     const files = template.compiled.files;
     if (files.keys.length > 0) this.addVolume(filesVolumeOf(files), template.name);
-    for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
+    for (const container of rendered.initContainers) this.addContainer(setDefaults(container, template.spec), 'initContainers', template.name);
     if (!placeable(piece, this.placement)) return;
     // In a pod that runs to completion every long-running helper is a native sidecar, or the
     // pod never finishes; elsewhere only the sidecar pattern is (it must start first).
     const nativeSidecar = this.placement.native && (piece.pattern === 'sidecar' || this.placement.runsToCompletion);
     for (const container of rendered.containers) {
       // The render's own object: made a native sidecar in place (its key order as a copy would have it).
-      const prepared = setDefaults(container);
+      const prepared = setDefaults(container, template.spec);
       if (nativeSidecar) prepared.restartPolicy = 'Always';
       this.addContainer(prepared, nativeSidecar ? 'initContainers' : 'containers', template.name);
     }
@@ -189,19 +192,19 @@ export function grantsOf(container: V1Container): string[] {
   return grants;
 }
 
-export function withDefaults(container: V1Container): V1Container {
-  return setDefaults({ ...container });
+export function withDefaults(container: V1Container, spec: TemplateSpec): V1Container {
+  return setDefaults({ ...container }, spec);
 }
 
 /**
  * Sets the defaults on a container of the composition's own: a render builds fresh objects for
  * every pod, so its containers are edited in place rather than copied once more.
  */
-function setDefaults(container: V1Container): V1Container {
+function setDefaults(container: V1Container, spec: TemplateSpec): V1Container {
   // Fresh copies: containers must never share objects, or a later edit of one changes all.
   // The template's own settings over the defaults, in one new object (the keys in the order
   // `{ ...restricted(), ...own }` gives them).
-  container.securityContext = Object.assign(restricted(), container.securityContext);
+  container.securityContext = Object.assign(restricted(spec), container.securityContext);
   container.resources ??= defaultResources();
   return container;
 }

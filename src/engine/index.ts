@@ -16,6 +16,7 @@ import { addedBy, provenance, type Recorded } from './provenance.js';
 import { ANY_TEXT } from './likeness.js';
 import { metadataProblems, specProblems } from './shape.js';
 import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
+import { fitToCluster, osProblems } from './fit.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
 
 export type * from './types.js';
@@ -59,11 +60,19 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const status = emptyStatus(desired);
   const composed = compose(mutated, pieces, status, placement);
   warnings.push(...composed.warnings);
-  if (composed.problems.length > 0) return deny(composed.problems, warnings, composed.problemCount);
+  const unfit = osProblems(mutated, pieces);
+  if (composed.problems.length + unfit.length > 0) return deny([...composed.problems, ...unfit], warnings, composed.problemCount + unfit.length);
   if (left !== undefined) keepRecorded(status, left, warnings);
+  const refused = fitToCluster(mutated, stripped.spec, pieces, status, { previous, limitRanges: options.limitRanges, warnings });
+  if (refused.length > 0) return deny(refused, warnings);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
-  const parameters = parametersOf(chosen);
+  return answer(stripped, mutated, stripping, { desired, parameters: parametersOf(chosen), warnings });
+}
+
+/** The injected pod's answer: the patch from `stripped` to `mutated` after the `stripping` ops, bounded in size. */
+function answer(stripped: PodLike, mutated: PodLike, stripping: Operation[], result: { desired: InjectedTemplate[]; parameters: Record<string, Record<string, ParameterValue>>; warnings: string[] }): InjectionResult {
+  const { desired, parameters, warnings } = result;
   const patch = diffPatch(stripped, mutated, stripping);
   const patchJson = JSON.stringify(patch);
   const patchBytes = patchJson.length;

@@ -6,6 +6,7 @@ import { parameterKey } from '../model/keys.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import type { Problem } from './types.js';
 import { didYouMean } from './suggest.js';
+import { isSizingParameter, resolveSizing } from './sizing.js';
 
 export type Values = Map<string, ParameterValue>;
 
@@ -16,7 +17,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
   let unknown = 0;
   for (const name of raw?.keys() ?? []) {
     // Own properties only: 'constructor' or 'toString' must not pass for a declared parameter.
-    if (Object.hasOwn(declared, name)) continue;
+    if (Object.hasOwn(declared, name) || isSizingParameter(name)) continue;
     unknown += 1;
     if (unknown > MAX_PROBLEMS) continue; // counted below; a denial lists no more than this anyway
     const known = Object.keys(declared);
@@ -47,6 +48,7 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     }
     values.set(name, typed);
   }
+  resolveSizing(template, raw, values, problems);
   return { values, problems };
 }
 

@@ -5,6 +5,7 @@
 import type { ParameterValue, Template, TemplateSpec } from '../model/template.js';
 import { POD_NAME, POD_NAMESPACE, type Ref } from '../template/placeholders.js';
 import type { Values } from './params.js';
+import { applySizing } from './sizing.js';
 
 export interface PodFacts {
   name: string;
@@ -39,5 +40,6 @@ export function renderTemplate(template: Template, values: Values, pod: PodFacts
   const { compiled } = template;
   const rendered = compiled.fill(lookup) as Rendered;
   rendered.listeners = compiled.listeners.length === 0 ? [] : compiled.listeners.map(({ port, parameter, where }) => ({ port: parameter === undefined ? port : lookup(parameter), parameter, where }));
+  applySizing(rendered, template.spec, values);
   return rendered;
 }

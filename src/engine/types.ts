@@ -1,5 +1,5 @@
 // What the engine takes and gives. The engine is pure: no I/O, no clock, no logger.
-import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+import type { V1LimitRange, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
 import type { ServerVersion } from '../model/server-version.js';
 
@@ -34,6 +34,11 @@ export interface InjectOptions {
    * volumeClaimTemplates): mounting them is not a missing volume.
    */
   controllerVolumes?: string[];
+  /**
+   * The LimitRanges of the pod's namespace, checked against the injected pod; 'unreadable' when
+   * the server could not read them (a warning); absent offline, where nothing is checked.
+   */
+  limitRanges?: readonly V1LimitRange[] | 'unreadable';
 }
 
 /**
@@ -61,6 +66,8 @@ export type ProblemCode =
   | 'missing-volume'
   | 'needs-native-sidecars' // a run-to-completion pod, and no native sidecars to keep it finishing
   | 'host-network' // a hostNetwork pod, and a template that would listen on the node's ports
+  | 'unsupported-os' // the pod is for an operating system a template does not run on
+  | 'limit-range' // a LimitRange of the namespace would refuse the injected pod
   | 'invalid-pod';
 
 export interface Problem {

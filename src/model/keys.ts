@@ -74,6 +74,24 @@ export const DEFAULTS_LABEL = `${DOMAIN}/defaults`;
 export const POLICY_TEMPLATE_LABEL = `${DOMAIN}/template`;
 export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
 
+/**
+ * `kubectl.kubernetes.io/default-container`: the container `kubectl logs`, `exec` and `attach`
+ * pick without `-c` (kubectl docs, "Well-Known Labels, Annotations and Taints"). Set, when the
+ * pod has none, to the pod's first own container, so an injected helper is never the default.
+ */
+export const DEFAULT_CONTAINER_KEY = 'kubectl.kubernetes.io/default-container';
+
+/**
+ * `cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes`: a comma separated list of the
+ * pod's local volumes the cluster autoscaler may throw away when it drains a node (cluster
+ * autoscaler FAQ, "What types of pods can prevent CA from removing a node?"). Injected emptyDir
+ * volumes are added to it, unless their template sets `keepLocalVolumes`.
+ */
+export const SAFE_TO_EVICT_LOCAL_VOLUMES_KEY = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
+
+/** The node label for the node's operating system, as set by the kubelet (linux, windows). */
+export const OS_LABEL = 'kubernetes.io/os';
+
 export type TemplateKey = { kind: 'parameter'; template: string; parameter: string } | { kind: 'file'; template: string; file: string };
 
 const TEMPLATE_SUFFIX = `.${DOMAIN}`;

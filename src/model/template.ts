@@ -46,6 +46,26 @@ export interface TemplateSpec {
   files: Record<string, string>;
   app: AppWiring;
   podAnnotations: Record<string, string>;
+  /** Pull secrets the template's images need, added to the pod once by name. Absent when none. */
+  imagePullSecrets?: { name: string }[];
+  /** The operating systems the template's containers run on (node label kubernetes.io/os); absent means linux. */
+  os?: string[];
+  /** Bounds of the per-pod cpu and memory requests (`<template>.podpattern.dev/cpu`, `/memory`). Absent when none. */
+  sizing?: { cpu?: SizingBounds; memory?: SizingBounds };
+  /** Its emptyDir volumes hold what must not be lost: not offered to the cluster autoscaler as safe to evict. */
+  keepLocalVolumes?: boolean;
+}
+
+/** The values Kubernetes allows in a pod's spec.os.name, and so the ones a template may declare. */
+export const KNOWN_OS = ['linux', 'windows'];
+
+/** The operating systems a template runs on when it names none. */
+export const DEFAULT_OS = ['linux'];
+
+/** The smallest and largest request a pod may set, as Kubernetes quantities. */
+export interface SizingBounds {
+  min: string;
+  max: string;
 }
 
 /** Where a template came from; shown in `templates`, logs and denial messages. */

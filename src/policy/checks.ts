@@ -8,6 +8,7 @@ import { RULES, type RuleName } from '../engine/rules.js';
 import { DOMAIN, INJECT_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
 import { concat, list, quote, type Part } from './cel.js';
 import { ANNS, parameterVariable } from './params.js';
+import { osProblem } from './fit.js';
 import { compileValue, type Scope } from './values.js';
 
 /** Every container the pod declares, app and init. */
@@ -79,7 +80,10 @@ export const POLICY_RULE_NAMES = (Object.keys(RULES) as RuleName[]).filter((name
 
 /** Clashes with what the pod itself declares, rule by rule in the webhook's order. */
 export function clashProblems(template: Template, scope: Scope, native: string): string[] {
-  return POLICY_RULE_NAMES.flatMap((name) => (POLICY_RULES[name] as PolicyRule)(template, scope, native));
+  const out = POLICY_RULE_NAMES.flatMap((name) => (POLICY_RULES[name] as PolicyRule)(template, scope, native));
+  // After every clash, as the webhook checks the operating system once the templates are composed.
+  out.push(osProblem(template));
+  return out;
 }
 
 function nameClash(template: Template, container: V1Container): string {

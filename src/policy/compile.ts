@@ -3,11 +3,12 @@
 // binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, type Template } from '../model/template.js';
+import { PATTERNS, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
+import { fitAnnotations, pullSecretOps } from './fit.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
 import { refusals } from './refuse.js';
 import { parseProblem } from './reparse.js';
@@ -215,8 +216,8 @@ function joinLists(lists: string[]): string {
 }
 
 /** Containers as the webhook adds them: restricted securityContext and resources by default. */
-function prepared(containers: V1Container[], native: boolean): V1Container[] {
-  return containers.map((c) => (native ? { ...withDefaults(c), restartPolicy: 'Always' } : withDefaults(c)));
+function prepared(containers: V1Container[], native: boolean, spec: TemplateSpec): V1Container[] {
+  return containers.map((c) => (native ? { ...withDefaults(c, spec), restartPolicy: 'Always' } : withDefaults(c, spec)));
 }
 
 /**
@@ -231,6 +232,7 @@ function applyConfiguration(template: Template, scope: Scope, native: string): s
   for (const [key, value] of Object.entries(spec.podAnnotations)) {
     entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope)}`]);
   }
+  entries.push(...fitAnnotations(template));
   const fields = [`metadata: Object.metadata{annotations: ${map(entries)}}`];
   const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, 'env-list'));
   const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope));
@@ -253,16 +255,17 @@ function jsonPatch(template: Template, scope: Scope): string {
   // Typed by the list they go to: native sidecars are Object.spec.initContainers.
   const v = (items: unknown[], field: string): string[] => items.map((item) => compileTyped(item, `Object.spec.${field}`, scope));
   const ops = [append('volumes', v(volumes, 'volumes'))];
-  const inits = v(prepared(spec.initContainers, false), 'initContainers');
-  const sidecars = v(prepared(spec.containers, true), 'initContainers');
+  const inits = v(prepared(spec.initContainers, false, spec), 'initContainers');
+  const sidecars = v(prepared(spec.containers, true, spec), 'initContainers');
   if (spec.pattern === 'sidecar') {
     ops.push(append('initContainers', [...inits, ...sidecars]));
   } else {
     ops.push(
       `variables.runsToCompletion ? ${append('initContainers', [...inits, ...sidecars])} : ` +
-        `(${append('initContainers', inits)} + ${append('containers', v(prepared(spec.containers, false), 'containers'))})`,
+        `(${append('initContainers', inits)} + ${append('containers', v(prepared(spec.containers, false, spec), 'containers'))})`,
     );
   }
+  ops.push(pullSecretOps(template));
   return `variables.problems.size() != 0 ? [] : ${ops.map((o) => `(${o})`).join(' + ')}`;
 }
 
@@ -295,7 +298,7 @@ export function statusExpression(template: Template, scope: Scope, native: strin
   const mountPaths = (spec.app.volumeMounts ?? []).map((m) => `"\\"" + ${jsonEscape(compileValue(m.mountPath, scope))} + "\\""`);
   parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
   // The webhook's order: the template's init containers, then its containers.
-  const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c))))];
+  const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c, spec))))];
   const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)}}`;
   parts.push({ expression: `${native} ? ${quote(tail(names(spec.containers)))} : ${quote(tail([]))}` });
   return concat(parts);

@@ -21,6 +21,9 @@ export function refusals(template: Template): string[] {
       out.push(`${template.name}: parameters.${name}.pattern uses lookaround or a backreference, which the API server's regular expressions (RE2) do not have`);
     }
   }
+  if (template.spec.sizing !== undefined) {
+    out.push(`${template.name}: sizing: per-pod cpu and memory are not compiled: a limit kept in the template's ratio is quantity arithmetic the policies do not do; leave this template to the webhook`);
+  }
   out.push(...nameRefusals(template), ...privilegeRefusals(template));
   return out;
 }

@@ -132,6 +132,8 @@ function patchOf(response: { patch?: string }): Operation[] {
 }
 
 const RESTRICTED = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
+// A template that runs on Windows gets only what Pod Security "restricted" asks of a Windows pod.
+const RESTRICTED_WINDOWS = { runAsNonRoot: true };
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Names and paths a set of templates may add to, or take from, a pod. */
@@ -139,6 +141,8 @@ function declared(injected: Template[]) {
   const all = injected.flatMap((x) => [...x.spec.containers, ...x.spec.initContainers]);
   return {
     containers: new Map(all.map((c) => [c.name, c])),
+    /** The securityContext defaults of each container, by the OS its template runs on. */
+    defaults: new Map(injected.flatMap((x) => [...x.spec.containers, ...x.spec.initContainers].map((c) => [c.name, x.spec.os?.includes('windows') === true ? RESTRICTED_WINDOWS : RESTRICTED] as const))),
     volumes: new Set(injected.flatMap((x) => [...x.spec.volumes.map((v) => v.name), `${x.name}-files`])),
     env: new Set(injected.flatMap((x) => (x.spec.app.env ?? []).map((e) => e.name))),
     mounts: new PathSet(injected.flatMap((x) => (x.spec.app.volumeMounts ?? []).map((m) => m.mountPath))),
@@ -272,7 +276,7 @@ function addedContainersViolation(before: PodSpec, now: PodSpec, replaced: V1Con
     const declaredAs = allowed.containers.get(added.name);
     if (declaredAs === undefined) return `oracle 3: container '${added.name}' was added but no injected template declares it`;
     if (added.image !== declaredAs.image) return `oracle 3: container '${added.name}' runs ${added.image}, the template declares ${declaredAs.image}`;
-    if (!same(added.securityContext, { ...RESTRICTED, ...declaredAs.securityContext })) return `oracle 3: container '${added.name}' has a securityContext the template does not declare`;
+    if (!same(added.securityContext, { ...allowed.defaults.get(added.name), ...declaredAs.securityContext })) return `oracle 3: container '${added.name}' has a securityContext the template does not declare`;
   }
   return undefined;
 }

@@ -216,3 +216,20 @@ t.test('--pre: the version, the admission APIs, cert-manager, permissions, an in
   const both = await check(kube, '--pre', 'pod/web');
   t.equal(both.code, 2, 'no objects with --pre');
 });
+
+t.test('podpattern annotations on a workload\'s own metadata: a warning naming where they belong, before the pod\'s verdict', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  const dir = mkdtempSync(join(tmpdir(), 'podpattern-check-'));
+  const file = join(dir, 'cronjob.yaml');
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'redis-exporter.podpattern.dev/redis-port': '6380' } },
+    spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'nginx:1.27' }] } } } } },
+  }));
+  const result = await check(kube, '-f', file);
+  t.match(result.out, /^\[warn\] pod CronJob\/nightly: annotation podpattern\.dev\/adapter is on the workload's own metadata, where podpattern does not look; move it to spec\.jobTemplate\.spec\.template\.metadata\.annotations\n {7}fix: /m);
+  t.match(result.out, /^\[warn\] pod CronJob\/nightly: annotation redis-exporter\.podpattern\.dev\/redis-port is on the workload's own metadata/m);
+  t.match(result.out, /^\[ok\] {3}pod CronJob\/nightly: not sent to podpattern/m, 'and the pod template itself asks for nothing');
+  t.equal(result.code, 0, 'warnings do not fail the check');
+});

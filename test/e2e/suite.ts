@@ -13,6 +13,7 @@ import { admissionTests } from './suite-admission.js';
 import { policyTests } from './suite-policy.js';
 import { operateTests } from './suite-operate.js';
 import { firstHourTests } from './suite-firsthour.js';
+import { fitTests } from './suite-fit.js';
 
 export interface Context {
   kube: Kube;
@@ -94,6 +95,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['policy', policyTests],
     ['operate', operateTests],
     ['firsthour', firstHourTests],
+    ['fit', fitTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

@@ -163,6 +163,7 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['list', 'watch'] },
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
+    { apiGroups: [''], resources: ['limitranges'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   ]);
 });

@@ -230,3 +230,65 @@ t.test('a status naming the template is judged by every container and volume the
   t.equal(statusCheck(volumesOnly, podAsking(volumesOnly, record)).holds, false, 'no containers: a pod without it is refused');
   t.match(statusCheck(volumesOnly, podAsking(volumesOnly, record)).message, /lacks its volumes \(shared\);/);
 });
+
+t.test('the operating system denial is the webhook\'s, word for word', async (t) => {
+  const sidecar = catalog.get('demo-sidecar') as Template;
+  const windows = catalog.get('demo-windows') as Template;
+  const term = (...expressions: object[]): object => ({ matchExpressions: expressions });
+  const os = (operator: string, values?: string[]): object => ({ key: 'kubernetes.io/os', operator, ...(values === undefined ? {} : { values }) });
+  const affinity = (...terms: object[]): object => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } });
+  const specs: [string, object][] = [
+    ['spec.os.name windows', { os: { name: 'windows' } }],
+    ['spec.os.name linux', { os: { name: 'linux' } }],
+    ['nodeSelector windows', { nodeSelector: { 'kubernetes.io/os': 'windows' } }],
+    ['nodeSelector linux', { nodeSelector: { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'arm64' } }],
+    ['spec.os.name over the nodeSelector', { os: { name: 'linux' }, nodeSelector: { 'kubernetes.io/os': 'windows' } }],
+    ['affinity In windows', { affinity: affinity(term(os('In', ['windows']))) }],
+    ['affinity NotIn linux', { affinity: affinity(term(os('NotIn', ['linux']))) }],
+    ['affinity DoesNotExist', { affinity: affinity(term(os('DoesNotExist'))) }],
+    ['affinity Exists', { affinity: affinity(term(os('Exists'))) }],
+    ['affinity, one term without the OS', { affinity: affinity(term(os('In', ['windows'])), term({ key: 'zone', operator: 'In', values: ['a'] })) }],
+    ['affinity, either term', { affinity: affinity(term(os('In', ['windows'])), term(os('In', ['linux']))) }],
+    ['affinity, both requirements in one term', { affinity: affinity(term(os('In', ['linux', 'windows']), os('NotIn', ['linux']))) }],
+  ];
+  let denials = 0;
+  for (const template of [sidecar, windows]) {
+    for (const [label, spec] of specs) {
+      const pod = podAsking(template, {}, spec);
+      const expected = webhookProblems(pod);
+      denials += expected.length;
+      t.same(plain(policyVariables(template, pod).problems), expected, `${template.name}, ${label}: ${expected.length === 0 ? 'injected' : expected[0]}`);
+    }
+  }
+  t.ok(denials >= 8, `both modes deny where the template cannot run (${denials} denials)`);
+});
+
+t.test('the default container and the autoscaler\'s volume list are the webhook\'s', async (t) => {
+  const sidecar = catalog.get('demo-sidecar') as Template;
+  const compiled = compileTemplate(sidecar, { ownNamespace: 'podpattern' });
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  const mutating = compiled.objects.find((o) => o.kind === 'MutatingAdmissionPolicy') as { spec: { mutations: { applyConfiguration?: { expression: string } }[] } };
+  const apply = mutating.spec.mutations[0]?.applyConfiguration?.expression ?? '';
+  const { fitAnnotations } = await import('../../src/policy/fit.js');
+  const entries = fitAnnotations(sidecar);
+  t.ok(entries.every(([key]) => apply.includes(JSON.stringify(key))), 'the apply configuration sets both annotations');
+  const listed = fc.oneof(fc.constant(undefined), fc.array(fc.constantFrom('scratch', ' scratch', 'demo-shared', ' demo-shared ', '', 'cache'), { maxLength: 4 }).map((items) => items.join(',')));
+  fc.assert(
+    fc.property(listed, fc.option(fc.constantFrom('worker', 'app'), { nil: undefined }), (list, chosen) => {
+      const annotations: Record<string, string> = {};
+      if (list !== undefined) annotations['cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes'] = list;
+      if (chosen !== undefined) annotations['kubectl.kubernetes.io/default-container'] = chosen;
+      const pod = podAsking(sidecar, annotations, { containers: [{ name: 'app', image: 'x' }, { name: 'worker', image: 'x' }] });
+      const result = inject(pod, catalog, { nativeSidecars: 'always', namespace: 'ns' });
+      if (result.outcome !== 'injected') throw new Error(`not injected: ${result.outcome}`);
+      const anns = pod.metadata?.annotations ?? {};
+      for (const [key, expression] of entries) {
+        const got = evaluate(expression, { object: pod, variables: { anns } });
+        const expected = result.pod.metadata?.annotations?.[key];
+        if (got !== expected) throw new Error(`${key} for ${JSON.stringify(list)}: policy ${JSON.stringify(got)}, webhook ${JSON.stringify(expected)}`);
+      }
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('200 pods');
+});
