@@ -154,14 +154,14 @@ export function sameContainer(expected: V1Container, expectedList: 'containers' 
 }
 
 /** An image reference taken apart (the Docker reference grammar: distribution/reference). */
-interface ImageReference {
+export interface ImageReference {
   /** The repository path without the registry host; Docker Hub's official images under library/. */
   path: string;
   tag: string | undefined;
   digest: string | undefined;
 }
 
-function parseImage(image: string): ImageReference {
+export function parseImage(image: string): ImageReference {
   const at = image.indexOf('@');
   const digest = at === -1 ? undefined : image.slice(at + 1);
   const name = at === -1 ? image : image.slice(0, at);

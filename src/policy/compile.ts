@@ -12,6 +12,7 @@ import { fitAnnotations, pullSecretOps } from './fit.js';
 import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
 import { refusals } from './refuse.js';
 import { parseProblem } from './reparse.js';
+import { renderedAsTemplate } from './likeness.js';
 import { compileTyped, compileValue, type Scope } from './values.js';
 
 export interface PolicyOptions {
@@ -116,6 +117,7 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
           // On the final pod only (the mutating policy adds the status before the containers,
           // so this cannot be one of the problems it checks between its two mutations).
           forgedStatusValidation(template),
+          copiedContainersValidation(template, scope),
         ],
       },
     },
@@ -167,6 +169,11 @@ function statusPrefix(template: Template): string {
   return JSON.stringify({ templates: [{ name: template.name, pattern: template.spec.pattern, hash: template.hash }] }).slice(0, -1);
 }
 
+/** A CEL boolean: the pod's status says this template, this hash, is injected. */
+function claimsInjected(template: Template): string {
+  return `${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].startsWith(${quote(statusPrefix(template))})`;
+}
+
 function sharedVariables(template: Template, scope: Scope, native: string): Variable[] {
   const status = `${ANNS}[${quote(STATUS_KEY)}]`;
   const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
@@ -197,12 +204,27 @@ function forgedStatusValidation(template: Template): { expression: string; messa
   const container = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
   const volume = (name: string): string => `(has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(name)}))`;
   const present = [...containers.map(container), ...volumes.map(volume)];
-  const claims = `${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].startsWith(${quote(statusPrefix(template))})`;
+  const claims = claimsInjected(template);
   const lacking = [...(containers.length > 0 ? [`containers (${containers.join(', ')})`] : []), ...(volumes.length > 0 ? [`volumes (${volumes.join(', ')})`] : [])];
   return {
     // Only an empty template adds nothing, and the catalog refuses one.
     expression: present.length === 0 ? 'true' : `!(${claims}) || (${present.join(' && ')})`,
     message: `podpattern cannot inject this pod: ${STATUS_KEY} says template ${template.name} is injected, but the pod lacks its ${lacking.join(' or ')}; the status was not written by podpattern for this pod: remove it and create the pod again`,
+  };
+}
+
+/**
+ * A status naming this template and hash on a pod whose copies of the template's containers or
+ * files are not what it renders for this pod (a command prefixed, a capability added, another
+ * image tag, a file of its own): something else runs under our name. The webhook injects such a
+ * pod again; a policy cannot replace what is there, so it refuses it. Checked on the final pod,
+ * after every mutation.
+ */
+function copiedContainersValidation(template: Template, scope: Scope): { expression: string; message: string } {
+  const claims = claimsInjected(template);
+  return {
+    expression: `!(${claims}) || (${renderedAsTemplate(template, scope)})`,
+    message: `podpattern cannot inject this pod: ${STATUS_KEY} says template ${template.name} is injected, but the pod's copy of its containers or files is not what it renders for this pod (command, args, image other than by registry host, securityContext, restartPolicy, or a file's text differ): the webhook would inject it again, which webhook-less mode cannot: remove the status and the copies, and create the pod again`,
   };
 }
 

@@ -11,6 +11,7 @@ import { compileValue } from '../../src/policy/values.js';
 import type { Template, TemplateSpec } from '../../src/model/template.js';
 import { compileTemplate as compileTemplateLanguage } from '../../src/template/compile.js';
 import { testCatalog } from '../helpers/catalog.js';
+import { policyVariables, validation } from '../helpers/policy-eval.js';
 
 const catalog = testCatalog();
 
@@ -83,24 +84,6 @@ t.test('hostile template strings and values compile to CEL that yields exactly w
   );
   t.pass('300 hostile templates and values');
 });
-
-/** Evaluates a policy's variables in order, as the API server does, for one pod. */
-function policyVariables(template: Template, pod: PodLike): Record<string, unknown> {
-  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
-  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
-  const vap = compiled.objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as { spec: { variables: { name: string; expression: string }[] } };
-  const variables: Record<string, unknown> = {};
-  for (const variable of vap.spec.variables) {
-    try {
-      variables[variable.name] = evaluate(variable.expression, { object: pod, variables, request: { namespace: 'ns' } });
-    } catch (error) {
-      // The API server evaluates variables lazily: one that fails (int() of a bad value) is only
-      // an error if used, and the policy never uses a parameter's value before checking it.
-      variables[variable.name] = error;
-    }
-  }
-  return variables;
-}
 
 function podAsking(template: Template, annotations: Record<string, string>, spec: Partial<NonNullable<PodLike['spec']>> = {}): PodLike {
   return {
@@ -196,15 +179,6 @@ t.test('match conditions: the pod asks for this template alone, has not opted ou
   t.notOk(matches(mutating, {}), 'no annotations');
 });
 
-/** The validating policy's forged-status check (its second validation) on one pod. */
-function statusCheck(template: Template, pod: PodLike): { holds: boolean; message: string } {
-  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
-  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
-  const vap = compiled.objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as { spec: { validations: { expression: string; message: string }[] } };
-  const check = vap.spec.validations[1] as { expression: string; message: string };
-  return { holds: evaluate(check.expression, { object: pod, variables: policyVariables(template, pod), request: { namespace: 'ns' } }) === true, message: check.message };
-}
-
 t.test('a status naming the template is judged by every container and volume the template adds', async (t) => {
   const proxy = catalog.get('https-proxy') as Template;
   const asked = podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' });
@@ -213,22 +187,22 @@ t.test('a status naming the template is judged by every container and volume the
   const injected = result.pod;
   const volumes = injected.spec?.volumes ?? [];
   t.ok(volumes.length >= 2, `the webhook added volumes (${volumes.map((v) => v.name).join(', ')})`);
-  t.equal(statusCheck(proxy, injected).holds, true, 'the pod as the webhook injected it passes');
+  t.equal(validation(proxy, injected, 1).holds, true, 'the pod as the webhook injected it passes');
   const status = { 'podpattern.dev/status': injected.metadata?.annotations?.['podpattern.dev/status'] as string };
-  t.equal(statusCheck(proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', ...status })).holds, false, 'its status on a pod without the objects is refused');
+  t.equal(validation(proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', ...status }), 1).holds, false, 'its status on a pod without the objects is refused');
   for (const volume of volumes) {
     const without = { ...injected, spec: { ...injected.spec, containers: injected.spec?.containers ?? [], volumes: volumes.filter((v) => v !== volume) } };
-    t.equal(statusCheck(proxy, without).holds, false, `refused without the volume ${volume.name}`);
+    t.equal(validation(proxy, without, 1).holds, false, `refused without the volume ${volume.name}`);
   }
-  t.match(statusCheck(proxy, injected).message, /lacks its containers \(https-proxy\) or volumes \(.*https-proxy-files/, 'the message names both');
+  t.match(validation(proxy, injected, 1).message, /lacks its containers \(https-proxy\) or volumes \(.*https-proxy-files/, 'the message names both');
 
   // The catalog refuses a template with no containers; compiled anyway, its record is judged by its volumes.
   const base = templateWith('x');
   const volumesOnly: Template = { ...base, name: 'volumes-only', spec: { ...base.spec, parameters: {}, containers: [], files: {}, podAnnotations: {}, volumes: [{ name: 'shared', emptyDir: {} }] } };
   const record = { 'podpattern.dev/status': JSON.stringify({ templates: [{ name: 'volumes-only', pattern: 'sidecar', hash: volumesOnly.hash }], containers: [], initContainers: [], volumes: ['shared'], annotations: [], appEnv: [], appVolumeMounts: [] }) };
-  t.equal(statusCheck(volumesOnly, podAsking(volumesOnly, record, { volumes: [{ name: 'shared', emptyDir: {} }] })).holds, true, 'no containers: a pod with the volume passes');
-  t.equal(statusCheck(volumesOnly, podAsking(volumesOnly, record)).holds, false, 'no containers: a pod without it is refused');
-  t.match(statusCheck(volumesOnly, podAsking(volumesOnly, record)).message, /lacks its volumes \(shared\);/);
+  t.equal(validation(volumesOnly, podAsking(volumesOnly, record, { volumes: [{ name: 'shared', emptyDir: {} }] }), 1).holds, true, 'no containers: a pod with the volume passes');
+  t.equal(validation(volumesOnly, podAsking(volumesOnly, record), 1).holds, false, 'no containers: a pod without it is refused');
+  t.match(validation(volumesOnly, podAsking(volumesOnly, record), 1).message, /lacks its volumes \(shared\);/);
 });
 
 t.test('the operating system denial is the webhook\'s, word for word', async (t) => {
