@@ -105,6 +105,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, shared; load average ${load()}\n`);
   const cluster = await startCluster('current', { controllerManagerArgs: [`--kube-api-qps=${CONTROLLER_QPS}`, `--kube-api-burst=${CONTROLLER_BURST}`] });
+  // Interrupted: the cluster stops and its files go, as at the end.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cluster.stop().finally(() => process.exit(130)));
   try {
     process.stdout.write(`Kubernetes ${cluster.serverVersion}; kube-controller-manager --kube-api-qps=${CONTROLLER_QPS} --kube-api-burst=${CONTROLLER_BURST}; ${REPLICAS} pods per namespace; chart ${cluster.release.chart}:${cluster.release.version}\n`);
     const kube = new Kube(cluster);
