@@ -24,7 +24,8 @@ import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT, startCluster } from './harness.js';
-import { Kube, eventually } from './kube.js';
+import { Kube, RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
+import type { RunResult } from './cluster.js';
 import { loadBuiltinCatalog, outcome, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import { RolloutWatch, burstDeployment, scaleAndCount, type BurstCount } from './burst.js';
 import { figures, printCounts, printFigures, printTargets, type PhaseResult } from './burst-report.js';
@@ -82,7 +83,10 @@ async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'p
   const watch = new RolloutWatch(kube);
   await watch.begin();
   const upgradeStarted = Date.now();
-  const upgrading = upgrade ? kube.helmInstall('upgrade', [`podAnnotations.podpattern-burst=rollout-${round}`]) : undefined;
+  // Without --wait: helm applies the change and returns; the rollout is followed below, with its
+  // own ceiling, so a rollout that stalls is reported with why, and leaves no release mid-upgrade.
+  const { chart, version } = kube.cluster.release;
+  const upgrading = upgrade ? kube.helm(['upgrade', RELEASE, chart, '--version', version, '--plain-http', '--namespace', RELEASE_NAMESPACE, '--set', `podAnnotations.podpattern-burst=rollout-${round}`]) : undefined;
   const counts: BurstCount[] = await scaleAndCount(kube, namespaces.map((namespace) => ({ namespace, wanted: REPLICAS })), {
     ceilingMs: 300_000,
     stallMs: 90_000,
@@ -90,15 +94,26 @@ async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'p
   }, template);
   const after = await readMetrics(kube);
   let rollout: string | undefined;
-  if (upgrading !== undefined) {
-    const result = await upgrading;
-    await watch.poll();
-    rollout = `${result.code === 0 ? 'helm upgrade done' : outcome(result, 'helm upgrade')} in ${((Date.now() - upgradeStarted) / 1000).toFixed(0)} s; ${watch.describe()}`;
-    await kube.webhookEndpoints(2);
-  }
+  if (upgrading !== undefined) rollout = await followRollout(kube, upgrading, watch, upgradeStarted);
   const name = `${path}${upgrade ? ' + upgrade' : ''}`;
   const modes = path === 'webhook' ? ['enabled', 'required'] : ['policies 1', 'policies 2'];
   return { name, path, upgrade, counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })), figures: figures(before, after), rollout, load: `${loadBefore} -> ${load()}` };
+}
+
+/** The rollout's end (or why it did not end within 4 minutes), and its steps. */
+async function followRollout(kube: Kube, upgrading: Promise<RunResult>, watch: RolloutWatch, started: number): Promise<string> {
+  const applied = await upgrading;
+  if (applied.code !== 0) return outcome(applied, 'helm upgrade');
+  const rolled = await kube.kubectl(['rollout', 'status', `deployment/${RELEASE}`, '-n', RELEASE_NAMESPACE, '--timeout=240s']);
+  await watch.poll();
+  const took = `${((Date.now() - started) / 1000).toFixed(0)} s`;
+  if (rolled.code === 0) {
+    await kube.webhookEndpoints(2);
+    return `rollout done in ${took}; ${watch.describe()}`;
+  }
+  const pods = await kube.kubectl(['get', 'pods', '-n', RELEASE_NAMESPACE, '-o', 'wide']);
+  const events = await kube.kubectl(['get', 'events', '-n', RELEASE_NAMESPACE, '--sort-by=.lastTimestamp']);
+  return `rollout NOT done after ${took} (${rolled.stderr.trim()}); steps: ${watch.describe()}\n${pods.stdout}\n${events.stdout.split('\n').slice(-15).join('\n')}`;
 }
 
 async function main(): Promise<void> {
@@ -120,7 +135,8 @@ async function main(): Promise<void> {
     for (const [index, [path, upgrade]] of phases.entries()) {
       const result = await runPhase(kube, template, path, upgrade, index);
       results.push(result);
-      process.stdout.write(`# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}\n`);
+      // Each phase's figures as soon as it is over: an interrupted run keeps what it measured.
+      process.stdout.write(`# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}\n${printCounts([result])}\n\n${printFigures([result])}\n\n`);
     }
     process.stdout.write(`\n${printCounts(results)}\n\n${printFigures(results)}\n\n${printTargets(results)}\n`);
     process.stdout.write(`\nload average at the end ${load()}; ${((Date.now() - started) / 60_000).toFixed(1)} min in all\n`);
