@@ -108,8 +108,8 @@ async function followRollout(kube: Kube, upgrading: Promise<RunResult>, watch: R
   await watch.poll();
   const took = `${((Date.now() - started) / 1000).toFixed(0)} s`;
   if (rolled.code === 0) {
-    await kube.webhookEndpoints(2);
-    return `rollout done in ${took}; ${watch.describe()}`;
+    const endpoints = await kube.webhookEndpoints(2).then(() => '', (error: Error) => `; ${error.message}`);
+    return `rollout done in ${took}; ${watch.describe()}${endpoints}`;
   }
   const pods = await kube.kubectl(['get', 'pods', '-n', RELEASE_NAMESPACE, '-o', 'wide']);
   const events = await kube.kubectl(['get', 'events', '-n', RELEASE_NAMESPACE, '--sort-by=.lastTimestamp']);
