@@ -202,7 +202,7 @@ function readyz(url: string, pki: Pki): Promise<boolean> {
  * Lease, so node lifecycle sees a healthy node). Controllers use their own service accounts,
  * as in a kubeadm cluster.
  */
-export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig: string): Managed {
+export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig: string, extraArgs: readonly string[] = []): Managed {
   return startProcess('kube-controller-manager', join(l.binDir, 'kube-controller-manager'), [
     ...componentFlags(kubeconfig),
     '--use-service-account-credentials=true',
@@ -212,6 +212,7 @@ export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig
     `--cluster-signing-key-file=${pki.ca.key}`,
     // Pods of a deleted namespace or workload go quickly, so teardown between tests is fast.
     '--concurrent-gc-syncs=20',
+    ...extraArgs,
   ], { logFile: join(dir, 'kube-controller-manager.log') });
 }
 

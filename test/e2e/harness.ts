@@ -73,7 +73,12 @@ export function cannotRun(l: Leg): string | undefined {
   return problems.length === 0 ? undefined : problems.join('\n');
 }
 
-export async function startCluster(legName: string): Promise<Cluster> {
+export interface ClusterOptions {
+  /** More flags for kube-controller-manager (the cluster burst benchmark raises its client's rate limits). */
+  controllerManagerArgs?: readonly string[];
+}
+
+export async function startCluster(legName: string, options: ClusterOptions = {}): Promise<Cluster> {
   const l = findLeg(legName);
   const missing = cannotRun(l);
   if (missing !== undefined) throw new Error(missing);
@@ -123,7 +128,7 @@ export async function startCluster(legName: string): Promise<Cluster> {
     const kubectlBinary = join(l.binDir, 'kubectl');
     const kubectl = (args: readonly string[], input?: string): Promise<RunResult> =>
       run(kubectlBinary, ['--kubeconfig', kubeconfig, ...args], { input, env: { KUBECONFIG: kubeconfig } });
-    started.push(startControllerManager(l, dir, pki, controllerKubeconfig));
+    started.push(startControllerManager(l, dir, pki, controllerKubeconfig, options.controllerManagerArgs));
     started.push(startScheduler(l, dir, schedulerKubeconfig));
     // The service-account controller gives every namespace its `default` account; pods need it
     // (ServiceAccount admission), so the cluster is usable once `default` has one.

@@ -387,7 +387,10 @@ function containerCommand(running: RunningPod, spec: V1Container, image: Image, 
 }
 
 async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, options: NodeAgentOptions): Promise<NodeJS.Timeout> {
-  const capacity = { cpu: '16', memory: '64Gi', pods: '250', 'ephemeral-storage': '100Gi' };
+  // Room for the burst tests' pods (burst.ts): they name this node and never run, but the
+  // scheduler counts them against its pod capacity, and at 250 a podpattern pod rolled out
+  // beside a burst of 500 would stay Pending.
+  const capacity = { cpu: '16', memory: '64Gi', pods: '10000', 'ephemeral-storage': '100Gi' };
   await core.createNode({
     body: {
       metadata: {

@@ -14,6 +14,7 @@ import { policyTests } from './suite-policy.js';
 import { operateTests } from './suite-operate.js';
 import { firstHourTests } from './suite-firsthour.js';
 import { fitTests } from './suite-fit.js';
+import { burstTests } from './suite-burst.js';
 
 export interface Context {
   kube: Kube;
@@ -96,6 +97,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['operate', operateTests],
     ['firsthour', firstHourTests],
     ['fit', fitTests],
+    ['burst', burstTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {
