@@ -68,8 +68,12 @@ export function checkImpact(input: ImpactInput): ImpactReport {
 
 /** The verdict on one group: its next pod rendered before and after. */
 export function judge(usage: Usage, input: Pick<ImpactInput, 'before' | 'after' | 'inject' | 'options'>): Verdict {
-  const pod = nextPod(usage);
   const options = { ...input.options(usage.namespace), namespace: usage.namespace, ...(runsToCompletion(usage) ? { runsToCompletion: true } : {}) };
+  return judgePod(nextPod(usage), options, input);
+}
+
+/** The verdict on one pod (or pod template): what the engine makes of it with each catalog. */
+export function judgePod(pod: PodLike, options: InjectOptions, input: Pick<ImpactInput, 'before' | 'after' | 'inject'>): Verdict {
   const before = input.inject(pod, input.before, options);
   const after = input.inject(pod, input.after, options);
   if (after.outcome === 'denied') {

@@ -120,6 +120,13 @@ export class InjectedPodIndex {
     return [...groups.values()];
   }
 
+  /** Every template some pod runs. */
+  templateNames(): Set<string> {
+    const names = new Set<string>();
+    for (const record of this.pods.values()) for (const t of record.templates) names.add(t.name);
+    return names;
+  }
+
   /** How many pods run each hash of `template`. */
   podsByHash(template: string): Map<string, number> {
     const counts = new Map<string, number>();

@@ -24,6 +24,8 @@ export interface FakePodApi {
   /** Ends every open watch with a 410 Gone, and forgets history so a resumed watch gets 410 too. */
   expireWatches(): void;
   requests: Array<{ path: string; query: URLSearchParams; accept: string }>;
+  /** Other GETs answered as given, by path (PatternTemplates, namespaces, /version...). */
+  extra: Map<string, unknown>;
   watchers(): number;
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function startFakePodApi(): Promise<FakePodApi> {
   const watches = new Set<{ response: ServerResponse; selector: string }>();
   const requests: FakePodApi['requests'] = [];
   const owners: FakePodApi['owners'] = new Map();
+  const extra = new Map<string, unknown>();
 
   const matches = (metadata: V1ObjectMeta, selector: string): boolean => {
     if (selector === '') return true;
@@ -65,6 +68,7 @@ export async function startFakePodApi(): Promise<FakePodApi> {
       if (references === undefined) return status(404, 'NotFound', `${plural} "${name}" not found`);
       return json(200, partial({ name, namespace, ownerReferences: references }));
     }
+    if (extra.has(url.pathname)) return json(200, extra.get(url.pathname));
     return status(404, 'NotFound', `${url.pathname} not found`);
   });
   type Json = (code: number, body: unknown) => void;
@@ -101,6 +105,7 @@ export async function startFakePodApi(): Promise<FakePodApi> {
     kubeconfig,
     owners,
     requests,
+    extra,
     put(metadata) {
       version += 1;
       const key = `${metadata.namespace}/${metadata.name}`;
