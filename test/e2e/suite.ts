@@ -12,6 +12,7 @@ import { catalogTests } from './suite-catalog.js';
 import { admissionTests } from './suite-admission.js';
 import { policyTests } from './suite-policy.js';
 import { operateTests } from './suite-operate.js';
+import { impactTests } from './suite-impact.js';
 
 export interface Context {
   kube: Kube;
@@ -92,6 +93,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['controllers', controllerTests],
     ['policy', policyTests],
     ['operate', operateTests],
+    ['impact', impactTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {
