@@ -28,7 +28,7 @@ export interface IndexCounts {
 
 export interface InjectedPodIndexOptions {
   resolver?: OwnerResolver;
-  /** Pods kept at most (default 100,000: about 40 MB; bench/pod-index.ts measures it). */
+  /** Pods kept at most (default 100,000: about 37 MB at the 366 bytes a pod bench/impact.ts measures). */
   maxPods?: number;
 }
 
@@ -152,7 +152,12 @@ export class InjectedPodIndex {
   }
 }
 
+/**
+ * `namespace/name`, as a string of its own. Joined from the metadata's strings and kept as a
+ * map key, it held the pod's whole parsed metadata alive: 1,560 bytes a pod against 377 with a
+ * copy, at 10,000 pods.
+ */
 function keyOf(metadata: V1ObjectMeta | undefined): string | undefined {
   if (typeof metadata?.namespace !== 'string' || typeof metadata.name !== 'string') return undefined;
-  return `${metadata.namespace}/${metadata.name}`;
+  return Buffer.from(`${metadata.namespace}/${metadata.name}`, 'utf8').toString('utf8');
 }

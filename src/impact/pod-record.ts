@@ -38,9 +38,23 @@ const MAX_NAME = 253;
 
 const PATTERN_KEY_SET = new Set<string>(Object.values(PATTERN_KEYS));
 
-/** Interns asked annotations: pods that asked the same share one frozen object and one key string. */
+/**
+ * Interns asked annotations (pods that asked the same share one frozen object and one key
+ * string) and the names pods repeat: namespaces, owners, templates and hashes.
+ */
 export class AskedTable {
   private readonly byKey = new Map<string, { asked: Readonly<Record<string, string>>; key: string; users: number }>();
+  private readonly names = new Map<string, string>();
+
+  /** One copy of a name many pods carry (dropped with the table, at the next list). */
+  name(text: string): string {
+    let kept = this.names.get(text);
+    if (kept === undefined) {
+      kept = own(text);
+      this.names.set(kept, kept);
+    }
+    return kept;
+  }
 
   get size(): number {
     return this.byKey.size;
@@ -90,8 +104,9 @@ export function recordOf(metadata: V1ObjectMeta | undefined, table: AskedTable):
     entries.push([key, value]);
   }
   const { asked, key } = table.take(entries);
-  const templates = status.templates.slice(0, MAX_TEMPLATES).map((t) => ({ name: short(t.name), hash: short(t.hash) }));
-  return { ok: true, record: { namespace, name, owner: controllerOf(metadata?.ownerReferences), templates, asked, askedKey: key } };
+  const templates = status.templates.slice(0, MAX_TEMPLATES).map((t) => ({ name: table.name(short(t.name)), hash: table.name(short(t.hash)) }));
+  const owner = controllerOf(metadata?.ownerReferences);
+  return { ok: true, record: { namespace: table.name(namespace), name: own(name), owner: owner === undefined ? undefined : { kind: table.name(owner.kind), name: table.name(owner.name) }, templates, asked, askedKey: key } };
 }
 
 /** The keys a pod asks with: the three pattern keys, the opt-out, and template parameters (not the files podpattern wrote). */
@@ -107,7 +122,15 @@ function controllerOf(references: V1ObjectMeta['ownerReferences']): OwnerRef | u
   return { kind: short(chosen.kind), name: short(chosen.name) };
 }
 
-/** A name cut to a Kubernetes name's length, as a string of its own (a slice would keep the whole alive). */
+/** A name cut to a Kubernetes name's length. */
 function short(text: string): string {
-  return text.length <= MAX_NAME ? text : Buffer.from(text.slice(0, MAX_NAME)).toString();
+  return text.length <= MAX_NAME ? text : text.slice(0, MAX_NAME);
+}
+
+/**
+ * A copy of `text` that holds nothing else alive: what the index keeps must not keep the pod's
+ * metadata (see keyOf in pod-index.ts for what a string made from it held).
+ */
+function own(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }

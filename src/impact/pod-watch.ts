@@ -4,7 +4,7 @@
 // fell too far behind (410 Gone: the API server no longer has that version) is listed afresh,
 // and so is any other failure, after a growing wait. Metadata only (pod-kube.ts asks for
 // PartialObjectMetadata). Not client-node's informer: it caches every whole object it sees, and
-// what the index keeps of a pod is a tenth of its metadata (bench/pod-index.ts).
+// what the index keeps of a pod is a quarter of its metadata (bench/impact.ts).
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { INJECTED_LABEL } from '../model/keys.js';
