@@ -44,23 +44,34 @@ export function decideTemplate(request: AdmissionRequest, options: TemplateRevie
     if (!verdict.ok) return invalid(uid, name, verdict.problems);
     next = verdict.template;
   }
-  if (operation === 'CREATE' || options.impact === undefined || name === undefined) return allow(uid);
+  if (options.impact === undefined || name === undefined) return allow(uid);
+  if (operation === 'CREATE') return checkShadowing(request, { name, next, forceReason: force.reason }, options.impact, options.budgetMs);
   return checkImpactOf(request, { operation, name, next, forceReason: force.reason }, options.impact, options.budgetMs);
+}
+
+/**
+ * A new cluster template that takes the place of a built-in or --catalog-dir one of its name
+ * changes what that one's workloads get: checked as an update of it.
+ */
+function checkShadowing(request: AdmissionRequest, change: { name: string; next: Template | undefined; forceReason: string | undefined }, impact: ImpactDeps, budgetMs: number | undefined): AdmissionResponse {
+  const shadowed = impact.preview(change.name, undefined).get(change.name);
+  if (shadowed === undefined) return allow(request.uid);
+  return checkImpactOf(request, { ...change, operation: 'UPDATE', stored: shadowed }, impact, budgetMs);
 }
 
 /** An update or delete of a valid template, against the workloads that run it. */
 function checkImpactOf(
   request: AdmissionRequest,
-  change: { operation: 'UPDATE' | 'DELETE'; name: string; next: Template | undefined; forceReason: string | undefined },
+  change: { operation: 'UPDATE' | 'DELETE'; name: string; next: Template | undefined; forceReason: string | undefined; stored?: Template },
   impact: ImpactDeps,
   budgetMs: number | undefined,
 ): AdmissionResponse {
-  const stored = validateTemplate(templateOfObject(request.oldObject), 'cluster', change.name);
+  const stored = change.stored === undefined ? validateTemplate(templateOfObject(request.oldObject), 'cluster', change.name) : { ok: true as const, template: change.stored };
   // A reason already on the stored template was given for an earlier change: this one needs its own.
   const stale = change.operation === 'UPDATE' && change.forceReason !== undefined && readForceReason(request.oldObject).reason === change.forceReason;
   const answer = reviewImpact(
     {
-      ...change, uid: uidOf(request.oldObject), old: stored.ok ? stored.template : undefined,
+      operation: change.operation, name: change.name, next: change.next, uid: uidOf(request.oldObject ?? request.object), old: stored.ok ? stored.template : undefined,
       forceReason: stale ? undefined : change.forceReason, dryRun: request.dryRun === true, user: request.userInfo?.username, budgetMs,
     },
     impact,

@@ -85,7 +85,14 @@ export class RevisionRecorder {
   observe(object: unknown): Promise<void> {
     const meta = (object as { metadata?: { name?: unknown; uid?: unknown } } | null)?.metadata;
     if (typeof meta?.name !== 'string' || typeof meta.uid !== 'string') return Promise.resolve();
-    const verdict = validateTemplate(templateOfObject(object), 'cluster', meta.name);
+    let verdict: ReturnType<typeof validateTemplate>;
+    try {
+      verdict = validateTemplate(templateOfObject(object), 'cluster', meta.name);
+    } catch (error) {
+      // Called from inside the informer: nothing may escape into it.
+      this.logger.warn({ template: meta.name, err: error instanceof Error ? error.message : String(error) }, 'could not keep the template revision');
+      return Promise.resolve();
+    }
     if (!verdict.ok || this.recorded.get(meta.name) === verdict.template.hash) return Promise.resolve();
     const name = meta.name;
     const uid = meta.uid;

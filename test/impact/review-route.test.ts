@@ -136,3 +136,28 @@ t.test('past the budget of owners: accepted, the rest counted as not checked', a
   t.equal(answer.allowed, true);
   t.ok(answer.warnings?.some((w) => /was not checked for 1 owner /.test(w)), 'says how many were not checked');
 });
+
+t.test('a new cluster template that takes the place of a --catalog-dir one is checked as an update of it; a new name is not', async (t) => {
+  const { LiveCatalog } = await import('../../src/catalog/live.js');
+  const { validateTemplate } = await import('../../src/catalog/validate.js');
+  const { templateOfObject } = await import('../../src/catalog/live.js');
+  const fromFile = validateTemplate(templateOfObject(proxyObject()), 'file:/etc/podpattern/edge-proxy.yaml', 'edge-proxy');
+  if (!fromFile.ok) throw new Error('invalid');
+  const live = new LiveCatalog({ base: [{ templates: [fromFile.template], failures: [] }] });
+  const index = new InjectedPodIndex();
+  index.upsert(injectedPod(live, 'web-7d9f-a', { port: '9090' }));
+  index.synced = true;
+  const app = buildApp(testDeps({ templateImpact: impactDeps(live, index) }));
+  t.teardown(() => app.close());
+  const create = async (object: Record<string, any>) => {
+    const request = { uid: 'c0ffee00-0000-4000-8000-000000000002', kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' }, name: object.metadata.name, operation: 'CREATE', object };
+    const response = await app.inject({ method: 'POST', url: '/validate-template', payload: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }), headers: { 'content-type': 'application/json' } });
+    return JSON.parse(response.body).response;
+  };
+  const shadowing = await create(proxyObject(8080));
+  t.equal(shadowing.allowed, false);
+  t.match(shadowing.status.message, /shop: ReplicaSet\/web-7d9f \(1 pod\): .*upstream-port/);
+  const fresh = proxyObject(8080);
+  fresh.metadata.name = 'another-proxy';
+  t.same(await create(fresh), { uid: 'c0ffee00-0000-4000-8000-000000000002', allowed: true });
+});
