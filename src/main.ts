@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { loadStaticLayers, type ParsedTemplates } from './catalog/index.js';
 import type { ClusterWatch } from './catalog/cluster.js';
+import type { ClusterImpact } from './impact/cluster.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
@@ -90,6 +91,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
           namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
           limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
           events: cluster.events,
+          templateImpact: cluster.impact.deps,
         }),
     failureMode: config.failureMode,
     clientAuth: config.clientAuth,
@@ -127,6 +129,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const signal = await Promise.race([nextSignal(['SIGTERM', 'SIGINT']), ...(parent === undefined ? [] : [parent.gone])]);
   parent?.stop();
   await cluster?.watch.stop();
+  cluster?.impact.stop();
   const code = await drainAndClose(signal, config, logger, { lifecycle, certificates, apps: [app, health], connections });
   await cluster?.events.stop();
   return code;
@@ -176,6 +179,8 @@ interface Cluster {
   events: EventRecorder;
   /** The API server's version once known (for --native-sidecars=auto). */
   version: ServerVersion | undefined;
+  /** The index of injected pods, template revisions and the impact check of template changes. */
+  impact: ClusterImpact;
   start(): Promise<void>;
 }
 
@@ -199,15 +204,24 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     logger.info('no cluster credentials found: serving the built-in and --catalog-dir templates only');
     return undefined;
   }
-  const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }) });
+  const { clusterImpact } = await import('./impact/cluster.js');
+  const impact = clusterImpact({
+    config: kube, live, logger, inject,
+    recordForced: (await import('./events/forced-change.js')).kubeForcedChangeRecorder(kube, hostname(), logger),
+    // The engine options a pod of that namespace gets (review.ts's engineOptions): defaults and server version.
+    options: (namespace) => ({ nativeSidecars: config.nativeSidecars, namespace, namespaceAnnotations: watch.namespaceAnnotations(namespace), ...(cluster.version === undefined ? {} : { serverVersion: cluster.version }) }),
+  });
+  const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }), onTemplate: (object) => void impact.revisions.observe(object) });
   const cluster: Cluster = {
     watch,
+    impact,
     // In a pod the hostname is the pod's name: the Event's reportingInstance.
     events: new EventRecorder({ writer: (await import('./events/kube-writer.js')).kubeEventWriter(kube, hostname()), logger }),
     version: undefined,
     async start() {
       logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');
       void watch.start();
+      impact.start();
       cluster.version = await detectServerVersion(() => fetchServerVersion(kube), logger);
     },
   };

@@ -64,14 +64,23 @@ export class ClusterWatch {
   }
 }
 
-export type WatchClusterDeps = Omit<ClusterWatchDeps, 'templates' | 'namespaces' | 'writeCondition'> & { config: KubeConfig };
+export type WatchClusterDeps = Omit<ClusterWatchDeps, 'templates' | 'namespaces' | 'writeCondition'> & {
+  config: KubeConfig;
+  /** Also told of each PatternTemplate added or changed (the revision keeper); must not throw. */
+  onTemplate?: (object: TemplateObject) => void;
+};
 
 /** A ClusterWatch on the cluster of `config`, with client-node's informers. */
-export function watchCluster({ config, ...deps }: WatchClusterDeps): ClusterWatch {
+export function watchCluster({ config, onTemplate, ...deps }: WatchClusterDeps): ClusterWatch {
   const core = config.makeApiClient(CoreV1Api);
+  const templates = kubeInformer<TemplateObject>(config, TEMPLATES_PATH, templateList(config));
+  if (onTemplate !== undefined) {
+    templates.on('add', onTemplate);
+    templates.on('update', onTemplate);
+  }
   return new ClusterWatch({
     ...deps,
-    templates: kubeInformer<TemplateObject>(config, TEMPLATES_PATH, templateList(config)),
+    templates,
     namespaces: kubeInformer(config, '/api/v1/namespaces', () => core.listNamespace()),
     limitRanges: kubeInformer(config, '/api/v1/limitranges', () => core.listLimitRangeForAllNamespaces()),
     writeCondition: conditionWriter(config),

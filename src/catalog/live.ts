@@ -76,6 +76,23 @@ export class LiveCatalog {
     this.schedule();
   }
 
+  /**
+   * The catalog as it would be with the cluster template `name` replaced by `template`, or
+   * removed when `template` is undefined (a built-in or --catalog-dir template of that name then
+   * serves again). The impact check renders workloads' next pods against it; nothing changes here.
+   */
+  preview(name: string, template: Template | undefined): Catalog {
+    const cluster: ParsedTemplates = { templates: [], failures: [] };
+    for (const [other, entry] of this.newest) {
+      if (other === name) continue;
+      const kept = entry.template ?? this.lastGood.get(other);
+      if (kept !== undefined) cluster.templates.push(kept);
+      if (entry.failure !== undefined) cluster.failures.push(entry.failure);
+    }
+    if (template !== undefined) cluster.templates.push(template);
+    return buildCatalog([...this.options.base, cluster]);
+  }
+
   /** Rebuilds immediately, cancelling a pending debounced rebuild. */
   flush(): void {
     if (this.pending !== undefined) this.timers.clear(this.pending);

@@ -7,12 +7,16 @@ import { clusterCatalog } from './check/pods.js';
 import { parseFlags, processIo, type Io } from './common.js';
 import { ClusterError, call, connect, contextNamespace, explainFailure } from './kube/connect.js';
 import { formatInventory, rollCommand, takeInventory, type Workload } from './status/inventory.js';
+import { deniedNext, formatDeniedNext } from './status/denied-next.js';
+import { namespaceAnnotations } from './templates-diff.js';
+import { fetchServerVersion } from '../catalog/kube.js';
 
 const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--kubeconfig FILE] [--context NAME]
 
 Lists injected pods by template and template hash; flags pods injected with a template version
 the catalog no longer has, and pods that ask for a pattern but were not injected, each with its
-workload and the command that rolls it. Exit 1 when any pod is flagged.
+workload and the command that rolls it; and the workloads whose next pod the current templates
+would deny. Exit 1 when any pod or workload is flagged.
   -A, --all-namespaces   every namespace
   -n, --namespace        one namespace (default: the context's)
 The catalog compared with is the built-in one plus the cluster's PatternTemplates (templates the
@@ -48,8 +52,11 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   const catalog = await clusterCatalog(config, findings);
   for (const finding of findings) io.stderr(`warning: ${finding.message}\n`);
   const replicaSets = await ownersOfReplicaSets(config, pods.items, io);
+  const serverVersion = await fetchServerVersion(config).catch(() => undefined);
   const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
-  return { text: formatInventory(inventory), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 };
+  const namespaces = await namespaceAnnotations(config, io);
+  const denied = deniedNext(pods.items, catalog, (pod) => workloadOf(pod, replicaSets), (ns) => ({ nativeSidecars: 'auto', namespaceAnnotations: namespaces.get(ns) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) }));
+  return { text: formatInventory(inventory) + formatDeniedNext(denied), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 };
 }
 
 /** ReplicaSets owning listed pods, by namespace/name, to name their Deployments. Unreadable ones are reported, not fatal. */

@@ -9,6 +9,8 @@ import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js'
 import { didYouMean } from '../engine/suggest.js';
 
 export const usage = `usage: podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]
+       podpattern templates diff -f NEW.yaml [--manifests DIR]   (see 'templates diff --help')
+       podpattern templates history NAME                          (see 'templates history --help')
 
 Without NAME, lists the templates: name, pattern, where each comes from, and what it does.
 With NAME, shows that template: its parameters (type, default, bounds) and what it adds.
@@ -19,6 +21,9 @@ const FORMATS = ['text', 'yaml', 'json'] as const;
 type Format = (typeof FORMATS)[number];
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  // The impact of a change and the kept revisions need the cluster client: loaded only when asked for.
+  if (argv[0] === 'diff') return (await import('./templates-diff.js')).run(argv.slice(1), io);
+  if (argv[0] === 'history') return (await import('./templates-history.js')).run(argv.slice(1), io);
   return guard(io, usage, () => {
     const { values, positionals } = parseArgs({
       args: argv,

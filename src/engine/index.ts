@@ -3,7 +3,7 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { Catalog, ParameterValue, Template } from '../model/template.js';
 import { compose, type Piece, type Placement } from './compose.js';
-import { STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';
+import { INJECTED_LABEL, STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';
 import { resolveParameters, type Values } from './params.js';
 import { renderTemplate, type PodFacts } from './render.js';
 import { readRequests, truncate, type Requests, type TemplateRequest } from './requests.js';
@@ -67,6 +67,8 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   if (refused.length > 0) return deny(refused, warnings);
 
   (mutated.metadata!.annotations ??= {})[STATUS_KEY] = JSON.stringify(status);
+  // A new object: the copy shares the input's labels (patch.ts), which must stay as they came.
+  mutated.metadata!.labels = { ...mutated.metadata!.labels, [INJECTED_LABEL]: 'true' };
   return answer(stripped, mutated, stripping, { desired, parameters: parametersOf(chosen), warnings });
 }
 

@@ -34,6 +34,21 @@ export const INJECT_KEY = `${DOMAIN}/inject`;
 export const STATUS_KEY = `${DOMAIN}/status`;
 
 /**
+ * `podpattern.dev/injected: "true"`: a label on every pod podpattern injected, so a watch of
+ * injected pods can select them on the API server (labels, unlike annotations, can be
+ * selected) and read their metadata only: the server's index of injected pods, and the
+ * impact check of a template change against the workloads that run it, are built from it.
+ */
+export const INJECTED_LABEL = `${DOMAIN}/injected`;
+
+/**
+ * `podpattern.dev/force-reason: <why>` on a PatternTemplate: accepts an update or delete that
+ * the impact check found would deny the next pods of running workloads. The reason (1 to 1,024
+ * characters) is recorded in an Event on the template.
+ */
+export const FORCE_REASON_KEY = `${DOMAIN}/force-reason`;
+
+/**
  * `<template>.podpattern.dev/<parameter>`: one parameter of one template, as a string; the
  * template's schema types and bounds it. Parameter names never contain a dot, which keeps the
  * `file.` names below apart from them.

@@ -5,7 +5,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
-import { INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
+import { INJECTED_LABEL, INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { fitAnnotations, pullSecretOps } from './fit.js';
@@ -255,7 +255,7 @@ function applyConfiguration(template: Template, scope: Scope, native: string): s
     entries.push([key, `${quote(key)} in ${ANNS} ? string(${ANNS}[${quote(key)}]) : ${compileValue(value, scope)}`]);
   }
   entries.push(...fitAnnotations(template));
-  const fields = [`metadata: Object.metadata{annotations: ${map(entries)}}`];
+  const fields = [`metadata: Object.metadata{annotations: ${map(entries)}, labels: ${map([[INJECTED_LABEL, quote('true')]])}}`];
   const env = (spec.app.env ?? []).map((e) => compileTyped(e, 'Object.spec.containers.env', scope, 'env-list'));
   const mounts = (spec.app.volumeMounts ?? []).map((m) => compileTyped(m, 'Object.spec.containers.volumeMounts', scope));
   if (env.length + mounts.length > 0) {

@@ -11,11 +11,11 @@ import type { Template } from '../model/template.js';
 import { fileKey } from '../model/keys.js';
 import { withDefaults } from '../engine/compose.js';
 import { parseImage } from '../engine/likeness.js';
-import { TYPED_FIELDS } from '../engine/render.js';
-import { PLACEHOLDER } from '../catalog/placeholders.js';
+import { TYPED_FIELDS } from '../template/fields.js';
+import { PLACEHOLDER } from '../template/placeholders.js';
 import { concat, list, quote } from './cel.js';
 import { ANNS } from './params.js';
-import { compileValue, hasPlaceholder, stringParts, type Scope } from './values.js';
+import { compileValue, hasPlaceholder, type Scope } from './values.js';
 
 /** A field's shape: a scalar, a list of scalars, or an object of known fields. */
 type Shape = 'scalar' | 'list' | { [field: string]: Shape };
@@ -54,8 +54,8 @@ const STORED_DEFAULTS: Record<string, string> = { procMount: 'Default' };
 export function renderedAsTemplate(template: Template, scope: Scope): string {
   const spec = template.spec;
   const checks = [
-    ...spec.initContainers.map((c) => containerCheck(withDefaults(c), false, scope)),
-    ...spec.containers.map((c) => containerCheck(withDefaults(c), true, scope)),
+    ...spec.initContainers.map((c) => containerCheck(withDefaults(c, spec), false, scope)),
+    ...spec.containers.map((c) => containerCheck(withDefaults(c, spec), true, scope)),
     ...Object.entries(spec.files).map(([file, text]) => {
       const key = quote(fileKey(template.name, file));
       return `(!(${key} in ${ANNS}) || ${textMatches(`${ANNS}[${key}]`, text, scope, false)})`;
@@ -111,7 +111,7 @@ export function textMatches(actual: string, text: string, scope: Scope, expanded
     last = match.index + match[0].length;
   }
   pieces.push(text.slice(last));
-  const compiled = pieces.map((piece) => concat(stringParts(piece, expanded)));
+  const compiled = pieces.map((piece) => compileValue(piece, scope, expanded ? 'expanded' : 'plain'));
   if (compiled.length === 1) return `(${actual} == ${compiled[0]})`;
   const first = compiled[0] as string;
   const final = compiled[compiled.length - 1] as string;

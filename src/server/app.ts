@@ -17,6 +17,7 @@ import { BodyBudget } from './body-budget.js';
 import { readBodyText, readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
 import { registerWorkloadRoute } from './workload-route.js';
+import type { ImpactDeps } from '../impact/review.js';
 import { logNames, logText } from './log-fields.js';
 
 /** The API server sends at most 3 MiB objects; 6 MiB leaves room for the review around one. */
@@ -52,6 +53,8 @@ export interface AppDeps extends ReviewDeps {
   limits?: { readTimeoutMs?: number };
   /** Where Events about injections and denials go (events/recorder.ts); none when absent. */
   events?: EventSink;
+  /** The impact check of PatternTemplate updates and deletes on /validate-template; none when absent. */
+  templateImpact?: ImpactDeps;
   /**
    * Certificate and key to serve HTTPS with; without them the app is plain HTTP (tests,
    * benchmarks). With `clientCa`, the server asks each client for a certificate signed by it.
@@ -135,7 +138,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return toReview(apiVersion, decision.response);
   });
 
-  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt });
+  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt, ...(deps.templateImpact === undefined ? {} : { impact: deps.templateImpact }) });
   registerWorkloadRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, options: (request) => engineOptions(request, deps) });
   return app;
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { toReview } from '../admission/respond.js';
 import { decideTemplate } from '../admission/template-review.js';
+import type { ImpactDeps } from '../impact/review.js';
 import type { AdmissionResponse } from '../admission/types.js';
 import { readReview, timeBudget } from './decode.js';
 import { MAX_LOGGED_NAME, logText } from './log-fields.js';
@@ -19,6 +20,8 @@ export interface TemplateRouteDeps {
   admitBody: onRequestHookHandler;
   /** When the request arrived (performance.now()). */
   arrivedAt: (request: IncomingMessage) => number;
+  /** The impact check of updates and deletes (src/impact/review.ts); none without a cluster. */
+  impact?: ImpactDeps;
 }
 
 export function registerTemplateRoute(app: FastifyInstance, deps: TemplateRouteDeps): void {
@@ -27,7 +30,7 @@ export function registerTemplateRoute(app: FastifyInstance, deps: TemplateRouteD
     const { apiVersion, request: review } = readReview(request.body);
     const budgetMs = timeBudget(request.query, performance.now() - arrived);
     const started = performance.now();
-    let response = decideTemplate(review);
+    let response = decideTemplate(review, { ...(deps.impact === undefined ? {} : { impact: deps.impact }), ...(budgetMs === undefined ? {} : { budgetMs }) });
     // Past the deadline the API server has given up and applied its failurePolicy (Ignore: the
     // write goes through, and the catalog reports a bad template on its Ready condition). An
     // answer sent anyway says the same thing.

@@ -169,6 +169,8 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
   });
 
   await t.test('live catalog: a deleted template is no longer injected', async (t) => {
+    // The pods these tests made still run it: a delete names them, so it is forced, with the reason.
+    await kube.must(['annotate', 'patterntemplates.podpattern.dev', 'ops-echo', '--overwrite', 'podpattern.dev/force-reason=the catalog tests remove it']);
     await kube.must(['delete', 'patterntemplates.podpattern.dev', 'ops-echo']);
     const refused = await eventually('the denial', async () => {
       const created = await tryPod();
@@ -186,6 +188,7 @@ export async function catalogTests(t: Test, ctx: Context): Promise<void> {
     }, 90_000);
     t.ok(pod, 'is injected');
     await kube.webhookEndpoints(2);
+    await kube.must(['annotate', 'patterntemplates.podpattern.dev', 'ops-echo', '--overwrite', 'podpattern.dev/force-reason=the catalog tests remove it again']);
     await kube.must(['delete', 'patterntemplates.podpattern.dev', 'ops-echo']);
   });
 }

@@ -17,7 +17,7 @@ interface CliResult {
 }
 
 /** The built CLI, as a user runs it, against the leg's cluster. */
-function podpattern(ctx: Context, args: string[]): Promise<CliResult> {
+export function podpattern(ctx: Context, args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [join(REPO_ROOT, 'dist/src/bin/podpattern.js'), ...args, '--kubeconfig', ctx.cluster.kubeconfig], { timeout: 120_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
@@ -88,7 +88,11 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
   // (which fails open too), so it is invalid once podpattern is back.
   await t.test('status finds an outdated pod; check reports the Deployment scaled to 0 and a template made invalid, each with its fix; status finds the pod that went uninjected', async (t) => {
     await kube.must(['apply', '-f', '-'], template('ops-check', 'registry.example/check:1'));
-    t.teardown(() => kube.must(['delete', 'patterntemplates.podpattern.dev', 'ops-check', '--ignore-not-found']));
+    t.teardown(async () => {
+      // Its Deployment's pods may still be terminating: a delete that names them is forced.
+      await kube.kubectl(['annotate', 'patterntemplates.podpattern.dev', 'ops-check', '--overwrite', 'podpattern.dev/force-reason=the operate tests remove it']);
+      await kube.must(['delete', 'patterntemplates.podpattern.dev', 'ops-check', '--ignore-not-found']);
+    });
     const ready = async () => ((await kube.json(['get', 'patterntemplates.podpattern.dev', 'ops-check'])).status?.conditions as Json[] | undefined)?.find((c) => c.type === 'Ready');
     await eventually('ops-check Ready', async () => ((await ready())?.status === 'True' ? true : undefined), 60_000);
     await kube.must(['apply', '-f', '-'], deployment('checked', ns, { 'podpattern.dev/adapter': 'ops-check' }));

@@ -15,6 +15,7 @@ import { operateTests } from './suite-operate.js';
 import { firstHourTests } from './suite-firsthour.js';
 import { fitTests } from './suite-fit.js';
 import { burstTests } from './suite-burst.js';
+import { impactTests } from './suite-impact.js';
 
 export interface Context {
   kube: Kube;
@@ -98,6 +99,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['firsthour', firstHourTests],
     ['fit', fitTests],
     ['burst', burstTests],
+    ['impact', impactTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

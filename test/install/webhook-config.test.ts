@@ -158,12 +158,16 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
   }
 });
 
-t.test('the ClusterRole grants exactly what the server uses, Events being create-only', async (t) => {
+t.test('the ClusterRole grants exactly what the server uses, Events being create-only, pods list and watch only', async (t) => {
   t.same(find(plainObjects(), 'ClusterRole').rules, [
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['list', 'watch'] },
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['limitranges'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+    { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
   ]);
+  t.same(find(plainObjects(), 'Role', 'podpattern-revisions').rules, [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'create', 'delete'] }], 'template revisions, in its own namespace only');
 });

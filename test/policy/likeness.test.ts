@@ -11,7 +11,8 @@ import { evaluate } from '@marcbachmann/cel-js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import { sameImage } from '../../src/engine/likeness.js';
 import { imageMatches } from '../../src/policy/likeness.js';
-import type { Template } from '../../src/model/template.js';
+import type { Template, TemplateSpec } from '../../src/model/template.js';
+import { compileTemplate } from '../../src/template/compile.js';
 import { testCatalog } from '../helpers/catalog.js';
 import { validation } from '../helpers/policy-eval.js';
 
@@ -111,14 +112,14 @@ t.test('each field changed alone on an injected pod: refused where it decides wh
 });
 
 t.test('text rendered from $(pod.name) may be any text, the rest exactly', async (t) => {
-  const template: Template = {
-    name: 'named', hash: '0123456789abcdef', source: 'builtin',
-    spec: {
-      pattern: 'sidecar', description: 'test', parameters: { v: { type: 'string', default: 'x' } },
-      containers: [{ name: 'named', image: 'example.org/named:1', args: ['--id=$(pod.name).$(params.v)'] }],
-      initContainers: [], volumes: [], files: { f: 'pod $(pod.name) in $(pod.namespace) says $(params.v)' }, app: {}, podAnnotations: {},
-    },
+  const spec: TemplateSpec = {
+    pattern: 'sidecar', description: 'test', parameters: { v: { type: 'string', default: 'x' } },
+    containers: [{ name: 'named', image: 'example.org/named:1', args: ['--id=$(pod.name).$(params.v)'] }],
+    initContainers: [], volumes: [], files: { f: 'pod $(pod.name) in $(pod.namespace) says $(params.v)' }, app: {}, podAnnotations: {},
   };
+  const compiled = compileTemplate('named', spec);
+  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+  const template: Template = { name: 'named', hash: '0123456789abcdef', source: 'builtin', spec, compiled: compiled.compiled };
   const status = JSON.stringify({ templates: [{ name: 'named', pattern: 'sidecar', hash: template.hash }] });
   const pod = (name: string, args: string[], file: string): PodLike => ({
     apiVersion: 'v1', kind: 'Pod',
