@@ -5,7 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 const run = promisify(execFile);
 
@@ -40,4 +40,5 @@ t.test('redis-shard spreads keys over two real Redis shards', { skip: podRunnerS
   t.equal(counts[0]! + counts[1]!, keys.length + 1, 'every key landed on exactly one shard');
   t.ok(counts.every((count) => count >= 20), 'both shards hold a fair part of the keys');
   t.equal(await redisCli(running.ip, 6380, 'GET', 'user:42'), 'value-user:42', 'reads come back through the proxy');
+  await stopCleanly(t, running);
 });

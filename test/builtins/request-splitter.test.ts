@@ -7,7 +7,7 @@
 import { createServer, get, type Server } from 'node:http';
 import { startDns } from '../podrunner/dns.js';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 function backend(name: string, host: string, port: number): Promise<Server> {
   const server = createServer((_req, res) => res.end(name));
@@ -68,5 +68,6 @@ t.test('request-splitter starts before its Services exist, then sends about 10% 
   const anonymous = new Set<string>();
   for (let i = 0; i < 20; i++) anonymous.add(await call(running.ip, undefined));
   t.equal(anonymous.size, 1, 'requests without X-Forwarded-For are keyed by the client address, not split per request');
+  await stopCleanly(t, running);
 });
 

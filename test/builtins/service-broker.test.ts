@@ -5,7 +5,7 @@
 // from outside the pod.
 import { connect, createServer, type Server } from 'node:net';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 const SERVICE = 'mysql.data.svc.cluster.local';
 
@@ -45,4 +45,5 @@ t.test('service-broker relays to a Service that appears after the pod started', 
   }, 60_000, 'a relayed answer');
   t.equal(answer, 'echo:hello', 'the broker relays to the Service that appeared after start');
   t.match(running.states(), [{ name: 'app', restarts: 0 }, { name: 'service-broker', restarts: 0, ready: true }], 'without restarting');
+  await stopCleanly(t, running);
 });
