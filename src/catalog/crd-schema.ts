@@ -172,6 +172,10 @@ export const patternTemplateSchema: Schema = {
           },
         },
         podAnnotations: stringMap('Annotations added to the pod, e.g. Prometheus scrape hints for an adapter.'),
+        startBeforeApp: {
+          type: 'boolean',
+          description: "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",
+        },
       },
     },
     status: {

@@ -86,6 +86,7 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     files: spec.files ?? {},
     app: { env: spec.app?.env ?? [], volumeMounts: spec.app?.volumeMounts ?? [] },
     podAnnotations: spec.podAnnotations ?? {},
+    ...(spec.startBeforeApp === undefined ? {} : { startBeforeApp: spec.startBeforeApp }),
   };
 }
 

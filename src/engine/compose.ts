@@ -2,7 +2,7 @@
 // container names, ports, volumes, env vars, mount paths and annotations. Mutates the pod
 // it is given (the engine hands it an editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Pattern, Template } from '../model/template.js';
+import { startsBeforeApp, type Pattern, type Template } from '../model/template.js';
 import { canonicalJson } from '../catalog/canonical.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { fileKey, filesVolumeName, parameterKey } from '../model/keys.js';
@@ -87,8 +87,10 @@ class Composition {
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container), 'initContainers', template.name);
     this.checkHostNetwork(piece);
     // In a pod that runs to completion every long-running helper must be a native sidecar,
-    // or the pod never finishes; elsewhere only the sidecar pattern is (it must start first).
-    const nativeSidecar = this.placement.native && (piece.pattern === 'sidecar' || this.placement.runsToCompletion);
+    // or the pod never finishes; elsewhere those that must be Ready before the app starts are.
+    const first = startsBeforeApp(template.spec, piece.pattern);
+    const nativeSidecar = this.placement.native && (first || this.placement.runsToCompletion);
+    if (first && !this.placement.native && rendered.containers.length > 0) this.warnings.push(`template ${template.name}'s ${rendered.containers.map((c) => `'${c.name}'`).join(', ')} should be Ready before the app starts, but ${this.placement.why}: they start beside the app's containers, and the app may start first (the order is not held)`);
     if (this.placement.runsToCompletion && !this.placement.native && rendered.containers.length > 0) {
       const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
       this.clash(

@@ -45,6 +45,20 @@ export interface TemplateSpec {
   files: Record<string, string>;
   app: AppWiring;
   podAnnotations: Record<string, string>;
+  /**
+   * The template's containers are Ready before the app starts (native sidecars gated by their
+   * startup probes, where the server has them). Unset: by pattern (engine/lifecycle.ts).
+   */
+  startBeforeApp?: boolean;
+}
+
+/**
+ * Whether a template's containers must be Ready before the app starts: what the template says,
+ * else by pattern. Sidecars and ambassadors serve the app, which may call them as it starts;
+ * adapters read what the app produces, so they start beside it.
+ */
+export function startsBeforeApp(spec: Pick<TemplateSpec, 'startBeforeApp'>, pattern: Pattern): boolean {
+  return spec.startBeforeApp ?? pattern !== 'adapter';
 }
 
 /** Where a template came from; shown in `templates`, logs and denial messages. */

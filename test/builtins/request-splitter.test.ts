@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { createServer, get, type Server } from 'node:http';
 import { startDns } from '../podrunner/dns.js';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
 
 function backend(name: string, host: string, port: number): Promise<Server> {
   const server = createServer((_req, res) => res.end(name));
@@ -68,7 +68,7 @@ function directUsers(netns: string, count: number, rounds: number): Promise<stri
 
 t.test('request-splitter starts before its Services exist, then sends about 10% of users to the experiment, each always to the same side', { skip: podRunnerSkip(['nginx', 'socat']) }, async (t) => {
   const relay = {
-    name: 'frontend', image: 'alpine/socat:1.8.0.3', args: ['TCP-LISTEN:8080,fork,reuseaddr', 'TCP:127.0.0.1:8090'], securityContext: restrictedApp,
+    name: 'frontend', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('127.0.0.1:8090', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:127.0.0.1:8090')], securityContext: restrictedApp,
     ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
   };
   const frontend = {
@@ -80,10 +80,11 @@ t.test('request-splitter starts before its Services exist, then sends about 10% 
     production: 'web.default.svc.cluster.local', 'production-port': '18080',
     experiment: 'web-experiment.default.svc.cluster.local', 'experiment-port': '18081',
     'experiment-percent': '10', 'split-by': 'forwarded-for',
-  }, { containers: [relay, frontend], volumes: [{ name: 'web-tmp', emptyDir: {} }, { name: 'web-conf', configMap: { name: 'web-conf' } }] });
+  }, { containers: [relay, frontend], volumes: [{ name: 'web-tmp', emptyDir: {} }, { name: 'web-conf', configMap: { name: 'web-conf' } }] }, 'always');
   // The cluster DNS is reached by name (the template's default resolver) on the host end of the
   // veth; neither backend resolves yet, and nginx starts all the same.
   const running = await runUntilReady(t, pod, { hostNames: ['kube-dns.kube-system.svc.cluster.local'], configMaps: { 'web-conf': { 'nginx.conf': FRONTEND_CONF } } });
+  t.match(running.states(), [{ name: 'request-splitter', kind: 'sidecar' }, { name: 'frontend', restarts: 0 }, { name: 'web', restarts: 0 }], 'nginx is a native sidecar, Ready before the apps; the relay connects to it as it starts and never restarts');
   const dns = await startDns(running.hostIp);
   t.teardown(() => dns.close());
   t.equal((await callWithStatus(running.ip, '198.51.100.1')).status, 502, 'while the Services do not exist, requests fail and nginx keeps running');

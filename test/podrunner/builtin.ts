@@ -77,4 +77,11 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
  */
 export const untilStopped = (command: string): string => `trap 'exit 0' TERM; ${command} & wait $!`;
 
+/**
+ * A shell line for an app that uses its ambassador as it starts: it connects to `address`
+ * (HOST:PORT) first and exits 1 if nothing listens there (the kubelet then restarts it after a
+ * back-off), else execs `command`. socat, as in the alpine/socat image.
+ */
+export const usesAtBoot = (address: string, command: string): string => `socat -u /dev/null TCP:${address} || exit 1; exec ${command}`;
+
 export const restrictedApp = { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
