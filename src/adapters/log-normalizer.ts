@@ -5,11 +5,16 @@
 // (as loggers do) goes on writing at the new end and the emptyDir never reaches its size limit
 // (where the kubelet would evict the pod). A line written in the instant between the last read
 // and the truncation can be lost: the price of a bounded volume without the app's help.
+// Truncating needs write permission on the file, and some apps create theirs without it for
+// anyone else, whatever the umask (nginx opens its logs with mode 0644). For those, the adapter
+// creates the files first (createLogFiles, from an init container), writable by every container
+// of the pod; the app opens the existing file for appending and writes into it, and the adapter,
+// its owner, can truncate it.
 // The files are the app's, so hostile input: a line longer than MAX_LINE_CHARS (65,536) is written cut
 // (with `truncated: true`) and the rest of it skipped up to its newline, so an unfinished line
 // holds at most that much memory; a line that cannot be parsed or written back as JSON gives a
 // record of its own text, and never costs the lines after it.
-import { closeSync, openSync, readSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parseLine, type LineFormat } from './line-formats.js';
@@ -51,6 +56,32 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
 }
 
+/** A file name the adapter may create: one path component, no glob. */
+export const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
+
+/**
+ * Creates each named file in `dir` that does not exist yet, empty and mode 0666 (not narrowed by
+ * the umask), so the app appends to a file the adapter owns and can truncate. A file that exists
+ * is left as it is. Returns the names created.
+ */
+export function createLogFiles(dir: string, names: string[]): string[] {
+  const created: string[] = [];
+  for (const name of names) {
+    if (!FILE_NAME.test(name)) throw new Error(`not a file name: '${name}'`);
+    let fd: number;
+    try {
+      fd = openSync(join(dir, name), 'wx', 0o666);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    closeSync(fd);
+    chmodSync(join(dir, name), 0o666);
+    created.push(name);
+  }
+  return created;
+}
+
 export function pollLogs(options: NormalizerOptions, positions: Positions, io: AdapterIo): void {
   const match = globToRegExp(options.files);
   const names = readdirSync(options.dir).filter((name) => match.test(name)).sort();
@@ -86,7 +117,7 @@ function readFile(options: NormalizerOptions, path: string, name: string, positi
     } catch (error) {
       if (!position.refused) {
         position.refused = true;
-        io.diagnostic('cannot truncate a log file, so the volume is not bounded: give the pod an fsGroup and let the app create its files group-writable (umask 002)', { file: name, error: (error as NodeJS.ErrnoException).code });
+        io.diagnostic('cannot truncate a log file, so the volume is not bounded: name the file in the template\'s create-files, so the adapter creates it before the app starts (or give the pod an fsGroup and let the app create its files group-writable)', { file: name, error: (error as NodeJS.ErrnoException).code });
       }
       return;
     }

@@ -1,6 +1,7 @@
 // What the adapters share: a poll loop that stops on SIGTERM, and JSON lines on stdout. Records
 // go to stdout, one JSON object per line, for the cluster's log pipeline; the adapter's own
 // messages go to stderr, so the two never mix in one stream.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface AdapterIo {
   /** One structured record. */
@@ -27,9 +28,8 @@ export async function pollUntilAborted(once: () => void | Promise<void>, interva
       if (!signal.aborted) io.diagnostic('poll failed; retrying next interval', { error: (error as Error).message });
     }
     if (signal.aborted) break; // an abort during the poll: its event has fired already
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
+    // timers/promises removes its abort listener and clears its timer whichever comes first, so
+    // a loop that runs for weeks holds one listener and one timer, never one per poll.
+    await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
   }
 }

@@ -212,6 +212,10 @@ export const patternTemplateSchema: Schema = {
           type: 'boolean',
           description: 'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
         },
+        startBeforeApp: {
+          type: 'boolean',
+          description: "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",
+        },
       },
     },
     status: {

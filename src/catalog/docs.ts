@@ -3,7 +3,7 @@
 // `podpattern docs` command does the reading and writing.
 import { listeningPorts } from '../template/listeners.js';
 import { wholeParameter } from '../template/placeholders.js';
-import { PATTERNS, type ParameterSpec, type Template } from '../model/template.js';
+import { PATTERNS, startsBeforeApp, type ParameterSpec, type Template } from '../model/template.js';
 import { PATTERN_KEYS, fileKey, parameterKey } from '../model/keys.js';
 
 export interface DocPage {
@@ -88,10 +88,16 @@ export function bounds(p: ParameterSpec, quote: (text: string) => string = code)
 
 function containerSection({ spec, compiled }: Template): string[] {
   const lines = ['## Containers', '', '| container | runs as | image | ports |', '|---|---|---|---|'];
-  const role = spec.pattern === 'sidecar' ? 'sidecar (a native sidecar where enabled)' : 'container (a native sidecar in pods that run to completion)';
+  const first = startsBeforeApp(spec, spec.pattern);
+  const role = first ? 'native sidecar where the server has them, else a container' : 'container (a native sidecar in pods that run to completion)';
   for (const c of spec.initContainers) lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   for (const c of spec.containers) lines.push(`| \`${c.name}\` | ${role} | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   lines.push('');
+  if (spec.containers.length > 0) {
+    lines.push(first
+      ? `Starts before the app (\`startBeforeApp: true\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): on servers with native sidecars (Kubernetes 1.29 and later) the app's containers start once it has started${spec.containers.some((c) => c.startupProbe !== undefined) ? ' and its startup probe has passed' : ''}, and it is stopped after them. On older servers it starts beside the app, which may start first; \`explain\` and the admission response say so in a warning.`
+      : `Starts beside the app (\`startBeforeApp: false\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): the app never waits for it.`, '');
+  }
   const local = [...new Set(compiled.listeners.map((l) => portText(l.port, l.parameter, spec.parameters)))];
   if (local.length > 0) {
     lines.push(`Listens on 127.0.0.1 only, for the app inside the pod (no containerPort is declared, and the probes run inside the container): ${local.join('; ')}.`, '');

@@ -104,6 +104,7 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     ...(spec.os === undefined ? {} : { os: spec.os }),
     ...(spec.keepLocalVolumes === undefined ? {} : { keepLocalVolumes: spec.keepLocalVolumes }),
     ...(spec.sizing === undefined ? {} : { sizing: spec.sizing }),
+    ...(spec.startBeforeApp === undefined ? {} : { startBeforeApp: spec.startBeforeApp }),
   };
 }
 

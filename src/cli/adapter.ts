@@ -3,7 +3,7 @@
 // them needs no egress, no plugin installed at start and nothing but this pinned image; each
 // writes JSON lines on stdout and its own messages on stderr, and stops on SIGTERM.
 import { parseArgs } from 'node:util';
-import { pollLogs, type Positions } from '../adapters/log-normalizer.js';
+import { FILE_NAME, createLogFiles, pollLogs, type Positions } from '../adapters/log-normalizer.js';
 import { LINE_FORMATS, type LineFormat } from '../adapters/line-formats.js';
 import { pollUntilAborted, processAdapterIo, type AdapterIo } from '../adapters/poll.js';
 import { pollSlowlog, type SlowlogState } from '../adapters/redis-slowlog.js';
@@ -20,6 +20,8 @@ KIND and its flags:
   log-normalizer  follows log files in a directory and writes each line as a JSON line
       --dir DIR (required)  --files GLOB (*.log)  --format ${LINE_FORMATS.join('|')} (none)
       --max-file-mib N (64: a file read to its end past N MiB is truncated)  --interval SECONDS (1)
+      --create NAMES (comma-separated: files created in DIR, mode 0666, unless they exist)
+      --create-only (create them and exit: an init container, before the app starts)
       a line longer than 65,536 characters is written cut, with "truncated": true
 
 Records go to stdout, one JSON object per line; the adapter's own messages go to stderr.
@@ -37,6 +39,8 @@ const FLAGS = {
   format: { type: 'string', default: 'none' },
   'max-file-mib': { type: 'string', default: '64' },
   interval: { type: 'string' },
+  create: { type: 'string', default: '' },
+  'create-only': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -56,6 +60,11 @@ export async function run(argv: string[], io: Io = processIo, adapterIo: Adapter
     if (kind === undefined || !(kind in DEFAULT_INTERVAL) || extra.length > 0) throw new UsageError(`give one KIND: ${Object.keys(DEFAULT_INTERVAL).join(', ')}`);
     const intervalMs = integer('interval', values.interval ?? String(DEFAULT_INTERVAL[kind]), 1, 86_400) * 1000;
     const once = pollerFor(kind, values);
+    if (kind === 'log-normalizer') {
+      const created = createLogFiles(String(values.dir), fileNames(String(values.create)));
+      if (created.length > 0) adapterIo.diagnostic('created log files for the app to append to', { files: created });
+      if (values['create-only'] === true) return 0;
+    } else if (values.create !== '' || values['create-only'] === true) throw new UsageError('--create and --create-only are log-normalizer flags');
     const stop = signal ?? stopSignal();
     adapterIo.diagnostic(`adapter ${kind} started`, { intervalMs });
     await pollUntilAborted(() => once(adapterIo, stop), intervalMs, stop, adapterIo);
@@ -89,6 +98,13 @@ function pollerFor(kind: string, values: Values): (io: AdapterIo, stop: AbortSig
   const options = { dir: String(values.dir), files, format, maxFileBytes: integer('max-file-mib', String(values['max-file-mib']), 1, 1_048_576) * 1024 * 1024 };
   const positions: Positions = new Map();
   return (io) => pollLogs(options, positions, io);
+}
+
+function fileNames(list: string): string[] {
+  const names = list === '' ? [] : list.split(',');
+  const bad = names.find((name) => !FILE_NAME.test(name));
+  if (bad !== undefined) throw new UsageError(`--create takes file names (letters, digits, '.', '_', '-'), comma-separated, got '${bad}'`);
+  return names;
 }
 
 /** Aborts on SIGTERM (the kubelet stopping the container) or SIGINT. */

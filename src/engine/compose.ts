@@ -2,7 +2,7 @@
 // find every clash and missing object. Mutates the pod it is given (the engine hands it an
 // editable copy, patch.ts); the caller diffs the result for the patch.
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { Template, TemplateSpec } from '../model/template.js';
+import { startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { editableContainer } from './patch.js';
 import { RULES, filesVolumeOf, named, placeable, type Composed, type Piece, type Placement } from './rules.js';
@@ -63,8 +63,13 @@ class Composition {
     for (const container of rendered.initContainers) this.addContainer(setDefaults(container, template.spec), 'initContainers', template.name);
     if (!placeable(piece, this.placement)) return;
     // In a pod that runs to completion every long-running helper is a native sidecar, or the
-    // pod never finishes; elsewhere only the sidecar pattern is (it must start first).
-    const nativeSidecar = this.placement.native && (piece.pattern === 'sidecar' || this.placement.runsToCompletion);
+    // pod never finishes; elsewhere those that must be Ready before the app starts are.
+    const first = startsBeforeApp(template.spec, piece.pattern);
+    const nativeSidecar = this.placement.native && (first || this.placement.runsToCompletion);
+    if (first && !this.placement.native && rendered.containers.length > 0) {
+      const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
+      this.warnings.push(`template ${template.name}'s ${names} should be Ready before the app starts, but ${this.placement.why}: they start beside the app's containers, and the app may start first (the order is not held)`);
+    }
     for (const container of rendered.containers) {
       // The render's own object: made a native sidecar in place (its key order as a copy would have it).
       const prepared = setDefaults(container, template.spec);

@@ -54,6 +54,11 @@ export interface TemplateSpec {
   sizing?: { cpu?: SizingBounds; memory?: SizingBounds };
   /** Its emptyDir volumes hold what must not be lost: not offered to the cluster autoscaler as safe to evict. */
   keepLocalVolumes?: boolean;
+  /**
+   * The template's containers are Ready before the app starts (native sidecars gated by their
+   * startup probes, where the server has them). Unset: by pattern (engine/lifecycle.ts).
+   */
+  startBeforeApp?: boolean;
 }
 
 /** The values Kubernetes allows in a pod's spec.os.name, and so the ones a template may declare. */
@@ -66,6 +71,15 @@ export const DEFAULT_OS = ['linux'];
 export interface SizingBounds {
   min: string;
   max: string;
+}
+
+/**
+ * Whether a template's containers must be Ready before the app starts: what the template says,
+ * else by pattern. Sidecars and ambassadors serve the app, which may call them as it starts;
+ * adapters read what the app produces, so they start beside it.
+ */
+export function startsBeforeApp(spec: Pick<TemplateSpec, 'startBeforeApp'>, pattern: Pattern): boolean {
+  return spec.startBeforeApp ?? pattern !== 'adapter';
 }
 
 /** Where a template came from; shown in `templates`, logs and denial messages. */

@@ -3,7 +3,7 @@
 // binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, type Template, type TemplateSpec } from '../model/template.js';
+import { PATTERNS, startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import { INJECTED_LABEL, INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
@@ -67,7 +67,7 @@ function unparsable(objects: unknown): string[] {
 
 function policyObjects(template: Template, options: PolicyOptions): Record<string, unknown>[] {
   const scope: Scope = { template };
-  const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
+  const native = startsBeforeApp(template.spec, template.spec.pattern) ? 'true' : 'variables.runsToCompletion';
   const variables = sharedVariables(template, scope, native);
   const mutations = [
     { patchType: 'ApplyConfiguration', applyConfiguration: { expression: applyConfiguration(template, scope, native) } },
@@ -279,7 +279,7 @@ function jsonPatch(template: Template, scope: Scope): string {
   const ops = [append('volumes', v(volumes, 'volumes'))];
   const inits = v(prepared(spec.initContainers, false, spec), 'initContainers');
   const sidecars = v(prepared(spec.containers, true, spec), 'initContainers');
-  if (spec.pattern === 'sidecar') {
+  if (startsBeforeApp(spec, spec.pattern)) {
     ops.push(append('initContainers', [...inits, ...sidecars]));
   } else {
     ops.push(

@@ -1,7 +1,7 @@
 // The log normalizer against hostile files, counted in bytes and records: a line that never
 // ends, a line whose JSON cannot be written back, a character split at the read boundary, and
 // an access-log line built to make a backtracking parser quadratic.
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -82,4 +82,34 @@ t.test('the combined log format is parsed in one pass: an unterminated quoted re
   t.same(parseLine('apache2', ordinary), { ownTime: '02/Jan/2024:03:04:05 +0000', fields: { remote: '10.1.2.3', user: 'bob', method: 'GET', path: '/x?q=1', protocol: 'HTTP/1.1', code: 200, size: 12, referer: 'https://ref.example/', agent: 'curl/8 (x)' } });
   t.same(parseLine('nginx', '10.1.2.3 - - [02/Jan/2024:03:04:05 +0000] "GET /" 304 -'), { ownTime: '02/Jan/2024:03:04:05 +0000', fields: { remote: '10.1.2.3', user: '-', method: 'GET', path: '/', code: 304 } }, 'no protocol, no size, no referer and agent');
   t.same(parseLine('nginx', '10.1.2.3 - - [02/Jan/2024:03:04:05 +0000] "\\x16\\x03" 400 0'), { fields: { message: '10.1.2.3 - - [02/Jan/2024:03:04:05 +0000] "\\x16\\x03" 400 0' } }, 'a request with no method and path is kept whole, as before');
+});
+
+t.test('--create makes the named files, 0666 and empty, leaves an existing one alone, and refuses what is not a file name', async (t) => {
+  const { run } = await import('../../src/cli/adapter.js');
+  const dir = mkdtempSync(join(tmpdir(), 'normalizer-create-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'error.log'), 'the app\'s own\n', { mode: 0o600 });
+  const err: string[] = [];
+  const diagnostics: string[] = [];
+  const io = { stdout: () => undefined, stderr: (s: string) => err.push(s), readStdin: () => '' };
+  const adapterIo: AdapterIo = { record: () => undefined, diagnostic: (message, fields) => diagnostics.push(`${message} ${JSON.stringify(fields)}`) };
+  const previous = process.umask(0o077); // the mode must not depend on the umask
+  try {
+    t.equal(await run(['log-normalizer', `--dir=${dir}`, '--create=access.log,error.log', '--create-only'], io, adapterIo), 0, err.join(''));
+  } finally {
+    process.umask(previous);
+  }
+  t.equal(statSync(join(dir, 'access.log')).mode & 0o777, 0o666, 'access.log created 0666 whatever the umask');
+  t.equal(statSync(join(dir, 'access.log')).size, 0, 'and empty');
+  t.equal(readFileSync(join(dir, 'error.log'), 'utf8'), 'the app\'s own\n', 'an existing file is left as it is');
+  t.equal(statSync(join(dir, 'error.log')).mode & 0o777, 0o600, 'mode included');
+  t.match(diagnostics, [/created log files .*"access\.log"/], 'it says which it created');
+  for (const bad of ['../escape.log', 'a/b.log', '.hidden', 'a.log,,b.log']) {
+    err.length = 0;
+    t.equal(await run(['log-normalizer', `--dir=${dir}`, `--create=${bad}`, '--create-only'], io, adapterIo), 2, `'${bad}' is a usage error`);
+    t.match(err.join(''), /--create takes file names/, 'which says what --create takes');
+  }
+  err.length = 0;
+  t.equal(await run(['storm', '--create=a.log'], io, adapterIo), 2, '--create on another adapter is a usage error');
+  t.match(err.join(''), /log-normalizer flags/);
 });

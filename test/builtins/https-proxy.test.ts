@@ -3,11 +3,11 @@
 import { X509Certificate } from 'node:crypto';
 import t from 'tap';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
-import { injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, untilStopped } from '../podrunner/builtin.js';
 
 t.test('https-proxy terminates HTTPS with the Secret\'s certificate in front of the app', { skip: podRunnerSkip(['nginx', 'busybox']) }, async (t) => {
   // The legacy app: plain HTTP on 127.0.0.1:8080 only.
-  const app = { name: 'app', image: 'busybox:1.37.0', command: ['sh', '-c', 'mkdir -p /tmp/www && echo legacy app > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www'], securityContext: restrictedApp, volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
+  const app = { name: 'app', image: 'busybox:1.37.0', command: ['sh', '-c', `mkdir -p /tmp/www && echo legacy app > /tmp/www/index.html && ${untilStopped('httpd -f -p 127.0.0.1:8080 -h /tmp/www')}`], securityContext: restrictedApp, volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
     readinessProbe: { exec: { command: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/'] }, periodSeconds: 1 } };
   const pod = injectedPod('sidecar', 'https-proxy', { 'tls-secret': 'web-tls', 'upstream-port': '8080' }, { containers: [app], volumes: [{ name: 'scratch', emptyDir: {} }] }, 'always');
   const certs = await makeCertificates({ dnsNames: ['legacy-web.default.svc'] });
@@ -18,4 +18,5 @@ t.test('https-proxy terminates HTTPS with the Secret\'s certificate in front of 
   t.equal(response.status, 200, 'HTTPS answered on the pod IP');
   t.equal(response.body.trim(), 'legacy app', 'the app answered through the proxy');
   t.equal(response.fingerprint, new X509Certificate(certs.certPem).fingerprint256, 'with the certificate from the Secret');
+  await stopCleanly(t, running);
 });

@@ -3,7 +3,7 @@
 // metrics on the pod IP, where the test scrapes them as Prometheus would.
 import { get } from 'node:http';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 function fetchText(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -32,4 +32,5 @@ t.test('redis-exporter serves the Redis stats as Prometheus metrics', { skip: po
   t.match(metrics, /^redis_up 1$/m, 'redis_up 1: the exporter reached the Redis in its pod');
   t.match(metrics, /^redis_db_keys\{db="db0"\} 1$/m, 'the key the app wrote is counted');
   t.match(metrics, /^redis_connected_clients \d+$/m, 'client stats');
+  await stopCleanly(t, running);
 });

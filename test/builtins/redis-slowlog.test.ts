@@ -2,7 +2,7 @@
 // that logs commands slower than 1 ms; the adapter (podpattern's own image, run from this
 // repository's build) turns its SLOWLOG into JSON lines on stdout. The pod has no egress.
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 /** A Lua loop that takes well over a millisecond on any machine. */
 const SLOW = ['EVAL', 'local i = 0 while i < 3000000 do i = i + 1 end return i', '0'];
@@ -30,4 +30,5 @@ t.test('redis-slowlog turns the slow queries of a real Redis into structured std
   const stdout = running.logs('redis-slowlog', 'stdout').split('\n').filter(Boolean);
   t.ok(stdout.every((line) => (JSON.parse(line) as { source?: string }).source === 'redis-slowlog'), 'stdout carries only slow-log records');
   t.match(running.logs('redis-slowlog', 'stderr'), /adapter redis-slowlog started/, 'the adapter\'s own messages go to stderr');
+  await stopCleanly(t, running);
 });

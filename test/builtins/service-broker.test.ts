@@ -5,7 +5,7 @@
 // from outside the pod.
 import { connect, createServer, type Server } from 'node:net';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
 
 const SERVICE = 'mysql.data.svc.cluster.local';
 
@@ -29,10 +29,10 @@ function echoServer(host: string, port: number): Promise<Server> {
 
 t.test('service-broker relays to a Service that appears after the pod started', { skip: podRunnerSkip(['socat', 'busybox']) }, async (t) => {
   const relay = {
-    name: 'app', image: 'alpine/socat:1.8.0.3', args: ['TCP-LISTEN:8080,fork,reuseaddr', 'TCP:$(BROKER_HOST):$(BROKER_PORT)'], securityContext: restrictedApp,
+    name: 'app', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)')], securityContext: restrictedApp,
     ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
   };
-  const pod = injectedPod('ambassador', 'service-broker', { service: 'mysql', namespace: 'data', port: '13306' }, { containers: [relay] });
+  const pod = injectedPod('ambassador', 'service-broker', { service: 'mysql', namespace: 'data', port: '13306' }, { containers: [relay] }, 'always');
   const running = await runUntilReady(t, pod);
   t.equal(await roundTrip(running.ip, 8080, 'hello'), '', 'before the Service exists a connection is closed, and the broker keeps running');
 
@@ -44,5 +44,6 @@ t.test('service-broker relays to a Service that appears after the pod started', 
     return reply === '' ? undefined : reply;
   }, 60_000, 'a relayed answer');
   t.equal(answer, 'echo:hello', 'the broker relays to the Service that appeared after start');
-  t.match(running.states(), [{ name: 'app', restarts: 0 }, { name: 'service-broker', restarts: 0, ready: true }], 'without restarting');
+  t.match(running.states(), [{ name: 'service-broker', kind: 'sidecar', restarts: 0, ready: true }, { name: 'app', restarts: 0 }], 'without restarting; the broker is a native sidecar, Ready before the app, which connects to it as it starts');
+  await stopCleanly(t, running);
 });

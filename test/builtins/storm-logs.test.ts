@@ -6,7 +6,7 @@
 // to it, as the Storm UI container of a real pod would listen there.
 import { createServer, type Server } from 'node:http';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 const TOPOLOGY_ID = 'wordcount-1-1700000000';
 
@@ -56,4 +56,5 @@ t.test('storm-logs turns Storm UI topology statistics into structured stdout lin
   t.match(records.find((r) => r.kind === 'bolt'), { component: 'count', executed: 590, capacity: '0.012', processLatency: '0.400' }, 'each bolt');
   t.ok(requests.includes('/api/v1/topology/summary'), 'it asked for the summary');
   t.ok(requests.includes(`/api/v1/topology/${TOPOLOGY_ID}?window=600&sys=false`), 'then the topology, for the window, without system components');
+  await stopCleanly(t, running);
 });

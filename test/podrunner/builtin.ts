@@ -40,6 +40,20 @@ export async function runUntilReady(t: Test, pod: V1Pod, options: StartOptions =
   return running;
 }
 
+/**
+ * Deletes the pod as the kubelet would (stop signal, grace period, SIGKILL) and checks that every
+ * container ended by itself before the grace period was over. Each container's stop signal, exit
+ * code and time to exit are written to the test's output.
+ */
+export async function stopCleanly(t: Test, running: RunningPod): Promise<void> {
+  const ended = await running.stop();
+  for (const c of ended) {
+    if (c.signal === undefined) continue; // not running when the pod was deleted (a finished init container)
+    t.comment(`${c.name} (${c.kind}): ${c.signal} -> ${c.killed ? 'SIGKILL at the end of the grace period' : `exited ${c.exitCode}`} after ${c.exitMs} ms`);
+    t.notOk(c.killed, `${c.name} exited on ${c.signal} by itself, before the grace period ended (exit ${c.exitCode})`);
+  }
+}
+
 /** Polls `check` every 100 ms until it returns a value, or fails after `timeoutMs` with the last error. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -55,5 +69,19 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A shell line that runs `command` until the container's SIGTERM: busybox programs have no
+ * handler, so as PID 1 they would ignore it and wait for SIGKILL. The shell waits in `wait`,
+ * where a trapped signal is taken at once.
+ */
+export const untilStopped = (command: string): string => `trap 'exit 0' TERM; ${command} & wait $!`;
+
+/**
+ * A shell line for an app that uses its ambassador as it starts: it connects to `address`
+ * (HOST:PORT) first and exits 1 if nothing listens there (the kubelet then restarts it after a
+ * back-off), else execs `command`. socat, as in the alpine/socat image.
+ */
+export const usesAtBoot = (address: string, command: string): string => `socat -u /dev/null TCP:${address} || exit 1; exec ${command}`;
 
 export const restrictedApp = { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };

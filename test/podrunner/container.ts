@@ -1,6 +1,7 @@
 // One running container: its process in the pod's sandbox, its log, and exec into it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
 import { containerSandbox, envArgs, groupArgs, sandboxArgs } from './sandbox.js';
 
@@ -13,7 +14,10 @@ export interface ContainerProcess {
   exitCode: number | null | undefined;
   /** Runs argv in the container's mount, network and pid namespaces, as its user. */
   exec(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string }>;
+  /** Signals every process of the container (its process group): SIGKILL at the end of a grace period. */
   kill(signal: NodeJS.Signals): void;
+  /** Sends `signal` to the container's first process only, as a runtime sends a stop signal. */
+  signal(signal: NodeJS.Signals): Promise<void>;
 }
 
 export interface LaunchInput {
@@ -47,7 +51,7 @@ function sandboxOf(input: LaunchInput): string[] {
   if (input.extraPath !== undefined) mounts.push({ source: input.extraPath, target: APPLET_DIR, readOnly: true });
   for (const [source, target] of input.imageBinds ?? []) mounts.push({ source, target, readOnly: true });
   const { uid, gid, groups, etcHosts, resolvConf, hostname } = input;
-  return sandboxArgs({ ...security, mounts, uid, gid, groups, etcHosts, resolvConf, hostname, workingDir: input.container.workingDir || '/', infoFd: 3 });
+  return sandboxArgs({ ...security, mounts, uid, gid, groups, etcHosts, resolvConf, hostname, workingDir: input.container.workingDir || '/', infoFd: 3, asPid1: true });
 }
 
 export function launch(input: LaunchInput): ContainerProcess {
@@ -71,7 +75,7 @@ export function launch(input: LaunchInput): ContainerProcess {
     stream.on('data', (chunk) => {
       info += String(chunk);
       const found = /"child-pid"\s*:\s*(\d+)/.exec(info);
-      if (found) resolve(Number(found[1]));
+      if (found) whenExecuted(Number(found[1])).then(resolve, reject);
     });
     child.once('exit', () => reject(new Error(`container ${input.container.name} exited before it started`)));
   });
@@ -84,8 +88,33 @@ export function launch(input: LaunchInput): ContainerProcess {
     exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
     exec: (argv, env, timeoutMs) => execIn(input, pid, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
     kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
+    signal: async (signal) => {
+      const target = await pid.catch(() => undefined);
+      if (target !== undefined && result.exitCode === undefined) try { process.kill(target, signal); } catch { /* already gone */ }
+    },
   };
   return result;
+}
+
+/** What runs in the container's first process before the container's own program. */
+const RUNTIME_PROGRAMS = new Set(['bwrap', 'setpriv', 'env']);
+
+/**
+ * bwrap reports the child's pid before it has built the container's mounts; exec and signals
+ * wait until that process has become the container's own program, through bwrap, setpriv and env
+ * (a runtime reports a container started only then).
+ */
+async function whenExecuted(pid: number): Promise<number> {
+  for (;;) {
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return pid; // already gone: its exit is reported on `exited`
+    }
+    if (!RUNTIME_PROGRAMS.has(basename(exe))) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Runs `argv` inside the running container whose first process is `pid`, as the container's user. */

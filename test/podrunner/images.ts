@@ -21,6 +21,8 @@ export interface ImageProgram {
   workingDir?: string;
   /** The image is built on busybox (Alpine, busybox): its applets are on PATH. */
   busybox?: boolean;
+  /** The image's STOPSIGNAL: what the runtime sends when the container stops (SIGTERM when unset). */
+  stopSignal?: NodeJS.Signals;
 }
 
 /** Images by repository, without tag or digest. */
@@ -34,11 +36,11 @@ const busyboxApplets = (names: string[]): Record<string, string[]> =>
 const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'stat', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
 
 export const DEFAULT_IMAGES: ImageMap = {
-  'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 }, busybox: true },
-  nginx: { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 0, gid: 0 } },
+  'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 }, busybox: true, stopSignal: 'SIGQUIT' },
+  nginx: { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 0, gid: 0 }, stopSignal: 'SIGQUIT' },
   busybox: { from: 'Debian busybox', commands: SHELL_TOOLS, cmd: ['sh'], user: { uid: 0, gid: 0 }, busybox: true },
   'alpine/socat': { from: 'Debian socat', commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS }, entrypoint: ['socat'], user: { uid: 0, gid: 0 }, busybox: true },
-  'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 } },
+  'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 }, stopSignal: 'SIGINT' },
   redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
   'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
   // The image's ENTRYPOINT, WORKDIR and contents (/app: dist, node_modules, package.json) as the

@@ -4,6 +4,10 @@
 // then the app containers start together. Each container's startup probe gates its readiness
 // and liveness probes; a liveness failure or an exit restarts the container (restartPolicy
 // Always). The pod is Ready when every app container and native sidecar is ready.
+// Each program is the first process (PID 1) of its own pid namespace, as under a container
+// runtime. stop() terminates the pod as the kubelet does: the image's stop signal to each
+// container's first process (app containers together, then native sidecars in reverse order),
+// SIGKILL to whatever is left when the grace period ends, and a record of how each one ended.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +43,19 @@ export interface ContainerState {
   lastProbeFailure?: string;
 }
 
+export interface Termination {
+  name: string;
+  kind: ContainerState['kind'];
+  /** The stop signal sent (the image's STOPSIGNAL, else SIGTERM); undefined if it was not running. */
+  signal?: NodeJS.Signals;
+  /** What the container's first process exited with (128 + n when a signal ended it). */
+  exitCode: number | null;
+  /** True when it was still running at the end of the grace period and got SIGKILL. */
+  killed: boolean;
+  /** Milliseconds from its stop signal to its exit (reported, never asserted). */
+  exitMs?: number;
+}
+
 export interface RunningPod {
   ip: string;
   /** The `ip netns` name of the pod's network namespace. */
@@ -53,7 +70,8 @@ export interface RunningPod {
   exec(container: string, argv: string[], timeoutMs?: number): Promise<{ code: number | null; output: string }>;
   /** Adds or changes a name in the pod's /etc/hosts: a Service appearing in cluster DNS. */
   setHost(name: string, address: string): void;
-  stop(): Promise<void>;
+  /** Terminates the pod (see the top of this file); resolves with how each container ended. */
+  stop(): Promise<Termination[]>;
 }
 
 interface Slot { spec: V1Container; state: ContainerState; proc?: ContainerProcess; logPath: string }
@@ -199,23 +217,36 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
 
     const describe = (): string => slots.map((s) => `--- ${s.spec.name} ${JSON.stringify(s.state)}\n${readLog(s).slice(-4000)}`).join('\n');
 
-    const stop = async (): Promise<void> => {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(poll);
-      for (const timer of timers) clearTimeout(timer);
-      const grace = (pod.spec?.terminationGracePeriodSeconds ?? 5) * 1000;
-      await Promise.all(slots.map(async (slot) => {
-        const proc = slot.proc;
-        if (proc === undefined || proc.exitCode !== undefined) return;
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), Math.min(grace, 5000));
-        await proc.exited;
-        clearTimeout(timer);
-      }));
-      await net.remove();
-      rmSync(dir, { recursive: true, force: true });
-      removeExitHook();
+    let terminations: Promise<Termination[]> | undefined;
+    const stopContainer = async (slot: Slot, deadline: number): Promise<Termination> => {
+      const proc = slot.proc;
+      const { name, kind } = slot.state;
+      if (proc === undefined || proc.exitCode !== undefined) return { name, kind, exitCode: proc?.exitCode ?? null, killed: false };
+      const signal = images[repositoryOf(slot.spec.image ?? '')]?.stopSignal ?? 'SIGTERM';
+      const sent = performance.now();
+      let killed = false;
+      const timer = setTimeout(() => { killed = true; proc.kill('SIGKILL'); }, Math.max(0, deadline - Date.now()));
+      await proc.signal(signal);
+      const exitCode = await proc.exited;
+      clearTimeout(timer);
+      return { name, kind, signal, exitCode, killed, exitMs: Math.round(performance.now() - sent) };
+    };
+    const stop = (): Promise<Termination[]> => {
+      terminations ??= (async () => {
+        stopped = true;
+        clearInterval(poll);
+        for (const timer of timers) clearTimeout(timer);
+        // The kubelet's order: app containers together, then native sidecars one by one in reverse
+        // order of start, all within one grace period (default 30 s).
+        const deadline = Date.now() + (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+        const ended = await Promise.all(slots.filter((s) => s.state.kind !== 'sidecar').map((slot) => stopContainer(slot, deadline)));
+        for (const slot of slots.filter((s) => s.state.kind === 'sidecar').reverse()) ended.push(await stopContainer(slot, deadline));
+        await net.remove();
+        rmSync(dir, { recursive: true, force: true });
+        removeExitHook();
+        return ended;
+      })();
+      return terminations;
     };
 
     return {

@@ -26,6 +26,8 @@ const restricted = { runAsUser: 1234, runAsGroup: 2345, runAsNonRoot: true, read
 const pod: V1Pod = {
   metadata: { name: 'runner-test', namespace: 'default', annotations: { 'example.dev/greeting': 'hello from the annotation' }, labels: { app: 'runner' } },
   spec: {
+    // busybox httpd has no SIGTERM handler: as PID 1 it waits for SIGKILL, so a short grace period.
+    terminationGracePeriodSeconds: 1,
     volumes: [
       { name: 'shared', emptyDir: {} },
       { name: 'info', downwardAPI: { items: [{ path: 'greeting', fieldRef: { fieldPath: "metadata.annotations['example.dev/greeting']" } }, { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
@@ -88,7 +90,7 @@ t.test('a pod of busybox containers, run as the kubelet runs it', { skip }, asyn
 t.test('a listener on 127.0.0.1 probed on the pod IP never becomes Ready', { skip }, async (t) => {
   const loopback: V1Pod = {
     metadata: { name: 'loopback', namespace: 'default' },
-    spec: { containers: [{ name: 'only-local', image: 'busybox:1.37.0', command: ['httpd', '-f', '-p', '127.0.0.1:8082', '-h', '/'], securityContext: restricted, readinessProbe: { tcpSocket: { port: 8082 }, periodSeconds: 1 } }] },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'only-local', image: 'busybox:1.37.0', command: ['httpd', '-f', '-p', '127.0.0.1:8082', '-h', '/'], securityContext: restricted, readinessProbe: { tcpSocket: { port: 8082 }, periodSeconds: 1 } }] },
   };
   const running = await startPod(loopback);
   t.teardown(() => running.stop());
@@ -104,8 +106,34 @@ t.test('an image the table lacks, and a root container under runAsNonRoot, do no
   const running = await startPod(unknown);
   t.teardown(() => running.stop());
   await t.rejects(running.waitReady(READY_BOUND_MS), /no host program stands for it/);
-  const root: V1Pod = { metadata: { name: 'root' }, spec: { containers: [{ name: 'x', image: 'busybox:1.37.0', command: ['sleep', '60'], securityContext: { runAsNonRoot: true } }] } };
+  const root: V1Pod = { metadata: { name: 'root' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'x', image: 'busybox:1.37.0', command: ['sleep', '60'], securityContext: { runAsNonRoot: true } }] } };
   const rootPod = await startPod(root);
   t.teardown(() => rootPod.stop());
   await t.rejects(rootPod.waitReady(READY_BOUND_MS), /runAsNonRoot/);
+});
+
+t.test('each program is PID 1 of its container: a stop signal it does not handle ends in SIGKILL, recorded', { skip }, async (t) => {
+  // A shell waits for a signal in `wait`, never in a foreground command (which would hold the trap back).
+  const handles = "trap 'exit 3' TERM; while :; do sleep 1 & wait $!; done";
+  // Ready once PID 1 catches SIGTERM (bit 15 of SigCgt in proc(5)'s status), so the stop never
+  // comes before the trap.
+  const trapped = { exec: { command: ['sh', '-c', 'mask=$(sed -n "s/^SigCgt:[[:space:]]*//p" /proc/1/status); [ $((0x$mask & 0x4000)) -ne 0 ]'] }, periodSeconds: 1 };
+  const stopping: V1Pod = {
+    metadata: { name: 'stopping' },
+    spec: {
+      terminationGracePeriodSeconds: 30,
+      initContainers: [{ name: 'side', image: 'busybox:1.37.0', restartPolicy: 'Always', command: ['sh', '-c', handles], securityContext: restricted, startupProbe: trapped }],
+      containers: [{ name: 'handles', image: 'busybox:1.37.0', command: ['sh', '-c', handles], securityContext: restricted, readinessProbe: trapped }],
+    },
+  };
+  const ignoring: V1Pod = { metadata: { name: 'ignoring' }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'ignores', image: 'busybox:1.37.0', command: ['sleep', '600'], securityContext: restricted }] } };
+  const [one, two] = await Promise.all([startPod(stopping), startPod(ignoring)]);
+  t.teardown(() => Promise.all([one.stop(), two.stop()]));
+  await Promise.all([one.waitReady(READY_BOUND_MS), two.waitReady(READY_BOUND_MS)]);
+  t.same((await two.exec('ignores', ['cat', '/proc/1/cmdline'])).output.split('\0').slice(-3), ['sleep', '600', ''], 'the program itself (sleep 600) is PID 1 of its pid namespace');
+  t.match(await one.stop(), [
+    { name: 'handles', kind: 'app', signal: 'SIGTERM', exitCode: 3, killed: false },
+    { name: 'side', kind: 'sidecar', signal: 'SIGTERM', exitCode: 3, killed: false },
+  ], 'a handler exits by itself, and the native sidecar is stopped after the app container');
+  t.match(await two.stop(), [{ name: 'ignores', kind: 'app', signal: 'SIGTERM', killed: true }], 'PID 1 without a handler ignores SIGTERM sent from outside its namespace (pid_namespaces(7)) and is killed when the grace period ends');
 });

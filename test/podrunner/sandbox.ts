@@ -51,6 +51,13 @@ export interface SandboxSpec {
   resolvConf?: string;
   /** File descriptor on which bwrap reports the container's pid. */
   infoFd?: number;
+  /**
+   * The program is the first process (PID 1) of its pid namespace, as a container runtime runs
+   * it, rather than a child of bwrap's reaper: then the kernel delivers a signal sent from
+   * outside only if the program handles it (pid_namespaces(7)), which is what decides whether a
+   * container stops on its stop signal or waits for SIGKILL.
+   */
+  asPid1?: boolean;
 }
 
 /** Host folders that never stand in for an image's: the pod gets its own, or none. */
@@ -73,9 +80,7 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   }
   // No --new-session: the container stays in its caller's process group, so a signal to the
   // group (a pod's termination) reaches the program itself, not only bwrap.
-  const args = ['bwrap', '--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname ?? 'pod'];
-  if (spec.infoFd !== undefined) args.push('--info-fd', String(spec.infoFd));
-  args.push('--tmpfs', '/');
+  const args = ['bwrap', '--die-with-parent', ...namespaceArgs(spec), '--tmpfs', '/'];
   mirrorTree({ root, hidden: spec.rootfs === undefined ? HIDDEN : RUNTIME_OWNED }, '/', parents, new Set(targets), args);
   args.push('--proc', '/proc', '--dev', '/dev', '--ro-bind', '/sys', '/sys', '--dir', '/tmp', '--dir', '/run');
   // Folders on the way to a mount point are 0755, as a runtime makes them (bwrap would make the
@@ -94,6 +99,13 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   }
   args.push('--remount-ro', '/', '--chdir', spec.workingDir || '/');
   return [...args, '--', ...privilegeArgs(spec)];
+}
+
+function namespaceArgs(spec: SandboxSpec): string[] {
+  const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname ?? 'pod'];
+  if (spec.asPid1 === true) args.push('--as-pid-1');
+  if (spec.infoFd !== undefined) args.push('--info-fd', String(spec.infoFd));
+  return args;
 }
 
 /** What a container's spec says about its sandbox, given where each volume lives on the host. */

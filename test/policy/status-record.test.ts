@@ -4,6 +4,7 @@
 import t from 'tap';
 import { evaluate } from '@marcbachmann/cel-js';
 import { inject, type PodLike } from '../../src/engine/index.js';
+import { startsBeforeApp } from '../../src/model/template.js';
 import { statusExpression } from '../../src/policy/compile.js';
 import { ANNS_VARIABLE, parameterVariables } from '../../src/policy/params.js';
 import { testCatalog } from '../helpers/catalog.js';
@@ -34,7 +35,7 @@ for (const template of catalog.list().filter((x) => x.source === 'builtin')) {
       variables[ANNS_VARIABLE.name] = evaluate(ANNS_VARIABLE.expression, context);
       for (const v of parameterVariables(template)) variables[v.name] = evaluate(v.expression, context);
       variables['runsToCompletion'] = restartPolicy === 'Never';
-      const native = template.spec.pattern === 'sidecar' ? 'true' : 'variables.runsToCompletion';
+      const native = startsBeforeApp(template.spec, template.spec.pattern) ? 'true' : 'variables.runsToCompletion';
       const status = evaluate(statusExpression(template, { template }, native), context);
       t.equal(status, result.pod.metadata?.annotations?.['podpattern.dev/status'], `restartPolicy ${restartPolicy ?? 'Always'}`);
     }

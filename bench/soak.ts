@@ -1,0 +1,229 @@
+// `npm run soak`: runs each adapter and ambassador for a simulated week (PODPATTERN_SOAK_DAYS, 7
+// by default) with the time between polls or requests compressed to nothing, and prints how the
+// memory of each moved: heap (after a full GC) and RSS at the start and end, and their slope per
+// simulated day, fitted by least squares over the samples after the first fifth (the warm-up).
+// A flat line is what a container that lives for weeks needs; a leak shows as a steady slope.
+//
+// - Adapters (each in a process of its own, with the image's V8 flags and --expose-gc): the real poll loop and poller
+//   against real counterparts: log-normalizer follows a file that grows by ten lines a poll and
+//   that it truncates past 1 MiB; redis-slowlog polls a redis-server that logs every command as
+//   slow; storm polls a Storm UI double in this process. A week is as many polls as the adapter's
+//   default interval gives (1 s, 10 s and 60 s).
+// - Ambassadors: the programs the templates run (Debian's socat and nutcracker), on 127.0.0.1,
+//   with one request per simulated minute, each on a new connection, as an app that reconnects
+//   would; RSS is the program's whole process tree. The nginx-based templates are not soaked here.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pollLogs, type Positions } from '../src/adapters/log-normalizer.js';
+import { pollUntilAborted, type AdapterIo } from '../src/adapters/poll.js';
+import { pollSlowlog, type SlowlogState } from '../src/adapters/redis-slowlog.js';
+import { pollStorm } from '../src/adapters/storm.js';
+import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
+
+interface Sample { at: number; heap?: number; external?: number; rss: number }
+const DAY_S = 86_400;
+const days = Number(process.env.PODPATTERN_SOAK_DAYS ?? '7');
+const quiet: AdapterIo = { record: () => undefined, diagnostic: () => undefined };
+
+// --- worker: one adapter, sampled ------------------------------------------------------------
+
+async function adapterWorker(kind: string, polls: number, target: string): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc');
+  const once = pollerFor(kind, target);
+  const samples: Sample[] = [];
+  const every = Math.max(1, Math.floor(polls / 100));
+  const stop = new AbortController();
+  let done = 0;
+  await pollUntilAborted(async () => {
+    await once(stop.signal);
+    done++;
+    if (done % every === 0 || done === 1) {
+      gc();
+      const usage = process.memoryUsage();
+      samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss });
+    }
+    if (done >= polls) stop.abort();
+  }, 0, stop.signal, quiet);
+  process.stdout.write(`${JSON.stringify(samples)}\n`);
+}
+
+function pollerFor(kind: string, target: string): (stop: AbortSignal) => Promise<void> {
+  if (kind === 'log-normalizer') {
+    const dir = mkdtempSync(join(tmpdir(), 'soak-logs-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const positions: Positions = new Map();
+    const options = { dir, files: '*.log', format: 'nginx' as const, maxFileBytes: 1024 * 1024 };
+    let n = 0;
+    return () => {
+      const lines = Array.from({ length: 10 }, () => `127.0.0.1 - - [06/Dec/2026:01:02:03 +0000] "GET /item/${n++} HTTP/1.1" 200 612 "-" "soak"\n`).join('');
+      appendFileSync(join(dir, 'access.log'), lines);
+      pollLogs(options, positions, quiet);
+      return Promise.resolve();
+    };
+  }
+  if (kind === 'redis-slowlog') {
+    const state: SlowlogState = { lastId: undefined };
+    const options = { host: '127.0.0.1', port: Number(target), count: 128, timeoutMs: 5_000 };
+    return (stop) => pollSlowlog(options, state, quiet, stop);
+  }
+  const options = { url: target, window: 600, system: false, timeoutMs: 5_000 };
+  return (stop) => pollStorm(options, quiet, stop);
+}
+
+// --- counterparts ----------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function listening(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${String(child.spawnfile)} exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); }).once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function redisServer(): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--slowlog-log-slower-than', '0', '--slowlog-max-len', '128'], { stdio: 'ignore' });
+  await listening(port, child);
+  return { port, child };
+}
+
+function stormUi(): Promise<Server> {
+  const id = 'wordcount-1-1700000000';
+  const server = createHttpServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if ((req.url ?? '').startsWith('/api/v1/topology/summary')) res.end(JSON.stringify({ topologies: [{ id, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600 }] }));
+    else res.end(JSON.stringify({ id, name: 'wordcount', status: 'ACTIVE', topologyStats: [{ window: '600', emitted: 1, transferred: 1, acked: 1, failed: 0, completeLatency: '1.0' }], spouts: [{ spoutId: 's', emitted: 1, acked: 1, failed: 0 }], bolts: [{ boltId: 'b', executed: 1, acked: 1, failed: 0 }] }));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// --- measuring -------------------------------------------------------------------------------
+
+/** RSS of a process and all its descendants, from /proc. */
+function treeRss(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const walk = (p: number): void => {
+    try { total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024; } catch { /* gone */ }
+    for (const child of children.get(p) ?? []) walk(child);
+  };
+  walk(pid);
+  return total;
+}
+
+/** Least-squares slope of `value` against `at`, over the samples after the first fifth. */
+function slope(samples: Sample[], value: (s: Sample) => number): number {
+  const used = samples.slice(Math.floor(samples.length / 5));
+  const n = used.length;
+  const mx = used.reduce((sum, s) => sum + s.at, 0) / n;
+  const my = used.reduce((sum, s) => sum + value(s), 0) / n;
+  const num = used.reduce((sum, s) => sum + (s.at - mx) * (value(s) - my), 0);
+  const den = used.reduce((sum, s) => sum + (s.at - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+const MiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const KiB = (bytes: number): string => `${bytes >= 0 ? '+' : ''}${(bytes / 1024).toFixed(1)} KiB`;
+
+function line(name: string, unit: string, perDay: number, samples: Sample[]): string {
+  const first = samples[0]!;
+  const last = samples.at(-1)!;
+  const heap = first.heap === undefined ? '' : `heap ${MiB(first.heap)} -> ${MiB(last.heap!)} (${KiB(slope(samples, (s) => s.heap!) * perDay)}/day), external ${MiB(first.external!)} -> ${MiB(last.external!)}, `;
+  return `${name.padEnd(16)} ${String(last.at).padStart(7)} ${unit}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day)`;
+}
+
+async function soakAdapter(kind: string, intervalS: number, target: string): Promise<string> {
+  const polls = Math.round((days * DAY_S) / intervalS);
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += String(chunk)));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${kind} soak exited with ${code}`);
+  return line(kind, 'polls', DAY_S / intervalS, JSON.parse(out) as Sample[]);
+}
+
+/** One request per simulated minute through `port`, each on a new connection; `request` must get its answer. */
+async function soakAmbassador(name: string, child: ChildProcess, port: number, request: string, answer: RegExp): Promise<string> {
+  await listening(port, child);
+  const requests = days * 24 * 60;
+  const every = Math.max(1, Math.floor(requests / 100));
+  const samples: Sample[] = [];
+  for (let i = 1; i <= requests; i++) {
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
+      socket.on('data', (chunk) => { text += String(chunk); if (answer.test(text)) socket.end(); });
+      socket.once('close', () => resolve(text)).once('error', reject);
+    });
+    if (!answer.test(reply)) throw new Error(`${name}: request ${i} got ${JSON.stringify(reply.slice(0, 200))}`);
+    if (i % every === 0 || i === 1) samples.push({ at: i, rss: treeRss(child.pid!) });
+  }
+  child.kill('SIGKILL');
+  return line(name, 'conns', 24 * 60, samples);
+}
+
+async function main(): Promise<void> {
+  const missing = ['redis-server', 'socat', 'nutcracker'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  if (missing.length > 0) throw new Error(`not installed (.ci/run installs them): ${missing.join(', ')}`);
+  process.stdout.write(`soak: a simulated ${days}-day week, Node ${process.version}\n`);
+  const redis = await redisServer();
+  const storm = await stormUi();
+  try {
+    process.stdout.write(`${await soakAdapter('log-normalizer', 1, '')}\n`);
+    process.stdout.write(`${await soakAdapter('redis-slowlog', 10, String(redis.port))}\n`);
+    process.stdout.write(`${await soakAdapter('storm', 60, `http://127.0.0.1:${(storm.address() as AddressInfo).port}`)}\n`);
+
+    const echo = createServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => undefined)).listen(0, '127.0.0.1');
+    await new Promise((resolve) => echo.once('listening', resolve));
+    const brokerPort = await freePort();
+    const socat = spawn('socat', [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`], { stdio: 'ignore' });
+    process.stdout.write(`${await soakAmbassador('service-broker', socat, brokerPort, 'ping\n', /ping\n/)}\n`);
+    echo.close();
+
+    const dir = mkdtempSync(join(tmpdir(), 'soak-twemproxy-'));
+    const shardPort = await freePort();
+    writeFileSync(join(dir, 'nutcracker.yml'), `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n`);
+    const twemproxy = spawn('nutcracker', ['--conf-file', join(dir, 'nutcracker.yml'), '--stats-port', String(await freePort()), '--stats-addr', '127.0.0.1', '--output', '/dev/null'], { stdio: 'ignore' });
+    process.stdout.write(`${await soakAmbassador('redis-shard', twemproxy, shardPort, '*3\r\n$3\r\nSET\r\n$4\r\nsoak\r\n$1\r\n1\r\n', /\+OK\r\n/)}\n`);
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    redis.child.kill('SIGKILL');
+    storm.close();
+  }
+}
+
+if (process.argv[2] === 'adapter') {
+  adapterWorker(process.argv[3]!, Number(process.argv[4]), process.argv[5] ?? '').catch((error: unknown) => {
+    process.stderr.write(`soak worker failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });
+} else {
+  main().catch((error: unknown) => {
+    process.stderr.write(`soak failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
