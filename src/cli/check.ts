@@ -155,15 +155,31 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   }
   if (pods.length > 0) {
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
-    for (const pod of pods) {
-      // The commonest "why was my pod not injected": said first, as the verdict below follows from it.
-      for (const message of pod.misplaced ?? []) findings.push(warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'));
-      const name = pod.namespace ?? namespace ?? contextNamespace(config);
-      const object = read.get(name);
-      if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
-      else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
-      else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
-    }
+    const context = { selectors, catalog, read, version, why, namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config) };
+    for (const pod of pods) findings.push(...podFindings(pod, context));
   }
+  return findings;
+}
+
+/** One pod's findings: misplaced annotations first, then its verdict, or why it was not checked. */
+function podFindings(
+  pod: PodInput,
+  context: {
+    selectors: Parameters<typeof checkNamespace>[1] | undefined;
+    catalog: Awaited<ReturnType<typeof clusterCatalog>> | undefined;
+    read: Map<string, Awaited<ReturnType<typeof readNamespace>>>;
+    version: ServerVersion;
+    why: string;
+    namespaceOf: (pod: PodInput) => string;
+  },
+): Finding[] {
+  const { selectors, catalog, version, why } = context;
+  // The commonest "why was my pod not injected": said first, as the verdict below follows from it.
+  const findings = (pod.misplaced ?? []).map((message) => warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'));
+  const name = context.namespaceOf(pod);
+  const object = context.read.get(name);
+  if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
+  else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
+  else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
   return findings;
 }

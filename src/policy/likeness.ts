@@ -13,7 +13,7 @@ import { withDefaults } from '../engine/compose.js';
 import { parseImage } from '../engine/likeness.js';
 import { TYPED_FIELDS } from '../template/fields.js';
 import { PLACEHOLDER } from '../template/placeholders.js';
-import { concat, list, quote } from './cel.js';
+import { list, quote } from './cel.js';
 import { ANNS } from './params.js';
 import { compileValue, hasPlaceholder, type Scope } from './values.js';
 
