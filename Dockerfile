@@ -51,5 +51,5 @@ COPY package.json ./
 USER 65532:65532
 EXPOSE 8443 8080
 # V8 flags: src/server/node-flags.ts says why (a test keeps the two the same).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/src/bin/podpattern.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/bin/podpattern.js"]
 CMD ["serve"]

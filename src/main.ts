@@ -26,10 +26,13 @@ import { buildInfo } from './version/index.js';
 
 /**
  * How long in-flight reviews get to finish once the drain window is over. A review is decided
- * in milliseconds; this covers one whose body is still arriving. Shutdown therefore ends within
- * drain-seconds plus this, whatever the clients do.
+ * in milliseconds; this covers one whose body is still arriving. Then the connections whose
+ * bodies are still arriving end, and the rest get CLOSE_LAST_MS more (room for the quiet sweep
+ * below, and for a review sent a moment before the listener closed): shutdown ends within
+ * drain-seconds plus 4.5 s, whatever the clients do.
  */
 const CLOSE_GRACE_MS = 3_000;
+const CLOSE_LAST_MS = 1_500;
 /**
  * At close, a connection with no request in flight ends once it has been quiet this long. A
  * client that connected a moment ago is most likely still in its TLS handshake or sending its
@@ -104,7 +107,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     readiness: () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining }),
   });
 
-  const limits = { idleTimeoutMs: config.idleTimeoutSeconds * 1000, maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections };
+  const limits = { idleTimeoutMs: config.idleTimeoutSeconds * 1000, closeQuietMs: CLOSE_QUIET_MS, maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections };
   const connections = [new Connections(app.server, limits), new Connections(health.server, limits)];
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -238,24 +241,34 @@ async function drainAndClose(
   { lifecycle, certificates, apps, connections }: { lifecycle: Lifecycle; certificates: CertificateReloader; apps: FastifyInstance[]; connections: Connections[] },
 ): Promise<number> {
   lifecycle.startDraining();
+  for (const c of connections) c.startDraining();
   logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining: /readyz fails, reviews still served');
   await Promise.race([sleep(config.drainSeconds * 1000), nextSignal(['SIGTERM', 'SIGINT'])]);
   certificates.stop();
   logger.info('closing: no new connections; waiting for in-flight reviews');
-  const closing = Promise.all(apps.map((app) => app.close()));
   // Connections without a request in flight (idle, mid-handshake, half-sent headers) end once
-  // quiet for CLOSE_QUIET_MS: the listener is closed, so nothing more can come on them that a
-  // ready replica cannot take.
-  const closeQuiet = (): number => connections.reduce((sum, c) => sum + c.closeIdle(CLOSE_QUIET_MS), 0);
+  // quiet for CLOSE_QUIET_MS, if nothing came on them since the drain began (Connections'
+  // closeQuiet): the listener is closed, so nothing more can come on them that a ready replica
+  // cannot take. The first sweep comes before the listeners close, whose own sweep would
+  // otherwise have ended them uncounted.
+  const closeQuiet = (): number => connections.reduce((sum, c) => sum + c.closeQuiet(), 0);
   const idle = closeQuiet();
+  const closing = Promise.all(apps.map((app) => app.close()));
   if (idle > 0) logger.info({ connections: idle }, 'closed connections with no request in flight');
   const sweep = setInterval(closeQuiet, CLOSE_SWEEP_MS);
-  const overdue = sleep(CLOSE_GRACE_MS).then(() => 'overdue' as const);
-  if ((await Promise.race([closing, overdue])) === 'overdue') {
+  const overdue = (ms: number): Promise<'overdue'> => sleep(ms).then(() => 'overdue' as const);
+  if ((await Promise.race([closing, overdue(CLOSE_GRACE_MS)])) === 'overdue') {
     // Requests still in flight now are bodies still arriving (an ordinary review is decided in
-    // milliseconds): those connections end, and only those, as the rest are gone or going.
-    logger.warn({ graceMs: CLOSE_GRACE_MS }, 'in-flight requests did not finish; closing their connections');
-    for (const c of connections) c.closeAll();
+    // milliseconds): those connections end, and only those. Ending every connection here also
+    // reset reviews on connections accepted just before the listener closed, still in their
+    // TLS handshake or sending on a loaded machine (bench/drain-resets.ts: slow senders always
+    // outlast the grace). The rest get CLOSE_LAST_MS more.
+    const arriving = connections.reduce((sum, c) => sum + c.closeArriving(CLOSE_QUIET_MS), 0);
+    logger.warn({ graceMs: CLOSE_GRACE_MS, connections: arriving }, 'in-flight requests did not finish; closing the connections whose bodies are still arriving');
+    if ((await Promise.race([closing, overdue(CLOSE_LAST_MS)])) === 'overdue') {
+      logger.warn({ lastMs: CLOSE_LAST_MS }, 'connections still open; closing them all');
+      for (const c of connections) c.closeAll();
+    }
     await closing;
   }
   clearInterval(sweep);

@@ -169,7 +169,7 @@ t.test('an empty POST body, however it is framed, is a 400', async (t) => {
   t.equal(await server.exit, 0);
 });
 
-t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays under 75 % of its memory limit (target 60 %) through a hostile mix at concurrency 16 beside 10,000 idle connections', async (t) => {
+t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays under 60 % of its memory limit through a hostile mix at concurrency 16 beside 10,000 idle connections', async (t) => {
   if (!existsSync(BUILT_BIN)) {
     t.fail('dist/ is missing: run `npm run build` (npm test does) before this test');
     return;
@@ -243,17 +243,12 @@ t.test('memory: as the chart deploys it (live catalog and Events on), RSS stays 
   });
   await Promise.all(workers);
   const peak = kib('VmHWM');
-  // The target is 60 % of the limit; on Node 24 this mix peaks at 261 to 267 MiB (69 %), so the
-  // test holds the peak under 75 % (288 MiB at 384Mi: the kubelet's limit keeps 96 MiB away) and
-  // reports the 60 % target as a known shortfall (docs/install.md, "Memory", has the figures).
-  const bound = 0.75 * chart.memoryLimitBytes;
-  const target = 0.6 * chart.memoryLimitBytes;
+  const bound = 0.6 * chart.memoryLimitBytes;
   t.same(errors, [], 'every review answered');
   t.notOk(statuses.has(500), `no 500s (statuses: ${JSON.stringify([...statuses])})`);
   t.equal(sent, total);
   await until(async () => (cluster.requests.get('POST /api/v1/namespaces/*/events') ?? 0) > 0, 'an Event written to the cluster');
-  t.ok(peak < bound, `peak RSS ${(peak / MiB).toFixed(1)} MiB, under 75 % of the chart's ${(chart.memoryLimitBytes / MiB).toFixed(0)} MiB limit (${(bound / MiB).toFixed(1)} MiB)`);
-  t.ok(peak < target, `peak RSS ${(peak / MiB).toFixed(1)} MiB, under the 60 % target (${(target / MiB).toFixed(1)} MiB)`, { todo: 'not met on Node 24 with the 10,000-connection mix: docs/install.md, "Memory"' });
+  t.ok(peak < bound, `peak RSS ${(peak / MiB).toFixed(1)} MiB, under 60 % of the chart's ${(chart.memoryLimitBytes / MiB).toFixed(0)} MiB limit (${(bound / MiB).toFixed(1)} MiB)`);
   t.comment(`memory after the mix: ${await memoryGauges()}`);
   t.comment(`memory: idle ${(idle / MiB).toFixed(1)} MiB, 10,000 idle TLS connections tried (cap ${maxConnections}, ${idleTried.refused} closed before a handshake), peak RSS ${(peak / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)} MiB, margin ${((bound - peak) / MiB).toFixed(1)} MiB) over ${total} reviews (${bodies.length} hostile kinds: 3 MiB pod reviews, a million nested arrays, 5.5 MiB template reviews; and ordinary ones) at concurrency 16, live catalog and Events on, flags ${SERVE_NODE_FLAGS.join(' ')}, NODE_OPTIONS ${chart.nodeOptions}, env ${JSON.stringify(chart.env)}; API requests ${JSON.stringify([...cluster.requests])}`);
   server.child.kill('SIGTERM');
@@ -283,14 +278,10 @@ t.test('SIGTERM beside hostile idle and slow connections: every review sent befo
   clearInterval(trickle);
   const { results, errors } = sending;
   // Once the listener is closed a new connection is refused (or reset while still in the
-  // kernel's accept queue, 'connect ECONNRESET'): that review was never taken.
-  const lost = errors.filter((e) => !/ECONNREFUSED|^connect ECONNRESET/.test(e));
-  // A review reset after it was sent ('read ECONNRESET') is lost. On Node 24 (not 20) about one
-  // in 300 still is, in this test, when it follows the 10,000-connection one: the cause is not
-  // found yet, so it is reported as a known failure, and every other kind of loss fails the test.
-  const reset = lost.filter((e) => e === 'read ECONNRESET');
-  t.same(lost.filter((e) => e !== 'read ECONNRESET').slice(0, 5), [], `no review taken was lost (${errors.length - lost.length} refused after the listener closed)`);
-  t.equal(reset.length, 0, `no review reset during the drain (${reset.length} of ${results.length + errors.length})`, { todo: 'a reset during the drain on Node 24, cause not found' });
+  // kernel's accept queue, 'connect ECONNRESET', or before its TLS handshake ended): that review
+  // was never taken.
+  const lost = errors.filter((e) => !/ECONNREFUSED|^connect ECONNRESET|^before the TLS handshake ended/.test(e));
+  t.same(lost.slice(0, 5), [], `no review taken was lost, none reset (${lost.length} of ${results.length + errors.length}; ${errors.length - lost.length} refused after the listener closed)`);
   // A 408 is an answer too: this process also drives 250 hostile sockets, and after the file's
   // 10,000-connection test it was once slow enough sending a review's headers that the server's
   // 10 s headers timeout answered it (seen on Node 24 at load 8). What this test guards is that no

@@ -60,7 +60,14 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    // Whether the review got as far as the server: a connection reset before its TLS handshake
+    // ended (still in the kernel's accept queue when the listener closed) carried none.
+    let secure = false;
+    req.on('socket', (socket: TLSSocket) => {
+      if (!socket.connecting && socket.authorized) secure = true; // a kept-alive connection
+      socket.once('secureConnect', () => (secure = true));
+    });
+    req.on('error', (error) => reject(Object.assign(error, { tlsEstablished: secure })));
     req.end(options.body);
   });
 }
@@ -82,7 +89,12 @@ export function keepSending(options: { port: number; ca: string; clients: number
   const loops = Array.from({ length: options.clients }, async () => {
     while (sending) {
       n += 1;
-      try { results.push(await httpsCall({ port: options.port, ca: options.ca, agent, body: options.body(n) })); } catch (e) { errors.push((e as Error).message); }
+      try {
+        results.push(await httpsCall({ port: options.port, ca: options.ca, agent, body: options.body(n) }));
+      } catch (e) {
+        const { message, tlsEstablished } = e as Error & { tlsEstablished?: boolean };
+        errors.push(tlsEstablished === false ? `before the TLS handshake ended: ${message}` : message);
+      }
     }
   });
   return {

@@ -135,7 +135,29 @@ t.test('the template route is under the same read deadline', async (t) => {
 
 t.test('the default connection cap follows the memory limit', async (t) => {
   const MiB = 1024 * 1024;
-  t.equal(defaultMaxConnections(384 * MiB), 614, "a tenth of the chart's 384Mi at 64 KiB each");
+  t.equal(defaultMaxConnections(384 * MiB), 153, "2.5 % of the chart's 384Mi at 64 KiB each");
   t.equal(defaultMaxConnections(32 * MiB), 128, 'never fewer than 128');
   t.equal(defaultMaxConnections(undefined), 4096, 'no limit');
+});
+
+t.test('closing the server spares a connection that has just come, and a quiet one is ended: the review on the first is answered, not reset', async (t) => {
+  // Node's server.close() (and Fastify's forceCloseConnections: 'idle') would end every
+  // connection with no request parsed yet at once: a review already on its way was reset.
+  const app = buildApp({ ...testDeps(), tls: { cert: certs.certPem, key: certs.keyPem } });
+  const connections = new Connections(app.server, { closeQuietMs: 60_000 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const fresh = await idleTls(port);
+  t.teardown(() => fresh.destroy());
+  const closing = app.close();
+  // The listener is closed; the fresh connection is still there and its review is answered.
+  const body = JSON.stringify(podReview({ uid: 'just-in-time' }));
+  let answer = '';
+  fresh.on('data', (chunk) => (answer += String(chunk)));
+  fresh.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  await closed(fresh);
+  t.match(answer, /^HTTP\/1\.1 (200|503) /, 'answered');
+  t.match(answer, /connection: close/i, 'and told the connection ends');
+  t.equal(connections.size, 0, 'nothing left open');
+  await closing;
 });
