@@ -108,7 +108,7 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
     await eventually('version 2 in the webhook\'s catalog', async () => ((await dryRun())?.spec.containers.some((c: Json) => c.image === 'registry.example/check:2') ? true : undefined), 60_000);
     const outdated = await podpattern(ctx, ['status', '-n', ns]);
     t.equal(outdated.code, 1, outdated.stdout + outdated.stderr);
-    t.match(outdated.stdout, new RegExp(`^outdated: ${ns}/${first.metadata.name} \\(Deployment checked\\) runs ops-check \\S+ -> \\S+; roll: kubectl -n ${ns} rollout restart deployment/checked$`, 'm'));
+    t.match(outdated.stdout, new RegExp(`^outdated: Deployment ${ns}/checked \\(1 pod: ${first.metadata.name}\\) runs ops-check \\S+ -> \\S+; roll: kubectl -n ${ns} rollout restart deployment/checked$`, 'm'));
     t.match(outdated.stdout, /^ops-check\s+\S+\s+outdated\s+1$/m);
 
     await kube.must(['scale', 'deployment', RELEASE, '-n', RELEASE_NAMESPACE, '--replicas=0']);
@@ -138,7 +138,7 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
     t.match(invalid.stdout, /^\[FAIL\] templates: ops-check is not Ready: .*\$\(params\.nope\).*\n {7}fix: kubectl edit ptpl ops-check/m);
     t.match(invalid.stdout, /^\[ok\] {3}endpoints: /m, 'the endpoints are back');
     const missed = await podpattern(ctx, ['status', '-n', ns]);
-    t.match(missed.stdout, new RegExp(`^not injected: ${ns}/${uninjected} \\(Pod ${uninjected}\\) asks for podpattern.dev/adapter=redis-exporter but has no podpattern.dev/status`, 'm'));
+    t.match(missed.stdout, new RegExp(`^not injected: pod ${ns}/${uninjected} asks for podpattern.dev/adapter=redis-exporter but has no podpattern.dev/status`, 'm'));
   });
 
   await t.test('Events: injections and denials are listed by kubectl get events, on the owner or the namespace', async (t) => {
