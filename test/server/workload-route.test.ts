@@ -4,6 +4,7 @@
 // its warnings fit what the API server passes on (256 bytes each, 4 KiB in all).
 import t from 'tap';
 import { buildApp } from '../../src/server/app.js';
+import { OLDEST_SUPPORTED } from '../../src/model/server-version.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import type { AppDeps } from '../../src/server/app.js';
 import { testDeps } from './fixtures.js';
@@ -40,7 +41,7 @@ function cronJob(annotations: Record<string, string>): Record<string, unknown> {
 }
 
 async function review(body: unknown, overrides: Partial<AppDeps> = {}): Promise<{ status: number; response: { uid: string; allowed: boolean; warnings?: string[]; status?: unknown } }> {
-  const deps = testDeps({ catalog: () => catalog, ...overrides });
+  const deps = testDeps({ catalog: () => catalog, serverVersion: () => OLDEST_SUPPORTED, ...overrides });
   const app = buildApp(deps);
   const answer = await app.inject({ method: 'POST', url: '/validate-workload', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   await app.close();
