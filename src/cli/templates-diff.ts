@@ -149,8 +149,7 @@ export async function readIndex(config: KubeConfig): Promise<InjectedPodIndex> {
     next = page.metadata?.continue || undefined;
   } while (next !== undefined);
   build.commit();
-  // Ask every pod's workload once, then wait for the answers.
-  for (const template of index.templateNames()) index.usages(template);
+  // Each pod's workload was asked for as it entered the index: wait for the answers.
   await resolver.idle();
   return index;
 }

@@ -2,6 +2,7 @@
 // ControllerRevisions the server writes in its own namespace, src/impact/revisions.ts), newest
 // first: revision, content hash, when it was accepted, and how many pods still run it.
 import { kubeRevisionStore } from '../impact/revisions-kube.js';
+import { STATUS_KEY } from '../model/keys.js';
 import { parseFlags, processIo, type Io } from './common.js';
 import { ClusterError, call, connect } from './kube/connect.js';
 import { readIndex } from './templates-diff.js';
@@ -9,7 +10,7 @@ import { readIndex } from './templates-diff.js';
 const HELP = `usage: podpattern templates history NAME [--podpattern-namespace NS] [--kubeconfig FILE] [--context NAME]
 
 The revisions kept of the cluster PatternTemplate NAME (the last 10), newest first: revision,
-content hash (what pods record in podpattern.dev/status), when it was accepted, and the pods
+content hash (what pods record in ${STATUS_KEY}), when it was accepted, and the pods
 still running it.
   --podpattern-namespace   where podpattern runs and keeps the revisions (default podpattern)
 `;

@@ -94,6 +94,8 @@ export class InjectedPodIndex {
       return;
     }
     this.pods.set(key, result.record);
+    // Asked now, so its workload is known by the time a template change is checked.
+    if (result.record.owner !== undefined) this.options.resolver?.workload(result.record.namespace, result.record.owner);
   }
 
   remove(metadata: V1ObjectMeta | undefined): void {
@@ -118,13 +120,6 @@ export class InjectedPodIndex {
       if (!usage.hashes.includes(runs.hash)) usage.hashes.push(runs.hash);
     }
     return [...groups.values()];
-  }
-
-  /** Every template some pod runs. */
-  templateNames(): Set<string> {
-    const names = new Set<string>();
-    for (const record of this.pods.values()) for (const t of record.templates) names.add(t.name);
-    return names;
   }
 
   /** How many pods run each hash of `template`. */

@@ -72,9 +72,9 @@ export async function impactTests(t: Test, ctx: Context): Promise<void> {
     t.match(diff.stdout, new RegExp(`breaking  ${ns} Deployment/${web} \\(1 pod\\): .*upstream-port`));
 
     // Both replicas index the pod from their watch; the API server may call either.
-    const refused = await eventually('the refusal from both replicas\' index', async () => {
+    const refused = await eventually('the refusal naming the Deployment from both replicas\' index', async () => {
       const answers = await Promise.all([0, 1, 2, 3].map(() => apply(proxy(8080), ['--dry-run=server'])));
-      return answers.every((a) => a.code !== 0) ? answers[0] : undefined;
+      return answers.every((a) => a.code !== 0 && a.stderr.includes(`Deployment/${web}`)) ? answers[0] : undefined;
     }, 120_000);
     t.match(refused?.stderr, new RegExp(`${ns}: Deployment/${web} \\(1 pod\\): .*upstream-port.*8080`), 'names the Deployment, the parameter and the bound');
     const real = await apply(proxy(8080));

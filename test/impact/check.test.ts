@@ -24,7 +24,6 @@ async function setup() {
   for (const name of ['web-7d9f-a', 'web-7d9f-b']) index.upsert(injectedPod(live, name, { port: '9090' }));
   index.upsert(injectedPod(live, 'api-5c8b-a', { replicaSet: 'api-5c8b' }));
   index.upsert(injectedPod(live, 'api-5c8b-b', { namespace: 'billing', replicaSet: 'api-5c8b', port: '8080' }));
-  index.usages('edge-proxy');
   await resolver.idle();
   return { live, index };
 }

@@ -21,7 +21,6 @@ async function setup(options: { synced?: boolean; maxChecked?: number } = {}) {
   for (const name of ['web-7d9f-a', 'web-7d9f-b']) index.upsert(injectedPod(live, name, { port: '9090' }));
   index.upsert(injectedPod(live, 'api-5c8b-a', { replicaSet: 'api-5c8b' }));
   index.upsert(injectedPod(live, 'api-5c8b-b', { namespace: 'billing', replicaSet: 'api-5c8b' }));
-  index.usages('edge-proxy');
   await resolver.idle();
   index.synced = options.synced ?? true;
   const forced: ForcedChange[] = [];
