@@ -41,7 +41,9 @@ export function decideTemplate(request: AdmissionRequest, options: TemplateRevie
   let next: Template | undefined;
   if (operation !== 'DELETE') {
     const verdict = validateTemplate(templateOfObject(written), 'cluster', name ?? 'unnamed');
-    if (!verdict.ok) return invalid(uid, name, verdict.problems);
+    // A stored template already refused by the catalog may still be annotated (a force reason
+    // before its delete): an update that leaves its spec as it was changes nothing pods get.
+    if (!verdict.ok) return refusedShape(request, name, verdict.problems);
     next = verdict.template;
   }
   if (options.impact === undefined || name === undefined) return allow(uid);
@@ -105,4 +107,14 @@ function nameOf(object: unknown): string | undefined {
 function uidOf(object: unknown): string | undefined {
   const uid = (object as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
   return typeof uid === 'string' ? uid.slice(0, 128) : undefined;
+}
+
+/** The answer to a template the catalog refuses: invalid, unless the update leaves a stored spec as it was. */
+function refusedShape(request: AdmissionRequest, name: string | undefined, problems: string[]): AdmissionResponse {
+  return request.operation === 'UPDATE' && sameSpec(request.object, request.oldObject) ? allow(request.uid) : invalid(request.uid, name, problems);
+}
+
+function sameSpec(object: unknown, old: unknown): boolean {
+  const spec = (o: unknown): string => JSON.stringify((o as { spec?: unknown } | null)?.spec ?? null);
+  return spec(object) === spec(old);
 }
