@@ -29,6 +29,7 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   const heldLists: Array<() => void> = [];
   const templateWatches: ServerResponse[] = [];
   let templateLists = 0;
+  let namespaceWatches = 0;
   const server = await startFakeApiServer({
     respond: ({ method, path, query }, response) => {
       const watching = query.get('watch') === 'true';
@@ -44,6 +45,7 @@ t.test('ready only once the informers have listed and the catalog holds the clus
       }
       if (path === '/api/v1/namespaces') {
         if (!watching) return [200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: '3' }, items: [] }];
+        namespaceWatches += 1;
         response.writeHead(200, { 'content-type': 'application/json' });
         return 'held';
       }
@@ -61,8 +63,10 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   t.teardown(() => watch.stop());
   void watch.start();
 
-  await until(() => heldLists.length === 1, 'the first list request');
-  await new Promise((resolve) => setTimeout(resolve, 100)); // let any early 'connect' handlers run
+  // An informer emits 'connect' before its list request leaves; once the namespaces informer has
+  // listed and opened its watch, every 'connect' and list handler that could flip readiness early ran.
+  await until(() => heldLists.length === 1 && namespaceWatches === 1, 'the first templates list and the namespaces watch');
+  await new Promise((resolve) => setImmediate(resolve));
   t.equal(watch.ready, false, 'not ready while the list is outstanding');
   t.equal(swaps.length, 0, 'and no catalog (an empty cluster layer) swapped in before the list');
 
@@ -76,7 +80,7 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   const expired = templateWatches.shift()!;
   expired.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', code: 410, reason: 'Expired' } })}\n`);
   await until(() => templateLists === 2, 'the relist after 410');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await new Promise((resolve) => setImmediate(resolve)); // the relist's 'connect' was emitted before its request left
   t.equal(watch.ready, true, 'still ready during the relist: the last listed catalog serves');
   t.ok(live.current().get('cluster-only'), 'and it still holds the cluster template');
   heldLists.shift()!();
