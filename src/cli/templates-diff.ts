@@ -5,17 +5,20 @@
 // impact check would give. Offline (--manifests DIR, for GitOps pipelines): the workloads are
 // the manifests in DIR, rendered whole (their own containers and ports too), against the
 // built-in catalog, --catalog-dir and the PatternTemplates found in DIR. Exit 1 when any
-// workload breaks.
+// workload breaks. `--live` with no file is the check before upgrading podpattern itself: this
+// version's built-ins against what the cluster's pods run (one pod of each workload read whole).
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { buildCatalog, loadStaticLayers, type ParsedTemplates } from '../catalog/index.js';
 import { validateTemplate } from '../catalog/validate.js';
 import { templateOfObject } from '../catalog/live.js';
 import { fetchServerVersion } from '../catalog/kube.js';
 import { inject } from '../engine/index.js';
-import type { InjectOptions } from '../engine/types.js';
+import type { InjectOptions, PodLike } from '../engine/types.js';
 import { isOwnKey } from '../model/keys.js';
 import { TEMPLATE_KIND, type Catalog, type Template } from '../model/template.js';
-import { checkImpact, judgePod, type ImpactReport, type OwnerImpact } from '../impact/check.js';
+import { breaking, byWorkload, checkImpact, judgePod, nextPod, nextPodOptions, type ImpactReport, type OwnerImpact, type Verdict } from '../impact/check.js';
+import { injectedDifferences } from '../impact/running.js';
+import type { Usage } from '../impact/pod-index.js';
 import { InjectedPodIndex } from '../impact/pod-index.js';
 import { OwnerResolver } from '../impact/owners.js';
 import { ownerLookup, podMetadataClient } from '../impact/pod-kube.js';
@@ -28,6 +31,7 @@ import { clusterCatalog } from './check/pods.js';
 import type { Finding } from './check/findings.js';
 
 const HELP = `usage: podpattern templates diff -f NEW.yaml [--manifests DIR [--catalog-dir DIR]] [--kubeconfig FILE] [--context NAME]
+       podpattern templates diff --live [--kubeconfig FILE] [--context NAME]
 
 For each PatternTemplate in NEW.yaml, each workload that uses it and its verdict: breaking (its
 next pods would be denied, and why), changing (they would differ: which containers and fields),
@@ -37,6 +41,9 @@ or neutral. Exit 1 when any workload breaks.
                      there as the current versions); without it, the cluster's injected pods
   --catalog-dir DIR  offline: templates the server also reads from --catalog-dir
   --native-sidecars, --kube-version   offline: as for 'podpattern inject'
+  --live             with no -f: this podpattern's built-ins against what the cluster's pods
+                     run (the check before 'helm upgrade'): per workload, its next pod from this
+                     version against the injected containers of one of its running pods
 `;
 
 interface Flags {
@@ -45,6 +52,7 @@ interface Flags {
   'catalog-dir'?: string;
   kubeconfig?: string;
   context?: string;
+  live?: boolean;
   'native-sidecars'?: string;
   'kube-version'?: string;
 }
@@ -52,12 +60,13 @@ interface Flags {
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const parsed = parseFlags<Flags>('templates diff', argv, {
     filename: { type: 'string', short: 'f' }, manifests: { type: 'string' }, 'catalog-dir': { type: 'string' },
-    kubeconfig: { type: 'string' }, context: { type: 'string' }, 'native-sidecars': { type: 'string' }, 'kube-version': { type: 'string' },
+    kubeconfig: { type: 'string' }, context: { type: 'string' }, live: { type: 'boolean' }, 'native-sidecars': { type: 'string' }, 'kube-version': { type: 'string' },
   }, HELP, io);
   if ('exit' in parsed) return parsed.exit;
   const values = parsed.values;
+  if (values.filename === undefined && values.live === true && values.manifests === undefined) return report(() => upgrade(values, io), io);
   if (values.filename === undefined) {
-    io.stderr(`podpattern templates diff: -f NEW.yaml is required\n${HELP}`);
+    io.stderr(`podpattern templates diff: -f NEW.yaml (or --live alone, before an upgrade) is required\n${HELP}`);
     return 2;
   }
   const next = readTemplates([values.filename], io);
@@ -66,10 +75,16 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     io.stderr(`podpattern templates diff: ${values.filename} holds no ${TEMPLATE_KIND}\n`);
     return 1;
   }
+  const manifests = values.manifests;
+  return report(async () => (manifests === undefined ? live(next, values, io) : offline(next, manifests, values, io)), io);
+}
+
+/** Prints the reports; exit 1 when any workload breaks (or the reports could not be made). */
+async function report(make: () => Promise<TemplateReport[] | undefined> | TemplateReport[] | undefined, io: Io): Promise<number> {
   try {
-    const reports = values.manifests === undefined ? await live(next, values, io) : offline(next, values.manifests, values, io);
+    const reports = await make();
     if (reports === undefined) return 1;
-    io.stdout(reports.map(formatReport).join('\n'));
+    io.stdout(reports.length === 0 ? 'no injected pod runs a built-in template\n' : reports.map(formatReport).join('\n'));
     return reports.some((r) => r.report.breaking.length > 0) ? 1 : 0;
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error;
@@ -121,13 +136,7 @@ async function live(next: Template[], values: Flags, io: Io): Promise<TemplateRe
   const after = withTemplates(before, next);
   const index = await readIndex(config);
   const namespaces = await namespaceAnnotations(config, io);
-  let serverVersion: InjectOptions['serverVersion'];
-  try {
-    serverVersion = await fetchServerVersion(config);
-  } catch (error) {
-    io.stderr(`warning: ${explainFailure(error, 'read the server version', config)}; assuming classic sidecars\n`);
-  }
-  const options = (namespace: string): InjectOptions => ({ nativeSidecars: 'auto', namespace, namespaceAnnotations: namespaces.get(namespace) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) });
+  const options = await clusterOptions(config, namespaces, io);
   return next.map((template) => ({
     template: template.name,
     from: before.get(template.name)?.hash,
@@ -135,6 +144,69 @@ async function live(next: Template[], values: Flags, io: Io): Promise<TemplateRe
     report: checkImpact({ usages: index.usages(template.name), before, after, inject, options, maxOwners: Number.MAX_SAFE_INTEGER }),
   }));
 }
+
+/** The engine's options per namespace as the server would have them: its version, the namespace's defaults. */
+async function clusterOptions(config: KubeConfig, namespaces: Map<string, Record<string, string>>, io: Io): Promise<(namespace: string) => InjectOptions> {
+  let serverVersion: InjectOptions['serverVersion'];
+  try {
+    serverVersion = await fetchServerVersion(config);
+  } catch (error) {
+    io.stderr(`warning: ${explainFailure(error, 'read the server version', config)}; assuming classic sidecars\n`);
+  }
+  return (namespace) => ({ nativeSidecars: 'auto', namespace, namespaceAnnotations: namespaces.get(namespace) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) });
+}
+
+/**
+ * `--live` with no file: each built-in of this version that injected pods run (and that no
+ * cluster PatternTemplate overrides) against those pods. A workload whose pods all record this
+ * version's hash is neutral unread; otherwise one of its pods is read whole and its injected part
+ * compared with that of its next pod from this version.
+ */
+async function upgrade(values: Flags, io: Io): Promise<TemplateReport[]> {
+  const config = connect(values.kubeconfig, values.context);
+  const findings: Finding[] = [];
+  const catalog = await clusterCatalog(config, findings);
+  for (const finding of findings) io.stderr(`warning: ${finding.message}\n`);
+  const index = await readIndex(config);
+  const options = await clusterOptions(config, await namespaceAnnotations(config, io), io);
+  const core = config.makeApiClient(CoreV1Api);
+  const reports: TemplateReport[] = [];
+  for (const template of catalog.list()) {
+    const usages = index.usages(template.name);
+    if (usages.length === 0) continue;
+    if (template.source !== 'builtin') {
+      io.stderr(`${template.name}: the cluster's ${TEMPLATE_KIND} overrides the built-in; an upgrade does not change it\n`);
+      continue;
+    }
+    const report: ImpactReport = { breaking: [], changing: [], neutral: [], unchecked: 0 };
+    const hashes = new Set<string>();
+    for (const usage of usages.sort(byWorkload)) {
+      for (const hash of usage.hashes) hashes.add(hash);
+      const verdict = usage.hashes.every((hash) => hash === template.hash) ? ({ kind: 'neutral' } as const) : await againstRunning(usage, template, index.podNames(template.name, usage));
+      if (verdict === undefined) report.unchecked += 1;
+      else report[verdict.kind].push({ usage, verdict });
+    }
+    reports.push({ template: template.name, from: [...hashes].sort().join(', '), to: template.hash, report });
+  }
+  return reports;
+
+  async function againstRunning(usage: Usage, template: Template, pods: string[]): Promise<Verdict | undefined> {
+    const next = inject(nextPod(usage), catalog, nextPodOptions(usage, options));
+    if (next.outcome === 'denied') return breaking(next.problems);
+    if (next.outcome === 'skipped') return { kind: 'changing', fields: [`no longer injected (${next.reason})`] };
+    // A pod may be gone between the list and the read: the next one of the workload serves.
+    for (const name of pods.slice(0, MAX_PODS_READ)) {
+      const running = await core.readNamespacedPod({ name, namespace: usage.namespace }).catch(() => undefined);
+      const fields = running === undefined ? undefined : injectedDifferences(running as PodLike, next.pod);
+      if (fields !== undefined) return fields.length === 0 ? { kind: 'neutral' } : { kind: 'changing', fields };
+    }
+    io.stderr(`warning: no pod of ${usage.namespace} ${usage.workload.kind}/${usage.workload.name} could be read to compare ${template.name} with\n`);
+    return undefined;
+  }
+}
+
+/** Pods of one workload tried before its comparison is given up (each is one GET). */
+const MAX_PODS_READ = 3;
 
 /** The cluster's injected pods, as the server's index keeps them, with their workloads resolved. */
 export async function readIndex(config: KubeConfig): Promise<InjectedPodIndex> {

@@ -68,8 +68,17 @@ export function checkImpact(input: ImpactInput): ImpactReport {
 
 /** The verdict on one group: its next pod rendered before and after. */
 export function judge(usage: Usage, input: Pick<ImpactInput, 'before' | 'after' | 'inject' | 'options'>): Verdict {
-  const options = { ...input.options(usage.namespace), namespace: usage.namespace, ...(runsToCompletion(usage) ? { runsToCompletion: true } : {}) };
-  return judgePod(nextPod(usage), options, input);
+  return judgePod(nextPod(usage), nextPodOptions(usage, input.options), input);
+}
+
+/** The engine's options for the workload's next pod. */
+export function nextPodOptions(usage: Usage, options: ImpactInput['options']): InjectOptions {
+  return { ...options(usage.namespace), namespace: usage.namespace, ...(runsToCompletion(usage) ? { runsToCompletion: true } : {}) };
+}
+
+/** A denial as a breaking verdict, its first reasons cut to length. */
+export function breaking(problems: ReadonlyArray<{ message: string }>): Verdict {
+  return { kind: 'breaking', reasons: problems.slice(0, MAX_REASONS).map((p) => cut(p.message)) };
 }
 
 /** The verdict on one pod (or pod template): what the engine makes of it with each catalog. */
@@ -78,7 +87,7 @@ export function judgePod(pod: PodLike, options: InjectOptions, input: Pick<Impac
   const after = input.inject(pod, input.after, options);
   if (after.outcome === 'denied') {
     if (before.outcome === 'denied') return { kind: 'neutral' };
-    return { kind: 'breaking', reasons: after.problems.slice(0, MAX_REASONS).map((p) => cut(p.message)) };
+    return breaking(after.problems);
   }
   if (before.outcome === 'injected' && after.outcome === 'injected') {
     const fields = changedFields(before.pod, after.pod);
@@ -131,7 +140,8 @@ function describePath(path: string[], before: PodLike, after: PodLike): string {
   return path.slice(0, 3).join('.');
 }
 
-function byWorkload(a: Usage, b: Usage): number {
+/** Usages by namespace, workload kind and name; the larger group of a workload first. */
+export function byWorkload(a: Usage, b: Usage): number {
   return a.namespace.localeCompare(b.namespace) || a.workload.kind.localeCompare(b.workload.kind) || a.workload.name.localeCompare(b.workload.name) || b.pods - a.pods;
 }
 

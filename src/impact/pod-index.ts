@@ -122,6 +122,17 @@ export class InjectedPodIndex {
     return [...groups.values()];
   }
 
+  /** The names of the pods of one of `usages(template)`'s groups. */
+  podNames(template: string, usage: Usage): string[] {
+    const names: string[] = [];
+    for (const record of this.pods.values()) {
+      if (record.namespace !== usage.namespace || record.asked !== usage.asked || !record.templates.some((t) => t.name === template)) continue;
+      const workload = this.workloadOf(record);
+      if (workload.kind === usage.workload.kind && workload.name === usage.workload.name) names.push(record.name);
+    }
+    return names;
+  }
+
   /** How many pods run each hash of `template`. */
   podsByHash(template: string): Map<string, number> {
     const counts = new Map<string, number>();

@@ -1,6 +1,7 @@
 // `podpattern templates diff`: offline against manifests on disk (the workloads rendered whole,
 // so a clash with the application's own port shows), and live against a fake API server that
-// answers only metadata for pods; `templates history` lists the kept revisions with the pods
+// answers only metadata for pods (and, before an upgrade, one pod of a workload whole);
+// `templates history` lists the kept revisions with the pods
 // running each; `status` names the workload whose next pod the current template would deny.
 import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,10 @@ import { run as templates } from '../../src/cli/templates.js';
 import { run as status } from '../../src/cli/status.js';
 import { startFakePodApi } from '../helpers/fake-pod-api.js';
 import { startFakeKube } from '../helpers/fake-apiserver.js';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { buildCatalog, loadStaticLayers } from '../../src/catalog/index.js';
+import { inject } from '../../src/engine/index.js';
+import type { Catalog } from '../../src/model/template.js';
 import { injectedPod, liveWith, proxyObject } from '../impact/fixtures.js';
 
 async function cli(command: typeof templates, ...args: string[]) {
@@ -122,3 +127,75 @@ t.test('status names the workload whose next pod the current template would deny
   t.equal(result.code, 1);
   t.match(result.out, /next pod denied: shop Deployment\/web \(2 pods running\): .*upstream-port/);
 });
+
+t.test('live with no file, before an upgrade: this version\'s built-ins against the pods the cluster runs', async (t) => {
+  const api = await startFakePodApi();
+  t.teardown(api.close);
+  const catalog = buildCatalog(loadStaticLayers(undefined));
+  const current = catalog.get('log-normalizer')!.hash;
+  api.extra.set('/apis/podpattern.dev/v1alpha1/patterntemplates', { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplateList', items: [] });
+  api.extra.set('/api/v1/namespaces', { apiVersion: 'v1', kind: 'NamespaceList', items: [{ metadata: { name: 'shop' } }] });
+  for (const path of ['/version', '/version/']) api.extra.set(path, { major: '1', minor: '37', gitVersion: 'v1.37.2' });
+  // A pod of each Deployment, injected by this version and then stored as the API server would.
+  const pods = { web: runningPod(catalog, 'web'), same: runningPod(catalog, 'same'), old: runningPod(catalog, 'old') };
+  for (const pod of [pods.same, pods.old]) recordHash(pod, 'feedfacefeedface'); // run by an older version
+  const adapter = pods.old.spec.containers.find((c) => c.name !== 'app')!;
+  adapter.image = 'ghcr.io/podpattern/podpattern:0.0.1';
+  for (const [name, pod] of Object.entries(pods)) {
+    api.owners.set(`shop/ReplicaSet/${name}-1`, [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: name, controller: true }]);
+    api.put(pod.metadata);
+    api.extra.set(`/api/v1/namespaces/shop/pods/${pod.metadata.name}`, pod);
+  }
+  const result = await cli(templates, 'diff', '--live', '--kubeconfig', api.kubeconfig);
+  t.equal(result.code, 0, result.err);
+  t.notMatch(result.err, /warning/);
+  t.equal(result.out, [
+    `PatternTemplate log-normalizer: ${[current, 'feedfacefeedface'].sort().join(', ')} -> ${current}`,
+    '  changing  shop Deployment/old (1 pod): containers[log-normalizer].image',
+    // An older hash with the same containers, as the API server stores them (its defaults, the token mount).
+    '  neutral   shop Deployment/same (1 pod)',
+    '  neutral   shop Deployment/web (1 pod)',
+    '  0 breaking, 1 changing, 2 neutral',
+    '',
+  ].join('\n'));
+  const read = api.requests.filter((r) => /^\/api\/v1\/namespaces\/shop\/pods\//.test(r.path)).map((r) => r.path.split('/').pop());
+  t.same(read.sort(), ['old-1-a', 'same-1-a'], 'only pods whose hash differs are read whole');
+});
+
+t.test('live with no file: a built-in the cluster overrides is not compared; nothing injected says so', async (t) => {
+  const api = await startFakePodApi();
+  t.teardown(api.close);
+  api.extra.set('/apis/podpattern.dev/v1alpha1/patterntemplates', { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplateList', items: [] });
+  api.extra.set('/api/v1/namespaces', { apiVersion: 'v1', kind: 'NamespaceList', items: [] });
+  t.match(await cli(templates, 'diff', '--live', '--kubeconfig', api.kubeconfig), { code: 0, out: 'no injected pod runs a built-in template\n' });
+  const pod = runningPod(buildCatalog(loadStaticLayers(undefined)), 'web');
+  api.put(pod.metadata);
+  const override = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'log-normalizer' }, spec: { pattern: 'adapter', description: 'The platform\'s own.', containers: [{ name: 'log-normalizer', image: 'registry.example/ln:1' }] } };
+  api.extra.set('/apis/podpattern.dev/v1alpha1/patterntemplates', { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplateList', items: [override] });
+  t.match(await cli(templates, 'diff', '--live', '--kubeconfig', api.kubeconfig), { code: 0, err: /log-normalizer: the cluster's PatternTemplate overrides the built-in/ });
+});
+
+/** A pod of Deployment `name` asking for log-normalizer, injected by `catalog`, with what the API server adds when it stores it. */
+function runningPod(catalog: Catalog, name: string) {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-1-a`, namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'log-normalizer' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } };
+  const result = inject(pod, catalog, { nativeSidecars: 'auto', namespace: 'shop', serverVersion: { major: 1, minor: 37 } });
+  if (result.outcome !== 'injected') throw new Error(`not injected: ${JSON.stringify(result)}`);
+  const stored = result.pod as { metadata: V1ObjectMeta & { name: string }; spec: { containers: Array<Record<string, unknown> & { name: string }>; initContainers?: Array<Record<string, unknown>> } };
+  stored.metadata = { ...stored.metadata, uid: `uid-${name}`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-1`, uid: 'rs', controller: true }] };
+  for (const container of [...stored.spec.containers, ...(stored.spec.initContainers ?? [])]) {
+    container.terminationMessagePath = '/dev/termination-log';
+    container.volumeMounts = [...((container.volumeMounts as unknown[]) ?? []), { name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }];
+    if (Array.isArray(container.ports)) container.ports = container.ports.map((p: object) => ({ ...p, protocol: 'TCP' }));
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      if (container[probe] !== undefined) container[probe] = { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...(container[probe] as object) };
+    }
+  }
+  return stored;
+}
+
+function recordHash(pod: { metadata: V1ObjectMeta }, hash: string): void {
+  const annotations = pod.metadata.annotations!;
+  const status = JSON.parse(annotations['podpattern.dev/status']!) as { templates: Array<{ hash: string }> };
+  for (const template of status.templates) template.hash = hash;
+  annotations['podpattern.dev/status'] = JSON.stringify(status);
+}

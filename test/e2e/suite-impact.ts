@@ -4,7 +4,8 @@
 // parameter; `podpattern templates diff` says the same beforehand; with
 // podpattern.dev/force-reason it is accepted, an Event on the template records why, `podpattern
 // status` names the Deployment, and the ReplicaSet's next pod is denied with the reason the
-// check predicted; a description-only change is accepted without a warning.
+// check predicted; a description-only change is accepted without a warning. `templates diff
+// --live` with no file compares this version's built-ins with what the cluster's pods run.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,5 +124,21 @@ export async function impactTests(t: Test, ctx: Context): Promise<void> {
       return result.code === 0 && result.stdout.trim().split('\n').length === 4 ? result : undefined;
     }, 60_000);
     t.match(history.stdout, /^3\s+[0-9a-f]{16}\s+\S+\s+0$/m, 'the newest revision, which no pod runs yet');
+  });
+
+  await t.test('templates diff --live with no file, before an upgrade: the built-ins the cluster runs, compared with this version\'s', async (t) => {
+    const logs = kube.unique('logs');
+    t.teardown(() => kube.kubectl(['delete', 'deployment', logs, '-n', ns, '--ignore-not-found', '--wait=true']));
+    const labels = { app: logs };
+    await kube.must(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: logs, namespace: ns },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels, annotations: { 'podpattern.dev/adapter': 'log-normalizer' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0' }] } } },
+    }));
+    await eventually('the log-normalizer Deployment\'s pod, injected', async () => (await kube.pods(ns, `app=${logs}`)).find((p) => p.metadata.labels?.['podpattern.dev/injected'] === 'true'), 180_000);
+    const result = await podpattern(ctx, ['templates', 'diff', '--live']);
+    t.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    // The same version on both sides: the pods record this version's hash, so none is read whole.
+    t.match(result.stdout, /^PatternTemplate log-normalizer: ([0-9a-f]{16}) \(unchanged\)$/m);
+    t.match(result.stdout, new RegExp(`^  neutral   ${ns} Deployment/${logs} \\(1 pod\\)$`, 'm'));
   });
 }
