@@ -5,7 +5,7 @@
 // read as `podpattern inject` reads a manifest (the same function), so the warnings name what
 // the webhook will refuse when the controller creates the pods, and podpattern annotations on
 // the workload's own metadata, where nothing reads them.
-import { injectManifest } from '../cli/manifests.js';
+import { injectManifest } from '../engine/manifest.js';
 import { cutBytes } from '../engine/bounds.js';
 import type { Catalog } from '../model/template.js';
 import type { InjectOptions } from '../engine/types.js';

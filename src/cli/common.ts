@@ -8,7 +8,8 @@ import { nativeSidecarSupport } from '../engine/index.js';
 import type { InjectOptions, NativeSidecarMode } from '../engine/types.js';
 import { DEFAULTS_LABEL } from '../model/keys.js';
 import { OLDEST_SUPPORTED, formatVersion } from '../model/server-version.js';
-import { injectDocuments, labelOf, objectsOf, parseDocuments, type Documents, type ManifestResult } from './manifests.js';
+import { injectDocuments, objectsOf, parseDocuments, type Documents } from './manifests.js';
+import { labelOf, type ManifestResult } from '../engine/manifest.js';
 import { YamlError } from './yaml.js';
 import { declaredNamespaces } from './namespaces.js';
 

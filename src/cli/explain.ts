@@ -4,7 +4,7 @@
 import type { InjectionResult, PodLike } from '../engine/types.js';
 import { readStatus } from '../engine/status.js';
 import { INJECT_KEY, STATUS_KEY } from '../model/keys.js';
-import type { ManifestResult } from './manifests.js';
+import type { ManifestResult } from '../engine/manifest.js';
 import { guard, processIo, runOnManifests, type Io } from './common.js';
 import { failedRun } from './inject.js';
 

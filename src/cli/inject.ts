@@ -1,5 +1,6 @@
 // `podpattern inject -f FILE|-`: mutated manifests out.
-import { formatDocuments, withResults, type ManifestResult } from './manifests.js';
+import { formatDocuments, withResults } from './manifests.js';
+import type { ManifestResult } from '../engine/manifest.js';
 import { guard, processIo, runOnManifests, type Io } from './common.js';
 
 export const usage = `usage: podpattern inject -f FILE|DIR|- [-f …] [-R] [-o yaml|json] [--catalog-dir DIR]

@@ -110,6 +110,12 @@ t.test("the engine and the policy compiler read templates through template/, nev
   }
 });
 
+t.test('nothing of the server imports cli/: only the CLI and the program\'s entry points do', async (t) => {
+  const edges = partEdges();
+  t.ok(edges.some((e) => e.from === 'cli' && e.to === 'engine'), 'the graph is read (cli imports engine)');
+  t.same(edges.filter((e) => e.to === 'cli' && e.from !== 'bin'), [], 'no part but bin/ imports cli/');
+});
+
 /** Every string literal and template text of a file, from its syntax tree (comments are not nodes). */
 function stringTexts(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);

@@ -5,7 +5,7 @@
 // (kubernetes/pkg/controller/statefulset, updateStorage). A Pod is sent as it is.
 import type { V1Volume } from '@kubernetes/client-node';
 import type { PodLike } from '../../src/engine/index.js';
-import type { PodTemplateSite } from '../../src/cli/pod-template.js';
+import type { PodTemplateSite } from '../../src/engine/pod-template.js';
 
 export function podFromTemplate(manifest: unknown, template: PodLike, site: PodTemplateSite): PodLike {
   if (site.path.length === 0) return structuredClone(template);
