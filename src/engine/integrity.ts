@@ -17,12 +17,15 @@ export interface Critical {
   securityContexts: string[];
 }
 
-const UNSAFE = /["\\,\]\u0000-\u001f]/;
+/** Whether the guard could not read `value` back: a quote, backslash, comma, closing bracket or control character. */
+function unsafe(value: string): boolean {
+  return /["\\,\]]/.test(value) || [...value].some((char) => char.charCodeAt(0) < 0x20);
+}
 
 /** Adds `container`'s critical fields to `record`, each where it can be read back by the guard. */
 export function recordCritical(record: Critical, container: V1Container): void {
   const entry = (list: string[], value: string): void => {
-    if (!UNSAFE.test(value)) list.push(`${container.name}=${value}`);
+    if (!unsafe(value)) list.push(`${container.name}=${value}`);
   };
   entry(record.images, container.image ?? '');
   entry(record.ports, portsText(container));
