@@ -99,7 +99,7 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     if (!named.has(name)) return false;
     const expected = (recorded[kind] as Map<string, unknown>).get(name);
     if (expected !== undefined && covers(expected, object)) return true;
-    if (renderedWithAnyText(recorded[kind] as Map<string, unknown>, name, object)) return true;
+    if (renderedWithAnyText(recorded[kind], name, object)) return true;
     return (replaceable[kind] as Map<string, unknown>).has(name);
   };
   const injectedNames = new Set([...status.containers, ...status.initContainers]);
