@@ -2,7 +2,8 @@
 // be installed), is a namespace opted in, and would given pods, from files or the cluster, be
 // sent to it and injected. One line per check with ok, warn or FAIL
 // and, where not ok, how to fix it; exit 1 on any failure (in the style of `linkerd check`).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace } from '@kubernetes/client-node';
+import type { Catalog } from '../model/template.js';
 import { fetchServerVersion } from '../catalog/kube.js';
 import type { PodLike } from '../engine/types.js';
 import type { ServerVersion } from '../model/server-version.js';
@@ -15,11 +16,13 @@ import { fail, formatFindings, ok, skip, warn, type Finding } from './check/find
 import { parseRef, readObject, type ObjectRef } from './check/objects.js';
 import { preflight } from './check/pre.js';
 import { checkInstall } from './check/install.js';
-import { checkNamespace, checkPod, clusterCatalog, readNamespace } from './check/pods.js';
+import { checkNamespace, checkPod, clusterCatalog, engineOptions, readNamespace } from './check/pods.js';
+import { checkChain } from './check/chain.js';
 import { ClusterError, connect, contextNamespace, explainFailure } from './kube/connect.js';
 
 const HELP = `usage: podpattern check [KIND/NAME …] [-n NAMESPACE] [-f POD.yaml …] [--kubeconfig FILE] [--context NAME]
        podpattern check --pre [-n NAMESPACE] [--kubeconfig FILE] [--context NAME]
+       podpattern check --chain [-n NAMESPACE] -f POD.yaml [--kubeconfig FILE] [--context NAME]
 
 Checks podpattern in the cluster the kubeconfig points at, each finding with ok, warn or FAIL
 and how to fix it, or "not checked" and why when what it depends on failed; exits 1 when any
@@ -38,23 +41,31 @@ check fails.
   --pre         before an install: the Kubernetes version against the chart's, the admission
                 APIs it uses, MutatingAdmissionPolicy (webhook-less mode), cert-manager, the
                 permission to create what the chart creates, an install already there
+  --chain       with -f or KIND/NAME: every MutatingAdmissionPolicy and mutating webhook that
+                sees each pod, in the API server's order, with timeout, failurePolicy,
+                reinvocationPolicy and ready endpoints (a timeout sum over the API server's 30 s
+                and a webhook with no ready endpoint are flagged); then a server-side dry run of
+                the create through every admission step, and each field of what podpattern
+                adds that the stored pod has otherwise, attributed to another admission step,
+                with its path. Without permission to create pods in the namespace (a dry run
+                needs it): which permission, and exit 2
   --kubeconfig, --context   which cluster (default: KUBECONFIG, ~/.kube/config, else in-cluster)
 `;
 
 const FLAGS = {
   namespace: { type: 'string', short: 'n' }, filename: { type: 'string', short: 'f', multiple: true },
-  kubeconfig: { type: 'string' }, context: { type: 'string' }, pre: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  kubeconfig: { type: 'string' }, context: { type: 'string' }, pre: { type: 'boolean' }, chain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let values: { namespace?: string; filename?: string[]; kubeconfig?: string; context?: string; pre?: boolean; help?: boolean };
+  let values: { namespace?: string; filename?: string[]; kubeconfig?: string; context?: string; pre?: boolean; chain?: boolean; help?: boolean };
   let refs: ObjectRef[];
   try {
     const parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
     values = parsed.values;
     if (values.help === true) return (io.stdout(HELP), 0);
     refs = parsed.positionals.map(parseRef);
-    if (values.pre === true && (refs.length > 0 || (values.filename ?? []).length > 0)) throw new UsageError('--pre checks the cluster before an install: give it no pods or workloads');
+    checkModes(values, refs);
   } catch (error) {
     io.stderr(usageError('check', (error as Error).message));
     return 2;
@@ -83,9 +94,24 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       return 2;
     }
   }
-  const findings = values.pre === true ? await precheck(config, namespace) : await check(config, values.namespace, pods);
+  let findings: Finding[];
+  try {
+    findings = values.pre === true ? await precheck(config, namespace) : await check(config, values.namespace, pods, values.chain === true);
+  } catch (error) {
+    // --chain without permission to dry-run: which permission, as for an unreadable object.
+    if (!(error instanceof ClusterError)) throw error;
+    io.stderr(`podpattern check: ${error.message}\n`);
+    return 2;
+  }
   io.stdout(formatFindings(findings));
   return findings.some((f) => f.level === 'fail') ? 1 : 0;
+}
+
+/** --pre takes no pods; --chain needs some. */
+function checkModes(values: { filename?: string[]; pre?: boolean; chain?: boolean }, refs: ObjectRef[]): void {
+  const pods = refs.length > 0 || (values.filename ?? []).length > 0;
+  if (values.pre === true && pods) throw new UsageError('--pre checks the cluster before an install: give it no pods or workloads');
+  if (values.chain === true && (values.pre === true || !pods)) throw new UsageError('--chain follows pods through admission: give it -f POD.yaml or KIND/NAME, without --pre');
 }
 
 async function precheck(config: KubeConfig, namespace: string): Promise<Finding[]> {
@@ -131,7 +157,7 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
   });
 }
 
-export async function check(config: KubeConfig, namespace: string | undefined, pods: PodInput[]): Promise<Finding[]> {
+export async function check(config: KubeConfig, namespace: string | undefined, pods: PodInput[], chain = false): Promise<Finding[]> {
   let version: ServerVersion;
   try {
     version = await fetchServerVersion(config);
@@ -158,6 +184,7 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
     const context = { selectors, catalog, read, version, why, namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config) };
     for (const pod of pods) findings.push(...podFindings(pod, context));
+    if (chain && catalog !== undefined) for (const pod of pods) findings.push(...(await chainFindings(config, pod, context)));
   }
   return findings;
 }
@@ -183,4 +210,13 @@ function podFindings(
   else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
   else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
   return findings;
+}
+
+/** --chain: the pod's admission steps and its dry run, or why they were not checked. */
+async function chainFindings(config: KubeConfig, pod: PodInput, context: { catalog: Catalog | undefined; read: Map<string, V1Namespace | undefined>; version: ServerVersion; namespaceOf: (pod: PodInput) => string }): Promise<Finding[]> {
+  const name = context.namespaceOf(pod);
+  const namespace = context.read.get(name);
+  if (namespace === undefined || context.catalog === undefined) return [skip(`chain ${pod.label}`, `namespace ${name} could not be read (above)`)];
+  const options = engineOptions(name, { namespace, serverVersion: context.version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) });
+  return checkChain(config, { label: pod.label, namespace, pod: pod.pod, catalog: context.catalog, options });
 }

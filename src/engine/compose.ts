@@ -4,6 +4,7 @@
 import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import { startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
+import { recordCritical } from './integrity.js';
 import { editableContainer } from './patch.js';
 import { RULES, filesVolumeOf, named, placeable, type Composed, type Piece, type Placement } from './rules.js';
 import type { Status } from './status.js';
@@ -129,6 +130,7 @@ class Composition {
     this.status[list].push(container.name);
     if (list === 'initContainers' && container.restartPolicy === 'Always') this.status.sidecars.push(container.name);
     for (const grant of grantsOf(container)) if (!this.status.grants.includes(grant)) this.status.grants.push(grant);
+    recordCritical(this.status, container);
   }
 
   private wireApp({ template, rendered }: Piece): void {

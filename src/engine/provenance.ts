@@ -34,7 +34,7 @@ import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '
 import { escapePathComponent, type Operation } from 'fast-json-patch';
 import { compose, type Piece, type Placement } from './compose.js';
 import { STATUS_KEY, parseTemplateKey } from '../model/keys.js';
-import { covers, sameContainer } from './likeness.js';
+import { ANY_TEXT, covers, sameContainer } from './likeness.js';
 import { emptyStatus, type Status } from './status.js';
 import type { PodLike } from './types.js';
 
@@ -99,6 +99,7 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     if (!named.has(name)) return false;
     const expected = (recorded[kind] as Map<string, unknown>).get(name);
     if (expected !== undefined && covers(expected, object)) return true;
+    if (renderedWithAnyText(recorded[kind], name, object)) return true;
     return (replaceable[kind] as Map<string, unknown>).has(name);
   };
   const injectedNames = new Set([...status.containers, ...status.initContainers]);
@@ -160,6 +161,16 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
       return { ops, left };
     },
   };
+}
+
+/**
+ * Whether an object of a dropped template, rendered with ANY_TEXT standing for a parameter the
+ * pod no longer sets, is `object` under `name`: where that parameter named the object (the
+ * mount path of git-sync's root in the app), the rendered name is a pattern, not the name.
+ */
+function renderedWithAnyText(added: Map<string, unknown>, name: string, object: unknown): boolean {
+  for (const [key, expected] of added) if (key.includes(ANY_TEXT) && covers(key, name) && covers(expected, object)) return true;
+  return false;
 }
 
 /**

@@ -1,9 +1,10 @@
 // podpattern.dev/status: the record of an injection. What of it may be undone is provenance.ts's
 // call: the record is written by podpattern but can be forged by anyone who writes the pod.
 import { STATUS_KEY } from '../model/keys.js';
+import type { Critical } from './integrity.js';
 import type { InjectedTemplate } from './types.js';
 
-export interface Status {
+export interface Status extends Critical {
   templates: InjectedTemplate[];
   containers: string[];
   initContainers: string[];
@@ -22,10 +23,12 @@ export interface Status {
    */
   sidecars: string[];
   grants: string[];
+  // (Critical) images, ports, securityContexts: each injected container's critical fields, as
+  // `<container>=<value>` (integrity.ts), which the final-state check compares field by field.
 }
 
 export function emptyStatus(templates: InjectedTemplate[]): Status {
-  return { templates, containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [], sidecars: [], grants: [] };
+  return { templates, containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [], sidecars: [], grants: [], images: [], ports: [], securityContexts: [] };
 }
 
 /** Longer than any record podpattern writes (a few dozen names): anything longer is not ours. */
@@ -50,6 +53,9 @@ export function readStatus(annotations: Record<string, string>): Status | 'unrea
       appVolumeMounts: list(parsed.appVolumeMounts),
       sidecars: list(parsed.sidecars),
       grants: list(parsed.grants),
+      images: list(parsed.images),
+      ports: list(parsed.ports),
+      securityContexts: list(parsed.securityContexts),
     };
   } catch {
     return 'unreadable';

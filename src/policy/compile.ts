@@ -13,6 +13,7 @@ import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variab
 import { refusals } from './refuse.js';
 import { parseProblem } from './reparse.js';
 import { renderedAsTemplate } from './likeness.js';
+import { criticalLists } from './integrity.js';
 import { compileTyped, compileValue, type Scope } from './values.js';
 
 export interface PolicyOptions {
@@ -321,8 +322,10 @@ export function statusExpression(template: Template, scope: Scope, native: strin
   parts.push(...jsonList(mountPaths.map((m) => ({ computed: `[${m}]` }))));
   // The webhook's order: the template's init containers, then its containers.
   const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c, spec))))];
-  const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)}}`;
+  const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)},"images":[`;
   parts.push({ expression: `${native} ? ${quote(tail(names(spec.containers)))} : ${quote(tail([]))}` });
+  const critical = criticalLists([...spec.initContainers, ...spec.containers].map((c) => withDefaults(c, spec)), scope);
+  parts.push({ expression: critical.images }, { text: '],"ports":[' }, { expression: critical.ports }, { text: '],"securityContexts":[' }, { expression: critical.securityContexts }, { text: ']}' });
   return concat(parts);
 }
 

@@ -120,7 +120,7 @@ export function textMatches(actual: string, text: string, scope: Scope, expanded
 }
 
 /** A registry host: a first path component with a dot or a port, or localhost. */
-const REGISTRY_HOST = '^(localhost|[^/]*[.:][^/]*)$';
+export const REGISTRY_HOST = '^(localhost|[^/]*[.:][^/]*)$';
 
 /**
  * `actual` is the template's image, or the same repository path, tag and digest behind another

@@ -1,14 +1,11 @@
 // What the API server stores or refuses for single pods: every built-in, composition, denials,
 // matchConditions, native sidecars, dry runs, reinvocation by another webhook, and what happens
 // in each namespace mode when podpattern is down.
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
-import { makeServingCert } from './pki.js';
 import { outcome, isUntouched, missingFromPod, podManifest, requestAnnotations, type Json } from './pods.js';
 import type { Context } from './suite.js';
+import { startTestWebhook, type TestWebhook } from './test-webhook.js';
 
 const names = (list: Json[] | undefined): string[] => (list ?? []).map((c) => c.name as string);
 
@@ -243,34 +240,10 @@ export async function admissionTests(t: Test, ctx: Context): Promise<void> {
 }
 
 /** A second mutating webhook for the reinvocation test: adds a `mesh-agent` container once. */
-async function startAddingWebhook(ctx: Context): Promise<{ url: string; calls(): number; stop(): Promise<void> }> {
-  const host = ctx.cluster.apiserverUrl.replace(/^https:\/\/|:\d+$/g, '');
-  const cert = makeServingCert(ctx.cluster.dir, ctx.cluster.pki.ca, 'mesh-agent-webhook', [host]);
-  let calls = 0;
-  const server = createServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      calls += 1;
-      const review = JSON.parse(body) as Json;
-      const pod = review.request.object as Json;
-      const has = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].some((c: Json) => c.name === 'mesh-agent');
-      const patch = has ? [] : [{ op: 'add', path: '/spec/containers/-', value: { name: 'mesh-agent', image: 'registry.example/mesh-agent:1.0' } }];
-      const response: Json = { uid: review.request.uid, allowed: true };
-      if (patch.length > 0) Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
-    });
+function startAddingWebhook(ctx: Context): Promise<TestWebhook> {
+  return startTestWebhook(ctx, 'mesh-agent-webhook', (pod) => {
+    const has = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])].some((c: Json) => c.name === 'mesh-agent');
+    return has ? [] : [{ op: 'add', path: '/spec/containers/-', value: { name: 'mesh-agent', image: 'registry.example/mesh-agent:1.0' } }];
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `https://${host}:${port}/mutate`,
-    calls: () => calls,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
 }
 

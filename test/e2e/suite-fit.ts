@@ -1,10 +1,18 @@
 // An injected pod fits the cluster it lands in: kubectl picks the app's container without -c,
 // and a namespace's LimitRange that would refuse the injected pod is named in podpattern's own
-// denial, before the API server's LimitRanger could refuse the pod after admission.
+// denial, before the API server's LimitRanger could refuse the pod after admission. A webhook
+// called after podpattern that strips restartPolicy from native sidecars is named by
+// `podpattern check --chain`, and the integrity guard refuses the pod it damaged in a required
+// namespace, naming the field.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { eventually } from './kube.js';
-import { outcome, podManifest, requestAnnotations } from './pods.js';
+import { outcome, podManifest, requestAnnotations, type Json } from './pods.js';
 import type { Context } from './suite.js';
+import { podpattern } from './suite-operate.js';
+import { startTestWebhook } from './test-webhook.js';
 
 export async function fitTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
@@ -44,5 +52,55 @@ export async function fitTests(t: Test, ctx: Context): Promise<void> {
     t.notMatch(refused.stderr, /maximum cpu usage per Container/, "not the LimitRanger's refusal after admission");
     const plain = await kube.create(podManifest(kube.unique('unasked'), namespace));
     t.equal(plain.code, 0, `a pod that asks for nothing is admitted there (${outcome(plain)})`);
+  });
+
+  await t.test('a webhook after podpattern strips restartPolicy from native sidecars: check --chain names it, and the integrity guard refuses the pod in a required namespace', async (t) => {
+    const label = { 'e2e.podpattern.dev/strip-restart': 'yes' };
+    const namespace = await kube.namespace('required', { labels: label });
+    const stripper = await startTestWebhook(ctx, 'strip-restart-webhook', (pod) =>
+      ((pod.spec.initContainers ?? []) as Json[]).flatMap((c, i) => (c.restartPolicy === undefined ? [] : [{ op: 'remove', path: `/spec/initContainers/${i}/restartPolicy` }])),
+    );
+    t.teardown(stripper.stop);
+    await kube.must(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      // Called after podpattern: the API server orders mutating webhooks by configuration name.
+      metadata: { name: 'zz-e2e-strip-restart' },
+      webhooks: [{
+        name: 'strip-restart.e2e.podpattern.dev',
+        clientConfig: { url: stripper.url, caBundle: ctx.cluster.pki.caBundle },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+        namespaceSelector: { matchLabels: label },
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        failurePolicy: 'Fail',
+        // podpattern, reinvoked after the strip, puts its sidecar back whole; reinvoked in turn,
+        // this strips it again, and the pod reaches validation damaged.
+        reinvocationPolicy: 'IfNeeded',
+        timeoutSeconds: 5,
+      }],
+    }));
+    t.teardown(async () => {
+      await kube.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-e2e-strip-restart']);
+    });
+    const proxy = ctx.pick('sidecar', 'https-proxy');
+    const sidecar = proxy.spec.containers[0]?.name as string;
+    // The API server takes up a new configuration within moments: until the stripper is called, the pod is admitted whole.
+    const refused = await eventually('the integrity guard to refuse the pod the stripper damaged', async () => {
+      const result = await kube.create(podManifest(kube.unique('stripped'), namespace, requestAnnotations(proxy)));
+      if (result.code === 0) return undefined;
+      return result;
+    }, 120_000);
+    t.ok(stripper.calls() > 0, 'the stripping webhook was called');
+    t.match(refused.stderr, /ValidatingAdmissionPolicy '[^']*injected-integrity'/, 'refused by the integrity guard');
+    t.match(refused.stderr, new RegExp(`changed field restartPolicy of the native sidecar\\(s\\) ${sidecar} `), refused.stderr);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'podpattern-chain-')), 'pod.yaml');
+    writeFileSync(file, JSON.stringify(podManifest(kube.unique('chain'), namespace, requestAnnotations(proxy))));
+    const checked = await podpattern(ctx, ['check', '--chain', '-n', namespace, '-f', file]);
+    t.equal(checked.code, 1, checked.stdout + checked.stderr);
+    t.match(checked.stdout, /chain Pod\/\S+: \d+\. mutating webhook \S*injection-required\.podpattern\.dev: timeout \d+s, failurePolicy Fail, reinvocationPolicy IfNeeded, Service \S+ with [1-9]\d* ready endpoint\(s\)/, 'podpattern\'s webhook, with its endpoints');
+    t.match(checked.stdout, /chain Pod\/\S+: \d+\. mutating webhook zz-e2e-strip-restart\/strip-restart\.e2e\.podpattern\.dev: timeout 5s, failurePolicy Fail, reinvocationPolicy IfNeeded, calls https:/, 'the stripping webhook, after it');
+    t.match(checked.stdout, /the API server refuses the pod \(server-side dry run\): .*changed field restartPolicy/, 'the dry run meets the integrity guard');
   });
 }

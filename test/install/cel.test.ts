@@ -43,7 +43,7 @@ t.test('every CEL expression parses', async (t) => {
   const expressions: string[] = [...celRules(patternTemplateSchema)];
   for (const objects of [plain, chartDefault, chartDefaults]) {
     for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) expressions.push(...webhook.matchConditions.map((c: Condition) => c.expression));
-    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
     expressions.push(...policy.spec.matchConditions.map((c: Condition) => c.expression), ...policy.spec.variables.map((v: Condition) => v.expression), ...policy.spec.validations.map((v: { expression: string }) => v.expression));
   }
   t.ok(expressions.length > 10);
@@ -126,19 +126,19 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
     ['a native sidecar recorded as an init container, present there', { 'podpattern.dev/sidecar': 'https-proxy', ...record([], ['https-proxy']) }, 'allow'],
   ];
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault], ['chart, namespaceDefaults', chartDefaults]] as const) {
-    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
     for (const [label, annotations, expected] of cases) t.equal(decide(policy, pod(annotations), namespace()), expected, `${source}: ${label}`);
   }
   const withDefaults = namespace({ 'podpattern.dev/sidecar': 'https-proxy' });
   const labelled = { metadata: { ...withDefaults.metadata, labels: { 'podpattern.dev/defaults': 'enabled' } } };
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
-    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
     t.equal(decide(policy, pod(), withDefaults), 'allow', `${source}: namespace annotations without the defaults label are not counted (the webhook does not see those pods either)`);
     t.equal(decide(policy, pod(), labelled), 'deny', `${source}: under a labelled namespace's defaults, an uninjected pod is refused`);
     t.equal(decide(policy, pod(status), labelled), 'allow', `${source}: an injected one passes`);
     t.equal(decide(policy, pod(), { metadata: { name: 'shop', labels: { 'podpattern.dev/defaults': 'enabled' } } }), 'allow', `${source}: a labelled namespace without pattern annotations asks for nothing`);
   }
-  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
+  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy', 'podpattern-required-injection'), pod(), withDefaults), 'deny', 'namespaceDefaults: an uninjected pod under namespace defaults is refused');
 
   // Volumes and annotations in the record are checked as containers are, so a record without
   // containers (volumes and files alone) is judged by what it does record.
@@ -158,10 +158,10 @@ t.test('the policy refuses uninjected pods that ask for a pattern, and only thos
     ['a record without its volumes list', withVolume({ 'podpattern.dev/sidecar': 'env-only', 'podpattern.dev/status': '{"templates":[],"containers":["app"],"initContainers":[],"annotations":[]}' }), 'deny'],
   ];
   for (const [source, objects] of [['webhook-config', plain], ['chart', chartDefault]] as const) {
-    const policy = find(objects, 'ValidatingAdmissionPolicy');
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
     for (const [label, object, expected] of volumeCases) t.equal(decide(policy, object, namespace()), expected, `${source}: ${label}`);
   }
-  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
+  t.equal(decide(find(chartDefaults, 'ValidatingAdmissionPolicy', 'podpattern-required-injection'), pod(status), withDefaults), 'allow', 'namespaceDefaults: an injected one passes');
 });
 
 t.test("the CRD's CEL rules accept good templates and refuse bad ones", async (t) => {

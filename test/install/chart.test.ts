@@ -62,7 +62,8 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
     'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding',
-    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding',
     'ValidatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
   ], 'Namespace, a ServiceAccount, a Role, a RoleBinding and the Pod are helm test\'s hooks; the other Role and RoleBinding keep template revisions');
   const hooks = render('default').filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
@@ -305,7 +306,7 @@ t.test('namespace defaults: every pod in opted-in namespaces goes to the webhook
   for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
     t.same(webhook.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod'], webhook.name);
   }
-  const policy = find(objects, 'ValidatingAdmissionPolicy');
+  const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
   t.match(policy.spec.validations[0].expression, /namespaceObject\.metadata\.annotations/, 'the policy also counts namespace defaults');
   t.notOk(JSON.stringify(policy.spec.matchConditions).includes('namespaceObject'), 'in its validation: the API server gives matchConditions no namespaceObject');
 });

@@ -43,7 +43,7 @@ t.test('the values schema lists exactly the built-ins', async (t) => {
 t.test('policies.templates installs each chosen template\'s policies and bindings', async (t) => {
   const render = renderChart(['policies.templates={https-proxy,git-sync}', MAP_V1, 'webhook.excludeNamespaces={legacy}']);
   t.equal(render.status, 0, render.stderr);
-  const ours = render.objects.filter((o) => o.metadata.name.startsWith('podpattern-') && o.kind.includes('AdmissionPolicy') && o.metadata.name !== 'podpattern-required-injection');
+  const ours = render.objects.filter((o) => o.metadata.name.startsWith('podpattern-') && o.kind.includes('AdmissionPolicy') && !['podpattern-required-injection', 'podpattern-injected-integrity'].includes(o.metadata.name.replace(/-(required|enabled)$/, '')));
   t.same(ours.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
     'MutatingAdmissionPolicy/podpattern-git-sync', 'MutatingAdmissionPolicy/podpattern-https-proxy',
     'MutatingAdmissionPolicyBinding/podpattern-git-sync', 'MutatingAdmissionPolicyBinding/podpattern-https-proxy',

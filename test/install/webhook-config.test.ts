@@ -89,8 +89,8 @@ t.test('the workloads entry: warnings only, for the workload kinds, in every opt
 
 t.test('the ValidatingAdmissionPolicy guards required namespaces only, and spares opted-out pods', async (t) => {
   const objects = plainObjects();
-  const policy = find(objects, 'ValidatingAdmissionPolicy');
-  const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
+  const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
+  const binding = find(objects, 'ValidatingAdmissionPolicyBinding', 'podpattern-required-injection');
   t.equal(binding.spec.policyName, policy.metadata.name);
   t.same(binding.spec.validationActions, ['Deny']);
   const required = find(objects, 'MutatingWebhookConfiguration').webhooks[2];
@@ -102,6 +102,22 @@ t.test('the ValidatingAdmissionPolicy guards required namespaces only, and spare
   t.same(binding.spec.matchResources.objectSelector, required.objectSelector);
   t.match(policy.spec.validations[0].expression, "'podpattern.dev/status' in object.metadata.annotations");
   t.same(policy.spec.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod', 'not-opted-out']);
+});
+
+t.test('the integrity guard denies in required namespaces and warns in enabled ones', async (t) => {
+  const objects = plainObjects();
+  const webhooks = find(objects, 'MutatingWebhookConfiguration').webhooks;
+  for (const [mode, action] of [['required', 'Deny'], ['enabled', 'Warn']] as const) {
+    const binding = find(objects, 'ValidatingAdmissionPolicyBinding', `podpattern-injected-integrity-${mode}`);
+    t.equal(binding.spec.policyName, 'podpattern-injected-integrity');
+    t.same(binding.spec.validationActions, [action], mode);
+    const entry = webhooks.find((w: { name: string }) => w.name.startsWith(`injection-${mode}`));
+    t.same(binding.spec.matchResources.namespaceSelector.matchExpressions, [
+      { key: 'podpattern.dev/injection', operator: 'In', values: [mode] },
+      ...entry.namespaceSelector.matchExpressions.filter((e: { key: string }) => e.key === 'kubernetes.io/metadata.name'),
+    ], `${mode}: the namespaces of the ${mode} webhook entry`);
+    t.same(binding.spec.matchResources.objectSelector, entry.objectSelector);
+  }
 });
 
 /** Drops what legitimately differs (Helm's labels, the instance label in selectors, the caBundle) and maps release names. */
@@ -144,7 +160,12 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
       const vwc = normalize(find(chart.objects, 'ValidatingWebhookConfiguration', release === 'podpattern' ? name : name.replace('podpattern', 'acme-podpattern')), names);
       t.same(vwc, normalize(find(plain, 'ValidatingWebhookConfiguration', name), {}), `${release}/${namespace}: ValidatingWebhookConfiguration ${name} matches webhook-config/`);
     }
-    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
+    for (const name of plain.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => o.metadata.name)) {
+      const kind = plain.find((o) => o.metadata.name === name && o.kind.startsWith('ValidatingAdmissionPolicy'))!.kind;
+      const vap = normalize(find(chart.objects.filter((o) => o.kind === kind), kind, release === 'podpattern' ? name : name.replace('podpattern', 'acme-podpattern')), names);
+      t.same(vap, normalize(find(plain, kind, name), {}), `${release}/${namespace}: ${kind} ${name} matches webhook-config/`);
+    }
+    for (const kind of ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
       const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
       // Helm-only: the chart keeps its CRD on uninstall (kubectl has no uninstall to guard against).
       if (kind === 'CustomResourceDefinition') {

@@ -109,7 +109,7 @@ function whyNotSent(webhook: V1MutatingWebhook, pod: PodLike, namespace: V1Names
   return undefined;
 }
 
-function engineOptions(namespace: string, context: PodContext): InjectOptions {
+export function engineOptions(namespace: string, context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion'>): InjectOptions {
   const options: InjectOptions = { nativeSidecars: 'auto', namespace, ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}) };
   if (context.serverVersion !== undefined) options.serverVersion = context.serverVersion;
   // The server applies a namespace's annotations only where it is labelled for defaults.
