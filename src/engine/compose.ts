@@ -8,6 +8,7 @@ import { recordCritical } from './integrity.js';
 import { editableContainer } from './patch.js';
 import { RULES, filesVolumeOf, named, placeable, type Composed, type Piece, type Placement } from './rules.js';
 import type { Status } from './status.js';
+import { mountToken, tokenMountOf } from './token.js';
 import type { PodLike, Problem } from './types.js';
 
 export type { Piece, Placement } from './rules.js';
@@ -78,6 +79,19 @@ class Composition {
       this.addContainer(prepared, nativeSidecar ? 'initContainers' : 'containers', template.name);
     }
     this.wireApp(piece);
+  }
+
+  /**
+   * The ServiceAccount token mounted into the added containers as the API server's plugin would
+   * mount it after us (token.ts): the stored pod is the same, and the change does not call
+   * podpattern back.
+   */
+  mountServiceAccountToken(): void {
+    const all = [...(this.spec.initContainers ?? []), ...this.spec.containers];
+    const added = all.filter((c) => this.containerTemplates.has(c.name));
+    if (added.length === 0) return;
+    const mount = tokenMountOf(this.spec, all.filter((c) => !this.containerTemplates.has(c.name)));
+    if (mount !== undefined) mountToken(added, mount);
   }
 
   /** The pod as composed, for the rules. */
@@ -175,6 +189,7 @@ const RULE_LIST = Object.values(RULES);
 export function compose(pod: PodLike, pieces: Piece[], status: Status, placement: Placement): { problems: Problem[]; problemCount: number; warnings: string[] } {
   const composition = new Composition(pod, status, placement);
   for (const piece of pieces) composition.add(piece);
+  composition.mountServiceAccountToken();
   const composed = composition.composed();
   const problems: Problem[] = [];
   let problemCount = 0;

@@ -1,7 +1,8 @@
 // `npm run bench:cluster`: the burst on a real control plane, measured by the API server itself.
 //
 // The current leg's control plane (harness.ts) with the release rehearsal's chart installed
-// (two replicas). Four phases, one after another, each in two new namespaces: a Deployment in
+// (two replicas). Four phases, one after another, each in two new namespaces (the pods of one
+// removed before the next begins, clearBurst in burst.ts says why): a Deployment in
 // each scaled from 0 to PODPATTERN_BURST_REPLICAS (default 500) at once, so the ReplicaSet
 // controller creates the pods through the admission chain:
 //   webhook            an `enabled` and a `required` namespace, podpattern's webhook injects
@@ -27,16 +28,14 @@ import { REPO_ROOT, startCluster } from './harness.js';
 import { Kube, RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import type { RunResult } from './cluster.js';
 import { loadBuiltinCatalog, outcome, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
-import { RolloutWatch, burstDeployment, scaleAndCount, type BurstCount } from './burst.js';
-import { figures, printCounts, printFigures, printTargets, type PhaseResult } from './burst-report.js';
-import { parseMetrics, type Sample } from '../../bench/apiserver-metrics.js';
+import { RolloutWatch, burstDeployment, clearBurst, scaleAndCount, type BurstCount } from './burst.js';
+import { figures, printCounts, printFigures, printTargets, readMetrics, type PhaseResult } from './burst-report.js';
 
 const REPLICAS = positive(process.env.PODPATTERN_BURST_REPLICAS, 500);
 const CONTROLLER_QPS = 100;
 const CONTROLLER_BURST = 200;
 /** Selects the namespaces the compiled policies serve; the webhook never serves them. */
 const POLICY_LABEL = 'podpattern-bench/admission';
-const METRIC_PREFIXES = ['apiserver_admission_', 'apiserver_mutating_admission_policy_', 'apiserver_request_duration_seconds', 'apiserver_request_total'];
 
 function positive(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -46,10 +45,6 @@ function positive(text: string | undefined, fallback: number): number {
 }
 
 const load = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' ');
-
-async function readMetrics(kube: Kube): Promise<Sample[]> {
-  return parseMetrics(await kube.must(['get', '--raw', '/metrics']), METRIC_PREFIXES);
-}
 
 /** The template compiled by `podpattern policy`, bound to POLICY_LABEL's namespaces, applied and in effect. */
 async function installPolicies(kube: Kube, template: TemplateInfo): Promise<void> {
@@ -95,6 +90,9 @@ async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'p
   const after = await readMetrics(kube);
   let rollout: string | undefined;
   if (upgrading !== undefined) rollout = await followRollout(kube, upgrading, watch, upgradeStarted);
+  // The next phase starts on an empty node (clearBurst says why).
+  const left = await clearBurst(kube, namespaces, 300_000);
+  if (left !== undefined) rollout = `${rollout ?? ''}${rollout === undefined ? '' : '; '}${left}`;
   const name = `${path}${upgrade ? ' + upgrade' : ''}`;
   const modes = path === 'webhook' ? ['enabled', 'required'] : ['policies 1', 'policies 2'];
   return { name, path, upgrade, counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })), figures: figures(before, after), rollout, load: `${loadBefore} -> ${load()}` };

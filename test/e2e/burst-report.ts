@@ -2,7 +2,15 @@
 // server's own durations over it, and the targets met or missed. Markdown tables, so that
 // bench/RESULTS.md can take them as they are.
 import type { BurstCount } from './burst.js';
-import { counter, histogram, histogramDelta, ms, quantile, shareAtMost, type Histogram, type Labels, type Sample } from '../../bench/apiserver-metrics.js';
+import type { Kube } from './kube.js';
+import { counter, histogram, histogramDelta, ms, parseMetrics, quantile, shareAtMost, type Histogram, type Labels, type Sample } from '../../bench/apiserver-metrics.js';
+
+const METRIC_PREFIXES = ['apiserver_admission_', 'apiserver_mutating_admission_policy_', 'apiserver_request_duration_seconds', 'apiserver_request_total'];
+
+/** The API server's own /metrics, the series `figures` reads. */
+export async function readMetrics(kube: Kube): Promise<Sample[]> {
+  return parseMetrics(await kube.must(['get', '--raw', '/metrics']), METRIC_PREFIXES);
+}
 
 export interface Figures {
   /** podpattern's webhook calls, per namespace mode and in all. */

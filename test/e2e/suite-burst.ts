@@ -2,10 +2,15 @@
 // `required` namespace scaled up step by step, a step at each turn of a `helm upgrade`'s rollout
 // (a new replica ready, an old one terminating: its endpoint going and its drain beginning), so
 // that the ReplicaSet controller creates pods exactly while the API server's view of the
-// webhook's endpoints changes. Every pod must be created and injected, and none refused.
+// webhook's endpoints changes. Every pod must be created and injected, and none refused, and
+// each reviewed once: podpattern's injected containers already carry the ServiceAccount token
+// mount, so the API server's second pass of its own plugins changes nothing and does not call
+// podpattern again. The first step is taken before the upgrade and counted by podpattern's own
+// metrics (both replicas live throughout); the whole burst by the API server's count of calls.
 // `npm run bench:cluster` does the same with 500 pods at once and measures it (burst-bench.ts).
 import type { Test } from 'tap';
 import { BURST_DEPLOYMENT, RolloutWatch, burstDeployment, countBurst, newProgress, scaleTo, waitForReplicas } from './burst.js';
+import { figures, readMetrics } from './burst-report.js';
 import { outcome } from './pods.js';
 import type { RunResult } from './cluster.js';
 import type { Context } from './suite.js';
@@ -20,6 +25,16 @@ export async function burstTests(t: Test, ctx: Context): Promise<void> {
     const namespaces = [await kube.namespace('enabled'), await kube.namespace('required')];
     t.teardown(() => kube.kubectl(['delete', 'namespace', ...namespaces, '--wait=false']));
     for (const ns of namespaces) await kube.must(['apply', '-f', '-'], JSON.stringify(burstDeployment(ns, template)));
+    const callsBefore = await readMetrics(kube);
+
+    // The first step with podpattern's replicas as they are: every review reached one of them.
+    const reviews = (labels: Record<string, string> = {}): Promise<number> => kube.metric('podpattern_reviews_total', labels);
+    const [reviewsBefore, injectedBefore] = [await reviews(), await reviews({ outcome: 'injected' })];
+    await scaleTo(kube, namespaces, STEP);
+    const first = newProgress(namespaces.map((namespace) => ({ namespace, wanted: STEP })), Date.now());
+    await waitForReplicas(kube, first, { ceilingMs: 300_000, stallMs: 120_000 }, Date.now());
+    t.equal(await reviews({ outcome: 'injected' }) - injectedBefore, 2 * STEP, `the first ${STEP} pods per namespace: each injected`);
+    t.equal(await reviews() - reviewsBefore, 2 * STEP, 'and each reviewed once (no reinvocation)');
 
     const watch = new RolloutWatch(kube);
     await watch.begin();
@@ -27,7 +42,7 @@ export async function burstTests(t: Test, ctx: Context): Promise<void> {
     // A changed value changes the pod template: the Deployment rolls both replicas.
     let upgraded: RunResult | undefined;
     const upgrade = kube.helmInstall('upgrade', [`podAnnotations.podpattern-burst=rollout-${Date.now()}`]).then((r) => (upgraded = r));
-    let replicas = STEP;
+    let replicas = 2 * STEP;
     const scaledAt: string[] = ['the upgrade began'];
     await scaleTo(kube, namespaces, replicas);
     const started = Date.now();
@@ -52,8 +67,10 @@ export async function burstTests(t: Test, ctx: Context): Promise<void> {
     t.equal(turns.filter((s) => s.what === 'ready').length, 2, 'two new replicas became ready');
     t.equal(turns.filter((s) => s.what === 'terminating').length, 2, 'and both old ones terminated');
 
+    const calls = figures(callsBefore, await readMetrics(kube)).webhook;
     for (const count of await Promise.all(progress.map((p) => countBurst(kube, p, template, started)))) {
       const mode = count.namespace === namespaces[0] ? 'enabled' : 'required';
+      t.equal(calls[mode].count, count.created + count.failedCreate.count, `${mode}: the API server called podpattern once per pod (and per refused attempt)`);
       t.equal(count.created, TOTAL, `${mode}: every pod of the ${BURST_DEPLOYMENT} Deployment created${count.incomplete === undefined ? '' : ` (${count.incomplete})`}`);
       t.equal(count.injected, count.created, `${mode}: every pod created is injected (missing: ${count.missing.examples.join(', ') || 'none'})`);
       t.equal(count.failedCreate.count, 0, `${mode}: no FailedCreate (${count.failedCreate.messages.join(' | ') || 'none'})`);
