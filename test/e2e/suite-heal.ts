@@ -73,7 +73,7 @@ export async function healTests(t: Test, ctx: Context): Promise<void> {
       return events.length > 0 ? events : undefined;
     }, 60_000);
     t.equal(restartEvents.length, 1, 'one restart');
-    t.match(restartEvents[0].message, new RegExp(`2 pods .*asked for podpattern.dev/sidecar=${template.name}`));
+    t.match(restartEvents[0]?.message, new RegExp(`2 pods .*asked for podpattern.dev/sidecar=${template.name}`));
 
     const reported = await eventually('the NotInjected Event on the bare pod', async () => {
       const events = (await kube.json(['get', 'events', '-n', ns, '--field-selector', `involvedObject.kind=Pod,involvedObject.name=${bare},reason=NotInjected`])).items as Json[];
