@@ -31,7 +31,7 @@ export interface ClusterImpact {
   stop(): void;
 }
 
-export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; logger: Logger; inject: InjectFunction; options: (namespace: string) => InjectOptions; recordForced: (change: ForcedChange) => void }): ClusterImpact {
+export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; logger: Logger; inject: InjectFunction; options: (namespace: string) => InjectOptions; recordForced: (change: ForcedChange) => void; namespaceLabels?: () => Iterable<Readonly<Record<string, string>>> | undefined }): ClusterImpact {
   const { config, live, logger } = input;
   const resolver = new OwnerResolver({
     lookup: ownerLookup(config),
@@ -50,6 +50,7 @@ export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; lo
       inject: input.inject,
       options: input.options,
       recordForced: input.recordForced,
+      ...(input.namespaceLabels === undefined ? {} : { namespaceLabels: input.namespaceLabels }),
     },
     start: () => watch.start(),
     stop: () => watch.stop(),
