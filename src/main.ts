@@ -228,10 +228,11 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     events: new EventRecorder({ writer: (await import('./events/kube-writer.js')).kubeEventWriter(kube, hostname()), logger }),
     version: undefined,
     async controllers(ready) {
-      const { clusterControllers } = await import('./leader/controllers.js');
+      const { clusterControllers, nextPodDenial } = await import('./leader/controllers.js');
       const { podpatternNamespace } = await import('./impact/cluster.js');
       return clusterControllers(kube, podpatternNamespace(kube), {
         identity: hostname(), logger, metrics, events: cluster.events, ready,
+        nextPodDenial: nextPodDenial({ inject, catalog: () => live.current(), options: impact.deps.options }),
         settings: { healGraceSeconds: config.healGraceSeconds, healRestartsPerMinute: config.healRestartsPerMinute, healIntervalSeconds: config.healIntervalSeconds },
       });
     },

@@ -39,7 +39,7 @@ export interface HealMetrics {
   missed(count: number): void;
 }
 
-export type ReportReason = 'not-restartable' | 'still-missed' | 'restart-failed';
+export type ReportReason = 'not-restartable' | 'still-missed' | 'restart-failed' | 'would-be-denied';
 
 export interface HealerOptions {
   api: HealApi;
@@ -51,6 +51,12 @@ export interface HealerOptions {
   restartsPerMinute: number;
   /** This replica's readiness (certificate, catalog, not draining). */
   ready: () => boolean;
+  /**
+   * Why the workload's next pod would be denied by the current templates (the engine on a pod
+   * rebuilt from the missed pods' annotations), or undefined when it would be admitted. A
+   * restart then would only replace running pods with ones the webhook refuses.
+   */
+  nextPodDenial?: (namespace: string, workload: OwnerRef, annotations: Readonly<Record<string, string>>) => string | undefined;
   now?: () => number;
 }
 
@@ -148,6 +154,14 @@ export class Healer {
       }
       return;
     }
+    const denial = this.options.nextPodDenial?.(namespace, workload, group.pods[0]!.annotations);
+    if (denial !== undefined) {
+      if (this.reportOnce(`${label} would-be-denied ${meta.generation} ${denial}`)) {
+        this.report(involved, 'would-be-denied', `not restarted: ${describePods(group.pods)} missed injection (${asks}), but the webhook would deny its next pods: ${denial.slice(0, 1024)}`);
+        result.reported.push(label);
+      }
+      return;
+    }
     if (!this.takeRestart()) {
       result.deferred.push(label);
       return;
@@ -185,11 +199,13 @@ export class Healer {
 
   private report(involved: InvolvedObject, reason: ReportReason, text: string): void {
     this.options.metrics.reported(involved.kind, reason);
-    const eventReason = reason === 'still-missed' ? 'StillNotInjected' : reason === 'restart-failed' ? 'RestartFailed' : 'NotInjected';
+    const eventReason = EVENT_REASONS[reason];
     this.options.events.record({ type: 'Warning', reason: eventReason, involved, key: 'heal', message: text });
     this.options.logger.warn({ namespace: involved.namespace, object: `${involved.kind}/${involved.name}`, reason }, text);
   }
 }
+
+const EVENT_REASONS = { 'not-restartable': 'NotInjected', 'still-missed': 'StillNotInjected', 'restart-failed': 'RestartFailed', 'would-be-denied': 'HealBlocked' } as const;
 
 function podObject(pod: PodMeta): InvolvedObject {
   return { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid };

@@ -5,7 +5,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventSink } from '../events/recorder.js';
 import type { Metrics } from '../metrics/index.js';
-import { Healer, type HealApi } from '../heal/healer.js';
+import { Healer, type HealApi, type HealerOptions } from '../heal/healer.js';
+import { nextPod, type InjectFunction } from '../impact/check.js';
+import type { Catalog } from '../model/template.js';
+import type { InjectOptions } from '../engine/types.js';
+import { isOwnKey } from '../model/keys.js';
 import { LeaderElector, type LeaseStore } from './elector.js';
 
 /** The Lease's name, in podpattern's namespace. */
@@ -26,6 +30,8 @@ export interface ControllerDeps {
   metrics: Metrics;
   events: EventSink;
   ready: () => boolean;
+  /** Why a workload's next pod would be denied now (healing does not restart those); see nextPodDenial(). */
+  nextPodDenial?: HealerOptions['nextPodDenial'];
   settings: ControllerSettings;
   /** Lease timing (seconds); client-go's defaults unless given (tests shorten them). */
   lease?: { leaseSeconds: number; renewDeadlineSeconds: number; retrySeconds: number };
@@ -47,6 +53,7 @@ export function controllers(deps: ControllerDeps): Controllers {
     graceMs: settings.healGraceSeconds * 1000,
     restartsPerMinute: settings.healRestartsPerMinute,
     ready: deps.ready,
+    ...(deps.nextPodDenial === undefined ? {} : { nextPodDenial: deps.nextPodDenial }),
     metrics: {
       restarted: (kind) => metrics.healRestarts.inc({ kind }),
       reported: (kind, reason) => metrics.healReports.inc({ kind, reason }),
@@ -99,6 +106,19 @@ export function controllers(deps: ControllerDeps): Controllers {
       clearTimeout(timer);
       await running;
     },
+  };
+}
+
+/**
+ * The engine's verdict on the pod a workload would create next, rebuilt from the podpattern
+ * annotations its pods asked with (as the impact check rebuilds it): the denial's message, or
+ * undefined when it would be admitted.
+ */
+export function nextPodDenial(engine: { inject: InjectFunction; catalog: () => Catalog; options: (namespace: string) => InjectOptions }): NonNullable<HealerOptions['nextPodDenial']> {
+  return (namespace, workload, annotations) => {
+    const asked = Object.fromEntries(Object.entries(annotations).filter(([key]) => isOwnKey(key)));
+    const result = engine.inject(nextPod({ namespace, workload, asked, pods: 1, hashes: [] }), engine.catalog(), engine.options(namespace));
+    return result.outcome === 'denied' ? result.message : undefined;
   };
 }
 

@@ -11,7 +11,10 @@ import t, { type Test } from 'tap';
 import { EventRecorder } from '../../src/events/recorder.js';
 import { kubeEventWriter } from '../../src/events/kube-writer.js';
 import { kubeHealApi } from '../../src/heal/heal-kube.js';
-import { Healer } from '../../src/heal/healer.js';
+import { Healer, type HealerOptions } from '../../src/heal/healer.js';
+import { nextPodDenial } from '../../src/leader/controllers.js';
+import { inject } from '../../src/engine/index.js';
+import { testCatalog } from '../helpers/catalog.js';
 import { decide, readHealRecord } from '../../src/heal/missed.js';
 import { pod, startControllerApi, workload } from '../helpers/fake-controller-api.js';
 
@@ -19,7 +22,7 @@ const ASK = { 'podpattern.dev/sidecar': 'https-proxy' };
 const GRACE = 60_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-async function setup(t: Test, options: { rate?: number; ready?: () => boolean } = {}) {
+async function setup(t: Test, options: { rate?: number; ready?: () => boolean; nextPodDenial?: HealerOptions['nextPodDenial'] } = {}) {
   const api = await startControllerApi();
   t.teardown(() => api.close());
   const config = new KubeConfig();
@@ -32,6 +35,7 @@ async function setup(t: Test, options: { rate?: number; ready?: () => boolean } 
   const counted = { restarted: [] as string[], reported: [] as string[], missed: -1 };
   const healer = new Healer({
     api: kubeHealApi(config), events, logger, graceMs: GRACE, restartsPerMinute: options.rate ?? 5, ready: options.ready ?? (() => true), now: () => now,
+    ...(options.nextPodDenial === undefined ? {} : { nextPodDenial: options.nextPodDenial }),
     metrics: { restarted: (kind) => counted.restarted.push(kind), reported: (kind, reason) => counted.reported.push(`${kind} ${reason}`), missed: (n) => (counted.missed = n) },
   });
   /** A pass once ready long enough: the first pass starts the grace, the second runs. */
@@ -176,6 +180,24 @@ t.test('a restart the API server refuses is reported with its reason, and tried 
   delete api.refusePatches;
   advance(GRACE);
   t.same((await pass()).restarted, ['shop/Deployment/web'], 'once allowed, restarted');
+});
+
+t.test('a Deployment whose next pods the webhook would deny is not restarted: reported with the denial (the real engine and catalog decide)', async (t) => {
+  const engine = nextPodDenial({ inject, catalog: testCatalog, options: (namespace) => ({ nativeSidecars: 'auto', namespace, namespaceAnnotations: {} }) });
+  const { api, pass, advance, counted } = await setup(t, { nextPodDenial: engine });
+  deploymentWithPods(api, 'typo', T0, 1, { 'podpattern.dev/sidecar': 'https-proxxy' });
+  deploymentWithPods(api, 'fine', T0, 1, { 'podpattern.dev/adapter': 'log-normalizer' });
+  t.equal(engine('shop', { kind: 'Deployment', name: 'fine' }, { 'podpattern.dev/adapter': 'log-normalizer' }), undefined, 'a pod asking for a built-in that needs nothing more is admitted');
+  await pass();
+  advance(GRACE);
+  const result = await pass();
+  t.same(result.restarted, ['shop/Deployment/fine']);
+  t.same(result.reported, ['shop/Deployment/typo']);
+  t.equal(api.patches.length, 1, 'only the one whose next pods would be injected is patched');
+  const blocked = api.events.find((e) => e.reason === 'HealBlocked');
+  t.match(blocked, { type: 'Warning', involvedObject: { kind: 'Deployment', name: 'typo' } });
+  t.match(blocked.message, /would deny its next pods: .*https-proxxy/);
+  t.same(counted.reported, ['Deployment would-be-denied']);
 });
 
 t.test('decide() and the record: a record podpattern did not write is no record', async (t) => {
