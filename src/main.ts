@@ -232,7 +232,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
       const { podpatternNamespace } = await import('./impact/cluster.js');
       return clusterControllers(kube, podpatternNamespace(kube), {
         identity: hostname(), logger, metrics, events: cluster.events, ready,
-        nextPodDenial: nextPodDenial({ inject, catalog: () => live.current(), options: impact.deps.options }),
+        nextPodDenial: nextPodDenial({ inject, catalog: () => live.current(), options: (namespace) => impact.deps.options(namespace) }),
         settings: { healGraceSeconds: config.healGraceSeconds, healRestartsPerMinute: config.healRestartsPerMinute, healIntervalSeconds: config.healIntervalSeconds },
       });
     },
