@@ -34,6 +34,12 @@ export interface ServeConfig {
   /** The CA that signs the API server's client certificate; reloaded like the serving pair. */
   clientCaFile: string | undefined;
   clientAuth: ClientAuthMode;
+  /** Run the controllers (healing) in the replica that holds the Lease: on, or off in every replica. */
+  controllers: 'on' | 'off';
+  healGraceSeconds: number;
+  /** 0: healing off (the controllers do nothing else yet). */
+  healRestartsPerMinute: number;
+  healIntervalSeconds: number;
 }
 
 /**
@@ -80,6 +86,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
   { key: 'clientCaFile', flag: 'client-ca-file', kind: { type: 'string' }, default: undefined, help: "CA (PEM) that signs the API server's client certificate; the server then asks clients for one. Reloaded when it changes" },
   { key: 'clientAuth', flag: 'client-auth', kind: { type: 'enum', values: CLIENT_AUTH_MODES }, default: undefined, help: 'a client without a verified certificate: none (not asked; default without --client-ca-file), events (answered, writes no Event; default with it), required (refused with 403)' },
+  { key: 'controllers', flag: 'controllers', kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', help: 'with a cluster, the replica holding the podpattern-controllers Lease heals pods that missed injection; off: no replica does (reviews are served either way)' },
+  { key: 'healGraceSeconds', flag: 'heal-grace-seconds', kind: { type: 'integer', min: 0, max: 86400 }, default: '60', help: 'healing waits until this replica has been ready this long, and leaves pods younger than this alone' },
+  { key: 'healRestartsPerMinute', flag: 'heal-restarts-per-minute', kind: { type: 'integer', min: 0, max: 600 }, default: '5', help: 'workloads healing restarts in any minute, at most; 0 turns healing off' },
+  { key: 'healIntervalSeconds', flag: 'heal-interval-seconds', kind: { type: 'integer', min: 5, max: 3600 }, default: '30', help: 'how often the leader looks for pods that missed injection' },
 ];
 
 /** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE`: every flag has one. */

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { loadStaticLayers, type ParsedTemplates } from './catalog/index.js';
 import type { ClusterWatch } from './catalog/cluster.js';
 import type { ClusterImpact } from './impact/cluster.js';
+import type { Controllers } from './leader/controllers.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
@@ -102,10 +103,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     limits: { readTimeoutMs: config.readTimeoutSeconds * 1000 },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
-  const health = buildHealthApp({
-    logger, metrics,
-    readiness: () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining }),
-  });
+  const readiness = () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining });
+  const health = buildHealthApp({ logger, metrics, readiness });
 
   const limits = { idleTimeoutMs: config.idleTimeoutSeconds * 1000, closeQuietMs: CLOSE_QUIET_MS, maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections };
   const connections = [new Connections(app.server, limits), new Connections(health.server, limits)];
@@ -123,6 +122,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     cluster.events.start();
     void cluster.start();
   }
+  const controllers = cluster === undefined || config.controllers === 'off' ? undefined : await cluster.controllers(() => Object.values(readiness()).every(Boolean));
+  controllers?.start();
   logger.info(
     { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined, maxConnections: limits.maxConnections },
     'podpattern serving',
@@ -131,6 +132,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const parent = config.exitWithParent === 'on' ? watchParent() : undefined;
   const signal = await Promise.race([nextSignal(['SIGTERM', 'SIGINT']), ...(parent === undefined ? [] : [parent.gone])]);
   parent?.stop();
+  // First, so the Lease is given up and another replica takes the controllers over at once.
+  await controllers?.stop();
   await cluster?.watch.stop();
   cluster?.impact.stop();
   const code = await drainAndClose(signal, config, logger, { lifecycle, certificates, apps: [app, health], connections });
@@ -185,6 +188,8 @@ interface Cluster {
   /** The index of injected pods, template revisions and the impact check of template changes. */
   impact: ClusterImpact;
   start(): Promise<void>;
+  /** Healing, run by the replica that holds the Lease (leader/controllers.ts). */
+  controllers(ready: () => boolean): Promise<Controllers>;
 }
 
 /**
@@ -212,6 +217,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     config: kube, live, logger, inject,
     recordForced: (await import('./events/forced-change.js')).kubeForcedChangeRecorder(kube, hostname(), logger),
     // The engine options a pod of that namespace gets (review.ts's engineOptions): defaults and server version.
+    namespaceLabels: () => watch.namespaceLabels(),
     options: (namespace) => ({ nativeSidecars: config.nativeSidecars, namespace, namespaceAnnotations: watch.namespaceAnnotations(namespace), ...(cluster.version === undefined ? {} : { serverVersion: cluster.version }) }),
   });
   const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }), onTemplate: (object) => void impact.revisions.observe(object) });
@@ -221,6 +227,15 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     // In a pod the hostname is the pod's name: the Event's reportingInstance.
     events: new EventRecorder({ writer: (await import('./events/kube-writer.js')).kubeEventWriter(kube, hostname()), logger }),
     version: undefined,
+    async controllers(ready) {
+      const { clusterControllers, nextPodDenial } = await import('./leader/controllers.js');
+      const { podpatternNamespace } = await import('./impact/cluster.js');
+      return clusterControllers(kube, podpatternNamespace(kube), {
+        identity: hostname(), logger, metrics, events: cluster.events, ready,
+        nextPodDenial: nextPodDenial({ inject, catalog: () => live.current(), options: (namespace) => impact.deps.options(namespace) }),
+        settings: { healGraceSeconds: config.healGraceSeconds, healRestartsPerMinute: config.healRestartsPerMinute, healIntervalSeconds: config.healIntervalSeconds },
+      });
+    },
     async start() {
       logger.info({ server: kube.getCurrentCluster()?.server }, 'following PatternTemplates and namespace defaults in the cluster');
       void watch.start();

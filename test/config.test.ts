@@ -10,6 +10,7 @@ t.test('defaults', async (t) => {
     host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
     tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
     nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, idleTimeoutSeconds: 125, readTimeoutSeconds: 10, maxConnections: 0, logLevel: 'info', clientCaFile: undefined, clientAuth: 'none',
+    controllers: 'on', healGraceSeconds: 60, healRestartsPerMinute: 5, healIntervalSeconds: 30,
   });
 });
 

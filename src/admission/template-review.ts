@@ -16,6 +16,7 @@ import { TEMPLATE_GROUP, TEMPLATE_KIND, type Template } from '../model/template.
 import { FORCE_REASON_KEY } from '../model/keys.js';
 import { readForceReason, reviewImpact, type ImpactDeps } from '../impact/review.js';
 import { allow } from './respond.js';
+import { rolloutWarnings } from './rollout-review.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
 /** A denial lists at most this many problems, and says how many more there are. */
@@ -30,6 +31,13 @@ export interface TemplateReviewOptions {
 }
 
 export function decideTemplate(request: AdmissionRequest, options: TemplateReviewOptions = {}): AdmissionResponse {
+  const response = decideWrite(request, options);
+  if (!response.allowed || request.operation === 'DELETE') return response;
+  const warnings = rolloutWarnings(request.object, options.impact?.namespaceLabels);
+  return warnings.length === 0 ? response : { ...response, warnings: [...(response.warnings ?? []), ...warnings] };
+}
+
+function decideWrite(request: AdmissionRequest, options: TemplateReviewOptions): AdmissionResponse {
   const { uid } = request;
   const isTemplate = request.kind.group === TEMPLATE_GROUP && request.kind.kind === TEMPLATE_KIND && (request.subResource ?? '') === '';
   const operation = request.operation;

@@ -58,6 +58,11 @@ export class ClusterWatch {
     return this.limits?.of(namespace);
   }
 
+  /** The labels of every namespace; undefined until the namespaces are synced. */
+  namespaceLabels(): Iterable<Readonly<Record<string, string>>> | undefined {
+    return this.namespaces.labels();
+  }
+
   /** The podpattern annotations of a namespace (see NamespaceDefaults.annotations). */
   namespaceAnnotations(namespace: string): Record<string, string> {
     return this.namespaces.annotations(namespace);

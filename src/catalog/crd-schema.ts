@@ -90,6 +90,64 @@ const sizingBounds = (resource: string, example: string): Schema => ({
   },
 });
 
+/** A Kubernetes LabelSelector (matchLabels and matchExpressions), typed as the API server types it. */
+const labelSelector = (description: string): Schema => ({
+  type: 'object',
+  description,
+  properties: {
+    matchLabels: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 63 } },
+    matchExpressions: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['key', 'operator'],
+        properties: {
+          key: { type: 'string', minLength: 1, maxLength: 317 },
+          operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 63 } },
+        },
+        'x-kubernetes-validations': [
+          { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0", message: 'In and NotIn need values; Exists and DoesNotExist take none' },
+        ],
+      },
+    },
+  },
+});
+
+/**
+ * Bounds of spec.rollout, one place for the schema and the docs. A soak or health timeout of
+ * more than a week is a rollout nobody watches; restarts beyond 50 at once are a cluster-wide
+ * restart, which `restart: manual` and the printed commands already are.
+ */
+export const ROLLOUT_BOUNDS = {
+  soakSeconds: { minimum: 0, maximum: 604_800 },
+  maxConcurrent: { minimum: 1, maximum: 50 },
+  healthTimeoutSeconds: { minimum: 30, maximum: 604_800 },
+  maxInjectedRestarts: { minimum: 0, maximum: 100 },
+} as const;
+
+/** How a changed spec reaches running workloads. Optional; absent keeps today's behaviour (manual). */
+const rolloutSchema: Schema = {
+  type: 'object',
+  description: 'How a changed spec reaches the workloads already running it. Absent: restart manual (podpattern status prints the commands). Changing it does not change the content hash pods record.',
+  properties: {
+    canary: {
+      type: 'object',
+      description: 'Stage a changed spec: only pods in the namespaces the selector selects get it first; the others keep the previous revision until the canary has passed its health gate for soakSeconds.',
+      required: ['namespaceSelector'],
+      properties: {
+        namespaceSelector: labelSelector('The canary namespaces (a label selector on Namespaces). One that selects no namespace is accepted with a warning.'),
+        soakSeconds: { type: 'integer', ...ROLLOUT_BOUNDS.soakSeconds, description: 'How long the canary must stay healthy before every namespace gets the new revision (default 600).' },
+      },
+    },
+    restart: { type: 'string', enum: ['manual', 'auto'], description: 'manual (default): workloads running an outdated revision are listed by podpattern status. auto: podpattern restarts outdated Deployments, StatefulSets and DaemonSets, as kubectl rollout restart does.' },
+    maxConcurrent: { type: 'integer', ...ROLLOUT_BOUNDS.maxConcurrent, description: 'Workloads restarting at once, cluster-wide (default 1); never more than one per namespace.' },
+    healthTimeoutSeconds: { type: 'integer', ...ROLLOUT_BOUNDS.healthTimeoutSeconds, description: "A restarted workload's rollout must complete within this (default 600), or the template's rollout pauses." },
+    maxInjectedRestarts: { type: 'integer', ...ROLLOUT_BOUNDS.maxInjectedRestarts, description: "Restarts of the injected containers of a restarted workload's new pods, all told, past which the rollout pauses (default 0)." },
+  },
+};
+
 /** A value of any of the parameter types; the loader checks it against the declared `type`. */
 const anyScalar = (description: string): Schema => ({
   description,
@@ -212,6 +270,7 @@ export const patternTemplateSchema: Schema = {
           type: 'boolean',
           description: 'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
         },
+        rollout: rolloutSchema,
         startBeforeApp: {
           type: 'boolean',
           description: "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",

@@ -16,9 +16,23 @@ export interface NamespaceDefaultsDeps {
 export class NamespaceDefaults {
   readonly sync: SyncedInformer<V1Namespace>;
   private readonly annotationsByObject = new WeakMap<V1Namespace, Record<string, string>>();
+  /** Each namespace's labels, kept from the informer's events (its cache lists nothing). */
+  private readonly labelsByName = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(private readonly deps: NamespaceDefaultsDeps) {
     this.sync = new SyncedInformer(deps.informer, { name: 'namespaces', logger: deps.logger, maxBackoffMs: deps.maxBackoffMs });
+    const keep = (object: V1Namespace): void => {
+      const name = object.metadata?.name;
+      if (name !== undefined) this.labelsByName.set(name, object.metadata?.labels ?? {});
+    };
+    deps.informer.on('add', keep);
+    deps.informer.on('update', keep);
+    deps.informer.on('delete', (object) => this.labelsByName.delete(object.metadata?.name ?? ''));
+  }
+
+  /** The labels of every namespace, once the informer has synced; undefined before. */
+  labels(): Iterable<Readonly<Record<string, string>>> | undefined {
+    return this.sync.synced ? this.labelsByName.values() : undefined;
   }
 
   /**

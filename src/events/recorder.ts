@@ -21,7 +21,8 @@ export interface InvolvedObject {
 
 export interface ReviewEvent {
   type: 'Normal' | 'Warning';
-  reason: 'Injected' | 'Denied';
+  /** Reviews' Injected and Denied; healing's RestartedForInjection, NotInjected, StillNotInjected, RestartFailed and HealBlocked. */
+  reason: 'Injected' | 'Denied' | 'RestartedForInjection' | 'NotInjected' | 'StillNotInjected' | 'RestartFailed' | 'HealBlocked';
   involved: InvolvedObject;
   /** What the Events of one window have in common (the templates, or the denial reason). */
   key: string;

@@ -18,6 +18,11 @@ import { kubeRevisionStore } from './revisions-kube.js';
 /** Where podpattern keeps its revisions when the kubeconfig names no namespace (the chart's default). */
 const DEFAULT_NAMESPACE = 'podpattern';
 
+/** podpattern's own namespace: in a pod, the in-cluster kubeconfig's context carries the service account's. */
+export function podpatternNamespace(config: KubeConfig): string {
+  return config.getContextObject(config.getCurrentContext())?.namespace ?? DEFAULT_NAMESPACE;
+}
+
 export interface ClusterImpact {
   deps: ImpactDeps;
   index: InjectedPodIndex;
@@ -26,7 +31,7 @@ export interface ClusterImpact {
   stop(): void;
 }
 
-export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; logger: Logger; inject: InjectFunction; options: (namespace: string) => InjectOptions; recordForced: (change: ForcedChange) => void }): ClusterImpact {
+export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; logger: Logger; inject: InjectFunction; options: (namespace: string) => InjectOptions; recordForced: (change: ForcedChange) => void; namespaceLabels?: () => Iterable<Readonly<Record<string, string>>> | undefined }): ClusterImpact {
   const { config, live, logger } = input;
   const resolver = new OwnerResolver({
     lookup: ownerLookup(config),
@@ -34,8 +39,7 @@ export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; lo
   });
   const index = new InjectedPodIndex({ resolver });
   const watch = new PodWatch({ client: podMetadataClient(config), index, logger });
-  // In a pod, the in-cluster kubeconfig's context carries the service account's namespace.
-  const namespace = config.getContextObject(config.getCurrentContext())?.namespace ?? DEFAULT_NAMESPACE;
+  const namespace = podpatternNamespace(config);
   const revisions = new RevisionRecorder(kubeRevisionStore(config, namespace), logger);
   return {
     index,
@@ -46,6 +50,7 @@ export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; lo
       inject: input.inject,
       options: input.options,
       recordForced: input.recordForced,
+      ...(input.namespaceLabels === undefined ? {} : { namespaceLabels: input.namespaceLabels }),
     },
     start: () => watch.start(),
     stop: () => watch.stop(),

@@ -42,6 +42,8 @@ export interface ImpactDeps {
   options(namespace: string): InjectOptions;
   /** Records a forced change as an Event on the template (never for dry runs). */
   recordForced?(change: ForcedChange): void;
+  /** The labels of every namespace (a template's canary selector is checked against them); undefined until known. */
+  namespaceLabels?: () => Iterable<Readonly<Record<string, string>>> | undefined;
   maxChecked?: number;
   now?: () => number;
 }

@@ -16,6 +16,14 @@ export interface Metrics {
   certificateExpiry: Gauge;
   /** Templates refused while loading the catalog, by source (builtin, file, cluster). */
   catalogLoadErrors: Counter<'source'>;
+  /** 1 while this replica holds the controllers' Lease (runs healing), else 0. */
+  leader: Gauge;
+  /** Workloads healing restarted because their pods missed injection, by kind. */
+  healRestarts: Counter<'kind'>;
+  /** Objects healing reported instead of restarting, by kind and reason (not-restartable, still-missed, restart-failed). */
+  healReports: Counter<'kind' | 'reason'>;
+  /** Pods that missed injection, older than the grace period, at healing's last look. */
+  healMissedPods: Gauge;
 }
 
 export interface MetricsOptions {
@@ -72,6 +80,28 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'podpattern_catalog_load_errors_total',
       help: 'Templates refused while loading the catalog, by source.',
       labelNames: ['source'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'podpattern_leader',
+      help: '1 while this replica holds the controllers\' Lease and runs healing, else 0.',
+      registers,
+    }),
+    healRestarts: new Counter({
+      name: 'podpattern_heal_restarts_total',
+      help: 'Workloads restarted because their pods missed injection, by kind.',
+      labelNames: ['kind'],
+      registers,
+    }),
+    healReports: new Counter({
+      name: 'podpattern_heal_reports_total',
+      help: 'Objects whose pods missed injection that were reported (an Event) instead of restarted, by kind and reason.',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
+    healMissedPods: new Gauge({
+      name: 'podpattern_heal_missed_pods',
+      help: 'Pods in enabled namespaces that asked for templates and carry no podpattern status, at the last look.',
       registers,
     }),
   };

@@ -49,6 +49,22 @@ export const INJECTED_LABEL = `${DOMAIN}/injected`;
 export const FORCE_REASON_KEY = `${DOMAIN}/force-reason`;
 
 /**
+ * `podpattern.dev/healed` on a Deployment, StatefulSet or DaemonSet: written by podpattern's
+ * healing when it restarted the workload because its pods had missed injection (asked for
+ * templates, admitted with no status while the webhook was down). JSON `{"at": <RFC 3339>,
+ * "generation": <the workload's generation the restart made>}`. While the workload is still at
+ * that generation, pods of it that still miss injection are reported, never restarted again.
+ */
+export const HEALED_KEY = `${DOMAIN}/healed`;
+
+/**
+ * `kubectl.kubernetes.io/restartedAt` on a workload's pod template: what `kubectl rollout
+ * restart` sets (the time, RFC 3339) to make the controller roll new pods; healing sets it too,
+ * so the workload's own strategy and PodDisruptionBudget pace the restart.
+ */
+export const RESTARTED_AT_KEY = 'kubectl.kubernetes.io/restartedAt';
+
+/**
  * `<template>.podpattern.dev/<parameter>`: one parameter of one template, as a string; the
  * template's schema types and bounds it. Parameter names never contain a dot, which keeps the
  * `file.` names below apart from them.

@@ -61,11 +61,11 @@ t.test('default values: the objects an install needs, and nothing optional', asy
   const kinds = render('default').map((o) => o.kind).sort();
   t.same(kinds, [
     'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
-    'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding',
+    'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding',
     'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy',
     'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding',
     'ValidatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
-  ], 'Namespace, a ServiceAccount, a Role, a RoleBinding and the Pod are helm test\'s hooks; the other Role and RoleBinding keep template revisions');
+  ], 'Namespace, a ServiceAccount, a Role, a RoleBinding and the Pod are helm test\'s hooks; the other Roles and RoleBindings keep template revisions and the controllers\' Lease');
   const hooks = render('default').filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
   t.same(hooks.map((o) => o.kind).sort(), ['Namespace', 'Pod', 'Role', 'RoleBinding', 'ServiceAccount'], 'helm install creates none of them');
   const weight = (kind: string) => Number(hooks.find((o) => o.kind === kind)?.metadata.annotations['helm.sh/hook-weight'] ?? 0);
@@ -325,6 +325,23 @@ t.test('optional features switch off cleanly', async (t) => {
   const pinned = find(render('image digest, no priority class'), 'Deployment').spec.template.spec;
   t.equal(pinned.containers[0].image, `ghcr.io/podpattern/podpattern@sha256:${'a'.repeat(64)}`);
   t.notOk('priorityClassName' in pinned);
+});
+
+t.test('controllers: on by default with the heal settings; off drops the flag values, the Lease Role and the workload patch rule', async (t) => {
+  const on = render('default');
+  const args = find(on, 'Deployment').spec.template.spec.containers[0].args as string[];
+  t.same(args.filter((a) => a.startsWith('--heal-')), ['--heal-grace-seconds=60', '--heal-restarts-per-minute=5', '--heal-interval-seconds=30']);
+  t.ok(on.some((o) => o.kind === 'Role' && o.metadata.name === 'podpattern-leader'));
+  const off = renderChart(['controllers.enabled=false', 'controllers.heal.graceSeconds=5'], 'podpattern', 'podpattern');
+  t.equal(off.status, 0, off.stderr);
+  const offArgs = find(off.objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+  t.ok(offArgs.includes('--controllers=off'));
+  t.notOk(offArgs.some((a) => a.startsWith('--heal-')));
+  t.notOk(off.objects.some((o) => ['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name === 'podpattern-leader'), 'no Lease RBAC');
+  t.notOk(JSON.stringify(find(off.objects, 'ClusterRole').rules).includes('deployments'), 'no workload patch RBAC');
+  const bad = renderChart(['controllers.heal.restartsPerMinute=601'], 'podpattern', 'podpattern');
+  t.not(bad.status, 0, 'a rate out of bounds fails the install');
+  t.match(bad.stderr, /restartsPerMinute/);
 });
 
 t.test('another release name and namespace: names follow, exclusions include the namespace', async (t) => {

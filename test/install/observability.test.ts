@@ -84,7 +84,7 @@ t.test('every alert and dashboard query parses, and names only metrics the serve
 });
 
 t.test('the alerts cover what an operator is paged for, at the thresholds the values give', async (t) => {
-  t.same(alerts.map((a) => a.alert).sort(), ['PodpatternCertificateExpiresSoon', 'PodpatternDenialsHigh', 'PodpatternNoReadyReplica', 'PodpatternReviewErrors', 'PodpatternSlowReviews', 'PodpatternTemplatesRefused']);
+  t.same(alerts.map((a) => a.alert).sort(), ['PodpatternCertificateExpiresSoon', 'PodpatternDenialsHigh', 'PodpatternNoReadyReplica', 'PodpatternPodsNotInjected', 'PodpatternPodsStillNotInjected', 'PodpatternReviewErrors', 'PodpatternSlowReviews', 'PodpatternTemplatesRefused']);
   const byName = (name: string): string => alerts.find((a) => a.alert === name)!.expr;
   t.match(byName('PodpatternCertificateExpiresSoon'), /< 14 \* 86400$/);
   t.match(byName('PodpatternSlowReviews'), /histogram_quantile\(0\.99,.*\) > 2\.5$/, 'half of the default 5 s timeout');

@@ -189,6 +189,11 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'patch'] },
   ]);
+  t.same(find(plainObjects(), 'Role', 'podpattern-leader').rules, [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['podpattern-controllers'], verbs: ['get', 'update'] },
+  ], 'the controllers\' Lease, in its own namespace only');
   t.same(find(plainObjects(), 'Role', 'podpattern-revisions').rules, [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'create', 'delete'] }], 'template revisions, in its own namespace only');
 });

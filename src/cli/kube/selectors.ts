@@ -4,23 +4,9 @@
 // uses cel-go, and podpattern's conditions use only the standard macros and functions).
 import { evaluate } from '@marcbachmann/cel-js';
 import type { V1LabelSelector, V1MatchCondition } from '@kubernetes/client-node';
+import { selectorMatches } from '../../model/label-selector.js';
 
-/** Whether labels satisfy a selector; an absent selector matches everything, as in the API. */
-export function selectorMatches(selector: V1LabelSelector | undefined, labels: Record<string, string>): boolean {
-  if (selector === undefined) return true;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
-  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, key);
-    const ok =
-      operator === 'In' ? has && values.includes(labels[key] as string)
-      : operator === 'NotIn' ? !has || !values.includes(labels[key] as string)
-      : operator === 'Exists' ? has
-      : operator === 'DoesNotExist' ? !has
-      : false;
-    if (!ok) return false;
-  }
-  return true;
-}
+export { selectorMatches };
 
 /** Why a selector does not match, in words: the first requirement that fails. */
 export function selectorMismatch(selector: V1LabelSelector | undefined, labels: Record<string, string>): string | undefined {
