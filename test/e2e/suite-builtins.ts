@@ -86,7 +86,7 @@ const STORM_UI = {
   }),
 };
 
-export const CASES: BuiltinCase[] = [
+const CASES: BuiltinCase[] = [
   {
     template: 'https-proxy',
     parameters: { 'tls-secret': 'web-tls', 'upstream-port': '8080' },
