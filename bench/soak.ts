@@ -3,18 +3,22 @@
 // memory of each moved: heap (after a full GC) and RSS at the start and end, and their slope per
 // simulated day, fitted by least squares over the samples after the first fifth (the warm-up).
 // A flat line is what a container that lives for weeks needs; a leak shows as a steady slope.
+// The parts run side by side (each adapter is a process of its own, each ambassador a program
+// of its own), so a week takes about as long as its longest part; each line says how long its
+// part took.
 //
 // - Adapters (each in a process of its own, with the image's V8 flags and --expose-gc): the real poll loop and poller
 //   against real counterparts: log-normalizer follows a file that grows by ten lines a poll and
-//   that it truncates past 1 MiB; redis-slowlog polls a redis-server that logs every command as
-//   slow; storm polls a Storm UI double in this process. A week is as many polls as the adapter's
-//   default interval gives (1 s, 10 s and 60 s).
+//   that it truncates past 1 MiB, and, where nginx is installed, an access log that a real nginx
+//   writes (one request every ten polls); redis-slowlog polls a redis-server that logs every
+//   command as slow; storm polls a Storm UI double in this process. A week is as many polls as
+//   the adapter's default interval gives (1 s, 10 s and 60 s).
 // - Ambassadors: the programs the templates run (Debian's socat and nutcracker), on 127.0.0.1,
 //   with one request per simulated minute, each on a new connection, as an app that reconnects
 //   would; RSS is the program's whole process tree. The nginx-based templates are not soaked here.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, get as httpGet, type Server } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +71,17 @@ function pollerFor(kind: string, target: string): (stop: AbortSignal) => Promise
       return Promise.resolve();
     };
   }
+  if (kind === 'log-normalizer-nginx') {
+    // target: the folder nginx writes access.log to, and the port it listens on.
+    const [dir, port] = target.split(',') as [string, string];
+    const positions: Positions = new Map();
+    const options = { dir, files: 'access.log', format: 'nginx' as const, maxFileBytes: 1024 * 1024 };
+    let n = 0;
+    return async () => {
+      if (n++ % 10 === 0) await request(Number(port), `/item/${n}`);
+      pollLogs(options, positions, quiet);
+    };
+  }
   if (kind === 'redis-slowlog') {
     const state: SlowlogState = { lastId: undefined };
     const options = { host: '127.0.0.1', port: Number(target), count: 128, timeoutMs: 5_000 };
@@ -77,6 +92,23 @@ function pollerFor(kind: string, target: string): (stop: AbortSignal) => Promise
 }
 
 // --- counterparts ----------------------------------------------------------------------------
+
+/** One HTTP GET on a new connection; resolves when the answer is read. */
+function request(port: number, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => res.resume().once('end', resolve)).once('error', reject);
+  });
+}
+
+/** Debian's nginx as the app: it writes the combined format to `dir`/access.log, 0644 as always. */
+async function nginxApp(): Promise<{ dir: string; port: number; child: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), 'soak-nginx-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log stderr warn;\nevents {}\nhttp {\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  access_log ${dir}/access.log combined;\n  server { listen 127.0.0.1:${port}; location / { return 200 "soak\\n"; } }\n}\n`);
+  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await listening(port, child);
+  return { dir, port, child };
+}
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -149,25 +181,28 @@ function slope(samples: Sample[], value: (s: Sample) => number): number {
 const MiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const KiB = (bytes: number): string => `${bytes >= 0 ? '+' : ''}${(bytes / 1024).toFixed(1)} KiB`;
 
-function line(name: string, unit: string, perDay: number, samples: Sample[]): string {
+function line(name: string, unit: string, perDay: number, samples: Sample[], began: number): string {
   const first = samples[0]!;
   const last = samples.at(-1)!;
   const heap = first.heap === undefined ? '' : `heap ${MiB(first.heap)} -> ${MiB(last.heap!)} (${KiB(slope(samples, (s) => s.heap!) * perDay)}/day), external ${MiB(first.external!)} -> ${MiB(last.external!)}, `;
-  return `${name.padEnd(16)} ${String(last.at).padStart(7)} ${unit}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day)`;
+  const wall = Math.round((performance.now() - began) / 1000);
+  return `${name.padEnd(20)} ${String(last.at).padStart(7)} ${unit}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day), in ${wall} s`;
 }
 
 async function soakAdapter(kind: string, intervalS: number, target: string): Promise<string> {
+  const began = performance.now();
   const polls = Math.round((days * DAY_S) / intervalS);
   const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), target], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk) => (out += String(chunk)));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`${kind} soak exited with ${code}`);
-  return line(kind, 'polls', DAY_S / intervalS, JSON.parse(out) as Sample[]);
+  return line(kind, 'polls', DAY_S / intervalS, JSON.parse(out) as Sample[], began);
 }
 
 /** One request per simulated minute through `port`, each on a new connection; `request` must get its answer. */
 async function soakAmbassador(name: string, child: ChildProcess, port: number, request: string, answer: RegExp): Promise<string> {
+  const began = performance.now();
   await listening(port, child);
   const requests = days * 24 * 60;
   const every = Math.max(1, Math.floor(requests / 100));
@@ -183,36 +218,44 @@ async function soakAmbassador(name: string, child: ChildProcess, port: number, r
     if (i % every === 0 || i === 1) samples.push({ at: i, rss: treeRss(child.pid!) });
   }
   child.kill('SIGKILL');
-  return line(name, 'conns', 24 * 60, samples);
+  return line(name, 'conns', 24 * 60, samples, began);
 }
 
 async function main(): Promise<void> {
   const missing = ['redis-server', 'socat', 'nutcracker'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
   if (missing.length > 0) throw new Error(`not installed (.ci/run installs them): ${missing.join(', ')}`);
-  process.stdout.write(`soak: a simulated ${days}-day week, Node ${process.version}\n`);
-  const redis = await redisServer();
+  const withNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
+  process.stdout.write(`soak: a simulated ${days}-day week, Node ${process.version}, the parts side by side${withNginx ? '' : ' (nginx is not installed: log-normalizer with nginx as the app is left out)'}\n`);
+  const began = performance.now();
+  const slowlogRedis = await redisServer();
+  const shardRedis = await redisServer();
   const storm = await stormUi();
+  const nginx = withNginx ? await nginxApp() : undefined;
+  const echo = createServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => undefined)).listen(0, '127.0.0.1');
+  await new Promise((resolve) => echo.once('listening', resolve));
+  const dir = mkdtempSync(join(tmpdir(), 'soak-twemproxy-'));
+  const print = async (part: Promise<string>): Promise<void> => void process.stdout.write(`${await part}\n`);
   try {
-    process.stdout.write(`${await soakAdapter('log-normalizer', 1, '')}\n`);
-    process.stdout.write(`${await soakAdapter('redis-slowlog', 10, String(redis.port))}\n`);
-    process.stdout.write(`${await soakAdapter('storm', 60, `http://127.0.0.1:${(storm.address() as AddressInfo).port}`)}\n`);
-
-    const echo = createServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => undefined)).listen(0, '127.0.0.1');
-    await new Promise((resolve) => echo.once('listening', resolve));
     const brokerPort = await freePort();
     const socat = spawn('socat', [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`], { stdio: 'ignore' });
-    process.stdout.write(`${await soakAmbassador('service-broker', socat, brokerPort, 'ping\n', /ping\n/)}\n`);
-    echo.close();
-
-    const dir = mkdtempSync(join(tmpdir(), 'soak-twemproxy-'));
     const shardPort = await freePort();
-    writeFileSync(join(dir, 'nutcracker.yml'), `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${redis.port}:1\n`);
+    writeFileSync(join(dir, 'nutcracker.yml'), `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${shardRedis.port}:1\n`);
     const twemproxy = spawn('nutcracker', ['--conf-file', join(dir, 'nutcracker.yml'), '--stats-port', String(await freePort()), '--stats-addr', '127.0.0.1', '--output', '/dev/null'], { stdio: 'ignore' });
-    process.stdout.write(`${await soakAmbassador('redis-shard', twemproxy, shardPort, '*3\r\n$3\r\nSET\r\n$4\r\nsoak\r\n$1\r\n1\r\n', /\+OK\r\n/)}\n`);
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all([
+      print(soakAdapter('log-normalizer', 1, '')),
+      ...(nginx === undefined ? [] : [print(soakAdapter('log-normalizer-nginx', 1, `${nginx.dir},${nginx.port}`))]),
+      print(soakAdapter('redis-slowlog', 10, String(slowlogRedis.port))),
+      print(soakAdapter('storm', 60, `http://127.0.0.1:${(storm.address() as AddressInfo).port}`)),
+      print(soakAmbassador('service-broker', socat, brokerPort, 'ping\n', /ping\n/)),
+      print(soakAmbassador('redis-shard', twemproxy, shardPort, '*3\r\n$3\r\nSET\r\n$4\r\nsoak\r\n$1\r\n1\r\n', /\+OK\r\n/)),
+    ]);
+    process.stdout.write(`soak: done in ${Math.round((performance.now() - began) / 1000)} s\n`);
   } finally {
-    redis.child.kill('SIGKILL');
+    for (const child of [slowlogRedis.child, shardRedis.child, nginx?.child]) child?.kill('SIGKILL');
     storm.close();
+    echo.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (nginx !== undefined) rmSync(nginx.dir, { recursive: true, force: true });
   }
 }
 

@@ -3,7 +3,7 @@
 // repository's build) writes each as a JSON line on stdout keeping that timestamp, and keeps the
 // volume bounded by truncating a file it has read to its end once it passes max-file-mib.
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, untilStopped } from '../podrunner/builtin.js';
+import { NGINX_ACCESS_LOG_CONF, eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, untilStopped } from '../podrunner/builtin.js';
 
 const LINES = 12_000; // about 1.3 MiB: past the 1 MiB bound the test sets
 
@@ -36,16 +36,6 @@ t.test('log-normalizer writes the app\'s log lines as JSON with their own timest
 
 // nginx creates its logs 0644 whatever the umask, so without create-files the adapter cannot
 // truncate them (the pod has no fsGroup either); with it, the file is the adapter's from the start.
-const NGINX_CONF = `daemon off;
-pid /tmp/nginx.pid;
-worker_processes 1;
-events {}
-http {
-  client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy; fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;
-  access_log /var/log/web/access.log combined;
-  server { listen 8080; location / { return 204; } }
-}
-`;
 const PATH_CHARS = 2_000;
 const REQUESTS = 700; // each line is over 2,000 bytes: about 1.4 MiB, past the 1 MiB bound
 
@@ -67,7 +57,7 @@ async function traffic(ip: string, from: number, count: number): Promise<void> {
 }
 
 t.test('log-normalizer bounds nginx\'s access log, which nginx writes 0644 whatever the umask', { skip: podRunnerSkip(['nginx', 'busybox']) }, async (t) => {
-  const options = { configMaps: { 'web-conf': { 'nginx.conf': NGINX_CONF } } };
+  const options = { configMaps: { 'web-conf': { 'nginx.conf': NGINX_ACCESS_LOG_CONF } } };
   const without = await runUntilReady(t, nginxPod(undefined), options);
   await traffic(without.ip, 0, REQUESTS);
   await eventually(async () => (/cannot truncate a log file/.test(without.logs('log-normalizer', 'stderr')) ? true : undefined), 60_000, 'the adapter reporting that it cannot truncate');

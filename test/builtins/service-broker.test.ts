@@ -3,24 +3,11 @@
 // exists; then the Service appears (its name resolves, a server listens) and the broker relays
 // to it without a restart. The "app" relays the pod IP to the broker, so the test connects
 // from outside the pod.
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, roundTrip, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
 
 const SERVICE = 'mysql.data.svc.cluster.local';
-
-/** Sends `text` and resolves with everything the far end sends back before it closes. */
-function roundTrip(host: string, port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    let received = '';
-    socket.setTimeout(30_000, () => socket.destroy(new Error('timed out')));
-    socket.on('connect', () => socket.end(text));
-    socket.on('data', (chunk) => (received += String(chunk)));
-    socket.on('close', () => resolve(received));
-    socket.on('error', reject);
-  });
-}
 
 function echoServer(host: string, port: number): Promise<Server> {
   const server = createServer((socket) => socket.on('data', (chunk) => socket.write(`echo:${String(chunk)}`)).on('end', () => socket.end()));

@@ -10,9 +10,12 @@
 // before the pod is deleted for good. Controllers then do the rest for real: the endpoints and
 // EndpointSlice controllers publish a ready webhook pod, and the API server calls it there.
 //
-// Pods it cannot run (any other image) stay bound and Pending, as on a node that cannot pull
-// their images; when deleted they are removed at once, as a kubelet does for a pod with no
-// running containers.
+// Pods whose every image the pod runner stands in for (the images the built-in templates inject,
+// and apps built on nginx, busybox, socat or Redis) are run by the pod runner instead
+// (node-podrunner.ts): native sidecars, startup probes and each image's stop signal as a kubelet
+// handles them. Pods it cannot run (any other image) stay bound and Pending, as on a node that
+// cannot pull their images; when deleted they are removed at once, as a kubelet does for a pod
+// with no running containers.
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -33,6 +36,8 @@ import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './netw
 import { startProcess, stopProcess, type Managed } from './processes.js';
 import { containerSandbox, envArgs, sandboxArgs } from '../podrunner/sandbox.js';
 import { fieldValue, materializeVolumes } from './node-volumes.js';
+import { runnerPodSet } from './node-podrunner.js';
+import type { Termination } from '../podrunner/index.js';
 
 export const NODE_NAME = 'e2e-node';
 
@@ -54,6 +59,11 @@ export interface NodeAgent {
   imageOf(namespace: string, pod: string, container: string): Image | undefined;
   /** Pods the agent runs now, as namespace/name. */
   running(): string[];
+  /**
+   * How each container of a pod the pod runner ran ended when the pod was deleted (stop signal,
+   * exit code, SIGKILL at the end of the grace period or not), by namespace and pod name.
+   */
+  ended(namespace: string, pod: string): Termination[] | undefined;
   stop(): Promise<void>;
 }
 
@@ -92,6 +102,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const finishing = new Set<string>();
   /** Pods whose images are being pulled, and whether they were deleted meanwhile. */
   const pulling = new Map<string, { deleted: boolean; wake?: () => void }>();
+  const runnerPods = runnerPodSet(core, options.network.nodeIp, (pod) => forceDelete(core, pod));
   let stopped = false;
 
   const informer = makeInformer(kube, '/api/v1/pods', () => core.listPodForAllNamespaces());
@@ -107,15 +118,17 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         pull.wake?.();
       }
       if (running !== undefined) void terminate(running, pod);
-      else if (!finishing.has(key)) void forceDelete(pod);
+      else if (!finishing.has(key)) void forceDelete(core, pod);
       return;
     }
     if (running !== undefined || finishing.has(key) || pulling.has(key)) return;
     if (!runnable(pod)) return;
     void start(pod).catch((error: Error) => process.stderr.write(`[node-agent] ${key}: ${error.stack ?? error.message}\n`));
   };
-  informer.on('add', reconcile);
-  informer.on('update', reconcile);
+  // A pod the pod runner runs is the runner set's; every other pod is the agent's own.
+  const onPod = (pod: V1Pod): void => void (runnerPods.reconcile(pod, stopped || pod.spec?.nodeName !== NODE_NAME || runnable(pod)) || reconcile(pod));
+  informer.on('add', onPod);
+  informer.on('update', onPod);
   informer.on('error', () => {
     if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 1000);
   });
@@ -126,14 +139,6 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     return all.length > 0 && all.every((c) => isPodpatternImage(c.image ?? ''));
   }
 
-  async function forceDelete(pod: V1Pod): Promise<void> {
-    await core.deleteNamespacedPod({
-      name: pod.metadata?.name as string,
-      namespace: pod.metadata?.namespace as string,
-      gracePeriodSeconds: 0,
-      body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid as string } },
-    }).catch(() => undefined);
-  }
 
   async function start(pod: V1Pod): Promise<void> {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
@@ -326,18 +331,21 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     }));
     running.network.remove();
     pods.delete(running.key);
-    await forceDelete(pod);
+    await forceDelete(core, pod);
     finishing.delete(running.key);
   }
 
   return {
     logs: (namespace, pod, container) => {
+      const runner = runnerPods.logs(`${namespace}/${pod}`, container);
+      if (runner !== undefined) return runner;
       const running = pods.get(`${namespace}/${pod}`);
       const file = running === undefined ? undefined : join(running.dir, `${container}.log`);
       return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
     },
     imageOf: (namespace, pod, container) => pods.get(`${namespace}/${pod}`)?.containers.get(container)?.image,
-    running: () => [...pods.keys()],
+    running: () => [...pods.keys(), ...runnerPods.keys()],
+    ended: (namespace, pod) => runnerPods.ended(`${namespace}/${pod}`),
     stop: async () => {
       stopped = true;
       for (const pull of pulling.values()) pull.wake?.();
@@ -352,8 +360,19 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         running.network.remove();
       }
       pods.clear();
+      await runnerPods.stop();
     },
   };
+}
+
+/** Removes a pod for good, as the kubelet does once its containers are gone. */
+async function forceDelete(core: CoreV1Api, pod: V1Pod): Promise<void> {
+  await core.deleteNamespacedPod({
+    name: pod.metadata?.name as string,
+    namespace: pod.metadata?.namespace as string,
+    gracePeriodSeconds: 0,
+    body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid as string } },
+  }).catch(() => undefined);
 }
 
 /**

@@ -17,6 +17,7 @@ import { fitTests } from './suite-fit.js';
 import { burstTests } from './suite-burst.js';
 import { impactTests } from './suite-impact.js';
 import { healTests } from './suite-heal.js';
+import { builtinTests } from './suite-builtins.js';
 
 export interface Context {
   kube: Kube;
@@ -102,6 +103,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['burst', burstTests],
     ['impact', impactTests],
     ['heal', healTests],
+    ['builtins', builtinTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

@@ -2,6 +2,7 @@
 // catalog, started with the pod runner, stopped when the test ends, and its time to Ready
 // recorded in the test's output.
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
@@ -85,3 +86,31 @@ export const untilStopped = (command: string): string => `trap 'exit 0' TERM; ${
 export const usesAtBoot = (address: string, command: string): string => `socat -u /dev/null TCP:${address} || exit 1; exec ${command}`;
 
 export const restrictedApp = { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+
+/** Sends `text` and resolves with everything the far end sends back before it closes. */
+export function roundTrip(host: string, port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let received = '';
+    socket.setTimeout(30_000, () => socket.destroy(new Error('timed out')));
+    socket.on('connect', () => socket.end(text));
+    socket.on('data', (chunk) => (received += String(chunk)));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
+/**
+ * An nginx app for log-normalizer: it listens on 8080, answers 204 and writes the combined format
+ * to /var/log/web/access.log; everything it writes besides goes to /tmp (a read-only root).
+ */
+export const NGINX_ACCESS_LOG_CONF = `daemon off;
+pid /tmp/nginx.pid;
+worker_processes 1;
+events {}
+http {
+  client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy; fastcgi_temp_path /tmp/fastcgi; uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;
+  access_log /var/log/web/access.log combined;
+  server { listen 8080; location / { return 204; } }
+}
+`;

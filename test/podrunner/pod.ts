@@ -70,8 +70,11 @@ export interface RunningPod {
   exec(container: string, argv: string[], timeoutMs?: number): Promise<{ code: number | null; output: string }>;
   /** Adds or changes a name in the pod's /etc/hosts: a Service appearing in cluster DNS. */
   setHost(name: string, address: string): void;
-  /** Terminates the pod (see the top of this file); resolves with how each container ended. */
-  stop(): Promise<Termination[]>;
+  /**
+   * Terminates the pod (see the top of this file); resolves with how each container ended. The
+   * grace period is the pod's terminationGracePeriodSeconds unless the deletion gives another.
+   */
+  stop(graceSeconds?: number): Promise<Termination[]>;
 }
 
 interface Slot { spec: V1Container; state: ContainerState; proc?: ContainerProcess; logPath: string }
@@ -231,14 +234,14 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       clearTimeout(timer);
       return { name, kind, signal, exitCode, killed, exitMs: Math.round(performance.now() - sent) };
     };
-    const stop = (): Promise<Termination[]> => {
+    const stop = (graceSeconds?: number): Promise<Termination[]> => {
       terminations ??= (async () => {
         stopped = true;
         clearInterval(poll);
         for (const timer of timers) clearTimeout(timer);
         // The kubelet's order: app containers together, then native sidecars one by one in reverse
         // order of start, all within one grace period (default 30 s).
-        const deadline = Date.now() + (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+        const deadline = Date.now() + (graceSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
         const ended = await Promise.all(slots.filter((s) => s.state.kind !== 'sidecar').map((slot) => stopContainer(slot, deadline)));
         for (const slot of slots.filter((s) => s.state.kind === 'sidecar').reverse()) ended.push(await stopContainer(slot, deadline));
         await net.remove();
