@@ -93,6 +93,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
       : {
           namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
           limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
+          namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
+          policy: (namespace: string) => cluster.watch.policy(namespace),
           events: cluster.events,
           templateImpact: cluster.impact.deps,
         }),

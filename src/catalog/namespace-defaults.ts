@@ -21,6 +21,12 @@ export class NamespaceDefaults {
     this.sync = new SyncedInformer(deps.informer, { name: 'namespaces', logger: deps.logger, maxBackoffMs: deps.maxBackoffMs });
   }
 
+  /** The labels of a namespace from the informer's cache; undefined when it is not there (not yet synced, or no such namespace). */
+  labels(namespace: string): Readonly<Record<string, string>> | undefined {
+    const object = this.deps.informer.get(namespace);
+    return object === undefined ? undefined : (object.metadata?.labels ?? {});
+  }
+
   /**
    * The podpattern annotations of a namespace, from the informer's cache. The same object until
    * the namespace changes (the informer then holds a new one), so callers can tell a change by identity.
