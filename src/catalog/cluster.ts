@@ -6,12 +6,13 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1LimitRange, type V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { InformerLike } from './informer.js';
-import { conditionWriter, kubeInformer, templateList, TEMPLATES_PATH } from './kube.js';
+import { conditionWriter, kubeInformer, policyWriter, templateList, TEMPLATES_PATH } from './kube.js';
 import type { LiveCatalog } from './live.js';
 import { NamespaceDefaults } from './namespace-defaults.js';
 import { LimitRanges } from './limit-ranges.js';
 import { TemplateWatch, type ConditionWriter, type TemplateObject } from './template-watch.js';
 import { PolicyWatch, type PolicyObject } from './policy-watch.js';
+import { PolicyController, type PolicyWriter } from './policy-controller.js';
 import type { PolicyView } from '../model/policy.js';
 import { POLICY_GROUP, POLICY_PLURAL } from '../model/policy.js';
 import { TEMPLATE_VERSION } from '../model/template.js';
@@ -28,6 +29,8 @@ export interface ClusterWatchDeps {
    * namespace whose policy cannot be read yet is refused pods (policy-watch.ts), the rest are served.
    */
   policies?: InformerLike<PolicyObject>;
+  /** Writes policies' status and namespaces' podpattern.dev/policy label; without it nothing is written. */
+  policyWriter?: PolicyWriter;
   writeCondition: ConditionWriter;
   live: LiveCatalog;
   logger: Logger;
@@ -48,7 +51,9 @@ export class ClusterWatch {
     this.templates = new TemplateWatch({ informer: deps.templates, live: deps.live, writeCondition: deps.writeCondition, logger, onInvalidTemplate: deps.onInvalidTemplate, now: deps.now, maxBackoffMs });
     this.namespaces = new NamespaceDefaults({ informer: deps.namespaces, logger, maxBackoffMs });
     this.limits = deps.limitRanges === undefined ? undefined : new LimitRanges({ informer: deps.limitRanges, logger, maxBackoffMs });
-    this.policies = deps.policies === undefined ? undefined : new PolicyWatch({ informer: deps.policies, logger, maxBackoffMs });
+    const writer = deps.policyWriter;
+    const controller = writer === undefined ? undefined : new PolicyController({ writer, catalog: () => deps.live.current(), labels: (namespace) => this.namespaces.labels(namespace), logger, now: deps.now });
+    this.policies = deps.policies === undefined ? undefined : new PolicyWatch({ informer: deps.policies, logger, maxBackoffMs, ...(controller === undefined ? {} : { onChange: (namespace, object) => controller.observe(namespace, object) }) });
   }
 
   /** True once both informers have listed and are watching. */
@@ -67,6 +72,11 @@ export class ClusterWatch {
   /** The labels of a namespace, for templates' availability; undefined when not known. */
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
     return this.namespaces.labels(namespace);
+  }
+
+  /** The catalog changed: every policy's status is worked out again. */
+  catalogChanged(): void {
+    this.policies?.replay();
   }
 
   /** The PatternPolicy a pod of `namespace` is held to (see PolicyWatch.view); none when policies are not followed. */
@@ -107,5 +117,6 @@ export function watchCluster({ config, onTemplate, ...deps }: WatchClusterDeps):
     limitRanges: kubeInformer(config, '/api/v1/limitranges', () => core.listLimitRangeForAllNamespaces()),
     policies: kubeInformer<PolicyObject>(config, `/apis/${POLICY_GROUP}/${TEMPLATE_VERSION}/${POLICY_PLURAL}`, () => custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL }) as never),
     writeCondition: conditionWriter(config),
+    policyWriter: policyWriter(config),
   });
 }

@@ -22,11 +22,14 @@ export interface PolicyWatchDeps {
   informer: InformerLike<PolicyObject>;
   logger: Logger;
   maxBackoffMs?: number;
+  /** Told of each namespace's `default` policy as it is added or changed (the object) or deleted (undefined). */
+  onChange?: (namespace: string, object: PolicyObject | undefined) => void;
 }
 
 export class PolicyWatch {
   readonly sync: SyncedInformer<PolicyObject>;
   private readonly byNamespace = new Map<string, Policy | 'unreadable'>();
+  private readonly objects = new Map<string, PolicyObject>();
 
   constructor(private readonly deps: PolicyWatchDeps) {
     this.sync = new SyncedInformer(deps.informer, { name: 'policies', logger: deps.logger, maxBackoffMs: deps.maxBackoffMs });
@@ -48,10 +51,20 @@ export class PolicyWatch {
     const read = readPolicy(object);
     if (!read.ok) this.deps.logger.warn({ namespace, problems: read.problems.slice(0, 5) }, 'PatternPolicy cannot be read; pods of its namespace are refused until it is fixed');
     this.byNamespace.set(namespace, read.ok ? read.policy : 'unreadable');
+    this.objects.set(namespace, object);
+    this.deps.onChange?.(namespace, object);
+  }
+
+  /** Tells onChange of every policy again (the catalog changed, so their status may have). */
+  replay(): void {
+    for (const [namespace, object] of this.objects) this.deps.onChange?.(namespace, object);
   }
 
   private remove(object: PolicyObject): void {
     const { name, namespace } = object.metadata ?? {};
-    if (name === POLICY_NAME && typeof namespace === 'string') this.byNamespace.delete(namespace);
+    if (name !== POLICY_NAME || typeof namespace !== 'string') return;
+    this.byNamespace.delete(namespace);
+    this.objects.delete(namespace);
+    this.deps.onChange?.(namespace, undefined);
   }
 }
