@@ -16,6 +16,7 @@ import { firstHourTests } from './suite-firsthour.js';
 import { fitTests } from './suite-fit.js';
 import { burstTests } from './suite-burst.js';
 import { impactTests } from './suite-impact.js';
+import { tenancyTests } from './suite-tenancy.js';
 
 export interface Context {
   kube: Kube;
@@ -100,6 +101,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['fit', fitTests],
     ['burst', burstTests],
     ['impact', impactTests],
+    ['tenancy', tenancyTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {
