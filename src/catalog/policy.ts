@@ -9,7 +9,7 @@
 // against the template's bounds first and the policy's after (engine/params.ts). Refusing a
 // wider bound at apply is so its author learns it has no effect.
 import type { RE2JS } from 're2js';
-import { compilePattern, checkParameterValue } from '../template/parameter-value.js';
+import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, compilePattern, checkParameterValue, expandedSize } from '../template/parameter-value.js';
 import { resolveParameters } from '../engine/params.js';
 import { narrowingOf } from '../engine/policy.js';
 import { didYouMean } from '../engine/suggest.js';
@@ -41,6 +41,11 @@ export function readPolicy(object: unknown, namespace?: string): ReadPolicy {
   if (problems.length > 0) return { ok: false, problems };
   const spec = shaped.spec ?? {};
   const patterns = new Map<string, RE2JS>();
+  // Compiling costs with the program's size: all of a policy's patterns together are bounded
+  // before any is compiled, as a template's are (/validate-policy compiles what any client sends).
+  const bounds = Object.values(spec.narrow ?? {}).flatMap((parameters) => Object.values(parameters));
+  const total = bounds.reduce((sum, b) => sum + (typeof b.pattern === 'string' ? expandedSize(b.pattern) : 0), 0);
+  if (total > MAX_TEMPLATE_PATTERN_INSTRUCTIONS) return { ok: false, problems: [`spec.narrow: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`] };
   for (const [template, parameters] of Object.entries(spec.narrow ?? {})) {
     for (const [parameter, bounds] of Object.entries(parameters)) {
       if (bounds.pattern === undefined) continue;

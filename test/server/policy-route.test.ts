@@ -53,6 +53,13 @@ t.test('/validate-policy', async (t) => {
   t.match(other, { allowed: false });
   t.match(other.status.message, /named 'default'/);
   t.match(await post(app, '/validate-policy', policyReview({ forbid: 'x' }, { operation: 'DELETE' })), { allowed: true }, 'a delete is allowed');
+  const hostile = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}-${'x'.repeat(50)}`, Object.fromEntries(Array.from({ length: 32 }, (_, j) => [`p${j}-${'y'.repeat(200)}`, { pattern: `^${'(a|b)'.repeat(100)}$` }]))]));
+  const flooded = await post(app, '/validate-policy', policyReview({ narrow: hostile }));
+  t.match(flooded, { allowed: false });
+  t.ok(flooded.status.message.length < 16 * 1024, `a policy with a thousand hostile bounds gets a bounded denial (${flooded.status.message.length} characters)`);
+  t.match(flooded.status.message, /the patterns together expand to about \d+ instructions/, 'its patterns are never compiled');
+  const many = await post(app, '/validate-policy', policyReview({ narrow: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}`, { p: { minimum: 1 } }])) }));
+  t.match(many.status.message, /\(32 problems\)[\s\S]*- and \d+ more$/, 'every problem counted, at most twenty listed');
   const noCatalog = buildApp(testDeps({ catalog: () => undefined }));
   t.teardown(() => noCatalog.close());
   t.match(await post(noCatalog, '/validate-policy', policyReview({})), { allowed: false }, 'refused until the catalog is loaded');
