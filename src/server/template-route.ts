@@ -12,6 +12,7 @@ import type { ImpactDeps } from '../impact/review.js';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
 import { decidePolicy } from '../admission/policy-review.js';
 import type { Catalog } from '../model/template.js';
+import { POLICY_GROUP, POLICY_KIND } from '../model/policy.js';
 import { readReview, timeBudget } from './decode.js';
 import { MAX_LOGGED_NAME, logText } from './log-fields.js';
 
@@ -31,7 +32,11 @@ export interface TemplateRouteDeps {
 }
 
 export function registerTemplateRoute(app: FastifyInstance, deps: TemplateRouteDeps): void {
-  registerReview(app, deps, TEMPLATE_REVIEW_PATH, (review, budgetMs) => decideTemplate(review, { ...(deps.impact === undefined ? {} : { impact: deps.impact }), ...(budgetMs === undefined ? {} : { budgetMs }) }));
+  // /validate-template answers PatternPolicy reviews too, for a configuration that sends both kinds there.
+  registerReview(app, deps, TEMPLATE_REVIEW_PATH, (review, budgetMs) =>
+    review.kind.group === POLICY_GROUP && review.kind.kind === POLICY_KIND
+      ? decidePolicy(review, deps.catalog())
+      : decideTemplate(review, { ...(deps.impact === undefined ? {} : { impact: deps.impact }), ...(budgetMs === undefined ? {} : { budgetMs }) }));
   registerReview(app, deps, POLICY_REVIEW_PATH, (review) => decidePolicy(review, deps.catalog()));
 }
 

@@ -60,6 +60,9 @@ t.test('/validate-policy', async (t) => {
   t.match(flooded.status.message, /the patterns together expand to about \d+ instructions/, 'its patterns are never compiled');
   const many = await post(app, '/validate-policy', policyReview({ narrow: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}`, { p: { minimum: 1 } }])) }));
   t.match(many.status.message, /\(32 problems\)[\s\S]*- and \d+ more$/, 'every problem counted, at most twenty listed');
+  const viaTemplates = await post(app, '/validate-template', policyReview({ forbid: ['gitsync'] }));
+  t.match(viaTemplates, { allowed: false }, '/validate-template judges a PatternPolicy the same way');
+  t.match(viaTemplates.status.message, /spec.forbid\[0\]: no template named 'gitsync'/);
   const noCatalog = buildApp(testDeps({ catalog: () => undefined }));
   t.teardown(() => noCatalog.close());
   t.match(await post(noCatalog, '/validate-policy', policyReview({})), { allowed: false }, 'refused until the catalog is loaded');
