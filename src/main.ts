@@ -76,7 +76,10 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const certificates = await loadCertificates(config, logger, metrics);
   const live = new LiveCatalog({
     base: loadCatalogLayers(config, logger, metrics),
-    onSwap: (catalog) => logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in'),
+    onSwap: (catalog) => {
+      logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in');
+      cluster?.watch.catalogChanged();
+    },
   });
   const cluster = await connectCluster(config, logger, metrics, live);
   const assumedVersion = cluster === undefined ? assumeOldestSupported(config, logger) : undefined;
@@ -94,6 +97,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
       : {
           namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
           limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
+          namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
+          policy: (namespace: string) => cluster.watch.policy(namespace),
           events: cluster.events,
           templateImpact: cluster.impact.deps,
         }),

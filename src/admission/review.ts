@@ -41,6 +41,10 @@ export interface ReviewDeps {
   namespaceAnnotations?: (namespace: string) => Record<string, string> | undefined;
   /** The LimitRanges of a namespace ('unreadable' when they could not be read), when a live cluster view is available. */
   limitRanges?: (namespace: string) => InjectOptions['limitRanges'];
+  /** Labels of a namespace (templates' availability), when a live cluster view is available. */
+  namespaceLabels?: (namespace: string) => InjectOptions['namespaceLabels'];
+  /** The PatternPolicy of a namespace, when policies are followed. */
+  policy?: (namespace: string) => InjectOptions['policy'];
 }
 
 export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
@@ -88,6 +92,10 @@ export function engineOptions(request: AdmissionRequest, deps: ReviewDeps): Inje
     if (annotations !== undefined) options.namespaceAnnotations = annotations;
     const ranges = deps.limitRanges?.(namespace);
     if (ranges !== undefined) options.limitRanges = ranges;
+    const labels = deps.namespaceLabels?.(namespace);
+    if (labels !== undefined) options.namespaceLabels = labels;
+    const policy = deps.policy?.(namespace);
+    if (policy !== undefined) options.policy = policy;
   }
   const version = deps.serverVersion?.();
   if (version !== undefined) options.serverVersion = version;

@@ -90,12 +90,13 @@ function checkImpactOf(
   return allow(request.uid, [], answer.warnings);
 }
 
-function invalid(uid: string, name: string | undefined, problems: string[]): AdmissionResponse {
+/** A 422 answer listing `problems` (at most MAX_PROBLEMS, each cut) of the object `label` (e.g. `PatternTemplate NAME`). */
+export function invalid(uid: string, label: string, problems: string[]): AdmissionResponse {
   const [first, ...others] = problems.slice(0, MAX_PROBLEMS).map((p) => (p.length > MAX_PROBLEM_LENGTH ? `${p.slice(0, MAX_PROBLEM_LENGTH)}…` : p));
   const more = problems.length - 1 - others.length;
   // The first problem on the first line: where kubectl's output is cut to one line, it still says what is wrong.
   const message = [
-    `podpattern's catalog refuses PatternTemplate ${name ?? ''}${problems.length === 1 ? '' : ` (${problems.length} problems)`}: ${first ?? ''}`,
+    `podpattern's catalog refuses ${label}${problems.length === 1 ? '' : ` (${problems.length} problems)`}: ${first ?? ''}`,
     ...others.map((p) => `- ${p}`),
     ...(more > 0 ? [`- and ${more} more`] : []),
   ].join('\n');
@@ -119,7 +120,7 @@ function uidOf(object: unknown): string | undefined {
 
 /** The answer to a template the catalog refuses: invalid, unless the update leaves a stored spec as it was. */
 function refusedShape(request: AdmissionRequest, name: string | undefined, problems: string[]): AdmissionResponse {
-  return request.operation === 'UPDATE' && sameSpec(request.object, request.oldObject) ? allow(request.uid) : invalid(request.uid, name, problems);
+  return request.operation === 'UPDATE' && sameSpec(request.object, request.oldObject) ? allow(request.uid) : invalid(request.uid, `PatternTemplate ${name ?? ''}`, problems);
 }
 
 function sameSpec(object: unknown, old: unknown): boolean {

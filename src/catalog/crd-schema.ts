@@ -79,23 +79,12 @@ const stringMap = (description: string): Schema => ({
   additionalProperties: { type: 'string' },
 });
 
-/** The smallest and largest request of one resource, as Kubernetes quantities; the loader reads them. */
-const sizingBounds = (resource: string, example: string): Schema => ({
-  type: 'object',
-  description: `The ${resource} request a pod may set for each of the template's containers (quantities, e.g. ${example}).`,
-  required: ['min', 'max'],
-  properties: {
-    min: { type: 'string', minLength: 1, maxLength: 64, description: 'The smallest request.' },
-    max: { type: 'string', minLength: 1, maxLength: 64, description: 'The largest request.' },
-  },
-});
-
-/** A Kubernetes LabelSelector (matchLabels and matchExpressions), typed as the API server types it. */
-const labelSelector = (description: string): Schema => ({
+/** A Kubernetes LabelSelector (metav1.LabelSelector), bounded. */
+export const labelSelectorSchema = (description: string): Schema => ({
   type: 'object',
   description,
   properties: {
-    matchLabels: { type: 'object', maxProperties: 64, additionalProperties: { type: 'string', maxLength: 63 } },
+    matchLabels: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 63 } },
     matchExpressions: {
       type: 'array',
       maxItems: 32,
@@ -108,10 +97,43 @@ const labelSelector = (description: string): Schema => ({
           values: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 63 } },
         },
         'x-kubernetes-validations': [
-          { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0", message: 'In and NotIn need values; Exists and DoesNotExist take none' },
+          {
+            rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+            message: 'In and NotIn need values; Exists and DoesNotExist take none',
+          },
         ],
       },
     },
+  },
+});
+
+/** A ServiceAccount as `name` or `namespace/name`. */
+export const SERVICE_ACCOUNT_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
+
+const availabilitySchema: Schema = {
+  type: 'object',
+  description: 'Who may use the template (default: every namespace podpattern serves). A pod outside it that asks for the template is denied (not-available); namespace defaults skip it there.',
+  properties: {
+    namespaceSelector: labelSelectorSchema("The namespaces whose pods may use the template, by the namespace's labels (kubernetes.io/metadata.name holds its name)."),
+    serviceAccounts: {
+      type: 'array',
+      description: 'The ServiceAccounts whose pods may use the template: a name (in any selected namespace) or namespace/name. Absent: any.',
+      minItems: 1,
+      maxItems: 64,
+      items: { type: 'string', minLength: 1, maxLength: 317, pattern: SERVICE_ACCOUNT_PATTERN },
+      'x-kubernetes-list-type': 'set',
+    },
+  },
+};
+
+/** The smallest and largest request of one resource, as Kubernetes quantities; the loader reads them. */
+const sizingBounds = (resource: string, example: string): Schema => ({
+  type: 'object',
+  description: `The ${resource} request a pod may set for each of the template's containers (quantities, e.g. ${example}).`,
+  required: ['min', 'max'],
+  properties: {
+    min: { type: 'string', minLength: 1, maxLength: 64, description: 'The smallest request.' },
+    max: { type: 'string', minLength: 1, maxLength: 64, description: 'The largest request.' },
   },
 });
 
@@ -137,7 +159,7 @@ const rolloutSchema: Schema = {
       description: 'Stage a changed spec: only pods in the namespaces the selector selects get it first; the others keep the previous revision until the canary has passed its health gate for soakSeconds.',
       required: ['namespaceSelector'],
       properties: {
-        namespaceSelector: labelSelector('The canary namespaces (a label selector on Namespaces). One that selects no namespace is accepted with a warning.'),
+        namespaceSelector: labelSelectorSchema('The canary namespaces (a label selector on Namespaces). One that selects no namespace is accepted with a warning.'),
         soakSeconds: { type: 'integer', ...ROLLOUT_BOUNDS.soakSeconds, description: 'How long the canary must stay healthy before every namespace gets the new revision (default 600).' },
       },
     },
@@ -149,7 +171,7 @@ const rolloutSchema: Schema = {
 };
 
 /** A value of any of the parameter types; the loader checks it against the declared `type`. */
-const anyScalar = (description: string): Schema => ({
+export const anyScalar = (description: string): Schema => ({
   description,
   'x-kubernetes-preserve-unknown-fields': true,
 });
@@ -176,7 +198,7 @@ const parameterSchema: Schema = {
   ],
 };
 
-const conditionSchema: Schema = {
+export const conditionSchema: Schema = {
   type: 'object',
   required: ['type', 'status'],
   properties: {
@@ -189,15 +211,19 @@ const conditionSchema: Schema = {
   },
 };
 
+/** The top of a CRD's openAPIV3Schema: the usual apiVersion, kind and metadata, with this spec and status. */
+export function resourceSchema(description: string, parts: { spec: Schema; status: Schema }, validations: { rule: string; message: string }[]): Schema {
+  return {
+    type: 'object',
+    description,
+    required: ['spec'],
+    properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...parts },
+    'x-kubernetes-validations': validations,
+  };
+}
+
 /** The `openAPIV3Schema` of PatternTemplate v1alpha1. */
-export const patternTemplateSchema: Schema = {
-  type: 'object',
-  description: 'A set of containers, volumes and files that podpattern injects into pods that ask for it by name.',
-  required: ['spec'],
-  properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
+export const patternTemplateSchema: Schema = resourceSchema('A set of containers, volumes and files that podpattern injects into pods that ask for it by name.', {
     spec: {
       type: 'object',
       required: ['pattern', 'description'],
@@ -271,6 +297,7 @@ export const patternTemplateSchema: Schema = {
           description: 'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
         },
         rollout: rolloutSchema,
+        availability: availabilitySchema,
         startBeforeApp: {
           type: 'boolean',
           description: "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",
@@ -289,48 +316,68 @@ export const patternTemplateSchema: Schema = {
         },
       },
     },
-  },
-  'x-kubernetes-validations': [
+  }, [
     {
       rule: `size(self.metadata.name) <= ${MAX_LABEL} && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
       message: 'the name must be a DNS label (at most 63 lower-case letters, digits and "-"): it is used in annotation keys',
     },
-  ],
-};
+  ]);
+
+export const READY_COLUMN = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
+export const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+/** What tells one of podpattern's CRDs from the other. */
+export interface CrdNames {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortName: string;
+  scope: 'Cluster' | 'Namespaced';
+  printerColumns: { name: string; type: string; jsonPath: string; priority?: number }[];
+  schema: Schema;
+}
+
+/** A CustomResourceDefinition of group podpattern.dev, version v1alpha1, with a status subresource. */
+export function crdOf(names: CrdNames) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${names.plural}.${TEMPLATE_GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'podpattern', 'app.kubernetes.io/part-of': 'podpattern' },
+    },
+    spec: {
+      group: TEMPLATE_GROUP,
+      scope: names.scope,
+      names: {
+        kind: names.kind,
+        listKind: `${names.kind}List`,
+        plural: names.plural,
+        singular: names.singular,
+        shortNames: [names.shortName],
+        categories: ['podpattern'],
+      },
+      versions: [
+        {
+          name: TEMPLATE_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: names.printerColumns,
+          schema: { openAPIV3Schema: names.schema },
+        },
+      ],
+    },
+  };
+}
 
 /** The whole CustomResourceDefinition object, as applied to the cluster. */
-export const patternTemplateCrd = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: {
-    name: `${TEMPLATE_PLURAL}.${TEMPLATE_GROUP}`,
-    labels: { 'app.kubernetes.io/name': 'podpattern', 'app.kubernetes.io/part-of': 'podpattern' },
-  },
-  spec: {
-    group: TEMPLATE_GROUP,
-    scope: 'Cluster',
-    names: {
-      kind: TEMPLATE_KIND,
-      listKind: `${TEMPLATE_KIND}List`,
-      plural: TEMPLATE_PLURAL,
-      singular: 'patterntemplate',
-      shortNames: ['ptpl'],
-      categories: ['podpattern'],
-    },
-    versions: [
-      {
-        name: TEMPLATE_VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' },
-          { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-          { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
-        schema: { openAPIV3Schema: patternTemplateSchema },
-      },
-    ],
-  },
-} as const;
+export const patternTemplateCrd = crdOf({
+  kind: TEMPLATE_KIND,
+  plural: TEMPLATE_PLURAL,
+  singular: 'patterntemplate',
+  shortName: 'ptpl',
+  scope: 'Cluster',
+  printerColumns: [{ name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' }, READY_COLUMN, { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 }, AGE_COLUMN],
+  schema: patternTemplateSchema,
+});

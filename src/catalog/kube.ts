@@ -3,6 +3,7 @@
 // cluster.ts load client-node at run time (about 75 MB of resident memory, which a server without
 // a cluster does not carry: main.ts imports cluster.ts only when it finds credentials).
 import {
+  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
@@ -17,6 +18,9 @@ import type { ServerVersion } from '../model/server-version.js';
 import { TEMPLATE_GROUP, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
 import type { InformerLike } from './informer.js';
 import type { ConditionWriter } from './template-watch.js';
+import type { PolicyWriter } from './policy-controller.js';
+import { POLICY_LABEL } from '../model/keys.js';
+import { POLICY_GROUP, POLICY_NAME, POLICY_PLURAL } from '../model/policy.js';
 
 /** Loads --kubeconfig, else the usual discovery (KUBECONFIG, ~/.kube/config, in-cluster). */
 export function loadKubeConfig(path: string | undefined): KubeConfig | undefined {
@@ -103,5 +107,20 @@ export function conditionWriter(config: KubeConfig): ConditionWriter {
       { group: TEMPLATE_GROUP, version: TEMPLATE_VERSION, plural: TEMPLATE_PLURAL, name, body: { status: { conditions: [condition] } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
+  };
+}
+
+/** Writes namespaces' podpattern.dev/policy label and PatternPolicies' status, with merge patches. */
+export function policyWriter(config: KubeConfig): PolicyWriter {
+  const core = config.makeApiClient(CoreV1Api);
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  return {
+    labelNamespace: async (namespace, value) => {
+      await core.patchNamespace({ name: namespace, body: { metadata: { labels: { [POLICY_LABEL]: value } } } }, merge);
+    },
+    writeStatus: async (namespace, status) => {
+      await custom.patchNamespacedCustomObjectStatus({ group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL, name: POLICY_NAME, body: { status } }, merge);
+    },
   };
 }

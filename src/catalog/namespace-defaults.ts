@@ -35,6 +35,12 @@ export class NamespaceDefaults {
     return this.sync.synced ? this.labelsByName.values() : undefined;
   }
 
+  /** The labels of a namespace from the informer's cache; undefined when it is not there (not yet synced, or no such namespace). */
+  labels(namespace: string): Readonly<Record<string, string>> | undefined {
+    const object = this.deps.informer.get(namespace);
+    return object === undefined ? undefined : (object.metadata?.labels ?? {});
+  }
+
   /**
    * The podpattern annotations of a namespace, from the informer's cache. The same object until
    * the namespace changes (the informer then holds a new one), so callers can tell a change by identity.

@@ -12,6 +12,8 @@
 import { parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import { patternTemplateSchema } from './crd-schema.js';
+import { patternPolicySchema } from './policy-schema.js';
+import { POLICY_KIND } from '../model/policy.js';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND } from '../model/template.js';
 
 type Schema = Record<string, unknown>;
@@ -35,23 +37,23 @@ function refusingUnknownFields(schema: unknown, top = true): unknown {
   return copy;
 }
 
-/** The schema the loader applies: the CRD's, plus what the API server checks of every object. */
-export function loaderSchema(): Schema {
-  const schema = refusingUnknownFields(patternTemplateSchema) as Schema & { properties: Record<string, Schema> };
+/** The schema the loader applies: the CRD's (PatternTemplate's unless told), plus what the API server checks of every object. */
+export function loaderSchema(crdSchema: Schema = patternTemplateSchema, kind = TEMPLATE_KIND): Schema {
+  const schema = refusingUnknownFields(crdSchema) as Schema & { properties: Record<string, Schema> };
   return {
     ...schema,
     required: ['apiVersion', 'kind', 'metadata', 'spec'],
     properties: {
       ...schema.properties,
       apiVersion: { const: TEMPLATE_API_VERSION },
-      kind: { const: TEMPLATE_KIND },
+      kind: { const: kind },
       // Labels, annotations and the rest of an object's metadata are the API server's business.
       metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
     },
   };
 }
 
-function compile(): (object: unknown) => ErrorObject[] {
+function compile(schema: Schema): (object: unknown) => ErrorObject[] {
   const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, formats: { 'date-time': true, int64: true } });
   for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-map-keys']) ajv.addKeyword({ keyword });
   // The API server refuses a repeated item of a `set` list, and two items of a `map` list with
@@ -97,15 +99,21 @@ function compile(): (object: unknown) => ErrorObject[] {
       return validate;
     },
   });
-  const check = ajv.compile(loaderSchema());
+  const check = ajv.compile(schema);
   return (object) => (check(object) ? [] : (check.errors ?? []));
 }
 
-const check = compile();
+const check = compile(loaderSchema());
+const checkPolicy = compile(loaderSchema(patternPolicySchema, POLICY_KIND));
 
-/** Every structural problem as `path: message`, or none. */
+/** Every structural problem of a PatternTemplate as `path: message`, or none. */
 export function schemaProblems(object: unknown): string[] {
   return check(object).map(schemaProblem);
+}
+
+/** Every structural problem of a PatternPolicy as `path: message`, or none. */
+export function policySchemaProblems(object: unknown): string[] {
+  return checkPolicy(object).map(schemaProblem);
 }
 
 function schemaProblem(error: ErrorObject): string {

@@ -105,6 +105,7 @@ function normalizeSpec(spec: Partial<TemplateSpec>): TemplateSpec {
     ...(spec.keepLocalVolumes === undefined ? {} : { keepLocalVolumes: spec.keepLocalVolumes }),
     ...(spec.sizing === undefined ? {} : { sizing: spec.sizing }),
     ...(spec.startBeforeApp === undefined ? {} : { startBeforeApp: spec.startBeforeApp }),
+    ...(spec.availability === undefined ? {} : { availability: spec.availability }),
   };
 }
 

@@ -13,6 +13,8 @@ import { findPodTemplate } from '../engine/pod-template.js';
 import { parseArgs } from 'node:util';
 import { UsageError, processIo, readAll, usageError, type Io } from './common.js';
 import { fail, formatFindings, ok, skip, warn, type Finding } from './check/findings.js';
+import { checkPolicy, fetchPolicy } from './check/policy.js';
+import type { PolicyView } from '../model/policy.js';
 import { parseRef, readObject, type ObjectRef } from './check/objects.js';
 import { preflight } from './check/pre.js';
 import { checkInstall } from './check/install.js';
@@ -174,15 +176,21 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   if (namespace !== undefined) namespaces.add(namespace);
   for (const pod of pods) namespaces.add(pod.namespace ?? namespace ?? contextNamespace(config));
   const read = new Map<string, Awaited<ReturnType<typeof readNamespace>>>();
+  const policies = new Map<string, PolicyView>();
   for (const name of namespaces) {
     const object = await readNamespace(config, name, findings);
     read.set(name, object);
     if (object === undefined) continue;
     findings.push(selectors === undefined ? skip(`namespace ${name}`, why) : checkNamespace(object, selectors));
+    if (selectors === undefined) continue;
+    const fetched = await fetchPolicy(config, name);
+    const policy = fetched.finding === undefined ? checkPolicy(object, fetched.object, undefined) : { finding: fetched.finding, policy: 'unreadable' as const };
+    findings.push(policy.finding);
+    policies.set(name, policy.policy);
   }
   if (pods.length > 0) {
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
-    const context = { selectors, catalog, read, version, why, namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config) };
+    const context = { selectors, catalog, read, policies, version, why, namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config) };
     for (const pod of pods) findings.push(...podFindings(pod, context));
     if (chain && catalog !== undefined) for (const pod of pods) findings.push(...(await chainFindings(config, pod, context)));
   }
@@ -196,6 +204,7 @@ function podFindings(
     selectors: Parameters<typeof checkNamespace>[1] | undefined;
     catalog: Awaited<ReturnType<typeof clusterCatalog>> | undefined;
     read: Map<string, Awaited<ReturnType<typeof readNamespace>>>;
+    policies: Map<string, PolicyView>;
     version: ServerVersion;
     why: string;
     namespaceOf: (pod: PodInput) => string;
@@ -208,7 +217,7 @@ function podFindings(
   const object = context.read.get(name);
   if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
   else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
-  else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
+  else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, policy: context.policies.get(name), ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
   return findings;
 }
 

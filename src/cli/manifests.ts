@@ -8,6 +8,7 @@ import { injectManifest, type ManifestResult } from '../engine/manifest.js';
 import { findPodTemplate } from '../engine/pod-template.js';
 import { readDocuments, writeDocument } from './yaml.js';
 import { declaredNamespaces, viewFor } from './namespaces.js';
+import { NAMESPACE_NAME_LABEL } from '../engine/availability.js';
 
 /** A document of the input: one object, or a List whose items are the objects. */
 export type Documents = unknown[];
@@ -38,7 +39,7 @@ export function withResults(documents: Documents, results: ManifestResult[]): Do
 
 /**
  * Injects each object of the documents: what `inject` and `explain` run. A Namespace in the
- * documents gives the annotations of its namespace, as the cluster would apply them.
+ * documents gives the annotations and labels of its namespace, as the cluster would apply them.
  */
 export function injectDocuments(documents: Documents, catalog: Catalog, options: InjectOptions): ManifestResult[] {
   const objects = objectsOf(documents);
@@ -49,7 +50,9 @@ export function injectDocuments(documents: Documents, catalog: Catalog, options:
     const found = findPodTemplate(object);
     const annotations = 'found' in found ? ((found.template['metadata'] as V1ObjectMeta | undefined)?.annotations ?? {}) : {};
     const view = viewFor(namespace, annotations);
-    const result = injectManifest(object, catalog, { ...options, namespaceAnnotations: view.annotations ?? namespace.annotations });
+    // Its labels too, for templates' availability; the API server gives every namespace its name as a label.
+    const namespaceLabels = { [NAMESPACE_NAME_LABEL]: namespace.name, ...namespace.labels };
+    const result = injectManifest(object, catalog, { ...options, namespaceAnnotations: view.annotations ?? namespace.annotations, namespaceLabels });
     if (view.warning !== undefined && result.site !== undefined) result.warnings.unshift(`${result.label}: ${view.warning}`);
     return result;
   });

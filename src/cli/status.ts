@@ -1,11 +1,15 @@
 // `podpattern status`: the inventory of injected pods in the cluster (status/inventory.ts) with
 // the workload that owns each flagged pod and the command that rolls it. Exit 1 when a pod is
 // outdated or was not injected, so a script can act on it.
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { Finding } from './check/findings.js';
 import { clusterCatalog } from './check/pods.js';
 import { parseFlags, processIo, type Io } from './common.js';
-import { ClusterError, call, connect, contextNamespace, explainFailure } from './kube/connect.js';
+import { ClusterError, call, connect, contextNamespace, explainFailure, isNotFound } from './kube/connect.js';
+import { formatPolicyViolations, policyViolations } from './status/policy-violations.js';
+import { readPolicy } from '../catalog/policy.js';
+import { POLICY_GROUP, POLICY_NAME, POLICY_PLURAL, type Policy } from '../model/policy.js';
+import { TEMPLATE_VERSION } from '../model/template.js';
 import { formatInventory, rollCommand, takeInventory, type Workload } from './status/inventory.js';
 import { deniedNext, formatDeniedNext } from './status/denied-next.js';
 import { namespaceAnnotations } from './templates-diff.js';
@@ -16,7 +20,9 @@ const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--kubeconfig FILE] [
 Lists injected pods by template and template hash; flags pods injected with a template version
 the catalog no longer has, and pods that ask for a pattern but were not injected, each with its
 workload and the command that rolls it; and the workloads whose next pod the current templates
-would deny. Exit 1 when any pod or workload is flagged.
+would deny; and running pods that break their namespace's PatternPolicy (added after they
+started): a required template missing, a forbidden one present. Exit 1 when any pod or
+workload is flagged.
   -A, --all-namespaces   every namespace
   -n, --namespace        one namespace (default: the context's)
 The catalog compared with is the built-in one plus the cluster's PatternTemplates (templates the
@@ -56,7 +62,30 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
   const namespaces = await namespaceAnnotations(config, io);
   const denied = deniedNext(pods.items, catalog, (pod) => workloadOf(pod, replicaSets), (ns) => ({ nativeSidecars: 'auto', namespaceAnnotations: namespaces.get(ns) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) }));
-  return { text: formatInventory(inventory) + formatDeniedNext(denied), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 };
+  const violations = policyViolations(pods.items, await namespacePolicies(config, namespace, io), (pod) => workloadOf(pod, replicaSets));
+  return { text: formatInventory(inventory) + formatDeniedNext(denied) + formatPolicyViolations(violations), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 || violations.length > 0 };
+}
+
+/** The readable `default` PatternPolicy of each namespace listed; none (with a warning) when they cannot be listed. */
+async function namespacePolicies(config: KubeConfig, namespace: string | undefined, io: Io): Promise<Map<string, Policy>> {
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const found = new Map<string, Policy>();
+  let items: unknown[];
+  try {
+    const list = (namespace === undefined
+      ? await custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL })
+      : await custom.listNamespacedCustomObject({ group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL })) as { items?: unknown[] };
+    items = list.items ?? [];
+  } catch (error) {
+    if (!isNotFound(error)) io.stderr(`warning: ${explainFailure(error, 'list PatternPolicies', config)}; pods are not checked against them\n`);
+    return found;
+  }
+  for (const item of items) {
+    const meta = (item as { metadata?: { name?: string; namespace?: string } }).metadata;
+    const read = meta?.name === POLICY_NAME ? readPolicy(item) : undefined;
+    if (read?.ok === true && meta?.namespace !== undefined) found.set(meta.namespace, read.policy);
+  }
+  return found;
 }
 
 /** ReplicaSets owning listed pods, by namespace/name, to name their Deployments. Unreadable ones are reported, not fatal. */

@@ -7,13 +7,16 @@ import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type Catalog, type Template } from
 import { PATTERN_KEYS, parameterKey } from '../model/keys.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 import { didYouMean } from '../engine/suggest.js';
+import { describeAvailability } from '../engine/availability.js';
 
 export const usage = `usage: podpattern templates [NAME] [--catalog-dir DIR] [-o text|yaml|json]
        podpattern templates diff -f NEW.yaml [--manifests DIR]   (see 'templates diff --help')
        podpattern templates history NAME                          (see 'templates history --help')
 
-Without NAME, lists the templates: name, pattern, where each comes from, and what it does.
-With NAME, shows that template: its parameters (type, default, bounds) and what it adds.
+Without NAME, lists the templates: name, pattern, where each comes from, whether its
+spec.availability limits who may use it, and what it does.
+With NAME, shows that template: where it is available, its parameters (type, default, bounds)
+and what it adds.
 -o yaml or -o json prints the templates as PatternTemplate objects.
 `;
 
@@ -72,14 +75,15 @@ function serialize(value: unknown, format: Exclude<Format, 'text'>): string {
 }
 
 function listText(templates: readonly Template[]): string {
-  const rows = [['NAME', 'PATTERN', 'SOURCE', 'DESCRIPTION'], ...templates.map((t) => [t.name, t.spec.pattern, t.source, t.spec.description])];
+  const rows = [['NAME', 'PATTERN', 'SOURCE', 'AVAILABLE', 'DESCRIPTION'], ...templates.map((t) => [t.name, t.spec.pattern, t.source, t.spec.availability === undefined ? 'everywhere' : 'limited', t.spec.description])];
   return table(rows);
 }
 
 function showText(template: Template): string {
   const { spec } = template;
   const lines = [`Name:        ${template.name}`, `Pattern:     ${spec.pattern}`, `Source:      ${template.source}`, `Hash:        ${template.hash}`, `Description: ${spec.description}`, ''];
-  lines.push(`Use:         ${PATTERN_KEYS[spec.pattern]}: ${template.name}`, '');
+  lines.push(`Use:         ${PATTERN_KEYS[spec.pattern]}: ${template.name}`);
+  lines.push(`Available:   ${describeAvailability(spec.availability)}`, '');
   const parameters = Object.entries(spec.parameters);
   if (parameters.length === 0) {
     lines.push('Parameters: none', '');

@@ -18,6 +18,9 @@ import { metadataProblems, specProblems } from './shape.js';
 import { nativeSidecarSupport, runsToCompletion } from './lifecycle.js';
 import { fitToCluster, osProblems } from './fit.js';
 import type { InjectOptions, InjectedTemplate, InjectionResult, PodLike, Problem } from './types.js';
+import { availabilityProblem, type Requester } from './availability.js';
+import { addRequired, forbiddenProblem, narrowingOf, optOutProblem, policyFor, unreadableProblem } from './policy.js';
+import type { Policy, PolicyView } from '../model/policy.js';
 
 export type * from './types.js';
 export { applyPatch } from './patch.js';
@@ -30,17 +33,22 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const annotations = pod.metadata?.annotations ?? {};
   const previous = readStatus(annotations);
   const recordedNames = typeof previous === 'object' ? previous.templates.map((t) => t.name) : [];
-  const requests = readRequests(annotations, options.namespaceAnnotations ?? {}, recordedNames);
-  checkStrayParameters(requests, catalog);
+  const policy = policyFor(pod, options.policy);
+  // A required template's parameters on the pod are read as if the pod asked for it.
+  const requests = readRequests(annotations, options.namespaceAnnotations ?? {}, [...recordedNames, ...requiredNames(policy)]);
   const warnings = requests.warnings;
-  if (requests.optedOut) return { outcome: 'skipped', reason: 'opted-out', warnings: capWarnings(warnings) };
+  const namespace = podFacts(pod, options).namespace;
+  const gate = applyPolicy(requests, policy, namespace, catalog);
+  if (gate !== undefined) return gate;
+  checkStrayParameters(requests, catalog);
   if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
   const badSpec = specProblems(pod);
   if (badSpec.length > 0) return deny(badSpec, warnings);
 
   const problems = requests.problems;
-  const chosen = chooseTemplates(requests, catalog, problems, warnings);
-  if (problems.length > 0) return deny(problems, warnings);
+  const chosen = chooseTemplates(requests, catalog, { problems, warnings, who: requesterOf(pod, namespace, options), policy: readable(policy) });
+  const stop = refusedOrNone(problems, chosen, warnings);
+  if (stop !== undefined) return stop;
 
   const desired: InjectedTemplate[] = chosen.map(({ template }) => ({ name: template.name, pattern: template.spec.pattern, hash: template.hash }));
   if (previous === 'unreadable') warnings.push(`${STATUS_KEY} is not podpattern's record; it is replaced`);
@@ -72,6 +80,35 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   return answer(stripped, mutated, stripping, { desired, parameters: parametersOf(chosen), warnings });
 }
 
+/** A denial for `problems`; or, when nothing is left to inject (every template the namespace's defaults named was skipped here), a skip. */
+function refusedOrNone(problems: Problem[], chosen: Chosen[], warnings: string[]): InjectionResult | undefined {
+  if (problems.length > 0) return deny(problems, warnings);
+  return chosen.length === 0 ? { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) } : undefined;
+}
+
+function readable(policy: PolicyView): Policy | undefined {
+  return policy === 'unreadable' ? undefined : policy;
+}
+
+function requiredNames(policy: PolicyView): string[] {
+  return readable(policy)?.require.map((r) => r.template) ?? [];
+}
+
+/**
+ * The namespace's policy before anything else: a policy that cannot be read refuses the pod, an
+ * opt-out is refused where templates are required (else it ends the review), and the required
+ * templates join the requests. An answer when the review ends here.
+ */
+function applyPolicy(requests: Requests, policy: Policy | 'unreadable' | undefined, namespace: string, catalog: Catalog): InjectionResult | undefined {
+  if (policy === 'unreadable') return deny([unreadableProblem(namespace)], requests.warnings);
+  if (requests.optedOut) {
+    if (policy !== undefined && policy.require.length > 0) return deny([optOutProblem(policy)], requests.warnings);
+    return { outcome: 'skipped', reason: 'opted-out', warnings: capWarnings(requests.warnings) };
+  }
+  if (policy !== undefined) addRequired(requests, policy, catalog);
+  return undefined;
+}
+
 /** The injected pod's answer: the patch from `stripped` to `mutated` after the `stripping` ops, bounded in size. */
 function answer(stripped: PodLike, mutated: PodLike, stripping: Operation[], result: { desired: InjectedTemplate[]; parameters: Record<string, Record<string, ParameterValue>>; warnings: string[] }): InjectionResult {
   const { desired, parameters, warnings } = result;
@@ -91,12 +128,20 @@ type Chosen = { template: Template; request: TemplateRequest; values: Values };
  * values. Parameters are checked even for a template listed under the wrong pattern, so one
  * denial says everything; every problem goes to `problems`.
  */
-function chooseTemplates(requests: Requests, catalog: Catalog, problems: Problem[], warnings: string[]): Chosen[] {
+function chooseTemplates(requests: Requests, catalog: Catalog, context: { problems: Problem[]; warnings: string[]; who: Requester; policy: Policy | undefined }): Chosen[] {
+  const { problems, warnings, who, policy } = context;
   const chosen: Chosen[] = [];
   for (const request of requests.templates) {
     const template = lookUp(request, catalog, problems, warnings);
     if (template === undefined) continue;
-    const resolved = resolveParameters(template, requests.parameters.get(template.name));
+    const refused = forbiddenProblem(template, policy) ?? availabilityProblem(template, who);
+    if (refused !== undefined) {
+      // A namespace's defaults never give a pod a template it may not have: they skip it.
+      if (request.from === 'namespace') warnings.push(`the namespace's default template ${template.name} is not applied here: ${refused.message}`);
+      else problems.push(refused);
+      continue;
+    }
+    const resolved = resolveParameters(template, requests.parameters.get(template.name), narrowingOf(template.name, policy));
     problems.push(...resolved.problems);
     if (template.spec.pattern === request.pattern) chosen.push({ template, request, values: resolved.values });
   }
@@ -291,6 +336,16 @@ function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) =>
   if (more > 0) lines.push(`- … and ${more} more problem${more === 1 ? '' : 's'}`);
   const message = [`podpattern cannot inject this pod${total === 1 ? '' : ` (${total} problems)`}: ${first ?? ''}`, ...lines].join('\n');
   return { outcome: 'denied', reason: (problems[0] as Problem).code, problems, message, warnings: capWarnings(warnings) };
+}
+
+/**
+ * Who the pod runs as, for availability. The API server's ServiceAccount admission plugin sets
+ * spec.serviceAccountName (to "default" when the pod names none) before webhooks are called.
+ */
+function requesterOf(pod: PodLike, namespace: string, options: InjectOptions): Requester {
+  const spec = pod.spec as { serviceAccountName?: unknown; serviceAccount?: unknown } | undefined;
+  const account = typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : typeof spec?.serviceAccount === 'string' && spec.serviceAccount !== '' ? spec.serviceAccount : 'default';
+  return { namespace, labels: options.namespaceLabels, serviceAccount: account };
 }
 
 /**

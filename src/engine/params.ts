@@ -7,10 +7,12 @@ import { MAX_PROBLEMS, printable } from './bounds.js';
 import type { Problem } from './types.js';
 import { didYouMean } from './suggest.js';
 import { isSizingParameter, resolveSizing } from './sizing.js';
+import { narrowFault, type Narrowing } from './policy.js';
 
 export type Values = Map<string, ParameterValue>;
 
-export function resolveParameters(template: Template, raw: Map<string, string> | undefined): { values: Values; problems: Problem[] } {
+/** `narrowing`: tighter bounds from the namespace's PatternPolicy, checked on every value in force, defaults included. */
+export function resolveParameters(template: Template, raw: Map<string, string> | undefined, narrowing?: Narrowing): { values: Values; problems: Problem[] } {
   const values: Values = new Map();
   const problems: Problem[] = [];
   const declared = template.spec.parameters;
@@ -34,14 +36,12 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     const parameter = declared[name] as ParameterSpec;
     const text = raw?.get(name);
     if (text === undefined) {
-      if (parameter.default !== undefined) values.set(name, parameter.default);
-      else if (parameter.required === true) {
-        problems.push({ code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describeParameter(parameter)}` });
-      }
+      const problem = useDefault(template, name, values, narrowing);
+      if (problem !== undefined) problems.push(problem);
       continue;
     }
     const typed = convert(parameter, text);
-    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed, template.compiled.patterns[name]);
+    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed, template.compiled.patterns[name]) ?? (narrowing === undefined ? undefined : narrowFault(narrowing, name, typed));
     if (fault !== undefined || typed === undefined) {
       problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${printable(text)}' ${fault}` });
       continue;
@@ -50,6 +50,18 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
   }
   resolveSizing(template, raw, values, problems);
   return { values, problems };
+}
+
+/** A parameter the pod does not set: its default into `values`, or why there is none it may have. */
+function useDefault(template: Template, name: string, values: Values, narrowing: Narrowing | undefined): Problem | undefined {
+  const parameter = template.spec.parameters[name] as ParameterSpec;
+  if (parameter.default === undefined) {
+    return parameter.required === true ? { code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describeParameter(parameter)}` } : undefined;
+  }
+  const narrowed = narrowing === undefined ? undefined : narrowFault(narrowing, name, parameter.default);
+  if (narrowed !== undefined) return { code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: the template's default ${JSON.stringify(parameter.default)} ${narrowed}; set a value within the bounds` };
+  values.set(name, parameter.default);
+  return undefined;
 }
 
 /** Annotation values are strings; the parameter's type decides how to read them. */

@@ -11,6 +11,8 @@ export interface TemplateRequest {
   name: string;
   /** The annotation the name was listed under. */
   pattern: Pattern;
+  /** Who asked, when not the pod: the namespace's defaults, or its PatternPolicy's requirements. */
+  from?: 'namespace' | 'policy';
 }
 
 export interface Requests {
@@ -56,6 +58,7 @@ export function readRequests(rawPodAnnotations: Record<string, string>, namespac
   const podAsks = asksForTemplates(podAnnotations);
   const listSource = podAsks ? podAnnotations : namespaceAnnotations;
   readTemplateLists(listSource, result);
+  if (!podAsks) for (const request of result.templates) request.from = 'namespace';
 
   // Namespace parameters are defaults; the pod's own parameter annotations win. Only the
   // templates asked for (or recorded in the status) are kept: a pod can carry thousands.

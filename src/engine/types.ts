@@ -2,6 +2,7 @@
 import type { V1LimitRange, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
 import type { ServerVersion } from '../model/server-version.js';
+import type { PolicyView } from '../model/policy.js';
 
 /** A Pod, or a workload's pod template: the engine only reads metadata and spec. */
 export interface PodLike {
@@ -39,6 +40,13 @@ export interface InjectOptions {
    * the server could not read them (a warning); absent offline, where nothing is checked.
    */
   limitRanges?: readonly V1LimitRange[] | 'unreadable';
+  /**
+   * Labels of the pod's namespace, for templates' availability; absent where they are not known
+   * (then only kubernetes.io/metadata.name, the namespace's name, is matched).
+   */
+  namespaceLabels?: Readonly<Record<string, string>>;
+  /** The PatternPolicy of the pod's namespace (model/policy.ts); absent: none is enforced. */
+  policy?: PolicyView;
 }
 
 /**
@@ -68,6 +76,9 @@ export type ProblemCode =
   | 'host-network' // a hostNetwork pod, and a template that would listen on the node's ports
   | 'unsupported-os' // the pod is for an operating system a template does not run on
   | 'limit-range' // a LimitRange of the namespace would refuse the injected pod
+  | 'not-available' // a template's availability excludes the pod's namespace or ServiceAccount
+  | 'required-by-policy' // the namespace's PatternPolicy requires what the pod refuses, or cannot be read
+  | 'forbidden-by-policy' // the namespace's PatternPolicy forbids a template the pod asks for
   | 'invalid-pod';
 
 export interface Problem {

@@ -150,3 +150,15 @@ export function isDomainKey(key: string): boolean {
 export function isOwnKey(key: string): boolean {
   return isDomainKey(key) || parseTemplateKey(key) !== undefined;
 }
+
+/**
+ * `podpattern.dev/policy` on a Namespace, set by podpattern's controller: `require` when the
+ * namespace's PatternPolicy requires templates (a webhook entry that fails closed then sees
+ * every pod created there, with or without podpattern annotations), `present` when it has a
+ * policy that requires none. Where the policy cannot be read, a namespace with the label is
+ * refused pods rather than admitted unchecked.
+ */
+export const POLICY_LABEL = `${DOMAIN}/policy`;
+
+/** The annotation the kubelet sets on a mirror pod (the API's view of a static pod), which no admission may change. */
+export const MIRROR_POD_KEY = 'kubernetes.io/config.mirror';

@@ -59,6 +59,24 @@ export interface TemplateSpec {
    * startup probes, where the server has them). Unset: by pattern (engine/lifecycle.ts).
    */
   startBeforeApp?: boolean;
+  /** Who may use the template: namespaces by label, and optionally ServiceAccounts. Absent: every opted-in namespace. */
+  availability?: Availability;
+}
+
+/** A Kubernetes label selector (metav1.LabelSelector): every term must hold. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+/**
+ * Where a template may be injected. Both parts must hold: the pod's namespace matches
+ * `namespaceSelector` (absent: any namespace), and its ServiceAccount is one of
+ * `serviceAccounts` (absent: any), each a name (in any selected namespace) or `namespace/name`.
+ */
+export interface Availability {
+  namespaceSelector?: LabelSelector;
+  serviceAccounts?: string[];
 }
 
 /** The values Kubernetes allows in a pod's spec.os.name, and so the ones a template may declare. */

@@ -108,7 +108,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
-    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate, POST /validate-template and POST /validate-workload`);
+    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate, POST /validate-template, POST /validate-policy and POST /validate-workload`);
   });
   // Before Fastify sees a request: note when it arrived (Fastify keeps no clock without a
   // logger), and while draining make the response end its connection, so the client reconnects
@@ -138,7 +138,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return toReview(apiVersion, decision.response);
   });
 
-  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt, ...(deps.templateImpact === undefined ? {} : { impact: deps.templateImpact }) });
+  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, ...(deps.templateImpact === undefined ? {} : { impact: deps.templateImpact }) });
   registerWorkloadRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, options: (request) => engineOptions(request, deps) });
   return app;
 }

@@ -63,7 +63,7 @@ t.test('a healthy install: every check ok, and a pod that asks is injected', asy
   t.match(result.out, /^\[ok\] {3}Kubernetes API: http:\/\/127\.0\.0\.1:\d+ answers \(Kubernetes 1\.37\)$/m);
   t.match(result.out, /^\[ok\] {3}webhook configuration: podpattern: injection-enabled\.podpattern\.dev \(failurePolicy Ignore\)/m);
   t.match(result.out, /^\[ok\] {3}endpoints: Service podpattern\/podpattern has 2 ready endpoint\(s\); Deployment podpattern\/podpattern has 2\/2 replicas ready$/m);
-  t.match(result.out, /^\[ok\] {3}caBundle: injection-enabled\.podpattern\.dev, defaults-enabled\.podpattern\.dev, injection-required\.podpattern\.dev, defaults-required\.podpattern\.dev: the caBundle verifies the certificate of Secret podpattern\/podpattern-tls for podpattern\.podpattern\.svc/m);
+  t.match(result.out, /^\[ok\] {3}caBundle: injection-enabled\.podpattern\.dev, defaults-enabled\.podpattern\.dev, injection-required\.podpattern\.dev, defaults-required\.podpattern\.dev, policy-required\.podpattern\.dev: the caBundle verifies the certificate of Secret podpattern\/podpattern-tls for podpattern\.podpattern\.svc/m);
   t.match(result.out, /^\[ok\] {3}CRD: patterntemplates\.podpattern\.dev is established$/m);
   t.match(result.out, /^\[ok\] {3}templates: \S+ is Ready$/m);
   t.match(result.out, /^\[ok\] {3}namespace shop: podpattern\.dev\/injection=enabled: pods go to injection-enabled\.podpattern\.dev \(failurePolicy Ignore\)/m);
@@ -232,4 +232,36 @@ t.test('podpattern annotations on a workload\'s own metadata: a warning naming w
   t.match(result.out, /^\[warn\] pod CronJob\/nightly: annotation redis-exporter\.podpattern\.dev\/redis-port is on the workload's own metadata/m);
   t.match(result.out, /^\[ok\] {3}pod CronJob\/nightly: not sent to podpattern/m, 'and the pod template itself asks for nothing');
   t.equal(result.code, 0, 'warnings do not fail the check');
+});
+
+t.test('-n NS reports the namespace PatternPolicy, and pods are judged under it', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube, { namespaceLabels: { 'podpattern.dev/injection': 'enabled', 'podpattern.dev/policy': 'require' } });
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies/default', () => [200, {
+    apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name: 'default', namespace: 'shop' },
+    spec: { require: [{ template: 'log-normalizer' }], forbid: ['git-sync'], narrow: { 'https-proxy': { 'upstream-port': { maximum: 9000 } } } },
+  }]);
+  const result = await check(kube, '-n', 'shop');
+  t.match(result.out, /^\[ok\] {3}namespace shop policy: requires log-normalizer in every pod \(no opt-out\); forbids git-sync; narrows https-proxy upstream-port$/m);
+  const optOut = await check(kube, '-n', 'shop', '-f', podFile({ 'podpattern.dev/inject': 'false' }));
+  t.equal(optOut.code, 1);
+  t.match(optOut.out, /pod Pod\/web: sent to injection-enabled\.podpattern\.dev, policy-required\.podpattern\.dev; would be denied \(required-by-policy\)/);
+  const bare = await check(kube, '-n', 'shop', '-f', podFile({}));
+  t.match(bare.out, /pod Pod\/web: sent to policy-required\.podpattern\.dev; would be injected with log-normalizer/);
+
+  kube.routes.set('GET /api/v1/namespaces/shop', () => [200, { metadata: { name: 'shop', labels: { 'podpattern.dev/injection': 'enabled' } } }]);
+  const unlabelled = await check(kube, '-n', 'shop');
+  t.match(unlabelled.out, /^\[warn\] namespace shop policy: .*but the namespace is labelled podpattern\.dev\/policy=\(none\), not require, so pods without podpattern annotations are not sent to podpattern$/m);
+});
+
+t.test('a template available elsewhere is explained', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  await install(kube);
+  const limited = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'team-tap' }, spec: { pattern: 'adapter', description: 'A tap for one team.', containers: [{ name: 'team-tap', image: 'registry.example/tap:1' }], availability: { namespaceSelector: { matchLabels: { team: 'a' } } } } };
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [limited] }]);
+  const result = await check(kube, '-n', 'shop', '-f', podFile({ 'podpattern.dev/adapter': 'team-tap' }));
+  t.equal(result.code, 1);
+  t.match(result.out, /would be denied \(not-available\): podpattern cannot inject this pod: template team-tap is not available to pods of ServiceAccount default in namespace shop; it is available to namespaces team=a/);
 });

@@ -101,3 +101,30 @@ t.test('the roll command fits the workload', async (t) => {
   t.match(rollCommand('Job', 'migrate', 'shop', 'migrate-x'), /recreate Job migrate/);
   t.match(rollCommand('ReplicaSet', 'rs', 'shop', 'rs-x'), /delete pod rs-x \(the ReplicaSet creates a new one\)/);
 });
+
+t.test('running pods that break a PatternPolicy added after they started are flagged with their workload', async (t) => {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items: [
+    ...pods().items.filter((p) => p.metadata.name === 'cache-1' || p.metadata.name === 'plain'),
+    { metadata: { name: 'cache-2', namespace: 'shop', ownerReferences: owned('cache-7d'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) } }, status: { phase: 'Running' } },
+    { metadata: { name: 'done', namespace: 'shop' }, status: { phase: 'Succeeded' } },
+  ] }]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
+    { metadata: { name: 'cache-7d', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
+  ] }]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => [200, { items: [
+    { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name: 'default', namespace: 'shop' }, spec: { require: [{ template: 'log-normalizer' }], forbid: ['redis-exporter'] } },
+  ] }]);
+  const result = await statusOf(kube.kubeconfig);
+  t.equal(result.code, 1, 'flagged: exit 1');
+  t.match(result.out, /^breaks PatternPolicy shop\/default: shop Deployment\/cache \(2 pods running\): lacks log-normalizer \(required\); carries redis-exporter \(forbidden\); started before the policy, roll it: kubectl -n shop rollout restart deployment\/cache$/m);
+  t.match(result.out, /^breaks PatternPolicy shop\/default: shop Pod\/plain \(1 pod running\): lacks log-normalizer \(required\);/m);
+  t.notMatch(result.out, /done/, 'finished pods are left alone');
+
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => status(404, 'the server could not find the requested resource'));
+  const without = await statusOf(kube.kubeconfig);
+  t.notMatch(without.out, /breaks PatternPolicy/, 'no PatternPolicy CRD: nothing to break');
+  t.notMatch(without.err, /PatternPolicies/, 'and nothing to warn about');
+});

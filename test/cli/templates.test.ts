@@ -22,9 +22,9 @@ t.test('lists the built-in catalog with pattern, source and description', async 
   const result = await templates([]);
   t.equal(result.code, 0);
   const lines = result.stdout.trimEnd().split('\n');
-  t.match(lines[0], /^NAME\s+PATTERN\s+SOURCE\s+DESCRIPTION$/);
+  t.match(lines[0], /^NAME\s+PATTERN\s+SOURCE\s+AVAILABLE\s+DESCRIPTION$/);
   t.same(lines.slice(1).map((line) => line.split(/\s+/)[0]), NINE);
-  t.match(result.stdout, /https-proxy\s+sidecar\s+builtin\s+Terminates HTTPS/);
+  t.match(result.stdout, /https-proxy\s+sidecar\s+builtin\s+everywhere\s+Terminates HTTPS/);
   t.equal(result.stderr, '');
 });
 
@@ -64,7 +64,7 @@ t.test('--catalog-dir adds templates, and reports an invalid one', async (t) => 
   writeFileSync(join(dir, 'broken.yaml'), 'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: broken }\nspec:\n  pattern: nope\n  description: Broken.\n');
   const list = await templates(['--catalog-dir', dir]);
   t.equal(list.code, 0);
-  t.match(list.stdout, new RegExp(`mine\\s+adapter\\s+file:${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mine.yaml\\s+Mine\\.`));
+  t.match(list.stdout, new RegExp(`mine\\s+adapter\\s+file:${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mine.yaml\\s+everywhere\\s+Mine\\.`));
   t.match(list.stderr, 'warning: template broken');
   const broken = await templates(['broken', '--catalog-dir', dir]);
   t.equal(broken.code, 1);
@@ -79,4 +79,27 @@ t.test('bad flags are usage errors', async (t) => {
   const help = await templates(['--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, 'usage: podpattern templates');
+});
+
+t.test('a template limited by spec.availability says where it may be used', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'podpattern-availability-'));
+  writeFileSync(join(dir, 'team-tap.yaml'), [
+    'apiVersion: podpattern.dev/v1alpha1',
+    'kind: PatternTemplate',
+    'metadata: { name: team-tap }',
+    'spec:',
+    '  pattern: adapter',
+    '  description: A tap for one team.',
+    '  containers: [{ name: team-tap, image: registry.example/tap:1 }]',
+    '  availability:',
+    '    namespaceSelector: { matchLabels: { team: a }, matchExpressions: [{ key: tier, operator: NotIn, values: [dev] }] }',
+    '    serviceAccounts: [deployer, team-a/ci]',
+    '',
+  ].join('\n'));
+  const list = await templates(['--catalog-dir', dir]);
+  t.match(list.stdout, /team-tap\s+adapter\s+file:\S+\s+limited\s+A tap for one team/);
+  const shown = await templates(['team-tap', '--catalog-dir', dir]);
+  t.equal(shown.code, 0, shown.stderr);
+  t.match(shown.stdout, 'Available:   namespaces team=a,tier notin (dev); ServiceAccounts deployer, team-a/ci');
+  t.match((await templates(['https-proxy'])).stdout, 'Available:   everywhere podpattern serves');
 });

@@ -18,6 +18,7 @@ import { burstTests } from './suite-burst.js';
 import { impactTests } from './suite-impact.js';
 import { healTests } from './suite-heal.js';
 import { builtinTests } from './suite-builtins.js';
+import { tenancyTests } from './suite-tenancy.js';
 
 export interface Context {
   kube: Kube;
@@ -104,6 +105,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['impact', impactTests],
     ['heal', healTests],
     ['builtins', builtinTests],
+    ['tenancy', tenancyTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

@@ -24,6 +24,7 @@ async function send(t: Test, options: InjectOptions, pod: PodLike, apiVersion: A
       nativeSidecars: options.nativeSidecars,
       ...(options.serverVersion === undefined ? {} : { serverVersion: () => options.serverVersion }),
       ...(options.namespaceAnnotations === undefined ? {} : { namespaceAnnotations: () => options.namespaceAnnotations }),
+      ...(options.namespaceLabels === undefined ? {} : { namespaceLabels: () => options.namespaceLabels }),
     }),
   );
   try {

@@ -60,7 +60,7 @@ t.test('every rendered object is valid for its kind', async (t) => {
 t.test('default values: the objects an install needs, and nothing optional', async (t) => {
   const kinds = render('default').map((o) => o.kind).sort();
   t.same(kinds, [
-    'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
+    'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
     'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding',
     'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy',
     'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding',
@@ -96,12 +96,14 @@ t.test('helm test: a probe pod of podpattern\'s image, in a namespace labelled f
   t.equal(pod.spec.serviceAccountName, 'podpattern-probe', 'its own ServiceAccount, made before it (not the namespace\'s default, which a controller makes later)');
 });
 
-t.test('the CRD is a template (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {
-  const crd = find(render('default'), 'CustomResourceDefinition');
-  t.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
-  t.equal(crd.metadata.labels['app.kubernetes.io/managed-by'], 'Helm');
+t.test('the CRDs are templates (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {
+  for (const name of ['patterntemplates.podpattern.dev', 'patternpolicies.podpattern.dev']) {
+    const crd = find(render('default'), 'CustomResourceDefinition', name);
+    t.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    t.equal(crd.metadata.labels['app.kubernetes.io/managed-by'], 'Helm');
+    t.notOk(find(render('CRD not kept on uninstall'), 'CustomResourceDefinition', name).metadata.annotations, 'keep=false: no resource policy');
+  }
   t.equal(helm(['template', 'x', chartDir]).stdout.includes('kind: CustomResourceDefinition'), true, 'rendered without --include-crds: not in crds/');
-  t.notOk(find(render('CRD not kept on uninstall'), 'CustomResourceDefinition').metadata.annotations, 'keep=false: no resource policy');
   t.notOk(render('fullnameOverride, CRD not managed').some((o) => o.kind === 'CustomResourceDefinition'), 'crds.enabled=false: no CRD');
 });
 

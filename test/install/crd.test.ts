@@ -10,6 +10,7 @@ import t from 'tap';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { PARAMETER_NAME_PATTERN, patternTemplateCrd, patternTemplateSchema } from '../../src/catalog/crd-schema.js';
 import { schemaProblems } from '../../src/catalog/schema.js';
+import { patternPolicyCrd, patternPolicySchema } from '../../src/catalog/policy-schema.js';
 import { chartDir, repoRoot, validateObject, webhookConfigDir, type K8sObject } from './helpers.js';
 
 const crdFiles = [join(chartDir, 'files', 'patterntemplates.podpattern.dev.yaml'), join(webhookConfigDir, 'crd.yaml')];
@@ -17,21 +18,30 @@ const header =
   '# Generated from src/catalog/crd-schema.ts: edit that file, then run\n' +
   '#   PODPATTERN_UPDATE_GOLDEN=1 npx tap test/install/crd.test.ts\n';
 const rendered = header + stringify(patternTemplateCrd, { lineWidth: 0 });
+const policyFiles = [join(chartDir, 'files', 'patternpolicies.podpattern.dev.yaml'), join(webhookConfigDir, 'policy-crd.yaml')];
+const policyRendered = header.replace('crd-schema.ts', 'policy-schema.ts') + stringify(patternPolicyCrd, { lineWidth: 0 });
 
-t.test('the CRD YAML files are renderings of crd-schema.ts', async (t) => {
-  for (const file of crdFiles) {
-    if (process.env.PODPATTERN_UPDATE_GOLDEN === '1') writeFileSync(file, rendered);
-    t.equal(readFileSync(file, 'utf8'), rendered, `${file.slice(repoRoot.length + 1)} is up to date`);
+t.test('the CRD YAML files are renderings of crd-schema.ts and policy-schema.ts', async (t) => {
+  for (const [files, text] of [[crdFiles, rendered], [policyFiles, policyRendered]] as const) {
+    for (const file of files) {
+      if (process.env.PODPATTERN_UPDATE_GOLDEN === '1') writeFileSync(file, text);
+      t.equal(readFileSync(file, 'utf8'), text, `${file.slice(repoRoot.length + 1)} is up to date`);
+    }
   }
 });
 
-t.test('the CRD is a valid CustomResourceDefinition named podpattern.dev/v1alpha1 PatternTemplate, cluster-scoped', async (t) => {
-  const crd = parse(rendered) as K8sObject;
-  t.same(await validateObject(crd), []);
-  t.equal(crd.metadata.name, 'patterntemplates.podpattern.dev');
-  t.equal(crd.spec.scope, 'Cluster');
-  t.match(crd.spec.names, { kind: 'PatternTemplate', plural: 'patterntemplates', shortNames: ['ptpl'] });
-  t.match(crd.spec.versions, [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } }]);
+t.test('the CRDs are valid CustomResourceDefinitions of podpattern.dev/v1alpha1: PatternTemplate cluster-scoped, PatternPolicy namespaced', async (t) => {
+  for (const [text, name, scope, names] of [
+    [rendered, 'patterntemplates.podpattern.dev', 'Cluster', { kind: 'PatternTemplate', plural: 'patterntemplates', shortNames: ['ptpl'] }],
+    [policyRendered, 'patternpolicies.podpattern.dev', 'Namespaced', { kind: 'PatternPolicy', plural: 'patternpolicies', shortNames: ['ppol'] }],
+  ] as const) {
+    const crd = parse(text) as K8sObject;
+    t.same(await validateObject(crd), []);
+    t.equal(crd.metadata.name, name);
+    t.equal(crd.spec.scope, scope);
+    t.match(crd.spec.names, names);
+    t.match(crd.spec.versions, [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } }]);
+  }
 });
 
 /** A structural schema (what apiextensions.k8s.io/v1 demands): every node typed unless preserved. */
@@ -51,8 +61,9 @@ function structuralProblems(schema: Record<string, unknown>, path: string): stri
   return problems;
 }
 
-t.test('the schema is structural', async (t) => {
+t.test('the schemas are structural', async (t) => {
   t.same(structuralProblems(patternTemplateSchema, 'openAPIV3Schema'), []);
+  t.same(structuralProblems(patternPolicySchema, 'openAPIV3Schema'), []);
 });
 
 /** Every problem with one PatternTemplate object: the catalog's structural check, then parameter names. */

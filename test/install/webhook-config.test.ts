@@ -52,8 +52,16 @@ t.test('the webhook entries: two namespace modes, each with and without namespac
     ['defaults-enabled.podpattern.dev', 'Ignore'],
     ['injection-required.podpattern.dev', 'Fail'],
     ['defaults-required.podpattern.dev', 'Fail'],
+    ['policy-required.podpattern.dev', 'Fail'],
   ]);
-  for (const webhook of mwc.webhooks) {
+  const policyEntry = mwc.webhooks[4];
+  t.same(policyEntry.namespaceSelector.matchExpressions, [
+    { key: 'podpattern.dev/policy', operator: 'In', values: ['require'] },
+    { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'podpattern'] },
+  ], 'policy-required: namespaces whose PatternPolicy requires templates, never the excluded ones');
+  t.same(policyEntry.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod'], 'every pod there but mirror pods, annotated or not');
+  t.same(policyEntry.objectSelector, mwc.webhooks[0].objectSelector, "and never podpattern's own pods");
+  for (const webhook of mwc.webhooks.slice(0, 4)) {
     const [entry, mode] = webhook.name.split('.')[0].split('-');
     t.same(webhook.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }], `${mode}: CREATE pods only`);
     t.match(webhook, { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5, reinvocationPolicy: 'IfNeeded' });
@@ -160,30 +168,31 @@ t.test('the chart renders the same objects as webhook-config/, apart from templa
       const vwc = normalize(find(chart.objects, 'ValidatingWebhookConfiguration', release === 'podpattern' ? name : name.replace('podpattern', 'acme-podpattern')), names);
       t.same(vwc, normalize(find(plain, 'ValidatingWebhookConfiguration', name), {}), `${release}/${namespace}: ValidatingWebhookConfiguration ${name} matches webhook-config/`);
     }
-    for (const name of plain.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => o.metadata.name)) {
-      const kind = plain.find((o) => o.metadata.name === name && o.kind.startsWith('ValidatingAdmissionPolicy'))!.kind;
-      const vap = normalize(find(chart.objects.filter((o) => o.kind === kind), kind, release === 'podpattern' ? name : name.replace('podpattern', 'acme-podpattern')), names);
-      t.same(vap, normalize(find(plain, kind, name), {}), `${release}/${namespace}: ${kind} ${name} matches webhook-config/`);
-    }
-    for (const kind of ['MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
-      const fromChart = normalize(find(chart.objects, kind), names) as K8sObject;
-      // Helm-only: the chart keeps its CRD on uninstall (kubectl has no uninstall to guard against).
-      if (kind === 'CustomResourceDefinition') {
-        t.same(fromChart.metadata.annotations, { 'helm.sh/resource-policy': 'keep' }, `${release}: the CRD survives helm uninstall`);
-        delete fromChart.metadata.annotations;
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ClusterRole', 'ClusterRoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount', 'CustomResourceDefinition']) {
+      const ofKind = chart.objects.filter((o) => o.kind === kind);
+      t.equal(ofKind.length, plain.filter((o) => o.kind === kind).length, `${release}: as many ${kind} objects as webhook-config/`);
+      for (const object of ofKind) {
+        const fromChart = normalize(object, names) as K8sObject;
+        // Helm-only: the chart keeps its CRDs on uninstall (kubectl has no uninstall to guard against).
+        if (kind === 'CustomResourceDefinition') {
+          t.same(fromChart.metadata.annotations, { 'helm.sh/resource-policy': 'keep' }, `${release}: the CRD survives helm uninstall`);
+          delete fromChart.metadata.annotations;
+        }
+        const fromPlain = normalize(find(plain, kind, fromChart.metadata.name), {}) as K8sObject;
+        // Namespace-level details of the chart (annotations it adds) are compared too: none are expected.
+        t.same(fromChart, fromPlain, `${release}/${namespace}: ${kind} ${fromChart.metadata.name} matches webhook-config/`);
       }
-      const fromPlain = normalize(find(plain, kind), {}) as K8sObject;
-      // Namespace-level details of the chart (annotations it adds) are compared too: none are expected.
-      t.same(fromChart, fromPlain, `${release}/${namespace}: ${kind} matches webhook-config/`);
     }
   }
 });
 
 t.test('the ClusterRole grants exactly what the server uses, Events being create-only, pods list and watch only', async (t) => {
-  t.same(find(plainObjects(), 'ClusterRole').rules, [
+  t.same(find(plainObjects(), 'ClusterRole', 'podpattern').rules, [
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['list', 'watch'] },
     { apiGroups: ['podpattern.dev'], resources: ['patterntemplates/status'], verbs: ['patch'] },
-    { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patternpolicies'], verbs: ['list', 'watch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patternpolicies/status'], verbs: ['patch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch', 'patch'] },
     { apiGroups: [''], resources: ['limitranges'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
@@ -196,4 +205,16 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['podpattern-controllers'], verbs: ['get', 'update'] },
   ], 'the controllers\' Lease, in its own namespace only');
   t.same(find(plainObjects(), 'Role', 'podpattern-revisions').rules, [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'create', 'delete'] }], 'template revisions, in its own namespace only');
+});
+
+t.test('tenant admins and editors write PatternPolicies, viewers read them, and none writes PatternTemplates', async (t) => {
+  const objects = plainObjects();
+  const admin = find(objects, 'ClusterRole', 'podpattern-policy-admin');
+  const view = find(objects, 'ClusterRole', 'podpattern-policy-view');
+  t.match(admin.metadata.labels, { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true', 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' });
+  t.match(view.metadata.labels, { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' });
+  const writes = (role: K8sObject, resource: string) => role.rules.some((r: { resources: string[]; verbs: string[] }) => r.resources.includes(resource) && r.verbs.some((v) => ['create', 'update', 'patch', 'delete'].includes(v)));
+  t.ok(writes(admin, 'patternpolicies'), 'policy-admin writes PatternPolicies');
+  t.notOk(writes(admin, 'patterntemplates') || writes(admin, 'patternpolicies/status'), 'but neither PatternTemplates nor the status podpattern writes');
+  t.notOk(writes(view, 'patternpolicies') || writes(view, 'patterntemplates'), 'policy-view writes nothing');
 });

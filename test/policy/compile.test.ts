@@ -148,6 +148,7 @@ t.test('templates CEL cannot express the webhook\'s way are refused with every r
       ...base.spec,
       parameters: { ratio: { type: 'number', default: 0.5 }, word: { type: 'string', pattern: '^(?!admin)[a-z]+$' } },
       containers: [{ name: '$(params.word)', image: 'i', args: ['$(params.ratio)'] }],
+      availability: { namespaceSelector: { matchLabels: { team: 'a' } } },
     },
   };
   const compiled = compileTemplate(bad, { ownNamespace: 'podpattern' });
@@ -155,6 +156,7 @@ t.test('templates CEL cannot express the webhook\'s way are refused with every r
   const problems = compiled.ok ? [] : compiled.problems;
   t.match(problems.join('\n'), /parameters\.ratio: number parameters are not compiled/);
   t.match(problems.join('\n'), /parameters\.word\.pattern uses lookaround/);
+  t.match(problems.join('\n'), /availability: who may use a template is not compiled yet/, 'availability is never dropped silently');
   t.match(problems.join('\n'), /containers '\$\(params\.word\)': a name set by a parameter cannot be compiled/);
   t.ok(problems.every((p) => p.startsWith('hostile: ')), 'each reason names the template');
 });

@@ -1,5 +1,5 @@
 // Bad HTTP gets a 4xx with a JSON error body and a stable code, and never reaches the engine:
-// on /mutate, /validate-template and /validate-workload alike, which decode a review the same way.
+// on /mutate, /validate-template, /validate-policy and /validate-workload alike, which decode a review the same way.
 import t from 'tap';
 import { buildApp, BODY_LIMIT_BYTES } from '../../src/server/app.js';
 import { MAX_JSON_SEPARATORS } from '../../src/server/json-budget.js';
@@ -65,7 +65,7 @@ t.test('malformed requests', async (t) => {
   const app = buildApp(deps);
   t.teardown(() => app.close());
   const unknownPath: Case = { name: 'unknown path', url: '/validate', body: JSON.stringify(valid), status: 404, code: 'not-found' };
-  for (const [path, c] of [...['/mutate', '/validate-template', '/validate-workload'].flatMap((path) => cases.map((c) => [path, c] as const)), ['', unknownPath] as const]) {
+  for (const [path, c] of [...['/mutate', '/validate-template', '/validate-policy', '/validate-workload'].flatMap((path) => cases.map((c) => [path, c] as const)), ['', unknownPath] as const]) {
     const headers: Record<string, string> = {};
     if (c.contentType !== null) headers['content-type'] = c.contentType ?? 'application/json';
     const res = await app.inject({ method: c.method ?? 'POST', url: `${path}${c.url ?? ''}`, headers, ...(c.body === undefined ? {} : { payload: c.body }) });

@@ -11,6 +11,7 @@ import { inject } from '../../engine/index.js';
 import { DEFAULTS_LABEL, INJECTION_LABEL } from '../../model/keys.js';
 import type { InjectOptions, PodLike } from '../../engine/types.js';
 import type { ServerVersion } from '../../model/server-version.js';
+import type { PolicyView } from '../../model/policy.js';
 import { explainFailure } from '../kube/connect.js';
 import { failedCondition, selectorMatches, selectorMismatch } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
@@ -68,6 +69,8 @@ export interface PodContext {
   serverVersion: ServerVersion | undefined;
   /** The pod template is a Job's or CronJob's. */
   runsToCompletion?: boolean;
+  /** The namespace's PatternPolicy, as the webhook would hold the pod to it. */
+  policy?: PolicyView;
 }
 
 /** Would this pod be sent to podpattern, and what would podpattern do with it. */
@@ -112,6 +115,9 @@ function whyNotSent(webhook: V1MutatingWebhook, pod: PodLike, namespace: V1Names
 export function engineOptions(namespace: string, context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion'>): InjectOptions {
   const options: InjectOptions = { nativeSidecars: 'auto', namespace, ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}) };
   if (context.serverVersion !== undefined) options.serverVersion = context.serverVersion;
+  // Availability is judged on the namespace's labels, as the webhook reads them.
+  options.namespaceLabels = context.namespace.metadata?.labels ?? {};
+  if (context.policy !== undefined) options.policy = context.policy;
   // The server applies a namespace's annotations only where it is labelled for defaults.
   if (context.namespace.metadata?.labels?.[DEFAULTS_LABEL] === 'enabled') options.namespaceAnnotations = context.namespace.metadata.annotations ?? {};
   return options;
