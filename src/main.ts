@@ -222,7 +222,7 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
     config: kube, live, logger, inject,
     recordForced: (await import('./events/forced-change.js')).kubeForcedChangeRecorder(kube, hostname(), logger),
     // The engine options a pod of that namespace gets (review.ts's engineOptions): defaults and server version.
-    namespaceLabels: () => watch.namespaceLabels(),
+    namespaceLabels: () => watch.allNamespaceLabels(),
     options: (namespace) => ({ nativeSidecars: config.nativeSidecars, namespace, namespaceAnnotations: watch.namespaceAnnotations(namespace), ...(cluster.version === undefined ? {} : { serverVersion: cluster.version }) }),
   });
   const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }), onTemplate: (object) => void impact.revisions.observe(object) });

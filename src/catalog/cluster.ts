@@ -90,8 +90,8 @@ export class ClusterWatch {
   }
 
   /** The labels of every namespace; undefined until the namespaces are synced. */
-  namespaceLabels(): Iterable<Readonly<Record<string, string>>> | undefined {
-    return this.namespaces.labels();
+  allNamespaceLabels(): Iterable<Readonly<Record<string, string>>> | undefined {
+    return this.namespaces.allLabels();
   }
 
   /** The podpattern annotations of a namespace (see NamespaceDefaults.annotations). */

@@ -31,7 +31,7 @@ export class NamespaceDefaults {
   }
 
   /** The labels of every namespace, once the informer has synced; undefined before. */
-  labels(): Iterable<Readonly<Record<string, string>>> | undefined {
+  allLabels(): Iterable<Readonly<Record<string, string>>> | undefined {
     return this.sync.synced ? this.labelsByName.values() : undefined;
   }
 

@@ -11,12 +11,12 @@ const ns = (name: string, labels?: Record<string, string>): V1Namespace => ({ me
 t.test('labels follow the namespaces; undefined until synced', async (t) => {
   const informer = new FakeInformer<V1Namespace>();
   const defaults = new NamespaceDefaults({ informer, logger: pino({ level: 'silent' }) });
-  t.equal(defaults.labels(), undefined, 'not synced: unknown');
+  t.equal(defaults.allLabels(), undefined, 'not synced: unknown');
   await defaults.sync.start();
   informer.list([ns('a', { stage: 'canary' }), ns('b')]);
-  t.same([...defaults.labels()!], [{ stage: 'canary' }, {}]);
+  t.same([...defaults.allLabels()!], [{ stage: 'canary' }, {}]);
   informer.update(ns('a', { stage: 'prod' }));
   informer.delete(ns('b'));
-  t.same([...defaults.labels()!], [{ stage: 'prod' }]);
+  t.same([...defaults.allLabels()!], [{ stage: 'prod' }]);
   await defaults.sync.stop();
 });

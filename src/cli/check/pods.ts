@@ -112,7 +112,7 @@ function whyNotSent(webhook: V1MutatingWebhook, pod: PodLike, namespace: V1Names
   return undefined;
 }
 
-export function engineOptions(namespace: string, context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion'>): InjectOptions {
+export function engineOptions(namespace: string, context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion' | 'policy'>): InjectOptions {
   const options: InjectOptions = { nativeSidecars: 'auto', namespace, ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}) };
   if (context.serverVersion !== undefined) options.serverVersion = context.serverVersion;
   // Availability is judged on the namespace's labels, as the webhook reads them.
