@@ -11,6 +11,8 @@ import { run } from '../../src/cli/check.js';
 import { applyPatch, inject, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
+import { runCaptured } from '../helpers/cli.js';
+
 
 const podpatternWebhooks = parseAllDocuments(readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'))
   .map((d) => d.toJS())
@@ -75,11 +77,8 @@ function podFile(): string {
   return file;
 }
 
-async function check(kube: FakeKube, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(['--kubeconfig', kube.kubeconfig, ...args], { stdout: (s) => out.push(s), stderr: (s) => err.push(s), readStdin: () => '' });
-  return { code, out: out.join(''), err: err.join('') };
+function check(kube: FakeKube, ...args: string[]) {
+  return runCaptured(run, ['--kubeconfig', kube.kubeconfig, ...args]);
 }
 
 t.test('--chain lists the steps in the API server\'s order and names what another step changed', async (t) => {

@@ -10,6 +10,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { run } from '../../src/cli/check.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
+import { runCaptured } from '../helpers/cli.js';
+
 
 const webhookConfig = parseAllDocuments(readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'))
   .map((d) => d.toJS())
@@ -47,11 +49,8 @@ function podFile(annotations: Record<string, string>, labels: Record<string, str
   return file;
 }
 
-async function check(kube: FakeKube, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(['--kubeconfig', kube.kubeconfig, ...args], { stdout: (s) => out.push(s), stderr: (s) => err.push(s), readStdin: () => '' });
-  return { code, out: out.join(''), err: err.join('') };
+function check(kube: FakeKube, ...args: string[]) {
+  return runCaptured(run, ['--kubeconfig', kube.kubeconfig, ...args]);
 }
 
 t.test('a healthy install: every check ok, and a pod that asks is injected', async (t) => {

@@ -5,6 +5,8 @@ import { loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { run } from '../../src/cli/status.js';
 import { rollCommand } from '../../src/cli/status/inventory.js';
 import { startFakeKube, status } from '../helpers/fake-apiserver.js';
+import { runCaptured } from '../helpers/cli.js';
+
 
 const current = loadBuiltinTemplates().templates.find((x) => x.name === 'redis-exporter')!.hash;
 const injected = (hash: string) => JSON.stringify({ templates: [{ name: 'redis-exporter', pattern: 'adapter', hash }], containers: ['redis-exporter'] });
@@ -20,11 +22,8 @@ function pods() {
   ] };
 }
 
-async function statusOf(kubeconfig: string, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(['--kubeconfig', kubeconfig, ...args], { stdout: (s) => out.push(s), stderr: (s) => err.push(s), readStdin: () => '' });
-  return { code, out: out.join(''), err: err.join('') };
+function statusOf(kubeconfig: string, ...args: string[]) {
+  return runCaptured(run, ['--kubeconfig', kubeconfig, ...args]);
 }
 
 t.test('pods by template and hash; outdated and non-injected pods with their workload and roll command', async (t) => {
