@@ -57,8 +57,14 @@ export async function fitTests(t: Test, ctx: Context): Promise<void> {
   await t.test('a webhook after podpattern strips restartPolicy from native sidecars: check --chain names it, and the integrity guard refuses the pod in a required namespace', async (t) => {
     const label = { 'e2e.podpattern.dev/strip-restart': 'yes' };
     const namespace = await kube.namespace('required', { labels: label });
+    // As a webhook that rebuilds init containers from a schema without native sidecars would:
+    // restartPolicy goes, and so do the probes the API server allows only on native sidecars
+    // (with them left, its own validation would refuse the pod before any policy runs).
     const stripper = await startTestWebhook(ctx, 'strip-restart-webhook', (pod) =>
-      ((pod.spec.initContainers ?? []) as Json[]).flatMap((c, i) => (c.restartPolicy === undefined ? [] : [{ op: 'remove', path: `/spec/initContainers/${i}/restartPolicy` }])),
+      ((pod.spec.initContainers ?? []) as Json[]).flatMap((c, i) => (c.restartPolicy === undefined ? [] : [
+        { op: 'remove', path: `/spec/initContainers/${i}/restartPolicy` },
+        ...['startupProbe', 'readinessProbe', 'livenessProbe'].filter((probe) => c[probe] !== undefined).map((probe) => ({ op: 'remove', path: `/spec/initContainers/${i}/${probe}` })),
+      ])),
     );
     t.teardown(stripper.stop);
     await kube.must(['apply', '-f', '-'], JSON.stringify({
