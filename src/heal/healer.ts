@@ -99,10 +99,21 @@ export class Healer {
     if (now - this.readySince < this.options.graceMs) return { ...result, state: 'settling' };
     const missed: PodMeta[] = [];
     for (const namespace of await this.options.api.enabledNamespaces()) {
-      missed.push(...missedPods(await this.options.api.pods(namespace), now, this.options.graceMs));
+      try {
+        missed.push(...missedPods(await this.options.api.pods(namespace), now, this.options.graceMs));
+      } catch (error) {
+        this.options.logger.warn({ namespace, err: message(error) }, 'cannot list the pods of a namespace to heal');
+      }
     }
     this.options.metrics.missed(missed.length);
-    for (const group of await this.groupByWorkload(missed)) await this.heal(group, result);
+    // One workload that cannot be read (its namespace going away, RBAC) never holds up the others.
+    for (const group of await this.groupByWorkload(missed)) {
+      try {
+        await this.heal(group, result);
+      } catch (error) {
+        this.options.logger.warn({ namespace: group.namespace, workload: `${group.workload.kind}/${group.workload.name}`, err: message(error) }, 'cannot heal a workload whose pods missed injection');
+      }
+    }
     return result;
   }
 

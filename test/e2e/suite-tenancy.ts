@@ -21,7 +21,10 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
   const httpsProxy = ctx.catalog.find((x) => x.name === 'https-proxy') as TemplateInfo;
 
   await t.test('git-sync available only to namespace A: a pod in B asking for it is denied not-available', async (t) => {
-    const template = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'git-sync' }, spec: { ...gitSync.spec, availability: { namespaceSelector: { matchLabels: { 'e2e.podpattern.dev/team': 'a' } } } } };
+    // Pods other groups left in other namespaces run git-sync: the impact check refuses the
+    // narrowing until it is forced, as an admin does after reading what it breaks.
+    const forced = { 'podpattern.dev/force-reason': 'the tenancy tests narrow git-sync to team a' };
+    const template = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'git-sync', annotations: forced }, spec: { ...gitSync.spec, availability: { namespaceSelector: { matchLabels: { 'e2e.podpattern.dev/team': 'a' } } } } };
     const applied = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(template));
     t.equal(applied.code, 0, outcome(applied, 'the cluster template with its availability is stored'));
     const denied = await eventually('both replicas to hold the cluster git-sync', async () => {
@@ -39,6 +42,7 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
       const inB = await kube.create(podManifest(kube.unique('gs-b'), teamB, requestAnnotations(gitSync)));
       t.not(inB.code, 0, 'a pod in B is refused');
     }
+    await kube.kubectl(['annotate', 'patterntemplate', 'git-sync', '--overwrite', 'podpattern.dev/force-reason=the tenancy tests are done']);
     const removed = await kube.kubectl(['delete', 'patterntemplate', 'git-sync', '--wait']);
     t.equal(removed.code, 0, outcome(removed, 'the cluster template is deleted (the built-in serves again)'));
   });

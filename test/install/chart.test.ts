@@ -340,7 +340,7 @@ t.test('controllers: on by default with the heal settings; off drops the flag va
   t.ok(offArgs.includes('--controllers=off'));
   t.notOk(offArgs.some((a) => a.startsWith('--heal-')));
   t.notOk(off.objects.some((o) => ['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name === 'podpattern-leader'), 'no Lease RBAC');
-  t.notOk(JSON.stringify(find(off.objects, 'ClusterRole').rules).includes('deployments'), 'no workload patch RBAC');
+  t.notOk(JSON.stringify(find(off.objects, 'ClusterRole', 'podpattern').rules).includes('deployments'), 'no workload patch RBAC');
   const bad = renderChart(['controllers.heal.restartsPerMinute=601'], 'podpattern', 'podpattern');
   t.not(bad.status, 0, 'a rate out of bounds fails the install');
   t.match(bad.stderr, /restartsPerMinute/);

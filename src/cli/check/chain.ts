@@ -25,6 +25,7 @@ import { inject } from '../../engine/index.js';
 import { readStatus } from '../../engine/status.js';
 import type { InjectOptions, PodLike } from '../../engine/types.js';
 import type { Catalog } from '../../model/template.js';
+import { STATUS_KEY } from '../../model/keys.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';
 import { failedCondition, selectorMatches } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
@@ -199,7 +200,7 @@ export function compareWithEngine(check: string, input: ChainInput, stored: PodL
     return [ok(check, `the offline engine would leave this pod ${offline}; nothing of podpattern's to compare`)];
   }
   if (readStatus(stored.metadata?.annotations ?? {}) === undefined) {
-    return [fail(check, `the dry run's pod carries no podpattern.dev/status: podpattern did not inject it in the API server (the webhook was not called, failed open, or a later step took its record out), though the offline engine injects ${result.templates.map((t) => t.name).join(', ')}`, 'see the steps above: a podpattern webhook with no ready endpoint, or one that does not match this pod')];
+    return [fail(check, `the dry run's pod carries no ${STATUS_KEY}: podpattern did not inject it in the API server (the webhook was not called, failed open, or a later step took its record out), though the offline engine injects ${result.templates.map((t) => t.name).join(', ')}`, 'see the steps above: a podpattern webhook with no ready endpoint, or one that does not match this pod')];
   }
   const differences = addedDifferences(result.pod, stored, readStatus(result.pod.metadata?.annotations ?? {}));
   if (differences.length === 0) return [ok(check, `what podpattern adds (${result.templates.map((t) => t.name).join(', ')}) is in the dry run's pod as the offline engine adds it`)];
