@@ -18,11 +18,15 @@ export interface CertificatePair {
 
 /** Reads and validates the pair; throws an Error whose message says what is wrong with which file. */
 export async function loadCertificatePair(certFile: string, keyFile: string, now: Date = new Date(), clientCaFile?: string): Promise<CertificatePair> {
-  const [certPem, keyPem, clientCaPem] = await Promise.all([
+  // Read together, reported in order: with more than one file missing, the certificate is named
+  // first whichever read fails first.
+  const reads = await Promise.allSettled([
     readText(certFile, 'certificate'),
     readText(keyFile, 'key'),
     clientCaFile === undefined ? undefined : readText(clientCaFile, 'client CA'),
   ]);
+  for (const read of reads) if (read.status === 'rejected') throw read.reason;
+  const [certPem, keyPem, clientCaPem] = reads.map((read) => (read as PromiseFulfilledResult<string | undefined>).value) as [string, string, string | undefined];
   const pair = validateCertificatePair(certPem, keyPem, now, { certFile, keyFile });
   if (clientCaPem === undefined || clientCaFile === undefined) return pair;
   validateClientCa(clientCaPem, clientCaFile);

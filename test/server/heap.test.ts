@@ -14,12 +14,12 @@ const envOf = (deployment: V1Deployment, name: string) =>
 const nodeOptions = (deployment: V1Deployment) => envOf(deployment, 'NODE_OPTIONS');
 
 t.test('the chart passes the heap for its memory limit, whatever the unit', async (t) => {
-  t.equal(heapMiBFor(256 * MiB), 96);
+  t.equal(heapMiBFor(256 * MiB), 74);
   for (const [limit, bytes] of [['256Mi', 256 * MiB], ['1Gi', 1024 * MiB], ['500M', 500e6], ['300000Ki', 300000 * 1024]] as const) {
     const deployment = find(renderChart([`resources.limits.memory=${limit}`]).objects, 'Deployment');
     t.equal(nodeOptions(deployment), `--max-old-space-size=${heapMiBFor(bytes)}`, limit);
   }
-  t.equal(nodeOptions(find(renderChart().objects, 'Deployment')), '--max-old-space-size=144', 'the default 384Mi limit');
+  t.equal(nodeOptions(find(renderChart().objects, 'Deployment')), '--max-old-space-size=111', 'the default 384Mi limit');
   t.equal(nodeOptions(find(renderChart(['resources.limits=null']).objects, 'Deployment')), undefined, 'no limit, no flag');
   const plain = find(readManifests(join(webhookConfigDir, 'deployment.yaml')), 'Deployment');
   const plainLimit = plain.spec.template.spec.containers[0].resources.limits.memory as string;
@@ -38,8 +38,8 @@ t.test('the container limit is read from cgroup v2, then v1', async (t) => {
   t.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' })), undefined, 'v1 without a limit');
   t.equal(containerMemoryLimit(files({})), undefined, 'no cgroup files');
   const check = checkHeap(256 * MiB);
-  t.match(check, { suggestedMiB: 96, heapLimitMiB: Number });
-  t.equal(check?.fits, (check?.heapLimitMiB ?? 0) <= 96 + 32, 'fits means the heap limit is near the share');
+  t.match(check, { suggestedMiB: 74, heapLimitMiB: Number });
+  t.equal(check?.fits, (check?.heapLimitMiB ?? 0) <= 74 + 32, 'fits means the heap limit is near the share');
 });
 
 t.test('the chart and the plain manifests set the same malloc arenas and mmap threshold', async (t) => {

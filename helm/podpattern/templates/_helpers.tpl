@@ -219,7 +219,7 @@ maxUnavailable (d); the two controllers decide apart, so the rule is u + d <= n 
 {{- end -}}
 
 {{/*
---max-old-space-size (MiB) for the container's memory limit: 37.5 % of it, as
+--max-old-space-size (MiB) for the container's memory limit: 29 % of it, as
 src/server/heap.ts computes (V8 sizes its heap from the node's memory, not the container's).
 Empty when resources.limits.memory is unset. Quantities: Ki, Mi, Gi, K, M, G or plain bytes.
 */}}
@@ -236,6 +236,6 @@ Empty when resources.limits.memory is unset. Quantities: Ki, Mi, Gi, K, M, G or 
 {{- else if hasSuffix "K" $limit -}}{{- $bytes = mulf (trimSuffix "K" $limit | float64) 1000 -}}
 {{- else -}}{{- $bytes = $limit | float64 -}}
 {{- end -}}
-{{- floor (divf (mulf $bytes 0.375) 1048576) | int -}}
+{{- floor (divf (mulf $bytes 0.29) 1048576) | int -}}
 {{- end -}}
 {{- end -}}
