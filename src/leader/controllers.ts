@@ -69,6 +69,7 @@ export function controllers(deps: ControllerDeps): Controllers {
     timer = setTimeout(() => {
       running = healer.pass().then(
         (result) => {
+          if (result.state === 'done') metrics.healPasses.inc();
           if (result.restarted.length + result.reported.length + result.deferred.length > 0) logger.info({ ...result }, 'healing pass');
         },
         (error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'healing pass failed; trying again at the next'),

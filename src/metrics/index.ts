@@ -24,6 +24,8 @@ export interface Metrics {
   healReports: Counter<'kind' | 'reason'>;
   /** Pods that missed injection, older than the grace period, at healing's last look. */
   healMissedPods: Gauge;
+  /** Healing passes this replica has finished (while leading). */
+  healPasses: Counter;
 }
 
 export interface MetricsOptions {
@@ -102,6 +104,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     healMissedPods: new Gauge({
       name: 'podpattern_heal_missed_pods',
       help: 'Pods in enabled namespaces that asked for templates and carry no podpattern status, at the last look.',
+      registers,
+    }),
+    healPasses: new Counter({
+      name: 'podpattern_heal_passes_total',
+      help: 'Healing passes finished by this replica while it led (a look at the cluster that may restart or report).',
       registers,
     }),
   };

@@ -82,9 +82,11 @@ export async function healTests(t: Test, ctx: Context): Promise<void> {
     t.equal(still.metadata.deletionTimestamp, undefined, 'the bare pod is not deleted');
     t.ok(isUntouched(still), 'and still uninjected');
 
-    // A healing pass after the old pods are gone sees only the bare pod missed; by then nothing
-    // more has happened to the Deployment: it was restarted once.
-    await eventually('a healing pass that finds only the bare pod missed', async () => ((await kube.metric('podpattern_heal_missed_pods')) === 1 ? true : undefined), 180_000);
+    // Two healing passes finished after the new pods were seen (so one looked at the cluster
+    // entirely after): by then nothing more has happened to the Deployment, it was restarted
+    // once. (Other groups' pods that missed injection may be counted too: the cluster is shared.)
+    const passes = await kube.metric('podpattern_heal_passes_total');
+    await eventually('two more healing passes', async () => ((await kube.metric('podpattern_heal_passes_total')) >= passes + 2 ? true : undefined), 180_000);
     t.equal(await kube.metric('podpattern_leader'), 1, 'exactly one replica leads');
     const restartEvents = await eventually('the RestartedForInjection Event on the Deployment', async () => {
       const events = (await kube.json(['get', 'events', '-n', ns, '--field-selector', `involvedObject.kind=Deployment,involvedObject.name=${web},reason=RestartedForInjection`])).items as Json[];
