@@ -22,10 +22,24 @@ process.chdir(mkdtempSync(join(tmpdir(), 'podpattern-drain-resets-')));
 process.stdout.write = () => true;
 
 const body = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
   request: {
-    uid: 'drain', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', operation: 'CREATE',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } }, spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] } },
+    uid: 'drain',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: 'shop',
+    operation: 'CREATE',
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'web',
+        namespace: 'shop',
+        annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+      },
+      spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] },
+    },
   },
 });
 
@@ -48,11 +62,23 @@ function review(port: number, ca: string, agent: Agent): Promise<number> {
     let written = false;
     let reused = false;
     const at: Record<string, number> = { start: performance.now() - signalledAt };
-    const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, servername: 'localhost', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', (error) => reject(new Error(`sent: ${error.message}`)));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        servername: 'localhost',
+        agent,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', (error) => reject(new Error(`sent: ${error.message}`)));
+      },
+    );
     req.on('socket', (socket: TLSSocket) => {
       if (!socket.connecting && socket.encrypted && socket.authorized) secure = reused = true; // reused keep-alive socket
       socket.once('secureConnect', () => {
@@ -66,8 +92,17 @@ function review(port: number, ca: string, agent: Agent): Promise<number> {
     });
     req.on('error', (error) => {
       at.error = performance.now() - signalledAt;
-      const when = process.env.DRAIN_RESETS_DEBUG === undefined ? '' : ` (${reused ? 'kept-alive connection; ' : ''}ms from SIGTERM: ${Object.entries(at).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')})`;
-      reject(new Error(`${secure && written ? 'sent' : secure ? 'handshake done, not all written' : 'before the TLS handshake ended'}: ${error.message}${when}`));
+      const when =
+        process.env.DRAIN_RESETS_DEBUG === undefined
+          ? ''
+          : ` (${reused ? 'kept-alive connection; ' : ''}ms from SIGTERM: ${Object.entries(at)
+              .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+              .join(', ')})`;
+      reject(
+        new Error(
+          `${secure && written ? 'sent' : secure ? 'handshake done, not all written' : 'before the TLS handshake ended'}: ${error.message}${when}`,
+        ),
+      );
     });
     req.end(body);
   });
@@ -90,12 +125,20 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 
 async function round(): Promise<{ answered: number; refused: number; reset: string[] }> {
   const [port, healthPort] = await freePorts();
-  const exited = run([`--port=${port}`, `--health-port=${healthPort}`, '--host=127.0.0.1', `--drain-seconds=${drainSeconds}`, '--live-catalog=off', '--log-level=warn']);
+  const exited = run([
+    `--port=${port}`,
+    `--health-port=${healthPort}`,
+    '--host=127.0.0.1',
+    `--drain-seconds=${drainSeconds}`,
+    '--live-catalog=off',
+    '--log-level=warn',
+  ]);
   await until(async () => (await fetch(`http://127.0.0.1:${healthPort}/healthz`)).ok);
   const ca = readFileSync(join('certs', 'ca.crt'), 'utf8');
   const held = await Promise.all(Array.from({ length: 60 }, () => idleSocket(port, ca)));
   const slow = held.slice(0, 10);
-  for (const socket of slow) socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{');
+  for (const socket of slow)
+    socket.write('POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{');
   const trickle = setInterval(() => slow.forEach((s) => s.writable && s.write(' ')), 200);
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   let sending = true;
@@ -132,6 +175,9 @@ for (let i = 1; i <= rounds; i += 1) {
   const { answered, refused, reset } = await round();
   resets += reset.length;
   reviews += answered + reset.length;
-  if (reset.length > 0 || i % 50 === 0) process.stderr.write(`round ${i}: ${answered} answered, ${refused} refused after close, reset ${JSON.stringify(reset)}; in all ${resets} reset of ${reviews}\n`);
+  if (reset.length > 0 || i % 50 === 0)
+    process.stderr.write(
+      `round ${i}: ${answered} answered, ${refused} refused after close, reset ${JSON.stringify(reset)}; in all ${resets} reset of ${reviews}\n`,
+    );
 }
 process.stderr.write(`${rounds} rounds, drain ${drainSeconds} s: ${resets} reviews reset of ${reviews} taken\n`);

@@ -32,7 +32,8 @@ const BYTES_WINDOW = 200;
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 
 async function load(dir: string): Promise<Build> {
-  const from = (file: string): Promise<Record<string, unknown>> => import(pathToFileURL(path.resolve(dir, file)).href) as Promise<Record<string, unknown>>;
+  const from = (file: string): Promise<Record<string, unknown>> =>
+    import(pathToFileURL(path.resolve(dir, file)).href) as Promise<Record<string, unknown>>;
   const catalogModule = (await from('src/catalog/index.js')) as unknown as typeof import('../src/catalog/index.js');
   const engine = (await from('src/engine/index.js')) as unknown as typeof import('../src/engine/index.js');
   const pods = (await from('bench/pod.js')) as unknown as typeof import('./pod.js');
@@ -87,8 +88,15 @@ async function main(): Promise<void> {
     const samples = build.samples.sort((a, b) => a - b);
     const clean = build.windows.filter((w) => !gcs.some((t) => t >= w.from && t <= w.to));
     const bytes = clean.map((w) => w.bytes).sort((a, b) => a - b);
-    const kb = build.windows.length === 0 ? 'run with --expose-gc for bytes' : bytes.length === 0 ? 'a GC ran in every bytes window: run with --max-semi-space-size=128 for bytes' : `${(at(bytes, 0.5) / 1024).toFixed(1)} KB per injection`;
-    process.stdout.write(`${build.dir.padEnd(24)} median ${at(samples, 0.5).toFixed(1)} µs  p99 ${at(samples, 0.99).toFixed(1)} µs  ${kb}\n`);
+    const kb =
+      build.windows.length === 0
+        ? 'run with --expose-gc for bytes'
+        : bytes.length === 0
+          ? 'a GC ran in every bytes window: run with --max-semi-space-size=128 for bytes'
+          : `${(at(bytes, 0.5) / 1024).toFixed(1)} KB per injection`;
+    process.stdout.write(
+      `${build.dir.padEnd(24)} median ${at(samples, 0.5).toFixed(1)} µs  p99 ${at(samples, 0.99).toFixed(1)} µs  ${kb}\n`,
+    );
   }
 }
 

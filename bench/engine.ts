@@ -40,8 +40,12 @@ export function runEngineBench(): { text: string; typicalMedianUs: number } {
   for (const row of rows) {
     const { median, p99 } = measure(row.pods, row.iterations);
     if (typical === 0) typical = median;
-    lines.push(`  ${row.label.padEnd(26)} ${median.toFixed(1).padStart(9)} µs ${p99.toFixed(1).padStart(9)} µs   ${(median / typical).toFixed(1)}x typical`);
+    lines.push(
+      `  ${row.label.padEnd(26)} ${median.toFixed(1).padStart(9)} µs ${p99.toFixed(1).padStart(9)} µs   ${(median / typical).toFixed(1)}x typical`,
+    );
   }
-  lines.push(`  target: typical median <= ${ENGINE_TARGET_US} µs: ${typical <= ENGINE_TARGET_US ? 'met' : 'NOT met'} (${typical.toFixed(1)} µs)`);
+  lines.push(
+    `  target: typical median <= ${ENGINE_TARGET_US} µs: ${typical <= ENGINE_TARGET_US ? 'met' : 'NOT met'} (${typical.toFixed(1)} µs)`,
+  );
   return { text: lines.join('\n'), typicalMedianUs: typical };
 }

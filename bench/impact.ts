@@ -23,12 +23,18 @@ const NAMESPACES = 50;
 
 function proxy(image: string): unknown {
   return {
-    apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'edge-proxy' },
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternTemplate',
+    metadata: { name: 'edge-proxy' },
     spec: {
-      pattern: 'sidecar', description: 'Terminates TLS in front of the app.',
+      pattern: 'sidecar',
+      description: 'Terminates TLS in front of the app.',
       parameters: { 'upstream-port': { type: 'integer', default: 8080, minimum: 1, maximum: 65535 } },
       containers: [{ name: 'edge-proxy', image, args: ['-c', '/etc/edge/nginx.conf'], ports: [{ containerPort: 8443 }] }],
-      files: { 'nginx.conf': 'events {}\nhttp { server { listen 8443 ssl; location / { proxy_pass http://127.0.0.1:$(params.upstream-port); } } }\n' },
+      files: {
+        'nginx.conf':
+          'events {}\nhttp { server { listen 8443 ssl; location / { proxy_pass http://127.0.0.1:$(params.upstream-port); } } }\n',
+      },
     },
   };
 }
@@ -42,18 +48,52 @@ function podsMetadata(live: LiveCatalog): string[] {
     let base = byWorkload.get(w);
     if (base === undefined) {
       const namespace = `team-${w % NAMESPACES}`;
-      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: `web-${w}-5d8f7c9b4-`, namespace, labels: { app: `web-${w}`, 'pod-template-hash': '5d8f7c9b4' }, annotations: { 'podpattern.dev/sidecar': 'edge-proxy', 'edge-proxy.podpattern.dev/upstream-port': String(3000 + w) } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } };
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          generateName: `web-${w}-5d8f7c9b4-`,
+          namespace,
+          labels: { app: `web-${w}`, 'pod-template-hash': '5d8f7c9b4' },
+          annotations: { 'podpattern.dev/sidecar': 'edge-proxy', 'edge-proxy.podpattern.dev/upstream-port': String(3000 + w) },
+        },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      };
       const result = inject(pod, live.current(), { nativeSidecars: 'auto', namespace });
       if (result.outcome !== 'injected') throw new Error('the bench pod was not injected');
       base = result.pod.metadata!;
       byWorkload.set(w, base);
     }
     const name = `${base.generateName}${i.toString(36).padStart(5, 'x')}`;
-    pods.push(JSON.stringify({
-      ...base, name, uid: `0a1b2c3d-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(100000 + i), creationTimestamp: '2026-12-06T01:00:00Z',
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `web-${w}-5d8f7c9b4`, uid: `rs-${w}`, controller: true, blockOwnerDeletion: true }],
-      managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', time: '2026-12-06T01:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:generateName': {}, 'f:labels': { '.': {}, 'f:app': {} }, 'f:ownerReferences': {} } } }],
-    }));
+    pods.push(
+      JSON.stringify({
+        ...base,
+        name,
+        uid: `0a1b2c3d-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        resourceVersion: String(100000 + i),
+        creationTimestamp: '2026-12-06T01:00:00Z',
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: `web-${w}-5d8f7c9b4`,
+            uid: `rs-${w}`,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+        managedFields: [
+          {
+            manager: 'kube-controller-manager',
+            operation: 'Update',
+            apiVersion: 'v1',
+            time: '2026-12-06T01:00:00Z',
+            fieldsType: 'FieldsV1',
+            fieldsV1: { 'f:metadata': { 'f:generateName': {}, 'f:labels': { '.': {}, 'f:app': {} }, 'f:ownerReferences': {} } },
+          },
+        ],
+      }),
+    );
   }
   return pods;
 }
@@ -97,7 +137,15 @@ export function runImpactBench(): string {
 
   const next = validateTemplate(templateOfObject(proxy('registry.example/proxy:2')), 'cluster', 'edge-proxy');
   if (!next.ok) throw new Error('the bench template is invalid');
-  const run = () => checkImpact({ usages, before: live.current(), after: live.preview('edge-proxy', next.template), inject, options: (namespace) => ({ nativeSidecars: 'auto', namespace }), maxOwners: Number.MAX_SAFE_INTEGER });
+  const run = () =>
+    checkImpact({
+      usages,
+      before: live.current(),
+      after: live.preview('edge-proxy', next.template),
+      inject,
+      options: (namespace) => ({ nativeSidecars: 'auto', namespace }),
+      maxOwners: Number.MAX_SAFE_INTEGER,
+    });
   run(); // warm up
   const rounds: number[] = [];
   let changing = 0;

@@ -98,7 +98,8 @@ class Connection {
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const fixed = requestBytes(job.body);
   const uidAt = job.uidToken === undefined ? -1 : fixed.indexOf(job.uidToken);
-  if (job.uidToken !== undefined && (uidAt === -1 || job.uidToken.length !== 12)) throw new Error(`the body has no 12-character uid token ${job.uidToken}`);
+  if (job.uidToken !== undefined && (uidAt === -1 || job.uidToken.length !== 12))
+    throw new Error(`the body has no 12-character uid token ${job.uidToken}`);
   let counter = 0;
   let uids = 0;
   const withUid = (bytes: Buffer, at: number): Buffer => {
@@ -153,6 +154,9 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
 // As a child process: run each job sent, send back its result.
 if (process.send !== undefined) {
   process.on('message', (job: LoadJob) => {
-    runLoad(job).then((result) => process.send?.(result), (error: unknown) => process.send?.({ error: String(error) }));
+    runLoad(job).then(
+      (result) => process.send?.(result),
+      (error: unknown) => process.send?.({ error: String(error) }),
+    );
   });
 }

@@ -13,8 +13,16 @@ import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
 import { SEQ_TOKEN, realisticPod, reviewOf } from './pod.js';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 /** Kinds of work, tried in order against the stack of a sample (innermost frame first). */
 const KINDS: [string, (top: string, stack: string) => boolean][] = [
@@ -55,18 +63,39 @@ export function summarise(profile: Profile, reviews: number): string {
     functions.set(name, (functions.get(name) ?? 0) + us);
   }
   const lines = [`${reviews} reviews, ${(busy / reviews).toFixed(0)} µs of CPU per review under the profiler`];
-  for (const [kind, us] of [...kinds].sort((a, b) => b[1] - a[1])) lines.push(`  ${kind.padEnd(24)} ${(us / reviews).toFixed(1).padStart(7)} µs  ${((100 * us) / busy).toFixed(0).padStart(3)}%`);
+  for (const [kind, us] of [...kinds].sort((a, b) => b[1] - a[1]))
+    lines.push(`  ${kind.padEnd(24)} ${(us / reviews).toFixed(1).padStart(7)} µs  ${((100 * us) / busy).toFixed(0).padStart(3)}%`);
   lines.push('  busiest functions (self time):');
-  for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 15)) lines.push(`    ${(us / reviews).toFixed(1).padStart(7)} µs  ${name}`);
+  for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    lines.push(`    ${(us / reviews).toFixed(1).padStart(7)} µs  ${name}`);
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 8);
-  const bin = process.argv[3] === undefined ? fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)) : join(process.argv[3], 'src/bin/podpattern.js');
+  const bin =
+    process.argv[3] === undefined
+      ? fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url))
+      : join(process.argv[3], 'src/bin/podpattern.js');
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-profile-'));
   const log = join(cwd, 'serve.log');
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${join(cwd, 'profile')}`, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--exit-with-parent=on', '--live-catalog=off'], { cwd, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...SERVE_NODE_FLAGS,
+      '--cpu-prof',
+      `--cpu-prof-dir=${join(cwd, 'profile')}`,
+      bin,
+      'serve',
+      '--host=127.0.0.1',
+      '--port=0',
+      '--health-port=0',
+      '--drain-seconds=0',
+      '--exit-with-parent=on',
+      '--live-catalog=off',
+    ],
+    { cwd, stdio: ['ignore', openSync(log, 'w'), 'inherit'] },
+  );
   const worker = fork(new URL('./load-worker.js', import.meta.url));
   try {
     let port: number | undefined;
@@ -74,14 +103,26 @@ async function main(): Promise<void> {
     for (let waited = 0; port === undefined; waited += 100) {
       if (waited > 30_000 || child.exitCode !== null) throw new Error('podpattern serve did not start');
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const serving = readFileSync(log, 'utf8').split('\n').find((line) => line.includes('"podpattern serving"'));
+      const serving = readFileSync(log, 'utf8')
+        .split('\n')
+        .find((line) => line.includes('"podpattern serving"'));
       if (serving !== undefined) ({ port, healthPort } = JSON.parse(serving) as { port: number; healthPort: number });
     }
     const job: LoadJob = {
-      port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), body: reviewOf(realisticPod(SEQ_TOKEN), 'b7f0c1e2-3d4a-4b5c-8d6e-UIDUIDUIDUID'),
-      concurrency: 16, warmupMs: 1000, durationMs: seconds * 1000, maxRequests: 1_000_000, uidToken: 'UIDUIDUIDUID', uniqueToken: SEQ_TOKEN,
+      port,
+      ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'),
+      body: reviewOf(realisticPod(SEQ_TOKEN), 'b7f0c1e2-3d4a-4b5c-8d6e-UIDUIDUIDUID'),
+      concurrency: 16,
+      warmupMs: 1000,
+      durationMs: seconds * 1000,
+      maxRequests: 1_000_000,
+      uidToken: 'UIDUIDUIDUID',
+      uniqueToken: SEQ_TOKEN,
     };
-    await new Promise<LoadResult>((resolve) => { worker.once('message', resolve); worker.send(job); });
+    await new Promise<LoadResult>((resolve) => {
+      worker.once('message', resolve);
+      worker.send(job);
+    });
     // Every review answered, the warm-up's too (they are in the profile as well), from serve's own counter.
     const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const reviews = [...metrics.matchAll(/^podpattern_reviews_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -94,7 +135,8 @@ async function main(): Promise<void> {
   } finally {
     worker.kill();
     if (child.exitCode === null) child.kill('SIGKILL');
-    if (process.env.PODPATTERN_PROFILE_KEEP === undefined) rmSync(cwd, { recursive: true, force: true }); else process.stdout.write(`kept ${cwd}\n`);
+    if (process.env.PODPATTERN_PROFILE_KEEP === undefined) rmSync(cwd, { recursive: true, force: true });
+    else process.stdout.write(`kept ${cwd}\n`);
   }
 }
 

@@ -6,13 +6,23 @@ import { runServerBench } from './server.js';
 import { runImpactBench } from './impact.js';
 
 async function main(): Promise<void> {
-  process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n\n`);
+  process.stdout.write(
+    `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n\n`,
+  );
   const only = process.env.PODPATTERN_BENCH_ONLY;
   if (only === undefined || only === 'engine') process.stdout.write(`${runEngineBench().text}\n\n`);
   if (only === undefined || only === 'bounds') process.stdout.write(`${(await runBoundsBench()).text}\n\n`);
   if (only === undefined || only === 'impact') process.stdout.write(`${runImpactBench()}\n\n`);
   if (only === undefined || only === 'server') process.stdout.write(`${(await runServerBench()).text}\n`);
-  process.stdout.write(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(
+    `load average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -59,7 +59,14 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   const load = async (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<Measured> => {
     const cpuBefore = cpuMicros(target.pid);
     const result = await worker.run({
-      port: target.port, ca: target.ca, body: row.body, concurrency: row.concurrency, warmupMs, durationMs, maxRequests: MAX_REQUESTS, uidToken: UID_TOKEN,
+      port: target.port,
+      ca: target.ca,
+      body: row.body,
+      concurrency: row.concurrency,
+      warmupMs,
+      durationMs,
+      maxRequests: MAX_REQUESTS,
+      uidToken: UID_TOKEN,
       ...(row.distinct ? { uniqueToken: SEQ_TOKEN } : {}),
     });
     return { ...result, cpuUs: (cpuMicros(target.pid) - cpuBefore) / result.answered };
@@ -78,36 +85,20 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     const before = baseline === undefined ? undefined : await startServe('baseline', join(baseline, 'src/bin/podpattern.js'));
     if (before !== undefined) servers.push(before);
     const columns = ['podpattern', ...(before === undefined ? [] : ['baseline']), 'node:https'];
-    lines.push(`  ${'row'.padEnd(21)} | ${'fastify req/s  cpu µs'.padStart(21)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio  cpu µs  cpu ratio`.padStart(c.length + 49)).join(' | ')} | podpattern ratio per round`);
+    lines.push(
+      `  ${'row'.padEnd(21)} | ${'fastify req/s  cpu µs'.padStart(21)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio  cpu µs  cpu ratio`.padStart(c.length + 49)).join(' | ')} | podpattern ratio per round`,
+    );
     for (const row of rows) {
-      const check = await load(podpattern, row, 100, 200);
-      const answer = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
-      if (answer.response?.patchType !== 'JSONPatch') throw new Error(`the bench review was not injected: ${check.firstBody.slice(0, 500)}`);
-      // The references answer podpattern's own answer as a constant: the same bytes on the wire.
-      const fastify = await startFastify(tls, Buffer.from(check.firstBody));
-      const floor = await startNodeHttps(tls, Buffer.from(check.firstBody));
-      servers.push(fastify, floor);
-      const order = [fastify, podpattern, ...(before === undefined ? [] : [before]), floor];
-      const rounds: Map<string, Measured>[] = [];
-      const roundMs = row.body.length > 512 * 1024 ? ROUND_MS * 2 : ROUND_MS;
-      for (let round = 0; round < ROUNDS; round += 1) {
-        const results = new Map<string, Measured>();
-        for (let i = 0; i < order.length; i += 1) {
-          const target = order[(i + round) % order.length]!;
-          results.set(target.name, await load(target, row, WARMUP_MS, roundMs));
-        }
-        rounds.push(results);
-      }
-      await fastify.close();
-      await floor.close();
-      servers.splice(servers.indexOf(fastify), 2);
+      const rounds = await measureRow({ row, podpattern, before, tls, servers, load });
       const summary = summarise(row.label, rounds, columns);
       results.set(row.label, summary);
       lines.push(summary.line);
     }
     const rss = await podpattern.rssMb!();
-    lines.push(`  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
-      (before === undefined ? '' : `; baseline: ${(await before.rssMb!()).toFixed(0)} MB`));
+    lines.push(
+      `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
+        (before === undefined ? '' : `; baseline: ${(await before.rssMb!()).toFixed(0)} MB`),
+    );
     const headline = results.get('distinct, c16') ?? { ratio: NaN, p99: NaN };
     const c64 = results.get('distinct, c64') ?? { ratio: NaN, p99: NaN };
     lines.push(
@@ -118,12 +109,56 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     const loaded = await startServe('loaded', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)), true);
     servers.push(loaded);
     for (const row of rows.slice(0, 3)) await load(loaded, row, WARMUP_MS, ROUNDS * ROUND_MS);
-    lines.push(`  resident memory of 'podpattern serve' with @kubernetes/client-node loaded (live catalog on, no cluster found) after the three distinct rows: ${(await loaded.rssMb!()).toFixed(0)} MB`);
+    lines.push(
+      `  resident memory of 'podpattern serve' with @kubernetes/client-node loaded (live catalog on, no cluster found) after the three distinct rows: ${(await loaded.rssMb!()).toFixed(0)} MB`,
+    );
     return { text: lines.join('\n'), headlineRatio: headline.ratio, p99c64: c64.p99, rssMb: rss };
   } finally {
     worker.stop();
     for (const server of servers) await server.close();
   }
+}
+
+/** A server certificate and key, and the CA the load generator trusts. */
+type Tls = { cert: string; key: string; ca: string };
+
+type Load = (target: Target, row: Row, warmupMs: number, durationMs: number) => Promise<Measured>;
+
+/**
+ * One row's rounds: podpattern's answer checked (injected), then served as a constant by the bare
+ * Fastify route and the node:https floor, every server in every round, in a rotating order.
+ */
+async function measureRow(args: {
+  row: Row;
+  podpattern: Target;
+  before: Target | undefined;
+  tls: Tls;
+  servers: Target[];
+  load: Load;
+}): Promise<Map<string, Measured>[]> {
+  const { row, podpattern, before, tls, servers, load } = args;
+  const check = await load(podpattern, row, 100, 200);
+  const answer = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
+  if (answer.response?.patchType !== 'JSONPatch') throw new Error(`the bench review was not injected: ${check.firstBody.slice(0, 500)}`);
+  // The references answer podpattern's own answer as a constant: the same bytes on the wire.
+  const fastify = await startFastify(tls, Buffer.from(check.firstBody));
+  const floor = await startNodeHttps(tls, Buffer.from(check.firstBody));
+  servers.push(fastify, floor);
+  const order = [fastify, podpattern, ...(before === undefined ? [] : [before]), floor];
+  const rounds: Map<string, Measured>[] = [];
+  const roundMs = row.body.length > 512 * 1024 ? ROUND_MS * 2 : ROUND_MS;
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const results = new Map<string, Measured>();
+    for (let i = 0; i < order.length; i += 1) {
+      const target = order[(i + round) % order.length]!;
+      results.set(target.name, await load(target, row, WARMUP_MS, roundMs));
+    }
+    rounds.push(results);
+  }
+  await fastify.close();
+  await floor.close();
+  servers.splice(servers.indexOf(fastify), 2);
+  return rounds;
 }
 
 /** Every row, or only those PODPATTERN_BENCH_ROWS='<label>;<label>' names (for a quick comparison). */
@@ -152,11 +187,23 @@ function summarise(label: string, rounds: Map<string, Measured>[], columns: stri
   const cpuRatios = (name: string): number[] => rounds.map((r) => r.get('fastify')!.cpuUs / r.get(name)!.cpuUs);
   const cells = columns.map((name) => {
     const cpu = median(of(name).map((r) => r.cpuUs));
-    return `${perSecond(of(name)).toFixed(0).padStart(name.length + 6)} ${median(of(name).map((r) => r.p50)).toFixed(2).padStart(7)} ${median(of(name).map((r) => r.p99)).toFixed(2).padStart(7)} ${median(ratios(name)).toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(7)} ${median(cpuRatios(name)).toFixed(2).padStart(10)}`;
+    return `${perSecond(of(name))
+      .toFixed(0)
+      .padStart(name.length + 6)} ${median(of(name).map((r) => r.p50))
+      .toFixed(2)
+      .padStart(7)} ${median(of(name).map((r) => r.p99))
+      .toFixed(2)
+      .padStart(
+        7,
+      )} ${median(ratios(name)).toFixed(2).padStart(6)} ${cpu.toFixed(0).padStart(7)} ${median(cpuRatios(name)).toFixed(2).padStart(10)}`;
   });
   const errors = rounds.reduce((n, r) => n + [...r.values()].reduce((m, x) => m + x.errors, 0), 0);
-  const fastify = `${perSecond(of('fastify')).toFixed(0).padStart(13)} ${median(of('fastify').map((r) => r.cpuUs)).toFixed(0).padStart(7)}`;
-  const line = `  ${label.padEnd(21)} | ${fastify} | ${cells.join(' | ')} | ${ratios('podpattern').map((r) => r.toFixed(2)).join(' ')}${errors > 0 ? `   ERRORS: ${errors}` : ''}`;
+  const fastify = `${perSecond(of('fastify')).toFixed(0).padStart(13)} ${median(of('fastify').map((r) => r.cpuUs))
+    .toFixed(0)
+    .padStart(7)}`;
+  const line = `  ${label.padEnd(21)} | ${fastify} | ${cells.join(' | ')} | ${ratios('podpattern')
+    .map((r) => r.toFixed(2))
+    .join(' ')}${errors > 0 ? `   ERRORS: ${errors}` : ''}`;
   return { line, ratio: median(ratios('podpattern')), p99: median(of('podpattern').map((r) => r.p99)) };
 }
 
@@ -207,7 +254,9 @@ function verdict(ok: boolean): string {
  */
 function deployedEnv(): Record<string, string> {
   const text = readFileSync(fileURLToPath(new URL('../../webhook-config/deployment.yaml', import.meta.url)), 'utf8');
-  const deployment = parse(text) as { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+  const deployment = parse(text) as {
+    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+  };
   const env = deployment.spec.template.spec.containers[0]?.env ?? [];
   return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
 }
@@ -219,9 +268,25 @@ async function startServe(name: string, bin: string, liveCatalog = false): Promi
   const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--host=127.0.0.1', '--port=0', '--health-port=0', '--drain-seconds=0', '--exit-with-parent=on', `--live-catalog=${liveCatalog ? 'auto' : 'off'}`], {
-    cwd, env, stdio: ['ignore', openSync(log, 'w'), 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...SERVE_NODE_FLAGS,
+      bin,
+      'serve',
+      '--host=127.0.0.1',
+      '--port=0',
+      '--health-port=0',
+      '--drain-seconds=0',
+      '--exit-with-parent=on',
+      `--live-catalog=${liveCatalog ? 'auto' : 'off'}`,
+    ],
+    {
+      cwd,
+      env,
+      stdio: ['ignore', openSync(log, 'w'), 'inherit'],
+    },
+  );
   const close = async (): Promise<void> => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -239,7 +304,11 @@ async function startServe(name: string, bin: string, liveCatalog = false): Promi
       throw new Error(`podpattern serve (${bin}) did not start within 30 s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const serving = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((line) => line.includes('"podpattern serving"')) : undefined;
+    const serving = existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .find((line) => line.includes('"podpattern serving"'))
+      : undefined;
     if (serving !== undefined) ports = JSON.parse(serving) as { port: number; healthPort: number };
   }
   const { healthPort } = ports;
@@ -253,7 +322,7 @@ async function startServe(name: string, bin: string, liveCatalog = false): Promi
 }
 
 /** The reference: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
-async function startFastify(tls: { cert: string; key: string; ca: string }, answer: Buffer): Promise<Target> {
+async function startFastify(tls: Tls, answer: Buffer): Promise<Target> {
   const app = Fastify({ https: { cert: tls.cert, key: tls.key }, bodyLimit: BODY_LIMIT_BYTES, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
   app.post('/mutate', async (request, reply) => {
     void request.body;
@@ -265,7 +334,7 @@ async function startFastify(tls: { cert: string; key: string; ca: string }, answ
 }
 
 /** The floor: node:https reading the body, JSON.parse, a constant answer. */
-async function startNodeHttps(tls: { cert: string; key: string; ca: string }, answer: Buffer): Promise<Target> {
+async function startNodeHttps(tls: Tls, answer: Buffer): Promise<Target> {
   const server = createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -277,8 +346,15 @@ async function startNodeHttps(tls: { cert: string; key: string; ca: string }, an
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    name: 'node:https', port: (server.address() as { port: number }).port, ca: tls.ca, pid: process.pid,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    name: 'node:https',
+    port: (server.address() as { port: number }).port,
+    ca: tls.ca,
+    pid: process.pid,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

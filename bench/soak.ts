@@ -29,7 +29,12 @@ import { pollSlowlog, type SlowlogState } from '../src/adapters/redis-slowlog.js
 import { pollStorm } from '../src/adapters/storm.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 
-interface Sample { at: number; heap?: number; external?: number; rss: number }
+interface Sample {
+  at: number;
+  heap?: number;
+  external?: number;
+  rss: number;
+}
 const DAY_S = 86_400;
 const days = Number(process.env.PODPATTERN_SOAK_DAYS ?? '7');
 const quiet: AdapterIo = { record: () => undefined, diagnostic: () => undefined };
@@ -44,16 +49,21 @@ async function adapterWorker(kind: string, polls: number, target: string): Promi
   const every = Math.max(1, Math.floor(polls / 100));
   const stop = new AbortController();
   let done = 0;
-  await pollUntilAborted(async () => {
-    await once(stop.signal);
-    done++;
-    if (done % every === 0 || done === 1) {
-      gc();
-      const usage = process.memoryUsage();
-      samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss });
-    }
-    if (done >= polls) stop.abort();
-  }, 0, stop.signal, quiet);
+  await pollUntilAborted(
+    async () => {
+      await once(stop.signal);
+      done++;
+      if (done % every === 0 || done === 1) {
+        gc();
+        const usage = process.memoryUsage();
+        samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss });
+      }
+      if (done >= polls) stop.abort();
+    },
+    0,
+    stop.signal,
+    quiet,
+  );
   process.stdout.write(`${JSON.stringify(samples)}\n`);
 }
 
@@ -65,7 +75,10 @@ function pollerFor(kind: string, target: string): (stop: AbortSignal) => Promise
     const options = { dir, files: '*.log', format: 'nginx' as const, maxFileBytes: 1024 * 1024 };
     let n = 0;
     return () => {
-      const lines = Array.from({ length: 10 }, () => `127.0.0.1 - - [06/Dec/2026:01:02:03 +0000] "GET /item/${n++} HTTP/1.1" 200 612 "-" "soak"\n`).join('');
+      const lines = Array.from(
+        { length: 10 },
+        () => `127.0.0.1 - - [06/Dec/2026:01:02:03 +0000] "GET /item/${n++} HTTP/1.1" 200 612 "-" "soak"\n`,
+      ).join('');
       appendFileSync(join(dir, 'access.log'), lines);
       pollLogs(options, positions, quiet);
       return Promise.resolve();
@@ -104,7 +117,10 @@ function request(port: number, path: string): Promise<void> {
 async function nginxApp(): Promise<{ dir: string; port: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'soak-nginx-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log stderr warn;\nevents {}\nhttp {\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  access_log ${dir}/access.log combined;\n  server { listen 127.0.0.1:${port}; location / { return 200 "soak\\n"; } }\n}\n`);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log stderr warn;\nevents {}\nhttp {\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  access_log ${dir}/access.log combined;\n  server { listen 127.0.0.1:${port}; location / { return 200 "soak\\n"; } }\n}\n`,
+  );
   const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await listening(port, child);
   return { dir, port, child };
@@ -122,7 +138,10 @@ async function listening(port: number, child: ChildProcess): Promise<void> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${String(child.spawnfile)} exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); }).once('error', () => resolve(false));
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      }).once('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -131,7 +150,24 @@ async function listening(port: number, child: ChildProcess): Promise<void> {
 
 async function redisServer(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--slowlog-log-slower-than', '0', '--slowlog-max-len', '128'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--slowlog-log-slower-than',
+      '0',
+      '--slowlog-max-len',
+      '128',
+    ],
+    { stdio: 'ignore' },
+  );
   await listening(port, child);
   return { port, child };
 }
@@ -140,8 +176,19 @@ function stormUi(): Promise<Server> {
   const id = 'wordcount-1-1700000000';
   const server = createHttpServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    if ((req.url ?? '').startsWith('/api/v1/topology/summary')) res.end(JSON.stringify({ topologies: [{ id, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600 }] }));
-    else res.end(JSON.stringify({ id, name: 'wordcount', status: 'ACTIVE', topologyStats: [{ window: '600', emitted: 1, transferred: 1, acked: 1, failed: 0, completeLatency: '1.0' }], spouts: [{ spoutId: 's', emitted: 1, acked: 1, failed: 0 }], bolts: [{ boltId: 'b', executed: 1, acked: 1, failed: 0 }] }));
+    if ((req.url ?? '').startsWith('/api/v1/topology/summary'))
+      res.end(JSON.stringify({ topologies: [{ id, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600 }] }));
+    else
+      res.end(
+        JSON.stringify({
+          id,
+          name: 'wordcount',
+          status: 'ACTIVE',
+          topologyStats: [{ window: '600', emitted: 1, transferred: 1, acked: 1, failed: 0, completeLatency: '1.0' }],
+          spouts: [{ spoutId: 's', emitted: 1, acked: 1, failed: 0 }],
+          bolts: [{ boltId: 'b', executed: 1, acked: 1, failed: 0 }],
+        }),
+      );
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
@@ -156,11 +203,17 @@ function treeRss(pid: number): number {
     try {
       const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
       children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   let total = 0;
   const walk = (p: number): void => {
-    try { total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024; } catch { /* gone */ }
+    try {
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone */
+    }
     for (const child of children.get(p) ?? []) walk(child);
   };
   walk(pid);
@@ -184,7 +237,10 @@ const KiB = (bytes: number): string => `${bytes >= 0 ? '+' : ''}${(bytes / 1024)
 function line(name: string, unit: string, perDay: number, samples: Sample[], began: number): string {
   const first = samples[0]!;
   const last = samples.at(-1)!;
-  const heap = first.heap === undefined ? '' : `heap ${MiB(first.heap)} -> ${MiB(last.heap!)} (${KiB(slope(samples, (s) => s.heap!) * perDay)}/day), external ${MiB(first.external!)} -> ${MiB(last.external!)}, `;
+  const heap =
+    first.heap === undefined
+      ? ''
+      : `heap ${MiB(first.heap)} -> ${MiB(last.heap!)} (${KiB(slope(samples, (s) => s.heap!) * perDay)}/day), external ${MiB(first.external!)} -> ${MiB(last.external!)}, `;
   const wall = Math.round((performance.now() - began) / 1000);
   return `${name.padEnd(20)} ${String(last.at).padStart(7)} ${unit}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day), in ${wall} s`;
 }
@@ -192,7 +248,11 @@ function line(name: string, unit: string, perDay: number, samples: Sample[], beg
 async function soakAdapter(kind: string, intervalS: number, target: string): Promise<string> {
   const began = performance.now();
   const polls = Math.round((days * DAY_S) / intervalS);
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), target],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.on('data', (chunk) => (out += String(chunk)));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -211,7 +271,10 @@ async function soakAmbassador(name: string, child: ChildProcess, port: number, r
     const reply = await new Promise<string>((resolve, reject) => {
       let text = '';
       const socket = connect(port, '127.0.0.1', () => socket.write(request));
-      socket.on('data', (chunk) => { text += String(chunk); if (answer.test(text)) socket.end(); });
+      socket.on('data', (chunk) => {
+        text += String(chunk);
+        if (answer.test(text)) socket.end();
+      });
       socket.once('close', () => resolve(text)).once('error', reject);
     });
     if (!answer.test(reply)) throw new Error(`${name}: request ${i} got ${JSON.stringify(reply.slice(0, 200))}`);
@@ -225,22 +288,47 @@ async function main(): Promise<void> {
   const missing = ['redis-server', 'socat', 'nutcracker'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
   if (missing.length > 0) throw new Error(`not installed (.ci/run installs them): ${missing.join(', ')}`);
   const withNginx = spawnSync('sh', ['-c', 'command -v nginx']).status === 0;
-  process.stdout.write(`soak: a simulated ${days}-day week, Node ${process.version}, the parts side by side${withNginx ? '' : ' (nginx is not installed: log-normalizer with nginx as the app is left out)'}\n`);
+  process.stdout.write(
+    `soak: a simulated ${days}-day week, Node ${process.version}, the parts side by side${withNginx ? '' : ' (nginx is not installed: log-normalizer with nginx as the app is left out)'}\n`,
+  );
   const began = performance.now();
   const slowlogRedis = await redisServer();
   const shardRedis = await redisServer();
   const storm = await stormUi();
   const nginx = withNginx ? await nginxApp() : undefined;
-  const echo = createServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => undefined)).listen(0, '127.0.0.1');
+  const echo = createServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => undefined)).listen(
+    0,
+    '127.0.0.1',
+  );
   await new Promise((resolve) => echo.once('listening', resolve));
   const dir = mkdtempSync(join(tmpdir(), 'soak-twemproxy-'));
   const print = async (part: Promise<string>): Promise<void> => void process.stdout.write(`${await part}\n`);
   try {
     const brokerPort = await freePort();
-    const socat = spawn('socat', [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`], { stdio: 'ignore' });
+    const socat = spawn(
+      'socat',
+      [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`],
+      { stdio: 'ignore' },
+    );
     const shardPort = await freePort();
-    writeFileSync(join(dir, 'nutcracker.yml'), `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${shardRedis.port}:1\n`);
-    const twemproxy = spawn('nutcracker', ['--conf-file', join(dir, 'nutcracker.yml'), '--stats-port', String(await freePort()), '--stats-addr', '127.0.0.1', '--output', '/dev/null'], { stdio: 'ignore' });
+    writeFileSync(
+      join(dir, 'nutcracker.yml'),
+      `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${shardRedis.port}:1\n`,
+    );
+    const twemproxy = spawn(
+      'nutcracker',
+      [
+        '--conf-file',
+        join(dir, 'nutcracker.yml'),
+        '--stats-port',
+        String(await freePort()),
+        '--stats-addr',
+        '127.0.0.1',
+        '--output',
+        '/dev/null',
+      ],
+      { stdio: 'ignore' },
+    );
     await Promise.all([
       print(soakAdapter('log-normalizer', 1, '')),
       ...(nginx === undefined ? [] : [print(soakAdapter('log-normalizer-nginx', 1, `${nginx.dir},${nginx.port}`))]),

@@ -32,7 +32,14 @@ if (!existsSync(binary)) {
   console.error(`actionlint: building ${ACTIONLINT_VERSION} into ${bin} (once)`);
   const built = spawnSync(go, ['install', `github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}`], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, GOBIN: bin, GOPATH: join(cache, 'gopath'), GOMODCACHE: join(cache, 'gomodcache'), GOFLAGS: '-modcacherw', CGO_ENABLED: '0' },
+    env: {
+      ...process.env,
+      GOBIN: bin,
+      GOPATH: join(cache, 'gopath'),
+      GOMODCACHE: join(cache, 'gomodcache'),
+      GOFLAGS: '-modcacherw',
+      CGO_ENABLED: '0',
+    },
   });
   if (built.status !== 0) {
     console.error('actionlint: the build failed (is the Go module proxy reachable?)');

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
 
-const usage = 'usage: node scripts/chart-release.mjs VERSION sha256:DIGEST [CHART_DIR] [--repository REGISTRY/NAME]   (VERSION without a leading v)';
+const usage =
+  'usage: node scripts/chart-release.mjs VERSION sha256:DIGEST [CHART_DIR] [--repository REGISTRY/NAME]   (VERSION without a leading v)';
 /** @type {{ values: { repository?: string }, positionals: string[] }} */
 let parsed;
 try {
@@ -22,8 +23,14 @@ const [version, digest, dir = 'helm/podpattern', ...extra] = parsed.positionals;
 const { repository } = parsed.values;
 // A repository is a lower-case name with an optional registry host[:port] (the OCI distribution
 // spec's grammar, simplified): no tag, no digest, no scheme.
-const validRepository = repository === undefined || /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(repository);
-if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version ?? '') || !/^sha256:[a-f0-9]{64}$/.test(digest ?? '') || extra.length > 0 || !validRepository) {
+const validRepository =
+  repository === undefined || /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(repository);
+if (
+  !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version ?? '') ||
+  !/^sha256:[a-f0-9]{64}$/.test(digest ?? '') ||
+  extra.length > 0 ||
+  !validRepository
+) {
   console.error(usage);
   process.exit(2);
 }

@@ -31,8 +31,16 @@ const modules = join(here, 'go-tools');
  */
 export const TOOLS = {
   helm: { pkg: 'helm.sh/helm/v4/cmd/helm', module: 'helm.sh/helm/v4', versionVar: 'helm.sh/helm/v4/internal/version.version' },
-  cosign: { pkg: 'github.com/sigstore/cosign/v3/cmd/cosign', module: 'github.com/sigstore/cosign/v3', versionVar: 'sigs.k8s.io/release-utils/version.gitVersion' },
-  crane: { pkg: 'github.com/google/go-containerregistry/cmd/crane', module: 'github.com/google/go-containerregistry', versionVar: 'github.com/google/go-containerregistry/cmd/crane/cmd.Version' },
+  cosign: {
+    pkg: 'github.com/sigstore/cosign/v3/cmd/cosign',
+    module: 'github.com/sigstore/cosign/v3',
+    versionVar: 'sigs.k8s.io/release-utils/version.gitVersion',
+  },
+  crane: {
+    pkg: 'github.com/google/go-containerregistry/cmd/crane',
+    module: 'github.com/google/go-containerregistry',
+    versionVar: 'github.com/google/go-containerregistry/cmd/crane/cmd.Version',
+  },
 };
 
 const cache = () => process.env.PODPATTERN_TOOLS_CACHE || join(homedir(), '.cache', 'podpattern-tools');
@@ -46,7 +54,11 @@ function moduleOf(name) {
   const goMod = readFileSync(join(dir, 'go.mod'), 'utf8');
   const version = new RegExp(`^\\s*${tool.module.replace(/[.]/g, '\\.')} (v\\S+)`, 'm').exec(goMod)?.[1];
   if (version === undefined) throw new Error(`go-tools: ${dir}/go.mod requires no ${tool.module}`);
-  const stamp = createHash('sha256').update(goMod).update(readFileSync(join(dir, 'go.sum'))).digest('hex').slice(0, 16);
+  const stamp = createHash('sha256')
+    .update(goMod)
+    .update(readFileSync(join(dir, 'go.sum')))
+    .digest('hex')
+    .slice(0, 16);
   const out = join(cache(), `${name}-${version}-${stamp}`);
   return { tool, dir, version, out, binary: join(out, name) };
 }
@@ -69,9 +81,12 @@ export function goTool(name) {
   // The build runs in a child that holds the lock, so this stays synchronous for callers
   // (helmBinary() is called from synchronous code) and a second caller waits for the first.
   mkdirSync(cache(), { recursive: true });
-  const locked = spawnSync('flock', [join(cache(), '.go-tools.lock'), process.execPath, fileURLToPath(import.meta.url), '--locked', name], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const locked = spawnSync('flock', [join(cache(), '.go-tools.lock'), process.execPath, fileURLToPath(import.meta.url), '--locked', name], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (locked.error !== undefined) throw new Error(`go-tools: cannot run flock (${locked.error.message}); install util-linux`);
-  if (locked.status !== 0 || !existsSync(binary)) throw new Error(`go-tools: building ${name} failed (see the lines above); fix the cause and run: node scripts/go-tools.mjs ${name}`);
+  if (locked.status !== 0 || !existsSync(binary))
+    throw new Error(`go-tools: building ${name} failed (see the lines above); fix the cause and run: node scripts/go-tools.mjs ${name}`);
   return binary;
 }
 
@@ -84,12 +99,17 @@ async function build(name) {
   const { tool, dir, version, out, binary } = moduleOf(name);
   if (existsSync(binary)) return; // built by the run we waited for
   const go = findGo();
-  if (go === undefined) throw new Error('Go is not installed (needed once to build the tools); install Go 1.26 or newer at /usr/local/go, or set GO=/path/to/go');
+  if (go === undefined)
+    throw new Error(
+      'Go is not installed (needed once to build the tools); install Go 1.26 or newer at /usr/local/go, or set GO=/path/to/go',
+    );
   const work = `${out}.partial.${process.pid}`;
   const log = `${out}.log`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  say(`building ${name} ${version} from ${dir} into ${out} (log: ${log}); from an empty Go build cache this takes minutes, see test/e2e/README.md`);
+  say(
+    `building ${name} ${version} from ${dir} into ${out} (log: ${log}); from an empty Go build cache this takes minutes, see test/e2e/README.md`,
+  );
   const started = Date.now();
   let packages = 0;
   const logStream = createWriteStream(log);
@@ -100,11 +120,16 @@ async function build(name) {
   });
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk) => {
-      packages += String(chunk).split('\n').filter((line) => /^[\w.-]+(\/[\w.~-]+)*$/.test(line)).length;
+      packages += String(chunk)
+        .split('\n')
+        .filter((line) => /^[\w.-]+(\/[\w.~-]+)*$/.test(line)).length;
       logStream.write(chunk);
     });
   }
-  const timer = setInterval(() => say(`${name}: ${packages} packages compiled after ${Math.round((Date.now() - started) / 1000)} s`), 30_000);
+  const timer = setInterval(
+    () => say(`${name}: ${packages} packages compiled after ${Math.round((Date.now() - started) / 1000)} s`),
+    30_000,
+  );
   const code = await new Promise((done) => child.once('close', done));
   clearInterval(timer);
   await new Promise((done) => logStream.end(done));

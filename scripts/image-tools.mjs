@@ -64,7 +64,9 @@ const TOOLS = [
 export function missingPrerequisites() {
   const problems = [];
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    problems.push('the image build must run as root (for buildah\'s chroot isolation and storage, and mmdebstrap\'s namespaces): run it with sudo, or as root in CI');
+    problems.push(
+      "the image build must run as root (for buildah's chroot isolation and storage, and mmdebstrap's namespaces): run it with sudo, or as root in CI",
+    );
   }
   for (const tool of TOOLS) {
     const found = spawnSync('sh', ['-c', `command -v ${tool.command}`], { stdio: 'ignore' }).status === 0;

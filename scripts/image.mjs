@@ -10,7 +10,19 @@
 // files of the build context (what .dockerignore leaves), the build arguments and labels, the
 // base image and buildah's version. Identical inputs reuse the archive without building.
 // Needs root, buildah and mmdebstrap; says which is missing and exits 2 without them.
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,6 +66,26 @@ export class PrerequisiteError extends Error {
  */
 
 /**
+ * The hash of everything the image is built from: buildah's version, the base, the commit, the
+ * labels and every file of the build context.
+ * @param {{ files: string[], commit: string, labels: string[][], baseId: string }} inputs
+ * @returns {Promise<string>}
+ */
+async function inputsKey({ files, commit, labels, baseId }) {
+  const buildah = (await run('buildah', ['--version'], { capture: true })).trim();
+  const fileHashes = [];
+  for (const file of files) fileHashes.push(`${file}\0${await describeFile(join(REPO, file))}`);
+  return hashParts([
+    'podpattern-image 1',
+    buildah,
+    baseId,
+    `PODPATTERN_COMMIT=${commit}`,
+    ...labels.map(([k, v]) => `label ${k}=${v}`),
+    ...fileHashes,
+  ]);
+}
+
+/**
  * Builds the Dockerfile into an OCI archive, or reuses the one built from the same inputs.
  * @param {BuildOptions} [options]
  * @returns {Promise<BuiltImage>}
@@ -69,10 +101,7 @@ export async function buildImage(options = {}) {
   const files = contextFiles(REPO);
   const commit = options.commit ?? (await headCommit(files));
   const labels = Object.entries(options.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  const buildah = (await run('buildah', ['--version'], { capture: true })).trim();
-  const fileHashes = [];
-  for (const file of files) fileHashes.push(`${file}\0${await describeFile(join(REPO, file))}`);
-  const key = hashParts(['podpattern-image 1', buildah, base.id, `PODPATTERN_COMMIT=${commit}`, ...labels.map(([k, v]) => `label ${k}=${v}`), ...fileHashes]);
+  const key = await inputsKey({ files, commit, labels, baseId: base.id });
   const ref = `localhost/podpattern:${key.slice(0, 16)}`;
   const archive = join(cache, 'images', `${key}.oci.tar`);
   const metaFile = join(cache, 'images', `${key}.json`);
@@ -86,11 +115,30 @@ export async function buildImage(options = {}) {
     mkdirSync(join(cache, 'images'), { recursive: true });
     const started = Date.now();
     log(`image: building ${ref} from ${REPO}/Dockerfile on ${base.ref} (commit ${commit})`);
-    await run('buildah', [...store, 'build', '--isolation', 'chroot', '--layers', '--pull=never', '--identity-label=false',
-      '--build-arg', `NODE_IMAGE=${base.ref}`, '--build-arg', `PODPATTERN_COMMIT=${commit}`,
-      ...labels.flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-      ...(await registryAccess(cache)),
-      '--file', join(REPO, 'Dockerfile'), '--tag', ref, REPO], { log });
+    await run(
+      'buildah',
+      [
+        ...store,
+        'build',
+        '--isolation',
+        'chroot',
+        '--layers',
+        '--pull=never',
+        '--identity-label=false',
+        '--build-arg',
+        `NODE_IMAGE=${base.ref}`,
+        '--build-arg',
+        `PODPATTERN_COMMIT=${commit}`,
+        ...labels.flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...(await registryAccess(cache)),
+        '--file',
+        join(REPO, 'Dockerfile'),
+        '--tag',
+        ref,
+        REPO,
+      ],
+      { log },
+    );
     const partial = `${archive}.partial-${process.pid}`;
     rmSync(partial, { force: true });
     await run('buildah', [...store, 'push', '--quiet', ref, `oci-archive:${partial}:${ref}`], { log });
@@ -98,8 +146,14 @@ export async function buildImage(options = {}) {
     log(`image: built and exported in ${Math.round((Date.now() - started) / 1000)} s`);
     const image = readOciArchive(partial);
     built = {
-      archive, digest: image.manifestDigest, configDigest: image.manifest.config.digest, size: statSync(partial).size, ref, commit,
-      base: { ref: base.ref, nodeVersion: base.nodeVersion, npmVersion: base.npmVersion, debian: base.debian }, cached: false,
+      archive,
+      digest: image.manifestDigest,
+      configDigest: image.manifest.config.digest,
+      size: statSync(partial).size,
+      ref,
+      commit,
+      base: { ref: base.ref, nodeVersion: base.nodeVersion, npmVersion: base.npmVersion, debian: base.debian },
+      cached: false,
     };
     writeFileSync(metaFile, `${JSON.stringify({ ...built, cached: undefined })}\n`);
     renameSync(partial, archive);
@@ -123,7 +177,9 @@ export async function buildImage(options = {}) {
  */
 async function registryAccess(cache) {
   const config = async (/** @type {string} */ key) => (await run('npm', ['config', 'get', key], { capture: true }).catch(() => '')).trim();
-  const cafile = [await config('cafile'), process.env.NODE_EXTRA_CA_CERTS ?? ''].find((f) => f && f !== 'null' && f !== 'undefined' && existsSync(f));
+  const cafile = [await config('cafile'), process.env.NODE_EXTRA_CA_CERTS ?? ''].find(
+    (f) => f && f !== 'null' && f !== 'undefined' && existsSync(f),
+  );
   const registry = await config('registry');
   const lines = [];
   const volumes = [];
@@ -151,7 +207,10 @@ export function contextFiles(repo) {
   // An excluded directory can still hold included files when a `!` pattern re-includes them:
   // walk into it when one may match below it (names it or a path under it, or starts with a
   // wildcard), else skip it whole (node_modules, .git).
-  const reincludes = patterns.map((p) => p.trim()).filter((p) => p.startsWith('!')).map((p) => p.slice(1).replace(/^\/+/, ''));
+  const reincludes = patterns
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith('!'))
+    .map((p) => p.slice(1).replace(/^\/+/, ''));
   /** @param {string} dir */
   const mayReinclude = (dir) => reincludes.some((p) => p === dir || p.startsWith(`${dir}/`) || /^[*?[]/.test(p));
   /** @type {string[]} */
@@ -200,7 +259,10 @@ async function headCommit(files) {
   const status = await run('git', ['status', '--porcelain=v1', '-z', '--untracked-files=all'], { cwd: REPO, capture: true });
   const context = new Set(files);
   // -z: "XY path\0", and a rename's or copy's source path as one more entry.
-  const changed = status.split('\0').filter(Boolean).map((entry) => (/^[ MADRCU?!]{2} /.test(entry) ? entry.slice(3) : entry));
+  const changed = status
+    .split('\0')
+    .filter(Boolean)
+    .map((entry) => (/^[ MADRCU?!]{2} /.test(entry) ? entry.slice(3) : entry));
   const dockerfileChanged = changed.some((p) => p === 'Dockerfile' || p === '.dockerignore');
   return changed.some((p) => context.has(p)) || dockerfileChanged ? `${head}-dirty` : head;
 }
@@ -231,10 +293,17 @@ async function main() {
     labels[label.slice(0, eq)] = label.slice(eq + 1);
   }
   const started = Date.now();
-  const built = await buildImage({ labels, refreshBase: values['refresh-base'] ?? false, ...(values.out ? { out: values.out } : {}), ...(values.commit ? { commit: values.commit } : {}) });
+  const built = await buildImage({
+    labels,
+    refreshBase: values['refresh-base'] ?? false,
+    ...(values.out ? { out: values.out } : {}),
+    ...(values.commit ? { commit: values.commit } : {}),
+  });
   console.log(`archive: ${built.archive}`);
   console.log(`digest:  ${built.digest}`);
-  console.log(`size:    ${(built.size / 1e6).toFixed(1)} MB (the archive: compressed layers); base ${built.base.ref} (Node.js ${built.base.nodeVersion}, npm ${built.base.npmVersion}, Debian ${built.base.debian}); ${built.cached ? 'cached' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `size:    ${(built.size / 1e6).toFixed(1)} MB (the archive: compressed layers); base ${built.base.ref} (Node.js ${built.base.nodeVersion}, npm ${built.base.npmVersion}, Debian ${built.base.debian}); ${built.cached ? 'cached' : 'built'} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
   console.log(JSON.stringify({ archive: built.archive, digest: built.digest, ref: built.ref }));
   return 0;
 }

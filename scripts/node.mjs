@@ -79,7 +79,10 @@ function resolve(wanted) {
   let versions = [];
   if (asked.status === 0) versions = [JSON.parse(asked.stdout)].flat();
   else if (existsSync(cache)) versions = readdirSync(cache).flatMap((d) => /^node-v(\d+\.\d+\.\d+)$/.exec(d)?.[1] ?? []);
-  const newest = versions.filter((v) => v.startsWith(`${wanted}.`)).sort(byVersion).at(-1);
+  const newest = versions
+    .filter((v) => v.startsWith(`${wanted}.`))
+    .sort(byVersion)
+    .at(-1);
   if (!newest) throw new Error(`node.mjs: no ${PACKAGE} release ${wanted}.x found (npm view: ${asked.stderr.trim() || 'no answer'})`);
   return newest;
 }

@@ -84,7 +84,9 @@ export function unpackOciArchive(archive, rootfs) {
     execFileSync('tar', ['-xf', archive, '-C', layout, 'blobs']);
     for (const layer of image.manifest.layers) {
       if (!/^application\/vnd\.(oci\.image|docker\.image\.rootfs)\.(layer\.v1\.)?(tar|diff\.tar)(\.gzip|\+gzip)?$/.test(layer.mediaType)) {
-        throw new Error(`${archive}: layer ${layer.digest} has media type ${layer.mediaType}, which this unpacker does not read (plain or gzip tar only)`);
+        throw new Error(
+          `${archive}: layer ${layer.digest} has media type ${layer.mediaType}, which this unpacker does not read (plain or gzip tar only)`,
+        );
       }
       applyLayer(join(layout, blobPath(layer.digest)), rootfs);
     }
@@ -100,7 +102,9 @@ export function unpackOciArchive(archive, rootfs) {
  * @param {string} rootfs
  */
 function applyLayer(layer, rootfs) {
-  const entries = execFileSync('tar', ['-tf', layer], { maxBuffer: 256 * 1024 * 1024 }).toString('utf8').split('\n');
+  const entries = execFileSync('tar', ['-tf', layer], { maxBuffer: 256 * 1024 * 1024 })
+    .toString('utf8')
+    .split('\n');
   for (const entry of entries) {
     const name = posix.basename(entry);
     if (!name.startsWith('.wh.')) continue;

@@ -49,10 +49,7 @@ export interface ServeConfig {
 export const CLIENT_AUTH_MODES = ['none', 'events', 'required'] as const;
 export type ClientAuthMode = (typeof CLIENT_AUTH_MODES)[number];
 
-type Kind =
-  | { type: 'string' }
-  | { type: 'integer'; min: number; max: number }
-  | { type: 'enum'; values: readonly string[] };
+type Kind = { type: 'string' } | { type: 'integer'; min: number; max: number } | { type: 'enum'; values: readonly string[] };
 
 interface FlagSpec {
   key: keyof ServeConfig;
@@ -68,28 +65,148 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'host', flag: 'host', kind: { type: 'string' }, default: '0.0.0.0', help: 'address both servers bind to' },
   { key: 'port', flag: 'port', kind: port, default: '8443', help: 'HTTPS port of POST /mutate' },
   { key: 'healthPort', flag: 'health-port', kind: port, default: '8080', help: 'plain HTTP port of /healthz, /readyz and /metrics' },
-  { key: 'tlsCertFile', flag: 'tls-cert-file', kind: { type: 'string' }, default: 'certs/tls.crt', help: 'serving certificate (PEM, chain allowed); reloaded when it changes' },
-  { key: 'tlsKeyFile', flag: 'tls-key-file', kind: { type: 'string' }, default: 'certs/tls.key', help: 'private key of the serving certificate (PEM)' },
-  { key: 'certCheckSeconds', flag: 'cert-check-seconds', kind: { type: 'integer', min: 1, max: 86400 }, default: '60', help: 'how often the certificate files are re-read, besides watching their directory' },
-  { key: 'catalogDir', flag: 'catalog-dir', kind: { type: 'string' }, default: undefined, help: 'directory of PatternTemplate YAML/JSON files added to the built-in catalog' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: { type: 'string' }, default: undefined, help: 'kubeconfig for the live catalog (else $KUBECONFIG, ~/.kube/config, in-cluster credentials)' },
-  { key: 'exitWithParent', flag: 'exit-with-parent', kind: { type: 'enum', values: ['on', 'off'] }, default: 'off', help: 'on: shut down (as on SIGTERM) when the parent process exits; npm start sets it, so stopping npm stops the server' },
-  { key: 'liveCatalog', flag: 'live-catalog', kind: { type: 'enum', values: ['auto', 'off'] }, default: 'auto', help: 'follow PatternTemplate objects and namespace defaults in the cluster: auto (when credentials are found), off' },
-  { key: 'nativeSidecars', flag: 'native-sidecars', kind: { type: 'enum', values: ['auto', 'always', 'never'] }, default: 'auto', help: `sidecars as restartPolicy: Always init containers: auto (by the API server's version; without a cluster, Kubernetes ${formatVersion(OLDEST_SUPPORTED)} is assumed), always, never` },
-  { key: 'failureMode', flag: 'failure-mode', kind: { type: 'enum', values: ['open', 'closed'] }, default: 'open', help: 'on an internal error: open admits the pod with a warning, closed denies it' },
-  { key: 'drainSeconds', flag: 'drain-seconds', kind: { type: 'integer', min: 0, max: 3600 }, default: '5', help: 'after SIGTERM, keep serving this long with /readyz failing, then close' },
+  {
+    key: 'tlsCertFile',
+    flag: 'tls-cert-file',
+    kind: { type: 'string' },
+    default: 'certs/tls.crt',
+    help: 'serving certificate (PEM, chain allowed); reloaded when it changes',
+  },
+  {
+    key: 'tlsKeyFile',
+    flag: 'tls-key-file',
+    kind: { type: 'string' },
+    default: 'certs/tls.key',
+    help: 'private key of the serving certificate (PEM)',
+  },
+  {
+    key: 'certCheckSeconds',
+    flag: 'cert-check-seconds',
+    kind: { type: 'integer', min: 1, max: 86400 },
+    default: '60',
+    help: 'how often the certificate files are re-read, besides watching their directory',
+  },
+  {
+    key: 'catalogDir',
+    flag: 'catalog-dir',
+    kind: { type: 'string' },
+    default: undefined,
+    help: 'directory of PatternTemplate YAML/JSON files added to the built-in catalog',
+  },
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    kind: { type: 'string' },
+    default: undefined,
+    help: 'kubeconfig for the live catalog (else $KUBECONFIG, ~/.kube/config, in-cluster credentials)',
+  },
+  {
+    key: 'exitWithParent',
+    flag: 'exit-with-parent',
+    kind: { type: 'enum', values: ['on', 'off'] },
+    default: 'off',
+    help: 'on: shut down (as on SIGTERM) when the parent process exits; npm start sets it, so stopping npm stops the server',
+  },
+  {
+    key: 'liveCatalog',
+    flag: 'live-catalog',
+    kind: { type: 'enum', values: ['auto', 'off'] },
+    default: 'auto',
+    help: 'follow PatternTemplate objects and namespace defaults in the cluster: auto (when credentials are found), off',
+  },
+  {
+    key: 'nativeSidecars',
+    flag: 'native-sidecars',
+    kind: { type: 'enum', values: ['auto', 'always', 'never'] },
+    default: 'auto',
+    help: `sidecars as restartPolicy: Always init containers: auto (by the API server's version; without a cluster, Kubernetes ${formatVersion(OLDEST_SUPPORTED)} is assumed), always, never`,
+  },
+  {
+    key: 'failureMode',
+    flag: 'failure-mode',
+    kind: { type: 'enum', values: ['open', 'closed'] },
+    default: 'open',
+    help: 'on an internal error: open admits the pod with a warning, closed denies it',
+  },
+  {
+    key: 'drainSeconds',
+    flag: 'drain-seconds',
+    kind: { type: 'integer', min: 0, max: 3600 },
+    default: '5',
+    help: 'after SIGTERM, keep serving this long with /readyz failing, then close',
+  },
   // Above the keep-alive timeout Node applies between requests (120 s, server/app.ts), so this
   // closes only connections that never send one; connections.ts does the closing.
-  { key: 'idleTimeoutSeconds', flag: 'idle-timeout-seconds', kind: { type: 'integer', min: 1, max: 3600 }, default: '125', help: 'close a connection that has had no request this long (one that never sends a request included)' },
-  { key: 'readTimeoutSeconds', flag: 'read-timeout-seconds', kind: { type: 'integer', min: 1, max: 30 }, default: '10', help: "a request's body must arrive within this once reading starts, or it gets a 408 and its connection is closed" },
-  { key: 'maxConnections', flag: 'max-connections', kind: { type: 'integer', min: 0, max: 1_000_000 }, default: '0', help: 'connections held at once on each port; more are closed as they arrive. 0: one per 2.5 MiB of the container memory limit (153 at 384Mi; 4096 with no limit)' },
-  { key: 'logLevel', flag: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, default: 'info', help: `one of ${LOG_LEVELS.join(', ')}` },
-  { key: 'clientCaFile', flag: 'client-ca-file', kind: { type: 'string' }, default: undefined, help: "CA (PEM) that signs the API server's client certificate; the server then asks clients for one. Reloaded when it changes" },
-  { key: 'clientAuth', flag: 'client-auth', kind: { type: 'enum', values: CLIENT_AUTH_MODES }, default: undefined, help: 'a client without a verified certificate: none (not asked; default without --client-ca-file), events (answered, writes no Event; default with it), required (refused with 403)' },
-  { key: 'controllers', flag: 'controllers', kind: { type: 'enum', values: ['on', 'off'] }, default: 'on', help: 'with a cluster, the replica holding the podpattern-controllers Lease heals pods that missed injection; off: no replica does (reviews are served either way)' },
-  { key: 'healGraceSeconds', flag: 'heal-grace-seconds', kind: { type: 'integer', min: 0, max: 86400 }, default: '60', help: 'healing waits until this replica has been ready this long, and leaves pods younger than this alone' },
-  { key: 'healRestartsPerMinute', flag: 'heal-restarts-per-minute', kind: { type: 'integer', min: 0, max: 600 }, default: '5', help: 'workloads healing restarts in any minute, at most; 0 turns healing off' },
-  { key: 'healIntervalSeconds', flag: 'heal-interval-seconds', kind: { type: 'integer', min: 5, max: 3600 }, default: '30', help: 'how often the leader looks for pods that missed injection' },
+  {
+    key: 'idleTimeoutSeconds',
+    flag: 'idle-timeout-seconds',
+    kind: { type: 'integer', min: 1, max: 3600 },
+    default: '125',
+    help: 'close a connection that has had no request this long (one that never sends a request included)',
+  },
+  {
+    key: 'readTimeoutSeconds',
+    flag: 'read-timeout-seconds',
+    kind: { type: 'integer', min: 1, max: 30 },
+    default: '10',
+    help: "a request's body must arrive within this once reading starts, or it gets a 408 and its connection is closed",
+  },
+  {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    kind: { type: 'integer', min: 0, max: 1_000_000 },
+    default: '0',
+    help: 'connections held at once on each port; more are closed as they arrive. 0: one per 2.5 MiB of the container memory limit (153 at 384Mi; 4096 with no limit)',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    kind: { type: 'enum', values: LOG_LEVELS },
+    default: 'info',
+    help: `one of ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    key: 'clientCaFile',
+    flag: 'client-ca-file',
+    kind: { type: 'string' },
+    default: undefined,
+    help: "CA (PEM) that signs the API server's client certificate; the server then asks clients for one. Reloaded when it changes",
+  },
+  {
+    key: 'clientAuth',
+    flag: 'client-auth',
+    kind: { type: 'enum', values: CLIENT_AUTH_MODES },
+    default: undefined,
+    help: 'a client without a verified certificate: none (not asked; default without --client-ca-file), events (answered, writes no Event; default with it), required (refused with 403)',
+  },
+  {
+    key: 'controllers',
+    flag: 'controllers',
+    kind: { type: 'enum', values: ['on', 'off'] },
+    default: 'on',
+    help: 'with a cluster, the replica holding the podpattern-controllers Lease heals pods that missed injection; off: no replica does (reviews are served either way)',
+  },
+  {
+    key: 'healGraceSeconds',
+    flag: 'heal-grace-seconds',
+    kind: { type: 'integer', min: 0, max: 86400 },
+    default: '60',
+    help: 'healing waits until this replica has been ready this long, and leaves pods younger than this alone',
+  },
+  {
+    key: 'healRestartsPerMinute',
+    flag: 'heal-restarts-per-minute',
+    kind: { type: 'integer', min: 0, max: 600 },
+    default: '5',
+    help: 'workloads healing restarts in any minute, at most; 0 turns healing off',
+  },
+  {
+    key: 'healIntervalSeconds',
+    flag: 'heal-interval-seconds',
+    kind: { type: 'integer', min: 5, max: 3600 },
+    default: '30',
+    help: 'how often the leader looks for pods that missed injection',
+  },
 ];
 
 /** `--tls-cert-file` -> `PODPATTERN_TLS_CERT_FILE`: every flag has one. */
@@ -98,9 +215,7 @@ export function envName(flag: string): string {
 }
 
 export type ParseResult =
-  | { kind: 'config'; config: ServeConfig }
-  | { kind: 'help'; text: string }
-  | { kind: 'error'; problems: string[]; text: string };
+  { kind: 'config'; config: ServeConfig } | { kind: 'help'; text: string } | { kind: 'error'; problems: string[]; text: string };
 
 /** Reads `argv` (the arguments after `serve`) and `env`; never throws. */
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
@@ -136,7 +251,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 function checkClientAuth(config: Record<string, unknown>, problems: string[]): void {
   config.clientAuth ??= config.clientCaFile === undefined ? 'none' : 'events';
   if (config.clientAuth !== 'none' && config.clientCaFile === undefined) {
-    problems.push(`--client-auth=${String(config.clientAuth)} needs --client-ca-file: the CA that signs the API server's client certificate`);
+    problems.push(
+      `--client-auth=${String(config.clientAuth)} needs --client-ca-file: the CA that signs the API server's client certificate`,
+    );
   }
 }
 

@@ -53,7 +53,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (parsed.kind === 'error') {
     const list = parsed.problems.map((problem) => `  - ${problem}\n`).join('');
-    process.stderr.write(`podpattern serve: ${parsed.problems.length} problem(s) with the settings:\n${list}'podpattern serve --help' lists every flag.\n`);
+    process.stderr.write(
+      `podpattern serve: ${parsed.problems.length} problem(s) with the settings:\n${list}'podpattern serve --help' lists every flag.\n`,
+    );
     return 2;
   }
   const config = parsed.config;
@@ -68,16 +70,16 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function serve(config: ServeConfig, logger: Logger): Promise<number> {
-  const heap = checkHeap();
-  if (heap !== undefined && !heap.fits) {
-    logger.warn({ memoryLimitMiB: Math.round(heap.limitBytes / 1048576), heapLimitMiB: heap.heapLimitMiB }, `the V8 heap limit does not fit the container's memory limit; start node with --max-old-space-size=${heap.suggestedMiB} (NODE_OPTIONS), as the chart does`);
-  }
+  warnIfHeapDoesNotFit(logger);
   const metrics = createMetrics({ build: buildInfo() });
   const certificates = await loadCertificates(config, logger, metrics);
   const live = new LiveCatalog({
     base: loadCatalogLayers(config, logger, metrics),
     onSwap: (catalog) => {
-      logger.info({ templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) }, 'catalog swapped in');
+      logger.info(
+        { templates: catalog.list().map((t) => `${t.name} (${t.source})`), refused: catalog.failures().map((f) => f.name) },
+        'catalog swapped in',
+      );
       cluster?.watch.catalogChanged();
     },
   });
@@ -87,50 +89,55 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   const lifecycle = new Lifecycle();
   const pair = certificates.pair!;
   const app = buildApp({
-    logger, metrics, lifecycle,
+    logger,
+    metrics,
+    lifecycle,
     inject,
     catalog: () => live.current(),
     nativeSidecars: config.nativeSidecars,
     serverVersion: () => cluster?.version ?? assumedVersion,
-    ...(cluster === undefined
-      ? {}
-      : {
-          namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
-          limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
-          namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
-          policy: (namespace: string) => cluster.watch.policy(namespace),
-          events: cluster.events,
-          templateImpact: cluster.impact.deps,
-        }),
+    ...(cluster === undefined ? {} : clusterAppOptions(cluster)),
     failureMode: config.failureMode,
     clientAuth: config.clientAuth,
     tls: { cert: pair.certPem, key: pair.keyPem, ...(pair.clientCaPem === undefined ? {} : { clientCa: pair.clientCaPem }) },
     limits: { readTimeoutMs: config.readTimeoutSeconds * 1000 },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
-  const readiness = () => ({ certificate: certificates.isReady(), catalog: cluster === undefined || cluster.watch.ready, notDraining: !lifecycle.draining });
+  const readiness = () => ({
+    certificate: certificates.isReady(),
+    catalog: cluster === undefined || cluster.watch.ready,
+    notDraining: !lifecycle.draining,
+  });
   const health = buildHealthApp({ logger, metrics, readiness });
 
-  const limits = { idleTimeoutMs: config.idleTimeoutSeconds * 1000, closeQuietMs: CLOSE_QUIET_MS, maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections };
+  const limits = {
+    idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+    closeQuietMs: CLOSE_QUIET_MS,
+    maxConnections: config.maxConnections === 0 ? defaultMaxConnections(containerMemoryLimit()) : config.maxConnections,
+  };
   const connections = [new Connections(app.server, limits), new Connections(health.server, limits)];
-  try {
-    await app.listen({ host: config.host, port: config.port });
-    await health.listen({ host: config.host, port: config.healthPort });
-  } catch (error) {
-    // Nothing half-started: a webhook without its health port (or the reverse) would serve
-    // without probes, certificate reloads or a drain. Close what did start, and fail.
-    await Promise.allSettled([app.close(), health.close()]);
-    throw new Error(`cannot listen (${(error as Error).message}): free the port or choose another with --port / --health-port`);
-  }
+  await listenBoth(config, app, health);
   certificates.start();
   if (cluster !== undefined) {
     cluster.events.start();
     void cluster.start();
   }
-  const controllers = cluster === undefined || config.controllers === 'off' ? undefined : await cluster.controllers(() => Object.values(readiness()).every(Boolean));
+  const controllers =
+    cluster === undefined || config.controllers === 'off'
+      ? undefined
+      : await cluster.controllers(() => Object.values(readiness()).every(Boolean));
   controllers?.start();
   logger.info(
-    { port: portOf(app), healthPort: portOf(health), host: config.host, failureMode: config.failureMode, nativeSidecars: config.nativeSidecars, templates: live.current().list().length, liveCatalog: cluster !== undefined, maxConnections: limits.maxConnections },
+    {
+      port: portOf(app),
+      healthPort: portOf(health),
+      host: config.host,
+      failureMode: config.failureMode,
+      nativeSidecars: config.nativeSidecars,
+      templates: live.current().list().length,
+      liveCatalog: cluster !== undefined,
+      maxConnections: limits.maxConnections,
+    },
     'podpattern serving',
   );
 
@@ -146,6 +153,41 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   return code;
 }
 
+function warnIfHeapDoesNotFit(logger: Logger): void {
+  const heap = checkHeap();
+  if (heap === undefined || heap.fits) return;
+  logger.warn(
+    { memoryLimitMiB: Math.round(heap.limitBytes / 1048576), heapLimitMiB: heap.heapLimitMiB },
+    `the V8 heap limit does not fit the container's memory limit; start node with --max-old-space-size=${heap.suggestedMiB} (NODE_OPTIONS), as the chart does`,
+  );
+}
+
+/** What the admission routes read from the cluster: namespaces, policies, Events, the impact check. */
+function clusterAppOptions(cluster: Cluster) {
+  return {
+    namespaceAnnotations: (namespace: string) => cluster.watch.namespaceAnnotations(namespace),
+    limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
+    namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
+    policy: (namespace: string) => cluster.watch.policy(namespace),
+    events: cluster.events,
+    templateImpact: cluster.impact.deps,
+  };
+}
+
+/**
+ * Nothing half-started: a webhook without its health port (or the reverse) would serve
+ * without probes, certificate reloads or a drain. Closes what did start, and fails.
+ */
+async function listenBoth(config: ServeConfig, app: FastifyInstance, health: FastifyInstance): Promise<void> {
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    await health.listen({ host: config.host, port: config.healthPort });
+  } catch (error) {
+    await Promise.allSettled([app.close(), health.close()]);
+    throw new Error(`cannot listen (${(error as Error).message}): free the port or choose another with --port / --health-port`);
+  }
+}
+
 async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Metrics): Promise<CertificateReloader> {
   await ensureCertificateFiles({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, areDefault: config.tlsFilesAreDefault }, logger);
   const reloader = new CertificateReloader({
@@ -157,7 +199,10 @@ async function loadCertificates(config: ServeConfig, logger: Logger, metrics: Me
     onLoaded: (pair) => metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000),
   });
   const pair = await reloader.load();
-  logger.info({ subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString(), clientAuth: config.clientAuth }, 'TLS certificate loaded');
+  logger.info(
+    { subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString(), clientAuth: config.clientAuth },
+    'TLS certificate loaded',
+  );
   return reloader;
 }
 
@@ -219,13 +264,27 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
   }
   const { clusterImpact } = await import('./impact/cluster.js');
   const impact = clusterImpact({
-    config: kube, live, logger, inject,
+    config: kube,
+    live,
+    logger,
+    inject,
     recordForced: (await import('./events/forced-change.js')).kubeForcedChangeRecorder(kube, hostname(), logger),
     // The engine options a pod of that namespace gets (review.ts's engineOptions): defaults and server version.
     namespaceLabels: () => watch.allNamespaceLabels(),
-    options: (namespace) => ({ nativeSidecars: config.nativeSidecars, namespace, namespaceAnnotations: watch.namespaceAnnotations(namespace), ...(cluster.version === undefined ? {} : { serverVersion: cluster.version }) }),
+    options: (namespace) => ({
+      nativeSidecars: config.nativeSidecars,
+      namespace,
+      namespaceAnnotations: watch.namespaceAnnotations(namespace),
+      ...(cluster.version === undefined ? {} : { serverVersion: cluster.version }),
+    }),
   });
-  const watch = watchCluster({ config: kube, live, logger, onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }), onTemplate: (object) => void impact.revisions.observe(object) });
+  const watch = watchCluster({
+    config: kube,
+    live,
+    logger,
+    onInvalidTemplate: () => metrics.catalogLoadErrors.inc({ source: 'cluster' }),
+    onTemplate: (object) => void impact.revisions.observe(object),
+  });
   const cluster: Cluster = {
     watch,
     impact,
@@ -236,9 +295,17 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
       const { clusterControllers, nextPodDenial } = await import('./leader/controllers.js');
       const { podpatternNamespace } = await import('./impact/cluster.js');
       return clusterControllers(kube, podpatternNamespace(kube), {
-        identity: hostname(), logger, metrics, events: cluster.events, ready,
+        identity: hostname(),
+        logger,
+        metrics,
+        events: cluster.events,
+        ready,
         nextPodDenial: nextPodDenial({ inject, catalog: () => live.current(), options: (namespace) => impact.deps.options(namespace) }),
-        settings: { healGraceSeconds: config.healGraceSeconds, healRestartsPerMinute: config.healRestartsPerMinute, healIntervalSeconds: config.healIntervalSeconds },
+        settings: {
+          healGraceSeconds: config.healGraceSeconds,
+          healRestartsPerMinute: config.healRestartsPerMinute,
+          healIntervalSeconds: config.healIntervalSeconds,
+        },
       });
     },
     async start() {
@@ -257,8 +324,15 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
  * reviews finish and return. A second signal ends the window early.
  */
 async function drainAndClose(
-  signal: string, config: ServeConfig, logger: Logger,
-  { lifecycle, certificates, apps, connections }: { lifecycle: Lifecycle; certificates: CertificateReloader; apps: FastifyInstance[]; connections: Connections[] },
+  signal: string,
+  config: ServeConfig,
+  logger: Logger,
+  {
+    lifecycle,
+    certificates,
+    apps,
+    connections,
+  }: { lifecycle: Lifecycle; certificates: CertificateReloader; apps: FastifyInstance[]; connections: Connections[] },
 ): Promise<number> {
   lifecycle.startDraining();
   for (const c of connections) c.startDraining();
@@ -284,7 +358,10 @@ async function drainAndClose(
     // TLS handshake or sending on a loaded machine (bench/drain-resets.ts: slow senders always
     // outlast the grace). The rest get CLOSE_LAST_MS more.
     const arriving = connections.reduce((sum, c) => sum + c.closeArriving(CLOSE_QUIET_MS), 0);
-    logger.warn({ graceMs: CLOSE_GRACE_MS, connections: arriving }, 'in-flight requests did not finish; closing the connections whose bodies are still arriving');
+    logger.warn(
+      { graceMs: CLOSE_GRACE_MS, connections: arriving },
+      'in-flight requests did not finish; closing the connections whose bodies are still arriving',
+    );
     if ((await Promise.race([closing, overdue(CLOSE_LAST_MS)])) === 'overdue') {
       logger.warn({ lastMs: CLOSE_LAST_MS }, 'connections still open; closing them all');
       for (const c of connections) c.closeAll();

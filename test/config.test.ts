@@ -7,18 +7,45 @@ t.test('defaults', async (t) => {
   t.equal(result.kind, 'config');
   if (result.kind !== 'config') return;
   t.same(result.config, {
-    host: '0.0.0.0', port: 8443, healthPort: 8080, tlsCertFile: 'certs/tls.crt', tlsKeyFile: 'certs/tls.key',
-    tlsFilesAreDefault: true, certCheckSeconds: 60, catalogDir: undefined, kubeconfig: undefined, liveCatalog: 'auto', exitWithParent: 'off',
-    nativeSidecars: 'auto', failureMode: 'open', drainSeconds: 5, idleTimeoutSeconds: 125, readTimeoutSeconds: 10, maxConnections: 0, logLevel: 'info', clientCaFile: undefined, clientAuth: 'none',
-    controllers: 'on', healGraceSeconds: 60, healRestartsPerMinute: 5, healIntervalSeconds: 30,
+    host: '0.0.0.0',
+    port: 8443,
+    healthPort: 8080,
+    tlsCertFile: 'certs/tls.crt',
+    tlsKeyFile: 'certs/tls.key',
+    tlsFilesAreDefault: true,
+    certCheckSeconds: 60,
+    catalogDir: undefined,
+    kubeconfig: undefined,
+    liveCatalog: 'auto',
+    exitWithParent: 'off',
+    nativeSidecars: 'auto',
+    failureMode: 'open',
+    drainSeconds: 5,
+    idleTimeoutSeconds: 125,
+    readTimeoutSeconds: 10,
+    maxConnections: 0,
+    logLevel: 'info',
+    clientCaFile: undefined,
+    clientAuth: 'none',
+    controllers: 'on',
+    healGraceSeconds: 60,
+    healRestartsPerMinute: 5,
+    healIntervalSeconds: 30,
   });
 });
 
 t.test('client authentication: a client CA turns on events by default; events or required need one', async (t) => {
   const withCa = parseConfig(['--client-ca-file', '/etc/podpattern/client-ca/ca.crt'], {});
   t.match(withCa, { kind: 'config', config: { clientCaFile: '/etc/podpattern/client-ca/ca.crt', clientAuth: 'events' } });
-  t.match(parseConfig([], { PODPATTERN_CLIENT_CA_FILE: '/ca.crt', PODPATTERN_CLIENT_AUTH: 'required' }), { kind: 'config', config: { clientCaFile: '/ca.crt', clientAuth: 'required' } });
-  t.match(parseConfig(['--client-ca-file=/ca.crt', '--client-auth=none'], {}), { kind: 'config', config: { clientAuth: 'none' } }, 'a CA can be given and left unused');
+  t.match(parseConfig([], { PODPATTERN_CLIENT_CA_FILE: '/ca.crt', PODPATTERN_CLIENT_AUTH: 'required' }), {
+    kind: 'config',
+    config: { clientCaFile: '/ca.crt', clientAuth: 'required' },
+  });
+  t.match(
+    parseConfig(['--client-ca-file=/ca.crt', '--client-auth=none'], {}),
+    { kind: 'config', config: { clientAuth: 'none' } },
+    'a CA can be given and left unused',
+  );
   const missing = parseConfig(['--client-auth=required'], {});
   t.equal(missing.kind, 'error');
   if (missing.kind === 'error') t.match(missing.problems, [/--client-auth=required needs --client-ca-file/]);
@@ -28,10 +55,13 @@ t.test('client authentication: a client CA turns on events by default; events or
 });
 
 t.test('flags in both forms, env equivalents, and flags win', async (t) => {
-  const result = parseConfig(
-    ['--port=9443', '--failure-mode', 'closed', '--tls-cert-file=/tls/tls.crt'],
-    { PODPATTERN_PORT: '1111', PODPATTERN_HEALTH_PORT: '9090', PODPATTERN_NATIVE_SIDECARS: 'always', PODPATTERN_CATALOG_DIR: '/templates', PODPATTERN_UPDATE_GOLDEN: '1' },
-  );
+  const result = parseConfig(['--port=9443', '--failure-mode', 'closed', '--tls-cert-file=/tls/tls.crt'], {
+    PODPATTERN_PORT: '1111',
+    PODPATTERN_HEALTH_PORT: '9090',
+    PODPATTERN_NATIVE_SIDECARS: 'always',
+    PODPATTERN_CATALOG_DIR: '/templates',
+    PODPATTERN_UPDATE_GOLDEN: '1',
+  });
   if (result.kind !== 'config') return t.fail(JSON.stringify(result));
   t.equal(result.config.port, 9443, 'flag beats env');
   t.equal(result.config.healthPort, 9090, 'env used when no flag');
@@ -48,10 +78,10 @@ t.test('an explicit TLS path from the environment also counts as explicit', asyn
 });
 
 t.test('every problem at once, with the help text', async (t) => {
-  const result = parseConfig(
-    ['--port=99999', '--native-sidecars=sometimes', '--nope', 'stray', '--drain-seconds=-1', '--log-level'],
-    { PODPATTERN_FAILURE_MODE: 'ajar', PODPATTERN_HEALTH_PORT: 'http' },
-  );
+  const result = parseConfig(['--port=99999', '--native-sidecars=sometimes', '--nope', 'stray', '--drain-seconds=-1', '--log-level'], {
+    PODPATTERN_FAILURE_MODE: 'ajar',
+    PODPATTERN_HEALTH_PORT: 'http',
+  });
   if (result.kind !== 'error') return t.fail('expected problems');
   t.match(result.problems, [
     /unknown flag --nope/,
@@ -89,7 +119,21 @@ t.test('--help lists every flag with its default and env name', async (t) => {
 
 t.test('every documented serve flag is present', async (t) => {
   const flags = FLAGS.map((spec) => spec.flag);
-  for (const flag of ['port', 'health-port', 'tls-cert-file', 'tls-key-file', 'catalog-dir', 'kubeconfig', 'native-sidecars', 'failure-mode', 'drain-seconds', 'idle-timeout-seconds', 'read-timeout-seconds', 'max-connections', 'log-level']) {
+  for (const flag of [
+    'port',
+    'health-port',
+    'tls-cert-file',
+    'tls-key-file',
+    'catalog-dir',
+    'kubeconfig',
+    'native-sidecars',
+    'failure-mode',
+    'drain-seconds',
+    'idle-timeout-seconds',
+    'read-timeout-seconds',
+    'max-connections',
+    'log-level',
+  ]) {
     t.ok(flags.includes(flag), flag);
   }
 });

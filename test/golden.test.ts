@@ -32,7 +32,10 @@ import { goldenWebhookDenial, goldenWebhookLeg } from './helpers/webhook-leg.js'
 // whose expected output lives in test/golden/examples/.
 const folders = [
   { inputDir: fileURLToPath(new URL('./golden/', import.meta.url)), expectedDir: fileURLToPath(new URL('./golden/', import.meta.url)) },
-  { inputDir: fileURLToPath(new URL('../examples/', import.meta.url)), expectedDir: fileURLToPath(new URL('./golden/examples/', import.meta.url)) },
+  {
+    inputDir: fileURLToPath(new URL('../examples/', import.meta.url)),
+    expectedDir: fileURLToPath(new URL('./golden/examples/', import.meta.url)),
+  },
 ];
 const update = process.env['PODPATTERN_UPDATE_GOLDEN'] === '1';
 const catalog = testCatalog();
@@ -40,7 +43,11 @@ const cases = folders.flatMap(({ inputDir, expectedDir }) =>
   readdirSync(inputDir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .map((f) => ({ name: inputDir.includes('examples') ? `examples/${f}` : f, input: join(inputDir, f), expected: join(expectedDir, `${f}.injected`) })),
+    .map((f) => ({
+      name: inputDir.includes('examples') ? `examples/${f}` : f,
+      input: join(inputDir, f),
+      expected: join(expectedDir, `${f}.injected`),
+    })),
 );
 
 t.test('every expected file has its input', async (t) => {
@@ -56,7 +63,11 @@ t.test('there are golden cases, one for every built-in template', async (t) => {
   t.ok(cases.length >= 20, `found ${cases.length} cases`);
   const asked = cases.map((c) => readFileSync(c.input, 'utf8')).join('\n');
   for (const template of catalog.list().filter((x) => x.source === 'builtin')) {
-    t.match(asked, new RegExp(`podpattern\\.dev/(sidecar|ambassador|adapter): .*\\b${template.name}\\b`), `a case asks for ${template.name}`);
+    t.match(
+      asked,
+      new RegExp(`podpattern\\.dev/(sidecar|ambassador|adapter): .*\\b${template.name}\\b`),
+      `a case asks for ${template.name}`,
+    );
   }
 });
 
@@ -97,7 +108,14 @@ function render(documents: Documents, results: ManifestResult[]): string {
   const header = results.flatMap((r) => r.warnings.map((w) => `# warning: ${w}`));
   const failed = results.flatMap((r) => {
     if (r.refusal !== undefined) return [`# refused: ${r.label}\n#   ${r.refusal}`];
-    return r.result?.outcome === 'denied' ? [`# denied: ${r.label}\n${r.result.message.split('\n').map((l) => `#   ${l}`).join('\n')}`] : [];
+    return r.result?.outcome === 'denied'
+      ? [
+          `# denied: ${r.label}\n${r.result.message
+            .split('\n')
+            .map((l) => `#   ${l}`)
+            .join('\n')}`,
+        ]
+      : [];
   });
   const body = failed.length > 0 ? failed.join('\n') : formatDocuments(withResults(documents, results), 'yaml');
   return `${[...header, body].join('\n').trimEnd()}\n`;
@@ -111,12 +129,16 @@ function render(documents: Documents, results: ManifestResult[]): string {
 function checkYaml11Meaning(t: Test, text: string, documents: Documents, results: ManifestResult[]): void {
   const written = withResults(documents, results);
   const output = formatDocuments(written, 'yaml');
-  const docs = (version: '1.1' | '1.2', source: string) => parseAllDocuments(source, { version }).map((d) => d.toJS() as unknown).filter((d) => d !== null);
+  const docs = (version: '1.1' | '1.2', source: string) =>
+    parseAllDocuments(source, { version })
+      .map((d) => d.toJS() as unknown)
+      .filter((d) => d !== null);
   t.same(docs('1.1', output), written, 'the YAML output read as YAML 1.1 is what was meant');
   t.same(docs('1.2', output), written, 'and read as YAML 1.2 too');
   const input = objectsOf(docs('1.1', text));
   for (const [index, result] of results.entries()) {
-    if (result.result?.outcome !== 'injected') t.same(result.object, input[index], `${result.label}: passed through with the meaning YAML 1.1 gives the input`);
+    if (result.result?.outcome !== 'injected')
+      t.same(result.object, input[index], `${result.label}: passed through with the meaning YAML 1.1 gives the input`);
   }
 }
 

@@ -13,13 +13,26 @@ import { serve } from './helpers/process.js';
 // or an answer, so this timeout only ends a hang.
 t.setTimeout(10 * 60_000);
 
-const review = (uid: string) => JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-  request: {
-    uid, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
-  },
-});
+const review = (uid: string) =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      namespace: 'shop',
+      operation: 'CREATE',
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'web',
+          annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+        },
+        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+      },
+    },
+  });
 
 /** Resolves once `check` holds; fails loudly after `ms` (generous: the machine may be busy, but a hang is a failure). */
 async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
@@ -31,17 +44,27 @@ async function until(check: () => boolean, what: string, ms = 60_000): Promise<v
 }
 
 function readyz(port: number): Promise<number> {
-  return new Promise((resolve, reject) => httpGet({ host: '127.0.0.1', port, path: '/readyz' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
+  return new Promise((resolve, reject) =>
+    httpGet({ host: '127.0.0.1', port, path: '/readyz' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject),
+  );
 }
 
 t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews in flight, all succeed, exit 0', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
   const server = serve(['--port=0', '--health-port=0', '--host=127.0.0.1', '--drain-seconds=8'], { cwd });
-  t.teardown(() => { server.child.kill('SIGKILL'); });
+  t.teardown(() => {
+    server.child.kill('SIGKILL');
+  });
   const started = await server.waitFor((l) => l.msg === 'podpattern serving');
   const port = started.port as number;
   const healthPort = started.healthPort as number;
-  t.ok(server.lines.some((l) => String(l.msg).startsWith('generated a development TLS certificate')), 'dev certificate generation is logged');
+  t.ok(
+    server.lines.some((l) => String(l.msg).startsWith('generated a development TLS certificate')),
+    'dev certificate generation is logged',
+  );
   const ca = readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8');
   t.ok(existsSync(join(cwd, 'certs', 'tls.key')));
   t.equal(await readyz(healthPort), 200, 'ready once serving');
@@ -55,7 +78,22 @@ t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews
   // A slow request: headers and part of the body now, the rest once the listener has closed.
   let sendRest = (): void => undefined;
   const slow = new Promise<number>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        servername: 'localhost',
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     const body = review('slow');
     req.write(body.slice(0, 100));
@@ -75,7 +113,10 @@ t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews
   sendRest();
 
   t.same(errors, [], 'no review failed');
-  t.ok(results.every((r) => r.status === 200 && JSON.parse(r.body).response.patchType === 'JSONPatch'), 'every review injected');
+  t.ok(
+    results.every((r) => r.status === 200 && JSON.parse(r.body).response.patchType === 'JSONPatch'),
+    'every review injected',
+  );
   t.ok(afterTerm.length > 0, `reviews were served during the drain (${afterTerm.length})`);
   t.ok(afterTerm.filter((r) => r.headers.connection === 'close').length > 0, 'responses in the drain close their connection');
   t.equal(await slow, 200, 'a review whose body was still arriving when the listener closed still completed');
@@ -83,7 +124,15 @@ t.test('fresh directory: dev certificates generated; SIGTERM drains with reviews
   t.ok(server.lines.some((l) => l.msg === 'stopped'));
   const reviewLines = server.lines.filter((l) => l.msg === 'review');
   t.equal(reviewLines.length, results.length + 1, 'one log line per review');
-  t.match(reviewLines[0], { namespace: 'shop', pod: 'web', templates: ['https-proxy'], outcome: 'injected', reason: 'injected', dryRun: false, ms: Number });
+  t.match(reviewLines[0], {
+    namespace: 'shop',
+    pod: 'web',
+    templates: ['https-proxy'],
+    outcome: 'injected',
+    reason: 'injected',
+    dryRun: false,
+    ms: Number,
+  });
 });
 
 t.test('--help prints every flag and exits 0', async (t) => {
@@ -95,16 +144,27 @@ t.test('--help prints every flag and exits 0', async (t) => {
 t.test('bad settings: every problem on stderr, exit 2', async (t) => {
   const server = serve(['--port=x', '--failure-mode=maybe'], { cwd: tmpdir(), env: { PODPATTERN_LOG_LEVEL: 'loud' } });
   t.equal(await server.exit, 2);
-  for (const expected of [/3 problem\(s\)/, /--port: 'x'/, /--failure-mode: 'maybe'/, /PODPATTERN_LOG_LEVEL: 'loud'/, /--help' lists every flag/]) {
+  for (const expected of [
+    /3 problem\(s\)/,
+    /--port: 'x'/,
+    /--failure-mode: 'maybe'/,
+    /PODPATTERN_LOG_LEVEL: 'loud'/,
+    /--help' lists every flag/,
+  ]) {
     t.match(server.stderr(), expected);
   }
 });
 
 t.test('explicit TLS files that are absent: a clear error, exit 1, nothing generated', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
-  const server = serve(['--port=0', '--health-port=0', '--tls-cert-file=/nonexistent/tls.crt', '--tls-key-file=/nonexistent/tls.key'], { cwd });
+  const server = serve(['--port=0', '--health-port=0', '--tls-cert-file=/nonexistent/tls.crt', '--tls-key-file=/nonexistent/tls.key'], {
+    cwd,
+  });
   t.equal(await server.exit, 1);
-  t.match(server.lines.find((l) => l.level === 60), { msg: 'podpattern serve cannot start', reason: /TLS files missing: \/nonexistent\/tls.crt and \/nonexistent\/tls.key does not exist/ });
+  t.match(
+    server.lines.find((l) => l.level === 60),
+    { msg: 'podpattern serve cannot start', reason: /TLS files missing: \/nonexistent\/tls.crt and \/nonexistent\/tls.key does not exist/ },
+  );
   t.notOk(existsSync(join(cwd, 'certs')));
 });
 
@@ -112,5 +172,8 @@ t.test('an unreadable --catalog-dir: a clear error, exit 1', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-main-'));
   const server = serve(['--port=0', '--health-port=0', '--catalog-dir=/nonexistent/templates'], { cwd });
   t.equal(await server.exit, 1);
-  t.match(server.lines.find((l) => l.level === 60), { reason: /--catalog-dir \/nonexistent\/templates cannot be read/ });
+  t.match(
+    server.lines.find((l) => l.level === 60),
+    { reason: /--catalog-dir \/nonexistent\/templates cannot be read/ },
+  );
 });

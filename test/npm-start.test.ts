@@ -42,10 +42,20 @@ async function eventually(check: () => boolean | Promise<boolean>, ms: number, w
 }
 
 /** Starts `npm start` with `env` added, and resolves with its pid and its "podpattern serving" line once it logs it. */
-function npmStart(t: Test, env: Record<string, string>): Promise<{ npm: ReturnType<typeof spawn>; serving: Record<string, unknown>; lines: Record<string, unknown>[] }> {
+function npmStart(
+  t: Test,
+  env: Record<string, string>,
+): Promise<{ npm: ReturnType<typeof spawn>; serving: Record<string, unknown>; lines: Record<string, unknown>[] }> {
   const npm = spawn('npm', ['start', '--silent'], {
     cwd: root,
-    env: { ...process.env, PODPATTERN_PORT: '0', PODPATTERN_HEALTH_PORT: '0', PODPATTERN_HOST: '127.0.0.1', PODPATTERN_DRAIN_SECONDS: '0', ...env },
+    env: {
+      ...process.env,
+      PODPATTERN_PORT: '0',
+      PODPATTERN_HEALTH_PORT: '0',
+      PODPATTERN_HOST: '127.0.0.1',
+      PODPATTERN_DRAIN_SECONDS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
@@ -55,7 +65,10 @@ function npmStart(t: Test, env: Record<string, string>): Promise<{ npm: ReturnTy
     if (server !== undefined && alive(server)) process.kill(server, 'SIGKILL');
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not log "podpattern serving" within 60 s:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`npm start did not log "podpattern serving" within 60 s:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`)),
+      60_000,
+    );
     createInterface({ input: npm.stdout }).on('line', (text) => {
       try {
         const line = JSON.parse(text) as Record<string, unknown>;
@@ -71,57 +84,97 @@ function npmStart(t: Test, env: Record<string, string>): Promise<{ npm: ReturnTy
   });
 }
 
-t.test('killing npm start by npm\'s PID stops the server and frees its ports', { skip: built ? false : 'run npm run build first' }, async (t) => {
-  const { npm, serving } = await npmStart(t, { PODPATTERN_LIVE_CATALOG: 'off' });
-  const serverPid = serving['pid'] as number;
-  const port = serving['port'] as number;
-  t.ok(await portOpen(port), 'the server listens');
-  t.not(serverPid, npm.pid, 'the server is its own process');
+t.test(
+  "killing npm start by npm's PID stops the server and frees its ports",
+  { skip: built ? false : 'run npm run build first' },
+  async (t) => {
+    const { npm, serving } = await npmStart(t, { PODPATTERN_LIVE_CATALOG: 'off' });
+    const serverPid = serving['pid'] as number;
+    const port = serving['port'] as number;
+    t.ok(await portOpen(port), 'the server listens');
+    t.not(serverPid, npm.pid, 'the server is its own process');
 
-  process.kill(npm.pid as number, 'SIGTERM');
-  await eventually(() => !alive(serverPid), 120_000, 'the server to exit after npm was killed');
-  t.notOk(alive(serverPid), 'the server exited');
-  t.notOk(await portOpen(port), 'and its port is free');
-});
+    process.kill(npm.pid as number, 'SIGTERM');
+    await eventually(() => !alive(serverPid), 120_000, 'the server to exit after npm was killed');
+    t.notOk(alive(serverPid), 'the server exited');
+    t.notOk(await portOpen(port), 'and its port is free');
+  },
+);
 
 /** A pod as a Job's controller creates it, one as a Deployment's does, each asking for a sidecar. */
 const PODS = [
   {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'render-site-x7k2p', namespace: 'default', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'render-site', uid: '5d6f1c2a-0000-4000-8000-000000000001', controller: true }], annotations: { 'podpattern.dev/sidecar': 'git-sync', 'git-sync.podpattern.dev/repo': 'https://github.com/example/site.git' } },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'render-site-x7k2p',
+      namespace: 'default',
+      ownerReferences: [
+        { apiVersion: 'batch/v1', kind: 'Job', name: 'render-site', uid: '5d6f1c2a-0000-4000-8000-000000000001', controller: true },
+      ],
+      annotations: { 'podpattern.dev/sidecar': 'git-sync', 'git-sync.podpattern.dev/repo': 'https://github.com/example/site.git' },
+    },
     spec: { restartPolicy: 'Never', containers: [{ name: 'render', image: 'example.org/render:1.0' }] },
   },
   {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'web-5d8c7-abcde', namespace: 'default', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'web-5d8c7-abcde',
+      namespace: 'default',
+      annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+    },
     spec: { containers: [{ name: 'app', image: 'nginx:1.27', ports: [{ containerPort: 8080 }] }] },
   },
 ];
 
-t.test('npm start without a cluster gives the pod podpattern inject gives', { skip: built ? false : 'run npm run build first' }, async (t) => {
-  // No credentials anywhere: a home without ~/.kube, no KUBECONFIG, not in a pod.
-  const home = mkdtempSync(join(tmpdir(), 'podpattern-home-'));
-  const env = { ...process.env, HOME: home, PODPATTERN_LIVE_CATALOG: 'auto' } as Record<string, string>;
-  delete env['KUBECONFIG'];
-  delete env['KUBERNETES_SERVICE_HOST'];
-  const { serving, lines } = await npmStart(t, env);
-  const assumed = lines.find((line) => line['assumedServerVersion'] !== undefined);
-  t.equal(assumed?.['assumedServerVersion'], '1.30', `the assumption is logged at start: ${String(assumed?.['msg'])}`);
-  const ca = readFileSync(join(root, 'certs', 'ca.crt'), 'utf8');
-  for (const pod of PODS) {
-    const answer = await httpsCall({
-      port: serving['port'] as number, ca,
-      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: pod.metadata.name, kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', operation: 'CREATE', object: pod } }),
-    });
-    const response = (JSON.parse(answer.body) as { response: { allowed: boolean; patch?: string; status?: { message?: string } } }).response;
-    t.ok(response.allowed, `${pod.metadata.name}: admitted by the server (${response.status?.message ?? ''})`);
-    const patch = JSON.parse(Buffer.from(response.patch ?? 'W10=', 'base64').toString('utf8')) as fastJsonPatch.Operation[];
-    const served = fastJsonPatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
+t.test(
+  'npm start without a cluster gives the pod podpattern inject gives',
+  { skip: built ? false : 'run npm run build first' },
+  async (t) => {
+    // No credentials anywhere: a home without ~/.kube, no KUBECONFIG, not in a pod.
+    const home = mkdtempSync(join(tmpdir(), 'podpattern-home-'));
+    const env = { ...process.env, HOME: home, PODPATTERN_LIVE_CATALOG: 'auto' } as Record<string, string>;
+    delete env['KUBECONFIG'];
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const { serving, lines } = await npmStart(t, env);
+    const assumed = lines.find((line) => line['assumedServerVersion'] !== undefined);
+    t.equal(assumed?.['assumedServerVersion'], '1.30', `the assumption is logged at start: ${String(assumed?.['msg'])}`);
+    const ca = readFileSync(join(root, 'certs', 'ca.crt'), 'utf8');
+    for (const pod of PODS) {
+      const answer = await httpsCall({
+        port: serving['port'] as number,
+        ca,
+        body: JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: {
+            uid: pod.metadata.name,
+            kind: { group: '', version: 'v1', kind: 'Pod' },
+            namespace: 'default',
+            operation: 'CREATE',
+            object: pod,
+          },
+        }),
+      });
+      const response = (JSON.parse(answer.body) as { response: { allowed: boolean; patch?: string; status?: { message?: string } } })
+        .response;
+      t.ok(response.allowed, `${pod.metadata.name}: admitted by the server (${response.status?.message ?? ''})`);
+      const patch = JSON.parse(Buffer.from(response.patch ?? 'W10=', 'base64').toString('utf8')) as fastJsonPatch.Operation[];
+      const served = fastJsonPatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
 
-    const cli = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'inject', '-f', '-', '-o', 'json'], { input: JSON.stringify(pod), encoding: 'utf8', env });
-    t.equal(cli.status, 0, `${pod.metadata.name}: podpattern inject exits 0 (${cli.stderr})`);
-    const injected = JSON.parse(cli.stdout) as typeof pod;
-    t.ok((served.spec as { initContainers?: unknown[] }).initContainers?.length, `${pod.metadata.name}: the sidecar is a native one (an init container)`);
-    t.same(served, injected, `${pod.metadata.name}: the same pod from both`);
-  }
-});
+      const cli = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'inject', '-f', '-', '-o', 'json'], {
+        input: JSON.stringify(pod),
+        encoding: 'utf8',
+        env,
+      });
+      t.equal(cli.status, 0, `${pod.metadata.name}: podpattern inject exits 0 (${cli.stderr})`);
+      const injected = JSON.parse(cli.stdout) as typeof pod;
+      t.ok(
+        (served.spec as { initContainers?: unknown[] }).initContainers?.length,
+        `${pod.metadata.name}: the sidecar is a native one (an init container)`,
+      );
+      t.same(served, injected, `${pod.metadata.name}: the same pod from both`);
+    }
+  },
+);

@@ -19,8 +19,17 @@ const TIME_KEYS = ['time', 'timestamp', '@timestamp', 'ts'];
 
 export function parseLine(format: LineFormat, line: string): ParsedLine {
   switch (format) {
-    case 'json': return parseJson(line);
-    case 'ltsv': return withOwnTime(Object.fromEntries(line.split('\t').map((pair) => { const at = pair.indexOf(':'); return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)]; })));
+    case 'json':
+      return parseJson(line);
+    case 'ltsv':
+      return withOwnTime(
+        Object.fromEntries(
+          line.split('\t').map((pair) => {
+            const at = pair.indexOf(':');
+            return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+          }),
+        ),
+      );
     case 'nginx':
     case 'apache2': {
       const parsed = parseCombined(new Scan(line));
@@ -28,11 +37,21 @@ export function parseLine(format: LineFormat, line: string): ParsedLine {
     }
     case 'apache_error': {
       const m = APACHE_ERROR.exec(line);
-      return m === null ? { fields: { message: line } } : { ownTime: m[1], fields: dropUndefined({ level: m[2], pid: m[3] === undefined ? undefined : Number(m[3]), client: m[4], message: m[5] }) };
+      return m === null
+        ? { fields: { message: line } }
+        : {
+            ownTime: m[1],
+            fields: dropUndefined({ level: m[2], pid: m[3] === undefined ? undefined : Number(m[3]), client: m[4], message: m[5] }),
+          };
     }
     case 'syslog': {
       const m = SYSLOG.exec(line);
-      return m === null ? { fields: { message: line } } : { ownTime: m[1], fields: dropUndefined({ host: m[2], ident: m[3], pid: m[4] === undefined ? undefined : Number(m[4]), message: m[5] }) };
+      return m === null
+        ? { fields: { message: line } }
+        : {
+            ownTime: m[1],
+            fields: dropUndefined({ host: m[2], ident: m[3], pid: m[4] === undefined ? undefined : Number(m[4]), message: m[5] }),
+          };
     }
     case 'none': {
       const m = ISO_PREFIX.exec(line);
@@ -62,7 +81,17 @@ function parseCombined(scan: Scan): ParsedLine | undefined {
   const size = code === undefined ? undefined : scan.match(/\d+|-/y);
   if (size === undefined) return undefined;
   const [referer, agent] = readRefererAndAgent(scan);
-  const fields: Record<string, unknown> = { remote, user, method, path, protocol: protocol || undefined, code: Number(code?.trim()), size: size === '-' ? undefined : Number(size), referer, agent };
+  const fields: Record<string, unknown> = {
+    remote,
+    user,
+    method,
+    path,
+    protocol: protocol || undefined,
+    code: Number(code?.trim()),
+    size: size === '-' ? undefined : Number(size),
+    referer,
+    agent,
+  };
   return { ownTime: time, fields: dropUndefined(fields) };
 }
 

@@ -84,7 +84,9 @@ export function createLogFiles(dir: string, names: string[]): string[] {
 
 export function pollLogs(options: NormalizerOptions, positions: Positions, io: AdapterIo): void {
   const match = globToRegExp(options.files);
-  const names = readdirSync(options.dir).filter((name) => match.test(name)).sort();
+  const names = readdirSync(options.dir)
+    .filter((name) => match.test(name))
+    .sort();
   for (const name of names) readFile(options, join(options.dir, name), name, positions, io);
   for (const name of positions.keys()) if (!names.includes(name)) positions.delete(name);
 }
@@ -94,7 +96,8 @@ function readFile(options: NormalizerOptions, path: string, name: string, positi
   if (stat === undefined || !stat.isFile()) return;
   let position = positions.get(name);
   // A new file, one replaced by the app's own rotation, or one truncated: read from the start.
-  if (position === undefined || position.ino !== stat.ino || stat.size < position.offset) position = { ino: stat.ino, offset: 0, partial: '', decoder: new StringDecoder('utf8') };
+  if (position === undefined || position.ino !== stat.ino || stat.size < position.offset)
+    position = { ino: stat.ino, offset: 0, partial: '', decoder: new StringDecoder('utf8') };
   positions.set(name, position);
   if (stat.size > position.offset) {
     const length = Math.min(stat.size - position.offset, CHUNK);
@@ -117,7 +120,10 @@ function readFile(options: NormalizerOptions, path: string, name: string, positi
     } catch (error) {
       if (!position.refused) {
         position.refused = true;
-        io.diagnostic('cannot truncate a log file, so the volume is not bounded: name the file in the template\'s create-files, so the adapter creates it before the app starts (or give the pod an fsGroup and let the app create its files group-writable)', { file: name, error: (error as NodeJS.ErrnoException).code });
+        io.diagnostic(
+          "cannot truncate a log file, so the volume is not bounded: name the file in the template's create-files, so the adapter creates it before the app starts (or give the pod an fsGroup and let the app create its files group-writable)",
+          { file: name, error: (error as NodeJS.ErrnoException).code },
+        );
       }
       return;
     }
@@ -126,7 +132,10 @@ function readFile(options: NormalizerOptions, path: string, name: string, positi
   }
 }
 
-interface Line { text: string; truncated: boolean }
+interface Line {
+  text: string;
+  truncated: boolean;
+}
 
 /** The whole lines of `text` after the position's partial line; keeps the new partial line, bounded. */
 function takeLines(position: Position, text: string, file: string, io: AdapterIo): Line[] {
@@ -170,6 +179,14 @@ function emit(format: LineFormat, line: Line, file: string, readAt: string, io: 
     // A line that parses but cannot be written back (JSON nested deeper than the stack allows):
     // its text, cut, with why; the lines after it are unaffected.
     const text = line.text.slice(0, MAX_LINE_CHARS / 2);
-    io.record({ time: readAt, source: 'log-normalizer', file, message: text, truncated: true, error: `the line cannot be written as JSON (${(error as Error).message})`, read_at: readAt });
+    io.record({
+      time: readAt,
+      source: 'log-normalizer',
+      file,
+      message: text,
+      truncated: true,
+      error: `the line cannot be written as JSON (${(error as Error).message})`,
+      read_at: readAt,
+    });
   }
 }

@@ -12,14 +12,20 @@ export interface AdapterIo {
 
 export const processAdapterIo: AdapterIo = {
   record: (object) => process.stdout.write(`${JSON.stringify(object)}\n`),
-  diagnostic: (message, fields = {}) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: message, ...fields })}\n`),
+  diagnostic: (message, fields = {}) =>
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: message, ...fields })}\n`),
 };
 
 /**
  * Runs `once` now and then every `intervalMs` after the previous run finished, until `signal`
  * aborts. A failed run is reported and the loop goes on: the app it watches may restart.
  */
-export async function pollUntilAborted(once: () => void | Promise<void>, intervalMs: number, signal: AbortSignal, io: AdapterIo): Promise<void> {
+export async function pollUntilAborted(
+  once: () => void | Promise<void>,
+  intervalMs: number,
+  signal: AbortSignal,
+  io: AdapterIo,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       await once();

@@ -35,7 +35,10 @@ export async function pollSlowlog(options: SlowlogOptions, state: SlowlogState, 
   });
   if (reply instanceof RespError) throw reply;
   if (!Array.isArray(reply)) throw new Error('SLOWLOG GET did not answer with an array');
-  const entries = reply.map(toEntry).filter((e): e is SlowEntry => e !== undefined).sort((a, b) => a.id - b.id);
+  const entries = reply
+    .map(toEntry)
+    .filter((e): e is SlowEntry => e !== undefined)
+    .sort((a, b) => a.id - b.id);
   const highest = entries.at(-1)?.id;
   if (state.lastId !== undefined && highest !== undefined && highest < state.lastId) {
     io.diagnostic('slow log ids went back: Redis restarted or the log was reset', { lastId: state.lastId, highest });
@@ -58,7 +61,8 @@ function toRecord(entry: SlowEntry, io: AdapterIo): Record<string, unknown> {
   // Date's range is ±8.64e15 ms; Redis writes seconds since the epoch, so anything else is a
   // broken or hostile reply: the entry keeps its raw time and gets the time it was read.
   const valid = Number.isFinite(ms) && Math.abs(ms) <= 8.64e15;
-  if (!valid) io.diagnostic('slow log entry time out of range; written with the time it was read', { id: entry.id, unixTime: entry.unixTime });
+  if (!valid)
+    io.diagnostic('slow log entry time out of range; written with the time it was read', { id: entry.id, unixTime: entry.unixTime });
   return {
     time: new Date(valid ? ms : Date.now()).toISOString(),
     ...(valid ? {} : { unix_time: entry.unixTime }),
@@ -72,14 +76,23 @@ function toRecord(entry: SlowEntry, io: AdapterIo): Record<string, unknown> {
   };
 }
 
-interface SlowEntry { id: number; unixTime: number; durationUs: number; args: string[]; client?: string; clientName?: string }
+interface SlowEntry {
+  id: number;
+  unixTime: number;
+  durationUs: number;
+  args: string[];
+  client?: string;
+  clientName?: string;
+}
 
 function toEntry(value: RespValue): SlowEntry | undefined {
   if (!Array.isArray(value) || value.length < 4) return undefined;
   const [id, unixTime, durationUs, args, client, clientName] = value;
   if (typeof id !== 'number' || typeof unixTime !== 'number' || typeof durationUs !== 'number' || !Array.isArray(args)) return undefined;
   return {
-    id, unixTime, durationUs,
+    id,
+    unixTime,
+    durationUs,
     args: args.map(String),
     ...(typeof client === 'string' ? { client } : {}),
     ...(typeof clientName === 'string' ? { clientName } : {}),

@@ -23,9 +23,12 @@ export function parseReply(buffer: Buffer, offset = 0): { value: RespValue; end:
   const line = buffer.toString('utf8', offset + 1, lineEnd);
   const next = lineEnd + 2;
   switch (type) {
-    case '+': return { value: line, end: next };
-    case '-': return { value: new RespError(line), end: next };
-    case ':': return { value: Number(line), end: next };
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: new RespError(line), end: next };
+    case ':':
+      return { value: Number(line), end: next };
     case '$': {
       const length = Number(line);
       if (length < 0) return { value: null, end: next };
@@ -73,8 +76,13 @@ export function sendCommand(host: string, port: number, args: string[], options:
     let last = 0; // the stream's last byte so far
     // A deadline on the whole exchange, not an idle timeout: a server writing a byte now and
     // then would reset an idle timer for ever.
-    const deadline = setTimeout(() => socket.destroy(new Error(`no complete reply from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
-    const onAbort = (): void => { socket.destroy(new Error('stopped')); };
+    const deadline = setTimeout(
+      () => socket.destroy(new Error(`no complete reply from ${host}:${port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onAbort = (): void => {
+      socket.destroy(new Error('stopped'));
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => socket.write(encodeCommand(args)));
     socket.on('data', (chunk: Buffer) => {

@@ -27,7 +27,8 @@ type Json = Record<string, unknown>;
 
 async function getJson(url: string, options: StormOptions, stop: AbortSignal | undefined): Promise<Json> {
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
-  const signal = stop === undefined ? AbortSignal.timeout(options.timeoutMs) : AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop]);
+  const signal =
+    stop === undefined ? AbortSignal.timeout(options.timeoutMs) : AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop]);
   const response = await fetch(url, { signal, headers: { accept: 'application/json' } });
   if (!response.ok) {
     await response.body?.cancel();
@@ -68,12 +69,25 @@ async function readLimited(url: string, response: Response, limit: number): Prom
   return parts.join('');
 }
 
-const pick = (object: Json, keys: string[]): Json => Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]]));
+const pick = (object: Json, keys: string[]): Json =>
+  Object.fromEntries(keys.filter((k) => object[k] !== undefined).map((k) => [k, object[k]]));
 const list = (value: unknown): Json[] => (Array.isArray(value) ? value.filter((v): v is Json => v !== null && typeof v === 'object') : []);
 
 const TOPOLOGY_STATS = ['emitted', 'transferred', 'acked', 'failed', 'completeLatency'];
 const SPOUT_FIELDS = ['executors', 'tasks', 'emitted', 'transferred', 'acked', 'failed', 'completeLatency', 'lastError'];
-const BOLT_FIELDS = ['executors', 'tasks', 'emitted', 'transferred', 'acked', 'failed', 'executed', 'executeLatency', 'processLatency', 'capacity', 'lastError'];
+const BOLT_FIELDS = [
+  'executors',
+  'tasks',
+  'emitted',
+  'transferred',
+  'acked',
+  'failed',
+  'executed',
+  'executeLatency',
+  'processLatency',
+  'capacity',
+  'lastError',
+];
 
 export async function pollStorm(options: StormOptions, io: AdapterIo, stop?: AbortSignal): Promise<void> {
   const base = options.url.replace(/\/+$/, '');
@@ -82,11 +96,21 @@ export async function pollStorm(options: StormOptions, io: AdapterIo, stop?: Abo
   for (const topology of list(summary.topologies)) {
     const id = typeof topology.id === 'string' || typeof topology.id === 'number' ? String(topology.id) : '';
     if (id === '') continue;
-    const detail = await getJson(`${base}/api/v1/topology/${encodeURIComponent(id)}?window=${options.window}&sys=${options.system}`, options, stop);
+    const detail = await getJson(
+      `${base}/api/v1/topology/${encodeURIComponent(id)}?window=${options.window}&sys=${options.system}`,
+      options,
+      stop,
+    );
     const stats = list(detail.topologyStats).find((s) => String(s.window) === String(options.window)) ?? {};
     const common = { time, source: 'storm', topology_id: id, topology: topology.name, window: options.window };
-    io.record({ ...common, kind: 'topology', ...pick(topology, ['status', 'uptimeSeconds', 'workersTotal', 'executorsTotal', 'tasksTotal']), ...pick(stats, TOPOLOGY_STATS) });
-    for (const spout of list(detail.spouts)) io.record({ ...common, kind: 'spout', component: spout.spoutId, ...pick(spout, SPOUT_FIELDS) });
+    io.record({
+      ...common,
+      kind: 'topology',
+      ...pick(topology, ['status', 'uptimeSeconds', 'workersTotal', 'executorsTotal', 'tasksTotal']),
+      ...pick(stats, TOPOLOGY_STATS),
+    });
+    for (const spout of list(detail.spouts))
+      io.record({ ...common, kind: 'spout', component: spout.spoutId, ...pick(spout, SPOUT_FIELDS) });
     for (const bolt of list(detail.bolts)) io.record({ ...common, kind: 'bolt', component: bolt.boltId, ...pick(bolt, BOLT_FIELDS) });
   }
 }

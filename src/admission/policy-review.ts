@@ -15,7 +15,8 @@ export function decidePolicy(request: AdmissionRequest, catalog: Catalog | undef
   if (!isPolicy || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return allow(uid);
   const name = (request.object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
   const label = `PatternPolicy ${typeof request.namespace === 'string' ? `${request.namespace}/` : ''}${typeof name === 'string' ? name : ''}`;
-  if (catalog === undefined) return invalid(uid, label, ['podpattern has not loaded its template catalog yet, so it cannot check the policy; retry shortly']);
+  if (catalog === undefined)
+    return invalid(uid, label, ['podpattern has not loaded its template catalog yet, so it cannot check the policy; retry shortly']);
   const judged = judgePolicy(request.object, catalog, request.namespace);
   return judged.ok ? allow(uid) : invalid(uid, label, judged.problems);
 }

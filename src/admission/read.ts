@@ -11,10 +11,16 @@ const UID = /^[\x21-\x7e]{1,256}$/;
 
 export function readAdmissionReview(body: unknown): ReadResult {
   if (!isObject(body) || body.kind !== 'AdmissionReview') {
-    return fail('not-an-admission-review', 'the body is not an AdmissionReview: expected {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{...}}');
+    return fail(
+      'not-an-admission-review',
+      'the body is not an AdmissionReview: expected {"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{...}}',
+    );
   }
   if (!ADMISSION_API_VERSIONS.includes(body.apiVersion as AdmissionApiVersion)) {
-    return fail('unsupported-api-version', `apiVersion ${JSON.stringify(body.apiVersion)} is not supported: use ${ADMISSION_API_VERSIONS.join(' or ')}`);
+    return fail(
+      'unsupported-api-version',
+      `apiVersion ${JSON.stringify(body.apiVersion)} is not supported: use ${ADMISSION_API_VERSIONS.join(' or ')}`,
+    );
   }
   const request = body.request;
   if (!isObject(request)) return fail('missing-request', 'the AdmissionReview has no request object');
@@ -22,7 +28,10 @@ export function readAdmissionReview(body: unknown): ReadResult {
   const problems = requestProblems(request);
   if (problems.length > 0) return fail('invalid-request', `the AdmissionReview request is invalid: ${problems.join('; ')}`);
 
-  return { ok: true, review: { apiVersion: body.apiVersion as AdmissionApiVersion, request: request as unknown as IncomingReview['request'] } };
+  return {
+    ok: true,
+    review: { apiVersion: body.apiVersion as AdmissionApiVersion, request: request as unknown as IncomingReview['request'] },
+  };
 }
 
 /** Every field of the request that has the wrong type; empty when the engine can read it. */
@@ -38,7 +47,8 @@ function requestProblems(request: Record<string, unknown>): string[] {
   if (request.operation !== undefined && typeof request.operation !== 'string') problems.push('request.operation must be a string');
   if (request.namespace !== undefined && typeof request.namespace !== 'string') problems.push('request.namespace must be a string');
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') problems.push('request.dryRun must be a boolean');
-  if (request.object !== undefined && request.object !== null && !isObject(request.object)) problems.push('request.object must be an object');
+  if (request.object !== undefined && request.object !== null && !isObject(request.object))
+    problems.push('request.object must be an object');
   return problems;
 }
 

@@ -13,7 +13,12 @@ export function toReview(apiVersion: AdmissionApiVersion, response: AdmissionRes
  * are any. `patchJson`, when given, is JSON.stringify(patch) already made (the engine makes it to
  * bound the patch's size).
  */
-export function allow(uid: string, patch: readonly PatchOperation[] = [], warnings: readonly string[] = [], patchJson?: string): AdmissionResponse {
+export function allow(
+  uid: string,
+  patch: readonly PatchOperation[] = [],
+  warnings: readonly string[] = [],
+  patchJson?: string,
+): AdmissionResponse {
   const response: AdmissionResponse = { uid, allowed: true };
   if (patch.length > 0) {
     response.patchType = 'JSONPatch';

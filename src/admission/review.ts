@@ -68,14 +68,19 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
   switch (result.outcome) {
     case 'injected':
       return {
-        outcome: 'injected', reason: 'injected', templates: result.templates, problemTemplates: [],
+        outcome: 'injected',
+        reason: 'injected',
+        templates: result.templates,
+        problemTemplates: [],
         response: allow(uid, result.patch, result.warnings, result.patchJson),
       };
     case 'skipped':
       return { outcome: 'skipped', reason: result.reason, templates: [], problemTemplates: [], response: allow(uid, [], result.warnings) };
     case 'denied':
       return {
-        outcome: 'denied', reason: result.reason, templates: [],
+        outcome: 'denied',
+        reason: result.reason,
+        templates: [],
         problemTemplates: [...new Set(result.problems.flatMap((problem) => (problem.template === undefined ? [] : [problem.template])))],
         response: deny(uid, result.message, result.problems, result.warnings),
       };

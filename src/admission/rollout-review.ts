@@ -8,7 +8,7 @@ import { selectorMatches } from '../model/label-selector.js';
 function canarySelector(object: unknown): V1LabelSelector | undefined {
   const rollout = (object as { spec?: { rollout?: { canary?: { namespaceSelector?: unknown } } } } | null)?.spec?.rollout;
   const selector = rollout?.canary?.namespaceSelector;
-  return selector !== null && typeof selector === 'object' ? (selector) : undefined;
+  return selector !== null && typeof selector === 'object' ? selector : undefined;
 }
 
 /**
@@ -16,10 +16,15 @@ function canarySelector(object: unknown): V1LabelSelector | undefined {
  * labels, or undefined while they are not known (no cluster, or not yet synced): then
  * nothing is said, rather than a warning that may be false.
  */
-export function rolloutWarnings(object: unknown, namespaces: (() => Iterable<Readonly<Record<string, string>>> | undefined) | undefined): string[] {
+export function rolloutWarnings(
+  object: unknown,
+  namespaces: (() => Iterable<Readonly<Record<string, string>>> | undefined) | undefined,
+): string[] {
   const selector = canarySelector(object);
   const all = selector === undefined ? undefined : namespaces?.();
   if (selector === undefined || all === undefined) return [];
   for (const labels of all) if (selectorMatches(selector, { ...labels })) return [];
-  return [`spec.rollout.canary.namespaceSelector selects no namespace: a changed spec would reach no canary and never be promoted; label the canary namespaces, or fix the selector (${JSON.stringify(selector).slice(0, 200)})`];
+  return [
+    `spec.rollout.canary.namespaceSelector selects no namespace: a changed spec would reach no canary and never be promoted; label the canary namespaces, or fix the selector (${JSON.stringify(selector).slice(0, 200)})`,
+  ];
 }

@@ -63,7 +63,12 @@ function decideWrite(request: AdmissionRequest, options: TemplateReviewOptions):
  * A new cluster template that takes the place of a built-in or --catalog-dir one of its name
  * changes what that one's workloads get: checked as an update of it.
  */
-function checkShadowing(request: AdmissionRequest, change: { name: string; next: Template | undefined; forceReason: string | undefined }, impact: ImpactDeps, budgetMs: number | undefined): AdmissionResponse {
+function checkShadowing(
+  request: AdmissionRequest,
+  change: { name: string; next: Template | undefined; forceReason: string | undefined },
+  impact: ImpactDeps,
+  budgetMs: number | undefined,
+): AdmissionResponse {
   const shadowed = impact.preview(change.name, undefined).get(change.name);
   if (shadowed === undefined) return allow(request.uid);
   return checkImpactOf(request, { ...change, operation: 'UPDATE', stored: shadowed }, impact, budgetMs);
@@ -76,23 +81,42 @@ function checkImpactOf(
   impact: ImpactDeps,
   budgetMs: number | undefined,
 ): AdmissionResponse {
-  const stored = change.stored === undefined ? validateTemplate(templateOfObject(request.oldObject), 'cluster', change.name) : { ok: true as const, template: change.stored };
+  const stored =
+    change.stored === undefined
+      ? validateTemplate(templateOfObject(request.oldObject), 'cluster', change.name)
+      : { ok: true as const, template: change.stored };
   // A reason already on the stored template was given for an earlier change: this one needs its own.
-  const stale = change.operation === 'UPDATE' && change.forceReason !== undefined && readForceReason(request.oldObject).reason === change.forceReason;
+  const stale =
+    change.operation === 'UPDATE' && change.forceReason !== undefined && readForceReason(request.oldObject).reason === change.forceReason;
   const answer = reviewImpact(
     {
-      operation: change.operation, name: change.name, next: change.next, uid: uidOf(request.oldObject ?? request.object), old: stored.ok ? stored.template : undefined,
-      forceReason: stale ? undefined : change.forceReason, dryRun: request.dryRun === true, user: request.userInfo?.username, budgetMs,
+      operation: change.operation,
+      name: change.name,
+      next: change.next,
+      uid: uidOf(request.oldObject ?? request.object),
+      old: stored.ok ? stored.template : undefined,
+      forceReason: stale ? undefined : change.forceReason,
+      dryRun: request.dryRun === true,
+      user: request.userInfo?.username,
+      budgetMs,
     },
     impact,
   );
-  if (!answer.allowed) return refuse(request.uid, stale ? `${answer.message}\n(The ${FORCE_REASON_KEY} on the template was given for an earlier change: write a new one for this change.)` : answer.message);
+  if (!answer.allowed)
+    return refuse(
+      request.uid,
+      stale
+        ? `${answer.message}\n(The ${FORCE_REASON_KEY} on the template was given for an earlier change: write a new one for this change.)`
+        : answer.message,
+    );
   return allow(request.uid, [], answer.warnings);
 }
 
 /** A 422 answer listing `problems` (at most MAX_PROBLEMS, each cut) of the object `label` (e.g. `PatternTemplate NAME`). */
 export function invalid(uid: string, label: string, problems: string[]): AdmissionResponse {
-  const [first, ...others] = problems.slice(0, MAX_PROBLEMS).map((p) => (p.length > MAX_PROBLEM_LENGTH ? `${p.slice(0, MAX_PROBLEM_LENGTH)}…` : p));
+  const [first, ...others] = problems
+    .slice(0, MAX_PROBLEMS)
+    .map((p) => (p.length > MAX_PROBLEM_LENGTH ? `${p.slice(0, MAX_PROBLEM_LENGTH)}…` : p));
   const more = problems.length - 1 - others.length;
   // The first problem on the first line: where kubectl's output is cut to one line, it still says what is wrong.
   const message = [
@@ -120,7 +144,9 @@ function uidOf(object: unknown): string | undefined {
 
 /** The answer to a template the catalog refuses: invalid, unless the update leaves a stored spec as it was. */
 function refusedShape(request: AdmissionRequest, name: string | undefined, problems: string[]): AdmissionResponse {
-  return request.operation === 'UPDATE' && sameSpec(request.object, request.oldObject) ? allow(request.uid) : invalid(request.uid, `PatternTemplate ${name ?? ''}`, problems);
+  return request.operation === 'UPDATE' && sameSpec(request.object, request.oldObject)
+    ? allow(request.uid)
+    : invalid(request.uid, `PatternTemplate ${name ?? ''}`, problems);
 }
 
 function sameSpec(object: unknown, old: unknown): boolean {

@@ -32,22 +32,28 @@ export interface WorkloadReviewDeps {
 }
 
 export function isWorkloadWrite(request: AdmissionRequest): boolean {
-  return (WORKLOAD_KINDS[request.kind.group] ?? []).includes(request.kind.kind)
-    && (request.subResource ?? '') === ''
-    && (request.operation === 'CREATE' || request.operation === 'UPDATE');
+  return (
+    (WORKLOAD_KINDS[request.kind.group] ?? []).includes(request.kind.kind) &&
+    (request.subResource ?? '') === '' &&
+    (request.operation === 'CREATE' || request.operation === 'UPDATE')
+  );
 }
 
 export function decideWorkload(request: AdmissionRequest, deps: WorkloadReviewDeps): AdmissionResponse {
   const { uid } = request;
   const catalog = deps.catalog();
-  if (!isWorkloadWrite(request) || catalog === undefined || typeof request.object !== 'object' || request.object === null) return allow(uid);
+  if (!isWorkloadWrite(request) || catalog === undefined || typeof request.object !== 'object' || request.object === null)
+    return allow(uid);
   const read = injectManifest(request.object, catalog, deps.options(request));
   const label = read.label;
   const refused: string[] = [];
   if (read.refusal !== undefined) refused.push(`podpattern will refuse the pods of ${label}: ${read.refusal}`);
   if (read.result?.outcome === 'denied') {
     const [first, ...others] = read.result.problems.map((problem) => problem.message);
-    refused.push(`podpattern will refuse the pods of ${label}: ${first ?? read.result.reason}`, ...others.map((message) => `…and: ${message}`));
+    refused.push(
+      `podpattern will refuse the pods of ${label}: ${first ?? read.result.reason}`,
+      ...others.map((message) => `…and: ${message}`),
+    );
   }
   return allow(uid, [], bound([...refused, ...read.warnings]));
 }

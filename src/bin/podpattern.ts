@@ -11,7 +11,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
   certs: { summary: 'make a CA and a serving certificate for the webhook', load: () => import('../cli/certs.js') },
   adapter: { summary: 'run an adapter container (redis-slowlog, storm, log-normalizer)', load: () => import('../cli/adapter.js') },
   policy: { summary: 'compile templates into admission policies (webhook-less mode)', load: () => import('../cli/policy.js') },
-  check: { summary: 'check the install in the cluster, a namespace, and whether pods would be injected', load: () => import('../cli/check.js') },
+  check: {
+    summary: 'check the install in the cluster, a namespace, and whether pods would be injected',
+    load: () => import('../cli/check.js'),
+  },
   status: { summary: 'list injected pods by template; flag outdated and non-injected pods', load: () => import('../cli/status.js') },
   probe: { summary: 'send a dry-run pod through the installed webhook and check it is injected', load: () => import('../cli/probe.js') },
   version: { summary: 'print the version, the commit and the Node.js version', load: () => import('../cli/version.js') },
@@ -33,7 +36,9 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[name === '--version' || name === '-v' ? 'version' : name];
   if (command === undefined) {
     const { didYouMean } = await import('../engine/suggest.js');
-    process.stderr.write(`podpattern: unknown command '${name}'${didYouMean(name, Object.keys(commands))}\nRun 'podpattern --help' for the commands.\n`);
+    process.stderr.write(
+      `podpattern: unknown command '${name}'${didYouMean(name, Object.keys(commands))}\nRun 'podpattern --help' for the commands.\n`,
+    );
     return 2;
   }
   const module = await command.load();

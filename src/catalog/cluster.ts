@@ -48,12 +48,37 @@ export class ClusterWatch {
 
   constructor(deps: ClusterWatchDeps) {
     const { logger, maxBackoffMs } = deps;
-    this.templates = new TemplateWatch({ informer: deps.templates, live: deps.live, writeCondition: deps.writeCondition, logger, onInvalidTemplate: deps.onInvalidTemplate, now: deps.now, maxBackoffMs });
+    this.templates = new TemplateWatch({
+      informer: deps.templates,
+      live: deps.live,
+      writeCondition: deps.writeCondition,
+      logger,
+      onInvalidTemplate: deps.onInvalidTemplate,
+      now: deps.now,
+      maxBackoffMs,
+    });
     this.namespaces = new NamespaceDefaults({ informer: deps.namespaces, logger, maxBackoffMs });
     this.limits = deps.limitRanges === undefined ? undefined : new LimitRanges({ informer: deps.limitRanges, logger, maxBackoffMs });
     const writer = deps.policyWriter;
-    const controller = writer === undefined ? undefined : new PolicyController({ writer, catalog: () => deps.live.current(), labels: (namespace) => this.namespaces.labels(namespace), logger, now: deps.now });
-    this.policies = deps.policies === undefined ? undefined : new PolicyWatch({ informer: deps.policies, logger, maxBackoffMs, ...(controller === undefined ? {} : { onChange: (namespace, object) => controller.observe(namespace, object) }) });
+    const controller =
+      writer === undefined
+        ? undefined
+        : new PolicyController({
+            writer,
+            catalog: () => deps.live.current(),
+            labels: (namespace) => this.namespaces.labels(namespace),
+            logger,
+            now: deps.now,
+          });
+    this.policies =
+      deps.policies === undefined
+        ? undefined
+        : new PolicyWatch({
+            informer: deps.policies,
+            logger,
+            maxBackoffMs,
+            ...(controller === undefined ? {} : { onChange: (namespace, object) => controller.observe(namespace, object) }),
+          });
   }
 
   /** True once both informers have listed and are watching. */
@@ -66,7 +91,12 @@ export class ClusterWatch {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.templates.sync.stop(), this.namespaces.sync.stop(), this.limits?.sync.stop(), this.policies?.sync.stop()]);
+    await Promise.allSettled([
+      this.templates.sync.stop(),
+      this.namespaces.sync.stop(),
+      this.limits?.sync.stop(),
+      this.policies?.sync.stop(),
+    ]);
   }
 
   /** The labels of a namespace, for templates' availability; undefined when not known. */
@@ -120,7 +150,11 @@ export function watchCluster({ config, onTemplate, ...deps }: WatchClusterDeps):
     templates,
     namespaces: kubeInformer(config, '/api/v1/namespaces', () => core.listNamespace()),
     limitRanges: kubeInformer(config, '/api/v1/limitranges', () => core.listLimitRangeForAllNamespaces()),
-    policies: kubeInformer<PolicyObject>(config, `/apis/${POLICY_GROUP}/${TEMPLATE_VERSION}/${POLICY_PLURAL}`, () => custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL }) as never),
+    policies: kubeInformer<PolicyObject>(
+      config,
+      `/apis/${POLICY_GROUP}/${TEMPLATE_VERSION}/${POLICY_PLURAL}`,
+      () => custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL }) as never,
+    ),
     writeCondition: conditionWriter(config),
     policyWriter: policyWriter(config),
   });

@@ -63,7 +63,12 @@ const container = (description: string): Schema => ({
     args: stringList('Arguments to the entrypoint, one word a string.'),
     ports: {
       type: 'array',
-      items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, required: ['containerPort'], properties: { containerPort: { 'x-kubernetes-int-or-string': true }, name: { type: 'string' } } },
+      items: {
+        type: 'object',
+        'x-kubernetes-preserve-unknown-fields': true,
+        required: ['containerPort'],
+        properties: { containerPort: { 'x-kubernetes-int-or-string': true }, name: { type: 'string' } },
+      },
     },
     volumeMounts: { type: 'array', items: preservedObject('A Kubernetes VolumeMount.', ['name', 'mountPath']) },
     env: { type: 'array', items: preservedObject('A Kubernetes EnvVar.', ['name']) },
@@ -112,12 +117,16 @@ export const SERVICE_ACCOUNT_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-
 
 const availabilitySchema: Schema = {
   type: 'object',
-  description: 'Who may use the template (default: every namespace podpattern serves). A pod outside it that asks for the template is denied (not-available); namespace defaults skip it there.',
+  description:
+    'Who may use the template (default: every namespace podpattern serves). A pod outside it that asks for the template is denied (not-available); namespace defaults skip it there.',
   properties: {
-    namespaceSelector: labelSelectorSchema("The namespaces whose pods may use the template, by the namespace's labels (kubernetes.io/metadata.name holds its name)."),
+    namespaceSelector: labelSelectorSchema(
+      "The namespaces whose pods may use the template, by the namespace's labels (kubernetes.io/metadata.name holds its name).",
+    ),
     serviceAccounts: {
       type: 'array',
-      description: 'The ServiceAccounts whose pods may use the template: a name (in any selected namespace) or namespace/name. Absent: any.',
+      description:
+        'The ServiceAccounts whose pods may use the template: a name (in any selected namespace) or namespace/name. Absent: any.',
       minItems: 1,
       maxItems: 64,
       items: { type: 'string', minLength: 1, maxLength: 317, pattern: SERVICE_ACCOUNT_PATTERN },
@@ -152,21 +161,47 @@ export const ROLLOUT_BOUNDS = {
 /** How a changed spec reaches running workloads. Optional; absent keeps today's behaviour (manual). */
 const rolloutSchema: Schema = {
   type: 'object',
-  description: 'How a changed spec reaches the workloads already running it. Absent: restart manual (podpattern status prints the commands). Changing it does not change the content hash pods record.',
+  description:
+    'How a changed spec reaches the workloads already running it. Absent: restart manual (podpattern status prints the commands). Changing it does not change the content hash pods record.',
   properties: {
     canary: {
       type: 'object',
-      description: 'Stage a changed spec: only pods in the namespaces the selector selects get it first; the others keep the previous revision until the canary has passed its health gate for soakSeconds.',
+      description:
+        'Stage a changed spec: only pods in the namespaces the selector selects get it first; the others keep the previous revision until the canary has passed its health gate for soakSeconds.',
       required: ['namespaceSelector'],
       properties: {
-        namespaceSelector: labelSelectorSchema('The canary namespaces (a label selector on Namespaces). One that selects no namespace is accepted with a warning.'),
-        soakSeconds: { type: 'integer', ...ROLLOUT_BOUNDS.soakSeconds, description: 'How long the canary must stay healthy before every namespace gets the new revision (default 600).' },
+        namespaceSelector: labelSelectorSchema(
+          'The canary namespaces (a label selector on Namespaces). One that selects no namespace is accepted with a warning.',
+        ),
+        soakSeconds: {
+          type: 'integer',
+          ...ROLLOUT_BOUNDS.soakSeconds,
+          description: 'How long the canary must stay healthy before every namespace gets the new revision (default 600).',
+        },
       },
     },
-    restart: { type: 'string', enum: ['manual', 'auto'], description: 'manual (default): workloads running an outdated revision are listed by podpattern status. auto: podpattern restarts outdated Deployments, StatefulSets and DaemonSets, as kubectl rollout restart does.' },
-    maxConcurrent: { type: 'integer', ...ROLLOUT_BOUNDS.maxConcurrent, description: 'Workloads restarting at once, cluster-wide (default 1); never more than one per namespace.' },
-    healthTimeoutSeconds: { type: 'integer', ...ROLLOUT_BOUNDS.healthTimeoutSeconds, description: "A restarted workload's rollout must complete within this (default 600), or the template's rollout pauses." },
-    maxInjectedRestarts: { type: 'integer', ...ROLLOUT_BOUNDS.maxInjectedRestarts, description: "Restarts of the injected containers of a restarted workload's new pods, all told, past which the rollout pauses (default 0)." },
+    restart: {
+      type: 'string',
+      enum: ['manual', 'auto'],
+      description:
+        'manual (default): workloads running an outdated revision are listed by podpattern status. auto: podpattern restarts outdated Deployments, StatefulSets and DaemonSets, as kubectl rollout restart does.',
+    },
+    maxConcurrent: {
+      type: 'integer',
+      ...ROLLOUT_BOUNDS.maxConcurrent,
+      description: 'Workloads restarting at once, cluster-wide (default 1); never more than one per namespace.',
+    },
+    healthTimeoutSeconds: {
+      type: 'integer',
+      ...ROLLOUT_BOUNDS.healthTimeoutSeconds,
+      description: "A restarted workload's rollout must complete within this (default 600), or the template's rollout pauses.",
+    },
+    maxInjectedRestarts: {
+      type: 'integer',
+      ...ROLLOUT_BOUNDS.maxInjectedRestarts,
+      description:
+        "Restarts of the injected containers of a restarted workload's new pods, all told, past which the rollout pauses (default 0).",
+    },
   },
 };
 
@@ -180,7 +215,11 @@ const parameterSchema: Schema = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['string', 'integer', 'number', 'boolean'], description: 'The value type; annotation values are converted to it.' },
+    type: {
+      type: 'string',
+      enum: ['string', 'integer', 'number', 'boolean'],
+      description: 'The value type; annotation values are converted to it.',
+    },
     description: { type: 'string', description: 'Shown by `podpattern templates NAME` and in denial messages.' },
     default: anyScalar('Used when the pod sets no value. Must be of the declared type.'),
     required: { type: 'boolean', description: 'A pod that asks for this template must set the parameter.' },
@@ -212,7 +251,11 @@ export const conditionSchema: Schema = {
 };
 
 /** The top of a CRD's openAPIV3Schema: the usual apiVersion, kind and metadata, with this spec and status. */
-export function resourceSchema(description: string, parts: { spec: Schema; status: Schema }, validations: { rule: string; message: string }[]): Schema {
+export function resourceSchema(
+  description: string,
+  parts: { spec: Schema; status: Schema },
+  validations: { rule: string; message: string }[],
+): Schema {
   return {
     type: 'object',
     description,
@@ -223,7 +266,9 @@ export function resourceSchema(description: string, parts: { spec: Schema; statu
 }
 
 /** The `openAPIV3Schema` of PatternTemplate v1alpha1. */
-export const patternTemplateSchema: Schema = resourceSchema('A set of containers, volumes and files that podpattern injects into pods that ask for it by name.', {
+export const patternTemplateSchema: Schema = resourceSchema(
+  'A set of containers, volumes and files that podpattern injects into pods that ask for it by name.',
+  {
     spec: {
       type: 'object',
       required: ['pattern', 'description'],
@@ -244,7 +289,8 @@ export const patternTemplateSchema: Schema = resourceSchema('A set of containers
         },
         containers: {
           type: 'array',
-          description: 'Kubernetes Container objects added to the pod. $(params.NAME), $(pod.name) and $(pod.namespace) are substituted in string values.',
+          description:
+            'Kubernetes Container objects added to the pod. $(params.NAME), $(pod.name) and $(pod.namespace) are substituted in string values.',
           items: container('A Kubernetes Container.'),
         },
         initContainers: {
@@ -269,12 +315,21 @@ export const patternTemplateSchema: Schema = resourceSchema('A set of containers
         podAnnotations: stringMap('Annotations added to the pod, e.g. Prometheus scrape hints for an adapter.'),
         imagePullSecrets: {
           type: 'array',
-          description: "Secrets for pulling the template's images from a private registry, added to the pod's imagePullSecrets once by name.",
+          description:
+            "Secrets for pulling the template's images from a private registry, added to the pod's imagePullSecrets once by name.",
           maxItems: 16,
           items: {
             type: 'object',
             required: ['name'],
-            properties: { name: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'The name of a Secret in the pod\'s namespace.' } },
+            properties: {
+              name: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 253,
+                pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+                description: "The name of a Secret in the pod's namespace.",
+              },
+            },
           },
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['name'],
@@ -294,13 +349,15 @@ export const patternTemplateSchema: Schema = resourceSchema('A set of containers
         },
         keepLocalVolumes: {
           type: 'boolean',
-          description: 'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
+          description:
+            'Its emptyDir volumes hold what must not be lost: they are not added to cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes (by default they are).',
         },
         rollout: rolloutSchema,
         availability: availabilitySchema,
         startBeforeApp: {
           type: 'boolean',
-          description: "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",
+          description:
+            "Whether the template's containers are started, and Ready, before the app's: native sidecars gated by their startup probes, on servers that have native sidecars (Kubernetes 1.29 and later). Unset: true for the sidecar and ambassador patterns, false for adapters.",
         },
       },
     },
@@ -316,12 +373,14 @@ export const patternTemplateSchema: Schema = resourceSchema('A set of containers
         },
       },
     },
-  }, [
+  },
+  [
     {
       rule: `size(self.metadata.name) <= ${MAX_LABEL} && self.metadata.name.matches('${TEMPLATE_NAME_PATTERN}')`,
       message: 'the name must be a DNS label (at most 63 lower-case letters, digits and "-"): it is used in annotation keys',
     },
-  ]);
+  ],
+);
 
 export const READY_COLUMN = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
 export const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
@@ -378,6 +437,11 @@ export const patternTemplateCrd = crdOf({
   singular: 'patterntemplate',
   shortName: 'ptpl',
   scope: 'Cluster',
-  printerColumns: [{ name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' }, READY_COLUMN, { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 }, AGE_COLUMN],
+  printerColumns: [
+    { name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' },
+    READY_COLUMN,
+    { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+    AGE_COLUMN,
+  ],
   schema: patternTemplateSchema,
 });

@@ -15,7 +15,10 @@ export interface DocPage {
 /** Renders one page per template plus a README.md index. `examples` maps a template name to an example pod's YAML. */
 export function renderCatalogDocs(templates: readonly Template[], examples: Readonly<Record<string, string>> = {}): DocPage[] {
   const sorted = [...templates].sort((a, b) => a.name.localeCompare(b.name));
-  return [renderIndex(sorted), ...sorted.map((template) => ({ file: `${template.name}.md`, text: renderTemplatePage(template, examples[template.name]) }))];
+  return [
+    renderIndex(sorted),
+    ...sorted.map((template) => ({ file: `${template.name}.md`, text: renderTemplatePage(template, examples[template.name]) })),
+  ];
 }
 
 const GENERATED = 'Generated from the built-in catalog by `npm run docs`; do not edit by hand.';
@@ -54,7 +57,7 @@ export function renderTemplatePage(template: Template, example?: string): string
 
 function usageSection({ name, spec }: Template): string[] {
   const required = Object.entries(spec.parameters).filter(([, p]) => p.required === true);
-  const lines = ['## Use it', '', 'Annotations on the Pod, or on a workload\'s pod template:', '', '```yaml', 'metadata:', '  annotations:'];
+  const lines = ['## Use it', '', "Annotations on the Pod, or on a workload's pod template:", '', '```yaml', 'metadata:', '  annotations:'];
   lines.push(`    ${PATTERN_KEYS[spec.pattern]}: ${name}`);
   for (const [parameter, p] of required) lines.push(`    ${parameterKey(name, parameter)}: "<${p.type}>"  # required`);
   lines.push('```', '');
@@ -68,7 +71,9 @@ function parameterSection(parameters: Record<string, ParameterSpec>, template: s
   lines.push('| parameter | type | default | required | allowed values | description |', '|---|---|---|---|---|---|');
   for (const [name, p] of entries) {
     const fallback = p.default === undefined ? '' : code(String(p.default));
-    lines.push(`| \`${name}\` | ${p.type} | ${fallback} | ${p.required === true ? 'yes' : 'no'} | ${bounds(p)} | ${cell(p.description ?? '')} |`);
+    lines.push(
+      `| \`${name}\` | ${p.type} | ${fallback} | ${p.required === true ? 'yes' : 'no'} | ${bounds(p)} | ${cell(p.description ?? '')} |`,
+    );
   }
   lines.push('');
   return lines;
@@ -89,28 +94,39 @@ export function bounds(p: ParameterSpec, quote: (text: string) => string = code)
 function containerSection({ spec, compiled }: Template): string[] {
   const lines = ['## Containers', '', '| container | runs as | image | ports |', '|---|---|---|---|'];
   const first = startsBeforeApp(spec, spec.pattern);
-  const role = first ? 'native sidecar where the server has them, else a container' : 'container (a native sidecar in pods that run to completion)';
-  for (const c of spec.initContainers) lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
+  const role = first
+    ? 'native sidecar where the server has them, else a container'
+    : 'container (a native sidecar in pods that run to completion)';
+  for (const c of spec.initContainers)
+    lines.push(`| \`${c.name}\` | init container | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   for (const c of spec.containers) lines.push(`| \`${c.name}\` | ${role} | \`${c.image}\` | ${ports(c.ports, spec.parameters)} |`);
   lines.push('');
   if (spec.containers.length > 0) {
-    lines.push(first
-      ? `Starts before the app (\`startBeforeApp: true\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): on servers with native sidecars (Kubernetes 1.29 and later) the app's containers start once it has started${spec.containers.some((c) => c.startupProbe !== undefined) ? ' and its startup probe has passed' : ''}, and it is stopped after them. On older servers it starts beside the app, which may start first; \`explain\` and the admission response say so in a warning.`
-      : `Starts beside the app (\`startBeforeApp: false\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): the app never waits for it.`, '');
+    lines.push(
+      first
+        ? `Starts before the app (\`startBeforeApp: true\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): on servers with native sidecars (Kubernetes 1.29 and later) the app's containers start once it has started${spec.containers.some((c) => c.startupProbe !== undefined) ? ' and its startup probe has passed' : ''}, and it is stopped after them. On older servers it starts beside the app, which may start first; \`explain\` and the admission response say so in a warning.`
+        : `Starts beside the app (\`startBeforeApp: false\`${spec.startBeforeApp === undefined ? `, the ${spec.pattern} pattern's default` : ''}): the app never waits for it.`,
+      '',
+    );
   }
   const local = [...new Set(compiled.listeners.map((l) => portText(l.port, l.parameter, spec.parameters)))];
   if (local.length > 0) {
-    lines.push(`Listens on 127.0.0.1 only, for the app inside the pod (no containerPort is declared, and the probes run inside the container): ${local.join('; ')}.`, '');
+    lines.push(
+      `Listens on 127.0.0.1 only, for the app inside the pod (no containerPort is declared, and the probes run inside the container): ${local.join('; ')}.`,
+      '',
+    );
   }
   if (local.length > 0 || [...spec.initContainers, ...spec.containers].some((c) => listeningPorts(c).length > 0)) {
-    lines.push('It listens, so it is refused in pods with `hostNetwork: true`, where its port would be the node\'s.', '');
+    lines.push("It listens, so it is refused in pods with `hostNetwork: true`, where its port would be the node's.", '');
   }
   return lines;
 }
 
 /** Ports by number; one set by a parameter shows its default and the parameter's name. */
 function ports(list: { name?: string; containerPort: number | string }[] | undefined, parameters: Record<string, ParameterSpec>): string {
-  return (list ?? []).map((p) => `${p.name === undefined ? '' : `${p.name}: `}${portText(p.containerPort, wholeParameter(p.containerPort), parameters)}`).join('; ');
+  return (list ?? [])
+    .map((p) => `${p.name === undefined ? '' : `${p.name}: `}${portText(p.containerPort, wholeParameter(p.containerPort), parameters)}`)
+    .join('; ');
 }
 
 function portText(port: number | string | undefined, parameter: string | undefined, parameters: Record<string, ParameterSpec>): string {
@@ -126,14 +142,18 @@ function volumeSection({ name, spec }: Template): string[] {
     const kind = Object.keys(v).filter((k) => k !== 'name')[0] ?? 'volume';
     lines.push(`- \`${v.name}\`: ${kind}${v.secret?.secretName === undefined ? '' : ` of Secret ${code(v.secret.secretName)}`}`);
   }
-  if (files.length > 0) lines.push(`- \`${name}-files\`: downwardAPI volume with ${files.map((f) => `\`${f}\``).join(', ')} (rendered into pod annotations \`${fileKey(name, '<name>')}\`)`);
+  if (files.length > 0)
+    lines.push(
+      `- \`${name}-files\`: downwardAPI volume with ${files.map((f) => `\`${f}\``).join(', ')} (rendered into pod annotations \`${fileKey(name, '<name>')}\`)`,
+    );
   return lines.length === 0 ? [] : ['## Volumes', '', ...lines, ''];
 }
 
 function appSection({ spec }: Template): string[] {
   const lines: string[] = [];
   for (const env of spec.app.env ?? []) lines.push(`- env \`${env.name}\` = ${code(env.value ?? '(from a reference)')}`);
-  for (const mount of spec.app.volumeMounts ?? []) lines.push(`- volume \`${mount.name}\` mounted at ${code(mount.mountPath)}${mount.readOnly === true ? ' (read-only)' : ''}`);
+  for (const mount of spec.app.volumeMounts ?? [])
+    lines.push(`- volume \`${mount.name}\` mounted at ${code(mount.mountPath)}${mount.readOnly === true ? ' (read-only)' : ''}`);
   for (const [key, value] of Object.entries(spec.podAnnotations)) lines.push(`- pod annotation \`${key}\` = ${code(value)}`);
   if (lines.length === 0) return [];
   return ['## What the app gets', '', 'Added to every application container (and to the pod):', '', ...lines, ''];
@@ -142,7 +162,7 @@ function appSection({ spec }: Template): string[] {
 function fileSection({ spec }: Template): string[] {
   const entries = Object.entries(spec.files);
   if (entries.length === 0) return [];
-  const lines = ['## Config files', '', '`$(params.NAME)` is replaced by the parameter\'s value when the pod is admitted.', ''];
+  const lines = ['## Config files', '', "`$(params.NAME)` is replaced by the parameter's value when the pod is admitted.", ''];
   for (const [file, text] of entries) lines.push(`### ${file}`, '', '```', text.trimEnd(), '```', '');
   return lines;
 }

@@ -78,7 +78,9 @@ export function loadStaticLayers(catalogDir: string | undefined): ParsedTemplate
   try {
     layers.push(loadCatalogDir(catalogDir));
   } catch (error) {
-    throw new Error(`--catalog-dir ${catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`);
+    throw new Error(
+      `--catalog-dir ${catalogDir} cannot be read (${(error as Error).message}): point it at a directory of PatternTemplate YAML/JSON files`,
+    );
   }
   return layers;
 }

@@ -59,7 +59,10 @@ export async function detectServerVersion(
       logger.info({ serverVersion: `${version.major}.${version.minor}` }, 'API server version');
       return version;
     } catch (error) {
-      logger.warn({ err: (error as Error).message, retryInMs: delay }, 'cannot read the API server version; sidecars stay classic under auto until it answers');
+      logger.warn(
+        { err: (error as Error).message, retryInMs: delay },
+        'cannot read the API server version; sidecars stay classic under auto until it answers',
+      );
       await sleep(delay);
     }
   }
@@ -72,7 +75,11 @@ export async function detectServerVersion(
  * synchronously once the list call resolves, so a callback scheduled with setImmediate from
  * inside the call runs after all of them: that is `onListed`.
  */
-export function kubeInformer<T extends KubernetesObject>(config: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>): InformerLike<T> {
+export function kubeInformer<T extends KubernetesObject>(
+  config: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+): InformerLike<T> {
   const listeners: Array<() => void> = [];
   const informer = makeInformer<T>(config, path, async () => {
     const result = await list();
@@ -120,7 +127,10 @@ export function policyWriter(config: KubeConfig): PolicyWriter {
       await core.patchNamespace({ name: namespace, body: { metadata: { labels: { [POLICY_LABEL]: value } } } }, merge);
     },
     writeStatus: async (namespace, status) => {
-      await custom.patchNamespacedCustomObjectStatus({ group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL, name: POLICY_NAME, body: { status } }, merge);
+      await custom.patchNamespacedCustomObjectStatus(
+        { group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL, name: POLICY_NAME, body: { status } },
+        merge,
+      );
     },
   };
 }

@@ -48,7 +48,8 @@ export function policyStatus(object: PolicyObject, catalog: Catalog, now: Date, 
   const templates: PolicyStatus['templates'] = [];
   const spec = readPolicy(object);
   if (spec.ok) {
-    const add = (name: string, role: PolicyStatus['templates'][number]['role']): void => void templates.push({ name, role, hash: catalog.get(name)?.hash ?? '' });
+    const add = (name: string, role: PolicyStatus['templates'][number]['role']): void =>
+      void templates.push({ name, role, hash: catalog.get(name)?.hash ?? '' });
     for (const { template } of spec.policy.require) add(template, 'required');
     for (const template of spec.policy.forbid) add(template, 'forbidden');
     for (const template of Object.keys(spec.policy.narrow)) add(template, 'narrowed');
@@ -57,7 +58,11 @@ export function policyStatus(object: PolicyObject, catalog: Catalog, now: Date, 
   const message = judged.ok ? 'the policy fits the catalog' : judged.problems.slice(0, 20).join('; ');
   const time = previous?.status === status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
   const condition: Condition = { type: 'Ready', status, reason: judged.ok ? 'Resolved' : 'Invalid', message, lastTransitionTime: time };
-  return { ...(object.metadata?.generation === undefined ? {} : { observedGeneration: object.metadata.generation }), conditions: [condition], templates };
+  return {
+    ...(object.metadata?.generation === undefined ? {} : { observedGeneration: object.metadata.generation }),
+    conditions: [condition],
+    templates,
+  };
 }
 
 export class PolicyController {
@@ -65,7 +70,12 @@ export class PolicyController {
 
   /** A namespace's policy was added, changed (object) or deleted (undefined). */
   observe(namespace: string, object: PolicyObject | undefined): void {
-    void this.reconcile(namespace, object).catch((error: unknown) => this.deps.logger.warn({ namespace, err: errorText(error) }, 'cannot write the PatternPolicy status or the namespace label; retried at the next change or resync'));
+    void this.reconcile(namespace, object).catch((error: unknown) =>
+      this.deps.logger.warn(
+        { namespace, err: errorText(error) },
+        'cannot write the PatternPolicy status or the namespace label; retried at the next change or resync',
+      ),
+    );
   }
 
   private async reconcile(namespace: string, object: PolicyObject | undefined): Promise<void> {

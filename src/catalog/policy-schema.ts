@@ -21,14 +21,27 @@ const narrowBounds: Schema = {
   type: 'object',
   description: "Bounds tighter than the template's own, checked as well as them: a value must meet both.",
   properties: {
-    minimum: { type: 'number', description: 'The smallest allowed number (not below the template\'s minimum).' },
-    maximum: { type: 'number', description: 'The largest allowed number (not above the template\'s maximum).' },
-    enum: { type: 'array', minItems: 1, maxItems: 64, description: "The only values allowed (each one the template allows).", items: anyScalar('An allowed value.') },
-    pattern: { type: 'string', minLength: 2, maxLength: 1024, description: "An anchored regular expression a string value must match, as well as the template's pattern." },
+    minimum: { type: 'number', description: "The smallest allowed number (not below the template's minimum)." },
+    maximum: { type: 'number', description: "The largest allowed number (not above the template's maximum)." },
+    enum: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      description: 'The only values allowed (each one the template allows).',
+      items: anyScalar('An allowed value.'),
+    },
+    pattern: {
+      type: 'string',
+      minLength: 2,
+      maxLength: 1024,
+      description: "An anchored regular expression a string value must match, as well as the template's pattern.",
+    },
   },
 };
 
-export const patternPolicySchema: Schema = resourceSchema("What the templates podpattern injects must be in this namespace: templates every pod gets, templates none may ask for, and parameter bounds tighter than the templates'. Only the policy named 'default' counts.", {
+export const patternPolicySchema: Schema = resourceSchema(
+  "What the templates podpattern injects must be in this namespace: templates every pod gets, templates none may ask for, and parameter bounds tighter than the templates'. Only the policy named 'default' counts.",
+  {
     spec: {
       type: 'object',
       properties: {
@@ -45,7 +58,7 @@ export const patternPolicySchema: Schema = resourceSchema("What the templates po
                 type: 'object',
                 description: "Parameter values, as on a pod's annotations; a pod's own annotations may change them within the bounds.",
                 maxProperties: 32,
-                additionalProperties: anyScalar('A value of the parameter\'s type.'),
+                additionalProperties: anyScalar("A value of the parameter's type."),
               },
             },
           },
@@ -61,7 +74,7 @@ export const patternPolicySchema: Schema = resourceSchema("What the templates po
         },
         narrow: {
           type: 'object',
-          description: 'By template, then parameter: bounds tighter than the template\'s. A bound wider than the template\'s is refused.',
+          description: "By template, then parameter: bounds tighter than the template's. A bound wider than the template's is refused.",
           maxProperties: MAX_POLICY_TEMPLATES,
           additionalProperties: { type: 'object', maxProperties: 32, additionalProperties: narrowBounds },
         },
@@ -88,12 +101,14 @@ export const patternPolicySchema: Schema = resourceSchema("What the templates po
         },
       },
     },
-  }, [
+  },
+  [
     {
       rule: `self.metadata.name == '${POLICY_NAME}'`,
       message: `a namespace has one PatternPolicy, named '${POLICY_NAME}'; name it so`,
     },
-  ]);
+  ],
+);
 
 /** The whole CustomResourceDefinition object, as applied to the cluster. */
 export const patternPolicyCrd = crdOf({
@@ -102,6 +117,11 @@ export const patternPolicyCrd = crdOf({
   singular: 'patternpolicy',
   shortName: 'ppol',
   scope: 'Namespaced',
-  printerColumns: [READY_COLUMN, { name: 'Require', type: 'string', jsonPath: '.spec.require[*].template' }, { name: 'Forbid', type: 'string', jsonPath: '.spec.forbid', priority: 1 }, AGE_COLUMN],
+  printerColumns: [
+    READY_COLUMN,
+    { name: 'Require', type: 'string', jsonPath: '.spec.require[*].template' },
+    { name: 'Forbid', type: 'string', jsonPath: '.spec.forbid', priority: 1 },
+    AGE_COLUMN,
+  ],
   schema: patternPolicySchema,
 });

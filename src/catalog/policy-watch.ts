@@ -49,7 +49,11 @@ export class PolicyWatch {
     const { name, namespace } = object.metadata ?? {};
     if (name !== POLICY_NAME || typeof namespace !== 'string') return;
     const read = readPolicy(object);
-    if (!read.ok) this.deps.logger.warn({ namespace, problems: read.problems.slice(0, 5) }, 'PatternPolicy cannot be read; pods of its namespace are refused until it is fixed');
+    if (!read.ok)
+      this.deps.logger.warn(
+        { namespace, problems: read.problems.slice(0, 5) },
+        'PatternPolicy cannot be read; pods of its namespace are refused until it is fixed',
+      );
     this.byNamespace.set(namespace, read.ok ? read.policy : 'unreadable');
     this.objects.set(namespace, object);
     this.deps.onChange?.(namespace, object);

@@ -31,7 +31,12 @@ export type ReadPolicy = { ok: true; policy: Policy } | { ok: false; problems: s
 /** What the API server keeps of a PatternPolicy that the format knows (status and server metadata dropped). */
 export function policyOfObject(object: unknown, namespace?: string): unknown {
   const o = (object ?? {}) as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; spec?: unknown };
-  return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace ?? namespace }, spec: o.spec ?? {} };
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace ?? namespace },
+    spec: o.spec ?? {},
+  };
 }
 
 /** A stored policy as the engine enforces it: its shape checked and its patterns compiled. */
@@ -45,7 +50,13 @@ export function readPolicy(object: unknown, namespace?: string): ReadPolicy {
   // before any is compiled, as a template's are (/validate-policy compiles what any client sends).
   const bounds = Object.values(spec.narrow ?? {}).flatMap((parameters) => Object.values(parameters));
   const total = bounds.reduce((sum, b) => sum + (typeof b.pattern === 'string' ? expandedSize(b.pattern) : 0), 0);
-  if (total > MAX_TEMPLATE_PATTERN_INSTRUCTIONS) return { ok: false, problems: [`spec.narrow: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`] };
+  if (total > MAX_TEMPLATE_PATTERN_INSTRUCTIONS)
+    return {
+      ok: false,
+      problems: [
+        `spec.narrow: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`,
+      ],
+    };
   for (const [template, parameters] of Object.entries(spec.narrow ?? {})) {
     for (const [parameter, bounds] of Object.entries(parameters)) {
       if (bounds.pattern === undefined) continue;
@@ -62,7 +73,9 @@ export function readPolicy(object: unknown, namespace?: string): ReadPolicy {
   if (problems.length > 0) return { ok: false, problems };
   const require: RequiredTemplate[] = (spec.require ?? []).map(({ template, parameters = {} }) => ({
     template,
-    parameters: Object.fromEntries(Object.entries(parameters).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)])),
+    parameters: Object.fromEntries(
+      Object.entries(parameters).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]),
+    ),
   }));
   const policyNamespace = typeof shaped.metadata?.namespace === 'string' ? shaped.metadata.namespace : '';
   return { ok: true, policy: { namespace: policyNamespace, require, forbid: spec.forbid ?? [], narrow: spec.narrow ?? {}, patterns } };
@@ -73,7 +86,8 @@ export function judgePolicy(object: unknown, catalog: Catalog, namespace?: strin
   const name = (object as PolicyObject | null)?.metadata?.name;
   const read = readPolicy(object, namespace);
   const problems = read.ok ? [] : [...read.problems];
-  if (name !== POLICY_NAME && !problems.some((p) => p.includes(`'${POLICY_NAME}'`))) problems.push(`metadata.name: a namespace has one PatternPolicy, named '${POLICY_NAME}'; name it so`);
+  if (name !== POLICY_NAME && !problems.some((p) => p.includes(`'${POLICY_NAME}'`)))
+    problems.push(`metadata.name: a namespace has one PatternPolicy, named '${POLICY_NAME}'; name it so`);
   if (!read.ok) return { ok: false, problems };
   const { policy } = read;
   const names = catalog.list().map((t) => t.name);
@@ -89,7 +103,10 @@ export function judgePolicy(object: unknown, catalog: Catalog, namespace?: strin
   for (const [i, { template, parameters }] of policy.require.entries()) {
     const found = known(`spec.require[${i}].template`, template);
     if (found === undefined) continue;
-    if (policy.forbid.includes(template)) problems.push(`spec.require[${i}].template: ${template} is also forbidden by spec.forbid; a template is required or forbidden, not both`);
+    if (policy.forbid.includes(template))
+      problems.push(
+        `spec.require[${i}].template: ${template} is also forbidden by spec.forbid; a template is required or forbidden, not both`,
+      );
     const resolved = resolveParameters(found, new Map(Object.entries(parameters)), narrowingOf(template, policy));
     problems.push(...resolved.problems.map((p) => `spec.require[${i}].parameters: ${p.message}`));
   }
@@ -106,7 +123,9 @@ function narrowProblems(template: Template, parameters: Readonly<Record<string, 
     const parameter = Object.hasOwn(declared, name) ? declared[name] : undefined;
     if (parameter === undefined) {
       const list = Object.keys(declared);
-      problems.push(`${at}: template ${template.name} has no parameter '${name}'${didYouMean(name, list)}; its parameters are ${list.join(', ') || '(none)'}`);
+      problems.push(
+        `${at}: template ${template.name} has no parameter '${name}'${didYouMean(name, list)}; its parameters are ${list.join(', ') || '(none)'}`,
+      );
       continue;
     }
     problems.push(...boundsProblems(at, parameter, bounds, template.compiled.patterns[name]));
@@ -117,14 +136,20 @@ function narrowProblems(template: Template, parameters: Readonly<Record<string, 
 function boundsProblems(at: string, parameter: ParameterSpec, bounds: NarrowBounds, pattern: RE2JS | undefined): string[] {
   const problems: string[] = [];
   const numeric = parameter.type === 'integer' || parameter.type === 'number';
-  if (!numeric && (bounds.minimum !== undefined || bounds.maximum !== undefined)) problems.push(`${at}: minimum and maximum apply only to integer and number parameters (this one is a ${parameter.type})`);
-  if (parameter.type !== 'string' && bounds.pattern !== undefined) problems.push(`${at}.pattern: a pattern applies only to string parameters (this one is a ${parameter.type})`);
+  if (!numeric && (bounds.minimum !== undefined || bounds.maximum !== undefined))
+    problems.push(`${at}: minimum and maximum apply only to integer and number parameters (this one is a ${parameter.type})`);
+  if (parameter.type !== 'string' && bounds.pattern !== undefined)
+    problems.push(`${at}.pattern: a pattern applies only to string parameters (this one is a ${parameter.type})`);
   if (numeric) {
     const wider = (bound: 'minimum' | 'maximum', value: number | undefined): void => {
       if (value === undefined) return;
       const own = parameter[bound];
-      if (!Number.isFinite(value) || (parameter.type === 'integer' && !Number.isSafeInteger(value))) problems.push(`${at}.${bound}: ${value} is not ${parameter.type === 'integer' ? 'a whole number' : 'a number'}`);
-      else if (own !== undefined && (bound === 'minimum' ? value < own : value > own)) problems.push(`${at}.${bound}: ${value} is wider than the template's ${bound} ${own}; a policy may only narrow a template's bounds`);
+      if (!Number.isFinite(value) || (parameter.type === 'integer' && !Number.isSafeInteger(value)))
+        problems.push(`${at}.${bound}: ${value} is not ${parameter.type === 'integer' ? 'a whole number' : 'a number'}`);
+      else if (own !== undefined && (bound === 'minimum' ? value < own : value > own))
+        problems.push(
+          `${at}.${bound}: ${value} is wider than the template's ${bound} ${own}; a policy may only narrow a template's bounds`,
+        );
     };
     wider('minimum', bounds.minimum);
     wider('maximum', bounds.maximum);
@@ -134,7 +159,10 @@ function boundsProblems(at: string, parameter: ParameterSpec, bounds: NarrowBoun
   }
   for (const [i, value] of (bounds.enum ?? []).entries()) {
     const fault = checkParameterValue(parameter, value, pattern);
-    if (fault !== undefined) problems.push(`${at}.enum[${i}]: ${JSON.stringify(value)} is not a value the template allows (it ${fault}); a policy may only narrow a template's bounds`);
+    if (fault !== undefined)
+      problems.push(
+        `${at}.enum[${i}]: ${JSON.stringify(value)} is not a value the template allows (it ${fault}); a policy may only narrow a template's bounds`,
+      );
   }
   return problems;
 }

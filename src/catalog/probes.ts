@@ -11,13 +11,19 @@ const PROBES = ['startupProbe', 'readinessProbe', 'livenessProbe'] as const;
 
 export function probeProblems(spec: TemplateSpec): string[] {
   const listeners = loopbackListeners(spec);
-  const containers = [...spec.containers.map((c, i) => ({ c, at: `spec.containers[${i}]` })), ...spec.initContainers.map((c, i) => ({ c, at: `spec.initContainers[${i}]` }))];
+  const containers = [
+    ...spec.containers.map((c, i) => ({ c, at: `spec.containers[${i}]` })),
+    ...spec.initContainers.map((c, i) => ({ c, at: `spec.initContainers[${i}]` })),
+  ];
   const declared = new Set(containers.flatMap(({ c }) => (c.ports ?? []).map((p) => String(p.containerPort))));
   const problems: string[] = [];
   for (const { c, at } of containers) {
     for (const port of c.ports ?? []) {
       const local = listeners.find((l) => l.port === String(port.containerPort));
-      if (local !== undefined) problems.push(`${at}.ports: containerPort ${port.containerPort} is a listener on loopback only (${local.where}); nothing outside the pod can reach it, so declare no containerPort for it`);
+      if (local !== undefined)
+        problems.push(
+          `${at}.ports: containerPort ${port.containerPort} is a listener on loopback only (${local.where}); nothing outside the pod can reach it, so declare no containerPort for it`,
+        );
     }
     for (const kind of PROBES) {
       const probe = c[kind];
@@ -32,17 +38,23 @@ function networkProbeProblems(at: string, c: V1Container, probe: V1Probe, listen
   if (handler === undefined) return [];
   const { host, port } = (probe.tcpSocket ?? probe.httpGet)!;
   if (host !== undefined && new RegExp(`^${LOOPBACK}$`).test(host)) {
-    return [`${at}.${handler}.host: '${host}' is the node's loopback, not the pod's: the kubelet probes from the node; drop host (the pod IP is the default) or use an exec probe`];
+    return [
+      `${at}.${handler}.host: '${host}' is the node's loopback, not the pod's: the kubelet probes from the node; drop host (the pod IP is the default) or use an exec probe`,
+    ];
   }
   const named = typeof port === 'string' && !/^\d+$/.test(port) && !port.startsWith('$(');
   const number = named ? String((c.ports ?? []).find((p) => p.name === port)?.containerPort ?? '') : String(port);
   if (named && number === '') return [`${at}.${handler}.port: '${port}' is not the name of a port of container ${c.name}`];
   const local = listeners.find((l) => l.port === number);
   if (local !== undefined) {
-    return [`${at}.${handler}: port ${number} listens on loopback only (${local.where}), but the kubelet sends ${handler} probes to the pod IP, so the container would never be ready; use an exec probe that runs inside the container`];
+    return [
+      `${at}.${handler}: port ${number} listens on loopback only (${local.where}), but the kubelet sends ${handler} probes to the pod IP, so the container would never be ready; use an exec probe that runs inside the container`,
+    ];
   }
   if (!declared.has(number)) {
-    return [`${at}.${handler}.port: ${number} is not a containerPort of any container in this template, so no program of the template is known to listen there; declare the port (listening on all addresses) or probe one that is declared`];
+    return [
+      `${at}.${handler}.port: ${number} is not a containerPort of any container in this template, so no program of the template is known to listen there; declare the port (listening on all addresses) or probe one that is declared`,
+    ];
   }
   return [];
 }

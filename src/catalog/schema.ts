@@ -30,8 +30,16 @@ interface Rule {
 function refusingUnknownFields(schema: unknown, top = true): unknown {
   if (Array.isArray(schema)) return schema.map((item) => refusingUnknownFields(item, false));
   if (schema === null || typeof schema !== 'object') return schema;
-  const copy: Schema = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, key === 'x-kubernetes-validations' ? value : refusingUnknownFields(value, false)]));
-  if (!top && copy.type === 'object' && copy.properties !== undefined && copy['x-kubernetes-preserve-unknown-fields'] !== true && copy.additionalProperties === undefined) {
+  const copy: Schema = Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [key, key === 'x-kubernetes-validations' ? value : refusingUnknownFields(value, false)]),
+  );
+  if (
+    !top &&
+    copy.type === 'object' &&
+    copy.properties !== undefined &&
+    copy['x-kubernetes-preserve-unknown-fields'] !== true &&
+    copy.additionalProperties === undefined
+  ) {
     copy.additionalProperties = false;
   }
   return copy;
@@ -54,7 +62,13 @@ export function loaderSchema(crdSchema: Schema = patternTemplateSchema, kind = T
 }
 
 function compile(schema: Schema): (object: unknown) => ErrorObject[] {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, formats: { 'date-time': true, int64: true } });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+    formats: { 'date-time': true, int64: true },
+  });
   for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-map-keys']) ajv.addKeyword({ keyword });
   // The API server refuses a repeated item of a `set` list, and two items of a `map` list with
   // the same keys (Kubernetes docs, "Extend the Kubernetes API with CustomResourceDefinitions").
@@ -63,12 +77,16 @@ function compile(schema: Schema): (object: unknown) => ErrorObject[] {
     errors: true,
     compile(type: string, parent: Schema) {
       const keys = (parent['x-kubernetes-list-map-keys'] as string[] | undefined) ?? [];
-      const identity = (item: unknown): string => (type === 'map' && item !== null && typeof item === 'object' ? JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])) : JSON.stringify(item));
+      const identity = (item: unknown): string =>
+        type === 'map' && item !== null && typeof item === 'object'
+          ? JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k]))
+          : JSON.stringify(item);
       const validate = (data: unknown): boolean => {
         if ((type !== 'set' && type !== 'map') || !Array.isArray(data)) return true;
         const seen = new Set<string>();
         const repeated = data.map(identity).find((id) => seen.size === seen.add(id).size);
-        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors = repeated === undefined ? [] : [{ keyword: 'x-kubernetes-list-type', message: `holds ${repeated} twice`, params: {} }];
+        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors =
+          repeated === undefined ? [] : [{ keyword: 'x-kubernetes-list-type', message: `holds ${repeated} twice`, params: {} }];
         return repeated === undefined;
       };
       return validate;
@@ -93,7 +111,11 @@ function compile(schema: Schema): (object: unknown) => ErrorObject[] {
             return false;
           }
         });
-        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors = failed.map(({ message }) => ({ keyword: 'x-kubernetes-validations', message, params: {} }));
+        (validate as unknown as { errors: Partial<ErrorObject>[] }).errors = failed.map(({ message }) => ({
+          keyword: 'x-kubernetes-validations',
+          message,
+          params: {},
+        }));
         return failed.length === 0;
       };
       return validate;

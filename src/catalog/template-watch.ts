@@ -40,7 +40,12 @@ export class TemplateWatch {
 
   constructor(private readonly deps: TemplateWatchDeps) {
     const { informer, live } = deps;
-    this.sync = new SyncedInformer(informer, { name: 'templates', logger: deps.logger, maxBackoffMs: deps.maxBackoffMs, onListed: () => live.flush() });
+    this.sync = new SyncedInformer(informer, {
+      name: 'templates',
+      logger: deps.logger,
+      maxBackoffMs: deps.maxBackoffMs,
+      onListed: () => live.flush(),
+    });
     // Handlers run inside client-node's informer, while it applies a list or a watch event: one
     // that throws stops the list at that object and the watch with it. So nothing escapes.
     const upsert = (object: TemplateObject): void => {
@@ -63,7 +68,10 @@ export class TemplateWatch {
     const name = verdict.name;
     if (!verdict.valid) {
       this.deps.onInvalidTemplate?.(name);
-      this.deps.logger.warn({ template: name, problems: verdict.problems }, 'PatternTemplate is invalid; its last good version stays in force');
+      this.deps.logger.warn(
+        { template: name, problems: verdict.problems },
+        'PatternTemplate is invalid; its last good version stays in force',
+      );
     }
     const wanted = {
       type: 'Ready',

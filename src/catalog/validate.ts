@@ -5,7 +5,13 @@ import { fileKey, filesVolumeName, isOwnKey } from '../model/keys.js';
 import { FILE_NAME, MAX_LABEL, PARAMETER_NAME, isAnnotationKey, isDnsLabel } from '../template/names.js';
 import { scanPlaceholders } from '../template/placeholders.js';
 import { probeProblems } from './probes.js';
-import { MAX_TEMPLATE_PATTERN_INSTRUCTIONS, checkParameterValue, checkType, compilePattern, expandedSize } from '../template/parameter-value.js';
+import {
+  MAX_TEMPLATE_PATTERN_INSTRUCTIONS,
+  checkParameterValue,
+  checkType,
+  compilePattern,
+  expandedSize,
+} from '../template/parameter-value.js';
 import { compileTemplate } from '../template/compile.js';
 import type { RE2JS } from 're2js';
 import { sizingProblems } from '../template/sizing.js';
@@ -23,7 +29,8 @@ export const MAX_TEMPLATE_DEPTH = 32;
 export function validateTemplate(object: unknown, source: TemplateSource, fallbackName: string): Validated {
   const name = readName(object) ?? fallbackName;
   const deep = deeperThan(object, MAX_TEMPLATE_DEPTH);
-  if (deep !== undefined) return { ok: false, name, problems: [`${deep}: nested more than ${MAX_TEMPLATE_DEPTH} levels deep; no template needs that`] };
+  if (deep !== undefined)
+    return { ok: false, name, problems: [`${deep}: nested more than ${MAX_TEMPLATE_DEPTH} levels deep; no template needs that`] };
   try {
     return validateShaped(object, source, name);
   } catch (error) {
@@ -77,7 +84,8 @@ function deeperThan(object: unknown, limit: number): string | undefined {
     const { value, depth, path } = top;
     if (value === null || typeof value !== 'object') continue;
     if (depth >= limit) return path === '' ? '(top)' : path;
-    for (const [key, item] of Object.entries(value)) stack.push({ value: item, depth: depth + 1, path: Array.isArray(value) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}` });
+    for (const [key, item] of Object.entries(value))
+      stack.push({ value: item, depth: depth + 1, path: Array.isArray(value) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}` });
   }
   return undefined;
 }
@@ -125,11 +133,16 @@ function parameterProblems(spec: TemplateSpec, patterns: Map<string, RE2JS>): st
   // before any is compiled (/validate-template compiles what any client sends).
   const total = Object.values(spec.parameters).reduce((sum, p) => sum + (typeof p.pattern === 'string' ? expandedSize(p.pattern) : 0), 0);
   const compileable = total <= MAX_TEMPLATE_PATTERN_INSTRUCTIONS;
-  if (!compileable) problems.push(`spec.parameters: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`);
+  if (!compileable)
+    problems.push(
+      `spec.parameters: the patterns together expand to about ${total} instructions, more than ${MAX_TEMPLATE_PATTERN_INSTRUCTIONS}; simplify them`,
+    );
   for (const [name, parameter] of Object.entries(spec.parameters)) {
     const at = `spec.parameters.${name}`;
-    if (!PARAMETER_NAME.test(name) || name.length > MAX_LABEL) problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
-    const re = parameter.pattern === undefined || !compileable ? undefined : compilePattern(parameter as ParameterSpec & { pattern: string });
+    if (!PARAMETER_NAME.test(name) || name.length > MAX_LABEL)
+      problems.push(`${at}: parameter names are lower-case words joined by '-' (no dots)`);
+    const re =
+      parameter.pattern === undefined || !compileable ? undefined : compilePattern(parameter as ParameterSpec & { pattern: string });
     const patternFault = typeof re === 'string' ? re : undefined;
     if (re !== undefined && typeof re !== 'string') patterns.set(name, re);
     problems.push(...boundProblems(at, parameter, patternFault));
@@ -149,10 +162,13 @@ function parameterProblems(spec: TemplateSpec, patterns: Map<string, RE2JS>): st
 function boundProblems(at: string, parameter: ParameterSpec, patternFault: string | undefined): string[] {
   const problems: string[] = [];
   const numeric = parameter.type === 'integer' || parameter.type === 'number';
-  if (!numeric && (parameter.minimum !== undefined || parameter.maximum !== undefined)) problems.push(`${at}: minimum and maximum apply only to integer and number parameters`);
-  if (parameter.type !== 'string' && (parameter.pattern !== undefined || parameter.maxLength !== undefined)) problems.push(`${at}: pattern and maxLength apply only to string parameters`);
+  if (!numeric && (parameter.minimum !== undefined || parameter.maximum !== undefined))
+    problems.push(`${at}: minimum and maximum apply only to integer and number parameters`);
+  if (parameter.type !== 'string' && (parameter.pattern !== undefined || parameter.maxLength !== undefined))
+    problems.push(`${at}: pattern and maxLength apply only to string parameters`);
   if (parameter.pattern !== undefined) {
-    if (!parameter.pattern.startsWith('^') || !parameter.pattern.endsWith('$')) problems.push(`${at}.pattern: must be anchored with ^ and $ so it bounds the whole value`);
+    if (!parameter.pattern.startsWith('^') || !parameter.pattern.endsWith('$'))
+      problems.push(`${at}.pattern: must be anchored with ^ and $ so it bounds the whole value`);
     if (patternFault !== undefined) problems.push(`${at}.pattern: ${patternFault}`);
   }
   // Parameter values come from pod annotations, which any pod author writes: a string that is
@@ -182,7 +198,8 @@ function objectProblems(name: string, spec: TemplateSpec): string[] {
     const at = `spec.volumes[${i}].name`;
     if (!isDnsLabel(v.name)) problems.push(`${at}: '${v.name}' must be a DNS label`);
     if (volumes.has(v.name)) problems.push(`${at}: '${v.name}' is declared twice`);
-    if (v.name === filesVolumeName(name) && Object.keys(spec.files).length > 0) problems.push(`${at}: '${v.name}' is reserved for the template's files`);
+    if (v.name === filesVolumeName(name) && Object.keys(spec.files).length > 0)
+      problems.push(`${at}: '${v.name}' is reserved for the template's files`);
     volumes.add(v.name);
   }
   for (const file of Object.keys(spec.files)) {
@@ -207,7 +224,8 @@ function placeholderProblems(spec: TemplateSpec): string[] {
   const { parameters, pattern: _pattern, description: _description, ...rendered } = spec;
   walkStrings(rendered, '', (path, text, isKey) => {
     const { refs, malformed } = scanPlaceholders(text);
-    for (const bad of malformed) problems.push(`spec.${path}: '${bad}' is not a placeholder; use $(params.NAME), $(pod.name) or $(pod.namespace)`);
+    for (const bad of malformed)
+      problems.push(`spec.${path}: '${bad}' is not a placeholder; use $(params.NAME), $(pod.name) or $(pod.namespace)`);
     if (isKey && refs.length > 0) problems.push(`spec.${path}: placeholders may appear only in values, not in keys`);
     for (const ref of refs) {
       if (!ref.startsWith('params.')) continue;
@@ -217,7 +235,9 @@ function placeholderProblems(spec: TemplateSpec): string[] {
       if (parameter === undefined) {
         problems.push(`spec.${path}: $(${ref}) names an undeclared parameter; declare it under spec.parameters`);
       } else if (SENSITIVE.some((re) => re.test(path)) && !isTightlyBound(parameter)) {
-        problems.push(`spec.${path}: $(${ref}) sets an image, privilege or host path, so its parameter needs an enum (or, for numbers, minimum and maximum)`);
+        problems.push(
+          `spec.${path}: $(${ref}) sets an image, privilege or host path, so its parameter needs an enum (or, for numbers, minimum and maximum)`,
+        );
       }
     }
   });
@@ -226,7 +246,8 @@ function placeholderProblems(spec: TemplateSpec): string[] {
 
 function isTightlyBound(parameter: ParameterSpec): boolean {
   if (parameter.enum !== undefined) return true;
-  if (parameter.type === 'integer' || parameter.type === 'number') return parameter.minimum !== undefined && parameter.maximum !== undefined;
+  if (parameter.type === 'integer' || parameter.type === 'number')
+    return parameter.minimum !== undefined && parameter.maximum !== undefined;
   return false;
 }
 

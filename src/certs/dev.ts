@@ -35,7 +35,13 @@ export async function ensureCertificateFiles(paths: CertificatePaths, logger: Lo
   await writeFile(paths.keyFile, generated.keyPem, { mode: 0o600 });
   await writeFile(paths.certFile, generated.certPem, { mode: 0o644 });
   logger.warn(
-    { certFile: paths.certFile, keyFile: paths.keyFile, caFile, names: generated.subjectAltNames, notAfter: generated.notAfter.toISOString() },
+    {
+      certFile: paths.certFile,
+      keyFile: paths.keyFile,
+      caFile,
+      names: generated.subjectAltNames,
+      notAfter: generated.notAfter.toISOString(),
+    },
     'generated a development TLS certificate (the defaults were absent); use a real one in a cluster',
   );
 }

@@ -74,7 +74,9 @@ export async function generateCertificates(options: GenerateOptions = {}): Promi
   const ca = options.ca === undefined ? await createCa(caDays, now) : await importCa(options.ca);
   if (ca.cert.notAfter.getTime() < now.getTime() + days * DAY_MS) {
     // A leaf outliving its CA fails verification on the day the CA expires, with no warning.
-    throw new Error(`the CA expires on ${ca.cert.notAfter.toISOString()}, before a ${days}-day certificate would: rotate the CA or pass fewer days`);
+    throw new Error(
+      `the CA expires on ${ca.cert.notAfter.toISOString()}, before a ${days}-day certificate would: rotate the CA or pass fewer days`,
+    );
   }
 
   const keys = await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
@@ -90,7 +92,9 @@ export async function generateCertificates(options: GenerateOptions = {}): Promi
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([options.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        options.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth,
+      ]),
       new x509.SubjectAlternativeNameExtension([
         ...dnsNames.map((value) => ({ type: 'dns' as const, value })),
         ...ipAddresses.map((value) => ({ type: 'ip' as const, value })),
@@ -125,7 +129,10 @@ function checkOptions(dnsNames: string[], ipAddresses: string[], days: number, c
     }
   }
   for (const ip of ipAddresses) if (isIP(ip) === 0) problems.push(`'${ip}' is not an IPv4 or IPv6 address`);
-  for (const [label, value] of [['days', days], ['caDays', caDays]] as const) {
+  for (const [label, value] of [
+    ['days', days],
+    ['caDays', caDays],
+  ] as const) {
     if (!Number.isInteger(value) || value < 1) problems.push(`${label} must be a whole number of at least 1, not ${value}`);
   }
   if (problems.length > 0) throw new Error(`cannot make certificates: ${problems.join('; ')}`);

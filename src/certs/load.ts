@@ -17,7 +17,12 @@ export interface CertificatePair {
 }
 
 /** Reads and validates the pair; throws an Error whose message says what is wrong with which file. */
-export async function loadCertificatePair(certFile: string, keyFile: string, now: Date = new Date(), clientCaFile?: string): Promise<CertificatePair> {
+export async function loadCertificatePair(
+  certFile: string,
+  keyFile: string,
+  now: Date = new Date(),
+  clientCaFile?: string,
+): Promise<CertificatePair> {
   // Read together, reported in order: with more than one file missing, the certificate is named
   // first whichever read fails first.
   const reads = await Promise.allSettled([
@@ -26,7 +31,11 @@ export async function loadCertificatePair(certFile: string, keyFile: string, now
     clientCaFile === undefined ? undefined : readText(clientCaFile, 'client CA'),
   ]);
   for (const read of reads) if (read.status === 'rejected') throw read.reason;
-  const [certPem, keyPem, clientCaPem] = reads.map((read) => (read as PromiseFulfilledResult<string | undefined>).value) as [string, string, string | undefined];
+  const [certPem, keyPem, clientCaPem] = reads.map((read) => (read as PromiseFulfilledResult<string | undefined>).value) as [
+    string,
+    string,
+    string | undefined,
+  ];
   const pair = validateCertificatePair(certPem, keyPem, now, { certFile, keyFile });
   if (clientCaPem === undefined || clientCaFile === undefined) return pair;
   validateClientCa(clientCaPem, clientCaFile);
@@ -70,7 +79,9 @@ export function validateCertificatePair(
     throw new Error(`${files.keyFile} is not a PEM private key (${(error as Error).message})`);
   }
   if (!cert.checkPrivateKey(key)) {
-    throw new Error(`${files.keyFile} does not belong to ${files.certFile} (subject ${cert.subject}): install the key made with this certificate`);
+    throw new Error(
+      `${files.keyFile} does not belong to ${files.certFile} (subject ${cert.subject}): install the key made with this certificate`,
+    );
   }
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);

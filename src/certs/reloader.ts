@@ -65,7 +65,11 @@ export class CertificateReloader {
   /** Starts the directory watch and the periodic check. */
   start(): void {
     const { logger } = this.options;
-    const files = [this.options.certFile, this.options.keyFile, ...(this.options.clientCaFile === undefined ? [] : [this.options.clientCaFile])];
+    const files = [
+      this.options.certFile,
+      this.options.keyFile,
+      ...(this.options.clientCaFile === undefined ? [] : [this.options.clientCaFile]),
+    ];
     for (const dir of new Set(files.map((file) => dirname(file)))) {
       try {
         const watcher = watch(dir, { persistent: false }, () => this.schedule());
@@ -125,10 +129,20 @@ export class CertificateReloader {
       return;
     }
     this.lastError = undefined;
-    if (pair.fingerprint === this.current?.fingerprint && pair.keyPem === this.current.keyPem && pair.clientCaPem === this.current.clientCaPem) return;
+    if (
+      pair.fingerprint === this.current?.fingerprint &&
+      pair.keyPem === this.current.keyPem &&
+      pair.clientCaPem === this.current.clientCaPem
+    )
+      return;
     // The new context replaces the old one whole: the client CA goes in again, or client
     // certificates would stop verifying at the first serving-certificate rotation.
-    for (const target of this.targets) target.setSecureContext({ cert: pair.certPem, key: pair.keyPem, ...(pair.clientCaPem === undefined ? {} : { ca: pair.clientCaPem }) });
+    for (const target of this.targets)
+      target.setSecureContext({
+        cert: pair.certPem,
+        key: pair.keyPem,
+        ...(pair.clientCaPem === undefined ? {} : { ca: pair.clientCaPem }),
+      });
     logger.info(
       { subject: pair.subject, fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString(), previous: this.current?.fingerprint },
       'TLS certificate reloaded',

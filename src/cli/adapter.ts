@@ -48,23 +48,31 @@ const DEFAULT_INTERVAL: Record<string, number> = { 'redis-slowlog': 10, storm: 6
 
 function integer(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${text}'`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got '${text}'`);
   return value;
 }
 
-export async function run(argv: string[], io: Io = processIo, adapterIo: AdapterIo = processAdapterIo, signal?: AbortSignal): Promise<number> {
+export async function run(
+  argv: string[],
+  io: Io = processIo,
+  adapterIo: AdapterIo = processAdapterIo,
+  signal?: AbortSignal,
+): Promise<number> {
   return guard(io, usage, async () => {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: FLAGS });
     if (values.help === true) return (io.stdout(usage), 0);
     const [kind, ...extra] = positionals;
-    if (kind === undefined || !(kind in DEFAULT_INTERVAL) || extra.length > 0) throw new UsageError(`give one KIND: ${Object.keys(DEFAULT_INTERVAL).join(', ')}`);
+    if (kind === undefined || !(kind in DEFAULT_INTERVAL) || extra.length > 0)
+      throw new UsageError(`give one KIND: ${Object.keys(DEFAULT_INTERVAL).join(', ')}`);
     const intervalMs = integer('interval', values.interval ?? String(DEFAULT_INTERVAL[kind]), 1, 86_400) * 1000;
     const once = pollerFor(kind, values);
     if (kind === 'log-normalizer') {
       const created = createLogFiles(String(values.dir), fileNames(String(values.create)));
       if (created.length > 0) adapterIo.diagnostic('created log files for the app to append to', { files: created });
       if (values['create-only'] === true) return 0;
-    } else if (values.create !== '' || values['create-only'] === true) throw new UsageError('--create and --create-only are log-normalizer flags');
+    } else if (values.create !== '' || values['create-only'] === true)
+      throw new UsageError('--create and --create-only are log-normalizer flags');
     const stop = signal ?? stopSignal();
     adapterIo.diagnostic(`adapter ${kind} started`, { intervalMs });
     await pollUntilAborted(() => once(adapterIo, stop), intervalMs, stop, adapterIo);
@@ -78,7 +86,12 @@ type Values = { [K in keyof typeof FLAGS]?: string | boolean };
 function pollerFor(kind: string, values: Values): (io: AdapterIo, stop: AbortSignal) => void | Promise<void> {
   const timeoutMs = 5_000;
   if (kind === 'redis-slowlog') {
-    const options = { host: String(values['redis-host']), port: integer('redis-port', String(values['redis-port']), 1, 65_535), count: integer('count', String(values.count), 1, 10_000), timeoutMs };
+    const options = {
+      host: String(values['redis-host']),
+      port: integer('redis-port', String(values['redis-port']), 1, 65_535),
+      count: integer('count', String(values.count), 1, 10_000),
+      timeoutMs,
+    };
     const state: SlowlogState = { lastId: undefined };
     return (io, stop) => pollSlowlog(options, state, io, stop);
   }
@@ -87,15 +100,26 @@ function pollerFor(kind: string, values: Values): (io: AdapterIo, stop: AbortSig
     if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
     const system = String(values['system-stats']);
     if (!['0', '1', 'false', 'true'].includes(system)) throw new UsageError(`--system-stats must be 0 or 1, got '${system}'`);
-    const options = { url, window: integer('window', String(values.window), 1, 31_536_000), system: system === '1' || system === 'true', timeoutMs };
+    const options = {
+      url,
+      window: integer('window', String(values.window), 1, 31_536_000),
+      system: system === '1' || system === 'true',
+      timeoutMs,
+    };
     return (io, stop) => pollStorm(options, io, stop);
   }
   if (values.dir === undefined) throw new UsageError('--dir is required for log-normalizer');
   const format = String(values.format) as LineFormat;
   if (!LINE_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${LINE_FORMATS.join(', ')}, got '${format}'`);
   const files = String(values.files);
-  if (!/^[A-Za-z0-9_.*-]+$/.test(files)) throw new UsageError(`--files must be a file-name glob of letters, digits, '.', '_', '-' and '*', got '${files}'`);
-  const options = { dir: String(values.dir), files, format, maxFileBytes: integer('max-file-mib', String(values['max-file-mib']), 1, 1_048_576) * 1024 * 1024 };
+  if (!/^[A-Za-z0-9_.*-]+$/.test(files))
+    throw new UsageError(`--files must be a file-name glob of letters, digits, '.', '_', '-' and '*', got '${files}'`);
+  const options = {
+    dir: String(values.dir),
+    files,
+    format,
+    maxFileBytes: integer('max-file-mib', String(values['max-file-mib']), 1, 1_048_576) * 1024 * 1024,
+  };
   const positions: Positions = new Map();
   return (io) => pollLogs(options, positions, io);
 }

@@ -55,12 +55,25 @@ check fails.
 `;
 
 const FLAGS = {
-  namespace: { type: 'string', short: 'n' }, filename: { type: 'string', short: 'f', multiple: true },
-  kubeconfig: { type: 'string' }, context: { type: 'string' }, pre: { type: 'boolean' }, chain: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  namespace: { type: 'string', short: 'n' },
+  filename: { type: 'string', short: 'f', multiple: true },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  pre: { type: 'boolean' },
+  chain: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  let values: { namespace?: string; filename?: string[]; kubeconfig?: string; context?: string; pre?: boolean; chain?: boolean; help?: boolean };
+  let values: {
+    namespace?: string;
+    filename?: string[];
+    kubeconfig?: string;
+    context?: string;
+    pre?: boolean;
+    chain?: boolean;
+    help?: boolean;
+  };
   let refs: ObjectRef[];
   try {
     const parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
@@ -88,7 +101,13 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     try {
       const object = await readObject(config, ref, namespace);
       const found = findPodTemplate(object);
-      if ('found' in found) pods.push({ label: labelOf(object), namespace, pod: found.template, ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}) });
+      if ('found' in found)
+        pods.push({
+          label: labelOf(object),
+          namespace,
+          pod: found.template,
+          ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}),
+        });
       else io.stderr(`podpattern check: ${ref.text} has no pod template to check\n`);
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
@@ -113,7 +132,8 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 function checkModes(values: { filename?: string[]; pre?: boolean; chain?: boolean }, refs: ObjectRef[]): void {
   const pods = refs.length > 0 || (values.filename ?? []).length > 0;
   if (values.pre === true && pods) throw new UsageError('--pre checks the cluster before an install: give it no pods or workloads');
-  if (values.chain === true && (values.pre === true || !pods)) throw new UsageError('--chain follows pods through admission: give it -f POD.yaml or KIND/NAME, without --pre');
+  if (values.chain === true && (values.pre === true || !pods))
+    throw new UsageError('--chain follows pods through admission: give it -f POD.yaml or KIND/NAME, without --pre');
 }
 
 async function precheck(config: KubeConfig, namespace: string): Promise<Finding[]> {
@@ -121,7 +141,13 @@ async function precheck(config: KubeConfig, namespace: string): Promise<Finding[
   try {
     version = await fetchServerVersion(config);
   } catch (error) {
-    return [fail('Kubernetes API', explainFailure(error, 'reach the API server', config), 'check the kubeconfig context (kubectl config current-context) and that the cluster is up')];
+    return [
+      fail(
+        'Kubernetes API',
+        explainFailure(error, 'reach the API server', config),
+        'check the kubeconfig context (kubectl config current-context) and that the cluster is up',
+      ),
+    ];
   }
   return [ok('Kubernetes API', `${config.getCurrentCluster()?.server} answers`), ...(await preflight(config, version, namespace))];
 }
@@ -146,7 +172,9 @@ function readPods(files: string[], io: Io): PodInput[] | undefined {
     const found = findPodTemplate(object);
     if (!('found' in found)) return [];
     const namespace = (object as { metadata?: { namespace?: unknown } }).metadata?.namespace;
-    const misplaced = misplacedAnnotations(object as { metadata?: { annotations?: unknown } }, found.found.path).map((key) => misplacedMessage(key, found.found.path));
+    const misplaced = misplacedAnnotations(object as { metadata?: { annotations?: unknown } }, found.found.path).map((key) =>
+      misplacedMessage(key, found.found.path),
+    );
     return [
       {
         label: labelOf(object),
@@ -165,9 +193,17 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
     version = await fetchServerVersion(config);
   } catch (error) {
     // Nothing else can be checked: one line, not one per check.
-    return [fail('Kubernetes API', explainFailure(error, 'reach the API server', config), 'check the kubeconfig context (kubectl config current-context) and that the cluster is up')];
+    return [
+      fail(
+        'Kubernetes API',
+        explainFailure(error, 'reach the API server', config),
+        'check the kubeconfig context (kubectl config current-context) and that the cluster is up',
+      ),
+    ];
   }
-  const findings: Finding[] = [ok('Kubernetes API', `${config.getCurrentCluster()?.server} answers (Kubernetes ${version.major}.${version.minor})`)];
+  const findings: Finding[] = [
+    ok('Kubernetes API', `${config.getCurrentCluster()?.server} answers (Kubernetes ${version.major}.${version.minor})`),
+  ];
   const report = await checkInstall(config);
   findings.push(...report.findings);
   const selectors = report.selectors;
@@ -184,13 +220,24 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
     findings.push(selectors === undefined ? skip(`namespace ${name}`, why) : checkNamespace(object, selectors));
     if (selectors === undefined) continue;
     const fetched = await fetchPolicy(config, name);
-    const policy = fetched.finding === undefined ? checkPolicy(object, fetched.object, undefined) : { finding: fetched.finding, policy: 'unreadable' as const };
+    const policy =
+      fetched.finding === undefined
+        ? checkPolicy(object, fetched.object, undefined)
+        : { finding: fetched.finding, policy: 'unreadable' as const };
     findings.push(policy.finding);
     policies.set(name, policy.policy);
   }
   if (pods.length > 0) {
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
-    const context = { selectors, catalog, read, policies, version, why, namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config) };
+    const context = {
+      selectors,
+      catalog,
+      read,
+      policies,
+      version,
+      why,
+      namespaceOf: (pod: PodInput) => pod.namespace ?? namespace ?? contextNamespace(config),
+    };
     for (const pod of pods) findings.push(...podFindings(pod, context));
     if (chain && catalog !== undefined) for (const pod of pods) findings.push(...(await chainFindings(config, pod, context)));
   }
@@ -212,20 +259,46 @@ function podFindings(
 ): Finding[] {
   const { selectors, catalog, version, why } = context;
   // The commonest "why was my pod not injected": said first, as the verdict below follows from it.
-  const findings = (pod.misplaced ?? []).map((message) => warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'));
+  const findings = (pod.misplaced ?? []).map((message) =>
+    warn(`pod ${pod.label}`, message, 'podpattern reads only the annotations of the pods the workload creates'),
+  );
   const name = context.namespaceOf(pod);
   const object = context.read.get(name);
   if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
   else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
-  else findings.push(...checkPod(pod.label, pod.pod, { webhooks: selectors, namespace: object, catalog, serverVersion: version, policy: context.policies.get(name), ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) }));
+  else
+    findings.push(
+      ...checkPod(pod.label, pod.pod, {
+        webhooks: selectors,
+        namespace: object,
+        catalog,
+        serverVersion: version,
+        policy: context.policies.get(name),
+        ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}),
+      }),
+    );
   return findings;
 }
 
 /** --chain: the pod's admission steps and its dry run, or why they were not checked. */
-async function chainFindings(config: KubeConfig, pod: PodInput, context: { catalog: Catalog | undefined; read: Map<string, V1Namespace | undefined>; version: ServerVersion; namespaceOf: (pod: PodInput) => string }): Promise<Finding[]> {
+async function chainFindings(
+  config: KubeConfig,
+  pod: PodInput,
+  context: {
+    catalog: Catalog | undefined;
+    read: Map<string, V1Namespace | undefined>;
+    version: ServerVersion;
+    namespaceOf: (pod: PodInput) => string;
+  },
+): Promise<Finding[]> {
   const name = context.namespaceOf(pod);
   const namespace = context.read.get(name);
-  if (namespace === undefined || context.catalog === undefined) return [skip(`chain ${pod.label}`, `namespace ${name} could not be read (above)`)];
-  const options = engineOptions(name, { namespace, serverVersion: context.version, ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}) });
+  if (namespace === undefined || context.catalog === undefined)
+    return [skip(`chain ${pod.label}`, `namespace ${name} could not be read (above)`)];
+  const options = engineOptions(name, {
+    namespace,
+    serverVersion: context.version,
+    ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}),
+  });
   return checkChain(config, { label: pod.label, namespace, pod: pod.pod, catalog: context.catalog, options });
 }

@@ -37,7 +37,9 @@ export function loadCatalog(dir: string | undefined, io: Io): Catalog {
   }
   const catalog = buildCatalog(layers);
   for (const failure of catalog.failures()) {
-    io.stderr(`warning: template ${failure.name} (${failure.source}) is invalid and left out:\n${failure.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    io.stderr(
+      `warning: template ${failure.name} (${failure.source}) is invalid and left out:\n${failure.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+    );
   }
   return catalog;
 }
@@ -61,7 +63,11 @@ export function engineOptions(values: OptionFlags): InjectOptions {
   const version = values['kube-version'] ?? DEFAULT_KUBE_VERSION;
   const match = /^v?(\d+)\.(\d+)(\.\d+)?$/.exec(version);
   if (match === null) throw new UsageError(`--kube-version must look like 1.30, got '${version}'`);
-  const options: InjectOptions = { nativeSidecars: mode, namespace: values.namespace ?? 'default', serverVersion: { major: Number(match[1]), minor: Number(match[2]) } };
+  const options: InjectOptions = {
+    nativeSidecars: mode,
+    namespace: values.namespace ?? 'default',
+    serverVersion: { major: Number(match[1]), minor: Number(match[2]) },
+  };
   const annotations: Record<string, string> = {};
   for (const pair of values['namespace-annotation'] ?? []) {
     const equals = pair.indexOf('=');
@@ -84,7 +90,9 @@ export function assumptions(options: InjectOptions, values: OptionFlags, declare
     annotations.length === 0
       ? 'namespace annotations: none, so no namespace defaults; set with --namespace-annotation KEY=VALUE'
       : `namespace annotations: ${annotations.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} (as in a namespace labelled ${DEFAULTS_LABEL}=enabled)`,
-    ...(declared.length === 0 ? [] : [`Namespace objects in the input give their own annotations and labels, for manifests in them: ${declared.join(', ')}`]),
+    ...(declared.length === 0
+      ? []
+      : [`Namespace objects in the input give their own annotations and labels, for manifests in them: ${declared.join(', ')}`]),
   ];
 }
 
@@ -150,7 +158,8 @@ export function runOnManifests(argv: string[], io: Io, withOutput: boolean): Man
   const output = String((values as { output?: string }).output ?? 'yaml');
   if (output !== 'yaml' && output !== 'json') throw new UsageError(`-o must be yaml or json, got '${output}'`);
   const files = values.filename ?? [];
-  if (files.length === 0) throw new UsageError('-f FILE is required (use -f - for standard input; repeat -f for more files, -R to read directories recursively)');
+  if (files.length === 0)
+    throw new UsageError('-f FILE is required (use -f - for standard input; repeat -f for more files, -R to read directories recursively)');
   const options = engineOptions(values);
   const catalog = loadCatalog(values['catalog-dir'], io);
   const { documents, problems } = readAll(files, values.recursive === true, io);
@@ -216,13 +225,21 @@ function expand(file: string, recursive: boolean, problems: string[], depth = 0)
     if (directory) return recursive ? expand(path, recursive, problems, depth + 1) : [];
     return MANIFEST_EXTENSIONS.some((ext) => entry.endsWith(ext)) ? [path] : [];
   });
-  if (found.length === 0 && depth === 0) problems.push(`${file}: a directory with no ${MANIFEST_EXTENSIONS.join(', ')} files${recursive ? '' : ' (-R reads its subdirectories)'}`);
+  if (found.length === 0 && depth === 0)
+    problems.push(
+      `${file}: a directory with no ${MANIFEST_EXTENSIONS.join(', ')} files${recursive ? '' : ' (-R reads its subdirectories)'}`,
+    );
   return found;
 }
 
 function describeError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  const words: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory' };
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'not a directory',
+  };
   return code === undefined ? (error as Error).message : `${words[code] ?? 'cannot be read'} (${code})`;
 }
 
@@ -231,8 +248,10 @@ function notKubernetes(documents: Documents): string | undefined {
   if (documents.length === 0) return 'no Kubernetes objects in it (the file is empty)';
   for (const [index, object] of objectsOf(documents).entries()) {
     const o = object as { apiVersion?: unknown; kind?: unknown } | null;
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) return `object ${index + 1} is ${Array.isArray(o) ? 'a list' : `the ${typeof o} ${JSON.stringify(o).slice(0, 40)}`}, not a Kubernetes object`;
-    if (typeof o.kind !== 'string' || typeof o.apiVersion !== 'string') return `object ${index + 1} (${labelOf(o)}) is not a Kubernetes object: it needs apiVersion and kind`;
+    if (o === null || typeof o !== 'object' || Array.isArray(o))
+      return `object ${index + 1} is ${Array.isArray(o) ? 'a list' : `the ${typeof o} ${JSON.stringify(o).slice(0, 40)}`}, not a Kubernetes object`;
+    if (typeof o.kind !== 'string' || typeof o.apiVersion !== 'string')
+      return `object ${index + 1} (${labelOf(o)}) is not a Kubernetes object: it needs apiVersion and kind`;
   }
   return undefined;
 }
@@ -241,7 +260,13 @@ function notKubernetes(documents: Documents): string | undefined {
  * Parses a command's flags (strict), answering --help and bad flags itself: the values, or the
  * exit code to return (0 after help, 2 after a usage error).
  */
-export function parseFlags<T>(command: string, argv: string[], options: NonNullable<ParseArgsConfig['options']>, help: string, io: Io): { values: T } | { exit: number } {
+export function parseFlags<T>(
+  command: string,
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+  help: string,
+  io: Io,
+): { values: T } | { exit: number } {
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }));

@@ -40,7 +40,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 /** The pages for the built-in catalog, with the examples found in `examplesDir`. */
 export function renderBuiltinDocs(examplesDir: string): DocPage[] {
   const { templates, failures } = loadBuiltinTemplates();
-  if (failures.length > 0) throw new Error(`the built-in catalog has invalid templates: ${failures.map((f) => `${f.name}: ${f.problems.join('; ')}`).join(' | ')}`);
+  if (failures.length > 0)
+    throw new Error(
+      `the built-in catalog has invalid templates: ${failures.map((f) => `${f.name}: ${f.problems.join('; ')}`).join(' | ')}`,
+    );
   return renderCatalogDocs(templates, readExamples(templates, examplesDir));
 }
 
@@ -59,6 +62,8 @@ function checkPages(pages: DocPage[], dir: string, io: Io): number {
     return !existsSync(file) || readFileSync(file, 'utf8') !== page.text;
   });
   if (stale.length === 0) return 0;
-  io.stderr(`podpattern: ${stale.map((p) => join(dir, p.file)).join(', ')} ${stale.length === 1 ? 'is' : 'are'} out of date; run 'npm run docs'\n`);
+  io.stderr(
+    `podpattern: ${stale.map((p) => join(dir, p.file)).join(', ')} ${stale.length === 1 ? 'is' : 'are'} out of date; run 'npm run docs'\n`,
+  );
   return 1;
 }

@@ -51,7 +51,8 @@ function resultLines(result: InjectionResult): string[] {
       return [`  ${SKIPS[result.reason]}`];
     case 'denied': {
       const lines = ['  DENIED: the pod would be refused, nothing is injected.'];
-      for (const problem of result.problems) lines.push(`  - [${problem.code}]${problem.template ? ` ${problem.template}:` : ''} ${problem.message}`);
+      for (const problem of result.problems)
+        lines.push(`  - [${problem.code}]${problem.template ? ` ${problem.template}:` : ''} ${problem.message}`);
       return lines;
     }
     case 'injected': {
@@ -78,11 +79,13 @@ function placement(pod: PodLike): string[] {
   const lines: string[] = [];
   const nativeAdded = status.initContainers.filter((name) => native.has(name));
   const initAdded = status.initContainers.filter((name) => !native.has(name));
-  if (nativeAdded.length > 0) lines.push(`  added as native sidecars (init containers with restartPolicy: Always): ${nativeAdded.join(', ')}`);
+  if (nativeAdded.length > 0)
+    lines.push(`  added as native sidecars (init containers with restartPolicy: Always): ${nativeAdded.join(', ')}`);
   if (status.containers.length > 0) lines.push(`  added as containers: ${status.containers.join(', ')}`);
   if (initAdded.length > 0) lines.push(`  added as init containers: ${initAdded.join(', ')}`);
   const policy = pod.spec?.restartPolicy;
-  if (policy === 'Never' || policy === 'OnFailure') lines.push(`  the pod runs to completion (restartPolicy: ${policy}), so every long-running container added is a native sidecar`);
+  if (policy === 'Never' || policy === 'OnFailure')
+    lines.push(`  the pod runs to completion (restartPolicy: ${policy}), so every long-running container added is a native sidecar`);
   return lines;
 }
 

@@ -52,7 +52,11 @@ export function injectDocuments(documents: Documents, catalog: Catalog, options:
     const view = viewFor(namespace, annotations);
     // Its labels too, for templates' availability; the API server gives every namespace its name as a label.
     const namespaceLabels = { [NAMESPACE_NAME_LABEL]: namespace.name, ...namespace.labels };
-    const result = injectManifest(object, catalog, { ...options, namespaceAnnotations: view.annotations ?? namespace.annotations, namespaceLabels });
+    const result = injectManifest(object, catalog, {
+      ...options,
+      namespaceAnnotations: view.annotations ?? namespace.annotations,
+      namespaceLabels,
+    });
     if (view.warning !== undefined && result.site !== undefined) result.warnings.unshift(`${result.label}: ${view.warning}`);
     return result;
   });

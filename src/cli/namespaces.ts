@@ -25,7 +25,11 @@ export function declaredNamespaces(objects: unknown[]): Map<string, DeclaredName
   const found = new Map<string, DeclaredNamespace>();
   for (const object of objects as Meta[]) {
     if (object?.kind !== 'Namespace' || typeof object.metadata?.name !== 'string') continue;
-    found.set(object.metadata.name, { name: object.metadata.name, annotations: strings(object.metadata.annotations), labels: strings(object.metadata.labels) });
+    found.set(object.metadata.name, {
+      name: object.metadata.name,
+      annotations: strings(object.metadata.annotations),
+      labels: strings(object.metadata.labels),
+    });
   }
   return found;
 }
@@ -42,13 +46,19 @@ export function viewFor(namespace: DeclaredNamespace, podAnnotations: Record<str
   const where = `Namespace/${namespace.name} in the input`;
   const mode = namespace.labels[INJECTION_LABEL];
   if (mode !== 'enabled' && mode !== 'required') {
-    return { annotations: undefined, warning: `${where} is not labelled ${INJECTION_LABEL}=enabled (or required), so in a cluster podpattern never sees its pods; injected here as if it were` };
+    return {
+      annotations: undefined,
+      warning: `${where} is not labelled ${INJECTION_LABEL}=enabled (or required), so in a cluster podpattern never sees its pods; injected here as if it were`,
+    };
   }
   const givesDefaults = Object.values(PATTERN_KEYS).some((key) => namespace.annotations[key] !== undefined);
   const labelled = namespace.labels[DEFAULTS_LABEL] === 'enabled';
   const podAsks = Object.keys(podAnnotations).some((key) => isDomainKey(key) || parseTemplateKey(key) !== undefined);
   if (givesDefaults && !labelled && !podAsks) {
-    return { annotations: {}, warning: `${where} gives podpattern defaults in its annotations but is not labelled ${DEFAULTS_LABEL}=enabled, so in a cluster its pods that carry no podpattern annotation never reach podpattern: the defaults are not applied` };
+    return {
+      annotations: {},
+      warning: `${where} gives podpattern defaults in its annotations but is not labelled ${DEFAULTS_LABEL}=enabled, so in a cluster its pods that carry no podpattern annotation never reach podpattern: the defaults are not applied`,
+    };
   }
   return { annotations: namespace.annotations };
 }

@@ -47,14 +47,25 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     if (chosen.problems.length > 0) return fail(io, chosen.problems);
     const { objects, problems } = compilePolicies(chosen.templates, { ownNamespace: values.namespace });
     if (problems.length > 0) return fail(io, problems);
-    objects.push(...workloadWarningPolicies(chosen.templates.map((template) => template.name), { ownNamespace: values.namespace }));
-    io.stdout(values.output === 'json' ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n` : objects.map(writeDocument).join('---\n'));
+    objects.push(
+      ...workloadWarningPolicies(
+        chosen.templates.map((template) => template.name),
+        { ownNamespace: values.namespace },
+      ),
+    );
+    io.stdout(
+      values.output === 'json'
+        ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`
+        : objects.map(writeDocument).join('---\n'),
+    );
     return 0;
   });
 }
 
 function fail(io: Io, problems: string[]): number {
-  io.stderr(`podpattern: cannot compile (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  io.stderr(
+    `podpattern: cannot compile (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+  );
   return 1;
 }
 
@@ -71,7 +82,8 @@ function readTemplateFiles(files: string[], io: Io): { templates: Template[]; pr
     }
     const parsed = parseTemplates(text, `file:${file === '-' ? 'stdin' : file}`);
     templates.push(...parsed.templates);
-    for (const failure of parsed.failures) problems.push(...failure.problems.map((p) => `${failure.name} (${failure.source}) is invalid: ${p}`));
+    for (const failure of parsed.failures)
+      problems.push(...failure.problems.map((p) => `${failure.name} (${failure.source}) is invalid: ${p}`));
   }
   if (problems.length === 0 && templates.length === 0) problems.push(`no PatternTemplate in ${files.join(', ')}`);
   return { templates, problems };
@@ -84,7 +96,16 @@ function catalogTemplates(names: string[], dir: string | undefined, io: Io): { t
   for (const name of new Set(names)) {
     const template = catalog.get(name);
     if (template !== undefined) templates.push(template);
-    else problems.push(`no template named '${name}'${didYouMean(name, catalog.list().map((t) => t.name))}; the templates are ${catalog.list().map((t) => t.name).join(', ')}`);
+    else
+      problems.push(
+        `no template named '${name}'${didYouMean(
+          name,
+          catalog.list().map((t) => t.name),
+        )}; the templates are ${catalog
+          .list()
+          .map((t) => t.name)
+          .join(', ')}`,
+      );
   }
   return { templates, problems };
 }

@@ -23,19 +23,33 @@ checks that the webhook injected it. Exit 0 when it did, 1 when it did not or th
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseFlags<{ namespace?: string; template?: string; pattern?: string; kubeconfig?: string; context?: string }>('probe', argv, { namespace: { type: 'string', short: 'n' }, template: { type: 'string' }, pattern: { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' } }, HELP, io);
+  const parsed = parseFlags<{ namespace?: string; template?: string; pattern?: string; kubeconfig?: string; context?: string }>(
+    'probe',
+    argv,
+    {
+      namespace: { type: 'string', short: 'n' },
+      template: { type: 'string' },
+      pattern: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+    },
+    HELP,
+    io,
+  );
   if ('exit' in parsed) return parsed.exit;
   const values = parsed.values;
-  const template = (values.template) ?? 'redis-exporter';
-  const pattern = (values.pattern) ?? loadBuiltinTemplates().templates.find((t) => t.name === template)?.spec.pattern;
+  const template = values.template ?? 'redis-exporter';
+  const pattern = values.pattern ?? loadBuiltinTemplates().templates.find((t) => t.name === template)?.spec.pattern;
   if (pattern === undefined) {
     io.stderr(`podpattern probe: '${template}' is not a built-in template: give its pattern with --pattern sidecar|ambassador|adapter\n`);
     return 2;
   }
   try {
     const config = connect(values.kubeconfig, values.context);
-    const namespace = (values.namespace) ?? contextNamespace(config);
-    const result = await probe(config.makeApiClient(CoreV1Api), namespace, template, pattern, (what, request) => call(what, config, request));
+    const namespace = values.namespace ?? contextNamespace(config);
+    const result = await probe(config.makeApiClient(CoreV1Api), namespace, template, pattern, (what, request) =>
+      call(what, config, request),
+    );
     io.stdout(`${result.message}\n`);
     return result.ok ? 0 : 1;
   } catch (error) {
@@ -61,7 +75,8 @@ export async function probe(api: CoreV1Api, namespace: string, template: string,
   try {
     created = await caller(`create a dry-run pod in ${namespace}`, () => api.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
   } catch (error) {
-    if (error instanceof ClusterError && /podpattern/.test(error.message)) return { ok: false, message: `fail: the webhook denied the probe pod: ${error.message}` };
+    if (error instanceof ClusterError && /podpattern/.test(error.message))
+      return { ok: false, message: `fail: the webhook denied the probe pod: ${error.message}` };
     throw error;
   }
   const status = readStatus(created.metadata?.annotations ?? {});
@@ -75,7 +90,10 @@ export async function probe(api: CoreV1Api, namespace: string, template: string,
     };
   }
   const containers = [...(created.spec?.initContainers ?? []), ...(created.spec?.containers ?? [])].map((c) => c.name);
-  return { ok: true, message: `ok: the webhook injected ${template} into a dry-run pod in ${namespace} (containers: ${containers.join(', ')})` };
+  return {
+    ok: true,
+    message: `ok: the webhook injected ${template} into a dry-run pod in ${namespace} (containers: ${containers.join(', ')})`,
+  };
 }
 
 export function probePod(namespace: string, template: string, pattern: string): V1Pod {
@@ -90,11 +108,19 @@ export function probePod(namespace: string, template: string, pattern: string): 
       annotations: { [`${DOMAIN}/${pattern}`]: template },
     },
     spec: {
-      containers: [{
-        name: 'app',
-        image: 'registry.k8s.io/pause:3.10',
-        securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, runAsUser: 65532, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
-      }],
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.k8s.io/pause:3.10',
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+        },
+      ],
     },
   };
 }

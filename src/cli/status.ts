@@ -30,7 +30,18 @@ server reads from --catalog-dir are not visible here).
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseFlags<{ namespace?: string; 'all-namespaces'?: boolean; kubeconfig?: string; context?: string }>('status', argv, { namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' }, kubeconfig: { type: 'string' }, context: { type: 'string' } }, HELP, io);
+  const parsed = parseFlags<{ namespace?: string; 'all-namespaces'?: boolean; kubeconfig?: string; context?: string }>(
+    'status',
+    argv,
+    {
+      namespace: { type: 'string', short: 'n' },
+      'all-namespaces': { type: 'boolean', short: 'A' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+    },
+    HELP,
+    io,
+  );
   if ('exit' in parsed) return parsed.exit;
   const values = parsed.values;
   if (values['all-namespaces'] === true && values.namespace !== undefined) {
@@ -53,7 +64,9 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 async function status(config: KubeConfig, namespace: string | undefined, io: Io): Promise<{ text: string; flagged: boolean }> {
   const core = config.makeApiClient(CoreV1Api);
   const where = namespace === undefined ? 'in all namespaces' : `in ${namespace}`;
-  const pods = await call(`list pods ${where}`, config, () => (namespace === undefined ? core.listPodForAllNamespaces() : core.listNamespacedPod({ namespace })));
+  const pods = await call(`list pods ${where}`, config, () =>
+    namespace === undefined ? core.listPodForAllNamespaces() : core.listNamespacedPod({ namespace }),
+  );
   const findings: Finding[] = [];
   const catalog = await clusterCatalog(config, findings);
   for (const finding of findings) io.stderr(`warning: ${finding.message}\n`);
@@ -61,9 +74,21 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   const serverVersion = await fetchServerVersion(config).catch(() => undefined);
   const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
   const namespaces = await namespaceAnnotations(config, io);
-  const denied = deniedNext(pods.items, catalog, (pod) => workloadOf(pod, replicaSets), (ns) => ({ nativeSidecars: 'auto', namespaceAnnotations: namespaces.get(ns) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) }));
+  const denied = deniedNext(
+    pods.items,
+    catalog,
+    (pod) => workloadOf(pod, replicaSets),
+    (ns) => ({
+      nativeSidecars: 'auto',
+      namespaceAnnotations: namespaces.get(ns) ?? {},
+      ...(serverVersion === undefined ? {} : { serverVersion }),
+    }),
+  );
   const violations = policyViolations(pods.items, await namespacePolicies(config, namespace, io), (pod) => workloadOf(pod, replicaSets));
-  return { text: formatInventory(inventory) + formatDeniedNext(denied) + formatPolicyViolations(violations), flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 || violations.length > 0 };
+  return {
+    text: formatInventory(inventory) + formatDeniedNext(denied) + formatPolicyViolations(violations),
+    flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 || violations.length > 0,
+  };
 }
 
 /** The readable `default` PatternPolicy of each namespace listed; none (with a warning) when they cannot be listed. */
@@ -72,12 +97,15 @@ async function namespacePolicies(config: KubeConfig, namespace: string | undefin
   const found = new Map<string, Policy>();
   let items: unknown[];
   try {
-    const list = (namespace === undefined
-      ? await custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL })
-      : await custom.listNamespacedCustomObject({ group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL })) as { items?: unknown[] };
+    const list = (
+      namespace === undefined
+        ? await custom.listCustomObjectForAllNamespaces({ group: POLICY_GROUP, version: TEMPLATE_VERSION, plural: POLICY_PLURAL })
+        : await custom.listNamespacedCustomObject({ group: POLICY_GROUP, version: TEMPLATE_VERSION, namespace, plural: POLICY_PLURAL })
+    ) as { items?: unknown[] };
     items = list.items ?? [];
   } catch (error) {
-    if (!isNotFound(error)) io.stderr(`warning: ${explainFailure(error, 'list PatternPolicies', config)}; pods are not checked against them\n`);
+    if (!isNotFound(error))
+      io.stderr(`warning: ${explainFailure(error, 'list PatternPolicies', config)}; pods are not checked against them\n`);
     return found;
   }
   for (const item of items) {
@@ -97,13 +125,17 @@ async function ownersOfReplicaSets(config: KubeConfig, pods: V1Pod[], io: Io): P
     try {
       for (const rs of (await apps.listNamespacedReplicaSet({ namespace })).items) found.set(`${namespace}/${rs.metadata?.name}`, rs);
     } catch (error) {
-      io.stderr(`warning: ${explainFailure(error, `list ReplicaSets in ${namespace}`, config)}; pods there are named by ReplicaSet, not Deployment\n`);
+      io.stderr(
+        `warning: ${explainFailure(error, `list ReplicaSets in ${namespace}`, config)}; pods there are named by ReplicaSet, not Deployment\n`,
+      );
     }
   }
   return found;
 }
 
-function controllerOf(object: { metadata?: { ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> } }): { kind: string; name: string } | undefined {
+function controllerOf(object: {
+  metadata?: { ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }> };
+}): { kind: string; name: string } | undefined {
   const references = object.metadata?.ownerReferences ?? [];
   return references.find((r) => r.controller === true) ?? references[0];
 }

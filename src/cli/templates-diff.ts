@@ -16,7 +16,17 @@ import { inject } from '../engine/index.js';
 import type { InjectOptions, PodLike } from '../engine/types.js';
 import { isOwnKey } from '../model/keys.js';
 import { TEMPLATE_KIND, type Catalog, type Template } from '../model/template.js';
-import { breaking, byWorkload, checkImpact, judgePod, nextPod, nextPodOptions, type ImpactReport, type OwnerImpact, type Verdict } from '../impact/check.js';
+import {
+  breaking,
+  byWorkload,
+  checkImpact,
+  judgePod,
+  nextPod,
+  nextPodOptions,
+  type ImpactReport,
+  type OwnerImpact,
+  type Verdict,
+} from '../impact/check.js';
 import { injectedDifferences } from '../impact/running.js';
 import type { Usage } from '../impact/pod-index.js';
 import { InjectedPodIndex } from '../impact/pod-index.js';
@@ -59,10 +69,22 @@ interface Flags {
 }
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseFlags<Flags>('templates diff', argv, {
-    filename: { type: 'string', short: 'f' }, manifests: { type: 'string' }, 'catalog-dir': { type: 'string' },
-    kubeconfig: { type: 'string' }, context: { type: 'string' }, live: { type: 'boolean' }, 'native-sidecars': { type: 'string' }, 'kube-version': { type: 'string' },
-  }, HELP, io);
+  const parsed = parseFlags<Flags>(
+    'templates diff',
+    argv,
+    {
+      filename: { type: 'string', short: 'f' },
+      manifests: { type: 'string' },
+      'catalog-dir': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      live: { type: 'boolean' },
+      'native-sidecars': { type: 'string' },
+      'kube-version': { type: 'string' },
+    },
+    HELP,
+    io,
+  );
   if ('exit' in parsed) return parsed.exit;
   const values = parsed.values;
   if (values.filename === undefined && values.live === true && values.manifests === undefined) return report(() => upgrade(values, io), io);
@@ -109,11 +131,17 @@ function readTemplates(files: string[], io: Io): Template[] | undefined {
   const templates: Template[] = [];
   let invalid = false;
   for (const object of objectsOf(documents).filter(isTemplateObject)) {
-    const verdict = validateTemplate(templateOfObject(object), 'cluster', (object as { metadata?: { name?: string } }).metadata?.name ?? 'unnamed');
+    const verdict = validateTemplate(
+      templateOfObject(object),
+      'cluster',
+      (object as { metadata?: { name?: string } }).metadata?.name ?? 'unnamed',
+    );
     if (verdict.ok) templates.push(verdict.template);
     else {
       invalid = true;
-      io.stderr(`podpattern templates diff: ${TEMPLATE_KIND} ${verdict.name} is invalid:\n${verdict.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      io.stderr(
+        `podpattern templates diff: ${TEMPLATE_KIND} ${verdict.name} is invalid:\n${verdict.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+      );
     }
   }
   return invalid ? undefined : templates;
@@ -147,14 +175,23 @@ async function live(next: Template[], values: Flags, io: Io): Promise<TemplateRe
 }
 
 /** The engine's options per namespace as the server would have them: its version, the namespace's defaults. */
-async function clusterOptions(config: KubeConfig, namespaces: Map<string, Record<string, string>>, io: Io): Promise<(namespace: string) => InjectOptions> {
+async function clusterOptions(
+  config: KubeConfig,
+  namespaces: Map<string, Record<string, string>>,
+  io: Io,
+): Promise<(namespace: string) => InjectOptions> {
   let serverVersion: InjectOptions['serverVersion'];
   try {
     serverVersion = await fetchServerVersion(config);
   } catch (error) {
     io.stderr(`warning: ${explainFailure(error, 'read the server version', config)}; assuming classic sidecars\n`);
   }
-  return (namespace) => ({ nativeSidecars: 'auto', namespace, namespaceAnnotations: namespaces.get(namespace) ?? {}, ...(serverVersion === undefined ? {} : { serverVersion }) });
+  return (namespace) => ({
+    nativeSidecars: 'auto',
+    namespace,
+    namespaceAnnotations: namespaces.get(namespace) ?? {},
+    ...(serverVersion === undefined ? {} : { serverVersion }),
+  });
 }
 
 /**
@@ -183,7 +220,9 @@ async function upgrade(values: Flags, io: Io): Promise<TemplateReport[]> {
     const hashes = new Set<string>();
     for (const usage of usages.sort(byWorkload)) {
       for (const hash of usage.hashes) hashes.add(hash);
-      const verdict = usage.hashes.every((hash) => hash === template.hash) ? ({ kind: 'neutral' } as const) : await againstRunning(usage, template, index.podNames(template.name, usage));
+      const verdict = usage.hashes.every((hash) => hash === template.hash)
+        ? ({ kind: 'neutral' } as const)
+        : await againstRunning(usage, template, index.podNames(template.name, usage));
       if (verdict === undefined) report.unchecked += 1;
       else report[verdict.kind].push({ usage, verdict });
     }
@@ -201,7 +240,9 @@ async function upgrade(values: Flags, io: Io): Promise<TemplateReport[]> {
       const fields = running === undefined ? undefined : injectedDifferences(running as PodLike, next.pod);
       if (fields !== undefined) return fields.length === 0 ? { kind: 'neutral' } : { kind: 'changing', fields };
     }
-    io.stderr(`warning: no pod of ${usage.namespace} ${usage.workload.kind}/${usage.workload.name} could be read to compare ${template.name} with\n`);
+    io.stderr(
+      `warning: no pod of ${usage.namespace} ${usage.workload.kind}/${usage.workload.name} could be read to compare ${template.name} with\n`,
+    );
     return undefined;
   }
 }
@@ -217,7 +258,9 @@ export async function readIndex(config: KubeConfig): Promise<InjectedPodIndex> {
   const build = index.rebuild();
   let next: string | undefined;
   do {
-    const page = await call('list injected pods (metadata)', config, () => client.list({ labelSelector: INJECTED_SELECTOR, limit: 500, ...(next === undefined ? {} : { continue: next }) }));
+    const page = await call('list injected pods (metadata)', config, () =>
+      client.list({ labelSelector: INJECTED_SELECTOR, limit: 500, ...(next === undefined ? {} : { continue: next }) }),
+    );
     for (const item of page.items) build.add(item.metadata);
     next = page.metadata?.continue || undefined;
   } while (next !== undefined);
@@ -232,7 +275,10 @@ export async function namespaceAnnotations(config: KubeConfig, io: Io): Promise<
   const found = new Map<string, Record<string, string>>();
   try {
     for (const ns of (await config.makeApiClient(CoreV1Api).listNamespace()).items) {
-      found.set(ns.metadata?.name ?? '', Object.fromEntries(Object.entries(ns.metadata?.annotations ?? {}).filter(([key]) => isOwnKey(key))));
+      found.set(
+        ns.metadata?.name ?? '',
+        Object.fromEntries(Object.entries(ns.metadata?.annotations ?? {}).filter(([key]) => isOwnKey(key))),
+      );
     }
   } catch (error) {
     io.stderr(`warning: ${explainFailure(error, 'list namespaces', config)}; namespace defaults are not applied\n`);
@@ -247,7 +293,11 @@ function offline(next: Template[], dir: string, values: Flags, io: Io): Template
   const objects = objectsOf(documents);
   const current: ParsedTemplates = { templates: [], failures: [] };
   for (const object of objects.filter(isTemplateObject)) {
-    const verdict = validateTemplate(templateOfObject(object), 'cluster', (object as { metadata?: { name?: string } }).metadata?.name ?? 'unnamed');
+    const verdict = validateTemplate(
+      templateOfObject(object),
+      'cluster',
+      (object as { metadata?: { name?: string } }).metadata?.name ?? 'unnamed',
+    );
     if (verdict.ok) current.templates.push(verdict.template);
   }
   const before = buildCatalog([...loadStaticLayers(values['catalog-dir']), current]);
@@ -261,7 +311,13 @@ function offline(next: Template[], dir: string, values: Flags, io: Io): Template
       const pod = asStoredAnnotations(found.template);
       const meta = (object as { metadata?: { name?: string; namespace?: string } }).metadata ?? {};
       const namespace = meta.namespace ?? base.namespace ?? 'default';
-      const options: InjectOptions = { ...base, namespace, podNameHint: `${meta.name ?? 'pod'}-`, ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}), ...(found.found.controllerVolumes.length > 0 ? { controllerVolumes: found.found.controllerVolumes } : {}) };
+      const options: InjectOptions = {
+        ...base,
+        namespace,
+        podNameHint: `${meta.name ?? 'pod'}-`,
+        ...(found.found.runsToCompletion ? { runsToCompletion: true } : {}),
+        ...(found.found.controllerVolumes.length > 0 ? { controllerVolumes: found.found.controllerVolumes } : {}),
+      };
       if (!usesTemplate(pod, template.name, before, after, options)) continue;
       const [kind, name] = labelOf(object).split('/') as [string, string];
       const verdict = judgePod(pod, options, { before, after, inject });

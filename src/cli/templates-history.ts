@@ -19,9 +19,17 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const named = argv[0] !== undefined && !argv[0].startsWith('-');
   const name = named ? argv[0] : undefined;
   const rest = named ? argv.slice(1) : argv;
-  const parsed = parseFlags<{ 'podpattern-namespace'?: string; kubeconfig?: string; context?: string }>('templates history', rest, {
-    'podpattern-namespace': { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' },
-  }, HELP, io);
+  const parsed = parseFlags<{ 'podpattern-namespace'?: string; kubeconfig?: string; context?: string }>(
+    'templates history',
+    rest,
+    {
+      'podpattern-namespace': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+    },
+    HELP,
+    io,
+  );
   if ('exit' in parsed) return parsed.exit;
   if (name === undefined) {
     io.stderr(`podpattern templates history: give the template's NAME\n${HELP}`);
@@ -33,13 +41,22 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     const revisions = await call(`list ControllerRevisions in ${namespace}`, config, () => kubeRevisionStore(config, namespace).list(name));
     const running = (await readIndex(config)).podsByHash(name);
     if (revisions.length === 0) {
-      io.stderr(`podpattern templates history: no revisions of ${name} in ${namespace} (is it a cluster template, and is podpattern running there?)\n`);
+      io.stderr(
+        `podpattern templates history: no revisions of ${name} in ${namespace} (is it a cluster template, and is podpattern running there?)\n`,
+      );
       return 1;
     }
-    const rows = [['REVISION', 'HASH', 'ACCEPTED', 'PODS'], ...revisions.sort((a, b) => b.revision - a.revision).map((r) => [String(r.revision), r.hash, r.created ?? '-', String(running.get(r.hash) ?? 0)])];
+    const rows = [
+      ['REVISION', 'HASH', 'ACCEPTED', 'PODS'],
+      ...revisions
+        .sort((a, b) => b.revision - a.revision)
+        .map((r) => [String(r.revision), r.hash, r.created ?? '-', String(running.get(r.hash) ?? 0)]),
+    ];
     const unknown = [...running].filter(([hash]) => !revisions.some((r) => r.hash === hash));
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    io.stdout(`${rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')}\n`);
+    io.stdout(
+      `${rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n')}\n`,
+    );
     for (const [hash, pods] of unknown) io.stdout(`${pods} pod(s) run ${hash}, a version no longer kept\n`);
     return 0;
   } catch (error) {

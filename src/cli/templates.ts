@@ -59,8 +59,17 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
 
 function notFound(name: string, catalog: Catalog): string {
   const failure = catalog.failure(name);
-  if (failure !== undefined) return `podpattern: template ${name} (${failure.source}) is invalid:\n${failure.problems.map((p) => `  - ${p}`).join('\n')}`;
-  return `podpattern: no template named '${name}'${didYouMean(name, catalog.list().map((t) => t.name))}; the templates are ${catalog.list().map((t) => t.name).join(', ') || '(none)'}`;
+  if (failure !== undefined)
+    return `podpattern: template ${name} (${failure.source}) is invalid:\n${failure.problems.map((p) => `  - ${p}`).join('\n')}`;
+  return `podpattern: no template named '${name}'${didYouMean(
+    name,
+    catalog.list().map((t) => t.name),
+  )}; the templates are ${
+    catalog
+      .list()
+      .map((t) => t.name)
+      .join(', ') || '(none)'
+  }`;
 }
 
 /** A template as the PatternTemplate object it was loaded from (normalized). */
@@ -75,13 +84,29 @@ function serialize(value: unknown, format: Exclude<Format, 'text'>): string {
 }
 
 function listText(templates: readonly Template[]): string {
-  const rows = [['NAME', 'PATTERN', 'SOURCE', 'AVAILABLE', 'DESCRIPTION'], ...templates.map((t) => [t.name, t.spec.pattern, t.source, t.spec.availability === undefined ? 'everywhere' : 'limited', t.spec.description])];
+  const rows = [
+    ['NAME', 'PATTERN', 'SOURCE', 'AVAILABLE', 'DESCRIPTION'],
+    ...templates.map((t) => [
+      t.name,
+      t.spec.pattern,
+      t.source,
+      t.spec.availability === undefined ? 'everywhere' : 'limited',
+      t.spec.description,
+    ]),
+  ];
   return table(rows);
 }
 
 function showText(template: Template): string {
   const { spec } = template;
-  const lines = [`Name:        ${template.name}`, `Pattern:     ${spec.pattern}`, `Source:      ${template.source}`, `Hash:        ${template.hash}`, `Description: ${spec.description}`, ''];
+  const lines = [
+    `Name:        ${template.name}`,
+    `Pattern:     ${spec.pattern}`,
+    `Source:      ${template.source}`,
+    `Hash:        ${template.hash}`,
+    `Description: ${spec.description}`,
+    '',
+  ];
   lines.push(`Use:         ${PATTERN_KEYS[spec.pattern]}: ${template.name}`);
   lines.push(`Available:   ${describeAvailability(spec.availability)}`, '');
   const parameters = Object.entries(spec.parameters);
@@ -91,7 +116,14 @@ function showText(template: Template): string {
     lines.push(`Parameters (annotation ${parameterKey(template.name, '<parameter>')}):`);
     const rows = [['PARAMETER', 'TYPE', 'DEFAULT', 'REQUIRED', 'ALLOWED', 'DESCRIPTION']];
     for (const [name, p] of parameters) {
-      rows.push([name, p.type, p.default === undefined ? '-' : String(p.default), p.required === true ? 'yes' : 'no', bounds(p, (text) => text) || '-', p.description ?? '']);
+      rows.push([
+        name,
+        p.type,
+        p.default === undefined ? '-' : String(p.default),
+        p.required === true ? 'yes' : 'no',
+        bounds(p, (text) => text) || '-',
+        p.description ?? '',
+      ]);
     }
     lines.push(table(rows, '  '));
   }
@@ -106,5 +138,9 @@ function showText(template: Template): string {
 /** Left-aligned columns; the last column is not padded. */
 function table(rows: string[][], indent = ''): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map((row) => `${indent}${row.map((value, i) => (i === row.length - 1 ? value : value.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) => `${indent}${row.map((value, i) => (i === row.length - 1 ? value : value.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd())
+      .join('\n') + '\n'
+  );
 }

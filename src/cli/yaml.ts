@@ -48,5 +48,8 @@ export function readDocuments(text: string): unknown[] {
  * kubectl's document splitter would take for a document of its own.
  */
 export function writeDocument(value: unknown): string {
-  return new Document(value, { version: '1.1', compat: 'core', aliasDuplicateObjects: false, customTags: writerTags }).toString({ lineWidth: 0, directives: false });
+  return new Document(value, { version: '1.1', compat: 'core', aliasDuplicateObjects: false, customTags: writerTags }).toString({
+    lineWidth: 0,
+    directives: false,
+  });
 }

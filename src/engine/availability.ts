@@ -24,9 +24,12 @@ export function selects(selector: LabelSelector, labels: Readonly<Record<string,
     const has = Object.hasOwn(labels, key);
     const value = labels[key];
     const holds =
-      operator === 'In' ? has && values.includes(value as string)
-        : operator === 'NotIn' ? !has || !values.includes(value as string)
-          : operator === 'Exists' ? has
+      operator === 'In'
+        ? has && values.includes(value as string)
+        : operator === 'NotIn'
+          ? !has || !values.includes(value as string)
+          : operator === 'Exists'
+            ? has
             : !has;
     if (!holds) return false;
   }
@@ -43,7 +46,9 @@ export function unavailableBy(availability: Availability | undefined, who: Reque
   if (availability === undefined) return undefined;
   const labels = who.labels ?? { [NAMESPACE_NAME_LABEL]: who.namespace };
   if (availability.namespaceSelector !== undefined && !selects(availability.namespaceSelector, labels)) return 'namespace';
-  return availability.serviceAccounts === undefined || listsAccount(availability.serviceAccounts, who.namespace, who.serviceAccount) ? undefined : 'service-account';
+  return availability.serviceAccounts === undefined || listsAccount(availability.serviceAccounts, who.namespace, who.serviceAccount)
+    ? undefined
+    : 'service-account';
 }
 
 /** A label selector in kubectl's syntax (`a=b,c in (d,e),!f`). */
@@ -70,7 +75,10 @@ export function availabilityProblem(template: Template, who: Requester): Problem
   const { availability } = template.spec;
   const by = unavailableBy(availability, who);
   if (by === undefined) return undefined;
-  const unknownLabels = by === 'namespace' && who.labels === undefined ? ` (only the namespace's name is known here, as ${NAMESPACE_NAME_LABEL}; the CLI takes its labels from a Namespace object in the input)` : '';
+  const unknownLabels =
+    by === 'namespace' && who.labels === undefined
+      ? ` (only the namespace's name is known here, as ${NAMESPACE_NAME_LABEL}; the CLI takes its labels from a Namespace object in the input)`
+      : '';
   return {
     code: 'not-available',
     template: template.name,

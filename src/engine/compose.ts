@@ -21,7 +21,12 @@ function restricted(spec: TemplateSpec): NonNullable<V1Container['securityContex
   // A Windows pod (spec.os.name: windows) must not set the Linux-only fields (Kubernetes API,
   // PodOS), and Pod Security "restricted" checks only runAsNonRoot there.
   if (spec.os?.includes('windows') === true) return { runAsNonRoot: true };
-  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } };
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 function defaultResources(): NonNullable<V1Container['resources']> {
   return { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } };
@@ -62,7 +67,8 @@ class Composition {
     for (const volume of rendered.volumes) this.addVolume(volume, template.name);
     const files = template.compiled.files;
     if (files.keys.length > 0) this.addVolume(filesVolumeOf(files), template.name);
-    for (const container of rendered.initContainers) this.addContainer(setDefaults(container, template.spec), 'initContainers', template.name);
+    for (const container of rendered.initContainers)
+      this.addContainer(setDefaults(container, template.spec), 'initContainers', template.name);
     if (!placeable(piece, this.placement)) return;
     // In a pod that runs to completion every long-running helper is a native sidecar, or the
     // pod never finishes; elsewhere those that must be Ready before the app starts are.
@@ -70,7 +76,9 @@ class Composition {
     const nativeSidecar = this.placement.native && (first || this.placement.runsToCompletion);
     if (first && !this.placement.native && rendered.containers.length > 0) {
       const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
-      this.warnings.push(`template ${template.name}'s ${names} should be Ready before the app starts, but ${this.placement.why}: they start beside the app's containers, and the app may start first (the order is not held)`);
+      this.warnings.push(
+        `template ${template.name}'s ${names} should be Ready before the app starts, but ${this.placement.why}: they start beside the app's containers, and the app may start first (the order is not held)`,
+      );
     }
     for (const container of rendered.containers) {
       // The render's own object: made a native sidecar in place (its key order as a copy would have it).
@@ -90,7 +98,10 @@ class Composition {
     const all = [...(this.spec.initContainers ?? []), ...this.spec.containers];
     const added = all.filter((c) => this.containerTemplates.has(c.name));
     if (added.length === 0) return;
-    const mount = tokenMountOf(this.spec, all.filter((c) => !this.containerTemplates.has(c.name)));
+    const mount = tokenMountOf(
+      this.spec,
+      all.filter((c) => !this.containerTemplates.has(c.name)),
+    );
     if (mount !== undefined) mountToken(added, mount);
   }
 
@@ -120,7 +131,10 @@ class Composition {
       const value = rendered.podAnnotations[key] as string;
       if (this.annotationTemplates.has(key)) continue;
       if (this.annotations[key] !== undefined) {
-        if (this.annotations[key] !== value) this.warnings.push(`annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); template ${template.name} would set '${printable(value)}'`);
+        if (this.annotations[key] !== value)
+          this.warnings.push(
+            `annotation ${key} is kept as the pod sets it ('${printable(this.annotations[key] ?? '')}'); template ${template.name} would set '${printable(value)}'`,
+          );
         continue;
       }
       this.annotations[key] = value;
@@ -137,7 +151,12 @@ class Composition {
   }
 
   private addContainer(container: V1Container, list: 'containers' | 'initContainers', template: string): void {
-    if (this.containerTemplates.has(container.name) || named(this.spec.containers, container.name) !== undefined || named(this.spec.initContainers, container.name) !== undefined) return;
+    if (
+      this.containerTemplates.has(container.name) ||
+      named(this.spec.containers, container.name) !== undefined ||
+      named(this.spec.initContainers, container.name) !== undefined
+    )
+      return;
     this.containerTemplates.set(container.name, template);
     if (list === 'containers') this.spec.containers.push(container);
     else (this.spec.initContainers ??= []).push(container);
@@ -186,7 +205,12 @@ const RULE_LIST = Object.values(RULES);
  * Adds the pieces, then runs every rule in order. `problems` holds at most MAX_PROBLEMS (a pod
  * can have thousands); `problemCount` is how many there were.
  */
-export function compose(pod: PodLike, pieces: Piece[], status: Status, placement: Placement): { problems: Problem[]; problemCount: number; warnings: string[] } {
+export function compose(
+  pod: PodLike,
+  pieces: Piece[],
+  status: Status,
+  placement: Placement,
+): { problems: Problem[]; problemCount: number; warnings: string[] } {
   const composition = new Composition(pod, status, placement);
   for (const piece of pieces) composition.add(piece);
   composition.mountServiceAccountToken();
@@ -235,4 +259,3 @@ function setDefaults(container: V1Container, spec: TemplateSpec): V1Container {
 export function filesVolume(template: Template): V1Volume {
   return filesVolumeOf(template.compiled.files);
 }
-

@@ -25,14 +25,20 @@ export interface FitContext {
  * against the namespace's LimitRanges (`before`: the pod's spec without this injection).
  * Returns the LimitRange problems.
  */
-export function fitToCluster(pod: PodLike & { spec: V1PodSpec }, before: V1PodSpec, pieces: Piece[], status: Status, context: FitContext): Problem[] {
+export function fitToCluster(
+  pod: PodLike & { spec: V1PodSpec },
+  before: V1PodSpec,
+  pieces: Piece[],
+  status: Status,
+  context: FitContext,
+): Problem[] {
   addAnnotations(pod, pieces, status, typeof context.previous === 'object' ? context.previous.volumes : []);
   addPullSecrets(pod.spec, pieces);
   return checkLimitRanges(pod, { before, pieces, status }, context.limitRanges, context.warnings);
 }
 
 function addAnnotations(pod: PodLike & { spec: V1PodSpec }, pieces: Piece[], status: Status, earlier: readonly string[]): void {
-  const annotations = (pod.metadata ??= {}).annotations ??= {};
+  const annotations = ((pod.metadata ??= {}).annotations ??= {});
   const own = pod.spec.containers.find((c) => !status.containers.includes(c.name));
   if (own !== undefined && !Object.hasOwn(annotations, DEFAULT_CONTAINER_KEY)) annotations[DEFAULT_CONTAINER_KEY] = own.name;
   const evictable = evictableVolumes(pieces, status);
@@ -47,7 +53,8 @@ function evictableVolumes(pieces: Piece[], status: Status): string[] {
   const names: string[] = [];
   for (const { template, rendered } of pieces) {
     if (template.spec.keepLocalVolumes === true) continue;
-    for (const volume of rendered.volumes) if (volume.emptyDir !== undefined && status.volumes.includes(volume.name) && !names.includes(volume.name)) names.push(volume.name);
+    for (const volume of rendered.volumes)
+      if (volume.emptyDir !== undefined && status.volumes.includes(volume.name) && !names.includes(volume.name)) names.push(volume.name);
   }
   return names;
 }
@@ -111,14 +118,18 @@ function podOs(spec: V1PodSpec): OsConstraint | undefined {
   const named = spec.os?.name;
   if (typeof named === 'string' && named !== '') return { allows: (os) => os === named, describe: `${printable(named)} (spec.os.name)` };
   const selected = spec.nodeSelector?.[OS_LABEL];
-  if (typeof selected === 'string' && selected !== '') return { allows: (os) => os === selected, describe: `${printable(selected)} (nodeSelector ${OS_LABEL})` };
+  if (typeof selected === 'string' && selected !== '')
+    return { allows: (os) => os === selected, describe: `${printable(selected)} (nodeSelector ${OS_LABEL})` };
   const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (!Array.isArray(terms) || terms.length === 0) return undefined;
   // The terms are ORed: a term that says nothing of the OS lets the pod go anywhere.
   if (!terms.every((term) => osExpressions(term).length > 0)) return undefined;
   const allows = (os: string): boolean => terms.some((term) => osExpressions(term).every((e) => expressionAllows(e, os)));
   const known = KNOWN_OS.filter(allows);
-  return { allows, describe: `${known.length > 0 ? known.join(' or ') : 'no operating system podpattern knows'} (required node affinity on ${OS_LABEL})` };
+  return {
+    allows,
+    describe: `${known.length > 0 ? known.join(' or ') : 'no operating system podpattern knows'} (required node affinity on ${OS_LABEL})`,
+  };
 }
 
 /** The term's requirements on the OS label; a malformed term or requirement (hostile input) has none. */
@@ -126,7 +137,10 @@ function osExpressions(term: V1NodeSelectorTerm | null): { operator: string; val
   const expressions: unknown = term?.matchExpressions;
   if (!Array.isArray(expressions)) return [];
   return expressions
-    .filter((e): e is { key: string; operator: string; values?: unknown } => typeof e === 'object' && e !== null && (e as { key?: unknown }).key === OS_LABEL)
+    .filter(
+      (e): e is { key: string; operator: string; values?: unknown } =>
+        typeof e === 'object' && e !== null && (e as { key?: unknown }).key === OS_LABEL,
+    )
     .map((e) => ({ operator: String(e.operator), values: Array.isArray(e.values) ? e.values : [] }));
 }
 

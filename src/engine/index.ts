@@ -41,24 +41,46 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const gate = applyPolicy(requests, policy, namespace, catalog);
   if (gate !== undefined) return gate;
   checkStrayParameters(requests, catalog);
-  if (requests.templates.length === 0 && requests.problems.length === 0) return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
+  if (requests.templates.length === 0 && requests.problems.length === 0)
+    return { outcome: 'skipped', reason: 'not-requested', warnings: capWarnings(warnings) };
   const badSpec = specProblems(pod);
   if (badSpec.length > 0) return deny(badSpec, warnings);
 
   const problems = requests.problems;
-  const chosen = chooseTemplates(requests, catalog, { problems, warnings, who: requesterOf(pod, namespace, options), policy: readable(policy) });
+  const chosen = chooseTemplates(requests, catalog, {
+    problems,
+    warnings,
+    who: requesterOf(pod, namespace, options),
+    policy: readable(policy),
+  });
   const stop = refusedOrNone(problems, chosen, warnings);
   if (stop !== undefined) return stop;
 
-  const desired: InjectedTemplate[] = chosen.map(({ template }) => ({ name: template.name, pattern: template.spec.pattern, hash: template.hash }));
+  const desired: InjectedTemplate[] = chosen.map(({ template }) => ({
+    name: template.name,
+    pattern: template.spec.pattern,
+    hash: template.hash,
+  }));
   if (previous === 'unreadable') warnings.push(`${STATUS_KEY} is not podpattern's record; it is replaced`);
   const sidecars = nativeSidecarSupport(options);
-  const placement = { native: sidecars.native, why: sidecars.why, runsToCompletion: runsToCompletion(pod, options), controllerVolumes: options.controllerVolumes ?? [] };
+  const placement = {
+    native: sidecars.native,
+    why: sidecars.why,
+    runsToCompletion: runsToCompletion(pod, options),
+    controllerVolumes: options.controllerVolumes ?? [],
+  };
   const facts = podFacts(pod, options);
-  const pieces: Piece[] = chosen.map(({ template, values }) => ({ template, pattern: template.spec.pattern, rendered: renderTemplate(template, values, facts) }));
+  const pieces: Piece[] = chosen.map(({ template, values }) => ({
+    template,
+    pattern: template.spec.pattern,
+    rendered: renderTemplate(template, values, facts),
+  }));
 
   const input = pod as PodLike & { spec: V1PodSpec };
-  const earlier = typeof previous === 'object' ? undoEarlier(input, previous, desired, { catalog, parameters: requests.parameters, pieces, placement }) : { stripping: [], left: undefined };
+  const earlier =
+    typeof previous === 'object'
+      ? undoEarlier(input, previous, desired, { catalog, parameters: requests.parameters, pieces, placement })
+      : { stripping: [], left: undefined };
   if (earlier === 'complete') return { outcome: 'skipped', reason: 'already-injected', warnings: capWarnings(warnings) };
   const { stripping, left } = earlier;
   // The earlier injection's proven objects out, then the templates in: the patch is those
@@ -69,7 +91,8 @@ export function inject(pod: PodLike, catalog: Catalog, options: InjectOptions): 
   const composed = compose(mutated, pieces, status, placement);
   warnings.push(...composed.warnings);
   const unfit = osProblems(mutated, pieces);
-  if (composed.problems.length + unfit.length > 0) return deny([...composed.problems, ...unfit], warnings, composed.problemCount + unfit.length);
+  if (composed.problems.length + unfit.length > 0)
+    return deny([...composed.problems, ...unfit], warnings, composed.problemCount + unfit.length);
   if (left !== undefined) keepRecorded(status, left, warnings);
   const refused = fitToCluster(mutated, stripped.spec, pieces, status, { previous, limitRanges: options.limitRanges, warnings });
   if (refused.length > 0) return deny(refused, warnings);
@@ -99,7 +122,12 @@ function requiredNames(policy: PolicyView): string[] {
  * opt-out is refused where templates are required (else it ends the review), and the required
  * templates join the requests. An answer when the review ends here.
  */
-function applyPolicy(requests: Requests, policy: Policy | 'unreadable' | undefined, namespace: string, catalog: Catalog): InjectionResult | undefined {
+function applyPolicy(
+  requests: Requests,
+  policy: Policy | 'unreadable' | undefined,
+  namespace: string,
+  catalog: Catalog,
+): InjectionResult | undefined {
   if (policy === 'unreadable') return deny([unreadableProblem(namespace)], requests.warnings);
   if (requests.optedOut) {
     if (policy !== undefined && policy.require.length > 0) return deny([optOutProblem(policy)], requests.warnings);
@@ -110,15 +138,37 @@ function applyPolicy(requests: Requests, policy: Policy | 'unreadable' | undefin
 }
 
 /** The injected pod's answer: the patch from `stripped` to `mutated` after the `stripping` ops, bounded in size. */
-function answer(stripped: PodLike, mutated: PodLike, stripping: Operation[], result: { desired: InjectedTemplate[]; parameters: Record<string, Record<string, ParameterValue>>; warnings: string[] }): InjectionResult {
+function answer(
+  stripped: PodLike,
+  mutated: PodLike,
+  stripping: Operation[],
+  result: { desired: InjectedTemplate[]; parameters: Record<string, Record<string, ParameterValue>>; warnings: string[] },
+): InjectionResult {
   const { desired, parameters, warnings } = result;
   const patch = diffPatch(stripped, mutated, stripping);
   const patchJson = JSON.stringify(patch);
   const patchBytes = patchJson.length;
   if (patchBytes > MAX_PATCH_BYTES) {
-    return deny([{ code: 'invalid-pod', message: `injecting ${desired.map((t) => t.name).join(', ')} would change this pod by ${Math.ceil(patchBytes / 1024)} KiB, more than podpattern answers with (${MAX_PATCH_BYTES / 1024} KiB); the pod has more containers than these templates can wire into` }], warnings);
+    return deny(
+      [
+        {
+          code: 'invalid-pod',
+          message: `injecting ${desired.map((t) => t.name).join(', ')} would change this pod by ${Math.ceil(patchBytes / 1024)} KiB, more than podpattern answers with (${MAX_PATCH_BYTES / 1024} KiB); the pod has more containers than these templates can wire into`,
+        },
+      ],
+      warnings,
+    );
   }
-  return { outcome: 'injected', reason: 'injected', templates: desired, parameters, pod: mutated, patch, patchJson, warnings: capWarnings(warnings) };
+  return {
+    outcome: 'injected',
+    reason: 'injected',
+    templates: desired,
+    parameters,
+    pod: mutated,
+    patch,
+    patchJson,
+    warnings: capWarnings(warnings),
+  };
 }
 
 type Chosen = { template: Template; request: TemplateRequest; values: Values };
@@ -128,7 +178,11 @@ type Chosen = { template: Template; request: TemplateRequest; values: Values };
  * values. Parameters are checked even for a template listed under the wrong pattern, so one
  * denial says everything; every problem goes to `problems`.
  */
-function chooseTemplates(requests: Requests, catalog: Catalog, context: { problems: Problem[]; warnings: string[]; who: Requester; policy: Policy | undefined }): Chosen[] {
+function chooseTemplates(
+  requests: Requests,
+  catalog: Catalog,
+  context: { problems: Problem[]; warnings: string[]; who: Requester; policy: Policy | undefined },
+): Chosen[] {
   const { problems, warnings, who, policy } = context;
   const chosen: Chosen[] = [];
   for (const request of requests.templates) {
@@ -137,7 +191,8 @@ function chooseTemplates(requests: Requests, catalog: Catalog, context: { proble
     const refused = forbiddenProblem(template, policy) ?? availabilityProblem(template, who);
     if (refused !== undefined) {
       // A namespace's defaults never give a pod a template it may not have: they skip it.
-      if (request.from === 'namespace') warnings.push(`the namespace's default template ${template.name} is not applied here: ${refused.message}`);
+      if (request.from === 'namespace')
+        warnings.push(`the namespace's default template ${template.name} is not applied here: ${refused.message}`);
       else problems.push(refused);
       continue;
     }
@@ -188,7 +243,16 @@ function earlierInjection(
   const asked = new Set(now.pieces.map((p) => p.template.name));
   const recorded = recordedPieces(previous, now.catalog, now.parameters, { name: ANY_TEXT, namespace: ANY_TEXT }, asked);
   const again = new Set(previous.templates.map((t) => t.name));
-  return provenance(input, previous, addedBy(recorded.pieces, now.placement), addedBy(now.pieces.filter((p) => again.has(p.template.name)), now.placement), recorded.whole);
+  return provenance(
+    input,
+    previous,
+    addedBy(recorded.pieces, now.placement),
+    addedBy(
+      now.pieces.filter((p) => again.has(p.template.name)),
+      now.placement,
+    ),
+    recorded.whole,
+  );
 }
 
 /**
@@ -199,7 +263,13 @@ function earlierInjection(
  * and any value for the rest: a pod drops a template's parameters with it, and the objects it
  * was injected with must still be found, to go with it.
  */
-function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string, Map<string, string>>, facts: PodFacts, again: ReadonlySet<string>): { pieces: Piece[]; whole: boolean } {
+function recordedPieces(
+  status: Status,
+  catalog: Catalog,
+  parameters: Map<string, Map<string, string>>,
+  facts: PodFacts,
+  again: ReadonlySet<string>,
+): { pieces: Piece[]; whole: boolean } {
   const pieces: Piece[] = [];
   let whole = true;
   for (const recorded of status.templates.slice(0, MAX_TEMPLATES)) {
@@ -211,7 +281,8 @@ function recordedPieces(status: Status, catalog: Catalog, parameters: Map<string
     }
     if (!again.has(template.name)) {
       const values = new Map(resolved.values);
-      for (const name in template.spec.parameters) if (parameters.get(template.name)?.has(name) !== true || !resolved.values.has(name)) values.set(name, ANY_TEXT);
+      for (const name in template.spec.parameters)
+        if (parameters.get(template.name)?.has(name) !== true || !resolved.values.has(name)) values.set(name, ANY_TEXT);
       pieces.push({ template, pattern: template.spec.pattern, rendered: renderTemplate(template, values, facts) });
       continue;
     }
@@ -256,7 +327,10 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
         message: `template ${request.name} (${failure.source}) is invalid, so it cannot be injected until its owner fixes it: ${failure.problems.slice(0, 5).join('; ')}`,
       });
     } else {
-      const same = catalog.list().filter((t) => t.spec.pattern === request.pattern).map((t) => t.name);
+      const same = catalog
+        .list()
+        .filter((t) => t.spec.pattern === request.pattern)
+        .map((t) => t.name);
       problems.push({
         code: 'unknown-template',
         template: request.name,
@@ -265,7 +339,10 @@ function lookUp(request: TemplateRequest, catalog: Catalog, problems: Problem[],
     }
     return undefined;
   }
-  if (failure !== undefined) warnings.push(`the newest version of template ${request.name} (${failure.source}) is invalid; the last good one is used: ${failure.problems[0] ?? ''}`);
+  if (failure !== undefined)
+    warnings.push(
+      `the newest version of template ${request.name} (${failure.source}) is invalid; the last good one is used: ${failure.problems[0] ?? ''}`,
+    );
   if (template.spec.pattern !== request.pattern) {
     problems.push({
       code: 'wrong-pattern',
@@ -298,7 +375,8 @@ function checkStrayParameters(requests: Requests, catalog: Catalog): void {
     const { template, parameter } = parsed;
     if (catalog.get(template) !== undefined || catalog.failure(template) !== undefined) {
       ignored += 1;
-      if (ignored <= MAX_WARNINGS) requests.warnings.push(`annotation ${truncate(key)} is ignored: the pod does not ask for template ${template}`);
+      if (ignored <= MAX_WARNINGS)
+        requests.warnings.push(`annotation ${truncate(key)} is ignored: the pod does not ask for template ${template}`);
       continue;
     }
     unknown += 1;
@@ -309,8 +387,14 @@ function checkStrayParameters(requests: Requests, catalog: Catalog): void {
       message: `${truncate(key)} sets a parameter of template '${truncate(template)}', which is not in the catalog${nearest === undefined ? '' : ` (did you mean ${parameterKey(nearest, truncate(parameter))}?)`}; 'podpattern templates' lists the templates`,
     });
   }
-  if (ignored > MAX_WARNINGS) requests.warnings.push(`${ignored - MAX_WARNINGS} more parameter annotations are ignored: the pod does not ask for their templates`);
-  if (unknown > MAX_PROBLEMS) requests.problems.push({ code: 'invalid-annotation', message: `${unknown - MAX_PROBLEMS} more annotations set parameters of templates that are not in the catalog`, count: unknown - MAX_PROBLEMS });
+  if (ignored > MAX_WARNINGS)
+    requests.warnings.push(`${ignored - MAX_WARNINGS} more parameter annotations are ignored: the pod does not ask for their templates`);
+  if (unknown > MAX_PROBLEMS)
+    requests.problems.push({
+      code: 'invalid-annotation',
+      message: `${unknown - MAX_PROBLEMS} more annotations set parameters of templates that are not in the catalog`,
+      count: unknown - MAX_PROBLEMS,
+    });
 }
 
 function cutProblem(problem: Problem): Problem {
@@ -326,7 +410,10 @@ function withArticle(pattern: string): string {
 function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) => sum + (p.count ?? 1), 0)): InjectionResult {
   // Summaries (problems that stand for many) are always kept; the rest fill up to the limit.
   const summaries = all.filter((p) => p.count !== undefined);
-  const { kept } = capList(all.filter((p) => p.count === undefined), MAX_PROBLEMS - summaries.length);
+  const { kept } = capList(
+    all.filter((p) => p.count === undefined),
+    MAX_PROBLEMS - summaries.length,
+  );
   const problems = [...kept, ...summaries].map(cutProblem);
   const more = total - problems.reduce((sum, p) => sum + (p.count ?? 1), 0);
   // The first problem on the first line: kubectl get events and a controller's FailedCreate
@@ -344,7 +431,12 @@ function deny(all: Problem[], warnings: string[], total = all.reduce((sum, p) =>
  */
 function requesterOf(pod: PodLike, namespace: string, options: InjectOptions): Requester {
   const spec = pod.spec as { serviceAccountName?: unknown; serviceAccount?: unknown } | undefined;
-  const account = typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : typeof spec?.serviceAccount === 'string' && spec.serviceAccount !== '' ? spec.serviceAccount : 'default';
+  const account =
+    typeof spec?.serviceAccountName === 'string' && spec.serviceAccountName !== ''
+      ? spec.serviceAccountName
+      : typeof spec?.serviceAccount === 'string' && spec.serviceAccount !== ''
+        ? spec.serviceAccount
+        : 'default';
   return { namespace, labels: options.namespaceLabels, serviceAccount: account };
 }
 

@@ -34,11 +34,24 @@ export function recordCritical(record: Critical, container: V1Container): void {
 
 /** `9443/TCP+9090/UDP:9090`: each port, its protocol (the API server's default TCP) and its hostPort, if any. */
 export function portsText(container: V1Container): string {
-  return (container.ports ?? []).map((p) => `${String(p.containerPort)}/${p.protocol ?? 'TCP'}${p.hostPort !== undefined && p.hostPort !== 0 ? `:${String(p.hostPort)}` : ''}`).join('+');
+  return (container.ports ?? [])
+    .map(
+      (p) =>
+        `${String(p.containerPort)}/${p.protocol ?? 'TCP'}${p.hostPort !== undefined && p.hostPort !== 0 ? `:${String(p.hostPort)}` : ''}`,
+    )
+    .join('+');
 }
 
 /** The boolean and scalar securityContext fields the guard compares, in its order. */
-const SCALARS = ['privileged', 'allowPrivilegeEscalation', 'runAsNonRoot', 'runAsUser', 'runAsGroup', 'readOnlyRootFilesystem', 'procMount'] as const;
+const SCALARS = [
+  'privileged',
+  'allowPrivilegeEscalation',
+  'runAsNonRoot',
+  'runAsUser',
+  'runAsGroup',
+  'readOnlyRootFilesystem',
+  'procMount',
+] as const;
 
 /**
  * `allowPrivilegeEscalation:false;runAsNonRoot:true;drop:ALL;seccomp:RuntimeDefault;`: each

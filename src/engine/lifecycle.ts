@@ -29,9 +29,15 @@ export function nativeSidecarSupport(options: InjectOptions): NativeSidecarSuppo
   if (options.nativeSidecars === 'always') return { native: true, why: 'native sidecars are forced on (--native-sidecars=always)' };
   if (options.nativeSidecars === 'never') return { native: false, why: 'native sidecars are turned off (--native-sidecars=never)' };
   const version = options.serverVersion;
-  if (version === undefined) return { native: false, why: 'the API server version is unknown, so native sidecars are not assumed (set --native-sidecars=always if it is Kubernetes 1.29 or later)' };
+  if (version === undefined)
+    return {
+      native: false,
+      why: 'the API server version is unknown, so native sidecars are not assumed (set --native-sidecars=always if it is Kubernetes 1.29 or later)',
+    };
   const label = `${version.major}.${version.minor}`;
-  const supported = version.major > NATIVE_SIDECARS_SINCE.major || (version.major === NATIVE_SIDECARS_SINCE.major && version.minor >= NATIVE_SIDECARS_SINCE.minor);
+  const supported =
+    version.major > NATIVE_SIDECARS_SINCE.major ||
+    (version.major === NATIVE_SIDECARS_SINCE.major && version.minor >= NATIVE_SIDECARS_SINCE.minor);
   return supported
     ? { native: true, why: `the API server is Kubernetes ${label}, which has native sidecars` }
     : { native: false, why: `the API server is Kubernetes ${label}; native sidecars need 1.29 or later` };

@@ -115,13 +115,15 @@ const STORED_DEFAULTS: Record<string, unknown> = { procMount: 'Default' };
 export function exactly(expected: unknown, actual: unknown): boolean {
   if (expected === undefined || isEmptyValue(expected)) return actual === undefined || isEmptyValue(actual);
   if (typeof expected === 'string' && expected.includes(ANY_TEXT)) return matchesText(expected, actual);
-  if (Array.isArray(expected)) return Array.isArray(actual) && actual.length === expected.length && expected.every((item, i) => exactly(item, actual[i]));
+  if (Array.isArray(expected))
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((item, i) => exactly(item, actual[i]));
   if (typeof expected === 'object') {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
     const held = actual as Record<string, unknown>;
     const want = expected as Record<string, unknown>;
     for (const key of new Set([...Object.keys(want), ...Object.keys(held)])) {
-      const value = want[key] === undefined && Object.hasOwn(STORED_DEFAULTS, key) && held[key] === STORED_DEFAULTS[key] ? undefined : held[key];
+      const value =
+        want[key] === undefined && Object.hasOwn(STORED_DEFAULTS, key) && held[key] === STORED_DEFAULTS[key] ? undefined : held[key];
       if (!exactly(want[key], value)) return false;
     }
     return true;
@@ -144,9 +146,19 @@ function longRunning(container: V1Container, list: 'containers' | 'initContainer
  * where we run it for the pod's life (a native sidecar whose restartPolicy another webhook
  * dropped holds the pod in Init forever), or the reverse, is not.
  */
-export function sameContainer(expected: V1Container, expectedList: 'containers' | 'initContainers', actual: V1Container, list: 'containers' | 'initContainers'): boolean {
+export function sameContainer(
+  expected: V1Container,
+  expectedList: 'containers' | 'initContainers',
+  actual: V1Container,
+  list: 'containers' | 'initContainers',
+): boolean {
   if (longRunning(expected, expectedList) !== longRunning(actual, list)) return false;
-  if (!exactly(expected.command, actual.command) || !exactly(expected.args, actual.args) || !exactly(expected.securityContext, actual.securityContext)) return false;
+  if (
+    !exactly(expected.command, actual.command) ||
+    !exactly(expected.args, actual.args) ||
+    !exactly(expected.securityContext, actual.securityContext)
+  )
+    return false;
   if (!sameImage(expected.image, actual.image)) return false;
   const { command: _c, args: _a, securityContext: _s, image: _i, ...rest } = expected;
   const { command: _c2, args: _a2, securityContext: _s2, image: _i2, ...held } = actual;

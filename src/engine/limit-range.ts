@@ -25,9 +25,16 @@ type Amounts = Record<string, string> | undefined;
  * The namespace's LimitRanges as the server read them: the problems of the injected pod under
  * them; when they could not be read, a warning (the API server still checks them).
  */
-export function checkLimitRanges(pod: PodLike & { spec: V1PodSpec }, injection: Injection, ranges: readonly V1LimitRange[] | 'unreadable' | undefined, warnings: string[]): Problem[] {
+export function checkLimitRanges(
+  pod: PodLike & { spec: V1PodSpec },
+  injection: Injection,
+  ranges: readonly V1LimitRange[] | 'unreadable' | undefined,
+  warnings: string[],
+): Problem[] {
   if (ranges === 'unreadable') {
-    warnings.push("podpattern could not read this namespace's LimitRanges, so it did not check the injected containers against them; the API server still does");
+    warnings.push(
+      "podpattern could not read this namespace's LimitRanges, so it did not check the injected containers against them; the API server still does",
+    );
     return [];
   }
   return ranges === undefined || ranges.length === 0 ? [] : limitRangeProblems(pod, injection, ranges);
@@ -58,11 +65,15 @@ function limitRangeProblems(pod: PodLike & { spec: V1PodSpec }, injection: Injec
 function containerProblems(spec: V1PodSpec, { pieces, status }: Injection, item: V1LimitRangeItem, name: string): Problem[] {
   const owner = new Map<string, Piece>();
   for (const piece of pieces) for (const c of [...piece.rendered.containers, ...piece.rendered.initContainers]) owner.set(c.name, piece);
-  const injected = [...spec.containers, ...(spec.initContainers ?? [])].filter((c) => status.containers.includes(c.name) || status.initContainers.includes(c.name));
+  const injected = [...spec.containers, ...(spec.initContainers ?? [])].filter(
+    (c) => status.containers.includes(c.name) || status.initContainers.includes(c.name),
+  );
   return injected.flatMap((container) => {
     const piece = owner.get(container.name);
     const whose = piece === undefined ? '' : `template ${piece.template.name}'s `;
-    return faults(item, container.resources?.requests, container.resources?.limits).map((fault) => problem(`LimitRange ${name} (per container): ${whose}container '${container.name}' ${fault.text}`, piece, fault.resource));
+    return faults(item, container.resources?.requests, container.resources?.limits).map((fault) =>
+      problem(`LimitRange ${name} (per container): ${whose}container '${container.name}' ${fault.text}`, piece, fault.resource),
+    );
   });
 }
 
@@ -71,13 +82,26 @@ function podProblems(spec: V1PodSpec, { before, pieces }: Injection, item: V1Lim
   const was = new Set(faults(item, ...podTotals(before)).map((f) => `${f.rule} ${f.resource}`));
   return faults(item, ...podTotals(spec))
     .filter((fault) => !was.has(`${fault.rule} ${fault.resource}`))
-    .map((fault) => problem(`LimitRange ${name} (per pod): with what podpattern adds, the pod ${fault.text}`, pieces.find((p) => p.template.spec.sizing?.[fault.resource as 'cpu'] !== undefined), fault.resource));
+    .map((fault) =>
+      problem(
+        `LimitRange ${name} (per pod): with what podpattern adds, the pod ${fault.text}`,
+        pieces.find((p) => p.template.spec.sizing?.[fault.resource as 'cpu'] !== undefined),
+        fault.resource,
+      ),
+    );
 }
 
 function problem(text: string, piece: Piece | undefined, resource: string): Problem {
-  const sized = piece !== undefined && (resource === 'cpu' || resource === 'memory') && piece.template.spec.sizing?.[resource] !== undefined;
-  const fix = sized ? `set ${parameterKey(piece.template.name, resource)} within it` : "ask the namespace's owner to allow it, or leave the template out";
-  return { code: 'limit-range', ...(piece === undefined ? {} : { template: piece.template.name }), message: `${text}; the API server would refuse the pod: ${fix}` };
+  const sized =
+    piece !== undefined && (resource === 'cpu' || resource === 'memory') && piece.template.spec.sizing?.[resource] !== undefined;
+  const fix = sized
+    ? `set ${parameterKey(piece.template.name, resource)} within it`
+    : "ask the namespace's owner to allow it, or leave the template out";
+  return {
+    code: 'limit-range',
+    ...(piece === undefined ? {} : { template: piece.template.name }),
+    message: `${text}; the API server would refuse the pod: ${fix}`,
+  };
 }
 
 interface Fault {
@@ -107,8 +131,10 @@ function minFaults(resource: string, text: string, requests: Amounts, limits: Am
   const request = amount(requests, resource);
   const limit = amount(limits, resource);
   if (request === undefined) out.push({ resource, rule: 'min request', text: `requests no ${resource}, and the minimum is ${text}` });
-  else if (request < bound) out.push({ resource, rule: 'min request', text: `requests ${resource} ${requests?.[resource]}, below the minimum ${text}` });
-  if (limit !== undefined && limit < bound) out.push({ resource, rule: 'min limit', text: `limits ${resource} to ${limits?.[resource]}, below the minimum ${text}` });
+  else if (request < bound)
+    out.push({ resource, rule: 'min request', text: `requests ${resource} ${requests?.[resource]}, below the minimum ${text}` });
+  if (limit !== undefined && limit < bound)
+    out.push({ resource, rule: 'min limit', text: `limits ${resource} to ${limits?.[resource]}, below the minimum ${text}` });
   return out;
 }
 
@@ -119,8 +145,10 @@ function maxFaults(resource: string, text: string, requests: Amounts, limits: Am
   const request = amount(requests, resource);
   const limit = amount(limits, resource);
   if (limit === undefined) out.push({ resource, rule: 'max limit', text: `sets no ${resource} limit, and the maximum is ${text}` });
-  else if (limit > bound) out.push({ resource, rule: 'max limit', text: `limits ${resource} to ${limits?.[resource]}, above the maximum ${text}` });
-  if (request !== undefined && request > bound) out.push({ resource, rule: 'max request', text: `requests ${resource} ${requests?.[resource]}, above the maximum ${text}` });
+  else if (limit > bound)
+    out.push({ resource, rule: 'max limit', text: `limits ${resource} to ${limits?.[resource]}, above the maximum ${text}` });
+  if (request !== undefined && request > bound)
+    out.push({ resource, rule: 'max request', text: `requests ${resource} ${requests?.[resource]}, above the maximum ${text}` });
   return out;
 }
 
@@ -129,14 +157,24 @@ function ratioFaults(resource: string, text: string, requests: Amounts, limits: 
   if (bound === undefined) return [];
   const request = amount(requests, resource);
   const limit = amount(limits, resource);
-  if (request === undefined || request === 0n || limit === undefined) return [{ resource, rule: 'ratio', text: `needs both a ${resource} request and limit (their ratio is at most ${text}) and lacks one` }];
-  if (limit * 1_000_000_000n > bound * request) return [{ resource, rule: 'ratio', text: `has a ${resource} limit ${limits?.[resource]} over ${text} times its request ${requests?.[resource]}` }];
+  if (request === undefined || request === 0n || limit === undefined)
+    return [{ resource, rule: 'ratio', text: `needs both a ${resource} request and limit (their ratio is at most ${text}) and lacks one` }];
+  if (limit * 1_000_000_000n > bound * request)
+    return [
+      {
+        resource,
+        rule: 'ratio',
+        text: `has a ${resource} limit ${limits?.[resource]} over ${text} times its request ${requests?.[resource]}`,
+      },
+    ];
   return [];
 }
 
 function entries(map: Record<string, string> | undefined): [string, string][] {
   if (map === null || typeof map !== 'object') return [];
-  return Object.entries(map).filter((e): e is [string, string] => typeof e[1] === 'string').slice(0, 16);
+  return Object.entries(map)
+    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .slice(0, 16);
 }
 
 /** The pod's requests and limits as LimitRanger adds them up (see the file's comment). */

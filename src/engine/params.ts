@@ -12,7 +12,11 @@ import { narrowFault, type Narrowing } from './policy.js';
 export type Values = Map<string, ParameterValue>;
 
 /** `narrowing`: tighter bounds from the namespace's PatternPolicy, checked on every value in force, defaults included. */
-export function resolveParameters(template: Template, raw: Map<string, string> | undefined, narrowing?: Narrowing): { values: Values; problems: Problem[] } {
+export function resolveParameters(
+  template: Template,
+  raw: Map<string, string> | undefined,
+  narrowing?: Narrowing,
+): { values: Values; problems: Problem[] } {
   const values: Values = new Map();
   const problems: Problem[] = [];
   const declared = template.spec.parameters;
@@ -30,7 +34,12 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
     });
   }
   if (unknown > MAX_PROBLEMS) {
-    problems.push({ code: 'unknown-parameter', template: template.name, message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have`, count: unknown - MAX_PROBLEMS });
+    problems.push({
+      code: 'unknown-parameter',
+      template: template.name,
+      message: `${unknown - MAX_PROBLEMS} more annotations name parameters template ${template.name} does not have`,
+      count: unknown - MAX_PROBLEMS,
+    });
   }
   for (const name in declared) {
     const parameter = declared[name] as ParameterSpec;
@@ -41,9 +50,17 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
       continue;
     }
     const typed = convert(parameter, text);
-    const fault = typed === undefined ? `must be ${article(parameter.type)}` : checkParameterValue(parameter, typed, template.compiled.patterns[name]) ?? (narrowing === undefined ? undefined : narrowFault(narrowing, name, typed));
+    const fault =
+      typed === undefined
+        ? `must be ${article(parameter.type)}`
+        : (checkParameterValue(parameter, typed, template.compiled.patterns[name]) ??
+          (narrowing === undefined ? undefined : narrowFault(narrowing, name, typed)));
     if (fault !== undefined || typed === undefined) {
-      problems.push({ code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: '${printable(text)}' ${fault}` });
+      problems.push({
+        code: 'invalid-parameter',
+        template: template.name,
+        message: `${parameterKey(template.name, name)}: '${printable(text)}' ${fault}`,
+      });
       continue;
     }
     values.set(name, typed);
@@ -56,10 +73,21 @@ export function resolveParameters(template: Template, raw: Map<string, string> |
 function useDefault(template: Template, name: string, values: Values, narrowing: Narrowing | undefined): Problem | undefined {
   const parameter = template.spec.parameters[name] as ParameterSpec;
   if (parameter.default === undefined) {
-    return parameter.required === true ? { code: 'missing-parameter', template: template.name, message: `${parameterKey(template.name, name)} is required: ${describeParameter(parameter)}` } : undefined;
+    return parameter.required === true
+      ? {
+          code: 'missing-parameter',
+          template: template.name,
+          message: `${parameterKey(template.name, name)} is required: ${describeParameter(parameter)}`,
+        }
+      : undefined;
   }
   const narrowed = narrowing === undefined ? undefined : narrowFault(narrowing, name, parameter.default);
-  if (narrowed !== undefined) return { code: 'invalid-parameter', template: template.name, message: `${parameterKey(template.name, name)}: the template's default ${JSON.stringify(parameter.default)} ${narrowed}; set a value within the bounds` };
+  if (narrowed !== undefined)
+    return {
+      code: 'invalid-parameter',
+      template: template.name,
+      message: `${parameterKey(template.name, name)}: the template's default ${JSON.stringify(parameter.default)} ${narrowed}; set a value within the bounds`,
+    };
   values.set(name, parameter.default);
   return undefined;
 }

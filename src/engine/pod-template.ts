@@ -13,10 +13,7 @@ export interface PodTemplateSite {
   controllerVolumes: string[];
 }
 
-export type PodTemplateLookup =
-  | { found: PodTemplateSite; template: Record<string, unknown> }
-  | { refused: string }
-  | { none: true };
+export type PodTemplateLookup = { found: PodTemplateSite; template: Record<string, unknown> } | { refused: string } | { none: true };
 
 const SPEC_TEMPLATE = ['spec', 'template'];
 
@@ -64,9 +61,15 @@ export function findPodTemplate(manifest: unknown): PodTemplateLookup {
     return { found: site(manifest, kind, path), template: manifest };
   }
   if (isPodTemplate(template)) return { found: site(manifest, kind, path), template };
-  if (known !== undefined) return { refused: `a ${kind} keeps its pod template at ${path.join('.')}, and this one has no ${where} list, so nothing can be injected` };
+  if (known !== undefined)
+    return {
+      refused: `a ${kind} keeps its pod template at ${path.join('.')}, and this one has no ${where} list, so nothing can be injected`,
+    };
   // Other kinds' spec.template may be anything; it is ours to refuse only when it asks for us.
-  if (mentionsPodpattern(template)) return { refused: `${kind ?? 'this object'} has podpattern annotations on a spec.template that is not a pod template (no ${where} list), so nothing can be injected` };
+  if (mentionsPodpattern(template))
+    return {
+      refused: `${kind ?? 'this object'} has podpattern annotations on a spec.template that is not a pod template (no ${where} list), so nothing can be injected`,
+    };
   return { none: true };
 }
 
@@ -77,7 +80,9 @@ function mentionsPodpattern(template: unknown): boolean {
 
 function site(manifest: Node, kind: string | undefined, path: string[]): PodTemplateSite {
   const claims = kind === 'StatefulSet' ? at(manifest, ['spec', 'volumeClaimTemplates']) : undefined;
-  const controllerVolumes = Array.isArray(claims) ? claims.map((claim) => at(claim, ['metadata', 'name'])).filter((name): name is string => typeof name === 'string') : [];
+  const controllerVolumes = Array.isArray(claims)
+    ? claims.map((claim) => at(claim, ['metadata', 'name'])).filter((name): name is string => typeof name === 'string')
+    : [];
   return { path, runsToCompletion: kind !== undefined && RUN_TO_COMPLETION_KINDS.has(kind), controllerVolumes };
 }
 

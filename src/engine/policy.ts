@@ -93,7 +93,8 @@ export function narrowFault(narrowing: Narrowing, parameter: string, value: Para
 }
 
 function boundsFault(bounds: NarrowBounds, value: ParameterValue, pattern: RE2JS | undefined): string | undefined {
-  if (bounds.enum !== undefined && !bounds.enum.includes(value)) return `must be one of ${bounds.enum.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (bounds.enum !== undefined && !bounds.enum.includes(value))
+    return `must be one of ${bounds.enum.map((v) => JSON.stringify(v)).join(', ')}`;
   if (typeof value === 'number') {
     if (bounds.minimum !== undefined && value < bounds.minimum) return `must be at least ${bounds.minimum}`;
     if (bounds.maximum !== undefined && value > bounds.maximum) return `must be at most ${bounds.maximum}`;

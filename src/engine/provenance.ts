@@ -94,7 +94,13 @@ export interface Provenance {
  * `recorded`: what the status's templates add, rendered from the catalog where the hash still
  * matches (rule 1). `replaceable`: what the templates the pod asks for again add now (rule 2).
  */
-export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, recorded: Added, replaceable: Added, recordedComplete: boolean): Provenance {
+export function provenance(
+  pod: PodLike & { spec: V1PodSpec },
+  status: Status,
+  recorded: Added,
+  replaceable: Added,
+  recordedComplete: boolean,
+): Provenance {
   const ours = <T>(name: string, object: T, kind: Exclude<keyof Added, 'containers'>, named: ReadonlySet<string>): boolean => {
     if (!named.has(name)) return false;
     const expected = (recorded[kind] as Map<string, unknown>).get(name);
@@ -109,26 +115,9 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
     if (expected !== undefined && sameContainer(expected.container, expected.list, container, list)) return true;
     return replaceable.containers.has(container.name);
   };
-  const named = {
-    volumes: new Set(status.volumes),
-    annotations: new Set(status.annotations),
-    env: new Set(status.appEnv),
-    mounts: new Set(status.appVolumeMounts),
-  };
+  const named = namedSets(status);
   const annotations = pod.metadata?.annotations ?? {};
-  const podContainers = [...placed(pod.spec.containers, 'containers'), ...placed(pod.spec.initContainers, 'initContainers')];
-  const appContainers = pod.spec.containers.filter((c) => !recorded.containers.has(c.name));
-  const complete =
-    recordedComplete &&
-    [...recorded.containers].every(([name, want]) => podContainers.some((x) => x.container.name === name && sameContainer(want.container, want.list, x.container, x.list))) &&
-    [...recorded.volumes].every(([name, v]) => (pod.spec.volumes ?? []).some((x) => x.name === name && covers(v, x))) &&
-    // A template's pod annotation the pod set itself is kept as it is (and not recorded):
-    // present is enough. A rendered file is always ours, recorded and exactly as rendered.
-    [...recorded.annotations].every(([key, value]) => Object.hasOwn(annotations, key) && ((!named.annotations.has(key) && parseTemplateKey(key)?.kind !== 'file') || covers(value, annotations[key]))) &&
-    // App wiring goes into every container that is not injected; a pod with none has none.
-    (appContainers.length === 0 ||
-      ([...recorded.env].every(([name, e]) => appContainers.some((c) => (c.env ?? []).some((x) => x.name === name && covers(e, x)))) &&
-        [...recorded.mounts].every(([path, m]) => appContainers.some((c) => (c.volumeMounts ?? []).some((x) => x.mountPath === path && covers(m, x))))));
+  const complete = recordedComplete && allRecordedPresent(pod, recorded, named.annotations);
 
   return {
     complete,
@@ -146,21 +135,79 @@ export function provenance(pod: PodLike & { spec: V1PodSpec }, status: Status, r
       spec.containers.forEach((container, i) => {
         if (!containerKept[i]) return;
         if (injectedNames.has(container.name)) left.containers.push(container.name);
-        removals(ops, `/spec/containers/${i}/env`, container.env, (e) => ours(e.name, e, 'env', named.env) || keep(left.appEnv, named.env, e.name));
-        removals(ops, `/spec/containers/${i}/volumeMounts`, container.volumeMounts, (m) => ours(m.mountPath, m, 'mounts', named.mounts) || keep(left.appVolumeMounts, named.mounts, m.mountPath));
+        removals(
+          ops,
+          `/spec/containers/${i}/env`,
+          container.env,
+          (e) => ours(e.name, e, 'env', named.env) || keep(left.appEnv, named.env, e.name),
+        );
+        removals(
+          ops,
+          `/spec/containers/${i}/volumeMounts`,
+          container.volumeMounts,
+          (m) => ours(m.mountPath, m, 'mounts', named.mounts) || keep(left.appVolumeMounts, named.mounts, m.mountPath),
+        );
       });
       removals(ops, '/spec/containers', spec.containers, (_c, i) => !containerKept[i], true);
-      removals(ops, '/spec/initContainers', spec.initContainers, (c) => ourContainer(c, 'initContainers') || keep(left.initContainers, injectedNames, c.name));
-      removals(ops, '/spec/volumes', spec.volumes, (v) => ours(v.name, v, 'volumes', named.volumes) || keep(left.volumes, named.volumes, v.name));
+      removals(
+        ops,
+        '/spec/initContainers',
+        spec.initContainers,
+        (c) => ourContainer(c, 'initContainers') || keep(left.initContainers, injectedNames, c.name),
+      );
+      removals(
+        ops,
+        '/spec/volumes',
+        spec.volumes,
+        (v) => ours(v.name, v, 'volumes', named.volumes) || keep(left.volumes, named.volumes, v.name),
+      );
       for (const key of named.annotations) {
         if (!Object.hasOwn(annotations, key)) continue;
-        if (ours(key, annotations[key], 'annotations', named.annotations)) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(key)}` });
+        if (ours(key, annotations[key], 'annotations', named.annotations))
+          ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(key)}` });
         else left.annotations.push(key);
       }
-      if (Object.hasOwn(annotations, STATUS_KEY)) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(STATUS_KEY)}` });
+      if (Object.hasOwn(annotations, STATUS_KEY))
+        ops.push({ op: 'remove', path: `/metadata/annotations/${escapePathComponent(STATUS_KEY)}` });
       return { ops, left };
     },
   };
+}
+
+/** The names the status records, by kind. */
+function namedSets(status: Status) {
+  return {
+    volumes: new Set(status.volumes),
+    annotations: new Set(status.annotations),
+    env: new Set(status.appEnv),
+    mounts: new Set(status.appVolumeMounts),
+  };
+}
+
+/** Whether everything the status's templates add (as rendered now) is in the pod. */
+function allRecordedPresent(pod: PodLike & { spec: V1PodSpec }, recorded: Added, namedAnnotations: ReadonlySet<string>): boolean {
+  const annotations = pod.metadata?.annotations ?? {};
+  const podContainers = [...placed(pod.spec.containers, 'containers'), ...placed(pod.spec.initContainers, 'initContainers')];
+  const appContainers = pod.spec.containers.filter((c) => !recorded.containers.has(c.name));
+  return (
+    [...recorded.containers].every(([name, want]) =>
+      podContainers.some((x) => x.container.name === name && sameContainer(want.container, want.list, x.container, x.list)),
+    ) &&
+    [...recorded.volumes].every(([name, v]) => (pod.spec.volumes ?? []).some((x) => x.name === name && covers(v, x))) &&
+    // A template's pod annotation the pod set itself is kept as it is (and not recorded):
+    // present is enough. A rendered file is always ours, recorded and exactly as rendered.
+    [...recorded.annotations].every(
+      ([key, value]) =>
+        Object.hasOwn(annotations, key) &&
+        ((!namedAnnotations.has(key) && parseTemplateKey(key)?.kind !== 'file') || covers(value, annotations[key])),
+    ) &&
+    // App wiring goes into every container that is not injected; a pod with none has none.
+    (appContainers.length === 0 ||
+      ([...recorded.env].every(([name, e]) => appContainers.some((c) => (c.env ?? []).some((x) => x.name === name && covers(e, x)))) &&
+        [...recorded.mounts].every(([path, m]) =>
+          appContainers.some((c) => (c.volumeMounts ?? []).some((x) => x.mountPath === path && covers(m, x))),
+        )))
+  );
 }
 
 /**
@@ -180,7 +227,13 @@ function renderedWithAnyText(added: Map<string, unknown>, name: string, object: 
  * diffed: a diff of a list with an item taken from the middle rewrites every item after it, so
  * a pod could make the answer as large as its own spec.
  */
-function removals<T>(ops: Operation[], path: string, list: T[] | undefined, remove: (item: T, index: number) => boolean, required = false): void {
+function removals<T>(
+  ops: Operation[],
+  path: string,
+  list: T[] | undefined,
+  remove: (item: T, index: number) => boolean,
+  required = false,
+): void {
   if (list === undefined) return;
   const picked = list.flatMap((item, i) => (remove(item, i) ? [i] : []));
   if (picked.length === 0) return;

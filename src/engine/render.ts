@@ -39,7 +39,14 @@ export function renderTemplate(template: Template, values: Values, pod: PodFacts
   };
   const { compiled } = template;
   const rendered = compiled.fill(lookup) as Rendered;
-  rendered.listeners = compiled.listeners.length === 0 ? [] : compiled.listeners.map(({ port, parameter, where }) => ({ port: parameter === undefined ? port : lookup(parameter), parameter, where }));
+  rendered.listeners =
+    compiled.listeners.length === 0
+      ? []
+      : compiled.listeners.map(({ port, parameter, where }) => ({
+          port: parameter === undefined ? port : lookup(parameter),
+          parameter,
+          where,
+        }));
   applySizing(rendered, template.spec, values);
   return rendered;
 }

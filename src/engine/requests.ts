@@ -32,13 +32,20 @@ const KNOWN_DOMAIN_KEYS = new Set<string>([...Object.values(PATTERN_KEYS), INJEC
  * `recorded`: templates a podpattern.dev/status names; their parameters are read too (to tell
  * what the earlier injection added), though the pod may no longer ask for them.
  */
-export function readRequests(rawPodAnnotations: Record<string, string>, namespaceAnnotations: Record<string, string>, recorded: readonly string[] = []): Requests {
+export function readRequests(
+  rawPodAnnotations: Record<string, string>,
+  namespaceAnnotations: Record<string, string>,
+  recorded: readonly string[] = [],
+): Requests {
   const result: Requests = { optedOut: false, templates: [], parameters: new Map(), problems: [], warnings: [], stray: [] };
   const podAnnotations = stringValues(rawPodAnnotations, result.problems);
   const inject = podAnnotations[INJECT_KEY];
   if (inject === 'false') return { ...result, optedOut: true };
   if (inject !== undefined && inject !== 'true') {
-    result.problems.push({ code: 'invalid-annotation', message: `${INJECT_KEY} is '${printable(inject)}'; set it to "false" to opt the pod out, or remove it` });
+    result.problems.push({
+      code: 'invalid-annotation',
+      message: `${INJECT_KEY} is '${printable(inject)}'; set it to "false" to opt the pod out, or remove it`,
+    });
   }
   let unknownKeys = 0;
   for (const key in podAnnotations) {
@@ -52,7 +59,11 @@ export function readRequests(rawPodAnnotations: Record<string, string>, namespac
     });
   }
   if (unknownKeys > MAX_PROBLEMS) {
-    result.problems.push({ code: 'invalid-annotation', message: `${unknownKeys - MAX_PROBLEMS} more ${DOMAIN}/ keys are not podpattern annotations`, count: unknownKeys - MAX_PROBLEMS });
+    result.problems.push({
+      code: 'invalid-annotation',
+      message: `${unknownKeys - MAX_PROBLEMS} more ${DOMAIN}/ keys are not podpattern annotations`,
+      count: unknownKeys - MAX_PROBLEMS,
+    });
   }
 
   const podAsks = asksForTemplates(podAnnotations);
@@ -94,11 +105,17 @@ function readTemplateLists(annotations: Record<string, string>, into: Requests):
       listed += 1;
       if (listed > MAX_TEMPLATES) {
         const rest = countNames(value, start);
-        into.problems.push({ code: 'invalid-annotation', message: `the pod lists ${listed + rest} or more template names; at most ${MAX_TEMPLATES} can be injected into one pod` });
+        into.problems.push({
+          code: 'invalid-annotation',
+          message: `the pod lists ${listed + rest} or more template names; at most ${MAX_TEMPLATES} can be injected into one pod`,
+        });
         return;
       }
       if (!DNS1123_SUBDOMAIN.test(name) || name.length > 63) {
-        into.problems.push({ code: 'invalid-annotation', message: `${key} lists '${printable(name)}', which is not a template name; list names separated by commas` });
+        into.problems.push({
+          code: 'invalid-annotation',
+          message: `${key} lists '${printable(name)}', which is not a template name; list names separated by commas`,
+        });
         continue;
       }
       if (seen.has(name)) {
@@ -168,7 +185,11 @@ function stringValues(annotations: Record<string, unknown>, problems: Problem[])
     if (typeof value === 'string') strings[key] = value;
     else if (isDomainKey(key) || parseTemplateKey(key) !== undefined) {
       const { what, quoted } = describeNonString(value);
-      if (problems.length < MAX_PROBLEMS) problems.push({ code: 'invalid-annotation', message: `${printable(key)} is ${what}, not a string: annotation values are strings, so quote it (${printable(key)}: ${quoted})` });
+      if (problems.length < MAX_PROBLEMS)
+        problems.push({
+          code: 'invalid-annotation',
+          message: `${printable(key)} is ${what}, not a string: annotation values are strings, so quote it (${printable(key)}: ${quoted})`,
+        });
     }
   }
   return strings;

@@ -82,7 +82,13 @@ function clashingAnnotations(pod: Composed, pieces: readonly Piece[]): Problem[]
       const value = rendered.podAnnotations[key] as string;
       const owner = pod.annotationTemplates.get(key);
       if (owner === undefined || owner === template.name || pod.annotations[key] === value) continue;
-      problems.push(clash('clash-annotation', template, `annotation ${key}: template ${template.name} sets '${printable(value)}' but template ${owner} sets '${printable(pod.annotations[key] ?? '')}'`));
+      problems.push(
+        clash(
+          'clash-annotation',
+          template,
+          `annotation ${key}: template ${template.name} sets '${printable(value)}' but template ${owner} sets '${printable(pod.annotations[key] ?? '')}'`,
+        ),
+      );
     }
   }
   return problems;
@@ -101,7 +107,13 @@ function clashingVolumes(pod: Composed, pieces: readonly Piece[]): Problem[] {
       const volume = rendered.volumes[i] ?? filesVolumeOf(files);
       const kept = named(pod.spec.volumes, name);
       if (kept === undefined || canonicalJson(kept) === canonicalJson(volume)) return;
-      problems.push(clash('clash-volume', template, `volume '${name}': template ${template.name} declares it differently from ${owner === undefined ? `the pod's volume '${printable(name)}'` : `template ${owner}`}`));
+      problems.push(
+        clash(
+          'clash-volume',
+          template,
+          `volume '${name}': template ${template.name} declares it differently from ${owner === undefined ? `the pod's volume '${printable(name)}'` : `template ${owner}`}`,
+        ),
+      );
     });
   }
   return problems;
@@ -109,14 +121,16 @@ function clashingVolumes(pod: Composed, pieces: readonly Piece[]): Problem[] {
 
 function clashingInitContainers(pod: Composed, pieces: readonly Piece[]): Problem[] {
   const problems: Problem[] = [];
-  for (const { template, rendered } of pieces) for (const container of rendered.initContainers) containerClash(pod, template, container, problems);
+  for (const { template, rendered } of pieces)
+    for (const container of rendered.initContainers) containerClash(pod, template, container, problems);
   return problems;
 }
 
 function clashingContainers(pod: Composed, pieces: readonly Piece[]): Problem[] {
   const problems: Problem[] = [];
   for (const piece of pieces) {
-    if (placeable(piece, pod.placement)) for (const container of piece.rendered.containers) containerClash(pod, piece.template, container, problems);
+    if (placeable(piece, pod.placement))
+      for (const container of piece.rendered.containers) containerClash(pod, piece.template, container, problems);
   }
   return problems;
 }
@@ -125,7 +139,13 @@ function clashingContainers(pod: Composed, pieces: readonly Piece[]): Problem[] 
 function containerClash(pod: Composed, template: Template, container: V1Container, problems: Problem[]): void {
   const kept = named(pod.spec.containers, container.name) ?? named(pod.spec.initContainers, container.name);
   if (kept === container) return;
-  problems.push(clash('clash-container', template, `container name '${container.name}': template ${template.name} adds a container of that name, and so does ${containerOwner(pod, container.name)}`));
+  problems.push(
+    clash(
+      'clash-container',
+      template,
+      `container name '${container.name}': template ${template.name} adds a container of that name, and so does ${containerOwner(pod, container.name)}`,
+    ),
+  );
 }
 
 /**
@@ -141,12 +161,24 @@ function listeningOnHostNetwork(pod: Composed, pieces: readonly Piece[]): Proble
     for (const container of rendered.initContainers.concat(rendered.containers)) {
       const ports = listeningPorts(container);
       if (ports.length === 0) continue;
-      problems.push(clash('host-network', template, `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; ${refusal}`));
+      problems.push(
+        clash(
+          'host-network',
+          template,
+          `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (${ports.join(', ')}), which would bind that port on the node itself; ${refusal}`,
+        ),
+      );
     }
     const local = rendered.listeners;
     if (local.length === 0) continue;
     const where = local[0]?.where;
-    problems.push(clash('host-network', template, `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${where}), which would be the node's own loopback, shared with every host-network pod on the node; ${refusal}`));
+    problems.push(
+      clash(
+        'host-network',
+        template,
+        `the pod uses hostNetwork: true, and template ${template.name} listens on 127.0.0.1:${local.map((l) => l.port).join(', 127.0.0.1:')} (${where}), which would be the node's own loopback, shared with every host-network pod on the node; ${refusal}`,
+      ),
+    );
   }
   return problems;
 }
@@ -159,24 +191,48 @@ function needingNativeSidecars(pod: Composed, pieces: readonly Piece[]): Problem
       const names = rendered.containers.map((c) => `'${c.name}'`).join(', ');
       const finishes = spec.restartPolicy === undefined ? "a Job's pod" : `restartPolicy: ${spec.restartPolicy}`;
       const what = `the long-running container${rendered.containers.length === 1 ? '' : 's'} ${names}`;
-      return clash('needs-native-sidecars', template, `the pod runs to completion (${finishes}), and template ${template.name} adds ${what}, which would keep it from ever finishing unless made native sidecars; but ${placement.why}`);
+      return clash(
+        'needs-native-sidecars',
+        template,
+        `the pod runs to completion (${finishes}), and template ${template.name} adds ${what}, which would keep it from ever finishing unless made native sidecars; but ${placement.why}`,
+      );
     });
 }
 
 /** An env var the template sets in the app's containers where another is set differently. */
 function clashingAppEnv(pod: Composed, pieces: readonly Piece[]): Problem[] {
-  return wiringClashes(pod, pieces, (rendered) => rendered.app.env, (container, env) => container.env?.find((e) => e.name === env.name), (template, container, env, kept) => {
-    const owner = wiringOwner(pod, kept) ?? "the pod's own env var";
-    return clash('clash-env', template, `env var ${env.name} in container '${printable(container.name)}': template ${template.name} sets ${describeEnv(env)} but ${owner} has ${describeEnv(kept)}`);
-  });
+  return wiringClashes(
+    pod,
+    pieces,
+    (rendered) => rendered.app.env,
+    (container, env) => container.env?.find((e) => e.name === env.name),
+    (template, container, env, kept) => {
+      const owner = wiringOwner(pod, kept) ?? "the pod's own env var";
+      return clash(
+        'clash-env',
+        template,
+        `env var ${env.name} in container '${printable(container.name)}': template ${template.name} sets ${describeEnv(env)} but ${owner} has ${describeEnv(kept)}`,
+      );
+    },
+  );
 }
 
 /** A mount path the template mounts in the app's containers where something else is mounted. */
 function clashingAppMounts(pod: Composed, pieces: readonly Piece[]): Problem[] {
-  return wiringClashes(pod, pieces, (rendered) => rendered.app.volumeMounts, (container, mount) => container.volumeMounts?.find((m) => m.mountPath === mount.mountPath), (template, container, mount, kept) => {
-    const owner = wiringOwner(pod, kept) ?? `the pod's own mount of volume '${printable(kept.name)}'`;
-    return clash('clash-volume', template, `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': template ${template.name} mounts volume '${mount.name}' there, but ${owner} is already there`);
-  });
+  return wiringClashes(
+    pod,
+    pieces,
+    (rendered) => rendered.app.volumeMounts,
+    (container, mount) => container.volumeMounts?.find((m) => m.mountPath === mount.mountPath),
+    (template, container, mount, kept) => {
+      const owner = wiringOwner(pod, kept) ?? `the pod's own mount of volume '${printable(kept.name)}'`;
+      return clash(
+        'clash-volume',
+        template,
+        `mount path ${printable(mount.mountPath)} in container '${printable(container.name)}': template ${template.name} mounts volume '${mount.name}' there, but ${owner} is already there`,
+      );
+    },
+  );
 }
 
 /** Each item a placed template wires into each app container where the container kept a different one. */
@@ -194,7 +250,8 @@ function wiringClashes<T extends object>(
       const container = pod.spec.containers[i] as V1Container;
       for (const item of items(piece.rendered) ?? []) {
         const kept = keptFor(container, item);
-        if (kept !== undefined && kept !== item && canonicalJson(kept) !== canonicalJson(item)) problems.push(problem(piece.template, container, item, kept));
+        if (kept !== undefined && kept !== item && canonicalJson(kept) !== canonicalJson(item))
+          problems.push(problem(piece.template, container, item, kept));
       }
     }
   }
@@ -235,11 +292,19 @@ function clashingPorts(pod: Composed, pieces: readonly Piece[]): Problem[] {
   };
   const claimAll = (container: V1Container): void => {
     const template = pod.containerTemplates.get(container.name);
-    const parameters = template === undefined ? undefined : pieces.find((p) => p.template.name === template)?.template.compiled.portParameters[container.name];
+    const parameters =
+      template === undefined
+        ? undefined
+        : pieces.find((p) => p.template.name === template)?.template.compiled.portParameters[container.name];
     (container.ports ?? []).forEach((port, i) => {
-      claim(`${port.containerPort}/${port.protocol ?? 'TCP'}`, { container: container.name, port: port.containerPort, parameter: parameters?.[i] });
+      claim(`${port.containerPort}/${port.protocol ?? 'TCP'}`, {
+        container: container.name,
+        port: port.containerPort,
+        parameter: parameters?.[i],
+      });
     });
-    for (const l of loopback.get(container.name) ?? []) claim(`${l.port}/TCP`, { container: container.name, port: l.port, parameter: l.parameter });
+    for (const l of loopback.get(container.name) ?? [])
+      claim(`${l.port}/TCP`, { container: container.name, port: l.port, parameter: l.parameter });
   };
   for (const container of pod.spec.initContainers ?? []) if (container.restartPolicy === 'Always') claimAll(container);
   for (const container of pod.spec.containers) claimAll(container);
@@ -248,7 +313,8 @@ function clashingPorts(pod: Composed, pieces: readonly Piece[]): Problem[] {
 
 /** Names the parameter that moves the clashing port, from the template's compiled form. */
 function portHint(template: string, claim: PortClaim): string {
-  if (claim.parameter === undefined) return `; template ${template} does not let a pod move container port ${claim.port}, so these two cannot share a pod`;
+  if (claim.parameter === undefined)
+    return `; template ${template} does not let a pod move container port ${claim.port}, so these two cannot share a pod`;
   return `; set ${parameterKey(template, claim.parameter)} to a free port (it is ${claim.port})`;
 }
 

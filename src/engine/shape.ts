@@ -62,7 +62,8 @@ export function specProblems(pod: PodLike): Problem[] {
   checkEntries(containers, inits, volumes, found);
   if (found.length > 0) return toProblems(found);
   const container = usedTwice(containers, inits);
-  if (container !== undefined) found.push(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
+  if (container !== undefined)
+    found.push(`the container name '${printable(container)}' is used twice (containers and init containers share one set of names)`);
   const volume = usedTwice(volumes, NONE);
   if (volume !== undefined) found.push(`the volume name '${printable(volume)}' is used twice`);
   return toProblems(found);
@@ -78,7 +79,8 @@ const NONE: readonly unknown[] = [];
 function checkNameLengths(pod: PodLike, found: string[]): void {
   for (const field of NAME_FIELDS) {
     const value = pod.metadata?.[field];
-    if (typeof value === 'string' && value.length > MAX_NAME) found.push(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
+    if (typeof value === 'string' && value.length > MAX_NAME)
+      found.push(`metadata.${field} is ${value.length} characters long; Kubernetes allows at most ${MAX_NAME}`);
   }
 }
 
@@ -86,7 +88,8 @@ function checkNameLengths(pod: PodLike, found: string[]): void {
 function checkLists(spec: Record<string, unknown>, containerCount: number, volumeCount: number, found: string[]): void {
   if (spec['initContainers'] !== undefined && !Array.isArray(spec['initContainers'])) found.push('spec.initContainers is not a list');
   if (spec['volumes'] !== undefined && !Array.isArray(spec['volumes'])) found.push('spec.volumes is not a list');
-  if (containerCount > MAX_CONTAINERS) found.push(`the pod has ${containerCount} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
+  if (containerCount > MAX_CONTAINERS)
+    found.push(`the pod has ${containerCount} containers and init containers; podpattern injects into pods with at most ${MAX_CONTAINERS}`);
   if (volumeCount > MAX_VOLUMES) found.push(`the pod has ${volumeCount} volumes; podpattern injects into pods with at most ${MAX_VOLUMES}`);
 }
 
@@ -150,7 +153,9 @@ function checkList(list: 'containers' | 'initContainers', i: number, items: unkn
     return;
   }
   if (items.length > MAX_PER_CONTAINER) {
-    found.push(`spec.${list}[${i}].${kind.field} has ${items.length} entries; podpattern injects into pods with at most ${MAX_PER_CONTAINER} per container`);
+    found.push(
+      `spec.${list}[${i}].${kind.field} has ${items.length} entries; podpattern injects into pods with at most ${MAX_PER_CONTAINER} per container`,
+    );
     return;
   }
   for (let index = 0; index < items.length; index += 1) {

@@ -14,7 +14,12 @@ import { SIZED_RESOURCES, type SizedResource } from '../template/sizing.js';
 export { isSizingParameter } from '../template/sizing.js';
 
 /** The sizing parameters a pod sets for `template`, checked against its bounds: set in `values`, or a problem each. */
-export function resolveSizing(template: Template, raw: Map<string, string> | undefined, values: Map<string, string | number | boolean>, problems: Problem[]): void {
+export function resolveSizing(
+  template: Template,
+  raw: Map<string, string> | undefined,
+  values: Map<string, string | number | boolean>,
+  problems: Problem[],
+): void {
   for (const resource of SIZED_RESOURCES) {
     const text = raw?.get(resource);
     if (text === undefined) continue;
@@ -22,7 +27,11 @@ export function resolveSizing(template: Template, raw: Map<string, string> | und
     const bounds = template.spec.sizing?.[resource];
     const fault = bounds === undefined ? undefined : sizingFault(text, bounds, resource);
     if (bounds === undefined) {
-      problems.push({ code: 'invalid-parameter', template: template.name, message: `${key}: template ${template.name} declares no sizing.${resource} bounds, so its ${resource} is not set per pod; remove the annotation` });
+      problems.push({
+        code: 'invalid-parameter',
+        template: template.name,
+        message: `${key}: template ${template.name} declares no sizing.${resource} bounds, so its ${resource} is not set per pod; remove the annotation`,
+      });
     } else if (fault !== undefined) {
       problems.push({ code: 'invalid-parameter', template: template.name, message: `${key}: '${printable(text)}' ${fault}` });
     } else values.set(resource, text);
@@ -32,8 +41,10 @@ export function resolveSizing(template: Template, raw: Map<string, string> | und
 function sizingFault(text: string, bounds: { min: string; max: string }, resource: SizedResource): string | undefined {
   const value = parseQuantity(text);
   if (value === undefined) return `is not a Kubernetes quantity (${resource === 'cpu' ? 'e.g. 250m or 1' : 'e.g. 64Mi or 1Gi'})`;
-  if (value < (parseQuantity(bounds.min) as bigint)) return `is below the template's minimum ${resource} request ${bounds.min} (sizing.${resource}.min)`;
-  if (value > (parseQuantity(bounds.max) as bigint)) return `is above the template's maximum ${resource} request ${bounds.max} (sizing.${resource}.max)`;
+  if (value < (parseQuantity(bounds.min) as bigint))
+    return `is below the template's minimum ${resource} request ${bounds.min} (sizing.${resource}.min)`;
+  if (value > (parseQuantity(bounds.max) as bigint))
+    return `is above the template's maximum ${resource} request ${bounds.max} (sizing.${resource}.max)`;
   return undefined;
 }
 
@@ -51,7 +62,8 @@ export function applySizing(rendered: Rendered, spec: TemplateSpec, values: Read
       const resources = (container.resources ??= {});
       resources.requests = { ...resources.requests, [resource]: formatQuantity(request, resource) };
       // The catalog holds each sized container to a positive request, so the ratio is defined.
-      if (limit !== undefined && base !== undefined && base > 0n) resources.limits = { ...resources.limits, [resource]: formatQuantity((request * limit + base - 1n) / base, resource) };
+      if (limit !== undefined && base !== undefined && base > 0n)
+        resources.limits = { ...resources.limits, [resource]: formatQuantity((request * limit + base - 1n) / base, resource) };
     });
   }
 }

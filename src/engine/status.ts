@@ -28,7 +28,20 @@ export interface Status extends Critical {
 }
 
 export function emptyStatus(templates: InjectedTemplate[]): Status {
-  return { templates, containers: [], initContainers: [], volumes: [], annotations: [], appEnv: [], appVolumeMounts: [], sidecars: [], grants: [], images: [], ports: [], securityContexts: [] };
+  return {
+    templates,
+    containers: [],
+    initContainers: [],
+    volumes: [],
+    annotations: [],
+    appEnv: [],
+    appVolumeMounts: [],
+    sidecars: [],
+    grants: [],
+    images: [],
+    ports: [],
+    securityContexts: [],
+  };
 }
 
 /** Longer than any record podpattern writes (a few dozen names): anything longer is not ours. */

@@ -18,8 +18,16 @@ export function forcedChangeEvent(change: ForcedChange, instance: string, now: D
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { name: `${change.template.slice(0, 200)}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(process.hrtime()[1] % 1_000_000)).toString(16)}`, namespace: EVENT_NAMESPACE },
-    involvedObject: { apiVersion: TEMPLATE_API_VERSION, kind: TEMPLATE_KIND, name: change.template, ...(change.uid === undefined ? {} : { uid: change.uid }) },
+    metadata: {
+      name: `${change.template.slice(0, 200)}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(process.hrtime()[1] % 1_000_000)).toString(16)}`,
+      namespace: EVENT_NAMESPACE,
+    },
+    involvedObject: {
+      apiVersion: TEMPLATE_API_VERSION,
+      kind: TEMPLATE_KIND,
+      name: change.template,
+      ...(change.uid === undefined ? {} : { uid: change.uid }),
+    },
     reason: FORCED_REASON,
     message: message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 1)}…`,
     type: 'Warning',
@@ -32,14 +40,21 @@ export function forcedChangeEvent(change: ForcedChange, instance: string, now: D
   };
 }
 
-
 /** Writes each forced change's Event in the background; a failure is logged, never thrown into the review. */
 export function kubeForcedChangeRecorder(config: KubeConfig, instance: string, logger: Logger): (change: ForcedChange) => void {
   const api = config.makeApiClient(CoreV1Api);
   return (change) => {
-    logger.warn({ template: change.template, operation: change.operation, user: change.user, forceReason: change.reason }, 'template change forced past the impact check');
-    api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: forcedChangeEvent(change, instance, new Date()) }).catch((error: unknown) => {
-      logger.warn({ template: change.template, err: error instanceof Error ? error.message : String(error) }, 'could not write the forced-change Event');
-    });
+    logger.warn(
+      { template: change.template, operation: change.operation, user: change.user, forceReason: change.reason },
+      'template change forced past the impact check',
+    );
+    api
+      .createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: forcedChangeEvent(change, instance, new Date()) })
+      .catch((error: unknown) => {
+        logger.warn(
+          { template: change.template, err: error instanceof Error ? error.message : String(error) },
+          'could not write the forced-change Event',
+        );
+      });
   };
 }

@@ -31,7 +31,12 @@ export function ownerOf(references: unknown): OwnerReference | undefined {
     }
   }
   if (chosen === undefined) return undefined;
-  const owner: OwnerReference = { apiVersion: cut(chosen.apiVersion as string), kind: cut(chosen.kind as string), name: cut(chosen.name as string), uid: cut(chosen.uid as string) };
+  const owner: OwnerReference = {
+    apiVersion: cut(chosen.apiVersion as string),
+    kind: cut(chosen.kind as string),
+    name: cut(chosen.name as string),
+    uid: cut(chosen.uid as string),
+  };
   if (chosen.controller === true) owner.controller = true;
   return owner;
 }

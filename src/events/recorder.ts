@@ -158,7 +158,11 @@ export class EventRecorder implements EventSink {
     } else {
       this.buckets.delete(namespace);
       const earned = Math.floor((now - bucket.at) / this.refillMs);
-      if (earned > 0) bucket = { tokens: Math.min(this.burst, bucket.tokens + earned), at: bucket.tokens + earned >= this.burst ? now : bucket.at + earned * this.refillMs };
+      if (earned > 0)
+        bucket = {
+          tokens: Math.min(this.burst, bucket.tokens + earned),
+          at: bucket.tokens + earned >= this.burst ? now : bucket.at + earned * this.refillMs,
+        };
     }
     this.buckets.set(namespace, bucket);
     if (bucket.tokens < 1) return false;
@@ -183,7 +187,12 @@ export class EventRecorder implements EventSink {
         this.windows.delete(key);
         continue;
       }
-      this.enqueue({ event: window.event, count: window.suppressed, first: new Date(window.firstSuppressed), last: new Date(window.lastSuppressed) });
+      this.enqueue({
+        event: window.event,
+        count: window.suppressed,
+        first: new Date(window.firstSuppressed),
+        last: new Date(window.lastSuppressed),
+      });
       this.windows.set(key, { event: window.event, opened: now, suppressed: 0, firstSuppressed: now, lastSuppressed: now });
     }
   }
@@ -210,7 +219,15 @@ export class EventRecorder implements EventSink {
         try {
           await this.writer(write);
         } catch (error) {
-          this.logger.warn({ err: (error as Error).message, reason: write.event.reason, involved: `${write.event.involved.kind}/${write.event.involved.name}`, namespace: write.event.involved.namespace }, 'cannot create Event');
+          this.logger.warn(
+            {
+              err: (error as Error).message,
+              reason: write.event.reason,
+              involved: `${write.event.involved.kind}/${write.event.involved.name}`,
+              namespace: write.event.involved.namespace,
+            },
+            'cannot create Event',
+          );
         }
       }
     } finally {
@@ -221,6 +238,7 @@ export class EventRecorder implements EventSink {
   private drop(): void {
     this.dropped += 1;
     // One line per power of two: a flood is visible without flooding the log in turn.
-    if ((this.dropped & (this.dropped - 1)) === 0) this.logger.warn({ dropped: this.dropped }, 'Events dropped: too many pending or distinct');
+    if ((this.dropped & (this.dropped - 1)) === 0)
+      this.logger.warn({ dropped: this.dropped }, 'Events dropped: too many pending or distinct');
   }
 }

@@ -35,7 +35,10 @@ export function reviewEvent(facts: ReviewFacts, decision: Decision, object: unkn
   // are the engine's, escaped and cut, inside podpattern's own words.
   const [first = decision.reason, ...rest] = (decision.response.status?.message ?? decision.reason).split('\n');
   const parts = /^podpattern cannot inject this pod(?: \((\d+) problems\))?: (.*)$/.exec(first);
-  const head = parts === null ? `podpattern denied a pod (${decision.reason}): ${first}` : `podpattern denied a pod (${decision.reason}${parts[1] === undefined ? '' : `, ${parts[1]} problems`}): ${parts[2] ?? ''}`;
+  const head =
+    parts === null
+      ? `podpattern denied a pod (${decision.reason}): ${first}`
+      : `podpattern denied a pod (${decision.reason}${parts[1] === undefined ? '' : `, ${parts[1]} problems`}): ${parts[2] ?? ''}`;
   return { type: 'Warning', reason: 'Denied', involved, key: decision.reason, message: truncate([head, pod, ...rest].join('\n')) };
 }
 

@@ -4,7 +4,15 @@
 // template's kubectl.kubernetes.io/restartedAt (what `kubectl rollout restart` sets) and the
 // workload's podpattern.dev/healed record, conditional on the resourceVersion read (a workload
 // changed in between is not touched; the next pass looks again).
-import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
 import { HEALED_KEY, INJECTION_LABEL, RESTARTED_AT_KEY } from '../model/keys.js';
 import { METADATA_ACCEPT, METADATA_LIST_ACCEPT, ownerLookup } from '../impact/pod-kube.js';
 import { formatHealRecord, type PodMeta } from './missed.js';
@@ -29,7 +37,10 @@ export function kubeHealApi(config: KubeConfig): HealApi {
       const pods: PodMeta[] = [];
       let next: string | undefined;
       do {
-        const page = await core.listNamespacedPod({ namespace, fieldSelector: RUNNING_OR_PENDING, limit: PAGE, ...(next === undefined ? {} : { _continue: next }) }, listAccept);
+        const page = await core.listNamespacedPod(
+          { namespace, fieldSelector: RUNNING_OR_PENDING, limit: PAGE, ...(next === undefined ? {} : { _continue: next }) },
+          listAccept,
+        );
         for (const item of page.items) pods.push(podMeta(namespace, item.metadata));
         next = page.metadata?._continue || undefined;
       } while (next !== undefined);
@@ -39,7 +50,12 @@ export function kubeHealApi(config: KubeConfig): HealApi {
     async readWorkload(namespace, kind, name) {
       try {
         const read = { name, namespace };
-        const object = kind === 'Deployment' ? await apps.readNamespacedDeployment(read, accept) : kind === 'StatefulSet' ? await apps.readNamespacedStatefulSet(read, accept) : await apps.readNamespacedDaemonSet(read, accept);
+        const object =
+          kind === 'Deployment'
+            ? await apps.readNamespacedDeployment(read, accept)
+            : kind === 'StatefulSet'
+              ? await apps.readNamespacedStatefulSet(read, accept)
+              : await apps.readNamespacedDaemonSet(read, accept);
         return workloadMeta(object.metadata);
       } catch (error) {
         if (error instanceof ApiException && error.code === 404) return undefined;
@@ -74,5 +90,10 @@ function podMeta(namespace: string, metadata: V1ObjectMeta | undefined): PodMeta
 }
 
 function workloadMeta(metadata: V1ObjectMeta | undefined): WorkloadMeta {
-  return { uid: metadata?.uid ?? '', generation: metadata?.generation ?? 0, resourceVersion: metadata?.resourceVersion ?? '', annotations: metadata?.annotations ?? {} };
+  return {
+    uid: metadata?.uid ?? '',
+    generation: metadata?.generation ?? 0,
+    resourceVersion: metadata?.resourceVersion ?? '',
+    annotations: metadata?.annotations ?? {},
+  };
 }

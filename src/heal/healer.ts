@@ -10,7 +10,16 @@
 import type { Logger } from 'pino';
 import type { EventSink, InvolvedObject } from '../events/recorder.js';
 import type { OwnerRef } from '../impact/pod-record.js';
-import { decide, isRestartable, missedAsks, missedPods, readHealRecord, type HealRecord, type PodMeta, type RestartableKind } from './missed.js';
+import {
+  decide,
+  isRestartable,
+  missedAsks,
+  missedPods,
+  readHealRecord,
+  type HealRecord,
+  type PodMeta,
+  type RestartableKind,
+} from './missed.js';
 
 export interface WorkloadMeta {
   uid: string;
@@ -111,7 +120,10 @@ export class Healer {
       try {
         await this.heal(group, result);
       } catch (error) {
-        this.options.logger.warn({ namespace: group.namespace, workload: `${group.workload.kind}/${group.workload.name}`, err: message(error) }, 'cannot heal a workload whose pods missed injection');
+        this.options.logger.warn(
+          { namespace: group.namespace, workload: `${group.workload.kind}/${group.workload.name}`, err: message(error) },
+          'cannot heal a workload whose pods missed injection',
+        );
       }
     }
     return result;
@@ -136,7 +148,10 @@ export class Healer {
     try {
       return (await this.options.api.controllerOf(pod.namespace, pod.owner)) ?? pod.owner;
     } catch (error) {
-      this.options.logger.warn({ namespace: pod.namespace, owner: `${pod.owner.kind}/${pod.owner.name}`, err: message(error) }, 'cannot read the workload of a pod that missed injection');
+      this.options.logger.warn(
+        { namespace: pod.namespace, owner: `${pod.owner.kind}/${pod.owner.name}`, err: message(error) },
+        'cannot read the workload of a pod that missed injection',
+      );
       return pod.owner;
     }
   }
@@ -146,21 +161,25 @@ export class Healer {
     const label = `${namespace}/${workload.kind}/${workload.name}`;
     const asks = missedAsks(group.pods[0]!.annotations)!.join(', ');
     if (!isRestartable(workload.kind)) {
-      if (this.reportOnce(`${label} not-restartable ${group.pods.map((p) => p.uid).join(',')}`)) {
-        const involved = workload.kind === 'Pod' ? podObject(group.pods[0]!) : { apiVersion: apiVersionOf(workload.kind), kind: workload.kind, name: workload.name, namespace };
-        this.report(involved, 'not-restartable', `${describePods(group.pods)} asked for ${asks} but ${group.pods.length === 1 ? 'was' : 'were'} admitted without injection (podpattern was not reachable); a ${workload.kind} is not restarted by podpattern: delete and create ${group.pods.length === 1 ? 'it' : 'them'} again to inject`);
-        result.reported.push(label);
-      }
+      this.reportNotRestartable(group, label, asks, result);
       return;
     }
     const meta = await this.options.api.readWorkload(namespace, workload.kind, workload.name);
     if (meta === undefined) return;
     const involved: InvolvedObject = { apiVersion: 'apps/v1', kind: workload.kind, name: workload.name, namespace, uid: meta.uid };
-    const verdict = decide(readHealRecord(meta.annotations), meta.generation, group.pods.map((p) => p.createdAt));
+    const verdict = decide(
+      readHealRecord(meta.annotations),
+      meta.generation,
+      group.pods.map((p) => p.createdAt),
+    );
     if (verdict.action === 'wait') return;
     if (verdict.action === 'report') {
       if (this.reportOnce(`${label} still-missed ${meta.generation}`)) {
-        this.report(involved, 'still-missed', `${describePods(group.pods)} created since podpattern restarted it at ${new Date(verdict.since).toISOString()} missed injection again (${asks}); not restarted again: run podpattern check ${workload.kind.toLowerCase()}/${workload.name} -n ${namespace} to see why`);
+        this.report(
+          involved,
+          'still-missed',
+          `${describePods(group.pods)} created since podpattern restarted it at ${new Date(verdict.since).toISOString()} missed injection again (${asks}); not restarted again: run podpattern check ${workload.kind.toLowerCase()}/${workload.name} -n ${namespace} to see why`,
+        );
         result.reported.push(label);
       }
       return;
@@ -168,7 +187,11 @@ export class Healer {
     const denial = this.options.nextPodDenial?.(namespace, workload, group.pods[0]!.annotations);
     if (denial !== undefined) {
       if (this.reportOnce(`${label} would-be-denied ${meta.generation} ${denial}`)) {
-        this.report(involved, 'would-be-denied', `not restarted: ${describePods(group.pods)} missed injection (${asks}), but the webhook would deny its next pods: ${denial.slice(0, 1024)}`);
+        this.report(
+          involved,
+          'would-be-denied',
+          `not restarted: ${describePods(group.pods)} missed injection (${asks}), but the webhook would deny its next pods: ${denial.slice(0, 1024)}`,
+        );
         result.reported.push(label);
       }
       return;
@@ -179,7 +202,10 @@ export class Healer {
     }
     const at = this.now();
     try {
-      await this.options.api.restart(namespace, workload.kind, workload.name, meta.resourceVersion, { at, generation: meta.generation + 1 });
+      await this.options.api.restart(namespace, workload.kind, workload.name, meta.resourceVersion, {
+        at,
+        generation: meta.generation + 1,
+      });
     } catch (error) {
       this.restarts.pop();
       this.report(involved, 'restart-failed', `cannot restart it so that its pods get ${asks}: ${message(error)}`);
@@ -187,9 +213,35 @@ export class Healer {
       return;
     }
     this.options.metrics.restarted(workload.kind);
-    this.options.events.record({ type: 'Normal', reason: 'RestartedForInjection', involved, key: 'heal', message: `restarted (as kubectl rollout restart does): ${describePods(group.pods)} asked for ${asks} but ${group.pods.length === 1 ? 'was' : 'were'} admitted without injection while podpattern was not reachable` });
-    this.options.logger.info({ namespace, workload: `${workload.kind}/${workload.name}`, pods: group.pods.length }, 'restarted a workload whose pods missed injection');
+    this.options.events.record({
+      type: 'Normal',
+      reason: 'RestartedForInjection',
+      involved,
+      key: 'heal',
+      message: `restarted (as kubectl rollout restart does): ${describePods(group.pods)} asked for ${asks} but ${group.pods.length === 1 ? 'was' : 'were'} admitted without injection while podpattern was not reachable`,
+    });
+    this.options.logger.info(
+      { namespace, workload: `${workload.kind}/${workload.name}`, pods: group.pods.length },
+      'restarted a workload whose pods missed injection',
+    );
     result.restarted.push(label);
+  }
+
+  /** A bare pod, a Job's or CronJob's pod, or a ReplicaSet's without a Deployment: an Event, once. */
+  private reportNotRestartable(group: Group, label: string, asks: string, result: PassResult): void {
+    const { namespace, workload } = group;
+    if (this.reportOnce(`${label} not-restartable ${group.pods.map((p) => p.uid).join(',')}`)) {
+      const involved =
+        workload.kind === 'Pod'
+          ? podObject(group.pods[0]!)
+          : { apiVersion: apiVersionOf(workload.kind), kind: workload.kind, name: workload.name, namespace };
+      this.report(
+        involved,
+        'not-restartable',
+        `${describePods(group.pods)} asked for ${asks} but ${group.pods.length === 1 ? 'was' : 'were'} admitted without injection (podpattern was not reachable); a ${workload.kind} is not restarted by podpattern: delete and create ${group.pods.length === 1 ? 'it' : 'them'} again to inject`,
+      );
+      result.reported.push(label);
+    }
   }
 
   /** A restart within the rate: at most restartsPerMinute in any 60 s. */
@@ -216,7 +268,12 @@ export class Healer {
   }
 }
 
-const EVENT_REASONS = { 'not-restartable': 'NotInjected', 'still-missed': 'StillNotInjected', 'restart-failed': 'RestartFailed', 'would-be-denied': 'HealBlocked' } as const;
+const EVENT_REASONS = {
+  'not-restartable': 'NotInjected',
+  'still-missed': 'StillNotInjected',
+  'restart-failed': 'RestartFailed',
+  'would-be-denied': 'HealBlocked',
+} as const;
 
 function podObject(pod: PodMeta): InvolvedObject {
   return { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, uid: pod.uid };
@@ -229,7 +286,10 @@ function apiVersionOf(kind: string): string {
 }
 
 function describePods(pods: PodMeta[]): string {
-  const names = pods.slice(0, 3).map((p) => p.name).join(', ');
+  const names = pods
+    .slice(0, 3)
+    .map((p) => p.name)
+    .join(', ');
   return pods.length === 1 ? `pod ${names}` : `${pods.length} pods (${names}${pods.length > 3 ? ', ...' : ''})`;
 }
 

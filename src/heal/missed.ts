@@ -29,7 +29,9 @@ export function isRestartable(kind: string): kind is RestartableKind {
  */
 export function missedAsks(annotations: Readonly<Record<string, string>>): string[] | undefined {
   if (annotations[STATUS_KEY] !== undefined || annotations[INJECT_KEY] === 'false') return undefined;
-  const asks = Object.values(PATTERN_KEYS).filter((key) => annotations[key] !== undefined && annotations[key] !== '').map((key) => `${key}=${annotations[key]}`);
+  const asks = Object.values(PATTERN_KEYS)
+    .filter((key) => annotations[key] !== undefined && annotations[key] !== '')
+    .map((key) => `${key}=${annotations[key]}`);
   return asks.length === 0 ? undefined : asks;
 }
 

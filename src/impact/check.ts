@@ -12,10 +12,7 @@ import type { Usage } from './pod-index.js';
 
 export type InjectFunction = (pod: PodLike, catalog: Catalog, options: InjectOptions) => InjectionResult;
 
-export type Verdict =
-  | { kind: 'breaking'; reasons: string[] }
-  | { kind: 'changing'; fields: string[] }
-  | { kind: 'neutral' };
+export type Verdict = { kind: 'breaking'; reasons: string[] } | { kind: 'changing'; fields: string[] } | { kind: 'neutral' };
 
 export interface OwnerImpact {
   usage: Usage;
@@ -94,7 +91,10 @@ export function judgePod(pod: PodLike, options: InjectOptions, input: Pick<Impac
     return fields.length === 0 ? { kind: 'neutral' } : { kind: 'changing', fields };
   }
   if (before.outcome === after.outcome) return { kind: 'neutral' };
-  return { kind: 'changing', fields: [after.outcome === 'injected' ? 'injected again (its next pods were denied)' : `no longer injected (${after.reason})`] };
+  return {
+    kind: 'changing',
+    fields: [after.outcome === 'injected' ? 'injected again (its next pods were denied)' : `no longer injected (${after.reason})`],
+  };
 }
 
 /**
@@ -120,7 +120,10 @@ function runsToCompletion(usage: Usage): boolean {
 export function changedFields(before: PodLike, after: PodLike): string[] {
   const fields = new Set<string>();
   for (const op of jsonpatch.compare(before, after)) {
-    const path = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const path = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (path[0] === 'metadata' && path[1] === 'annotations' && path[2] === STATUS_KEY) continue;
     fields.add(describePath(path, before, after));
     if (fields.size >= MAX_FIELDS) break;
@@ -133,7 +136,7 @@ function describePath(path: string[], before: PodLike, after: PodLike): string {
   const [, list, index, field] = path;
   if (list === 'containers' || list === 'initContainers' || list === 'volumes') {
     const at = Number(index);
-    const named = (pod: PodLike) => ((pod.spec as unknown as Record<string, Array<{ name?: string }> | undefined>)?.[list]?.[at]?.name);
+    const named = (pod: PodLike) => (pod.spec as unknown as Record<string, Array<{ name?: string }> | undefined>)?.[list]?.[at]?.name;
     const name = named(after) ?? named(before) ?? index;
     return `${list}[${name}]${field === undefined ? '' : `.${field}`}`;
   }
@@ -142,7 +145,12 @@ function describePath(path: string[], before: PodLike, after: PodLike): string {
 
 /** Usages by namespace, workload kind and name; the larger group of a workload first. */
 export function byWorkload(a: Usage, b: Usage): number {
-  return a.namespace.localeCompare(b.namespace) || a.workload.kind.localeCompare(b.workload.kind) || a.workload.name.localeCompare(b.workload.name) || b.pods - a.pods;
+  return (
+    a.namespace.localeCompare(b.namespace) ||
+    a.workload.kind.localeCompare(b.workload.kind) ||
+    a.workload.name.localeCompare(b.workload.name) ||
+    b.pods - a.pods
+  );
 }
 
 function cut(text: string): string {

@@ -31,11 +31,23 @@ export interface ClusterImpact {
   stop(): void;
 }
 
-export function clusterImpact(input: { config: KubeConfig; live: LiveCatalog; logger: Logger; inject: InjectFunction; options: (namespace: string) => InjectOptions; recordForced: (change: ForcedChange) => void; namespaceLabels?: () => Iterable<Readonly<Record<string, string>>> | undefined }): ClusterImpact {
+export function clusterImpact(input: {
+  config: KubeConfig;
+  live: LiveCatalog;
+  logger: Logger;
+  inject: InjectFunction;
+  options: (namespace: string) => InjectOptions;
+  recordForced: (change: ForcedChange) => void;
+  namespaceLabels?: () => Iterable<Readonly<Record<string, string>>> | undefined;
+}): ClusterImpact {
   const { config, live, logger } = input;
   const resolver = new OwnerResolver({
     lookup: ownerLookup(config),
-    onError: (error, namespace, owner) => logger.debug({ namespace, owner: `${owner.kind}/${owner.name}`, err: error instanceof Error ? error.message : String(error) }, 'cannot read the workload of a pod owner'),
+    onError: (error, namespace, owner) =>
+      logger.debug(
+        { namespace, owner: `${owner.kind}/${owner.name}`, err: error instanceof Error ? error.message : String(error) },
+        'cannot read the workload of a pod owner',
+      ),
   });
   const index = new InjectedPodIndex({ resolver });
   const watch = new PodWatch({ client: podMetadataClient(config), index, logger });

@@ -126,7 +126,8 @@ export class InjectedPodIndex {
   podNames(template: string, usage: Usage): string[] {
     const names: string[] = [];
     for (const record of this.pods.values()) {
-      if (record.namespace !== usage.namespace || record.asked !== usage.asked || !record.templates.some((t) => t.name === template)) continue;
+      if (record.namespace !== usage.namespace || record.asked !== usage.asked || !record.templates.some((t) => t.name === template))
+        continue;
       const workload = this.workloadOf(record);
       if (workload.kind === usage.workload.kind && workload.name === usage.workload.name) names.push(record.name);
     }

@@ -3,7 +3,16 @@
 // https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables
 // describes the same content negotiation, and meta.k8s.io/v1 PartialObjectMetadata is what
 // client-go's metadata client asks for), and the owner lookups of ReplicaSets and Jobs.
-import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, Watch, setHeaderOptions, type V1ObjectMeta } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  Watch,
+  setHeaderOptions,
+  type V1ObjectMeta,
+} from '@kubernetes/client-node';
 import type { MetadataClient, WatchEvent } from './pod-watch.js';
 import type { OwnerLookup } from './owners.js';
 import type { OwnerRef } from './pod-record.js';
@@ -23,8 +32,17 @@ export function podMetadataClient(config: KubeConfig): MetadataClient {
   const watch = new Watch(metadataConfig);
   return {
     async list(page) {
-      const list = await core.listPodForAllNamespaces({ labelSelector: page.labelSelector, limit: page.limit, ...(page.continue === undefined ? {} : { _continue: page.continue }) }, setHeaderOptions('Accept', METADATA_LIST_ACCEPT));
-      return { items: list.items, metadata: { ...(list.metadata?.resourceVersion === undefined ? {} : { resourceVersion: list.metadata.resourceVersion }), ...(list.metadata?._continue === undefined ? {} : { continue: list.metadata._continue }) } };
+      const list = await core.listPodForAllNamespaces(
+        { labelSelector: page.labelSelector, limit: page.limit, ...(page.continue === undefined ? {} : { _continue: page.continue }) },
+        setHeaderOptions('Accept', METADATA_LIST_ACCEPT),
+      );
+      return {
+        items: list.items,
+        metadata: {
+          ...(list.metadata?.resourceVersion === undefined ? {} : { resourceVersion: list.metadata.resourceVersion }),
+          ...(list.metadata?._continue === undefined ? {} : { continue: list.metadata._continue }),
+        },
+      };
     },
     async watch(from, onEvent, onDone) {
       return watch.watch(

@@ -104,9 +104,21 @@ export function recordOf(metadata: V1ObjectMeta | undefined, table: AskedTable):
     entries.push([key, value]);
   }
   const { asked, key } = table.take(entries);
-  const templates = status.templates.slice(0, MAX_TEMPLATES).map((t) => ({ name: table.name(short(t.name)), hash: table.name(short(t.hash)) }));
+  const templates = status.templates
+    .slice(0, MAX_TEMPLATES)
+    .map((t) => ({ name: table.name(short(t.name)), hash: table.name(short(t.hash)) }));
   const owner = controllerOf(metadata?.ownerReferences);
-  return { ok: true, record: { namespace: table.name(namespace), name: own(name), owner: owner === undefined ? undefined : { kind: table.name(owner.kind), name: table.name(owner.name) }, templates, asked, askedKey: key } };
+  return {
+    ok: true,
+    record: {
+      namespace: table.name(namespace),
+      name: own(name),
+      owner: owner === undefined ? undefined : { kind: table.name(owner.kind), name: table.name(owner.name) },
+      templates,
+      asked,
+      askedKey: key,
+    },
+  };
 }
 
 /** The keys a pod asks with: the three pattern keys, the opt-out, and template parameters (not the files podpattern wrote). */

@@ -25,7 +25,11 @@ export interface WatchEvent {
 /** What the watch needs of the API: pages of a list, and a watch that reports each event and its end. */
 export interface MetadataClient {
   list(page: { labelSelector: string; limit: number; continue?: string }): Promise<MetadataPage>;
-  watch(from: { labelSelector: string; resourceVersion: string }, onEvent: (event: WatchEvent) => void, onDone: (error: unknown) => void): Promise<{ abort(): void }>;
+  watch(
+    from: { labelSelector: string; resourceVersion: string },
+    onEvent: (event: WatchEvent) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<{ abort(): void }>;
 }
 
 export interface PodWatchOptions {
@@ -80,7 +84,11 @@ export class PodWatch {
   private async listAll(take: (items: MetadataPage['items']) => void): Promise<void> {
     let next: string | undefined;
     do {
-      const page = await this.options.client.list({ labelSelector: INJECTED_SELECTOR, limit: this.options.pageSize ?? 500, ...(next === undefined ? {} : { continue: next }) });
+      const page = await this.options.client.list({
+        labelSelector: INJECTED_SELECTOR,
+        limit: this.options.pageSize ?? 500,
+        ...(next === undefined ? {} : { continue: next }),
+      });
       take(page.items);
       next = page.metadata?.continue || undefined;
       this.resourceVersion = page.metadata?.resourceVersion ?? '';
@@ -127,7 +135,10 @@ export class PodWatch {
     if (this.stopped) return;
     this.failures += 1;
     const delay = Math.min(this.options.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(this.failures, 10));
-    this.options.logger.warn({ informer: 'injected-pods', err: error instanceof Error ? error.message : String(error), retryInMs: delay }, 'watch of injected pods failed; listing again');
+    this.options.logger.warn(
+      { informer: 'injected-pods', err: error instanceof Error ? error.message : String(error), retryInMs: delay },
+      'watch of injected pods failed; listing again',
+    );
     this.timer = setTimeout(() => void this.listAndWatch(), delay);
   }
 }

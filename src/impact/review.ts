@@ -69,17 +69,25 @@ export interface ImpactRequest {
 export function readForceReason(object: unknown): { reason?: string; problem?: string } {
   const value = (object as { metadata?: { annotations?: Record<string, unknown> } } | null)?.metadata?.annotations?.[FORCE_REASON_KEY];
   if (value === undefined) return {};
-  if (typeof value !== 'string' || value.trim() === '') return { problem: `${FORCE_REASON_KEY} is empty: say why the change is made anyway (1 to ${MAX_FORCE_REASON} characters)` };
-  if (value.length > MAX_FORCE_REASON) return { problem: `${FORCE_REASON_KEY} is ${value.length} characters long, over ${MAX_FORCE_REASON}: say why in fewer words` };
+  if (typeof value !== 'string' || value.trim() === '')
+    return { problem: `${FORCE_REASON_KEY} is empty: say why the change is made anyway (1 to ${MAX_FORCE_REASON} characters)` };
+  if (value.length > MAX_FORCE_REASON)
+    return { problem: `${FORCE_REASON_KEY} is ${value.length} characters long, over ${MAX_FORCE_REASON}: say why in fewer words` };
   return { reason: value };
 }
 
 export function reviewImpact(request: ImpactRequest, deps: ImpactDeps): ImpactAnswer {
   const { name } = request;
   if (!deps.index.synced) {
-    return { allowed: true, warnings: [`podpattern has not listed the injected pods yet, so the impact of this change to PatternTemplate ${name} on running workloads was not checked; 'podpattern templates diff' checks it`] };
+    return {
+      allowed: true,
+      warnings: [
+        `podpattern has not listed the injected pods yet, so the impact of this change to PatternTemplate ${name} on running workloads was not checked; 'podpattern templates diff' checks it`,
+      ],
+    };
   }
-  if (request.operation === 'UPDATE' && request.old !== undefined && request.next !== undefined && request.old.hash === request.next.hash) return { allowed: true, warnings: [] };
+  if (request.operation === 'UPDATE' && request.old !== undefined && request.next !== undefined && request.old.hash === request.next.hash)
+    return { allowed: true, warnings: [] };
   const now = deps.now ?? (() => performance.now());
   const started = now();
   const timeMs = request.budgetMs === undefined ? DEFAULT_TIME_MS : Math.max(0, request.budgetMs * TIME_SHARE);
@@ -97,15 +105,38 @@ export function reviewImpact(request: ImpactRequest, deps: ImpactDeps): ImpactAn
   if (report.breaking.length > 0) {
     const what = `${verb} PatternTemplate ${name} would deny the next pods of ${plural(report.breaking.length, 'workload')}`;
     if (request.forceReason === undefined) {
-      return { allowed: false, message: [`podpattern refuses ${what}:`, ...ownerLines(report.breaking), `Change those workloads first ('podpattern templates diff -f FILE' shows each), or set the annotation ${FORCE_REASON_KEY}: "<why>" on the template to make the change anyway (it is recorded in an Event).`].join('\n') };
+      return {
+        allowed: false,
+        message: [
+          `podpattern refuses ${what}:`,
+          ...ownerLines(report.breaking),
+          `Change those workloads first ('podpattern templates diff -f FILE' shows each), or set the annotation ${FORCE_REASON_KEY}: "<why>" on the template to make the change anyway (it is recorded in an Event).`,
+        ].join('\n'),
+      };
     }
-    if (!request.dryRun) deps.recordForced?.({ template: name, uid: request.uid, operation: request.operation, reason: request.forceReason, user: request.user, summary: `${what}: ${ownerNames(report.breaking)}` });
-    warnings.unshift(`${FORCE_REASON_KEY} accepts ${what} (${ownerNames(report.breaking)}); 'podpattern status' names them until they change`);
+    if (!request.dryRun)
+      deps.recordForced?.({
+        template: name,
+        uid: request.uid,
+        operation: request.operation,
+        reason: request.forceReason,
+        user: request.user,
+        summary: `${what}: ${ownerNames(report.breaking)}`,
+      });
+    warnings.unshift(
+      `${FORCE_REASON_KEY} accepts ${what} (${ownerNames(report.breaking)}); 'podpattern status' names them until they change`,
+    );
   }
   if (report.changing.length > 0) {
-    warnings.push(`${verb} PatternTemplate ${name} changes the next pods of ${plural(report.changing.length, 'workload')} (by namespace: ${perNamespace(report.changing)})`);
-    for (const o of report.changing.slice(0, MAX_CHANGING_SHOWN)) warnings.push(`${o.usage.namespace} ${o.usage.workload.kind}/${o.usage.workload.name}: ${o.verdict.kind === 'changing' ? o.verdict.fields.join(', ') : ''}`);
-    if (report.changing.length > MAX_CHANGING_SHOWN) warnings.push(`and ${report.changing.length - MAX_CHANGING_SHOWN} more workloads change ('podpattern templates diff' lists them)`);
+    warnings.push(
+      `${verb} PatternTemplate ${name} changes the next pods of ${plural(report.changing.length, 'workload')} (by namespace: ${perNamespace(report.changing)})`,
+    );
+    for (const o of report.changing.slice(0, MAX_CHANGING_SHOWN))
+      warnings.push(
+        `${o.usage.namespace} ${o.usage.workload.kind}/${o.usage.workload.name}: ${o.verdict.kind === 'changing' ? o.verdict.fields.join(', ') : ''}`,
+      );
+    if (report.changing.length > MAX_CHANGING_SHOWN)
+      warnings.push(`and ${report.changing.length - MAX_CHANGING_SHOWN} more workloads change ('podpattern templates diff' lists them)`);
   }
   return { allowed: true, warnings: warnings.map(capWarning) };
 }
@@ -120,15 +151,26 @@ function capWarning(text: string): string {
 
 function incompleteWarnings(name: string, report: ImpactReport, index: InjectedPodIndex): string[] {
   const warnings: string[] = [];
-  if (report.unchecked > 0) warnings.push(`the impact of this change to PatternTemplate ${name} was not checked for ${plural(report.unchecked, 'owner')} (past the check's budget); 'podpattern templates diff' checks them all`);
+  if (report.unchecked > 0)
+    warnings.push(
+      `the impact of this change to PatternTemplate ${name} was not checked for ${plural(report.unchecked, 'owner')} (past the check's budget); 'podpattern templates diff' checks them all`,
+    );
   const { overflow, tooLarge } = index.counts();
-  if (overflow + tooLarge > 0) warnings.push(`${plural(overflow + tooLarge, 'injected pod')} are not in podpattern's index (${overflow > 0 ? `${overflow} past its size` : ''}${overflow > 0 && tooLarge > 0 ? ', ' : ''}${tooLarge > 0 ? `${tooLarge} with oversized annotations` : ''}), so they were not checked`);
+  if (overflow + tooLarge > 0)
+    warnings.push(
+      `${plural(overflow + tooLarge, 'injected pod')} are not in podpattern's index (${overflow > 0 ? `${overflow} past its size` : ''}${overflow > 0 && tooLarge > 0 ? ', ' : ''}${tooLarge > 0 ? `${tooLarge} with oversized annotations` : ''}), so they were not checked`,
+    );
   return warnings;
 }
 
 /** One line per owner, up to MAX_OWNERS, then how many more. */
 function ownerLines(owners: OwnerImpact[]): string[] {
-  const lines = owners.slice(0, MAX_OWNERS).map(({ usage, verdict }) => `- ${usage.namespace}: ${usage.workload.kind}/${usage.workload.name} (${plural(usage.pods, 'pod')}): ${verdict.kind === 'breaking' ? verdict.reasons.join('; ') : ''}`);
+  const lines = owners
+    .slice(0, MAX_OWNERS)
+    .map(
+      ({ usage, verdict }) =>
+        `- ${usage.namespace}: ${usage.workload.kind}/${usage.workload.name} (${plural(usage.pods, 'pod')}): ${verdict.kind === 'breaking' ? verdict.reasons.join('; ') : ''}`,
+    );
   if (owners.length > MAX_OWNERS) lines.push(`- and ${owners.length - MAX_OWNERS} more`);
   return lines;
 }
@@ -141,7 +183,11 @@ function ownerNames(owners: OwnerImpact[]): string {
 function perNamespace(owners: OwnerImpact[]): string {
   const counts = new Map<string, number>();
   for (const o of owners) counts.set(o.usage.namespace, (counts.get(o.usage.namespace) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, MAX_OWNERS).map(([ns, n]) => `${ns}: ${n}`).join(', ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, MAX_OWNERS)
+    .map(([ns, n]) => `${ns}: ${n}`)
+    .join(', ');
 }
 
 function plural(n: number, word: string): string {

@@ -34,7 +34,14 @@ export interface RevisionObject {
     namespace: string;
     labels: Record<string, string>;
     annotations: Record<string, string>;
-    ownerReferences: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean }>;
+    ownerReferences: Array<{
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller: boolean;
+      blockOwnerDeletion: boolean;
+    }>;
   };
   data: { spec: TemplateSpec };
   revision: number;
@@ -65,7 +72,16 @@ export function revisionObject(template: Template, owner: { uid: string }, names
       // A label value is at most 63 characters, a template name up to 253: the owner reference is what counts.
       labels: { [MANAGED_BY]: 'podpattern', ...(template.name.length <= 63 ? { [REVISION_TEMPLATE_LABEL]: template.name } : {}) },
       annotations: { [REVISION_HASH_KEY]: template.hash },
-      ownerReferences: [{ apiVersion: TEMPLATE_API_VERSION, kind: TEMPLATE_KIND, name: template.name, uid: owner.uid, controller: true, blockOwnerDeletion: false }],
+      ownerReferences: [
+        {
+          apiVersion: TEMPLATE_API_VERSION,
+          kind: TEMPLATE_KIND,
+          name: template.name,
+          uid: owner.uid,
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ],
     },
     data: { spec: template.spec },
     revision,
@@ -79,7 +95,10 @@ export class RevisionRecorder {
   /** One record at a time per template, in the order the watch saw them. */
   private readonly chains = new Map<string, Promise<void>>();
 
-  constructor(private readonly store: RevisionStore, private readonly logger: Logger) {}
+  constructor(
+    private readonly store: RevisionStore,
+    private readonly logger: Logger,
+  ) {}
 
   /** A PatternTemplate object as the watch saw it; invalid ones keep no revision. */
   observe(object: unknown): Promise<void> {
@@ -90,7 +109,10 @@ export class RevisionRecorder {
       verdict = validateTemplate(templateOfObject(object), 'cluster', meta.name);
     } catch (error) {
       // Called from inside the informer: nothing may escape into it.
-      this.logger.warn({ template: meta.name, err: error instanceof Error ? error.message : String(error) }, 'could not keep the template revision');
+      this.logger.warn(
+        { template: meta.name, err: error instanceof Error ? error.message : String(error) },
+        'could not keep the template revision',
+      );
       return Promise.resolve();
     }
     if (!verdict.ok || this.recorded.get(meta.name) === verdict.template.hash) return Promise.resolve();
@@ -107,13 +129,23 @@ export class RevisionRecorder {
       if (!existing.some((r) => r.hash === template.hash)) {
         const revision = Math.max(0, ...existing.map((r) => r.revision)) + 1;
         await this.store.create(revisionObject(template, { uid }, this.store.namespace, revision));
-        existing.push({ name: revisionName(template.name, template.hash), template: template.name, hash: template.hash, revision, created: undefined, spec: template.spec });
+        existing.push({
+          name: revisionName(template.name, template.hash),
+          template: template.name,
+          hash: template.hash,
+          revision,
+          created: undefined,
+          spec: template.spec,
+        });
       }
       const stale = existing.sort((a, b) => b.revision - a.revision).slice(MAX_REVISIONS);
       for (const old of stale) await this.store.remove(old.name);
       this.recorded.set(template.name, template.hash);
     } catch (error) {
-      this.logger.warn({ template: template.name, err: error instanceof Error ? error.message : String(error) }, 'could not keep the template revision');
+      this.logger.warn(
+        { template: template.name, err: error instanceof Error ? error.message : String(error) },
+        'could not keep the template revision',
+      );
     }
   }
 }

@@ -12,7 +12,22 @@ import { readStatus, type Status } from '../engine/status.js';
 /** The ServiceAccount admission plugin mounts the API token here in every container. */
 const TOKEN_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
 const MAX_FIELDS = 8;
-const COMPARED = ['image', 'command', 'args', 'workingDir', 'env', 'ports', 'resources', 'securityContext', 'restartPolicy', 'startupProbe', 'readinessProbe', 'livenessProbe', 'lifecycle', 'volumeMounts'] as const;
+const COMPARED = [
+  'image',
+  'command',
+  'args',
+  'workingDir',
+  'env',
+  'ports',
+  'resources',
+  'securityContext',
+  'restartPolicy',
+  'startupProbe',
+  'readinessProbe',
+  'livenessProbe',
+  'lifecycle',
+  'volumeMounts',
+] as const;
 
 type Container = Record<string, unknown> & { name?: string };
 type Lists = 'containers' | 'initContainers';
@@ -29,13 +44,17 @@ export function injectedDifferences(running: PodLike, next: PodLike): string[] |
   const fields = [
     ...union(injectedNames(was), injectedNames(will)).flatMap((name) => containerDifferences(name, running, next)),
     ...volumeDifferences(was.volumes, will.volumes),
-    ...union(was.annotations, will.annotations).filter((key) => key !== STATUS_KEY && running.metadata?.annotations?.[key] !== next.metadata?.annotations?.[key]).map((key) => `metadata.annotations[${key}]`),
+    ...union(was.annotations, will.annotations)
+      .filter((key) => key !== STATUS_KEY && running.metadata?.annotations?.[key] !== next.metadata?.annotations?.[key])
+      .map((key) => `metadata.annotations[${key}]`),
   ];
   return fields.length <= MAX_FIELDS ? fields : [...fields.slice(0, MAX_FIELDS), `${fields.length - MAX_FIELDS} more`];
 }
 
 function volumeDifferences(was: string[], will: string[]): string[] {
-  return union(was, will).flatMap((volume) => (!was.includes(volume) ? [`volumes[${volume}] added`] : !will.includes(volume) ? [`volumes[${volume}] removed`] : []));
+  return union(was, will).flatMap((volume) =>
+    !was.includes(volume) ? [`volumes[${volume}] added`] : !will.includes(volume) ? [`volumes[${volume}] removed`] : [],
+  );
 }
 
 function injectedNames(status: Status): string[] {
@@ -49,7 +68,8 @@ function containerDifferences(name: string, running: PodLike, next: PodLike): st
   if (will === undefined) return [`${was.list}[${name}] removed`];
   const fields = was.list === will.list ? [] : [`${will.list}[${name}] (was in ${was.list})`];
   for (const field of COMPARED) {
-    if (JSON.stringify(normal(field, was.container[field])) !== JSON.stringify(normal(field, will.container[field]))) fields.push(`${will.list}[${name}].${field}`);
+    if (JSON.stringify(normal(field, was.container[field])) !== JSON.stringify(normal(field, will.container[field])))
+      fields.push(`${will.list}[${name}].${field}`);
   }
   return fields;
 }
@@ -73,14 +93,22 @@ function defaulted(field: (typeof COMPARED)[number], value: unknown): unknown {
   if (field === 'ports' && Array.isArray(value)) return value.map((port: Record<string, unknown>) => sorted({ protocol: 'TCP', ...port }));
   if (field.endsWith('Probe')) return probe(value as Record<string, unknown>);
   if (field === 'env' && Array.isArray(value)) return value.map(envVar);
-  if (field === 'volumeMounts' && Array.isArray(value)) return value.filter((m: { mountPath?: string }) => m.mountPath !== TOKEN_MOUNT).map(sorted);
+  if (field === 'volumeMounts' && Array.isArray(value))
+    return value.filter((m: { mountPath?: string }) => m.mountPath !== TOKEN_MOUNT).map(sorted);
   if (field === 'resources') return emptyAsAbsent(value);
   return sorted(value);
 }
 
 function probe(value: Record<string, unknown>): unknown {
   const http = value.httpGet as Record<string, unknown> | undefined;
-  return sorted({ timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...value, ...(http === undefined ? {} : { httpGet: { scheme: 'HTTP', ...http } }) });
+  return sorted({
+    timeoutSeconds: 1,
+    periodSeconds: 10,
+    successThreshold: 1,
+    failureThreshold: 3,
+    ...value,
+    ...(http === undefined ? {} : { httpGet: { scheme: 'HTTP', ...http } }),
+  });
 }
 
 function envVar(value: Record<string, unknown>): unknown {
@@ -91,7 +119,9 @@ function envVar(value: Record<string, unknown>): unknown {
 
 function emptyAsAbsent(value: unknown): unknown {
   const object = sorted(value) as Record<string, unknown>;
-  const kept = Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0)));
+  const kept = Object.fromEntries(
+    Object.entries(object).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0)),
+  );
   return Object.keys(kept).length === 0 ? undefined : kept;
 }
 
@@ -99,7 +129,11 @@ function emptyAsAbsent(value: unknown): unknown {
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sorted((value as Record<string, unknown>)[key])]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
+  );
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -67,16 +67,20 @@ export function controllers(deps: ControllerDeps): Controllers {
   const loop = (delayMs: number): void => {
     if (!leading || !healing) return;
     timer = setTimeout(() => {
-      running = healer.pass().then(
-        (result) => {
-          if (result.state === 'done') metrics.healPasses.inc();
-          if (result.restarted.length + result.reported.length + result.deferred.length > 0) logger.info({ ...result }, 'healing pass');
-        },
-        (error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'healing pass failed; trying again at the next'),
-      ).finally(() => {
-        running = undefined;
-        loop(settings.healIntervalSeconds * 1000);
-      });
+      running = healer
+        .pass()
+        .then(
+          (result) => {
+            if (result.state === 'done') metrics.healPasses.inc();
+            if (result.restarted.length + result.reported.length + result.deferred.length > 0) logger.info({ ...result }, 'healing pass');
+          },
+          (error: unknown) =>
+            logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'healing pass failed; trying again at the next'),
+        )
+        .finally(() => {
+          running = undefined;
+          loop(settings.healIntervalSeconds * 1000);
+        });
     }, delayMs);
     timer.unref();
   };
@@ -115,7 +119,11 @@ export function controllers(deps: ControllerDeps): Controllers {
  * annotations its pods asked with (as the impact check rebuilds it): the denial's message, or
  * undefined when it would be admitted.
  */
-export function nextPodDenial(engine: { inject: InjectFunction; catalog: () => Catalog; options: (namespace: string) => InjectOptions }): NonNullable<HealerOptions['nextPodDenial']> {
+export function nextPodDenial(engine: {
+  inject: InjectFunction;
+  catalog: () => Catalog;
+  options: (namespace: string) => InjectOptions;
+}): NonNullable<HealerOptions['nextPodDenial']> {
   return (namespace, workload, annotations) => {
     const asked = Object.fromEntries(Object.entries(annotations).filter(([key]) => isOwnKey(key)));
     const result = engine.inject(nextPod({ namespace, workload, asked, pods: 1, hashes: [] }), engine.catalog(), engine.options(namespace));
@@ -124,7 +132,11 @@ export function nextPodDenial(engine: { inject: InjectFunction; catalog: () => C
 }
 
 /** The controllers against a cluster: the Lease and healing through client-node. */
-export async function clusterControllers(config: KubeConfig, namespace: string, deps: Omit<ControllerDeps, 'store' | 'heal'>): Promise<Controllers> {
+export async function clusterControllers(
+  config: KubeConfig,
+  namespace: string,
+  deps: Omit<ControllerDeps, 'store' | 'heal'>,
+): Promise<Controllers> {
   const { kubeLeaseStore } = await import('./lease-kube.js');
   const { kubeHealApi } = await import('../heal/heal-kube.js');
   return controllers({ ...deps, store: kubeLeaseStore(config, namespace, LEASE_NAME), heal: kubeHealApi(config) });

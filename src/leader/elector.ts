@@ -62,7 +62,9 @@ export class LeaderElector {
     this.retryMs = (options.retrySeconds ?? 2) * 1000;
     this.now = options.now ?? Date.now;
     if (!(this.retryMs < this.deadlineMs && this.deadlineMs < this.leaseMs)) {
-      throw new Error(`leader election needs retry (${this.retryMs} ms) < renew deadline (${this.deadlineMs} ms) < lease duration (${this.leaseMs} ms)`);
+      throw new Error(
+        `leader election needs retry (${this.retryMs} ms) < renew deadline (${this.deadlineMs} ms) < lease duration (${this.leaseMs} ms)`,
+      );
     }
   }
 
@@ -89,7 +91,10 @@ export class LeaderElector {
   /** One attempt now (the loop's body; tests drive it with their own clock). */
   async tick(): Promise<void> {
     const won = await this.tryAcquireOrRenew().catch((error: unknown) => {
-      this.options.logger.warn({ lease: this.options.identity, err: error instanceof Error ? error.message : String(error) }, 'cannot read or write the leader Lease');
+      this.options.logger.warn(
+        { lease: this.options.identity, err: error instanceof Error ? error.message : String(error) },
+        'cannot read or write the leader Lease',
+      );
       return false;
     });
     if (this.stopped) return;
@@ -129,7 +134,13 @@ export class LeaderElector {
     const current = await store.get();
     const leaseDurationSeconds = this.leaseMs / 1000;
     if (current === undefined) {
-      await store.create({ holder: identity, leaseDurationSeconds, acquireTime: new Date(now), renewTime: new Date(now), leaseTransitions: 0 });
+      await store.create({
+        holder: identity,
+        leaseDurationSeconds,
+        acquireTime: new Date(now),
+        renewTime: new Date(now),
+        leaseTransitions: 0,
+      });
       return true;
     }
     // A record seen to change restarts the holder's time, on this replica's clock.
@@ -159,7 +170,10 @@ export class LeaderElector {
       if (current?.holder !== this.options.identity) return;
       await this.options.store.update({ ...current, holder: '', leaseDurationSeconds: 1, renewTime: new Date(this.now()) });
     } catch (error) {
-      this.options.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'cannot give up the leader Lease; it expires by itself');
+      this.options.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'cannot give up the leader Lease; it expires by itself',
+      );
     }
   }
 }

@@ -86,7 +86,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     leader: new Gauge({
       name: 'podpattern_leader',
-      help: '1 while this replica holds the controllers\' Lease and runs healing, else 0.',
+      help: "1 while this replica holds the controllers' Lease and runs healing, else 0.",
       registers,
     }),
     healRestarts: new Counter({

@@ -10,11 +10,15 @@ export function selectorMatches(selector: V1LabelSelector | undefined, labels: R
   for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
     const has = Object.hasOwn(labels, key);
     const ok =
-      operator === 'In' ? has && values.includes(labels[key] as string)
-      : operator === 'NotIn' ? !has || !values.includes(labels[key] as string)
-      : operator === 'Exists' ? has
-      : operator === 'DoesNotExist' ? !has
-      : false;
+      operator === 'In'
+        ? has && values.includes(labels[key] as string)
+        : operator === 'NotIn'
+          ? !has || !values.includes(labels[key] as string)
+          : operator === 'Exists'
+            ? has
+            : operator === 'DoesNotExist'
+              ? !has
+              : false;
     if (!ok) return false;
   }
   return true;

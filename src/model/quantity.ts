@@ -8,8 +8,26 @@
 
 const NANO = 1_000_000_000n;
 
-const DECIMAL: Record<string, bigint> = { n: 1n, u: 1_000n, m: 1_000_000n, '': NANO, k: NANO * 10n ** 3n, M: NANO * 10n ** 6n, G: NANO * 10n ** 9n, T: NANO * 10n ** 12n, P: NANO * 10n ** 15n, E: NANO * 10n ** 18n };
-const BINARY: Record<string, bigint> = { Ki: NANO * 2n ** 10n, Mi: NANO * 2n ** 20n, Gi: NANO * 2n ** 30n, Ti: NANO * 2n ** 40n, Pi: NANO * 2n ** 50n, Ei: NANO * 2n ** 60n };
+const DECIMAL: Record<string, bigint> = {
+  n: 1n,
+  u: 1_000n,
+  m: 1_000_000n,
+  '': NANO,
+  k: NANO * 10n ** 3n,
+  M: NANO * 10n ** 6n,
+  G: NANO * 10n ** 9n,
+  T: NANO * 10n ** 12n,
+  P: NANO * 10n ** 15n,
+  E: NANO * 10n ** 18n,
+};
+const BINARY: Record<string, bigint> = {
+  Ki: NANO * 2n ** 10n,
+  Mi: NANO * 2n ** 20n,
+  Gi: NANO * 2n ** 30n,
+  Ti: NANO * 2n ** 40n,
+  Pi: NANO * 2n ** 50n,
+  Ei: NANO * 2n ** 60n,
+};
 
 // Bounded: a quantity is at most 64 characters, its exponent two digits.
 const QUANTITY = /^([+-]?)(\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d{1,2}))?$/;
@@ -47,10 +65,24 @@ export function formatQuantity(nano: bigint, resource: 'cpu' | 'memory'): string
   }
   const bytes = (nano + NANO - 1n) / NANO;
   if (bytes === 0n) return '0';
-  for (const [suffix, size] of [['Ei', 2n ** 60n], ['Pi', 2n ** 50n], ['Ti', 2n ** 40n], ['Gi', 2n ** 30n], ['Mi', 2n ** 20n], ['Ki', 2n ** 10n]] as const) {
+  for (const [suffix, size] of [
+    ['Ei', 2n ** 60n],
+    ['Pi', 2n ** 50n],
+    ['Ti', 2n ** 40n],
+    ['Gi', 2n ** 30n],
+    ['Mi', 2n ** 20n],
+    ['Ki', 2n ** 10n],
+  ] as const) {
     if (bytes % size === 0n) return `${bytes / size}${suffix}`;
   }
-  for (const [suffix, size] of [['E', 10n ** 18n], ['P', 10n ** 15n], ['T', 10n ** 12n], ['G', 10n ** 9n], ['M', 10n ** 6n], ['k', 10n ** 3n]] as const) {
+  for (const [suffix, size] of [
+    ['E', 10n ** 18n],
+    ['P', 10n ** 15n],
+    ['T', 10n ** 12n],
+    ['G', 10n ** 9n],
+    ['M', 10n ** 6n],
+    ['k', 10n ** 3n],
+  ] as const) {
     if (bytes % size === 0n) return `${bytes / size}${suffix}`;
   }
   return String(bytes);

@@ -127,7 +127,9 @@ export type CompiledValue =
   | { readonly kind: 'object'; readonly keys: readonly string[]; readonly values: readonly CompiledValue[] };
 
 /** A listener on loopback only: a fixed port, or the parameter that sets it. */
-export type CompiledListener = { readonly where: string } & ({ readonly port: number; readonly parameter?: undefined } | { readonly port?: undefined; readonly parameter: string });
+export type CompiledListener = { readonly where: string } & (
+  { readonly port: number; readonly parameter?: undefined } | { readonly port?: undefined; readonly parameter: string }
+);
 
 export interface CompiledTemplate {
   /** containers, initContainers, volumes, files, app and podAnnotations, as one object value. */

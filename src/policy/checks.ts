@@ -60,7 +60,8 @@ type PolicyRule = (template: Template, scope: Scope, native: string) => string[]
 const POLICY_RULES: Partial<Record<RuleName, PolicyRule>> = {
   volumes: (template) =>
     template.spec.volumes.map(
-      (volume) => `has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': template ${template.name} declares it differently from the pod's volume '${volume.name}'`)}] : []`,
+      (volume) =>
+        `has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(volume.name)}) ? [${quote(`volume '${volume.name}': template ${template.name} declares it differently from the pod's volume '${volume.name}'`)}] : []`,
     ),
   initContainerNames: (template) => template.spec.initContainers.map((container) => nameClash(template, container)),
   hostNetwork: (template, scope) => hostNetworkProblems(template, scope),
@@ -108,17 +109,24 @@ function hostNetworkProblems(template: Template, scope: Scope): string[] {
     const message = concat([
       { text: `the pod uses hostNetwork: true, and template ${template.name}'s container '${container.name}' listens (` },
       { expression: text },
-      { text: '), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template' },
+      {
+        text: '), which would bind that port on the node itself; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template',
+      },
     ]);
     out.push(`${hostNetwork} ? [${message}] : []`);
   }
   const local = template.compiled.listeners;
   if (local.length > 0) {
-    const ports = local.flatMap((l, i): Part[] => [{ text: i === 0 ? '127.0.0.1:' : ', 127.0.0.1:' }, { expression: `string(${loopbackPort(l)})` }]);
+    const ports = local.flatMap((l, i): Part[] => [
+      { text: i === 0 ? '127.0.0.1:' : ', 127.0.0.1:' },
+      { expression: `string(${loopbackPort(l)})` },
+    ]);
     const message = concat([
       { text: `the pod uses hostNetwork: true, and template ${template.name} listens on ` },
       ...ports,
-      { text: ` (${local[0]?.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template` },
+      {
+        text: ` (${local[0]?.where}), which would be the node's own loopback, shared with every host-network pod on the node; podpattern does not inject templates that listen into host-network pods: drop hostNetwork or this template`,
+      },
     ]);
     out.push(`${hostNetwork} ? [${message}] : []`);
   }
@@ -129,7 +137,11 @@ function hostNetworkProblems(template: Template, scope: Scope): string[] {
 function listening(container: V1Container, scope: Scope): Part[][] {
   const out: Part[][] = [];
   for (const port of container.ports ?? []) {
-    out.push([{ text: 'port ' }, { expression: `string(${compileValue(port.containerPort, scope, 'plain', true)})` }, { text: `/${port.protocol ?? 'TCP'}` }]);
+    out.push([
+      { text: 'port ' },
+      { expression: `string(${compileValue(port.containerPort, scope, 'plain', true)})` },
+      { text: `/${port.protocol ?? 'TCP'}` },
+    ]);
   }
   if ((container.ports ?? []).length === 0) {
     const port = [container.livenessProbe, container.readinessProbe, container.startupProbe].map(probePort).find((p) => p !== undefined);
@@ -144,7 +156,13 @@ function listening(container: V1Container, scope: Scope): Part[][] {
  * the pod's earlier sidecars and with its first app container on the port, a classic container
  * with the last of the pod's containers before it.
  */
-function portClashes(template: Template, container: V1Container, scope: Scope, native: string, loopback: { port: string; parameter: string | undefined }[]): string[] {
+function portClashes(
+  template: Template,
+  container: V1Container,
+  scope: Scope,
+  native: string,
+  loopback: { port: string; parameter: string | undefined }[],
+): string[] {
   const out: string[] = [];
   const parameters = template.compiled.portParameters[container.name] ?? [];
   const declared = (container.ports ?? []).map((port, i) => ({
@@ -152,19 +170,45 @@ function portClashes(template: Template, container: V1Container, scope: Scope, n
     protocol: port.protocol ?? 'TCP',
     parameter: parameters[i],
   }));
-  for (const { number, protocol: proto, parameter } of [...declared, ...loopback.map((l) => ({ number: l.port, protocol: 'TCP', parameter: l.parameter }))]) {
+  for (const { number, protocol: proto, parameter } of [
+    ...declared,
+    ...loopback.map((l) => ({ number: l.port, protocol: 'TCP', parameter: l.parameter })),
+  ]) {
     const protocol = quote(proto);
     const holds = `has(c.ports) && c.ports.exists(p, p.containerPort == ${number} && (has(p.protocol) ? p.protocol : "TCP") == ${protocol})`;
     const sidecars = `(has(object.spec.initContainers) ? object.spec.initContainers : []).filter(c, has(c.restartPolicy) && c.restartPolicy == "Always" && ${holds})`;
     const apps = `object.spec.containers.filter(c, ${holds})`;
     const key = [{ text: 'port ' }, { expression: `string(${number})` }, { text: `/${proto}: ` }];
     const ours = `template ${template.name}'s container '${container.name}'`;
-    const hint = parameter === undefined
-      ? [{ text: `; template ${template.name} does not let a pod move container port ` }, { expression: `string(${number})` }, { text: ', so these two cannot share a pod' }]
-      : [{ text: `; set ${parameterKey(template.name, parameter)} to a free port (it is ` }, { expression: `string(${number})` }, { text: ')' }];
+    const hint =
+      parameter === undefined
+        ? [
+            { text: `; template ${template.name} does not let a pod move container port ` },
+            { expression: `string(${number})` },
+            { text: ', so these two cannot share a pod' },
+          ]
+        : [
+            { text: `; set ${parameterKey(template.name, parameter)} to a free port (it is ` },
+            { expression: `string(${number})` },
+            { text: ')' },
+          ];
     const last = (l: string): string => `${l}[size(${l}) - 1].name`;
-    const oursFirst = (others: string): string => concat([...key, { text: `${ours} listens on it, and so does the pod's container '` }, { expression: last(others) }, { text: "'" }, ...hint]);
-    const podFirst = (others: string): string => concat([...key, { text: "the pod's container '" }, { expression: `${others}[0].name` }, { text: `' listens on it, and so does ${ours}` }, ...hint]);
+    const oursFirst = (others: string): string =>
+      concat([
+        ...key,
+        { text: `${ours} listens on it, and so does the pod's container '` },
+        { expression: last(others) },
+        { text: "'" },
+        ...hint,
+      ]);
+    const podFirst = (others: string): string =>
+      concat([
+        ...key,
+        { text: "the pod's container '" },
+        { expression: `${others}[0].name` },
+        { text: `' listens on it, and so does ${ours}` },
+        ...hint,
+      ]);
     // A container whose name clashes is not added, so the webhook never sees its ports.
     const added = `!${POD_CONTAINERS}.exists(c, c.name == ${quote(container.name)})`;
     out.push(
@@ -185,7 +229,9 @@ function envClash(template: Template, env: { name: string; value?: string; value
     { text: `': template ${template.name} sets ` },
     ...ours,
     { text: " but the pod's own env var has " },
-    { expression: `c.env.filter(e, e.name == ${quote(env.name)}).all(e, has(e.value)) ? "'" + c.env.filter(e, e.name == ${quote(env.name)})[0].value + "'" : "a valueFrom reference"` },
+    {
+      expression: `c.env.filter(e, e.name == ${quote(env.name)}).all(e, has(e.value)) ? "'" + c.env.filter(e, e.name == ${quote(env.name)})[0].value + "'" : "a valueFrom reference"`,
+    },
   ]);
   return `object.spec.containers.filter(c, has(c.env) && c.env.exists(e, e.name == ${quote(env.name)} && !(${same}))).map(c, ${message})`;
 }

@@ -5,7 +5,16 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { PATTERNS, startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
-import { INJECTED_LABEL, INJECTION_LABEL, INJECT_KEY, PATTERN_KEYS, POLICY_TEMPLATE_HASH_KEY, POLICY_TEMPLATE_LABEL, STATUS_KEY, fileKey } from '../model/keys.js';
+import {
+  INJECTED_LABEL,
+  INJECTION_LABEL,
+  INJECT_KEY,
+  PATTERN_KEYS,
+  POLICY_TEMPLATE_HASH_KEY,
+  POLICY_TEMPLATE_LABEL,
+  STATUS_KEY,
+  fileKey,
+} from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
 import { clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { fitAnnotations, pullSecretOps } from './fit.js';
@@ -44,7 +53,12 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
   // Every expression is parsed again, so what is printed is CEL the API server can read (or
   // nothing is): a template's text can only ever reach it as quoted data.
   const unreadable = unparsable(objects);
-  if (unreadable.length > 0) return { ok: false, template: template.name, problems: unreadable.map((p) => `${template.name}: the compiled policy does not parse as CEL, a bug in podpattern policy: ${p}`) };
+  if (unreadable.length > 0)
+    return {
+      ok: false,
+      template: template.name,
+      problems: unreadable.map((p) => `${template.name}: the compiled policy does not parse as CEL, a bug in podpattern policy: ${p}`),
+    };
   return { ok: true, objects };
 }
 
@@ -92,7 +106,10 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
         failurePolicy: 'Ignore',
         reinvocationPolicy: 'IfNeeded',
         matchConstraints: PODS_ON_CREATE,
-        matchConditions: [...commonConditions(template, true), { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` }],
+        matchConditions: [
+          ...commonConditions(template, true),
+          { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` },
+        ],
         variables,
         mutations,
       },
@@ -122,7 +139,12 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
         ],
       },
     },
-    { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata, spec: { policyName: name, validationActions: ['Deny'], matchResources } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata,
+      spec: { policyName: name, validationActions: ['Deny'], matchResources },
+    },
   ];
 }
 
@@ -202,11 +224,15 @@ function sharedVariables(template: Template, scope: Scope, native: string): Vari
 function forgedStatusValidation(template: Template): { expression: string; message: string } {
   const containers = [...template.spec.containers, ...template.spec.initContainers].map((c) => c.name);
   const volumes = addedVolumeNames(template);
-  const container = (name: string): string => `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
+  const container = (name: string): string =>
+    `(object.spec.containers.exists(c, c.name == ${quote(name)}) || (has(object.spec.initContainers) && object.spec.initContainers.exists(c, c.name == ${quote(name)})))`;
   const volume = (name: string): string => `(has(object.spec.volumes) && object.spec.volumes.exists(v, v.name == ${quote(name)}))`;
   const present = [...containers.map(container), ...volumes.map(volume)];
   const claims = claimsInjected(template);
-  const lacking = [...(containers.length > 0 ? [`containers (${containers.join(', ')})`] : []), ...(volumes.length > 0 ? [`volumes (${volumes.join(', ')})`] : [])];
+  const lacking = [
+    ...(containers.length > 0 ? [`containers (${containers.join(', ')})`] : []),
+    ...(volumes.length > 0 ? [`volumes (${volumes.join(', ')})`] : []),
+  ];
   return {
     // Only an empty template adds nothing, and the catalog refuses one.
     expression: present.length === 0 ? 'true' : `!(${claims}) || (${present.join(' && ')})`,
@@ -231,7 +257,10 @@ function copiedContainersValidation(template: Template, scope: Scope): { express
 
 /** The volumes the webhook adds for a template: its own, and one for its files. */
 function addedVolumeNames(template: Template): string[] {
-  return [...template.spec.volumes.map((v) => v.name), ...(Object.keys(template.spec.files).length > 0 ? [template.compiled.files.volume] : [])];
+  return [
+    ...template.spec.volumes.map((v) => v.name),
+    ...(Object.keys(template.spec.files).length > 0 ? [template.compiled.files.volume] : []),
+  ];
 }
 
 function joinLists(lists: string[]): string {
@@ -262,7 +291,9 @@ function applyConfiguration(template: Template, scope: Scope, native: string): s
   if (env.length + mounts.length > 0) {
     const wiring = [...(env.length > 0 ? [`env: ${list(env)}`] : []), ...(mounts.length > 0 ? [`volumeMounts: ${list(mounts)}`] : [])];
     const injected = list([...spec.initContainers, ...spec.containers].map((c) => quote(c.name)));
-    fields.push(`spec: Object.spec{containers: object.spec.containers.filter(c, !(c.name in ${injected})).map(c, Object.spec.containers{name: c.name, ${wiring.join(', ')}})}`);
+    fields.push(
+      `spec: Object.spec{containers: object.spec.containers.filter(c, !(c.name in ${injected})).map(c, Object.spec.containers{name: c.name, ${wiring.join(', ')}})}`,
+    );
   }
   return `variables.problems.size() != 0 ? Object{} : Object{${fields.join(', ')}}`;
 }
@@ -307,13 +338,20 @@ export function statusExpression(template: Template, scope: Scope, native: strin
   const files = Object.keys(spec.files).map((f) => fileKey(template.name, f));
   const volumes = addedVolumeNames(template);
   const head = (containers: string[], inits: string[]): string =>
-    JSON.stringify({ templates: [{ name: template.name, pattern: spec.pattern, hash: template.hash }], containers, initContainers: inits, volumes }).slice(0, -1);
+    JSON.stringify({
+      templates: [{ name: template.name, pattern: spec.pattern, hash: template.hash }],
+      containers,
+      initContainers: inits,
+      volumes,
+    }).slice(0, -1);
   const nativeHead = head([], [...names(spec.initContainers), ...names(spec.containers)]);
   const classicHead = head(names(spec.containers), names(spec.initContainers));
   const podAnnotationKeys = Object.keys(spec.podAnnotations);
   const annotationList: JsonItem[] = [
     ...files.map((f) => ({ json: JSON.stringify(f) })),
-    ...(podAnnotationKeys.length === 0 ? [] : [{ computed: `${list(podAnnotationKeys.map(quote))}.filter(k, !(k in ${ANNS})).map(k, "\\"" + k + "\\"")` }]),
+    ...(podAnnotationKeys.length === 0
+      ? []
+      : [{ computed: `${list(podAnnotationKeys.map(quote))}.filter(k, !(k in ${ANNS})).map(k, "\\"" + k + "\\"")` }]),
   ];
   const parts: Part[] = [{ expression: `${native} ? ${quote(nativeHead)} : ${quote(classicHead)}` }, { text: ',"annotations":[' }];
   parts.push(...jsonList(annotationList));
@@ -324,8 +362,18 @@ export function statusExpression(template: Template, scope: Scope, native: strin
   const grants = [...new Set([...spec.initContainers, ...spec.containers].flatMap((c) => grantsOf(withDefaults(c, spec))))];
   const tail = (sidecars: string[]): string => `],"sidecars":${JSON.stringify(sidecars)},"grants":${JSON.stringify(grants)},"images":[`;
   parts.push({ expression: `${native} ? ${quote(tail(names(spec.containers)))} : ${quote(tail([]))}` });
-  const critical = criticalLists([...spec.initContainers, ...spec.containers].map((c) => withDefaults(c, spec)), scope);
-  parts.push({ expression: critical.images }, { text: '],"ports":[' }, { expression: critical.ports }, { text: '],"securityContexts":[' }, { expression: critical.securityContexts }, { text: ']}' });
+  const critical = criticalLists(
+    [...spec.initContainers, ...spec.containers].map((c) => withDefaults(c, spec)),
+    scope,
+  );
+  parts.push(
+    { expression: critical.images },
+    { text: '],"ports":[' },
+    { expression: critical.ports },
+    { text: '],"securityContexts":[' },
+    { expression: critical.securityContexts },
+    { text: ']}' },
+  );
   return concat(parts);
 }
 

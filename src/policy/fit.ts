@@ -12,8 +12,11 @@ export function fitAnnotations(template: Template): [string, string][] {
   // The apply configuration runs before the containers are appended: the first is the pod's own.
   // `object` is dyn when the API server compiles the policy, and its CEL environment wants every
   // value of a map literal of one type (homogeneous aggregate literals): hence string().
-  const entries: [string, string][] = [[DEFAULT_CONTAINER_KEY, `${key} in ${ANNS} ? string(${ANNS}[${key}]) : string(object.spec.containers[0].name)`]];
-  const evictable = template.spec.keepLocalVolumes === true ? [] : template.spec.volumes.filter((v) => v.emptyDir !== undefined).map((v) => v.name);
+  const entries: [string, string][] = [
+    [DEFAULT_CONTAINER_KEY, `${key} in ${ANNS} ? string(${ANNS}[${key}]) : string(object.spec.containers[0].name)`],
+  ];
+  const evictable =
+    template.spec.keepLocalVolumes === true ? [] : template.spec.volumes.filter((v) => v.emptyDir !== undefined).map((v) => v.name);
   if (evictable.length > 0) {
     const k = quote(SAFE_TO_EVICT_LOCAL_VOLUMES_KEY);
     const listed = `string(${ANNS}[${k}])`;

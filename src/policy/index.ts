@@ -23,7 +23,10 @@ export function compilePolicies(templates: Template[], options: PolicyOptions): 
     }
     for (const object of compiled.objects) {
       const size = Buffer.byteLength(JSON.stringify(object));
-      if (size > MAX_OBJECT_BYTES) problems.push(`${template.name}: the ${String(object.kind)} would be ${size} bytes, over the ${MAX_OBJECT_BYTES} bytes an API object can reasonably be`);
+      if (size > MAX_OBJECT_BYTES)
+        problems.push(
+          `${template.name}: the ${String(object.kind)} would be ${size} bytes, over the ${MAX_OBJECT_BYTES} bytes an API object can reasonably be`,
+        );
     }
     objects.push(...compiled.objects);
   }

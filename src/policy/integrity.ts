@@ -10,7 +10,15 @@ import { REGISTRY_HOST } from './likeness.js';
 import { compileValue, type Scope } from './values.js';
 
 /** The scalar securityContext fields, in integrity.ts's order. */
-const SCALARS = ['privileged', 'allowPrivilegeEscalation', 'runAsNonRoot', 'runAsUser', 'runAsGroup', 'readOnlyRootFilesystem', 'procMount'];
+const SCALARS = [
+  'privileged',
+  'allowPrivilegeEscalation',
+  'runAsNonRoot',
+  'runAsUser',
+  'runAsGroup',
+  'readOnlyRootFilesystem',
+  'procMount',
+];
 
 /** A CEL string: the ports of the CEL list `ports` as portsText writes them. */
 export function portsCel(ports: string): string {
@@ -20,7 +28,10 @@ export function portsCel(ports: string): string {
 /** A CEL string: the CEL securityContext object `s` as securityText writes it. */
 export function securityCel(s: string): string {
   const scalars = SCALARS.map((f) => `(has(${s}.${f}) ? "${f}:" + string(${s}.${f}) + ";" : "")`);
-  const capabilities = ['add', 'drop'].map((f) => `((has(${s}.capabilities) && has(${s}.capabilities.${f}) && ${s}.capabilities.${f}.size() > 0) ? "${f}:" + ${s}.capabilities.${f}.join("+") + ";" : "")`);
+  const capabilities = ['add', 'drop'].map(
+    (f) =>
+      `((has(${s}.capabilities) && has(${s}.capabilities.${f}) && ${s}.capabilities.${f}.size() > 0) ? "${f}:" + ${s}.capabilities.${f}.join("+") + ";" : "")`,
+  );
   const profiles = [
     ['seccompProfile', 'seccomp'],
     ['appArmorProfile', 'appArmor'],
@@ -98,9 +109,16 @@ function compiledSecurity(context: V1SecurityContext, scope: Scope): string {
  * no placeholder is written as the webhook writes it; one a parameter sets is built at admission.
  */
 export function criticalLists(containers: V1Container[], scope: Scope): { images: string; ports: string; securityContexts: string } {
-  const images = containers.map((c) => (placeholders(c.image) ? entry(c.name, compileValue(c.image, scope)) : entry(c.name, quote(c.image ?? ''))));
+  const images = containers.map((c) =>
+    placeholders(c.image) ? entry(c.name, compileValue(c.image, scope)) : entry(c.name, quote(c.image ?? '')),
+  );
   const ports = containers.map((c) => entry(c.name, placeholders(c.ports) ? compiledPorts(c.ports ?? [], scope) : quote(portsText(c))));
-  const security = containers.map((c) => entry(c.name, placeholders(c.securityContext) ? compiledSecurity(c.securityContext ?? {}, scope) : quote(securityText(c.securityContext))));
+  const security = containers.map((c) =>
+    entry(
+      c.name,
+      placeholders(c.securityContext) ? compiledSecurity(c.securityContext ?? {}, scope) : quote(securityText(c.securityContext)),
+    ),
+  );
   const joined = (items: string[]): string => (items.length === 0 ? '""' : `(${items.join(' + ')}).join(",")`);
   return { images: joined(images), ports: joined(ports), securityContexts: joined(security) };
 }

@@ -134,7 +134,10 @@ export function imageMatches(actual: string, image: string, scope: Scope): strin
   // Docker Hub's official images may be written with or without library/.
   const paths = [want.path, ...(/^library\/[^/]+$/.test(want.path) ? [want.path.slice('library/'.length)] : [])];
   const name = `${actual}.split("@")[0]`;
-  const digest = want.digest === undefined ? `${actual}.split("@").size() <= 2` : `(${actual}.split("@").size() == 2 && ${actual}.split("@")[1] == ${quote(want.digest)})`;
+  const digest =
+    want.digest === undefined
+      ? `${actual}.split("@").size() <= 2`
+      : `(${actual}.split("@").size() == 2 && ${actual}.split("@")[1] == ${quote(want.digest)})`;
   const hosted = paths.map((path) => {
     const suffix = `/${path}${tag}`;
     return `(${name}.endsWith(${quote(suffix)}) && ${name}.size() > ${suffix.length} && ${name}.substring(0, ${name}.size() - ${suffix.length}).matches(${quote(REGISTRY_HOST)}))`;
@@ -163,8 +166,11 @@ function exactObject(parent: string, field: string, expected: unknown, shape: Sh
 /** Nothing at `path`: absent, empty, or the value the API server stores for an unset field. */
 function absent(path: string, shape: Shape, field: string): string {
   if (shape === 'list') return `(!has(${path}) || size(${path}) == 0)`;
-  if (shape === 'scalar') return STORED_DEFAULTS[field] === undefined ? `!has(${path})` : `(!has(${path}) || ${path} == ${quote(STORED_DEFAULTS[field])})`;
-  return `(!has(${path}) || (${Object.entries(shape).map(([f, s]) => absent(`${path}.${f}`, s, f)).join(' && ')}))`;
+  if (shape === 'scalar')
+    return STORED_DEFAULTS[field] === undefined ? `!has(${path})` : `(!has(${path}) || ${path} == ${quote(STORED_DEFAULTS[field])})`;
+  return `(!has(${path}) || (${Object.entries(shape)
+    .map(([f, s]) => absent(`${path}.${f}`, s, f))
+    .join(' && ')}))`;
 }
 
 function isEmpty(value: unknown): boolean {

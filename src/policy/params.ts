@@ -36,8 +36,14 @@ export function parameterVariables(template: Template): Variable[] {
     const typed = parameter.type === 'integer' ? `int(${raw})` : parameter.type === 'boolean' ? `${raw} == "true"` : raw;
     const text = parameter.type === 'integer' ? `string(int(${raw}))` : raw;
     const fallback = parameter.default;
-    out.push({ name: parameterVariable(name), expression: `${key} in ${ANNS} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}` });
-    out.push({ name: `${parameterVariable(name)}_text`, expression: `${key} in ${ANNS} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}` });
+    out.push({
+      name: parameterVariable(name),
+      expression: `${key} in ${ANNS} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}`,
+    });
+    out.push({
+      name: `${parameterVariable(name)}_text`,
+      expression: `${key} in ${ANNS} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}`,
+    });
   }
   return out;
 }
@@ -63,13 +69,19 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
   const key = quote(keyText);
   const raw = `${ANNS}[${key}]`;
   const missing =
-    parameter.required === true && parameter.default === undefined ? `[${quote(`${keyText} is required: ${describeParameter(parameter)}`)}]` : '[]';
+    parameter.required === true && parameter.default === undefined
+      ? `[${quote(`${keyText} is required: ${describeParameter(parameter)}`)}]`
+      : '[]';
   // The faults in the webhook's order; the first that applies is the message.
   const faults: [string, string][] = [];
   const typePattern = TYPE_PATTERNS[parameter.type];
   if (typePattern !== undefined) faults.push([`!${raw}.matches(${quote(typePattern)})`, `must be ${article(parameter.type)}`]);
   const value = parameter.type === 'integer' ? `int(${raw})` : parameter.type === 'boolean' ? `(${raw} == "true")` : raw;
-  if (parameter.enum !== undefined) faults.push([`!(${value} in ${list(parameter.enum.map(scalar))})`, `must be one of ${parameter.enum.map((v) => JSON.stringify(v)).join(', ')}`]);
+  if (parameter.enum !== undefined)
+    faults.push([
+      `!(${value} in ${list(parameter.enum.map(scalar))})`,
+      `must be one of ${parameter.enum.map((v) => JSON.stringify(v)).join(', ')}`,
+    ]);
   if (parameter.type === 'integer') {
     if (parameter.minimum !== undefined) faults.push([`${value} < ${parameter.minimum}`, `must be at least ${parameter.minimum}`]);
     if (parameter.maximum !== undefined) faults.push([`${value} > ${parameter.maximum}`, `must be at most ${parameter.maximum}`]);

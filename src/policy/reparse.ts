@@ -45,7 +45,8 @@ function asMaps(expression: string): string {
       }
     }
     TYPE_NAME.lastIndex = at;
-    const typed = /[_a-zA-Z]/.test(char) && (at === 0 || !/[_a-zA-Z0-9.]/.test(expression[at - 1] as string)) ? TYPE_NAME.exec(expression) : null;
+    const typed =
+      /[_a-zA-Z]/.test(char) && (at === 0 || !/[_a-zA-Z0-9.]/.test(expression[at - 1] as string)) ? TYPE_NAME.exec(expression) : null;
     if (typed !== null) {
       out += '{';
       open.push('typed');

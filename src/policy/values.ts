@@ -14,7 +14,8 @@ import { parameterVariable } from './params.js';
 export const POD_NAME_CEL =
   '(has(object.metadata.name) && object.metadata.name != "") ? object.metadata.name : (has(object.metadata.generateName) ? object.metadata.generateName : "")';
 /** `$(pod.namespace)`: the pod's namespace, else the request's (pods arrive without one). */
-export const POD_NAMESPACE_CEL = '(has(object.metadata.namespace) && object.metadata.namespace != "") ? object.metadata.namespace : request.namespace';
+export const POD_NAMESPACE_CEL =
+  '(has(object.metadata.namespace) && object.metadata.namespace != "") ? object.metadata.namespace : request.namespace';
 
 /** What compiling a value needs: the template, whose parameters' types decide typed fields. */
 export interface Scope {
@@ -41,7 +42,8 @@ function celOf(value: CompiledValue, scope: Scope): string {
       return scalar(value.value);
     case 'typed': {
       const expression = reference(value.ref, true);
-      const isString = value.ref === POD_NAME || value.ref === POD_NAMESPACE || scope.template.spec.parameters[value.ref]?.type === 'string';
+      const isString =
+        value.ref === POD_NAME || value.ref === POD_NAMESPACE || scope.template.spec.parameters[value.ref]?.type === 'string';
       return isString && value.expanded ? escapeDollars(expression) : expression;
     }
     case 'text': {
@@ -89,7 +91,29 @@ export function compileTyped(value: unknown, type: string, scope: Scope, mode: M
  * field names a typed object literal can hold. Every Kubernetes field name is one.
  */
 const IDENTIFIER = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
-const RESERVED = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+const RESERVED = new Set([
+  'true',
+  'false',
+  'null',
+  'in',
+  'as',
+  'break',
+  'const',
+  'continue',
+  'else',
+  'for',
+  'function',
+  'if',
+  'import',
+  'let',
+  'loop',
+  'package',
+  'namespace',
+  'return',
+  'var',
+  'void',
+  'while',
+]);
 
 function isIdentifier(key: string): boolean {
   return IDENTIFIER.test(key) && !RESERVED.has(key);

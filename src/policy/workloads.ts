@@ -14,7 +14,12 @@ export const WORKLOAD_POLICY = 'podpattern-workloads';
 const API_VERSION = 'admissionregistration.k8s.io/v1';
 const WORKLOADS_WRITTEN = {
   resourceRules: [
-    { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
+    {
+      apiGroups: ['apps'],
+      apiVersions: ['v1'],
+      operations: ['CREATE', 'UPDATE'],
+      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+    },
     { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
   ],
 };
@@ -44,12 +49,19 @@ export function workloadWarningPolicies(installed: string[], options: PolicyOpti
         failurePolicy: 'Ignore',
         matchConstraints: WORKLOADS_WRITTEN,
         matchConditions: [
-          { name: 'not-owned-by-a-controller', expression: '!has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)' },
+          {
+            name: 'not-owned-by-a-controller',
+            expression:
+              '!has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller)',
+          },
         ],
         variables: [
           { name: 'own', expression: 'has(object.metadata.annotations) ? object.metadata.annotations : {}' },
           { name: 'template', expression: `has(object.spec.jobTemplate) ? ${annotationsAt(JOB_TEMPLATE)} : ${annotationsAt(TEMPLATE)}` },
-          { name: 'asked', expression: `${templateKeys}.filter(k, k in variables.template).map(k, variables.template[k]).join(",").split(",").map(n, n.trim()).filter(n, n != "")` },
+          {
+            name: 'asked',
+            expression: `${templateKeys}.filter(k, k in variables.template).map(k, variables.template[k]).join(",").split(",").map(n, n.trim()).filter(n, n != "")`,
+          },
           { name: 'missing', expression: `variables.asked.filter(n, !(n in ${list(names.map(quote))}))` },
         ],
         validations: [
@@ -59,11 +71,13 @@ export function workloadWarningPolicies(installed: string[], options: PolicyOpti
           },
           {
             expression: 'variables.missing.size() > 0 || variables.asked.size() <= 1',
-            messageExpression: '"podpattern: the pod template asks for " + variables.asked.join(", ") + "; admission policies inject a pod that asks for one template, so its pods will be created without them (several templates need the webhook)"',
+            messageExpression:
+              '"podpattern: the pod template asks for " + variables.asked.join(", ") + "; admission policies inject a pod that asks for one template, so its pods will be created without them (several templates need the webhook)"',
           },
           {
             expression: `!variables.own.exists(k, ${OURS})`,
-            message: "podpattern: podpattern annotations are on the workload's own metadata, where podpattern does not look; move them to the pod template's metadata.annotations",
+            message:
+              "podpattern: podpattern annotations are on the workload's own metadata, where podpattern does not look; move them to the pod template's metadata.annotations",
           },
         ],
       },

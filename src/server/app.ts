@@ -78,7 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // default): a slow sender under a 30 s request timeout held its connection for up to 58 s.
   const checkEveryMs = Math.max(10, Math.min(1_000, readTimeoutMs / 4));
   // A client CA is what makes a client authenticated: without one, nobody is asked.
-  const clientAuth = deps.tls?.clientCa === undefined ? 'none' : deps.clientAuth ?? 'none';
+  const clientAuth = deps.tls?.clientCa === undefined ? 'none' : (deps.clientAuth ?? 'none');
   const app = Fastify({
     // No logger inside Fastify: the route writes one line per review and the error handler one
     // per failed request, both to deps.logger. Fastify's own lines are about misuse of Fastify
@@ -108,7 +108,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
-    return errorBody('not-found', `no route ${request.method} ${request.url}: the webhook serves POST /mutate, POST /validate-template, POST /validate-policy and POST /validate-workload`);
+    return errorBody(
+      'not-found',
+      `no route ${request.method} ${request.url}: the webhook serves POST /mutate, POST /validate-template, POST /validate-policy and POST /validate-workload`,
+    );
   });
   // Before Fastify sees a request: note when it arrived (Fastify keeps no clock without a
   // logger), and while draining make the response end its connection, so the client reconnects
@@ -121,7 +124,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   if (clientAuth === 'required') {
     app.addHook('onRequest', async (request) => {
-      if (!authenticated(request.raw)) throw new HttpError('client-not-authenticated', 'this webhook answers only the API server: present a client certificate signed by its client CA (see docs/install.md, "Authenticating the API server")');
+      if (!authenticated(request.raw))
+        throw new HttpError(
+          'client-not-authenticated',
+          'this webhook answers only the API server: present a client certificate signed by its client CA (see docs/install.md, "Authenticating the API server")',
+        );
     });
   }
 
@@ -138,8 +145,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return toReview(apiVersion, decision.response);
   });
 
-  registerTemplateRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, ...(deps.templateImpact === undefined ? {} : { impact: deps.templateImpact }) });
-  registerWorkloadRoute(app, { logger: deps.logger, admitBody, arrivedAt, catalog: deps.catalog, options: (request) => engineOptions(request, deps) });
+  registerTemplateRoute(app, {
+    logger: deps.logger,
+    admitBody,
+    arrivedAt,
+    catalog: deps.catalog,
+    ...(deps.templateImpact === undefined ? {} : { impact: deps.templateImpact }),
+  });
+  registerWorkloadRoute(app, {
+    logger: deps.logger,
+    admitBody,
+    arrivedAt,
+    catalog: deps.catalog,
+    options: (request) => engineOptions(request, deps),
+  });
   return app;
 }
 

@@ -47,7 +47,8 @@ export class BodyBudget {
   /** Calls `start` once the body fits (at once, when it does now), and frees its room when `response` closes. */
   admit(request: IncomingMessage, response: ServerResponse, unknownLength: number, start: () => void): void {
     const declared = Number(request.headers['content-length']);
-    const length = request.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : unknownLength;
+    const length =
+      request.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : unknownLength;
     const reading = (): void => {
       this.readWithin(request, response);
       start();
@@ -71,8 +72,14 @@ export class BodyBudget {
       if (request.complete || response.writableEnded) return;
       const socket = request.socket;
       if (!response.headersSent) {
-        const body = JSON.stringify(errorBody('request-timeout', `the body did not arrive within ${this.readTimeoutMs} ms of starting to read it`));
-        response.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+        const body = JSON.stringify(
+          errorBody('request-timeout', `the body did not arrive within ${this.readTimeoutMs} ms of starting to read it`),
+        );
+        response.writeHead(408, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close',
+        });
         response.end(body, () => socket.destroy());
       } else {
         socket.destroy();

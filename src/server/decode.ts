@@ -18,7 +18,10 @@ const TIMEOUT_MARGIN_MS = 50;
 export function readReview(body: unknown): IncomingReview {
   if (typeof body !== 'string' || body === '') throw new HttpError('empty-body', 'the body is empty: send an AdmissionReview as JSON');
   if (exceedsSeparators(body)) {
-    throw new HttpError('review-too-complex', `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no review is that large, so it is refused before parsing`);
+    throw new HttpError(
+      'review-too-complex',
+      `the body holds more than ${MAX_JSON_SEPARATORS} JSON values; no review is that large, so it is refused before parsing`,
+    );
   }
   let parsed: unknown;
   try {
@@ -36,7 +39,11 @@ export function timeBudget(query: unknown, elapsedMs: number): number | undefine
   const timeout = (query as Record<string, unknown> | undefined)?.timeout;
   if (timeout === undefined) return undefined;
   const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : undefined;
-  if (ms === undefined) throw new HttpError('invalid-timeout', `timeout=${typeof timeout === 'string' ? timeout : JSON.stringify(timeout)} is not a duration such as 10s or 500ms`);
+  if (ms === undefined)
+    throw new HttpError(
+      'invalid-timeout',
+      `timeout=${typeof timeout === 'string' ? timeout : JSON.stringify(timeout)} is not a duration such as 10s or 500ms`,
+    );
   return ms - elapsedMs - TIMEOUT_MARGIN_MS;
 }
 
@@ -51,7 +58,12 @@ export function timeBudget(query: unknown, elapsedMs: number): number | undefine
  * Through the hostile mix of test/serve-hardening.test.ts on Node 24 that was tens of MiB of
  * peak (docs/install.md has the figures).
  */
-export function readBodyText(payload: NodeJS.ReadableStream, contentLength: string | undefined, limitBytes: number, done: (error: Error | null, text?: string) => void): void {
+export function readBodyText(
+  payload: NodeJS.ReadableStream,
+  contentLength: string | undefined,
+  limitBytes: number,
+  done: (error: Error | null, text?: string) => void,
+): void {
   const declared = contentLength === undefined ? Number.NaN : Number(contentLength);
   if (declared > limitBytes) {
     done(new HttpError('body-too-large', `the body is larger than ${limitBytes} bytes`));

@@ -26,7 +26,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class HttpError extends Error {
   readonly statusCode: number;
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.statusCode = ERROR_CODES[code];
   }
@@ -49,7 +52,10 @@ export function errorBody(code: ErrorCode, message: string): ErrorBody {
 
 /** Fastify's own errors (from its body parsing) mapped to ours. */
 const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported-media-type', message: 'send the AdmissionReview with Content-Type: application/json' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'unsupported-media-type',
+    message: 'send the AdmissionReview with Content-Type: application/json',
+  },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body-too-large' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad-request' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'empty-body', message: 'the body is empty: send an AdmissionReview as JSON' },
@@ -66,7 +72,8 @@ export function toErrorBody(error: FastifyError | HttpError): ErrorBody {
   }
   const status = error.statusCode ?? 500;
   if (status === 408) return errorBody('request-timeout', error.message);
-  if (status >= 400 && status < 500) return { ...errorBody('bad-request', error.message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
+  if (status >= 400 && status < 500)
+    return { ...errorBody('bad-request', error.message), statusCode: status, error: STATUS_CODES[status] ?? 'Error' };
   return errorBody('internal', 'internal error; see the podpattern logs');
 }
 
@@ -74,7 +81,13 @@ export function toErrorBody(error: FastifyError | HttpError): ErrorBody {
 export function handleError(logger: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): ErrorBody => {
     const body = toErrorBody(error);
-    const fields = { method: request.method, url: printable(request.url, 256), statusCode: body.statusCode, code: body.code, reason: body.message };
+    const fields = {
+      method: request.method,
+      url: printable(request.url, 256),
+      statusCode: body.statusCode,
+      code: body.code,
+      reason: body.message,
+    };
     if (body.statusCode >= 500) logger.error({ ...fields, err: error }, 'request failed');
     else logger.warn(fields, 'bad request');
     void reply.code(body.statusCode).type('application/json; charset=utf-8');

@@ -15,7 +15,11 @@ export interface HealthDeps {
 }
 
 export function buildHealthApp(deps: HealthDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance;
   app.setErrorHandler(handleError(deps.logger));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);

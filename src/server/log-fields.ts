@@ -10,7 +10,7 @@ export const MAX_LOGGED_NAME = 253;
 
 /** A review-supplied text as logged: escaped and cut to `max` characters; undefined stays absent. */
 export function logText(value: unknown, max = MAX_ECHO): string | undefined {
-  return value === undefined ? undefined : printable(typeof value === 'string' ? value : JSON.stringify(value) ?? '', max);
+  return value === undefined ? undefined : printable(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''), max);
 }
 
 /** Template names as logged: at most MAX_TEMPLATES of them (a pod asks for no more), each cut. */

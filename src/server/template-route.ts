@@ -36,11 +36,20 @@ export function registerTemplateRoute(app: FastifyInstance, deps: TemplateRouteD
   registerReview(app, deps, TEMPLATE_REVIEW_PATH, (review, budgetMs) =>
     review.kind.group === POLICY_GROUP && review.kind.kind === POLICY_KIND
       ? decidePolicy(review, deps.catalog())
-      : decideTemplate(review, { ...(deps.impact === undefined ? {} : { impact: deps.impact }), ...(budgetMs === undefined ? {} : { budgetMs }) }));
+      : decideTemplate(review, {
+          ...(deps.impact === undefined ? {} : { impact: deps.impact }),
+          ...(budgetMs === undefined ? {} : { budgetMs }),
+        }),
+  );
   registerReview(app, deps, POLICY_REVIEW_PATH, (review) => decidePolicy(review, deps.catalog()));
 }
 
-function registerReview(app: FastifyInstance, deps: TemplateRouteDeps, path: string, decide: (review: AdmissionRequest, budgetMs: number | undefined) => AdmissionResponse): void {
+function registerReview(
+  app: FastifyInstance,
+  deps: TemplateRouteDeps,
+  path: string,
+  decide: (review: AdmissionRequest, budgetMs: number | undefined) => AdmissionResponse,
+): void {
   app.post(path, { onRequest: deps.admitBody }, async (request) => {
     const arrived = deps.arrivedAt(request.raw);
     const { apiVersion, request: review } = readReview(request.body);
@@ -50,9 +59,18 @@ function registerReview(app: FastifyInstance, deps: TemplateRouteDeps, path: str
     // Past the deadline the API server has given up and applied its failurePolicy (Ignore: the
     // write goes through, and the catalog reports a bad template on its Ready condition). An
     // answer sent anyway says the same thing.
-    if (budgetMs !== undefined && performance.now() - started > budgetMs) response = notReviewedInTime(review.uid, path === TEMPLATE_REVIEW_PATH ? 'PatternTemplate' : 'PatternPolicy');
+    if (budgetMs !== undefined && performance.now() - started > budgetMs)
+      response = notReviewedInTime(review.uid, path === TEMPLATE_REVIEW_PATH ? 'PatternTemplate' : 'PatternPolicy');
     deps.logger.info(
-      { uid: review.uid, kind: logText(review.kind.kind), name: logText(review.name, MAX_LOGGED_NAME), operation: logText(review.operation), allowed: response.allowed, dryRun: review.dryRun === true, ms: Math.round((performance.now() - arrived) * 1000) / 1000 },
+      {
+        uid: review.uid,
+        kind: logText(review.kind.kind),
+        name: logText(review.name, MAX_LOGGED_NAME),
+        operation: logText(review.operation),
+        allowed: response.allowed,
+        dryRun: review.dryRun === true,
+        ms: Math.round((performance.now() - arrived) * 1000) / 1000,
+      },
       path === TEMPLATE_REVIEW_PATH ? 'template review' : 'policy review',
     );
     return toReview(apiVersion, response);
@@ -60,5 +78,11 @@ function registerReview(app: FastifyInstance, deps: TemplateRouteDeps, path: str
 }
 
 function notReviewedInTime(uid: string, kind: string): AdmissionResponse {
-  return { uid, allowed: true, warnings: [`podpattern could not review this ${kind} within the API server's timeout; its Ready condition will say whether the catalog accepts it`] };
+  return {
+    uid,
+    allowed: true,
+    warnings: [
+      `podpattern could not review this ${kind} within the API server's timeout; its Ready condition will say whether the catalog accepts it`,
+    ],
+  };
 }

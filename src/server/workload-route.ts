@@ -29,7 +29,16 @@ export function registerWorkloadRoute(app: FastifyInstance, deps: WorkloadRouteD
     // Past the deadline the API server has moved on (failurePolicy Ignore): nothing to add.
     if (budgetMs !== undefined && performance.now() - started > budgetMs) response = { uid: review.uid, allowed: true };
     deps.logger.info(
-      { uid: review.uid, kind: logText(review.kind.kind), namespace: logText(review.namespace ?? '', MAX_LOGGED_NAME), name: logText(review.name ?? '', MAX_LOGGED_NAME), operation: logText(review.operation), warnings: response.warnings?.length ?? 0, dryRun: review.dryRun === true, ms: Math.round((performance.now() - arrived) * 1000) / 1000 },
+      {
+        uid: review.uid,
+        kind: logText(review.kind.kind),
+        namespace: logText(review.namespace ?? '', MAX_LOGGED_NAME),
+        name: logText(review.name ?? '', MAX_LOGGED_NAME),
+        operation: logText(review.operation),
+        warnings: response.warnings?.length ?? 0,
+        dryRun: review.dryRun === true,
+        ms: Math.round((performance.now() - arrived) * 1000) / 1000,
+      },
       'workload review',
     );
     return toReview(apiVersion, response);

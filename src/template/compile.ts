@@ -48,7 +48,11 @@ export function compileValue(value: unknown, mode: Mode = 'plain', typed = false
   if (Array.isArray(value)) return { kind: 'list', items: value.map((item) => compileValue(item, mode)) };
   if (value !== null && typeof value === 'object') {
     const keys = Object.keys(value);
-    return { kind: 'object', keys, values: keys.map((key) => compileValue((value as Record<string, unknown>)[key], childMode(mode, key), TYPED_FIELDS.has(key))) };
+    return {
+      kind: 'object',
+      keys,
+      values: keys.map((key) => compileValue((value as Record<string, unknown>)[key], childMode(mode, key), TYPED_FIELDS.has(key))),
+    };
   }
   return { kind: 'fixed', value: value as number | boolean | null };
 }
@@ -121,7 +125,9 @@ function compileListeners(spec: TemplateSpec, problems: string[]): CompiledListe
     if (parameter === undefined) return [{ port: Number(port), where }];
     const type = Object.hasOwn(spec.parameters, parameter) ? spec.parameters[parameter]?.type : undefined;
     if (type !== 'integer') {
-      problems.push(`${where}: listens on loopback at the port $(params.${parameter}), which ${type === undefined ? 'is not a declared parameter' : `is a ${type} parameter`}; a port is set by an integer parameter`);
+      problems.push(
+        `${where}: listens on loopback at the port $(params.${parameter}), which ${type === undefined ? 'is not a declared parameter' : `is a ${type} parameter`}; a port is set by an integer parameter`,
+      );
       return [];
     }
     return [{ parameter, where }];
@@ -140,7 +146,9 @@ function portParametersOf(spec: TemplateSpec): Record<string, (string | undefine
 /** What the annotations and the volume of a template's files are spelled with: the same for every pod. */
 export function filesOf(template: string, names: string[]): CompiledTemplate['files'] {
   const keys = names.map((file) => fileKey(template, file));
-  const items = names.map((file, i) => ({ path: file, fieldPath: `metadata.annotations['${keys[i]}']` })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const items = names
+    .map((file, i) => ({ path: file, fieldPath: `metadata.annotations['${keys[i]}']` }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { names, keys, volume: filesVolumeName(template), items };
 }
 

@@ -12,10 +12,30 @@ export type Mode = 'plain' | 'env-list' | 'expanded';
  * everywhere else (env values, args, annotations, files) Kubernetes wants a string.
  */
 export const TYPED_FIELDS: ReadonlySet<string> = new Set([
-  'containerPort', 'hostPort', 'port', 'runAsUser', 'runAsGroup', 'fsGroup', 'defaultMode', 'mode',
-  'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold',
-  'terminationGracePeriodSeconds', 'readOnly', 'privileged', 'runAsNonRoot', 'readOnlyRootFilesystem',
-  'allowPrivilegeEscalation', 'stdin', 'stdinOnce', 'tty', 'optional', 'medium',
+  'containerPort',
+  'hostPort',
+  'port',
+  'runAsUser',
+  'runAsGroup',
+  'fsGroup',
+  'defaultMode',
+  'mode',
+  'initialDelaySeconds',
+  'periodSeconds',
+  'timeoutSeconds',
+  'successThreshold',
+  'failureThreshold',
+  'terminationGracePeriodSeconds',
+  'readOnly',
+  'privileged',
+  'runAsNonRoot',
+  'readOnlyRootFilesystem',
+  'allowPrivilegeEscalation',
+  'stdin',
+  'stdinOnce',
+  'tty',
+  'optional',
+  'medium',
 ]);
 
 /** command and args are expanded by Kubernetes; so is `value` of an item of an `env` list. */

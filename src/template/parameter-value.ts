@@ -41,7 +41,8 @@ export function checkParameterValue(parameter: ParameterSpec, value: unknown, pa
     const maxLength = parameter.maxLength ?? DEFAULT_MAX_LENGTH;
     if (value.length > maxLength) return `must be at most ${maxLength} characters long (got ${value.length})`;
     if (CONTROL.test(value)) return 'must not contain control characters such as newlines or tabs';
-    if (parameter.pattern !== undefined && !(pattern ?? RE2JS.compile(parameter.pattern)).test(value)) return `must match ${parameter.pattern}`;
+    if (parameter.pattern !== undefined && !(pattern ?? RE2JS.compile(parameter.pattern)).test(value))
+      return `must match ${parameter.pattern}`;
   }
   return undefined;
 }
@@ -144,7 +145,12 @@ export function expandedSize(pattern: string): number {
       top.sum += 1;
       top.last += 1;
     } else if (c === '{' && REPEAT.test(pattern.slice(i, i + 24))) {
-      const [text, min, comma, max] = REPEAT.exec(pattern.slice(i, i + 24)) as unknown as [string, string, string | undefined, string | undefined];
+      const [text, min, comma, max] = REPEAT.exec(pattern.slice(i, i + 24)) as unknown as [
+        string,
+        string,
+        string | undefined,
+        string | undefined,
+      ];
       const times = comma === undefined ? Number(min) : max === undefined || max === '' ? Number(min) + 1 : Number(max);
       top.sum += top.last * Math.max(times - 1, 0) + times;
       top.last = top.last * times + times;

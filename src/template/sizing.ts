@@ -16,7 +16,10 @@ export function isSizingParameter(name: string): name is SizedResource {
 export function sizingProblems(spec: TemplateSpec): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(spec.parameters)) {
-    if (isSizingParameter(name)) problems.push(`spec.parameters.${name}: '${name}' is the sizing parameter every template has; declare its bounds under spec.sizing.${name} instead`);
+    if (isSizingParameter(name))
+      problems.push(
+        `spec.parameters.${name}: '${name}' is the sizing parameter every template has; declare its bounds under spec.sizing.${name} instead`,
+      );
   }
   for (const resource of SIZED_RESOURCES) problems.push(...boundsProblems(spec, resource));
   return problems;
@@ -38,11 +41,20 @@ function boundsProblems(spec: TemplateSpec, resource: SizedResource): string[] {
 }
 
 /** A sized container must request the resource, within the bounds (`range`: the bounds read, where readable). */
-function requestProblems(container: V1Container, resource: SizedResource, bounds: SizingBounds, [min, max]: [bigint | undefined, bigint | undefined]): string[] {
+function requestProblems(
+  container: V1Container,
+  resource: SizedResource,
+  bounds: SizingBounds,
+  [min, max]: [bigint | undefined, bigint | undefined],
+): string[] {
   const at = `spec.sizing.${resource}`;
   const declared = container.resources?.requests?.[resource];
   const request = parseQuantity(String(declared ?? ''));
-  if (request === undefined || request <= 0n) return [`${at}: container '${container.name}' must request ${resource} (resources.requests.${resource}): its limit keeps its ratio to that request`];
-  if ((min !== undefined && request < min) || (max !== undefined && request > max)) return [`${at}: container '${container.name}' requests ${String(declared)}, outside ${bounds.min} to ${bounds.max}`];
+  if (request === undefined || request <= 0n)
+    return [
+      `${at}: container '${container.name}' must request ${resource} (resources.requests.${resource}): its limit keeps its ratio to that request`,
+    ];
+  if ((min !== undefined && request < min) || (max !== undefined && request > max))
+    return [`${at}: container '${container.name}' requests ${String(declared)}, outside ${bounds.min} to ${bounds.max}`];
   return [];
 }

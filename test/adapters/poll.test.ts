@@ -12,11 +12,17 @@ t.test('10,000 polls hold the listener and timer counts flat', async (t) => {
   const POLLS = 10_000;
   const seen = new Map<number, { listeners: number; timers: number }>();
   let polls = 0;
-  await pollUntilAborted(() => {
-    polls++;
-    if (polls === 10 || polls % 2_500 === 0) seen.set(polls, { listeners: getEventListeners(stop.signal, 'abort').length, timers: timers() });
-    if (polls === POLLS) stop.abort();
-  }, 0, stop.signal, quiet);
+  await pollUntilAborted(
+    () => {
+      polls++;
+      if (polls === 10 || polls % 2_500 === 0)
+        seen.set(polls, { listeners: getEventListeners(stop.signal, 'abort').length, timers: timers() });
+      if (polls === POLLS) stop.abort();
+    },
+    0,
+    stop.signal,
+    quiet,
+  );
   t.equal(polls, POLLS, 'every poll ran, then the stop ended the loop');
   const first = seen.get(10);
   t.comment(`after 10 polls: ${JSON.stringify(first)}; after ${POLLS}: ${JSON.stringify(seen.get(POLLS))}`);
@@ -30,7 +36,15 @@ t.test('a stop during the sleep between polls ends the loop without waiting for 
   let polled: () => void = () => undefined;
   const first = new Promise<void>((resolve) => (polled = resolve));
   // An hour between polls: only the stop can end this loop before the test's own timeout.
-  const loop = pollUntilAborted(() => { polls++; polled(); }, 3_600_000, stop.signal, quiet);
+  const loop = pollUntilAborted(
+    () => {
+      polls++;
+      polled();
+    },
+    3_600_000,
+    stop.signal,
+    quiet,
+  );
   await first;
   await new Promise<void>((resolve) => setImmediate(resolve)); // the loop is in its sleep now
   stop.abort();

@@ -14,7 +14,10 @@ import { run } from '../../src/cli/adapter.js';
 const MiB = 1 << 20;
 
 /** A TCP server that calls `onCommand` with the socket once a command has arrived. */
-async function fakeRedis(t: Test, onCommand: (socket: Socket) => void): Promise<{ port: number; server: Server; closed: Promise<void>[]; commands: () => number }> {
+async function fakeRedis(
+  t: Test,
+  onCommand: (socket: Socket) => void,
+): Promise<{ port: number; server: Server; closed: Promise<void>[]; commands: () => number }> {
   let commands = 0;
   const closed: Promise<void>[] = [];
   const sockets = new Set<Socket>();
@@ -37,7 +40,12 @@ async function fakeRedis(t: Test, onCommand: (socket: Socket) => void): Promise<
 }
 
 /** Writes 64 KiB chunks as fast as the peer reads them, up to `total` bytes; counts what was sent. */
-function flood(stream: NodeJS.WritableStream & { destroyed: boolean }, total: number, sent: { bytes: number }, then: () => void = () => undefined): void {
+function flood(
+  stream: NodeJS.WritableStream & { destroyed: boolean },
+  total: number,
+  sent: { bytes: number },
+  then: () => void = () => undefined,
+): void {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
   const pump = (): void => {
     while (!stream.destroyed && sent.bytes < total) {
@@ -55,11 +63,14 @@ function flood(stream: NodeJS.WritableStream & { destroyed: boolean }, total: nu
 function captureIo() {
   const records: Record<string, unknown>[] = [];
   const diagnostics: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-  const io: AdapterIo = { record: (r) => records.push(JSON.parse(JSON.stringify(r))), diagnostic: (message, fields) => diagnostics.push({ message, ...(fields === undefined ? {} : { fields }) }) };
+  const io: AdapterIo = {
+    record: (r) => records.push(JSON.parse(JSON.stringify(r))),
+    diagnostic: (message, fields) => diagnostics.push({ message, ...(fields === undefined ? {} : { fields }) }),
+  };
   return { io, records, diagnostics };
 }
 
-t.test('redis-slowlog: a reply that trickles for ever ends at the poll\'s deadline', async (t) => {
+t.test("redis-slowlog: a reply that trickles for ever ends at the poll's deadline", async (t) => {
   let timer: NodeJS.Timeout | undefined;
   t.teardown(() => clearInterval(timer));
   const redis = await fakeRedis(t, (socket) => {
@@ -68,7 +79,10 @@ t.test('redis-slowlog: a reply that trickles for ever ends at the poll\'s deadli
     timer = setInterval(() => socket.write('aaaaaaaa'), 5);
   });
   const { io } = captureIo();
-  await t.rejects(pollSlowlog({ host: '127.0.0.1', port: redis.port, count: 10, timeoutMs: 300 }, { lastId: undefined }, io), /no complete reply .* within 300 ms/);
+  await t.rejects(
+    pollSlowlog({ host: '127.0.0.1', port: redis.port, count: 10, timeoutMs: 300 }, { lastId: undefined }, io),
+    /no complete reply .* within 300 ms/,
+  );
   await Promise.all(redis.closed);
   t.pass('the connection is closed');
 });
@@ -80,7 +94,10 @@ t.test('redis-slowlog: a reply that floods is refused past its byte limit', asyn
     flood(socket, 256 * MiB, sent);
   });
   const { io } = captureIo();
-  await t.rejects(pollSlowlog({ host: '127.0.0.1', port: redis.port, count: 10, timeoutMs: 60_000, maxReplyBytes: MiB }, { lastId: undefined }, io), /larger than 1048576 bytes/);
+  await t.rejects(
+    pollSlowlog({ host: '127.0.0.1', port: redis.port, count: 10, timeoutMs: 60_000, maxReplyBytes: MiB }, { lastId: undefined }, io),
+    /larger than 1048576 bytes/,
+  );
   await Promise.all(redis.closed);
   t.ok(sent.bytes < 32 * MiB, `the server got to send ${(sent.bytes / MiB).toFixed(1)} MiB of its 256 before the adapter hung up`);
 });
@@ -98,15 +115,26 @@ t.test('redis-slowlog: stopping the adapter (SIGTERM) ends a poll waiting on a R
   t.equal(await running, 0, 'the adapter stops and exits 0');
   await Promise.all(redis.closed);
   t.equal(redis.commands(), 1, 'one poll, abandoned, not retried');
-  t.match(diagnostics.map((d) => d.message), ['adapter redis-slowlog started', 'adapter redis-slowlog stopped'], 'no failed poll reported for the stop');
+  t.match(
+    diagnostics.map((d) => d.message),
+    ['adapter redis-slowlog started', 'adapter redis-slowlog stopped'],
+    'no failed poll reported for the stop',
+  );
 });
 
 t.test('redis-slowlog: an entry with an impossible time loses nothing after it', async (t) => {
-  const entry = (id: number, time: number | string) => `*6\r\n:${id}\r\n:${time}\r\n:1500\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n$14\r\n127.0.0.1:5000\r\n$0\r\n\r\n`;
-  const redis = await fakeRedis(t, (socket) => socket.end(`*3\r\n${entry(3, 1_700_000_003)}${entry(2, '100000000000000000000')}${entry(1, 1_700_000_001)}`));
+  const entry = (id: number, time: number | string) =>
+    `*6\r\n:${id}\r\n:${time}\r\n:1500\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n$14\r\n127.0.0.1:5000\r\n$0\r\n\r\n`;
+  const redis = await fakeRedis(t, (socket) =>
+    socket.end(`*3\r\n${entry(3, 1_700_000_003)}${entry(2, '100000000000000000000')}${entry(1, 1_700_000_001)}`),
+  );
   const { io, records, diagnostics } = captureIo();
   await pollSlowlog({ host: '127.0.0.1', port: redis.port, count: 10, timeoutMs: 5_000 }, { lastId: undefined }, io);
-  t.same(records.map((r) => r.id), [1, 2, 3], 'all three entries, in order');
+  t.same(
+    records.map((r) => r.id),
+    [1, 2, 3],
+    'all three entries, in order',
+  );
   t.equal(records[0]?.time, '2023-11-14T22:13:21.000Z');
   t.match(records[1], { unix_time: 1e20, time: /^\d{4}-/ }, 'the impossible one keeps its raw time, and the time it was read');
   t.equal(records[2]?.time, '2023-11-14T22:13:23.000Z');
@@ -133,8 +161,14 @@ t.test('storm: a body over the limit is refused while it streams; a declared one
   });
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const { io, records } = captureIo();
-  await t.rejects(pollStorm({ url: base, window: 600, system: false, timeoutMs: 60_000, maxBodyBytes: MiB }, io), /larger than 1048576 bytes/);
+  await t.rejects(
+    pollStorm({ url: base, window: 600, system: false, timeoutMs: 60_000, maxBodyBytes: MiB }, io),
+    /larger than 1048576 bytes/,
+  );
   t.ok(sent.bytes < 32 * MiB, `the server got to send ${(sent.bytes / MiB).toFixed(1)} MiB of its 400 before the adapter stopped reading`);
-  await t.rejects(pollStorm({ url: `${base}/declared`, window: 600, system: false, timeoutMs: 60_000, maxBodyBytes: MiB }, io), /declares 419430400 bytes, more than 1048576/);
+  await t.rejects(
+    pollStorm({ url: `${base}/declared`, window: 600, system: false, timeoutMs: 60_000, maxBodyBytes: MiB }, io),
+    /declares 419430400 bytes, more than 1048576/,
+  );
   t.same(records, []);
 });

@@ -9,21 +9,40 @@ t.test('allow: no patch key for an empty patch, no warnings key for none', async
   t.same(allow('u'), { uid: 'u', allowed: true });
   const patch = [{ op: 'add' as const, path: '/metadata/labels', value: { a: 'b' } }];
   const response = allow('u', patch, ['w']);
-  t.same(response, { uid: 'u', allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64'), warnings: ['w'] });
+  t.same(response, {
+    uid: 'u',
+    allowed: true,
+    patchType: 'JSONPatch',
+    patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+    warnings: ['w'],
+  });
   t.equal(allow('v', patch).patch, response.patch, 'the same patch is encoded the same way (and once)');
 });
 
 t.test('deny and denyInternal', async (t) => {
   t.same(deny('u', 'msg', [{ code: 'missing-parameter', message: 'm' }]), {
-    uid: 'u', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'msg', details: { causes: [{ reason: 'missing-parameter', message: 'm' }] } },
+    uid: 'u',
+    allowed: false,
+    status: { code: 403, reason: 'Forbidden', message: 'msg', details: { causes: [{ reason: 'missing-parameter', message: 'm' }] } },
   });
   t.same(denyInternal('u', 'x'), { uid: 'u', allowed: false, status: { code: 500, reason: 'InternalError', message: 'x' } });
-  t.same(toReview('admission.k8s.io/v1beta1', allow('u')), { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', response: { uid: 'u', allowed: true } });
+  t.same(toReview('admission.k8s.io/v1beta1', allow('u')), {
+    apiVersion: 'admission.k8s.io/v1beta1',
+    kind: 'AdmissionReview',
+    response: { uid: 'u', allowed: true },
+  });
 });
 
 t.test('decide without HTTP: a pod CREATE with no object is an internal error, answered by the failure mode', async (t) => {
   const request = { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' };
-  const deps = { inject: () => { throw new Error('unreachable'); }, catalog: () => fakeCatalog, nativeSidecars: 'auto' as const, failureMode: 'open' as const };
+  const deps = {
+    inject: () => {
+      throw new Error('unreachable');
+    },
+    catalog: () => fakeCatalog,
+    nativeSidecars: 'auto' as const,
+    failureMode: 'open' as const,
+  };
   t.match(decide(request, deps), { outcome: 'error', reason: 'internal-error', response: { allowed: true } });
   t.match(decide(request, { ...deps, failureMode: 'closed' }), { outcome: 'error', response: { allowed: false, status: { code: 500 } } });
 });

@@ -44,7 +44,8 @@ function partEdges(): Edge[] {
       if (!imported.fileName.startsWith('.')) continue;
       const target = resolve(dirname(file), imported.fileName.replace(/\.js$/, '.ts'));
       const [from, to] = [partOf(file), partOf(target)];
-      if (from !== to && !edges.has(`${from} ${to}`)) edges.set(`${from} ${to}`, { from, to, via: `${relative(SRC, file)} imports ${imported.fileName}` });
+      if (from !== to && !edges.has(`${from} ${to}`))
+        edges.set(`${from} ${to}`, { from, to, via: `${relative(SRC, file)} imports ${imported.fileName}` });
     }
   }
   return [...edges.values()];
@@ -82,38 +83,71 @@ t.test('the cycle finder finds a cycle when there is one, and only then', async 
   const edge = (from: string, to: string): Edge => ({ from, to, via: `${from}->${to}` });
   t.same(findCycle([edge('cli', 'engine'), edge('engine', 'model'), edge('catalog', 'model'), edge('cli', 'catalog')]), undefined);
   const cycle = findCycle([edge('cli', 'engine'), edge('engine', 'catalog'), edge('catalog', 'model'), edge('catalog', 'engine')]);
-  t.same(cycle?.map((e) => e.from), ['engine', 'catalog']);
+  t.same(
+    cycle?.map((e) => e.from),
+    ['engine', 'catalog'],
+  );
 });
 
 t.test('no import cycle between the top-level parts of src/', async (t) => {
   const edges = partEdges();
-  t.ok(edges.some((e) => e.from === 'engine' && e.to === 'model'), 'the graph is read (engine imports model)');
+  t.ok(
+    edges.some((e) => e.from === 'engine' && e.to === 'model'),
+    'the graph is read (engine imports model)',
+  );
   const cycle = findCycle(edges);
-  t.same(cycle, undefined, cycle === undefined ? 'no cycle' : `import cycle: ${cycle.map((e) => `${e.from} -> ${e.to} (${e.via})`).join(', ')}`);
+  t.same(
+    cycle,
+    undefined,
+    cycle === undefined ? 'no cycle' : `import cycle: ${cycle.map((e) => `${e.from} -> ${e.to} (${e.via})`).join(', ')}`,
+  );
 });
 
 t.test('model/ is a leaf: it imports no other part of src/', async (t) => {
-  t.same(partEdges().filter((e) => e.from === 'model'), []);
+  t.same(
+    partEdges().filter((e) => e.from === 'model'),
+    [],
+  );
 });
 
 t.test('template/ is a leaf beside model/: it imports model/ and nothing else of src/', async (t) => {
   const edges = partEdges();
-  t.same(edges.filter((e) => e.from === 'template' && e.to !== 'model'), []);
-  t.ok(edges.some((e) => e.from === 'template' && e.to === 'model'), 'template imports model');
+  t.same(
+    edges.filter((e) => e.from === 'template' && e.to !== 'model'),
+    [],
+  );
+  t.ok(
+    edges.some((e) => e.from === 'template' && e.to === 'model'),
+    'template imports model',
+  );
 });
 
-t.test("the engine and the policy compiler read templates through template/, never catalog/", async (t) => {
+t.test('the engine and the policy compiler read templates through template/, never catalog/', async (t) => {
   const edges = partEdges();
   for (const part of ['engine', 'policy']) {
-    t.ok(edges.some((e) => e.from === part && e.to === 'template'), `${part} imports template/`);
-    t.same(edges.filter((e) => e.from === part && e.to === 'catalog'), [], `${part} does not import catalog/`);
+    t.ok(
+      edges.some((e) => e.from === part && e.to === 'template'),
+      `${part} imports template/`,
+    );
+    t.same(
+      edges.filter((e) => e.from === part && e.to === 'catalog'),
+      [],
+      `${part} does not import catalog/`,
+    );
   }
 });
 
-t.test('nothing of the server imports cli/: only the CLI and the program\'s entry points do', async (t) => {
+t.test("nothing of the server imports cli/: only the CLI and the program's entry points do", async (t) => {
   const edges = partEdges();
-  t.ok(edges.some((e) => e.from === 'cli' && e.to === 'engine'), 'the graph is read (cli imports engine)');
-  t.same(edges.filter((e) => e.to === 'cli' && e.from !== 'bin'), [], 'no part but bin/ imports cli/');
+  t.ok(
+    edges.some((e) => e.from === 'cli' && e.to === 'engine'),
+    'the graph is read (cli imports engine)',
+  );
+  t.same(
+    edges.filter((e) => e.to === 'cli' && e.from !== 'bin'),
+    [],
+    'no part but bin/ imports cli/',
+  );
 });
 
 /** Every string literal and template text of a file, from its syntax tree (comments are not nodes). */
@@ -131,9 +165,16 @@ function stringTexts(file: string): string[] {
 }
 
 t.test('the podpattern.dev domain is spelled once in src/ (model/domain.ts); keys are built from it', async (t) => {
-  const spelled = sourceFiles(SRC).flatMap((file) => stringTexts(file).filter((text) => text.includes('podpattern.dev')).map((text) => `${relative(SRC, file)}: ${JSON.stringify(text)}`));
+  const spelled = sourceFiles(SRC).flatMap((file) =>
+    stringTexts(file)
+      .filter((text) => text.includes('podpattern.dev'))
+      .map((text) => `${relative(SRC, file)}: ${JSON.stringify(text)}`),
+  );
   // Prose that names the domain (not a key) in two `podpattern check` messages is allowed.
   const keys = spelled.filter((line) => /podpattern\.dev\//.test(line) || /^(?!model\/domain\.ts)[^:]+: "podpattern\.dev"$/.test(line));
   t.same(keys, [], 'no annotation key, label key or API group is spelled outside model/');
-  t.ok(spelled.some((line) => line.startsWith('model/domain.ts')), 'the one spelling is found');
+  t.ok(
+    spelled.some((line) => line.startsWith('model/domain.ts')),
+    'the one spelling is found',
+  );
 });

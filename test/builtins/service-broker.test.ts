@@ -5,32 +5,76 @@
 // from outside the pod.
 import { createServer, type Server } from 'node:net';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, roundTrip, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
+import {
+  eventually,
+  injectedPod,
+  podRunnerSkip,
+  restrictedApp,
+  roundTrip,
+  runUntilReady,
+  stopCleanly,
+  usesAtBoot,
+} from '../podrunner/builtin.js';
 
 const SERVICE = 'mysql.data.svc.cluster.local';
 
 function echoServer(host: string, port: number): Promise<Server> {
-  const server = createServer((socket) => socket.on('data', (chunk) => socket.write(`echo:${String(chunk)}`)).on('end', () => socket.end()));
+  const server = createServer((socket) =>
+    socket.on('data', (chunk) => socket.write(`echo:${String(chunk)}`)).on('end', () => socket.end()),
+  );
   return new Promise((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve(server)));
 }
 
-t.test('service-broker relays to a Service that appears after the pod started', { skip: podRunnerSkip(['socat', 'busybox']) }, async (t) => {
-  const relay = {
-    name: 'app', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)')], securityContext: restrictedApp,
-    ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-  };
-  const pod = injectedPod('ambassador', 'service-broker', { service: 'mysql', namespace: 'data', port: '13306' }, { containers: [relay] }, 'always');
-  const running = await runUntilReady(t, pod);
-  t.equal(await roundTrip(running.ip, 8080, 'hello'), '', 'before the Service exists a connection is closed, and the broker keeps running');
+t.test(
+  'service-broker relays to a Service that appears after the pod started',
+  { skip: podRunnerSkip(['socat', 'busybox']) },
+  async (t) => {
+    const relay = {
+      name: 'app',
+      image: 'alpine/socat:1.8.0.3',
+      command: [
+        'sh',
+        '-c',
+        usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)'),
+      ],
+      securityContext: restrictedApp,
+      ports: [{ containerPort: 8080 }],
+      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+    };
+    const pod = injectedPod(
+      'ambassador',
+      'service-broker',
+      { service: 'mysql', namespace: 'data', port: '13306' },
+      { containers: [relay] },
+      'always',
+    );
+    const running = await runUntilReady(t, pod);
+    t.equal(
+      await roundTrip(running.ip, 8080, 'hello'),
+      '',
+      'before the Service exists a connection is closed, and the broker keeps running',
+    );
 
-  running.setHost(SERVICE, running.hostIp);
-  const server = await echoServer(running.hostIp, 13306);
-  t.teardown(() => server.close());
-  const answer = await eventually(async () => {
-    const reply = await roundTrip(running.ip, 8080, 'hello');
-    return reply === '' ? undefined : reply;
-  }, 60_000, 'a relayed answer');
-  t.equal(answer, 'echo:hello', 'the broker relays to the Service that appeared after start');
-  t.match(running.states(), [{ name: 'service-broker', kind: 'sidecar', restarts: 0, ready: true }, { name: 'app', restarts: 0 }], 'without restarting; the broker is a native sidecar, Ready before the app, which connects to it as it starts');
-  await stopCleanly(t, running);
-});
+    running.setHost(SERVICE, running.hostIp);
+    const server = await echoServer(running.hostIp, 13306);
+    t.teardown(() => server.close());
+    const answer = await eventually(
+      async () => {
+        const reply = await roundTrip(running.ip, 8080, 'hello');
+        return reply === '' ? undefined : reply;
+      },
+      60_000,
+      'a relayed answer',
+    );
+    t.equal(answer, 'echo:hello', 'the broker relays to the Service that appeared after start');
+    t.match(
+      running.states(),
+      [
+        { name: 'service-broker', kind: 'sidecar', restarts: 0, ready: true },
+        { name: 'app', restarts: 0 },
+      ],
+      'without restarting; the broker is a native sidecar, Ready before the app, which connects to it as it starts',
+    );
+    await stopCleanly(t, running);
+  },
+);

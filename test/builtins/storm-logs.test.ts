@@ -16,18 +16,72 @@ function stormUiDouble(host: string, port: number, requests: string[]): Promise<
     const url = new URL(req.url ?? '/', 'http://storm-ui');
     res.setHeader('content-type', 'application/json');
     if (url.pathname === '/api/v1/topology/summary') {
-      res.end(JSON.stringify({ topologies: [{ id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE', uptime: '1h 0m 0s', uptimeSeconds: 3600, tasksTotal: 10, workersTotal: 2, executorsTotal: 10 }] }));
+      res.end(
+        JSON.stringify({
+          topologies: [
+            {
+              id: TOPOLOGY_ID,
+              name: 'wordcount',
+              status: 'ACTIVE',
+              uptime: '1h 0m 0s',
+              uptimeSeconds: 3600,
+              tasksTotal: 10,
+              workersTotal: 2,
+              executorsTotal: 10,
+            },
+          ],
+        }),
+      );
     } else if (url.pathname === `/api/v1/topology/${TOPOLOGY_ID}`) {
       const window = url.searchParams.get('window');
-      res.end(JSON.stringify({
-        id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE',
-        topologyStats: [
-          { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
-          { windowPretty: 'All time', window: ':all-time', emitted: 99999, transferred: 99999, completeLatency: '11.000', acked: 99000, failed: 30 },
-        ].filter((s) => window === null || s.window === window || s.window === ':all-time'),
-        spouts: [{ spoutId: 'sentences', executors: 2, tasks: 2, emitted: 600, transferred: 600, completeLatency: '12.500', acked: 590, failed: 3, lastError: '' }],
-        bolts: [{ boltId: 'count', executors: 4, tasks: 4, emitted: 600, transferred: 500, capacity: '0.012', executeLatency: '0.300', executed: 590, processLatency: '0.400', acked: 590, failed: 0, lastError: '' }],
-      }));
+      res.end(
+        JSON.stringify({
+          id: TOPOLOGY_ID,
+          name: 'wordcount',
+          status: 'ACTIVE',
+          topologyStats: [
+            { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
+            {
+              windowPretty: 'All time',
+              window: ':all-time',
+              emitted: 99999,
+              transferred: 99999,
+              completeLatency: '11.000',
+              acked: 99000,
+              failed: 30,
+            },
+          ].filter((s) => window === null || s.window === window || s.window === ':all-time'),
+          spouts: [
+            {
+              spoutId: 'sentences',
+              executors: 2,
+              tasks: 2,
+              emitted: 600,
+              transferred: 600,
+              completeLatency: '12.500',
+              acked: 590,
+              failed: 3,
+              lastError: '',
+            },
+          ],
+          bolts: [
+            {
+              boltId: 'count',
+              executors: 4,
+              tasks: 4,
+              emitted: 600,
+              transferred: 500,
+              capacity: '0.012',
+              executeLatency: '0.300',
+              executed: 590,
+              processLatency: '0.400',
+              acked: 590,
+              failed: 0,
+              lastError: '',
+            },
+          ],
+        }),
+      );
     } else {
       res.statusCode = 404;
       res.end(JSON.stringify({ error: 'not found' }));
@@ -38,7 +92,10 @@ function stormUiDouble(host: string, port: number, requests: string[]): Promise<
 
 t.test('storm-logs turns Storm UI topology statistics into structured stdout lines', { skip: podRunnerSkip(['socat']) }, async (t) => {
   const ui = {
-    name: 'ui', image: 'alpine/socat:1.8.0.3', args: ['TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr', 'TCP:storm-ui-double:18080'], securityContext: restrictedApp,
+    name: 'ui',
+    image: 'alpine/socat:1.8.0.3',
+    args: ['TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr', 'TCP:storm-ui-double:18080'],
+    securityContext: restrictedApp,
   };
   const pod = injectedPod('adapter', 'storm-logs', { interval: '5', window: '600' }, { containers: [ui] });
   t.same(pod.spec?.initContainers ?? [], [], 'no init container: nothing is installed at pod start');
@@ -47,14 +104,48 @@ t.test('storm-logs turns Storm UI topology statistics into structured stdout lin
   const server = await stormUiDouble(running.hostIp, 18080, requests);
   t.teardown(() => server.close());
 
-  const records = await eventually(async () => {
-    const lines = running.logs('storm-logs', 'stdout').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-    return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
-  }, 60_000, 'a poll of the Storm UI on the adapter\'s stdout');
-  t.match(records.find((r) => r.kind === 'topology'), { source: 'storm', topology: 'wordcount', topology_id: TOPOLOGY_ID, window: 600, status: 'ACTIVE', uptimeSeconds: 3600, emitted: 1200, acked: 1000, failed: 3, completeLatency: '12.500' }, 'the topology\'s statistics for the 10-minute window');
-  t.match(records.find((r) => r.kind === 'spout'), { component: 'sentences', acked: 590, failed: 3 }, 'each spout');
-  t.match(records.find((r) => r.kind === 'bolt'), { component: 'count', executed: 590, capacity: '0.012', processLatency: '0.400' }, 'each bolt');
+  const records = await eventually(
+    async () => {
+      const lines = running
+        .logs('storm-logs', 'stdout')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
+    },
+    60_000,
+    "a poll of the Storm UI on the adapter's stdout",
+  );
+  t.match(
+    records.find((r) => r.kind === 'topology'),
+    {
+      source: 'storm',
+      topology: 'wordcount',
+      topology_id: TOPOLOGY_ID,
+      window: 600,
+      status: 'ACTIVE',
+      uptimeSeconds: 3600,
+      emitted: 1200,
+      acked: 1000,
+      failed: 3,
+      completeLatency: '12.500',
+    },
+    "the topology's statistics for the 10-minute window",
+  );
+  t.match(
+    records.find((r) => r.kind === 'spout'),
+    { component: 'sentences', acked: 590, failed: 3 },
+    'each spout',
+  );
+  t.match(
+    records.find((r) => r.kind === 'bolt'),
+    { component: 'count', executed: 590, capacity: '0.012', processLatency: '0.400' },
+    'each bolt',
+  );
   t.ok(requests.includes('/api/v1/topology/summary'), 'it asked for the summary');
-  t.ok(requests.includes(`/api/v1/topology/${TOPOLOGY_ID}?window=600&sys=false`), 'then the topology, for the window, without system components');
+  t.ok(
+    requests.includes(`/api/v1/topology/${TOPOLOGY_ID}?window=600&sys=false`),
+    'then the topology, for the window, without system components',
+  );
   await stopCleanly(t, running);
 });

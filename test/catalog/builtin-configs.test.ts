@@ -24,7 +24,12 @@ const catalog = buildCatalog([loadBuiltinTemplates()]);
 function render(t: Test, pattern: string, template: string, parameters: Record<string, string>): PodLike & { spec: V1PodSpec } {
   const annotations: Record<string, string> = { [`podpattern.dev/${pattern}`]: template };
   for (const [name, value] of Object.entries(parameters)) annotations[`${template}.podpattern.dev/${name}`] = value;
-  const pod: PodLike = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'example', namespace: 'default', annotations }, spec: { containers: [{ name: 'app', image: 'example/app:1.0' }] } };
+  const pod: PodLike = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'example', namespace: 'default', annotations },
+    spec: { containers: [{ name: 'app', image: 'example/app:1.0' }] },
+  };
   const result = inject(pod, catalog, { nativeSidecars: 'never' });
   if (result.outcome !== 'injected') throw new Error(`${template} was not injected: ${JSON.stringify(result)}`);
   t.pass(`${template} injects`);
@@ -49,7 +54,12 @@ interface Sandbox {
  * the pod's annotations, Secret keys from `secrets`, emptyDirs as empty directories (shared by
  * every container that mounts them at the same path, as the templates do).
  */
-function materialize(pod: PodLike & { spec: V1PodSpec }, c: V1Container, root: string, secrets: Record<string, Record<string, string>> = {}): Sandbox {
+function materialize(
+  pod: PodLike & { spec: V1PodSpec },
+  c: V1Container,
+  root: string,
+  secrets: Record<string, Record<string, string>> = {},
+): Sandbox {
   const annotations = pod.metadata?.annotations ?? {};
   const mountPaths: string[] = ['/tmp'];
   mkdirSync(join(root, 'tmp'), { recursive: true });
@@ -167,7 +177,11 @@ t.test('https-proxy terminates TLS with the Secret and proxies to the app', skip
   });
   const upstream = await listen(t, app);
   const listenPort = await freePort();
-  const pod = render(t, 'sidecar', 'https-proxy', { 'tls-secret': 'web-tls', 'upstream-port': String(upstream), 'listen-port': String(listenPort) });
+  const pod = render(t, 'sidecar', 'https-proxy', {
+    'tls-secret': 'web-tls',
+    'upstream-port': String(upstream),
+    'listen-port': String(listenPort),
+  });
   const proxy = container(pod, 'https-proxy');
   const certs = await generateCertificates({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const box = materialize(pod, proxy, sandboxRoot('https-proxy'), { 'web-tls': { 'tls.crt': certs.certPem, 'tls.key': certs.keyPem } });
@@ -178,17 +192,26 @@ t.test('https-proxy terminates TLS with the Secret and proxies to the app', skip
   const server = start(t, nginx as string, nginxArgs(proxy, box));
   await waitForPort(listenPort, server.stderr);
   const response = await new Promise<{ status: number; body: string; authorized: boolean }>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: listenPort, path: '/hello', ca: certs.caCertPem, servername: 'localhost', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, authorized: (res.socket as unknown as { authorized: boolean }).authorized }));
-    });
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: listenPort, path: '/hello', ca: certs.caCertPem, servername: 'localhost', agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, authorized: (res.socket as unknown as { authorized: boolean }).authorized }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
   t.equal(response.status, 200, 'the app answered through the proxy');
   t.ok(response.authorized, 'the certificate served is the one from the Secret (verifies against its CA)');
-  t.same(JSON.parse(response.body), { url: '/hello', proto: 'https', host: '127.0.0.1' }, 'the app sees the request path, the Host and X-Forwarded-Proto: https');
+  t.same(
+    JSON.parse(response.body),
+    { url: '/hello', proto: 'https', host: '127.0.0.1' },
+    'the app sees the request path, the Host and X-Forwarded-Proto: https',
+  );
 });
 
 // request-splitter runs in a real pod, with a cluster DNS double: test/builtins/request-splitter.test.ts.
@@ -237,7 +260,13 @@ async function redisSet(port: number, keys: string[]): Promise<void> {
       replies += chunk.toString();
       if (replies.split('\r\n').length - 1 >= keys.length) {
         socket.end();
-        if (replies.split('\r\n').filter((line) => line !== '').every((line) => line === '+OK')) resolve();
+        if (
+          replies
+            .split('\r\n')
+            .filter((line) => line !== '')
+            .every((line) => line === '+OK')
+        )
+          resolve();
         else reject(new Error(`unexpected replies: ${replies}`));
       }
     });
@@ -246,62 +275,85 @@ async function redisSet(port: number, keys: string[]): Promise<void> {
   });
 }
 
-t.test('redis-shard builds a twemproxy config that shards keys over the given shards', { ...skipUnless(nutcracker, 'nutcracker'), ...skipUnless(sh, 'sh') }, async (t) => {
-  const shardKeys: [string[], string[]] = [[], []];
-  const shard0 = await listen(t, fakeRedis(shardKeys[0]));
-  const shard1 = await listen(t, fakeRedis(shardKeys[1]));
-  const listenPort = await freePort();
-  const statsPort = await freePort();
-  const pod = render(t, 'ambassador', 'redis-shard', {
-    shards: `127.0.0.1:${shard0},127.0.0.1:${shard1}:1`,
-    'listen-port': String(listenPort),
-    'stats-port': String(statsPort),
-  });
-  t.same(
-    pod.spec.containers[0]?.env,
-    [
-      { name: 'REDIS_HOST', value: '127.0.0.1' },
-      { name: 'REDIS_PORT', value: String(listenPort) },
-    ],
-    'the app is told where the sharded Redis is',
-  );
-  const root = sandboxRoot('redis-shard');
-  // The init container writes the full config into the emptyDir the proxy then reads.
-  const init = container(pod, 'redis-shard-config');
-  const initBox = materialize(pod, init, root);
-  const [shell, flag, script] = init.command ?? [];
-  t.same([shell, flag], ['sh', '-c'], 'the init container runs a shell script');
-  const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value ?? '']));
-  const built = spawnSync(sh as string, ['-c', initBox.remap(script ?? '')], { env: { PATH: process.env['PATH'] ?? '', ...env }, encoding: 'utf8' });
-  t.equal(built.status, 0, `the init script succeeds: ${built.stderr}`);
-  const proxy = container(pod, 'redis-shard');
-  const box = materialize(pod, proxy, root);
-  const config = join(root, 'run/redis-shard/nutcracker.yml');
-  t.match(readFileSync(config, 'utf8'), new RegExp(`servers:\\n    - 127\\.0\\.0\\.1:${shard0}:1\\n    - 127\\.0\\.0\\.1:${shard1}:1\\n$`), 'one server line per shard, weight 1 added where missing');
-  const checked = spawnSync(nutcracker as string, ['--test-conf', `--conf-file=${config}`], { encoding: 'utf8' });
-  t.equal(checked.status, 0, `nutcracker -t accepts the config: ${checked.stderr}`);
+t.test(
+  'redis-shard builds a twemproxy config that shards keys over the given shards',
+  { ...skipUnless(nutcracker, 'nutcracker'), ...skipUnless(sh, 'sh') },
+  async (t) => {
+    const shardKeys: [string[], string[]] = [[], []];
+    const shard0 = await listen(t, fakeRedis(shardKeys[0]));
+    const shard1 = await listen(t, fakeRedis(shardKeys[1]));
+    const listenPort = await freePort();
+    const statsPort = await freePort();
+    const pod = render(t, 'ambassador', 'redis-shard', {
+      shards: `127.0.0.1:${shard0},127.0.0.1:${shard1}:1`,
+      'listen-port': String(listenPort),
+      'stats-port': String(statsPort),
+    });
+    t.same(
+      pod.spec.containers[0]?.env,
+      [
+        { name: 'REDIS_HOST', value: '127.0.0.1' },
+        { name: 'REDIS_PORT', value: String(listenPort) },
+      ],
+      'the app is told where the sharded Redis is',
+    );
+    const root = sandboxRoot('redis-shard');
+    // The init container writes the full config into the emptyDir the proxy then reads.
+    const init = container(pod, 'redis-shard-config');
+    const initBox = materialize(pod, init, root);
+    const [shell, flag, script] = init.command ?? [];
+    t.same([shell, flag], ['sh', '-c'], 'the init container runs a shell script');
+    const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value ?? '']));
+    const built = spawnSync(sh as string, ['-c', initBox.remap(script ?? '')], {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      encoding: 'utf8',
+    });
+    t.equal(built.status, 0, `the init script succeeds: ${built.stderr}`);
+    const proxy = container(pod, 'redis-shard');
+    const box = materialize(pod, proxy, root);
+    const config = join(root, 'run/redis-shard/nutcracker.yml');
+    t.match(
+      readFileSync(config, 'utf8'),
+      new RegExp(`servers:\\n    - 127\\.0\\.0\\.1:${shard0}:1\\n    - 127\\.0\\.0\\.1:${shard1}:1\\n$`),
+      'one server line per shard, weight 1 added where missing',
+    );
+    const checked = spawnSync(nutcracker as string, ['--test-conf', `--conf-file=${config}`], { encoding: 'utf8' });
+    t.equal(checked.status, 0, `nutcracker -t accepts the config: ${checked.stderr}`);
 
-  // The log goes to a file here: under tap, stderr is a socket, which /dev/stderr cannot open.
-  const log = join(root, 'nutcracker.log');
-  const [program, ...args] = (proxy.command ?? []).map((arg) => (arg === '--output=/dev/stderr' ? `--output=${log}` : box.remap(arg)));
-  t.equal(program, 'nutcracker', 'the proxy runs nutcracker');
-  start(t, nutcracker as string, args);
-  await waitForPort(listenPort, () => (existsSync(log) ? readFileSync(log, 'utf8') : 'no log'));
-  const keys = Array.from({ length: 200 }, (_, i) => `user:${i}`);
-  await redisSet(listenPort, keys);
-  t.equal(shardKeys[0].length + shardKeys[1].length, keys.length, 'every key reached exactly one shard');
-  t.ok(shardKeys[0].length > 10 && shardKeys[1].length > 10, `both shards hold keys (${shardKeys[0].length} and ${shardKeys[1].length})`);
-  const before = [shardKeys[0].length, shardKeys[1].length];
-  await redisSet(listenPort, [keys[0] as string]);
-  const again = shardKeys[0].length > (before[0] as number) ? 0 : 1;
-  t.ok((again === 0 ? shardKeys[0] : shardKeys[1]).filter((k) => k === keys[0]).length === 2, 'the same key goes to the same shard again');
-});
+    // The log goes to a file here: under tap, stderr is a socket, which /dev/stderr cannot open.
+    const log = join(root, 'nutcracker.log');
+    const [program, ...args] = (proxy.command ?? []).map((arg) => (arg === '--output=/dev/stderr' ? `--output=${log}` : box.remap(arg)));
+    t.equal(program, 'nutcracker', 'the proxy runs nutcracker');
+    start(t, nutcracker as string, args);
+    await waitForPort(listenPort, () => (existsSync(log) ? readFileSync(log, 'utf8') : 'no log'));
+    const keys = Array.from({ length: 200 }, (_, i) => `user:${i}`);
+    await redisSet(listenPort, keys);
+    t.equal(shardKeys[0].length + shardKeys[1].length, keys.length, 'every key reached exactly one shard');
+    t.ok(shardKeys[0].length > 10 && shardKeys[1].length > 10, `both shards hold keys (${shardKeys[0].length} and ${shardKeys[1].length})`);
+    const before = [shardKeys[0].length, shardKeys[1].length];
+    await redisSet(listenPort, [keys[0] as string]);
+    const again = shardKeys[0].length > (before[0] as number) ? 0 : 1;
+    t.ok(
+      (again === 0 ? shardKeys[0] : shardKeys[1]).filter((k) => k === keys[0]).length === 2,
+      'the same key goes to the same shard again',
+    );
+  },
+);
 
 t.test('service-broker listens on localhost with the rendered socat addresses', skipUnless(socat, 'socat'), async (t) => {
   const listenPort = await freePort();
-  const pod = render(t, 'ambassador', 'service-broker', { service: 'mysql', namespace: 'data', port: '3306', 'listen-port': String(listenPort) });
+  const pod = render(t, 'ambassador', 'service-broker', {
+    service: 'mysql',
+    namespace: 'data',
+    port: '3306',
+    'listen-port': String(listenPort),
+  });
   const broker = container(pod, 'service-broker');
-  t.same(broker.args, ['-d', `TCP-LISTEN:${listenPort},bind=127.0.0.1,fork,reuseaddr`, 'TCP:mysql.data.svc.cluster.local:3306'], 'relays to <service>.<namespace>.svc.<domain>:<port>');
+  t.same(
+    broker.args,
+    ['-d', `TCP-LISTEN:${listenPort},bind=127.0.0.1,fork,reuseaddr`, 'TCP:mysql.data.svc.cluster.local:3306'],
+    'relays to <service>.<namespace>.svc.<domain>:<port>',
+  );
   t.same(pod.spec.containers[0]?.env, [
     { name: 'BROKER_HOST', value: '127.0.0.1' },
     { name: 'BROKER_PORT', value: String(listenPort) },
@@ -315,17 +367,38 @@ t.test('service-broker listens on localhost with the rendered socat addresses', 
 
 // The adapters run podpattern's own `adapter` command (test/builtins runs them in pods): here,
 // each parameter reaches its flag.
-t.test('the adapters\' parameters reach their command lines', async (t) => {
+t.test("the adapters' parameters reach their command lines", async (t) => {
   const cases: [string, Record<string, string>, string[]][] = [
-    ['redis-slowlog', { 'redis-port': '6380', interval: '5', logsize: '64' }, ['adapter', 'redis-slowlog', '--redis-host=127.0.0.1', '--redis-port=6380', '--interval=5', '--count=64']],
-    ['storm-logs', { 'ui-port': '8081', window: '10800', 'system-stats': '1' }, ['adapter', 'storm', '--url=http://127.0.0.1:8081', '--interval=60', '--window=10800', '--system-stats=1']],
-    ['log-normalizer', { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' }, ['adapter', 'log-normalizer', '--dir=/var/log/podpattern-app', '--files=access*.log', '--format=nginx', '--max-file-mib=64']],
+    [
+      'redis-slowlog',
+      { 'redis-port': '6380', interval: '5', logsize: '64' },
+      ['adapter', 'redis-slowlog', '--redis-host=127.0.0.1', '--redis-port=6380', '--interval=5', '--count=64'],
+    ],
+    [
+      'storm-logs',
+      { 'ui-port': '8081', window: '10800', 'system-stats': '1' },
+      ['adapter', 'storm', '--url=http://127.0.0.1:8081', '--interval=60', '--window=10800', '--system-stats=1'],
+    ],
+    [
+      'log-normalizer',
+      { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' },
+      ['adapter', 'log-normalizer', '--dir=/var/log/podpattern-app', '--files=access*.log', '--format=nginx', '--max-file-mib=64'],
+    ],
   ];
-  for (const [name, parameters, args] of cases) t.same(container(render(t, 'adapter', name, parameters), name).args, args, `${name}: ${args.join(' ')}`);
+  for (const [name, parameters, args] of cases)
+    t.same(container(render(t, 'adapter', name, parameters), name).args, args, `${name}: ${args.join(' ')}`);
 });
 
 t.test('log-normalizer shares the log volume between the app and the adapter', async (t) => {
   const pod = render(t, 'adapter', 'log-normalizer', { 'log-dir': '/var/log/nginx', files: 'access*.log', format: 'nginx' });
-  t.same(pod.spec.containers[0]?.volumeMounts, [{ name: 'log-normalizer-logs', mountPath: '/var/log/nginx' }], 'the app writes into the shared volume');
-  t.same(container(pod, 'log-normalizer').volumeMounts, [{ name: 'log-normalizer-logs', mountPath: '/var/log/podpattern-app' }], 'the adapter reads (and truncates) it at its own mount');
+  t.same(
+    pod.spec.containers[0]?.volumeMounts,
+    [{ name: 'log-normalizer-logs', mountPath: '/var/log/nginx' }],
+    'the app writes into the shared volume',
+  );
+  t.same(
+    container(pod, 'log-normalizer').volumeMounts,
+    [{ name: 'log-normalizer-logs', mountPath: '/var/log/podpattern-app' }],
+    'the adapter reads (and truncates) it at its own mount',
+  );
 });

@@ -48,7 +48,10 @@ for (const template of catalog.list()) {
       t.match(c.image, /^[a-z0-9./-]+(:[0-9]+)?\/?[a-z0-9._/-]*:[A-Za-z0-9._-]+$/, `${c.name}: image pinned by tag`);
       t.notMatch(c.image, /:latest$/, `${c.name}: not :latest`);
       for (const kind of ['requests', 'limits'] as const) {
-        t.ok(c.resources?.[kind]?.['cpu'] !== undefined && c.resources?.[kind]?.['memory'] !== undefined, `${c.name}: cpu and memory ${kind}`);
+        t.ok(
+          c.resources?.[kind]?.['cpu'] !== undefined && c.resources?.[kind]?.['memory'] !== undefined,
+          `${c.name}: cpu and memory ${kind}`,
+        );
       }
       t.type(c.securityContext?.runAsUser, 'number', `${c.name}: a numeric runAsUser, so runAsNonRoot can be verified`);
       t.not(c.securityContext?.runAsUser, 0, `${c.name}: not root`);
@@ -57,7 +60,8 @@ for (const template of catalog.list()) {
     for (const volume of spec.volumes) t.ok(volume.name.startsWith(`${name}-`), `volume ${volume.name} is named after the template`);
     const mounted = new Set(all.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
     if (Object.keys(spec.files).length > 0) t.ok(mounted.has(`${name}-files`), 'its files volume is mounted');
-    for (const volume of spec.volumes) t.ok(mounted.has(volume.name) || (spec.app.volumeMounts ?? []).some((m) => m.name === volume.name), `volume ${volume.name} is used`);
+    for (const volume of spec.volumes)
+      t.ok(mounted.has(volume.name) || (spec.app.volumeMounts ?? []).some((m) => m.name === volume.name), `volume ${volume.name} is used`);
   });
 
   t.test(`${template.name}: string parameters cannot carry config syntax`, async (t) => {
@@ -78,8 +82,10 @@ for (const template of catalog.list()) {
 t.test('redis-shard accepts shard lists and refuses everything else', async (t) => {
   const shards = catalog.get('redis-shard')?.spec.parameters['shards'];
   if (shards === undefined) throw new Error('redis-shard has no shards parameter');
-  for (const ok of ['redis-0.redis:6379', 'a:1,b.c.svc.cluster.local:6380:2', '10.0.0.1:6379:10']) t.equal(checkParameterValue(shards, ok), undefined, `accepts ${ok}`);
-  for (const bad of ['', 'redis', 'a:6379,', ',a:6379', 'a:6379 name', 'a:6379:1:x', '- a:6379', 'a:6379\n- b:1']) t.not(checkParameterValue(shards, bad), undefined, `refuses ${JSON.stringify(bad)}`);
+  for (const ok of ['redis-0.redis:6379', 'a:1,b.c.svc.cluster.local:6380:2', '10.0.0.1:6379:10'])
+    t.equal(checkParameterValue(shards, ok), undefined, `accepts ${ok}`);
+  for (const bad of ['', 'redis', 'a:6379,', ',a:6379', 'a:6379 name', 'a:6379:1:x', '- a:6379', 'a:6379\n- b:1'])
+    t.not(checkParameterValue(shards, bad), undefined, `refuses ${JSON.stringify(bad)}`);
 });
 
 for (const name of Object.keys(EXPECTED)) {
@@ -91,7 +97,12 @@ for (const name of Object.keys(EXPECTED)) {
     if (result.outcome !== 'injected') return;
     const first = EXPECTED[name] !== 'adapter';
     t.equal(result.warnings.length, first ? 1 : 0, first ? 'without native sidecars, one warning' : 'no warnings');
-    if (first) t.match(result.warnings[0], /^template \S+'s .* should be Ready before the app starts, but native sidecars are turned off .*the order is not held/, 'that the order is not held');
+    if (first)
+      t.match(
+        result.warnings[0],
+        /^template \S+'s .* should be Ready before the app starts, but native sidecars are turned off .*the order is not held/,
+        'that the order is not held',
+      );
     t.equal(podSchemaErrors(result.pod), undefined, 'the Pod schema accepts the result');
     const native = inject(pod, catalog, { nativeSidecars: 'always' });
     t.equal(native.outcome === 'injected' ? podSchemaErrors(native.pod) : native.outcome, undefined, 'and with native sidecars');

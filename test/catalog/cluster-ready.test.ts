@@ -11,9 +11,14 @@ import type { Catalog } from '../../src/model/template.js';
 import { startFakeApiServer } from '../helpers/fake-apiserver.js';
 
 const template = {
-  apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate',
+  apiVersion: 'podpattern.dev/v1alpha1',
+  kind: 'PatternTemplate',
   metadata: { name: 'cluster-only', resourceVersion: '7' },
-  spec: { pattern: 'sidecar', description: 'A template only the cluster has.', containers: [{ name: 'cluster-only', image: 'example.org/c:1' }] },
+  spec: {
+    pattern: 'sidecar',
+    description: 'A template only the cluster has.',
+    containers: [{ name: 'cluster-only', image: 'example.org/c:1' }],
+  },
 };
 
 /** Resolves when `check` holds, polling on the event loop; fails loudly after `ms`. */
@@ -39,7 +44,16 @@ t.test('ready only once the informers have listed and the catalog holds the clus
         if (watching) templateWatches.push(response.writeHead(200));
         else {
           templateLists += 1;
-          heldLists.push(() => response.end(JSON.stringify({ kind: 'PatternTemplateList', apiVersion: 'podpattern.dev/v1alpha1', metadata: { resourceVersion: '7' }, items: [template] })));
+          heldLists.push(() =>
+            response.end(
+              JSON.stringify({
+                kind: 'PatternTemplateList',
+                apiVersion: 'podpattern.dev/v1alpha1',
+                metadata: { resourceVersion: '7' },
+                items: [template],
+              }),
+            ),
+          );
         }
         return 'held';
       }
@@ -73,7 +87,10 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   heldLists.shift()!();
   await until(() => watch.ready, 'readiness after the list');
   t.ok(live.current().get('cluster-only'), 'when ready, the cluster template is in the catalog in force');
-  t.ok(swaps.every((c) => c.get('cluster-only') !== undefined), 'every catalog swapped in holds it');
+  t.ok(
+    swaps.every((c) => c.get('cluster-only') !== undefined),
+    'every catalog swapped in holds it',
+  );
 
   // The watch expires: the informer relists. Until the new list lands, nothing changes.
   await until(() => templateWatches.length === 1, 'the templates watch');
@@ -85,5 +102,8 @@ t.test('ready only once the informers have listed and the catalog holds the clus
   t.ok(live.current().get('cluster-only'), 'and it still holds the cluster template');
   heldLists.shift()!();
   await until(() => templateWatches.length === 1, 'the watch after the relist');
-  t.ok(swaps.length >= 2 && swaps.every((c) => c.get('cluster-only') !== undefined), 'no catalog without the cluster template was ever swapped in');
+  t.ok(
+    swaps.length >= 2 && swaps.every((c) => c.get('cluster-only') !== undefined),
+    'no catalog without the cluster template was ever swapped in',
+  );
 });

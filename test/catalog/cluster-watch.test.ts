@@ -53,7 +53,10 @@ function setup(options: { maxBackoffMs?: number } = {}) {
   const invalid: string[] = [];
   const { logger, lines } = capturedLogger();
   const watch = new ClusterWatch({
-    templates, namespaces, live, logger,
+    templates,
+    namespaces,
+    live,
+    logger,
     writeCondition: async (name, condition) => void written.push({ name, condition }),
     onInvalidTemplate: (name) => invalid.push(name),
     now: () => new Date('2026-01-02T03:04:05.678Z'),
@@ -74,7 +77,14 @@ t.test('ready only once both informers have listed, with the listed templates sw
 
   templates.list([template('one'), template('two')]);
   t.equal(watch.ready, false, 'templates listed, namespaces not: not ready');
-  t.same(live.current().list().map((x) => x.name), ['one', 'two'], 'the list is swapped in at once, not after the debounce');
+  t.same(
+    live
+      .current()
+      .list()
+      .map((x) => x.name),
+    ['one', 'two'],
+    'the list is swapped in at once, not after the debounce',
+  );
   namespaces.list([]);
   t.equal(watch.ready, true, 'both listed: ready');
   t.ok(swaps.length >= 1 && swaps.every((c) => c.get('one') !== undefined), 'every catalog swapped in holds the listed templates');
@@ -91,7 +101,14 @@ t.test('a bad update keeps the last good version in force and says why on the ob
   await until(() => written.length === 1, 'the Ready=True condition');
   t.same(written[0], {
     name: 'web',
-    condition: { type: 'Ready', status: 'True', reason: 'Valid', message: 'the template is valid and in force', lastTransitionTime: '2026-01-02T03:04:05Z', observedGeneration: 1 },
+    condition: {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Valid',
+      message: 'the template is valid and in force',
+      lastTransitionTime: '2026-01-02T03:04:05Z',
+      observedGeneration: 1,
+    },
   });
 
   // The same object again, now showing the condition written: no second write.
@@ -104,11 +121,18 @@ t.test('a bad update keeps the last good version in force and says why on the ob
   templates.update(broken);
   live.flush(); // what the debounce timer does
   t.equal(live.current().get('web')?.hash, good?.hash, 'the last good version stays in force');
-  t.match(live.current().failure('web'), { source: 'cluster', problems: [/spec.pattern: must be one of sidecar, ambassador, adapter/] }, 'and the failure is visible');
+  t.match(
+    live.current().failure('web'),
+    { source: 'cluster', problems: [/spec.pattern: must be one of sidecar, ambassador, adapter/] },
+    'and the failure is visible',
+  );
   await until(() => written.length === 2, 'the Ready=False condition');
   t.match(written[1], { name: 'web', condition: { status: 'False', reason: 'InvalidTemplate', message: /spec.pattern: must be one of/ } });
   t.same(invalid, ['web'], 'counted as an invalid template');
-  t.ok(lines.some((l) => l.msg === 'PatternTemplate is invalid; its last good version stays in force' && l.template === 'web'), 'and logged');
+  t.ok(
+    lines.some((l) => l.msg === 'PatternTemplate is invalid; its last good version stays in force' && l.template === 'web'),
+    'and logged',
+  );
 
   templates.delete(broken);
   live.flush();
@@ -121,11 +145,20 @@ t.test('a failed status write is logged, not thrown', async (t) => {
   const namespaces = new FakeInformer<V1Namespace>();
   const live = new LiveCatalog({ base: [], debounceMs: 600_000 });
   const { logger, lines } = capturedLogger();
-  const watch = new ClusterWatch({ templates, namespaces, live, logger, writeCondition: async () => Promise.reject(new Error('forbidden')) });
+  const watch = new ClusterWatch({
+    templates,
+    namespaces,
+    live,
+    logger,
+    writeCondition: async () => Promise.reject(new Error('forbidden')),
+  });
   t.teardown(() => watch.stop());
   templates.list([template('web')]);
   await until(() => lines.some((l) => l.msg === 'could not write the Ready condition'), 'the warning');
-  t.match(lines.find((l) => l.msg === 'could not write the Ready condition'), { template: 'web', err: 'forbidden' });
+  t.match(
+    lines.find((l) => l.msg === 'could not write the Ready condition'),
+    { template: 'web', err: 'forbidden' },
+  );
 });
 
 t.test('namespace defaults: only podpattern keys, the same object until the namespace changes', async (t) => {
@@ -133,7 +166,9 @@ t.test('namespace defaults: only podpattern keys, the same object until the name
   t.teardown(() => watch.stop());
   templates.list([]);
   const shop = (annotations: Record<string, string>): V1Namespace => ({ metadata: { name: 'shop', annotations } });
-  namespaces.list([shop({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/port': '8443', 'example.com/owner': 'team-a' })]);
+  namespaces.list([
+    shop({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/port': '8443', 'example.com/owner': 'team-a' }),
+  ]);
   const first = watch.namespaceAnnotations('shop');
   t.same(first, { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/port': '8443' }, 'other keys are left out');
   t.equal(watch.namespaceAnnotations('shop'), first, 'the same object while the namespace is unchanged');
@@ -158,7 +193,10 @@ t.test('an informer error: not ready, restarted with backoff, ready again once w
   const starts = templates.starts;
   templates.error(new Error('watch failed: 500'));
   t.equal(watch.ready, false, 'not ready after an error');
-  t.match(lines.find((l) => l.msg === 'informer stopped; restarting'), { informer: 'templates', err: 'watch failed: 500', retryInMs: 1 });
+  t.match(
+    lines.find((l) => l.msg === 'informer stopped; restarting'),
+    { informer: 'templates', err: 'watch failed: 500', retryInMs: 1 },
+  );
   await until(() => templates.starts > starts && watch.ready, 'the restart');
   t.pass('restarted, and ready again without a relist (the watch resumes)');
 
@@ -167,7 +205,10 @@ t.test('an informer error: not ready, restarted with backoff, ready again once w
   t.teardown(() => fresh.watch.stop());
   fresh.templates.failNextStart = new Error('connection refused');
   await fresh.watch.start();
-  t.match(fresh.lines.find((l) => l.msg === 'informer could not list'), { informer: 'templates', err: 'connection refused' });
+  t.match(
+    fresh.lines.find((l) => l.msg === 'informer could not list'),
+    { informer: 'templates', err: 'connection refused' },
+  );
   fresh.namespaces.list([]);
   t.equal(fresh.watch.ready, false, 'no templates listed: not ready');
   fresh.templates.list([]);

@@ -22,7 +22,13 @@ function captureIo(): Io & { out: string[]; err: string[] } {
 t.test('the committed docs/templates match a fresh render', async (t) => {
   const pages = renderBuiltinDocs(join(ROOT, 'examples'));
   const fix = "run 'npm run docs' and commit docs/templates";
-  t.same(readdirSync(DOCS).filter((f) => f.endsWith('.md')).sort(), pages.map((p) => p.file).sort(), `one page per built-in template plus README.md (${fix})`);
+  t.same(
+    readdirSync(DOCS)
+      .filter((f) => f.endsWith('.md'))
+      .sort(),
+    pages.map((p) => p.file).sort(),
+    `one page per built-in template plus README.md (${fix})`,
+  );
   for (const page of pages) t.equal(readFileSync(join(DOCS, page.file), 'utf8'), page.text, `${page.file} is up to date (${fix})`);
 });
 
@@ -31,8 +37,10 @@ t.test('every template page has what a pod author needs', async (t) => {
   for (const template of templates) {
     const page = renderTemplatePage(template, 'example: yes\n');
     t.match(page, `podpattern.dev/${template.spec.pattern}: ${template.name}`, `${template.name}: how to ask for it`);
-    for (const name of Object.keys(template.spec.parameters)) t.match(page, `| \`${name}\` |`, `${template.name}: parameter ${name} in the table`);
-    for (const c of [...template.spec.containers, ...template.spec.initContainers]) t.match(page, c.image, `${template.name}: image ${c.image}`);
+    for (const name of Object.keys(template.spec.parameters))
+      t.match(page, `| \`${name}\` |`, `${template.name}: parameter ${name} in the table`);
+    for (const c of [...template.spec.containers, ...template.spec.initContainers])
+      t.match(page, c.image, `${template.name}: image ${c.image}`);
     t.match(page, '```yaml\nexample: yes\n```', `${template.name}: the example`);
   }
 });
@@ -40,7 +48,10 @@ t.test('every template page has what a pod author needs', async (t) => {
 t.test('table cells escape pipes so patterns do not break the table', async (t) => {
   t.equal(bounds({ type: 'string', pattern: '^(a|b)$', maxLength: 3 }), 'matches `^(a\\|b)$`; at most 3 characters');
   t.equal(bounds({ type: 'integer', minimum: 1, maximum: 9 }), '1 to 9');
-  t.equal(bounds({ type: 'string', enum: ['x', 'y'] }, (s) => s), 'one of x, y');
+  t.equal(
+    bounds({ type: 'string', enum: ['x', 'y'] }, (s) => s),
+    'one of x, y',
+  );
   const parsed = parseTemplates(
     'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: tiny }\nspec:\n  pattern: adapter\n  description: A | B.\n  containers: [{ name: tiny, image: "busybox:1.37.0" }]\n',
     'builtin',

@@ -23,7 +23,13 @@ class FakeTimers implements Timers {
 }
 
 function object(name: string, spec: Record<string, unknown>, resourceVersion = '1'): unknown {
-  return { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name, resourceVersion, uid: 'u' }, spec, status: { conditions: [] } };
+  return {
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternTemplate',
+    metadata: { name, resourceVersion, uid: 'u' },
+    spec,
+    status: { conditions: [] },
+  };
 }
 
 const goodSpec = (image: string) => ({ pattern: 'adapter', description: 'd', containers: [{ name: 'ops-adapter', image }] });
@@ -65,7 +71,10 @@ t.test('an invalid update keeps the last good version and reports every problem'
   const catalog = live.current();
   t.equal(catalog.get('ops-adapter')?.spec.containers[0]?.image, 'example.org/a:1', 'last good version stays');
   t.match(catalog.failure('ops-adapter'), { source: 'cluster', problems: [/unknown field 'typo'/, /declares no containers/] });
-  t.same(verdicts.map((v) => v.valid), [true, false]);
+  t.same(
+    verdicts.map((v) => v.valid),
+    [true, false],
+  );
   live.upsert(object('ops-adapter', goodSpec('example.org/a:3'), '3'));
   timers.fire();
   t.equal(live.current().failure('ops-adapter'), undefined, 'fixed: the failure is gone');

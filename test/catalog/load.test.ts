@@ -24,7 +24,10 @@ t.test('a broken template is refused with every problem at once', async (t) => {
     /spec.containers\[0\].args\[0\]: \$\(params.missing\) names an undeclared parameter/,
     /spec.containers\[0\].args\[1\]: '\$\(params.port' is not a placeholder/,
   ]) {
-    t.ok(wrong?.problems.some((p) => expected.test(p)), `reports ${expected}`);
+    t.ok(
+      wrong?.problems.some((p) => expected.test(p)),
+      `reports ${expected}`,
+    );
   }
   const placeholders = failures.find((f) => f.name === 'bad-placeholders');
   t.ok(placeholders?.problems.some((p) => p.includes('placeholders may appear only in values')));
@@ -40,7 +43,10 @@ t.test('JSON templates and empty documents are read', async (t) => {
     spec: { pattern: 'adapter', description: 'x', containers: [{ name: 'from-json', image: 'example.org/x:1' }] },
   });
   const parsed = parseTemplates(`---\n${json}\n---\n`, 'builtin');
-  t.same(parsed.templates.map((x) => x.name), ['from-json']);
+  t.same(
+    parsed.templates.map((x) => x.name),
+    ['from-json'],
+  );
   t.match(parsed.templates[0]?.hash, /^[0-9a-f]{16}$/);
 });
 
@@ -76,7 +82,10 @@ spec: { pattern: adapter, description: broken, containers: [] , nonsense: 1 }
   const catalog = buildCatalog([good, broken]);
   t.equal(catalog.get('demo-adapter')?.source.startsWith('file:'), true, 'the good version stays');
   t.equal(catalog.failure('demo-adapter')?.source, 'cluster', 'the failure is remembered');
-  const pod = { metadata: { annotations: { 'podpattern.dev/adapter': 'demo-adapter' } }, spec: { containers: [{ name: 'app', image: 'x' }] } };
+  const pod = {
+    metadata: { annotations: { 'podpattern.dev/adapter': 'demo-adapter' } },
+    spec: { containers: [{ name: 'app', image: 'x' }] },
+  };
   const result = inject(pod, catalog, { nativeSidecars: 'never' });
   t.equal(result.outcome, 'injected');
   t.match(result.warnings.join('\n'), /newest version of template demo-adapter \(cluster\) is invalid; the last good one is used/);

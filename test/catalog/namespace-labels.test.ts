@@ -6,7 +6,9 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import { NamespaceDefaults } from '../../src/catalog/namespace-defaults.js';
 import { FakeInformer } from '../helpers/fake-informer.js';
 
-const ns = (name: string, labels?: Record<string, string>): V1Namespace => ({ metadata: { name, ...(labels === undefined ? {} : { labels }) } });
+const ns = (name: string, labels?: Record<string, string>): V1Namespace => ({
+  metadata: { name, ...(labels === undefined ? {} : { labels }) },
+});
 
 t.test('labels follow the namespaces; undefined until synced', async (t) => {
   const informer = new FakeInformer<V1Namespace>();

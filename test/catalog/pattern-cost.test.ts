@@ -11,12 +11,20 @@ import type { ParameterSpec } from '../../src/model/template.js';
 import { buildApp } from '../../src/server/app.js';
 import { testDeps } from '../server/fixtures.js';
 
-const string = (pattern: string, maxLength?: number): ParameterSpec & { pattern: string } => ({ type: 'string', pattern, ...(maxLength === undefined ? {} : { maxLength }) });
+const string = (pattern: string, maxLength?: number): ParameterSpec & { pattern: string } => ({
+  type: 'string',
+  pattern,
+  ...(maxLength === undefined ? {} : { maxLength }),
+});
 const forty = `^${'[a-z]{0,1000}'.repeat(40)}$`; // 524 characters, 80,004 instructions
 const sixty = `^(${'[a-z]{0,1000}'.repeat(60)})$`; // 784 characters; a hundred (1.98 KB) ran a 200 MB heap out of memory compiling
 
 t.test('patterns that expand past the instruction budget are refused before they are compiled', async (t) => {
-  for (const [label, pattern] of [['40 × [a-z]{0,1000}', forty], ['60 × [a-z]{0,1000}', sixty], ['nested repeats', '^((a{0,100}){0,100})$']] as const) {
+  for (const [label, pattern] of [
+    ['40 × [a-z]{0,1000}', forty],
+    ['60 × [a-z]{0,1000}', sixty],
+    ['nested repeats', '^((a{0,100}){0,100})$'],
+  ] as const) {
     const problem = patternProblem(string(pattern));
     // "expands to": the static measure refused it; a compiled program would say "compiles to".
     t.match(problem, /expands to about \d+ instructions, more than 2500/, `${label}: refused (${problem})`);
@@ -26,7 +34,15 @@ t.test('patterns that expand past the instruction budget are refused before they
 
 t.test('the static size is an upper bound of the compiled program', async (t) => {
   const { RE2JS } = await import('re2js');
-  for (const pattern of ['^[a-z]$', '^(a|bc|def)+$', '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', '^x{3,7}y{2,}z?$', '^(?:ab){0,63}$', '^\\p{Greek}[\\]x-]{1,5}\\x{41}$', '^[a-z]{0,1000}$']) {
+  for (const pattern of [
+    '^[a-z]$',
+    '^(a|bc|def)+$',
+    '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    '^x{3,7}y{2,}z?$',
+    '^(?:ab){0,63}$',
+    '^\\p{Greek}[\\]x-]{1,5}\\x{41}$',
+    '^[a-z]{0,1000}$',
+  ]) {
     const size = RE2JS.compile(pattern).programSize();
     t.ok(expandedSize(pattern) >= size, `${pattern}: ${expandedSize(pattern)} >= ${size}`);
   }
@@ -40,17 +56,23 @@ t.test('a pattern too costly for its longest value is refused; the built-ins pas
   t.equal(builtins.failures.length, 0, 'every built-in template loads');
   for (const template of builtins.templates) {
     for (const [name, parameter] of Object.entries(template.spec.parameters)) {
-      if (parameter.pattern !== undefined) t.equal(patternProblem({ ...parameter, pattern: parameter.pattern }), undefined, `${template.name}.${name}`);
+      if (parameter.pattern !== undefined)
+        t.equal(patternProblem({ ...parameter, pattern: parameter.pattern }), undefined, `${template.name}.${name}`);
     }
   }
 });
 
 t.test('a template whose patterns together exceed the budget is refused', async (t) => {
   const parameters = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`p${i}`, { type: 'string', pattern: '^[a-z]{0,500}$' }]));
-  const parsed = parseTemplates(JSON.stringify({
-    apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'many-patterns' },
-    spec: { pattern: 'sidecar', description: 'd', parameters, containers: [{ name: 'many-patterns', image: 'example.org/x:1' }] },
-  }), 'cluster');
+  const parsed = parseTemplates(
+    JSON.stringify({
+      apiVersion: 'podpattern.dev/v1alpha1',
+      kind: 'PatternTemplate',
+      metadata: { name: 'many-patterns' },
+      spec: { pattern: 'sidecar', description: 'd', parameters, containers: [{ name: 'many-patterns', image: 'example.org/x:1' }] },
+    }),
+    'cluster',
+  );
   t.equal(parsed.templates.length, 0);
   t.match(parsed.failures[0]?.problems.join('\n'), /spec\.parameters: the patterns together expand to about \d+ instructions/);
 });
@@ -68,14 +90,33 @@ t.test('patterns seen at /validate-template are not kept: 100 distinct ones leav
   // Each compiles to about 600 instructions, some 340 KB once compiled: kept, 100 would hold 33 MB.
   for (let i = 0; i < 100; i += 1) {
     const body = {
-      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
       request: {
-        uid: `u${i}`, kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' }, resource: { group: 'podpattern.dev', version: 'v1alpha1', resource: 'patterntemplates' },
-        name: 'x', operation: 'CREATE',
-        object: { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'x' }, spec: { pattern: 'sidecar', description: 'd', parameters: { v: { type: 'string', pattern: `^[a-z]{0,${300 - i}}$`, default: 'ab' } }, containers: [{ name: 'x', image: 'example.org/x:1', args: ['$(params.v)'] }] } },
+        uid: `u${i}`,
+        kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' },
+        resource: { group: 'podpattern.dev', version: 'v1alpha1', resource: 'patterntemplates' },
+        name: 'x',
+        operation: 'CREATE',
+        object: {
+          apiVersion: 'podpattern.dev/v1alpha1',
+          kind: 'PatternTemplate',
+          metadata: { name: 'x' },
+          spec: {
+            pattern: 'sidecar',
+            description: 'd',
+            parameters: { v: { type: 'string', pattern: `^[a-z]{0,${300 - i}}$`, default: 'ab' } },
+            containers: [{ name: 'x', image: 'example.org/x:1', args: ['$(params.v)'] }],
+          },
+        },
       },
     };
-    const res = await app.inject({ method: 'POST', url: '/validate-template', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/validate-template',
+      payload: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     t.equal(res.json().response.allowed, true);
   }
   const grown = heapUsed() - before;

@@ -32,7 +32,12 @@ t.test('labels and status follow the policy', async (t) => {
   const labels: Array<[string, string | null]> = [];
   const statuses: Array<[string, PolicyStatus]> = [];
   const watch = new ClusterWatch({
-    templates, namespaces, policies, live, writeCondition: async () => {}, now: () => new Date('2026-01-02T03:04:05.678Z'),
+    templates,
+    namespaces,
+    policies,
+    live,
+    writeCondition: async () => {},
+    now: () => new Date('2026-01-02T03:04:05.678Z'),
     logger: pino({ level: 'silent' }, new Writable({ write: (_c, _e, done) => done() })),
     policyWriter: {
       labelNamespace: async (namespace, value) => {
@@ -44,26 +49,46 @@ t.test('labels and status follow the policy', async (t) => {
   });
   await watch.start();
   namespaces.list([{ metadata: { name: 'team-a', labels: {} } }]);
-  const policy = (spec: unknown, generation = 1): NamedPolicy => ({ apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name: 'default', namespace: 'team-a', generation }, spec });
+  const policy = (spec: unknown, generation = 1): NamedPolicy => ({
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternPolicy',
+    metadata: { name: 'default', namespace: 'team-a', generation },
+    spec,
+  });
 
   policies.add(policy({ require: [{ template: 'log-normalizer' }], narrow: { 'https-proxy': { 'upstream-port': { maximum: 9000 } } } }));
   await until(() => statuses.length === 1, 'the first status');
   t.same(labels, [['team-a', 'require']], 'a policy that requires templates labels its namespace require');
   const [namespace, status] = statuses[0] as [string, PolicyStatus];
   t.equal(namespace, 'team-a');
-  t.match(status, { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Resolved', lastTransitionTime: '2026-01-02T03:04:05Z' }] });
-  t.same(status.templates.map((x) => [x.name, x.role]), [['log-normalizer', 'required'], ['https-proxy', 'narrowed']]);
+  t.match(status, {
+    observedGeneration: 1,
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Resolved', lastTransitionTime: '2026-01-02T03:04:05Z' }],
+  });
+  t.same(
+    status.templates.map((x) => [x.name, x.role]),
+    [
+      ['log-normalizer', 'required'],
+      ['https-proxy', 'narrowed'],
+    ],
+  );
   t.match(status.templates[0]?.hash, /^[0-9a-f]{16}$/, 'with the content hash in force');
 
   // The status written back arrives as an update: nothing to write.
-  policies.update({ ...policy({ require: [{ template: 'log-normalizer' }], narrow: { 'https-proxy': { 'upstream-port': { maximum: 9000 } } } }), status } as NamedPolicy);
+  policies.update({
+    ...policy({ require: [{ template: 'log-normalizer' }], narrow: { 'https-proxy': { 'upstream-port': { maximum: 9000 } } } }),
+    status,
+  } as NamedPolicy);
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(statuses.length, 1, 'an unchanged policy writes nothing');
   t.equal(labels.length, 1);
 
   policies.update(policy({ forbid: ['git-sync'], require: [{ template: 'gone' }] }, 2));
   await until(() => statuses.length === 2, 'the second status');
-  t.match(statuses[1]?.[1], { observedGeneration: 2, conditions: [{ status: 'False', reason: 'Invalid', message: /spec.require\[0\].template: no template named 'gone'/ }] });
+  t.match(statuses[1]?.[1], {
+    observedGeneration: 2,
+    conditions: [{ status: 'False', reason: 'Invalid', message: /spec.require\[0\].template: no template named 'gone'/ }],
+  });
 
   policies.update(policy({ forbid: ['git-sync'] }, 3));
   await until(() => labels.length === 2, 'the label change');

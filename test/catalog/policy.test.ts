@@ -8,7 +8,13 @@ import { judgePolicy, readPolicy } from '../../src/catalog/policy.js';
 const catalog = buildCatalog([loadBuiltinTemplates()]);
 
 function object(spec: unknown, name = 'default'): unknown {
-  return { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name, namespace: 'team-a', uid: 'x', managedFields: [] }, spec, status: { conditions: [] } };
+  return {
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternPolicy',
+    metadata: { name, namespace: 'team-a', uid: 'x', managedFields: [] },
+    spec,
+    status: { conditions: [] },
+  };
 }
 
 t.test('a policy that fits the catalog is accepted', async (t) => {
@@ -16,13 +22,20 @@ t.test('a policy that fits the catalog is accepted', async (t) => {
     object({
       require: [{ template: 'log-normalizer', parameters: { format: 'json', 'max-file-mib': 32 } }],
       forbid: ['git-sync'],
-      narrow: { 'https-proxy': { 'upstream-port': { minimum: 8000, maximum: 9000 } }, 'log-normalizer': { format: { enum: ['json', 'syslog'] }, 'log-dir': { pattern: '^/var/log/.*$' } } },
+      narrow: {
+        'https-proxy': { 'upstream-port': { minimum: 8000, maximum: 9000 } },
+        'log-normalizer': { format: { enum: ['json', 'syslog'] }, 'log-dir': { pattern: '^/var/log/.*$' } },
+      },
     }),
     catalog,
   );
   t.equal(judged.ok, true, judged.ok ? 'accepted' : judged.problems.join('\n'));
   if (judged.ok) {
-    t.same(judged.policy.require, [{ template: 'log-normalizer', parameters: { format: 'json', 'max-file-mib': '32' } }], 'parameters are read as annotation strings');
+    t.same(
+      judged.policy.require,
+      [{ template: 'log-normalizer', parameters: { format: 'json', 'max-file-mib': '32' } }],
+      'parameters are read as annotation strings',
+    );
     t.equal(judged.policy.namespace, 'team-a');
   }
   t.equal(judgePolicy(object({}), catalog).ok, true, 'an empty policy is accepted');
@@ -31,10 +44,18 @@ t.test('a policy that fits the catalog is accepted', async (t) => {
 t.test('every problem at once', async (t) => {
   const judged = judgePolicy(
     object({
-      require: [{ template: 'log-normaliser' }, { template: 'https-proxy', parameters: { 'upstream-prot': 8080 } }, { template: 'git-sync', parameters: { repo: 'https://git.example/a/b' } }],
+      require: [
+        { template: 'log-normaliser' },
+        { template: 'https-proxy', parameters: { 'upstream-prot': 8080 } },
+        { template: 'git-sync', parameters: { repo: 'https://git.example/a/b' } },
+      ],
       forbid: ['git-sync', 'nope'],
       narrow: {
-        'https-proxy': { 'upstream-port': { minimum: 0, maximum: 70000 }, 'tls-secret': { minimum: 3 }, 'listen-port': { minimum: 9000, maximum: 8000 } },
+        'https-proxy': {
+          'upstream-port': { minimum: 0, maximum: 70000 },
+          'tls-secret': { minimum: 3 },
+          'listen-port': { minimum: 9000, maximum: 8000 },
+        },
         'log-normalizer': { format: { enum: ['json', 'xml'] }, colour: { enum: ['red'] } },
         'no-such': { x: { minimum: 1 } },
       },
@@ -56,11 +77,18 @@ t.test('every problem at once', async (t) => {
     /spec.narrow.log-normalizer.format.enum\[1\]: "xml" is not a value the template allows/,
     /spec.narrow.log-normalizer.colour: template log-normalizer has no parameter 'colour'/,
     /spec.narrow.no-such: no template named 'no-such'/,
-  ]) t.match(text, expected);
+  ])
+    t.match(text, expected);
 });
 
 t.test('a required parameter value outside the narrowing is refused', async (t) => {
-  const judged = judgePolicy(object({ require: [{ template: 'log-normalizer', parameters: { format: 'syslog' } }], narrow: { 'log-normalizer': { format: { enum: ['json'] } } } }), catalog);
+  const judged = judgePolicy(
+    object({
+      require: [{ template: 'log-normalizer', parameters: { format: 'syslog' } }],
+      narrow: { 'log-normalizer': { format: { enum: ['json'] } } },
+    }),
+    catalog,
+  );
   t.equal(judged.ok, false);
   if (!judged.ok) t.match(judged.problems.join('\n'), /'syslog' must be one of "json" \(narrowed by PatternPolicy team-a\/default\)/);
 });
@@ -68,16 +96,29 @@ t.test('a required parameter value outside the narrowing is refused', async (t) 
 t.test('only the policy named default counts', async (t) => {
   const judged = judgePolicy(object({}, 'extra'), catalog);
   t.equal(judged.ok, false);
-  if (!judged.ok) t.same(judged.problems, ["(top): a namespace has one PatternPolicy, named 'default'; name it so"], 'one problem, from the CRD\'s own rule');
+  if (!judged.ok)
+    t.same(
+      judged.problems,
+      ["(top): a namespace has one PatternPolicy, named 'default'; name it so"],
+      "one problem, from the CRD's own rule",
+    );
 });
 
 t.test('shape and patterns are checked when a policy is read', async (t) => {
-  const bad = readPolicy(object({ require: 'log-normalizer', narrow: { 'log-normalizer': { 'log-dir': { pattern: 'var/log' }, files: { pattern: '^(a)\\1$' } } }, extra: true }));
+  const bad = readPolicy(
+    object({
+      require: 'log-normalizer',
+      narrow: { 'log-normalizer': { 'log-dir': { pattern: 'var/log' }, files: { pattern: '^(a)\\1$' } } },
+      extra: true,
+    }),
+  );
   t.equal(bad.ok, false);
   const text = bad.ok ? '' : bad.problems.join('\n');
   t.match(text, /spec.require: must be array/);
   t.match(text, /spec: unknown field 'extra'/);
-  const patterns = readPolicy(object({ narrow: { 'log-normalizer': { 'log-dir': { pattern: 'var/log' }, files: { pattern: '^(a)\\1$' } } } }));
+  const patterns = readPolicy(
+    object({ narrow: { 'log-normalizer': { 'log-dir': { pattern: 'var/log' }, files: { pattern: '^(a)\\1$' } } } }),
+  );
   t.equal(patterns.ok, false);
   const patternText = patterns.ok ? '' : patterns.problems.join('\n');
   t.match(patternText, /spec.narrow.log-normalizer.log-dir.pattern: must be anchored/);

@@ -26,7 +26,10 @@ t.test('default paths, both absent: a pair and ca.crt are generated and load', a
 t.test('explicit paths that are absent: a clear error, nothing written', async (t) => {
   const dir = fresh();
   const paths = { certFile: join(dir, 'x.crt'), keyFile: join(dir, 'x.key'), areDefault: false };
-  await t.rejects(ensureCertificateFiles(paths, logger), /TLS files missing: .*x\.crt and .*x\.key does not exist; make them with 'podpattern certs'/);
+  await t.rejects(
+    ensureCertificateFiles(paths, logger),
+    /TLS files missing: .*x\.crt and .*x\.key does not exist; make them with 'podpattern certs'/,
+  );
   t.notOk(existsSync(paths.certFile));
 });
 

@@ -14,7 +14,10 @@ t.test('defaults: P-256 CA and leaf for the in-cluster service names plus localh
   t.ok(leaf.checkPrivateKey(createPrivateKey(made.keyPem)), 'the key is the leaf key');
   t.ok(ca.checkPrivateKey(createPrivateKey(made.caKeyPem)));
   t.equal(leaf.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
-  t.equal(leaf.subjectAltName, 'DNS:podpattern, DNS:podpattern.podpattern, DNS:podpattern.podpattern.svc, DNS:localhost, IP Address:127.0.0.1');
+  t.equal(
+    leaf.subjectAltName,
+    'DNS:podpattern, DNS:podpattern.podpattern, DNS:podpattern.podpattern.svc, DNS:localhost, IP Address:127.0.0.1',
+  );
   t.same(made.subjectAltNames, ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc', 'localhost', '127.0.0.1']);
   t.equal(leaf.checkHost('podpattern.podpattern.svc'), 'podpattern.podpattern.svc');
   t.equal(leaf.checkIP('127.0.0.1'), '127.0.0.1');
@@ -26,8 +29,17 @@ t.test('defaults: P-256 CA and leaf for the in-cluster service names plus localh
 });
 
 t.test('custom service, namespace, names and IPs; no localhost when dnsNames is empty', async (t) => {
-  const made = await generateCertificates({ service: 'hook', namespace: 'infra', dnsNames: [], ipAddresses: ['10.0.0.7', '::1'], days: 30 });
-  t.equal(new X509Certificate(made.certPem).subjectAltName, 'DNS:hook, DNS:hook.infra, DNS:hook.infra.svc, IP Address:10.0.0.7, IP Address:0:0:0:0:0:0:0:1');
+  const made = await generateCertificates({
+    service: 'hook',
+    namespace: 'infra',
+    dnsNames: [],
+    ipAddresses: ['10.0.0.7', '::1'],
+    days: 30,
+  });
+  t.equal(
+    new X509Certificate(made.certPem).subjectAltName,
+    'DNS:hook, DNS:hook.infra, DNS:hook.infra.svc, IP Address:10.0.0.7, IP Address:0:0:0:0:0:0:0:1',
+  );
   t.same(serviceDnsNames('a', 'b', ['a.b.svc', 'x']), ['a', 'a.b', 'a.b.svc', 'x']);
 });
 
@@ -50,7 +62,13 @@ t.test('refuses bad options, naming every problem', async (t) => {
   });
   await t.rejects(generateCertificates({ ca: { certPem: 'nope', keyPem: 'nope' } }), /CA certificate is not a PEM certificate/);
   const short = await generateCertificates({ caDays: 10, days: 1 });
-  await t.rejects(generateCertificates({ ca: { certPem: short.caCertPem, keyPem: short.caKeyPem }, days: 30 }), /CA expires on .* before a 30-day certificate/);
+  await t.rejects(
+    generateCertificates({ ca: { certPem: short.caCertPem, keyPem: short.caKeyPem }, days: 30 }),
+    /CA expires on .* before a 30-day certificate/,
+  );
   const other = await generateCertificates();
-  await t.rejects(generateCertificates({ ca: { certPem: short.caCertPem, keyPem: other.caKeyPem }, days: 1 }), /CA key does not belong to the CA certificate/);
+  await t.rejects(
+    generateCertificates({ ca: { certPem: short.caCertPem, keyPem: other.caKeyPem }, days: 1 }),
+    /CA key does not belong to the CA certificate/,
+  );
 });

@@ -26,5 +26,8 @@ t.test('every way a pair can be bad, each with a reason naming the file', async 
   t.throws(() => validateCertificatePair(a.certPem, b.keyPem, now), /key does not belong to certificate/);
   t.throws(() => validateCertificatePair(a.certPem, a.keyPem, new Date(Date.now() + 400 * 86_400_000)), /expired on/);
   t.throws(() => validateCertificatePair(a.certPem, a.keyPem, new Date(Date.now() - 86_400_000)), /is not valid before/);
-  await t.rejects(loadCertificatePair('/nonexistent/tls.crt', '/nonexistent/tls.key'), /the certificate file \/nonexistent\/tls.crt does not exist/);
+  await t.rejects(
+    loadCertificatePair('/nonexistent/tls.crt', '/nonexistent/tls.key'),
+    /the certificate file \/nonexistent\/tls.crt does not exist/,
+  );
 });

@@ -19,9 +19,18 @@ async function setup(t: Test) {
   const ca = { certPem: first.caCertPem, keyPem: first.caKeyPem };
   const volume = new SecretVolume({ 'tls.crt': first.certPem, 'tls.key': first.keyPem });
   const logs: Record<string, unknown>[] = [];
-  const logger = pino(new Writable({ write(chunk, _e, done) { logs.push(JSON.parse(String(chunk))); done(); } }));
+  const logger = pino(
+    new Writable({
+      write(chunk, _e, done) {
+        logs.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  );
   const reloader = new CertificateReloader({
-    certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), logger,
+    certFile: volume.file('tls.crt'),
+    keyFile: volume.file('tls.key'),
+    logger,
     checkIntervalMs: 3_600_000, // the watch alone must notice the swap
     debounceMs: 50,
   });
@@ -31,7 +40,11 @@ async function setup(t: Test) {
   reloader.attach(app.server as never);
   reloader.start();
   const port = (app.server.address() as { port: number }).port;
-  t.teardown(async () => { reloader.stop(); await app.close(); volume.remove(); });
+  t.teardown(async () => {
+    reloader.stop();
+    await app.close();
+    volume.remove();
+  });
   return { first, ca, volume, logs, reloader, port };
 }
 
@@ -51,7 +64,14 @@ function client(port: number, caPem: string) {
       }
     }
   })();
-  return { results, errors, stop: async () => { running = false; await done; } };
+  return {
+    results,
+    errors,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
 }
 
 /** How long `until` waits for what must happen: generous, since it returns as soon as it holds. */
@@ -82,12 +102,22 @@ t.test('a new pair is picked up by new handshakes; no request fails; old connect
   await load.stop();
 
   t.ok(swapped, 'new handshakes present the new certificate');
-  t.same(load.errors.map((e) => e.message), [], 'no request failed');
-  t.ok(load.results.every((r) => r.status === 200), 'every review answered 200');
+  t.same(
+    load.errors.map((e) => e.message),
+    [],
+    'no request failed',
+  );
+  t.ok(
+    load.results.every((r) => r.status === 200),
+    'every review answered 200',
+  );
   const prints = load.results.map((r) => r.fingerprint);
   const firstNew = prints.indexOf(fingerprintOf(second.certPem));
   t.ok(firstNew > 0, 'the old certificate served before the swap');
-  t.ok(prints.slice(firstNew).every((p) => p === fingerprintOf(second.certPem)), 'once swapped, never back');
+  t.ok(
+    prints.slice(firstNew).every((p) => p === fingerprintOf(second.certPem)),
+    'once swapped, never back',
+  );
 
   const after = await httpsCall({ port, ca: ca.certPem, agent: keepAlive, body: JSON.stringify(podReview()) });
   t.equal(after.status, 200, 'the connection opened before the swap still works');
@@ -115,7 +145,10 @@ t.test('a bad new pair keeps the old one serving, and says why', async (t) => {
   const seen = load.results.length;
   await until(() => load.results.length >= seen + 5, WAIT_MS); // reviews answered after the last bad pair
   await load.stop();
-  t.same(load.errors.map((e) => e.message), []);
+  t.same(
+    load.errors.map((e) => e.message),
+    [],
+  );
   t.ok(load.results.length > 0 && load.results.every((r) => r.status === 200 && r.fingerprint === fingerprintOf(first.certPem)));
 
   // And a good pair after the bad ones is taken.
@@ -133,11 +166,19 @@ t.test('the periodic check alone also reloads (no watch events)', async (t) => {
   t.teardown(() => volume.remove());
   const seen: string[] = [];
   const reloader = new CertificateReloader({
-    certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), logger: pino({ level: 'silent' }),
-    checkIntervalMs: 100, onLoaded: (pair) => seen.push(pair.fingerprint),
+    certFile: volume.file('tls.crt'),
+    keyFile: volume.file('tls.key'),
+    logger: pino({ level: 'silent' }),
+    checkIntervalMs: 100,
+    onLoaded: (pair) => seen.push(pair.fingerprint),
   });
   await reloader.load();
-  const target = { contexts: [] as string[], setSecureContext(o: { cert: string }) { this.contexts.push(o.cert); } };
+  const target = {
+    contexts: [] as string[],
+    setSecureContext(o: { cert: string }) {
+      this.contexts.push(o.cert);
+    },
+  };
   reloader.attach(target);
   reloader.start();
   // Stop the watch to prove the timer does it.

@@ -19,7 +19,17 @@ async function certs(t: Test, argv: string[]): Promise<Outcome> {
   const err = t.capture(process.stderr, 'write', () => true);
   try {
     const code = await run(argv);
-    return { code, stdout: out.args().map((a) => String(a[0])).join(''), stderr: err.args().map((a) => String(a[0])).join('') };
+    return {
+      code,
+      stdout: out
+        .args()
+        .map((a) => String(a[0]))
+        .join(''),
+      stderr: err
+        .args()
+        .map((a) => String(a[0]))
+        .join(''),
+    };
   } finally {
     // Restore the streams now, so tap's own output is not swallowed.
     out.restore();
@@ -31,7 +41,18 @@ const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8'
 
 t.test('makes a CA and a serving certificate that verify, with the service names', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'podpattern-certs-'));
-  const result = await certs(t, ['--service', 'pp', '--namespace', 'hooks', '--out-dir', dir, '--dns', 'pp.example.com', '--ip', '10.0.0.7']);
+  const result = await certs(t, [
+    '--service',
+    'pp',
+    '--namespace',
+    'hooks',
+    '--out-dir',
+    dir,
+    '--dns',
+    'pp.example.com',
+    '--ip',
+    '10.0.0.7',
+  ]);
   t.equal(result.code, 0, result.stderr);
 
   const ca = new X509Certificate(read(dir, 'ca.crt'));
@@ -43,7 +64,10 @@ t.test('makes a CA and a serving certificate that verify, with the service names
   t.notOk(leaf.ca, 'the serving certificate is not a CA');
   t.ok(leaf.checkPrivateKey(createPrivateKey(read(dir, 'tls.key'))), 'tls.key belongs to tls.crt');
   t.ok(ca.checkPrivateKey(createPrivateKey(read(dir, 'ca.key'))), 'ca.key belongs to ca.crt');
-  t.doesNotThrow(() => validateCertificatePair(read(dir, 'tls.crt'), read(dir, 'tls.key')), 'the server accepts the pair (src/certs/load.ts)');
+  t.doesNotThrow(
+    () => validateCertificatePair(read(dir, 'tls.crt'), read(dir, 'tls.key')),
+    'the server accepts the pair (src/certs/load.ts)',
+  );
 
   for (const host of ['pp', 'pp.hooks', 'pp.hooks.svc', 'localhost', 'pp.example.com']) {
     t.equal(leaf.checkHost(host), host, `serves ${host}`);
@@ -86,8 +110,16 @@ t.test('--also-trust puts the old CA in the caBundle for CA rotation with overla
   const bundle = Buffer.from(result.stdout.trim(), 'base64').toString('utf8');
   const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   t.equal(pems.length, 2, 'two CAs in the bundle');
-  t.equal(new X509Certificate(pems[0] as string).fingerprint256, new X509Certificate(read(newDir, 'ca.crt')).fingerprint256, 'the new CA first');
-  t.equal(new X509Certificate(pems[1] as string).fingerprint256, new X509Certificate(read(oldDir, 'ca.crt')).fingerprint256, 'then the old one');
+  t.equal(
+    new X509Certificate(pems[0] as string).fingerprint256,
+    new X509Certificate(read(newDir, 'ca.crt')).fingerprint256,
+    'the new CA first',
+  );
+  t.equal(
+    new X509Certificate(pems[1] as string).fingerprint256,
+    new X509Certificate(read(oldDir, 'ca.crt')).fingerprint256,
+    'then the old one',
+  );
 
   const junk = join(newDir, 'junk.pem');
   writeFileSync(junk, 'not a certificate\n');
@@ -114,7 +146,19 @@ t.test('bad usage is refused with exit code 2 and says what was wrong', async (t
 t.test('--help lists every flag', async (t) => {
   const result = await certs(t, ['--help']);
   t.equal(result.code, 0);
-  for (const flag of ['--service', '--namespace', '--out-dir', '--ca-cert', '--ca-key', '--days', '--ca-days', '--dns', '--ip', '--also-trust', '--force']) {
+  for (const flag of [
+    '--service',
+    '--namespace',
+    '--out-dir',
+    '--ca-cert',
+    '--ca-key',
+    '--days',
+    '--ca-days',
+    '--dns',
+    '--ip',
+    '--also-trust',
+    '--force',
+  ]) {
     t.match(result.stdout, flag);
   }
 });

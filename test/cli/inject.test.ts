@@ -28,12 +28,17 @@ t.test('inject writes the mutated manifests as YAML', async (t) => {
   const io = capture();
   t.equal(await inject(['-f', example], io), 0, io.err());
   const pod = parse(io.out());
-  t.ok(pod.spec.initContainers.some((c: { name: string; restartPolicy?: string }) => c.name === 'https-proxy' && c.restartPolicy === 'Always'), 'the sidecar is there, native: the CLI assumes the chart\'s oldest Kubernetes, 1.30');
+  t.ok(
+    pod.spec.initContainers.some((c: { name: string; restartPolicy?: string }) => c.name === 'https-proxy' && c.restartPolicy === 'Always'),
+    "the sidecar is there, native: the CLI assumes the chart's oldest Kubernetes, 1.30",
+  );
   t.match(pod.metadata.annotations['podpattern.dev/status'], /https-proxy/);
 });
 
 t.test('inject reads standard input and writes JSON', async (t) => {
-  const io = capture(`${deniedPod.replace('podpattern.dev/sidecar: nope', 'podpattern.dev/adapter: demo-adapter')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n`);
+  const io = capture(
+    `${deniedPod.replace('podpattern.dev/sidecar: nope', 'podpattern.dev/adapter: demo-adapter')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n`,
+  );
   t.equal(await inject(['-f', '-', '-o', 'json', '--catalog-dir', fixtureCatalogDir], io), 0, io.err());
   const list = JSON.parse(io.out());
   t.equal(list.kind, 'List');
@@ -48,7 +53,14 @@ t.test('a denied pod fails the run with the message on stderr and nothing on std
 });
 
 t.test('usage errors exit 2 with one line and the --help hint; broken input exits 1', async (t) => {
-  for (const argv of [['-o', 'xml', '-f', example], ['--bogus'], [], ['-f', example, '--native-sidecars', 'sometimes'], ['-f', example, '--kube-version', 'latest'], ['-f', example, '--namespace-annotation', 'novalue']]) {
+  for (const argv of [
+    ['-o', 'xml', '-f', example],
+    ['--bogus'],
+    [],
+    ['-f', example, '--native-sidecars', 'sometimes'],
+    ['-f', example, '--kube-version', 'latest'],
+    ['-f', example, '--namespace-annotation', 'novalue'],
+  ]) {
     const io = capture();
     t.equal(await inject(argv, io), 2, `exit 2 for ${argv.join(' ')}`);
     t.match(io.err(), /^podpattern inject: [^\n]+\nRun 'podpattern inject --help' for usage\.\n$/);
@@ -64,7 +76,10 @@ t.test('usage errors exit 2 with one line and the --help hint; broken input exit
 t.test('explain says what, why, the parameters and the patch', async (t) => {
   const io = capture();
   t.equal(await explain(['-f', example, '--kube-version', '1.30'], io), 0, io.err());
-  t.match(io.out(), /Pod\/legacy-web\n {2}inject https-proxy \(sidecar, hash [0-9a-f]{16}\)\n {4}tls-secret = "legacy-web-tls"\n {4}upstream-port = 8080/);
+  t.match(
+    io.out(),
+    /Pod\/legacy-web\n {2}inject https-proxy \(sidecar, hash [0-9a-f]{16}\)\n {4}tls-secret = "legacy-web-tls"\n {4}upstream-port = 8080/,
+  );
   t.match(io.out(), /patch \(\d+ operations\):\n(.*\n)* {4}add \/spec\/initContainers \[\{"name":"https-proxy"/, 'native sidecars on 1.30');
   const denied = capture(deniedPod);
   t.equal(await explain(['-f', '-'], denied), 1);
@@ -74,20 +89,28 @@ t.test('explain says what, why, the parameters and the patch', async (t) => {
   t.match(skipped.out(), /nothing injected: neither the pod nor its namespace asks for a template/);
 });
 
-t.test('the built binary runs inject as a user would', { skip: spawnSync('test', ['-f', `${root}dist/src/bin/podpattern.js`]).status === 0 ? false : 'run npm run build first' }, async (t) => {
-  const result = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'inject', '-f', example], { encoding: 'utf8' });
-  t.equal(result.status, 0, result.stderr);
-  t.match(result.stdout, /name: https-proxy/);
-  const unknown = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'frobnicate'], { encoding: 'utf8' });
-  t.equal(unknown.status, 2);
-  t.equal(unknown.stderr, "podpattern: unknown command 'frobnicate'\nRun 'podpattern --help' for the commands.\n", 'one line and the hint');
-  const typo = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'injcet', '-f', example], { encoding: 'utf8' });
-  t.equal(typo.status, 2);
-  t.match(typo.stderr, /^podpattern: unknown command 'injcet' \(did you mean inject\?\)\n/);
-  const template = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'templates', 'https-proxx'], { encoding: 'utf8' });
-  t.equal(template.status, 1);
-  t.match(template.stderr, /^podpattern: no template named 'https-proxx' \(did you mean https-proxy\?\)/);
-  const policy = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'policy', 'git-snyc'], { encoding: 'utf8' });
-  t.equal(policy.status, 1);
-  t.match(policy.stderr, /no template named 'git-snyc' \(did you mean git-sync\?\)/);
-});
+t.test(
+  'the built binary runs inject as a user would',
+  { skip: spawnSync('test', ['-f', `${root}dist/src/bin/podpattern.js`]).status === 0 ? false : 'run npm run build first' },
+  async (t) => {
+    const result = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'inject', '-f', example], { encoding: 'utf8' });
+    t.equal(result.status, 0, result.stderr);
+    t.match(result.stdout, /name: https-proxy/);
+    const unknown = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'frobnicate'], { encoding: 'utf8' });
+    t.equal(unknown.status, 2);
+    t.equal(
+      unknown.stderr,
+      "podpattern: unknown command 'frobnicate'\nRun 'podpattern --help' for the commands.\n",
+      'one line and the hint',
+    );
+    const typo = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'injcet', '-f', example], { encoding: 'utf8' });
+    t.equal(typo.status, 2);
+    t.match(typo.stderr, /^podpattern: unknown command 'injcet' \(did you mean inject\?\)\n/);
+    const template = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'templates', 'https-proxx'], { encoding: 'utf8' });
+    t.equal(template.status, 1);
+    t.match(template.stderr, /^podpattern: no template named 'https-proxx' \(did you mean https-proxy\?\)/);
+    const policy = spawnSync(process.execPath, [`${root}dist/src/bin/podpattern.js`, 'policy', 'git-snyc'], { encoding: 'utf8' });
+    t.equal(policy.status, 1);
+    t.match(policy.stderr, /no template named 'git-snyc' \(did you mean git-sync\?\)/);
+  },
+);

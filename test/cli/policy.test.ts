@@ -20,26 +20,41 @@ t.test('built-in names give a mutating and a validating policy with their bindin
   const io = capture();
   t.equal(await run(['https-proxy', 'redis-exporter'], io), 0, io.err());
   const objects = docs(io.out());
-  t.same(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
-    'MutatingAdmissionPolicy/podpattern-https-proxy',
-    'MutatingAdmissionPolicyBinding/podpattern-https-proxy',
-    'ValidatingAdmissionPolicy/podpattern-https-proxy',
-    'ValidatingAdmissionPolicyBinding/podpattern-https-proxy',
-    'MutatingAdmissionPolicy/podpattern-redis-exporter',
-    'MutatingAdmissionPolicyBinding/podpattern-redis-exporter',
-    'ValidatingAdmissionPolicy/podpattern-redis-exporter',
-    'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter',
-    'ValidatingAdmissionPolicy/podpattern-workloads',
-    'ValidatingAdmissionPolicyBinding/podpattern-workloads',
-  ]);
+  t.same(
+    objects.map((o) => `${o.kind}/${o.metadata.name}`),
+    [
+      'MutatingAdmissionPolicy/podpattern-https-proxy',
+      'MutatingAdmissionPolicyBinding/podpattern-https-proxy',
+      'ValidatingAdmissionPolicy/podpattern-https-proxy',
+      'ValidatingAdmissionPolicyBinding/podpattern-https-proxy',
+      'MutatingAdmissionPolicy/podpattern-redis-exporter',
+      'MutatingAdmissionPolicyBinding/podpattern-redis-exporter',
+      'ValidatingAdmissionPolicy/podpattern-redis-exporter',
+      'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter',
+      'ValidatingAdmissionPolicy/podpattern-workloads',
+      'ValidatingAdmissionPolicyBinding/podpattern-workloads',
+    ],
+  );
   t.same(objects[9]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
   t.ok(objects.every((o) => o.apiVersion === 'admissionregistration.k8s.io/v1'));
   const mutating = objects[0] as Doc;
-  t.same((mutating.spec.mutations as { patchType: string }[]).map((m) => m.patchType), ['ApplyConfiguration', 'JSONPatch']);
+  t.same(
+    (mutating.spec.mutations as { patchType: string }[]).map((m) => m.patchType),
+    ['ApplyConfiguration', 'JSONPatch'],
+  );
   t.equal(mutating.spec.reinvocationPolicy, 'IfNeeded');
-  const binding = objects[1] as Doc & { spec: { matchResources: { namespaceSelector: { matchExpressions: { key: string; values: string[] }[] } } } };
-  t.same(binding.spec.matchResources.namespaceSelector.matchExpressions[0], { key: 'podpattern.dev/injection', operator: 'In', values: ['enabled', 'required'] });
-  t.ok(binding.spec.matchResources.namespaceSelector.matchExpressions[1]?.values.includes('podpattern'), "podpattern's own namespace is left alone");
+  const binding = objects[1] as Doc & {
+    spec: { matchResources: { namespaceSelector: { matchExpressions: { key: string; values: string[] }[] } } };
+  };
+  t.same(binding.spec.matchResources.namespaceSelector.matchExpressions[0], {
+    key: 'podpattern.dev/injection',
+    operator: 'In',
+    values: ['enabled', 'required'],
+  });
+  t.ok(
+    binding.spec.matchResources.namespaceSelector.matchExpressions[1]?.values.includes('podpattern'),
+    "podpattern's own namespace is left alone",
+  );
 });
 
 t.test('--catalog-dir templates and -f files compile too; -o json is a List', async (t) => {

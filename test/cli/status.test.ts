@@ -7,19 +7,47 @@ import { rollCommand } from '../../src/cli/status/inventory.js';
 import { startFakeKube, status } from '../helpers/fake-apiserver.js';
 import { runCaptured } from '../helpers/cli.js';
 
-
 const current = loadBuiltinTemplates().templates.find((x) => x.name === 'redis-exporter')!.hash;
-const injected = (hash: string) => JSON.stringify({ templates: [{ name: 'redis-exporter', pattern: 'adapter', hash }], containers: ['redis-exporter'] });
+const injected = (hash: string) =>
+  JSON.stringify({ templates: [{ name: 'redis-exporter', pattern: 'adapter', hash }], containers: ['redis-exporter'] });
 const owned = (rs: string) => [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: rs, controller: true }];
 
 function pods() {
-  return { items: [
-    { metadata: { name: 'cache-1', namespace: 'shop', ownerReferences: owned('cache-7d'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) } }, status: { phase: 'Running' } },
-    { metadata: { name: 'cache-old', namespace: 'shop', ownerReferences: owned('cache-5b'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Running' } },
-    { metadata: { name: 'bare', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter' } }, status: { phase: 'Running' } },
-    { metadata: { name: 'opted-out', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' } }, status: { phase: 'Running' } },
-    { metadata: { name: 'plain', namespace: 'shop' }, status: { phase: 'Running' } },
-  ] };
+  return {
+    items: [
+      {
+        metadata: {
+          name: 'cache-1',
+          namespace: 'shop',
+          ownerReferences: owned('cache-7d'),
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) },
+        },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: {
+          name: 'cache-old',
+          namespace: 'shop',
+          ownerReferences: owned('cache-5b'),
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') },
+        },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: { name: 'bare', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter' } },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: {
+          name: 'opted-out',
+          namespace: 'shop',
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/inject': 'false' },
+        },
+        status: { phase: 'Running' },
+      },
+      { metadata: { name: 'plain', namespace: 'shop' }, status: { phase: 'Running' } },
+    ],
+  };
 }
 
 function statusOf(kubeconfig: string, ...args: string[]) {
@@ -31,20 +59,48 @@ t.test('pods by template and hash; outdated and non-injected pods with their wor
   t.teardown(kube.close);
   kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, pods()]);
   kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
-    { metadata: { name: 'cache-7d', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
-    { metadata: { name: 'cache-5b', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
-  ] }]);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
+    200,
+    {
+      items: [
+        {
+          metadata: {
+            name: 'cache-7d',
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
+          },
+        },
+        {
+          metadata: {
+            name: 'cache-5b',
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
+          },
+        },
+      ],
+    },
+  ]);
   const result = await statusOf(kube.kubeconfig);
   t.equal(result.code, 1, 'flagged pods: exit 1');
   const lines = result.out.trimEnd().split('\n');
   t.match(lines[0], /^TEMPLATE\s+HASH\s+VERSION\s+PODS$/);
   t.match(result.out, new RegExp(`^redis-exporter\\s+0123456789abcdef\\s+outdated\\s+1$`, 'm'));
   t.match(result.out, new RegExp(`^redis-exporter\\s+${current}\\s+current\\s+1$`, 'm'));
-  t.match(result.out, new RegExp(`^outdated: Deployment shop/cache \\(1 pod: cache-old\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/cache$`, 'm'));
-  t.match(result.out, /^not injected: pod shop\/bare asks for podpattern\.dev\/adapter=redis-exporter but has no podpattern\.dev\/status; podpattern check -f POD\.yaml -n shop says why, then roll: kubectl -n shop delete pod bare, then create it again/m);
+  t.match(
+    result.out,
+    new RegExp(
+      `^outdated: Deployment shop/cache \\(1 pod: cache-old\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/cache$`,
+      'm',
+    ),
+  );
+  t.match(
+    result.out,
+    /^not injected: pod shop\/bare asks for podpattern\.dev\/adapter=redis-exporter but has no podpattern\.dev\/status; podpattern check -f POD\.yaml -n shop says why, then roll: kubectl -n shop delete pod bare, then create it again/m,
+  );
   t.notMatch(result.out, /opted-out|plain/, 'opted-out and plain pods are not flagged');
-  t.match(kube.requests.map((r) => r.url), [/^\/api\/v1\/namespaces\/shop\/pods/], 'the context namespace by default');
+  t.match(
+    kube.requests.map((r) => r.url),
+    [/^\/api\/v1\/namespaces\/shop\/pods/],
+    'the context namespace by default',
+  );
 });
 
 t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network failures are one line', async (t) => {
@@ -60,7 +116,10 @@ t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network fail
   kube.routes.set('GET /api/v1/pods', () => status(403, 'pods is forbidden: User "me" cannot list resource "pods" at the cluster scope'));
   const forbidden = await statusOf(kube.kubeconfig, '-A');
   t.equal(forbidden.code, 1);
-  t.equal(forbidden.err, 'podpattern status: cannot list pods in all namespaces: forbidden (pods is forbidden: User "me" cannot list resource "pods" at the cluster scope); ask for that permission (RBAC) or use a context that has it\n');
+  t.equal(
+    forbidden.err,
+    'podpattern status: cannot list pods in all namespaces: forbidden (pods is forbidden: User "me" cannot list resource "pods" at the cluster scope); ask for that permission (RBAC) or use a context that has it\n',
+  );
   await kube.close();
   const down = await statusOf(kube.kubeconfig, '-n', 'shop');
   t.equal(down.code, 1);
@@ -68,31 +127,95 @@ t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network fail
   t.equal((await statusOf(kube.kubeconfig, '-A', '-n', 'x')).code, 2);
 });
 
-t.test('a hundred outdated pods of one Deployment are one line with their count; a gone template is said, finished pods are left alone', async (t) => {
-  const kube = await startFakeKube();
-  t.teardown(kube.close);
-  const gone = JSON.stringify({ templates: [{ name: 'retired-proxy', pattern: 'sidecar', hash: 'fedcba9876543210' }], containers: ['retired-proxy'] });
-  const items = [
-    ...Array.from({ length: 100 }, (_, i) => ({ metadata: { name: `web-5b-${i}`, namespace: 'shop', ownerReferences: owned('web-5b'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Running' } })),
-    { metadata: { name: 'edge-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'edge', uid: 'e', controller: true }], annotations: { 'podpattern.dev/sidecar': 'retired-proxy', 'podpattern.dev/status': gone } }, status: { phase: 'Running' } },
-    { metadata: { name: 'nightly-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-1', uid: 'j', controller: true }], annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') } }, status: { phase: 'Succeeded' } },
-    ...Array.from({ length: 4 }, (_, i) => ({ metadata: { name: `api-${i}`, namespace: 'shop', ownerReferences: owned('api-7c'), annotations: { 'podpattern.dev/adapter': 'redis-exporter' } }, status: { phase: 'Running' } })),
-  ];
-  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items }]);
-  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
-    { metadata: { name: 'web-5b', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'w', controller: true }] } },
-    { metadata: { name: 'api-7c', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api', uid: 'a', controller: true }] } },
-  ] }]);
-  const result = await statusOf(kube.kubeconfig);
-  t.equal(result.code, 1);
-  const flagged = result.out.split('\n').filter((line) => /^(outdated|not injected):/.test(line));
-  t.equal(flagged.length, 3, `one line per workload:\n${flagged.join('\n')}`);
-  t.match(flagged[0], new RegExp(`^outdated: Deployment shop/web \\(100 pods: web-5b-0, web-5b-1, web-5b-2, …\\) run redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/web$`));
-  t.match(flagged[1], /^outdated: StatefulSet shop\/edge \(1 pod: edge-1\) runs retired-proxy fedcba9876543210 -> no longer in the catalog; retired-proxy is no longer in the catalog, so new pods asking for it would be refused: put it back, or take it out of the pod template, then roll: kubectl -n shop rollout restart statefulset\/edge$/);
-  t.match(flagged[2], /^not injected: Deployment shop\/api \(4 pods: api-0, api-1, api-2, …\) ask for podpattern\.dev\/adapter=redis-exporter but have no podpattern\.dev\/status; podpattern check deploy\/api -n shop says why, then roll: kubectl -n shop rollout restart deployment\/api$/);
-  t.notMatch(result.out, /nightly/, 'a finished Job\'s pod is not flagged');
-});
+t.test(
+  'a hundred outdated pods of one Deployment are one line with their count; a gone template is said, finished pods are left alone',
+  async (t) => {
+    const kube = await startFakeKube();
+    t.teardown(kube.close);
+    const gone = JSON.stringify({
+      templates: [{ name: 'retired-proxy', pattern: 'sidecar', hash: 'fedcba9876543210' }],
+      containers: ['retired-proxy'],
+    });
+    const items = [
+      ...Array.from({ length: 100 }, (_, i) => ({
+        metadata: {
+          name: `web-5b-${i}`,
+          namespace: 'shop',
+          ownerReferences: owned('web-5b'),
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') },
+        },
+        status: { phase: 'Running' },
+      })),
+      {
+        metadata: {
+          name: 'edge-1',
+          namespace: 'shop',
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'edge', uid: 'e', controller: true }],
+          annotations: { 'podpattern.dev/sidecar': 'retired-proxy', 'podpattern.dev/status': gone },
+        },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: {
+          name: 'nightly-1',
+          namespace: 'shop',
+          ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-1', uid: 'j', controller: true }],
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected('0123456789abcdef') },
+        },
+        status: { phase: 'Succeeded' },
+      },
+      ...Array.from({ length: 4 }, (_, i) => ({
+        metadata: {
+          name: `api-${i}`,
+          namespace: 'shop',
+          ownerReferences: owned('api-7c'),
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter' },
+        },
+        status: { phase: 'Running' },
+      })),
+    ];
+    kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items }]);
+    kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
+    kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
+      200,
+      {
+        items: [
+          {
+            metadata: {
+              name: 'web-5b',
+              ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'w', controller: true }],
+            },
+          },
+          {
+            metadata: {
+              name: 'api-7c',
+              ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api', uid: 'a', controller: true }],
+            },
+          },
+        ],
+      },
+    ]);
+    const result = await statusOf(kube.kubeconfig);
+    t.equal(result.code, 1);
+    const flagged = result.out.split('\n').filter((line) => /^(outdated|not injected):/.test(line));
+    t.equal(flagged.length, 3, `one line per workload:\n${flagged.join('\n')}`);
+    t.match(
+      flagged[0],
+      new RegExp(
+        `^outdated: Deployment shop/web \\(100 pods: web-5b-0, web-5b-1, web-5b-2, …\\) run redis-exporter 0123456789abcdef -> ${current}; roll: kubectl -n shop rollout restart deployment/web$`,
+      ),
+    );
+    t.match(
+      flagged[1],
+      /^outdated: StatefulSet shop\/edge \(1 pod: edge-1\) runs retired-proxy fedcba9876543210 -> no longer in the catalog; retired-proxy is no longer in the catalog, so new pods asking for it would be refused: put it back, or take it out of the pod template, then roll: kubectl -n shop rollout restart statefulset\/edge$/,
+    );
+    t.match(
+      flagged[2],
+      /^not injected: Deployment shop\/api \(4 pods: api-0, api-1, api-2, …\) ask for podpattern\.dev\/adapter=redis-exporter but have no podpattern\.dev\/status; podpattern check deploy\/api -n shop says why, then roll: kubectl -n shop rollout restart deployment\/api$/,
+    );
+    t.notMatch(result.out, /nightly/, "a finished Job's pod is not flagged");
+  },
+);
 
 t.test('the roll command fits the workload', async (t) => {
   t.equal(rollCommand('StatefulSet', 'db', 'shop', 'db-0'), 'kubectl -n shop rollout restart statefulset/db');
@@ -104,25 +227,63 @@ t.test('the roll command fits the workload', async (t) => {
 t.test('running pods that break a PatternPolicy added after they started are flagged with their workload', async (t) => {
   const kube = await startFakeKube();
   t.teardown(kube.close);
-  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items: [
-    ...pods().items.filter((p) => p.metadata.name === 'cache-1' || p.metadata.name === 'plain'),
-    { metadata: { name: 'cache-2', namespace: 'shop', ownerReferences: owned('cache-7d'), annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) } }, status: { phase: 'Running' } },
-    { metadata: { name: 'done', namespace: 'shop' }, status: { phase: 'Succeeded' } },
-  ] }]);
+  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [
+    200,
+    {
+      items: [
+        ...pods().items.filter((p) => p.metadata.name === 'cache-1' || p.metadata.name === 'plain'),
+        {
+          metadata: {
+            name: 'cache-2',
+            namespace: 'shop',
+            ownerReferences: owned('cache-7d'),
+            annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) },
+          },
+          status: { phase: 'Running' },
+        },
+        { metadata: { name: 'done', namespace: 'shop' }, status: { phase: 'Succeeded' } },
+      ],
+    },
+  ]);
   kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: [
-    { metadata: { name: 'cache-7d', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }] } },
-  ] }]);
-  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => [200, { items: [
-    { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name: 'default', namespace: 'shop' }, spec: { require: [{ template: 'log-normalizer' }], forbid: ['redis-exporter'] } },
-  ] }]);
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
+    200,
+    {
+      items: [
+        {
+          metadata: {
+            name: 'cache-7d',
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
+          },
+        },
+      ],
+    },
+  ]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => [
+    200,
+    {
+      items: [
+        {
+          apiVersion: 'podpattern.dev/v1alpha1',
+          kind: 'PatternPolicy',
+          metadata: { name: 'default', namespace: 'shop' },
+          spec: { require: [{ template: 'log-normalizer' }], forbid: ['redis-exporter'] },
+        },
+      ],
+    },
+  ]);
   const result = await statusOf(kube.kubeconfig);
   t.equal(result.code, 1, 'flagged: exit 1');
-  t.match(result.out, /^breaks PatternPolicy shop\/default: shop Deployment\/cache \(2 pods running\): lacks log-normalizer \(required\); carries redis-exporter \(forbidden\); started before the policy, roll it: kubectl -n shop rollout restart deployment\/cache$/m);
+  t.match(
+    result.out,
+    /^breaks PatternPolicy shop\/default: shop Deployment\/cache \(2 pods running\): lacks log-normalizer \(required\); carries redis-exporter \(forbidden\); started before the policy, roll it: kubectl -n shop rollout restart deployment\/cache$/m,
+  );
   t.match(result.out, /^breaks PatternPolicy shop\/default: shop Pod\/plain \(1 pod running\): lacks log-normalizer \(required\);/m);
   t.notMatch(result.out, /done/, 'finished pods are left alone');
 
-  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => status(404, 'the server could not find the requested resource'));
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () =>
+    status(404, 'the server could not find the requested resource'),
+  );
   const without = await statusOf(kube.kubeconfig);
   t.notMatch(without.out, /breaks PatternPolicy/, 'no PatternPolicy CRD: nothing to break');
   t.notMatch(without.err, /PatternPolicies/, 'and nothing to warn about');

@@ -16,14 +16,27 @@ async function templates(argv: string[]): Promise<{ code: number; stdout: string
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
-const NINE = ['git-sync', 'https-proxy', 'log-normalizer', 'redis-exporter', 'redis-shard', 'redis-slowlog', 'request-splitter', 'service-broker', 'storm-logs'];
+const NINE = [
+  'git-sync',
+  'https-proxy',
+  'log-normalizer',
+  'redis-exporter',
+  'redis-shard',
+  'redis-slowlog',
+  'request-splitter',
+  'service-broker',
+  'storm-logs',
+];
 
 t.test('lists the built-in catalog with pattern, source and description', async (t) => {
   const result = await templates([]);
   t.equal(result.code, 0);
   const lines = result.stdout.trimEnd().split('\n');
   t.match(lines[0], /^NAME\s+PATTERN\s+SOURCE\s+AVAILABLE\s+DESCRIPTION$/);
-  t.same(lines.slice(1).map((line) => line.split(/\s+/)[0]), NINE);
+  t.same(
+    lines.slice(1).map((line) => line.split(/\s+/)[0]),
+    NINE,
+  );
   t.match(result.stdout, /https-proxy\s+sidecar\s+builtin\s+everywhere\s+Terminates HTTPS/);
   t.equal(result.stderr, '');
 });
@@ -48,7 +61,10 @@ t.test('-o yaml and -o json print PatternTemplate objects', async (t) => {
   const yaml = await templates(['https-proxy', '-o', 'yaml']);
   t.same(parse(yaml.stdout), object, 'yaml and json say the same');
   const all = await templates(['-o', 'yaml']);
-  t.same(parseAllDocuments(all.stdout).map((d) => (d.toJS() as { metadata: { name: string } }).metadata.name), NINE);
+  t.same(
+    parseAllDocuments(all.stdout).map((d) => (d.toJS() as { metadata: { name: string } }).metadata.name),
+    NINE,
+  );
 });
 
 t.test('an unknown name is an error that lists the templates', async (t) => {
@@ -60,11 +76,20 @@ t.test('an unknown name is an error that lists the templates', async (t) => {
 
 t.test('--catalog-dir adds templates, and reports an invalid one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'podpattern-templates-'));
-  writeFileSync(join(dir, 'mine.yaml'), 'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: mine }\nspec:\n  pattern: adapter\n  description: Mine.\n  containers: [{ name: mine, image: "busybox:1.37.0" }]\n');
-  writeFileSync(join(dir, 'broken.yaml'), 'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: broken }\nspec:\n  pattern: nope\n  description: Broken.\n');
+  writeFileSync(
+    join(dir, 'mine.yaml'),
+    'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: mine }\nspec:\n  pattern: adapter\n  description: Mine.\n  containers: [{ name: mine, image: "busybox:1.37.0" }]\n',
+  );
+  writeFileSync(
+    join(dir, 'broken.yaml'),
+    'apiVersion: podpattern.dev/v1alpha1\nkind: PatternTemplate\nmetadata: { name: broken }\nspec:\n  pattern: nope\n  description: Broken.\n',
+  );
   const list = await templates(['--catalog-dir', dir]);
   t.equal(list.code, 0);
-  t.match(list.stdout, new RegExp(`mine\\s+adapter\\s+file:${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mine.yaml\\s+everywhere\\s+Mine\\.`));
+  t.match(
+    list.stdout,
+    new RegExp(`mine\\s+adapter\\s+file:${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/mine.yaml\\s+everywhere\\s+Mine\\.`),
+  );
   t.match(list.stderr, 'warning: template broken');
   const broken = await templates(['broken', '--catalog-dir', dir]);
   t.equal(broken.code, 1);
@@ -83,19 +108,22 @@ t.test('bad flags are usage errors', async (t) => {
 
 t.test('a template limited by spec.availability says where it may be used', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'podpattern-availability-'));
-  writeFileSync(join(dir, 'team-tap.yaml'), [
-    'apiVersion: podpattern.dev/v1alpha1',
-    'kind: PatternTemplate',
-    'metadata: { name: team-tap }',
-    'spec:',
-    '  pattern: adapter',
-    '  description: A tap for one team.',
-    '  containers: [{ name: team-tap, image: registry.example/tap:1 }]',
-    '  availability:',
-    '    namespaceSelector: { matchLabels: { team: a }, matchExpressions: [{ key: tier, operator: NotIn, values: [dev] }] }',
-    '    serviceAccounts: [deployer, team-a/ci]',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'team-tap.yaml'),
+    [
+      'apiVersion: podpattern.dev/v1alpha1',
+      'kind: PatternTemplate',
+      'metadata: { name: team-tap }',
+      'spec:',
+      '  pattern: adapter',
+      '  description: A tap for one team.',
+      '  containers: [{ name: team-tap, image: registry.example/tap:1 }]',
+      '  availability:',
+      '    namespaceSelector: { matchLabels: { team: a }, matchExpressions: [{ key: tier, operator: NotIn, values: [dev] }] }',
+      '    serviceAccounts: [deployer, team-a/ci]',
+      '',
+    ].join('\n'),
+  );
   const list = await templates(['--catalog-dir', dir]);
   t.match(list.stdout, /team-tap\s+adapter\s+file:\S+\s+limited\s+A tap for one team/);
   const shown = await templates(['team-tap', '--catalog-dir', dir]);

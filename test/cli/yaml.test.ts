@@ -10,13 +10,40 @@ const read11 = (text: string): unknown => parse(text, { version: '1.1' });
 const read12 = (text: string): unknown => parse(text, { version: '1.2' });
 
 t.test('input is read as kubectl reads it', async (t) => {
-  const [doc] = readDocuments('mode: 0644\nflag: on\nshort: y\nquoted: "on"\nwhen: 2024-01-01\nclock: 12:30\nhex: 0x1F\nmerged:\n  <<: {a: 1}\n  b: 2\n');
-  t.same(doc, { mode: 420, flag: true, short: true, quoted: 'on', when: '2024-01-01', clock: '12:30', hex: 31, merged: { a: 1, b: 2 } }, 'octal, 1.1 booleans, merge keys; timestamps and base 60 stay strings as in go-yaml v2');
+  const [doc] = readDocuments(
+    'mode: 0644\nflag: on\nshort: y\nquoted: "on"\nwhen: 2024-01-01\nclock: 12:30\nhex: 0x1F\nmerged:\n  <<: {a: 1}\n  b: 2\n',
+  );
+  t.same(
+    doc,
+    { mode: 420, flag: true, short: true, quoted: 'on', when: '2024-01-01', clock: '12:30', hex: 31, merged: { a: 1, b: 2 } },
+    'octal, 1.1 booleans, merge keys; timestamps and base 60 stay strings as in go-yaml v2',
+  );
 });
 
 t.test('output means the same to YAML 1.1 and 1.2 readers: the known traps', async (t) => {
   const value = {
-    metadata: { annotations: { on: 'on', yes: 'yes', y: 'y', n: 'N', off: 'Off', octal: '0644', octal12: '0o644', time: '12:30', float: '1_000.5', tilde: '~', null: 'null', empty: '', date: '2024-01-01', inf: '.inf', nan: '.NaN', hex: '0x1F', exp: '1e3', bin: '0b101' } },
+    metadata: {
+      annotations: {
+        on: 'on',
+        yes: 'yes',
+        y: 'y',
+        n: 'N',
+        off: 'Off',
+        octal: '0644',
+        octal12: '0o644',
+        time: '12:30',
+        float: '1_000.5',
+        tilde: '~',
+        null: 'null',
+        empty: '',
+        date: '2024-01-01',
+        inf: '.inf',
+        nan: '.NaN',
+        hex: '0x1F',
+        exp: '1e3',
+        bin: '0b101',
+      },
+    },
     spec: { defaultMode: 420, replicas: 3, enabled: true, ratio: 0.5, nothing: null },
   };
   const text = writeDocument(value);
@@ -37,7 +64,27 @@ t.test('an annotation named << stays a key to a YAML 1.1 reader, not a merge', a
 });
 
 t.test('output means the same to YAML 1.1 and 1.2 readers: random strings', async (t) => {
-  const tricky = fc.constantFrom('on', 'Off', 'YES', 'n', '0777', '0o17', '1:2:3', '-.inf', '+1', '1__0', '0b1', '=', '<<', '2001-12-14t21:59:43.10-05:00', '~', 'Null', '.5', '1.', '0x_1');
+  const tricky = fc.constantFrom(
+    'on',
+    'Off',
+    'YES',
+    'n',
+    '0777',
+    '0o17',
+    '1:2:3',
+    '-.inf',
+    '+1',
+    '1__0',
+    '0b1',
+    '=',
+    '<<',
+    '2001-12-14t21:59:43.10-05:00',
+    '~',
+    'Null',
+    '.5',
+    '1.',
+    '0x_1',
+  );
   const scalar = fc.oneof(fc.string({ maxLength: 12 }), tricky, fc.stringMatching(/^[-+0-9.:_eExob]{1,8}$/));
   const key = fc.oneof(fc.string({ minLength: 1, maxLength: 8 }), tricky);
   fc.assert(

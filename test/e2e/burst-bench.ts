@@ -40,15 +40,24 @@ const POLICY_LABEL = 'podpattern-bench/admission';
 function positive(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > 5000) throw new Error(`PODPATTERN_BURST_REPLICAS=${text}: a whole number from 1 to 5000`);
+  if (!Number.isInteger(value) || value < 1 || value > 5000)
+    throw new Error(`PODPATTERN_BURST_REPLICAS=${text}: a whole number from 1 to 5000`);
   return value;
 }
 
-const load = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 /** The template compiled by `podpattern policy`, bound to POLICY_LABEL's namespaces, applied and in effect. */
 async function installPolicies(kube: Kube, template: TemplateInfo): Promise<void> {
-  const compiled = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', template.name, '-o', 'json'], { encoding: 'utf8' });
+  const compiled = spawnSync(
+    process.execPath,
+    [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', template.name, '-o', 'json'],
+    { encoding: 'utf8' },
+  );
   if (compiled.status !== 0) throw new Error(`podpattern policy ${template.name}: ${compiled.stderr}`);
   const list = JSON.parse(compiled.stdout) as Json;
   for (const item of list.items as Json[]) {
@@ -56,22 +65,36 @@ async function installPolicies(kube: Kube, template: TemplateInfo): Promise<void
   }
   await kube.must(['apply', '-f', '-'], JSON.stringify(list));
   const probe = await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } });
-  await eventually('the policies to inject', async () => {
-    const created = await kube.create(podManifest(kube.unique('probe'), probe, requestAnnotations(template)), ['--dry-run=server']);
-    return created.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
-  }, 120_000);
+  await eventually(
+    'the policies to inject',
+    async () => {
+      const created = await kube.create(podManifest(kube.unique('probe'), probe, requestAnnotations(template)), ['--dry-run=server']);
+      return created.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
+    },
+    120_000,
+  );
 }
 
 /** Two namespaces for a phase, each with the burst Deployment at 0 replicas. */
 async function phaseNamespaces(kube: Kube, path: 'webhook' | 'policies', template: TemplateInfo): Promise<string[]> {
-  const namespaces = path === 'webhook'
-    ? [await kube.namespace('enabled'), await kube.namespace('required')]
-    : [await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } }), await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } })];
+  const namespaces =
+    path === 'webhook'
+      ? [await kube.namespace('enabled'), await kube.namespace('required')]
+      : [
+          await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } }),
+          await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } }),
+        ];
   for (const ns of namespaces) await kube.must(['apply', '-f', '-'], JSON.stringify(burstDeployment(ns, template)));
   return namespaces;
 }
 
-async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'policies', upgrade: boolean, round: number): Promise<PhaseResult> {
+async function runPhase(
+  kube: Kube,
+  template: TemplateInfo,
+  path: 'webhook' | 'policies',
+  upgrade: boolean,
+  round: number,
+): Promise<PhaseResult> {
   const namespaces = await phaseNamespaces(kube, path, template);
   const loadBefore = load();
   const before = await readMetrics(kube);
@@ -81,12 +104,30 @@ async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'p
   // Without --wait: helm applies the change and returns; the rollout is followed below, with its
   // own ceiling, so a rollout that stalls is reported with why, and leaves no release mid-upgrade.
   const { chart, version } = kube.cluster.release;
-  const upgrading = upgrade ? kube.helm(['upgrade', RELEASE, chart, '--version', version, '--plain-http', '--namespace', RELEASE_NAMESPACE, '--set', `podAnnotations.podpattern-burst=rollout-${round}`]) : undefined;
-  const counts: BurstCount[] = await scaleAndCount(kube, namespaces.map((namespace) => ({ namespace, wanted: REPLICAS })), {
-    ceilingMs: 300_000,
-    stallMs: 90_000,
-    onTick: async () => void (upgrade ? await watch.poll() : undefined),
-  }, template);
+  const upgrading = upgrade
+    ? kube.helm([
+        'upgrade',
+        RELEASE,
+        chart,
+        '--version',
+        version,
+        '--plain-http',
+        '--namespace',
+        RELEASE_NAMESPACE,
+        '--set',
+        `podAnnotations.podpattern-burst=rollout-${round}`,
+      ])
+    : undefined;
+  const counts: BurstCount[] = await scaleAndCount(
+    kube,
+    namespaces.map((namespace) => ({ namespace, wanted: REPLICAS })),
+    {
+      ceilingMs: 300_000,
+      stallMs: 90_000,
+      onTick: async () => void (upgrade ? await watch.poll() : undefined),
+    },
+    template,
+  );
   const after = await readMetrics(kube);
   let rollout: string | undefined;
   if (upgrading !== undefined) rollout = await followRollout(kube, upgrading, watch, upgradeStarted);
@@ -95,7 +136,15 @@ async function runPhase(kube: Kube, template: TemplateInfo, path: 'webhook' | 'p
   if (left !== undefined) rollout = `${rollout ?? ''}${rollout === undefined ? '' : '; '}${left}`;
   const name = `${path}${upgrade ? ' + upgrade' : ''}`;
   const modes = path === 'webhook' ? ['enabled', 'required'] : ['policies 1', 'policies 2'];
-  return { name, path, upgrade, counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })), figures: figures(before, after), rollout, load: `${loadBefore} -> ${load()}` };
+  return {
+    name,
+    path,
+    upgrade,
+    counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })),
+    figures: figures(before, after),
+    rollout,
+    load: `${loadBefore} -> ${load()}`,
+  };
 }
 
 /** The rollout's end (or why it did not end within 4 minutes), and its steps. */
@@ -106,7 +155,10 @@ async function followRollout(kube: Kube, upgrading: Promise<RunResult>, watch: R
   await watch.poll();
   const took = `${((Date.now() - started) / 1000).toFixed(0)} s`;
   if (rolled.code === 0) {
-    const endpoints = await kube.webhookEndpoints(2).then(() => '', (error: Error) => `; ${error.message}`);
+    const endpoints = await kube.webhookEndpoints(2).then(
+      () => '',
+      (error: Error) => `; ${error.message}`,
+    );
     return `rollout done in ${took}; ${watch.describe()}${endpoints}`;
   }
   const pods = await kube.kubectl(['get', 'pods', '-n', RELEASE_NAMESPACE, '-o', 'wide']);
@@ -116,12 +168,18 @@ async function followRollout(kube: Kube, upgrading: Promise<RunResult>, watch: R
 
 async function main(): Promise<void> {
   const started = Date.now();
-  process.stdout.write(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, shared; load average ${load()}\n`);
-  const cluster = await startCluster('current', { controllerManagerArgs: [`--kube-api-qps=${CONTROLLER_QPS}`, `--kube-api-burst=${CONTROLLER_BURST}`] });
+  process.stdout.write(
+    `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, shared; load average ${load()}\n`,
+  );
+  const cluster = await startCluster('current', {
+    controllerManagerArgs: [`--kube-api-qps=${CONTROLLER_QPS}`, `--kube-api-burst=${CONTROLLER_BURST}`],
+  });
   // Interrupted: the cluster stops and its files go, as at the end.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cluster.stop().finally(() => process.exit(130)));
   try {
-    process.stdout.write(`Kubernetes ${cluster.serverVersion}; kube-controller-manager --kube-api-qps=${CONTROLLER_QPS} --kube-api-burst=${CONTROLLER_BURST}; ${REPLICAS} pods per namespace; chart ${cluster.release.chart}:${cluster.release.version}\n`);
+    process.stdout.write(
+      `Kubernetes ${cluster.serverVersion}; kube-controller-manager --kube-api-qps=${CONTROLLER_QPS} --kube-api-burst=${CONTROLLER_BURST}; ${REPLICAS} pods per namespace; chart ${cluster.release.chart}:${cluster.release.version}\n`,
+    );
     const kube = new Kube(cluster);
     const installed = await kube.helmInstall('install');
     if (installed.code !== 0) throw new Error(outcome(installed, 'helm install'));
@@ -129,12 +187,19 @@ async function main(): Promise<void> {
     const template = (await loadBuiltinCatalog()).find((t) => t.name === 'https-proxy') as TemplateInfo;
     await installPolicies(kube, template);
     const results: PhaseResult[] = [];
-    const phases: Array<['webhook' | 'policies', boolean]> = [['webhook', false], ['policies', false], ['webhook', true], ['policies', true]];
+    const phases: Array<['webhook' | 'policies', boolean]> = [
+      ['webhook', false],
+      ['policies', false],
+      ['webhook', true],
+      ['policies', true],
+    ];
     for (const [index, [path, upgrade]] of phases.entries()) {
       const result = await runPhase(kube, template, path, upgrade, index);
       results.push(result);
       // Each phase's figures as soon as it is over: an interrupted run keeps what it measured.
-      process.stdout.write(`# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}\n${printCounts([result])}\n\n${printFigures([result])}\n\n`);
+      process.stdout.write(
+        `# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}\n${printCounts([result])}\n\n${printFigures([result])}\n\n`,
+      );
     }
     process.stdout.write(`\n${printCounts(results)}\n\n${printFigures(results)}\n\n${printTargets(results)}\n`);
     process.stdout.write(`\nload average at the end ${load()}; ${((Date.now() - started) / 60_000).toFixed(1)} min in all\n`);

@@ -3,9 +3,25 @@
 // bench/RESULTS.md can take them as they are.
 import type { BurstCount } from './burst.js';
 import type { Kube } from './kube.js';
-import { counter, histogram, histogramDelta, ms, parseMetrics, quantile, shareAtMost, type Histogram, type Labels, type Sample } from '../../bench/apiserver-metrics.js';
+import {
+  counter,
+  histogram,
+  histogramDelta,
+  ms,
+  parseMetrics,
+  quantile,
+  shareAtMost,
+  type Histogram,
+  type Labels,
+  type Sample,
+} from '../../bench/apiserver-metrics.js';
 
-const METRIC_PREFIXES = ['apiserver_admission_', 'apiserver_mutating_admission_policy_', 'apiserver_request_duration_seconds', 'apiserver_request_total'];
+const METRIC_PREFIXES = [
+  'apiserver_admission_',
+  'apiserver_mutating_admission_policy_',
+  'apiserver_request_duration_seconds',
+  'apiserver_request_total',
+];
 
 /** The API server's own /metrics, the series `figures` reads. */
 export async function readMetrics(kube: Kube): Promise<Sample[]> {
@@ -40,13 +56,21 @@ export interface PhaseResult {
 
 const isPodpattern = (l: Labels): boolean => (l.name ?? '').endsWith('.podpattern.dev');
 const admitCreate = (l: Labels): boolean => l.type === 'admit' && l.operation === 'CREATE';
-const podPost = (l: Labels): boolean => l.verb === 'POST' && l.resource === 'pods' && (l.subresource ?? '') === '' && (l.dry_run ?? '') === '';
+const podPost = (l: Labels): boolean =>
+  l.verb === 'POST' && l.resource === 'pods' && (l.subresource ?? '') === '' && (l.dry_run ?? '') === '';
 
-function byLabel(before: readonly Sample[], after: readonly Sample[], name: string, label: string, select: (l: Labels) => boolean): Record<string, number> {
+function byLabel(
+  before: readonly Sample[],
+  after: readonly Sample[],
+  name: string,
+  label: string,
+  select: (l: Labels) => boolean,
+): Record<string, number> {
   const values = new Set(after.filter((s) => s.name === name && select(s.labels)).map((s) => s.labels[label] ?? ''));
   const out: Record<string, number> = {};
   for (const v of values) {
-    const delta = counter(after, name, (l) => select(l) && (l[label] ?? '') === v) - counter(before, name, (l) => select(l) && (l[label] ?? '') === v);
+    const delta =
+      counter(after, name, (l) => select(l) && (l[label] ?? '') === v) - counter(before, name, (l) => select(l) && (l[label] ?? '') === v);
     if (delta !== 0) out[v] = delta;
   }
   return out;
@@ -54,9 +78,11 @@ function byLabel(before: readonly Sample[], after: readonly Sample[], name: stri
 
 /** What the API server observed between two readings of its /metrics. */
 export function figures(before: readonly Sample[], after: readonly Sample[]): Figures {
-  const delta = (name: string, select: (l: Labels) => boolean): Histogram => histogramDelta(histogram(after, name, select), histogram(before, name, select));
+  const delta = (name: string, select: (l: Labels) => boolean): Histogram =>
+    histogramDelta(histogram(after, name, select), histogram(before, name, select));
   const webhookMetric = 'apiserver_admission_webhook_admission_duration_seconds';
-  const plugin = (name: string) => delta('apiserver_admission_controller_admission_duration_seconds', (l) => l.name === name && admitCreate(l));
+  const plugin = (name: string) =>
+    delta('apiserver_admission_controller_admission_duration_seconds', (l) => l.name === name && admitCreate(l));
   return {
     webhook: {
       enabled: delta(webhookMetric, (l) => isPodpattern(l) && admitCreate(l) && (l.name ?? '').includes('-enabled.')),
@@ -64,7 +90,9 @@ export function figures(before: readonly Sample[], after: readonly Sample[]): Fi
       all: delta(webhookMetric, (l) => isPodpattern(l) && admitCreate(l)),
     },
     rejections: byLabel(before, after, 'apiserver_admission_webhook_rejection_count', 'error_type', isPodpattern),
-    failOpen: counter(after, 'apiserver_admission_webhook_fail_open_count', isPodpattern) - counter(before, 'apiserver_admission_webhook_fail_open_count', isPodpattern),
+    failOpen:
+      counter(after, 'apiserver_admission_webhook_fail_open_count', isPodpattern) -
+      counter(before, 'apiserver_admission_webhook_fail_open_count', isPodpattern),
     webhookPlugin: plugin('MutatingAdmissionWebhook'),
     policyPlugin: plugin('MutatingAdmissionPolicy'),
     policyChecks: delta('apiserver_mutating_admission_policy_check_duration_seconds', () => true),
@@ -77,18 +105,31 @@ const pct = (share: number | undefined): string => (share === undefined ? '-' : 
 const p50p99 = (h: Histogram): string => `${ms(quantile(h, 0.5))} / ${ms(quantile(h, 0.99))}`;
 
 export function printCounts(results: readonly PhaseResult[]): string {
-  const rows = results.flatMap((r) => r.counts.map((c) => {
-    const seconds = c.elapsedMs / 1000;
-    return `| ${r.name} | ${c.mode} | ${c.wanted} | ${c.created} | ${c.injected} | ${c.missing.count} | ${c.failedCreate.count} | ${seconds.toFixed(1)} | ${(c.created / Math.max(seconds, 0.001)).toFixed(0)} |${c.incomplete === undefined ? '' : ` ${c.incomplete}`}${c.failedCreate.messages.length > 0 ? ` FailedCreate: ${c.failedCreate.messages.join(' | ')}` : ''}`;
-  }));
-  return ['| phase | namespace | wanted | created | injected | missing injection | FailedCreate | s to create | pods/s |', '|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = results.flatMap((r) =>
+    r.counts.map((c) => {
+      const seconds = c.elapsedMs / 1000;
+      return `| ${r.name} | ${c.mode} | ${c.wanted} | ${c.created} | ${c.injected} | ${c.missing.count} | ${c.failedCreate.count} | ${seconds.toFixed(1)} | ${(c.created / Math.max(seconds, 0.001)).toFixed(0)} |${c.incomplete === undefined ? '' : ` ${c.incomplete}`}${c.failedCreate.messages.length > 0 ? ` FailedCreate: ${c.failedCreate.messages.join(' | ')}` : ''}`;
+    }),
+  );
+  return [
+    '| phase | namespace | wanted | created | injected | missing injection | FailedCreate | s to create | pods/s |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 export function printFigures(results: readonly PhaseResult[]): string {
   const rows = results.map(({ name, figures: f }) => {
     const calls = f.webhook.all.count;
-    const rejections = Object.entries(f.rejections).map(([k, v]) => `${v} ${k}`).join(', ') || '0';
-    return `| ${name} | ${calls} | ${p50p99(f.webhook.all)} | ${pct(shareAtMost(f.webhook.all, 0.005))} | ${pct(shareAtMost(f.webhook.all, 0.025))} | ${rejections}; fail open ${f.failOpen} | ${p50p99(f.webhookPlugin)} (${f.webhookPlugin.count}) | ${p50p99(f.policyPlugin)} (${f.policyPlugin.count}) | ${p50p99(f.policyChecks)} (${f.policyChecks.count}) | ${p50p99(f.podCreates)} (${f.podCreates.count}; ${Object.entries(f.podCreateCodes).map(([k, v]) => `${v}x${k}`).join(' ')}) |`;
+    const rejections =
+      Object.entries(f.rejections)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ') || '0';
+    return `| ${name} | ${calls} | ${p50p99(f.webhook.all)} | ${pct(shareAtMost(f.webhook.all, 0.005))} | ${pct(shareAtMost(f.webhook.all, 0.025))} | ${rejections}; fail open ${f.failOpen} | ${p50p99(f.webhookPlugin)} (${f.webhookPlugin.count}) | ${p50p99(f.policyPlugin)} (${f.policyPlugin.count}) | ${p50p99(f.policyChecks)} (${f.policyChecks.count}) | ${p50p99(f.podCreates)} (${f.podCreates.count}; ${Object.entries(
+      f.podCreateCodes,
+    )
+      .map(([k, v]) => `${v}x${k}`)
+      .join(' ')}) |`;
   });
   return [
     'API server histograms over each phase, p50 / p99 in ms (estimated within buckets, as histogram_quantile does; the admission histograms have bounds at 5, 25 and 100 ms), observations in brackets:',
@@ -113,11 +154,21 @@ export function printTargets(results: readonly PhaseResult[]): string {
     const w = webhook.figures;
     const p = policies.figures;
     const label = upgrade ? ' (with the upgrade)' : '';
-    lines.push(`| podpattern's webhook call / the MutatingAdmissionPolicy plugin${label} | ${ratio(quantile(w.webhook.all, 0.5), quantile(p.policyPlugin, 0.5))} | ${ratio(quantile(w.webhook.all, 0.99), quantile(p.policyPlugin, 0.99))} |`);
-    lines.push(`| pod POST request${label} | ${ratio(quantile(w.podCreates, 0.5), quantile(p.podCreates, 0.5))} | ${ratio(quantile(w.podCreates, 0.99), quantile(p.podCreates, 0.99))} |`);
+    lines.push(
+      `| podpattern's webhook call / the MutatingAdmissionPolicy plugin${label} | ${ratio(quantile(w.webhook.all, 0.5), quantile(p.policyPlugin, 0.5))} | ${ratio(quantile(w.webhook.all, 0.99), quantile(p.policyPlugin, 0.99))} |`,
+    );
+    lines.push(
+      `| pod POST request${label} | ${ratio(quantile(w.podCreates, 0.5), quantile(p.podCreates, 0.5))} | ${ratio(quantile(w.podCreates, 0.99), quantile(p.podCreates, 0.99))} |`,
+    );
   }
   lines.push('', 'targets:');
-  for (const r of results.filter((x) => x.path === 'webhook')) lines.push(...targets(r, results.find((x) => x.path === 'policies' && x.upgrade === r.upgrade)));
+  for (const r of results.filter((x) => x.path === 'webhook'))
+    lines.push(
+      ...targets(
+        r,
+        results.find((x) => x.path === 'policies' && x.upgrade === r.upgrade),
+      ),
+    );
   return lines.join('\n');
 }
 
@@ -129,7 +180,8 @@ function targets(r: PhaseResult, policies: PhaseResult | undefined): string[] {
   const share = shareAtMost(r.figures.webhook.all, 0.025);
   const p99 = quantile(r.figures.webhook.all, 0.99);
   const reference = policies === undefined ? undefined : quantile(policies.figures.policyPlugin, 0.99);
-  const none = required !== undefined && required.missing.count === 0 && required.failedCreate.count === 0 && required.created === required.wanted;
+  const none =
+    required !== undefined && required.missing.count === 0 && required.failedCreate.count === 0 && required.created === required.wanted;
   return [
     `- ${r.name}: required namespace ${required?.missing.count ?? '-'} missing injection, ${required?.failedCreate.count ?? '-'} FailedCreate (target 0 and 0): ${verdict(none)}`,
     `- ${r.name}: podpattern's p99 <= 25 ms (${pct(share)} of calls at or under 25 ms; 99 % needed): ${verdict(share !== undefined && share >= 0.99)}`,

@@ -85,7 +85,12 @@ export interface BurstWait {
  * Scales each namespace's burst Deployment to its `wanted` (all at once), waits until their
  * ReplicaSets hold that many pods, or the ceiling, or a stall, and counts what was created.
  */
-export async function scaleAndCount(kube: Kube, targets: ReadonlyArray<{ namespace: string; wanted: number }>, wait: BurstWait, template: TemplateInfo): Promise<BurstCount[]> {
+export async function scaleAndCount(
+  kube: Kube,
+  targets: ReadonlyArray<{ namespace: string; wanted: number }>,
+  wait: BurstWait,
+  template: TemplateInfo,
+): Promise<BurstCount[]> {
   const started = Date.now();
   const progress = newProgress(targets, started);
   await Promise.all(targets.map((t) => scaleTo(kube, [t.namespace], t.wanted)));
@@ -133,7 +138,8 @@ export async function clearBurst(kube: Kube, namespaces: readonly string[], ceil
     const left = await replicaCounts(kube).catch(() => undefined);
     const total = namespaces.reduce((sum, ns) => sum + (left?.get(ns) ?? 0), 0);
     if (left !== undefined && total === 0) return undefined;
-    if (Date.now() >= deadline) return `${left === undefined ? 'unknown' : total} pods of the burst left after ${Math.round(ceilingMs / 1000)} s`;
+    if (Date.now() >= deadline)
+      return `${left === undefined ? 'unknown' : total} pods of the burst left after ${Math.round(ceilingMs / 1000)} s`;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
@@ -143,7 +149,7 @@ export function newProgress(targets: ReadonlyArray<{ namespace: string; wanted: 
 }
 
 async function failedCreates(kube: Kube, namespace: string): Promise<BurstCount['failedCreate']> {
-  const events = ((await kube.json(['get', 'events', '-n', namespace, '--field-selector', 'reason=FailedCreate'])).items as Json[]);
+  const events = (await kube.json(['get', 'events', '-n', namespace, '--field-selector', 'reason=FailedCreate'])).items as Json[];
   const count = events.reduce((sum, e) => sum + Math.max(1, e.count ?? 0, e.series?.count ?? 0), 0);
   return { count, messages: [...new Set(events.map((e) => String(e.message)))].slice(0, 3) };
 }
@@ -163,7 +169,10 @@ export async function countBurst(kube: Kube, p: Progress, template: TemplateInfo
     elapsedMs: (p.doneAt ?? p.lastChange) - started,
   };
   if (pods.length < p.wanted) {
-    const stalled = p.doneAt === undefined && Date.now() - p.lastChange >= 1000 ? `no new pod for ${Math.round((Date.now() - p.lastChange) / 1000)} s` : 'the ceiling was reached';
+    const stalled =
+      p.doneAt === undefined && Date.now() - p.lastChange >= 1000
+        ? `no new pod for ${Math.round((Date.now() - p.lastChange) / 1000)} s`
+        : 'the ceiling was reached';
     const why = failedCreate.messages[0] ?? (await replicaFailure(kube, p.namespace)) ?? 'the ReplicaSet reports no failure';
     count.incomplete = `${pods.length} of ${p.wanted} created (${stalled}): ${why}`;
   }

@@ -57,40 +57,49 @@ function fail(message: string): never {
 async function up(legName: string): Promise<void> {
   const running = readState();
   if (running !== undefined && alive(running.pid)) {
-    fail(`a cluster already runs (${running.leg}, ${running.kubernetes}): export KUBECONFIG=${running.kubeconfig}, or stop it with npm run cluster -- down`);
+    fail(
+      `a cluster already runs (${running.leg}, ${running.kubernetes}): export KUBECONFIG=${running.kubeconfig}, or stop it with npm run cluster -- down`,
+    );
   }
   const l = leg(legName);
   // The harness's own TypeScript; podpattern itself comes from the image the harness builds.
   if (spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' }).status !== 0) fail('npm run build failed (see above)');
   const built = spawnSync('bash', [join(REPO_ROOT, 'test', 'e2e', 'cluster', 'build.sh'), `1.${l.minor}`, 'etcd'], { stdio: 'inherit' });
   if (built.status !== 0) fail('the control plane could not be built (see above)');
-  if (spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'go-tools.mjs')], { stdio: 'inherit' }).status !== 0) fail('helm, cosign or crane could not be built (see above)');
+  if (spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'go-tools.mjs')], { stdio: 'inherit' }).status !== 0)
+    fail('helm, cosign or crane could not be built (see above)');
   const missing = cannotRun(l);
   if (missing !== undefined) fail(missing);
   mkdirSync(CACHE_DIR, { recursive: true });
   rmSync(STATE, { force: true });
   const log = openSync(LOG, 'w');
-  const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '__run', legName], { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '__run', legName], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
   child.unref();
   // The first run builds the image (minutes); later ones reuse it.
   for (let waited = 0; waited < 1_800_000; waited += 500) {
     const state = readState();
     if (state !== undefined) {
-      process.stdout.write([
-        `Kubernetes ${state.kubernetes} (${state.leg} leg) is up, API server ${state.apiserver}.`,
-        '',
-        `  eval "$(npm run -s cluster -- env)"   # KUBECONFIG, the leg's kubectl on PATH, PODPATTERN_IMAGE`,
-        `  export KUBECONFIG=${state.kubeconfig}   # or just this`,
-        `  ${join(l.binDir, 'kubectl')} get nodes   # the leg's own kubectl`,
-        `  npm run helm -- install podpattern ${state.chart} --version ${state.version} --plain-http -n podpattern --create-namespace --wait`,
-        '',
-        `The chart's image: ${state.image} (built as npm run image builds it; the node pulls it from the same registry).`,
-        `Logs of every component: ${state.dir}. Stop it with: npm run cluster -- down`,
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `Kubernetes ${state.kubernetes} (${state.leg} leg) is up, API server ${state.apiserver}.`,
+          '',
+          `  eval "$(npm run -s cluster -- env)"   # KUBECONFIG, the leg's kubectl on PATH, PODPATTERN_IMAGE`,
+          `  export KUBECONFIG=${state.kubeconfig}   # or just this`,
+          `  ${join(l.binDir, 'kubectl')} get nodes   # the leg's own kubectl`,
+          `  npm run helm -- install podpattern ${state.chart} --version ${state.version} --plain-http -n podpattern --create-namespace --wait`,
+          '',
+          `The chart's image: ${state.image} (built as npm run image builds it; the node pulls it from the same registry).`,
+          `Logs of every component: ${state.dir}. Stop it with: npm run cluster -- down`,
+          '',
+        ].join('\n'),
+      );
       return;
     }
-    if (child.exitCode !== null || !alive(child.pid as number)) fail(`the cluster did not start; its log (${LOG}):\n${readFileSync(LOG, 'utf8').slice(-4000)}`);
+    if (child.exitCode !== null || !alive(child.pid as number))
+      fail(`the cluster did not start; its log (${LOG}):\n${readFileSync(LOG, 'utf8').slice(-4000)}`);
     await sleep(500);
   }
   fail(`the cluster was not up after 30 minutes; see ${LOG}`);
@@ -100,7 +109,17 @@ async function up(legName: string): Promise<void> {
 async function serve(legName: string): Promise<void> {
   const cluster = await startCluster(legName);
   process.env.PODPATTERN_E2E_KEEP = '0';
-  const state: State = { pid: process.pid, leg: cluster.leg.name, kubernetes: cluster.serverVersion, dir: cluster.dir, kubeconfig: cluster.kubeconfig, apiserver: cluster.apiserverUrl, chart: cluster.release.chart, version: cluster.release.version, image: cluster.release.image };
+  const state: State = {
+    pid: process.pid,
+    leg: cluster.leg.name,
+    kubernetes: cluster.serverVersion,
+    dir: cluster.dir,
+    kubeconfig: cluster.kubeconfig,
+    apiserver: cluster.apiserverUrl,
+    chart: cluster.release.chart,
+    version: cluster.release.version,
+    image: cluster.release.image,
+  };
   writeFileSync(STATE, JSON.stringify(state, null, 2));
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -131,14 +150,16 @@ function status(): void {
     return;
   }
   const children = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(state.pid)], { encoding: 'utf8' }).stdout.trim();
-  process.stdout.write([
-    `${state.leg} leg, Kubernetes ${state.kubernetes}, API server ${state.apiserver} (harness pid ${state.pid})`,
-    `export KUBECONFIG=${state.kubeconfig}`,
-    'processes:',
-    ...children.split('\n').map((line) => `  ${line.trim()}`),
-    `logs: ${state.dir}`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `${state.leg} leg, Kubernetes ${state.kubernetes}, API server ${state.apiserver} (harness pid ${state.pid})`,
+      `export KUBECONFIG=${state.kubeconfig}`,
+      'processes:',
+      ...children.split('\n').map((line) => `  ${line.trim()}`),
+      `logs: ${state.dir}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** Shell lines that point a shell at the running cluster: for `eval "$(npm run -s cluster -- env)"`. */
@@ -146,12 +167,14 @@ function env(): void {
   const state = readState();
   if (state === undefined || !alive(state.pid)) fail('no cluster runs (start one with npm run cluster)');
   const quote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
-  process.stdout.write([
-    `export KUBECONFIG=${quote(state.kubeconfig)}`,
-    `export PATH=${quote(leg(state.leg).binDir)}:"$PATH"`,
-    `export PODPATTERN_IMAGE=${quote(state.image)}`,
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `export KUBECONFIG=${quote(state.kubeconfig)}`,
+      `export PATH=${quote(leg(state.leg).binDir)}:"$PATH"`,
+      `export PODPATTERN_IMAGE=${quote(state.image)}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 const [command = 'up', argument] = process.argv.slice(2);

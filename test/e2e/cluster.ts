@@ -41,7 +41,12 @@ export function legs(): Leg[] {
     .filter((name) => name.startsWith('kubernetes-'))
     .map((name) => {
       const kubernetes = requiredVersion(join(MODULES_DIR, name, 'go.mod'), 'k8s.io/kubernetes');
-      return { kubernetes, minor: Number(kubernetes.split('.')[1]), binDir: join(CACHE_DIR, `kubernetes-${kubernetes}`), etcd: join(CACHE_DIR, `etcd-${etcdVersion}`, 'etcd') };
+      return {
+        kubernetes,
+        minor: Number(kubernetes.split('.')[1]),
+        binDir: join(CACHE_DIR, `kubernetes-${kubernetes}`),
+        etcd: join(CACHE_DIR, `etcd-${etcdVersion}`, 'etcd'),
+      };
     })
     .sort((a, b) => b.minor - a.minor);
   return found.map((leg, index) => ({ ...leg, name: index === 0 ? 'current' : index === found.length - 1 ? 'oldest' : `v1.${leg.minor}` }));
@@ -49,13 +54,21 @@ export function legs(): Leg[] {
 
 export function leg(name: string): Leg {
   const found = legs().find((l) => l.name === name || l.kubernetes === name || `1.${l.minor}` === name);
-  if (found === undefined) throw new Error(`no e2e leg '${name}'; the legs are ${legs().map((l) => `${l.name} (${l.kubernetes})`).join(', ')}`);
+  if (found === undefined)
+    throw new Error(
+      `no e2e leg '${name}'; the legs are ${legs()
+        .map((l) => `${l.name} (${l.kubernetes})`)
+        .join(', ')}`,
+    );
   return found;
 }
 
 /** Why a leg cannot start, or undefined: the one line that says what to do. */
 export function binariesMissing(l: Leg): string | undefined {
-  for (const binary of [l.etcd, ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => join(l.binDir, b))]) {
+  for (const binary of [
+    l.etcd,
+    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'].map((b) => join(l.binDir, b)),
+  ]) {
     if (!existsSync(binary)) return `${binary} is not built: run bash test/e2e/cluster/build.sh (npm run test:e2e does)`;
   }
   return undefined;
@@ -127,18 +140,23 @@ export async function startEtcd(l: Leg, dir: string): Promise<Etcd> {
   const peer = `http://127.0.0.1:${peerPort}`;
   const dataDir = join(dir, 'etcd-data');
   mkdirSync(dataDir, { recursive: true });
-  const process = startProcess('etcd', l.etcd, [
-    '--name=e2e',
-    `--data-dir=${dataDir}`,
-    `--listen-client-urls=${url}`,
-    `--advertise-client-urls=${url}`,
-    `--listen-peer-urls=${peer}`,
-    `--initial-advertise-peer-urls=${peer}`,
-    `--initial-cluster=e2e=${peer}`,
-    '--log-level=warn',
-    // A throwaway store: no fsync per write keeps a loaded CI machine from stalling the API server.
-    '--unsafe-no-fsync',
-  ], { logFile: join(dir, 'etcd.log') });
+  const process = startProcess(
+    'etcd',
+    l.etcd,
+    [
+      '--name=e2e',
+      `--data-dir=${dataDir}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=e2e=${peer}`,
+      '--log-level=warn',
+      // A throwaway store: no fsync per write keeps a loaded CI machine from stalling the API server.
+      '--unsafe-no-fsync',
+    ],
+    { logFile: join(dir, 'etcd.log') },
+  );
   await waitFor('etcd', () => httpOk(`${url}/health`), process, 60_000);
   return { process, url };
 }
@@ -155,42 +173,56 @@ export interface Apiserver {
  * bridge address. --enable-aggregator-routing makes it call a webhook Service at its endpoints
  * (a pod IP) instead of the Service's ClusterIP, for which this cluster has no kube-proxy.
  */
-export async function startApiserver(l: Leg, dir: string, pki: Pki, { etcdUrl, host, fixedPort }: { etcdUrl: string; host: string; fixedPort?: number }): Promise<Apiserver> {
+export async function startApiserver(
+  l: Leg,
+  dir: string,
+  pki: Pki,
+  { etcdUrl, host, fixedPort }: { etcdUrl: string; host: string; fixedPort?: number },
+): Promise<Apiserver> {
   const port: number = fixedPort ?? ((await freePorts(1, host))[0] as number);
   const url = `https://${host}:${port}`;
-  const process = startProcess('kube-apiserver', join(l.binDir, 'kube-apiserver'), [
-    `--etcd-servers=${etcdUrl}`,
-    `--bind-address=${host}`,
-    `--advertise-address=${host}`,
-    `--secure-port=${port}`,
-    `--cert-dir=${join(dir, 'apiserver-certs')}`,
-    `--tls-cert-file=${pki.apiserver.cert}`,
-    `--tls-private-key-file=${pki.apiserver.key}`,
-    `--client-ca-file=${pki.ca.cert}`,
-    `--service-account-key-file=${pki.serviceAccount.publicKey}`,
-    `--service-account-signing-key-file=${pki.serviceAccount.privateKey}`,
-    '--service-account-issuer=https://kubernetes.default.svc',
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    '--authorization-mode=RBAC',
-    '--enable-aggregator-routing=true',
-    '--allow-privileged=true',
-    '--profiling=false',
-    '--v=1',
-  ], { logFile: join(dir, 'kube-apiserver.log') });
+  const process = startProcess(
+    'kube-apiserver',
+    join(l.binDir, 'kube-apiserver'),
+    [
+      `--etcd-servers=${etcdUrl}`,
+      `--bind-address=${host}`,
+      `--advertise-address=${host}`,
+      `--secure-port=${port}`,
+      `--cert-dir=${join(dir, 'apiserver-certs')}`,
+      `--tls-cert-file=${pki.apiserver.cert}`,
+      `--tls-private-key-file=${pki.apiserver.key}`,
+      `--client-ca-file=${pki.ca.cert}`,
+      `--service-account-key-file=${pki.serviceAccount.publicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccount.privateKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--authorization-mode=RBAC',
+      '--enable-aggregator-routing=true',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--v=1',
+    ],
+    { logFile: join(dir, 'kube-apiserver.log') },
+  );
   await waitFor('kube-apiserver /readyz', () => readyz(url, pki), process, 120_000);
   return { process, url, port };
 }
 
 function readyz(url: string, pki: Pki): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = httpsRequest(`${url}/readyz`, {
-      ca: readFileSync(pki.ca.cert),
-      cert: readFileSync(pki.admin.cert),
-      key: readFileSync(pki.admin.key),
-    }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = httpsRequest(
+      `${url}/readyz`,
+      {
+        ca: readFileSync(pki.ca.cert),
+        cert: readFileSync(pki.admin.cert),
+        key: readFileSync(pki.admin.key),
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on('error', () => resolve(false));
     req.setTimeout(2000, () => req.destroy());
     req.end();
@@ -203,21 +235,28 @@ function readyz(url: string, pki: Pki): Promise<boolean> {
  * as in a kubeadm cluster.
  */
 export function startControllerManager(l: Leg, dir: string, pki: Pki, kubeconfig: string, extraArgs: readonly string[] = []): Managed {
-  return startProcess('kube-controller-manager', join(l.binDir, 'kube-controller-manager'), [
-    ...componentFlags(kubeconfig),
-    '--use-service-account-credentials=true',
-    `--service-account-private-key-file=${pki.serviceAccount.privateKey}`,
-    `--root-ca-file=${pki.ca.cert}`,
-    `--cluster-signing-cert-file=${pki.ca.cert}`,
-    `--cluster-signing-key-file=${pki.ca.key}`,
-    // Pods of a deleted namespace or workload go quickly, so teardown between tests is fast.
-    '--concurrent-gc-syncs=20',
-    ...extraArgs,
-  ], { logFile: join(dir, 'kube-controller-manager.log') });
+  return startProcess(
+    'kube-controller-manager',
+    join(l.binDir, 'kube-controller-manager'),
+    [
+      ...componentFlags(kubeconfig),
+      '--use-service-account-credentials=true',
+      `--service-account-private-key-file=${pki.serviceAccount.privateKey}`,
+      `--root-ca-file=${pki.ca.cert}`,
+      `--cluster-signing-cert-file=${pki.ca.cert}`,
+      `--cluster-signing-key-file=${pki.ca.key}`,
+      // Pods of a deleted namespace or workload go quickly, so teardown between tests is fast.
+      '--concurrent-gc-syncs=20',
+      ...extraArgs,
+    ],
+    { logFile: join(dir, 'kube-controller-manager.log') },
+  );
 }
 
 export function startScheduler(l: Leg, dir: string, kubeconfig: string): Managed {
-  return startProcess('kube-scheduler', join(l.binDir, 'kube-scheduler'), componentFlags(kubeconfig), { logFile: join(dir, 'kube-scheduler.log') });
+  return startProcess('kube-scheduler', join(l.binDir, 'kube-scheduler'), componentFlags(kubeconfig), {
+    logFile: join(dir, 'kube-scheduler.log'),
+  });
 }
 
 /** What the controller manager and the scheduler share: their identity, no serving port, one instance. */
@@ -253,7 +292,11 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; never throws on a non-zero exit. */
-export function run(command: string, args: readonly string[], options: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: childEnv(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

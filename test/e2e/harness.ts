@@ -28,7 +28,16 @@ import { startNodeAgent, type NodeAgent } from './node-agent.js';
 import { makePki, type Pki } from './pki.js';
 import { onCleanup, stopProcess, trackTempDir, untrackTempDir, type Managed } from './processes.js';
 import { registryMissing, startRegistry } from './registry.js';
-import { makeSigner, nextPatch, packageVersion, publishRelease, type BuiltImage, type Release, type Signer, type Tools } from './release.js';
+import {
+  makeSigner,
+  nextPatch,
+  packageVersion,
+  publishRelease,
+  type BuiltImage,
+  type Release,
+  type Signer,
+  type Tools,
+} from './release.js';
 import { goTool } from '../../scripts/go-tools.mjs';
 import { buildImage } from '../../scripts/image.mjs';
 import { missingPrerequisites } from '../../scripts/image-tools.mjs';
@@ -69,7 +78,12 @@ export interface Cluster {
 
 /** Why the e2e suite cannot run here, or undefined; what is missing and what installs it. */
 export function cannotRun(l: Leg): string | undefined {
-  const problems = [networkUnavailable(), binariesMissing(l), registryMissing(), ...missingPrerequisites().map((p) => `the image build: ${p}`)].filter((p) => p !== undefined);
+  const problems = [
+    networkUnavailable(),
+    binariesMissing(l),
+    registryMissing(),
+    ...missingPrerequisites().map((p) => `the image build: ${p}`),
+  ].filter((p) => p !== undefined);
   return problems.length === 0 ? undefined : problems.join('\n');
 }
 
@@ -132,7 +146,12 @@ export async function startCluster(legName: string, options: ClusterOptions = {}
     started.push(startScheduler(l, dir, schedulerKubeconfig));
     // The service-account controller gives every namespace its `default` account; pods need it
     // (ServiceAccount admission), so the cluster is usable once `default` has one.
-    await waitFor('kube-controller-manager (the default ServiceAccount)', async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0, started[2], 120_000);
+    await waitFor(
+      'kube-controller-manager (the default ServiceAccount)',
+      async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0,
+      started[2],
+      120_000,
+    );
     node = await startNodeAgent({ kubeconfig, network, apiserverPort: apiserver.port, dir, kubernetesVersion: l.kubernetes, images });
     const version = JSON.parse((await kubectl(['version', '-o', 'json'])).stdout) as { serverVersion?: { gitVersion?: string } };
     return {
@@ -154,7 +173,11 @@ export async function startCluster(legName: string, options: ClusterOptions = {}
         return publishRelease({ tools, registry: registry.host, signer, image: await build(labels), version: releaseVersion, dir, log });
       },
       kubectl,
-      helm: (args) => run(tools.helm, ['--kubeconfig', kubeconfig, ...args], { cwd: REPO_ROOT, env: { KUBECONFIG: kubeconfig, HELM_CONFIG_HOME: join(dir, 'helm-config'), HELM_CACHE_HOME: join(dir, 'helm-cache') } }),
+      helm: (args) =>
+        run(tools.helm, ['--kubeconfig', kubeconfig, ...args], {
+          cwd: REPO_ROOT,
+          env: { KUBECONFIG: kubeconfig, HELM_CONFIG_HOME: join(dir, 'helm-config'), HELM_CACHE_HOME: join(dir, 'helm-cache') },
+        }),
       restartApiserver: async () => {
         const index = started.indexOf(apiserver.process);
         await stopProcess(apiserver.process);

@@ -49,7 +49,8 @@ export function imageStore(crane: string, registry: string, dir: string): ImageS
   const pulls = new Map<string, Promise<Image>>();
   const craneRun = async (args: string[]): Promise<string> => {
     const result = await run(crane, args, { timeoutMs: 600_000 });
-    if (result.code !== 0) throw new PullError(`crane ${args[0]} ${args.at(-1)}: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.code}`}`);
+    if (result.code !== 0)
+      throw new PullError(`crane ${args[0]} ${args.at(-1)}: ${result.stderr.trim().split('\n').at(-1) ?? `exit ${result.code}`}`);
     return result.stdout;
   };
   return {
@@ -92,7 +93,9 @@ export function imageStore(crane: string, registry: string, dir: string): ImageS
   function exportInto(id: string, into: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const exporter = spawn(crane, ['export', id, '-'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      const tar = spawn('tar', ['-x', '-C', into, '--numeric-owner', '--same-owner', '--same-permissions'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const tar = spawn('tar', ['-x', '-C', into, '--numeric-owner', '--same-owner', '--same-permissions'], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       exporter.stdout.pipe(tar.stdin);
       let errors = '';
       exporter.stderr.on('data', (chunk) => (errors += String(chunk)));
@@ -100,7 +103,12 @@ export function imageStore(crane: string, registry: string, dir: string): ImageS
       const codes = [exporter, tar].map((child) => new Promise<number | null>((done) => child.once('close', done)));
       void Promise.all(codes).then(([exported, untarred]) => {
         if (exported === 0 && untarred === 0) resolve();
-        else reject(new PullError(`unpacking ${id} failed (crane export ${exported}, tar ${untarred}): ${errors.trim().split('\n').slice(-3).join(' ')}`));
+        else
+          reject(
+            new PullError(
+              `unpacking ${id} failed (crane export ${exported}, tar ${untarred}): ${errors.trim().split('\n').slice(-3).join(' ')}`,
+            ),
+          );
       });
     });
   }
@@ -137,5 +145,9 @@ function primaryGroup(rootfs: string, user: string, uid: number): number {
 
 function readLines(rootfs: string, file: string): string[][] {
   const path = join(rootfs, 'etc', file);
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((line) => line.split(':')) : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .map((line) => line.split(':'))
+    : [];
 }

@@ -32,13 +32,20 @@ export class Kube {
   }
 
   /** A namespace with its `default` ServiceAccount (pods are refused until the controller made it). */
-  async namespace(injection?: 'enabled' | 'required', extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Promise<string> {
+  async namespace(
+    injection?: 'enabled' | 'required',
+    extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+  ): Promise<string> {
     const name = this.unique(injection ?? 'plain');
     const manifest = namespaceManifest(name, injection);
     Object.assign(manifest.metadata.labels, extra.labels ?? {});
     if (extra.annotations !== undefined) manifest.metadata.annotations = extra.annotations;
     await this.must(['create', '-f', '-'], JSON.stringify(manifest));
-    await eventually(`the default ServiceAccount of ${name}`, async () => ((await this.kubectl(['get', 'serviceaccount', 'default', '-n', name])).code === 0 ? true : undefined), 60_000);
+    await eventually(
+      `the default ServiceAccount of ${name}`,
+      async () => ((await this.kubectl(['get', 'serviceaccount', 'default', '-n', name])).code === 0 ? true : undefined),
+      60_000,
+    );
     return name;
   }
 
@@ -58,7 +65,9 @@ export class Kube {
 
   /** podpattern's running pods (the node agent runs them), with their pod IPs. */
   async webhookPods(): Promise<Json[]> {
-    return (await this.pods(RELEASE_NAMESPACE, 'app.kubernetes.io/name=podpattern')).filter((p) => p.metadata.deletionTimestamp === undefined);
+    return (await this.pods(RELEASE_NAMESPACE, 'app.kubernetes.io/name=podpattern')).filter(
+      (p) => p.metadata.deletionTimestamp === undefined,
+    );
   }
 
   /** The sum of a counter over podpattern's pods, read from each pod's /metrics at its pod IP. */
@@ -93,11 +102,25 @@ export class Kube {
    * (`oci://…/charts/podpattern --version …`), waiting until podpattern's pods are ready; the
    * release installed last (else the cluster's) unless another is given.
    */
-  async helmInstall(verb: 'install' | 'upgrade', values: string[] = [], release: Release = this.installed ?? this.cluster.release): Promise<RunResult> {
+  async helmInstall(
+    verb: 'install' | 'upgrade',
+    values: string[] = [],
+    release: Release = this.installed ?? this.cluster.release,
+  ): Promise<RunResult> {
     const result = await this.helm([
-      verb, RELEASE, release.chart, '--version', release.version, '--plain-http', '--namespace', RELEASE_NAMESPACE,
+      verb,
+      RELEASE,
+      release.chart,
+      '--version',
+      release.version,
+      '--plain-http',
+      '--namespace',
+      RELEASE_NAMESPACE,
       ...(verb === 'install' ? ['--create-namespace'] : []),
-      '--wait', '--timeout', '5m', ...values.flatMap((v) => ['--set', v]),
+      '--wait',
+      '--timeout',
+      '5m',
+      ...values.flatMap((v) => ['--set', v]),
     ]);
     if (result.code === 0) this.installed = release;
     return result;
@@ -109,14 +132,21 @@ export class Kube {
    * object (what earlier releases use).
    */
   async webhookEndpoints(count: number): Promise<string[]> {
-    return eventually(`${count} ready endpoints of the podpattern Service`, async () => {
-      const slices = (await this.json(['get', 'endpointslices', '-n', RELEASE_NAMESPACE, '-l', `kubernetes.io/service-name=${RELEASE}`])).items as Json[];
-      const ready = slices.flatMap((s) => (s.endpoints ?? []).filter((e: Json) => e.conditions?.ready !== false).flatMap((e: Json) => e.addresses as string[]));
-      const endpoints = await this.kubectl(['get', 'endpoints', RELEASE, '-n', RELEASE_NAMESPACE, '-o', 'json']);
-      const subsets = endpoints.code === 0 ? ((JSON.parse(endpoints.stdout) as Json).subsets ?? []) as Json[] : [];
-      const addresses = subsets.flatMap((s) => (s.addresses ?? []).map((a: Json) => a.ip as string));
-      return ready.length === count && addresses.length === count ? ready.sort() : undefined;
-    }, 120_000);
+    return eventually(
+      `${count} ready endpoints of the podpattern Service`,
+      async () => {
+        const slices = (await this.json(['get', 'endpointslices', '-n', RELEASE_NAMESPACE, '-l', `kubernetes.io/service-name=${RELEASE}`]))
+          .items as Json[];
+        const ready = slices.flatMap((s) =>
+          (s.endpoints ?? []).filter((e: Json) => e.conditions?.ready !== false).flatMap((e: Json) => e.addresses as string[]),
+        );
+        const endpoints = await this.kubectl(['get', 'endpoints', RELEASE, '-n', RELEASE_NAMESPACE, '-o', 'json']);
+        const subsets = endpoints.code === 0 ? (((JSON.parse(endpoints.stdout) as Json).subsets ?? []) as Json[]) : [];
+        const addresses = subsets.flatMap((s) => (s.addresses ?? []).map((a: Json) => a.ip as string));
+        return ready.length === count && addresses.length === count ? ready.sort() : undefined;
+      },
+      120_000,
+    );
   }
 }
 
@@ -131,7 +161,10 @@ export async function eventually<T>(what: string, attempt: () => Promise<T | und
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `; last error: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `; last error: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }

@@ -37,8 +37,14 @@ function ip(args: readonly string[]): string {
 
 /** Whether this process can make network namespaces; the reason when it cannot. */
 export function networkUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the e2e suite runs pods in network namespaces of its own and needs root (run it as root, as CI does)';
-  for (const tool of [['ip', '-V'], ['iptables', '--version'], ['bwrap', '--version'], ['setpriv', '--version']] as const) {
+  if (process.getuid?.() !== 0)
+    return 'the e2e suite runs pods in network namespaces of its own and needs root (run it as root, as CI does)';
+  for (const tool of [
+    ['ip', '-V'],
+    ['iptables', '--version'],
+    ['bwrap', '--version'],
+    ['setpriv', '--version'],
+  ] as const) {
     try {
       execFileSync(tool[0], [tool[1]], { stdio: 'ignore' });
     } catch {
@@ -108,7 +114,24 @@ export function startNodeNetwork(): NodeNetwork {
       run([...exec, 'ip', 'addr', 'add', `${podIp}/24`, 'dev', 'eth0']);
       run([...exec, 'ip', 'link', 'set', 'eth0', 'up']);
       run([...exec, 'ip', 'route', 'add', 'default', 'via', nodeIp]);
-      run([...exec, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-d', `${KUBERNETES_SERVICE_IP}/32`, '-p', 'tcp', '--dport', '443', '-j', 'DNAT', '--to-destination', `${nodeIp}:${apiserverPort}`]);
+      run([
+        ...exec,
+        'iptables',
+        '-t',
+        'nat',
+        '-A',
+        'OUTPUT',
+        '-d',
+        `${KUBERNETES_SERVICE_IP}/32`,
+        '-p',
+        'tcp',
+        '--dport',
+        '443',
+        '-j',
+        'DNAT',
+        '--to-destination',
+        `${nodeIp}:${apiserverPort}`,
+      ]);
     } catch (error) {
       pod.remove();
       throw error;

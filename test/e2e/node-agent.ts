@@ -17,8 +17,6 @@
 // cannot pull their images; when deleted they are removed at once, as a kubelet does for a pod
 // with no running containers.
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import { join, dirname } from 'node:path';
 import {
   CoordinationV1Api,
@@ -32,11 +30,12 @@ import {
   type V1Probe,
 } from '@kubernetes/client-node';
 import { isPodpatternImage, PullError, type Image, type ImageStore } from './images.js';
-import { KUBERNETES_SERVICE_IP, type NodeNetwork, type PodNetwork } from './network.js';
-import { startProcess, stopProcess, type Managed } from './processes.js';
+import { KUBERNETES_SERVICE_IP, type NodeNetwork } from './network.js';
+import { startProcess, stopProcess } from './processes.js';
 import { containerSandbox, envArgs, sandboxArgs } from '../podrunner/sandbox.js';
 import { fieldValue, materializeVolumes } from './node-volumes.js';
 import { runnerPodSet } from './node-podrunner.js';
+import { now, podStatusOf, probeLoop, type OnProbe, type RunningContainer, type RunningPod } from './node-pod-state.js';
 import type { Termination } from '../podrunner/index.js';
 
 export const NODE_NAME = 'e2e-node';
@@ -67,31 +66,6 @@ export interface NodeAgent {
   stop(): Promise<void>;
 }
 
-interface RunningContainer {
-  spec: V1Container;
-  image: Image;
-  process: Managed | undefined;
-  ready: boolean;
-  started: boolean;
-  restarts: number;
-  startedAt: string;
-  /** Set once a container of a pod that runs to completion has exited for good. */
-  exitCode?: number;
-  timers: NodeJS.Timeout[];
-}
-
-interface RunningPod {
-  pod: V1Pod;
-  key: string;
-  network: PodNetwork;
-  dir: string;
-  containers: Map<string, RunningContainer>;
-  terminating: boolean;
-  startedAt: string;
-}
-
-const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const kube = new KubeConfig();
   kube.loadFromFile(options.kubeconfig);
@@ -112,11 +86,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const running = pods.get(key);
     if (running !== undefined && running.pod.metadata?.uid !== pod.metadata?.uid) return; // an old pod of the same name is still finishing
     if (pod.metadata?.deletionTimestamp !== undefined) {
-      const pull = pulling.get(key);
-      if (pull !== undefined) {
-        pull.deleted = true;
-        pull.wake?.();
-      }
+      markDeleted(pulling.get(key));
       if (running !== undefined) void terminate(running, pod);
       else if (!finishing.has(key)) void forceDelete(core, pod);
       return;
@@ -126,7 +96,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     void start(pod).catch((error: Error) => process.stderr.write(`[node-agent] ${key}: ${error.stack ?? error.message}\n`));
   };
   // A pod the pod runner runs is the runner set's; every other pod is the agent's own.
-  const onPod = (pod: V1Pod): void => void (runnerPods.reconcile(pod, stopped || pod.spec?.nodeName !== NODE_NAME || runnable(pod)) || reconcile(pod));
+  const onPod = (pod: V1Pod): void =>
+    void (runnerPods.reconcile(pod, stopped || pod.spec?.nodeName !== NODE_NAME || runnable(pod)) || reconcile(pod));
   informer.on('add', onPod);
   informer.on('update', onPod);
   informer.on('error', () => {
@@ -139,7 +110,6 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     return all.length > 0 && all.every((c) => isPodpatternImage(c.image ?? ''));
   }
 
-
   async function start(pod: V1Pod): Promise<void> {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const images = await pullImages(pod, key);
@@ -151,7 +121,16 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const volumes = await materializeVolumes(core, pod, join(dir, 'volumes'));
     const env = await serviceLinks(core, pod);
     for (const spec of pod.spec?.containers ?? []) {
-      const container: RunningContainer = { spec, image: images.get(spec.name) as Image, process: undefined, ready: false, started: false, restarts: 0, startedAt: now(), timers: [] };
+      const container: RunningContainer = {
+        spec,
+        image: images.get(spec.name) as Image,
+        process: undefined,
+        ready: false,
+        started: false,
+        restarts: 0,
+        startedAt: now(),
+        timers: [],
+      };
       running.containers.set(spec.name, container);
       launch(running, container, volumes, env);
       watchProbes(running, container);
@@ -176,7 +155,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
           return images;
         } catch (error) {
           if (!(error instanceof PullError)) throw error;
-          const waiting = attempt === 0 ? ['ErrImagePull', error.message] : ['ImagePullBackOff', `Back-off pulling image: ${error.message}`];
+          const waiting =
+            attempt === 0 ? ['ErrImagePull', error.message] : ['ImagePullBackOff', `Back-off pulling image: ${error.message}`];
           await writeWaiting(pod, waiting[0] as string, waiting[1] as string).catch(() => undefined);
           await new Promise<void>((resolve) => {
             state.wake = resolve;
@@ -194,14 +174,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   /** The status of a pod whose containers wait for their images. */
   async function writeWaiting(pod: V1Pod, reason: string, message: string): Promise<void> {
     if (stopped) return;
-    const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now() });
+    const condition = (type: string, status: boolean): Record<string, string> => ({
+      type,
+      status: status ? 'True' : 'False',
+      lastTransitionTime: now(),
+    });
     const status = {
       phase: 'Pending',
       hostIP: options.network.nodeIp,
       hostIPs: [{ ip: options.network.nodeIp }],
       startTime: now(),
-      conditions: [condition('Initialized', true), condition('ContainersReady', false), condition('Ready', false), condition('PodScheduled', true)],
-      containerStatuses: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason, message } } })),
+      conditions: [
+        condition('Initialized', true),
+        condition('ContainersReady', false),
+        condition('Ready', false),
+        condition('PodScheduled', true),
+      ],
+      containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: { waiting: { reason, message } },
+      })),
     };
     await core.patchNamespacedPodStatus(
       { name: pod.metadata?.name as string, namespace: pod.metadata?.namespace as string, body: { status } },
@@ -209,13 +206,21 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     );
   }
 
-  function launch(running: RunningPod, container: RunningContainer, volumes: Map<string, string>, serviceEnv: Record<string, string>): void {
+  function launch(
+    running: RunningPod,
+    container: RunningContainer,
+    volumes: Map<string, string>,
+    serviceEnv: Record<string, string>,
+  ): void {
     const { pod, dir } = running;
     const spec = container.spec;
     const command = containerCommand(running, spec, container.image, volumes, serviceEnv);
     const logFile = join(dir, `${spec.name}.log`);
     mkdirSync(dirname(logFile), { recursive: true });
-    container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), { logFile, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    container.process = startProcess(`${running.key}/${spec.name}`, command[0] as string, command.slice(1), {
+      logFile,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     container.startedAt = now();
     container.started = true;
     const started = container.process;
@@ -235,9 +240,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       writeFileSync(logFile, `\n[node-agent] container exited (${String(code)}); restarting\n`, { flag: 'a' });
       container.restarts += 1;
       await writeStatus(running).catch(() => undefined);
-      const timer = setTimeout(() => {
-        if (!running.terminating && !stopped) launch(running, container, volumes, serviceEnv);
-      }, Math.min(10_000, 1000 * 2 ** Math.min(container.restarts, 4)));
+      const timer = setTimeout(
+        () => {
+          if (!running.terminating && !stopped) launch(running, container, volumes, serviceEnv);
+        },
+        Math.min(10_000, 1000 * 2 ** Math.min(container.restarts, 4)),
+      );
       container.timers.push(timer);
     });
   }
@@ -245,26 +253,12 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   function watchProbes(running: RunningPod, container: RunningContainer): void {
     const { readinessProbe, livenessProbe } = container.spec;
     if (readinessProbe === undefined) container.ready = true;
-    const loop = (probe: V1Probe, onResult: (ok: boolean, streak: { ok: number; failed: number }) => void): void => {
-      const streak = { ok: 0, failed: 0 };
-      const tick = async (): Promise<void> => {
-        if (running.terminating || stopped) return;
-        const ok = container.process !== undefined && (await sendProbe(probe, container.spec, running.network.ip));
-        if (ok) {
-          streak.ok += 1;
-          streak.failed = 0;
-        } else {
-          streak.failed += 1;
-          streak.ok = 0;
-        }
-        onResult(ok, streak);
-        container.timers.push(setTimeout(() => void tick(), (probe.periodSeconds ?? 10) * 1000));
-      };
-      container.timers.push(setTimeout(() => void tick(), (probe.initialDelaySeconds ?? 0) * 1000 + 200));
-    };
+    const loop = (probe: V1Probe, onResult: OnProbe): void => probeLoop({ probe, running, container, stopped: () => stopped, onResult });
     if (readinessProbe !== undefined) {
       loop(readinessProbe, (ok, streak) => {
-        const ready = ok ? streak.ok >= (readinessProbe.successThreshold ?? 1) || container.ready : streak.failed < (readinessProbe.failureThreshold ?? 3) && container.ready;
+        const ready = ok
+          ? streak.ok >= (readinessProbe.successThreshold ?? 1) || container.ready
+          : streak.failed < (readinessProbe.failureThreshold ?? 3) && container.ready;
         if (ready !== container.ready) {
           container.ready = ready;
           void writeStatus(running).catch(() => undefined);
@@ -284,31 +278,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
   async function writeStatus(running: RunningPod): Promise<void> {
     if (stopped) return;
-    const containers = [...running.containers.values()];
-    const ready = containers.every((c) => c.ready) && !running.terminating;
-    const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False', lastTransitionTime: now() });
-    const finished = containers.every((c) => c.exitCode !== undefined);
-    const status = {
-      phase: finished ? (containers.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed') : 'Running',
-      hostIP: options.network.nodeIp,
-      hostIPs: [{ ip: options.network.nodeIp }],
-      podIP: running.network.ip,
-      podIPs: [{ ip: running.network.ip }],
-      startTime: running.startedAt,
-      conditions: [condition('Initialized', true), condition('ContainersReady', ready), condition('Ready', ready), condition('PodScheduled', true)],
-      containerStatuses: containers.map((c) => ({
-        name: c.spec.name,
-        image: c.spec.image,
-        imageID: c.image.id,
-        containerID: c.process === undefined ? undefined : `e2e://${c.process.pid}`,
-        ready: c.ready,
-        started: c.started,
-        restartCount: c.restarts,
-        state: c.exitCode !== undefined
-          ? { terminated: { exitCode: c.exitCode, reason: c.exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: now() } }
-          : c.process === undefined ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: { startedAt: c.startedAt } },
-      })),
-    };
+    const status = podStatusOf(running, options.network.nodeIp);
     await core.patchNamespacedPodStatus(
       { name: running.pod.metadata?.name as string, namespace: running.pod.metadata?.namespace as string, body: { status } },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
@@ -323,12 +293,15 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     const graceMs = (pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
     const deadline = Date.now() + graceMs;
     await writeStatus(running).catch(() => undefined);
-    await Promise.all([...running.containers.values()].map(async (container) => {
-      for (const timer of container.timers) clearTimeout(timer);
-      const sleepSeconds = container.spec.lifecycle?.preStop?.sleep?.seconds;
-      if (sleepSeconds !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.min(sleepSeconds * 1000, Math.max(0, deadline - Date.now()))));
-      if (container.process !== undefined) await stopProcess(container.process, Math.max(0, deadline - Date.now()));
-    }));
+    await Promise.all(
+      [...running.containers.values()].map(async (container) => {
+        for (const timer of container.timers) clearTimeout(timer);
+        const sleepSeconds = container.spec.lifecycle?.preStop?.sleep?.seconds;
+        if (sleepSeconds !== undefined)
+          await new Promise((resolve) => setTimeout(resolve, Math.min(sleepSeconds * 1000, Math.max(0, deadline - Date.now()))));
+        if (container.process !== undefined) await stopProcess(container.process, Math.max(0, deadline - Date.now()));
+      }),
+    );
     running.network.remove();
     pods.delete(running.key);
     await forceDelete(core, pod);
@@ -367,12 +340,14 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
 
 /** Removes a pod for good, as the kubelet does once its containers are gone. */
 async function forceDelete(core: CoreV1Api, pod: V1Pod): Promise<void> {
-  await core.deleteNamespacedPod({
-    name: pod.metadata?.name as string,
-    namespace: pod.metadata?.namespace as string,
-    gracePeriodSeconds: 0,
-    body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid as string } },
-  }).catch(() => undefined);
+  await core
+    .deleteNamespacedPod({
+      name: pod.metadata?.name as string,
+      namespace: pod.metadata?.namespace as string,
+      gracePeriodSeconds: 0,
+      body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid as string } },
+    })
+    .catch(() => undefined);
 }
 
 /**
@@ -381,14 +356,21 @@ async function forceDelete(core: CoreV1Api, pod: V1Pod): Promise<void> {
  * ready. Returns the heartbeat's timer.
  */
 /** The sandboxed command that runs `spec` of `running` the way the kubelet would. */
-function containerCommand(running: RunningPod, spec: V1Container, image: Image, volumes: Map<string, string>, serviceEnv: Record<string, string>): string[] {
+function containerCommand(
+  running: RunningPod,
+  spec: V1Container,
+  image: Image,
+  volumes: Map<string, string>,
+  serviceEnv: Record<string, string>,
+): string[] {
   const { pod, network } = running;
   const podSecurity = pod.spec?.securityContext;
   const security = { ...podSecurity, ...spec.securityContext };
   const sandbox = containerSandbox(spec, volumes);
   const argv = [...(spec.command ?? image.entrypoint), ...(spec.args ?? (spec.command ? [] : image.cmd))];
   const uid = security.runAsUser ?? image.uid;
-  if (security.runAsNonRoot === true && uid === 0) throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
+  if (security.runAsNonRoot === true && uid === 0)
+    throw new Error(`${running.key}: runAsNonRoot with uid 0 (the kubelet refuses to start it)`);
   return [
     ...network.exec,
     ...sandboxArgs({
@@ -423,7 +405,14 @@ async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, op
       },
     },
   });
-  const ready = { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'the e2e node agent runs pods', lastHeartbeatTime: now(), lastTransitionTime: now() };
+  const ready = {
+    type: 'Ready',
+    status: 'True',
+    reason: 'KubeletReady',
+    message: 'the e2e node agent runs pods',
+    lastHeartbeatTime: now(),
+    lastTransitionTime: now(),
+  };
   await core.patchNodeStatus(
     {
       name: NODE_NAME,
@@ -432,10 +421,21 @@ async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, op
           capacity,
           allocatable: capacity,
           conditions: [ready],
-          addresses: [{ type: 'InternalIP', address: options.network.nodeIp }, { type: 'Hostname', address: NODE_NAME }],
+          addresses: [
+            { type: 'InternalIP', address: options.network.nodeIp },
+            { type: 'Hostname', address: NODE_NAME },
+          ],
           nodeInfo: {
-            kubeletVersion: options.kubernetesVersion, kubeProxyVersion: options.kubernetesVersion, operatingSystem: 'linux', architecture: 'amd64',
-            containerRuntimeVersion: 'e2e://bubblewrap', kernelVersion: '', osImage: 'podpattern e2e', machineID: '', systemUUID: '', bootID: '',
+            kubeletVersion: options.kubernetesVersion,
+            kubeProxyVersion: options.kubernetesVersion,
+            operatingSystem: 'linux',
+            architecture: 'amd64',
+            containerRuntimeVersion: 'e2e://bubblewrap',
+            kernelVersion: '',
+            osImage: 'podpattern e2e',
+            machineID: '',
+            systemUUID: '',
+            bootID: '',
           },
         },
       },
@@ -443,10 +443,11 @@ async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, op
     setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
   );
   // A MicroTime has six fractional digits; a patch body goes out as written.
-  const renew = (): Promise<unknown> => coordination.patchNamespacedLease(
-    { name: NODE_NAME, namespace: 'kube-node-lease', body: { spec: { renewTime: new Date().toISOString().replace(/Z$/, '000Z') } } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  const renew = (): Promise<unknown> =>
+    coordination.patchNamespacedLease(
+      { name: NODE_NAME, namespace: 'kube-node-lease', body: { spec: { renewTime: new Date().toISOString().replace(/Z$/, '000Z') } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   await coordination.createNamespacedLease({
     namespace: 'kube-node-lease',
     body: { metadata: { name: NODE_NAME }, spec: { holderIdentity: NODE_NAME, leaseDurationSeconds: 40 } },
@@ -465,7 +466,8 @@ async function registerNode(core: CoreV1Api, coordination: CoordinationV1Api, op
 function containerEnv(pod: V1Pod, container: V1Container, podIp: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
-    if (variable.value !== undefined) env[variable.name] = variable.value.replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
+    if (variable.value !== undefined)
+      env[variable.name] = variable.value.replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
     else if (variable.valueFrom?.fieldRef !== undefined) env[variable.name] = fieldValue(pod, variable.valueFrom.fieldRef.fieldPath, podIp);
     else if (variable.valueFrom?.resourceFieldRef !== undefined) env[variable.name] = '0';
     else throw new Error(`env ${variable.name}: the e2e node agent resolves values and fieldRefs only`);
@@ -504,42 +506,9 @@ async function serviceLinks(core: CoreV1Api, pod: V1Pod): Promise<Record<string,
   return env;
 }
 
-/** A probe as the kubelet sends it: to the pod IP, with its timeout; httpGet 200-399 passes. */
-async function sendProbe(probe: V1Probe, container: V1Container, podIp: string): Promise<boolean> {
-  const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-  const port = (value: number | string | undefined): number => {
-    if (typeof value === 'number') return value;
-    const named = container.ports?.find((p) => p.name === value);
-    if (named === undefined) throw new Error(`probe port ${String(value)} names no port of container ${container.name}`);
-    return named.containerPort;
-  };
-  if (probe.httpGet !== undefined) {
-    const { path, httpHeaders, port: target } = probe.httpGet;
-    const host = probe.httpGet.host ?? podIp;
-    return new Promise((resolve) => {
-      const headers: Record<string, string> = { 'user-agent': 'kube-probe/e2e', accept: '*/*' };
-      for (const header of httpHeaders ?? []) headers[header.name.toLowerCase()] = header.value;
-      const req = httpRequest({ host, port: port(target), path: path ?? '/', method: 'GET', headers, timeout: timeoutMs }, (res) => {
-        res.resume();
-        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-  }
-  if (probe.tcpSocket !== undefined) {
-    const target = port(probe.tcpSocket.port);
-    return new Promise((resolve) => {
-      const socket = connect({ host: probe.tcpSocket?.host ?? podIp, port: target, timeout: timeoutMs });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('timeout', () => socket.destroy());
-      socket.once('error', () => resolve(false));
-      socket.once('close', () => resolve(false));
-    });
-  }
-  throw new Error(`container ${container.name}: only httpGet and tcpSocket probes are supported by the e2e node agent`);
+/** Tells a pull in progress that its pod was deleted meanwhile. */
+function markDeleted(pull: { deleted: boolean; wake?: () => void } | undefined): void {
+  if (pull === undefined) return;
+  pull.deleted = true;
+  pull.wake?.();
 }

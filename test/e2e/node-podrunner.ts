@@ -44,7 +44,12 @@ export interface RunnerPodSet {
   stop(): Promise<void>;
 }
 
-interface Entry { uid: string | undefined; pod: Promise<RunnerPod>; started?: RunnerPod; finishing: boolean }
+interface Entry {
+  uid: string | undefined;
+  pod: Promise<RunnerPod>;
+  started?: RunnerPod;
+  finishing: boolean;
+}
 
 export function runnerPodSet(core: CoreV1Api, hostIp: string, forceDelete: (pod: V1Pod) => Promise<void>): RunnerPodSet {
   const entries = new Map<string, Entry>();
@@ -53,11 +58,13 @@ export function runnerPodSet(core: CoreV1Api, hostIp: string, forceDelete: (pod:
   const remove = (key: string, entry: Entry, pod: V1Pod): void => {
     entry.finishing = true;
     const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
-    void entry.pod.then((runner) => runner.terminate(grace)).then(async (ended) => {
-      endings.set(key, ended);
-      entries.delete(key);
-      await forceDelete(pod);
-    });
+    void entry.pod
+      .then((runner) => runner.terminate(grace))
+      .then(async (ended) => {
+        endings.set(key, ended);
+        entries.delete(key);
+        await forceDelete(pod);
+      });
   };
   return {
     reconcile: (pod, notOurs) => {
@@ -92,7 +99,10 @@ export async function startRunnerPod(core: CoreV1Api, pod: V1Pod, hostIp: string
   const name = pod.metadata?.name as string;
   const startedAt = now();
   const writeStatus = async (status: Record<string, unknown>): Promise<void> => {
-    await core.patchNamespacedPodStatus({ name, namespace, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+    await core.patchNamespacedPodStatus(
+      { name, namespace, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
   };
   let running: RunningPod;
   try {
@@ -101,7 +111,10 @@ export async function startRunnerPod(core: CoreV1Api, pod: V1Pod, hostIp: string
     // What the kubelet reports for a pod it cannot create: the reason in each container's waiting state.
     const message = (error as Error).message;
     report(`${namespace}/${name}: ${message}`);
-    await writeStatus({ phase: 'Pending', containerStatuses: (pod.spec?.containers ?? []).map((c) => waiting(c, 'CreateContainerError', message)) }).catch(() => undefined);
+    await writeStatus({
+      phase: 'Pending',
+      containerStatuses: (pod.spec?.containers ?? []).map((c) => waiting(c, 'CreateContainerError', message)),
+    }).catch(() => undefined);
     return { logs: () => '', terminate: () => Promise.resolve([]) };
   }
 
@@ -111,16 +124,24 @@ export async function startRunnerPod(core: CoreV1Api, pod: V1Pod, hostIp: string
   const since = new Map<string, string>();
   const statusNow = (): Record<string, unknown> => {
     const states = running.states();
-    const ready = !terminating && failure === undefined && states.some((s) => s.kind === 'app') && states.every((s) => s.kind === 'init' || s.ready);
+    const ready =
+      !terminating && failure === undefined && states.some((s) => s.kind === 'app') && states.every((s) => s.kind === 'init' || s.ready);
     const condition = (type: string, status: boolean): Record<string, string> => ({ type, status: status ? 'True' : 'False' });
-    const initialized = (pod.spec?.initContainers ?? []).every((c) => states.some((s) => s.name === c.name && (s.kind !== 'init' || s.started)) || states.some((s) => s.kind === 'app'));
+    const initialized = (pod.spec?.initContainers ?? []).every(
+      (c) => states.some((s) => s.name === c.name && (s.kind !== 'init' || s.started)) || states.some((s) => s.kind === 'app'),
+    );
     return {
       phase: 'Running',
       podIP: running.ip,
       podIPs: [{ ip: running.ip }],
       hostIP: hostIp,
       startTime: startedAt,
-      conditions: [condition('PodScheduled', true), condition('Initialized', initialized), condition('ContainersReady', ready), condition('Ready', ready)],
+      conditions: [
+        condition('PodScheduled', true),
+        condition('Initialized', initialized),
+        condition('ContainersReady', ready),
+        condition('Ready', ready),
+      ],
       initContainerStatuses: (pod.spec?.initContainers ?? []).map((c) => containerStatus(c, states, since)),
       containerStatuses: (pod.spec?.containers ?? []).map((c) => containerStatus(c, states, since)),
     };
@@ -132,7 +153,13 @@ export async function startRunnerPod(core: CoreV1Api, pod: V1Pod, hostIp: string
     written = text;
     await writeStatus(status);
   };
-  const timer = setInterval(() => void sync().catch(() => { written = ''; }), STATUS_PERIOD_MS);
+  const timer = setInterval(
+    () =>
+      void sync().catch(() => {
+        written = '';
+      }),
+    STATUS_PERIOD_MS,
+  );
   running.waitReady(READY_REPORT_MS).catch((error: Error) => {
     if (terminating) return;
     failure = error.message.split('\n')[0];
@@ -151,8 +178,28 @@ export async function startRunnerPod(core: CoreV1Api, pod: V1Pod, hostIp: string
       const terminated = (c: V1Container): Record<string, unknown> => {
         const end = byName.get(c.name);
         const exitCode = end?.exitCode ?? 137;
-        const message = end?.signal === undefined ? 'not running when the pod was deleted' : end.killed ? `${end.signal}, then SIGKILL at the end of the ${graceSeconds} s grace period` : `${end.signal}: exited after ${end.exitMs} ms`;
-        return { name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt: since.get(c.name) ?? startedAt, finishedAt } } };
+        const message =
+          end?.signal === undefined
+            ? 'not running when the pod was deleted'
+            : end.killed
+              ? `${end.signal}, then SIGKILL at the end of the ${graceSeconds} s grace period`
+              : `${end.signal}: exited after ${end.exitMs} ms`;
+        return {
+          name: c.name,
+          image: c.image ?? '',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: {
+            terminated: {
+              exitCode,
+              reason: exitCode === 0 ? 'Completed' : 'Error',
+              message,
+              startedAt: since.get(c.name) ?? startedAt,
+              finishedAt,
+            },
+          },
+        };
       };
       await writeStatus({
         initContainerStatuses: (pod.spec?.initContainers ?? []).map(terminated),
@@ -175,7 +222,9 @@ function containerStatus(c: V1Container, states: ContainerState[], since: Map<st
   return {
     ...base,
     started: state.started,
-    state: running ? { running: { startedAt: since.get(c.name) } } : { waiting: { reason: state.restarts > 0 ? 'CrashLoopBackOff' : 'ContainerCreating', message: state.lastProbeFailure } },
+    state: running
+      ? { running: { startedAt: since.get(c.name) } }
+      : { waiting: { reason: state.restarts > 0 ? 'CrashLoopBackOff' : 'ContainerCreating', message: state.lastProbeFailure } },
   };
 }
 
@@ -196,7 +245,10 @@ async function volumeObjects(core: CoreV1Api, pod: V1Pod): Promise<{ secrets: Ob
   // A missing object is left out: the runner then refuses the pod naming it, as the kubelet waits.
   for (const name of secretNames) {
     const secret = await core.readNamespacedSecret({ name, namespace }).catch(() => undefined);
-    if (secret !== undefined) secrets[name] = Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+    if (secret !== undefined)
+      secrets[name] = Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]),
+      );
   }
   for (const name of configMapNames) {
     const configMap = await core.readNamespacedConfigMap({ name, namespace }).catch(() => undefined);

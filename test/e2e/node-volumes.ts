@@ -48,7 +48,9 @@ async function volumeFiles(core: CoreV1Api, pod: V1Pod, namespace: string, volum
   } else if (volume.projected !== undefined) {
     for (const source of volume.projected.sources ?? []) await putProjection(files, from, source, volume.projected.defaultMode);
   } else if (volume.emptyDir === undefined) {
-    throw new Error(`volume ${volume.name}: the e2e node agent provides Secret, ConfigMap, emptyDir, downwardAPI and projected volumes only`);
+    throw new Error(
+      `volume ${volume.name}: the e2e node agent provides Secret, ConfigMap, emptyDir, downwardAPI and projected volumes only`,
+    );
   }
   return files;
 }
@@ -95,7 +97,9 @@ function putFile(files: Files, path: string, content: Buffer | string, mode: num
 /** Every key of `data`, or only the listed items, each at its path. */
 function putData(files: Files, data: Record<string, Buffer>, items: DataItems, defaultMode: number | undefined): void {
   if (items === undefined) for (const [key, value] of Object.entries(data)) putFile(files, key, value, defaultMode);
-  else for (const item of items) if (data[item.key] !== undefined) putFile(files, item.path, data[item.key] as Buffer, item.mode ?? defaultMode);
+  else
+    for (const item of items)
+      if (data[item.key] !== undefined) putFile(files, item.path, data[item.key] as Buffer, item.mode ?? defaultMode);
 }
 
 function putFields(files: Files, pod: V1Pod, items: FieldItems, defaultMode: number | undefined): void {
@@ -124,7 +128,10 @@ export function fieldValue(pod: V1Pod, path: string, podIp: string): string {
   const whole = /^metadata\.(annotations|labels)$/.exec(path);
   if (whole !== null) {
     const map = pod.metadata?.[whole[1] as 'labels' | 'annotations'] ?? {};
-    return Object.keys(map).sort().map((k) => `${k}=${JSON.stringify(map[k])}`).join('\n');
+    return Object.keys(map)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(map[k])}`)
+      .join('\n');
   }
   const field = Object.hasOwn(POD_FIELDS, path) ? POD_FIELDS[path] : undefined;
   if (field === undefined) throw new Error(`fieldRef ${path} is not supported by the e2e node agent`);

@@ -31,11 +31,24 @@ function openssl(args: readonly string[]): void {
 function makeCa(dir: string): CertPair {
   const pair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   openssl([
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
-    '-subj', '/CN=podpattern-e2e-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', pair.key, '-out', pair.cert,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=podpattern-e2e-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout',
+    pair.key,
+    '-out',
+    pair.cert,
   ]);
   return pair;
 }
@@ -60,9 +73,22 @@ function makeLeaf(dir: string, ca: CertPair, options: LeafOptions): CertPair {
   writeFileSync(ext, `${lines.join('\n')}\n`);
   openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', options.subject, '-keyout', pair.key, '-out', csr]);
   openssl([
-    'x509', '-req', '-sha256', '-days', '2', '-in', csr,
-    '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-    '-extfile', ext, '-out', pair.cert,
+    'x509',
+    '-req',
+    '-sha256',
+    '-days',
+    '2',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-extfile',
+    ext,
+    '-out',
+    pair.cert,
   ]);
   return pair;
 }
@@ -73,13 +99,25 @@ export function makePki(dir: string, apiserverIps: readonly string[]): Pki {
     name: 'apiserver',
     subject: '/CN=kube-apiserver',
     usage: 'serverAuth',
-    sans: [...apiserverIps.map((ip) => `IP:${ip}`), 'IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'],
+    sans: [
+      ...apiserverIps.map((ip) => `IP:${ip}`),
+      'IP:127.0.0.1',
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
+    ],
   });
   // O=system:masters makes this identity cluster-admin under RBAC without any binding.
   const admin = makeLeaf(dir, ca, { name: 'admin', subject: '/O=system:masters/CN=podpattern-e2e-admin', usage: 'clientAuth' });
   // The user names Kubernetes' bootstrap RBAC binds to the system:kube-controller-manager and
   // system:kube-scheduler roles.
-  const controllerManager = makeLeaf(dir, ca, { name: 'kube-controller-manager', subject: '/CN=system:kube-controller-manager', usage: 'clientAuth' });
+  const controllerManager = makeLeaf(dir, ca, {
+    name: 'kube-controller-manager',
+    subject: '/CN=system:kube-controller-manager',
+    usage: 'clientAuth',
+  });
   const scheduler = makeLeaf(dir, ca, { name: 'kube-scheduler', subject: '/CN=system:kube-scheduler', usage: 'clientAuth' });
   const serviceAccount = { privateKey: join(dir, 'sa.key'), publicKey: join(dir, 'sa.pub') };
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccount.privateKey]);

@@ -11,7 +11,19 @@ export interface TemplateInfo {
   name: string;
   spec: {
     pattern: 'sidecar' | 'ambassador' | 'adapter';
-    parameters: Record<string, { type: string; description?: string; default?: unknown; required?: boolean; enum?: unknown[]; minimum?: number; maximum?: number; pattern?: string }>;
+    parameters: Record<
+      string,
+      {
+        type: string;
+        description?: string;
+        default?: unknown;
+        required?: boolean;
+        enum?: unknown[];
+        minimum?: number;
+        maximum?: number;
+        pattern?: string;
+      }
+    >;
     containers: Array<{ name: string }>;
     initContainers: Array<{ name: string }>;
     volumes: Array<{ name: string }>;
@@ -54,12 +66,15 @@ function exampleValue(template: string, name: string, spec: TemplateInfo['spec']
   if (spec.enum !== undefined && spec.enum.length > 0) return String(spec.enum[0]);
   if (spec.type === 'integer' || spec.type === 'number') return String(spec.minimum ?? 1);
   if (spec.type === 'boolean') return 'true';
-  const fits = (value: string | undefined): value is string => value !== undefined && (spec.pattern === undefined || new RegExp(spec.pattern).test(value));
+  const fits = (value: string | undefined): value is string =>
+    value !== undefined && (spec.pattern === undefined || new RegExp(spec.pattern).test(value));
   const documented = /\be\.g\.\s+(\S+?)[.,;)]?(?:\s|$)/.exec(spec.description ?? '')?.[1];
   if (fits(documented)) return documented;
   const listed = STRING_EXAMPLES[name];
   if (fits(listed)) return listed;
-  throw new Error(`no valid example value for required parameter ${template}/${name}: give its description an "e.g." or add one to STRING_EXAMPLES in test/e2e/pods.ts`);
+  throw new Error(
+    `no valid example value for required parameter ${template}/${name}: give its description an "e.g." or add one to STRING_EXAMPLES in test/e2e/pods.ts`,
+  );
 }
 
 export function namespaceManifest(name: string, injection?: 'enabled' | 'required'): Json {
@@ -105,7 +120,9 @@ export function missingFromPod(pod: Json, template: TemplateInfo): string[] {
   return [
     ...missingObjects(pod, template),
     ...missingFiles(pod, template, annotations),
-    ...Object.keys(template.spec.podAnnotations ?? {}).filter((key) => annotations[key] === undefined).map((key) => `pod annotation ${key}`),
+    ...Object.keys(template.spec.podAnnotations ?? {})
+      .filter((key) => annotations[key] === undefined)
+      .map((key) => `pod annotation ${key}`),
     ...missingAppWiring(pod, template),
     ...missingStatus(template, annotations['podpattern.dev/status']),
   ];
@@ -119,7 +136,9 @@ function missingObjects(pod: Json, { spec }: TemplateInfo): string[] {
   const volumes = names(pod.spec?.volumes);
   // A template's containers run as regular containers or, where podpattern makes them native
   // sidecars, as init containers with restartPolicy Always.
-  const nativeSidecars = (pod.spec?.initContainers ?? []).filter((c: Json) => c.restartPolicy === 'Always').map((c: Json) => c.name as string);
+  const nativeSidecars = (pod.spec?.initContainers ?? [])
+    .filter((c: Json) => c.restartPolicy === 'Always')
+    .map((c: Json) => c.name as string);
   for (const c of names(spec.containers)) if (!containers.includes(c) && !nativeSidecars.includes(c)) problems.push(`container ${c}`);
   for (const c of names(spec.initContainers)) if (!initContainers.includes(c)) problems.push(`init container ${c}`);
   for (const v of names(spec.volumes)) if (!volumes.includes(v)) problems.push(`volume ${v}`);
@@ -158,5 +177,9 @@ function missingStatus(template: TemplateInfo, status: string | undefined): stri
 /** True when the stored pod shows no sign of podpattern: only the app container, no status. */
 export function isUntouched(pod: Json): boolean {
   const annotations: Record<string, string> = pod.metadata?.annotations ?? {};
-  return names(pod.spec?.containers).join(',') === 'app' && (pod.spec?.initContainers ?? []).length === 0 && annotations['podpattern.dev/status'] === undefined;
+  return (
+    names(pod.spec?.containers).join(',') === 'app' &&
+    (pod.spec?.initContainers ?? []).length === 0 &&
+    annotations['podpattern.dev/status'] === undefined
+  );
 }

@@ -18,7 +18,9 @@ export interface Registry {
 
 /** Why no registry can be started here, with what installs it; undefined when it can. */
 export function registryMissing(): string | undefined {
-  return existsSync(REGISTRY_BINARY) ? undefined : `${REGISTRY_BINARY} is missing (the e2e release rehearsal pushes the image and the chart to a registry on loopback): apt-get install docker-registry`;
+  return existsSync(REGISTRY_BINARY)
+    ? undefined
+    : `${REGISTRY_BINARY} is missing (the e2e release rehearsal pushes the image and the chart to a registry on loopback): apt-get install docker-registry`;
 }
 
 export async function startRegistry(dir: string): Promise<Registry> {
@@ -30,21 +32,24 @@ export async function startRegistry(dir: string): Promise<Registry> {
   const config = join(root, 'config.yml');
   // The configuration format: https://distribution.github.io/distribution/about/configuration/
   // No auth and no TLS: it listens on loopback only, for this run's processes.
-  writeFileSync(config, [
-    'version: 0.1',
-    'log:',
-    '  level: info',
-    '  accesslog:',
-    '    disabled: false',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(root, 'storage')}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: info',
+      '  accesslog:',
+      '    disabled: false',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(root, 'storage')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
   const process = startProcess('docker-registry', REGISTRY_BINARY, ['serve', config], { logFile: join(dir, 'registry.log') });
   const host = `127.0.0.1:${port}`;
   await waitFor('docker-registry', () => httpOk(`http://${host}/v2/`), process, 60_000);

@@ -47,35 +47,57 @@ const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 /** cosign reads the key's password from here; the run's key has none. */
 const cosignEnv = (dir: string): Record<string, string> => ({ COSIGN_PASSWORD: '', TUF_ROOT: join(dir, 'sigstore-tuf'), HOME: dir });
 
-async function must(what: string, command: string, args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> {
+async function must(
+  what: string,
+  command: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<RunResult> {
   const result = await run(command, args, { ...options, timeoutMs: 600_000 });
-  if (result.code !== 0) throw new Error(`release rehearsal: ${what} failed (${command} ${args.join(' ')}, exit ${result.code}):\n${tail(`${result.stdout}\n${result.stderr}`, 30)}`);
+  if (result.code !== 0)
+    throw new Error(
+      `release rehearsal: ${what} failed (${command} ${args.join(' ')}, exit ${result.code}):\n${tail(`${result.stdout}\n${result.stderr}`, 30)}`,
+    );
   return result;
 }
 
 /** A cosign key pair for the run (`cosign generate-key-pair`), with an empty password. */
 export async function makeSigner(cosign: string, dir: string): Promise<Signer> {
   mkdirSync(dir, { recursive: true });
-  await must('cosign generate-key-pair', cosign, ['generate-key-pair', '--output-key-prefix', join(dir, 'cosign')], { env: cosignEnv(dir), cwd: dir });
+  await must('cosign generate-key-pair', cosign, ['generate-key-pair', '--output-key-prefix', join(dir, 'cosign')], {
+    env: cosignEnv(dir),
+    cwd: dir,
+  });
   return { privateKey: join(dir, 'cosign.key'), publicKey: join(dir, 'cosign.pub') };
 }
 
 /** The digest of the one image an OCI archive holds (its index.json's only manifest). */
 export async function archiveDigest(archive: string): Promise<string> {
-  const index = JSON.parse((await must('reading the OCI archive', 'tar', ['-xOf', archive, 'index.json'])).stdout) as { manifests?: Array<{ digest?: string }> };
+  const index = JSON.parse((await must('reading the OCI archive', 'tar', ['-xOf', archive, 'index.json'])).stdout) as {
+    manifests?: Array<{ digest?: string }>;
+  };
   const digest = index.manifests?.length === 1 ? index.manifests[0]?.digest : undefined;
-  if (digest === undefined || !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new Error(`${archive}: index.json names ${index.manifests?.length ?? 0} manifests; one image expected`);
+  if (digest === undefined || !/^sha256:[a-f0-9]{64}$/.test(digest))
+    throw new Error(`${archive}: index.json names ${index.manifests?.length ?? 0} manifests; one image expected`);
   return digest;
 }
 
 /** `cosign sign --key` of `reference` (by digest), without a transparency-log upload. */
 export async function sign(tools: Tools, signer: Signer, reference: string, dir: string): Promise<void> {
-  await must(`cosign sign ${reference}`, tools.cosign, ['sign', '--key', signer.privateKey, '--use-signing-config=false', '--tlog-upload=false', '--allow-http-registry', '--yes', reference], { env: cosignEnv(dir) });
+  await must(
+    `cosign sign ${reference}`,
+    tools.cosign,
+    ['sign', '--key', signer.privateKey, '--use-signing-config=false', '--tlog-upload=false', '--allow-http-registry', '--yes', reference],
+    { env: cosignEnv(dir) },
+  );
 }
 
 /** `cosign verify --key` of `reference`; the result, for the caller to judge. */
 export function verify(tools: Tools, publicKey: string, reference: string, dir: string): Promise<RunResult> {
-  return run(tools.cosign, ['verify', '--key', publicKey, '--insecure-ignore-tlog=true', '--allow-http-registry', reference], { env: cosignEnv(dir), timeoutMs: 300_000 });
+  return run(tools.cosign, ['verify', '--key', publicKey, '--insecure-ignore-tlog=true', '--allow-http-registry', reference], {
+    env: cosignEnv(dir),
+    timeoutMs: 300_000,
+  });
 }
 
 /**
@@ -83,7 +105,15 @@ export function verify(tools: Tools, publicKey: string, reference: string, dir: 
  * order: push, sign and verify the image; stamp, lint, package, push and sign the chart. `dir`
  * gets this release's files; `log` hears one line per step.
  */
-export async function publishRelease(options: { tools: Tools; registry: string; signer: Signer; image: BuiltImage; version: string; dir: string; log: (line: string) => void }): Promise<Release> {
+export async function publishRelease(options: {
+  tools: Tools;
+  registry: string;
+  signer: Signer;
+  image: BuiltImage;
+  version: string;
+  dir: string;
+  log: (line: string) => void;
+}): Promise<Release> {
   const { tools, registry, signer, image, version, log } = options;
   const dir = join(options.dir, `release-${version}`);
   mkdirSync(dir, { recursive: true });
@@ -94,7 +124,8 @@ export async function publishRelease(options: { tools: Tools; registry: string; 
   await must('unpacking the OCI archive', 'tar', ['-xf', image.archive, '-C', layout]);
   const pushed = await must('crane push', tools.crane, ['push', layout, `${registry}/${IMAGE_NAME}:${version}`]);
   const reference = pushed.stdout.trim();
-  if (reference !== `${registry}/${IMAGE_NAME}@${image.digest}`) throw new Error(`release rehearsal: crane push answered ${reference}, not the build's digest ${image.digest}`);
+  if (reference !== `${registry}/${IMAGE_NAME}@${image.digest}`)
+    throw new Error(`release rehearsal: crane push answered ${reference}, not the build's digest ${image.digest}`);
   log(`pushed ${reference}`);
   await sign(tools, signer, reference, dir);
   const verified = await verify(tools, signer.publicKey, reference, dir);
@@ -111,16 +142,31 @@ export async function publishRelease(options: { tools: Tools; registry: string; 
  * The chart job: a copy of the checkout's chart (which stays as it is) stamped with `version`
  * and the image `digest` in `registry`, linted, packaged and pushed to oci://`registry`/charts.
  */
-export async function publishChart(options: { tools: Tools; registry: string; version: string; digest: string; dir: string }): Promise<Pick<Release, 'chart' | 'chartDigest'>> {
+export async function publishChart(options: {
+  tools: Tools;
+  registry: string;
+  version: string;
+  digest: string;
+  dir: string;
+}): Promise<Pick<Release, 'chart' | 'chartDigest'>> {
   const { tools, registry, version, digest, dir } = options;
   const chartDir = join(dir, 'chart', 'podpattern');
   cpSync(join(REPO_ROOT, 'helm', 'podpattern'), chartDir, { recursive: true });
-  await must('scripts/chart-release.mjs', process.execPath, [join(REPO_ROOT, 'scripts', 'chart-release.mjs'), version, digest, chartDir, '--repository', `${registry}/${IMAGE_NAME}`]);
+  await must('scripts/chart-release.mjs', process.execPath, [
+    join(REPO_ROOT, 'scripts', 'chart-release.mjs'),
+    version,
+    digest,
+    chartDir,
+    '--repository',
+    `${registry}/${IMAGE_NAME}`,
+  ]);
   await must('helm lint', tools.helm, ['lint', chartDir]);
   const packaged = join(dir, 'package');
   await must('helm package', tools.helm, ['package', chartDir, '--destination', packaged]);
   const charts = `oci://${registry}/charts`;
-  const push = await must('helm push', tools.helm, ['push', join(packaged, `podpattern-${version}.tgz`), charts, '--plain-http'], { env: { HELM_CONFIG_HOME: join(dir, 'helm-config'), HELM_CACHE_HOME: join(dir, 'helm-cache') } });
+  const push = await must('helm push', tools.helm, ['push', join(packaged, `podpattern-${version}.tgz`), charts, '--plain-http'], {
+    env: { HELM_CONFIG_HOME: join(dir, 'helm-config'), HELM_CACHE_HOME: join(dir, 'helm-cache') },
+  });
   // helm push prints `Digest: sha256:…`, as the workflow reads it.
   const chartDigest = /^Digest: (sha256:[a-f0-9]{64})$/m.exec(`${push.stdout}\n${push.stderr}`)?.[1];
   if (chartDigest === undefined) throw new Error(`release rehearsal: helm push printed no digest:\n${push.stdout}${push.stderr}`);
@@ -134,4 +180,5 @@ export function nextPatch(version: string): string {
   return `${major}.${minor}.${patch + 1}`;
 }
 
-export const packageVersion = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const packageVersion = (): string =>
+  (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

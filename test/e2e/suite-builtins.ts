@@ -47,13 +47,26 @@ interface BuiltinCase {
 }
 
 const busyboxServer = (name: string, address: string, body: string): Json => ({
-  name, image: 'busybox:1.37.0', securityContext: restrictedApp, volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
-  command: ['sh', '-c', `mkdir -p /tmp/${name} && echo ${body} > /tmp/${name}/index.html && ${untilStopped(`httpd -f -p ${address} -h /tmp/${name}`)}`],
+  name,
+  image: 'busybox:1.37.0',
+  securityContext: restrictedApp,
+  volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
+  command: [
+    'sh',
+    '-c',
+    `mkdir -p /tmp/${name} && echo ${body} > /tmp/${name}/index.html && ${untilStopped(`httpd -f -p ${address} -h /tmp/${name}`)}`,
+  ],
   readinessProbe: { exec: { command: ['wget', '-q', '-O', '/dev/null', `http://${address}/`] }, periodSeconds: 1 },
 });
 const redis = (name: string, args: string[]): Json => ({
-  name, image: 'redis:7.2.4', args: ['redis-server', '--save', '', '--appendonly', 'no', ...args], securityContext: { ...restrictedApp, runAsUser: 999, runAsGroup: 999 },
-  readinessProbe: { exec: { command: ['redis-cli', ...(args.includes('--port') ? ['-p', args[args.indexOf('--port') + 1]!] : []), 'ping'] }, periodSeconds: 1 },
+  name,
+  image: 'redis:7.2.4',
+  args: ['redis-server', '--save', '', '--appendonly', 'no', ...args],
+  securityContext: { ...restrictedApp, runAsUser: 999, runAsGroup: 999 },
+  readinessProbe: {
+    exec: { command: ['redis-cli', ...(args.includes('--port') ? ['-p', args[args.indexOf('--port') + 1]!] : []), 'ping'] },
+    periodSeconds: 1,
+  },
 });
 const scratch = [{ name: 'scratch', emptyDir: {} }];
 
@@ -67,22 +80,60 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-const jsonLines = (text: string): Json[] => text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Json);
+const jsonLines = (text: string): Json[] =>
+  text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Json);
 
 async function redisCli(host: string, port: number, ...command: string[]): Promise<string> {
   return (await run('redis-cli', ['-h', host, '-p', String(port), ...command])).stdout.trim();
 }
 
-
 const TOPOLOGY_ID = 'wordcount-1-1700000000';
 /** Storm UI's REST API (Apache Storm's docs/STORM-UI-REST-API.md) as files busybox httpd serves. */
 const STORM_UI = {
-  summary: JSON.stringify({ topologies: [{ id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600, tasksTotal: 10, workersTotal: 2, executorsTotal: 10 }] }),
+  summary: JSON.stringify({
+    topologies: [
+      { id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600, tasksTotal: 10, workersTotal: 2, executorsTotal: 10 },
+    ],
+  }),
   topology: JSON.stringify({
-    id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE',
-    topologyStats: [{ windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 }],
-    spouts: [{ spoutId: 'sentences', executors: 2, tasks: 2, emitted: 600, transferred: 600, completeLatency: '12.500', acked: 590, failed: 3, lastError: '' }],
-    bolts: [{ boltId: 'count', executors: 4, tasks: 4, emitted: 600, transferred: 500, capacity: '0.012', executeLatency: '0.300', executed: 590, processLatency: '0.400', acked: 590, failed: 0, lastError: '' }],
+    id: TOPOLOGY_ID,
+    name: 'wordcount',
+    status: 'ACTIVE',
+    topologyStats: [
+      { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
+    ],
+    spouts: [
+      {
+        spoutId: 'sentences',
+        executors: 2,
+        tasks: 2,
+        emitted: 600,
+        transferred: 600,
+        completeLatency: '12.500',
+        acked: 590,
+        failed: 3,
+        lastError: '',
+      },
+    ],
+    bolts: [
+      {
+        boltId: 'count',
+        executors: 4,
+        tasks: 4,
+        emitted: 600,
+        transferred: 500,
+        capacity: '0.012',
+        executeLatency: '0.300',
+        executed: 590,
+        processLatency: '0.400',
+        acked: 590,
+        failed: 0,
+        lastError: '',
+      },
+    ],
   }),
 };
 
@@ -95,23 +146,50 @@ const CASES: BuiltinCase[] = [
     objects: async (namespace) => {
       const certs = await makeCertificates({ dnsNames: ['legacy-web.default.svc'] });
       httpsCase.certs = certs;
-      return [{ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'web-tls', namespace }, stringData: { 'tls.crt': certs.certPem, 'tls.key': certs.keyPem } }];
+      return [
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/tls',
+          metadata: { name: 'web-tls', namespace },
+          stringData: { 'tls.crt': certs.certPem, 'tls.key': certs.keyPem },
+        },
+      ];
     },
     serve: async (t, pod) => {
       const certs = httpsCase.certs!;
-      const response = await eventually('HTTPS on the pod IP', async () => httpsCall({ host: pod.ip, port: 8443, path: '/', method: 'GET', ca: certs.caCertPem, servername: 'legacy-web.default.svc' }), 60_000);
+      const response = await eventually(
+        'HTTPS on the pod IP',
+        async () =>
+          httpsCall({ host: pod.ip, port: 8443, path: '/', method: 'GET', ca: certs.caCertPem, servername: 'legacy-web.default.svc' }),
+        60_000,
+      );
       t.equal(response.status, 200, 'HTTPS answered on the pod IP');
       t.equal(response.body.trim(), 'legacy-app', 'by the app behind the proxy');
-      t.equal(response.fingerprint, new X509Certificate(certs.certPem).fingerprint256, 'with the Secret\'s certificate');
+      t.equal(response.fingerprint, new X509Certificate(certs.certPem).fingerprint256, "with the Secret's certificate");
       return `HTTPS ${response.status} from the app through nginx`;
     },
   },
   {
     template: 'request-splitter',
     // Addresses, not names: the pod has no cluster DNS, and nginx needs no resolver for an address.
-    parameters: { production: '127.0.0.1', 'production-port': '9001', experiment: '127.0.0.1', 'experiment-port': '9002', 'experiment-percent': '50', resolver: 'localhost' },
+    parameters: {
+      production: '127.0.0.1',
+      'production-port': '9001',
+      experiment: '127.0.0.1',
+      'experiment-port': '9002',
+      'experiment-percent': '50',
+      resolver: 'localhost',
+    },
     containers: [
-      { name: 'app', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('127.0.0.1:8090', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:127.0.0.1:8090')], securityContext: restrictedApp, ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } },
+      {
+        name: 'app',
+        image: 'alpine/socat:1.8.0.3',
+        command: ['sh', '-c', usesAtBoot('127.0.0.1:8090', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:127.0.0.1:8090')],
+        securityContext: restrictedApp,
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+      },
       busyboxServer('production', '127.0.0.1:9001', 'production'),
       busyboxServer('experiment', '127.0.0.1:9002', 'experiment'),
     ],
@@ -121,16 +199,24 @@ const CASES: BuiltinCase[] = [
       const sides: Record<string, string> = {};
       for (let user = 1; user <= 40; user++) {
         const address = `192.0.2.${user}`;
-        const first = await eventually(`a split answer for ${address}`, async () => {
-          const reply = await httpGet(`http://${pod.ip}:8080/`, { 'X-Forwarded-For': address });
-          return reply.status === 200 ? reply.body.trim() : undefined;
-        }, 60_000);
+        const first = await eventually(
+          `a split answer for ${address}`,
+          async () => {
+            const reply = await httpGet(`http://${pod.ip}:8080/`, { 'X-Forwarded-For': address });
+            return reply.status === 200 ? reply.body.trim() : undefined;
+          },
+          60_000,
+        );
         const again = (await httpGet(`http://${pod.ip}:8080/`, { 'X-Forwarded-For': address })).body.trim();
         if (again !== first) t.fail(`user ${address} went to ${first}, then to ${again}`);
         sides[address] = first;
       }
       const counts = Object.values(sides).reduce<Record<string, number>>((all, side) => ({ ...all, [side]: (all[side] ?? 0) + 1 }), {});
-      t.same(Object.keys(counts).sort(), ['experiment', 'production'], `40 users split over both backends (${JSON.stringify(counts)}), each kept on one side`);
+      t.same(
+        Object.keys(counts).sort(),
+        ['experiment', 'production'],
+        `40 users split over both backends (${JSON.stringify(counts)}), each kept on one side`,
+      );
       return `40 users: ${JSON.stringify(counts)}`;
     },
   },
@@ -138,33 +224,68 @@ const CASES: BuiltinCase[] = [
     template: 'redis-shard',
     parameters: { shards: 'localhost:7001,localhost:7002' },
     containers: [
-      { name: 'app', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('$(REDIS_HOST):$(REDIS_PORT)', 'socat TCP-LISTEN:6390,fork,reuseaddr TCP:$(REDIS_HOST):$(REDIS_PORT)')], securityContext: restrictedApp, ports: [{ containerPort: 6390 }], readinessProbe: { tcpSocket: { port: 6390 }, periodSeconds: 1 } },
+      {
+        name: 'app',
+        image: 'alpine/socat:1.8.0.3',
+        command: [
+          'sh',
+          '-c',
+          usesAtBoot('$(REDIS_HOST):$(REDIS_PORT)', 'socat TCP-LISTEN:6390,fork,reuseaddr TCP:$(REDIS_HOST):$(REDIS_PORT)'),
+        ],
+        securityContext: restrictedApp,
+        ports: [{ containerPort: 6390 }],
+        readinessProbe: { tcpSocket: { port: 6390 }, periodSeconds: 1 },
+      },
       redis('shard-0', ['--port', '7001', '--protected-mode', 'no']),
       redis('shard-1', ['--port', '7002', '--protected-mode', 'no']),
     ],
     startsBefore: ['redis-shard'],
     serve: async (t, pod) => {
       // twemproxy retries a shard it could not reach after server_retry_timeout.
-      await eventually('a write through the proxy', async () => ((await redisCli(pod.ip, 6390, 'SET', 'probe', '1')) === 'OK' ? true : undefined), 60_000);
+      await eventually(
+        'a write through the proxy',
+        async () => ((await redisCli(pod.ip, 6390, 'SET', 'probe', '1')) === 'OK' ? true : undefined),
+        60_000,
+      );
       const replies = new Set<string>();
       for (let i = 0; i < 40; i++) replies.add(await redisCli(pod.ip, 6390, 'SET', `user:${i}`, `value-${i}`));
       t.same([...replies], ['OK'], '40 SETs through the proxy answered OK');
       t.equal(await redisCli(pod.ip, 6390, 'GET', 'user:17'), 'value-17', 'and read back through it');
       const counts = await Promise.all([7001, 7002].map(async (port) => Number(await redisCli(pod.ip, port, 'DBSIZE'))));
       t.equal(counts[0]! + counts[1]!, 41, `every key on exactly one shard (${counts.join(' + ')})`);
-      t.ok(counts.every((n) => n > 0), 'both shards hold keys');
+      t.ok(
+        counts.every((n) => n > 0),
+        'both shards hold keys',
+      );
       return `keys per shard ${counts.join(', ')}`;
     },
   },
   {
     template: 'service-broker',
     parameters: { service: 'mysql', namespace: 'data', port: '13306', 'listen-port': '3306' },
-    containers: [{ name: 'app', image: 'alpine/socat:1.8.0.3', command: ['sh', '-c', usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)')], securityContext: restrictedApp, ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }],
+    containers: [
+      {
+        name: 'app',
+        image: 'alpine/socat:1.8.0.3',
+        command: [
+          'sh',
+          '-c',
+          usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)'),
+        ],
+        securityContext: restrictedApp,
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+      },
+    ],
     startsBefore: ['service-broker'],
     serve: async (t, pod) => {
       // The app connected to the broker as it started; the Service it names does not resolve in
       // the pod (no cluster DNS here), so the broker takes each connection and closes it.
-      t.equal(await roundTrip(pod.ip, 8080, 'hello'), '', 'a connection through the app reaches the broker, which closes it (its Service is not there)');
+      t.equal(
+        await roundTrip(pod.ip, 8080, 'hello'),
+        '',
+        'a connection through the app reaches the broker, which closes it (its Service is not there)',
+      );
       return 'the broker accepted and closed a relayed connection';
     },
   },
@@ -173,10 +294,14 @@ const CASES: BuiltinCase[] = [
     parameters: {},
     containers: [redis('app', ['--bind', '127.0.0.1', '--port', '6379'])],
     serve: async (t, pod) => {
-      const metrics = await eventually('redis_up 1 in the metrics', async () => {
-        const reply = await httpGet(`http://${pod.ip}:9121/metrics`);
-        return /^redis_up 1$/m.test(reply.body) ? reply.body : undefined;
-      }, 60_000);
+      const metrics = await eventually(
+        'redis_up 1 in the metrics',
+        async () => {
+          const reply = await httpGet(`http://${pod.ip}:9121/metrics`);
+          return /^redis_up 1$/m.test(reply.body) ? reply.body : undefined;
+        },
+        60_000,
+      );
       t.match(metrics, /^redis_connected_clients \d+$/m, 'the Redis stats as Prometheus metrics on the pod IP');
       return 'redis_up 1 scraped from the pod IP';
     },
@@ -187,45 +312,91 @@ const CASES: BuiltinCase[] = [
     // Every command is slow to a threshold of 0 µs: the readiness probe's PINGs fill the slow log.
     containers: [redis('app', ['--bind', '127.0.0.1', '--port', '6379', '--slowlog-log-slower-than', '0'])],
     serve: async (t, pod) => {
-      const record = await eventually('a slow-log record on the adapter\'s stdout', async () => jsonLines(pod.logs('redis-slowlog')).find((r) => r.source === 'redis-slowlog'), 60_000);
-      t.match(record, { source: 'redis-slowlog', command: /^[a-z]+$/i, client: /^127\.0\.0\.1:\d+$/ }, 'the app\'s commands as JSON lines');
+      const record = await eventually(
+        "a slow-log record on the adapter's stdout",
+        async () => jsonLines(pod.logs('redis-slowlog')).find((r) => r.source === 'redis-slowlog'),
+        60_000,
+      );
+      t.match(record, { source: 'redis-slowlog', command: /^[a-z]+$/i, client: /^127\.0\.0\.1:\d+$/ }, "the app's commands as JSON lines");
       return `slow-log record ${String(record.command)}`;
     },
   },
   {
     template: 'log-normalizer',
     parameters: { 'log-dir': '/var/log/web', files: 'access.log', format: 'nginx', 'create-files': 'access.log' },
-    containers: [{
-      name: 'app', image: 'nginxinc/nginx-unprivileged:1.29.0-alpine', command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'], securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
-      ports: [{ containerPort: 8080 }], readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-      volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }, { name: 'conf', mountPath: '/etc/web', readOnly: true }],
-    }],
+    containers: [
+      {
+        name: 'app',
+        image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
+        command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
+        securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
+        ports: [{ containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+        volumeMounts: [
+          { name: 'scratch', mountPath: '/tmp' },
+          { name: 'conf', mountPath: '/etc/web', readOnly: true },
+        ],
+      },
+    ],
     volumes: [...scratch, { name: 'conf', configMap: { name: 'web-conf' } }],
-    objects: async (namespace) => [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-conf', namespace }, data: { 'nginx.conf': NGINX_ACCESS_LOG_CONF } }],
+    objects: async (namespace) => [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-conf', namespace }, data: { 'nginx.conf': NGINX_ACCESS_LOG_CONF } },
+    ],
     serve: async (t, pod) => {
       const reply = await httpGet(`http://${pod.ip}:8080/e2e-request`);
       t.equal(reply.status, 204, 'nginx answered on the pod IP');
-      const record = await eventually('the request in the adapter\'s output', async () => jsonLines(pod.logs('log-normalizer')).find((r) => r.path === '/e2e-request'), 60_000);
-      t.match(record, { source: 'log-normalizer', file: 'access.log', code: 204 }, 'nginx\'s access-log line as JSON');
+      const record = await eventually(
+        "the request in the adapter's output",
+        async () => jsonLines(pod.logs('log-normalizer')).find((r) => r.path === '/e2e-request'),
+        60_000,
+      );
+      t.match(record, { source: 'log-normalizer', file: 'access.log', code: 204 }, "nginx's access-log line as JSON");
       return 'nginx access-log line as JSON';
     },
   },
   {
     template: 'storm-logs',
     parameters: { interval: '5', window: '600' },
-    containers: [{
-      name: 'app', image: 'busybox:1.37.0', securityContext: restrictedApp, command: ['sh', '-c', untilStopped('httpd -f -p 127.0.0.1:8080 -h /srv')],
-      volumeMounts: [{ name: 'storm-ui', mountPath: '/srv', readOnly: true }],
-      readinessProbe: { exec: { command: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/api/v1/topology/summary'] }, periodSeconds: 1 },
-    }],
-    volumes: [{ name: 'storm-ui', configMap: { name: 'storm-ui', items: [{ key: 'summary', path: 'api/v1/topology/summary' }, { key: 'topology', path: `api/v1/topology/${TOPOLOGY_ID}` }] } }],
+    containers: [
+      {
+        name: 'app',
+        image: 'busybox:1.37.0',
+        securityContext: restrictedApp,
+        command: ['sh', '-c', untilStopped('httpd -f -p 127.0.0.1:8080 -h /srv')],
+        volumeMounts: [{ name: 'storm-ui', mountPath: '/srv', readOnly: true }],
+        readinessProbe: {
+          exec: { command: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/api/v1/topology/summary'] },
+          periodSeconds: 1,
+        },
+      },
+    ],
+    volumes: [
+      {
+        name: 'storm-ui',
+        configMap: {
+          name: 'storm-ui',
+          items: [
+            { key: 'summary', path: 'api/v1/topology/summary' },
+            { key: 'topology', path: `api/v1/topology/${TOPOLOGY_ID}` },
+          ],
+        },
+      },
+    ],
     objects: async (namespace) => [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'storm-ui', namespace }, data: STORM_UI }],
     serve: async (t, pod) => {
-      const records = await eventually('a bolt record on the adapter\'s stdout', async () => {
-        const lines = jsonLines(pod.logs('storm-logs'));
-        return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
-      }, 60_000);
-      t.match(records.find((r) => r.kind === 'topology'), { source: 'storm', topology: 'wordcount', acked: 1000 }, 'the topology\'s statistics as JSON lines');
+      const records = await eventually(
+        "a bolt record on the adapter's stdout",
+        async () => {
+          const lines = jsonLines(pod.logs('storm-logs'));
+          return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
+        },
+        60_000,
+      );
+      t.match(
+        records.find((r) => r.kind === 'topology'),
+        { source: 'storm', topology: 'wordcount', acked: 1000 },
+        "the topology's statistics as JSON lines",
+      );
       return 'topology, spout and bolt records';
     },
   },
@@ -243,18 +414,38 @@ export async function builtinTests(t: Test, ctx: Context): Promise<void> {
       const annotations: Record<string, string> = { [`podpattern.dev/${template.spec.pattern}`]: c.template };
       for (const [name, value] of Object.entries(c.parameters)) annotations[`${c.template}.podpattern.dev/${name}`] = value;
       const labels = { app: c.template };
-      await kube.must(['create', '-f', '-'], JSON.stringify({
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: c.template, namespace },
-        spec: {
-          replicas: 1, selector: { matchLabels: labels },
-          template: { metadata: { labels, annotations }, spec: { automountServiceAccountToken: false, containers: c.containers, volumes: c.volumes, securityContext: c.securityContext } },
-        },
-      }));
+      await kube.must(
+        ['create', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: c.template, namespace },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels, annotations },
+              spec: {
+                automountServiceAccountToken: false,
+                containers: c.containers,
+                volumes: c.volumes,
+                securityContext: c.securityContext,
+              },
+            },
+          },
+        }),
+      );
       const created = Date.now();
-      const pod = await eventually(`the ${c.template} pod Ready`, async () => {
-        const ready = (await kube.pods(namespace, `app=${c.template}`)).find((p) => p.status?.conditions?.some((cond: Json) => cond.type === 'Ready' && cond.status === 'True'));
-        return ready;
-      }, 180_000);
+      const pod = await eventually(
+        `the ${c.template} pod Ready`,
+        async () => {
+          const ready = (await kube.pods(namespace, `app=${c.template}`)).find((p) =>
+            p.status?.conditions?.some((cond: Json) => cond.type === 'Ready' && cond.status === 'True'),
+          );
+          return ready;
+        },
+        180_000,
+      );
       t.comment(`${c.template}: the pod Ready ${Date.now() - created} ms after the Deployment was created`);
       t.same(missingFromPod(pod, template), [], 'the pod carries the template');
       t.ok(pod.status.podIP, `Ready as the API server stores it, at ${pod.status.podIP}`);
@@ -266,21 +457,32 @@ export async function builtinTests(t: Test, ctx: Context): Promise<void> {
           const app = statuses.find((s) => s.name === c.containers[0]!.name);
           t.equal(app?.restartCount, 0, `${c.containers[0]!.name} connected to ${name} as it started and never restarted`);
         } else {
-          t.comment(`${name} is an ordinary container on ${cluster.serverVersion}: the app may start before it (restarts: ${statuses.find((s) => s.name === c.containers[0]!.name)?.restartCount})`);
+          t.comment(
+            `${name} is an ordinary container on ${cluster.serverVersion}: the app may start before it (restarts: ${statuses.find((s) => s.name === c.containers[0]!.name)?.restartCount})`,
+          );
         }
       }
-      const seen = await c.serve(t, { ip: pod.status.podIP as string, logs: (container) => cluster.node.logs(namespace, pod.metadata.name, container) });
+      const seen = await c.serve(t, {
+        ip: pod.status.podIP as string,
+        logs: (container) => cluster.node.logs(namespace, pod.metadata.name, container),
+      });
       t.comment(`${c.template}: ${seen}`);
 
       await kube.must(['delete', 'deployment', c.template, '-n', namespace, '--wait=false']);
       const deleted = Date.now();
-      await eventually(`the ${c.template} pod gone`, async () => ((await kube.pods(namespace, `app=${c.template}`)).length === 0 ? true : undefined), 180_000);
+      await eventually(
+        `the ${c.template} pod gone`,
+        async () => ((await kube.pods(namespace, `app=${c.template}`)).length === 0 ? true : undefined),
+        180_000,
+      );
       t.comment(`${c.template}: the pod gone ${Date.now() - deleted} ms after the Deployment was deleted`);
       const ended = cluster.node.ended(namespace, pod.metadata.name);
       t.ok(ended !== undefined && ended.length > 0, 'the node agent stopped its containers');
       for (const e of ended ?? []) {
         if (e.signal === undefined) continue; // a finished init container
-        t.comment(`${c.template}/${e.name} (${e.kind}): ${e.signal} -> ${e.killed ? 'SIGKILL at the end of the grace period' : `exited ${e.exitCode}`} after ${e.exitMs} ms`);
+        t.comment(
+          `${c.template}/${e.name} (${e.kind}): ${e.signal} -> ${e.killed ? 'SIGKILL at the end of the grace period' : `exited ${e.exitCode}`} after ${e.exitMs} ms`,
+        );
         t.notOk(e.killed, `${e.name} exited on ${e.signal} by itself within the grace period (exit ${e.exitCode})`);
       }
       await kube.kubectl(['delete', 'namespace', namespace, '--wait=false']);

@@ -20,63 +20,88 @@ const TOTAL = 50;
 
 export async function burstTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
-  await t.test(`a scale-up to ${TOTAL} pods per namespace across a helm upgrade of podpattern: every pod created and injected, none refused`, async (t) => {
-    const template = ctx.pick('sidecar', 'https-proxy');
-    const namespaces = [await kube.namespace('enabled'), await kube.namespace('required')];
-    t.teardown(() => kube.kubectl(['delete', 'namespace', ...namespaces, '--wait=false']));
-    for (const ns of namespaces) await kube.must(['apply', '-f', '-'], JSON.stringify(burstDeployment(ns, template)));
-    const callsBefore = await readMetrics(kube);
+  await t.test(
+    `a scale-up to ${TOTAL} pods per namespace across a helm upgrade of podpattern: every pod created and injected, none refused`,
+    async (t) => {
+      const template = ctx.pick('sidecar', 'https-proxy');
+      const namespaces = [await kube.namespace('enabled'), await kube.namespace('required')];
+      t.teardown(() => kube.kubectl(['delete', 'namespace', ...namespaces, '--wait=false']));
+      for (const ns of namespaces) await kube.must(['apply', '-f', '-'], JSON.stringify(burstDeployment(ns, template)));
+      const callsBefore = await readMetrics(kube);
 
-    // The first step with podpattern's replicas as they are: every review reached one of them.
-    const reviews = (labels: Record<string, string> = {}): Promise<number> => kube.metric('podpattern_reviews_total', labels);
-    const [reviewsBefore, injectedBefore] = [await reviews(), await reviews({ outcome: 'injected' })];
-    await scaleTo(kube, namespaces, STEP);
-    const first = newProgress(namespaces.map((namespace) => ({ namespace, wanted: STEP })), Date.now());
-    await waitForReplicas(kube, first, { ceilingMs: 300_000, stallMs: 120_000 }, Date.now());
-    t.equal(await reviews({ outcome: 'injected' }) - injectedBefore, 2 * STEP, `the first ${STEP} pods per namespace: each injected`);
-    t.equal(await reviews() - reviewsBefore, 2 * STEP, 'and each reviewed once (no reinvocation)');
+      // The first step with podpattern's replicas as they are: every review reached one of them.
+      const reviews = (labels: Record<string, string> = {}): Promise<number> => kube.metric('podpattern_reviews_total', labels);
+      const [reviewsBefore, injectedBefore] = [await reviews(), await reviews({ outcome: 'injected' })];
+      await scaleTo(kube, namespaces, STEP);
+      const first = newProgress(
+        namespaces.map((namespace) => ({ namespace, wanted: STEP })),
+        Date.now(),
+      );
+      await waitForReplicas(kube, first, { ceilingMs: 300_000, stallMs: 120_000 }, Date.now());
+      t.equal((await reviews({ outcome: 'injected' })) - injectedBefore, 2 * STEP, `the first ${STEP} pods per namespace: each injected`);
+      t.equal((await reviews()) - reviewsBefore, 2 * STEP, 'and each reviewed once (no reinvocation)');
 
-    const watch = new RolloutWatch(kube);
-    await watch.begin();
-    const before = watch.steps.length;
-    // A changed value changes the pod template: the Deployment rolls both replicas.
-    let upgraded: RunResult | undefined;
-    const upgrade = kube.helmInstall('upgrade', [`podAnnotations.podpattern-burst=rollout-${Date.now()}`]).then((r) => (upgraded = r));
-    let replicas = 2 * STEP;
-    const scaledAt: string[] = ['the upgrade began'];
-    await scaleTo(kube, namespaces, replicas);
-    const started = Date.now();
-    const progress = newProgress(namespaces.map((namespace) => ({ namespace, wanted: TOTAL })), started);
-    await waitForReplicas(kube, progress, {
-      ceilingMs: 600_000,
-      stallMs: 240_000,
-      onTick: async () => {
-        const turns = (await watch.poll()).filter((s) => s.what !== 'gone');
-        // Another step at each turn of the rollout; the rest at once when the upgrade is over.
-        if (replicas >= TOTAL || (turns.length === 0 && upgraded === undefined)) return;
-        replicas = upgraded === undefined ? Math.min(TOTAL, replicas + STEP) : TOTAL;
-        scaledAt.push(turns.map((s) => `${s.pod} ${s.what}`).join(' and ') || 'the upgrade ended');
-        await scaleTo(kube, namespaces, replicas);
-      },
-    }, started);
-    const result = await upgrade;
-    t.equal(result.code, 0, outcome(result, 'helm upgrade'));
-    await watch.poll();
-    t.comment(`rollout: ${watch.describe()}; pods added at: ${scaledAt.join('; ')}`);
-    const turns = watch.steps.slice(before);
-    t.equal(turns.filter((s) => s.what === 'ready').length, 2, 'two new replicas became ready');
-    t.equal(turns.filter((s) => s.what === 'terminating').length, 2, 'and both old ones terminated');
+      const watch = new RolloutWatch(kube);
+      await watch.begin();
+      const before = watch.steps.length;
+      // A changed value changes the pod template: the Deployment rolls both replicas.
+      let upgraded: RunResult | undefined;
+      const upgrade = kube.helmInstall('upgrade', [`podAnnotations.podpattern-burst=rollout-${Date.now()}`]).then((r) => (upgraded = r));
+      let replicas = 2 * STEP;
+      const scaledAt: string[] = ['the upgrade began'];
+      await scaleTo(kube, namespaces, replicas);
+      const started = Date.now();
+      const progress = newProgress(
+        namespaces.map((namespace) => ({ namespace, wanted: TOTAL })),
+        started,
+      );
+      await waitForReplicas(
+        kube,
+        progress,
+        {
+          ceilingMs: 600_000,
+          stallMs: 240_000,
+          onTick: async () => {
+            const turns = (await watch.poll()).filter((s) => s.what !== 'gone');
+            // Another step at each turn of the rollout; the rest at once when the upgrade is over.
+            if (replicas >= TOTAL || (turns.length === 0 && upgraded === undefined)) return;
+            replicas = upgraded === undefined ? Math.min(TOTAL, replicas + STEP) : TOTAL;
+            scaledAt.push(turns.map((s) => `${s.pod} ${s.what}`).join(' and ') || 'the upgrade ended');
+            await scaleTo(kube, namespaces, replicas);
+          },
+        },
+        started,
+      );
+      const result = await upgrade;
+      t.equal(result.code, 0, outcome(result, 'helm upgrade'));
+      await watch.poll();
+      t.comment(`rollout: ${watch.describe()}; pods added at: ${scaledAt.join('; ')}`);
+      const turns = watch.steps.slice(before);
+      t.equal(turns.filter((s) => s.what === 'ready').length, 2, 'two new replicas became ready');
+      t.equal(turns.filter((s) => s.what === 'terminating').length, 2, 'and both old ones terminated');
 
-    const calls = figures(callsBefore, await readMetrics(kube)).webhook;
-    for (const count of await Promise.all(progress.map((p) => countBurst(kube, p, template, started)))) {
-      const mode = count.namespace === namespaces[0] ? 'enabled' : 'required';
-      // Once per pod, not twice (a reinvocation for the ServiceAccount token mount): a few calls
-      // more than pods are tolerated across the upgrade (one in 50 seen once, cause not found).
-      const attempts = count.created + count.failedCreate.count;
-      t.ok(calls[mode].count >= attempts && calls[mode].count <= attempts + Math.ceil(attempts / 20), `${mode}: the API server called podpattern about once per pod and refused attempt (${calls[mode].count} calls, ${attempts} attempts)`);
-      t.equal(count.created, TOTAL, `${mode}: every pod of the ${BURST_DEPLOYMENT} Deployment created${count.incomplete === undefined ? '' : ` (${count.incomplete})`}`);
-      t.equal(count.injected, count.created, `${mode}: every pod created is injected (missing: ${count.missing.examples.join(', ') || 'none'})`);
-      t.equal(count.failedCreate.count, 0, `${mode}: no FailedCreate (${count.failedCreate.messages.join(' | ') || 'none'})`);
-    }
-  });
+      const calls = figures(callsBefore, await readMetrics(kube)).webhook;
+      for (const count of await Promise.all(progress.map((p) => countBurst(kube, p, template, started)))) {
+        const mode = count.namespace === namespaces[0] ? 'enabled' : 'required';
+        // Once per pod, not twice (a reinvocation for the ServiceAccount token mount): a few calls
+        // more than pods are tolerated across the upgrade (one in 50 seen once, cause not found).
+        const attempts = count.created + count.failedCreate.count;
+        t.ok(
+          calls[mode].count >= attempts && calls[mode].count <= attempts + Math.ceil(attempts / 20),
+          `${mode}: the API server called podpattern about once per pod and refused attempt (${calls[mode].count} calls, ${attempts} attempts)`,
+        );
+        t.equal(
+          count.created,
+          TOTAL,
+          `${mode}: every pod of the ${BURST_DEPLOYMENT} Deployment created${count.incomplete === undefined ? '' : ` (${count.incomplete})`}`,
+        );
+        t.equal(
+          count.injected,
+          count.created,
+          `${mode}: every pod created is injected (missing: ${count.missing.examples.join(', ') || 'none'})`,
+        );
+        t.equal(count.failedCreate.count, 0, `${mode}: no FailedCreate (${count.failedCreate.messages.join(' | ') || 'none'})`);
+      }
+    },
+  );
 }

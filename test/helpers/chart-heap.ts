@@ -15,7 +15,9 @@ export function quantityBytes(quantity: string): number {
 export function chartServeEnvironment(): { nodeOptions: string; env: Record<string, string>; memoryLimitBytes: number } {
   const container = find(renderChart().objects, 'Deployment').spec.template.spec.containers[0];
   const entries = (container.env ?? []) as Array<{ name: string; value?: string }>;
-  const env = Object.fromEntries(entries.filter((e) => e.value !== undefined && e.name !== 'NODE_OPTIONS').map((e) => [e.name, e.value as string]));
+  const env = Object.fromEntries(
+    entries.filter((e) => e.value !== undefined && e.name !== 'NODE_OPTIONS').map((e) => [e.name, e.value as string]),
+  );
   const limit = container.resources?.limits?.memory;
   if (typeof limit !== 'string') throw new Error('the chart sets no memory limit on the podpattern container');
   return { nodeOptions: entries.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '', env, memoryLimitBytes: quantityBytes(limit) };

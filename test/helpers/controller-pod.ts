@@ -11,7 +11,10 @@ export function podFromTemplate(manifest: unknown, template: PodLike, site: PodT
   if (site.path.length === 0) return structuredClone(template);
   const owner = manifest as { metadata?: { name?: string; namespace?: string } };
   const copy = structuredClone(template);
-  const claims: V1Volume[] = site.controllerVolumes.map((name) => ({ name, persistentVolumeClaim: { claimName: `${name}-${owner.metadata?.name ?? 'pod'}-0` } }));
+  const claims: V1Volume[] = site.controllerVolumes.map((name) => ({
+    name,
+    persistentVolumeClaim: { claimName: `${name}-${owner.metadata?.name ?? 'pod'}-0` },
+  }));
   const spec = { ...copy.spec, containers: copy.spec?.containers ?? [] };
   const volumes = [...claims, ...(spec.volumes ?? []).filter((v) => !site.controllerVolumes.includes(v.name))];
   if (volumes.length > 0) spec.volumes = volumes;

@@ -57,13 +57,19 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
       } catch {
         body = text;
       }
-      const answer = options.respond({ method: request.method ?? '', path: url.pathname, query: url.searchParams, body, raw: request }, response);
+      const answer = options.respond(
+        { method: request.method ?? '', path: url.pathname, query: url.searchParams, body, raw: request },
+        response,
+      );
       if (answer === 'held') return;
       const [code, json] = answer ?? status(404, `${url.pathname} not found`, 'NotFound');
       response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(json));
     });
   };
-  const server: Server = certificates === undefined ? createHttpServer(handle) : createHttpsServer({ cert: certificates.certPem, key: certificates.keyPem }, handle);
+  const server: Server =
+    certificates === undefined
+      ? createHttpServer(handle)
+      : createHttpsServer({ cert: certificates.certPem, key: certificates.keyPem }, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `${certificates === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as { port: number }).port}`;
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'podpattern-fake-apiserver-')), 'kubeconfig');
@@ -81,7 +87,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
 
 /** A kubeconfig for `server`: with the CA that signed it, or (plain HTTP) with TLS verification off, which client-node asks for. */
 export function writeKubeconfig(file: string, server: string, namespace = 'shop', caPem?: string): void {
-  const cluster = caPem === undefined ? { server, 'insecure-skip-tls-verify': true } : { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') };
+  const cluster =
+    caPem === undefined
+      ? { server, 'insecure-skip-tls-verify': true }
+      : { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') };
   writeFileSync(
     file,
     JSON.stringify({
@@ -136,7 +145,11 @@ export interface FakeClusterContent {
 }
 
 const LISTS: Record<string, { kind: string; apiVersion: string; items: (c: FakeClusterContent) => unknown[] }> = {
-  '/apis/podpattern.dev/v1alpha1/patterntemplates': { kind: 'PatternTemplateList', apiVersion: 'podpattern.dev/v1alpha1', items: (c) => c.templates },
+  '/apis/podpattern.dev/v1alpha1/patterntemplates': {
+    kind: 'PatternTemplateList',
+    apiVersion: 'podpattern.dev/v1alpha1',
+    items: (c) => c.templates,
+  },
   '/api/v1/namespaces': { kind: 'NamespaceList', apiVersion: 'v1', items: (c) => c.namespaces },
 };
 
@@ -151,11 +164,13 @@ export async function startFakeCluster(content: FakeClusterContent): Promise<Fak
       requests.set(counted, (requests.get(counted) ?? 0) + 1);
       const list = LISTS[path];
       if (method === 'GET' && list !== undefined) {
-        if (!watching) return [200, { kind: list.kind, apiVersion: list.apiVersion, metadata: { resourceVersion: '1' }, items: list.items(content) }];
+        if (!watching)
+          return [200, { kind: list.kind, apiVersion: list.apiVersion, metadata: { resourceVersion: '1' }, items: list.items(content) }];
         response.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
         return 'held';
       }
-      if (method === 'GET' && path === '/version') return [200, { major: version[0], minor: version[1], gitVersion: `v${version.join('.')}`, platform: 'linux/amd64' }];
+      if (method === 'GET' && path === '/version')
+        return [200, { major: version[0], minor: version[1], gitVersion: `v${version.join('.')}`, platform: 'linux/amd64' }];
       if (method === 'PATCH' && counted.endsWith('/status')) return [200, {}];
       if (method === 'POST' && counted.endsWith('/events')) return [201, {}];
       return undefined;
@@ -170,12 +185,20 @@ export async function startFakeCluster(content: FakeClusterContent): Promise<Fak
 
 /** group/version -> [kind, plural, namespaced] for everything the chart can render. */
 const KINDS: Record<string, Array<[string, string, boolean]>> = {
-  v1: [['Secret', 'secrets', true], ['Service', 'services', true], ['ServiceAccount', 'serviceaccounts', true], ['Namespace', 'namespaces', false], ['Pod', 'pods', true]],
+  v1: [
+    ['Secret', 'secrets', true],
+    ['Service', 'services', true],
+    ['ServiceAccount', 'serviceaccounts', true],
+    ['Namespace', 'namespaces', false],
+    ['Pod', 'pods', true],
+  ],
   'apps/v1': [['Deployment', 'deployments', true]],
   'policy/v1': [['PodDisruptionBudget', 'poddisruptionbudgets', true]],
   'rbac.authorization.k8s.io/v1': [
-    ['ClusterRole', 'clusterroles', false], ['ClusterRoleBinding', 'clusterrolebindings', false],
-    ['Role', 'roles', true], ['RoleBinding', 'rolebindings', true],
+    ['ClusterRole', 'clusterroles', false],
+    ['ClusterRoleBinding', 'clusterrolebindings', false],
+    ['Role', 'roles', true],
+    ['RoleBinding', 'rolebindings', true],
   ],
   'admissionregistration.k8s.io/v1': [
     ['MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false],
@@ -217,7 +240,13 @@ export async function startHelmApiServer(kubernetesVersion = 'v1.31.0'): Promise
       const resourceList = /^\/(?:api\/(v1)|apis\/([^/]+\/[^/]+))$/.exec(path);
       if (resourceList) {
         const groupVersion = (resourceList[1] ?? resourceList[2]) as string;
-        const resources = (KINDS[groupVersion] ?? []).map(([kind, name, namespaced]) => ({ name, singularName: kind.toLowerCase(), namespaced, kind, verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] }));
+        const resources = (KINDS[groupVersion] ?? []).map(([kind, name, namespaced]) => ({
+          name,
+          singularName: kind.toLowerCase(),
+          namespaced,
+          kind,
+          verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'],
+        }));
         return resources.length > 0 ? [200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources }] : undefined;
       }
       const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets\/([^/]+)$/.exec(path);

@@ -34,20 +34,50 @@ export function mergePatch(target: Json, patch: Json): Json {
 }
 
 export function workload(kind: string, namespace: string, name: string, annotations: Record<string, string> = {}): Json {
-  return { apiVersion: 'apps/v1', kind, metadata: { name, namespace, uid: `uid-${name}`, generation: 1, resourceVersion: nextVersion(), annotations }, spec: { template: { metadata: { annotations: {} } } } };
+  return {
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name, namespace, uid: `uid-${name}`, generation: 1, resourceVersion: nextVersion(), annotations },
+    spec: { template: { metadata: { annotations: {} } } },
+  };
 }
 
-export function pod(namespace: string, name: string, options: { created: number; annotations?: Record<string, string>; owner?: { kind: string; name: string }; phase?: string }): Json {
+export function pod(
+  namespace: string,
+  name: string,
+  options: { created: number; annotations?: Record<string, string>; owner?: { kind: string; name: string }; phase?: string },
+): Json {
   return {
     metadata: {
-      name, namespace, uid: `uid-${name}`, creationTimestamp: new Date(options.created).toISOString(), annotations: options.annotations ?? {},
-      ...(options.owner === undefined ? {} : { ownerReferences: [{ apiVersion: 'apps/v1', kind: options.owner.kind, name: options.owner.name, uid: `uid-${options.owner.name}`, controller: true }] }),
+      name,
+      namespace,
+      uid: `uid-${name}`,
+      creationTimestamp: new Date(options.created).toISOString(),
+      annotations: options.annotations ?? {},
+      ...(options.owner === undefined
+        ? {}
+        : {
+            ownerReferences: [
+              {
+                apiVersion: 'apps/v1',
+                kind: options.owner.kind,
+                name: options.owner.name,
+                uid: `uid-${options.owner.name}`,
+                controller: true,
+              },
+            ],
+          }),
     },
     status: { phase: options.phase ?? 'Running' },
   };
 }
 
-const WORKLOADS: Record<string, string> = { deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', replicasets: 'ReplicaSet' };
+const WORKLOADS: Record<string, string> = {
+  deployments: 'Deployment',
+  statefulsets: 'StatefulSet',
+  daemonsets: 'DaemonSet',
+  replicasets: 'ReplicaSet',
+};
 
 type State = Omit<ControllerApi, keyof FakeApiServer>;
 type Answer = [number, unknown] | undefined;
@@ -64,11 +94,20 @@ function core(state: State, { method, path, query, body }: FakeRequest): Answer 
   let m: RegExpMatchArray | null;
   if (method === 'GET' && path === '/api/v1/namespaces') {
     const [key, value] = (query.get('labelSelector') ?? '').split('=');
-    return [200, { kind: 'List', metadata: { resourceVersion: '1' }, items: state.namespaces.filter((n) => key === '' || n.metadata.labels?.[key!] === value) }];
+    return [
+      200,
+      {
+        kind: 'List',
+        metadata: { resourceVersion: '1' },
+        items: state.namespaces.filter((n) => key === '' || n.metadata.labels?.[key!] === value),
+      },
+    ];
   }
   if ((m = path.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods$/)) && method === 'GET') {
     const running = (query.get('fieldSelector') ?? '').includes('status.phase!=Succeeded');
-    const items = state.pods.filter((p) => p.metadata.namespace === m![1] && !(running && ['Succeeded', 'Failed'].includes(p.status.phase)));
+    const items = state.pods.filter(
+      (p) => p.metadata.namespace === m![1] && !(running && ['Succeeded', 'Failed'].includes(p.status.phase)),
+    );
     return [200, { kind: 'List', metadata: { resourceVersion: '1' }, items: items.map((p) => ({ metadata: p.metadata })) }];
   }
   if (/^\/api\/v1\/namespaces\/[^/]+\/events$/.test(path) && method === 'POST') {
@@ -89,7 +128,11 @@ function apps(state: State, { method, path, body, raw }: FakeRequest): Answer {
   state.patches.push({ path, contentType: String(raw.headers['content-type']), body });
   if (state.refusePatches !== undefined) return status(state.refusePatches[0], state.refusePatches[1]);
   if (body?.metadata?.resourceVersion !== undefined && body.metadata.resourceVersion !== object.metadata.resourceVersion) {
-    return status(409, `Operation cannot be fulfilled on ${m[2]} "${m[3]}": the object has been modified; please apply your changes to the latest version and try again`, 'Conflict');
+    return status(
+      409,
+      `Operation cannot be fulfilled on ${m[2]} "${m[3]}": the object has been modified; please apply your changes to the latest version and try again`,
+      'Conflict',
+    );
   }
   const patched = mergePatch(object, body);
   if (JSON.stringify(patched.spec) !== JSON.stringify(object.spec)) patched.metadata.generation = object.metadata.generation + 1;

@@ -49,7 +49,8 @@ export async function startFakePodApi(): Promise<FakePodApi> {
   };
   const emit = (type: string, metadata: V1ObjectMeta): void => {
     history.push({ version, type, metadata });
-    for (const w of watches) if (matches(metadata, w.selector)) w.response.write(`${JSON.stringify({ type, object: partial(metadata) })}\n`);
+    for (const w of watches)
+      if (matches(metadata, w.selector)) w.response.write(`${JSON.stringify({ type, object: partial(metadata) })}\n`);
   };
   const partial = (metadata: V1ObjectMeta) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata });
 
@@ -57,8 +58,10 @@ export async function startFakePodApi(): Promise<FakePodApi> {
     const url = new URL(request.url ?? '/', 'http://fake');
     const accept = String(request.headers.accept ?? '');
     requests.push({ path: url.pathname, query: url.searchParams, accept });
-    const json = (code: number, body: unknown) => response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    const status = (code: number, reason: string, message: string) => json(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
+    const json = (code: number, body: unknown) =>
+      response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const status = (code: number, reason: string, message: string) =>
+      json(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
     if (url.pathname === '/api/v1/pods') return servePods(url, accept, { request, response }, { json, status });
     const owner = /^\/apis\/(apps|batch)\/v1\/namespaces\/([^/]+)\/(replicasets|jobs)\/([^/]+)$/.exec(url.pathname);
     if (owner !== null) {
@@ -73,7 +76,12 @@ export async function startFakePodApi(): Promise<FakePodApi> {
   });
   type Json = (code: number, body: unknown) => void;
   type Status = (code: number, reason: string, message: string) => void;
-  function servePods(url: URL, accept: string, { request, response }: { request: IncomingMessage; response: ServerResponse }, { json, status }: { json: Json; status: Status }): void {
+  function servePods(
+    url: URL,
+    accept: string,
+    { request, response }: { request: IncomingMessage; response: ServerResponse },
+    { json, status }: { json: Json; status: Status },
+  ): void {
     const selector = url.searchParams.get('labelSelector') ?? '';
     if (url.searchParams.get('watch') === 'true') {
       if (!accept.includes(ONE_ACCEPT)) return status(406, 'NotAcceptable', 'ask for PartialObjectMetadata');
@@ -81,10 +89,14 @@ export async function startFakePodApi(): Promise<FakePodApi> {
       // Headers at once, as the API server sends them when a watch opens.
       response.writeHead(200, { 'content-type': 'application/json' }).flushHeaders();
       if (from < oldestKept) {
-        response.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`);
+        response.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`,
+        );
         return;
       }
-      for (const e of history) if (e.version > from && matches(e.metadata, selector)) response.write(`${JSON.stringify({ type: e.type, object: partial(e.metadata) })}\n`);
+      for (const e of history)
+        if (e.version > from && matches(e.metadata, selector))
+          response.write(`${JSON.stringify({ type: e.type, object: partial(e.metadata) })}\n`);
       const watch = { response, selector };
       watches.add(watch);
       request.on('close', () => watches.delete(watch));
@@ -96,7 +108,12 @@ export async function startFakePodApi(): Promise<FakePodApi> {
     const limit = Number(url.searchParams.get('limit') ?? String(all.length));
     const page = all.slice(offset, offset + limit);
     const next = offset + limit < all.length ? String(offset + limit) : undefined;
-    return json(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: String(version), ...(next === undefined ? {} : { continue: next }) }, items: page.map(partial) });
+    return json(200, {
+      kind: 'PartialObjectMetadataList',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: { resourceVersion: String(version), ...(next === undefined ? {} : { continue: next }) },
+      items: page.map(partial),
+    });
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'podpattern-fake-pods-')), 'kubeconfig');
@@ -124,7 +141,10 @@ export async function startFakePodApi(): Promise<FakePodApi> {
     expireWatches() {
       oldestKept = version + 1;
       history.length = 0;
-      for (const w of watches) w.response.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`);
+      for (const w of watches)
+        w.response.end(
+          `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' } })}\n`,
+        );
       watches.clear();
     },
     watchers: () => watches.size,

@@ -6,7 +6,10 @@ import { compileTemplate } from '../../src/policy/index.js';
 import type { Template } from '../../src/model/template.js';
 
 interface Vap {
-  spec: { variables: { name: string; expression: string }[]; validations: { expression: string; message?: string; messageExpression?: string }[] };
+  spec: {
+    variables: { name: string; expression: string }[];
+    validations: { expression: string; message?: string; messageExpression?: string }[];
+  };
 }
 
 function validatingPolicy(template: Template): Vap {
@@ -34,6 +37,7 @@ export function policyVariables(template: Template, pod: PodLike): Record<string
 export function validation(template: Template, pod: PodLike, index: number): { holds: boolean; message: string } {
   const check = validatingPolicy(template).spec.validations[index];
   if (check === undefined) throw new Error(`the policy of ${template.name} has no validation ${index}`);
-  const holds = evaluate(check.expression, { object: pod, variables: policyVariables(template, pod), request: { namespace: 'ns' } }) === true;
+  const holds =
+    evaluate(check.expression, { object: pod, variables: policyVariables(template, pod), request: { namespace: 'ns' } }) === true;
   return { holds, message: check.message ?? '' };
 }

@@ -35,9 +35,10 @@ export function serve(args: string[], options: ServeOptions): Served {
   // V8's coverage collection) into every child's NODE_OPTIONS, which holds tens of megabytes of
   // heap. `env` sets the NODE_OPTIONS wanted as it execs node, so the built server runs as
   // deployed, under the same pid.
-  const [file, command] = options.built === undefined
-    ? [process.execPath, ['--import', LOADER, BIN]]
-    : ['env', [`NODE_OPTIONS=${options.built.nodeOptions}`, process.execPath, ...options.built.nodeFlags, BUILT_BIN]];
+  const [file, command] =
+    options.built === undefined
+      ? [process.execPath, ['--import', LOADER, BIN]]
+      : ['env', [`NODE_OPTIONS=${options.built.nodeOptions}`, process.execPath, ...options.built.nodeFlags, BUILT_BIN]];
   const child = spawn(file, [...command, 'serve', ...args], {
     cwd: options.cwd,
     // Hermetic: never follow whatever cluster this machine's kubeconfig points at.
@@ -48,9 +49,17 @@ export function serve(args: string[], options: ServeOptions): Served {
   const waiters: { match: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout }).on('line', (text) => {
     let line: Record<string, unknown>;
-    try { line = JSON.parse(text); } catch { line = { text }; }
+    try {
+      line = JSON.parse(text);
+    } catch {
+      line = { text };
+    }
     lines.push(line);
-    for (const waiter of [...waiters]) if (waiter.match(line)) { waiters.splice(waiters.indexOf(waiter), 1); waiter.resolve(line); }
+    for (const waiter of [...waiters])
+      if (waiter.match(line)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
   });
   let err = '';
   child.stderr.on('data', (chunk) => (err += String(chunk)));
@@ -60,9 +69,21 @@ export function serve(args: string[], options: ServeOptions): Served {
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const found = lines.find(match);
       if (found) return resolve(found);
-      const timer = setTimeout(() => reject(new Error(`timed out; log so far:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${err}`)), ms);
-      waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line); } });
-      void exit.then((code) => { clearTimeout(timer); reject(new Error(`exited ${code}; stderr:\n${err}\nlog:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`)); });
+      const timer = setTimeout(
+        () => reject(new Error(`timed out; log so far:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr:\n${err}`)),
+        ms,
+      );
+      waiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      void exit.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`exited ${code}; stderr:\n${err}\nlog:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+      });
     });
   return { child, lines, stderr: () => err, exit, waitFor };
 }

@@ -10,7 +10,9 @@ function omitEmpty(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(omitEmpty);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value).flatMap(([key, v]) => (v === '' || (key === 'readOnly' && v === false) || (Array.isArray(v) && v.length === 0) ? [] : [[key, omitEmpty(v)]])),
+    Object.entries(value).flatMap(([key, v]) =>
+      v === '' || (key === 'readOnly' && v === false) || (Array.isArray(v) && v.length === 0) ? [] : [[key, omitEmpty(v)]],
+    ),
   );
 }
 
@@ -18,13 +20,18 @@ type Container = { volumeMounts?: Array<{ name: string; mountPath: string }> };
 
 export function storedByApiServer<T extends PodLike>(pod: T): T {
   const stored = structuredClone(pod);
-  const spec = omitEmpty(stored.spec) as { containers?: Container[]; initContainers?: Container[]; volumes?: Array<{ name: string }> } | undefined;
+  const spec = omitEmpty(stored.spec) as
+    { containers?: Container[]; initContainers?: Container[]; volumes?: Array<{ name: string }> } | undefined;
   if (spec === undefined) return stored;
   const volume = 'kube-api-access-x1y2z';
-  if (!(spec.volumes ?? []).some((v) => v.name === volume)) spec.volumes = [...(spec.volumes ?? []), { name: volume, projected: { sources: [] } } as { name: string }];
+  if (!(spec.volumes ?? []).some((v) => v.name === volume))
+    spec.volumes = [...(spec.volumes ?? []), { name: volume, projected: { sources: [] } } as { name: string }];
   for (const container of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
     if ((container.volumeMounts ?? []).some((m) => m.mountPath === TOKEN_PATH)) continue;
-    container.volumeMounts = [...(container.volumeMounts ?? []), { name: volume, mountPath: TOKEN_PATH, readOnly: true } as { name: string; mountPath: string }];
+    container.volumeMounts = [
+      ...(container.volumeMounts ?? []),
+      { name: volume, mountPath: TOKEN_PATH, readOnly: true } as { name: string; mountPath: string },
+    ];
   }
   (stored as { spec?: unknown }).spec = spec;
   return stored;

@@ -56,7 +56,9 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
         const fingerprint = peer && 'fingerprint256' in peer ? peer.fingerprint256 : undefined;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), fingerprint }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), fingerprint }),
+        );
         res.on('error', reject);
       },
     );

@@ -16,7 +16,12 @@ const catalog = testCatalog();
  * Sends the pod twice with two uids, as the API server sends the replicas of a ReplicaSet: the
  * second answer must be the first with its own uid.
  */
-async function send(t: Test, options: InjectOptions, pod: PodLike, apiVersion: AdmissionApiVersion = 'admission.k8s.io/v1'): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
+async function send(
+  t: Test,
+  options: InjectOptions,
+  pod: PodLike,
+  apiVersion: AdmissionApiVersion = 'admission.k8s.io/v1',
+): Promise<{ allowed: boolean; patch?: Operation[]; message?: string }> {
   const app = buildApp(
     testDeps({
       inject,
@@ -28,12 +33,23 @@ async function send(t: Test, options: InjectOptions, pod: PodLike, apiVersion: A
     }),
   );
   try {
-    const post = async (uid: string) => (await app.inject({ method: 'POST', url: '/mutate?timeout=10s', payload: podReview({ apiVersion, object: pod, namespace: pod.metadata?.namespace ?? options.namespace ?? 'default', uid }) })).json<{ apiVersion: string; response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } }>();
+    const post = async (uid: string) =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/mutate?timeout=10s',
+          payload: podReview({ apiVersion, object: pod, namespace: pod.metadata?.namespace ?? options.namespace ?? 'default', uid }),
+        })
+      ).json<{ apiVersion: string; response: { uid: string; allowed: boolean; patch?: string; status?: { message?: string } } }>();
     const answer = await post('golden-0000-0001');
     t.equal(answer.apiVersion, apiVersion, `webhook ${apiVersion}: answered in its version`);
     const { response } = answer;
     const again = await post('golden-0000-0002');
-    t.same(again.response, { ...response, uid: 'golden-0000-0002' }, 'webhook: the same review with another uid gets the same answer, with its uid');
+    t.same(
+      again.response,
+      { ...response, uid: 'golden-0000-0002' },
+      'webhook: the same review with another uid gets the same answer, with its uid',
+    );
     return {
       allowed: response.allowed,
       ...(response.patch === undefined ? {} : { patch: JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[] }),
@@ -59,6 +75,6 @@ export async function goldenWebhookLeg(t: Test, before: PodLike, expected: PodLi
 export async function goldenWebhookDenial(t: Test, pod: PodLike, message: string, options: InjectOptions): Promise<void> {
   const answer = await send(t, options, pod);
   t.equal(answer.allowed, false, 'webhook: denied');
-  t.equal(answer.message, message, 'webhook: with the engine\'s message');
+  t.equal(answer.message, message, "webhook: with the engine's message");
   t.equal(answer.patch, undefined, 'webhook: and no patch');
 }

@@ -42,7 +42,8 @@ export function imageUser(config: ImageConfig): { uid: number; gid: number } {
 export function containerArgv(spec: RunSpec): string[] {
   const { uid, gid } = imageUser(spec.config);
   // A runtime makes the mount points the image lacks (/dev, /etc/podpattern/tls).
-  for (const target of ['/proc', '/dev', '/tmp', ...(spec.volumes ?? []).map((v) => v.target)]) mkdirSync(join(spec.rootfs, target), { recursive: true });
+  for (const target of ['/proc', '/dev', '/tmp', ...(spec.volumes ?? []).map((v) => v.target)])
+    mkdirSync(join(spec.rootfs, target), { recursive: true });
   const env: Record<string, string> = {};
   for (const pair of spec.config.Env ?? []) {
     const eq = pair.indexOf('=');
@@ -50,15 +51,47 @@ export function containerArgv(spec: RunSpec): string[] {
   }
   Object.assign(env, spec.env);
   const netns = spec.netns === undefined ? [] : ['ip', 'netns', 'exec', spec.netns];
-  const drop = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+  const drop = [
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${gid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+  ];
   const bwrap = [
-    'bwrap', '--die-with-parent', '--unshare-user', '--uid', String(uid), '--gid', String(gid),
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(spec.netns === undefined ? ['--unshare-net'] : []),
-    '--hostname', 'podpattern', '--cap-drop', 'ALL',
-    '--ro-bind', spec.rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    'bwrap',
+    '--die-with-parent',
+    '--unshare-user',
+    '--uid',
+    String(uid),
+    '--gid',
+    String(gid),
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    ...(spec.netns === undefined ? ['--unshare-net'] : []),
+    '--hostname',
+    'podpattern',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    spec.rootfs,
+    '/',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
     ...(spec.volumes ?? []).flatMap((v) => [v.readOnly ? '--ro-bind' : '--bind', v.source, v.target]),
-    '--chdir', spec.config.WorkingDir || '/',
-    '--clearenv', ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
+    '--chdir',
+    spec.config.WorkingDir || '/',
+    '--clearenv',
+    ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
     '--',
   ];
   return [...netns, ...drop, ...bwrap, ...(spec.command ?? spec.config.Entrypoint ?? []), ...(spec.args ?? spec.config.Cmd ?? [])];
@@ -130,7 +163,8 @@ export function processCredentials(pid: number): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
     const [key, value] = line.split(':\t');
-    if (key && value !== undefined && /^(Name|Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)$/.test(key)) fields[key] = value.trim();
+    if (key && value !== undefined && /^(Name|Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)$/.test(key))
+      fields[key] = value.trim();
   }
   return fields;
 }

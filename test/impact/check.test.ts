@@ -41,7 +41,10 @@ function run(live: ReturnType<typeof liveWith>, index: InjectedPodIndex, next: T
 
 t.test('the index groups pods by namespace, workload and what they asked', async (t) => {
   const { index } = await setup();
-  const usages = index.usages('edge-proxy').map((u) => `${u.namespace} ${u.workload.kind}/${u.workload.name} ${u.pods} ${JSON.stringify(u.asked)}`).sort();
+  const usages = index
+    .usages('edge-proxy')
+    .map((u) => `${u.namespace} ${u.workload.kind}/${u.workload.name} ${u.pods} ${JSON.stringify(u.asked)}`)
+    .sort();
   t.same(usages, [
     'billing Deployment/api 1 {"edge-proxy.podpattern.dev/upstream-port":"8080","podpattern.dev/sidecar":"edge-proxy"}',
     'shop Deployment/api 1 {"podpattern.dev/sidecar":"edge-proxy"}',
@@ -60,7 +63,10 @@ t.test('a maximum below a value in use breaks that workload, with the reason the
   t.match(reasons, /upstream-port/, 'the reason names the parameter');
   t.match(reasons, /8080/, 'and the new bound');
   // The predicted reason is the engine's own denial of the workload's next pod.
-  const denial = inject(nextPod(broken!.usage), live.preview('edge-proxy', template(proxyObject(8080))), { nativeSidecars: 'never', namespace: 'shop' });
+  const denial = inject(nextPod(broken!.usage), live.preview('edge-proxy', template(proxyObject(8080))), {
+    nativeSidecars: 'never',
+    namespace: 'shop',
+  });
   t.equal(denial.outcome, 'denied');
   if (denial.outcome === 'denied') t.equal(reasons, denial.problems.map((p) => p.message).join('\n'));
   t.equal(report.neutral.length, 2, 'the workloads within the new bound are neutral');

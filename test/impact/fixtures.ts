@@ -9,16 +9,30 @@ import { InjectedPodIndex } from '../../src/impact/pod-index.js';
 import { OwnerResolver } from '../../src/impact/owners.js';
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 
-export function proxyObject(maximum = 65535, extra: { description?: string; image?: string; annotations?: Record<string, string>; uid?: string } = {}) {
+export function proxyObject(
+  maximum = 65535,
+  extra: { description?: string; image?: string; annotations?: Record<string, string>; uid?: string } = {},
+) {
   return {
     apiVersion: 'podpattern.dev/v1alpha1',
     kind: 'PatternTemplate',
-    metadata: { name: 'edge-proxy', uid: extra.uid ?? 'tpl-uid-1', ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }) },
+    metadata: {
+      name: 'edge-proxy',
+      uid: extra.uid ?? 'tpl-uid-1',
+      ...(extra.annotations === undefined ? {} : { annotations: extra.annotations }),
+    },
     spec: {
       pattern: 'sidecar',
       description: extra.description ?? 'Terminates TLS in front of the app.',
       parameters: { 'upstream-port': { type: 'integer', default: 8080, minimum: 1, maximum } },
-      containers: [{ name: 'edge-proxy', image: extra.image ?? 'registry.example/proxy:1', args: ['--upstream=127.0.0.1:$(params.upstream-port)'], ports: [{ containerPort: 8443 }] }],
+      containers: [
+        {
+          name: 'edge-proxy',
+          image: extra.image ?? 'registry.example/proxy:1',
+          args: ['--upstream=127.0.0.1:$(params.upstream-port)'],
+          ports: [{ containerPort: 8443 }],
+        },
+      ],
     },
   };
 }
@@ -35,16 +49,29 @@ export function liveWith(object: unknown): LiveCatalog {
  * The metadata of a pod injected from the live catalog's edge-proxy, asked for by a Deployment's
  * pod template with `port`: the engine's own output, as the API server stores it.
  */
-export function injectedPod(live: LiveCatalog, name: string, options: { namespace?: string; port?: string; replicaSet?: string } = {}): V1ObjectMeta {
+export function injectedPod(
+  live: LiveCatalog,
+  name: string,
+  options: { namespace?: string; port?: string; replicaSet?: string } = {},
+): V1ObjectMeta {
   const namespace = options.namespace ?? 'shop';
   const annotations: Record<string, string> = { 'podpattern.dev/sidecar': 'edge-proxy' };
   if (options.port !== undefined) annotations['edge-proxy.podpattern.dev/upstream-port'] = options.port;
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, annotations }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, annotations },
+    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+  };
   const result = inject(pod, live.current(), { nativeSidecars: 'never', namespace });
   if (result.outcome !== 'injected') throw new Error(`the fixture pod was not injected: ${JSON.stringify(result)}`);
   const metadata = result.pod.metadata!;
   if (metadata.labels?.[INJECTED_LABEL] !== 'true') throw new Error('the engine did not label the injected pod');
-  return { ...metadata, uid: `uid-${name}`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: options.replicaSet ?? 'web-7d9f', uid: 'rs', controller: true }] };
+  return {
+    ...metadata,
+    uid: `uid-${name}`,
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: options.replicaSet ?? 'web-7d9f', uid: 'rs', controller: true }],
+  };
 }
 
 /** ReplicaSets of shop resolve to their Deployments by the name before the hash. */

@@ -13,7 +13,7 @@ import { impactDeps, injectedPod, liveWith, proxyObject } from './fixtures.js';
 
 const live = liveWith(proxyObject());
 
-t.test('asked annotations over the bound, and statuses that are not podpattern\'s, are not kept', async (t) => {
+t.test("asked annotations over the bound, and statuses that are not podpattern's, are not kept", async (t) => {
   const index = new InjectedPodIndex();
   const big = injectedPod(live, 'big', { port: '9090' });
   big.annotations!['edge-proxy.podpattern.dev/upstream-port'] = '9'.repeat(MAX_ASKED_BYTES);
@@ -36,8 +36,22 @@ t.test('3,000 distinct parameter sets: checked up to the budget, the rest counte
   if (!next.ok) throw new Error('invalid');
   const old = live.current().get('edge-proxy');
   let renders = 0;
-  const counted = { ...impactDeps(live, index), maxChecked: 100, inject: (...args: Parameters<typeof inject>) => (renders += 1, inject(...args)) };
-  const request = { operation: 'UPDATE' as const, name: 'edge-proxy', uid: 'u', old, next: next.template, forceReason: undefined, dryRun: false, user: undefined, budgetMs: undefined };
+  const counted = {
+    ...impactDeps(live, index),
+    maxChecked: 100,
+    inject: (...args: Parameters<typeof inject>) => ((renders += 1), inject(...args)),
+  };
+  const request = {
+    operation: 'UPDATE' as const,
+    name: 'edge-proxy',
+    uid: 'u',
+    old,
+    next: next.template,
+    forceReason: undefined,
+    dryRun: false,
+    user: undefined,
+    budgetMs: undefined,
+  };
   const answer = reviewImpact(request, counted);
   t.equal(renders, 200, 'two renders for each of the 100 checked');
   t.ok(answer.allowed && answer.warnings.some((w) => /not checked for 2900 owners/.test(w)));

@@ -39,7 +39,11 @@ async function setup(t: Test) {
 }
 
 const live = liveWith(proxyObject());
-const names = (index: InjectedPodIndex) => index.usages('edge-proxy').flatMap((u) => `${u.namespace} ${u.workload.kind}/${u.workload.name} x${u.pods}`).sort();
+const names = (index: InjectedPodIndex) =>
+  index
+    .usages('edge-proxy')
+    .flatMap((u) => `${u.namespace} ${u.workload.kind}/${u.workload.name} x${u.pods}`)
+    .sort();
 
 t.test('lists injected pods page by page as metadata, then follows adds and deletes', async (t) => {
   const { api, index, watch } = await setup(t);
@@ -50,15 +54,24 @@ t.test('lists injected pods page by page as metadata, then follows adds and dele
   t.same(index.counts(), { pods: 3, overflow: 0, tooLarge: 0 }, 'the three injected pods; the unlabelled one is never sent');
   const lists = api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') === null);
   t.equal(lists.length, 2, 'two pages of two');
-  t.ok(lists.every((r) => r.query.get('labelSelector') === 'podpattern.dev/injected=true'), 'selected by the injected label');
-  t.ok(lists.every((r) => r.accept.includes('as=PartialObjectMetadataList')), 'the list asks for metadata only');
+  t.ok(
+    lists.every((r) => r.query.get('labelSelector') === 'podpattern.dev/injected=true'),
+    'selected by the injected label',
+  );
+  t.ok(
+    lists.every((r) => r.accept.includes('as=PartialObjectMetadataList')),
+    'the list asks for metadata only',
+  );
 
   api.put(injectedPod(live, 'web-7d9f-d', { port: '9090' }));
   await until(() => index.counts().pods === 4, 'the added pod');
   api.remove('shop', 'web-7d9f-a');
   api.remove('shop', 'web-7d9f-b');
   await until(() => index.counts().pods === 2, 'the deleted pods to go');
-  t.same(index.usages('edge-proxy').map((u) => u.pods), [2]);
+  t.same(
+    index.usages('edge-proxy').map((u) => u.pods),
+    [2],
+  );
 });
 
 t.test('a watch that fell behind lists again: pods deleted meanwhile go', async (t) => {
@@ -69,7 +82,13 @@ t.test('a watch that fell behind lists again: pods deleted meanwhile go', async 
   const listsBefore = api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') === null).length;
   api.expireWatches();
   api.remove('shop', 'web-7d9f-a'); // no watcher sees this: only a new list can
-  await until(() => api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') === null).length > listsBefore && index.synced && api.watchers() === 1, 'a new list and watch');
+  await until(
+    () =>
+      api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.get('watch') === null).length > listsBefore &&
+      index.synced &&
+      api.watchers() === 1,
+    'a new list and watch',
+  );
   t.same(index.counts().pods, 1, 'the pod deleted while no watch was open is gone');
 });
 
@@ -85,8 +104,15 @@ t.test('owners resolve through ReplicaSets and Jobs to Deployments and CronJobs,
   watch.start();
   await until(() => index.synced, 'the index to sync');
   await resolver.idle();
-  t.ok(api.requests.some((r) => r.path.endsWith('/replicasets/web-7d9f')), 'each owner is looked up as its pod enters the index, before any check asks');
-  t.same(names(index), ['shop CronJob/nightly x1', 'shop Deployment/web x1', 'shop ReplicaSet/orphan x1'], 'pods are named by their workloads; a ReplicaSet that is gone names its own pods');
+  t.ok(
+    api.requests.some((r) => r.path.endsWith('/replicasets/web-7d9f')),
+    'each owner is looked up as its pod enters the index, before any check asks',
+  );
+  t.same(
+    names(index),
+    ['shop CronJob/nightly x1', 'shop Deployment/web x1', 'shop ReplicaSet/orphan x1'],
+    'pods are named by their workloads; a ReplicaSet that is gone names its own pods',
+  );
   const reads = api.requests.filter((r) => r.path.includes('/replicasets/') || r.path.includes('/jobs/'));
   t.ok(reads.length >= 3 && reads.every((r) => r.accept.includes('as=PartialObjectMetadata;')), 'each owner read once as metadata');
 });

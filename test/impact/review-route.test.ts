@@ -28,15 +28,26 @@ async function setup(options: { synced?: boolean; maxChecked?: number } = {}) {
   const app = buildApp(testDeps({ templateImpact: deps }));
   const send = async (review: Review) => {
     const body = {
-      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
       request: {
-        uid: 'c0ffee00-0000-4000-8000-000000000001', kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' },
-        resource: { group: 'podpattern.dev', version: 'v1alpha1', resource: 'patterntemplates' }, name: 'edge-proxy',
-        operation: review.operation, object: review.object ?? null, oldObject: review.oldObject, dryRun: review.dryRun === true,
+        uid: 'c0ffee00-0000-4000-8000-000000000001',
+        kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' },
+        resource: { group: 'podpattern.dev', version: 'v1alpha1', resource: 'patterntemplates' },
+        name: 'edge-proxy',
+        operation: review.operation,
+        object: review.object ?? null,
+        oldObject: review.oldObject,
+        dryRun: review.dryRun === true,
         userInfo: { username: 'ops@example.org' },
       },
     };
-    const response = await app.inject({ method: 'POST', url: '/validate-template?timeout=10s', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/validate-template?timeout=10s',
+      payload: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
     return JSON.parse(response.body).response as { allowed: boolean; status?: { code: number; message: string }; warnings?: string[] };
   };
   return { stored, send, forced, index, close: () => app.close() };
@@ -66,14 +77,25 @@ t.test('a force reason accepts it, with a warning, and records it once (not for 
   t.equal(answer.allowed, true);
   t.match(answer.warnings?.[0], /force-reason accepts this change to PatternTemplate edge-proxy.*shop Deployment\/web/);
   t.equal(forced.length, 1);
-  t.match(forced[0], { template: 'edge-proxy', uid: 'tpl-uid-1', operation: 'UPDATE', reason: 'port 9090 is retired this week', user: 'ops@example.org', summary: /shop Deployment\/web/ });
+  t.match(forced[0], {
+    template: 'edge-proxy',
+    uid: 'tpl-uid-1',
+    operation: 'UPDATE',
+    reason: 'port 9090 is retired this week',
+    user: 'ops@example.org',
+    summary: /shop Deployment\/web/,
+  });
 });
 
 t.test('a force reason already on the stored template does not force a new change', async (t) => {
   const { send, close } = await setup();
   t.teardown(close);
   const annotations = { 'podpattern.dev/force-reason': 'an earlier reason' };
-  const answer = await send({ operation: 'UPDATE', object: proxyObject(8080, { annotations }), oldObject: proxyObject(65535, { annotations }) });
+  const answer = await send({
+    operation: 'UPDATE',
+    object: proxyObject(8080, { annotations }),
+    oldObject: proxyObject(65535, { annotations }),
+  });
   t.equal(answer.allowed, false);
   t.match(answer.status?.message, /was given for an earlier change/);
 });
@@ -82,18 +104,30 @@ t.test('a force reason that is empty or over 1,024 characters is refused', async
   const { stored, send, close } = await setup();
   t.teardown(close);
   for (const reason of ['', '   ', 'x'.repeat(1025)]) {
-    const answer = await send({ operation: 'UPDATE', object: proxyObject(65535, { annotations: { 'podpattern.dev/force-reason': reason } }), oldObject: stored });
+    const answer = await send({
+      operation: 'UPDATE',
+      object: proxyObject(65535, { annotations: { 'podpattern.dev/force-reason': reason } }),
+      oldObject: stored,
+    });
     t.equal(answer.allowed, false, `${reason.length} characters: refused`);
     t.match(answer.status?.message, /podpattern\.dev\/force-reason is/);
   }
-  const longest = await send({ operation: 'UPDATE', object: proxyObject(8080, { annotations: { 'podpattern.dev/force-reason': 'x'.repeat(1024) } }), oldObject: stored });
+  const longest = await send({
+    operation: 'UPDATE',
+    object: proxyObject(8080, { annotations: { 'podpattern.dev/force-reason': 'x'.repeat(1024) } }),
+    oldObject: stored,
+  });
   t.equal(longest.allowed, true, '1,024 characters: accepted');
 });
 
 t.test('a description-only change is accepted with no warning', async (t) => {
   const { stored, send, close } = await setup();
   t.teardown(close);
-  const answer = await send({ operation: 'UPDATE', object: proxyObject(65535, { description: 'Terminates TLS; described better.' }), oldObject: stored });
+  const answer = await send({
+    operation: 'UPDATE',
+    object: proxyObject(65535, { description: 'Terminates TLS; described better.' }),
+    oldObject: stored,
+  });
   t.same(answer, { uid: 'c0ffee00-0000-4000-8000-000000000001', allowed: true });
 });
 
@@ -104,7 +138,10 @@ t.test('a changing update is accepted with warnings counted per namespace', asyn
   t.equal(answer.allowed, true);
   t.match(answer.warnings?.[0], /changes the next pods of 3 workloads \(by namespace: shop: 2, billing: 1\)/);
   t.ok(answer.warnings?.includes('shop Deployment/web: containers[edge-proxy].image'));
-  t.ok(answer.warnings!.every((w) => w.length <= 256), 'each warning within what the API server passes on whole');
+  t.ok(
+    answer.warnings!.every((w) => w.length <= 256),
+    'each warning within what the API server passes on whole',
+  );
 });
 
 t.test('deleting a template in use is refused the same way, and forced by a reason on it', async (t) => {
@@ -114,7 +151,10 @@ t.test('deleting a template in use is refused the same way, and forced by a reas
   t.equal(refused.allowed, false);
   t.match(refused.status?.message, /deleting PatternTemplate edge-proxy would deny the next pods of 3 workloads/);
   t.match(refused.status?.message, /no template named 'edge-proxy'/);
-  const answer = await send({ operation: 'DELETE', oldObject: proxyObject(65535, { annotations: { 'podpattern.dev/force-reason': 'replaced by edge-proxy-v2' } }) });
+  const answer = await send({
+    operation: 'DELETE',
+    oldObject: proxyObject(65535, { annotations: { 'podpattern.dev/force-reason': 'replaced by edge-proxy-v2' } }),
+  });
   t.equal(answer.allowed, true);
   t.match(forced, [{ operation: 'DELETE', reason: 'replaced by edge-proxy-v2' }]);
 });
@@ -133,7 +173,10 @@ t.test('past the budget of owners: accepted, the rest counted as not checked', a
   t.equal(index.usages('edge-proxy').length, 3);
   const answer = await send({ operation: 'UPDATE', object: proxyObject(65535, { image: 'registry.example/proxy:2' }), oldObject: stored });
   t.equal(answer.allowed, true);
-  t.ok(answer.warnings?.some((w) => /was not checked for 1 owner /.test(w)), 'says how many were not checked');
+  t.ok(
+    answer.warnings?.some((w) => /was not checked for 1 owner /.test(w)),
+    'says how many were not checked',
+  );
 });
 
 t.test('a new cluster template that takes the place of a --catalog-dir one is checked as an update of it; a new name is not', async (t) => {
@@ -149,8 +192,19 @@ t.test('a new cluster template that takes the place of a --catalog-dir one is ch
   const app = buildApp(testDeps({ templateImpact: impactDeps(live, index) }));
   t.teardown(() => app.close());
   const create = async (object: Record<string, any>) => {
-    const request = { uid: 'c0ffee00-0000-4000-8000-000000000002', kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' }, name: object.metadata.name, operation: 'CREATE', object };
-    const response = await app.inject({ method: 'POST', url: '/validate-template', payload: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }), headers: { 'content-type': 'application/json' } });
+    const request = {
+      uid: 'c0ffee00-0000-4000-8000-000000000002',
+      kind: { group: 'podpattern.dev', version: 'v1alpha1', kind: 'PatternTemplate' },
+      name: object.metadata.name,
+      operation: 'CREATE',
+      object,
+    };
+    const response = await app.inject({
+      method: 'POST',
+      url: '/validate-template',
+      payload: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }),
+      headers: { 'content-type': 'application/json' },
+    });
     return JSON.parse(response.body).response;
   };
   const shadowing = await create(proxyObject(8080));

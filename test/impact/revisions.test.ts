@@ -19,7 +19,10 @@ async function setup(t: Test) {
   const kube = await startFakeKube();
   t.teardown(kube.close);
   const stored = new Map<string, any>();
-  kube.routes.set(`GET ${PATH}`, () => [200, { kind: 'ControllerRevisionList', apiVersion: 'apps/v1', metadata: {}, items: [...stored.values()] }]);
+  kube.routes.set(`GET ${PATH}`, () => [
+    200,
+    { kind: 'ControllerRevisionList', apiVersion: 'apps/v1', metadata: {}, items: [...stored.values()] },
+  ]);
   kube.routes.set(`POST ${PATH}`, (body) => {
     if (stored.has(body.metadata.name)) return status(409, `controllerrevisions "${body.metadata.name}" already exists`, 'AlreadyExists');
     const created = { ...body, metadata: { ...body.metadata, creationTimestamp: '2026-12-06T01:00:00Z' } };
@@ -50,8 +53,12 @@ t.test('each accepted spec is kept once, named by its hash and owned by the temp
   const revision = stored.get(`edge-proxy-${hashOf(first)}`);
   t.match(revision, {
     metadata: {
-      namespace: 'podpattern', labels: { 'podpattern.dev/template': 'edge-proxy' }, annotations: { 'podpattern.dev/template-hash': hashOf(first) },
-      ownerReferences: [{ apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', name: 'edge-proxy', uid: 'tpl-uid-1', controller: true }],
+      namespace: 'podpattern',
+      labels: { 'podpattern.dev/template': 'edge-proxy' },
+      annotations: { 'podpattern.dev/template-hash': hashOf(first) },
+      ownerReferences: [
+        { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', name: 'edge-proxy', uid: 'tpl-uid-1', controller: true },
+      ],
     },
     revision: 1,
     data: { spec: { pattern: 'sidecar', parameters: { 'upstream-port': { maximum: 65535 } } } },
@@ -71,10 +78,27 @@ t.test('the last ten are kept; a revision another replica wrote first is no fail
   }
   t.equal(stored.size, MAX_REVISIONS);
   t.same(deleted, [`edge-proxy-${hashOf(proxyObject(9000))}`, `edge-proxy-${hashOf(proxyObject(9001))}`], 'the two oldest went');
-  t.same([...stored.values()].map((r) => r.revision).sort((a, b) => a - b), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  t.same(
+    [...stored.values()].map((r) => r.revision).sort((a, b) => a - b),
+    [3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+  );
 
-  const other = new RevisionRecorder(kubeRevisionStore((() => { const c = new KubeConfig(); c.loadFromFile(kube.kubeconfig); return c; })(), 'podpattern'), pino({ level: 'silent' }));
+  const other = new RevisionRecorder(
+    kubeRevisionStore(
+      (() => {
+        const c = new KubeConfig();
+        c.loadFromFile(kube.kubeconfig);
+        return c;
+      })(),
+      'podpattern',
+    ),
+    pino({ level: 'silent' }),
+  );
   await other.observe(proxyObject(9011));
   t.equal(stored.size, MAX_REVISIONS);
-  t.same(lines.filter((l) => l.includes('could not keep')), [], 'nothing failed');
+  t.same(
+    lines.filter((l) => l.includes('could not keep')),
+    [],
+    'nothing failed',
+  );
 });

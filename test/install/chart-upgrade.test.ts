@@ -17,7 +17,17 @@ const run = promisify(execFile);
 
 /** Renders as an upgrade would: `lookup` sees the fake cluster. Async, so the fake server can answer. */
 async function renderAgainst(api: HelmApiServer, set: string[] = []): Promise<K8sObject[]> {
-  const args = ['template', 'podpattern', chartDir, '--namespace', 'podpattern', '--dry-run=server', '--disable-openapi-validation', '--kubeconfig', api.kubeconfig];
+  const args = [
+    'template',
+    'podpattern',
+    chartDir,
+    '--namespace',
+    'podpattern',
+    '--dry-run=server',
+    '--disable-openapi-validation',
+    '--kubeconfig',
+    api.kubeconfig,
+  ];
   for (const value of set) args.push(...(value.startsWith('--') ? [value] : ['--set', value]));
   const { stdout } = await run(helmBinary(), args, { maxBuffer: 16 * 1024 * 1024 });
   return parseManifests(stdout);
@@ -50,14 +60,25 @@ t.test('generated certificates survive upgrades, renew, and rotate with overlap'
 
   const upgrade = await renderAgainst(api);
   t.equal(certOf(find(upgrade, 'Secret', 'podpattern-ca')).fingerprint256, firstCa.fingerprint256, 'upgrade keeps the CA');
-  t.equal(certOf(find(upgrade, 'Secret', 'podpattern-tls')).fingerprint256, firstLeaf.fingerprint256, 'upgrade keeps the serving certificate');
-  t.same(bundleOf(upgrade).map((c) => c.fingerprint256), [firstCa.fingerprint256], 'the caBundle is still that CA');
+  t.equal(
+    certOf(find(upgrade, 'Secret', 'podpattern-tls')).fingerprint256,
+    firstLeaf.fingerprint256,
+    'upgrade keeps the serving certificate',
+  );
+  t.same(
+    bundleOf(upgrade).map((c) => c.fingerprint256),
+    [firstCa.fingerprint256],
+    'the caBundle is still that CA',
+  );
 
   const renewed = await renderAgainst(api, ['tls.generate.renewLeaf=true']);
   const newLeaf = certOf(find(renewed, 'Secret', 'podpattern-tls'));
   t.not(newLeaf.fingerprint256, firstLeaf.fingerprint256, 'renewLeaf makes a new serving certificate');
   t.ok(newLeaf.verify(firstCa.publicKey), 'signed by the same CA, so the unchanged caBundle verifies it');
-  t.same(bundleOf(renewed).map((c) => c.fingerprint256), [firstCa.fingerprint256]);
+  t.same(
+    bundleOf(renewed).map((c) => c.fingerprint256),
+    [firstCa.fingerprint256],
+  );
 
   // CA rotation as docs/install.md describes it: save the old CA, delete its Secret, upgrade with extraCABundle.
   const oldCaFile = join(mkdtempSync(join(tmpdir(), 'podpattern-old-ca-')), 'old-ca.crt');
@@ -68,11 +89,26 @@ t.test('generated certificates survive upgrades, renew, and rotate with overlap'
   const rotatedLeaf = certOf(find(rotated, 'Secret', 'podpattern-tls'));
   t.not(newCa.fingerprint256, firstCa.fingerprint256, 'a new CA');
   t.ok(rotatedLeaf.verify(newCa.publicKey), 'a new serving certificate from the new CA');
-  t.same(bundleOf(rotated).map((c) => c.fingerprint256), [newCa.fingerprint256, firstCa.fingerprint256], 'the caBundle trusts both during the switch');
-  t.ok(bundleOf(rotated).some((ca) => firstLeaf.verify(ca.publicKey)), 'replicas still serving the old certificate keep working');
+  t.same(
+    bundleOf(rotated).map((c) => c.fingerprint256),
+    [newCa.fingerprint256, firstCa.fingerprint256],
+    'the caBundle trusts both during the switch',
+  );
+  t.ok(
+    bundleOf(rotated).some((ca) => firstLeaf.verify(ca.publicKey)),
+    'replicas still serving the old certificate keep working',
+  );
 
   store(api, rotated);
   const retired = await renderAgainst(api);
-  t.same(bundleOf(retired).map((c) => c.fingerprint256), [newCa.fingerprint256], 'without extraCABundle only the new CA remains');
-  t.equal(certOf(find(retired, 'Secret', 'podpattern-tls')).fingerprint256, rotatedLeaf.fingerprint256, 'and the new serving certificate is kept');
+  t.same(
+    bundleOf(retired).map((c) => c.fingerprint256),
+    [newCa.fingerprint256],
+    'without extraCABundle only the new CA remains',
+  );
+  t.equal(
+    certOf(find(retired, 'Secret', 'podpattern-tls')).fingerprint256,
+    rotatedLeaf.fingerprint256,
+    'and the new serving certificate is kept',
+  );
 });

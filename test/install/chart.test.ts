@@ -3,42 +3,10 @@
 // the objects fit together (ports, Secrets, selectors, certificates).
 import { X509Certificate } from 'node:crypto';
 import t from 'tap';
-import { validateCertificatePair } from '../../src/certs/load.js';
-import { chartDir, find, helm, renderChart, restrictedProblems, validateObject, type K8sObject, type Render } from './helpers.js';
+import { chartDir, find, helm, renderChart, restrictedProblems, validateObject, type K8sObject } from './helpers.js';
+import { renderScenario, scenarios } from './chart-scenarios.js';
 
-const scenarios: Record<string, string[]> = {
-  default: [],
-  'cert-manager, self-signed CA': ['tls.mode=certManager'],
-  'cert-manager, own ClusterIssuer': ['tls.mode=certManager', 'tls.certManager.issuerRef.name=corp-ca', 'tls.certManager.issuerRef.kind=ClusterIssuer'],
-  'provided Secret': ['tls.mode=secret', 'tls.secret.name=my-tls', `tls.secret.caBundle=${Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64')}`],
-  'NetworkPolicy off': ['networkPolicy.enabled=false'],
-  'NetworkPolicy without the pod CIDRs': ['networkPolicy.webhookExceptCIDRs[0]=10.244.0.0/16', 'networkPolicy.webhookExceptCIDRs[1]=fd00:10:244::/56'],
-  'client authentication': ['clientAuth.mode=events', 'clientAuth.caSecret=apiserver-client-ca'],
-  ServiceMonitor: ['serviceMonitor.enabled=true', 'serviceMonitor.labels.release=prometheus'],
-  'namespace defaults': ['webhook.namespaceDefaults=true'],
-  'no ValidatingAdmissionPolicy, no PDB, no spread': ['validatingAdmissionPolicy.enabled=false', 'podDisruptionBudget.enabled=false', 'topologySpread.enabled=false'],
-  'catalog ConfigMap and extra args': ['server.catalogConfigMap=my-templates', 'server.extraArgs[0]=--log-level=debug'],
-  'image digest, no priority class': ['image.digest=sha256:' + 'a'.repeat(64), 'priorityClassName='],
-  'overrides and extras': [
-    'nameOverride=hooks', 'commonLabels.team=platform', 'podLabels.tier=admission', 'priorityClassName=infra-critical',
-    'extraEnv[0].name=HTTPS_PROXY', 'extraEnv[0].value=http://proxy:3128',
-    'extraVolumes[0].name=extra-ca', 'extraVolumes[0].configMap.name=corp-ca',
-    'extraVolumeMounts[0].name=extra-ca', 'extraVolumeMounts[0].mountPath=/etc/corp-ca', 'extraVolumeMounts[0].readOnly=true',
-    'podSecurityContext.fsGroup=65532', 'securityContext.readOnlyRootFilesystem=true',
-  ],
-  'fullnameOverride, CRD not managed': ['fullnameOverride=pp', 'crds.enabled=false'],
-  'CRD not kept on uninstall': ['crds.keep=false'],
-  autoscaling: ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', 'autoscaling.maxReplicas=8', 'autoscaling.targetCPUUtilizationPercentage=70'],
-  'one replica, no PDB': ['replicaCount=1', 'podDisruptionBudget.enabled=false'],
-  'percentages that leave a replica': ['replicaCount=4', '--set-string=rollingUpdate.maxUnavailable=25%', '--set-string=podDisruptionBudget.maxUnavailable=50%', 'rollingUpdate.maxSurge=0'],
-  'spread preferences swapped': ['topologySpread.nodes.whenUnsatisfiable=ScheduleAnyway', 'topologySpread.zones.whenUnsatisfiable=DoNotSchedule'],
-  'own spread constraints': ['topologySpread.constraints[0].maxSkew=2', 'topologySpread.constraints[0].topologyKey=example.org/rack', 'topologySpread.constraints[0].whenUnsatisfiable=DoNotSchedule', 'topologySpread.constraints[0].labelSelector.matchLabels.app\\.kubernetes\\.io/name=podpattern'],
-  'system-cluster-critical': ['priorityClassName=system-cluster-critical'],
-  'observability kit': ['podMonitor.enabled=true', 'prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'grafanaDashboard.namespace=monitoring'],
-};
-
-const renders = new Map<string, Render>(Object.entries(scenarios).map(([name, set]) => [name, renderChart(set)]));
-const render = (name: string): K8sObject[] => (renders.get(name) as Render).objects;
+const render = (name: string): K8sObject[] => renderScenario(name).objects;
 
 t.test('helm lint passes for every scenario', async (t) => {
   for (const [name, set] of Object.entries(scenarios)) {
@@ -48,7 +16,8 @@ t.test('helm lint passes for every scenario', async (t) => {
 });
 
 t.test('every rendered object is valid for its kind', async (t) => {
-  for (const [name, result] of renders) {
+  for (const name of Object.keys(scenarios)) {
+    const result = renderScenario(name);
     t.equal(result.status, 0, `${name} renders: ${result.stderr}`);
     t.ok(result.objects.length > 0, `${name} renders objects`);
     for (const object of result.objects) {
@@ -58,53 +27,130 @@ t.test('every rendered object is valid for its kind', async (t) => {
 });
 
 t.test('default values: the objects an install needs, and nothing optional', async (t) => {
-  const kinds = render('default').map((o) => o.kind).sort();
-  t.same(kinds, [
-    'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'MutatingWebhookConfiguration',
-    'Namespace', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding',
-    'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy',
-    'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding',
-    'ValidatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
-  ], 'Namespace, a ServiceAccount, a Role, a RoleBinding and the Pod are helm test\'s hooks; the other Roles and RoleBindings keep template revisions and the controllers\' Lease');
+  const kinds = render('default')
+    .map((o) => o.kind)
+    .sort();
+  t.same(
+    kinds,
+    [
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
+      'Deployment',
+      'MutatingWebhookConfiguration',
+      'Namespace',
+      'NetworkPolicy',
+      'Pod',
+      'PodDisruptionBudget',
+      'Role',
+      'Role',
+      'Role',
+      'RoleBinding',
+      'RoleBinding',
+      'RoleBinding',
+      'Secret',
+      'Secret',
+      'Service',
+      'ServiceAccount',
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
+    ],
+    "Namespace, a ServiceAccount, a Role, a RoleBinding and the Pod are helm test's hooks; the other Roles and RoleBindings keep template revisions and the controllers' Lease",
+  );
   const hooks = render('default').filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
-  t.same(hooks.map((o) => o.kind).sort(), ['Namespace', 'Pod', 'Role', 'RoleBinding', 'ServiceAccount'], 'helm install creates none of them');
+  t.same(
+    hooks.map((o) => o.kind).sort(),
+    ['Namespace', 'Pod', 'Role', 'RoleBinding', 'ServiceAccount'],
+    'helm install creates none of them',
+  );
   const weight = (kind: string) => Number(hooks.find((o) => o.kind === kind)?.metadata.annotations['helm.sh/hook-weight'] ?? 0);
-  t.ok(weight('Namespace') < weight('ServiceAccount') && weight('ServiceAccount') < weight('RoleBinding') && weight('RoleBinding') < weight('Pod'), 'the namespace first, the pod last');
-  t.ok(hooks.every((o) => /(^|,)before-hook-creation(,|$)/.test(o.metadata.annotations['helm.sh/hook-delete-policy'])), 'each replaced by the next helm test');
-  t.ok(hooks.filter((o) => o.kind !== 'Pod').every((o) => o.metadata.annotations['helm.sh/hook-delete-policy'].includes('hook-succeeded')), 'and removed once the test has passed');
+  t.ok(
+    weight('Namespace') < weight('ServiceAccount') &&
+      weight('ServiceAccount') < weight('RoleBinding') &&
+      weight('RoleBinding') < weight('Pod'),
+    'the namespace first, the pod last',
+  );
+  t.ok(
+    hooks.every((o) => /(^|,)before-hook-creation(,|$)/.test(o.metadata.annotations['helm.sh/hook-delete-policy'])),
+    'each replaced by the next helm test',
+  );
+  t.ok(
+    hooks.filter((o) => o.kind !== 'Pod').every((o) => o.metadata.annotations['helm.sh/hook-delete-policy'].includes('hook-succeeded')),
+    'and removed once the test has passed',
+  );
   const without = renderChart(['test.enabled=false']).objects;
-  t.notOk(without.some((o) => ['Namespace', 'Pod'].includes(o.kind) || (['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name.endsWith('-probe'))), 'test.enabled=false drops them');
+  t.notOk(
+    without.some(
+      (o) => ['Namespace', 'Pod'].includes(o.kind) || (['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name.endsWith('-probe')),
+    ),
+    'test.enabled=false drops them',
+  );
 });
 
-t.test('helm test: a probe pod of podpattern\'s image, in a namespace labelled for injection, allowed only to create pods there', async (t) => {
-  const objects = render('default');
-  const namespace = find(objects, 'Namespace');
-  t.equal(namespace.metadata.name, 'podpattern-test');
-  t.equal(namespace.metadata.labels['podpattern.dev/injection'], 'enabled');
-  t.notOk(JSON.stringify(find(objects, 'MutatingWebhookConfiguration')).includes('podpattern-test'), 'not an excluded namespace');
-  const pod = find(objects, 'Pod');
-  t.equal(pod.metadata.annotations['helm.sh/hook'], 'test');
-  t.equal(pod.metadata.namespace, 'podpattern-test');
-  t.equal(pod.spec.restartPolicy, 'Never');
-  t.equal(pod.spec.containers[0].image, find(objects, 'Deployment').spec.template.spec.containers[0].image, "podpattern's own image");
-  t.same(pod.spec.containers[0].args, ['probe', '--namespace=podpattern-test', '--template=redis-exporter']);
-  t.notOk(Object.keys(pod.metadata.annotations ?? {}).some((k) => k.includes('podpattern.dev')), 'the probe pod is not itself sent to the webhook');
-  t.notSame(pod.metadata.labels, { ...pod.metadata.labels, ...find(objects, 'Service').spec.selector }, 'not selected by the webhook Service');
-  t.same(restrictedProblems(pod.spec), [], 'passes Pod Security restricted, which its namespace enforces');
-  t.same(find(objects, 'Role', 'podpattern-probe').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
-  t.match(find(objects, 'RoleBinding', 'podpattern-probe').subjects, [{ kind: 'ServiceAccount', name: 'podpattern-probe', namespace: 'podpattern-test' }]);
-  t.equal(pod.spec.serviceAccountName, 'podpattern-probe', 'its own ServiceAccount, made before it (not the namespace\'s default, which a controller makes later)');
-});
+t.test(
+  "helm test: a probe pod of podpattern's image, in a namespace labelled for injection, allowed only to create pods there",
+  async (t) => {
+    const objects = render('default');
+    const namespace = find(objects, 'Namespace');
+    t.equal(namespace.metadata.name, 'podpattern-test');
+    t.equal(namespace.metadata.labels['podpattern.dev/injection'], 'enabled');
+    t.notOk(JSON.stringify(find(objects, 'MutatingWebhookConfiguration')).includes('podpattern-test'), 'not an excluded namespace');
+    const pod = find(objects, 'Pod');
+    t.equal(pod.metadata.annotations['helm.sh/hook'], 'test');
+    t.equal(pod.metadata.namespace, 'podpattern-test');
+    t.equal(pod.spec.restartPolicy, 'Never');
+    t.equal(pod.spec.containers[0].image, find(objects, 'Deployment').spec.template.spec.containers[0].image, "podpattern's own image");
+    t.same(pod.spec.containers[0].args, ['probe', '--namespace=podpattern-test', '--template=redis-exporter']);
+    t.notOk(
+      Object.keys(pod.metadata.annotations ?? {}).some((k) => k.includes('podpattern.dev')),
+      'the probe pod is not itself sent to the webhook',
+    );
+    t.notSame(
+      pod.metadata.labels,
+      { ...pod.metadata.labels, ...find(objects, 'Service').spec.selector },
+      'not selected by the webhook Service',
+    );
+    t.same(restrictedProblems(pod.spec), [], 'passes Pod Security restricted, which its namespace enforces');
+    t.same(find(objects, 'Role', 'podpattern-probe').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
+    t.match(find(objects, 'RoleBinding', 'podpattern-probe').subjects, [
+      { kind: 'ServiceAccount', name: 'podpattern-probe', namespace: 'podpattern-test' },
+    ]);
+    t.equal(
+      pod.spec.serviceAccountName,
+      'podpattern-probe',
+      "its own ServiceAccount, made before it (not the namespace's default, which a controller makes later)",
+    );
+  },
+);
 
 t.test('the CRDs are templates (upgraded with the chart), kept on uninstall unless told otherwise', async (t) => {
   for (const name of ['patterntemplates.podpattern.dev', 'patternpolicies.podpattern.dev']) {
     const crd = find(render('default'), 'CustomResourceDefinition', name);
     t.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
     t.equal(crd.metadata.labels['app.kubernetes.io/managed-by'], 'Helm');
-    t.notOk(find(render('CRD not kept on uninstall'), 'CustomResourceDefinition', name).metadata.annotations, 'keep=false: no resource policy');
+    t.notOk(
+      find(render('CRD not kept on uninstall'), 'CustomResourceDefinition', name).metadata.annotations,
+      'keep=false: no resource policy',
+    );
   }
-  t.equal(helm(['template', 'x', chartDir]).stdout.includes('kind: CustomResourceDefinition'), true, 'rendered without --include-crds: not in crds/');
-  t.notOk(render('fullnameOverride, CRD not managed').some((o) => o.kind === 'CustomResourceDefinition'), 'crds.enabled=false: no CRD');
+  t.equal(
+    helm(['template', 'x', chartDir]).stdout.includes('kind: CustomResourceDefinition'),
+    true,
+    'rendered without --include-crds: not in crds/',
+  );
+  t.notOk(
+    render('fullnameOverride, CRD not managed').some((o) => o.kind === 'CustomResourceDefinition'),
+    'crds.enabled=false: no CRD',
+  );
 });
 
 t.test('names, labels, environment, volumes and security contexts can be overridden', async (t) => {
@@ -113,11 +159,15 @@ t.test('names, labels, environment, volumes and security contexts can be overrid
   t.equal(deployment.metadata.name, 'podpattern-hooks', 'nameOverride replaces podpattern in <release>-podpattern');
   for (const object of objects) t.equal(object.metadata.labels?.team, 'platform', `commonLabels on ${object.kind}/${object.metadata.name}`);
   const pod = deployment.spec.template;
-  t.match(pod.metadata.labels, { team: 'platform', tier: 'admission', 'app.kubernetes.io/name': 'podpattern' }, 'the name label stays: the webhooks skip podpattern by it');
+  t.match(
+    pod.metadata.labels,
+    { team: 'platform', tier: 'admission', 'app.kubernetes.io/name': 'podpattern' },
+    'the name label stays: the webhooks skip podpattern by it',
+  );
   t.notOk(deployment.spec.selector.matchLabels.team, 'the selector (immutable) is untouched');
   t.equal(pod.spec.priorityClassName, 'infra-critical');
   const container = pod.spec.containers[0];
-  t.same(container.env.at(-1), { name: 'HTTPS_PROXY', value: 'http://proxy:3128' }, 'after the chart\'s own variables');
+  t.same(container.env.at(-1), { name: 'HTTPS_PROXY', value: 'http://proxy:3128' }, "after the chart's own variables");
   t.same(container.volumeMounts.at(-1), { name: 'extra-ca', mountPath: '/etc/corp-ca', readOnly: true });
   t.same(pod.spec.volumes.at(-1), { name: 'extra-ca', configMap: { name: 'corp-ca' } });
   t.equal(pod.spec.securityContext.fsGroup, 65532);
@@ -133,16 +183,33 @@ t.test('the Deployment is highly available, hardened and drains before it is kil
   const container = pod.containers[0];
   t.equal(deployment.spec.replicas, 2, 'two replicas');
   t.same(restrictedProblems(pod), [], 'passes Pod Security restricted, with a read-only root filesystem');
-  t.notOk('priorityClassName' in pod, 'the cluster\'s default priority (system-cluster-critical is a value away)');
-  t.same(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, 'a rollout keeps every replica until its replacement is ready');
-  t.same(pod.topologySpreadConstraints.map((c: { topologyKey: string; whenUnsatisfiable: string }) => [c.topologyKey, c.whenUnsatisfiable]), [
-    ['kubernetes.io/hostname', 'DoNotSchedule'],
-    ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
-  ], 'never two replicas on a node while another can take one; zones a preference, so one zone (or none labelled) still schedules');
-  t.equal(pod.topologySpreadConstraints[0].nodeTaintsPolicy, 'Honor', 'a cordoned node is no domain to balance against, so a drain\'s replacement schedules');
-  for (const spread of pod.topologySpreadConstraints) t.same(spread.labelSelector.matchLabels, deployment.spec.selector.matchLabels, 'spread counts this Deployment’s pods');
+  t.notOk('priorityClassName' in pod, "the cluster's default priority (system-cluster-critical is a value away)");
+  t.same(
+    deployment.spec.strategy,
+    { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    'a rollout keeps every replica until its replacement is ready',
+  );
+  t.same(
+    pod.topologySpreadConstraints.map((c: { topologyKey: string; whenUnsatisfiable: string }) => [c.topologyKey, c.whenUnsatisfiable]),
+    [
+      ['kubernetes.io/hostname', 'DoNotSchedule'],
+      ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+    ],
+    'never two replicas on a node while another can take one; zones a preference, so one zone (or none labelled) still schedules',
+  );
+  t.equal(
+    pod.topologySpreadConstraints[0].nodeTaintsPolicy,
+    'Honor',
+    "a cordoned node is no domain to balance against, so a drain's replacement schedules",
+  );
+  for (const spread of pod.topologySpreadConstraints)
+    t.same(spread.labelSelector.matchLabels, deployment.spec.selector.matchLabels, 'spread counts this Deployment’s pods');
   t.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory, 'resources set');
-  t.same(container.volumeMounts.find((m: { name: string }) => m.name === 'tmp'), { name: 'tmp', mountPath: '/tmp' }, '/tmp is the only writable path');
+  t.same(
+    container.volumeMounts.find((m: { name: string }) => m.name === 'tmp'),
+    { name: 'tmp', mountPath: '/tmp' },
+    '/tmp is the only writable path',
+  );
 
   const healthPort = container.ports.find((p: { name: string }) => p.name === 'http-health');
   t.equal(healthPort.containerPort, 8080);
@@ -151,8 +218,17 @@ t.test('the Deployment is highly available, hardened and drains before it is kil
 
   const drain = Number(container.args.find((a: string) => a.startsWith('--drain-seconds=')).split('=')[1]);
   const preStop = container.lifecycle.preStop.sleep.seconds;
-  t.ok(pod.terminationGracePeriodSeconds > preStop + drain, `grace ${pod.terminationGracePeriodSeconds}s > preStop ${preStop}s + drain ${drain}s`);
-  t.match(container.args, ['serve', '--port=8443', '--health-port=8080', '--tls-cert-file=/etc/podpattern/tls/tls.crt', '--tls-key-file=/etc/podpattern/tls/tls.key']);
+  t.ok(
+    pod.terminationGracePeriodSeconds > preStop + drain,
+    `grace ${pod.terminationGracePeriodSeconds}s > preStop ${preStop}s + drain ${drain}s`,
+  );
+  t.match(container.args, [
+    'serve',
+    '--port=8443',
+    '--health-port=8080',
+    '--tls-cert-file=/etc/podpattern/tls/tls.crt',
+    '--tls-key-file=/etc/podpattern/tls/tls.key',
+  ]);
 
   const pdb = find(render('default'), 'PodDisruptionBudget');
   t.same(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels, 'the PDB covers the Deployment');
@@ -164,13 +240,20 @@ t.test('autoscaling: an autoscaling/v2 HorizontalPodAutoscaler on CPU owns the r
   const deployment = find(objects, 'Deployment');
   const hpa = find(objects, 'HorizontalPodAutoscaler');
   t.equal(hpa.apiVersion, 'autoscaling/v2');
-  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name }, 'it scales this Deployment');
+  t.same(
+    hpa.spec.scaleTargetRef,
+    { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name },
+    'it scales this Deployment',
+  );
   t.match(hpa.spec, { minReplicas: 3, maxReplicas: 8 });
   t.same(hpa.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
   t.notOk('replicas' in deployment.spec, 'the Deployment leaves replicas to the autoscaler');
   t.ok(deployment.spec.template.spec.containers[0].resources.requests.cpu, 'utilisation has a CPU request to be a percentage of');
   t.equal(deployment.spec.template.spec.topologySpreadConstraints.length, 2, 'spread, since minReplicas is 2 or more');
-  t.notOk(render('default').some((o) => o.kind === 'HorizontalPodAutoscaler'), 'off by default');
+  t.notOk(
+    render('default').some((o) => o.kind === 'HorizontalPodAutoscaler'),
+    'off by default',
+  );
 });
 
 t.test('replicas, spread and disruption budget: what each value renders', async (t) => {
@@ -179,14 +262,32 @@ t.test('replicas, spread and disruption budget: what each value renders', async 
   t.notOk('topologySpreadConstraints' in single.spec.template.spec, 'one replica: nothing to spread');
 
   const percentages = render('percentages that leave a replica');
-  t.same(find(percentages, 'Deployment').spec.strategy.rollingUpdate, { maxUnavailable: '25%', maxSurge: 0 }, 'a percentage stays a string');
+  t.same(
+    find(percentages, 'Deployment').spec.strategy.rollingUpdate,
+    { maxUnavailable: '25%', maxSurge: 0 },
+    'a percentage stays a string',
+  );
   t.equal(find(percentages, 'PodDisruptionBudget').spec.maxUnavailable, '50%');
 
   const swapped = find(render('spread preferences swapped'), 'Deployment').spec.template.spec.topologySpreadConstraints;
-  t.same(swapped.map((c: { whenUnsatisfiable: string }) => c.whenUnsatisfiable), ['ScheduleAnyway', 'DoNotSchedule']);
+  t.same(
+    swapped.map((c: { whenUnsatisfiable: string }) => c.whenUnsatisfiable),
+    ['ScheduleAnyway', 'DoNotSchedule'],
+  );
 
   const own = find(render('own spread constraints'), 'Deployment').spec.template.spec.topologySpreadConstraints;
-  t.same(own, [{ maxSkew: 2, topologyKey: 'example.org/rack', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'podpattern' } } }], 'given constraints replace the two defaults');
+  t.same(
+    own,
+    [
+      {
+        maxSkew: 2,
+        topologyKey: 'example.org/rack',
+        whenUnsatisfiable: 'DoNotSchedule',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'podpattern' } },
+      },
+    ],
+    'given constraints replace the two defaults',
+  );
 
   t.equal(find(render('system-cluster-critical'), 'Deployment').spec.template.spec.priorityClassName, 'system-cluster-critical');
 });
@@ -204,147 +305,88 @@ t.test('the Service sends 443 to the webhook port and selects the pods', async (
   t.match(webhook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, port: 443, path: '/mutate' });
 });
 
-t.test('generated certificates: the caBundle verifies the serving certificate, which names the Service', async (t) => {
-  const objects = render('default');
-  const deployment = find(objects, 'Deployment');
-  const secretName = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName;
-  const secret = find(objects, 'Secret', secretName);
-  t.equal(secret.type, 'kubernetes.io/tls');
-  const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
-  for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
-    const ca = new X509Certificate(Buffer.from(webhook.clientConfig.caBundle, 'base64'));
-    t.ok(leaf.verify(ca.publicKey) && leaf.checkIssued(ca), `${webhook.name}: caBundle signed the serving certificate`);
-  }
-  for (const host of ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc']) t.equal(leaf.checkHost(host), host, `serves ${host}`);
-  const pem = (key: string) => Buffer.from(secret.data[key], 'base64').toString();
-  t.doesNotThrow(() => validateCertificatePair(pem('tls.crt'), pem('tls.key')), 'the server accepts the pair (src/certs/load.ts)');
-  const caSecret = find(objects, 'Secret', 'podpattern-ca');
-  t.notOk(deployment.spec.template.spec.volumes.some((v: { secret?: { secretName: string } }) => v.secret?.secretName === caSecret.metadata.name), 'the CA key is not mounted into the pods');
-});
-
-t.test('cert-manager mode: a Certificate for the Secret the pods mount, and cainjector fills the caBundle', async (t) => {
-  for (const name of ['cert-manager, self-signed CA', 'cert-manager, own ClusterIssuer']) {
-    const objects = render(name);
-    t.notOk(objects.some((o) => o.kind === 'Secret'), `${name}: the chart makes no Secret`);
-    const mwc = find(objects, 'MutatingWebhookConfiguration');
-    const [namespace, certName] = mwc.metadata.annotations['cert-manager.io/inject-ca-from'].split('/');
-    const certificate = find(objects, 'Certificate', certName);
-    t.equal(namespace, certificate.metadata.namespace);
-    const mounted = find(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName;
-    t.equal(certificate.spec.secretName, mounted, `${name}: the Certificate writes the mounted Secret`);
-    t.same(certificate.spec.dnsNames, ['podpattern', 'podpattern.podpattern', 'podpattern.podpattern.svc']);
-    for (const webhook of mwc.webhooks) t.notOk('caBundle' in webhook.clientConfig, `${name}: ${webhook.name} leaves caBundle to cainjector`);
-  }
-  const selfSigned = render('cert-manager, self-signed CA');
-  const caIssuer = find(selfSigned, 'Issuer', 'podpattern-ca');
-  t.equal(find(selfSigned, 'Certificate', 'podpattern-serving').spec.issuerRef.name, caIssuer.metadata.name);
-  t.equal(find(selfSigned, 'Certificate', 'podpattern-ca').spec.isCA, true);
-  const own = render('cert-manager, own ClusterIssuer');
-  t.notOk(own.some((o) => o.kind === 'Issuer'), 'no chart Issuer with an issuerRef');
-  t.match(find(own, 'Certificate').spec.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' });
-});
-
-t.test('provided Secret mode: mounts it and uses the given caBundle', async (t) => {
-  const objects = render('provided Secret');
-  t.notOk(objects.some((o) => o.kind === 'Secret' || o.kind === 'Certificate'));
-  t.equal(find(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, 'my-tls');
-  const bundle = Buffer.from(find(objects, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'base64').toString();
-  t.match(bundle, /^-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n/);
-});
-
-t.test('NetworkPolicy, on by default: both ports from anywhere (the API server\'s address is not known), nothing else', async (t) => {
-  const objects = render('default');
-  const policy = find(objects, 'NetworkPolicy');
-  const deployment = find(objects, 'Deployment');
-  t.same(policy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
-  t.same(policy.spec.policyTypes, ['Ingress'], 'ingress only: egress to the API server stays open');
-  const portNames = deployment.spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name).sort();
-  t.same(policy.spec.ingress.map((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port).sort(), portNames, 'one rule per container port');
-  for (const rule of policy.spec.ingress) t.equal(rule.from, undefined, `${rule.ports[0].port}: from any source`);
-  t.notOk(render('NetworkPolicy off').some((o) => o.kind === 'NetworkPolicy'), 'networkPolicy.enabled=false removes it');
-});
-
-t.test('NetworkPolicy: webhookExceptCIDRs keeps pods off the webhook port, per address family', async (t) => {
-  const policy = find(render('NetworkPolicy without the pod CIDRs'), 'NetworkPolicy');
-  const webhook = policy.spec.ingress.find((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port === 'https');
-  t.same(webhook.from, [
-    { ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } },
-    { ipBlock: { cidr: '::/0', except: ['fd00:10:244::/56'] } },
-  ]);
-  const health = policy.spec.ingress.find((rule: { ports: Array<{ port: string }> }) => rule.ports[0]?.port === 'http-health');
-  t.equal(health.from, undefined, 'the health port stays open to the kubelet and scrapers');
-});
-
-t.test('client authentication: the CA Secret mounted (not by subPath, so it reloads) and both flags set', async (t) => {
-  const deployment = find(render('client authentication'), 'Deployment');
-  const spec = deployment.spec.template.spec;
-  const container = spec.containers[0];
-  t.ok(container.args.includes('--client-auth=events'));
-  t.ok(container.args.includes('--client-ca-file=/etc/podpattern/client-ca/ca.crt'));
-  const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'client-ca');
-  t.match(mount, { mountPath: '/etc/podpattern/client-ca', readOnly: true });
-  t.equal(mount.subPath, undefined);
-  t.match(spec.volumes.find((v: { name: string }) => v.name === 'client-ca'), { secret: { secretName: 'apiserver-client-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
-  const plain = find(render('default'), 'Deployment').spec.template.spec.containers[0];
-  t.notOk(plain.args.some((a: string) => a.startsWith('--client-')), 'off by default: no client flags');
-  const missing = helm(['template', 'x', chartDir, '--set', 'clientAuth.mode=required']);
-  t.not(missing.status, 0, 'a mode without a CA Secret is refused');
-  t.match(missing.stderr, /clientAuth\.caSecret/);
-});
-
 t.test('ServiceMonitor scrapes the Service metrics port', async (t) => {
   const objects = render('ServiceMonitor');
   const monitor = find(objects, 'ServiceMonitor');
   const service = find(objects, 'Service');
-  t.ok(service.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port), 'the port exists on the Service');
+  t.ok(
+    service.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port),
+    'the port exists on the Service',
+  );
   t.equal(monitor.spec.endpoints[0].path, '/metrics');
   t.equal(monitor.metadata.labels.release, 'prometheus', 'extra labels for the Prometheus selector');
   for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) t.equal(service.metadata.labels[key], value);
-  t.notOk(render('default').some((o) => o.kind === 'ServiceMonitor'), 'off by default');
+  t.notOk(
+    render('default').some((o) => o.kind === 'ServiceMonitor'),
+    'off by default',
+  );
 });
 
 t.test('namespace defaults: every pod in opted-in namespaces goes to the webhook', async (t) => {
   const objects = render('namespace defaults');
   for (const webhook of find(objects, 'MutatingWebhookConfiguration').webhooks) {
-    t.same(webhook.matchConditions.map((c: { name: string }) => c.name), ['not-a-mirror-pod'], webhook.name);
+    t.same(
+      webhook.matchConditions.map((c: { name: string }) => c.name),
+      ['not-a-mirror-pod'],
+      webhook.name,
+    );
   }
   const policy = find(objects, 'ValidatingAdmissionPolicy', 'podpattern-required-injection');
   t.match(policy.spec.validations[0].expression, /namespaceObject\.metadata\.annotations/, 'the policy also counts namespace defaults');
-  t.notOk(JSON.stringify(policy.spec.matchConditions).includes('namespaceObject'), 'in its validation: the API server gives matchConditions no namespaceObject');
+  t.notOk(
+    JSON.stringify(policy.spec.matchConditions).includes('namespaceObject'),
+    'in its validation: the API server gives matchConditions no namespaceObject',
+  );
 });
 
 t.test('optional features switch off cleanly', async (t) => {
   const objects = render('no ValidatingAdmissionPolicy, no PDB, no spread');
-  for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'PodDisruptionBudget']) t.notOk(objects.some((o) => o.kind === kind), `no ${kind}`);
+  for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'PodDisruptionBudget'])
+    t.notOk(
+      objects.some((o) => o.kind === kind),
+      `no ${kind}`,
+    );
   t.notOk('topologySpreadConstraints' in find(objects, 'Deployment').spec.template.spec);
 
   const catalog = find(render('catalog ConfigMap and extra args'), 'Deployment').spec.template.spec;
   t.match(catalog.containers[0].args, ['serve']);
   t.ok(catalog.containers[0].args.includes('--catalog-dir=/etc/podpattern/catalog'));
   t.ok(catalog.containers[0].args.includes('--log-level=debug'));
-  t.match(catalog.volumes.find((v: { name: string }) => v.name === 'catalog'), { configMap: { name: 'my-templates' } });
+  t.match(
+    catalog.volumes.find((v: { name: string }) => v.name === 'catalog'),
+    { configMap: { name: 'my-templates' } },
+  );
 
   const pinned = find(render('image digest, no priority class'), 'Deployment').spec.template.spec;
   t.equal(pinned.containers[0].image, `ghcr.io/podpattern/podpattern@sha256:${'a'.repeat(64)}`);
   t.notOk('priorityClassName' in pinned);
 });
 
-t.test('controllers: on by default with the heal settings; off drops the flag values, the Lease Role and the workload patch rule', async (t) => {
-  const on = render('default');
-  const args = find(on, 'Deployment').spec.template.spec.containers[0].args as string[];
-  t.same(args.filter((a) => a.startsWith('--heal-')), ['--heal-grace-seconds=60', '--heal-restarts-per-minute=5', '--heal-interval-seconds=30']);
-  t.ok(on.some((o) => o.kind === 'Role' && o.metadata.name === 'podpattern-leader'));
-  const off = renderChart(['controllers.enabled=false', 'controllers.heal.graceSeconds=5'], 'podpattern', 'podpattern');
-  t.equal(off.status, 0, off.stderr);
-  const offArgs = find(off.objects, 'Deployment').spec.template.spec.containers[0].args as string[];
-  t.ok(offArgs.includes('--controllers=off'));
-  t.notOk(offArgs.some((a) => a.startsWith('--heal-')));
-  t.notOk(off.objects.some((o) => ['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name === 'podpattern-leader'), 'no Lease RBAC');
-  t.notOk(JSON.stringify(find(off.objects, 'ClusterRole', 'podpattern').rules).includes('deployments'), 'no workload patch RBAC');
-  const bad = renderChart(['controllers.heal.restartsPerMinute=601'], 'podpattern', 'podpattern');
-  t.not(bad.status, 0, 'a rate out of bounds fails the install');
-  t.match(bad.stderr, /restartsPerMinute/);
-});
+t.test(
+  'controllers: on by default with the heal settings; off drops the flag values, the Lease Role and the workload patch rule',
+  async (t) => {
+    const on = render('default');
+    const args = find(on, 'Deployment').spec.template.spec.containers[0].args as string[];
+    t.same(
+      args.filter((a) => a.startsWith('--heal-')),
+      ['--heal-grace-seconds=60', '--heal-restarts-per-minute=5', '--heal-interval-seconds=30'],
+    );
+    t.ok(on.some((o) => o.kind === 'Role' && o.metadata.name === 'podpattern-leader'));
+    const off = renderChart(['controllers.enabled=false', 'controllers.heal.graceSeconds=5'], 'podpattern', 'podpattern');
+    t.equal(off.status, 0, off.stderr);
+    const offArgs = find(off.objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    t.ok(offArgs.includes('--controllers=off'));
+    t.notOk(offArgs.some((a) => a.startsWith('--heal-')));
+    t.notOk(
+      off.objects.some((o) => ['Role', 'RoleBinding'].includes(o.kind) && o.metadata.name === 'podpattern-leader'),
+      'no Lease RBAC',
+    );
+    t.notOk(JSON.stringify(find(off.objects, 'ClusterRole', 'podpattern').rules).includes('deployments'), 'no workload patch RBAC');
+    const bad = renderChart(['controllers.heal.restartsPerMinute=601'], 'podpattern', 'podpattern');
+    t.not(bad.status, 0, 'a rate out of bounds fails the install');
+    t.match(bad.stderr, /restartsPerMinute/);
+  },
+);
 
 t.test('another release name and namespace: names follow, exclusions include the namespace', async (t) => {
   const result = renderChart([], 'acme', 'hooks');

@@ -22,7 +22,10 @@ const policyFiles = [join(chartDir, 'files', 'patternpolicies.podpattern.dev.yam
 const policyRendered = header.replace('crd-schema.ts', 'policy-schema.ts') + stringify(patternPolicyCrd, { lineWidth: 0 });
 
 t.test('the CRD YAML files are renderings of crd-schema.ts and policy-schema.ts', async (t) => {
-  for (const [files, text] of [[crdFiles, rendered], [policyFiles, policyRendered]] as const) {
+  for (const [files, text] of [
+    [crdFiles, rendered],
+    [policyFiles, policyRendered],
+  ] as const) {
     for (const file of files) {
       if (process.env.PODPATTERN_UPDATE_GOLDEN === '1') writeFileSync(file, text);
       t.equal(readFileSync(file, 'utf8'), text, `${file.slice(repoRoot.length + 1)} is up to date`);
@@ -30,24 +33,41 @@ t.test('the CRD YAML files are renderings of crd-schema.ts and policy-schema.ts'
   }
 });
 
-t.test('the CRDs are valid CustomResourceDefinitions of podpattern.dev/v1alpha1: PatternTemplate cluster-scoped, PatternPolicy namespaced', async (t) => {
-  for (const [text, name, scope, names] of [
-    [rendered, 'patterntemplates.podpattern.dev', 'Cluster', { kind: 'PatternTemplate', plural: 'patterntemplates', shortNames: ['ptpl'] }],
-    [policyRendered, 'patternpolicies.podpattern.dev', 'Namespaced', { kind: 'PatternPolicy', plural: 'patternpolicies', shortNames: ['ppol'] }],
-  ] as const) {
-    const crd = parse(text) as K8sObject;
-    t.same(await validateObject(crd), []);
-    t.equal(crd.metadata.name, name);
-    t.equal(crd.spec.scope, scope);
-    t.match(crd.spec.names, names);
-    t.match(crd.spec.versions, [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } }]);
-  }
-});
+t.test(
+  'the CRDs are valid CustomResourceDefinitions of podpattern.dev/v1alpha1: PatternTemplate cluster-scoped, PatternPolicy namespaced',
+  async (t) => {
+    for (const [text, name, scope, names] of [
+      [
+        rendered,
+        'patterntemplates.podpattern.dev',
+        'Cluster',
+        { kind: 'PatternTemplate', plural: 'patterntemplates', shortNames: ['ptpl'] },
+      ],
+      [
+        policyRendered,
+        'patternpolicies.podpattern.dev',
+        'Namespaced',
+        { kind: 'PatternPolicy', plural: 'patternpolicies', shortNames: ['ppol'] },
+      ],
+    ] as const) {
+      const crd = parse(text) as K8sObject;
+      t.same(await validateObject(crd), []);
+      t.equal(crd.metadata.name, name);
+      t.equal(crd.spec.scope, scope);
+      t.match(crd.spec.names, names);
+      t.match(crd.spec.versions, [{ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } }]);
+    }
+  },
+);
 
 /** A structural schema (what apiextensions.k8s.io/v1 demands): every node typed unless preserved. */
 function structuralProblems(schema: Record<string, unknown>, path: string): string[] {
   const problems: string[] = [];
-  if (schema.type === undefined && schema['x-kubernetes-preserve-unknown-fields'] !== true && schema['x-kubernetes-int-or-string'] !== true) {
+  if (
+    schema.type === undefined &&
+    schema['x-kubernetes-preserve-unknown-fields'] !== true &&
+    schema['x-kubernetes-int-or-string'] !== true
+  ) {
     problems.push(`${path}: no type`);
   }
   for (const keyword of ['anyOf', 'oneOf', 'allOf', 'not', '$ref', 'propertyNames', 'dependentRequired']) {
@@ -55,7 +75,8 @@ function structuralProblems(schema: Record<string, unknown>, path: string): stri
   }
   const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
   for (const [key, child] of Object.entries(properties)) problems.push(...structuralProblems(child, `${path}.${key}`));
-  if (typeof schema.additionalProperties === 'object') problems.push(...structuralProblems(schema.additionalProperties as Record<string, unknown>, `${path}[*]`));
+  if (typeof schema.additionalProperties === 'object')
+    problems.push(...structuralProblems(schema.additionalProperties as Record<string, unknown>, `${path}[*]`));
   if (typeof schema.items === 'object') problems.push(...structuralProblems(schema.items as Record<string, unknown>, `${path}[]`));
   if (schema.type === 'array' && schema.items === undefined) problems.push(`${path}: an array without items`);
   return problems;
@@ -70,20 +91,27 @@ t.test('the schemas are structural', async (t) => {
 function templateProblems(object: K8sObject): string[] {
   const problems = schemaProblems(object);
   for (const name of Object.keys(object.spec?.parameters ?? {})) {
-    if (!new RegExp(PARAMETER_NAME_PATTERN).test(name)) problems.push(`spec.parameters.${name}: parameter names must match ${PARAMETER_NAME_PATTERN}`);
+    if (!new RegExp(PARAMETER_NAME_PATTERN).test(name))
+      problems.push(`spec.parameters.${name}: parameter names must match ${PARAMETER_NAME_PATTERN}`);
   }
   return problems;
 }
 
 t.test('every built-in template is valid under the CRD schema', async (t) => {
   const dir = join(repoRoot, 'src', 'catalog', 'builtin');
-  const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort();
   t.ok(files.length > 0, `src/catalog/builtin has template files (found ${files.length})`);
   const names: string[] = [];
   for (const file of files) {
     const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8'));
     for (const doc of docs) {
-      t.same(doc.errors.map((e) => e.message), [], `${file} parses`);
+      t.same(
+        doc.errors.map((e) => e.message),
+        [],
+        `${file} parses`,
+      );
       const object = JSON.parse(JSON.stringify(doc.toJS())) as K8sObject | null;
       if (object === null) continue;
       names.push(object.metadata?.name);
@@ -114,7 +142,11 @@ t.test('the schema check catches what the API server would refuse or prune', asy
     ['a misspelt spec field', (o) => (o.spec.initcontainers = []), /spec: unknown field 'initcontainers'/],
     ['a container without an image', (o) => delete o.spec.containers[0].image, /missing required field 'image'/],
     ['a port without a containerPort', (o) => delete o.spec.containers[0].ports[0].containerPort, /missing required field 'containerPort'/],
-    ['an unknown parameter type', (o) => (o.spec.parameters.port.type = 'float'), /spec.parameters.port.type: must be one of string, integer, number, boolean/],
+    [
+      'an unknown parameter type',
+      (o) => (o.spec.parameters.port.type = 'float'),
+      /spec.parameters.port.type: must be one of string, integer, number, boolean/,
+    ],
     ['minimum above maximum', (o) => (o.spec.parameters.port.minimum = 70000), /minimum must not be greater than maximum/],
     ['an upper-case parameter name', (o) => (o.spec.parameters.Port = { type: 'string' }), /parameter names must match/],
     ['a name that is not a DNS label', (o) => (o.metadata.name = 'Demo.Proxy'), /the name must be a DNS label/],

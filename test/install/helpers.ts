@@ -11,7 +11,12 @@ export const repoRoot = join(import.meta.dirname ?? new URL('.', import.meta.url
 export const chartDir = join(repoRoot, 'helm', 'podpattern');
 export const webhookConfigDir = join(repoRoot, 'webhook-config');
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: any };
+  [k: string]: any;
+};
 
 export interface HelmResult {
   status: number;
@@ -63,12 +68,24 @@ export function find(objects: K8sObject[], kind: string, name?: string): K8sObje
 /** Kinds whose schemas kubernetes-models lacks: the fields their controllers require. */
 const requiredShape: Record<string, string[][]> = {
   'cert-manager.io/v1/Issuer': [['spec']],
-  'cert-manager.io/v1/Certificate': [['spec', 'secretName'], ['spec', 'issuerRef', 'name']],
-  'monitoring.coreos.com/v1/ServiceMonitor': [['spec', 'selector'], ['spec', 'endpoints']],
+  'cert-manager.io/v1/Certificate': [
+    ['spec', 'secretName'],
+    ['spec', 'issuerRef', 'name'],
+  ],
+  'monitoring.coreos.com/v1/ServiceMonitor': [
+    ['spec', 'selector'],
+    ['spec', 'endpoints'],
+  ],
   // kubernetes-models has no MutatingAdmissionPolicy yet (admissionregistration.k8s.io/v1 since Kubernetes 1.36).
-  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': [['spec', 'matchConstraints'], ['spec', 'mutations']],
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': [
+    ['spec', 'matchConstraints'],
+    ['spec', 'mutations'],
+  ],
   'admissionregistration.k8s.io/v1/MutatingAdmissionPolicyBinding': [['spec', 'policyName']],
-  'monitoring.coreos.com/v1/PodMonitor': [['spec', 'selector'], ['spec', 'podMetricsEndpoints']],
+  'monitoring.coreos.com/v1/PodMonitor': [
+    ['spec', 'selector'],
+    ['spec', 'podMetricsEndpoints'],
+  ],
   'monitoring.coreos.com/v1/PrometheusRule': [['spec', 'groups']],
 };
 
@@ -91,7 +108,9 @@ export async function validateObject(object: K8sObject): Promise<string[]> {
   const problems: string[] = [];
   if (!object.metadata?.name) problems.push(`${label}: metadata.name is missing`);
   if (clusterScoped.has(object.kind) === (object.metadata?.namespace !== undefined)) {
-    problems.push(`${label}: ${clusterScoped.has(object.kind) ? 'a cluster-scoped object has a namespace' : 'a namespaced object has no namespace'}`);
+    problems.push(
+      `${label}: ${clusterScoped.has(object.kind) ? 'a cluster-scoped object has a namespace' : 'a namespaced object has no namespace'}`,
+    );
   }
   const shape = requiredShape[`${object.apiVersion}/${object.kind}`];
   if (shape !== undefined) {
@@ -102,7 +121,8 @@ export async function validateObject(object: K8sObject): Promise<string[]> {
     return problems;
   }
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : [undefined, object.apiVersion];
-  const modulePath = group === undefined ? `kubernetes-models/${version}/${object.kind}` : `kubernetes-models/${group}/${version}/${object.kind}`;
+  const modulePath =
+    group === undefined ? `kubernetes-models/${version}/${object.kind}` : `kubernetes-models/${group}/${version}/${object.kind}`;
   let Model: new (data: unknown) => { validate(): void };
   try {
     const module = (await import(modulePath)) as Record<string, new (data: unknown) => { validate(): void }>;

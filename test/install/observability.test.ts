@@ -50,22 +50,37 @@ async function exposedNames(): Promise<Set<string>> {
 const rendered = renderChart(['prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'podMonitor.enabled=true']);
 const rule = find(rendered.objects, 'PrometheusRule');
 const alerts: Array<{ alert: string; expr: string }> = rule.spec.groups.flatMap((g: { rules: unknown[] }) => g.rules);
-const dashboard = JSON.parse(find(rendered.objects, 'ConfigMap').data['podpattern.json']) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }>; templating: { list: Array<{ definition?: string }> } };
-const queries = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ where: `panel "${panel.title}"`, expr: substituteGrafanaVariables(target.expr) })));
+const dashboard = JSON.parse(find(rendered.objects, 'ConfigMap').data['podpattern.json']) as {
+  panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  templating: { list: Array<{ definition?: string }> };
+};
+const queries = dashboard.panels.flatMap((panel) =>
+  panel.targets.map((target) => ({ where: `panel "${panel.title}"`, expr: substituteGrafanaVariables(target.expr) })),
+);
 
 t.test('the checker catches syntax errors and unknown names', async (t) => {
-  t.same(metricNames('sum by (le) (rate(podpattern_review_duration_seconds_bucket{namespace="x"}[5m]))'), ['podpattern_review_duration_seconds_bucket']);
+  t.same(metricNames('sum by (le) (rate(podpattern_review_duration_seconds_bucket{namespace="x"}[5m]))'), [
+    'podpattern_review_duration_seconds_bucket',
+  ]);
   t.throws(() => metricNames('sum(rate(podpattern_reviews_total[5m])'), /not PromQL/);
   const exposed = await exposedNames();
   t.notOk(exposed.has('podpattern_review_total'), 'a misspelt name is not exposed');
-  t.ok(exposed.has('podpattern_build_info') && exposed.has('process_resident_memory_bytes') && exposed.has('podpattern_review_duration_seconds_bucket'));
+  t.ok(
+    exposed.has('podpattern_build_info') &&
+      exposed.has('process_resident_memory_bytes') &&
+      exposed.has('podpattern_review_duration_seconds_bucket'),
+  );
 });
 
 t.test('the kit renders valid objects and the dashboard file is what the ConfigMap holds', async (t) => {
   t.equal(rendered.status, 0, rendered.stderr);
   for (const kind of ['PrometheusRule', 'PodMonitor', 'ConfigMap']) t.same(await validateObject(find(rendered.objects, kind)), [], kind);
   t.same(dashboard, JSON.parse(readFileSync(join(chartDir, 'files', 'dashboard.json'), 'utf8')));
-  t.same(find(rendered.objects, 'PodMonitor').spec.podMetricsEndpoints[0].port, find(rendered.objects, 'Deployment').spec.template.spec.containers[0].ports[1].name, 'scrapes the health port');
+  t.same(
+    find(rendered.objects, 'PodMonitor').spec.podMetricsEndpoints[0].port,
+    find(rendered.objects, 'Deployment').spec.template.spec.containers[0].ports[1].name,
+    'scrapes the health port',
+  );
 });
 
 t.test('every alert and dashboard query parses, and names only metrics the server exposes', async (t) => {
@@ -73,7 +88,9 @@ t.test('every alert and dashboard query parses, and names only metrics the serve
   const expressions = [
     ...alerts.map((a) => ({ where: `alert ${a.alert}`, expr: a.expr })),
     ...queries,
-    ...dashboard.templating.list.flatMap((v) => (v.definition === undefined ? [] : [{ where: 'variable', expr: v.definition.replace(/^label_values\((\w+),.*$/, '$1') }])),
+    ...dashboard.templating.list.flatMap((v) =>
+      v.definition === undefined ? [] : [{ where: 'variable', expr: v.definition.replace(/^label_values\((\w+),.*$/, '$1') }],
+    ),
   ];
   t.ok(alerts.length >= 5 && queries.length >= 8, `${alerts.length} alerts, ${queries.length} queries`);
   for (const { where, expr } of expressions) {
@@ -84,11 +101,23 @@ t.test('every alert and dashboard query parses, and names only metrics the serve
 });
 
 t.test('the alerts cover what an operator is paged for, at the thresholds the values give', async (t) => {
-  t.same(alerts.map((a) => a.alert).sort(), ['PodpatternCertificateExpiresSoon', 'PodpatternDenialsHigh', 'PodpatternNoReadyReplica', 'PodpatternPodsNotInjected', 'PodpatternPodsStillNotInjected', 'PodpatternReviewErrors', 'PodpatternSlowReviews', 'PodpatternTemplatesRefused']);
+  t.same(alerts.map((a) => a.alert).sort(), [
+    'PodpatternCertificateExpiresSoon',
+    'PodpatternDenialsHigh',
+    'PodpatternNoReadyReplica',
+    'PodpatternPodsNotInjected',
+    'PodpatternPodsStillNotInjected',
+    'PodpatternReviewErrors',
+    'PodpatternSlowReviews',
+    'PodpatternTemplatesRefused',
+  ]);
   const byName = (name: string): string => alerts.find((a) => a.alert === name)!.expr;
   t.match(byName('PodpatternCertificateExpiresSoon'), /< 14 \* 86400$/);
   t.match(byName('PodpatternSlowReviews'), /histogram_quantile\(0\.99,.*\) > 2\.5$/, 'half of the default 5 s timeout');
   const slower = renderChart(['prometheusRule.enabled=true', 'webhook.timeoutSeconds=10']);
-  t.match(find(slower.objects, 'PrometheusRule').spec.groups[0].rules.find((r: { alert: string }) => r.alert === 'PodpatternSlowReviews').expr, /> 5$/);
+  t.match(
+    find(slower.objects, 'PrometheusRule').spec.groups[0].rules.find((r: { alert: string }) => r.alert === 'PodpatternSlowReviews').expr,
+    /> 5$/,
+  );
   t.match(byName('PodpatternNoReadyReplica'), /deployment="podpattern"/);
 });

@@ -13,8 +13,16 @@ const cases: Array<[string, string[], RegExp]> = [
   ['zero replicas', ['replicaCount=0'], /at '\/replicaCount': minimum/],
   ['an unknown TLS mode', ['tls.mode=vault'], /at '\/tls\/mode'/],
   ['secret mode without the Secret', ['tls.mode=secret'], /at '\/tls\/secret\/(caBundle|name)'/],
-  ['a caBundle that is not base64', ['tls.mode=secret', 'tls.secret.name=x', 'tls.secret.caBundle=not base64!'], /at '\/tls\/secret\/caBundle'/],
-  ['an issuer kind without a name', ['tls.mode=certManager', 'tls.certManager.issuerRef.kind=ClusterIssuer'], /at '\/tls\/certManager\/issuerRef'.*'name' required/],
+  [
+    'a caBundle that is not base64',
+    ['tls.mode=secret', 'tls.secret.name=x', 'tls.secret.caBundle=not base64!'],
+    /at '\/tls\/secret\/caBundle'/,
+  ],
+  [
+    'an issuer kind without a name',
+    ['tls.mode=certManager', 'tls.certManager.issuerRef.kind=ClusterIssuer'],
+    /at '\/tls\/certManager\/issuerRef'.*'name' required/,
+  ],
   ['a webhook timeout over 30s', ['webhook.timeoutSeconds=31'], /at '\/webhook\/timeoutSeconds': maximum/],
   ['an excluded namespace that is not a name', ['webhook.excludeNamespaces[0]=Kube_System'], /at '\/webhook\/excludeNamespaces\/0'/],
   ['an unknown log level', ['server.logLevel=loud'], /at '\/server\/logLevel'/],
@@ -34,22 +42,75 @@ const cases: Array<[string, string[], RegExp]> = [
   ['a boolean as a string', ['--set-string=networkPolicy.enabled=true'], /at '\/networkPolicy\/enabled': got string, want boolean/],
   ['a cluster older than 1.30', ['--kube-version=1.29.0'], /requires kubeVersion: >=1\.30\.0-0/],
   // Checks the schema cannot express, done by the chart with `fail`:
-  ['a grace period shorter than the drain', ['terminationGracePeriodSeconds=12'], /terminationGracePeriodSeconds \(12\) must be greater than preStopSleepSeconds \(5\) \+ server.drainSeconds \(10\)/],
+  [
+    'a grace period shorter than the drain',
+    ['terminationGracePeriodSeconds=12'],
+    /terminationGracePeriodSeconds \(12\) must be greater than preStopSleepSeconds \(5\) \+ server.drainSeconds \(10\)/,
+  ],
   ['the same port twice', ['server.healthPort=8443'], /server.port and server.healthPort must differ/],
   // Replicas, disruptions and rollouts (docs/install.md): no drain or upgrade, nor both at once, takes the last ready replica.
-  ['one replica with the PodDisruptionBudget', ['replicaCount=1'], /replicaCount is 1 with podDisruptionBudget.enabled: a node drain would evict the only replica; set replicaCount to 2 or more, or podDisruptionBudget.enabled=false/],
-  ['an autoscaler down to one replica with the PodDisruptionBudget', ['autoscaling.enabled=true', 'autoscaling.minReplicas=1'], /autoscaling.minReplicas is 1 with podDisruptionBudget.enabled/],
-  ['a rollout and a drain that together take both replicas', ['rollingUpdate.maxUnavailable=1'], /rollingUpdate.maxUnavailable \(1\) and podDisruptionBudget.maxUnavailable \(1\) may take down 1 \+ 1 of 2 replicas \(replicaCount\) at once/],
-  ['a budget of 60 % of two replicas (rounded up: both)', ['--set-string=podDisruptionBudget.maxUnavailable=60%'], /may take down 0 \+ 2 of 2 replicas/],
-  ['the same against the autoscaler\'s minimum', ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', '--set-string=rollingUpdate.maxUnavailable=34%', 'podDisruptionBudget.maxUnavailable=2'], /may take down 1 \+ 2 of 3 replicas \(autoscaling.minReplicas\)/],
-  ['a budget that rounds to no pod', ['--set-string=podDisruptionBudget.maxUnavailable=0%'], /podDisruptionBudget.maxUnavailable \(0%\) comes to 0 of 2 replicas: a node drain would never finish/],
-  ['a rollout that may take every replica, without a budget', ['podDisruptionBudget.enabled=false', 'rollingUpdate.maxUnavailable=2'], /rollingUpdate.maxUnavailable \(2\) lets a rollout take down all 2 replicas \(replicaCount\)/],
-  ['a rollout with neither surge nor unavailability', ['rollingUpdate.maxSurge=0'], /rollingUpdate.maxUnavailable \(0\) and rollingUpdate.maxSurge \(0\) come to 0 pods each for 2 replicas/],
-  ['an autoscaler whose maximum is under its minimum', ['autoscaling.enabled=true', 'autoscaling.maxReplicas=1'], /autoscaling.maxReplicas \(1\) must be at least autoscaling.minReplicas \(2\)/],
-  ['an autoscaler without a CPU request', ['autoscaling.enabled=true', 'resources.requests.cpu=null'], /autoscaling needs resources.requests.cpu/],
+  [
+    'one replica with the PodDisruptionBudget',
+    ['replicaCount=1'],
+    /replicaCount is 1 with podDisruptionBudget.enabled: a node drain would evict the only replica; set replicaCount to 2 or more, or podDisruptionBudget.enabled=false/,
+  ],
+  [
+    'an autoscaler down to one replica with the PodDisruptionBudget',
+    ['autoscaling.enabled=true', 'autoscaling.minReplicas=1'],
+    /autoscaling.minReplicas is 1 with podDisruptionBudget.enabled/,
+  ],
+  [
+    'a rollout and a drain that together take both replicas',
+    ['rollingUpdate.maxUnavailable=1'],
+    /rollingUpdate.maxUnavailable \(1\) and podDisruptionBudget.maxUnavailable \(1\) may take down 1 \+ 1 of 2 replicas \(replicaCount\) at once/,
+  ],
+  [
+    'a budget of 60 % of two replicas (rounded up: both)',
+    ['--set-string=podDisruptionBudget.maxUnavailable=60%'],
+    /may take down 0 \+ 2 of 2 replicas/,
+  ],
+  [
+    "the same against the autoscaler's minimum",
+    [
+      'autoscaling.enabled=true',
+      'autoscaling.minReplicas=3',
+      '--set-string=rollingUpdate.maxUnavailable=34%',
+      'podDisruptionBudget.maxUnavailable=2',
+    ],
+    /may take down 1 \+ 2 of 3 replicas \(autoscaling.minReplicas\)/,
+  ],
+  [
+    'a budget that rounds to no pod',
+    ['--set-string=podDisruptionBudget.maxUnavailable=0%'],
+    /podDisruptionBudget.maxUnavailable \(0%\) comes to 0 of 2 replicas: a node drain would never finish/,
+  ],
+  [
+    'a rollout that may take every replica, without a budget',
+    ['podDisruptionBudget.enabled=false', 'rollingUpdate.maxUnavailable=2'],
+    /rollingUpdate.maxUnavailable \(2\) lets a rollout take down all 2 replicas \(replicaCount\)/,
+  ],
+  [
+    'a rollout with neither surge nor unavailability',
+    ['rollingUpdate.maxSurge=0'],
+    /rollingUpdate.maxUnavailable \(0\) and rollingUpdate.maxSurge \(0\) come to 0 pods each for 2 replicas/,
+  ],
+  [
+    'an autoscaler whose maximum is under its minimum',
+    ['autoscaling.enabled=true', 'autoscaling.maxReplicas=1'],
+    /autoscaling.maxReplicas \(1\) must be at least autoscaling.minReplicas \(2\)/,
+  ],
+  [
+    'an autoscaler without a CPU request',
+    ['autoscaling.enabled=true', 'resources.requests.cpu=null'],
+    /autoscaling needs resources.requests.cpu/,
+  ],
   ['a misspelt autoscaling key', ['autoscaling.enable=true'], /at '\/autoscaling': additional properties 'enable' not allowed/],
   ['a negative surge', ['rollingUpdate.maxSurge=-1'], /at '\/rollingUpdate\/maxSurge'/],
-  ['the spread\'s former single whenUnsatisfiable', ['topologySpread.whenUnsatisfiable=DoNotSchedule'], /at '\/topologySpread': additional properties 'whenUnsatisfiable' not allowed/],
+  [
+    "the spread's former single whenUnsatisfiable",
+    ['topologySpread.whenUnsatisfiable=DoNotSchedule'],
+    /at '\/topologySpread': additional properties 'whenUnsatisfiable' not allowed/,
+  ],
   ['an unknown whenUnsatisfiable', ['topologySpread.zones.whenUnsatisfiable=Never'], /at '\/topologySpread\/zones\/whenUnsatisfiable'/],
   ['a priority class that is not a name', ['priorityClassName=System Critical'], /at '\/priorityClassName'/],
 ];
@@ -68,7 +129,8 @@ t.test('every key in values.yaml is described by the schema, which forbids other
   const missing: string[] = [];
   const open: string[] = [];
   /** The schema node for `key` under `node`: a declared property, else additionalProperties' schema. */
-  const childOf = (node: any, key: string): any => node?.properties?.[key] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
+  const childOf = (node: any, key: string): any =>
+    node?.properties?.[key] ?? (typeof node?.additionalProperties === 'object' ? node.additionalProperties : undefined);
   const walk = (value: any, node: any, path: string): void => {
     if (node?.$ref) node = schema.definitions[node.$ref.split('/').pop()];
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return;

@@ -10,7 +10,13 @@ import { LeaderElector } from '../../src/leader/elector.js';
 import { kubeLeaseStore } from '../../src/leader/lease-kube.js';
 import { startControllerApi } from '../helpers/fake-controller-api.js';
 
-const quiet = pino(new Writable({ write(_c, _e, done) { done(); } }));
+const quiet = pino(
+  new Writable({
+    write(_c, _e, done) {
+      done();
+    },
+  }),
+);
 
 async function setup(t: Test) {
   const api = await startControllerApi();
@@ -22,7 +28,10 @@ async function setup(t: Test) {
   const candidate = (identity: string) => {
     states[identity] = false;
     return new LeaderElector({
-      store: kubeLeaseStore(config, 'podpattern', 'podpattern-controllers'), identity, logger: quiet, now: () => now,
+      store: kubeLeaseStore(config, 'podpattern', 'podpattern-controllers'),
+      identity,
+      logger: quiet,
+      now: () => now,
       onStartedLeading: () => (states[identity] = true),
       onStoppedLeading: () => (states[identity] = false),
     });
@@ -40,7 +49,11 @@ t.test('the first candidate creates the Lease and leads; the second does not whi
   const lease = api.leases.get('podpattern/podpattern-controllers');
   t.equal(lease.spec.holderIdentity, 'pod-a');
   t.equal(lease.spec.leaseDurationSeconds, 15);
-  t.match(lease.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'times are MicroTime: six fractional digits, as the API server parses them');
+  t.match(
+    lease.spec.renewTime,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/,
+    'times are MicroTime: six fractional digits, as the API server parses them',
+  );
   for (let i = 0; i < 20; i += 1) {
     advance(2_000);
     await a.tick();
@@ -58,7 +71,7 @@ t.test('a leader that stops renewing loses the Lease once the lease duration has
   await b.tick();
   advance(14_000);
   await b.tick();
-  t.equal(states['pod-b'], false, 'at 14 s the Lease is still a\'s');
+  t.equal(states['pod-b'], false, "at 14 s the Lease is still a's");
   advance(1_000);
   await b.tick();
   t.equal(states['pod-b'], true, 'at 15 s b takes it');
@@ -97,7 +110,7 @@ t.test('stop() gives the Lease up, and the other candidate takes it at its next 
   t.equal(states['pod-b'], true, 'b leads without waiting for the lease duration');
 });
 
-t.test('two candidates racing for the same record: the API server\'s conflict lets only one win', async (t) => {
+t.test("two candidates racing for the same record: the API server's conflict lets only one win", async (t) => {
   const { candidate, states } = await setup(t);
   const a = candidate('pod-a');
   const b = candidate('pod-b');
@@ -106,5 +119,17 @@ t.test('two candidates racing for the same record: the API server\'s conflict le
 });
 
 t.test('timings that cannot work are refused', async (t) => {
-  t.throws(() => new LeaderElector({ store: { get: async () => undefined, create: async (r) => r, update: async (r) => r }, identity: 'x', logger: quiet, leaseSeconds: 10, renewDeadlineSeconds: 10, onStartedLeading: () => {}, onStoppedLeading: () => {} }), /retry .* < renew deadline .* < lease duration/);
+  t.throws(
+    () =>
+      new LeaderElector({
+        store: { get: async () => undefined, create: async (r) => r, update: async (r) => r },
+        identity: 'x',
+        logger: quiet,
+        leaseSeconds: 10,
+        renewDeadlineSeconds: 10,
+        onStartedLeading: () => {},
+        onStoppedLeading: () => {},
+      }),
+    /retry .* < renew deadline .* < lease duration/,
+  );
 });

@@ -17,12 +17,20 @@ export const READY_BOUND_MS = 60_000;
 /** Why these tests cannot run here, or false. */
 export function podRunnerSkip(programs: string[]): string | false {
   if (process.getuid?.() !== 0) return 'the pod runner needs root (network namespaces)';
-  const missing = ['ip', 'bwrap', 'setpriv', 'nsenter', ...programs].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  const missing = ['ip', 'bwrap', 'setpriv', 'nsenter', ...programs].filter(
+    (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
+  );
   return missing.length > 0 ? `not installed (CI installs them): ${missing.join(', ')}` : false;
 }
 
 /** A pod with this spec whose annotations ask for one template with these parameters, injected. */
-export function injectedPod(pattern: string, template: string, parameters: Record<string, string>, spec: V1PodSpec, nativeSidecars: NativeSidecarMode = 'never'): V1Pod {
+export function injectedPod(
+  pattern: string,
+  template: string,
+  parameters: Record<string, string>,
+  spec: V1PodSpec,
+  nativeSidecars: NativeSidecarMode = 'never',
+): V1Pod {
   const annotations: Record<string, string> = { [`podpattern.dev/${pattern}`]: template };
   for (const [name, value] of Object.entries(parameters)) annotations[`${template}.podpattern.dev/${name}`] = value;
   const pod: PodLike = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${template}-test`, namespace: 'default', annotations }, spec };
@@ -50,7 +58,9 @@ export async function stopCleanly(t: Test, running: RunningPod): Promise<void> {
   const ended = await running.stop();
   for (const c of ended) {
     if (c.signal === undefined) continue; // not running when the pod was deleted (a finished init container)
-    t.comment(`${c.name} (${c.kind}): ${c.signal} -> ${c.killed ? 'SIGKILL at the end of the grace period' : `exited ${c.exitCode}`} after ${c.exitMs} ms`);
+    t.comment(
+      `${c.name} (${c.kind}): ${c.signal} -> ${c.killed ? 'SIGKILL at the end of the grace period' : `exited ${c.exitCode}`} after ${c.exitMs} ms`,
+    );
     t.notOk(c.killed, `${c.name} exited on ${c.signal} by itself, before the grace period ended (exit ${c.exitCode})`);
   }
 }
@@ -66,7 +76,8 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -85,7 +96,14 @@ export const untilStopped = (command: string): string => `trap 'exit 0' TERM; ${
  */
 export const usesAtBoot = (address: string, command: string): string => `socat -u /dev/null TCP:${address} || exit 1; exec ${command}`;
 
-export const restrictedApp = { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+export const restrictedApp = {
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  runAsNonRoot: true,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+};
 
 /** Sends `text` and resolves with everything the far end sends back before it closes. */
 export function roundTrip(host: string, port: number, text: string): Promise<string> {

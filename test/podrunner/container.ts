@@ -51,7 +51,19 @@ function sandboxOf(input: LaunchInput): string[] {
   if (input.extraPath !== undefined) mounts.push({ source: input.extraPath, target: APPLET_DIR, readOnly: true });
   for (const [source, target] of input.imageBinds ?? []) mounts.push({ source, target, readOnly: true });
   const { uid, gid, groups, etcHosts, resolvConf, hostname } = input;
-  return sandboxArgs({ ...security, mounts, uid, gid, groups, etcHosts, resolvConf, hostname, workingDir: input.container.workingDir || '/', infoFd: 3, asPid1: true });
+  return sandboxArgs({
+    ...security,
+    mounts,
+    uid,
+    gid,
+    groups,
+    etcHosts,
+    resolvConf,
+    hostname,
+    workingDir: input.container.workingDir || '/',
+    infoFd: 3,
+    asPid1: true,
+  });
 }
 
 export function launch(input: LaunchInput): ContainerProcess {
@@ -85,12 +97,34 @@ export function launch(input: LaunchInput): ContainerProcess {
     child,
     pid,
     exitCode: undefined,
-    exited: new Promise((resolve) => child.once('exit', (code, signal) => { result.exitCode = code ?? (signal ? 128 : null); resolve(result.exitCode); })),
-    exec: (argv, env, timeoutMs) => execIn(input, pid, [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv], timeoutMs),
-    kill: (signal) => { try { process.kill(-child.pid!, signal); } catch { /* already gone */ } },
+    exited: new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        result.exitCode = code ?? (signal ? 128 : null);
+        resolve(result.exitCode);
+      }),
+    ),
+    exec: (argv, env, timeoutMs) =>
+      execIn(
+        input,
+        pid,
+        [...envArgs(input.extraPath === undefined ? env : { ...env, PATH: `${APPLET_DIR}:${env.PATH ?? ''}` }), ...argv],
+        timeoutMs,
+      ),
+    kill: (signal) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        /* already gone */
+      }
+    },
     signal: async (signal) => {
       const target = await pid.catch(() => undefined);
-      if (target !== undefined && result.exitCode === undefined) try { process.kill(target, signal); } catch { /* already gone */ }
+      if (target !== undefined && result.exitCode === undefined)
+        try {
+          process.kill(target, signal);
+        } catch {
+          /* already gone */
+        }
     },
   };
   return result;
@@ -118,16 +152,43 @@ async function whenExecuted(pid: number): Promise<number> {
 }
 
 /** Runs `argv` inside the running container whose first process is `pid`, as the container's user. */
-async function execIn({ container, uid, gid, groups }: LaunchInput, pid: Promise<number>, argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+async function execIn(
+  { container, uid, gid, groups }: LaunchInput,
+  pid: Promise<number>,
+  argv: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   const target = await pid;
-  const privileges = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, groupArgs(groups), '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
-  const child = spawn('nsenter', ['-t', String(target), '-m', '-n', '-p', '-i', '-u', '-r', '-w', '--', ...privileges, ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const privileges = [
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${gid}`,
+    groupArgs(groups),
+    '--inh-caps=-all',
+    '--ambient-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+  ];
+  const child = spawn('nsenter', ['-t', String(target), '-m', '-n', '-p', '-i', '-u', '-r', '-w', '--', ...privileges, ...argv], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += String(chunk)));
   child.stderr.on('data', (chunk) => (output += String(chunk)));
   return new Promise((resolve) => {
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
     // 'close', not 'exit': the process can exit before its last output has been read.
-    child.once('close', (code) => { clearTimeout(timer); resolve({ code, output: code === null ? `${output}(killed after ${timeoutMs} ms in ${container.name})` : output }); });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: code === null ? `${output}(killed after ${timeoutMs} ms in ${container.name})` : output });
+    });
   });
 }

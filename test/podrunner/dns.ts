@@ -29,15 +29,23 @@ export function startDns(address: string, ttlSeconds = 1): Promise<DnsDouble> {
       type: 'response',
       flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (known ? 0 : 3), // rcode 3: NXDOMAIN
       questions: query.questions ?? [],
-      answers: found === undefined || question === undefined ? [] : [{ type: 'A', name: question.name, ttl: ttlSeconds, class: 'IN', data: found }],
+      answers:
+        found === undefined || question === undefined
+          ? []
+          : [{ type: 'A', name: question.name, ttl: ttlSeconds, class: 'IN', data: found }],
     });
     socket.send(answer, peer.port, peer.address);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(53, address, () => resolve({
-      set: (name, value) => { if (value === undefined) records.delete(name.toLowerCase()); else records.set(name.toLowerCase(), value); },
-      close: () => new Promise((done) => socket.close(() => done())),
-    }));
+    socket.bind(53, address, () =>
+      resolve({
+        set: (name, value) => {
+          if (value === undefined) records.delete(name.toLowerCase());
+          else records.set(name.toLowerCase(), value);
+        },
+        close: () => new Promise((done) => socket.close(() => done())),
+      }),
+    );
   });
 }

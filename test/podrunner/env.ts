@@ -6,7 +6,12 @@ import type { Objects } from './volumes.js';
 
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function containerEnv(pod: V1Pod, container: V1Container, podIp: string, objects: { secrets?: Objects; configMaps?: Objects }): Record<string, string> {
+export function containerEnv(
+  pod: V1Pod,
+  container: V1Container,
+  podIp: string,
+  objects: { secrets?: Objects; configMaps?: Objects },
+): Record<string, string> {
   const env: Record<string, string> = { PATH: IMAGE_PATH, HOSTNAME: pod.metadata?.name ?? 'pod' };
   for (const variable of container.env ?? []) {
     const from = variable.valueFrom;
@@ -27,10 +32,14 @@ export function containerEnv(pod: V1Pod, container: V1Container, podIp: string, 
 
 function fieldValue(pod: V1Pod, path: string, podIp: string): string {
   switch (path) {
-    case 'metadata.name': return pod.metadata?.name ?? '';
-    case 'metadata.namespace': return pod.metadata?.namespace ?? 'default';
-    case 'status.podIP': return podIp;
-    default: throw new Error(`fieldRef ${path} is not supported by the pod runner`);
+    case 'metadata.name':
+      return pod.metadata?.name ?? '';
+    case 'metadata.namespace':
+      return pod.metadata?.namespace ?? 'default';
+    case 'status.podIP':
+      return podIp;
+    default:
+      throw new Error(`fieldRef ${path} is not supported by the pod runner`);
   }
 }
 

@@ -33,23 +33,88 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const IMAGE_NODE = '/usr/local/bin/node';
 const busyboxApplets = (names: string[]): Record<string, string[]> =>
   Object.fromEntries(names.map((name) => [name, ['/usr/bin/busybox', name]]));
-const SHELL_TOOLS = busyboxApplets(['sh', 'cp', 'cat', 'printf', 'grep', 'test', 'ls', 'stat', 'nc', 'wget', 'mkdir', 'echo', 'true', 'false', 'id', 'sleep', 'httpd']);
+const SHELL_TOOLS = busyboxApplets([
+  'sh',
+  'cp',
+  'cat',
+  'printf',
+  'grep',
+  'test',
+  'ls',
+  'stat',
+  'nc',
+  'wget',
+  'mkdir',
+  'echo',
+  'true',
+  'false',
+  'id',
+  'sleep',
+  'httpd',
+]);
 
 export const DEFAULT_IMAGES: ImageMap = {
-  'nginxinc/nginx-unprivileged': { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 101, gid: 101 }, busybox: true, stopSignal: 'SIGQUIT' },
-  nginx: { from: 'Debian nginx-light', commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS }, entrypoint: ['nginx'], cmd: ['-g', 'daemon off;'], user: { uid: 0, gid: 0 }, stopSignal: 'SIGQUIT' },
+  'nginxinc/nginx-unprivileged': {
+    from: 'Debian nginx-light',
+    commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS },
+    entrypoint: ['nginx'],
+    cmd: ['-g', 'daemon off;'],
+    user: { uid: 101, gid: 101 },
+    busybox: true,
+    stopSignal: 'SIGQUIT',
+  },
+  nginx: {
+    from: 'Debian nginx-light',
+    commands: { nginx: ['/usr/sbin/nginx'], ...SHELL_TOOLS },
+    entrypoint: ['nginx'],
+    cmd: ['-g', 'daemon off;'],
+    user: { uid: 0, gid: 0 },
+    stopSignal: 'SIGQUIT',
+  },
   busybox: { from: 'Debian busybox', commands: SHELL_TOOLS, cmd: ['sh'], user: { uid: 0, gid: 0 }, busybox: true },
-  'alpine/socat': { from: 'Debian socat', commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS }, entrypoint: ['socat'], user: { uid: 0, gid: 0 }, busybox: true },
-  'ghcr.io/podpattern/twemproxy': { from: 'Debian nutcracker (the image is built from it: images/twemproxy)', commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] }, entrypoint: ['nutcracker'], user: { uid: 65534, gid: 65534 }, stopSignal: 'SIGINT' },
-  redis: { from: 'Debian redis-server', commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS }, cmd: ['redis-server'], user: { uid: 999, gid: 999 } },
-  'oliver006/redis_exporter': { from: 'Debian prometheus-redis-exporter', commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] }, entrypoint: ['/redis_exporter'], user: { uid: 59000, gid: 59000 } },
+  'alpine/socat': {
+    from: 'Debian socat',
+    commands: { socat: ['/usr/bin/socat'], ...SHELL_TOOLS },
+    entrypoint: ['socat'],
+    user: { uid: 0, gid: 0 },
+    busybox: true,
+  },
+  'ghcr.io/podpattern/twemproxy': {
+    from: 'Debian nutcracker (the image is built from it: images/twemproxy)',
+    commands: { nutcracker: ['/usr/sbin/nutcracker'], sh: ['/bin/sh'] },
+    entrypoint: ['nutcracker'],
+    user: { uid: 65534, gid: 65534 },
+    stopSignal: 'SIGINT',
+  },
+  redis: {
+    from: 'Debian redis-server',
+    commands: { 'redis-server': ['/usr/bin/redis-server'], 'redis-cli': ['/usr/bin/redis-cli'], ...SHELL_TOOLS },
+    cmd: ['redis-server'],
+    user: { uid: 999, gid: 999 },
+  },
+  'oliver006/redis_exporter': {
+    from: 'Debian prometheus-redis-exporter',
+    commands: { '/redis_exporter': ['/usr/bin/prometheus-redis-exporter'] },
+    entrypoint: ['/redis_exporter'],
+    user: { uid: 59000, gid: 59000 },
+  },
   // The image's ENTRYPOINT, WORKDIR and contents (/app: dist, node_modules, package.json) as the
   // Dockerfile lays them out, bound from this repository's build, and the node running the tests
   // where the official node image has it: the host's own path to it may lie in a folder a
   // container does not see (the pinned release is cached under ~/.cache, and /root is hidden).
   'ghcr.io/podpattern/podpattern': {
-    from: 'this repository (npm run build)', commands: { node: [IMAGE_NODE] }, entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'], cmd: ['serve'], workingDir: '/app', user: { uid: 65532, gid: 65532 },
-    binds: [[process.execPath, IMAGE_NODE], [`${REPO}dist`, '/app/dist'], [`${REPO}node_modules`, '/app/node_modules'], [`${REPO}package.json`, '/app/package.json']],
+    from: 'this repository (npm run build)',
+    commands: { node: [IMAGE_NODE] },
+    entrypoint: ['node', '--max-semi-space-size=4', 'dist/src/bin/podpattern.js'],
+    cmd: ['serve'],
+    workingDir: '/app',
+    user: { uid: 65532, gid: 65532 },
+    binds: [
+      [process.execPath, IMAGE_NODE],
+      [`${REPO}dist`, '/app/dist'],
+      [`${REPO}node_modules`, '/app/node_modules'],
+      [`${REPO}package.json`, '/app/package.json'],
+    ],
   },
 };
 
@@ -66,7 +131,10 @@ export function repositoryOf(image: string): string {
 export function resolveArgv(images: ImageMap, image: string, command: string[] | undefined, args: string[] | undefined): string[] {
   const program = images[repositoryOf(image)];
   if (program === undefined) throw new Error(`image ${image}: no host program stands for it in the pod runner's image table`);
-  const argv = command !== undefined && command.length > 0 ? [...command, ...(args ?? [])] : [...(program.entrypoint ?? []), ...(args ?? program.cmd ?? [])];
+  const argv =
+    command !== undefined && command.length > 0
+      ? [...command, ...(args ?? [])]
+      : [...(program.entrypoint ?? []), ...(args ?? program.cmd ?? [])];
   return resolveCommand(program, image, argv);
 }
 

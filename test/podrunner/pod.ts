@@ -16,7 +16,7 @@ import { onExit } from 'signal-exit';
 import { execFileSync } from 'node:child_process';
 import { launch, type ContainerProcess } from './container.js';
 import { containerEnv, expand } from './env.js';
-import { DEFAULT_IMAGES, resolveArgv, resolveCommand, repositoryOf, type ImageMap } from './images.js';
+import { DEFAULT_IMAGES, resolveArgv, resolveCommand, repositoryOf, type ImageMap, type ImageProgram } from './images.js';
 import { createPodNetwork, type PodNetwork } from './netns.js';
 import { probeTiming, runProbe } from './probes.js';
 import { layOutVolumes, type Objects } from './volumes.js';
@@ -77,7 +77,12 @@ export interface RunningPod {
   stop(graceSeconds?: number): Promise<Termination[]>;
 }
 
-interface Slot { spec: V1Container; state: ContainerState; proc?: ContainerProcess; logPath: string }
+interface Slot {
+  spec: V1Container;
+  state: ContainerState;
+  proc?: ContainerProcess;
+  logPath: string;
+}
 
 export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<RunningPod> {
   const begun = performance.now();
@@ -105,13 +110,6 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
 
     const podContext = pod.spec?.securityContext;
     const groups = [...(podContext?.fsGroup === undefined ? [] : [podContext.fsGroup]), ...(podContext?.supplementalGroups ?? [])];
-    const userOf = (c: V1Container): { uid: number; gid: number; groups: number[] } => {
-      const image = images[repositoryOf(c.image ?? '')];
-      const context = { ...pod.spec?.securityContext, ...c.securityContext };
-      const uid = context.runAsUser ?? image?.user?.uid ?? 0;
-      if (context.runAsNonRoot === true && uid === 0) throw new Error(`container ${c.name}: runAsNonRoot is set but the container would run as root (CreateContainerConfigError)`);
-      return { uid, gid: context.runAsGroup ?? image?.user?.gid ?? uid, groups };
-    };
 
     // Images built on busybox have its applets on PATH; the host's busybox stands in for them.
     let appletDir: string | undefined;
@@ -132,7 +130,20 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       const expandAll = (list: string[] | undefined) => list?.map((item) => expand(item, env));
       const argv = resolveArgv(images, c.image ?? '', expandAll(c.command), expandAll(c.args));
       const workingDir = c.workingDir ?? images[repositoryOf(c.image ?? '')]?.workingDir;
-      const proc = launch({ netns: net.name, hostname: pod.metadata?.name ?? 'pod', container: workingDir === undefined ? c : { ...c, workingDir }, volumeDirs, etcHosts, resolvConf, ...userOf(c), argv, env, logPath: slot.logPath, extraPath: applets(c), imageBinds: images[repositoryOf(c.image ?? '')]?.binds });
+      const proc = launch({
+        netns: net.name,
+        hostname: pod.metadata?.name ?? 'pod',
+        container: workingDir === undefined ? c : { ...c, workingDir },
+        volumeDirs,
+        etcHosts,
+        resolvConf,
+        ...userOf(pod, c, images[repositoryOf(c.image ?? '')], groups),
+        argv,
+        env,
+        logPath: slot.logPath,
+        extraPath: applets(c),
+        imageBinds: images[repositoryOf(c.image ?? '')]?.binds,
+      });
       slot.proc = proc;
       return proc;
     };
@@ -153,87 +164,130 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         if (stopped || slot.proc !== proc) return;
         const result = await runProbe(probe, { podIp: net.podIp, container: slot.spec, exec: (argv, ms) => execIn(slot, argv, ms) });
         if (stopped || slot.proc !== proc) return;
-        if (result.ok) { failures = 0; if (++successes >= timing.successThreshold) onResult(true); }
-        else { successes = 0; reason(result.reason); if (++failures >= timing.failureThreshold) onResult(false); }
+        if (result.ok) {
+          failures = 0;
+          if (++successes >= timing.successThreshold) onResult(true);
+        } else {
+          successes = 0;
+          reason(result.reason);
+          if (++failures >= timing.failureThreshold) onResult(false);
+        }
         schedule(tick, timing.periodMs);
       };
       schedule(tick, timing.initialDelayMs);
     };
 
     const schedule = (fn: () => Promise<void>, ms: number): void => {
-      const timer = setTimeout(() => { timers.delete(timer); void fn(); }, ms);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        void fn();
+      }, ms);
       timers.add(timer);
     };
 
     /** Starts a long-running container and its probes; resolves when it has started. */
-    const run = (slot: Slot): Promise<void> => new Promise((resolveStarted, reject) => {
-      let proc: ContainerProcess;
-      try {
-        proc = start(slot);
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      const c = slot.spec;
-      const startProbes = (): void => {
-        slot.state.started = true;
-        resolveStarted();
-        if (c.readinessProbe) probeLoop(slot, c.readinessProbe, (ok) => (slot.state.ready = ok), (r) => (slot.state.lastProbeFailure = `readiness: ${r}`));
-        else slot.state.ready = true;
-        if (c.livenessProbe) probeLoop(slot, c.livenessProbe, (ok) => { if (!ok) proc.kill('SIGKILL'); }, (r) => (slot.state.lastProbeFailure = `liveness: ${r}`));
-      };
-      if (c.startupProbe) {
-        probeLoop(slot, c.startupProbe, (ok) => { if (ok && !slot.state.started) startProbes(); else if (!ok) proc.kill('SIGKILL'); }, (r) => (slot.state.lastProbeFailure = `startup: ${r}`));
-      } else {
-        startProbes();
-      }
-      void proc.exited.then((code) => {
-        slot.state.ready = false;
-        slot.state.started = false;
-        if (stopped) return;
-        appendFileSync(`${slot.logPath}.stderr`, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
-        slot.state.restarts++;
-        // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
-        schedule(() => run(slot).catch((error: Error) => { failure = error; }), Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000));
+    const run = (slot: Slot): Promise<void> =>
+      new Promise((resolveStarted, reject) => {
+        let proc: ContainerProcess;
+        try {
+          proc = start(slot);
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        const c = slot.spec;
+        const startProbes = (): void => {
+          slot.state.started = true;
+          resolveStarted();
+          if (c.readinessProbe)
+            probeLoop(
+              slot,
+              c.readinessProbe,
+              (ok) => (slot.state.ready = ok),
+              (r) => (slot.state.lastProbeFailure = `readiness: ${r}`),
+            );
+          else slot.state.ready = true;
+          if (c.livenessProbe)
+            probeLoop(
+              slot,
+              c.livenessProbe,
+              (ok) => {
+                if (!ok) proc.kill('SIGKILL');
+              },
+              (r) => (slot.state.lastProbeFailure = `liveness: ${r}`),
+            );
+        };
+        if (c.startupProbe) {
+          probeLoop(
+            slot,
+            c.startupProbe,
+            (ok) => {
+              if (ok && !slot.state.started) startProbes();
+              else if (!ok) proc.kill('SIGKILL');
+            },
+            (r) => (slot.state.lastProbeFailure = `startup: ${r}`),
+          );
+        } else {
+          startProbes();
+        }
+        void proc.exited.then((code) => {
+          slot.state.ready = false;
+          slot.state.started = false;
+          if (stopped) return;
+          appendFileSync(`${slot.logPath}.stderr`, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
+          slot.state.restarts++;
+          // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
+          schedule(
+            () =>
+              run(slot).catch((error: Error) => {
+                failure = error;
+              }),
+            Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000),
+          );
+        });
       });
-    });
 
     const readyWaiters: (() => void)[] = [];
-    const checkReady = (): boolean => slots.every((s) => s.state.kind === 'init' || s.state.ready) && slots.some((s) => s.state.kind === 'app');
-    const poll = setInterval(() => { if (checkReady() || failure) for (const w of readyWaiters.splice(0)) w(); }, 50);
+    const checkReady = (): boolean =>
+      slots.every((s) => s.state.kind === 'init' || s.state.ready) && slots.some((s) => s.state.kind === 'app');
+    const poll = setInterval(() => {
+      if (checkReady() || failure) for (const w of readyWaiters.splice(0)) w();
+    }, 50);
 
     const sequence = (async (): Promise<void> => {
       for (const spec of pod.spec?.initContainers ?? []) {
         const sidecar = spec.restartPolicy === 'Always';
-        const slot: Slot = { spec, logPath: join(dir, `${spec.name}.log`), state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 } };
+        const slot: Slot = {
+          spec,
+          logPath: join(dir, `${spec.name}.log`),
+          state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 },
+        };
         slots.push(slot);
-        if (sidecar) { await run(slot); continue; }
+        if (sidecar) {
+          await run(slot);
+          continue;
+        }
         const code = await start(slot).exited;
         if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
       }
       for (const spec of pod.spec?.containers ?? []) {
-        const slot: Slot = { spec, logPath: join(dir, `${spec.name}.log`), state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 } };
+        const slot: Slot = {
+          spec,
+          logPath: join(dir, `${spec.name}.log`),
+          state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 },
+        };
         slots.push(slot);
-        run(slot).catch((error: Error) => { failure = error; });
+        run(slot).catch((error: Error) => {
+          failure = error;
+        });
       }
-    })().catch((error: Error) => { failure = error; });
+    })().catch((error: Error) => {
+      failure = error;
+    });
 
     const describe = (): string => slots.map((s) => `--- ${s.spec.name} ${JSON.stringify(s.state)}\n${readLog(s).slice(-4000)}`).join('\n');
 
     let terminations: Promise<Termination[]> | undefined;
-    const stopContainer = async (slot: Slot, deadline: number): Promise<Termination> => {
-      const proc = slot.proc;
-      const { name, kind } = slot.state;
-      if (proc === undefined || proc.exitCode !== undefined) return { name, kind, exitCode: proc?.exitCode ?? null, killed: false };
-      const signal = images[repositoryOf(slot.spec.image ?? '')]?.stopSignal ?? 'SIGTERM';
-      const sent = performance.now();
-      let killed = false;
-      const timer = setTimeout(() => { killed = true; proc.kill('SIGKILL'); }, Math.max(0, deadline - Date.now()));
-      await proc.signal(signal);
-      const exitCode = await proc.exited;
-      clearTimeout(timer);
-      return { name, kind, signal, exitCode, killed, exitMs: Math.round(performance.now() - sent) };
-    };
     const stop = (graceSeconds?: number): Promise<Termination[]> => {
       terminations ??= (async () => {
         stopped = true;
@@ -242,8 +296,11 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         // The kubelet's order: app containers together, then native sidecars one by one in reverse
         // order of start, all within one grace period (default 30 s).
         const deadline = Date.now() + (graceSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
-        const ended = await Promise.all(slots.filter((s) => s.state.kind !== 'sidecar').map((slot) => stopContainer(slot, deadline)));
-        for (const slot of slots.filter((s) => s.state.kind === 'sidecar').reverse()) ended.push(await stopContainer(slot, deadline));
+        const ended = await Promise.all(
+          slots.filter((s) => s.state.kind !== 'sidecar').map((slot) => stopContainer(slot, deadline, images)),
+        );
+        for (const slot of slots.filter((s) => s.state.kind === 'sidecar').reverse())
+          ended.push(await stopContainer(slot, deadline, images));
         await net.remove();
         rmSync(dir, { recursive: true, force: true });
         removeExitHook();
@@ -256,7 +313,10 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       ip: net.podIp,
       netns: net.name,
       hostIp: net.hostIp,
-      logs: (name, stream) => { const slot = slots.find((s) => s.spec.name === name); return slot === undefined ? '' : readLog(slot, stream); },
+      logs: (name, stream) => {
+        const slot = slots.find((s) => s.spec.name === name);
+        return slot === undefined ? '' : readLog(slot, stream);
+      },
       states: () => slots.map((s) => ({ ...s.state })),
       exec: (name, argv, timeoutMs = 10_000) => {
         const slot = slots.find((s) => s.spec.name === name);
@@ -264,17 +324,22 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
         return execIn(slot, argv, timeoutMs);
       },
       stop,
-      setHost: (name, address) => { hosts[name] = address; writeHosts(); },
-      waitReady: (timeoutMs) => new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`pod not Ready after ${timeoutMs} ms\n${describe()}`)), timeoutMs);
-        const settle = (): void => {
-          clearTimeout(timer);
-          if (failure) reject(new Error(`pod failed: ${failure.message}\n${describe()}`));
-          else resolve(Math.round(performance.now() - begun));
-        };
-        if (checkReady() || failure) settle(); else readyWaiters.push(settle);
-        void sequence;
-      }),
+      setHost: (name, address) => {
+        hosts[name] = address;
+        writeHosts();
+      },
+      waitReady: (timeoutMs) =>
+        new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`pod not Ready after ${timeoutMs} ms\n${describe()}`)), timeoutMs);
+          const settle = (): void => {
+            clearTimeout(timer);
+            if (failure) reject(new Error(`pod failed: ${failure.message}\n${describe()}`));
+            else resolve(Math.round(performance.now() - begun));
+          };
+          if (checkReady() || failure) settle();
+          else readyWaiters.push(settle);
+          void sequence;
+        }),
     };
   } catch (error) {
     emergencyCleanup(slots, net, dir);
@@ -284,13 +349,58 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
 }
 
 function readLog(slot: Slot, stream?: 'stdout' | 'stderr'): string {
-  const read = (name: string): string => { try { return readFileSync(`${slot.logPath}.${name}`, 'utf8'); } catch { return ''; } };
+  const read = (name: string): string => {
+    try {
+      return readFileSync(`${slot.logPath}.${name}`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   return stream === undefined ? read('stdout') + read('stderr') : read(stream);
 }
 
 /** Synchronous: also runs from an exit handler when a test dies half-way. */
 function emergencyCleanup(slots: Slot[], net: PodNetwork, dir: string): void {
   for (const slot of slots) slot.proc?.kill('SIGKILL');
-  try { execFileSync('ip', ['netns', 'del', net.name], { stdio: 'ignore' }); } catch { /* gone */ }
+  try {
+    execFileSync('ip', ['netns', 'del', net.name], { stdio: 'ignore' });
+  } catch {
+    /* gone */
+  }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The image's stop signal, then SIGKILL at the deadline: how the container ended. */
+async function stopContainer(slot: Slot, deadline: number, images: ImageMap): Promise<Termination> {
+  const proc = slot.proc;
+  const { name, kind } = slot.state;
+  if (proc === undefined || proc.exitCode !== undefined) return { name, kind, exitCode: proc?.exitCode ?? null, killed: false };
+  const signal = images[repositoryOf(slot.spec.image ?? '')]?.stopSignal ?? 'SIGTERM';
+  const sent = performance.now();
+  let killed = false;
+  const timer = setTimeout(
+    () => {
+      killed = true;
+      proc.kill('SIGKILL');
+    },
+    Math.max(0, deadline - Date.now()),
+  );
+  await proc.signal(signal);
+  const exitCode = await proc.exited;
+  clearTimeout(timer);
+  return { name, kind, signal, exitCode, killed, exitMs: Math.round(performance.now() - sent) };
+}
+
+/** The user a container runs as: its security context over the pod's over the image's; root refused under runAsNonRoot. */
+function userOf(
+  pod: V1Pod,
+  c: V1Container,
+  image: ImageProgram | undefined,
+  groups: number[],
+): { uid: number; gid: number; groups: number[] } {
+  const context = { ...pod.spec?.securityContext, ...c.securityContext };
+  const uid = context.runAsUser ?? image?.user?.uid ?? 0;
+  if (context.runAsNonRoot === true && uid === 0)
+    throw new Error(`container ${c.name}: runAsNonRoot is set but the container would run as root (CreateContainerConfigError)`);
+  return { uid, gid: context.runAsGroup ?? image?.user?.gid ?? uid, groups };
 }

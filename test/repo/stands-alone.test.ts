@@ -57,7 +57,7 @@ t.test('the detector flags outside references and leaves ordinary text alone', a
   }
   for (const line of [
     "const SPEC_TEMPLATE = ['spec', 'template'];",
-    '/** The CA\'s PKCS#8 key. */',
+    "/** The CA's PKCS#8 key. */",
     'ssl_session_cache shared:https_proxy:1m;',
     'cert-manager issues the serving certificate; issuerRef: {}',
     "failures.find((f) => f.name.endsWith('#3'))",

@@ -27,7 +27,15 @@ t.test('injects: echoes uid and apiVersion, base64 JSONPatch, warnings', async (
   ]);
   t.same(json.response.warnings, ['a friendly warning']);
   const [line] = deps.lines().filter((l) => l.msg === 'review');
-  t.match(line, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', namespace: 'shop', pod: 'web', templates: ['demo'], outcome: 'injected', reason: 'injected', dryRun: false });
+  t.match(line, {
+    uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+    namespace: 'shop',
+    pod: 'web',
+    templates: ['demo'],
+    outcome: 'injected',
+    reason: 'injected',
+    dryRun: false,
+  });
   t.type(line?.ms, 'number');
   t.notOk(JSON.stringify(deps.lines()).includes('nginx:1.27'), 'the pod body is never logged');
   const metrics = await deps.metrics.registry.metrics();
@@ -37,7 +45,10 @@ t.test('injects: echoes uid and apiVersion, base64 JSONPatch, warnings', async (
 });
 
 t.test('v1beta1 is answered in v1beta1', async (t) => {
-  const { json } = await post(testDeps(), podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }));
+  const { json } = await post(
+    testDeps(),
+    podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }),
+  );
   t.equal(json.apiVersion, 'admission.k8s.io/v1beta1');
   t.equal(json.response.patchType, 'JSONPatch');
 });
@@ -46,7 +57,10 @@ t.test('skipped: allowed, no patch, no warnings key', async (t) => {
   const deps = testDeps();
   const { json } = await post(deps, podReview({ generateName: 'web-7d9c-' }));
   t.same(json.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
-  t.match(deps.lines().find((l) => l.msg === 'review'), { outcome: 'skipped', reason: 'not-requested', pod: 'web-7d9c-*' });
+  t.match(
+    deps.lines().find((l) => l.msg === 'review'),
+    { outcome: 'skipped', reason: 'not-requested', pod: 'web-7d9c-*' },
+  );
 });
 
 t.test('denied: allowed false, 403 status listing problems, causes by code', async (t) => {
@@ -55,14 +69,28 @@ t.test('denied: allowed false, 403 status listing problems, causes by code', asy
   t.equal(status, 200, 'a decision about a pod is always HTTP 200');
   t.equal(json.response.allowed, false);
   t.match(json.response.status, { code: 403, reason: 'Forbidden', message: /template 'nope' is not in the catalog/ });
-  t.same(json.response.status.details.causes, [{ reason: 'unknown-template', message: "template 'nope' is not in the catalog; run 'podpattern templates' for the list", field: 'template nope' }]);
+  t.same(json.response.status.details.causes, [
+    {
+      reason: 'unknown-template',
+      message: "template 'nope' is not in the catalog; run 'podpattern templates' for the list",
+      field: 'template nope',
+    },
+  ]);
   t.notOk('patch' in json.response);
-  t.match(deps.lines().find((l) => l.msg === 'review'), { outcome: 'denied', reason: 'unknown-template', templates: ['nope'] });
+  t.match(
+    deps.lines().find((l) => l.msg === 'review'),
+    { outcome: 'denied', reason: 'unknown-template', templates: ['nope'] },
+  );
 });
 
 t.test('not a Pod, or not a CREATE: allowed unchanged without calling the engine', async (t) => {
   let called = 0;
-  const deps = testDeps({ inject: () => { called += 1; throw new Error('must not be called'); } });
+  const deps = testDeps({
+    inject: () => {
+      called += 1;
+      throw new Error('must not be called');
+    },
+  });
   const review = podReview() as any;
   review.request.kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
   let res = await post(deps, review);
@@ -76,7 +104,13 @@ t.test('not a Pod, or not a CREATE: allowed unchanged without calling the engine
   res = await post(deps, sub);
   t.equal(res.json.response.allowed, true);
   t.equal(called, 0);
-  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => l.reason), ['not-a-pod', 'not-create', 'not-a-pod']);
+  t.same(
+    deps
+      .lines()
+      .filter((l) => l.msg === 'review')
+      .map((l) => l.reason),
+    ['not-a-pod', 'not-create', 'not-a-pod'],
+  );
 });
 
 t.test('dryRun: same answer, logged as dry run, no injection counted', async (t) => {
@@ -84,7 +118,13 @@ t.test('dryRun: same answer, logged as dry run, no injection counted', async (t)
   const wet = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }));
   const dry = await post(deps, podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' }, dryRun: true }));
   t.same(dry.json, wet.json);
-  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => l.dryRun), [false, true]);
+  t.same(
+    deps
+      .lines()
+      .filter((l) => l.msg === 'review')
+      .map((l) => l.dryRun),
+    [false, true],
+  );
   const metrics = await deps.metrics.registry.metrics();
   t.match(metrics, /podpattern_injections_total\{template="demo",pattern="sidecar"\} 1\n/);
   t.match(metrics, /podpattern_reviews_total\{outcome="injected",reason="injected",dry_run="true"\} 1/);
@@ -115,7 +155,13 @@ t.test('no catalog loaded yet: the failure mode answers', async (t) => {
 
 t.test('engine options: namespace from the request, native sidecars from config', async (t) => {
   let seen: unknown;
-  const deps = testDeps({ nativeSidecars: 'always', inject: (_pod, _catalog, options) => { seen = options; return { outcome: 'skipped', reason: 'not-requested', warnings: [] }; } });
+  const deps = testDeps({
+    nativeSidecars: 'always',
+    inject: (_pod, _catalog, options) => {
+      seen = options;
+      return { outcome: 'skipped', reason: 'not-requested', warnings: [] };
+    },
+  });
   await post(deps, podReview({ namespace: 'payments' }));
   t.same(seen, { nativeSidecars: 'always', namespace: 'payments' });
 });
@@ -140,10 +186,13 @@ t.test('draining: every response over a real socket carries Connection: close, a
   const { port } = app.server.address() as { port: number };
   const send = (method: string, path: string, body?: string) =>
     new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method, path, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -159,31 +208,62 @@ t.test('a replica burst: the same review under new uids is answered, logged and 
   let engineRuns = 0;
   let annotations: Record<string, string> = {};
   const deps = testDeps({
-    inject: (pod, _catalog, options) => ((engineRuns += 1), options.namespaceAnnotations?.['podpattern.dev/sidecar'] === 'other' ? { outcome: 'skipped', reason: 'opted-out', warnings: [] } : fakeInject(pod)),
+    inject: (pod, _catalog, options) => (
+      (engineRuns += 1),
+      options.namespaceAnnotations?.['podpattern.dev/sidecar'] === 'other'
+        ? { outcome: 'skipped', reason: 'opted-out', warnings: [] }
+        : fakeInject(pod)
+    ),
     namespaceAnnotations: () => annotations,
   });
   const app = buildApp(deps);
   t.teardown(() => app.close());
   const send = async (uid: string, url = '/mutate?timeout=10s') => {
-    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) });
+    const res = await app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })),
+    });
     return res.json<{ response: Record<string, unknown> }>();
   };
   const first = await send('uid-1');
   const second = await send('uid-2');
   t.equal(engineRuns, 2, 'the engine decides each review');
   t.same(second.response, { ...first.response, uid: 'uid-2' });
-  t.same(deps.lines().filter((l) => l.msg === 'review').map((l) => [l.uid, l.pod, l.outcome, l.templates]), [
-    ['uid-1', 'web-*', 'injected', ['demo']],
-    ['uid-2', 'web-*', 'injected', ['demo']],
-  ]);
+  t.same(
+    deps
+      .lines()
+      .filter((l) => l.msg === 'review')
+      .map((l) => [l.uid, l.pod, l.outcome, l.templates]),
+    [
+      ['uid-1', 'web-*', 'injected', ['demo']],
+      ['uid-2', 'web-*', 'injected', ['demo']],
+    ],
+  );
   t.match(await deps.metrics.registry.metrics(), /podpattern_injections_total\{template="demo",pattern="sidecar"\} 2/);
 
   annotations = { 'podpattern.dev/sidecar': 'other' }; // the namespace changed
   t.equal((await send('uid-3')).response.patch, undefined, 'a namespace change is decided anew');
 
   const late = await send('uid-4', '/mutate?timeout=1ns');
-  t.match(late.response, { uid: 'uid-4', allowed: true, warnings: [/within the API server's timeout/] }, 'past the deadline the failure mode answers');
-  t.equal((await app.inject({ method: 'POST', url: '/mutate?timeout=soon', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(podReview({ uid: 'uid-5', generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })) })).statusCode, 400, 'and a bad timeout is still a 400');
+  t.match(
+    late.response,
+    { uid: 'uid-4', allowed: true, warnings: [/within the API server's timeout/] },
+    'past the deadline the failure mode answers',
+  );
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/mutate?timeout=soon',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(podReview({ uid: 'uid-5', generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'demo' } })),
+      })
+    ).statusCode,
+    400,
+    'and a bad timeout is still a 400',
+  );
 });
 
 t.test('the log line and the duration histogram carry the time a review took, through app.inject and over a socket', async (t) => {
@@ -199,9 +279,16 @@ t.test('the log line and the duration histogram carry the time a review took, th
   const payload = JSON.stringify(podReview({ annotations: { 'podpattern.dev/sidecar': 'demo' } }));
   await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload });
   const { port } = app.server.address() as { port: number };
-  const res = await fetch(`http://127.0.0.1:${port}/mutate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+  const res = await fetch(`http://127.0.0.1:${port}/mutate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: payload,
+  });
   t.equal(res.status, 200);
-  const times = deps.lines().filter((l) => l.msg === 'review').map((l) => l.ms as number);
+  const times = deps
+    .lines()
+    .filter((l) => l.msg === 'review')
+    .map((l) => l.ms as number);
   t.equal(times.length, 2);
   // At least the engine's 20 ms, in milliseconds: the upper end only catches a unit mistake (µs would be 20,000), so it is far above any machine's figure.
   for (const ms of times) t.ok(ms >= 20 && ms < 15_000, `ms ${ms}`);
@@ -217,25 +304,59 @@ t.test('every kind of answer is written byte for byte as JSON.stringify writes i
   const { realisticPod } = await import('../../bench/pod.js');
   const catalog = buildCatalog([loadBuiltinTemplates()]);
   const denied: InjectionResult = {
-    outcome: 'denied', reason: 'clash-port',
-    problems: [{ code: 'clash-port', template: 'a"b', message: 'port 8443/TCP: "quoted" \\ back\u2028slash, é, 🙂' }, { code: 'invalid-pod', message: 'no template field' }],
-    message: 'podpattern cannot inject this pod (2 problems):\n- one\n- two', warnings: ['w "1"', 'w\t2'],
+    outcome: 'denied',
+    reason: 'clash-port',
+    problems: [
+      { code: 'clash-port', template: 'a"b', message: 'port 8443/TCP: "quoted" \\ back\u2028slash, é, 🙂' },
+      { code: 'invalid-pod', message: 'no template field' },
+    ],
+    message: 'podpattern cannot inject this pod (2 problems):\n- one\n- two',
+    warnings: ['w "1"', 'w\t2'],
   };
   const cases: { name: string; deps: Partial<AppDeps>; review: Record<string, unknown> }[] = [
-    { name: 'injected by the real engine, with its warnings', deps: { inject, catalog: () => catalog }, review: podReview({ object: realisticPod('7') }) },
-    { name: 'injected, v1beta1', deps: {}, review: podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }) },
+    {
+      name: 'injected by the real engine, with its warnings',
+      deps: { inject, catalog: () => catalog },
+      review: podReview({ object: realisticPod('7') }),
+    },
+    {
+      name: 'injected, v1beta1',
+      deps: {},
+      review: podReview({ apiVersion: 'admission.k8s.io/v1beta1', annotations: { 'podpattern.dev/sidecar': 'demo' } }),
+    },
     { name: 'skipped', deps: {}, review: podReview() },
-    { name: 'skipped with warnings', deps: { inject: () => ({ outcome: 'skipped', reason: 'opted-out', warnings: ['\u0000 odd \u001f "warning"'] }) }, review: podReview() },
+    {
+      name: 'skipped with warnings',
+      deps: { inject: () => ({ outcome: 'skipped', reason: 'opted-out', warnings: ['\u0000 odd \u001f "warning"'] }) },
+      review: podReview(),
+    },
     { name: 'denied, causes with and without a field', deps: { inject: () => denied }, review: podReview() },
-    { name: 'engine failed, failure mode open', deps: { failureMode: 'open' }, review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }) },
-    { name: 'engine failed, failure mode closed', deps: { failureMode: 'closed' }, review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }) },
+    {
+      name: 'engine failed, failure mode open',
+      deps: { failureMode: 'open' },
+      review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }),
+    },
+    {
+      name: 'engine failed, failure mode closed',
+      deps: { failureMode: 'closed' },
+      review: podReview({ annotations: { 'podpattern.dev/sidecar': 'boom' } }),
+    },
     { name: 'catalog not loaded', deps: { failureMode: 'closed', catalog: () => undefined }, review: podReview() },
-    { name: 'a uid with a quote and a backslash', deps: {}, review: podReview({ uid: 'a"b\\c', annotations: { 'podpattern.dev/sidecar': 'demo' } }) },
+    {
+      name: 'a uid with a quote and a backslash',
+      deps: {},
+      review: podReview({ uid: 'a"b\\c', annotations: { 'podpattern.dev/sidecar': 'demo' } }),
+    },
   ];
   for (const c of cases) {
     const deps = testDeps(c.deps);
     const app = buildApp(deps);
-    const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(c.review) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(c.review),
+    });
     await app.close();
     const { apiVersion, request } = c.review as { apiVersion: AdmissionApiVersion; request: AdmissionRequest };
     const expected = JSON.stringify(toReview(apiVersion, decide(request, deps).response));

@@ -18,7 +18,12 @@ import { podReview, testDeps } from './fixtures.js';
 async function setup(t: Test, clientAuth: AppDeps['clientAuth']) {
   const serving = await makeCertificates();
   const apiServerCa = await makeCertificates();
-  const apiServer = await generateCertificates({ ca: { certPem: apiServerCa.caCertPem, keyPem: apiServerCa.caKeyPem }, usage: 'client', dnsNames: [], ipAddresses: [] });
+  const apiServer = await generateCertificates({
+    ca: { certPem: apiServerCa.caCertPem, keyPem: apiServerCa.caKeyPem },
+    usage: 'client',
+    dnsNames: [],
+    ipAddresses: [],
+  });
   const stranger = await makeCertificates({ usage: 'client' });
   const kube = await startFakeKube();
   t.teardown(() => kube.close());
@@ -26,19 +31,30 @@ async function setup(t: Test, clientAuth: AppDeps['clientAuth']) {
   const config = new KubeConfig();
   config.loadFromFile(kube.kubeconfig);
   const events = new EventRecorder({ writer: kubeEventWriter(config, 'podpattern-0'), logger: pino({ level: 'silent' }) });
-  const app = buildApp({ ...testDeps({ events }), clientAuth, tls: { cert: serving.certPem, key: serving.keyPem, clientCa: apiServerCa.caCertPem } });
+  const app = buildApp({
+    ...testDeps({ events }),
+    clientAuth,
+    tls: { cert: serving.certPem, key: serving.keyPem, clientCa: apiServerCa.caCertPem },
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
   const port = (app.server.address() as { port: number }).port;
-  const forged = podReview({ annotations: { 'podpattern.dev/sidecar': 'nope' }, generateName: 'click-evil-example-', namespace: 'kube-system' });
-  const send = (client?: { certPem: string; keyPem: string }) => httpsCall({
-    port, ca: serving.caCertPem, body: JSON.stringify(forged),
-    ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }),
+  const forged = podReview({
+    annotations: { 'podpattern.dev/sidecar': 'nope' },
+    generateName: 'click-evil-example-',
+    namespace: 'kube-system',
   });
+  const send = (client?: { certPem: string; keyPem: string }) =>
+    httpsCall({
+      port,
+      ca: serving.caCertPem,
+      body: JSON.stringify(forged),
+      ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }),
+    });
   return { kube, events, send, apiServer, stranger };
 }
 
-t.test('client-auth=events: every review is answered; only the API server\'s writes an Event', async (t) => {
+t.test("client-auth=events: every review is answered; only the API server's writes an Event", async (t) => {
   const { kube, events, send, apiServer, stranger } = await setup(t, 'events');
   const anonymous = await send();
   t.equal(anonymous.status, 200, 'a client without a certificate is answered');
@@ -50,8 +66,12 @@ t.test('client-auth=events: every review is answered; only the API server\'s wri
   const authenticated = await send(apiServer);
   t.equal(authenticated.status, 200);
   await events.idle();
-  t.equal(kube.requests.length, 1, 'the API server\'s review wrote one Event');
-  t.match(kube.requests[0], { method: 'POST', url: '/api/v1/namespaces/kube-system/events', body: { reason: 'Denied', message: /^podpattern denied a pod \(unknown-template\): [^\n]+\n/ } });
+  t.equal(kube.requests.length, 1, "the API server's review wrote one Event");
+  t.match(kube.requests[0], {
+    method: 'POST',
+    url: '/api/v1/namespaces/kube-system/events',
+    body: { reason: 'Denied', message: /^podpattern denied a pod \(unknown-template\): [^\n]+\n/ },
+  });
 });
 
 t.test('client-auth=required: a client without a verified certificate gets a 403, and no Event', async (t) => {
@@ -59,7 +79,7 @@ t.test('client-auth=required: a client without a verified certificate gets a 403
   const anonymous = await send();
   t.equal(anonymous.status, 403);
   t.match(JSON.parse(anonymous.body), { code: 'client-not-authenticated' });
-  t.equal((await send(stranger)).status, 403, 'another CA\'s certificate too');
+  t.equal((await send(stranger)).status, 403, "another CA's certificate too");
   const authenticated = await send(apiServer);
   t.equal(authenticated.status, 200);
   await events.idle();
@@ -69,11 +89,18 @@ t.test('client-auth=required: a client without a verified certificate gets a 403
 t.test('client-auth=none (no client CA): Events as before, for every review', async (t) => {
   const serving = await makeCertificates();
   const recorded: unknown[] = [];
-  const app = buildApp({ ...testDeps({ events: { record: (event) => recorded.push(event) } }), tls: { cert: serving.certPem, key: serving.keyPem } });
+  const app = buildApp({
+    ...testDeps({ events: { record: (event) => recorded.push(event) } }),
+    tls: { cert: serving.certPem, key: serving.keyPem },
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
   const port = (app.server.address() as { port: number }).port;
-  const res = await httpsCall({ port, ca: serving.caCertPem, body: JSON.stringify(podReview({ annotations: { 'podpattern.dev/sidecar': 'nope' } })) });
+  const res = await httpsCall({
+    port,
+    ca: serving.caCertPem,
+    body: JSON.stringify(podReview({ annotations: { 'podpattern.dev/sidecar': 'nope' } })),
+  });
   t.equal(res.status, 200);
   t.equal(recorded.length, 1);
 });
@@ -82,19 +109,34 @@ t.test('the client CA is reloaded with the serving pair, and a serving rotation 
   const serving = await makeCertificates();
   const firstCa = await makeCertificates();
   const secondCa = await makeCertificates();
-  const clientOf = (ca: { caCertPem: string; caKeyPem: string }) => generateCertificates({ ca: { certPem: ca.caCertPem, keyPem: ca.caKeyPem }, usage: 'client', dnsNames: [], ipAddresses: [] });
+  const clientOf = (ca: { caCertPem: string; caKeyPem: string }) =>
+    generateCertificates({ ca: { certPem: ca.caCertPem, keyPem: ca.caKeyPem }, usage: 'client', dnsNames: [], ipAddresses: [] });
   const [firstClient, secondClient] = await Promise.all([clientOf(firstCa), clientOf(secondCa)]);
   const volume = new SecretVolume({ 'tls.crt': serving.certPem, 'tls.key': serving.keyPem, 'client-ca.crt': firstCa.caCertPem });
-  const reloader = new CertificateReloader({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), clientCaFile: volume.file('client-ca.crt'), logger: pino({ level: 'silent' }), checkIntervalMs: 3_600_000 });
+  const reloader = new CertificateReloader({
+    certFile: volume.file('tls.crt'),
+    keyFile: volume.file('tls.key'),
+    clientCaFile: volume.file('client-ca.crt'),
+    logger: pino({ level: 'silent' }),
+    checkIntervalMs: 3_600_000,
+  });
   const pair = await reloader.load();
   t.equal(pair.clientCaPem, firstCa.caCertPem, 'the client CA is read with the pair');
   const recorded: unknown[] = [];
-  const app = buildApp({ ...testDeps({ events: { record: (event) => recorded.push(event) } }), clientAuth: 'required', tls: { cert: pair.certPem, key: pair.keyPem, clientCa: pair.clientCaPem } });
+  const app = buildApp({
+    ...testDeps({ events: { record: (event) => recorded.push(event) } }),
+    clientAuth: 'required',
+    tls: { cert: pair.certPem, key: pair.keyPem, clientCa: pair.clientCaPem },
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   reloader.attach(app.server as never);
-  t.teardown(async () => { await app.close(); volume.remove(); });
+  t.teardown(async () => {
+    await app.close();
+    volume.remove();
+  });
   const port = (app.server.address() as { port: number }).port;
-  const send = (client: { certPem: string; keyPem: string }, ca = serving.caCertPem) => httpsCall({ port, ca, cert: client.certPem, key: client.keyPem, body: JSON.stringify(podReview()) }).then((res) => res.status);
+  const send = (client: { certPem: string; keyPem: string }, ca = serving.caCertPem) =>
+    httpsCall({ port, ca, cert: client.certPem, key: client.keyPem, body: JSON.stringify(podReview()) }).then((res) => res.status);
 
   t.equal(await send(firstClient), 200);
   t.equal(await send(secondClient), 403);

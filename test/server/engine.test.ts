@@ -12,13 +12,20 @@ const builtin = buildCatalog([loadBuiltinTemplates()]);
 
 async function mutate(body: unknown) {
   const app = buildApp(testDeps({ inject, catalog: () => builtin }));
-  const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/mutate',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
   await app.close();
   return res.json<{ apiVersion: string; response: Record<string, any> }>();
 }
 
 t.test('https-proxy: the returned patch applies to the review pod; re-review changes nothing', async (t) => {
-  const review = podReview({ annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } }) as any;
+  const review = podReview({
+    annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+  }) as any;
   const { response } = await mutate(review);
   t.equal(response.allowed, true);
   t.equal(response.patchType, 'JSONPatch');
@@ -34,7 +41,9 @@ t.test('https-proxy: the returned patch applies to the review pod; re-review cha
 });
 
 t.test('a denial lists every problem', async (t) => {
-  const { response } = await mutate(podReview({ annotations: { 'podpattern.dev/sidecar': 'no-such, https-proxy', 'https-proxy.podpattern.dev/colour': 'red' } }));
+  const { response } = await mutate(
+    podReview({ annotations: { 'podpattern.dev/sidecar': 'no-such, https-proxy', 'https-proxy.podpattern.dev/colour': 'red' } }),
+  );
   t.equal(response.allowed, false);
   t.equal(response.status.code, 403);
   t.match(response.status.message, /no-such/);
@@ -48,8 +57,17 @@ t.test('a repeated pod gets the same patch under its own uid', async (t) => {
   t.teardown(() => app.close());
   const answers = [];
   for (const uid of ['first', 'second']) {
-    const review = podReview({ uid, generateName: 'web-', annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' } });
-    const res = await app.inject({ method: 'POST', url: '/mutate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review) });
+    const review = podReview({
+      uid,
+      generateName: 'web-',
+      annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+    });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(review),
+    });
     answers.push(res.json().response);
   }
   t.equal(answers[0].uid, 'first');

@@ -9,7 +9,18 @@ import type { AppDeps } from '../../src/server/app.js';
 import { Lifecycle } from '../../src/server/lifecycle.js';
 
 /** A CREATE review of a pod: a small one built from the options, or `object` as given. */
-export function podReview(options: { uid?: string; apiVersion?: string; annotations?: Record<string, string>; dryRun?: boolean; name?: string; generateName?: string; namespace?: string; object?: PodLike } = {}): Record<string, unknown> {
+export function podReview(
+  options: {
+    uid?: string;
+    apiVersion?: string;
+    annotations?: Record<string, string>;
+    dryRun?: boolean;
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    object?: PodLike;
+  } = {},
+): Record<string, unknown> {
   const metadata: Record<string, unknown> = { annotations: options.annotations ?? {} };
   if (options.generateName !== undefined) metadata.generateName = options.generateName;
   else metadata.name = options.name ?? 'web';
@@ -41,14 +52,23 @@ export function fakeInject(pod: PodLike): InjectionResult {
   const wanted = pod.metadata?.annotations?.['podpattern.dev/sidecar'];
   if (wanted === 'boom') throw new Error('engine exploded');
   if (wanted === 'nope') {
-    const problem = { code: 'unknown-template' as const, template: 'nope', message: "template 'nope' is not in the catalog; run 'podpattern templates' for the list" };
+    const problem = {
+      code: 'unknown-template' as const,
+      template: 'nope',
+      message: "template 'nope' is not in the catalog; run 'podpattern templates' for the list",
+    };
     return { outcome: 'denied', reason: 'unknown-template', problems: [problem], message: `podpattern: ${problem.message}`, warnings: [] };
   }
   if (wanted === 'demo') {
     const patch = [{ op: 'add' as const, path: '/spec/containers/-', value: { name: 'demo', image: 'busybox:1.36' } }];
     return {
-      outcome: 'injected', reason: 'injected', templates: [{ name: 'demo', pattern: 'sidecar', hash: 'abc' }], parameters: {},
-      pod: { ...pod }, patch, warnings: ['a friendly warning'],
+      outcome: 'injected',
+      reason: 'injected',
+      templates: [{ name: 'demo', pattern: 'sidecar', hash: 'abc' }],
+      parameters: {},
+      pod: { ...pod },
+      patch,
+      warnings: ['a friendly warning'],
     };
   }
   return { outcome: 'skipped', reason: 'not-requested', warnings: [] };
@@ -60,7 +80,12 @@ export interface CapturedDeps extends AppDeps {
 
 export function testDeps(overrides: Partial<AppDeps> = {}): CapturedDeps {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
   const logger: Logger = pino({ level: 'debug' }, stream);
   return {
     logger,
@@ -71,6 +96,11 @@ export function testDeps(overrides: Partial<AppDeps> = {}): CapturedDeps {
     nativeSidecars: 'auto',
     failureMode: 'open',
     ...overrides,
-    lines: () => chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }

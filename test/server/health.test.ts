@@ -34,7 +34,13 @@ t.test('metrics: Prometheus text with every podpattern metric', async (t) => {
   const res = await app.inject('/metrics');
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/);
-  for (const name of ['podpattern_reviews_total', 'podpattern_injections_total', 'podpattern_review_duration_seconds', 'podpattern_certificate_expiry_timestamp_seconds', 'podpattern_catalog_load_errors_total']) {
+  for (const name of [
+    'podpattern_reviews_total',
+    'podpattern_injections_total',
+    'podpattern_review_duration_seconds',
+    'podpattern_certificate_expiry_timestamp_seconds',
+    'podpattern_catalog_load_errors_total',
+  ]) {
     t.match(res.body, new RegExp(`# TYPE ${name} `), name);
   }
   t.match(res.body, /podpattern_certificate_expiry_timestamp_seconds 1900000000/);
@@ -60,5 +66,8 @@ t.test('podpattern_build_info carries the version, commit and Node.js version', 
   const metrics = createMetrics({ processMetrics: false, build });
   const text = await metrics.registry.metrics();
   t.match(text, /# TYPE podpattern_build_info gauge/);
-  t.ok(text.includes(`podpattern_build_info{version="${build.version}",commit="${build.commit}",node_version="${process.version}"} 1`), text);
+  t.ok(
+    text.includes(`podpattern_build_info{version="${build.version}",commit="${build.commit}",node_version="${process.version}"} 1`),
+    text,
+  );
 });

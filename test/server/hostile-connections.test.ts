@@ -15,7 +15,11 @@ t.before(async () => {
   certs = await makeCertificates();
 });
 
-async function listening(t: { teardown(fn: () => unknown): void }, deps: Partial<AppDeps>, guard: ConstructorParameters<typeof Connections>[1]): Promise<{ port: number; connections: Connections }> {
+async function listening(
+  t: { teardown(fn: () => unknown): void },
+  deps: Partial<AppDeps>,
+  guard: ConstructorParameters<typeof Connections>[1],
+): Promise<{ port: number; connections: Connections }> {
   const app = buildApp({ ...testDeps(), tls: { cert: certs.certPem, key: certs.keyPem }, ...deps });
   const connections = new Connections(app.server, guard);
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -43,7 +47,10 @@ t.test('a TLS connection that never sends a request is closed at the idle timeou
   t.equal(connections.size, 3);
   // Each waits for its close event; tap's timeout is the ceiling.
   await Promise.all(sockets.map((s) => closed(s)));
-  t.ok(sockets.every((s) => s.destroyed), 'the server closed all three');
+  t.ok(
+    sockets.every((s) => s.destroyed),
+    'the server closed all three',
+  );
   const res = await httpsCall({ port, ca: certs.caCertPem, body: JSON.stringify(podReview()) });
   t.equal(res.status, 200, 'new connections are served as before');
 });
@@ -83,11 +90,16 @@ t.test('over the connection cap, new connections are refused and the ones held k
   const body = JSON.stringify(podReview({ uid: 'held-0' }));
   let answer = '';
   socket.on('data', (chunk) => (answer += String(chunk)));
-  socket.end(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  socket.end(
+    `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
   await closed(socket);
   t.match(answer, /^HTTP\/1\.1 200 [\s\S]*"uid":"held-0"/);
   // Once it is gone, there is room again.
-  await t.resolves(idleTls(port).then((s) => s.destroy()), 'a new connection is taken once one has closed');
+  await t.resolves(
+    idleTls(port).then((s) => s.destroy()),
+    'a new connection is taken once one has closed',
+  );
 });
 
 t.test('a sender trickling a large body is cut at the read deadline, and the budget it held goes to the next review', async (t) => {
@@ -95,7 +107,9 @@ t.test('a sender trickling a large body is cut at the read deadline, and the bud
   // Declares 4 MiB (more than the whole budget, so it is read alone) and sends a byte at a time.
   const trickler = await idleTls(port);
   t.teardown(() => trickler.destroy());
-  trickler.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n{`);
+  trickler.write(
+    `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n{`,
+  );
   let response = '';
   trickler.on('data', (chunk) => (response += String(chunk)));
   const cut = closed(trickler);
@@ -140,27 +154,32 @@ t.test('the default connection cap follows the memory limit', async (t) => {
   t.equal(defaultMaxConnections(undefined), 4096, 'no limit');
 });
 
-t.test('closing the server spares a connection that has just come, and a quiet one is ended: the review on the first is answered, not reset', async (t) => {
-  // Node's server.close() (and Fastify's forceCloseConnections: 'idle') would end every
-  // connection with no request parsed yet at once: a review already on its way was reset.
-  const app = buildApp({ ...testDeps(), tls: { cert: certs.certPem, key: certs.keyPem } });
-  const connections = new Connections(app.server, { closeQuietMs: 60_000 });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as { port: number }).port;
-  const fresh = await idleTls(port);
-  t.teardown(() => fresh.destroy());
-  const closing = app.close();
-  // The listener is closed; the fresh connection is still there and its review is answered.
-  const body = JSON.stringify(podReview({ uid: 'just-in-time' }));
-  let answer = '';
-  fresh.on('data', (chunk) => (answer += String(chunk)));
-  fresh.write(`POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-  await closed(fresh);
-  t.match(answer, /^HTTP\/1\.1 (200|503) /, 'answered');
-  t.match(answer, /connection: close/i, 'and told the connection ends');
-  await closing;
-  // The server's side of the socket closes after the client saw it close: wait for that, with a ceiling.
-  const ceiling = Date.now() + 10_000;
-  while (connections.size > 0 && Date.now() < ceiling) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.equal(connections.size, 0, 'nothing left open');
-});
+t.test(
+  'closing the server spares a connection that has just come, and a quiet one is ended: the review on the first is answered, not reset',
+  async (t) => {
+    // Node's server.close() (and Fastify's forceCloseConnections: 'idle') would end every
+    // connection with no request parsed yet at once: a review already on its way was reset.
+    const app = buildApp({ ...testDeps(), tls: { cert: certs.certPem, key: certs.keyPem } });
+    const connections = new Connections(app.server, { closeQuietMs: 60_000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const fresh = await idleTls(port);
+    t.teardown(() => fresh.destroy());
+    const closing = app.close();
+    // The listener is closed; the fresh connection is still there and its review is answered.
+    const body = JSON.stringify(podReview({ uid: 'just-in-time' }));
+    let answer = '';
+    fresh.on('data', (chunk) => (answer += String(chunk)));
+    fresh.write(
+      `POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    await closed(fresh);
+    t.match(answer, /^HTTP\/1\.1 (200|503) /, 'answered');
+    t.match(answer, /connection: close/i, 'and told the connection ends');
+    await closing;
+    // The server's side of the socket closes after the client saw it close: wait for that, with a ceiling.
+    const ceiling = Date.now() + 10_000;
+    while (connections.size > 0 && Date.now() < ceiling) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(connections.size, 0, 'nothing left open');
+  },
+);

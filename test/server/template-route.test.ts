@@ -27,12 +27,21 @@ function templateReview(spec: unknown, options: { operation?: string; kind?: str
   };
 }
 
-const good = { pattern: 'adapter', description: 'An operator-defined adapter.', containers: [{ name: 'ops-echo', image: 'registry.example/echo:1' }] };
+const good = {
+  pattern: 'adapter',
+  description: 'An operator-defined adapter.',
+  containers: [{ name: 'ops-echo', image: 'registry.example/echo:1' }],
+};
 
 async function review(body: unknown): Promise<{ status: number; json: Record<string, any> }> {
   const deps = testDeps();
   const app = buildApp(deps);
-  const response = await app.inject({ method: 'POST', url: '/validate-template', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const response = await app.inject({
+    method: 'POST',
+    url: '/validate-template',
+    payload: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   await app.close();
   return { status: response.statusCode, json: JSON.parse(response.body) };
 }
@@ -40,7 +49,11 @@ async function review(body: unknown): Promise<{ status: number; json: Record<str
 t.test('a template the catalog accepts is allowed', async (t) => {
   const { status, json } = await review(templateReview(good));
   t.equal(status, 200);
-  t.match(json, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'b2c9d1f0-0000-4000-8000-000000000001', allowed: true } });
+  t.match(json, {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: 'b2c9d1f0-0000-4000-8000-000000000001', allowed: true },
+  });
 });
 
 t.test('a template the catalog refuses is denied with its problems', async (t) => {
@@ -54,7 +67,11 @@ t.test('a template the catalog refuses is denied with its problems', async (t) =
 });
 
 t.test('a template with very many problems gets a bounded denial', async (t) => {
-  const containers = Array.from({ length: 200 }, (_, i) => ({ name: `c${i}`, image: 'registry.example/echo:1', args: [`$(params.p${i}${'x'.repeat(500)})`] }));
+  const containers = Array.from({ length: 200 }, (_, i) => ({
+    name: `c${i}`,
+    image: 'registry.example/echo:1',
+    args: [`$(params.p${i}${'x'.repeat(500)})`],
+  }));
   const { json } = await review(templateReview({ ...good, containers }));
   t.equal(json.response.allowed, false);
   t.ok(json.response.status.message.length < 16 * 1024, `the message is bounded (${json.response.status.message.length} characters)`);

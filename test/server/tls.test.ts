@@ -23,7 +23,12 @@ t.test('serves /mutate over TLS; reviews share one keep-alive connection', async
   const sockets = new Set<unknown>();
   agent.on('free', (socket) => sockets.add(socket));
   for (let i = 0; i < 5; i += 1) {
-    const res = await httpsCall({ port, ca: certs.caCertPem, agent, body: JSON.stringify(podReview({ uid: `u${i}`, annotations: { 'podpattern.dev/sidecar': 'demo' } })) });
+    const res = await httpsCall({
+      port,
+      ca: certs.caCertPem,
+      agent,
+      body: JSON.stringify(podReview({ uid: `u${i}`, annotations: { 'podpattern.dev/sidecar': 'demo' } })),
+    });
     t.equal(res.status, 200);
     t.equal(JSON.parse(res.body).response.uid, `u${i}`);
     t.equal(res.headers['connection'], 'keep-alive');
@@ -33,9 +38,17 @@ t.test('serves /mutate over TLS; reviews share one keep-alive connection', async
   const big = await httpsCall({ port, ca: certs.caCertPem, body: Buffer.alloc(BODY_LIMIT_BYTES + 10, 0x20) }).catch((e: Error) => e);
   t.ok(!(big instanceof Error) && big.status === 413, 'an oversized body gets 413 over the wire');
 
-  await t.rejects(httpsCall({ port, ca: certs.caCertPem, servername: 'evil.example', body: '{}' }), /altnames|Hostname/i, 'the certificate is only for its names');
+  await t.rejects(
+    httpsCall({ port, ca: certs.caCertPem, servername: 'evil.example', body: '{}' }),
+    /altnames|Hostname/i,
+    'the certificate is only for its names',
+  );
   const otherCa = await makeCertificates();
-  await t.rejects(httpsCall({ port, ca: otherCa.caCertPem, body: '{}' }), /self.signed|unable to verify|certificate/i, 'clients trusting another CA refuse it');
+  await t.rejects(
+    httpsCall({ port, ca: otherCa.caCertPem, body: '{}' }),
+    /self.signed|unable to verify|certificate/i,
+    'clients trusting another CA refuse it',
+  );
 
   const plain = await new Promise<string>((resolve) => {
     const req = httpRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST' }, () => resolve('answered'));

@@ -38,9 +38,13 @@ t.test('every built-in has a frozen compiled form on it', async (t) => {
   for (const template of builtins.list()) {
     t.ok(Object.isFrozen(template.compiled), `${template.name}: frozen`);
     t.same(unfrozen(template.compiled, ''), [], `${template.name}: frozen all the way down`);
-    t.throws(() => {
-      (template.compiled.listeners as unknown[]).push({});
-    }, TypeError, `${template.name}: a listener cannot be added`);
+    t.throws(
+      () => {
+        (template.compiled.listeners as unknown[]).push({});
+      },
+      TypeError,
+      `${template.name}: a listener cannot be added`,
+    );
   }
 });
 
@@ -50,7 +54,11 @@ t.test('service-broker: the socat listener on loopback is its listen-port parame
   const args = at(compiled.body, 'containers', 0, 'args');
   t.equal(args.kind, 'list');
   const listen = args.kind === 'list' ? args.items.find((item) => item.kind === 'text' && item.texts[0] === 'TCP-LISTEN:') : undefined;
-  t.same(listen, { kind: 'text', texts: ['TCP-LISTEN:', ',bind=127.0.0.1,fork,reuseaddr'], refs: ['listen-port'], expanded: true }, 'args are expanded by Kubernetes, so values put there get their $ doubled');
+  t.same(
+    listen,
+    { kind: 'text', texts: ['TCP-LISTEN:', ',bind=127.0.0.1,fork,reuseaddr'], refs: ['listen-port'], expanded: true },
+    'args are expanded by Kubernetes, so values put there get their $ doubled',
+  );
 });
 
 t.test('https-proxy: its containerPort is its listen-port parameter, typed; its files have their keys and volume', async (t) => {
@@ -68,16 +76,28 @@ t.test('redis-shard: the pattern of its shards parameter is compiled once, at lo
   const shards = Object.keys(spec.parameters).filter((name) => spec.parameters[name]?.pattern !== undefined);
   t.same(Object.keys(compiled.patterns).sort(), shards.sort(), 'one compiled pattern per parameter with a pattern');
   for (const name of shards) {
-    t.equal(compiled.patterns[name]?.matches(String(spec.parameters[name]?.default ?? 'redis-0:6379')), true, `${name} matches a valid value`);
+    t.equal(
+      compiled.patterns[name]?.matches(String(spec.parameters[name]?.default ?? 'redis-0:6379')),
+      true,
+      `${name} matches a valid value`,
+    );
     t.equal(compiled.patterns[name]?.matches('a:6379 name'), false, `${name} refuses an invalid one`);
   }
-  t.same(compiled.listeners.map((l) => l.parameter), ['listen-port'], 'twemproxy listens on loopback at listen-port');
+  t.same(
+    compiled.listeners.map((l) => l.parameter),
+    ['listen-port'],
+    'twemproxy listens on loopback at listen-port',
+  );
 });
 
 t.test('rendering fills the compiled form in and leaves it as it was', async (t) => {
   const template = builtin('service-broker');
   const before = JSON.stringify(template.compiled);
-  const values = new Map<string, string | number | boolean>([['listen-port', 4000], ['service', 'db'], ['target-port', 3306]]);
+  const values = new Map<string, string | number | boolean>([
+    ['listen-port', 4000],
+    ['service', 'db'],
+    ['target-port', 3306],
+  ]);
   const one = renderTemplate(template, values, { name: 'p', namespace: 'ns' });
   const two = renderTemplate(template, values, { name: 'q', namespace: 'ns' });
   t.ok(one.containers[0]?.args?.includes('TCP-LISTEN:4000,bind=127.0.0.1,fork,reuseaddr'), 'the listen port is filled in');
@@ -95,7 +115,9 @@ function loopbackTemplate(portParameter: Record<string, unknown>): string {
       pattern: 'ambassador',
       description: 'test',
       parameters: { port: portParameter },
-      containers: [{ name: 'proxy', image: 'example.org/proxy:1.0', args: ['TCP-LISTEN:$(params.port),bind=127.0.0.1,fork', 'TCP:db:3306'] }],
+      containers: [
+        { name: 'proxy', image: 'example.org/proxy:1.0', args: ['TCP-LISTEN:$(params.port),bind=127.0.0.1,fork', 'TCP:db:3306'] },
+      ],
     },
   });
 }
@@ -103,9 +125,17 @@ function loopbackTemplate(portParameter: Record<string, unknown>): string {
 t.test('a template whose loopback listener port is not an integer parameter is refused at load, with why', async (t) => {
   const refused = parseTemplates(loopbackTemplate({ type: 'string', enum: ['8090', '8091'] }), 'file:/etc/podpattern/local-proxy.yaml');
   t.same(refused.templates, []);
-  t.same(refused.failures.map((f) => f.name), ['local-proxy']);
-  t.match(refused.failures[0]?.problems, [/spec\.containers\[0\] \(proxy\): listens on loopback at the port \$\(params\.port\), which is a string parameter; a port is set by an integer parameter/]);
-  const accepted = parseTemplates(loopbackTemplate({ type: 'integer', default: 8090, minimum: 1024, maximum: 65535 }), 'file:/etc/podpattern/local-proxy.yaml');
+  t.same(
+    refused.failures.map((f) => f.name),
+    ['local-proxy'],
+  );
+  t.match(refused.failures[0]?.problems, [
+    /spec\.containers\[0\] \(proxy\): listens on loopback at the port \$\(params\.port\), which is a string parameter; a port is set by an integer parameter/,
+  ]);
+  const accepted = parseTemplates(
+    loopbackTemplate({ type: 'integer', default: 8090, minimum: 1024, maximum: 65535 }),
+    'file:/etc/podpattern/local-proxy.yaml',
+  );
   t.same(accepted.failures, []);
   t.same(accepted.templates[0]?.compiled.listeners, [{ parameter: 'port', where: 'spec.containers[0] (proxy)' }]);
 });

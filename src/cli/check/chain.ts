@@ -63,7 +63,13 @@ export async function checkChain(config: KubeConfig, input: ChainInput): Promise
   findings.push(...describeSteps(check, steps));
   const dryRun = await createDryRun(config, namespace, podToCreate(input.pod, namespace));
   if ('denied' in dryRun) {
-    findings.push(fail(check, `the API server refuses the pod (server-side dry run): ${dryRun.denied}`, 'the message names the admission step that refused it'));
+    findings.push(
+      fail(
+        check,
+        `the API server refuses the pod (server-side dry run): ${dryRun.denied}`,
+        'the message names the admission step that refused it',
+      ),
+    );
     return findings;
   }
   findings.push(...compareWithEngine(check, input, dryRun.pod));
@@ -72,18 +78,30 @@ export async function checkChain(config: KubeConfig, input: ChainInput): Promise
 
 /** One line per step, in order, then the chain's own problems: its timeouts over the budget. */
 export function describeSteps(check: string, steps: Step[]): Finding[] {
-  if (steps.length === 0) return [warn(check, 'no mutating webhook or MutatingAdmissionPolicy matches this pod: podpattern does not see it')];
+  if (steps.length === 0)
+    return [warn(check, 'no mutating webhook or MutatingAdmissionPolicy matches this pod: podpattern does not see it')];
   const findings = steps.map((step, i) => {
     const timeout = step.timeoutSeconds === undefined ? '' : `timeout ${step.timeoutSeconds}s, `;
     const text = `${i + 1}. ${step.kind} ${step.name}: ${timeout}failurePolicy ${step.failurePolicy}, reinvocationPolicy ${step.reinvocationPolicy}, ${step.where}`;
     if (step.readyEndpoints !== 0) return ok(check, text);
-    const effect = step.failurePolicy === 'Ignore' ? 'the API server skips it (failurePolicy Ignore), so the pod goes without what it adds' : 'the API server refuses the pod (failurePolicy Fail)';
+    const effect =
+      step.failurePolicy === 'Ignore'
+        ? 'the API server skips it (failurePolicy Ignore), so the pod goes without what it adds'
+        : 'the API server refuses the pod (failurePolicy Fail)';
     const problem = `${text}: no ready endpoint, ${effect}`;
-    return step.failurePolicy === 'Ignore' ? warn(check, problem, 'start the webhook\'s pods, or delete its configuration if it is gone') : fail(check, problem, 'start the webhook\'s pods, or delete its configuration if it is gone');
+    return step.failurePolicy === 'Ignore'
+      ? warn(check, problem, "start the webhook's pods, or delete its configuration if it is gone")
+      : fail(check, problem, "start the webhook's pods, or delete its configuration if it is gone");
   });
   const total = steps.reduce((sum, s) => sum + (s.timeoutSeconds ?? 0), 0);
   if (total > REQUEST_BUDGET_SECONDS) {
-    findings.push(warn(check, `the matching webhooks' timeouts add up to ${total}s, over the API server's ${REQUEST_BUDGET_SECONDS}s for a request: if they are slow together, the create times out before the last one answers`, 'lower timeoutSeconds of the webhooks that need less'));
+    findings.push(
+      warn(
+        check,
+        `the matching webhooks' timeouts add up to ${total}s, over the API server's ${REQUEST_BUDGET_SECONDS}s for a request: if they are slow together, the create times out before the last one answers`,
+        'lower timeoutSeconds of the webhooks that need less',
+      ),
+    );
   }
   return findings;
 }
@@ -91,14 +109,24 @@ export function describeSteps(check: string, steps: Step[]): Finding[] {
 /** Whether a rule list admits CREATE of core/v1 pods. */
 function rulesMatchPods(rules: V1RuleWithOperations[] | undefined): boolean {
   const has = (list: string[] | undefined, value: string): boolean => (list ?? []).some((x) => x === '*' || x === value);
-  return (rules ?? []).some((r) => has(r.operations, 'CREATE') && has(r.apiGroups, '') && has(r.apiVersions, 'v1') && (r.resources ?? []).some((x) => x === '*' || x === '*/*' || x === 'pods'));
+  return (rules ?? []).some(
+    (r) =>
+      has(r.operations, 'CREATE') &&
+      has(r.apiGroups, '') &&
+      has(r.apiVersions, 'v1') &&
+      (r.resources ?? []).some((x) => x === '*' || x === '*/*' || x === 'pods'),
+  );
 }
 
 /** Whether a step with these selectors and conditions sees the pod. */
-function sees(input: ChainInput, selectors: { namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector; matchConditions?: V1MatchCondition[] }): boolean {
+function sees(
+  input: ChainInput,
+  selectors: { namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector; matchConditions?: V1MatchCondition[] },
+): boolean {
   const name = input.namespace.metadata?.name ?? 'default';
   const labels = { 'kubernetes.io/metadata.name': name, ...input.namespace.metadata?.labels };
-  if (!selectorMatches(selectors.namespaceSelector, labels) || !selectorMatches(selectors.objectSelector, input.pod.metadata?.labels ?? {})) return false;
+  if (!selectorMatches(selectors.namespaceSelector, labels) || !selectorMatches(selectors.objectSelector, input.pod.metadata?.labels ?? {}))
+    return false;
   const pod = { ...input.pod, metadata: { namespace: name, ...input.pod.metadata } };
   return failedCondition(selectors.matchConditions, pod, name) === undefined;
 }
@@ -108,7 +136,13 @@ async function matchingWebhooks(config: KubeConfig, input: ChainInput, findings:
   try {
     configurations = (await config.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration()).items;
   } catch (error) {
-    findings.push(fail(`chain ${input.label}`, explainFailure(error, 'list MutatingWebhookConfigurations', config), 'ask for list on mutatingwebhookconfigurations.admissionregistration.k8s.io'));
+    findings.push(
+      fail(
+        `chain ${input.label}`,
+        explainFailure(error, 'list MutatingWebhookConfigurations', config),
+        'ask for list on mutatingwebhookconfigurations.admissionregistration.k8s.io',
+      ),
+    );
     return [];
   }
   const steps: Step[] = [];
@@ -123,11 +157,20 @@ async function matchingWebhooks(config: KubeConfig, input: ChainInput, findings:
 }
 
 async function webhookStep(config: KubeConfig, name: string, webhook: V1MutatingWebhook): Promise<Step> {
-  const step: Step = { kind: 'mutating webhook', name, timeoutSeconds: webhook.timeoutSeconds ?? 10, failurePolicy: webhook.failurePolicy ?? 'Fail', reinvocationPolicy: webhook.reinvocationPolicy ?? 'Never', where: '' };
+  const step: Step = {
+    kind: 'mutating webhook',
+    name,
+    timeoutSeconds: webhook.timeoutSeconds ?? 10,
+    failurePolicy: webhook.failurePolicy ?? 'Fail',
+    reinvocationPolicy: webhook.reinvocationPolicy ?? 'Never',
+    where: '',
+  };
   const service = webhook.clientConfig.service;
   if (service === undefined) return { ...step, where: `calls ${webhook.clientConfig.url ?? 'no URL'} (a URL: endpoints not checked)` };
   try {
-    const slices = await config.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: service.namespace, labelSelector: `kubernetes.io/service-name=${service.name}` });
+    const slices = await config
+      .makeApiClient(DiscoveryV1Api)
+      .listNamespacedEndpointSlice({ namespace: service.namespace, labelSelector: `kubernetes.io/service-name=${service.name}` });
     const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
     return { ...step, readyEndpoints: ready, where: `Service ${service.namespace}/${service.name} with ${ready} ready endpoint(s)` };
   } catch (error) {
@@ -140,7 +183,14 @@ const POLICY_VERSIONS = ['v1', 'v1beta1', 'v1alpha1'];
 
 interface PolicyObject {
   metadata?: { name?: string };
-  spec?: { failurePolicy?: string; reinvocationPolicy?: string; matchConstraints?: { resourceRules?: V1RuleWithOperations[]; namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector }; matchConditions?: V1MatchCondition[]; policyName?: string; matchResources?: { namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector } };
+  spec?: {
+    failurePolicy?: string;
+    reinvocationPolicy?: string;
+    matchConstraints?: { resourceRules?: V1RuleWithOperations[]; namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector };
+    matchConditions?: V1MatchCondition[];
+    policyName?: string;
+    matchResources?: { namespaceSelector?: V1LabelSelector; objectSelector?: V1LabelSelector };
+  };
 }
 
 async function matchingPolicies(config: KubeConfig, input: ChainInput, findings: Finding[]): Promise<Step[]> {
@@ -150,11 +200,19 @@ async function matchingPolicies(config: KubeConfig, input: ChainInput, findings:
     let policies: PolicyObject[];
     let bindings: PolicyObject[];
     try {
-      policies = ((await api.listClusterCustomObject({ group, version, plural: 'mutatingadmissionpolicies' })) as { items: PolicyObject[] }).items;
-      bindings = ((await api.listClusterCustomObject({ group, version, plural: 'mutatingadmissionpolicybindings' })) as { items: PolicyObject[] }).items;
+      policies = ((await api.listClusterCustomObject({ group, version, plural: 'mutatingadmissionpolicies' })) as { items: PolicyObject[] })
+        .items;
+      bindings = (
+        (await api.listClusterCustomObject({ group, version, plural: 'mutatingadmissionpolicybindings' })) as { items: PolicyObject[] }
+      ).items;
     } catch (error) {
       if (isNotFound(error)) continue; // not served in this version (or at all)
-      findings.push(warn(`chain ${input.label}`, `${explainFailure(error, `list MutatingAdmissionPolicies (${version})`, config)}; they are left out of the chain`));
+      findings.push(
+        warn(
+          `chain ${input.label}`,
+          `${explainFailure(error, `list MutatingAdmissionPolicies (${version})`, config)}; they are left out of the chain`,
+        ),
+      );
       return [];
     }
     const sorted = [...policies].sort((a, b) => ((a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1));
@@ -164,7 +222,15 @@ async function matchingPolicies(config: KubeConfig, input: ChainInput, findings:
       if (!rulesMatchPods(constraints.resourceRules) || !sees(input, { ...constraints, matchConditions: spec.matchConditions })) return [];
       const bound = bindings.filter((b) => b.spec?.policyName === policy.metadata?.name && sees(input, b.spec?.matchResources ?? {}));
       if (bound.length === 0) return [];
-      return [{ kind: 'MutatingAdmissionPolicy' as const, name: policy.metadata?.name ?? '?', failurePolicy: spec.failurePolicy ?? 'Fail', reinvocationPolicy: spec.reinvocationPolicy ?? 'Never', where: `bound by ${bound.map((b) => b.metadata?.name ?? '?').join(', ')} (runs in the API server)` }];
+      return [
+        {
+          kind: 'MutatingAdmissionPolicy' as const,
+          name: policy.metadata?.name ?? '?',
+          failurePolicy: spec.failurePolicy ?? 'Fail',
+          reinvocationPolicy: spec.reinvocationPolicy ?? 'Never',
+          where: `bound by ${bound.map((b) => b.metadata?.name ?? '?').join(', ')} (runs in the API server)`,
+        },
+      ];
     });
   }
   return [];
@@ -185,7 +251,9 @@ async function createDryRun(config: KubeConfig, namespace: string, pod: PodLike)
     const message = error instanceof ApiException ? explainFailure(error, 'create the pod', config) : undefined;
     // RBAC's refusal says who cannot do what; an admission step's names the step.
     if (error instanceof ApiException && error.code === 403 && /cannot create resource "pods"/.test(message ?? '')) {
-      throw new ClusterError(`cannot dry-run the pod in namespace ${namespace}: a server-side dry run needs permission to create pods there (verb create on pods, in namespace ${namespace}); ask for it (RBAC) or use a context that has it`);
+      throw new ClusterError(
+        `cannot dry-run the pod in namespace ${namespace}: a server-side dry run needs permission to create pods there (verb create on pods, in namespace ${namespace}); ask for it (RBAC) or use a context that has it`,
+      );
     }
     if (message === undefined) throw new ClusterError(explainFailure(error, `dry-run the pod in namespace ${namespace}`, config));
     return { denied: message.replace(/^cannot create the pod: /, '') };
@@ -200,13 +268,31 @@ export function compareWithEngine(check: string, input: ChainInput, stored: PodL
     return [ok(check, `the offline engine would leave this pod ${offline}; nothing of podpattern's to compare`)];
   }
   if (readStatus(stored.metadata?.annotations ?? {}) === undefined) {
-    return [fail(check, `the dry run's pod carries no ${STATUS_KEY}: podpattern did not inject it in the API server (the webhook was not called, failed open, or a later step took its record out), though the offline engine injects ${result.templates.map((t) => t.name).join(', ')}`, 'see the steps above: a podpattern webhook with no ready endpoint, or one that does not match this pod')];
+    return [
+      fail(
+        check,
+        `the dry run's pod carries no ${STATUS_KEY}: podpattern did not inject it in the API server (the webhook was not called, failed open, or a later step took its record out), though the offline engine injects ${result.templates.map((t) => t.name).join(', ')}`,
+        'see the steps above: a podpattern webhook with no ready endpoint, or one that does not match this pod',
+      ),
+    ];
   }
   const differences = addedDifferences(result.pod, stored, readStatus(result.pod.metadata?.annotations ?? {}));
-  if (differences.length === 0) return [ok(check, `what podpattern adds (${result.templates.map((t) => t.name).join(', ')}) is in the dry run's pod as the offline engine adds it`)];
+  if (differences.length === 0)
+    return [
+      ok(
+        check,
+        `what podpattern adds (${result.templates.map((t) => t.name).join(', ')}) is in the dry run's pod as the offline engine adds it`,
+      ),
+    ];
   const shown = differences.slice(0, 20).map((d) => `another admission step changed ${d}`);
   if (differences.length > 20) shown.push(`… and ${differences.length - 20} more`);
-  return [fail(check, `what podpattern added differs in the dry run's pod:\n${shown.join('\n')}`, 'find the step above that edits it (one after podpattern, or one that reinvokes) and exclude podpattern\'s containers from it')];
+  return [
+    fail(
+      check,
+      `what podpattern added differs in the dry run's pod:\n${shown.join('\n')}`,
+      "find the step above that edits it (one after podpattern, or one that reinvokes) and exclude podpattern's containers from it",
+    ),
+  ];
 }
 
 /** The paths at which the stored pod differs from the engine's in what the status says podpattern added. */
@@ -227,7 +313,8 @@ function addedDifferences(expected: PodLike, stored: PodLike, status: ReturnType
     if (want === undefined) continue;
     const path = `spec.${want.list}[name=${name}]`;
     if (got === undefined) out.push(`${path}: podpattern adds it, the stored pod has no container of that name`);
-    else if (got.list !== want.list) out.push(`${path}: podpattern adds it to spec.${want.list}, the stored pod has it in spec.${got.list}`);
+    else if (got.list !== want.list)
+      out.push(`${path}: podpattern adds it to spec.${want.list}, the stored pod has it in spec.${got.list}`);
     else walk(want.container, got.container, path, out);
   }
   for (const name of status.volumes) {
@@ -235,7 +322,8 @@ function addedDifferences(expected: PodLike, stored: PodLike, status: ReturnType
     const got = (stored.spec?.volumes ?? []).find((v) => v.name === name);
     if (want !== undefined) walk(want, got, `spec.volumes[name=${name}]`, out);
   }
-  for (const key of status.annotations) walk(expected.metadata?.annotations?.[key], stored.metadata?.annotations?.[key], `metadata.annotations[${key}]`, out);
+  for (const key of status.annotations)
+    walk(expected.metadata?.annotations?.[key], stored.metadata?.annotations?.[key], `metadata.annotations[${key}]`, out);
   return out;
 }
 
@@ -248,7 +336,7 @@ const OMITTED_FALSE = new Set(['readOnly', 'stdin', 'stdinOnce', 'tty']);
  * value equals an absent one, and resources are left to the LimitRange checks.
  */
 function walk(expected: unknown, actual: unknown, path: string, out: string[]): void {
-  if (expected === undefined || isEmpty(expected) && (actual === undefined || isEmpty(actual))) return;
+  if (expected === undefined || (isEmpty(expected) && (actual === undefined || isEmpty(actual)))) return;
   if (Array.isArray(expected) && Array.isArray(actual) && expected.length <= actual.length) {
     expected.forEach((item, i) => walk(item, actual[i], `${path}[${i}]`, out));
     return;

@@ -16,7 +16,8 @@ import { explainFailure } from '../kube/connect.js';
 import { failedCondition, selectorMatches, selectorMismatch } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
 
-const LABEL_FIX = (namespace: string): string => `kubectl label namespace ${namespace} ${INJECTION_LABEL}=enabled (fail open) or =required (fail closed)`;
+const LABEL_FIX = (namespace: string): string =>
+  `kubectl label namespace ${namespace} ${INJECTION_LABEL}=enabled (fail open) or =required (fail closed)`;
 
 export async function readNamespace(config: KubeConfig, name: string, findings: Finding[]): Promise<V1Namespace | undefined> {
   try {
@@ -36,11 +37,18 @@ export function checkNamespace(namespace: V1Namespace, webhooks: V1MutatingWebho
   const seen = webhooks.filter((w) => selectorMatches(w.namespaceSelector, labels));
   if (seen.length > 0) {
     const defaults = labels[DEFAULTS_LABEL] === 'enabled' ? '; its annotations give defaults (every pod is sent)' : '';
-    return ok(check, `${INJECTION_LABEL}=${mode}: pods go to ${seen.map((w) => `${w.name} (failurePolicy ${w.failurePolicy ?? 'Fail'})`).join(', ')}${defaults}`);
+    return ok(
+      check,
+      `${INJECTION_LABEL}=${mode}: pods go to ${seen.map((w) => `${w.name} (failurePolicy ${w.failurePolicy ?? 'Fail'})`).join(', ')}${defaults}`,
+    );
   }
   if (mode === undefined) return fail(check, `not labelled ${INJECTION_LABEL}: its pods are never sent to podpattern`, LABEL_FIX(name));
   const why = webhooks.map((w) => `${w.name} ${selectorMismatch(w.namespaceSelector, labels)}`).join('; ');
-  return fail(check, `${INJECTION_LABEL}=${mode}, but no podpattern webhook selects it (${why}): podpattern's own namespace and kube-system are always excluded`, LABEL_FIX(name));
+  return fail(
+    check,
+    `${INJECTION_LABEL}=${mode}, but no podpattern webhook selects it (${why}): podpattern's own namespace and kube-system are always excluded`,
+    LABEL_FIX(name),
+  );
 }
 
 function namespaceLabels(namespace: V1Namespace): Record<string, string> {
@@ -52,12 +60,16 @@ function namespaceLabels(namespace: V1Namespace): Record<string, string> {
 export async function clusterCatalog(config: KubeConfig, findings: Finding[]): Promise<Catalog> {
   const layers = loadStaticLayers(undefined);
   try {
-    const list = (await config.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: Array<{ metadata?: { name?: string } }> };
+    const list = (await config
+      .makeApiClient(CustomObjectsApi)
+      .listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: Array<{ metadata?: { name?: string } }> };
     const cluster: ParsedTemplates = { templates: [], failures: [] };
     for (const item of list.items) addParsed(cluster, templateOfObject(item), 'cluster', item.metadata?.name ?? '?');
     layers.push(cluster);
   } catch (error) {
-    findings.push(warn('catalog', `${explainFailure(error, 'list PatternTemplates', config)}; judging pods with the built-in catalog only`));
+    findings.push(
+      warn('catalog', `${explainFailure(error, 'list PatternTemplates', config)}; judging pods with the built-in catalog only`),
+    );
   }
   return buildCatalog(layers);
 }
@@ -86,7 +98,15 @@ export function checkPod(label: string, pod: PodLike, context: PodContext): Find
     const message = `not sent to podpattern (${reasons.join('; ') || 'no podpattern webhook'})`;
     if (!asks) return [ok(check, `${message}; it asks for no template, so nothing is lost`)];
     const labelled = context.namespace.metadata?.labels?.[INJECTION_LABEL] !== undefined;
-    return [fail(check, `${message}, but it asks for templates: it would run without them`, labelled ? 'give the pod a podpattern.dev annotation (check its spelling) and not the label app.kubernetes.io/name=podpattern' : LABEL_FIX(namespaceName))];
+    return [
+      fail(
+        check,
+        `${message}, but it asks for templates: it would run without them`,
+        labelled
+          ? 'give the pod a podpattern.dev annotation (check its spelling) and not the label app.kubernetes.io/name=podpattern'
+          : LABEL_FIX(namespaceName),
+      ),
+    ];
   }
   const to = `sent to ${sentTo.map((w) => w.name).join(', ')}`;
   const warnings = result.warnings.map((w) => warn(check, `warning: ${w}`));
@@ -96,7 +116,14 @@ export function checkPod(label: string, pod: PodLike, context: PodContext): Find
     case 'skipped':
       return [ok(check, `${to}; would be admitted unchanged (${result.reason})`), ...warnings];
     case 'denied':
-      return [fail(check, `${to}; would be denied (${result.reason}): ${result.message}`, 'fix the annotations as the message says; podpattern templates NAME lists a template\'s parameters'), ...warnings];
+      return [
+        fail(
+          check,
+          `${to}; would be denied (${result.reason}): ${result.message}`,
+          "fix the annotations as the message says; podpattern templates NAME lists a template's parameters",
+        ),
+        ...warnings,
+      ];
   }
 }
 
@@ -108,17 +135,26 @@ function whyNotSent(webhook: V1MutatingWebhook, pod: PodLike, namespace: V1Names
   if (objectWhy !== undefined) return `the pod ${objectWhy}`;
   const name = namespace.metadata?.name ?? 'default';
   const condition = failedCondition(webhook.matchConditions, { ...pod, metadata: { namespace: name, ...pod.metadata } }, name);
-  if (condition !== undefined) return `matchCondition ${condition.name} is false${condition.error === undefined ? '' : ` (${condition.error})`}`;
+  if (condition !== undefined)
+    return `matchCondition ${condition.name} is false${condition.error === undefined ? '' : ` (${condition.error})`}`;
   return undefined;
 }
 
-export function engineOptions(namespace: string, context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion' | 'policy'>): InjectOptions {
-  const options: InjectOptions = { nativeSidecars: 'auto', namespace, ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}) };
+export function engineOptions(
+  namespace: string,
+  context: Pick<PodContext, 'namespace' | 'serverVersion' | 'runsToCompletion' | 'policy'>,
+): InjectOptions {
+  const options: InjectOptions = {
+    nativeSidecars: 'auto',
+    namespace,
+    ...(context.runsToCompletion === true ? { runsToCompletion: true } : {}),
+  };
   if (context.serverVersion !== undefined) options.serverVersion = context.serverVersion;
   // Availability is judged on the namespace's labels, as the webhook reads them.
   options.namespaceLabels = context.namespace.metadata?.labels ?? {};
   if (context.policy !== undefined) options.policy = context.policy;
   // The server applies a namespace's annotations only where it is labelled for defaults.
-  if (context.namespace.metadata?.labels?.[DEFAULTS_LABEL] === 'enabled') options.namespaceAnnotations = context.namespace.metadata.annotations ?? {};
+  if (context.namespace.metadata?.labels?.[DEFAULTS_LABEL] === 'enabled')
+    options.namespaceAnnotations = context.namespace.metadata.annotations ?? {};
   return options;
 }

@@ -31,9 +31,15 @@ function atLeast(version: ServerVersion, minimum: ServerVersion): boolean {
 export async function preflight(config: KubeConfig, version: ServerVersion, namespace: string): Promise<Finding[]> {
   const findings: Finding[] = [];
   const oldest = formatVersion(OLDEST_SUPPORTED);
-  findings.push(atLeast(version, OLDEST_SUPPORTED)
-    ? ok('Kubernetes version', `${formatVersion(version)} (the chart installs on ${oldest} or later)`)
-    : fail('Kubernetes version', `${formatVersion(version)}: the chart needs ${oldest} or later (webhook matchConditions and ValidatingAdmissionPolicy are GA there)`, `upgrade the cluster to ${oldest} or later`));
+  findings.push(
+    atLeast(version, OLDEST_SUPPORTED)
+      ? ok('Kubernetes version', `${formatVersion(version)} (the chart installs on ${oldest} or later)`)
+      : fail(
+          'Kubernetes version',
+          `${formatVersion(version)}: the chart needs ${oldest} or later (webhook matchConditions and ValidatingAdmissionPolicy are GA there)`,
+          `upgrade the cluster to ${oldest} or later`,
+        ),
+  );
   findings.push(...(await checkAdmissionApis(config)));
   findings.push(await checkCertManager(config));
   findings.push(...(await checkPermissions(config, namespace)));
@@ -49,16 +55,31 @@ async function checkAdmissionApis(config: KubeConfig): Promise<Finding[]> {
     const why = explainFailure(error, 'list the resources of admissionregistration.k8s.io/v1', config);
     return [fail('admission APIs', why), skip('webhook-less mode', 'the admission APIs could not be listed (above)')];
   }
-  const needed = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings'];
+  const needed = [
+    'mutatingwebhookconfigurations',
+    'validatingwebhookconfigurations',
+    'validatingadmissionpolicies',
+    'validatingadmissionpolicybindings',
+  ];
   const missing = needed.filter((name) => !served.has(name));
   return [
     missing.length === 0
-      // The API server does not say which admission plugins run; served APIs are what it shows.
-      ? ok('admission APIs', `admissionregistration.k8s.io/v1 serves ${needed.join(', ')} (the MutatingAdmissionWebhook, ValidatingAdmissionWebhook and ValidatingAdmissionPolicy plugins are on by default; the API cannot show a cluster that turned them off)`)
-      : fail('admission APIs', `admissionregistration.k8s.io/v1 does not serve ${missing.join(', ')}: the chart cannot install`, 'enable them on the API server (--runtime-config), or use a Kubernetes that serves them'),
+      ? // The API server does not say which admission plugins run; served APIs are what it shows.
+        ok(
+          'admission APIs',
+          `admissionregistration.k8s.io/v1 serves ${needed.join(', ')} (the MutatingAdmissionWebhook, ValidatingAdmissionWebhook and ValidatingAdmissionPolicy plugins are on by default; the API cannot show a cluster that turned them off)`,
+        )
+      : fail(
+          'admission APIs',
+          `admissionregistration.k8s.io/v1 does not serve ${missing.join(', ')}: the chart cannot install`,
+          'enable them on the API server (--runtime-config), or use a Kubernetes that serves them',
+        ),
     served.has('mutatingadmissionpolicies')
       ? ok('webhook-less mode', 'MutatingAdmissionPolicy is served: policies.templates (docs/policy.md) can inject without the webhook')
-      : warn('webhook-less mode', 'MutatingAdmissionPolicy (admissionregistration.k8s.io/v1) is not served: the webhook works, policies.templates does not (Kubernetes 1.36 or later)'),
+      : warn(
+          'webhook-less mode',
+          'MutatingAdmissionPolicy (admissionregistration.k8s.io/v1) is not served: the webhook works, policies.templates does not (Kubernetes 1.36 or later)',
+        ),
   ];
 }
 
@@ -79,16 +100,32 @@ async function checkPermissions(config: KubeConfig, namespace: string): Promise<
   try {
     for (const { group, resource, namespaced } of CREATES) {
       const review = await api.createSelfSubjectAccessReview({
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { group, resource, verb: 'create', ...(namespaced ? { namespace } : {}) } } },
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { group, resource, verb: 'create', ...(namespaced ? { namespace } : {}) } },
+        },
       });
-      if (review.status?.allowed !== true) denied.push(`${resource}${group === '' ? '' : `.${group}`}${namespaced ? ` in ${namespace}` : ''}`);
+      if (review.status?.allowed !== true)
+        denied.push(`${resource}${group === '' ? '' : `.${group}`}${namespaced ? ` in ${namespace}` : ''}`);
     }
   } catch (error) {
-    return [warn('permissions', `${explainFailure(error, 'ask the API server what these credentials may do', config)}; the install may still work`)];
+    return [
+      warn(
+        'permissions',
+        `${explainFailure(error, 'ask the API server what these credentials may do', config)}; the install may still work`,
+      ),
+    ];
   }
-  return [denied.length === 0
-    ? ok('permissions', `these credentials may create everything the chart creates (cluster-wide, and in namespace ${namespace})`)
-    : fail('permissions', `these credentials may not create ${denied.join(', ')}`, 'install with a cluster-admin context, or ask for those permissions (RBAC)')];
+  return [
+    denied.length === 0
+      ? ok('permissions', `these credentials may create everything the chart creates (cluster-wide, and in namespace ${namespace})`)
+      : fail(
+          'permissions',
+          `these credentials may not create ${denied.join(', ')}`,
+          'install with a cluster-admin context, or ask for those permissions (RBAC)',
+        ),
+  ];
 }
 
 async function checkExisting(config: KubeConfig): Promise<Finding> {
@@ -98,7 +135,11 @@ async function checkExisting(config: KubeConfig): Promise<Finding> {
       .map((c) => c.metadata?.name ?? '?');
     return existing.length === 0
       ? ok('existing install', 'no podpattern webhook configuration yet')
-      : warn('existing install', `podpattern is already installed (MutatingWebhookConfiguration ${existing.join(', ')}): a second install would send pods to two webhooks`, 'helm upgrade the existing release, or podpattern check (without --pre) to see its state');
+      : warn(
+          'existing install',
+          `podpattern is already installed (MutatingWebhookConfiguration ${existing.join(', ')}): a second install would send pods to two webhooks`,
+          'helm upgrade the existing release, or podpattern check (without --pre) to see its state',
+        );
   } catch (error) {
     return warn('existing install', explainFailure(error, 'list MutatingWebhookConfigurations', config));
   }

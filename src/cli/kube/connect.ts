@@ -17,7 +17,15 @@ export function connect(path: string | undefined, context?: string): KubeConfig 
     throw new ClusterError(`cannot load the kubeconfig${path === undefined ? '' : ` ${path}`}: ${(error as Error).message}`);
   }
   if (context !== undefined) {
-    if (config.getContextObject(context) === null) throw new ClusterError(`the kubeconfig has no context '${context}' (contexts: ${config.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    if (config.getContextObject(context) === null)
+      throw new ClusterError(
+        `the kubeconfig has no context '${context}' (contexts: ${
+          config
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     config.setCurrentContext(context);
   }
   const server = config.getCurrentCluster()?.server;
@@ -40,14 +48,22 @@ export function contextNamespace(config: KubeConfig): string {
 export function explainFailure(error: unknown, what: string, config?: KubeConfig): string {
   if (error instanceof ApiException) {
     const message = statusMessage(error.body) ?? `HTTP ${error.code}`;
-    if (error.code === 401) return `cannot ${what}: the API server does not accept these credentials (${message}); log in again or fix the kubeconfig's user`;
+    if (error.code === 401)
+      return `cannot ${what}: the API server does not accept these credentials (${message}); log in again or fix the kubeconfig's user`;
     if (error.code === 403) return `cannot ${what}: forbidden (${message}); ask for that permission (RBAC) or use a context that has it`;
     if (error.code === 404) return `cannot ${what}: not found (${message})`;
     return `cannot ${what}: the API server answered ${error.code} (${message})`;
   }
   const code = (error as { code?: unknown }).code;
   const server = config?.getCurrentCluster()?.server ?? 'the API server';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EAI_AGAIN') {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ETIMEDOUT' ||
+    code === 'ECONNRESET' ||
+    code === 'EAI_AGAIN'
+  ) {
     return `cannot ${what}: ${server} is unreachable (${String(code)}); is the cluster up and the kubeconfig's context the right one?`;
   }
   const text = error instanceof Error ? error.message : String(error);

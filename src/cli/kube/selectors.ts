@@ -22,8 +22,21 @@ export function selectorMismatch(selector: V1LabelSelector | undefined, labels: 
 }
 
 /** The first matchCondition that is false (or fails to evaluate), or undefined when all hold. */
-export function failedCondition(conditions: V1MatchCondition[] | undefined, object: unknown, namespace: string): { name: string; error?: string } | undefined {
-  const context = { object, oldObject: null, request: { operation: 'CREATE', namespace, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' } } };
+export function failedCondition(
+  conditions: V1MatchCondition[] | undefined,
+  object: unknown,
+  namespace: string,
+): { name: string; error?: string } | undefined {
+  const context = {
+    object,
+    oldObject: null,
+    request: {
+      operation: 'CREATE',
+      namespace,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+    },
+  };
   for (const condition of conditions ?? []) {
     try {
       if (evaluate(condition.expression, context) !== true) return { name: condition.name };

@@ -19,7 +19,12 @@ export interface DeniedNext {
   reasons: string[];
 }
 
-export function deniedNext(pods: V1Pod[], catalog: Catalog, workloadOf: (pod: V1Pod) => Workload, options: (namespace: string) => InjectOptions): DeniedNext[] {
+export function deniedNext(
+  pods: V1Pod[],
+  catalog: Catalog,
+  workloadOf: (pod: V1Pod) => Workload,
+  options: (namespace: string) => InjectOptions,
+): DeniedNext[] {
   const table = new AskedTable();
   const groups = new Map<string, { usage: Usage; workload: Workload }>();
   for (const pod of pods) {
@@ -28,19 +33,38 @@ export function deniedNext(pods: V1Pod[], catalog: Catalog, workloadOf: (pod: V1
     if (!result.ok) continue;
     const workload = workloadOf(pod);
     const key = `${result.record.namespace}\u0000${workload.kind}\u0000${workload.name}\u0000${result.record.askedKey}`;
-    const group = groups.get(key) ?? { usage: { namespace: result.record.namespace, workload: { kind: workload.kind, name: workload.name }, asked: result.record.asked, pods: 0, hashes: [] }, workload };
+    const group = groups.get(key) ?? {
+      usage: {
+        namespace: result.record.namespace,
+        workload: { kind: workload.kind, name: workload.name },
+        asked: result.record.asked,
+        pods: 0,
+        hashes: [],
+      },
+      workload,
+    };
     group.usage.pods += 1;
     groups.set(key, group);
   }
   const denied: DeniedNext[] = [];
   for (const { usage, workload } of groups.values()) {
     const runsToCompletion = workload.kind === 'Job' || workload.kind === 'CronJob';
-    const result = inject(nextPod(usage), catalog, { ...options(usage.namespace), namespace: usage.namespace, ...(runsToCompletion ? { runsToCompletion: true } : {}) });
-    if (result.outcome === 'denied') denied.push({ namespace: usage.namespace, workload, pods: usage.pods, reasons: result.problems.map((p) => p.message) });
+    const result = inject(nextPod(usage), catalog, {
+      ...options(usage.namespace),
+      namespace: usage.namespace,
+      ...(runsToCompletion ? { runsToCompletion: true } : {}),
+    });
+    if (result.outcome === 'denied')
+      denied.push({ namespace: usage.namespace, workload, pods: usage.pods, reasons: result.problems.map((p) => p.message) });
   }
   return denied;
 }
 
 export function formatDeniedNext(denied: DeniedNext[]): string {
-  return denied.map((d) => `next pod denied: ${d.namespace} ${d.workload.kind}/${d.workload.name} (${d.pods} pod${d.pods === 1 ? '' : 's'} running): ${d.reasons.join('; ')}; fix the workload's annotations, or the template\n`).join('');
+  return denied
+    .map(
+      (d) =>
+        `next pod denied: ${d.namespace} ${d.workload.kind}/${d.workload.name} (${d.pods} pod${d.pods === 1 ? '' : 's'} running): ${d.reasons.join('; ')}; fix the workload's annotations, or the template\n`,
+    )
+    .join('');
 }

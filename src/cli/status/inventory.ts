@@ -50,14 +50,22 @@ export function takeInventory(pods: V1Pod[], catalog: Catalog, workloadOf: (pod:
 /** A pod with no readable status: listed when it asks for templates and is still running. */
 function noteNotInjected(inventory: Inventory, pod: V1Pod, workloadOf: (pod: V1Pod) => Workload): void {
   const annotations = pod.metadata?.annotations ?? {};
-  const asks = Object.values(PATTERN_KEYS).filter((key) => annotations[key] !== undefined).map((key) => `${key}=${annotations[key]}`);
+  const asks = Object.values(PATTERN_KEYS)
+    .filter((key) => annotations[key] !== undefined)
+    .map((key) => `${key}=${annotations[key]}`);
   const finished = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
   if (asks.length === 0 || annotations[INJECT_KEY] === 'false' || finished) return;
   inventory.notInjected.push({ pod: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', workload: workloadOf(pod), asks });
 }
 
 /** An injected pod: counted under each template it runs, and listed when one has changed since. */
-function noteInjected(inventory: Inventory, pod: V1Pod, templates: Status['templates'], catalog: Catalog, workloadOf: (pod: V1Pod) => Workload): void {
+function noteInjected(
+  inventory: Inventory,
+  pod: V1Pod,
+  templates: Status['templates'],
+  catalog: Catalog,
+  workloadOf: (pod: V1Pod) => Workload,
+): void {
   const namespace = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const changes: Outdated['changes'] = [];
@@ -100,20 +108,29 @@ export function formatInventory(inventory: Inventory): string {
   else {
     const width = Math.max(8, ...rows.map((r) => r.template.length));
     lines.push(`${'TEMPLATE'.padEnd(width)}  HASH              VERSION  PODS`);
-    for (const r of rows) lines.push(`${r.template.padEnd(width)}  ${r.hash.padEnd(16)}  ${(r.current ? 'current' : 'outdated').padEnd(7)}  ${r.pods.length}`);
+    for (const r of rows)
+      lines.push(`${r.template.padEnd(width)}  ${r.hash.padEnd(16)}  ${(r.current ? 'current' : 'outdated').padEnd(7)}  ${r.pods.length}`);
   }
-  for (const group of byWorkload(inventory.outdated, (o) => o.changes.map((c) => `${c.template} ${c.running} -> ${c.current ?? 'no longer in the catalog'}`).join(', '))) {
+  for (const group of byWorkload(inventory.outdated, (o) =>
+    o.changes.map((c) => `${c.template} ${c.running} -> ${c.current ?? 'no longer in the catalog'}`).join(', '),
+  )) {
     const gone = group.items[0]!.changes.filter((c) => c.current === undefined).map((c) => c.template);
     // Rolling a workload whose template left the catalog gives pods the webhook refuses.
-    const fix = gone.length > 0
-      ? `${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} no longer in the catalog, so new pods asking for ${gone.length === 1 ? 'it' : 'them'} would be refused: put ${gone.length === 1 ? 'it' : 'them'} back, or take ${gone.length === 1 ? 'it' : 'them'} out of the pod template, then roll: ${group.workload.roll}`
-      : `roll: ${group.workload.roll}`;
+    const fix =
+      gone.length > 0
+        ? `${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} no longer in the catalog, so new pods asking for ${gone.length === 1 ? 'it' : 'them'} would be refused: put ${gone.length === 1 ? 'it' : 'them'} back, or take ${gone.length === 1 ? 'it' : 'them'} out of the pod template, then roll: ${group.workload.roll}`
+        : `roll: ${group.workload.roll}`;
     lines.push(`outdated: ${describe(group)} run${group.items.length === 1 ? 's' : ''} ${group.key}; ${fix}`);
   }
   for (const group of byWorkload(inventory.notInjected, (n) => n.asks.join(', '))) {
     // Why they were not injected decides what helps: check says it; rolling helps only once it passes.
-    const target = group.workload.kind === 'Pod' ? `-f POD.yaml -n ${group.namespace}` : `${checkKind(group.workload.kind)}/${group.workload.name} -n ${group.namespace}`;
-    lines.push(`not injected: ${describe(group)} ask${group.items.length === 1 ? 's' : ''} for ${group.key} but ${group.items.length === 1 ? 'has' : 'have'} no ${STATUS_KEY}; podpattern check ${target} says why, then roll: ${group.workload.roll}`);
+    const target =
+      group.workload.kind === 'Pod'
+        ? `-f POD.yaml -n ${group.namespace}`
+        : `${checkKind(group.workload.kind)}/${group.workload.name} -n ${group.namespace}`;
+    lines.push(
+      `not injected: ${describe(group)} ask${group.items.length === 1 ? 's' : ''} for ${group.key} but ${group.items.length === 1 ? 'has' : 'have'} no ${STATUS_KEY}; podpattern check ${target} says why, then roll: ${group.workload.roll}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -127,11 +144,17 @@ interface Group<T> {
 }
 
 /** Pods of one workload with the same story are one line: a Deployment at 100 replicas is not 100 lines. */
-function byWorkload<T extends { pod: string; namespace: string; workload: Workload }>(items: T[], keyOf: (item: T) => string): Array<Group<T>> {
+function byWorkload<T extends { pod: string; namespace: string; workload: Workload }>(
+  items: T[],
+  keyOf: (item: T) => string,
+): Array<Group<T>> {
   const groups = new Map<string, Group<T>>();
   for (const item of items) {
     const key = keyOf(item);
-    const id = item.workload.kind === 'Pod' ? `${item.namespace}/pod/${item.pod} ${key}` : `${item.namespace}/${item.workload.kind}/${item.workload.name} ${key}`;
+    const id =
+      item.workload.kind === 'Pod'
+        ? `${item.namespace}/pod/${item.pod} ${key}`
+        : `${item.namespace}/${item.workload.kind}/${item.workload.name} ${key}`;
     const group = groups.get(id) ?? { namespace: item.namespace, workload: item.workload, key, items: [] };
     group.items.push(item);
     groups.set(id, group);
@@ -142,12 +165,22 @@ function byWorkload<T extends { pod: string; namespace: string; workload: Worklo
 function describe<T extends { pod: string }>(group: Group<T>): string {
   if (group.workload.kind === 'Pod') return `pod ${group.namespace}/${group.items[0]!.pod}`;
   const count = group.items.length;
-  const sample = group.items.slice(0, 3).map((item) => item.pod).join(', ');
+  const sample = group.items
+    .slice(0, 3)
+    .map((item) => item.pod)
+    .join(', ');
   return `${group.workload.kind} ${group.namespace}/${group.workload.name} (${count} pod${count === 1 ? '' : 's'}: ${sample}${count > 3 ? ', …' : ''})`;
 }
 
 /** kubectl's short name for `podpattern check KIND/NAME`. */
 function checkKind(kind: string): string {
-  const short: Record<string, string> = { Deployment: 'deploy', StatefulSet: 'sts', DaemonSet: 'ds', ReplicaSet: 'rs', Job: 'job', CronJob: 'cj' };
+  const short: Record<string, string> = {
+    Deployment: 'deploy',
+    StatefulSet: 'sts',
+    DaemonSet: 'ds',
+    ReplicaSet: 'rs',
+    Job: 'job',
+    CronJob: 'cj',
+  };
   return short[kind] ?? kind.toLowerCase();
 }

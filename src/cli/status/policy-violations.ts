@@ -26,7 +26,11 @@ function podProblems(pod: V1Pod, policy: Policy): string[] {
   return problems;
 }
 
-export function policyViolations(pods: V1Pod[], policies: ReadonlyMap<string, Policy>, workloadOf: (pod: V1Pod) => Workload): PolicyViolation[] {
+export function policyViolations(
+  pods: V1Pod[],
+  policies: ReadonlyMap<string, Policy>,
+  workloadOf: (pod: V1Pod) => Workload,
+): PolicyViolation[] {
   const groups = new Map<string, PolicyViolation>();
   for (const pod of pods) {
     if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
@@ -47,6 +51,9 @@ export function policyViolations(pods: V1Pod[], policies: ReadonlyMap<string, Po
 
 export function formatPolicyViolations(violations: PolicyViolation[]): string {
   return violations
-    .map((v) => `breaks PatternPolicy ${v.namespace}/default: ${v.namespace} ${v.workload.kind}/${v.workload.name} (${v.pods} pod${v.pods === 1 ? '' : 's'} running): ${v.problems.join('; ')}; started before the policy, roll it: ${v.workload.roll}\n`)
+    .map(
+      (v) =>
+        `breaks PatternPolicy ${v.namespace}/default: ${v.namespace} ${v.workload.kind}/${v.workload.name} (${v.pods} pod${v.pods === 1 ? '' : 's'} running): ${v.problems.join('; ')}; started before the policy, roll it: ${v.workload.roll}\n`,
+    )
     .join('');
 }
