@@ -103,6 +103,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
     limits: { readTimeoutMs: config.readTimeoutSeconds * 1000 },
   });
   certificates.attach(app.server as unknown as HttpsServer); // buildApp made it HTTPS: tls was given
+  app.server.on('secureConnection', () => metrics.tlsHandshakes.inc());
   const readiness = () => ({
     certificate: certificates.isReady(),
     catalog: cluster === undefined || cluster.watch.ready,

@@ -26,6 +26,12 @@ export interface Metrics {
   healMissedPods: Gauge;
   /** Healing passes this replica has finished (while leading). */
   healPasses: Counter;
+  /**
+   * TLS handshakes finished on the webhook port: one per new connection. The API server talks
+   * HTTP/1.1 to webhooks, opening a connection for each call in flight beyond its idle ones, so a
+   * burst of pod creations shows here as a burst of handshakes.
+   */
+  tlsHandshakes: Counter;
 }
 
 export interface MetricsOptions {
@@ -109,6 +115,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     healPasses: new Counter({
       name: 'podpattern_heal_passes_total',
       help: 'Healing passes finished by this replica while it led (a look at the cluster that may restart or report).',
+      registers,
+    }),
+    tlsHandshakes: new Counter({
+      name: 'podpattern_tls_handshakes_total',
+      help: 'TLS handshakes finished on the webhook port, one per new connection.',
       registers,
     }),
   };

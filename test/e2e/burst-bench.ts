@@ -98,6 +98,7 @@ async function runPhase(
   const namespaces = await phaseNamespaces(kube, path, template);
   const loadBefore = load();
   const before = await readMetrics(kube);
+  const ownBefore = path === 'webhook' && !upgrade ? await podpatternSide(kube) : undefined;
   const watch = new RolloutWatch(kube);
   await watch.begin();
   const upgradeStarted = Date.now();
@@ -129,6 +130,7 @@ async function runPhase(
     template,
   );
   const after = await readMetrics(kube);
+  const own = ownBefore === undefined ? undefined : describeOwn(ownBefore, await podpatternSide(kube));
   let rollout: string | undefined;
   if (upgrading !== undefined) rollout = await followRollout(kube, upgrading, watch, upgradeStarted);
   // The next phase starts on an empty node (clearBurst says why).
@@ -143,8 +145,29 @@ async function runPhase(
     counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })),
     figures: figures(before, after),
     rollout,
+    ...(own === undefined ? {} : { own }),
     load: `${loadBefore} -> ${load()}`,
   };
+}
+
+/** podpattern's own counts, summed over its replicas: reviews, how many answered within 5 and 25 ms, TLS handshakes. */
+async function podpatternSide(kube: Kube): Promise<{ reviews: number; within5: number; within25: number; handshakes: number }> {
+  const duration = 'podpattern_review_duration_seconds';
+  return {
+    reviews: await kube.metric(`${duration}_count`),
+    within5: await kube.metric(`${duration}_bucket`, { le: '0.005' }),
+    within25: await kube.metric(`${duration}_bucket`, { le: '0.025' }),
+    handshakes: await kube.metric('podpattern_tls_handshakes_total'),
+  };
+}
+
+function describeOwn(before: Awaited<ReturnType<typeof podpatternSide>>, after: Awaited<ReturnType<typeof podpatternSide>>): string {
+  const reviews = after.reviews - before.reviews;
+  const share = (n: number): string => `${((100 * n) / Math.max(1, reviews)).toFixed(1)} %`;
+  return (
+    `podpattern's own: ${reviews} reviews, ${share(after.within5 - before.within5)} answered within 5 ms of arriving, ` +
+    `${share(after.within25 - before.within25)} within 25 ms; ${after.handshakes - before.handshakes} new TLS connections`
+  );
 }
 
 /** The rollout's end (or why it did not end within 4 minutes), and its steps. */
@@ -198,7 +221,7 @@ async function main(): Promise<void> {
       results.push(result);
       // Each phase's figures as soon as it is over: an interrupted run keeps what it measured.
       process.stdout.write(
-        `# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}\n${printCounts([result])}\n\n${printFigures([result])}\n\n`,
+        `# ${result.name}: done (load ${result.load})${result.rollout === undefined ? '' : `; ${result.rollout}`}${result.own === undefined ? '' : `\n# ${result.own}`}\n${printCounts([result])}\n\n${printFigures([result])}\n\n`,
       );
     }
     process.stdout.write(`\n${printCounts(results)}\n\n${printFigures(results)}\n\n${printTargets(results)}\n`);

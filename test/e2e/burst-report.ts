@@ -51,6 +51,8 @@ export interface PhaseResult {
   counts: Array<BurstCount & { mode: string }>;
   figures: Figures;
   rollout?: string;
+  /** podpattern's own view of the phase (its replicas' metrics), where the replicas lived through it. */
+  own?: string;
   load: string;
 }
 
