@@ -17,9 +17,16 @@ export interface Critical {
   securityContexts: string[];
 }
 
-/** Whether the guard could not read `value` back: a quote, backslash, comma, closing bracket or control character. */
+/**
+ * A quote, backslash, comma, closing bracket or control character: what the guard could not read
+ * back. The same class as the guard's own CEL (policy/integrity.ts).
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's job
+const UNREADABLE = /["\\,\]\u0000-\u001f]/;
+
+/** Whether the guard could not read `value` back. */
 function unsafe(value: string): boolean {
-  return /["\\,\]]/.test(value) || [...value].some((char) => char.charCodeAt(0) < 0x20);
+  return UNREADABLE.test(value);
 }
 
 /** Adds `container`'s critical fields to `record`, each where it can be read back by the guard. */
