@@ -59,5 +59,6 @@ t.test('README: try it in a cluster, as written', async (t) => {
   t.ok(pod, `the last kubectl get prints the stored pod:\n${stdout.slice(-2000)}`);
   t.equal(pod?.[1], 'https-proxy', 'the proxy is a native sidecar (an init container)');
   t.equal(pod?.[2], 'web', 'beside the app container');
+  t.match(stderr, /^\[cluster\] up in \d+ s$/m, 'npm run cluster says how long it took');
   t.match(stdout, /stopped the current cluster/, 'and the cluster is stopped');
 });
