@@ -12,17 +12,19 @@ import { POLICY_GROUP, POLICY_NAME, POLICY_PLURAL, type Policy } from '../model/
 import { TEMPLATE_VERSION } from '../model/template.js';
 import { formatInventory, rollCommand, takeInventory, type Workload } from './status/inventory.js';
 import { deniedNext, formatDeniedNext } from './status/denied-next.js';
+import { changesOf } from './status/changes.js';
+import type { InjectOptions } from '../engine/types.js';
 import { namespaceAnnotations } from './templates-diff.js';
 import { fetchServerVersion } from '../catalog/kube.js';
 
 const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--kubeconfig FILE] [--context NAME]
 
 Lists injected pods by template and template hash; flags pods injected with a template version
-the catalog no longer has, and pods that ask for a pattern but were not injected, each with its
-workload and the command that rolls it; and the workloads whose next pod the current templates
-would deny; and running pods that break their namespace's PatternPolicy (added after they
-started): a required template missing, a forbidden one present. Exit 1 when any pod or
-workload is flagged.
+the catalog no longer has (and which fields of what they run a new pod would get differently),
+and pods that ask for a pattern but were not injected, each with its workload and the command
+that rolls it; and the workloads whose next pod the current templates would deny; and running
+pods that break their namespace's PatternPolicy (added after they started): a required
+template missing, a forbidden one present. Exit 1 when any pod or workload is flagged.
   -A, --all-namespaces   every namespace
   -n, --namespace        one namespace (default: the context's)
 The catalog compared with is the built-in one plus the cluster's PatternTemplates (templates the
@@ -74,19 +76,16 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   const serverVersion = await fetchServerVersion(config).catch(() => undefined);
   const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
   const namespaces = await namespaceAnnotations(config, io);
-  const denied = deniedNext(
-    pods.items,
-    catalog,
-    (pod) => workloadOf(pod, replicaSets),
-    (ns) => ({
-      nativeSidecars: 'auto',
-      namespaceAnnotations: namespaces.get(ns) ?? {},
-      ...(serverVersion === undefined ? {} : { serverVersion }),
-    }),
-  );
+  const options = (ns: string): InjectOptions => ({
+    nativeSidecars: 'auto',
+    namespaceAnnotations: namespaces.get(ns) ?? {},
+    ...(serverVersion === undefined ? {} : { serverVersion }),
+  });
+  const denied = deniedNext(pods.items, catalog, (pod) => workloadOf(pod, replicaSets), options);
   const violations = policyViolations(pods.items, await namespacePolicies(config, namespace, io), (pod) => workloadOf(pod, replicaSets));
   return {
-    text: formatInventory(inventory) + formatDeniedNext(denied) + formatPolicyViolations(violations),
+    text:
+      formatInventory(inventory, changesOf(pods.items, catalog, options)) + formatDeniedNext(denied) + formatPolicyViolations(violations),
     flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 || violations.length > 0,
   };
 }

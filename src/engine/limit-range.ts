@@ -111,12 +111,35 @@ interface Fault {
   text: string;
 }
 
+/** One bound of a LimitRange item for one resource, beside the request and limit it is checked against. */
+interface Bound {
+  resource: string;
+  /** As the LimitRange writes it, e.g. `512Mi`. */
+  text: string;
+  value: bigint;
+  request: bigint | undefined;
+  limit: bigint | undefined;
+  /** The request and limit as written. */
+  requested: string | undefined;
+  limited: string | undefined;
+}
+
 /** What breaks `item`'s min, max and maxLimitRequestRatio, for these requests and limits. */
 function faults(item: V1LimitRangeItem, requests: Amounts, limits: Amounts): Fault[] {
   const out: Fault[] = [];
-  for (const [resource, text] of entries(item.min)) out.push(...minFaults(resource, text, requests, limits));
-  for (const [resource, text] of entries(item.max)) out.push(...maxFaults(resource, text, requests, limits));
-  for (const [resource, text] of entries(item.maxLimitRequestRatio)) out.push(...ratioFaults(resource, text, requests, limits));
+  const checks: Array<[Record<string, string> | undefined, (bound: Bound) => Fault[]]> = [
+    [item.min, minFaults],
+    [item.max, maxFaults],
+    [item.maxLimitRequestRatio, ratioFaults],
+  ];
+  for (const [bounds, check] of checks) {
+    for (const [resource, text] of entries(bounds)) {
+      const value = parseQuantity(text);
+      if (value === undefined) continue;
+      const [request, limit] = [amount(requests, resource), amount(limits, resource)];
+      out.push(...check({ resource, text, value, request, limit, requested: requests?.[resource], limited: limits?.[resource] }));
+    }
+  }
   return out;
 }
 
@@ -124,49 +147,30 @@ function amount(list: Amounts, resource: string): bigint | undefined {
   return list === undefined || typeof list[resource] !== 'string' ? undefined : parseQuantity(list[resource]);
 }
 
-function minFaults(resource: string, text: string, requests: Amounts, limits: Amounts): Fault[] {
-  const bound = parseQuantity(text);
-  if (bound === undefined) return [];
+function minFaults({ resource, text, value, request, limit, requested, limited }: Bound): Fault[] {
   const out: Fault[] = [];
-  const request = amount(requests, resource);
-  const limit = amount(limits, resource);
   if (request === undefined) out.push({ resource, rule: 'min request', text: `requests no ${resource}, and the minimum is ${text}` });
-  else if (request < bound)
-    out.push({ resource, rule: 'min request', text: `requests ${resource} ${requests?.[resource]}, below the minimum ${text}` });
-  if (limit !== undefined && limit < bound)
-    out.push({ resource, rule: 'min limit', text: `limits ${resource} to ${limits?.[resource]}, below the minimum ${text}` });
+  else if (request < value)
+    out.push({ resource, rule: 'min request', text: `requests ${resource} ${requested}, below the minimum ${text}` });
+  if (limit !== undefined && limit < value)
+    out.push({ resource, rule: 'min limit', text: `limits ${resource} to ${limited}, below the minimum ${text}` });
   return out;
 }
 
-function maxFaults(resource: string, text: string, requests: Amounts, limits: Amounts): Fault[] {
-  const bound = parseQuantity(text);
-  if (bound === undefined) return [];
+function maxFaults({ resource, text, value, request, limit, requested, limited }: Bound): Fault[] {
   const out: Fault[] = [];
-  const request = amount(requests, resource);
-  const limit = amount(limits, resource);
   if (limit === undefined) out.push({ resource, rule: 'max limit', text: `sets no ${resource} limit, and the maximum is ${text}` });
-  else if (limit > bound)
-    out.push({ resource, rule: 'max limit', text: `limits ${resource} to ${limits?.[resource]}, above the maximum ${text}` });
-  if (request !== undefined && request > bound)
-    out.push({ resource, rule: 'max request', text: `requests ${resource} ${requests?.[resource]}, above the maximum ${text}` });
+  else if (limit > value) out.push({ resource, rule: 'max limit', text: `limits ${resource} to ${limited}, above the maximum ${text}` });
+  if (request !== undefined && request > value)
+    out.push({ resource, rule: 'max request', text: `requests ${resource} ${requested}, above the maximum ${text}` });
   return out;
 }
 
-function ratioFaults(resource: string, text: string, requests: Amounts, limits: Amounts): Fault[] {
-  const bound = parseQuantity(text);
-  if (bound === undefined) return [];
-  const request = amount(requests, resource);
-  const limit = amount(limits, resource);
+function ratioFaults({ resource, text, value, request, limit, requested, limited }: Bound): Fault[] {
   if (request === undefined || request === 0n || limit === undefined)
     return [{ resource, rule: 'ratio', text: `needs both a ${resource} request and limit (their ratio is at most ${text}) and lacks one` }];
-  if (limit * 1_000_000_000n > bound * request)
-    return [
-      {
-        resource,
-        rule: 'ratio',
-        text: `has a ${resource} limit ${limits?.[resource]} over ${text} times its request ${requests?.[resource]}`,
-      },
-    ];
+  if (limit * 1_000_000_000n > value * request)
+    return [{ resource, rule: 'ratio', text: `has a ${resource} limit ${limited} over ${text} times its request ${requested}` }];
   return [];
 }
 

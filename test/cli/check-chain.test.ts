@@ -2,16 +2,14 @@
 // (webhook-config/), another webhook that strips restartPolicy from native sidecars, and a
 // MutatingAdmissionPolicy. The dry run's answer is the pod as podpattern's engine injects it
 // with that other webhook's edit applied, so what --chain reports is computed from a real patch.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { run } from '../../src/cli/check.js';
 import { applyPatch, inject, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
-import { runCaptured } from '../helpers/cli.js';
+import { manifestFile, runCaptured } from '../helpers/cli.js';
 
 const podpatternWebhooks = parseAllDocuments(
   readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'),
@@ -127,12 +125,6 @@ function cluster(kube: FakeKube, options: { dryRun?: (body: PodLike) => [number,
   );
 }
 
-function podFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'podpattern-chain-')), 'pod.yaml');
-  writeFileSync(file, JSON.stringify(POD));
-  return file;
-}
-
 function check(kube: FakeKube, ...args: string[]) {
   return runCaptured(run, ['--kubeconfig', kube.kubeconfig, ...args]);
 }
@@ -141,7 +133,7 @@ t.test("--chain lists the steps in the API server's order and names what another
   const kube = await startFakeKube();
   t.teardown(kube.close);
   cluster(kube);
-  const result = await check(kube, '--chain', '-n', 'shop', '-f', podFile());
+  const result = await check(kube, '--chain', '-n', 'shop', '-f', manifestFile(POD));
   t.equal(result.code, 1, result.out);
   const chain = result.out.split('\n').filter((l) => l.includes('chain Pod/web'));
   t.match(
@@ -193,7 +185,7 @@ t.test('--chain: a dry run that keeps what podpattern added is ok', async (t) =>
       return [201, pod];
     },
   });
-  const result = await check(kube, '--chain', '-n', 'shop', '-f', podFile());
+  const result = await check(kube, '--chain', '-n', 'shop', '-f', manifestFile(POD));
   t.match(
     result.out,
     /^\[ok\] {3}chain Pod\/web: what podpattern adds \(https-proxy\) is in the dry run's pod as the offline engine adds it$/m,
@@ -206,7 +198,7 @@ t.test('--chain: a refusal by an admission step is a FAIL with its message', asy
   cluster(kube, {
     dryRun: () => status(400, 'admission webhook "zz-strip-restart.example.com" denied the request: no sidecars here', 'BadRequest'),
   });
-  const result = await check(kube, '--chain', '-n', 'shop', '-f', podFile());
+  const result = await check(kube, '--chain', '-n', 'shop', '-f', manifestFile(POD));
   t.equal(result.code, 1);
   t.match(
     result.out,
@@ -220,7 +212,7 @@ t.test('--chain without permission to create pods says which permission, exit 2'
   cluster(kube, {
     dryRun: () => status(403, 'pods is forbidden: User "dev" cannot create resource "pods" in API group "" in the namespace "shop"'),
   });
-  const result = await check(kube, '--chain', '-n', 'shop', '-f', podFile());
+  const result = await check(kube, '--chain', '-n', 'shop', '-f', manifestFile(POD));
   t.equal(result.code, 2);
   t.match(
     result.err,

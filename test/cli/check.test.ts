@@ -2,15 +2,12 @@
 // each part broken (caBundle, endpoints, a template, the namespace label, a pod's annotations)
 // and reported with its fix; no cluster or no RBAC is one line.
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/certs/generate.js';
 import { run } from '../../src/cli/check.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
-import { runCaptured } from '../helpers/cli.js';
+import { manifestFile, runCaptured } from '../helpers/cli.js';
 
 const webhookConfig = parseAllDocuments(
   readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'),
@@ -91,18 +88,12 @@ async function install(
 }
 
 function podFile(annotations: Record<string, string>, labels: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'podpattern-check-'));
-  const file = join(dir, 'pod.yaml');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'web', namespace: 'shop', labels, annotations },
-      spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-    }),
-  );
-  return file;
+  return manifestFile({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'shop', labels, annotations },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+  });
 }
 
 function check(kube: FakeKube, ...args: string[]) {
@@ -413,11 +404,8 @@ t.test("podpattern annotations on a workload's own metadata: a warning naming wh
   const kube = await startFakeKube();
   t.teardown(kube.close);
   await install(kube);
-  const dir = mkdtempSync(join(tmpdir(), 'podpattern-check-'));
-  const file = join(dir, 'cronjob.yaml');
-  writeFileSync(
-    file,
-    JSON.stringify({
+  const file = manifestFile(
+    {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: {
@@ -429,7 +417,8 @@ t.test("podpattern annotations on a workload's own metadata: a warning naming wh
         schedule: '@daily',
         jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'nginx:1.27' }] } } } },
       },
-    }),
+    },
+    'cronjob.yaml',
   );
   const result = await check(kube, '-f', file);
   t.match(

@@ -1,11 +1,14 @@
 // `podpattern status` against a scripted API server: pods by template and hash, an outdated pod
 // and a non-injected one flagged with their Deployment and the command that rolls it.
-import t from 'tap';
-import { loadBuiltinTemplates } from '../../src/catalog/index.js';
+import t, { type Test } from 'tap';
+import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
+import { inject } from '../../src/engine/index.js';
+import type { PodLike } from '../../src/engine/types.js';
 import { run } from '../../src/cli/status.js';
 import { rollCommand } from '../../src/cli/status/inventory.js';
 import { startFakeKube, status } from '../helpers/fake-apiserver.js';
 import { runCaptured } from '../helpers/cli.js';
+import { storedByApiServer } from '../helpers/stored-pod.js';
 
 const current = loadBuiltinTemplates().templates.find((x) => x.name === 'redis-exporter')!.hash;
 const injected = (hash: string) =>
@@ -50,34 +53,25 @@ function pods() {
   };
 }
 
+/** A scripted API server: these pods in shop, no PatternTemplates, and each ReplicaSet owned by the Deployment named. */
+async function shopWith(t: Test, items: unknown[], deployments: Record<string, string>) {
+  const kube = await startFakeKube();
+  t.teardown(kube.close);
+  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items }]);
+  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
+  const owned = Object.entries(deployments).map(([rs, name]) => ({
+    metadata: { name: rs, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: name, controller: true }] },
+  }));
+  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [200, { items: owned }]);
+  return kube;
+}
+
 function statusOf(kubeconfig: string, ...args: string[]) {
   return runCaptured(run, ['--kubeconfig', kubeconfig, ...args]);
 }
 
 t.test('pods by template and hash; outdated and non-injected pods with their workload and roll command', async (t) => {
-  const kube = await startFakeKube();
-  t.teardown(kube.close);
-  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, pods()]);
-  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
-    200,
-    {
-      items: [
-        {
-          metadata: {
-            name: 'cache-7d',
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
-          },
-        },
-        {
-          metadata: {
-            name: 'cache-5b',
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
-          },
-        },
-      ],
-    },
-  ]);
+  const kube = await shopWith(t, pods().items, { 'cache-7d': 'cache', 'cache-5b': 'cache' });
   const result = await statusOf(kube.kubeconfig);
   t.equal(result.code, 1, 'flagged pods: exit 1');
   const lines = result.out.trimEnd().split('\n');
@@ -130,8 +124,6 @@ t.test('-A lists every namespace; a clean cluster exits 0; RBAC and network fail
 t.test(
   'a hundred outdated pods of one Deployment are one line with their count; a gone template is said, finished pods are left alone',
   async (t) => {
-    const kube = await startFakeKube();
-    t.teardown(kube.close);
     const gone = JSON.stringify({
       templates: [{ name: 'retired-proxy', pattern: 'sidecar', hash: 'fedcba9876543210' }],
       containers: ['retired-proxy'],
@@ -174,27 +166,7 @@ t.test(
         status: { phase: 'Running' },
       })),
     ];
-    kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [200, { items }]);
-    kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-    kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
-      200,
-      {
-        items: [
-          {
-            metadata: {
-              name: 'web-5b',
-              ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'w', controller: true }],
-            },
-          },
-          {
-            metadata: {
-              name: 'api-7c',
-              ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api', uid: 'a', controller: true }],
-            },
-          },
-        ],
-      },
-    ]);
+    const kube = await shopWith(t, items, { 'web-5b': 'web', 'api-7c': 'api' });
     const result = await statusOf(kube.kubeconfig);
     t.equal(result.code, 1);
     const flagged = result.out.split('\n').filter((line) => /^(outdated|not injected):/.test(line));
@@ -217,6 +189,52 @@ t.test(
   },
 );
 
+t.test('an outdated workload says which fields of what it runs the templates in force would change', async (t) => {
+  // A pod as the webhook made it with today's redis-exporter and the API server stored it, then
+  // aged: its record names an older hash, and for the Deployment "web" the exporter's image too.
+  const fresh = inject(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'x', namespace: 'shop', annotations: { 'podpattern.dev/adapter': 'redis-exporter' } },
+      spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0' }] },
+    },
+    buildCatalog([loadBuiltinTemplates()]),
+    { nativeSidecars: 'auto', namespace: 'shop' },
+  );
+  if (fresh.outcome !== 'injected') throw new Error(`the fixture pod was not injected: ${fresh.outcome}`);
+  const aged = (name: string, rs: string, image?: string) => {
+    const pod = storedByApiServer(fresh.pod) as PodLike & { status?: unknown };
+    const annotations = pod.metadata!.annotations!;
+    annotations['podpattern.dev/status'] = annotations['podpattern.dev/status']!.replace(current, '0123456789abcdef');
+    if (image !== undefined) pod.spec!.containers.find((c) => c.name === 'redis-exporter')!.image = image;
+    return { ...pod, metadata: { ...pod.metadata, name, ownerReferences: owned(rs) }, status: { phase: 'Running' } };
+  };
+  const kube = await shopWith(
+    t,
+    [
+      aged('web-1', 'web-5b', 'registry.example/redis_exporter:v0.1'),
+      aged('web-2', 'web-5b', 'registry.example/redis_exporter:v0.1'),
+      aged('api-1', 'api-7c'),
+    ],
+    { 'web-5b': 'web', 'api-7c': 'api' },
+  );
+  const result = await statusOf(kube.kubeconfig);
+  t.equal(result.code, 1, result.out + result.err);
+  t.match(
+    result.out,
+    new RegExp(
+      `^outdated: Deployment shop/web \\(2 pods: web-1, web-2\\) run redis-exporter 0123456789abcdef -> ${current} \\(changed: containers\\[redis-exporter\\]\\.image\\); roll: kubectl -n shop rollout restart deployment/web$`,
+      'm',
+    ),
+  );
+  t.match(
+    result.out,
+    new RegExp(`^outdated: Deployment shop/api \\(1 pod: api-1\\) runs redis-exporter 0123456789abcdef -> ${current}; roll: `, 'm'),
+    'nothing said changed where the compared fields are the same',
+  );
+});
+
 t.test('the roll command fits the workload', async (t) => {
   t.equal(rollCommand('StatefulSet', 'db', 'shop', 'db-0'), 'kubectl -n shop rollout restart statefulset/db');
   t.equal(rollCommand('DaemonSet', 'agent', 'ops', 'agent-x'), 'kubectl -n ops rollout restart daemonset/agent');
@@ -225,40 +243,23 @@ t.test('the roll command fits the workload', async (t) => {
 });
 
 t.test('running pods that break a PatternPolicy added after they started are flagged with their workload', async (t) => {
-  const kube = await startFakeKube();
-  t.teardown(kube.close);
-  kube.routes.set('GET /api/v1/namespaces/shop/pods', () => [
-    200,
-    {
-      items: [
-        ...pods().items.filter((p) => p.metadata.name === 'cache-1' || p.metadata.name === 'plain'),
-        {
-          metadata: {
-            name: 'cache-2',
-            namespace: 'shop',
-            ownerReferences: owned('cache-7d'),
-            annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) },
-          },
-          status: { phase: 'Running' },
+  const kube = await shopWith(
+    t,
+    [
+      ...pods().items.filter((p) => p.metadata.name === 'cache-1' || p.metadata.name === 'plain'),
+      {
+        metadata: {
+          name: 'cache-2',
+          namespace: 'shop',
+          ownerReferences: owned('cache-7d'),
+          annotations: { 'podpattern.dev/adapter': 'redis-exporter', 'podpattern.dev/status': injected(current) },
         },
-        { metadata: { name: 'done', namespace: 'shop' }, status: { phase: 'Succeeded' } },
-      ],
-    },
-  ]);
-  kube.routes.set('GET /apis/podpattern.dev/v1alpha1/patterntemplates', () => [200, { items: [] }]);
-  kube.routes.set('GET /apis/apps/v1/namespaces/shop/replicasets', () => [
-    200,
-    {
-      items: [
-        {
-          metadata: {
-            name: 'cache-7d',
-            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'cache', uid: 'd', controller: true }],
-          },
-        },
-      ],
-    },
-  ]);
+        status: { phase: 'Running' },
+      },
+      { metadata: { name: 'done', namespace: 'shop' }, status: { phase: 'Succeeded' } },
+    ],
+    { 'cache-7d': 'cache' },
+  );
   kube.routes.set('GET /apis/podpattern.dev/v1alpha1/namespaces/shop/patternpolicies', () => [
     200,
     {

@@ -49,6 +49,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A progress line on stderr, as build.sh writes its own. */
+function say(message: string): void {
+  process.stderr.write(`[cluster] ${message}\n`);
+}
+
+/** `; last: LINE` from the end of a log, or nothing. */
+function lastLine(file: string): string {
+  try {
+    const line = readFileSync(file, 'utf8').trimEnd().split('\n').at(-1)?.trim() ?? '';
+    return line === '' ? '' : `; last: ${line.slice(0, 200)}`;
+  } catch {
+    return '';
+  }
+}
+
 function fail(message: string): never {
   process.stderr.write(`npm run cluster: ${message}\n`);
   process.exit(1);
@@ -62,6 +77,11 @@ async function up(legName: string): Promise<void> {
     );
   }
   const l = leg(legName);
+  const started = Date.now();
+  const seconds = (): number => Math.round((Date.now() - started) / 1000);
+  say(
+    `building what is missing (Kubernetes ${l.kubernetes}, etcd, helm, the image; the first time about an hour on 2 cores, then a minute or two), then starting the cluster`,
+  );
   // The harness's own TypeScript; podpattern itself comes from the image the harness builds.
   if (spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' }).status !== 0) fail('npm run build failed (see above)');
   const built = spawnSync('bash', [join(REPO_ROOT, 'test', 'e2e', 'cluster', 'build.sh'), `1.${l.minor}`, 'etcd'], { stdio: 'inherit' });
@@ -78,10 +98,18 @@ async function up(legName: string): Promise<void> {
     stdio: ['ignore', log, log],
   });
   child.unref();
-  // The first run builds the image (minutes); later ones reuse it.
+  // The first run builds the image (minutes); later ones reuse it. The background process writes
+  // to its log, so a line every 30 s says how far it is.
+  say(`starting the cluster; the image is built first if this checkout changed (its log: ${LOG})`);
+  let said = Date.now();
   for (let waited = 0; waited < 1_800_000; waited += 500) {
+    if (Date.now() - said >= 30_000) {
+      said = Date.now();
+      say(`still starting: ${seconds()} s so far${lastLine(LOG)}`);
+    }
     const state = readState();
     if (state !== undefined) {
+      say(`up in ${seconds()} s`);
       process.stdout.write(
         [
           `Kubernetes ${state.kubernetes} (${state.leg} leg) is up, API server ${state.apiserver}.`,

@@ -5,7 +5,7 @@ import type { Test } from 'tap';
 import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import { outcome, isUntouched, missingFromPod, podManifest, requestAnnotations, type Json } from './pods.js';
 import type { Context } from './suite.js';
-import { startTestWebhook, type TestWebhook } from './test-webhook.js';
+import { registerTestWebhook, startTestWebhook, type TestWebhook } from './test-webhook.js';
 
 const names = (list: Json[] | undefined): string[] => (list ?? []).map((c) => c.name as string);
 
@@ -282,27 +282,10 @@ async function reinvocationTest(t: Test, ctx: Context): Promise<void> {
   const namespace = await kube.namespace('enabled', { labels: { 'e2e.podpattern.dev/second-webhook': 'yes' } });
   const adder = await startAddingWebhook(ctx);
   t.teardown(adder.stop);
-  const config = {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    // Called after podpattern: the API server orders mutating webhooks by configuration name.
-    metadata: { name: 'zz-e2e-mesh-agent' },
-    webhooks: [
-      {
-        name: 'mesh-agent.e2e.podpattern.dev',
-        clientConfig: { url: adder.url, caBundle: ctx.cluster.pki.caBundle },
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-        namespaceSelector: { matchLabels: { 'e2e.podpattern.dev/second-webhook': 'yes' } },
-        sideEffects: 'None',
-        admissionReviewVersions: ['v1'],
-        failurePolicy: 'Fail',
-        reinvocationPolicy: 'Never',
-      },
-    ],
-  };
-  await kube.must(['apply', '-f', '-'], JSON.stringify(config));
-  t.teardown(async () => {
-    await kube.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-e2e-mesh-agent']);
+  await registerTestWebhook(t, ctx, adder, {
+    name: 'mesh-agent',
+    namespaceLabels: { 'e2e.podpattern.dev/second-webhook': 'yes' },
+    reinvocationPolicy: 'Never',
   });
   const template = ctx.pick('sidecar', 'https-proxy');
   const name = kube.unique('reinvoked');

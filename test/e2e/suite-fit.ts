@@ -12,7 +12,7 @@ import { eventually } from './kube.js';
 import { outcome, podManifest, requestAnnotations, type Json } from './pods.js';
 import type { Context } from './suite.js';
 import { podpattern } from './suite-operate.js';
-import { startTestWebhook } from './test-webhook.js';
+import { registerTestWebhook, startTestWebhook } from './test-webhook.js';
 
 export async function fitTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
@@ -105,32 +105,13 @@ export async function fitTests(t: Test, ctx: Context): Promise<void> {
         ),
       );
       t.teardown(stripper.stop);
-      await kube.must(
-        ['apply', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          kind: 'MutatingWebhookConfiguration',
-          // Called after podpattern: the API server orders mutating webhooks by configuration name.
-          metadata: { name: 'zz-e2e-strip-restart' },
-          webhooks: [
-            {
-              name: 'strip-restart.e2e.podpattern.dev',
-              clientConfig: { url: stripper.url, caBundle: ctx.cluster.pki.caBundle },
-              rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-              namespaceSelector: { matchLabels: label },
-              sideEffects: 'None',
-              admissionReviewVersions: ['v1'],
-              failurePolicy: 'Fail',
-              // podpattern, reinvoked after the strip, puts its sidecar back whole; reinvoked in turn,
-              // this strips it again, and the pod reaches validation damaged.
-              reinvocationPolicy: 'IfNeeded',
-              timeoutSeconds: 5,
-            },
-          ],
-        }),
-      );
-      t.teardown(async () => {
-        await kube.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-e2e-strip-restart']);
+      await registerTestWebhook(t, ctx, stripper, {
+        name: 'strip-restart',
+        namespaceLabels: label,
+        // podpattern, reinvoked after the strip, puts its sidecar back whole; reinvoked in turn,
+        // this strips it again, and the pod reaches validation damaged.
+        reinvocationPolicy: 'IfNeeded',
+        timeoutSeconds: 5,
       });
       const proxy = ctx.pick('sidecar', 'https-proxy');
       const sidecar = proxy.spec.containers[0]?.name as string;

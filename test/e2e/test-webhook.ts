@@ -1,10 +1,11 @@
 // A test-only mutating webhook inside the test process: an HTTPS server on the host's address
 // the API server reaches, with a certificate from the leg's CA, answering each AdmissionReview
-// with the JSON Patch `patchFor` gives for the pod. Registered by the caller with its own
-// MutatingWebhookConfiguration (clientConfig.url).
+// with the JSON Patch `patchFor` gives for the pod; registerTestWebhook() gives it the API
+// server's pod CREATEs in chosen namespaces.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Test } from 'tap';
 import { makeServingCert } from './pki.js';
 import type { Json } from './pods.js';
 import type { Context } from './suite.js';
@@ -44,4 +45,51 @@ export async function startTestWebhook(ctx: Context, name: string, patchFor: (po
         server.close(() => resolve());
       }),
   };
+}
+
+export interface TestWebhookRegistration {
+  /** `<name>.e2e.podpattern.dev` is the webhook, `zz-e2e-<name>` its configuration. */
+  name: string;
+  /** The namespaces whose pod CREATEs it is sent: those with these labels. */
+  namespaceLabels: Record<string, string>;
+  reinvocationPolicy: 'Never' | 'IfNeeded';
+  timeoutSeconds?: number;
+}
+
+/**
+ * Registers `webhook` for pod CREATEs with a MutatingWebhookConfiguration of its own
+ * (failurePolicy Fail), deleted when `t` ends.
+ */
+export async function registerTestWebhook(
+  t: Test,
+  ctx: Context,
+  webhook: TestWebhook,
+  registration: TestWebhookRegistration,
+): Promise<void> {
+  const configuration = `zz-e2e-${registration.name}`;
+  await ctx.kube.must(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      // Called after podpattern: the API server orders mutating webhooks by configuration name.
+      metadata: { name: configuration },
+      webhooks: [
+        {
+          name: `${registration.name}.e2e.podpattern.dev`,
+          clientConfig: { url: webhook.url, caBundle: ctx.cluster.pki.caBundle },
+          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+          namespaceSelector: { matchLabels: registration.namespaceLabels },
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+          failurePolicy: 'Fail',
+          reinvocationPolicy: registration.reinvocationPolicy,
+          ...(registration.timeoutSeconds === undefined ? {} : { timeoutSeconds: registration.timeoutSeconds }),
+        },
+      ],
+    }),
+  );
+  t.teardown(async () => {
+    await ctx.kube.kubectl(['delete', 'mutatingwebhookconfiguration', configuration]);
+  });
 }

@@ -39,12 +39,18 @@ async function setup(t: Test) {
   return { api, candidate, states, advance: (ms: number) => (now += ms) };
 }
 
-t.test('the first candidate creates the Lease and leads; the second does not while it renews', async (t) => {
-  const { api, candidate, states, advance } = await setup(t);
+/** Two candidates, pod-a then pod-b, each having tried once: a created the Lease and leads. */
+async function aLeadsB(t: Test) {
+  const { candidate, ...rest } = await setup(t);
   const a = candidate('pod-a');
   const b = candidate('pod-b');
   await a.tick();
   await b.tick();
+  return { ...rest, a, b };
+}
+
+t.test('the first candidate creates the Lease and leads; the second does not while it renews', async (t) => {
+  const { api, states, advance, a, b } = await aLeadsB(t);
   t.same(states, { 'pod-a': true, 'pod-b': false });
   const lease = api.leases.get('podpattern/podpattern-controllers');
   t.equal(lease.spec.holderIdentity, 'pod-a');
@@ -64,11 +70,7 @@ t.test('the first candidate creates the Lease and leads; the second does not whi
 });
 
 t.test('a leader that stops renewing loses the Lease once the lease duration has passed since the other saw it change', async (t) => {
-  const { api, candidate, states, advance } = await setup(t);
-  const a = candidate('pod-a');
-  const b = candidate('pod-b');
-  await a.tick();
-  await b.tick();
+  const { api, states, advance, a, b } = await aLeadsB(t);
   advance(14_000);
   await b.tick();
   t.equal(states['pod-b'], false, "at 14 s the Lease is still a's");
@@ -97,11 +99,7 @@ t.test('a leader that cannot reach the API steps down after the renew deadline, 
 });
 
 t.test('stop() gives the Lease up, and the other candidate takes it at its next attempt', async (t) => {
-  const { api, candidate, states, advance } = await setup(t);
-  const a = candidate('pod-a');
-  const b = candidate('pod-b');
-  await a.tick();
-  await b.tick();
+  const { api, states, advance, a, b } = await aLeadsB(t);
   await a.stop();
   t.equal(states['pod-a'], false);
   t.equal(api.leases.get('podpattern/podpattern-controllers').spec.holderIdentity, '', 'the holder is emptied');

@@ -101,7 +101,11 @@ export function rollCommand(kind: string, name: string, namespace: string, pod: 
   }
 }
 
-export function formatInventory(inventory: Inventory): string {
+/**
+ * The inventory as text. `changed` says which fields of an outdated pod's injected part the
+ * templates in force now would change (status/changes.ts); undefined when it cannot tell.
+ */
+export function formatInventory(inventory: Inventory, changed: (outdated: Outdated) => string[] | undefined = () => undefined): string {
   const lines: string[] = [];
   const rows = [...inventory.byTemplate.values()].sort((a, b) => a.template.localeCompare(b.template) || a.hash.localeCompare(b.hash));
   if (rows.length === 0) lines.push('no injected pods');
@@ -120,7 +124,11 @@ export function formatInventory(inventory: Inventory): string {
       gone.length > 0
         ? `${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} no longer in the catalog, so new pods asking for ${gone.length === 1 ? 'it' : 'them'} would be refused: put ${gone.length === 1 ? 'it' : 'them'} back, or take ${gone.length === 1 ? 'it' : 'them'} out of the pod template, then roll: ${group.workload.roll}`
         : `roll: ${group.workload.roll}`;
-    lines.push(`outdated: ${describe(group)} run${group.items.length === 1 ? 's' : ''} ${group.key}; ${fix}`);
+    // Fields compared are those of containers, volume names and annotations: none differing
+    // there is no proof that nothing did, so it is not said.
+    const fields = gone.length > 0 ? undefined : changed(group.items[0]!);
+    const what = fields === undefined || fields.length === 0 ? '' : ` (changed: ${fields.join(', ')})`;
+    lines.push(`outdated: ${describe(group)} run${group.items.length === 1 ? 's' : ''} ${group.key}${what}; ${fix}`);
   }
   for (const group of byWorkload(inventory.notInjected, (n) => n.asks.join(', '))) {
     // Why they were not injected decides what helps: check says it; rolling helps only once it passes.

@@ -91,7 +91,7 @@ go_build() {
 usual_time() {
   case "$(basename "$1")" in
     etcd-*) printf 'etcd from nothing usually takes 1 to 4 minutes' ;;
-    *) printf 'a Kubernetes leg from nothing usually takes 10 to 12 minutes on 2 idle cores, up to 30 under load; about a minute with a warm Go build cache' ;;
+    *) printf 'a Kubernetes leg from nothing usually takes 10 to 12 minutes on 2 idle cores, and over an hour with the cores shared (a load average of about 20); about a minute with a warm Go build cache' ;;
   esac
 }
 
