@@ -29,6 +29,7 @@ import {
 } from './params.js';
 import { availabilityVariables, availableMatch, unavailable } from './availability.js';
 import * as tenancy from './tenancy.js';
+import { policyReviewObjects } from './policy-review.js';
 import { refusals } from './refuse.js';
 import { parseProblem } from './reparse.js';
 import { renderedAsTemplate } from './likeness.js';
@@ -168,6 +169,7 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
       spec: { policyName: name, validationActions: ['Deny'], matchResources },
     },
     ...patternPolicyObjects(template, { scope, native, mutations, matchResources, labels, annotations }),
+    ...policyReviewObjects(template, { matchResources, labels, annotations }),
   ];
 }
 

@@ -169,7 +169,7 @@ function narrowFault(name: string, parameter: ParameterSpec, value: string): str
 }
 
 /** A policy's enum value as JSON.stringify prints it: a string quoted, any other scalar as it is. */
-function jsonText(value: string): string {
+export function jsonText(value: string): string {
   return `(type(${value}) == string ? "\\"" + ${jsonEscape(value)} + "\\"" : string(${value}))`;
 }
 

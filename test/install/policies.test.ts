@@ -67,10 +67,14 @@ t.test("policies.templates installs each chosen template's policies and bindings
     'podpattern-git-sync-patternpolicy',
     'podpattern-https-proxy-patternpolicy',
   ];
+  const reviews = ['podpattern-git-sync-patternpolicy-review', 'podpattern-https-proxy-patternpolicy-review'];
   t.same(
     ours.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
-    kinds.flatMap((kind) => names.map((name) => `${kind}/${name}`)).sort(),
-    "each template's own pair and its PatternPolicy pair, with bindings",
+    [
+      ...kinds.flatMap((kind) => names.map((name) => `${kind}/${name}`)),
+      ...reviews.flatMap((name) => [`ValidatingAdmissionPolicy/${name}`, `ValidatingAdmissionPolicyBinding/${name}`]),
+    ].sort(),
+    "each template's own pair, its PatternPolicy pair and the review of PatternPolicy writes, with bindings",
   );
   const paramRefs = ours.filter((o) => o.kind.endsWith('Binding')).map((o) => [o.metadata.name, o.spec?.paramRef]);
   for (const [name, paramRef] of paramRefs)
