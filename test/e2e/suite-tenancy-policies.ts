@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { REPO_ROOT } from './harness.js';
-import { RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
+import { RELEASE, RELEASE_NAMESPACE, eventually, type Kube } from './kube.js';
 import { outcome, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import { comparable, denial, mutatingPoliciesServed } from './suite-policy.js';
 import type { Context } from './suite.js';
@@ -56,6 +56,76 @@ function compiled(args: string[], input?: string): Json[] {
     });
 }
 
+type ApplyCase = [string, (namespace: string) => Promise<Result>];
+
+/**
+ * Writes of a namespace's PatternPolicy that the API server refuses at apply: a widening of
+ * https-proxy's upstream port past the template's maximum, and a second policy not named
+ * default. replace, not apply: a merge would keep the minimum of the policy already stored.
+ */
+function applyCases(kube: Kube, spec: Json): { widening: Json; cases: ApplyCase[] } {
+  const widening = { ...spec, narrow: { 'https-proxy': { 'upstream-port': { maximum: 70000 } } } };
+  return {
+    widening,
+    cases: [
+      [
+        "a widening of upstream-port past the template's maximum",
+        (namespace) => kube.kubectl(['replace', '-f', '-'], JSON.stringify(patternPolicy(namespace, widening))),
+      ],
+      [
+        'a second policy, not named default',
+        (namespace) =>
+          kube.kubectl(
+            ['create', '-f', '-'],
+            JSON.stringify({ ...patternPolicy(namespace, spec), metadata: { name: 'second', namespace } }),
+          ),
+      ],
+    ],
+  };
+}
+
+/** Each write refused (through the webhook), recorded by its label. */
+async function recordApplyRefusals(t: Test, cases: ApplyCase[], namespace: string): Promise<Map<string, Result>> {
+  const recorded = new Map<string, Result>();
+  for (const [label, write] of cases) {
+    const refused = await write(namespace);
+    t.not(refused.code, 0, `${label}: refused`);
+    t.comment(`${label}: webhook ${denial(refused.stderr)}`);
+    recorded.set(label, refused);
+  }
+  t.match(
+    recorded.get(cases[0]?.[0] as string)?.stderr,
+    /spec\.narrow\.https-proxy\.upstream-port\.maximum: 70000 is wider than the template's maximum 65535/,
+  );
+  return recorded;
+}
+
+/** With the webhook scaled to 0: each write refused by the compiled review with the webhook's words (the namespace aside). */
+async function compareApplyRefusals(
+  t: Test,
+  kube: Kube,
+  run: { widening: Json; cases: ApplyCase[]; recorded: Map<string, Result>; compiled: Json[]; webhook: string; policies: string },
+): Promise<void> {
+  t.ok(
+    run.compiled.some(
+      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.spec.matchConstraints.resourceRules[0].resources[0] === 'patternpolicies',
+    ),
+    'the compiled objects include the review of PatternPolicy writes',
+  );
+  // The API server's informer sees the review a moment after it is stored.
+  await eventually('the review of PatternPolicy writes to be in force', async () => {
+    const dry = await kube.kubectl(['replace', '--dry-run=server', '-f', '-'], JSON.stringify(patternPolicy(run.policies, run.widening)));
+    return dry.code !== 0 ? true : undefined;
+  });
+  const words = (stderr: string, namespace: string): string => denial(stderr).split(namespace).join('$NAMESPACE');
+  for (const [label, write] of run.cases) {
+    const webhook = run.recorded.get(label) as Result;
+    const policies = await write(run.policies);
+    t.not(policies.code, 0, `${label}: refused with the webhook scaled to 0`);
+    t.equal(words(policies.stderr, run.policies), words(webhook.stderr, run.webhook), `${label}: the same denial`);
+  }
+}
+
 export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
   const served = await mutatingPoliciesServed(kube);
@@ -100,24 +170,8 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
     { label: 'https-proxy in A inside the narrowing', team: 'a', pod: podManifest('narrow-ok', 'x', proxy('9050')) },
   ];
   const recorded = new Map<string, Result>();
-  // Writes of A's PatternPolicy that the API server refuses at apply. replace, not apply: a merge
-  // would keep the minimum of the policy the tenant created.
-  const widening = { ...specA, narrow: { 'https-proxy': { 'upstream-port': { maximum: 70000 } } } };
-  const applyCases: [string, (namespace: string) => Promise<Result>][] = [
-    [
-      "a widening of upstream-port past the template's maximum",
-      (namespace) => kube.kubectl(['replace', '-f', '-'], JSON.stringify(patternPolicy(namespace, widening))),
-    ],
-    [
-      'a second policy, not named default',
-      (namespace) =>
-        kube.kubectl(
-          ['create', '-f', '-'],
-          JSON.stringify({ ...patternPolicy(namespace, specA), metadata: { name: 'second', namespace } }),
-        ),
-    ],
-  ];
-  const recordedApply = new Map<string, Result>();
+  const apply = applyCases(kube, specA);
+  let recordedApply = new Map<string, Result>();
   const create = (c: Case, namespace: string): Promise<Result> => kube.create({ ...c.pod, metadata: { ...c.pod.metadata, namespace } });
   let storedGitSync: Json | undefined;
   let compiledObjects: Json[] = [];
@@ -169,17 +223,7 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
       (c: Json) => c.name as string,
     );
     t.ok(names.includes('https-proxy') && names.includes('log-normalizer'), 'with both templates: the webhook composes them');
-    // At apply: a widening of A's narrowing, and a second policy not named default.
-    for (const [label, write] of applyCases) {
-      const refused = await write(viaWebhook.a);
-      t.not(refused.code, 0, `${label}: refused`);
-      t.comment(`${label}: webhook ${denial(refused.stderr)}`);
-      recordedApply.set(label, refused);
-    }
-    t.match(
-      recordedApply.get(applyCases[0]?.[0] as string)?.stderr,
-      /spec\.narrow\.https-proxy\.upstream-port\.maximum: 70000 is wider than the template's maximum 65535/,
-    );
+    recordedApply = await recordApplyRefusals(t, apply.cases, viaWebhook.a);
     storedGitSync = await kube.json(['get', 'patterntemplate', 'git-sync']);
   });
 
@@ -277,29 +321,20 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
     }
   });
 
-  await t.test("through the policies: a widening and a second policy are refused at apply, in the webhook's words", async (t) => {
-    t.ok(
-      compiledObjects.some(
-        (o) => o.kind === 'ValidatingAdmissionPolicy' && o.spec.matchConstraints.resourceRules[0].resources[0] === 'patternpolicies',
-      ),
-      'the compiled objects include the review of PatternPolicy writes',
-    );
-    // The API server's informer sees the review a moment after it is stored.
-    await eventually('the review of PatternPolicy writes to be in force', async () => {
-      const dry = await kube.kubectl(['replace', '--dry-run=server', '-f', '-'], JSON.stringify(patternPolicy(viaPolicies.a, widening)));
-      return dry.code !== 0 ? true : undefined;
-    });
-    const words = (stderr: string, namespace: string): string => denial(stderr).split(namespace).join('$NAMESPACE');
-    for (const [label, write] of applyCases) {
-      const webhook = recordedApply.get(label) as Result;
-      const policies = await write(viaPolicies.a);
-      t.not(policies.code, 0, `${label}: refused with the webhook scaled to 0`);
-      t.equal(words(policies.stderr, viaPolicies.a), words(webhook.stderr, viaWebhook.a), `${label}: the same denial`);
-    }
+  await t.test("through the policies: a widening and a second policy are refused at apply, in the webhook's words", (t) =>
+    compareApplyRefusals(t, kube, {
+      ...apply,
+      recorded: recordedApply,
+      compiled: compiledObjects,
+      webhook: viaWebhook.a,
+      policies: viaPolicies.a,
+    }),
+  );
+  await t.test("A's narrowing is still in force", async (t) => {
     const stored = await kube.json(['get', 'patternpolicy', 'default', '-n', viaPolicies.a]);
-    t.same(stored.spec.narrow, specA.narrow, "A's policy keeps its narrowing");
+    t.same(stored.spec.narrow, specA.narrow, "A's stored policy keeps its narrowing");
     const low = await kube.create(podManifest(kube.unique('narrow-low'), viaPolicies.a, proxy('8080')), ['--dry-run=server']);
-    t.match(low.stderr, /'8080' must be at least 9000 \(narrowed by PatternPolicy .*\/default\)/, 'and it is still in force');
+    t.match(low.stderr, /'8080' must be at least 9000 \(narrowed by PatternPolicy .*\/default\)/);
   });
 
   await t.test('what webhook-less mode does differently, as docs/tenancy.md says', async (t) => {
