@@ -176,7 +176,8 @@ async function findPolicies(config: KubeConfig): Promise<{ names: string[]; sele
     const template = policy.metadata?.labels?.[POLICY_TEMPLATE_LABEL];
     const binding = bindings.find((b) => b.spec?.policyName === policy.metadata?.name);
     if (template === undefined || binding === undefined) continue;
-    names.push(template);
+    // A template's own policy and its PatternPolicy one both name it.
+    if (!names.includes(template)) names.push(template);
     selectors.push({
       name: `policy ${policy.metadata?.name ?? template}`,
       admissionReviewVersions: [],
