@@ -17,7 +17,9 @@ export const usage = `usage: podpattern policy NAME… [--catalog-dir DIR] [--na
 Prints, for each template, a MutatingAdmissionPolicy and a ValidatingAdmissionPolicy
 (admissionregistration.k8s.io/v1, Kubernetes 1.36 or later) with their bindings: inside the
 API server, they give a pod that asks for that template alone the pod the webhook gives it,
-and deny what the webhook denies; then one ValidatingAdmissionPolicy, podpattern-workloads, bound
+and deny what the webhook denies; a second pair, podpattern-<template>-patternpolicy, applies the
+namespace's PatternPolicy (needs its CRD), and podpattern-<template>-patternpolicy-review
+refuses a PatternPolicy whose narrowing of the template does not fit it; then one ValidatingAdmissionPolicy, podpattern-workloads, bound
 with validationActions [Warn], that warns at apply time about a workload whose pods will not get
 the template they ask for, or whose podpattern annotations sit on its own metadata. NAME is a template of the catalog (built-in plus
 --catalog-dir); -f reads PatternTemplate objects from a file or standard input.

@@ -16,6 +16,27 @@ const POD_CONTAINERS = '(object.spec.containers + (has(object.spec.initContainer
 
 const KNOWN_DOMAIN_KEYS = [...Object.values(PATTERN_KEYS), INJECT_KEY, STATUS_KEY];
 
+/** An annotation's value in a matchCondition (variables are not available there), or "". */
+export function annotation(key: string): string {
+  return `(${annotationPresent(key)} ? object.metadata.annotations[${quote(key)}] : "")`;
+}
+
+export function annotationPresent(key: string): string {
+  return `(has(object.metadata.annotations) && ${quote(key)} in object.metadata.annotations)`;
+}
+
+/** A CEL list of the template names the pod lists under the three pattern keys, trimmed, empty ones dropped. */
+export function askedNames(): string {
+  return `${list(PATTERNS.map((p) => annotation(PATTERN_KEYS[p])))}.join(",").split(",").map(n, n.trim()).filter(n, n != "")`;
+}
+
+/**
+ * The webhook's denial message for `variables.problems`, on one line: the API server refuses a
+ * policy message with line breaks (and falls back to naming the failed expression).
+ */
+export const PROBLEMS_MESSAGE =
+  '"podpattern cannot inject this pod" + (variables.problems.size() == 1 ? "" : " (" + string(variables.problems.size()) + " problems)") + ": " + variables.problems.join(" - ")';
+
 /** podpattern.dev/inject with a value other than "true" or "false"; unknown podpattern.dev/ keys. */
 export function requestProblems(): string[] {
   const inject = `${ANNS}[${quote(INJECT_KEY)}]`;

@@ -3,7 +3,7 @@
 // binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
 // denies what the webhook denies. Pure: template in, objects or refusals out.
 import type { V1Container } from '@kubernetes/client-node';
-import { PATTERNS, startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
+import { startsBeforeApp, type LabelSelector, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import {
   INJECTED_LABEL,
@@ -16,9 +16,20 @@ import {
   fileKey,
 } from '../model/keys.js';
 import { concat, jsonEscape, list, map, quote, type Part } from './cel.js';
-import { clashProblems, requestProblems, wrongPattern } from './checks.js';
+import { PROBLEMS_MESSAGE, annotation, annotationPresent, askedNames, clashProblems, requestProblems, wrongPattern } from './checks.js';
 import { fitAnnotations, pullSecretOps } from './fit.js';
-import { ANNS, ANNS_VARIABLE, parameterProblems, parameterVariables, type Variable } from './params.js';
+import {
+  ANNS,
+  ANNS_VARIABLE,
+  POD_ANNOTATIONS,
+  parameterProblems,
+  parameterVariables,
+  type ParameterOptions,
+  type Variable,
+} from './params.js';
+import { availabilityVariables, availableMatch, unavailable } from './availability.js';
+import * as tenancy from './tenancy.js';
+import { policyReviewObjects } from './policy-review.js';
 import { refusals } from './refuse.js';
 import { parseProblem } from './reparse.js';
 import { renderedAsTemplate } from './likeness.js';
@@ -83,7 +94,6 @@ function unparsable(objects: unknown): string[] {
 function policyObjects(template: Template, options: PolicyOptions): Record<string, unknown>[] {
   const scope: Scope = { template };
   const native = startsBeforeApp(template.spec, template.spec.pattern) ? 'true' : 'variables.runsToCompletion';
-  const variables = sharedVariables(template, scope, native);
   const mutations = [
     { patchType: 'ApplyConfiguration', applyConfiguration: { expression: applyConfiguration(template, scope, native) } },
     { patchType: 'JSONPatch', jsonPatch: { expression: jsonPatch(template, scope) } },
@@ -93,6 +103,20 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
   const annotations = { [POLICY_TEMPLATE_HASH_KEY]: template.hash };
   const metadata = { name, labels, annotations };
   const matchResources = bindingMatch(options);
+  // Availability: the mutating policy's binding selects only the namespaces the template is
+  // available to, and both policies judge the ServiceAccount; the validating policy, bound
+  // wherever podpattern serves, also judges the namespace, to deny a pod elsewhere.
+  const own = { source: POD_ANNOTATIONS, narrow: false };
+  const mutating = sharedVariables(template, scope, native, {
+    ...own,
+    extra: availabilityVariables(template, false),
+    gate: unavailable(template, false),
+  });
+  const validating = sharedVariables(template, scope, native, {
+    ...own,
+    extra: availabilityVariables(template, true),
+    gate: unavailable(template, true),
+  });
   return [
     {
       apiVersion: API_VERSION,
@@ -110,11 +134,16 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
           ...commonConditions(template, true),
           { name: 'not-injected-yet', expression: `!${annotationPresent(STATUS_KEY)}` },
         ],
-        variables,
+        variables: mutating,
         mutations,
       },
     },
-    { apiVersion: API_VERSION, kind: 'MutatingAdmissionPolicyBinding', metadata, spec: { policyName: name, matchResources } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'MutatingAdmissionPolicyBinding',
+      metadata,
+      spec: { policyName: name, matchResources: availableMatch(matchResources, template) },
+    },
     {
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicy',
@@ -123,15 +152,9 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
         failurePolicy: 'Fail',
         matchConstraints: PODS_ON_CREATE,
         matchConditions: commonConditions(template, false),
-        variables,
+        variables: validating,
         validations: [
-          {
-            expression: 'variables.problems.size() == 0',
-            // The webhook's message, on one line: the API server refuses a policy message
-            // with line breaks (and falls back to naming the failed expression).
-            messageExpression:
-              '"podpattern cannot inject this pod" + (variables.problems.size() == 1 ? "" : " (" + string(variables.problems.size()) + " problems)") + ": " + variables.problems.join(" - ")',
-          },
+          { expression: 'variables.problems.size() == 0', messageExpression: PROBLEMS_MESSAGE },
           // On the final pod only (the mutating policy adds the status before the containers,
           // so this cannot be one of the problems it checks between its two mutations).
           forgedStatusValidation(template),
@@ -145,12 +168,89 @@ function policyObjects(template: Template, options: PolicyOptions): Record<strin
       metadata,
       spec: { policyName: name, validationActions: ['Deny'], matchResources },
     },
+    ...patternPolicyObjects(template, { scope, native, mutations, matchResources, labels, annotations }),
+    ...policyReviewObjects(template, { matchResources, labels, annotations }),
+  ];
+}
+
+/**
+ * The namespace's PatternPolicy for this template (tenancy.ts): a mutating policy that injects it
+ * where the policy requires it into pods that ask for nothing, with the policy's parameters under
+ * the pod's own, and a validating policy for the opt-out, forbid and narrowing. Both fail closed,
+ * as the webhook does where a policy requires templates.
+ */
+function patternPolicyObjects(
+  template: Template,
+  parts: {
+    scope: Scope;
+    native: string;
+    mutations: unknown[];
+    matchResources: ReturnType<typeof bindingMatch>;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  },
+): Record<string, unknown>[] {
+  const { scope, native, matchResources } = parts;
+  const name = tenancy.tenancyPolicyName(template.name);
+  const metadata = { name, labels: parts.labels, annotations: parts.annotations };
+  const policy = { source: tenancy.REQUIRED_SOURCE, narrow: true };
+  const said = tenancy.tenancyVariables(template);
+  const mutating = sharedVariables(template, scope, native, {
+    ...policy,
+    extra: [...availabilityVariables(template, false), ...said],
+    gate: unavailable(template, false),
+  });
+  const validating = sharedVariables(template, scope, native, {
+    ...policy,
+    extra: [...availabilityVariables(template, true), ...said],
+    gate: tenancy.tenancyGate(template),
+  });
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'MutatingAdmissionPolicy',
+      metadata,
+      spec: {
+        paramKind: tenancy.POLICY_PARAM_KIND,
+        failurePolicy: 'Fail',
+        reinvocationPolicy: 'IfNeeded',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: tenancy.requireConditions(template),
+        variables: mutating,
+        mutations: parts.mutations,
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'MutatingAdmissionPolicyBinding',
+      metadata,
+      spec: { policyName: name, paramRef: tenancy.POLICY_PARAM_REF, matchResources: availableMatch(matchResources, template) },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata,
+      spec: {
+        paramKind: tenancy.POLICY_PARAM_KIND,
+        failurePolicy: 'Fail',
+        matchConstraints: PODS_ON_CREATE,
+        matchConditions: tenancy.tenancyConditions(template),
+        variables: validating,
+        validations: tenancy.tenancyValidations(template),
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata,
+      spec: { policyName: name, paramRef: tenancy.POLICY_PARAM_REF, validationActions: ['Deny'], matchResources },
+    },
   ];
 }
 
 /** The namespaces the webhook serves (both modes) less the system ones; podpattern's own pods never. */
 /** The namespaces and objects every binding matches: those the webhook serves. */
-export function bindingMatch(options: PolicyOptions): Record<string, unknown> {
+export function bindingMatch(options: PolicyOptions): { namespaceSelector: LabelSelector; objectSelector: LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [
@@ -162,22 +262,13 @@ export function bindingMatch(options: PolicyOptions): Record<string, unknown> {
   };
 }
 
-/** An annotation's value in a matchCondition (variables are not available there), or "". */
-function annotation(key: string): string {
-  return `(${annotationPresent(key)} ? object.metadata.annotations[${quote(key)}] : "")`;
-}
-
-function annotationPresent(key: string): string {
-  return `(has(object.metadata.annotations) && ${quote(key)} in object.metadata.annotations)`;
-}
-
 /**
  * The pod asks for this template and no other (templates composed in one pod are the
  * webhook's: their clash checks and status record span templates); it has not opted out and
  * is not a mirror pod. The mutating policy also wants the template under its own pattern key.
  */
 function commonConditions(template: Template, ownKeyOnly: boolean): { name: string; expression: string }[] {
-  const names = `${list(PATTERNS.map((p) => annotation(PATTERN_KEYS[p])))}.join(",").split(",").map(n, n.trim()).filter(n, n != "")`;
+  const names = askedNames();
   const asks = `${names}.size() > 0 && ${names}.all(n, n == ${quote(template.name)})`;
   const own = `${annotation(PATTERN_KEYS[template.spec.pattern])}.split(",").exists(n, n.trim() == ${quote(template.name)})`;
   return [
@@ -197,20 +288,33 @@ function claimsInjected(template: Template): string {
   return `${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].startsWith(${quote(statusPrefix(template))})`;
 }
 
-function sharedVariables(template: Template, scope: Scope, native: string): Variable[] {
+interface ProblemOptions extends ParameterOptions {
+  /** Variables the problems read, after the annotations: availability's, the PatternPolicy's. */
+  extra: Variable[];
+  /**
+   * A CEL list of the refusal that stops the template's parameters from being read (forbidden
+   * by the namespace's policy, not available to the pod), as the webhook refuses it after a
+   * wrong pattern and before anything else of the template; `[]` when none can apply.
+   */
+  gate: string;
+}
+
+function sharedVariables(template: Template, scope: Scope, native: string, options: ProblemOptions): Variable[] {
   const status = `${ANNS}[${quote(STATUS_KEY)}]`;
   const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
-  const problems = [
-    ...requestProblems(),
-    // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
-    // does, so one denial says everything); what it would clash with is not.
-    `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameterProblems(template))} : (${[...parameterProblems(template), `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`,
-  ];
+  const parameters = parameterProblems(template, options);
+  // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
+  // does, so one denial says everything); what it would clash with is not.
+  const read = `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameters)} : (${[...parameters, `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`;
+  const gated = options.gate !== '[]';
+  const problems = [...requestProblems(), gated ? `(variables.gate.size() > 0 ? variables.wrongPattern + variables.gate : ${read})` : read];
   return [
     ANNS_VARIABLE,
+    ...options.extra,
     { name: 'runsToCompletion', expression: 'has(object.spec.restartPolicy) && object.spec.restartPolicy in ["Never", "OnFailure"]' },
-    ...parameterVariables(template),
+    ...parameterVariables(template, options.source),
     { name: 'wrongPattern', expression: wrongPattern(template) },
+    ...(gated ? [{ name: 'gate', expression: options.gate }] : []),
     { name: 'problems', expression: joinLists(problems) },
   ];
 }

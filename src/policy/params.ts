@@ -5,7 +5,7 @@ import { DEFAULT_MAX_LENGTH } from '../template/parameter-value.js';
 import type { ParameterSpec, Template } from '../model/template.js';
 import { parameterKey } from '../model/keys.js';
 import { article, describeParameter } from '../engine/params.js';
-import { concat, list, quote, scalar } from './cel.js';
+import { concat, jsonEscape, list, quote, scalar } from './cel.js';
 
 /** `variables.anns`: the pod's annotations, or an empty map. */
 export const ANNS = 'variables.anns';
@@ -14,6 +14,27 @@ export const ANNS_VARIABLE = { name: 'anns', expression: 'has(object.metadata.an
 export interface Variable {
   name: string;
   expression: string;
+}
+
+/**
+ * Where a parameter's annotation text comes from. Each function gets the quoted annotation key
+ * and the parameter's name, and returns CEL: `present` a boolean, `raw` the text (where present).
+ */
+export interface ParameterSource {
+  present(key: string, name: string): string;
+  raw(key: string, name: string): string;
+}
+
+/** The pod's own annotations: what a pod that asks for a template sets. */
+export const POD_ANNOTATIONS: ParameterSource = {
+  present: (key) => `${key} in ${ANNS}`,
+  raw: (key) => `${ANNS}[${key}]`,
+};
+
+/** How a template's parameters are read and checked: from where, and whether a PatternPolicy's narrowing applies (`variables.narrowing`). */
+export interface ParameterOptions {
+  source?: ParameterSource;
+  narrow?: boolean;
 }
 
 /** The CEL identifier of a parameter's typed value; its text form adds `_text`. */
@@ -28,21 +49,19 @@ const TYPE_PATTERNS: Partial<Record<ParameterSpec['type'], string>> = {
 };
 
 /** Per parameter: `param_x` (typed: int, bool or string) and `param_x_text` (as the webhook prints it). */
-export function parameterVariables(template: Template): Variable[] {
+export function parameterVariables(template: Template, source: ParameterSource = POD_ANNOTATIONS): Variable[] {
   const out: Variable[] = [];
   for (const [name, parameter] of Object.entries(template.spec.parameters)) {
     const key = quote(parameterKey(template.name, name));
-    const raw = `${ANNS}[${key}]`;
+    const raw = source.raw(key, name);
+    const present = source.present(key, name);
     const typed = parameter.type === 'integer' ? `int(${raw})` : parameter.type === 'boolean' ? `${raw} == "true"` : raw;
     const text = parameter.type === 'integer' ? `string(int(${raw}))` : raw;
     const fallback = parameter.default;
-    out.push({
-      name: parameterVariable(name),
-      expression: `${key} in ${ANNS} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}`,
-    });
+    out.push({ name: parameterVariable(name), expression: `${present} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}` });
     out.push({
       name: `${parameterVariable(name)}_text`,
-      expression: `${key} in ${ANNS} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}`,
+      expression: `${present} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}`,
     });
   }
   return out;
@@ -52,7 +71,7 @@ export function parameterVariables(template: Template): Variable[] {
  * CEL list expressions of problem messages for the template's parameters, in the webhook's
  * order: unknown parameter annotations first, then each declared parameter in turn.
  */
-export function parameterProblems(template: Template): string[] {
+export function parameterProblems(template: Template, options: ParameterOptions = {}): string[] {
   const declared = Object.keys(template.spec.parameters);
   const prefix = parameterKey(template.name, '');
   const known = declared.length === 0 ? 'it takes no parameters' : `its parameters are ${declared.join(', ')}`;
@@ -60,18 +79,23 @@ export function parameterProblems(template: Template): string[] {
     `${ANNS}.filter(k, k.startsWith(${quote(prefix)}) && !k.substring(${prefix.length}).startsWith("file.") && !(k.substring(${prefix.length}) in ${list(declared.map(quote))}))` +
     `.map(k, k + ${quote(`: template ${template.name} has no parameter '`)} + k.substring(${prefix.length}) + ${quote(`'; ${known}`)})`;
   const problems = [unknown];
-  for (const [name, parameter] of Object.entries(template.spec.parameters)) problems.push(checkParameter(template, name, parameter));
+  for (const [name, parameter] of Object.entries(template.spec.parameters))
+    problems.push(checkParameter(template, name, parameter, options));
   return problems;
 }
 
-function checkParameter(template: Template, name: string, parameter: ParameterSpec): string {
+function checkParameter(template: Template, name: string, parameter: ParameterSpec, options: ParameterOptions): string {
   const keyText = parameterKey(template.name, name);
   const key = quote(keyText);
-  const raw = `${ANNS}[${key}]`;
+  const source = options.source ?? POD_ANNOTATIONS;
+  const raw = source.raw(key, name);
+  const narrow = options.narrow === true;
   const missing =
     parameter.required === true && parameter.default === undefined
       ? `[${quote(`${keyText} is required: ${describeParameter(parameter)}`)}]`
-      : '[]';
+      : narrow && parameter.default !== undefined
+        ? narrowedDefault(keyText, name, parameter)
+        : '[]';
   // The faults in the webhook's order; the first that applies is the message.
   const faults: [string, string][] = [];
   const typePattern = TYPE_PATTERNS[parameter.type];
@@ -98,12 +122,65 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
   // (the pod is denied either way; docs/policy.md lists this difference).
   const printable = `(${raw}).split("\\n").join("\\\\u{a}").split("\\r").join("\\\\u{d}").split("\\t").join("\\\\u{9}")`;
   const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
-  let message = '""';
+  // The policy's narrowing is checked once the template's own bounds hold, as the webhook does.
+  let message = narrow ? narrowFault(name, parameter, value) : '""';
   for (const [condition, text] of [...faults].reverse()) {
     const rendered = text.endsWith('(got ') ? concat([{ text }, { expression: `string(size(${raw}))` }, { text: ')' }]) : quote(text);
     message = `${condition} ? ${rendered} : ${message}`;
   }
-  const present = `${key} in ${ANNS}`;
+  const present = source.present(key, name);
   const fault = `(${message})`;
   return `!(${present}) ? ${missing} : (${fault} == "" ? [] : [${concat([{ text: `${keyText}: '` }, { expression: shown }, { text: "' " }])} + ${fault}])`;
+}
+
+/** `variables.narrowing`: the PatternPolicy's bounds on this template's parameters, as a list of none or one map. */
+export const NARROWING = 'variables.narrowing';
+
+/** The policy named in a narrowing's messages: the request's namespace's `default` PatternPolicy. */
+export const POLICY_SHOWN = `"PatternPolicy " + request.namespace + "/default"`;
+
+/**
+ * A CEL string: why `value` (typed) is outside the narrowed bounds of the parameter, or "", in
+ * the webhook's order and words (engine/policy.ts boundsFault): enum, then a number's minimum
+ * and maximum, or a string's pattern. `variables.narrowing` holds none or one map of bounds.
+ */
+function narrowFault(name: string, parameter: ParameterSpec, value: string): string {
+  // The bounds are an iteration variable: has() takes a field of a name, not of an index.
+  const bounds = 'bounds';
+  const faults: [string, string][] = [
+    [`has(${bounds}.enum) && !(${value} in ${bounds}.enum)`, `"must be one of " + ${bounds}.enum.map(v, ${jsonText('v')}).join(", ")`],
+  ];
+  if (parameter.type === 'integer') {
+    faults.push([
+      `has(${bounds}.minimum) && double(${value}) < double(${bounds}.minimum)`,
+      `"must be at least " + string(${bounds}.minimum)`,
+    ]);
+    faults.push([
+      `has(${bounds}.maximum) && double(${value}) > double(${bounds}.maximum)`,
+      `"must be at most " + string(${bounds}.maximum)`,
+    ]);
+  }
+  if (parameter.type === 'string')
+    faults.push([`has(${bounds}.pattern) && !${value}.matches(${bounds}.pattern)`, `"must match " + ${bounds}.pattern`]);
+  let fault = '""';
+  for (const [condition, text] of [...faults].reverse())
+    fault = `${condition} ? ${text} + " (narrowed by " + ${POLICY_SHOWN} + ")" : ${fault}`;
+  return `${NARROWING}.filter(n, ${quote(name)} in n).map(n, n[${quote(name)}]).map(${bounds}, ${fault}).join("")`;
+}
+
+/** A policy's enum value as JSON.stringify prints it: a string quoted, any other scalar as it is. */
+export function jsonText(value: string): string {
+  return `(type(${value}) == string ? "\\"" + ${jsonEscape(value)} + "\\"" : string(${value}))`;
+}
+
+/** The webhook's refusal of a template default outside the narrowed bounds, as a CEL list of none or one message. */
+function narrowedDefault(keyText: string, name: string, parameter: ParameterSpec): string {
+  const fallback = parameter.default as string | number | boolean;
+  const fault = narrowFault(name, parameter, scalar(fallback));
+  const message = concat([
+    { text: `${keyText}: the template's default ${JSON.stringify(fallback)} ` },
+    { expression: fault },
+    { text: '; set a value within the bounds' },
+  ]);
+  return `(${fault} == "" ? [] : [${message}])`;
 }

@@ -30,11 +30,6 @@ export function refusals(template: Template): string[] {
       `${template.name}: sizing: per-pod cpu and memory are not compiled: a limit kept in the template's ratio is quantity arithmetic the policies do not do; leave this template to the webhook`,
     );
   }
-  if (template.spec.availability !== undefined) {
-    out.push(
-      `${template.name}: availability: who may use a template is not compiled yet (the policies would inject it everywhere); leave this template to the webhook`,
-    );
-  }
   out.push(...nameRefusals(template), ...privilegeRefusals(template));
   return out;
 }

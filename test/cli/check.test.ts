@@ -350,7 +350,7 @@ t.test('webhook-less mode: the policies podpattern policy prints stand for the w
   t.equal(other.code, 1);
   t.match(
     other.out,
-    /^\[FAIL\] pod Pod\/web: not sent to podpattern \(policy podpattern-https-proxy: matchCondition asks-for-this-template-alone is false\), but it asks for templates/m,
+    /^\[FAIL\] pod Pod\/web: not sent to podpattern \(policy podpattern-https-proxy: matchCondition asks-for-this-template-alone is false; policy podpattern-https-proxy-patternpolicy: matchCondition asks-for-nothing is false\), but it asks for templates/m,
   );
 });
 

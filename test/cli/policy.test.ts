@@ -1,5 +1,5 @@
-// `podpattern policy`: built-in names, --catalog-dir names and -f files become four admission
-// objects per template, and two more that warn about workloads; a template that cannot be compiled stops the run with every reason on
+// `podpattern policy`: built-in names, --catalog-dir names and -f files become ten admission
+// objects per template (its own pair, the PatternPolicy pair and the review of PatternPolicy writes, with their bindings), and two more that warn about workloads; a template that cannot be compiled stops the run with every reason on
 // stderr, nothing on stdout and exit 1.
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -27,15 +27,32 @@ t.test('built-in names give a mutating and a validating policy with their bindin
       'MutatingAdmissionPolicyBinding/podpattern-https-proxy',
       'ValidatingAdmissionPolicy/podpattern-https-proxy',
       'ValidatingAdmissionPolicyBinding/podpattern-https-proxy',
+      'MutatingAdmissionPolicy/podpattern-https-proxy-patternpolicy',
+      'MutatingAdmissionPolicyBinding/podpattern-https-proxy-patternpolicy',
+      'ValidatingAdmissionPolicy/podpattern-https-proxy-patternpolicy',
+      'ValidatingAdmissionPolicyBinding/podpattern-https-proxy-patternpolicy',
+      'ValidatingAdmissionPolicy/podpattern-https-proxy-patternpolicy-review',
+      'ValidatingAdmissionPolicyBinding/podpattern-https-proxy-patternpolicy-review',
       'MutatingAdmissionPolicy/podpattern-redis-exporter',
       'MutatingAdmissionPolicyBinding/podpattern-redis-exporter',
       'ValidatingAdmissionPolicy/podpattern-redis-exporter',
       'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter',
+      'MutatingAdmissionPolicy/podpattern-redis-exporter-patternpolicy',
+      'MutatingAdmissionPolicyBinding/podpattern-redis-exporter-patternpolicy',
+      'ValidatingAdmissionPolicy/podpattern-redis-exporter-patternpolicy',
+      'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter-patternpolicy',
+      'ValidatingAdmissionPolicy/podpattern-redis-exporter-patternpolicy-review',
+      'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter-patternpolicy-review',
       'ValidatingAdmissionPolicy/podpattern-workloads',
       'ValidatingAdmissionPolicyBinding/podpattern-workloads',
     ],
   );
-  t.same(objects[9]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
+  t.same(objects[21]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
+  t.same(
+    objects[5]?.spec.paramRef,
+    { name: 'default', parameterNotFoundAction: 'Allow' },
+    "the PatternPolicy pair's param is the namespace's own policy",
+  );
   t.ok(objects.every((o) => o.apiVersion === 'admissionregistration.k8s.io/v1'));
   const mutating = objects[0] as Doc;
   t.same(
@@ -62,7 +79,7 @@ t.test('--catalog-dir templates and -f files compile too; -o json is a List', as
   t.equal(await run(['demo-adapter', '--catalog-dir', fixtureCatalogDir, '-o', 'json'], io), 0, io.err());
   const list = JSON.parse(io.out()) as { kind: string; items: Doc[] };
   t.equal(list.kind, 'List');
-  t.equal(list.items.length, 6, 'four for the template, two for the workload warnings');
+  t.equal(list.items.length, 12, 'ten for the template, two for the workload warnings');
   const file = capture(`apiVersion: podpattern.dev/v1alpha1
 kind: PatternTemplate
 metadata: { name: tiny }

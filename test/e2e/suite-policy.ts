@@ -44,7 +44,7 @@ export const INTENDED_DIFFERENCES = [
   'status',
 ];
 
-function comparable(pod: Json, namespace: string): Json {
+export function comparable(pod: Json, namespace: string): Json {
   const copy = structuredClone<Json>(pod);
   delete copy.status;
   for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'namespace']) delete copy.metadata[key];
@@ -60,7 +60,7 @@ function comparable(pod: Json, namespace: string): Json {
  * request: "), whitespace runs as one space. Intended difference: a policy's message is one line
  * (the API server refuses line breaks there), so the webhook's "\n- " between problems reads " - ".
  */
-function denial(stderr: string): string {
+export function denial(stderr: string): string {
   const match = /denied (?:the )?request: ([\s\S]*)$/.exec(stderr.trim());
   if (match !== null) return (match[1] as string).replace(/\s+/g, ' ');
   // Not an admission denial (the API server's own validation): its "* field: reason" items come
@@ -82,7 +82,11 @@ function differsByDesign(webhookMessage: string): string | undefined {
 
 const PATTERN_KEYS = ['podpattern.dev/sidecar', 'podpattern.dev/ambassador', 'podpattern.dev/adapter'];
 
-/** A template `podpattern policy` refuses by design: per-pod sizing, or who may use it. */
+/**
+ * A template left to the webhook here: per-pod sizing (`podpattern policy` refuses it, by design),
+ * or who may use it (the namespaces here do not carry the labels it selects; the tenancy-policies
+ * group compares it where they do).
+ */
 function webhookOnly(template: Json): boolean {
   return template.spec?.sizing !== undefined || template.spec?.availability !== undefined;
 }
@@ -109,11 +113,15 @@ function singleTemplateGoldenPods(): { name: string; template: string; pod: Json
   return out;
 }
 
+/** Whether the API server serves admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (Kubernetes 1.36 and later). */
+export async function mutatingPoliciesServed(kube: Context['kube']): Promise<boolean> {
+  const discovery = await kube.kubectl(['get', '--raw', '/apis/admissionregistration.k8s.io/v1']);
+  return discovery.code === 0 && (JSON.parse(discovery.stdout) as Json).resources.some((r: Json) => r.name === 'mutatingadmissionpolicies');
+}
+
 export async function policyTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
-  const discovery = await kube.kubectl(['get', '--raw', '/apis/admissionregistration.k8s.io/v1']);
-  const served =
-    discovery.code === 0 && (JSON.parse(discovery.stdout) as Json).resources.some((r: Json) => r.name === 'mutatingadmissionpolicies');
+  const served = await mutatingPoliciesServed(kube);
   if (!served) {
     // Said, not silently passed: the oldest leg predates MutatingAdmissionPolicy v1.
     t.comment(
@@ -238,7 +246,9 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
     );
     for (const { name, template, pod } of singleTemplateGoldenPods()) {
       if (webhookOnlyNames.has(template)) {
-        t.comment(`golden ${name}: not compared, ${template} is the webhook's alone (podpattern policy does not compile it)`);
+        t.comment(
+          `golden ${name}: not compared here, ${template} is sized (the webhook's alone) or limited to namespaces by its availability (the tenancy-policies group compares those)`,
+        );
         continue;
       }
       // A mirror's registry host on our image: the webhook keeps the pod as it is, and so do the

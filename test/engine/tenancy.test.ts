@@ -2,32 +2,16 @@
 // PatternPolicy), through the engine: every injected pod is the patch applied to the input, and
 // every denial carries its code and says where the template is available or which policy refuses.
 import t from 'tap';
+import { catalogWithAvailableGitSync } from '../helpers/catalog.js';
 import { applyPatch, inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
-import { validateTemplate } from '../../src/catalog/validate.js';
 import { readPolicy } from '../../src/catalog/policy.js';
-import type { Catalog, Template } from '../../src/model/template.js';
 import type { Policy } from '../../src/model/policy.js';
 import { selects } from '../../src/engine/availability.js';
 
 const builtins = loadBuiltinTemplates();
 
-/** The built-ins with git-sync made available only as `availability` says. */
-function catalogWith(availability: unknown): Catalog {
-  const gitSync = builtins.templates.find((x) => x.name === 'git-sync') as Template;
-  const verdict = validateTemplate(
-    {
-      apiVersion: 'podpattern.dev/v1alpha1',
-      kind: 'PatternTemplate',
-      metadata: { name: 'git-sync' },
-      spec: { ...gitSync.spec, availability },
-    },
-    'cluster',
-    'git-sync',
-  );
-  if (!verdict.ok) throw new Error(verdict.problems.join('\n'));
-  return buildCatalog([builtins, { templates: [verdict.template], failures: [] }]);
-}
+const catalogWith = catalogWithAvailableGitSync;
 
 function pod(annotations: Record<string, string>, extra: { serviceAccountName?: string; namespace?: string } = {}): PodLike {
   return {

@@ -55,16 +55,34 @@ t.test("policies.templates installs each chosen template's policies and bindings
       o.kind.includes('AdmissionPolicy') &&
       !['podpattern-required-injection', 'podpattern-injected-integrity'].includes(o.metadata.name.replace(/-(required|enabled)$/, '')),
   );
-  t.same(ours.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
-    'MutatingAdmissionPolicy/podpattern-git-sync',
-    'MutatingAdmissionPolicy/podpattern-https-proxy',
-    'MutatingAdmissionPolicyBinding/podpattern-git-sync',
-    'MutatingAdmissionPolicyBinding/podpattern-https-proxy',
-    'ValidatingAdmissionPolicy/podpattern-git-sync',
-    'ValidatingAdmissionPolicy/podpattern-https-proxy',
-    'ValidatingAdmissionPolicyBinding/podpattern-git-sync',
-    'ValidatingAdmissionPolicyBinding/podpattern-https-proxy',
-  ]);
+  const kinds = [
+    'MutatingAdmissionPolicy',
+    'MutatingAdmissionPolicyBinding',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+  ];
+  const names = [
+    'podpattern-git-sync',
+    'podpattern-https-proxy',
+    'podpattern-git-sync-patternpolicy',
+    'podpattern-https-proxy-patternpolicy',
+  ];
+  const reviews = ['podpattern-git-sync-patternpolicy-review', 'podpattern-https-proxy-patternpolicy-review'];
+  t.same(
+    ours.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
+    [
+      ...kinds.flatMap((kind) => names.map((name) => `${kind}/${name}`)),
+      ...reviews.flatMap((name) => [`ValidatingAdmissionPolicy/${name}`, `ValidatingAdmissionPolicyBinding/${name}`]),
+    ].sort(),
+    "each template's own pair, its PatternPolicy pair and the review of PatternPolicy writes, with bindings",
+  );
+  const paramRefs = ours.filter((o) => o.kind.endsWith('Binding')).map((o) => [o.metadata.name, o.spec?.paramRef]);
+  for (const [name, paramRef] of paramRefs)
+    t.same(
+      paramRef,
+      String(name).endsWith('-patternpolicy') ? { name: 'default', parameterNotFoundAction: 'Allow' } : undefined,
+      `${String(name)}: ${String(name).endsWith('-patternpolicy') ? "the namespace's PatternPolicy as param" : 'no param'}`,
+    );
   const binding: V1ValidatingAdmissionPolicyBinding | undefined = ours.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
   t.same(binding?.spec?.validationActions, ['Deny']);
   t.same(

@@ -171,12 +171,13 @@ async function findPolicies(config: KubeConfig): Promise<{ names: string[]; sele
     };
   }
   const selectors: V1MutatingWebhook[] = [];
-  const names: string[] = [];
+  // A template's own policy and its PatternPolicy one both name it.
+  const names = new Set<string>();
   for (const policy of policies) {
     const template = policy.metadata?.labels?.[POLICY_TEMPLATE_LABEL];
     const binding = bindings.find((b) => b.spec?.policyName === policy.metadata?.name);
     if (template === undefined || binding === undefined) continue;
-    names.push(template);
+    names.add(template);
     selectors.push({
       name: `policy ${policy.metadata?.name ?? template}`,
       admissionReviewVersions: [],
@@ -190,7 +191,7 @@ async function findPolicies(config: KubeConfig): Promise<{ names: string[]; sele
       ...(policy.spec?.matchConditions === undefined ? {} : { matchConditions: policy.spec.matchConditions }),
     });
   }
-  return { names: names.sort(), selectors };
+  return { names: [...names].sort(), selectors };
 }
 
 async function checkEndpoints(config: KubeConfig, install: Install, findings: Finding[]): Promise<V1Deployment | undefined> {
