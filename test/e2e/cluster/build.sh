@@ -68,13 +68,17 @@ go_build() {
   rm -rf "$work" && mkdir -p "$work"
   say "building $(basename "$out") (log: $log); $(usual_time "$out")"
   local started=$SECONDS
-  # A progress line every 30 s: a build from nothing prints nothing for minutes otherwise.
-  ( while sleep 30; do say "still building $(basename "$out"): $((SECONDS - started)) s so far"; done ) &
+  # A progress line every 30 s: a build from nothing prints nothing for minutes otherwise. The
+  # sleep gets none of the script's streams: killing the ticker leaves its last sleep running,
+  # which would otherwise hold a reader of the script's output open for up to 30 s more.
+  ( while sleep 30 </dev/null >/dev/null 2>&1; do say "still building $(basename "$out"): $((SECONDS - started)) s so far"; done ) &
   local ticker=$!
   local built=0
   (cd "$module" && CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
     "$GO" build -trimpath -ldflags "$ldflags" -o "$work/" "$@") >"$log" 2>&1 && built=1
-  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null
+  # The ticker ends by this SIGTERM, so its status is 143: under set -e a bare wait would end
+  # the script there, after a successful build and before it is moved into place.
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
   if [ "$built" -ne 1 ]; then
     tail -n 20 "$log" >&2
     rm -rf "$work"
