@@ -51,11 +51,14 @@ interface Sample {
   heap?: number;
   external?: number;
   rss: number;
+  records?: number;
 }
 const DAY_S = 86_400;
 const PARTS = ['log-normalizer', 'log-normalizer-nginx', 'redis-slowlog', 'storm', 'service-broker', 'redis-shard'];
 const days = Number(process.env.PODPATTERN_SOAK_DAYS ?? '7');
-const quiet: AdapterIo = { record: () => undefined, diagnostic: () => undefined };
+/** The records an adapter wrote (each a JSON line on a real adapter's stdout), counted, not kept. */
+let records = 0;
+const quiet: AdapterIo = { record: () => void records++, diagnostic: () => undefined };
 
 // --- worker: one adapter, sampled ------------------------------------------------------------
 
@@ -78,7 +81,7 @@ async function adapterWorker(kind: string, polls: number, intervalS: number, tar
       if (done % every === 0 || done === 1) {
         gc();
         const usage = process.memoryUsage();
-        samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss });
+        samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss, records });
       }
       if (snapshots !== undefined && done % perDay === 0) {
         gc();
@@ -285,7 +288,8 @@ function line(name: string, unit: string, perDay: number, samples: Sample[], beg
       ? ''
       : `heap ${MiB(first.heap)} -> ${MiB(last.heap!)} (${KiB(slope(samples, (s) => s.heap!) * perDay)}/day), external ${MiB(first.external!)} -> ${MiB(last.external!)}, `;
   const wall = Math.round((performance.now() - began) / 1000);
-  return `${name.padEnd(20)} ${String(last.at).padStart(7)} ${unit}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day), in ${wall} s\n${' '.repeat(21)}${byDay(samples, perDay)}`;
+  const written = last.records === undefined ? '' : ` (${last.records} records)`;
+  return `${name.padEnd(20)} ${String(last.at).padStart(7)} ${unit}${written}: ${heap}RSS ${MiB(first.rss)} -> ${MiB(last.rss)} (${KiB(slope(samples, (s) => s.rss) * perDay)}/day), in ${wall} s\n${' '.repeat(21)}${byDay(samples, perDay)}`;
 }
 
 /** The last sample of each simulated day: whether a slope levels off. */
