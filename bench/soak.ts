@@ -60,6 +60,34 @@ const days = Number(process.env.PODPATTERN_SOAK_DAYS ?? '7');
 let records = 0;
 const quiet: AdapterIo = { record: () => void records++, diagnostic: () => undefined };
 
+/** What the main process started and made, ended and removed if it is interrupted (SIGINT, SIGTERM). */
+const children = new Set<ChildProcess>();
+const folders: string[] = [];
+/** Set once a signal stops the soak: the parts' errors from their ended counterparts are expected then. */
+let interrupted = false;
+function own<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function stopOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      interrupted = true;
+      process.stderr.write(`soak: ${signal}: stopping the ${children.size} processes it started\n`);
+      // Each adapter worker exits on SIGTERM through its exit handlers, which remove its folder;
+      // the folders here are removed once every process is gone (nginx writes into its own to the end).
+      const gone = [...children].map((child) => new Promise((resolve) => child.once('exit', resolve)));
+      for (const child of children) child.kill('SIGTERM');
+      const kill = setTimeout(() => [...children].forEach((child) => child.kill('SIGKILL')), 5_000);
+      void Promise.all(gone).then(() => {
+        clearTimeout(kill);
+        for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    });
+}
+
 // --- worker: one adapter, sampled ------------------------------------------------------------
 
 async function adapterWorker(kind: string, polls: number, intervalS: number, target: string): Promise<void> {
@@ -78,7 +106,7 @@ async function adapterWorker(kind: string, polls: number, intervalS: number, tar
     async () => {
       await once(stop.signal);
       done++;
-      if (done % every === 0 || done === 1) {
+      if (done % every === 0 || done === 1 || done === polls) {
         gc();
         const usage = process.memoryUsage();
         samples.push({ at: done, heap: usage.heapUsed, external: usage.external, rss: usage.rss, records });
@@ -162,12 +190,13 @@ function request(port: number, path: string): Promise<void> {
 /** Debian's nginx as the app: it writes the combined format to `dir`/access.log, 0644 as always. */
 async function nginxApp(): Promise<{ dir: string; port: number; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'soak-nginx-'));
+  folders.push(dir);
   const port = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log stderr warn;\nevents {}\nhttp {\n  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;\n  access_log ${dir}/access.log combined;\n  server { listen 127.0.0.1:${port}; location / { return 200 "soak\\n"; } }\n}\n`,
   );
-  const child = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = own(spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', 'stderr'], { stdio: ['ignore', 'ignore', 'inherit'] }));
   await listening(port, child);
   return { dir, port, child };
 }
@@ -196,23 +225,25 @@ async function listening(port: number, child: ChildProcess): Promise<void> {
 
 async function redisServer(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--slowlog-log-slower-than',
-      '0',
-      '--slowlog-max-len',
-      '128',
-    ],
-    { stdio: 'ignore' },
+  const child = own(
+    spawn(
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--slowlog-log-slower-than',
+        '0',
+        '--slowlog-max-len',
+        '128',
+      ],
+      { stdio: 'ignore' },
+    ),
   );
   await listening(port, child);
   return { port, child };
@@ -305,10 +336,12 @@ function byDay(samples: Sample[], perDay: number): string {
 async function soakAdapter(kind: string, intervalS: number, target: string): Promise<string> {
   const began = performance.now();
   const polls = Math.round((days * DAY_S) / intervalS);
-  const child = spawn(
-    process.execPath,
-    [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), String(intervalS), target],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+  const child = own(
+    spawn(
+      process.execPath,
+      [...SERVE_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'adapter', kind, String(polls), String(intervalS), target],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
   );
   let out = '';
   child.stdout.on('data', (chunk) => (out += String(chunk)));
@@ -335,7 +368,7 @@ async function soakAmbassador(name: string, child: ChildProcess, port: number, r
       socket.once('close', () => resolve(text)).once('error', reject);
     });
     if (!answer.test(reply)) throw new Error(`${name}: request ${i} got ${JSON.stringify(reply.slice(0, 200))}`);
-    if (i % every === 0 || i === 1) samples.push({ at: i, rss: treeRss(child.pid!) });
+    if (i % every === 0 || i === 1 || i === requests) samples.push({ at: i, rss: treeRss(child.pid!) });
   }
   child.kill('SIGKILL');
   return line(name, 'conns', 24 * 60, samples, began);
@@ -363,33 +396,36 @@ async function main(): Promise<void> {
   );
   await new Promise((resolve) => echo.once('listening', resolve));
   const dir = mkdtempSync(join(tmpdir(), 'soak-twemproxy-'));
+  folders.push(dir);
   const print = async (part: Promise<string>): Promise<void> => void process.stdout.write(`${await part}\n`);
   const ambassadors: ChildProcess[] = [];
   try {
     const brokerPort = await freePort();
-    const socat = spawn(
-      'socat',
-      [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`],
-      { stdio: 'ignore' },
+    const socat = own(
+      spawn('socat', [`TCP-LISTEN:${brokerPort},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${(echo.address() as AddressInfo).port}`], {
+        stdio: 'ignore',
+      }),
     );
     const shardPort = await freePort();
     writeFileSync(
       join(dir, 'nutcracker.yml'),
       `redis-shard:\n  listen: 127.0.0.1:${shardPort}\n  redis: true\n  hash: murmur\n  distribution: ketama\n  timeout: 400\n  preconnect: true\n  servers:\n    - 127.0.0.1:${shardRedis.port}:1\n`,
     );
-    const twemproxy = spawn(
-      'nutcracker',
-      [
-        '--conf-file',
-        join(dir, 'nutcracker.yml'),
-        '--stats-port',
-        String(await freePort()),
-        '--stats-addr',
-        '127.0.0.1',
-        '--output',
-        '/dev/null',
-      ],
-      { stdio: 'ignore' },
+    const twemproxy = own(
+      spawn(
+        'nutcracker',
+        [
+          '--conf-file',
+          join(dir, 'nutcracker.yml'),
+          '--stats-port',
+          String(await freePort()),
+          '--stats-addr',
+          '127.0.0.1',
+          '--output',
+          '/dev/null',
+        ],
+        { stdio: 'ignore' },
+      ),
     );
     ambassadors.push(socat, twemproxy);
     const parts: [string, () => Promise<string>][] = [
@@ -415,12 +451,16 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === 'adapter') {
+  // Exits through the exit handlers (which remove its folder) when the main process stops it.
+  process.once('SIGTERM', () => process.exit(143));
   adapterWorker(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] ?? '').catch((error: unknown) => {
     process.stderr.write(`soak worker failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   });
 } else {
+  stopOnSignals();
   main().catch((error: unknown) => {
+    if (interrupted) return;
     process.stderr.write(`soak failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   });
