@@ -38,10 +38,14 @@ t.test(
     );
     const running = await startPod(pod);
     t.teardown(() => running.stop());
+    // The app's readiness probe has failed, and the broker's (every 10 s) has passed.
     const failure = await eventually(
-      async () => running.states().find((s) => s.name === 'app')?.lastProbeFailure,
+      async () => {
+        const [brokerState, appState] = running.states();
+        return brokerState?.ready === true ? appState?.lastProbeFailure : undefined;
+      },
       READY_BOUND_MS,
-      "the app's failed readiness probe",
+      "the app's failed readiness probe beside a Ready broker",
     );
     t.match(failure, /^readiness: tcp \S+:8080: connect ECONNREFUSED/, 'the reason is the readiness probe, refused on its port');
     t.match(
