@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { buildCatalog, checkParameterValue, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import { podSchemaErrors } from '../helpers/pod-schema.js';
+import { startsBeforeApp } from '../../src/model/template.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const loaded = loadBuiltinTemplates();
@@ -58,6 +59,13 @@ for (const template of catalog.list()) {
       t.equal(c.securityContext?.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
     }
     for (const volume of spec.volumes) t.ok(volume.name.startsWith(`${name}-`), `volume ${volume.name} is named after the template`);
+    if (startsBeforeApp(spec, spec.pattern)) {
+      // What the app needs at its start is there before it: a native sidecar counts as started
+      // once its startup probe passes (without one, as soon as its process runs); git-sync's
+      // first checkout is an init container's, which ends before the app starts.
+      if (name === 'git-sync') t.ok(spec.initContainers.length > 0, 'starts before the app: an init container makes the first checkout');
+      else for (const c of spec.containers) t.ok(c.startupProbe, `starts before the app: ${c.name} is gated by a startup probe`);
+    }
     const mounted = new Set(all.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
     if (Object.keys(spec.files).length > 0) t.ok(mounted.has(`${name}-files`), 'its files volume is mounted');
     for (const volume of spec.volumes)
