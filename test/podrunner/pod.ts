@@ -285,37 +285,11 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       if (checkReady() || failure) for (const w of readyWaiters.splice(0)) w();
     }, 50);
 
-    const sequence = (async (): Promise<void> => {
-      for (const spec of pod.spec?.initContainers ?? []) {
-        if (stopped) return;
-        const sidecar = spec.restartPolicy === 'Always';
-        const slot: Slot = {
-          spec,
-          logPath: join(dir, `${spec.name}.log`),
-          state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 },
-        };
-        slots.push(slot);
-        if (sidecar) {
-          await run(slot);
-          continue;
-        }
-        const code = await start(slot).exited;
-        if (stopped) return;
-        if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
-      }
-      if (stopped) return;
-      for (const spec of pod.spec?.containers ?? []) {
-        const slot: Slot = {
-          spec,
-          logPath: join(dir, `${spec.name}.log`),
-          state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 },
-        };
-        slots.push(slot);
-        run(slot).catch((error: Error) => {
-          failure = error;
-        });
-      }
-    })().catch((error: Error) => {
+    const sequence = startInOrder(pod, dir, slots, {
+      stopped: () => stopped,
+      start: (slot) => start(slot).exited,
+      run,
+    }).catch((error: Error) => {
       failure = error;
     });
 
@@ -383,6 +357,42 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     removeExitHook();
     throw error;
   }
+}
+
+/**
+ * The kubelet's order: init containers one by one (a native sidecar counts once it has started),
+ * then the app containers together; each new container's slot is added to `slots`. Nothing more
+ * starts once `stopped()`. Rejects when an init container fails or an app container cannot start.
+ */
+async function startInOrder(
+  pod: V1Pod,
+  dir: string,
+  slots: Slot[],
+  how: { stopped: () => boolean; start: (slot: Slot) => Promise<number | null>; run: (slot: Slot) => Promise<void> },
+): Promise<void> {
+  const slotOf = (spec: V1Container, kind: ContainerState['kind']): Slot => {
+    const slot: Slot = {
+      spec,
+      logPath: join(dir, `${spec.name}.log`),
+      state: { name: spec.name, kind, started: false, ready: false, restarts: 0 },
+    };
+    slots.push(slot);
+    return slot;
+  };
+  for (const spec of pod.spec?.initContainers ?? []) {
+    if (how.stopped()) return;
+    if (spec.restartPolicy === 'Always') {
+      await how.run(slotOf(spec, 'sidecar'));
+      continue;
+    }
+    const slot = slotOf(spec, 'init');
+    const code = await how.start(slot);
+    if (how.stopped()) return;
+    if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
+  }
+  if (how.stopped()) return;
+  // Started together: the first that cannot start fails the pod, the others run on.
+  await Promise.all((pod.spec?.containers ?? []).map((spec) => how.run(slotOf(spec, 'app'))));
 }
 
 function readLog(slot: Slot, stream?: 'stdout' | 'stderr'): string {
