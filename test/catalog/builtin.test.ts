@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { buildCatalog, checkParameterValue, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import { podSchemaErrors } from '../helpers/pod-schema.js';
+import { startsBeforeApp } from '../../src/model/template.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const loaded = loadBuiltinTemplates();
@@ -76,6 +77,17 @@ for (const template of catalog.list()) {
         t.not(checkParameterValue(parameter, value), undefined, `${parameterName} refuses ${JSON.stringify(value)}`);
       }
     }
+  });
+}
+
+for (const template of catalog.list().filter((tpl) => startsBeforeApp(tpl.spec, tpl.spec.pattern))) {
+  t.test(`${template.name} starts before the app with what the app needs at its start`, async (t) => {
+    const { spec, name } = template;
+    // A native sidecar counts as started once its startup probe passes (without one, as soon as
+    // its process runs); git-sync's first checkout is an init container's, which ends before the
+    // app starts.
+    if (name === 'git-sync') t.ok(spec.initContainers.length > 0, 'an init container makes the first checkout');
+    else for (const c of spec.containers) t.ok(c.startupProbe, `${c.name} is gated by a startup probe`);
   });
 }
 

@@ -89,6 +89,25 @@ t.test('explain says what, why, the parameters and the patch', async (t) => {
   t.match(skipped.out(), /nothing injected: neither the pod nor its namespace asks for a template/);
 });
 
+t.test('explain says when a built-in ambassador cannot start before the app, and when it can', async (t) => {
+  const broker = `${root}examples/service-broker.yaml`;
+  const old = capture();
+  t.equal(await explain(['-f', broker, '--kube-version', '1.28'], old), 0, old.err());
+  t.match(
+    old.out(),
+    /warning: Pod\/orders: template service-broker's 'service-broker' should be Ready before the app starts, but the API server is Kubernetes 1\.28; native sidecars need 1\.29 or later: .*\(the order is not held\)/,
+    'on a server without native sidecars: a warning that the order is not held',
+  );
+  const current = capture();
+  t.equal(await explain(['-f', broker, '--kube-version', '1.30'], current), 0, current.err());
+  t.notMatch(current.out(), /warning:/, 'with native sidecars: no warning');
+  t.match(
+    current.out(),
+    /added as native sidecars \(init containers with restartPolicy: Always\): service-broker/,
+    'the broker is a native sidecar',
+  );
+});
+
 t.test(
   'the built binary runs inject as a user would',
   { skip: spawnSync('test', ['-f', `${root}dist/src/bin/podpattern.js`]).status === 0 ? false : 'run npm run build first' },

@@ -219,9 +219,21 @@ function containerStatus(c: V1Container, states: ContainerState[], since: Map<st
   if (state.kind === 'init' && later) return { ...base, started: false, state: { terminated: { exitCode: 0, reason: 'Completed' } } };
   if (!since.has(c.name)) since.set(c.name, now());
   const running = state.kind === 'init' || state.started;
+  const last = state.lastState;
   return {
     ...base,
     started: state.started,
+    ...(last === undefined
+      ? {}
+      : {
+          lastState: {
+            terminated: {
+              exitCode: last.exitCode ?? 137,
+              reason: last.reason,
+              ...(last.message === undefined ? {} : { message: last.message }),
+            },
+          },
+        }),
     state: running
       ? { running: { startedAt: since.get(c.name) } }
       : { waiting: { reason: state.restarts > 0 ? 'CrashLoopBackOff' : 'ContainerCreating', message: state.lastProbeFailure } },

@@ -24,6 +24,7 @@ import { NGINX_ACCESS_LOG_CONF, restrictedApp, roundTrip, untilStopped, usesAtBo
 import { eventually } from './kube.js';
 import { missingFromPod, type Json } from './pods.js';
 import type { Context } from './suite.js';
+import { neverReadyAmbassador } from './suite-builtins-bad.js';
 
 const run = promisify(execFile);
 
@@ -488,4 +489,7 @@ export async function builtinTests(t: Test, ctx: Context): Promise<void> {
       await kube.kubectl(['delete', 'namespace', namespace, '--wait=false']);
     });
   }
+  await t.test('an ambassador that never becomes Ready: the pod not Ready, the reason in its lastState, deleted in time', (t) =>
+    neverReadyAmbassador(t, ctx),
+  );
 }

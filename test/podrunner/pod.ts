@@ -2,12 +2,15 @@
 // containers run to completion in order; an init container with restartPolicy Always (a native
 // sidecar) is started instead, and its startup probe must pass before the next one starts;
 // then the app containers start together. Each container's startup probe gates its readiness
-// and liveness probes; a liveness failure or an exit restarts the container (restartPolicy
-// Always). The pod is Ready when every app container and native sidecar is ready.
+// and liveness probes; a liveness or startup probe failure or an exit restarts the container
+// (restartPolicy Always) after the kubelet's back-off, and its state keeps how the last run ended
+// (lastState). The pod is Ready when every app container and native sidecar is ready.
 // Each program is the first process (PID 1) of its own pid namespace, as under a container
 // runtime. stop() terminates the pod as the kubelet does: the image's stop signal to each
 // container's first process (app containers together, then native sidecars in reverse order),
 // SIGKILL to whatever is left when the grace period ends, and a record of how each one ended.
+// A stop while the pod is still starting (an init container running, a native sidecar not yet
+// through its startup probe) stops what runs and starts nothing more.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +44,8 @@ export interface ContainerState {
   ready: boolean;
   restarts: number;
   lastProbeFailure?: string;
+  /** How the container's previous run ended, as a kubelet's lastState.terminated says it. */
+  lastState?: { exitCode: number | null; reason: 'Completed' | 'Error'; message?: string };
 }
 
 export interface Termination {
@@ -92,6 +97,9 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
   const slots: Slot[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
+  /** Settles when stop() is called: nothing starts after it. */
+  let markStopped = (): void => undefined;
+  const stopping = new Promise<void>((resolve) => (markStopped = resolve));
   let failure: Error | undefined;
   const removeExitHook = onExit(() => emergencyCleanup(slots, net, dir));
   try {
@@ -185,67 +193,90 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       timers.add(timer);
     };
 
-    /** Starts a long-running container and its probes; resolves when it has started. */
+    /**
+     * Starts a long-running container and its probes; resolves when it has started (its startup
+     * probe passed), on a later run if an earlier one ended first, or when the pod is stopped.
+     */
     const run = (slot: Slot): Promise<void> =>
       new Promise((resolveStarted, reject) => {
-        let proc: ContainerProcess;
-        try {
-          proc = start(slot);
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-          return;
-        }
-        const c = slot.spec;
-        const startProbes = (): void => {
-          slot.state.started = true;
-          resolveStarted();
-          if (c.readinessProbe)
-            probeLoop(
-              slot,
-              c.readinessProbe,
-              (ok) => (slot.state.ready = ok),
-              (r) => (slot.state.lastProbeFailure = `readiness: ${r}`),
-            );
-          else slot.state.ready = true;
-          if (c.livenessProbe)
-            probeLoop(
-              slot,
-              c.livenessProbe,
-              (ok) => {
-                if (!ok) proc.kill('SIGKILL');
-              },
-              (r) => (slot.state.lastProbeFailure = `liveness: ${r}`),
-            );
-        };
-        if (c.startupProbe) {
+        void stopping.then(resolveStarted);
+        runOnce(slot, resolveStarted, reject);
+      });
+
+    const runOnce = (slot: Slot, started: () => void, reject: (error: Error) => void): void => {
+      if (stopped) return;
+      let proc: ContainerProcess;
+      try {
+        proc = start(slot);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      const c = slot.spec;
+      /** Why this run was ended by the runner (a failed probe), for its lastState. */
+      let killedFor: string | undefined;
+      const kill = (why: string): void => {
+        killedFor = why;
+        proc.kill('SIGKILL');
+      };
+      const startProbes = (): void => {
+        slot.state.started = true;
+        started();
+        if (c.readinessProbe)
           probeLoop(
             slot,
-            c.startupProbe,
+            c.readinessProbe,
+            (ok) => (slot.state.ready = ok),
+            (r) => (slot.state.lastProbeFailure = `readiness: ${r}`),
+          );
+        else slot.state.ready = true;
+        if (c.livenessProbe)
+          probeLoop(
+            slot,
+            c.livenessProbe,
             (ok) => {
-              if (ok && !slot.state.started) startProbes();
-              else if (!ok) proc.kill('SIGKILL');
+              if (!ok) kill(`liveness probe failed: ${slot.state.lastProbeFailure ?? ''}`);
             },
-            (r) => (slot.state.lastProbeFailure = `startup: ${r}`),
+            (r) => (slot.state.lastProbeFailure = `liveness: ${r}`),
           );
-        } else {
-          startProbes();
-        }
-        void proc.exited.then((code) => {
-          slot.state.ready = false;
-          slot.state.started = false;
-          if (stopped) return;
-          appendFileSync(`${slot.logPath}.stderr`, `[podrunner] ${c.name} exited with ${code}; restarting after back-off\n`);
-          slot.state.restarts++;
-          // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
-          schedule(
-            () =>
-              run(slot).catch((error: Error) => {
-                failure = error;
-              }),
-            Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000),
-          );
-        });
+      };
+      if (c.startupProbe) {
+        probeLoop(
+          slot,
+          c.startupProbe,
+          (ok) => {
+            if (ok && !slot.state.started) startProbes();
+            else if (!ok) kill(`startup probe failed: ${slot.state.lastProbeFailure ?? ''}`);
+          },
+          (r) => (slot.state.lastProbeFailure = `startup: ${r}`),
+        );
+      } else {
+        startProbes();
+      }
+      void proc.exited.then((code) => {
+        slot.state.ready = false;
+        slot.state.started = false;
+        if (stopped) return;
+        slot.state.lastState = {
+          exitCode: code,
+          reason: code === 0 ? 'Completed' : 'Error',
+          ...(killedFor === undefined ? {} : { message: killedFor }),
+        };
+        appendFileSync(
+          `${slot.logPath}.stderr`,
+          `[podrunner] ${c.name} exited with ${code}${killedFor === undefined ? '' : ` (${killedFor})`}; restarting after back-off\n`,
+        );
+        slot.state.restarts++;
+        // The kubelet's crash-loop back-off starts at 10 s and doubles up to 5 minutes.
+        schedule(
+          () => {
+            runOnce(slot, started, (error) => (failure = error));
+            return Promise.resolve();
+          },
+          Math.min(10_000 * 2 ** (slot.state.restarts - 1), 300_000),
+        );
       });
+    };
 
     const readyWaiters: (() => void)[] = [];
     const checkReady = (): boolean =>
@@ -254,34 +285,11 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
       if (checkReady() || failure) for (const w of readyWaiters.splice(0)) w();
     }, 50);
 
-    const sequence = (async (): Promise<void> => {
-      for (const spec of pod.spec?.initContainers ?? []) {
-        const sidecar = spec.restartPolicy === 'Always';
-        const slot: Slot = {
-          spec,
-          logPath: join(dir, `${spec.name}.log`),
-          state: { name: spec.name, kind: sidecar ? 'sidecar' : 'init', started: false, ready: false, restarts: 0 },
-        };
-        slots.push(slot);
-        if (sidecar) {
-          await run(slot);
-          continue;
-        }
-        const code = await start(slot).exited;
-        if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
-      }
-      for (const spec of pod.spec?.containers ?? []) {
-        const slot: Slot = {
-          spec,
-          logPath: join(dir, `${spec.name}.log`),
-          state: { name: spec.name, kind: 'app', started: false, ready: false, restarts: 0 },
-        };
-        slots.push(slot);
-        run(slot).catch((error: Error) => {
-          failure = error;
-        });
-      }
-    })().catch((error: Error) => {
+    const sequence = startInOrder(pod, dir, slots, {
+      stopped: () => stopped,
+      start: (slot) => start(slot).exited,
+      run,
+    }).catch((error: Error) => {
       failure = error;
     });
 
@@ -291,7 +299,9 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     const stop = (graceSeconds?: number): Promise<Termination[]> => {
       terminations ??= (async () => {
         stopped = true;
+        markStopped();
         clearInterval(poll);
+        for (const w of readyWaiters.splice(0)) w();
         for (const timer of timers) clearTimeout(timer);
         // The kubelet's order: app containers together, then native sidecars one by one in reverse
         // order of start, all within one grace period (default 30 s).
@@ -334,6 +344,7 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
           const settle = (): void => {
             clearTimeout(timer);
             if (failure) reject(new Error(`pod failed: ${failure.message}\n${describe()}`));
+            else if (stopped && !checkReady()) reject(new Error(`pod deleted before it was Ready\n${describe()}`));
             else resolve(Math.round(performance.now() - begun));
           };
           if (checkReady() || failure) settle();
@@ -346,6 +357,42 @@ export async function startPod(pod: V1Pod, options: StartOptions = {}): Promise<
     removeExitHook();
     throw error;
   }
+}
+
+/**
+ * The kubelet's order: init containers one by one (a native sidecar counts once it has started),
+ * then the app containers together; each new container's slot is added to `slots`. Nothing more
+ * starts once `stopped()`. Rejects when an init container fails or an app container cannot start.
+ */
+async function startInOrder(
+  pod: V1Pod,
+  dir: string,
+  slots: Slot[],
+  how: { stopped: () => boolean; start: (slot: Slot) => Promise<number | null>; run: (slot: Slot) => Promise<void> },
+): Promise<void> {
+  const slotOf = (spec: V1Container, kind: ContainerState['kind']): Slot => {
+    const slot: Slot = {
+      spec,
+      logPath: join(dir, `${spec.name}.log`),
+      state: { name: spec.name, kind, started: false, ready: false, restarts: 0 },
+    };
+    slots.push(slot);
+    return slot;
+  };
+  for (const spec of pod.spec?.initContainers ?? []) {
+    if (how.stopped()) return;
+    if (spec.restartPolicy === 'Always') {
+      await how.run(slotOf(spec, 'sidecar'));
+      continue;
+    }
+    const slot = slotOf(spec, 'init');
+    const code = await how.start(slot);
+    if (how.stopped()) return;
+    if (code !== 0) throw new Error(`init container ${spec.name} exited with ${code}:\n${readLog(slot)}`);
+  }
+  if (how.stopped()) return;
+  // Started together: the first that cannot start fails the pod, the others run on.
+  await Promise.all((pod.spec?.containers ?? []).map((spec) => how.run(slotOf(spec, 'app'))));
 }
 
 function readLog(slot: Slot, stream?: 'stdout' | 'stderr'): string {
