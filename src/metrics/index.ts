@@ -26,6 +26,8 @@ export interface Metrics {
   healMissedPods: Gauge;
   /** Healing passes this replica has finished (while leading). */
   healPasses: Counter;
+  /** Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why. */
+  canaryReviews: Counter<'template' | 'serves' | 'reason'>;
 }
 
 export interface MetricsOptions {
@@ -109,6 +111,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     healPasses: new Counter({
       name: 'podpattern_heal_passes_total',
       help: 'Healing passes finished by this replica while it led (a look at the cluster that may restart or report).',
+      registers,
+    }),
+    canaryReviews: new Counter({
+      name: 'podpattern_canary_reviews_total',
+      help: 'Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why (canary-namespace, outside-canary, namespace-unknown).',
+      labelNames: ['template', 'serves', 'reason'],
       registers,
     }),
   };
