@@ -60,7 +60,7 @@ t.test('which namespaces get the current spec, and the promoted revision the oth
 t.test('a pod is outdated against what its own namespace gets', async (t) => {
   const revisions = served();
   const inventory = takeInventory(
-    [pod('shop', old.hash), pod('canary-a', old.hash), pod('canary-b', current.hash)],
+    [pod('canary-a', old.hash), pod('shop', old.hash), pod('canary-b', current.hash)],
     (ns) => stageCatalog(catalog, revisions, ns, namespaces.get(ns)).catalog,
     () => ({ kind: 'Pod', name: 'web', roll: 'recreate it' }),
   );
@@ -68,5 +68,13 @@ t.test('a pod is outdated against what its own namespace gets', async (t) => {
     inventory.outdated.map((o) => `${o.namespace} ${o.changes.map((c) => `${c.running}->${c.current}`).join()}`),
     [`canary-a ${old.hash}->${current.hash}`],
     'only the canary pod on the promoted revision is outdated',
+  );
+  t.same(
+    [...inventory.byTemplate.values()].map((r) => [r.hash, r.current, r.pods.length]),
+    [
+      [old.hash, true, 2],
+      [current.hash, true, 1],
+    ],
+    'both hashes are current somewhere: the promoted one outside the canary, the new one in it',
   );
 });

@@ -78,7 +78,9 @@ function noteInjected(
   for (const { name: template, hash } of templates) {
     const current = catalog.get(template)?.hash;
     const key = `${template} ${hash}`;
-    const entry = inventory.byTemplate.get(key) ?? { template, hash, current: current === hash, pods: [] };
+    const entry = inventory.byTemplate.get(key) ?? { template, hash, current: false, pods: [] };
+    // Current where any namespace gets it: a template in canary has two hashes served at once.
+    entry.current ||= current === hash;
     entry.pods.push(`${namespace}/${name}`);
     inventory.byTemplate.set(key, entry);
     if (current !== hash) changes.push({ template, running: hash, current });
