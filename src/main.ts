@@ -11,11 +11,13 @@ import type { ClusterImpact } from './impact/cluster.js';
 import type { Controllers } from './leader/controllers.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Catalog } from './model/template.js';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
 import { inject } from './engine/index.js';
+import { stageCatalog } from './impact/staged.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
@@ -106,7 +108,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   app.server.on('secureConnection', () => metrics.tlsHandshakes.inc());
   const readiness = () => ({
     certificate: certificates.isReady(),
-    catalog: cluster === undefined || cluster.watch.ready,
+    // The served revisions are part of the catalog: without them a template in canary could not be served outside its canary.
+    catalog: cluster === undefined || (cluster.watch.ready && cluster.impact.served.sync.synced),
     notDraining: !lifecycle.draining,
   });
   const health = buildHealthApp({ logger, metrics, readiness });
@@ -170,6 +173,13 @@ function clusterAppOptions(cluster: Cluster) {
     limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
     namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
     policy: (namespace: string) => cluster.watch.policy(namespace),
+    stage: (catalog: Catalog, namespace: string | undefined) =>
+      stageCatalog(
+        catalog,
+        cluster.impact.served.revisions,
+        namespace,
+        namespace === undefined ? undefined : cluster.watch.namespaceLabels(namespace),
+      ),
     events: cluster.events,
     templateImpact: cluster.impact.deps,
   };

@@ -32,6 +32,8 @@ export interface Metrics {
    * burst of pod creations shows here as a burst of handshakes.
    */
   tlsHandshakes: Counter;
+  /** Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why. */
+  canaryReviews: Counter<'template' | 'serves' | 'reason'>;
 }
 
 export interface MetricsOptions {
@@ -120,6 +122,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     tlsHandshakes: new Counter({
       name: 'podpattern_tls_handshakes_total',
       help: 'TLS handshakes finished on the webhook port, one per new connection.',
+      registers,
+    }),
+    canaryReviews: new Counter({
+      name: 'podpattern_canary_reviews_total',
+      help: 'Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why (canary-namespace, outside-canary, namespace-unknown).',
+      labelNames: ['template', 'serves', 'reason'],
       registers,
     }),
   };

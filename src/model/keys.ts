@@ -106,6 +106,16 @@ export const POLICY_TEMPLATE_LABEL = `${DOMAIN}/template`;
 export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
 
 /**
+ * `podpattern.dev/promoted: "true"` on a template's ControllerRevision: its spec may be served in
+ * every namespace, not only in the template's canary namespaces (spec.rollout.canary). The
+ * promoted revision of a template is its highest-numbered promoted one.
+ */
+export const PROMOTED_LABEL = `${DOMAIN}/promoted`;
+
+/** `podpattern.dev/rollout-paused: <reason>` on a PatternTemplate: its rollout is paused, for the reason given. */
+export const ROLLOUT_PAUSED_KEY = `${DOMAIN}/rollout-paused`;
+
+/**
  * `kubectl.kubernetes.io/default-container`: the container `kubectl logs`, `exec` and `attach`
  * pick without `-c` (kubectl docs, "Well-Known Labels, Annotations and Taints"). Set, when the
  * pod has none, to the pod's first own container, so an injected helper is never the default.

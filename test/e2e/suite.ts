@@ -28,6 +28,7 @@ import { impactTests } from './suite-impact.js';
 import { healTests } from './suite-heal.js';
 import { builtinTests } from './suite-builtins.js';
 import { tenancyTests } from './suite-tenancy.js';
+import { canaryTests } from './suite-canary.js';
 
 export interface Context {
   kube: Kube;
@@ -139,6 +140,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['heal', healTests],
     ['builtins', builtinTests],
     ['tenancy', tenancyTests],
+    ['canary', canaryTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

@@ -281,7 +281,7 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
   );
   t.same(
     find(plainObjects(), 'Role', 'podpattern-revisions').rules,
-    [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'create', 'delete'] }],
+    [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] }],
     'template revisions, in its own namespace only',
   );
 });
