@@ -238,7 +238,7 @@ interface Cluster {
   /** The index of injected pods, template revisions and the impact check of template changes. */
   impact: ClusterImpact;
   start(): Promise<void>;
-  /** Healing, run by the replica that holds the Lease (leader/controllers.ts). */
+  /** Healing and rollouts, run by the replica that holds the Lease (leader/controllers.ts). */
   controllers(ready: () => boolean): Promise<Controllers>;
 }
 
@@ -305,7 +305,11 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
           healGraceSeconds: config.healGraceSeconds,
           healRestartsPerMinute: config.healRestartsPerMinute,
           healIntervalSeconds: config.healIntervalSeconds,
+          rollout: config.rollout === 'on',
+          rolloutIntervalSeconds: config.rolloutIntervalSeconds,
         },
+        usages: (template) => (impact.index.synced ? impact.index.usages(template) : undefined),
+        served: (template) => live.current().get(template)?.hash,
       });
     },
     async start() {

@@ -65,6 +65,16 @@ export const HEALED_KEY = `${DOMAIN}/healed`;
 export const RESTARTED_AT_KEY = 'kubectl.kubernetes.io/restartedAt';
 
 /**
+ * On a cluster PatternTemplate: present, its rollout is paused (the rollout controller restarts
+ * nothing more for it); the value says why, in one line. Written by the controller when a
+ * restarted workload fails its health gate or cannot be restarted, and by `podpattern rollout pause`.
+ */
+export const ROLLOUT_PAUSED_KEY = `${DOMAIN}/rollout-paused`;
+
+/** On a template's ControllerRevision: "true" once its spec may be served outside the canary namespaces. */
+export const PROMOTED_LABEL = `${DOMAIN}/promoted`;
+
+/**
  * `<template>.podpattern.dev/<parameter>`: one parameter of one template, as a string; the
  * template's schema types and bounds it. Parameter names never contain a dot, which keeps the
  * `file.` names below apart from them.
