@@ -17,7 +17,7 @@ import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
 import { inject } from './engine/index.js';
-import { stageCatalog } from './impact/staged.js';
+import { servedHash, stageCatalog } from './impact/staged.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
@@ -249,7 +249,7 @@ interface Cluster {
   /** The index of injected pods, template revisions and the impact check of template changes. */
   impact: ClusterImpact;
   start(): Promise<void>;
-  /** Healing, run by the replica that holds the Lease (leader/controllers.ts). */
+  /** Healing and rollouts, run by the replica that holds the Lease (leader/controllers.ts). */
   controllers(ready: () => boolean): Promise<Controllers>;
 }
 
@@ -316,6 +316,13 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
           healGraceSeconds: config.healGraceSeconds,
           healRestartsPerMinute: config.healRestartsPerMinute,
           healIntervalSeconds: config.healIntervalSeconds,
+          rollout: config.rollout === 'on',
+          rolloutIntervalSeconds: config.rolloutIntervalSeconds,
+        },
+        usages: (template) => (impact.index.synced ? impact.index.usages(template) : undefined),
+        served: (template, canary) => {
+          const current = live.current().get(template);
+          return current === undefined ? undefined : servedHash(current, cluster.impact.served.revisions, canary);
         },
       });
     },

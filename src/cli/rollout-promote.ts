@@ -1,4 +1,4 @@
-// `podpattern rollout promote NAME`: serves a cluster template's current spec everywhere, now,
+// `podpattern rollout promote NAME` (dispatched by rollout.ts): serves a cluster template's current spec everywhere, now,
 // instead of only in its canary namespaces. It labels the template's current revision (the
 // ControllerRevision podpattern keeps in its namespace) podpattern.dev/promoted=true, which every
 // replica follows, and clears a paused rollout (podpattern.dev/rollout-paused). Workloads outside
@@ -10,47 +10,21 @@ import { validateTemplate } from '../catalog/validate.js';
 import { kubeRevisionStore } from '../impact/revisions-kube.js';
 import { PROMOTED_LABEL, ROLLOUT_PAUSED_KEY } from '../model/keys.js';
 import { TEMPLATE_GROUP, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
-import { parseTemplateArguments, processIo, type Io } from './common.js';
-import { ClusterError, call, connect, explainFailure, isNotFound } from './kube/connect.js';
+import { call } from './kube/connect.js';
 
-const HELP = `usage: podpattern rollout promote NAME [--podpattern-namespace NS] [--kubeconfig FILE] [--context NAME]
-
-Serves the current spec of the cluster PatternTemplate NAME in every namespace, not only in its
-canary namespaces (spec.rollout.canary): labels its current revision ${PROMOTED_LABEL}=true
-and clears ${ROLLOUT_PAUSED_KEY}. Pods created from then on get it everywhere; running
-pods keep what they were injected with until restarted (podpattern status lists them).
-Needs permission to patch ControllerRevisions in podpattern's namespace and PatternTemplates.
-  --podpattern-namespace   where podpattern runs and keeps the revisions (default podpattern)
-Exit 0 when promoted; 1 when there is nothing to promote (no such template, no canary, already
-promoted, its current revision not kept yet) or the cluster refused; 2 on a usage error.
-`;
-
-export async function runPromote(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseTemplateArguments('rollout promote', argv, HELP, io);
-  if ('exit' in parsed) return parsed.exit;
-  try {
-    const config = connect(parsed.kubeconfig, parsed.context);
-    const outcome = await promote(config, parsed.name, parsed.podpatternNamespace);
-    (outcome.code === 0 ? io.stdout : io.stderr)(`${outcome.code === 0 ? '' : 'podpattern rollout promote: '}${outcome.message}\n`);
-    return outcome.code;
-  } catch (error) {
-    if (!(error instanceof ClusterError)) throw error;
-    io.stderr(`podpattern rollout promote: ${error.message}\n`);
-    return 1;
-  }
-}
-
-async function promote(config: KubeConfig, name: string, namespace: string): Promise<{ code: 0 | 1; message: string }> {
+/**
+ * Promotes the current revision of the template `object` (read by the caller): exit 0 with what
+ * was done, or 1 with why there is nothing to promote. A cluster that refuses a write is a
+ * ClusterError.
+ */
+export async function promote(
+  config: KubeConfig,
+  object: { metadata?: { annotations?: Record<string, string> } },
+  name: string,
+  namespace: string,
+): Promise<{ code: 0 | 1; message: string }> {
   const custom = config.makeApiClient(CustomObjectsApi);
   const coordinates = { group: TEMPLATE_GROUP, version: TEMPLATE_VERSION, plural: TEMPLATE_PLURAL, name };
-  let object: { metadata?: { annotations?: Record<string, string> } };
-  try {
-    object = (await custom.getClusterCustomObject(coordinates)) as typeof object;
-  } catch (error) {
-    if (isNotFound(error))
-      return { code: 1, message: `no PatternTemplate ${name} in the cluster (kubectl get patterntemplates lists them)` };
-    throw new ClusterError(explainFailure(error, `read PatternTemplate ${name}`, config));
-  }
   const verdict = validateTemplate(templateOfObject(object), 'cluster', name);
   if (!verdict.ok)
     return {

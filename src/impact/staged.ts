@@ -65,6 +65,17 @@ export function inCanary(template: Template, revisions: RevisionsView): InCanary
   };
 }
 
+/**
+ * The hash a template is served with to pods of a namespace its canary selects (`canary` true)
+ * or of any other; undefined when it is not served there (the promoted revision cannot be).
+ * What the rollout controller waits for before restarting a workload.
+ */
+export function servedHash(template: Template, revisions: RevisionsView, canary: boolean): string | undefined {
+  const staged = canary ? undefined : inCanary(template, revisions);
+  if (staged === undefined) return template.hash;
+  return staged.promoted?.template?.hash;
+}
+
 /** The canary templates of each catalog snapshot (a snapshot never changes: worked out once). */
 const canaryTemplates = new WeakMap<Catalog, Template[]>();
 

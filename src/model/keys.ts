@@ -112,7 +112,12 @@ export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
  */
 export const PROMOTED_LABEL = `${DOMAIN}/promoted`;
 
-/** `podpattern.dev/rollout-paused: <reason>` on a PatternTemplate: its rollout is paused, for the reason given. */
+/**
+ * `podpattern.dev/rollout-paused: <reason>` on a cluster PatternTemplate: its rollout is paused
+ * (the rollout controller restarts nothing more for it); the value says why, in one line.
+ * Written by the controller when a restarted workload fails its health gate or cannot be
+ * restarted, and by `podpattern rollout pause`; cleared by resume, promote and undo.
+ */
 export const ROLLOUT_PAUSED_KEY = `${DOMAIN}/rollout-paused`;
 
 /**

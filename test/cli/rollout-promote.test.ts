@@ -1,9 +1,10 @@
 // `podpattern rollout promote NAME` against a scripted API server: it labels the template's
 // current revision promoted and clears a pause; it refuses, with exit 1 and the reason, a
-// template that does not exist, has no canary, whose current revision is not kept yet or is
-// already promoted, and says which permission is missing when the API server refuses.
+// template that has no canary, whose current revision is not kept yet or is already promoted,
+// and with exit 3 one that does not exist, saying which permission is missing when the API
+// server refuses.
 import t, { type Test } from 'tap';
-import { runPromote } from '../../src/cli/rollout-promote.js';
+import { run as rollout } from '../../src/cli/rollout.js';
 import { revisionObject } from '../../src/impact/revisions.js';
 import { startFakeKube, status } from '../helpers/fake-apiserver.js';
 import { runCaptured } from '../helpers/cli.js';
@@ -34,7 +35,7 @@ async function cluster(t: Test, template: unknown, revisions: Array<{ object: an
     });
   }
   kube.routes.set(`PATCH ${TEMPLATE}`, () => [200, template]);
-  const run = (...argv: string[]) => runCaptured(runPromote, [...argv, '--kubeconfig', kube.kubeconfig]);
+  const run = (...argv: string[]) => runCaptured(rollout, ['promote', ...argv, '--kubeconfig', kube.kubeconfig]);
   return { kube, run };
 }
 
@@ -80,7 +81,6 @@ t.test('clears a paused rollout', async (t) => {
 t.test('nothing to promote: exit 1 and why', async (t) => {
   const first = revisionOf(canaryObject('registry.example/proxy:1'), 1, true);
   const cases: Array<[string, unknown, Array<{ object: any }>, RegExp]> = [
-    ['no such template', undefined, [first], /no PatternTemplate edge-proxy in the cluster/],
     ['no canary', proxyObject(), [first], /has no spec\.rollout\.canary/],
     [
       'its revision is not kept yet',
@@ -103,6 +103,18 @@ t.test('nothing to promote: exit 1 and why', async (t) => {
   }
 });
 
+t.test('no such template: exit 3, nothing written', async (t) => {
+  const first = revisionOf(canaryObject('registry.example/proxy:1'), 1, true);
+  const { kube, run } = await cluster(t, undefined, [first]);
+  const result = await run('edge-proxy');
+  t.equal(result.code, 3);
+  t.match(result.err, /no cluster PatternTemplate edge-proxy/);
+  t.same(
+    kube.requests.filter((r) => r.method === 'PATCH'),
+    [],
+  );
+});
+
 t.test('a refusal names the permission; a usage error exits 2', async (t) => {
   const second = revisionOf(canaryObject('registry.example/proxy:2'), 2, false);
   const { kube, run } = await cluster(t, canaryObject('registry.example/proxy:2'), [second]);
@@ -113,12 +125,12 @@ t.test('a refusal names the permission; a usage error exits 2', async (t) => {
     ),
   );
   const refused = await run('edge-proxy');
-  t.equal(refused.code, 1);
+  t.equal(refused.code, 3);
   t.match(
     refused.err,
     /cannot label ControllerRevision podpattern\/edge-proxy-[0-9a-f]{16} promoted: forbidden .*cannot patch resource "controllerrevisions"/,
   );
-  const usage = await runCaptured(runPromote, []);
+  const usage = await runCaptured(rollout, ['promote']);
   t.equal(usage.code, 2);
   t.match(usage.err, /give the template's NAME/);
 });

@@ -26,6 +26,7 @@ import { fitTests } from './suite-fit.js';
 import { burstTests } from './suite-burst.js';
 import { impactTests } from './suite-impact.js';
 import { healTests } from './suite-heal.js';
+import { rolloutTests } from './suite-rollout.js';
 import { builtinTests } from './suite-builtins.js';
 import { tenancyTests } from './suite-tenancy.js';
 import { canaryTests } from './suite-canary.js';
@@ -138,6 +139,7 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['burst', burstTests],
     ['impact', impactTests],
     ['heal', healTests],
+    ['rollout', rolloutTests],
     ['builtins', builtinTests],
     ['tenancy', tenancyTests],
     ['canary', canaryTests],
