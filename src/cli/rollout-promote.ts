@@ -8,7 +8,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import { templateOfObject } from '../catalog/live.js';
 import { validateTemplate } from '../catalog/validate.js';
 import { kubeRevisionStore } from '../impact/revisions-kube.js';
-import { PROMOTED_LABEL, ROLLOUT_PAUSED_KEY } from '../model/keys.js';
+import { ROLLOUT_PAUSED_KEY } from '../model/keys.js';
 import { TEMPLATE_GROUP, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
 import { call } from './kube/connect.js';
 
