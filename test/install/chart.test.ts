@@ -389,7 +389,7 @@ t.test(
 );
 
 t.test(
-  'rollouts: on by default with their interval and RBAC (the pause annotation, the promoted label); off says --rollout=off and grants neither',
+  'rollouts: on by default with their interval and RBAC (the pause annotation); off says --rollout=off and grants no PatternTemplate patch; the promoted label is written by every replica either way',
   async (t) => {
     const on = render('default');
     const args = find(on, 'Deployment').spec.template.spec.containers[0].args as string[];
@@ -412,9 +412,11 @@ t.test(
     const offArgs = find(off.objects, 'Deployment').spec.template.spec.containers[0].args as string[];
     t.ok(offArgs.includes('--rollout=off'));
     t.notOk(templatePatch(off.objects), 'no PatternTemplate patch');
-    t.notOk(revisionPatch(off.objects), 'no ControllerRevision patch');
+    // Every replica keeps the revisions and labels a template's first one promoted, controllers or not.
+    t.ok(revisionPatch(off.objects), 'ControllerRevisions still patched (the revisions podpattern keeps)');
     const none = renderChart(['controllers.enabled=false'], 'podpattern', 'podpattern');
-    t.notOk(revisionPatch(none.objects), 'no controllers, no ControllerRevision patch');
+    t.notOk(templatePatch(none.objects), 'no controllers, no PatternTemplate patch');
+    t.ok(revisionPatch(none.objects), 'and ControllerRevisions still patched');
     const bad = renderChart(['controllers.rollout.intervalSeconds=1'], 'podpattern', 'podpattern');
     t.not(bad.status, 0, 'an interval out of bounds fails the install');
     t.match(bad.stderr, /intervalSeconds/);
