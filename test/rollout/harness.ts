@@ -67,7 +67,7 @@ export interface Harness {
 export async function setup(
   t: Test,
   namespaces: Record<string, Record<string, string>>,
-  served?: () => string | undefined,
+  served?: (template: string, canary: boolean) => string | undefined,
 ): Promise<Harness> {
   const api = await startControllerApi();
   t.teardown(() => api.close());
