@@ -393,6 +393,18 @@ export class RolloutController {
       delete next.soakSince;
       return;
     }
+    // A canary workload that failed its gate for this revision (the rollout resumed since) holds
+    // promotion back: only someone's `podpattern rollout promote` promotes that revision now.
+    const since = Date.parse(next.since);
+    const failed = next.restarted.find(
+      (e) => e.hash === run.current && e.result === 'failed' && plan.canary(e.namespace) && Date.parse(e.at) >= since,
+    );
+    if (failed !== undefined) {
+      next.phase = 'Canary';
+      next.message = `${failed.kind} ${failed.namespace}/${failed.name} failed its gate for revision ${run.current}, which is not promoted: podpattern rollout undo ${run.name} goes back, podpattern rollout promote ${run.name} promotes it anyway`;
+      delete next.soakSince;
+      return;
+    }
     const soured = await this.soakFailure(run);
     if (soured !== undefined) {
       await this.pause(run, soured.entry, 'HealthCheckFailed', soured.why, result);

@@ -1,8 +1,9 @@
 // The rollout controller across revisions and leaders, against the fake API server and the real
 // index (harness.ts): the canary first, its soak kept in the status and promotion; a canary that
-// fails while soaking; a new leader that goes on from the status; undo with the CLI, after which
-// the controller restarts back what the undone revision reached; no restart while this replica's
-// catalog lags; a rollout that completed with pods of another revision has not passed.
+// fails while soaking, which resumed is not promoted but by `rollout promote`; a new leader that
+// goes on from the status; undo with the CLI, after which the controller restarts back what the
+// undone revision reached; no restart while this replica's catalog lags; a rollout that
+// completed with pods of another revision has not passed.
 import t from 'tap';
 import { PAUSED_KEY, PROMOTED_LABEL } from '../../src/rollout/plan.js';
 import {
@@ -73,6 +74,21 @@ t.test('a canary workload whose injected containers restart while soaking fails 
   t.same((await h.pass()).promoted, []);
   t.notOk(h.api.revisions.find((r) => r.metadata.annotations['podpattern.dev/template-hash'] === current).metadata.labels[PROMOTED_LABEL]);
   t.equal(restartedAt(h, 'a', 'web'), undefined, 'the other namespace keeps the old revision');
+
+  // Resumed without a fix, the failed canary still holds promotion back; only promote by hand passes it.
+  t.equal((await h.cli(['resume', NAME])).code, 0);
+  h.advance(600_000);
+  t.same(await h.pass(), { restarted: [], paused: [], promoted: [] });
+  t.match(rolloutOf(h), { phase: 'Canary', message: /Deployment canary\/web failed its gate for revision \w+, which is not promoted/ });
+  t.equal(restartedAt(h, 'a', 'web'), undefined);
+  const promoted = await h.cli(['promote', NAME]);
+  t.equal(promoted.code, 0, promoted.err);
+  t.equal(
+    h.api.revisions.find((r) => r.metadata.annotations['podpattern.dev/template-hash'] === current).metadata.labels[PROMOTED_LABEL],
+    'true',
+    'the label the controller writes',
+  );
+  t.same((await h.pass()).restarted, ['a/Deployment/web'], 'then the other namespace follows');
 });
 
 t.test('a new leader judges the restarts in flight from the status and restarts nothing twice', async (t) => {
