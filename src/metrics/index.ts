@@ -125,6 +125,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Healing passes finished by this replica while it led (a look at the cluster that may restart or report).',
       registers,
     }),
+    ...servingMetrics(registers),
+    ...rolloutMetrics(registers),
+  };
+}
+
+/** The connections reviews arrive on, and the templates in canary they used. */
+function servingMetrics(registers: Registry[]): Pick<Metrics, 'tlsHandshakes' | 'canaryReviews'> {
+  return {
     tlsHandshakes: new Counter({
       name: 'podpattern_tls_handshakes_total',
       help: 'TLS handshakes finished on the webhook port, one per new connection.',
@@ -136,7 +144,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['template', 'serves', 'reason'],
       registers,
     }),
-    ...rolloutMetrics(registers),
   };
 }
 

@@ -17,9 +17,8 @@ import { templateOfObject } from '../catalog/live.js';
 import type { InvolvedObject } from '../events/recorder.js';
 import { message } from '../heal/healer.js';
 import { isRestartable, type RestartableKind } from '../heal/missed.js';
-import { TEMPLATE_API_VERSION, TEMPLATE_KIND } from '../model/template.js';
 import type { RevisionInfo, RolloutOptions, RolloutPassResult, TemplateObject } from './api.js';
-import { notRestartedMessage, planOf, workloadsOf, type Plan, type Workload } from './outdated.js';
+import { failedCanary, notRestartedMessage, planOf, templateInvolved, workloadsOf, type Plan, type Workload } from './outdated.js';
 import {
   PAUSED_CONDITION,
   PAUSED_KEY,
@@ -265,7 +264,7 @@ export class RolloutController {
     this.options.events.record({
       type: 'Warning',
       reason: 'RolloutPaused',
-      involved: this.templateObject(run),
+      involved: templateInvolved(run.name, run.object.metadata?.uid),
       key: 'rollout',
       message: `${line}. Fix it and run podpattern rollout resume ${run.name}, or podpattern rollout undo ${run.name}`,
     });
@@ -393,15 +392,9 @@ export class RolloutController {
       delete next.soakSince;
       return;
     }
-    // A canary workload that failed its gate for this revision (the rollout resumed since) holds
-    // promotion back: only someone's `podpattern rollout promote` promotes that revision now.
-    const since = Date.parse(next.since);
-    const failed = next.restarted.find(
-      (e) => e.hash === run.current && e.result === 'failed' && plan.canary(e.namespace) && Date.parse(e.at) >= since,
-    );
+    const failed = failedCanary(plan, run);
     if (failed !== undefined) {
-      next.phase = 'Canary';
-      next.message = `${failed.kind} ${failed.namespace}/${failed.name} failed its gate for revision ${run.current}, which is not promoted: podpattern rollout undo ${run.name} goes back, podpattern rollout promote ${run.name} promotes it anyway`;
+      Object.assign(next, { phase: 'Canary', message: failed });
       delete next.soakSince;
       return;
     }
@@ -430,7 +423,7 @@ export class RolloutController {
     this.options.events.record({
       type: 'Normal',
       reason: 'RolloutPromoted',
-      involved: this.templateObject(run),
+      involved: templateInvolved(run.name, run.object.metadata?.uid),
       key: 'rollout',
       message: `revision ${run.current} promoted: the canary passed its health gate for ${(run.settings.canary?.soakMs ?? 0) / 1000}s`,
     });
@@ -451,18 +444,6 @@ export class RolloutController {
       }
     }
     return undefined;
-  }
-
-  private templateObject(run: Run): InvolvedObject {
-    const uid = run.object.metadata?.uid;
-    // A cluster-scoped object's Events go to the default namespace (as kubectl describe looks for them).
-    return {
-      apiVersion: TEMPLATE_API_VERSION,
-      kind: TEMPLATE_KIND,
-      name: run.name,
-      namespace: 'default',
-      ...(uid === undefined ? {} : { uid }),
-    };
   }
 
   /** Writes status.rollout and RolloutPaused when they differ from what the object shows. */

@@ -2,8 +2,10 @@
 // grouped by workload (a ReplicaSet's pods under their Deployment), the revision each namespace
 // should run (the promoted one outside the canary namespaces while a canary runs), and the
 // order they are restarted in. Pure but for the owner lookups it is given.
+import type { InvolvedObject } from '../events/recorder.js';
 import type { Usage } from '../impact/pod-index.js';
 import type { OwnerRef } from '../impact/pod-record.js';
+import { TEMPLATE_API_VERSION, TEMPLATE_KIND } from '../model/template.js';
 import { isCanaryNamespace, type RestartEntry, type RolloutSettings, type RolloutStatus } from './plan.js';
 
 /** The workload of pods that run the template, and the hashes they record. */
@@ -94,4 +96,23 @@ export async function workloadsOf(
 export function notRestartedMessage(w: Workload): string {
   if (w.kind === 'Pod') return 'a bare pod: not restarted by podpattern; delete it and create it again to get the new revision';
   return `a ${w.kind}: not restarted by podpattern; its next pods get the new revision (recreate it to roll it now)`;
+}
+
+/**
+ * Why promotion is held back: a canary workload failed its gate for the current revision since
+ * it became current (the rollout resumed since). Only `podpattern rollout promote` promotes that
+ * revision then. Undefined when none failed.
+ */
+export function failedCanary(plan: Plan, run: PlanInput & { name: string }): string | undefined {
+  const since = Date.parse(run.next.since);
+  const e = run.next.restarted.find(
+    (e) => e.hash === run.current && e.result === 'failed' && plan.canary(e.namespace) && Date.parse(e.at) >= since,
+  );
+  if (e === undefined) return undefined;
+  return `${e.kind} ${e.namespace}/${e.name} failed its gate for revision ${run.current}, which is not promoted: podpattern rollout undo ${run.name} goes back, podpattern rollout promote ${run.name} promotes it anyway`;
+}
+
+/** A PatternTemplate as an Event's object: a cluster-scoped object's Events go to default, where kubectl describe looks. */
+export function templateInvolved(name: string, uid: string | undefined): InvolvedObject {
+  return { apiVersion: TEMPLATE_API_VERSION, kind: TEMPLATE_KIND, name, namespace: 'default', ...(uid === undefined ? {} : { uid }) };
 }
