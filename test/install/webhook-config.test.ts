@@ -270,6 +270,7 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
     { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'patch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['patch'] },
   ]);
   t.same(
     find(plainObjects(), 'Role', 'podpattern-leader').rules,
