@@ -34,12 +34,15 @@ export interface ServeConfig {
   /** The CA that signs the API server's client certificate; reloaded like the serving pair. */
   clientCaFile: string | undefined;
   clientAuth: ClientAuthMode;
-  /** Run the controllers (healing) in the replica that holds the Lease: on, or off in every replica. */
+  /** Run the controllers (healing, rollouts) in the replica that holds the Lease: on, or off in every replica. */
   controllers: 'on' | 'off';
   healGraceSeconds: number;
-  /** 0: healing off (the controllers do nothing else yet). */
+  /** 0: healing off. */
   healRestartsPerMinute: number;
   healIntervalSeconds: number;
+  /** Run the rollout controller (templates with spec.rollout.restart: auto) in the leader. */
+  rollout: 'on' | 'off';
+  rolloutIntervalSeconds: number;
 }
 
 /**
@@ -184,7 +187,7 @@ export const FLAGS: readonly FlagSpec[] = [
     flag: 'controllers',
     kind: { type: 'enum', values: ['on', 'off'] },
     default: 'on',
-    help: 'with a cluster, the replica holding the podpattern-controllers Lease heals pods that missed injection; off: no replica does (reviews are served either way)',
+    help: 'with a cluster, the replica holding the podpattern-controllers Lease heals pods that missed injection and rolls templates with restart: auto; off: no replica does (reviews are served either way)',
   },
   {
     key: 'healGraceSeconds',
@@ -206,6 +209,20 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: { type: 'integer', min: 5, max: 3600 },
     default: '30',
     help: 'how often the leader looks for pods that missed injection',
+  },
+  {
+    key: 'rollout',
+    flag: 'rollout',
+    kind: { type: 'enum', values: ['on', 'off'] },
+    default: 'on',
+    help: 'with --controllers=on, the leader restarts the workloads running an older revision of each cluster template with spec.rollout.restart: auto, behind a health gate; off: no replica does',
+  },
+  {
+    key: 'rolloutIntervalSeconds',
+    flag: 'rollout-interval-seconds',
+    kind: { type: 'integer', min: 2, max: 3600 },
+    default: '10',
+    help: 'how often the leader looks at the rollouts of restart: auto templates',
   },
 ];
 

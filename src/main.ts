@@ -11,11 +11,13 @@ import type { ClusterImpact } from './impact/cluster.js';
 import type { Controllers } from './leader/controllers.js';
 import { LiveCatalog } from './catalog/live.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Catalog } from './model/template.js';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';
 import { CertificateReloader } from './certs/reloader.js';
 import { readServeConfig, type ServeConfig } from './config.js';
 import { inject } from './engine/index.js';
+import { servedHash, stageCatalog } from './impact/staged.js';
 import { createMetrics, sourceLabel, type Metrics } from './metrics/index.js';
 import { buildApp } from './server/app.js';
 import { buildHealthApp } from './server/health.js';
@@ -106,7 +108,8 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
   app.server.on('secureConnection', () => metrics.tlsHandshakes.inc());
   const readiness = () => ({
     certificate: certificates.isReady(),
-    catalog: cluster === undefined || cluster.watch.ready,
+    // The served revisions are part of the catalog: without them a template in canary could not be served outside its canary.
+    catalog: cluster === undefined || (cluster.watch.ready && cluster.impact.served.sync.synced),
     notDraining: !lifecycle.draining,
   });
   const health = buildHealthApp({ logger, metrics, readiness });
@@ -170,6 +173,13 @@ function clusterAppOptions(cluster: Cluster) {
     limitRanges: (namespace: string) => cluster.watch.limitRanges(namespace),
     namespaceLabels: (namespace: string) => cluster.watch.namespaceLabels(namespace),
     policy: (namespace: string) => cluster.watch.policy(namespace),
+    stage: (catalog: Catalog, namespace: string | undefined) =>
+      stageCatalog(
+        catalog,
+        cluster.impact.served.revisions,
+        namespace,
+        namespace === undefined ? undefined : cluster.watch.namespaceLabels(namespace),
+      ),
     events: cluster.events,
     templateImpact: cluster.impact.deps,
   };
@@ -239,7 +249,7 @@ interface Cluster {
   /** The index of injected pods, template revisions and the impact check of template changes. */
   impact: ClusterImpact;
   start(): Promise<void>;
-  /** Healing, run by the replica that holds the Lease (leader/controllers.ts). */
+  /** Healing and rollouts, run by the replica that holds the Lease (leader/controllers.ts). */
   controllers(ready: () => boolean): Promise<Controllers>;
 }
 
@@ -306,6 +316,13 @@ async function connectCluster(config: ServeConfig, logger: Logger, metrics: Metr
           healGraceSeconds: config.healGraceSeconds,
           healRestartsPerMinute: config.healRestartsPerMinute,
           healIntervalSeconds: config.healIntervalSeconds,
+          rollout: config.rollout === 'on',
+          rolloutIntervalSeconds: config.rolloutIntervalSeconds,
+        },
+        usages: (template) => (impact.index.synced ? impact.index.usages(template) : undefined),
+        served: (template, canary) => {
+          const current = live.current().get(template);
+          return current === undefined ? undefined : servedHash(current, cluster.impact.served.revisions, canary);
         },
       });
     },

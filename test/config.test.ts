@@ -31,6 +31,8 @@ t.test('defaults', async (t) => {
     healGraceSeconds: 60,
     healRestartsPerMinute: 5,
     healIntervalSeconds: 30,
+    rollout: 'on',
+    rolloutIntervalSeconds: 10,
   });
 });
 

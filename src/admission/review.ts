@@ -6,12 +6,13 @@ import type { ServerVersion } from '../model/server-version.js';
 import { printable } from '../engine/bounds.js';
 import { allow, deny, denyInternal } from './respond.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
+import { unavailableText, type Staged, type StagedChoice } from '../impact/staged.js';
 
 export type FailureMode = 'open' | 'closed';
 
 /** Why the server answered without asking the engine, or why it could not: closed sets, like the engine's. */
 export type PassReason = 'not-a-pod' | 'not-create';
-export type ErrorReason = 'internal-error' | 'catalog-not-loaded' | 'deadline-exceeded';
+export type ErrorReason = 'internal-error' | 'catalog-not-loaded' | 'deadline-exceeded' | 'revision-unavailable';
 
 export type Decision = {
   response: AdmissionResponse;
@@ -19,6 +20,8 @@ export type Decision = {
   templates: InjectedTemplate[];
   /** Templates the problems name, for denials. */
   problemTemplates: string[];
+  /** Templates in canary the review used (impact/staged.ts): which revision the pod got, and why. */
+  staged?: StagedChoice[];
   error?: Error;
 } & (
   | { outcome: 'injected'; reason: 'injected' }
@@ -45,6 +48,11 @@ export interface ReviewDeps {
   namespaceLabels?: (namespace: string) => InjectOptions['namespaceLabels'];
   /** The PatternPolicy of a namespace, when policies are followed. */
   policy?: (namespace: string) => InjectOptions['policy'];
+  /**
+   * The catalog for pods of a namespace where templates' changes are staged (impact/staged.ts):
+   * outside a template's canary namespaces, its promoted revision. Absent: the catalog in force.
+   */
+  stage?: (catalog: Catalog, namespace: string | undefined) => Staged;
 }
 
 export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
@@ -60,11 +68,17 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
   if (catalog === undefined) return failed(uid, 'catalog-not-loaded', deps.failureMode);
 
   let result: InjectionResult;
+  let staged: Staged | undefined = undefined;
   try {
-    result = deps.inject(pod as PodLike, catalog, engineOptions(request, deps));
+    staged = deps.stage?.(catalog, namespaceOf(request));
+    result = deps.inject(pod as PodLike, staged?.catalog ?? catalog, engineOptions(request, deps));
   } catch (error) {
     return failed(uid, 'internal-error', deps.failureMode, error instanceof Error ? error : new Error(String(error)));
   }
+  const used = (names: string[]): { staged?: StagedChoice[] } => {
+    const choices = staged?.choices.filter((choice) => names.includes(choice.template)) ?? [];
+    return choices.length === 0 ? {} : { staged: choices };
+  };
   switch (result.outcome) {
     case 'injected':
       return {
@@ -73,18 +87,40 @@ export function decide(request: AdmissionRequest, deps: ReviewDeps): Decision {
         templates: result.templates,
         problemTemplates: [],
         response: allow(uid, result.patch, result.warnings, result.patchJson),
+        ...used(result.templates.map((t) => t.name)),
       };
     case 'skipped':
       return { outcome: 'skipped', reason: result.reason, templates: [], problemTemplates: [], response: allow(uid, [], result.warnings) };
     case 'denied':
-      return {
-        outcome: 'denied',
-        reason: result.reason,
-        templates: [],
-        problemTemplates: [...new Set(result.problems.flatMap((problem) => (problem.template === undefined ? [] : [problem.template])))],
-        response: deny(uid, result.message, result.problems, result.warnings),
-      };
+      return denied(uid, result, staged?.choices ?? [], deps.failureMode);
   }
+}
+
+/**
+ * A denial; or, when it names a template in canary whose promoted revision cannot be served
+ * here, podpattern's own failure: it cannot decide this pod, and the failure mode answers.
+ */
+function denied(
+  uid: string,
+  result: Extract<InjectionResult, { outcome: 'denied' }>,
+  choices: StagedChoice[],
+  mode: FailureMode,
+): Decision {
+  const problemTemplates = [...new Set(result.problems.flatMap((problem) => (problem.template === undefined ? [] : [problem.template])))];
+  const staged = choices.filter((choice) => problemTemplates.includes(choice.template));
+  const unavailable = staged.filter((choice) => choice.serves === 'unavailable');
+  if (unavailable.length > 0) {
+    const why = unavailable.map(unavailableText).join('; ');
+    return { ...failed(uid, 'revision-unavailable', mode, new Error(why), why), staged: unavailable };
+  }
+  return {
+    outcome: 'denied',
+    reason: result.reason,
+    templates: [],
+    problemTemplates,
+    ...(staged.length === 0 ? {} : { staged }),
+    response: deny(uid, result.message, result.problems, result.warnings),
+  };
 }
 
 /** The engine options for a pod created in the request's namespace: the setting, the namespace's annotations, the server's version. */
@@ -115,11 +151,15 @@ const ERROR_TEXT: Record<ErrorReason, string> = {
   'internal-error': 'podpattern failed while processing this pod',
   'catalog-not-loaded': 'podpattern has not loaded its template catalog yet',
   'deadline-exceeded': "podpattern could not decide within the API server's timeout",
+  'revision-unavailable': 'podpattern cannot serve a template in canary to this namespace',
 };
 
-/** The answer when podpattern itself failed: the failure mode decides between admitting and refusing. */
-export function failed(uid: string, reason: ErrorReason, mode: FailureMode, error?: Error): Decision {
-  const what = ERROR_TEXT[reason];
+/** Longest a detail of a failure gets in the answer. */
+const MAX_DETAIL = 1000;
+
+/** The answer when podpattern itself failed: the failure mode decides between admitting and refusing. `detail` says why, to the pod's creator. */
+export function failed(uid: string, reason: ErrorReason, mode: FailureMode, error?: Error, detail?: string): Decision {
+  const what = detail === undefined ? ERROR_TEXT[reason] : `${ERROR_TEXT[reason]} (${detail.slice(0, MAX_DETAIL)})`;
   const response =
     mode === 'open'
       ? allow(uid, [], [`${what}; the pod was admitted without injection (failure mode open). Recreate it to retry.`])

@@ -16,6 +16,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(argv
     load: () => import('../cli/check.js'),
   },
   status: { summary: 'list injected pods by template; flag outdated and non-injected pods', load: () => import('../cli/status.js') },
+  rollout: {
+    summary: "follow and steer a cluster template's rollout: status, pause, resume, promote, undo",
+    load: () => import('../cli/rollout.js'),
+  },
   probe: { summary: 'send a dry-run pod through the installed webhook and check it is injected', load: () => import('../cli/probe.js') },
   version: { summary: 'print the version, the commit and the Node.js version', load: () => import('../cli/version.js') },
   docs: { summary: 'write the built-in catalog reference (docs/templates)', load: () => import('../cli/docs.js') },

@@ -11,6 +11,7 @@
 // placeholders that name declared parameters, ...) are the catalog loader's job, which
 // reports them on the object's Ready condition.
 
+import { rolloutStatusSchema } from './rollout-status-schema.js';
 import { DOMAIN, parameterKey } from '../model/keys.js';
 import { DNS1123_LABEL, MAX_LABEL, PARAMETER_NAME } from '../template/names.js';
 import { KNOWN_OS, TEMPLATE_GROUP, TEMPLATE_KIND, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';
@@ -363,7 +364,8 @@ export const patternTemplateSchema: Schema = resourceSchema(
     },
     status: {
       type: 'object',
-      description: 'Written by podpattern: whether the catalog accepted the template, and why not.',
+      description:
+        'Written by podpattern: whether the catalog accepted the template, and why not (Ready); where its rollout stands (RolloutPaused, rollout).',
       properties: {
         conditions: {
           type: 'array',
@@ -371,6 +373,7 @@ export const patternTemplateSchema: Schema = resourceSchema(
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['type'],
         },
+        rollout: rolloutStatusSchema,
       },
     },
   },
@@ -441,6 +444,7 @@ export const patternTemplateCrd = crdOf({
     { name: 'Pattern', type: 'string', jsonPath: '.spec.pattern' },
     READY_COLUMN,
     { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+    { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', priority: 1 },
     AGE_COLUMN,
   ],
   schema: patternTemplateSchema,

@@ -69,7 +69,7 @@ export async function detectServerVersion(
 }
 
 /**
- * A client-node informer on `path`, listing with `list`. client-node emits 'connect' before it
+ * A client-node informer on `path`, listing with `list` (and watching with `labelSelector`, which `list` must use too). client-node emits 'connect' before it
  * lists (on its first start and again on every relist after an expired watch), so readiness
  * cannot be taken from it. The informer applies a list (its add, update and delete events)
  * synchronously once the list call resolves, so a callback scheduled with setImmediate from
@@ -79,15 +79,21 @@ export function kubeInformer<T extends KubernetesObject>(
   config: KubeConfig,
   path: string,
   list: () => Promise<KubernetesListObject<T>>,
+  labelSelector?: string,
 ): InformerLike<T> {
   const listeners: Array<() => void> = [];
-  const informer = makeInformer<T>(config, path, async () => {
-    const result = await list();
-    setImmediate(() => {
-      for (const listener of listeners) listener();
-    });
-    return result;
-  });
+  const informer = makeInformer<T>(
+    config,
+    path,
+    async () => {
+      const result = await list();
+      setImmediate(() => {
+        for (const listener of listeners) listener();
+      });
+      return result;
+    },
+    labelSelector,
+  );
   return {
     // One function for both of client-node's overloads: the event name picks the callback's type.
     on: ((event: 'add', callback: (object: T) => void) => informer.on(event, callback)) as InformerLike<T>['on'],

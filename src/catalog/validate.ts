@@ -16,7 +16,7 @@ import { compileTemplate } from '../template/compile.js';
 import type { RE2JS } from 're2js';
 import { sizingProblems } from '../template/sizing.js';
 import { schemaProblems } from './schema.js';
-import type { ParameterSpec, Template, TemplateSource, TemplateSpec } from '../model/template.js';
+import type { ParameterSpec, Template, TemplateRollout, TemplateSource, TemplateSpec } from '../model/template.js';
 
 export type Validated = { ok: true; template: Template } | { ok: false; name: string; problems: string[] };
 
@@ -50,7 +50,12 @@ function validateShaped(object: unknown, source: TemplateSource, name: string): 
   if (problems.length > 0) return { ok: false, name, problems };
   const compiled = compileTemplate(name, spec, patterns);
   if (!compiled.ok) return { ok: false, name, problems: compiled.problems };
-  return { ok: true, template: { name, spec, hash: contentHash(spec), source, compiled: compiled.compiled } };
+  // spec.rollout stays out of the spec (and so out of the hash): changing it makes no pod outdated.
+  const rollout = (rawSpec as { rollout?: TemplateRollout }).rollout;
+  return {
+    ok: true,
+    template: { name, spec, hash: contentHash(spec), source, compiled: compiled.compiled, ...(rollout === undefined ? {} : { rollout }) },
+  };
 }
 
 /**

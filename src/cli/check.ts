@@ -21,6 +21,9 @@ import { checkInstall } from './check/install.js';
 import { checkNamespace, checkPod, clusterCatalog, engineOptions, readNamespace } from './check/pods.js';
 import { checkChain } from './check/chain.js';
 import { ClusterError, connect, contextNamespace, explainFailure } from './kube/connect.js';
+import { readServedRevisions } from './kube/revisions.js';
+import { stageCatalog } from '../impact/staged.js';
+import type { RevisionsView } from '../impact/served-revisions.js';
 
 const HELP = `usage: podpattern check [KIND/NAME …] [-n NAMESPACE] [-f POD.yaml …] [--kubeconfig FILE] [--context NAME]
        podpattern check --pre [-n NAMESPACE] [--kubeconfig FILE] [--context NAME]
@@ -229,9 +232,11 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   }
   if (pods.length > 0) {
     const catalog = selectors === undefined ? undefined : await clusterCatalog(config, findings);
+    const revisions = await canaryRevisions(config, catalog, report, findings);
     const context = {
       selectors,
       catalog,
+      revisions,
       read,
       policies,
       version,
@@ -244,12 +249,37 @@ export async function check(config: KubeConfig, namespace: string | undefined, p
   return findings;
 }
 
+/**
+ * The template revisions in podpattern's namespace, when a cluster template has a canary: which
+ * revision each namespace gets. Unreadable: said, and pods are judged with the current specs.
+ */
+async function canaryRevisions(
+  config: KubeConfig,
+  catalog: Catalog | undefined,
+  report: Awaited<ReturnType<typeof checkInstall>>,
+  findings: Finding[],
+): Promise<RevisionsView | undefined> {
+  if (catalog?.list().some((t) => t.source === 'cluster' && t.rollout?.canary !== undefined) !== true) return undefined;
+  const read = await readServedRevisions(config, report.install?.service.namespace ?? 'podpattern');
+  if ('problem' in read) {
+    findings.push(
+      warn(
+        'revisions',
+        `${read.problem}; pods are judged with the current spec of each template in canary, which only its canary namespaces get`,
+      ),
+    );
+    return undefined;
+  }
+  return read;
+}
+
 /** One pod's findings: misplaced annotations first, then its verdict, or why it was not checked. */
 function podFindings(
   pod: PodInput,
   context: {
     selectors: Parameters<typeof checkNamespace>[1] | undefined;
     catalog: Awaited<ReturnType<typeof clusterCatalog>> | undefined;
+    revisions: RevisionsView | undefined;
     read: Map<string, Awaited<ReturnType<typeof readNamespace>>>;
     policies: Map<string, PolicyView>;
     version: ServerVersion;
@@ -266,17 +296,21 @@ function podFindings(
   const object = context.read.get(name);
   if (catalog === undefined || selectors === undefined) findings.push(skip(`pod ${pod.label}`, why));
   else if (object === undefined) findings.push(skip(`pod ${pod.label}`, `namespace ${name} could not be read (above)`));
-  else
+  else {
+    const staged =
+      context.revisions === undefined ? undefined : stageCatalog(catalog, context.revisions, name, object.metadata?.labels ?? {});
     findings.push(
       ...checkPod(pod.label, pod.pod, {
         webhooks: selectors,
         namespace: object,
-        catalog,
+        catalog: staged?.catalog ?? catalog,
         serverVersion: version,
         policy: context.policies.get(name),
         ...(pod.runsToCompletion === true ? { runsToCompletion: true } : {}),
+        ...(staged === undefined ? {} : { staged: staged.choices }),
       }),
     );
+  }
   return findings;
 }
 

@@ -280,3 +280,36 @@ export function parseFlags<T>(
   }
   return { values: values as T };
 }
+
+/** The arguments of a command about one cluster template: its NAME first, then where podpattern runs and which cluster. */
+export interface TemplateArguments {
+  name: string;
+  /** Where podpattern runs and keeps the template revisions (--podpattern-namespace, default podpattern). */
+  podpatternNamespace: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** NAME [--podpattern-namespace NS] [--kubeconfig FILE] [--context NAME]; a usage error or --help is an exit code. */
+export function parseTemplateArguments(command: string, argv: string[], help: string, io: Io): TemplateArguments | { exit: number } {
+  const named = argv[0] !== undefined && !argv[0].startsWith('-');
+  const parsed = parseFlags<{ 'podpattern-namespace'?: string; kubeconfig?: string; context?: string }>(
+    command,
+    named ? argv.slice(1) : argv,
+    { 'podpattern-namespace': { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' } },
+    help,
+    io,
+  );
+  if ('exit' in parsed) return parsed;
+  if (!named) {
+    io.stderr(`podpattern ${command}: give the template's NAME\n${help}`);
+    return { exit: 2 };
+  }
+  const { kubeconfig, context } = parsed.values;
+  return {
+    name: argv[0]!,
+    podpatternNamespace: parsed.values['podpattern-namespace'] ?? 'podpattern',
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    ...(context === undefined ? {} : { context }),
+  };
+}

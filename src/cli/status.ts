@@ -16,28 +16,43 @@ import { changesOf } from './status/changes.js';
 import type { InjectOptions } from '../engine/types.js';
 import { namespaceAnnotations } from './templates-diff.js';
 import { fetchServerVersion } from '../catalog/kube.js';
+import { stageCatalog } from '../impact/staged.js';
+import type { Catalog } from '../model/template.js';
+import { readServedRevisions } from './kube/revisions.js';
+import { formatCanary } from './status/canary.js';
 
-const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--kubeconfig FILE] [--context NAME]
+const HELP = `usage: podpattern status [-A | -n NAMESPACE] [--podpattern-namespace NS] [--kubeconfig FILE] [--context NAME]
 
 Lists injected pods by template and template hash; flags pods injected with a template version
 the catalog no longer has (and which fields of what they run a new pod would get differently),
 and pods that ask for a pattern but were not injected, each with its workload and the command
 that rolls it; and the workloads whose next pod the current templates would deny; and running
 pods that break their namespace's PatternPolicy (added after they started): a required
-template missing, a forbidden one present. Exit 1 when any pod or workload is flagged.
+template missing, a forbidden one present; and each template in canary (spec.rollout.canary,
+its current spec not promoted): the namespaces that get its current spec and the promoted
+revision every other namespace gets (a pod is outdated against what its own namespace gets).
+Exit 1 when any pod or workload is flagged.
   -A, --all-namespaces   every namespace
   -n, --namespace        one namespace (default: the context's)
+  --podpattern-namespace where podpattern runs and keeps the template revisions (default podpattern)
 The catalog compared with is the built-in one plus the cluster's PatternTemplates (templates the
 server reads from --catalog-dir are not visible here).
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const parsed = parseFlags<{ namespace?: string; 'all-namespaces'?: boolean; kubeconfig?: string; context?: string }>(
+  const parsed = parseFlags<{
+    namespace?: string;
+    'all-namespaces'?: boolean;
+    'podpattern-namespace'?: string;
+    kubeconfig?: string;
+    context?: string;
+  }>(
     'status',
     argv,
     {
       namespace: { type: 'string', short: 'n' },
       'all-namespaces': { type: 'boolean', short: 'A' },
+      'podpattern-namespace': { type: 'string' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
     },
@@ -53,7 +68,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   try {
     const config = connect(values.kubeconfig, values.context);
     const namespace = values['all-namespaces'] === true ? undefined : (values.namespace ?? contextNamespace(config));
-    const { text, flagged } = await status(config, namespace, io);
+    const { text, flagged } = await status(config, namespace, values['podpattern-namespace'] ?? 'podpattern', io);
     io.stdout(text);
     return flagged ? 1 : 0;
   } catch (error) {
@@ -63,7 +78,12 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   }
 }
 
-async function status(config: KubeConfig, namespace: string | undefined, io: Io): Promise<{ text: string; flagged: boolean }> {
+async function status(
+  config: KubeConfig,
+  namespace: string | undefined,
+  podpatternNamespace: string,
+  io: Io,
+): Promise<{ text: string; flagged: boolean }> {
   const core = config.makeApiClient(CoreV1Api);
   const where = namespace === undefined ? 'in all namespaces' : `in ${namespace}`;
   const pods = await call(`list pods ${where}`, config, () =>
@@ -74,7 +94,8 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   for (const finding of findings) io.stderr(`warning: ${finding.message}\n`);
   const replicaSets = await ownersOfReplicaSets(config, pods.items, io);
   const serverVersion = await fetchServerVersion(config).catch(() => undefined);
-  const inventory = takeInventory(pods.items, catalog, (pod) => workloadOf(pod, replicaSets));
+  const staged = await canaryView(config, catalog, podpatternNamespace, io);
+  const inventory = takeInventory(pods.items, staged?.catalogOf ?? catalog, (pod) => workloadOf(pod, replicaSets));
   const namespaces = await namespaceAnnotations(config, io);
   const options = (ns: string): InjectOptions => ({
     nativeSidecars: 'auto',
@@ -85,9 +106,47 @@ async function status(config: KubeConfig, namespace: string | undefined, io: Io)
   const violations = policyViolations(pods.items, await namespacePolicies(config, namespace, io), (pod) => workloadOf(pod, replicaSets));
   return {
     text:
-      formatInventory(inventory, changesOf(pods.items, catalog, options)) + formatDeniedNext(denied) + formatPolicyViolations(violations),
+      formatInventory(inventory, changesOf(pods.items, staged?.catalogOf ?? catalog, options)) +
+      formatDeniedNext(denied) +
+      formatPolicyViolations(violations) +
+      (staged?.text ?? ''),
     flagged: inventory.outdated.length > 0 || inventory.notInjected.length > 0 || denied.length > 0 || violations.length > 0,
   };
+}
+
+/**
+ * Where a cluster template has a canary: the catalog each namespace's pods get, and the lines that
+ * say it. Undefined without one; with a warning when the revisions or namespaces cannot be read.
+ */
+async function canaryView(
+  config: KubeConfig,
+  catalog: Catalog,
+  podpatternNamespace: string,
+  io: Io,
+): Promise<{ catalogOf: (namespace: string) => Catalog; text: string } | undefined> {
+  if (!catalog.list().some((t) => t.source === 'cluster' && t.rollout?.canary !== undefined)) return undefined;
+  const revisions = await readServedRevisions(config, podpatternNamespace);
+  if ('problem' in revisions) {
+    io.stderr(
+      `warning: ${revisions.problem}; templates in canary are judged by their current spec (--podpattern-namespace names where podpattern runs)\n`,
+    );
+    return undefined;
+  }
+  const labels = new Map<string, Readonly<Record<string, string>>>();
+  try {
+    for (const ns of (await config.makeApiClient(CoreV1Api).listNamespace()).items)
+      labels.set(ns.metadata?.name ?? '', ns.metadata?.labels ?? {});
+  } catch (error) {
+    io.stderr(`warning: ${explainFailure(error, 'list namespaces', config)}; templates in canary are judged by their current spec\n`);
+    return undefined;
+  }
+  const staged = new Map<string, Catalog>();
+  const catalogOf = (namespace: string): Catalog => {
+    let found = staged.get(namespace);
+    if (found === undefined) staged.set(namespace, (found = stageCatalog(catalog, revisions, namespace, labels.get(namespace)).catalog));
+    return found;
+  };
+  return { catalogOf, text: formatCanary(catalog, revisions, labels) };
 }
 
 /** The readable `default` PatternPolicy of each namespace listed; none (with a warning) when they cannot be listed. */

@@ -3,7 +3,7 @@
 // first: revision, content hash, when it was accepted, and how many pods still run it.
 import { kubeRevisionStore } from '../impact/revisions-kube.js';
 import { STATUS_KEY } from '../model/keys.js';
-import { parseFlags, processIo, type Io } from './common.js';
+import { parseTemplateArguments, processIo, type Io } from './common.js';
 import { ClusterError, call, connect } from './kube/connect.js';
 import { readIndex } from './templates-diff.js';
 
@@ -16,28 +16,11 @@ still running it.
 `;
 
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
-  const named = argv[0] !== undefined && !argv[0].startsWith('-');
-  const name = named ? argv[0] : undefined;
-  const rest = named ? argv.slice(1) : argv;
-  const parsed = parseFlags<{ 'podpattern-namespace'?: string; kubeconfig?: string; context?: string }>(
-    'templates history',
-    rest,
-    {
-      'podpattern-namespace': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-    },
-    HELP,
-    io,
-  );
+  const parsed = parseTemplateArguments('templates history', argv, HELP, io);
   if ('exit' in parsed) return parsed.exit;
-  if (name === undefined) {
-    io.stderr(`podpattern templates history: give the template's NAME\n${HELP}`);
-    return 2;
-  }
+  const { name, podpatternNamespace: namespace } = parsed;
   try {
-    const config = connect(parsed.values.kubeconfig, parsed.values.context);
-    const namespace = parsed.values['podpattern-namespace'] ?? 'podpattern';
+    const config = connect(parsed.kubeconfig, parsed.context);
     const revisions = await call(`list ControllerRevisions in ${namespace}`, config, () => kubeRevisionStore(config, namespace).list(name));
     const running = (await readIndex(config)).podsByHash(name);
     if (revisions.length === 0) {

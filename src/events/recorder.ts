@@ -21,8 +21,24 @@ export interface InvolvedObject {
 
 export interface ReviewEvent {
   type: 'Normal' | 'Warning';
-  /** Reviews' Injected and Denied; healing's RestartedForInjection, NotInjected, StillNotInjected, RestartFailed and HealBlocked. */
-  reason: 'Injected' | 'Denied' | 'RestartedForInjection' | 'NotInjected' | 'StillNotInjected' | 'RestartFailed' | 'HealBlocked';
+  /**
+   * Reviews' Injected and Denied; healing's RestartedForInjection, NotInjected, StillNotInjected,
+   * RestartFailed and HealBlocked; rollouts' RolloutRestarted, RolloutHealthCheckFailed,
+   * RolloutRestartRefused, RolloutPaused and RolloutPromoted.
+   */
+  reason:
+    | 'Injected'
+    | 'Denied'
+    | 'RestartedForInjection'
+    | 'NotInjected'
+    | 'StillNotInjected'
+    | 'RestartFailed'
+    | 'HealBlocked'
+    | 'RolloutRestarted'
+    | 'RolloutHealthCheckFailed'
+    | 'RolloutRestartRefused'
+    | 'RolloutPaused'
+    | 'RolloutPromoted';
   involved: InvolvedObject;
   /** What the Events of one window have in common (the templates, or the denial reason). */
   key: string;

@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { HEALED_KEY, INJECTION_LABEL, RESTARTED_AT_KEY } from '../model/keys.js';
 import { METADATA_ACCEPT, METADATA_LIST_ACCEPT, ownerLookup } from '../impact/pod-kube.js';
-import { formatHealRecord, type PodMeta } from './missed.js';
+import { formatHealRecord, type PodMeta, type RestartableKind } from './missed.js';
 import type { HealApi, WorkloadMeta } from './healer.js';
 
 /** Finished pods run nothing to heal (a field selector pods support). */
@@ -62,18 +62,33 @@ export function kubeHealApi(config: KubeConfig): HealApi {
         throw error;
       }
     },
-    async restart(namespace, kind, name, resourceVersion, record) {
-      const body = {
-        metadata: { resourceVersion, annotations: { [HEALED_KEY]: formatHealRecord(record) } },
-        spec: { template: { metadata: { annotations: { [RESTARTED_AT_KEY]: new Date(record.at).toISOString() } } } },
-      };
-      const patch = { name, namespace, body };
-      const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-      if (kind === 'Deployment') await apps.patchNamespacedDeployment(patch, merge);
-      else if (kind === 'StatefulSet') await apps.patchNamespacedStatefulSet(patch, merge);
-      else await apps.patchNamespacedDaemonSet(patch, merge);
-    },
+    restart: (namespace, kind, name, resourceVersion, record) =>
+      patchRestart(apps, { namespace, kind, name, resourceVersion }, record.at, { [HEALED_KEY]: formatHealRecord(record) }),
   };
+}
+
+/**
+ * The restart `kubectl rollout restart` makes: a merge patch that sets the pod template's
+ * kubectl.kubernetes.io/restartedAt to `at`, with `annotations` on the workload itself in the
+ * same patch, conditional on `resourceVersion` when given. Healing, the rollout controller and
+ * `podpattern rollout undo --restart` restart through it.
+ */
+export async function patchRestart(
+  apps: AppsV1Api,
+  workload: { namespace: string; kind: RestartableKind; name: string; resourceVersion?: string },
+  at: number,
+  annotations?: Record<string, string>,
+): Promise<void> {
+  const { namespace, kind, name, resourceVersion } = workload;
+  const body = {
+    metadata: { ...(resourceVersion === undefined ? {} : { resourceVersion }), ...(annotations === undefined ? {} : { annotations }) },
+    spec: { template: { metadata: { annotations: { [RESTARTED_AT_KEY]: new Date(at).toISOString() } } } },
+  };
+  const patch = { name, namespace, body };
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  if (kind === 'Deployment') await apps.patchNamespacedDeployment(patch, merge);
+  else if (kind === 'StatefulSet') await apps.patchNamespacedStatefulSet(patch, merge);
+  else await apps.patchNamespacedDaemonSet(patch, merge);
 }
 
 function podMeta(namespace: string, metadata: V1ObjectMeta | undefined): PodMeta {

@@ -293,7 +293,8 @@ function describePods(pods: PodMeta[]): string {
   return pods.length === 1 ? `pod ${names}` : `${pods.length} pods (${names}${pods.length > 3 ? ', ...' : ''})`;
 }
 
-function message(error: unknown): string {
+/** An API server's refusal as its own message (the Status body's), else the error's; bounded. */
+export function message(error: unknown): string {
   if (typeof error === 'object' && error !== null && 'body' in error) {
     const body = (error as { body?: unknown }).body;
     try {

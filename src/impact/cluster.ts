@@ -1,8 +1,10 @@
 // The impact check's cluster side, made once by main.ts when the server has credentials: the
-// index of injected pods and its metadata watch, the owner lookups, the revision keeper and the
+// index of injected pods and its metadata watch, the owner lookups, the revision keeper, the
+// revisions served outside templates' canaries (followed by a watch) and the
 // Event writer for forced changes. Readiness never waits for any of it: the check says "not
 // checked" until the index has listed. The Event writer for forced changes is main.ts's to pass in.
-import type { KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig, type V1ControllerRevision } from '@kubernetes/client-node';
+import { kubeInformer } from '../catalog/kube.js';
 import type { Logger } from 'pino';
 import type { LiveCatalog } from '../catalog/live.js';
 import type { InjectOptions } from '../engine/types.js';
@@ -12,8 +14,9 @@ import { InjectedPodIndex } from './pod-index.js';
 import { ownerLookup, podMetadataClient } from './pod-kube.js';
 import { PodWatch } from './pod-watch.js';
 import type { ForcedChange, ImpactDeps } from './review.js';
-import { RevisionRecorder } from './revisions.js';
+import { MANAGED_BY, RevisionRecorder } from './revisions.js';
 import { kubeRevisionStore } from './revisions-kube.js';
+import { RevisionWatch } from './revision-watch.js';
 
 /** Where podpattern keeps its revisions when the kubeconfig names no namespace (the chart's default). */
 const DEFAULT_NAMESPACE = 'podpattern';
@@ -27,6 +30,8 @@ export interface ClusterImpact {
   deps: ImpactDeps;
   index: InjectedPodIndex;
   revisions: RevisionRecorder;
+  /** The revisions every replica serves outside templates' canary namespaces (readiness waits for its first list). */
+  served: RevisionWatch;
   start(): void;
   stop(): void;
 }
@@ -53,9 +58,21 @@ export function clusterImpact(input: {
   const watch = new PodWatch({ client: podMetadataClient(config), index, logger });
   const namespace = podpatternNamespace(config);
   const revisions = new RevisionRecorder(kubeRevisionStore(config, namespace), logger);
+  const apps = config.makeApiClient(AppsV1Api);
+  const managed = `${MANAGED_BY}=podpattern`;
+  const served = new RevisionWatch({
+    informer: kubeInformer<V1ControllerRevision>(
+      config,
+      `/apis/apps/v1/namespaces/${namespace}/controllerrevisions`,
+      () => apps.listNamespacedControllerRevision({ namespace, labelSelector: managed }),
+      managed,
+    ),
+    logger,
+  });
   return {
     index,
     revisions,
+    served,
     deps: {
       index,
       preview: (name, template) => live.preview(name, template),
@@ -64,7 +81,13 @@ export function clusterImpact(input: {
       recordForced: input.recordForced,
       ...(input.namespaceLabels === undefined ? {} : { namespaceLabels: input.namespaceLabels }),
     },
-    start: () => watch.start(),
-    stop: () => watch.stop(),
+    start: () => {
+      watch.start();
+      void served.sync.start();
+    },
+    stop: () => {
+      watch.stop();
+      void served.sync.stop();
+    },
   };
 }

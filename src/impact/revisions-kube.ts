@@ -1,5 +1,13 @@
 // The ControllerRevisions of podpattern's namespace, with @kubernetes/client-node.
-import { ApiException, AppsV1Api, type KubeConfig, type V1ControllerRevision } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1ControllerRevision,
+} from '@kubernetes/client-node';
+import { PROMOTED_LABEL } from '../model/keys.js';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type TemplateSpec } from '../model/template.js';
 import { MANAGED_BY, REVISION_HASH_KEY, type Revision, type RevisionStore } from './revisions.js';
 
@@ -27,6 +35,16 @@ export function kubeRevisionStore(config: KubeConfig, namespace: string): Revisi
         if (!(error instanceof ApiException && error.code === 404)) throw error;
       }
     },
+    async promote(name) {
+      try {
+        const body = { metadata: { labels: { [PROMOTED_LABEL]: 'true' } } };
+        await apps.patchNamespacedControllerRevision({ namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        return true;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return false;
+        throw error;
+      }
+    },
   };
 }
 
@@ -39,5 +57,6 @@ export function revisionOf(item: V1ControllerRevision): Revision {
     revision: Number(item.revision),
     created: created instanceof Date ? created.toISOString() : typeof created === 'string' ? created : undefined,
     spec: (item.data as { spec?: TemplateSpec } | undefined)?.spec,
+    promoted: item.metadata?.labels?.[PROMOTED_LABEL] === 'true',
   };
 }

@@ -32,6 +32,14 @@ export interface Metrics {
    * burst of pod creations shows here as a burst of handshakes.
    */
   tlsHandshakes: Counter;
+  /** Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why. */
+  canaryReviews: Counter<'template' | 'serves' | 'reason'>;
+  /** 1 while a template's rollout is paused (its podpattern.dev/rollout-paused annotation), else 0, by template; written by the leader. */
+  rolloutPaused: Gauge<'template'>;
+  /** Restarts the rollout controller made that ended, by result (passed, failed, refused, gone). */
+  rolloutRestarts: Counter<'result'>;
+  /** Rollout passes this replica has finished (while leading). */
+  rolloutPasses: Counter;
 }
 
 export interface MetricsOptions {
@@ -117,9 +125,46 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Healing passes finished by this replica while it led (a look at the cluster that may restart or report).',
       registers,
     }),
+    ...servingMetrics(registers),
+    ...rolloutMetrics(registers),
+  };
+}
+
+/** The connections reviews arrive on, and the templates in canary they used. */
+function servingMetrics(registers: Registry[]): Pick<Metrics, 'tlsHandshakes' | 'canaryReviews'> {
+  return {
     tlsHandshakes: new Counter({
       name: 'podpattern_tls_handshakes_total',
       help: 'TLS handshakes finished on the webhook port, one per new connection.',
+      registers,
+    }),
+    canaryReviews: new Counter({
+      name: 'podpattern_canary_reviews_total',
+      help: 'Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why (canary-namespace, outside-canary, namespace-unknown).',
+      labelNames: ['template', 'serves', 'reason'],
+      registers,
+    }),
+  };
+}
+
+/** The rollout controller's metrics (src/rollout/). */
+function rolloutMetrics(registers: Registry[]): Pick<Metrics, 'rolloutPaused' | 'rolloutRestarts' | 'rolloutPasses'> {
+  return {
+    rolloutPaused: new Gauge({
+      name: 'podpattern_rollout_paused',
+      help: "1 while the template's rollout is paused (a restarted workload failed its health gate, could not be restarted, or someone paused it), else 0; written by the replica that leads.",
+      labelNames: ['template'],
+      registers,
+    }),
+    rolloutRestarts: new Counter({
+      name: 'podpattern_rollout_restarts_total',
+      help: 'Workloads the rollout controller restarted whose restart ended, by result (passed, failed, refused, gone).',
+      labelNames: ['result'],
+      registers,
+    }),
+    rolloutPasses: new Counter({
+      name: 'podpattern_rollout_passes_total',
+      help: 'Rollout passes finished by this replica while it led.',
       registers,
     }),
   };

@@ -106,6 +106,21 @@ export const POLICY_TEMPLATE_LABEL = `${DOMAIN}/template`;
 export const POLICY_TEMPLATE_HASH_KEY = `${DOMAIN}/template-hash`;
 
 /**
+ * `podpattern.dev/promoted: "true"` on a template's ControllerRevision: its spec may be served in
+ * every namespace, not only in the template's canary namespaces (spec.rollout.canary). The
+ * promoted revision of a template is its highest-numbered promoted one.
+ */
+export const PROMOTED_LABEL = `${DOMAIN}/promoted`;
+
+/**
+ * `podpattern.dev/rollout-paused: <reason>` on a cluster PatternTemplate: its rollout is paused
+ * (the rollout controller restarts nothing more for it); the value says why, in one line.
+ * Written by the controller when a restarted workload fails its health gate or cannot be
+ * restarted, and by `podpattern rollout pause`; cleared by resume, promote and undo.
+ */
+export const ROLLOUT_PAUSED_KEY = `${DOMAIN}/rollout-paused`;
+
+/**
  * `kubectl.kubernetes.io/default-container`: the container `kubectl logs`, `exec` and `attach`
  * pick without `-c` (kubectl docs, "Well-Known Labels, Annotations and Taints"). Set, when the
  * pod has none, to the pod's first own container, so an injected helper is never the default.

@@ -100,6 +100,19 @@ export function startsBeforeApp(spec: Pick<TemplateSpec, 'startBeforeApp'>, patt
   return spec.startBeforeApp ?? pattern !== 'adapter';
 }
 
+/**
+ * How a changed spec reaches running workloads (spec.rollout, whose schema is in
+ * catalog/crd-schema.ts). Kept beside the spec, outside the content hash.
+ */
+export interface TemplateRollout {
+  /** Changed specs go first to pods in these namespaces; others get the promoted revision (impact/staged.ts). */
+  canary?: { namespaceSelector: LabelSelector; soakSeconds?: number };
+  restart?: 'manual' | 'auto';
+  maxConcurrent?: number;
+  healthTimeoutSeconds?: number;
+  maxInjectedRestarts?: number;
+}
+
 /** Where a template came from; shown in `templates`, logs and denial messages. */
 export type TemplateSource = 'builtin' | `file:${string}` | 'cluster';
 
@@ -109,6 +122,8 @@ export interface Template {
   /** sha256 of the canonical JSON of `spec`, first 16 hex digits: recorded in podpattern.dev/status. */
   hash: string;
   source: TemplateSource;
+  /** spec.rollout as written; absent when the template has none. Not part of `hash`. */
+  rollout?: TemplateRollout;
   /** What the template means, worked out once when it was accepted (src/template/compile.ts). */
   compiled: CompiledTemplate;
 }

@@ -209,6 +209,9 @@ function record(review: AdmissionRequest, decision: Decision, elapsedMs: number,
     operation: logText(facts.operation),
     dryRun: facts.dryRun,
     templates: logNames(decision.outcome === 'injected' ? decision.templates.map((t) => t.name) : decision.problemTemplates),
+    ...(decision.staged === undefined
+      ? {}
+      : { revisions: decision.staged.map(({ template, serves, hash, reason }) => ({ template, serves, hash, reason })) }),
     outcome: decision.outcome,
     reason: decision.reason,
     allowed: decision.response.allowed,
@@ -222,6 +225,7 @@ function record(review: AdmissionRequest, decision: Decision, elapsedMs: number,
   reviews.inc({ outcome: decision.outcome, reason: decision.reason, dry_run: String(facts.dryRun) });
   reviewDuration.observe({ outcome: decision.outcome }, elapsedMs / 1000);
   if (!facts.dryRun) for (const t of decision.templates) injections.inc({ template: t.name, pattern: t.pattern });
+  for (const c of decision.staged ?? []) deps.metrics.canaryReviews.inc({ template: c.template, serves: c.serves, reason: c.reason });
   const event = deps.events === undefined || !mayWriteEvent ? undefined : reviewEvent(facts, decision, review.object);
   if (event !== undefined) deps.events?.record(event);
 }

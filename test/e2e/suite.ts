@@ -26,9 +26,11 @@ import { fitTests } from './suite-fit.js';
 import { burstTests } from './suite-burst.js';
 import { impactTests } from './suite-impact.js';
 import { healTests } from './suite-heal.js';
+import { rolloutTests } from './suite-rollout.js';
 import { builtinTests } from './suite-builtins.js';
 import { tenancyTests } from './suite-tenancy.js';
 import { tenancyPolicyTests } from './suite-tenancy-policies.js';
+import { canaryTests } from './suite-canary.js';
 
 export interface Context {
   kube: Kube;
@@ -138,9 +140,11 @@ export async function runLeg(t: Test, legName: string): Promise<void> {
     ['burst', burstTests],
     ['impact', impactTests],
     ['heal', healTests],
+    ['rollout', rolloutTests],
     ['builtins', builtinTests],
     ['tenancy', tenancyTests],
     ['tenancy-policies', tenancyPolicyTests],
+    ['canary', canaryTests],
     ['upgrade', upgradeTests],
   ];
   for (const [name, group] of groups) {

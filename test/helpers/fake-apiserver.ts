@@ -129,7 +129,7 @@ export async function startFakeKube(): Promise<FakeKube> {
 }
 
 // --- Just enough for `podpattern serve`'s live catalog and Events, over HTTPS: /version, list
-// and watch of PatternTemplates and Namespaces (a watch is held open and sends nothing, as on a
+// and watch of PatternTemplates, Namespaces and podpattern's ControllerRevisions (a watch is held open and sends nothing, as on a
 // quiet cluster), the Ready condition's status patch, and Event creation.
 
 export interface FakeCluster extends FakeApiServer {
@@ -140,6 +140,8 @@ export interface FakeCluster extends FakeApiServer {
 export interface FakeClusterContent {
   templates: unknown[];
   namespaces: unknown[];
+  /** ControllerRevisions of podpattern's namespace (template revisions); none unless given. */
+  revisions?: unknown[];
   /** "v1.37.2" unless given. */
   version?: string;
 }
@@ -151,6 +153,11 @@ const LISTS: Record<string, { kind: string; apiVersion: string; items: (c: FakeC
     items: (c) => c.templates,
   },
   '/api/v1/namespaces': { kind: 'NamespaceList', apiVersion: 'v1', items: (c) => c.namespaces },
+  '/apis/apps/v1/namespaces/podpattern/controllerrevisions': {
+    kind: 'ControllerRevisionList',
+    apiVersion: 'apps/v1',
+    items: (c) => c.revisions ?? [],
+  },
 };
 
 export async function startFakeCluster(content: FakeClusterContent): Promise<FakeCluster> {

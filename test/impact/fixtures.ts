@@ -1,7 +1,9 @@
 // Shared by the impact tests: an https-proxy-like cluster template, its versions, the pods a
 // Deployment's ReplicaSet made from it (as a metadata watch sees them: labels, annotations,
 // ownerReferences), and an index holding them.
-import { LiveCatalog } from '../../src/catalog/live.js';
+import { LiveCatalog, templateOfObject } from '../../src/catalog/live.js';
+import { validateTemplate } from '../../src/catalog/validate.js';
+import type { Template } from '../../src/model/template.js';
 import { inject } from '../../src/engine/index.js';
 import { INJECTED_LABEL } from '../../src/model/keys.js';
 import type { ImpactDeps } from '../../src/impact/review.js';
@@ -87,4 +89,21 @@ export function impactDeps(live: LiveCatalog, index: InjectedPodIndex, forced: u
     options: (namespace) => ({ nativeSidecars: 'never', namespace }),
     recordForced: (change) => forced.push(change),
   };
+}
+
+/** The edge-proxy template with `rollout` (by default a canary of the namespaces labelled stage=canary), running `image`. */
+export function canaryObject(
+  image: string,
+  rollout: unknown = { canary: { namespaceSelector: { matchLabels: { stage: 'canary' } } } },
+  annotations?: Record<string, string>,
+) {
+  const object = proxyObject(65535, { image, ...(annotations === undefined ? {} : { annotations }) });
+  return { ...object, spec: { ...object.spec, rollout } };
+}
+
+/** A PatternTemplate object as the catalog accepts it (a cluster template); throws when it is invalid. */
+export function clusterTemplate(object: unknown): Template {
+  const verdict = validateTemplate(templateOfObject(object), 'cluster', 'edge-proxy');
+  if (!verdict.ok) throw new Error(verdict.problems.join('; '));
+  return verdict.template;
 }

@@ -388,6 +388,41 @@ t.test(
   },
 );
 
+t.test(
+  'rollouts: on by default with their interval and RBAC (the pause annotation); off says --rollout=off and grants no PatternTemplate patch; the promoted label is written by every replica either way',
+  async (t) => {
+    const on = render('default');
+    const args = find(on, 'Deployment').spec.template.spec.containers[0].args as string[];
+    t.same(
+      args.filter((a) => a.startsWith('--rollout')),
+      ['--rollout=on', '--rollout-interval-seconds=10'],
+    );
+    const templatePatch = (objects: typeof on) =>
+      (find(objects, 'ClusterRole', 'podpattern').rules as Array<{ resources: string[]; verbs: string[] }>).some(
+        (r) => r.resources.includes('patterntemplates') && r.verbs.includes('patch'),
+      );
+    const revisionPatch = (objects: typeof on) =>
+      (find(objects, 'Role', 'podpattern-revisions').rules as Array<{ resources: string[]; verbs: string[] }>).some(
+        (r) => r.resources.includes('controllerrevisions') && r.verbs.includes('patch'),
+      );
+    t.ok(templatePatch(on), 'PatternTemplates patched (the pause annotation)');
+    t.ok(revisionPatch(on), 'ControllerRevisions patched (the promoted label)');
+    const off = renderChart(['controllers.rollout.enabled=false', 'controllers.rollout.intervalSeconds=30'], 'podpattern', 'podpattern');
+    t.equal(off.status, 0, off.stderr);
+    const offArgs = find(off.objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    t.ok(offArgs.includes('--rollout=off'));
+    t.notOk(templatePatch(off.objects), 'no PatternTemplate patch');
+    // Every replica keeps the revisions and labels a template's first one promoted, controllers or not.
+    t.ok(revisionPatch(off.objects), 'ControllerRevisions still patched (the revisions podpattern keeps)');
+    const none = renderChart(['controllers.enabled=false'], 'podpattern', 'podpattern');
+    t.notOk(templatePatch(none.objects), 'no controllers, no PatternTemplate patch');
+    t.ok(revisionPatch(none.objects), 'and ControllerRevisions still patched');
+    const bad = renderChart(['controllers.rollout.intervalSeconds=1'], 'podpattern', 'podpattern');
+    t.not(bad.status, 0, 'an interval out of bounds fails the install');
+    t.match(bad.stderr, /intervalSeconds/);
+  },
+);
+
 t.test('another release name and namespace: names follow, exclusions include the namespace', async (t) => {
   const result = renderChart([], 'acme', 'hooks');
   t.equal(result.status, 0, result.stderr);

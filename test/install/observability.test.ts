@@ -108,6 +108,7 @@ t.test('the alerts cover what an operator is paged for, at the thresholds the va
     'PodpatternPodsNotInjected',
     'PodpatternPodsStillNotInjected',
     'PodpatternReviewErrors',
+    'PodpatternRolloutPaused',
     'PodpatternSlowReviews',
     'PodpatternTemplatesRefused',
   ]);
@@ -120,4 +121,9 @@ t.test('the alerts cover what an operator is paged for, at the thresholds the va
     /> 5$/,
   );
   t.match(byName('PodpatternNoReadyReplica'), /deployment="podpattern"/);
+  t.match(
+    byName('PodpatternRolloutPaused'),
+    /^max by \(template\) \(podpattern_rollout_paused\{.*\}\) > 0$/,
+    'per template, whichever replica led last',
+  );
 });

@@ -270,6 +270,7 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
     { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'patch'] },
+    { apiGroups: ['podpattern.dev'], resources: ['patterntemplates'], verbs: ['patch'] },
   ]);
   t.same(
     find(plainObjects(), 'Role', 'podpattern-leader').rules,
@@ -281,7 +282,7 @@ t.test('the ClusterRole grants exactly what the server uses, Events being create
   );
   t.same(
     find(plainObjects(), 'Role', 'podpattern-revisions').rules,
-    [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'create', 'delete'] }],
+    [{ apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] }],
     'template revisions, in its own namespace only',
   );
 });

@@ -15,6 +15,8 @@ import type { PolicyView } from '../../model/policy.js';
 import { explainFailure } from '../kube/connect.js';
 import { failedCondition, selectorMatches, selectorMismatch } from '../kube/selectors.js';
 import { fail, ok, warn, type Finding } from './findings.js';
+import type { StagedChoice } from '../../impact/staged.js';
+import { revisionFinding } from './revisions.js';
 
 const LABEL_FIX = (namespace: string): string =>
   `kubectl label namespace ${namespace} ${INJECTION_LABEL}=enabled (fail open) or =required (fail closed)`;
@@ -83,6 +85,8 @@ export interface PodContext {
   runsToCompletion?: boolean;
   /** The namespace's PatternPolicy, as the webhook would hold the pod to it. */
   policy?: PolicyView;
+  /** What the namespace gets of each template in canary (`catalog` is already staged for it). */
+  staged?: StagedChoice[];
 }
 
 /** Would this pod be sent to podpattern, and what would podpattern do with it. */
@@ -110,9 +114,19 @@ export function checkPod(label: string, pod: PodLike, context: PodContext): Find
   }
   const to = `sent to ${sentTo.map((w) => w.name).join(', ')}`;
   const warnings = result.warnings.map((w) => warn(check, `warning: ${w}`));
+  const used = new Set(
+    result.outcome === 'injected'
+      ? result.templates.map((t) => t.name)
+      : result.outcome === 'denied'
+        ? result.problems.flatMap((p) => (p.template === undefined ? [] : [p.template]))
+        : [],
+  );
+  const revisions = (context.staged ?? [])
+    .filter((choice) => used.has(choice.template))
+    .map((choice) => revisionFinding(label, namespaceName, choice));
   switch (result.outcome) {
     case 'injected':
-      return [ok(check, `${to}; would be injected with ${result.templates.map((t) => t.name).join(', ')}`), ...warnings];
+      return [ok(check, `${to}; would be injected with ${result.templates.map((t) => t.name).join(', ')}`), ...warnings, ...revisions];
     case 'skipped':
       return [ok(check, `${to}; would be admitted unchanged (${result.reason})`), ...warnings];
     case 'denied':
@@ -123,6 +137,7 @@ export function checkPod(label: string, pod: PodLike, context: PodContext): Find
           "fix the annotations as the message says; podpattern templates NAME lists a template's parameters",
         ),
         ...warnings,
+        ...revisions,
       ];
   }
 }

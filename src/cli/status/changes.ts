@@ -20,9 +20,10 @@ import type { Outdated } from './inventory.js';
  */
 export function changesOf(
   pods: V1Pod[],
-  catalog: Catalog,
+  catalog: Catalog | ((namespace: string) => Catalog),
   options: (namespace: string) => InjectOptions,
 ): (outdated: Outdated) => string[] | undefined {
+  const catalogOf = typeof catalog === 'function' ? catalog : () => catalog;
   const byName = new Map(pods.map((pod) => [`${pod.metadata?.namespace}/${pod.metadata?.name}`, pod]));
   const table = new AskedTable();
   const known = new Map<string, string[] | undefined>();
@@ -34,7 +35,7 @@ export function changesOf(
     const key = `${outdated.namespace}\u0000${kind}\u0000${name}\u0000${result.record.askedKey}`;
     if (known.has(key)) return known.get(key);
     const usage = { namespace: outdated.namespace, workload: { kind, name }, asked: result.record.asked, pods: 1, hashes: [] };
-    const next = inject(nextPod(usage), catalog, nextPodOptions(usage, options));
+    const next = inject(nextPod(usage), catalogOf(outdated.namespace), nextPodOptions(usage, options));
     const fields = next.outcome === 'injected' ? injectedDifferences(pod as PodLike, next.pod) : undefined;
     known.set(key, fields);
     return fields;

@@ -36,13 +36,19 @@ export interface Inventory {
   notInjected: NotInjected[];
 }
 
-export function takeInventory(pods: V1Pod[], catalog: Catalog, workloadOf: (pod: V1Pod) => Workload): Inventory {
+/** `catalog` may be one per namespace: where a template is in canary, what that namespace's pods get of it (impact/staged.ts). */
+export function takeInventory(
+  pods: V1Pod[],
+  catalog: Catalog | ((namespace: string) => Catalog),
+  workloadOf: (pod: V1Pod) => Workload,
+): Inventory {
   const inventory: Inventory = { byTemplate: new Map(), outdated: [], notInjected: [] };
+  const catalogOf = typeof catalog === 'function' ? catalog : () => catalog;
   for (const pod of pods) {
     const annotations = pod.metadata?.annotations ?? {};
     const status = readStatus(annotations);
     if (status === undefined || status === 'unreadable') noteNotInjected(inventory, pod, workloadOf);
-    else noteInjected(inventory, pod, status.templates, catalog, workloadOf);
+    else noteInjected(inventory, pod, status.templates, catalogOf(pod.metadata?.namespace ?? ''), workloadOf);
   }
   return inventory;
 }
@@ -72,7 +78,9 @@ function noteInjected(
   for (const { name: template, hash } of templates) {
     const current = catalog.get(template)?.hash;
     const key = `${template} ${hash}`;
-    const entry = inventory.byTemplate.get(key) ?? { template, hash, current: current === hash, pods: [] };
+    const entry = inventory.byTemplate.get(key) ?? { template, hash, current: false, pods: [] };
+    // Current where any namespace gets it: a template in canary has two hashes served at once.
+    entry.current ||= current === hash;
     entry.pods.push(`${namespace}/${name}`);
     inventory.byTemplate.set(key, entry);
     if (current !== hash) changes.push({ template, running: hash, current });
