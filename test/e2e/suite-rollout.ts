@@ -52,7 +52,11 @@ function deployment(name: string, namespace: string): Json {
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } },
       template: {
         metadata: { labels, annotations: { 'podpattern.dev/sidecar': NAME } },
-        spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'app', image: 'busybox:1.36', command: ['sleep', '36000'] }] },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 2,
+          containers: [{ name: 'app', image: 'busybox:1.36', command: ['sleep', '36000'] }],
+        },
       },
     },
   };
