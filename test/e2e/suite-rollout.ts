@@ -28,7 +28,11 @@ function template(script: string, maxConcurrent: number): Json {
     spec: {
       pattern: 'sidecar',
       description: 'A sidecar the rollout tests change.',
-      containers: [{ name: NAME, image: 'busybox:1.36', command: ['sh', '-c', script] }],
+      // podpattern's injected containers run as non-root; busybox's image user is root, so the
+      // template names one (nobody), as a kubelet would refuse the container otherwise.
+      containers: [
+        { name: NAME, image: 'busybox:1.36', command: ['sh', '-c', script], securityContext: { runAsUser: 65534, runAsGroup: 65534 } },
+      ],
       rollout: {
         restart: 'auto',
         canary: { namespaceSelector: { matchLabels: { [STAGE]: 'canary' } }, soakSeconds: SOAK_SECONDS },
