@@ -163,7 +163,7 @@ export async function operateTests(t: Test, ctx: Context): Promise<void> {
       t.match(
         outdated.stdout,
         new RegExp(
-          `^outdated: Deployment ${ns}/checked \\(1 pod: ${first.metadata.name}\\) runs ops-check \\S+ -> \\S+; roll: kubectl -n ${ns} rollout restart deployment/checked$`,
+          `^outdated: Deployment ${ns}/checked \\(1 pod: ${first.metadata.name}\\) runs ops-check \\S+ -> \\S+ \\(changed: containers\\[ops-check\\]\\.image\\); roll: kubectl -n ${ns} rollout restart deployment/checked$`,
           'm',
         ),
       );

@@ -165,6 +165,8 @@ export async function policyTests(t: Test, ctx: Context): Promise<void> {
       spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...args, '-o', 'json'], {
         encoding: 'utf8',
         input,
+        // Every built-in's policies are over 2 MB of JSON, past spawnSync's 1 MiB default.
+        maxBuffer: 64 * 1024 * 1024,
       });
     const builtins = podpattern(ctx.catalog.map((tpl) => tpl.name));
     const fromCluster = podpattern(
