@@ -22,8 +22,10 @@ import {
   ANNS,
   ANNS_VARIABLE,
   POD_ANNOTATIONS,
+  faultVariables,
   parameterProblems,
   parameterVariables,
+  rawVariables,
   type ParameterOptions,
   type Variable,
 } from './params.js';
@@ -31,7 +33,7 @@ import { availabilityVariables, availableMatch, unavailable } from './availabili
 import * as tenancy from './tenancy.js';
 import { policyReviewObjects } from './policy-review.js';
 import { refusals } from './refuse.js';
-import { parseProblem } from './reparse.js';
+import { tooLong, unparsable } from './reparse.js';
 import { renderedAsTemplate } from './likeness.js';
 import { criticalLists } from './integrity.js';
 import { compileTyped, compileValue, type Scope } from './values.js';
@@ -70,25 +72,9 @@ export function compileTemplate(template: Template, options: PolicyOptions): Com
       template: template.name,
       problems: unreadable.map((p) => `${template.name}: the compiled policy does not parse as CEL, a bug in podpattern policy: ${p}`),
     };
+  const long = tooLong(objects);
+  if (long.length > 0) return { ok: false, template: template.name, problems: long.map((p) => `${template.name}: ${p}`) };
   return { ok: true, objects };
-}
-
-/** The problems of the expressions in `objects` (any string under expression or messageExpression) that do not parse. */
-function unparsable(objects: unknown): string[] {
-  const problems: string[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value !== null && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value)) {
-        if ((key === 'expression' || key === 'messageExpression') && typeof item === 'string') {
-          const problem = parseProblem(item);
-          if (problem !== undefined) problems.push(`${problem} in ${JSON.stringify(item.length > 120 ? `${item.slice(0, 120)}…` : item)}`);
-        } else visit(item);
-      }
-    }
-  };
-  visit(objects);
-  return problems;
 }
 
 function policyObjects(template: Template, options: PolicyOptions): Record<string, unknown>[] {
@@ -302,7 +288,9 @@ interface ProblemOptions extends ParameterOptions {
 function sharedVariables(template: Template, scope: Scope, native: string, options: ProblemOptions): Variable[] {
   const status = `${ANNS}[${quote(STATUS_KEY)}]`;
   const foreign = `${STATUS_KEY} records an injection by other templates or another version of ${template.name}; webhook-less mode cannot undo one: remove the injected containers, volumes and annotations, or use the webhook`;
-  const parameters = parameterProblems(template, options);
+  const raws = rawVariables(template, options.source ?? POD_ANNOTATIONS);
+  const fromRaw = { ...options, source: raws.source };
+  const parameters = parameterProblems(template, fromRaw);
   // Listed under the wrong pattern, the template's parameters are still checked (as the webhook
   // does, so one denial says everything); what it would clash with is not.
   const read = `(variables.wrongPattern.size() > 0 ? variables.wrongPattern + ${joinLists(parameters)} : (${[...parameters, `(!(${quote(STATUS_KEY)} in ${ANNS}) ? ${joinLists(clashProblems(template, scope, native))} : (${status}.startsWith(${quote(statusPrefix(template))}) ? [] : [${quote(foreign)}]))`].map((p) => `(${p})`).join(' + ')}))`;
@@ -312,7 +300,9 @@ function sharedVariables(template: Template, scope: Scope, native: string, optio
     ANNS_VARIABLE,
     ...options.extra,
     { name: 'runsToCompletion', expression: 'has(object.spec.restartPolicy) && object.spec.restartPolicy in ["Never", "OnFailure"]' },
-    ...parameterVariables(template, options.source),
+    ...raws.variables,
+    ...parameterVariables(template, raws.source),
+    ...faultVariables(template, fromRaw),
     { name: 'wrongPattern', expression: wrongPattern(template) },
     ...(gated ? [{ name: 'gate', expression: options.gate }] : []),
     { name: 'problems', expression: joinLists(problems) },

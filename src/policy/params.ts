@@ -37,9 +37,14 @@ export interface ParameterOptions {
   narrow?: boolean;
 }
 
-/** The CEL identifier of a parameter's typed value; its text form adds `_text`. */
-export function parameterVariable(name: string): string {
-  return `param_${name.replaceAll('-', '_')}`;
+/**
+ * The CEL identifier of one form of a parameter: `param_x` its typed value, `text_x` its text as
+ * the webhook prints it, `raw_x` the annotation text, `fault_x` what is wrong with it. The form
+ * is a prefix because a parameter name has dashes and no underscores, so no two names or forms
+ * meet (as `a` with suffix `_text` and a parameter named `a-text` would).
+ */
+export function parameterVariable(name: string, form: 'param' | 'text' | 'raw' | 'fault' = 'param'): string {
+  return `${form}_${name.replaceAll('-', '_')}`;
 }
 
 /** Annotation value text: what the webhook's integer and boolean conversions accept. */
@@ -48,7 +53,7 @@ const TYPE_PATTERNS: Partial<Record<ParameterSpec['type'], string>> = {
   boolean: '^(true|false)$',
 };
 
-/** Per parameter: `param_x` (typed: int, bool or string) and `param_x_text` (as the webhook prints it). */
+/** Per parameter: `param_x` (typed: int, bool or string) and `text_x` (as the webhook prints it). */
 export function parameterVariables(template: Template, source: ParameterSource = POD_ANNOTATIONS): Variable[] {
   const out: Variable[] = [];
   for (const [name, parameter] of Object.entries(template.spec.parameters)) {
@@ -60,7 +65,7 @@ export function parameterVariables(template: Template, source: ParameterSource =
     const fallback = parameter.default;
     out.push({ name: parameterVariable(name), expression: `${present} ? ${typed} : ${fallback === undefined ? '""' : scalar(fallback)}` });
     out.push({
-      name: `${parameterVariable(name)}_text`,
+      name: parameterVariable(name, 'text'),
       expression: `${present} ? ${text} : ${quote(fallback === undefined ? '' : String(fallback))}`,
     });
   }
@@ -68,8 +73,39 @@ export function parameterVariables(template: Template, source: ParameterSource =
 }
 
 /**
+ * Per parameter, `raw_x`: its annotation text where present, else "". Every check reads
+ * the text several times; reading it through one variable keeps each expression short (the API
+ * server refuses one over 100,000 code points) and lets CEL evaluate it once.
+ */
+export function rawVariables(template: Template, source: ParameterSource): { variables: Variable[]; source: ParameterSource } {
+  const variables = Object.keys(template.spec.parameters).map((name) => {
+    const key = quote(parameterKey(template.name, name));
+    return { name: parameterVariable(name, 'raw'), expression: `${source.present(key, name)} ? ${source.raw(key, name)} : ""` };
+  });
+  return {
+    variables,
+    source: { present: (key, name) => source.present(key, name), raw: (_key, name) => `variables.${parameterVariable(name, 'raw')}` },
+  };
+}
+
+/**
+ * Per parameter, `fault_x`: why its value breaks the template's bounds (or the namespace's
+ * narrowing), in the webhook's words, or "" (also when it is not set). The problem list tests it
+ * and prints it, so it is written once.
+ */
+export function faultVariables(template: Template, options: ParameterOptions = {}): Variable[] {
+  const source = options.source ?? POD_ANNOTATIONS;
+  return Object.entries(template.spec.parameters).map(([name, parameter]) => {
+    const key = quote(parameterKey(template.name, name));
+    const message = faultMessage(source.raw(key, name), name, parameter, options.narrow === true);
+    return { name: parameterVariable(name, 'fault'), expression: `${source.present(key, name)} ? (${message}) : ""` };
+  });
+}
+
+/**
  * CEL list expressions of problem messages for the template's parameters, in the webhook's
- * order: unknown parameter annotations first, then each declared parameter in turn.
+ * order: unknown parameter annotations first, then each declared parameter in turn. They read
+ * the `fault_x` variables of {@link faultVariables}.
  */
 export function parameterProblems(template: Template, options: ParameterOptions = {}): string[] {
   const declared = Object.keys(template.spec.parameters);
@@ -89,13 +125,24 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
   const key = quote(keyText);
   const source = options.source ?? POD_ANNOTATIONS;
   const raw = source.raw(key, name);
-  const narrow = options.narrow === true;
   const missing =
     parameter.required === true && parameter.default === undefined
       ? `[${quote(`${keyText} is required: ${describeParameter(parameter)}`)}]`
-      : narrow && parameter.default !== undefined
+      : options.narrow === true && parameter.default !== undefined
         ? narrowedDefault(keyText, name, parameter)
         : '[]';
+  // As the webhook shows a value (engine/bounds.ts printable): control characters as \u{hex},
+  // so no line break reaches the message, and cut at 64 code points. Only these three are mapped:
+  // CEL has no regular-expression replace, so other control characters are shown as they are
+  // (the pod is denied either way; docs/policy.md lists this difference).
+  const printable = `(${raw}).split("\\n").join("\\\\u{a}").split("\\r").join("\\\\u{d}").split("\\t").join("\\\\u{9}")`;
+  const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
+  const fault = `variables.${parameterVariable(name, 'fault')}`;
+  return `!(${source.present(key, name)}) ? ${missing} : (${fault} == "" ? [] : [${concat([{ text: `${keyText}: '` }, { expression: shown }, { text: "' " }])} + ${fault}])`;
+}
+
+/** A CEL string: the first of the webhook's faults that the parameter's text `raw` has, or "". */
+function faultMessage(raw: string, name: string, parameter: ParameterSpec, narrow: boolean): string {
   // The faults in the webhook's order; the first that applies is the message.
   const faults: [string, string][] = [];
   const typePattern = TYPE_PATTERNS[parameter.type];
@@ -116,21 +163,13 @@ function checkParameter(template: Template, name: string, parameter: ParameterSp
     faults.push([`${raw}.matches("[\\\\x00-\\\\x1f\\\\x7f]")`, 'must not contain control characters such as newlines or tabs']);
     if (parameter.pattern !== undefined) faults.push([`!${raw}.matches(${quote(parameter.pattern)})`, `must match ${parameter.pattern}`]);
   }
-  // As the webhook shows a value (engine/bounds.ts printable): control characters as \u{hex},
-  // so no line break reaches the message, and cut at 64 code points. Only these three are mapped:
-  // CEL has no regular-expression replace, so other control characters are shown as they are
-  // (the pod is denied either way; docs/policy.md lists this difference).
-  const printable = `(${raw}).split("\\n").join("\\\\u{a}").split("\\r").join("\\\\u{d}").split("\\t").join("\\\\u{9}")`;
-  const shown = `(size(${printable}) > 64 ? ${printable}.substring(0, 64) + "…" : ${printable})`;
   // The policy's narrowing is checked once the template's own bounds hold, as the webhook does.
   let message = narrow ? narrowFault(name, parameter, value) : '""';
   for (const [condition, text] of [...faults].reverse()) {
     const rendered = text.endsWith('(got ') ? concat([{ text }, { expression: `string(size(${raw}))` }, { text: ')' }]) : quote(text);
     message = `${condition} ? ${rendered} : ${message}`;
   }
-  const present = source.present(key, name);
-  const fault = `(${message})`;
-  return `!(${present}) ? ${missing} : (${fault} == "" ? [] : [${concat([{ text: `${keyText}: '` }, { expression: shown }, { text: "' " }])} + ${fault}])`;
+  return message;
 }
 
 /** `variables.narrowing`: the PatternPolicy's bounds on this template's parameters, as a list of none or one map. */

@@ -4,7 +4,50 @@
 // the maps they are shaped like (`{"name": "x"}`) by a scan that knows CEL's double-quoted
 // strings, the only strings the compiler writes (cel.ts quote). A field name that is not an
 // identifier followed by a colon, or any other text the scan does not expect, fails the parse.
+// Nor may an expression be longer than the API server reads.
 import { parse } from '@marcbachmann/cel-js';
+
+/**
+ * The most code points the API server's CEL parser takes in one expression; kube-apiserver
+ * refuses a policy with a longer one ("expression code point size exceeds limit ... limit 100000").
+ */
+export const MAX_EXPRESSION_CODE_POINTS = 100_000;
+
+/** Every expression in the objects (any string under expression or messageExpression), with where it is. */
+function expressions(objects: Record<string, unknown>[]): { at: string; expression: string }[] {
+  const out: { at: string; expression: string }[] = [];
+  const visit = (value: unknown, at: string): void => {
+    if (Array.isArray(value)) value.forEach((item, i) => visit(item, `${at}[${i}]`));
+    else if (value !== null && typeof value === 'object')
+      for (const [key, item] of Object.entries(value)) {
+        if ((key === 'expression' || key === 'messageExpression') && typeof item === 'string')
+          out.push({ at: `${at}.${key}`, expression: item });
+        else visit(item, `${at}.${key}`);
+      }
+  };
+  for (const object of objects) visit(object.spec, `${String(object.kind)} ${String((object.metadata as { name?: string }).name)}: spec`);
+  return out;
+}
+
+/** The problems of the expressions in `objects` that do not parse. */
+export function unparsable(objects: Record<string, unknown>[]): string[] {
+  return expressions(objects).flatMap(({ expression }) => {
+    const problem = parseProblem(expression);
+    return problem === undefined
+      ? []
+      : [`${problem} in ${JSON.stringify(expression.length > 120 ? `${expression.slice(0, 120)}…` : expression)}`];
+  });
+}
+
+/** Expressions the API server would refuse for their length, named by where they are. */
+export function tooLong(objects: Record<string, unknown>[]): string[] {
+  return expressions(objects).flatMap(({ at, expression }) => {
+    const size = [...expression].length;
+    return size <= MAX_EXPRESSION_CODE_POINTS
+      ? []
+      : [`${at} would be ${size} code points, over the ${MAX_EXPRESSION_CODE_POINTS} the API server accepts in one expression`];
+  });
+}
 
 /** Why `expression` does not parse, or undefined when it does. */
 export function parseProblem(expression: string): string | undefined {

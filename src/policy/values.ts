@@ -27,7 +27,7 @@ function reference(ref: Ref, typed: boolean): string {
   if (ref === POD_NAME) return POD_NAME_CEL;
   if (ref === POD_NAMESPACE) return POD_NAMESPACE_CEL;
   // Number parameters never get here: refuse.ts refuses them (CEL prints doubles its own way).
-  return `variables.${parameterVariable(ref)}${typed ? '' : '_text'}`;
+  return `variables.${parameterVariable(ref, typed ? 'param' : 'text')}`;
 }
 
 /** A CEL expression building `value` as the webhook renders it (modes as in template/fields). */

@@ -7,6 +7,7 @@ import { evaluate } from '@marcbachmann/cel-js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import { renderTemplate } from '../../src/engine/render.js';
 import { compileTemplate } from '../../src/policy/index.js';
+import { MAX_EXPRESSION_CODE_POINTS } from '../../src/policy/reparse.js';
 import { compileValue } from '../../src/policy/values.js';
 import type { Template, TemplateSpec } from '../../src/model/template.js';
 import { compileTemplate as compileTemplateLanguage } from '../../src/template/compile.js';
@@ -66,7 +67,7 @@ const fragments = fc.constantFrom(
   '\u0000',
   '\u007f',
   '\u0085',
-  'variables.param_v_text',
+  'variables.text_v',
   'object.metadata.name',
   '{}',
   '[]',
@@ -101,7 +102,7 @@ t.test('hostile template strings and values compile to CEL that yields exactly w
     fc.property(hostile, value, value, (text, v, name) => {
       const template = templateWith(text);
       const rendered = renderTemplate(template, new Map([['v', v]]), { name, namespace: 'ns' });
-      const context = { variables: { param_v: v, param_v_text: v }, object: { metadata: { name } }, request: { namespace: 'ns' } };
+      const context = { variables: { param_v: v, text_v: v }, object: { metadata: { name } }, request: { namespace: 'ns' } };
       const scope = { template };
       // Each string where the webhook renders it: command/args and env values with $ doubled
       // (Kubernetes expands $(VAR) there), files and annotations as they are. cel-js wants map
@@ -436,4 +437,40 @@ t.test("the default container and the autoscaler's volume list are the webhook's
     { numRuns: 200 },
   );
   t.pass('200 pods');
+});
+
+t.test("every expression fits the API server's limit, and one that would not is refused by name", async (t) => {
+  let longest = 0;
+  for (const template of catalog.list().filter((tpl) => tpl.source === 'builtin')) {
+    const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
+    if (!compiled.ok) {
+      t.fail(`${template.name}: ${compiled.problems.join('; ')}`);
+      continue;
+    }
+    const visit = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(visit);
+      else if (value !== null && typeof value === 'object')
+        for (const [key, item] of Object.entries(value))
+          if ((key === 'expression' || key === 'messageExpression') && typeof item === 'string')
+            longest = Math.max(longest, [...item].length);
+          else visit(item);
+    };
+    visit(compiled.objects);
+  }
+  // Half the limit: a built-in that grows a parameter or two still fits.
+  t.ok(longest <= MAX_EXPRESSION_CODE_POINTS / 2, `the longest compiled expression of any built-in is ${longest} code points`);
+
+  // An enum of 900 long values is written into the parameter's check and message.
+  const values = Array.from({ length: 900 }, (_, i) => `value-${String(i).padStart(4, '0')}-${'x'.repeat(120)}`);
+  const spec: TemplateSpec = { ...templateWith('x').spec, parameters: { v: { type: 'string', enum: values } } };
+  const language = compileTemplateLanguage('wide', spec);
+  if (!language.ok) throw new Error(language.problems.join('; '));
+  const wide: Template = { name: 'wide', hash: '0123456789abcdef', source: 'builtin', spec, compiled: language.compiled };
+  const compiled = compileTemplate(wide, { ownNamespace: 'podpattern' });
+  t.equal(compiled.ok, false, 'the template is refused');
+  if (!compiled.ok)
+    t.match(
+      compiled.problems[0],
+      /^wide: MutatingAdmissionPolicy podpattern-wide: spec\.variables\[\d+\]\.expression would be \d+ code points, over the 100000 the API server accepts in one expression$/,
+    );
 });

@@ -274,7 +274,7 @@ t.test('a required template: injected into a pod that asks for nothing, with the
     t.same(variables.problems, [], `${label}: no problems`);
     for (const [name, value] of Object.entries(result.parameters['log-normalizer'] ?? {})) {
       t.equal(
-        variables[`param_${name.replaceAll('-', '_')}_text`],
+        variables[`text_${name.replaceAll('-', '_')}`],
         String(value),
         `${label}: ${name} is ${String(value)}, as the webhook has it`,
       );
