@@ -1,9 +1,37 @@
 // A compiled template's ValidatingAdmissionPolicy evaluated for one pod with @marcbachmann/cel-js
 // (a CEL implementation in JavaScript; the API server runs cel-go on the same expressions).
-import { evaluate } from '@marcbachmann/cel-js';
+// Each template is compiled once and each expression parsed once, as the property tests judge the
+// same few templates hundreds of times (compiling one builds all its policies).
+import { parse, type ParseResult } from '@marcbachmann/cel-js';
 import type { PodLike } from '../../src/engine/index.js';
 import { compileTemplate } from '../../src/policy/index.js';
 import type { Template } from '../../src/model/template.js';
+
+const programs = new Map<string, ParseResult>();
+
+/** An expression evaluated, parsed once. */
+export function evaluate(expression: string, context: Record<string, unknown>): unknown {
+  let program = programs.get(expression);
+  if (program === undefined) {
+    program = parse(expression);
+    programs.set(expression, program);
+  }
+  return program(context);
+}
+
+const compiledObjects = new WeakMap<Template, Record<string, unknown>[]>();
+
+/** The template's compiled objects, compiled once per template object. */
+function objectsOf(template: Template): Record<string, unknown>[] {
+  let objects = compiledObjects.get(template);
+  if (objects === undefined) {
+    const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
+    if (!compiled.ok) throw new Error(compiled.problems.join('; '));
+    objects = compiled.objects;
+    compiledObjects.set(template, objects);
+  }
+  return objects;
+}
 
 interface Vap {
   spec: {
@@ -13,9 +41,7 @@ interface Vap {
 }
 
 function validatingPolicy(template: Template): Vap {
-  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
-  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
-  return compiled.objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as unknown as Vap;
+  return objectsOf(template).find((o) => o.kind === 'ValidatingAdmissionPolicy') as unknown as Vap;
 }
 
 /** Evaluates a policy's variables in order, as the API server does, for one pod. */
@@ -62,9 +88,7 @@ export interface CompiledPolicy {
 
 /** A compiled object of a template by kind and name. */
 export function compiledObject(template: Template, kind: string, name: string): CompiledPolicy {
-  const compiled = compileTemplate(template, { ownNamespace: 'podpattern' });
-  if (!compiled.ok) throw new Error(compiled.problems.join('; '));
-  const found = compiled.objects.find((o) => o.kind === kind && (o.metadata as { name: string }).name === name);
+  const found = objectsOf(template).find((o) => o.kind === kind && (o.metadata as { name: string }).name === name);
   if (found === undefined) throw new Error(`${template.name} compiles to no ${kind} ${name}`);
   return found as unknown as CompiledPolicy;
 }
