@@ -7,6 +7,7 @@ import { parseTemplates } from '../catalog/index.js';
 import type { Template } from '../model/template.js';
 import { compilePolicies } from '../policy/index.js';
 import { workloadWarningPolicies } from '../policy/workloads.js';
+import { requiredTemplatePolicies } from '../policy/required.js';
 import { didYouMean } from '../engine/suggest.js';
 import { UsageError, guard, loadCatalog, processIo, type Io } from './common.js';
 import { writeDocument } from './yaml.js';
@@ -21,7 +22,11 @@ and deny what the webhook denies; a second pair, podpattern-<template>-patternpo
 namespace's PatternPolicy (needs its CRD), and podpattern-<template>-patternpolicy-review
 refuses a PatternPolicy whose narrowing of the template does not fit it; then one ValidatingAdmissionPolicy, podpattern-workloads, bound
 with validationActions [Warn], that warns at apply time about a workload whose pods will not get
-the template they ask for, or whose podpattern annotations sit on its own metadata. NAME is a template of the catalog (built-in plus
+the template they ask for, or whose podpattern annotations sit on its own metadata; and one,
+podpattern-required-templates, that denies a pod where the namespace's PatternPolicy requires
+templates none of which is among those printed (deleted, or not compiled), as the webhook does.
+Both list the templates of this run: compile every template you install in one run, as a later
+run's replace them. NAME is a template of the catalog (built-in plus
 --catalog-dir); -f reads PatternTemplate objects from a file or standard input.
 --namespace is podpattern's own namespace, which the policies leave alone (default podpattern).
 A template that cannot be compiled: every reason on stderr, nothing on stdout, exit 1.
@@ -49,11 +54,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     if (chosen.problems.length > 0) return fail(io, chosen.problems);
     const { objects, problems } = compilePolicies(chosen.templates, { ownNamespace: values.namespace });
     if (problems.length > 0) return fail(io, problems);
+    const installed = chosen.templates.map((template) => template.name);
     objects.push(
-      ...workloadWarningPolicies(
-        chosen.templates.map((template) => template.name),
-        { ownNamespace: values.namespace },
-      ),
+      ...workloadWarningPolicies(installed, { ownNamespace: values.namespace }),
+      ...requiredTemplatePolicies(installed, { ownNamespace: values.namespace }),
     );
     io.stdout(
       values.output === 'json'

@@ -37,6 +37,17 @@ export function optOutProblem(policy: Policy): Problem {
 }
 
 /**
+ * The words of the denial of a required template the catalog lacks, around the policy and the
+ * template's name; the compiled policies' denial of a required template with no policies of its
+ * own (policy/required.ts) says the same.
+ */
+export const REQUIRED_ABSENT = {
+  requires: ' requires template ',
+  deleted: 'is not in the catalog (deleted?)',
+  refused: '; pods of the namespace are refused until the template is restored or the policy no longer requires it',
+};
+
+/**
  * Adds the templates the policy requires to `requests`, each under its own pattern, with the
  * policy's parameters where the pod sets none. A required template the catalog lacks (deleted,
  * or invalid) is a problem naming the policy and the template.
@@ -49,7 +60,7 @@ export function addRequired(requests: Requests, policy: Policy, catalog: Catalog
       requests.problems.push({
         code: 'required-by-policy',
         template: name,
-        message: `${policyName(policy.namespace)} requires template ${name}, which ${failure === undefined ? 'is not in the catalog (deleted?)' : `is invalid (${failure.problems[0] ?? ''})`}; pods of the namespace are refused until the template is restored or the policy no longer requires it`,
+        message: `${policyName(policy.namespace)}${REQUIRED_ABSENT.requires}${name}, which ${failure === undefined ? REQUIRED_ABSENT.deleted : `is invalid (${failure.problems[0] ?? ''})`}${REQUIRED_ABSENT.refused}`,
       });
       continue;
     }

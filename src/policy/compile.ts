@@ -46,7 +46,7 @@ export interface PolicyOptions {
 export type Compiled = { ok: true; objects: Record<string, unknown>[] } | { ok: false; template: string; problems: string[] };
 
 const API_VERSION = 'admissionregistration.k8s.io/v1';
-const PODS_ON_CREATE = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] };
+export const PODS_ON_CREATE = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] };
 
 /** The object name of a template's policies and bindings. */
 export function policyName(template: string): string {

@@ -40,8 +40,18 @@ function narrows(name: string): string {
   return `(has(params.spec.narrow) && ${quote(name)} in params.spec.narrow)`;
 }
 
-const OPTED_OUT = `(${quote(INJECT_KEY)} in ${ANNS} && ${ANNS}[${quote(INJECT_KEY)}] == "false")`;
+/** A CEL boolean: the pod opts out (podpattern.dev/inject: "false"). */
+export const OPTED_OUT = `(${quote(INJECT_KEY)} in ${ANNS} && ${ANNS}[${quote(INJECT_KEY)}] == "false")`;
 const REQUIRED_NAMES = 'params.spec.require.map(r, r.template).join(", ")';
+
+/** The webhook's refusal of an opt-out where the namespace's policy requires templates, as a CEL string. */
+export const OPT_OUT_MESSAGE = concat([
+  { text: `podpattern cannot inject this pod: ${INJECT_KEY}: "false" is refused: ` },
+  { expression: POLICY_SHOWN },
+  { text: ' requires ' },
+  { expression: REQUIRED_NAMES },
+  { text: " in every pod of the namespace; remove the annotation (only the namespace's admins can change the policy)" },
+]);
 
 /**
  * The PatternPolicy's parameters for a template it requires, under the pod's own: the webhook
@@ -87,7 +97,7 @@ function forbiddenMessage(template: Template): string {
   ]);
 }
 
-const NOT_A_MIRROR_POD = { name: 'not-a-mirror-pod', expression: `!${annotationPresent(MIRROR_POD_KEY)}` };
+export const NOT_A_MIRROR_POD = { name: 'not-a-mirror-pod', expression: `!${annotationPresent(MIRROR_POD_KEY)}` };
 
 /** The mutating policy's pods: not mirror pods, not opted out, not injected, asking for nothing, where the policy requires this template alone. */
 export function requireConditions(template: Template): { name: string; expression: string }[] {
@@ -134,13 +144,7 @@ export function tenancyValidations(template: Template): { expression: string; me
     {
       // The webhook refuses an opt-out before anything else, as its only problem.
       expression: `!(${required} && ${OPTED_OUT})`,
-      messageExpression: concat([
-        { text: `podpattern cannot inject this pod: ${INJECT_KEY}: "false" is refused: ` },
-        { expression: POLICY_SHOWN },
-        { text: ' requires ' },
-        { expression: REQUIRED_NAMES },
-        { text: " in every pod of the namespace; remove the annotation (only the namespace's admins can change the policy)" },
-      ]),
+      messageExpression: OPT_OUT_MESSAGE,
     },
     {
       // Composing templates (their order, the clashes between them, one status record) is the

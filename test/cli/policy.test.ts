@@ -1,5 +1,5 @@
 // `podpattern policy`: built-in names, --catalog-dir names and -f files become ten admission
-// objects per template (its own pair, the PatternPolicy pair and the review of PatternPolicy writes, with their bindings), and two more that warn about workloads; a template that cannot be compiled stops the run with every reason on
+// objects per template (its own pair, the PatternPolicy pair and the review of PatternPolicy writes, with their bindings), two more that warn about workloads and two that deny a pod where the namespace's policy requires only templates not compiled; a template that cannot be compiled stops the run with every reason on
 // stderr, nothing on stdout and exit 1.
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -45,9 +45,21 @@ t.test('built-in names give a mutating and a validating policy with their bindin
       'ValidatingAdmissionPolicyBinding/podpattern-redis-exporter-patternpolicy-review',
       'ValidatingAdmissionPolicy/podpattern-workloads',
       'ValidatingAdmissionPolicyBinding/podpattern-workloads',
+      'ValidatingAdmissionPolicy/podpattern-required-templates',
+      'ValidatingAdmissionPolicyBinding/podpattern-required-templates',
     ],
   );
   t.same(objects[21]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
+  t.same(
+    objects[23]?.spec.paramRef,
+    { name: 'default', parameterNotFoundAction: 'Allow' },
+    "the required-templates policy's param is the namespace's own policy",
+  );
+  t.match(
+    (objects[22]?.spec.matchConditions as { expression: string }[])[1]?.expression,
+    /\["https-proxy", "redis-exporter"\]/,
+    'it knows the templates compiled beside it',
+  );
   t.same(
     objects[5]?.spec.paramRef,
     { name: 'default', parameterNotFoundAction: 'Allow' },
@@ -79,7 +91,7 @@ t.test('--catalog-dir templates and -f files compile too; -o json is a List', as
   t.equal(await run(['demo-adapter', '--catalog-dir', fixtureCatalogDir, '-o', 'json'], io), 0, io.err());
   const list = JSON.parse(io.out()) as { kind: string; items: Doc[] };
   t.equal(list.kind, 'List');
-  t.equal(list.items.length, 12, 'ten for the template, two for the workload warnings');
+  t.equal(list.items.length, 14, 'ten for the template, two for the workload warnings, two for required templates not compiled');
   const file = capture(`apiVersion: podpattern.dev/v1alpha1
 kind: PatternTemplate
 metadata: { name: tiny }

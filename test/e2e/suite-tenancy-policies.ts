@@ -28,12 +28,20 @@ type Result = RunResult & { object?: Json };
 
 interface Case {
   label: string;
-  team: 'a' | 'b' | 'r';
+  team: 'a' | 'b' | 'r' | 'd';
   pod: Json;
 }
 
-/** `podpattern policy … -o json`'s objects (the workload warnings left out), renamed and bound to the namespaces POLICIES_LABEL selects, availability kept. */
-function compiled(args: string[], input?: string): Json[] {
+/** A cluster template that D's PatternPolicy requires and that is then deleted: no built-in has its name. */
+const DOOMED = 'e2e-doomed';
+
+/**
+ * `podpattern policy … -o json`'s objects (the workload warnings left out), renamed and bound to
+ * the namespaces POLICIES_LABEL selects, availability kept. Without `required`, the policy for
+ * required templates not compiled is left out too: it lists the templates of its own run, and
+ * the run that keeps it must name every template installed.
+ */
+function compiled(args: string[], input?: string, required = true): Json[] {
   const run = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'bin', 'podpattern.js'), 'policy', ...args, '-o', 'json'], {
     encoding: 'utf8',
     input,
@@ -42,6 +50,7 @@ function compiled(args: string[], input?: string): Json[] {
   const items = (JSON.parse(run.stdout) as Json).items as Json[];
   return items
     .filter((item) => !String(item.metadata.name).startsWith('podpattern-workloads'))
+    .filter((item) => required || item.metadata.name !== 'podpattern-required-templates')
     .map((item) => {
       const copy = structuredClone<Json>(item);
       copy.metadata.name = String(copy.metadata.name).replace(/^podpattern-/, PREFIX);
@@ -126,6 +135,31 @@ async function compareApplyRefusals(
   }
 }
 
+/**
+ * Through the webhook: DOOMED stored as a cluster template, a PatternPolicy in `namespace`
+ * requiring it, then DOOMED deleted (with a force reason: a template a policy requires).
+ */
+async function requireThenDelete(t: Test, kube: Kube, namespace: string, parts: { spec: Json; policy: Json }): Promise<void> {
+  const template = { apiVersion: 'podpattern.dev/v1alpha1', kind: 'PatternTemplate', metadata: { name: DOOMED }, spec: parts.spec };
+  const created = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(template));
+  t.equal(created.code, 0, outcome(created, `${DOOMED} is stored`));
+  // The webhook's review of the policy wants the template in its catalog, which sees it a moment later.
+  const policy = await eventually(`the PatternPolicy requiring ${DOOMED} to be stored`, async () => {
+    const applied = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(parts.policy));
+    return applied.code === 0 ? applied : undefined;
+  });
+  t.equal(policy.code, 0, outcome(policy, `the PatternPolicy of ${namespace} requires ${DOOMED}`));
+  await kube.must([
+    'annotate',
+    'patterntemplate',
+    DOOMED,
+    '--overwrite',
+    'podpattern.dev/force-reason=the tenancy-policies tests delete it',
+  ]);
+  const removed = await kube.kubectl(['delete', 'patterntemplate', DOOMED, '--wait']);
+  t.equal(removed.code, 0, outcome(removed, `${DOOMED} is deleted while the policy requires it`));
+}
+
 export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
   const { kube } = ctx;
   const served = await mutatingPoliciesServed(kube);
@@ -147,17 +181,20 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
   // https-proxy's upstream port. B: git-sync is not available; no policy. R: its PatternPolicy
   // requires log-normalizer. (The webhook composes a required template with one a pod asks for;
   // the policies inject one template per pod, so what pods ask for is tested where nothing is
-  // required, and the difference on its own.)
-  const teams = { a: 'a', b: 'b', r: 'b' } as const;
+  // required, and the difference on its own.) D: its PatternPolicy requires DOOMED, which is
+  // deleted (through the webhook) or has no compiled policies (through the policies).
+  const teams = { a: 'a', b: 'b', r: 'b', d: 'b' } as const;
   const namespaces = async (extra: Record<string, string>, injection?: 'enabled'): Promise<Record<keyof typeof teams, string>> => ({
     a: await kube.namespace(injection, { labels: { [TEAM]: teams.a, ...extra } }),
     b: await kube.namespace(injection, { labels: { [TEAM]: teams.b, ...extra } }),
     r: await kube.namespace(injection, { labels: { [TEAM]: teams.r, ...extra } }),
+    d: await kube.namespace(injection, { labels: { [TEAM]: teams.d, ...extra } }),
   });
   const viaWebhook = await namespaces({}, 'enabled');
   const viaPolicies = await namespaces({ [POLICIES_LABEL]: 'policies' });
   const specA = { forbid: ['redis-exporter'], narrow: { 'https-proxy': { 'upstream-port': { minimum: 9000, maximum: 9100 } } } };
   const specR = { require: [{ template: 'log-normalizer' }] };
+  const specD = { require: [{ template: DOOMED }] };
   const forced = { 'podpattern.dev/force-reason': 'the tenancy-policies tests narrow git-sync to team a' };
   const cases: Case[] = [
     { label: 'git-sync asked for in A, where it is available', team: 'a', pod: podManifest('gs-a', 'x', requestAnnotations(gitSync)) },
@@ -168,6 +205,11 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
     { label: 'redis-exporter in A: forbidden-by-policy', team: 'a', pod: podManifest('forbidden', 'x', requestAnnotations(exporter)) },
     { label: 'https-proxy in A below the narrowed minimum', team: 'a', pod: podManifest('narrow-low', 'x', proxy('8080')) },
     { label: 'https-proxy in A inside the narrowing', team: 'a', pod: podManifest('narrow-ok', 'x', proxy('9050')) },
+    {
+      label: 'template deleted while a policy requires it: a pod there is denied naming both',
+      team: 'd',
+      pod: podManifest('doomed', 'x'),
+    },
   ];
   const recorded = new Map<string, Result>();
   const apply = applyCases(kube, specA);
@@ -191,6 +233,7 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
       const stored = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(patternPolicy(viaWebhook[team], spec)));
       t.equal(stored.code, 0, outcome(stored, `the PatternPolicy of ${team}`));
     }
+    await requireThenDelete(t, kube, viaWebhook.d, { spec: find('log-normalizer').spec, policy: patternPolicy(viaWebhook.d, specD) });
     // Both replicas hold the template and the policies once each answers as expected four times running.
     const probe = (team: keyof typeof viaWebhook, annotations: Record<string, string> = {}) =>
       kube.create(podManifest(kube.unique('probe'), viaWebhook[team], annotations), ['--dry-run=server']);
@@ -199,7 +242,9 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
         const unavailable = await probe('b', requestAnnotations(gitSync));
         const required = await probe('r');
         const forbidden = await probe('a', requestAnnotations(exporter));
+        const doomed = await probe('d');
         if (
+          !doomed.stderr.includes(`requires template ${DOOMED}, which is not in the catalog`) ||
           unavailable.code === 0 ||
           required.object?.metadata?.annotations?.['podpattern.dev/status'] === undefined ||
           forbidden.code === 0
@@ -217,6 +262,11 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
     t.match(recorded.get(cases[1]?.label as string)?.stderr, /not available to pods of ServiceAccount default/);
     t.match(recorded.get(cases[3]?.label as string)?.stderr, /podpattern\.dev\/inject: "false" is refused/);
     t.match(recorded.get(cases[6]?.label as string)?.stderr, /'8080' must be at least 9000 \(narrowed by PatternPolicy .*\/default\)/);
+    t.match(
+      recorded.get(cases[8]?.label as string)?.stderr,
+      new RegExp(`PatternPolicy .*/default requires template ${DOOMED}, which is not in the catalog \\(deleted\\?\\)`),
+      'the webhook names the policy and the deleted template',
+    );
     const composed = await kube.create(podManifest('both', viaWebhook.r, requestAnnotations(httpsProxy)));
     t.equal(composed.code, 0, outcome(composed, 'a pod in R asking for https-proxy is admitted'));
     const names = [...(composed.object?.spec?.initContainers ?? []), ...(composed.object?.spec?.containers ?? [])].map(
@@ -235,8 +285,10 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
   });
 
   await t.test('the compiled policies (availability and PatternPolicy included) are accepted', async (t) => {
+    // DOOMED is not compiled: its policies are gone with it. The second run's policy for required
+    // templates not compiled is kept (it lacks git-sync, which no namespace here requires).
     const objects = [
-      ...compiled(['-f', '-'], JSON.stringify(storedGitSync)),
+      ...compiled(['-f', '-'], JSON.stringify(storedGitSync), false),
       ...compiled(['log-normalizer', 'https-proxy', 'redis-exporter']),
     ];
     compiledObjects = objects;
@@ -257,6 +309,8 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
     );
     const r = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(patternPolicy(viaPolicies.r, specR)));
     t.equal(r.code, 0, outcome(r, 'the PatternPolicy of R is stored (its review by podpattern fails open)'));
+    const d = await kube.kubectl(['apply', '-f', '-'], JSON.stringify(patternPolicy(viaPolicies.d, specD)));
+    t.equal(d.code, 0, outcome(d, `the PatternPolicy of D, requiring ${DOOMED}, is stored`));
     // A's policy is written by a tenant ServiceAccount bound to podpattern-policy-admin: RBAC decides, not podpattern.
     await kube.must(['create', 'serviceaccount', 'tenant-admin', '-n', viaPolicies.a]);
     await kube.must([
@@ -290,7 +344,11 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
       const optOut = await kube.create(podManifest(kube.unique('probe'), viaPolicies.r, { 'podpattern.dev/inject': 'false' }), [
         '--dry-run=server',
       ]);
-      return bare.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined && forbidden.code !== 0 && optOut.code !== 0
+      const doomed = await kube.create(podManifest(kube.unique('probe'), viaPolicies.d), ['--dry-run=server']);
+      return bare.object?.metadata?.annotations?.['podpattern.dev/status'] !== undefined &&
+        forbidden.code !== 0 &&
+        optOut.code !== 0 &&
+        doomed.code !== 0
         ? true
         : undefined;
     });
@@ -356,7 +414,7 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
 
   // Not a teardown: the groups after this one need the webhook back.
   await t.test('podpattern back to two replicas, the test objects gone', async (t) => {
-    for (const namespace of Object.values(viaPolicies))
+    for (const namespace of [...Object.values(viaPolicies), viaWebhook.d])
       await kube.kubectl(['delete', 'patternpolicy', 'default', '-n', namespace, '--ignore-not-found']);
     if (compiledObjects.length > 0)
       await kube.kubectl(
