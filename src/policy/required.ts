@@ -21,6 +21,9 @@ export const REQUIRED_POLICY = 'podpattern-required-templates';
 
 const API_VERSION = 'admissionregistration.k8s.io/v1';
 
+/** The variable that lists the templates compiled beside the policy. */
+export const COMPILED_VARIABLE = 'compiled';
+
 /** A CEL boolean: the pod's status record lists the template named by the CEL string `name`. */
 function recorded(name: string): string {
   return `(${quote(STATUS_KEY)} in ${ANNS} && ${ANNS}[${quote(STATUS_KEY)}].contains("{\\"name\\":\\"" + ${name} + "\\",\\"pattern\\":"))`;
@@ -36,10 +39,12 @@ function absentMessage(name: string): string {
   ]);
 }
 
-/** The policy and its binding, for the templates `installed` (compiled beside it). */
+/**
+ * The policy and its binding, for the templates `installed` (compiled beside it): they are the
+ * variable `compiled`, a CEL list of names, which the chart sets to the templates it installs.
+ */
 export function requiredTemplatePolicies(installed: string[], options: PolicyOptions): Record<string, unknown>[] {
   const metadata = { name: REQUIRED_POLICY, labels: { 'app.kubernetes.io/name': 'podpattern' } };
-  const compiled = list([...new Set(installed)].sort().map(quote));
   return [
     {
       apiVersion: API_VERSION,
@@ -52,13 +57,12 @@ export function requiredTemplatePolicies(installed: string[], options: PolicyOpt
         matchConstraints: PODS_ON_CREATE,
         matchConditions: [
           NOT_A_MIRROR_POD,
-          {
-            name: 'requires-only-templates-not-compiled-here',
-            expression: `has(params.spec.require) && params.spec.require.size() > 0 && params.spec.require.all(r, !(r.template in ${compiled}))`,
-          },
+          { name: 'policy-requires-templates', expression: 'has(params.spec.require) && params.spec.require.size() > 0' },
         ],
         variables: [
+          { name: COMPILED_VARIABLE, expression: list([...new Set(installed)].sort().map(quote)) },
           ANNS_VARIABLE,
+          { name: 'judged', expression: `params.spec.require.all(r, !(r.template in variables.${COMPILED_VARIABLE}))` },
           {
             name: 'problems',
             expression: `${OPTED_OUT} ? [] : params.spec.require.map(r, r.template).filter(n, !${recorded('n')}).map(n, ${absentMessage('n')})`,
@@ -66,8 +70,8 @@ export function requiredTemplatePolicies(installed: string[], options: PolicyOpt
         ],
         validations: [
           // The webhook refuses an opt-out before anything else, as its only problem.
-          { expression: `!${OPTED_OUT}`, messageExpression: OPT_OUT_MESSAGE },
-          { expression: 'variables.problems.size() == 0', messageExpression: PROBLEMS_MESSAGE },
+          { expression: `!variables.judged || !${OPTED_OUT}`, messageExpression: OPT_OUT_MESSAGE },
+          { expression: '!variables.judged || variables.problems.size() == 0', messageExpression: PROBLEMS_MESSAGE },
         ],
       },
     },

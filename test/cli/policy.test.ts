@@ -56,8 +56,8 @@ t.test('built-in names give a mutating and a validating policy with their bindin
     "the required-templates policy's param is the namespace's own policy",
   );
   t.match(
-    (objects[22]?.spec.matchConditions as { expression: string }[])[1]?.expression,
-    /\["https-proxy", "redis-exporter"\]/,
+    (objects[22]?.spec.variables as { name: string; expression: string }[])[0],
+    { name: 'compiled', expression: '["https-proxy", "redis-exporter"]' },
     'it knows the templates compiled beside it',
   );
   t.same(

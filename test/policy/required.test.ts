@@ -10,7 +10,7 @@ import { readPolicy } from '../../src/catalog/policy.js';
 import { selects } from '../../src/engine/availability.js';
 import { REQUIRED_POLICY, requiredTemplatePolicies } from '../../src/policy/required.js';
 import type { Catalog, LabelSelector } from '../../src/model/template.js';
-import { denialOf, matchesConditions, type Admission, type CompiledPolicy } from '../helpers/policy-eval.js';
+import { denialOf, matchesConditions, variablesOf, type Admission, type CompiledPolicy } from '../helpers/policy-eval.js';
 
 const builtins = loadBuiltinTemplates();
 const full = buildCatalog([builtins]);
@@ -128,11 +128,13 @@ t.test("a pod whose status lists every required template passes; a compiled requ
   const compiledHere = requiredTemplatePolicies([...installed, 'log-normalizer'], {
     ownNamespace: 'podpattern',
   })[0] as unknown as CompiledPolicy;
-  t.notOk(
-    matchesConditions(compiledHere, pod({}), requiring('log-normalizer')),
-    'a required template compiled beside it: not judged (its PatternPolicy pair injects it, or says why it cannot)',
+  t.equal(
+    variablesOf(compiledHere, pod({}), requiring('log-normalizer')).judged,
+    false,
+    'a required template compiled beside it: not judged (its PatternPolicy pair injects it, or says why it cannot)…',
   );
-  t.notOk(matchesConditions(policy, pod({}), requiring('log-normalizer', 'https-proxy')), 'nor one among several');
+  t.equal(denialOf(compiledHere, pod({ 'podpattern.dev/inject': 'false' }), requiring('log-normalizer')), undefined, '…an opt-out neither');
+  t.equal(denialOf(policy, pod({}), requiring('log-normalizer', 'https-proxy')), undefined, 'nor a policy requiring one among several');
 });
 
 t.test('mirror pods, and namespaces whose policy requires nothing, are not judged', async (t) => {
