@@ -135,6 +135,19 @@ async function compareApplyRefusals(
   }
 }
 
+/** The webhook's denials of the cases by their index: git-sync in B, the opt-out in R, the narrowing in A, the deleted template in D. */
+function webhookDenials(t: Test, result: (index: number) => Result | undefined): void {
+  t.equal(result(1)?.code !== 0, true, 'git-sync in B is refused');
+  t.match(result(1)?.stderr, /not available to pods of ServiceAccount default/);
+  t.match(result(3)?.stderr, /podpattern\.dev\/inject: "false" is refused/);
+  t.match(result(6)?.stderr, /'8080' must be at least 9000 \(narrowed by PatternPolicy .*\/default\)/);
+  t.match(
+    result(8)?.stderr,
+    new RegExp(`PatternPolicy .*/default requires template ${DOOMED}, which is not in the catalog \\(deleted\\?\\)`),
+    'the webhook names the policy and the deleted template',
+  );
+}
+
 /**
  * Through the webhook: DOOMED stored as a cluster template, a PatternPolicy in `namespace`
  * requiring it, then DOOMED deleted (with a force reason: a template a policy requires).
@@ -258,15 +271,7 @@ export async function tenancyPolicyTests(t: Test, ctx: Context): Promise<void> {
       recorded.set(c.label, result);
       t.comment(`${c.label}: webhook ${result.code === 0 ? 'admitted' : denial(result.stderr)}`);
     }
-    t.equal(recorded.get(cases[1]?.label as string)?.code !== 0, true, 'git-sync in B is refused');
-    t.match(recorded.get(cases[1]?.label as string)?.stderr, /not available to pods of ServiceAccount default/);
-    t.match(recorded.get(cases[3]?.label as string)?.stderr, /podpattern\.dev\/inject: "false" is refused/);
-    t.match(recorded.get(cases[6]?.label as string)?.stderr, /'8080' must be at least 9000 \(narrowed by PatternPolicy .*\/default\)/);
-    t.match(
-      recorded.get(cases[8]?.label as string)?.stderr,
-      new RegExp(`PatternPolicy .*/default requires template ${DOOMED}, which is not in the catalog \\(deleted\\?\\)`),
-      'the webhook names the policy and the deleted template',
-    );
+    webhookDenials(t, (i) => recorded.get(cases[i]?.label as string));
     const composed = await kube.create(podManifest('both', viaWebhook.r, requestAnnotations(httpsProxy)));
     t.equal(composed.code, 0, outcome(composed, 'a pod in R asking for https-proxy is admitted'));
     const names = [...(composed.object?.spec?.initContainers ?? []), ...(composed.object?.spec?.containers ?? [])].map(
