@@ -102,7 +102,12 @@ export async function startControllerApi(): Promise<ControllerApi> {
   };
   const server = await startFakeApiServer({
     respond: (request) =>
-      core(state, request) ?? apps(state, request) ?? leases(state, request) ?? templates(state, request) ?? revisions(state, request),
+      core(state, request) ??
+      apps(state, request) ??
+      jobs(state, request) ??
+      leases(state, request) ??
+      templates(state, request) ??
+      revisions(state, request),
   });
   return Object.assign(state, server);
 }
@@ -163,6 +168,14 @@ function apps(state: State, { method, path, body, raw }: FakeRequest): Answer {
   patched.metadata.resourceVersion = nextVersion();
   state.objects.set(key, patched);
   return [200, patched];
+}
+
+/** GET of a Job (stored under `Job/<ns>/<name>`), as the owner lookup asks for a CronJob's Job. */
+function jobs(state: State, { method, path }: FakeRequest): Answer {
+  const m = path.match(/^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/);
+  if (m === null || method !== 'GET') return undefined;
+  const object = state.objects.get(`Job/${m[1]}/${m[2]}`);
+  return object === undefined ? status(404, `jobs "${m[2]}" not found`, 'NotFound') : [200, object];
 }
 
 function leases(state: State, { method, path, body }: FakeRequest): Answer {
