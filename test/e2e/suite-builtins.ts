@@ -20,7 +20,7 @@ import { get } from 'node:http';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
-import { NGINX_ACCESS_LOG_CONF, restrictedApp, roundTrip, untilStopped, usesAtBoot } from '../podrunner/builtin.js';
+import { NGINX_ACCESS_LOG_CONF, relayApp, restrictedApp, roundTrip, untilStopped, usesAtBoot } from '../podrunner/builtin.js';
 import { eventually } from './kube.js';
 import { missingFromPod, type Json } from './pods.js';
 import type { Context } from './suite.js';
@@ -225,18 +225,7 @@ const CASES: BuiltinCase[] = [
     template: 'redis-shard',
     parameters: { shards: 'localhost:7001,localhost:7002' },
     containers: [
-      {
-        name: 'app',
-        image: 'alpine/socat:1.8.0.3',
-        command: [
-          'sh',
-          '-c',
-          usesAtBoot('$(REDIS_HOST):$(REDIS_PORT)', 'socat TCP-LISTEN:6390,fork,reuseaddr TCP:$(REDIS_HOST):$(REDIS_PORT)'),
-        ],
-        securityContext: restrictedApp,
-        ports: [{ containerPort: 6390 }],
-        readinessProbe: { tcpSocket: { port: 6390 }, periodSeconds: 1 },
-      },
+      relayApp('REDIS', 6390),
       redis('shard-0', ['--port', '7001', '--protected-mode', 'no']),
       redis('shard-1', ['--port', '7002', '--protected-mode', 'no']),
     ],
@@ -264,20 +253,7 @@ const CASES: BuiltinCase[] = [
   {
     template: 'service-broker',
     parameters: { service: 'mysql', namespace: 'data', port: '13306', 'listen-port': '3306' },
-    containers: [
-      {
-        name: 'app',
-        image: 'alpine/socat:1.8.0.3',
-        command: [
-          'sh',
-          '-c',
-          usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)'),
-        ],
-        securityContext: restrictedApp,
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-      },
-    ],
+    containers: [relayApp('BROKER', 8080)],
     startsBefore: ['service-broker'],
     serve: async (t, pod) => {
       // The app connected to the broker as it started; the Service it names does not resolve in

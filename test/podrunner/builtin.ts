@@ -105,6 +105,24 @@ export const restrictedApp = {
   capabilities: { drop: ['ALL'] },
 };
 
+/**
+ * An "app" for an ambassador the template wires in as $(<env>_HOST):$(<env>_PORT): it uses the
+ * ambassador as it starts (usesAtBoot) and relays `port` on the pod IP to it, so a test reaches
+ * the ambassador from outside the pod; Ready once it listens.
+ */
+export const relayApp = (env: string, port: number) => ({
+  name: 'app',
+  image: 'alpine/socat:1.8.0.3',
+  command: [
+    'sh',
+    '-c',
+    usesAtBoot(`$(${env}_HOST):$(${env}_PORT)`, `socat TCP-LISTEN:${port},fork,reuseaddr TCP:$(${env}_HOST):$(${env}_PORT)`),
+  ],
+  securityContext: restrictedApp,
+  ports: [{ containerPort: port }],
+  readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
+});
+
 /** Sends `text` and resolves with everything the far end sends back before it closes. */
 export function roundTrip(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
