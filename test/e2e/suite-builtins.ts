@@ -19,6 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import { get } from 'node:http';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
+import { TEN_MINUTE_STATS, TOPOLOGY_ID, TOPOLOGY_SUMMARY, topologyDetail } from '../helpers/storm-ui.js';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
 import { NGINX_ACCESS_LOG_CONF, relayApp, restrictedApp, roundTrip, untilStopped, usesAtBoot } from '../podrunner/builtin.js';
 import { eventually } from './kube.js';
@@ -91,51 +92,10 @@ async function redisCli(host: string, port: number, ...command: string[]): Promi
   return (await run('redis-cli', ['-h', host, '-p', String(port), ...command])).stdout.trim();
 }
 
-const TOPOLOGY_ID = 'wordcount-1-1700000000';
-/** Storm UI's REST API (Apache Storm's docs/STORM-UI-REST-API.md) as files busybox httpd serves. */
+/** Storm UI's REST API as files busybox httpd serves. */
 const STORM_UI = {
-  summary: JSON.stringify({
-    topologies: [
-      { id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600, tasksTotal: 10, workersTotal: 2, executorsTotal: 10 },
-    ],
-  }),
-  topology: JSON.stringify({
-    id: TOPOLOGY_ID,
-    name: 'wordcount',
-    status: 'ACTIVE',
-    topologyStats: [
-      { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
-    ],
-    spouts: [
-      {
-        spoutId: 'sentences',
-        executors: 2,
-        tasks: 2,
-        emitted: 600,
-        transferred: 600,
-        completeLatency: '12.500',
-        acked: 590,
-        failed: 3,
-        lastError: '',
-      },
-    ],
-    bolts: [
-      {
-        boltId: 'count',
-        executors: 4,
-        tasks: 4,
-        emitted: 600,
-        transferred: 500,
-        capacity: '0.012',
-        executeLatency: '0.300',
-        executed: 590,
-        processLatency: '0.400',
-        acked: 590,
-        failed: 0,
-        lastError: '',
-      },
-    ],
-  }),
+  summary: JSON.stringify({ topologies: [TOPOLOGY_SUMMARY] }),
+  topology: JSON.stringify(topologyDetail([TEN_MINUTE_STATS])),
 };
 
 const CASES: BuiltinCase[] = [
