@@ -21,7 +21,15 @@ import { promisify } from 'node:util';
 import type { Test } from 'tap';
 import { TEN_MINUTE_STATS, TOPOLOGY_ID, TOPOLOGY_SUMMARY, topologyDetail } from '../helpers/storm-ui.js';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
-import { NGINX_ACCESS_LOG_CONF, relayApp, restrictedApp, roundTrip, untilStopped, usesAtBoot } from '../podrunner/builtin.js';
+import {
+  NGINX_ACCESS_LOG_CONF,
+  nginxAccessLogApp,
+  relayApp,
+  restrictedApp,
+  roundTrip,
+  untilStopped,
+  usesAtBoot,
+} from '../podrunner/builtin.js';
 import { eventually } from './kube.js';
 import { missingFromPod, type Json } from './pods.js';
 import type { Context } from './suite.js';
@@ -261,20 +269,7 @@ const CASES: BuiltinCase[] = [
   {
     template: 'log-normalizer',
     parameters: { 'log-dir': '/var/log/web', files: 'access.log', format: 'nginx', 'create-files': 'access.log' },
-    containers: [
-      {
-        name: 'app',
-        image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
-        command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
-        securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-        volumeMounts: [
-          { name: 'scratch', mountPath: '/tmp' },
-          { name: 'conf', mountPath: '/etc/web', readOnly: true },
-        ],
-      },
-    ],
+    containers: [nginxAccessLogApp('app')],
     volumes: [...scratch, { name: 'conf', configMap: { name: 'web-conf' } }],
     objects: async (namespace) => [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-conf', namespace }, data: { 'nginx.conf': NGINX_ACCESS_LOG_CONF } },

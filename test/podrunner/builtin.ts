@@ -150,3 +150,20 @@ http {
   server { listen 8080; location / { return 204; } }
 }
 `;
+
+/**
+ * That nginx app as container `name`: its nginx.conf from volume "conf" (NGINX_ACCESS_LOG_CONF in
+ * a ConfigMap) at /etc/web, /tmp on volume "scratch"; Ready once it answers on 8080.
+ */
+export const nginxAccessLogApp = (name: string) => ({
+  name,
+  image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
+  command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
+  securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
+  ports: [{ containerPort: 8080 }],
+  readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+  volumeMounts: [
+    { name: 'scratch', mountPath: '/tmp' },
+    { name: 'conf', mountPath: '/etc/web', readOnly: true },
+  ],
+});
