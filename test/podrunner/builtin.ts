@@ -123,6 +123,19 @@ export const relayApp = (env: string, port: number) => ({
   readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
 });
 
+/**
+ * A native sidecar that holds `port` on every address of the pod, so that an ambassador's bind
+ * on 127.0.0.1 at that port fails (EADDRINUSE) at every start and it never becomes Ready.
+ */
+export const portSquatter = (port: number) => ({
+  name: 'squatter',
+  image: 'alpine/socat:1.8.0.3',
+  restartPolicy: 'Always',
+  command: ['socat', '-u', `TCP-LISTEN:${port},fork,reuseaddr`, 'STDOUT'],
+  securityContext: restrictedApp,
+  startupProbe: { tcpSocket: { port }, periodSeconds: 1 },
+});
+
 /** Sends `text` and resolves with everything the far end sends back before it closes. */
 export function roundTrip(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
