@@ -11,6 +11,7 @@ import {
   podRunnerSkip,
   restrictedApp,
   runUntilReady,
+  stdoutRecords,
   stopCleanly,
   untilStopped,
 } from '../podrunner/builtin.js';
@@ -41,11 +42,7 @@ t.test(
 
     const records = await eventually(
       async () => {
-        const lines = running
-          .logs('log-normalizer', 'stdout')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = stdoutRecords(running, 'log-normalizer');
         return lines.length >= LINES ? lines : undefined;
       },
       120_000,
@@ -156,11 +153,7 @@ t.test(
     await traffic(running.ip, REQUESTS, 10);
     const records = await eventually(
       async () => {
-        const lines = running
-          .logs('log-normalizer', 'stdout')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = stdoutRecords(running, 'log-normalizer');
         return lines.some((r) => String(r.path).startsWith(`/${String(REQUESTS + 9).padStart(6, '0')}/`)) ? lines : undefined;
       },
       60_000,

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import t from 'tap';
 import { TEN_MINUTE_STATS, TOPOLOGY_ID, TOPOLOGY_SUMMARY, topologyDetail } from '../helpers/storm-ui.js';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stdoutRecords, stopCleanly } from '../podrunner/builtin.js';
 
 function stormUiDouble(host: string, port: number, requests: string[]): Promise<Server> {
   const server = createServer((req, res) => {
@@ -56,11 +56,7 @@ t.test('storm-logs turns Storm UI topology statistics into structured stdout lin
 
   const records = await eventually(
     async () => {
-      const lines = running
-        .logs('storm-logs', 'stdout')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = stdoutRecords(running, 'storm-logs');
       return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
     },
     60_000,

@@ -82,6 +82,15 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
+/** What an adapter container wrote on stdout so far, a JSON record a line. */
+export function stdoutRecords(running: RunningPod, container: string): Record<string, unknown>[] {
+  return running
+    .logs(container, 'stdout')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /**
  * A shell line that runs `command` until the container's SIGTERM: busybox programs have no
  * handler, so as PID 1 they would ignore it and wait for SIGKILL. The shell waits in `wait`,
