@@ -7,32 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keepSending } from './helpers/tls.js';
 import { serve } from './helpers/process.js';
+import { httpsProxyReview } from './helpers/review.js';
 
 // Five processes started from the TypeScript sources, one of them drained for 8 s: under a
 // minute on an idle 2-core machine, several on a loaded one; each wait inside is on a log line
 // or an answer, so this timeout only ends a hang.
 t.setTimeout(10 * 60_000);
 
-const review = (uid: string) =>
-  JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      namespace: 'shop',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name: 'web',
-          annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
-        },
-        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-      },
-    },
-  });
+const review = (uid: string): string => JSON.stringify(httpsProxyReview(uid));
 
 /** Resolves once `check` holds; fails loudly after `ms` (generous: the machine may be busy, but a hang is a failure). */
 async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {

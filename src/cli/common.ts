@@ -290,13 +290,20 @@ export interface TemplateArguments {
   context?: string;
 }
 
+/** The flags that say where podpattern runs and which cluster, for the commands that read its cluster objects. */
+export const CLUSTER_FLAGS = {
+  'podpattern-namespace': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+} as const;
+
 /** NAME [--podpattern-namespace NS] [--kubeconfig FILE] [--context NAME]; a usage error or --help is an exit code. */
 export function parseTemplateArguments(command: string, argv: string[], help: string, io: Io): TemplateArguments | { exit: number } {
   const named = argv[0] !== undefined && !argv[0].startsWith('-');
   const parsed = parseFlags<{ 'podpattern-namespace'?: string; kubeconfig?: string; context?: string }>(
     command,
     named ? argv.slice(1) : argv,
-    { 'podpattern-namespace': { type: 'string' }, kubeconfig: { type: 'string' }, context: { type: 'string' } },
+    CLUSTER_FLAGS,
     help,
     io,
   );

@@ -21,7 +21,7 @@ import {
   rolloutSettings,
   type RolloutStatus,
 } from '../rollout/plan.js';
-import { parseFlags, processIo, type Io } from './common.js';
+import { CLUSTER_FLAGS, parseFlags, processIo, type Io } from './common.js';
 import { promote } from './rollout-promote.js';
 import { ClusterError, call, connect, explainFailure, isNotFound } from './kube/connect.js';
 import { rollCommand } from './status/inventory.js';
@@ -96,9 +96,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     {
       reason: { type: 'string' },
       restart: { type: 'boolean' },
-      'podpattern-namespace': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
+      ...CLUSTER_FLAGS,
     },
     HELP,
     io,

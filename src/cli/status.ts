@@ -4,7 +4,7 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { Finding } from './check/findings.js';
 import { clusterCatalog } from './check/pods.js';
-import { parseFlags, processIo, type Io } from './common.js';
+import { CLUSTER_FLAGS, parseFlags, processIo, type Io } from './common.js';
 import { ClusterError, call, connect, contextNamespace, explainFailure, isNotFound } from './kube/connect.js';
 import { formatPolicyViolations, policyViolations } from './status/policy-violations.js';
 import { readPolicy } from '../catalog/policy.js';
@@ -52,9 +52,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     {
       namespace: { type: 'string', short: 'n' },
       'all-namespaces': { type: 'boolean', short: 'A' },
-      'podpattern-namespace': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
+      ...CLUSTER_FLAGS,
     },
     HELP,
     io,

@@ -49,8 +49,11 @@ export function portsText(container: V1Container): string {
     .join('+');
 }
 
-/** The boolean and scalar securityContext fields the guard compares, in its order. */
-const SCALARS = [
+/**
+ * The boolean and scalar securityContext fields the guard compares, in its order; the policy
+ * compiler (src/policy/integrity.ts) writes them in CEL from this list, so both texts agree.
+ */
+export const SECURITY_SCALARS = [
   'privileged',
   'allowPrivilegeEscalation',
   'runAsNonRoot',
@@ -68,7 +71,8 @@ const SCALARS = [
 export function securityText(context: V1SecurityContext | undefined): string {
   if (context === undefined) return '';
   let text = '';
-  for (const field of SCALARS) if (context[field] !== undefined && context[field] !== null) text += `${field}:${String(context[field])};`;
+  for (const field of SECURITY_SCALARS)
+    if (context[field] !== undefined && context[field] !== null) text += `${field}:${String(context[field])};`;
   const add = context.capabilities?.add ?? [];
   const drop = context.capabilities?.drop ?? [];
   if (add.length > 0) text += `add:${add.join('+')};`;

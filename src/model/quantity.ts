@@ -51,6 +51,22 @@ export function parseQuantity(text: string): bigint | undefined {
   return sign === '-' ? -value : value;
 }
 
+/** Memory's units in bytes, in the order formatQuantity tries them: the binary ones, then the decimal ones, each largest first. */
+const MEMORY_UNITS = [
+  ['Ei', 2n ** 60n],
+  ['Pi', 2n ** 50n],
+  ['Ti', 2n ** 40n],
+  ['Gi', 2n ** 30n],
+  ['Mi', 2n ** 20n],
+  ['Ki', 2n ** 10n],
+  ['E', 10n ** 18n],
+  ['P', 10n ** 15n],
+  ['T', 10n ** 12n],
+  ['G', 10n ** 9n],
+  ['M', 10n ** 6n],
+  ['k', 10n ** 3n],
+] as const;
+
 /**
  * A quantity for `nano` nano-units, rounded up (cpu to a millicore, memory to a byte), spelled
  * as the API server stores it (apimachinery canonicalizes a quantity in the format of its suffix),
@@ -65,24 +81,7 @@ export function formatQuantity(nano: bigint, resource: 'cpu' | 'memory'): string
   }
   const bytes = (nano + NANO - 1n) / NANO;
   if (bytes === 0n) return '0';
-  for (const [suffix, size] of [
-    ['Ei', 2n ** 60n],
-    ['Pi', 2n ** 50n],
-    ['Ti', 2n ** 40n],
-    ['Gi', 2n ** 30n],
-    ['Mi', 2n ** 20n],
-    ['Ki', 2n ** 10n],
-  ] as const) {
-    if (bytes % size === 0n) return `${bytes / size}${suffix}`;
-  }
-  for (const [suffix, size] of [
-    ['E', 10n ** 18n],
-    ['P', 10n ** 15n],
-    ['T', 10n ** 12n],
-    ['G', 10n ** 9n],
-    ['M', 10n ** 6n],
-    ['k', 10n ** 3n],
-  ] as const) {
+  for (const [suffix, size] of MEMORY_UNITS) {
     if (bytes % size === 0n) return `${bytes / size}${suffix}`;
   }
   return String(bytes);

@@ -4,21 +4,10 @@
 // status record they write. Both texts come from these functions (a test holds the guard's YAML
 // to them), so the webhook, the policies and the guard write one format.
 import type { V1Container, V1SecurityContext } from '@kubernetes/client-node';
-import { portsText, securityText } from '../engine/integrity.js';
+import { portsText, SECURITY_SCALARS, securityText } from '../engine/integrity.js';
 import { quote } from './cel.js';
 import { REGISTRY_HOST } from './likeness.js';
 import { compileValue, type Scope } from './values.js';
-
-/** The scalar securityContext fields, in integrity.ts's order. */
-const SCALARS = [
-  'privileged',
-  'allowPrivilegeEscalation',
-  'runAsNonRoot',
-  'runAsUser',
-  'runAsGroup',
-  'readOnlyRootFilesystem',
-  'procMount',
-];
 
 /** A CEL string: the ports of the CEL list `ports` as portsText writes them. */
 export function portsCel(ports: string): string {
@@ -27,7 +16,7 @@ export function portsCel(ports: string): string {
 
 /** A CEL string: the CEL securityContext object `s` as securityText writes it. */
 export function securityCel(s: string): string {
-  const scalars = SCALARS.map((f) => `(has(${s}.${f}) ? "${f}:" + string(${s}.${f}) + ";" : "")`);
+  const scalars = SECURITY_SCALARS.map((f) => `(has(${s}.${f}) ? "${f}:" + string(${s}.${f}) + ";" : "")`);
   const capabilities = ['add', 'drop'].map(
     (f) =>
       `((has(${s}.capabilities) && has(${s}.capabilities.${f}) && ${s}.capabilities.${f}.size() > 0) ? "${f}:" + ${s}.capabilities.${f}.join("+") + ";" : "")`,
@@ -93,7 +82,8 @@ function compiledSecurity(context: V1SecurityContext, scope: Scope): string {
   const typed = (value: unknown): string => compileValue(value, scope, 'plain', true);
   const parts: string[] = [];
   const fields = context as Record<string, unknown>;
-  for (const f of SCALARS) if (fields[f] !== undefined && fields[f] !== null) parts.push(`"${f}:" + string(${typed(fields[f])}) + ";"`);
+  for (const f of SECURITY_SCALARS)
+    if (fields[f] !== undefined && fields[f] !== null) parts.push(`"${f}:" + string(${typed(fields[f])}) + ";"`);
   for (const f of ['add', 'drop'] as const) {
     const items = context.capabilities?.[f] ?? [];
     if (items.length > 0) parts.push(`"${f}:" + ${typed(items)}.join("+") + ";"`);

@@ -5,7 +5,16 @@
 // ends every container within its grace period, never later.
 import type { V1Container } from '@kubernetes/client-node';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, READY_BOUND_MS, restrictedApp, stopCleanly, untilStopped } from '../podrunner/builtin.js';
+import {
+  eventually,
+  injectedPod,
+  podRunnerSkip,
+  portSquatter,
+  READY_BOUND_MS,
+  restrictedApp,
+  stopCleanly,
+  untilStopped,
+} from '../podrunner/builtin.js';
 import { startPod } from '../podrunner/index.js';
 
 const skip = podRunnerSkip(['socat', 'busybox']);
@@ -71,14 +80,7 @@ t.test(
 t.test("an ambassador that never becomes Ready: the app never starts, the ambassador's last state says why", { skip }, async (t) => {
   // The pod's own native sidecar holds the broker's port on every address, so the broker's bind
   // on 127.0.0.1 fails (EADDRINUSE) at every start and its startup probe never passes.
-  const squatter: V1Container = {
-    name: 'squatter',
-    image: 'alpine/socat:1.8.0.3',
-    restartPolicy: 'Always',
-    command: ['socat', '-u', 'TCP-LISTEN:3306,fork,reuseaddr', 'STDOUT'],
-    securityContext: restrictedApp,
-    startupProbe: { tcpSocket: { port: 3306 }, periodSeconds: 1 },
-  };
+  const squatter: V1Container = portSquatter(3306);
   const pod = injectedPod(
     'ambassador',
     'service-broker',

@@ -7,9 +7,11 @@ import {
   NGINX_ACCESS_LOG_CONF,
   eventually,
   injectedPod,
+  nginxAccessLogApp,
   podRunnerSkip,
   restrictedApp,
   runUntilReady,
+  stdoutRecords,
   stopCleanly,
   untilStopped,
 } from '../podrunner/builtin.js';
@@ -40,11 +42,7 @@ t.test(
 
     const records = await eventually(
       async () => {
-        const lines = running
-          .logs('log-normalizer', 'stdout')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = stdoutRecords(running, 'log-normalizer');
         return lines.length >= LINES ? lines : undefined;
       },
       120_000,
@@ -91,18 +89,6 @@ const PATH_CHARS = 2_000;
 const REQUESTS = 700; // each line is over 2,000 bytes: about 1.4 MiB, past the 1 MiB bound
 
 function nginxPod(createFiles: string | undefined) {
-  const web = {
-    name: 'web',
-    image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
-    command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
-    securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
-    ports: [{ containerPort: 8080 }],
-    readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-    volumeMounts: [
-      { name: 'scratch', mountPath: '/tmp' },
-      { name: 'conf', mountPath: '/etc/web', readOnly: true },
-    ],
-  };
   const parameters: Record<string, string> = {
     'log-dir': '/var/log/web',
     files: 'access.log',
@@ -111,7 +97,7 @@ function nginxPod(createFiles: string | undefined) {
     ...(createFiles === undefined ? {} : { 'create-files': createFiles }),
   };
   return injectedPod('adapter', 'log-normalizer', parameters, {
-    containers: [web],
+    containers: [nginxAccessLogApp('web')],
     volumes: [
       { name: 'scratch', emptyDir: {} },
       { name: 'conf', configMap: { name: 'web-conf' } },
@@ -167,11 +153,7 @@ t.test(
     await traffic(running.ip, REQUESTS, 10);
     const records = await eventually(
       async () => {
-        const lines = running
-          .logs('log-normalizer', 'stdout')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        const lines = stdoutRecords(running, 'log-normalizer');
         return lines.some((r) => String(r.path).startsWith(`/${String(REQUESTS + 9).padStart(6, '0')}/`)) ? lines : undefined;
       },
       60_000,

@@ -5,7 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly, usesAtBoot } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, relayApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 const run = promisify(execFile);
 
@@ -23,18 +23,7 @@ t.test(
   'redis-shard spreads keys over two real Redis shards',
   { skip: podRunnerSkip(['nutcracker', 'busybox', 'socat', 'redis-server', 'redis-cli']) },
   async (t) => {
-    const relay = {
-      name: 'app',
-      image: 'alpine/socat:1.8.0.3',
-      command: [
-        'sh',
-        '-c',
-        usesAtBoot('$(REDIS_HOST):$(REDIS_PORT)', 'socat TCP-LISTEN:6380,fork,reuseaddr TCP:$(REDIS_HOST):$(REDIS_PORT)'),
-      ],
-      securityContext: restrictedApp,
-      ports: [{ containerPort: 6380 }],
-      readinessProbe: { tcpSocket: { port: 6380 }, periodSeconds: 1 },
-    };
+    const relay = relayApp('REDIS', 6380);
     // Each pod has its own host address, so fixed ports there never collide between runs.
     const pod = injectedPod(
       'ambassador',

@@ -2,7 +2,7 @@
 // that logs commands slower than 1 ms; the adapter (podpattern's own image, run from this
 // repository's build) turns its SLOWLOG into JSON lines on stdout. The pod has no egress.
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stdoutRecords, stopCleanly } from '../podrunner/builtin.js';
 
 /** A Lua loop that takes well over a millisecond on any machine. */
 const SLOW = ['EVAL', 'local i = 0 while i < 3000000 do i = i + 1 end return i', '0'];
@@ -41,10 +41,7 @@ t.test(
     t.equal(reply.output.trim(), '3000000', 'the app ran a slow script');
 
     const record = await eventually(
-      async () => {
-        const lines = running.logs('redis-slowlog', 'stdout').split('\n').filter(Boolean);
-        return lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((r) => r.command === 'EVAL');
-      },
+      async () => stdoutRecords(running, 'redis-slowlog').find((r) => r.command === 'EVAL'),
       60_000,
       "the slow EVAL on the adapter's stdout",
     );

@@ -5,16 +5,7 @@
 // from outside the pod.
 import { createServer, type Server } from 'node:net';
 import t from 'tap';
-import {
-  eventually,
-  injectedPod,
-  podRunnerSkip,
-  restrictedApp,
-  roundTrip,
-  runUntilReady,
-  stopCleanly,
-  usesAtBoot,
-} from '../podrunner/builtin.js';
+import { eventually, injectedPod, podRunnerSkip, relayApp, roundTrip, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
 
 const SERVICE = 'mysql.data.svc.cluster.local';
 
@@ -29,18 +20,7 @@ t.test(
   'service-broker relays to a Service that appears after the pod started',
   { skip: podRunnerSkip(['socat', 'busybox']) },
   async (t) => {
-    const relay = {
-      name: 'app',
-      image: 'alpine/socat:1.8.0.3',
-      command: [
-        'sh',
-        '-c',
-        usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)'),
-      ],
-      securityContext: restrictedApp,
-      ports: [{ containerPort: 8080 }],
-      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-    };
+    const relay = relayApp('BROKER', 8080);
     const pod = injectedPod(
       'ambassador',
       'service-broker',

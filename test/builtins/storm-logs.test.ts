@@ -6,9 +6,8 @@
 // to it, as the Storm UI container of a real pod would listen there.
 import { createServer, type Server } from 'node:http';
 import t from 'tap';
-import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stopCleanly } from '../podrunner/builtin.js';
-
-const TOPOLOGY_ID = 'wordcount-1-1700000000';
+import { TEN_MINUTE_STATS, TOPOLOGY_ID, TOPOLOGY_SUMMARY, topologyDetail } from '../helpers/storm-ui.js';
+import { eventually, injectedPod, podRunnerSkip, restrictedApp, runUntilReady, stdoutRecords, stopCleanly } from '../podrunner/builtin.js';
 
 function stormUiDouble(host: string, port: number, requests: string[]): Promise<Server> {
   const server = createServer((req, res) => {
@@ -16,71 +15,22 @@ function stormUiDouble(host: string, port: number, requests: string[]): Promise<
     const url = new URL(req.url ?? '/', 'http://storm-ui');
     res.setHeader('content-type', 'application/json');
     if (url.pathname === '/api/v1/topology/summary') {
-      res.end(
-        JSON.stringify({
-          topologies: [
-            {
-              id: TOPOLOGY_ID,
-              name: 'wordcount',
-              status: 'ACTIVE',
-              uptime: '1h 0m 0s',
-              uptimeSeconds: 3600,
-              tasksTotal: 10,
-              workersTotal: 2,
-              executorsTotal: 10,
-            },
-          ],
-        }),
-      );
+      res.end(JSON.stringify({ topologies: [TOPOLOGY_SUMMARY] }));
     } else if (url.pathname === `/api/v1/topology/${TOPOLOGY_ID}`) {
       const window = url.searchParams.get('window');
+      const allTime = {
+        windowPretty: 'All time',
+        window: ':all-time',
+        emitted: 99999,
+        transferred: 99999,
+        completeLatency: '11.000',
+        acked: 99000,
+        failed: 30,
+      };
       res.end(
-        JSON.stringify({
-          id: TOPOLOGY_ID,
-          name: 'wordcount',
-          status: 'ACTIVE',
-          topologyStats: [
-            { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
-            {
-              windowPretty: 'All time',
-              window: ':all-time',
-              emitted: 99999,
-              transferred: 99999,
-              completeLatency: '11.000',
-              acked: 99000,
-              failed: 30,
-            },
-          ].filter((s) => window === null || s.window === window || s.window === ':all-time'),
-          spouts: [
-            {
-              spoutId: 'sentences',
-              executors: 2,
-              tasks: 2,
-              emitted: 600,
-              transferred: 600,
-              completeLatency: '12.500',
-              acked: 590,
-              failed: 3,
-              lastError: '',
-            },
-          ],
-          bolts: [
-            {
-              boltId: 'count',
-              executors: 4,
-              tasks: 4,
-              emitted: 600,
-              transferred: 500,
-              capacity: '0.012',
-              executeLatency: '0.300',
-              executed: 590,
-              processLatency: '0.400',
-              acked: 590,
-              failed: 0,
-              lastError: '',
-            },
-          ],
-        }),
+        JSON.stringify(
+          topologyDetail([TEN_MINUTE_STATS, allTime].filter((s) => window === null || s.window === window || s.window === ':all-time')),
+        ),
       );
     } else {
       res.statusCode = 404;
@@ -106,11 +56,7 @@ t.test('storm-logs turns Storm UI topology statistics into structured stdout lin
 
   const records = await eventually(
     async () => {
-      const lines = running
-        .logs('storm-logs', 'stdout')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = stdoutRecords(running, 'storm-logs');
       return lines.some((r) => r.kind === 'bolt') ? lines : undefined;
     },
     60_000,

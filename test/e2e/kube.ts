@@ -63,6 +63,20 @@ export class Kube {
     return (await this.json(['get', 'pods', '-n', namespace, ...(selector === undefined ? [] : ['-l', selector])])).items as Json[];
   }
 
+  /** The Events of `reason` about one object (a cluster-scoped object's are in default). */
+  async events(namespace: string, kind: string, name: string, reason: string): Promise<Json[]> {
+    return (
+      await this.json([
+        'get',
+        'events',
+        '-n',
+        namespace,
+        '--field-selector',
+        `involvedObject.kind=${kind},involvedObject.name=${name},reason=${reason}`,
+      ])
+    ).items as Json[];
+  }
+
   /** podpattern's running pods (the node agent runs them), with their pod IPs. */
   async webhookPods(): Promise<Json[]> {
     return (await this.pods(RELEASE_NAMESPACE, 'app.kubernetes.io/name=podpattern')).filter(

@@ -1,7 +1,7 @@
 // The built-ins' bad starts in workloads, as the cluster stores them (the builtins group runs
 // them after each built-in's own Deployment).
 import type { Test } from 'tap';
-import { restrictedApp, usesAtBoot } from '../podrunner/builtin.js';
+import { portSquatter, restrictedApp, usesAtBoot } from '../podrunner/builtin.js';
 import { eventually } from './kube.js';
 import type { Json } from './pods.js';
 import type { Context } from './suite.js';
@@ -21,14 +21,7 @@ export async function neverReadyAmbassador(t: Test, ctx: Context): Promise<void>
     'service-broker.podpattern.dev/service': 'mysql',
     'service-broker.podpattern.dev/namespace': 'data',
   };
-  const squatter = {
-    name: 'squatter',
-    image: 'alpine/socat:1.8.0.3',
-    restartPolicy: 'Always',
-    command: ['socat', '-u', 'TCP-LISTEN:3306,fork,reuseaddr', 'STDOUT'],
-    securityContext: restrictedApp,
-    startupProbe: { tcpSocket: { port: 3306 }, periodSeconds: 1 },
-  };
+  const squatter = portSquatter(3306);
   const app = {
     name: 'app',
     image: 'alpine/socat:1.8.0.3',

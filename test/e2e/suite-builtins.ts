@@ -19,8 +19,17 @@ import { X509Certificate } from 'node:crypto';
 import { get } from 'node:http';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
+import { TEN_MINUTE_STATS, TOPOLOGY_ID, TOPOLOGY_SUMMARY, topologyDetail } from '../helpers/storm-ui.js';
 import { httpsCall, makeCertificates } from '../helpers/tls.js';
-import { NGINX_ACCESS_LOG_CONF, restrictedApp, roundTrip, untilStopped, usesAtBoot } from '../podrunner/builtin.js';
+import {
+  NGINX_ACCESS_LOG_CONF,
+  nginxAccessLogApp,
+  relayApp,
+  restrictedApp,
+  roundTrip,
+  untilStopped,
+  usesAtBoot,
+} from '../podrunner/builtin.js';
 import { eventually } from './kube.js';
 import { missingFromPod, type Json } from './pods.js';
 import type { Context } from './suite.js';
@@ -91,51 +100,10 @@ async function redisCli(host: string, port: number, ...command: string[]): Promi
   return (await run('redis-cli', ['-h', host, '-p', String(port), ...command])).stdout.trim();
 }
 
-const TOPOLOGY_ID = 'wordcount-1-1700000000';
-/** Storm UI's REST API (Apache Storm's docs/STORM-UI-REST-API.md) as files busybox httpd serves. */
+/** Storm UI's REST API as files busybox httpd serves. */
 const STORM_UI = {
-  summary: JSON.stringify({
-    topologies: [
-      { id: TOPOLOGY_ID, name: 'wordcount', status: 'ACTIVE', uptimeSeconds: 3600, tasksTotal: 10, workersTotal: 2, executorsTotal: 10 },
-    ],
-  }),
-  topology: JSON.stringify({
-    id: TOPOLOGY_ID,
-    name: 'wordcount',
-    status: 'ACTIVE',
-    topologyStats: [
-      { windowPretty: '10m 0s', window: '600', emitted: 1200, transferred: 1100, completeLatency: '12.500', acked: 1000, failed: 3 },
-    ],
-    spouts: [
-      {
-        spoutId: 'sentences',
-        executors: 2,
-        tasks: 2,
-        emitted: 600,
-        transferred: 600,
-        completeLatency: '12.500',
-        acked: 590,
-        failed: 3,
-        lastError: '',
-      },
-    ],
-    bolts: [
-      {
-        boltId: 'count',
-        executors: 4,
-        tasks: 4,
-        emitted: 600,
-        transferred: 500,
-        capacity: '0.012',
-        executeLatency: '0.300',
-        executed: 590,
-        processLatency: '0.400',
-        acked: 590,
-        failed: 0,
-        lastError: '',
-      },
-    ],
-  }),
+  summary: JSON.stringify({ topologies: [TOPOLOGY_SUMMARY] }),
+  topology: JSON.stringify(topologyDetail([TEN_MINUTE_STATS])),
 };
 
 const CASES: BuiltinCase[] = [
@@ -225,18 +193,7 @@ const CASES: BuiltinCase[] = [
     template: 'redis-shard',
     parameters: { shards: 'localhost:7001,localhost:7002' },
     containers: [
-      {
-        name: 'app',
-        image: 'alpine/socat:1.8.0.3',
-        command: [
-          'sh',
-          '-c',
-          usesAtBoot('$(REDIS_HOST):$(REDIS_PORT)', 'socat TCP-LISTEN:6390,fork,reuseaddr TCP:$(REDIS_HOST):$(REDIS_PORT)'),
-        ],
-        securityContext: restrictedApp,
-        ports: [{ containerPort: 6390 }],
-        readinessProbe: { tcpSocket: { port: 6390 }, periodSeconds: 1 },
-      },
+      relayApp('REDIS', 6390),
       redis('shard-0', ['--port', '7001', '--protected-mode', 'no']),
       redis('shard-1', ['--port', '7002', '--protected-mode', 'no']),
     ],
@@ -264,20 +221,7 @@ const CASES: BuiltinCase[] = [
   {
     template: 'service-broker',
     parameters: { service: 'mysql', namespace: 'data', port: '13306', 'listen-port': '3306' },
-    containers: [
-      {
-        name: 'app',
-        image: 'alpine/socat:1.8.0.3',
-        command: [
-          'sh',
-          '-c',
-          usesAtBoot('$(BROKER_HOST):$(BROKER_PORT)', 'socat TCP-LISTEN:8080,fork,reuseaddr TCP:$(BROKER_HOST):$(BROKER_PORT)'),
-        ],
-        securityContext: restrictedApp,
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-      },
-    ],
+    containers: [relayApp('BROKER', 8080)],
     startsBefore: ['service-broker'],
     serve: async (t, pod) => {
       // The app connected to the broker as it started; the Service it names does not resolve in
@@ -325,20 +269,7 @@ const CASES: BuiltinCase[] = [
   {
     template: 'log-normalizer',
     parameters: { 'log-dir': '/var/log/web', files: 'access.log', format: 'nginx', 'create-files': 'access.log' },
-    containers: [
-      {
-        name: 'app',
-        image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
-        command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
-        securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
-        ports: [{ containerPort: 8080 }],
-        readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
-        volumeMounts: [
-          { name: 'scratch', mountPath: '/tmp' },
-          { name: 'conf', mountPath: '/etc/web', readOnly: true },
-        ],
-      },
-    ],
+    containers: [nginxAccessLogApp('app')],
     volumes: [...scratch, { name: 'conf', configMap: { name: 'web-conf' } }],
     objects: async (namespace) => [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-conf', namespace }, data: { 'nginx.conf': NGINX_ACCESS_LOG_CONF } },

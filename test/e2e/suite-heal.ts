@@ -117,17 +117,7 @@ export async function healTests(t: Test, ctx: Context): Promise<void> {
       const reported = await eventually(
         'the NotInjected Event on the bare pod',
         async () => {
-          const events = (
-            await kube.json([
-              'get',
-              'events',
-              '-n',
-              ns,
-              '--field-selector',
-              `involvedObject.kind=Pod,involvedObject.name=${bare},reason=NotInjected`,
-            ])
-          ).items as Json[];
-          return events[0];
+          return (await kube.events(ns, 'Pod', bare, 'NotInjected'))[0];
         },
         120_000,
       );
@@ -150,16 +140,7 @@ export async function healTests(t: Test, ctx: Context): Promise<void> {
       const restartEvents = await eventually(
         'the RestartedForInjection Event on the Deployment',
         async () => {
-          const events = (
-            await kube.json([
-              'get',
-              'events',
-              '-n',
-              ns,
-              '--field-selector',
-              `involvedObject.kind=Deployment,involvedObject.name=${web},reason=RestartedForInjection`,
-            ])
-          ).items as Json[];
+          const events = await kube.events(ns, 'Deployment', web, 'RestartedForInjection');
           return events.length > 0 ? events : undefined;
         },
         60_000,

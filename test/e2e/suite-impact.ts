@@ -131,15 +131,7 @@ export async function impactTests(t: Test, ctx: Context): Promise<void> {
       const event = await eventually(
         'the ForcedChange Event on the template',
         async () => {
-          const events = await kube.json([
-            'get',
-            'events',
-            '-n',
-            'default',
-            '--field-selector',
-            `involvedObject.kind=PatternTemplate,involvedObject.name=${NAME},reason=ForcedChange`,
-          ]);
-          return (events.items as Json[])[0];
+          return (await kube.events('default', 'PatternTemplate', NAME, 'ForcedChange'))[0];
         },
         60_000,
       );

@@ -86,17 +86,7 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
   const restartedAt = async (ns: string, name: string): Promise<string | undefined> =>
     (await kube.json(['get', 'deployment', name, '-n', ns])).spec.template.metadata.annotations?.['kubectl.kubernetes.io/restartedAt'];
   /** The template's Events of `reason` (cluster-scoped: in default). */
-  const templateEvents = async (reason: string): Promise<Json[]> =>
-    (
-      await kube.json([
-        'get',
-        'events',
-        '-n',
-        'default',
-        '--field-selector',
-        `involvedObject.kind=PatternTemplate,involvedObject.name=${NAME},reason=${reason}`,
-      ])
-    ).items as Json[];
+  const templateEvents = (reason: string): Promise<Json[]> => kube.events('default', 'PatternTemplate', NAME, reason);
   const logsOnFailure = async (error: unknown): Promise<never> => {
     t.comment(
       `podpattern's log lines on rollouts:\n${(await kube.webhookLogs())
@@ -234,16 +224,7 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
       const events = await eventually(
         'the RolloutHealthCheckFailed Event on the Deployment',
         async () => {
-          const list = (
-            await kube.json([
-              'get',
-              'events',
-              '-n',
-              canary,
-              '--field-selector',
-              `involvedObject.kind=Deployment,involvedObject.name=${web[0]},reason=RolloutHealthCheckFailed`,
-            ])
-          ).items as Json[];
+          const list = await kube.events(canary, 'Deployment', web[0]!, 'RolloutHealthCheckFailed');
           return list.length > 0 ? list : undefined;
         },
         60_000,

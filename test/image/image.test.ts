@@ -22,6 +22,7 @@ import { buildImage, type BuiltImage } from '../../scripts/image.mjs';
 import { readNodeImage } from '../../scripts/image-base.mjs';
 import { missingPrerequisites } from '../../scripts/image-tools.mjs';
 import { unpackOciArchive, type OciImage } from '../../scripts/oci.mjs';
+import { httpsProxyReview } from '../helpers/review.js';
 import { httpsCall } from '../helpers/tls.js';
 import { find, renderChart } from '../install/helpers.js';
 import { createPodNetwork } from '../podrunner/netns.js';
@@ -237,25 +238,7 @@ if (problems.length > 0) {
 
       t.equal(await readyz(net.podIp, chart.port('http-health')), 200, '/readyz on the health port, from outside the pod');
 
-      const review = {
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'image-test',
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          namespace: 'shop',
-          operation: 'CREATE',
-          object: {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            metadata: {
-              name: 'web',
-              annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
-            },
-            spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-          },
-        },
-      };
+      const review = httpsProxyReview('image-test');
       const answer = await httpsCall({
         host: net.podIp,
         port: chart.port('https'),

@@ -82,6 +82,15 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
+/** What an adapter container wrote on stdout so far, a JSON record a line. */
+export function stdoutRecords(running: RunningPod, container: string): Record<string, unknown>[] {
+  return running
+    .logs(container, 'stdout')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /**
  * A shell line that runs `command` until the container's SIGTERM: busybox programs have no
  * handler, so as PID 1 they would ignore it and wait for SIGKILL. The shell waits in `wait`,
@@ -104,6 +113,37 @@ export const restrictedApp = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
 };
+
+/**
+ * An "app" for an ambassador the template wires in as $(<env>_HOST):$(<env>_PORT): it uses the
+ * ambassador as it starts (usesAtBoot) and relays `port` on the pod IP to it, so a test reaches
+ * the ambassador from outside the pod; Ready once it listens.
+ */
+export const relayApp = (env: string, port: number) => ({
+  name: 'app',
+  image: 'alpine/socat:1.8.0.3',
+  command: [
+    'sh',
+    '-c',
+    usesAtBoot(`$(${env}_HOST):$(${env}_PORT)`, `socat TCP-LISTEN:${port},fork,reuseaddr TCP:$(${env}_HOST):$(${env}_PORT)`),
+  ],
+  securityContext: restrictedApp,
+  ports: [{ containerPort: port }],
+  readinessProbe: { tcpSocket: { port }, periodSeconds: 1 },
+});
+
+/**
+ * A native sidecar that holds `port` on every address of the pod, so that an ambassador's bind
+ * on 127.0.0.1 at that port fails (EADDRINUSE) at every start and it never becomes Ready.
+ */
+export const portSquatter = (port: number) => ({
+  name: 'squatter',
+  image: 'alpine/socat:1.8.0.3',
+  restartPolicy: 'Always',
+  command: ['socat', '-u', `TCP-LISTEN:${port},fork,reuseaddr`, 'STDOUT'],
+  securityContext: restrictedApp,
+  startupProbe: { tcpSocket: { port }, periodSeconds: 1 },
+});
 
 /** Sends `text` and resolves with everything the far end sends back before it closes. */
 export function roundTrip(host: string, port: number, text: string): Promise<string> {
@@ -132,3 +172,20 @@ http {
   server { listen 8080; location / { return 204; } }
 }
 `;
+
+/**
+ * That nginx app as container `name`: its nginx.conf from volume "conf" (NGINX_ACCESS_LOG_CONF in
+ * a ConfigMap) at /etc/web, /tmp on volume "scratch"; Ready once it answers on 8080.
+ */
+export const nginxAccessLogApp = (name: string) => ({
+  name,
+  image: 'nginxinc/nginx-unprivileged:1.29.0-alpine',
+  command: ['nginx', '-c', '/etc/web/nginx.conf', '-e', 'stderr'],
+  securityContext: { ...restrictedApp, runAsUser: 101, runAsGroup: 101 },
+  ports: [{ containerPort: 8080 }],
+  readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+  volumeMounts: [
+    { name: 'scratch', mountPath: '/tmp' },
+    { name: 'conf', mountPath: '/etc/web', readOnly: true },
+  ],
+});

@@ -11,6 +11,7 @@ import {
   addDeployment,
   addTemplate,
   hashOf,
+  outdatedInTwoNamespaces,
   restartedAt,
   rollOut,
   rolloutOf,
@@ -92,12 +93,7 @@ t.test('a canary workload whose injected containers restart while soaking fails 
 });
 
 t.test('a new leader judges the restarts in flight from the status and restarts nothing twice', async (t) => {
-  const h = await setup(t, { a: {}, b: {} });
-  const rollout = { restart: 'auto' };
-  addTemplate(h, ['proxy:1', 'proxy:2'], rollout, 2);
-  const [old, current] = [hashOf(templateSpec('proxy:1', rollout)), hashOf(templateSpec('proxy:2', rollout))];
-  addDeployment(h, 'a', 'web', old);
-  addDeployment(h, 'b', 'web', old);
+  const { h, current } = await outdatedInTwoNamespaces(t, { restart: 'auto' });
   t.same((await h.pass()).restarted, ['a/Deployment/web']);
   h.newLeader();
   h.advance(10_000);

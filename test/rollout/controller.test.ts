@@ -10,6 +10,7 @@ import {
   addDeployment,
   addTemplate,
   hashOf,
+  outdatedInTwoNamespaces,
   pausedCondition,
   restartedAt,
   rollOut,
@@ -87,12 +88,7 @@ t.test(
 );
 
 t.test('a gate that times out pauses the template: annotation, condition, Events on the workload and the template, metrics', async (t) => {
-  const h = await setup(t, { a: {}, b: {} });
-  const rollout = { restart: 'auto', healthTimeoutSeconds: 60 };
-  addTemplate(h, ['proxy:1', 'proxy:2'], rollout, 2);
-  const [old, current] = [hashOf(templateSpec('proxy:1', rollout)), hashOf(templateSpec('proxy:2', rollout))];
-  addDeployment(h, 'a', 'web', old);
-  addDeployment(h, 'b', 'web', old);
+  const { h, current } = await outdatedInTwoNamespaces(t, { restart: 'auto', healthTimeoutSeconds: 60 });
   t.same((await h.pass()).restarted, ['a/Deployment/web'], 'maxConcurrent 1 by default');
   h.advance(30_000);
   t.same((await h.pass()).paused, [], 'within the timeout it waits');
@@ -123,12 +119,7 @@ t.test('a gate that times out pauses the template: annotation, condition, Events
 t.test(
   "the injected containers' restarts, all told over the new pods: within maxInjectedRestarts it passes, past it the gate fails before the rollout completes",
   async (t) => {
-    const h = await setup(t, { a: {}, b: {} });
-    const rollout = { restart: 'auto', maxInjectedRestarts: 1 };
-    addTemplate(h, ['proxy:1', 'proxy:2'], rollout, 2);
-    const [old, current] = [hashOf(templateSpec('proxy:1', rollout)), hashOf(templateSpec('proxy:2', rollout))];
-    addDeployment(h, 'a', 'web', old);
-    addDeployment(h, 'b', 'web', old);
+    const { h, current } = await outdatedInTwoNamespaces(t, { restart: 'auto', maxInjectedRestarts: 1 });
     await h.pass();
     rollOut(h, 'a', 'web', current, [1, 0, 0]);
     t.same((await h.pass()).restarted, ['b/Deployment/web'], 'one restart in all is within the bound: a/web passed');
@@ -191,12 +182,7 @@ t.test('a conflict or a server error is no refusal: the next pass tries again', 
 });
 
 t.test('pause and resume with the CLI: a paused template restarts nothing and says so; resumed, it goes on', async (t) => {
-  const h = await setup(t, { a: {}, b: {} });
-  const rollout = { restart: 'auto' };
-  addTemplate(h, ['proxy:1', 'proxy:2'], rollout, 2);
-  const [old, current] = [hashOf(templateSpec('proxy:1', rollout)), hashOf(templateSpec('proxy:2', rollout))];
-  addDeployment(h, 'a', 'web', old);
-  addDeployment(h, 'b', 'web', old);
+  const { h, current } = await outdatedInTwoNamespaces(t, { restart: 'auto' });
   t.same((await h.pass()).restarted, ['a/Deployment/web']);
   const paused = await h.cli(['pause', NAME, '--reason', 'the proxy team\nwants a look']);
   t.equal(paused.code, 0, paused.err);

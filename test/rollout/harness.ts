@@ -117,6 +117,20 @@ export async function setup(
   };
 }
 
+/**
+ * Namespaces a and b, each with Deployment web on revision proxy:1 of the template, whose next
+ * revision proxy:2 (with these rollout settings) is the one to roll out: a restart in each
+ * namespace, one at a time. `current` is that revision's hash.
+ */
+export async function outdatedInTwoNamespaces(t: Test, rollout: Json): Promise<{ h: Harness; current: string }> {
+  const h = await setup(t, { a: {}, b: {} });
+  addTemplate(h, ['proxy:1', 'proxy:2'], rollout, 2);
+  const [old, current] = [hashOf(templateSpec('proxy:1', rollout)), hashOf(templateSpec('proxy:2', rollout))];
+  addDeployment(h, 'a', 'web', old);
+  addDeployment(h, 'b', 'web', old);
+  return { h, current };
+}
+
 /** The cluster template, at `image`, with its revisions (the first promoted). */
 export function addTemplate(h: Harness, images: string[], rollout: Json, promoted = 1): Json {
   const object = {
