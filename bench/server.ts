@@ -4,7 +4,9 @@
 // answers a constant of the same size (the ratio's denominator), and a bare `node:https` server
 // doing the same (the floor of the stack). The load generator runs in a child process.
 // PODPATTERN_BENCH_BASELINE=<a checkout's dist/> adds that build's `serve` as one more column,
-// so a change is measured before and after in one run.
+// so a change is measured before and after in one run. PODPATTERN_BENCH_VARIANTS adds this build's
+// `serve` started otherwise, a column each (see `variants` below): an environment variable or a
+// Node flag measured against the serve as deployed, in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -73,6 +75,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   };
   const servers: Target[] = [];
   const baseline = process.env.PODPATTERN_BENCH_BASELINE;
+  const bin = fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url));
   const lines = [
     `server: HTTPS POST /mutate, a Deployment's pod as the API server sends it (${typical.length}-byte review asking for https-proxy + redis-exporter), keep-alive;`,
     `  ${ROUNDS} rounds of ${ROUND_MS / 1000} s per server (after ${WARMUP_MS / 1000} s warm-up), servers in rotating order; req/s over all rounds; p50/p99 and ratios the median round`,
@@ -80,24 +83,30 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   ];
   const results = new Map<string, { ratio: number; p99: number }>();
   try {
-    const podpattern = await startServe('podpattern', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)));
+    const podpattern = await startServe('podpattern', bin);
     servers.push(podpattern);
-    const before = baseline === undefined ? undefined : await startServe('baseline', join(baseline, 'src/bin/podpattern.js'));
-    if (before !== undefined) servers.push(before);
-    const columns = ['podpattern', ...(before === undefined ? [] : ['baseline']), 'node:https'];
+    const others: Target[] = [];
+    if (baseline !== undefined) others.push(await startServe('baseline', join(baseline, 'src/bin/podpattern.js')));
+    for (const variant of variants(process.env.PODPATTERN_BENCH_VARIANTS)) {
+      others.push(await startServe(variant.name, bin, false, variant));
+      const env = Object.entries(variant.env).map(([key, value]) => (value === undefined ? `${key} unset` : `${key}=${value}`));
+      lines.push(`  ${variant.name}: this build's serve with ${[...variant.flags, ...env].join(' ')}`);
+    }
+    servers.push(...others);
+    const columns = ['podpattern', ...others.map((o) => o.name), 'node:https'];
     lines.push(
       `  ${'row'.padEnd(21)} | ${'fastify req/s  cpu µs'.padStart(21)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio  cpu µs  cpu ratio`.padStart(c.length + 49)).join(' | ')} | podpattern ratio per round`,
     );
     for (const row of rows) {
-      const rounds = await measureRow({ row, podpattern, before, tls, servers, load });
+      const rounds = await measureRow({ row, podpattern, others, tls, servers, load });
       const summary = summarise(row.label, rounds, columns);
       results.set(row.label, summary);
       lines.push(summary.line);
     }
     const rss = await podpattern.rssMb!();
+    const otherRss = await Promise.all(others.map(async (o) => `; ${o.name}: ${(await o.rssMb!()).toFixed(0)} MB`));
     lines.push(
-      `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB` +
-        (before === undefined ? '' : `; baseline: ${(await before.rssMb!()).toFixed(0)} MB`),
+      `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB${otherRss.join('')}`,
     );
     const headline = results.get('distinct, c16') ?? { ratio: NaN, p99: NaN };
     const c64 = results.get('distinct, c64') ?? { ratio: NaN, p99: NaN };
@@ -106,7 +115,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
         `distinct c64 p99 <= ${TARGETS.p99c64Ms} ms: ${verdict(c64.p99 <= TARGETS.p99c64Ms)} (${c64.p99.toFixed(2)} ms); RSS <= ${TARGETS.rssMb} MB: ${verdict(rss <= TARGETS.rssMb)}`,
     );
     // The same, with the live catalog on but no cluster to find: the module is loaded, no informer runs.
-    const loaded = await startServe('loaded', fileURLToPath(new URL('../src/bin/podpattern.js', import.meta.url)), true);
+    const loaded = await startServe('loaded', bin, true);
     servers.push(loaded);
     for (const row of rows.slice(0, 3)) await load(loaded, row, WARMUP_MS, ROUNDS * ROUND_MS);
     lines.push(
@@ -131,12 +140,12 @@ type Load = (target: Target, row: Row, warmupMs: number, durationMs: number) => 
 async function measureRow(args: {
   row: Row;
   podpattern: Target;
-  before: Target | undefined;
+  others: Target[];
   tls: Tls;
   servers: Target[];
   load: Load;
 }): Promise<Map<string, Measured>[]> {
-  const { row, podpattern, before, tls, servers, load } = args;
+  const { row, podpattern, others, tls, servers, load } = args;
   const check = await load(podpattern, row, 100, 200);
   const answer = JSON.parse(check.firstBody) as { response?: { patchType?: string } };
   if (answer.response?.patchType !== 'JSONPatch') throw new Error(`the bench review was not injected: ${check.firstBody.slice(0, 500)}`);
@@ -144,7 +153,7 @@ async function measureRow(args: {
   const fastify = await startFastify(tls, Buffer.from(check.firstBody));
   const floor = await startNodeHttps(tls, Buffer.from(check.firstBody));
   servers.push(fastify, floor);
-  const order = [fastify, podpattern, ...(before === undefined ? [] : [before]), floor];
+  const order = [fastify, podpattern, ...others, floor];
   const rounds: Map<string, Measured>[] = [];
   const roundMs = row.body.length > 512 * 1024 ? ROUND_MS * 2 : ROUND_MS;
   for (let round = 0; round < ROUNDS; round += 1) {
@@ -261,17 +270,61 @@ function deployedEnv(): Record<string, string> {
   return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
 }
 
-async function startServe(name: string, bin: string, liveCatalog = false): Promise<Target> {
+/** A serve started otherwise: Node flags replacing the deployed ones of the same name, and environment variables set or (undefined) unset. */
+interface Variant {
+  name: string;
+  flags: string[];
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * PODPATTERN_BENCH_VARIANTS='<name>: <item> ...; ...', each item a Node flag (`--max-semi-space-size=8`)
+ * or an environment variable (`MALLOC_ARENA_MAX=2`; `NAME=` unsets it), e.g.
+ * 'arena2: MALLOC_ARENA_MAX=2; semi8: --max-semi-space-size=8'.
+ */
+function variants(spec: string | undefined): Variant[] {
+  if (spec === undefined || spec.trim() === '') return [];
+  return spec.split(';').map((part) => {
+    const colon = part.indexOf(':');
+    if (colon < 1) throw new Error(`PODPATTERN_BENCH_VARIANTS: "${part}" is not "<name>: <flag or NAME=value> ..."`);
+    const items = part
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((item) => item !== '');
+    const env: Record<string, string | undefined> = {};
+    for (const item of items.filter((i) => !i.startsWith('--'))) {
+      const eq = item.indexOf('=');
+      if (eq < 1) throw new Error(`PODPATTERN_BENCH_VARIANTS: "${item}" is neither a --flag nor NAME=value`);
+      const value = item.slice(eq + 1);
+      env[item.slice(0, eq)] = value === '' ? undefined : value;
+    }
+    return { name: part.slice(0, colon).trim(), flags: items.filter((i) => i.startsWith('--')), env };
+  });
+}
+
+/** The deployed flags with a variant's: a variant's flag replaces the deployed one of the same name. */
+function nodeFlags(variant: Variant | undefined): string[] {
+  const flagName = (flag: string): string => flag.split('=')[0]!;
+  const extra = variant?.flags ?? [];
+  return [...SERVE_NODE_FLAGS.filter((f) => !extra.some((e) => flagName(e) === flagName(f))), ...extra];
+}
+
+async function startServe(name: string, bin: string, liveCatalog = false, variant?: Variant): Promise<Target> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
   const { openSync } = await import('node:fs');
   const log = join(cwd, 'serve.log');
   const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
+  for (const [key, value] of Object.entries(variant?.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
   const child = spawn(
     process.execPath,
     [
-      ...SERVE_NODE_FLAGS,
+      ...nodeFlags(variant),
       bin,
       'serve',
       '--host=127.0.0.1',
