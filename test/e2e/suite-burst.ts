@@ -31,15 +31,20 @@ export async function burstTests(t: Test, ctx: Context): Promise<void> {
 
       // The first step with podpattern's replicas as they are: every review reached one of them.
       const reviews = (labels: Record<string, string> = {}): Promise<number> => kube.metric('podpattern_reviews_total', labels);
-      const [reviewsBefore, injectedBefore] = [await reviews(), await reviews({ outcome: 'injected' })];
+      // The counters are the whole cluster's: a review of a pod elsewhere, or the API server
+      // calling again after a connection reset, adds to them. A reinvocation is a review of a pod
+      // podpattern already injected, answered "skipped: already-injected", so that is what must not grow.
+      const reinvoked = { outcome: 'skipped', reason: 'already-injected' };
+      const [injectedBefore, reinvokedBefore] = [await reviews({ outcome: 'injected' }), await reviews(reinvoked)];
       await scaleTo(kube, namespaces, STEP);
       const first = newProgress(
         namespaces.map((namespace) => ({ namespace, wanted: STEP })),
         Date.now(),
       );
       await waitForReplicas(kube, first, { ceilingMs: 300_000, stallMs: 120_000 }, Date.now());
-      t.equal((await reviews({ outcome: 'injected' })) - injectedBefore, 2 * STEP, `the first ${STEP} pods per namespace: each injected`);
-      t.equal((await reviews()) - reviewsBefore, 2 * STEP, 'and each reviewed once (no reinvocation)');
+      const injected = (await reviews({ outcome: 'injected' })) - injectedBefore;
+      t.ok(injected >= 2 * STEP, `the first ${STEP} pods per namespace: each injected by a review (${injected} injecting reviews)`);
+      t.equal((await reviews(reinvoked)) - reinvokedBefore, 0, 'and none reviewed again (no reinvocation)');
 
       const watch = new RolloutWatch(kube);
       await watch.begin();
