@@ -45,7 +45,8 @@ export interface PolicyOptions {
 
 export type Compiled = { ok: true; objects: Record<string, unknown>[] } | { ok: false; template: string; problems: string[] };
 
-const API_VERSION = 'admissionregistration.k8s.io/v1';
+/** The API group and version of every admission policy and binding the compiler writes. */
+export const API_VERSION = 'admissionregistration.k8s.io/v1';
 export const PODS_ON_CREATE = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] };
 
 /** The object name of a template's policies and bindings. */

@@ -13,13 +13,11 @@ import { STATUS_KEY } from '../model/keys.js';
 import { REQUIRED_ABSENT } from '../engine/policy.js';
 import { concat, list, quote } from './cel.js';
 import { PROBLEMS_MESSAGE } from './checks.js';
-import { bindingMatch, PODS_ON_CREATE, type PolicyOptions } from './compile.js';
+import { API_VERSION, bindingMatch, PODS_ON_CREATE, type PolicyOptions } from './compile.js';
 import { ANNS, ANNS_VARIABLE, POLICY_SHOWN } from './params.js';
 import { NOT_A_MIRROR_POD, OPTED_OUT, OPT_OUT_MESSAGE, POLICY_PARAM_KIND, POLICY_PARAM_REF } from './tenancy.js';
 
 export const REQUIRED_POLICY = 'podpattern-required-templates';
-
-const API_VERSION = 'admissionregistration.k8s.io/v1';
 
 /** The variable that lists the templates compiled beside the policy. */
 export const COMPILED_VARIABLE = 'compiled';

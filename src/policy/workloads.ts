@@ -6,12 +6,11 @@
 // write. The webhook's /validate-workload does the same, with the whole engine, where it runs.
 import { PATTERNS } from '../model/template.js';
 import { DOMAIN, PATTERN_KEYS } from '../model/keys.js';
-import { bindingMatch, type PolicyOptions } from './compile.js';
+import { API_VERSION, bindingMatch, type PolicyOptions } from './compile.js';
 import { list, quote } from './cel.js';
 
 export const WORKLOAD_POLICY = 'podpattern-workloads';
 
-const API_VERSION = 'admissionregistration.k8s.io/v1';
 const WORKLOADS_WRITTEN = {
   resourceRules: [
     {
