@@ -1,14 +1,18 @@
 // `npm run bench:cluster`: the burst on a real control plane, measured by the API server itself.
 //
 // The current leg's control plane (harness.ts) with the release rehearsal's chart installed
-// (two replicas). Four phases, one after another, each in two new namespaces (the pods of one
+// (two replicas). Seven phases, one after another, each in two new namespaces (the pods of one
 // removed before the next begins, clearBurst in burst.ts says why): a Deployment in
 // each scaled from 0 to PODPATTERN_BURST_REPLICAS (default 500) at once, so the ReplicaSet
 // controller creates the pods through the admission chain:
 //   webhook            an `enabled` and a `required` namespace, podpattern's webhook injects
 //   policies           two namespaces served by the template compiled to admission policies alone
+//   floor-node         two namespaces whose pods go to a Node webhook that does no work
+//   floor-node-threads the same, the Node webhook terminating TLS on worker threads
+//   floor-go           the same with a Go webhook that does no work (burst-floor.ts says why)
 //   webhook + upgrade  as webhook, with `helm upgrade` rolling podpattern's pods meanwhile
 //   policies + upgrade as policies, with the same rollout beside it (the load it adds)
+// PODPATTERN_BURST_PHASES=webhook,floor-node (say) runs only those, in that order.
 // For each: pods created, injected, left uninjected, FailedCreate Events; and the change in
 // kube-apiserver's /metrics over the phase: podpattern's webhook call durations
 // (apiserver_admission_webhook_admission_duration_seconds) and rejections, the two mutating
@@ -29,9 +33,20 @@ import { Kube, RELEASE, RELEASE_NAMESPACE, eventually } from './kube.js';
 import type { RunResult } from './cluster.js';
 import { loadBuiltinCatalog, outcome, podManifest, requestAnnotations, type Json, type TemplateInfo } from './pods.js';
 import { RolloutWatch, burstDeployment, clearBurst, scaleAndCount, type BurstCount } from './burst.js';
-import { figures, printCounts, printFigures, printTargets, readMetrics, type PhaseResult } from './burst-report.js';
+import { figures, printCounts, printFigures, printTargets, readMetrics, type PhasePath, type PhaseResult } from './burst-report.js';
+import { FLOOR_LABEL, startFloor, type FloorKind } from './burst-floor.js';
 
 const REPLICAS = positive(process.env.PODPATTERN_BURST_REPLICAS, 500);
+const PHASES: ReadonlyArray<[PhasePath, boolean]> = [
+  ['webhook', false],
+  ['policies', false],
+  ['floor-node', false],
+  ['floor-node-threads', false],
+  ['floor-go', false],
+  ['webhook', true],
+  ['policies', true],
+];
+const phaseName = ([path, upgrade]: readonly [PhasePath, boolean]): string => `${path}${upgrade ? ' + upgrade' : ''}`;
 const CONTROLLER_QPS = 100;
 const CONTROLLER_BURST = 200;
 /** Selects the namespaces the compiled policies serve; the webhook never serves them. */
@@ -75,26 +90,45 @@ async function installPolicies(kube: Kube, template: TemplateInfo): Promise<void
   );
 }
 
+/** The phases PODPATTERN_BURST_PHASES names, or all of them. */
+function chosenPhases(text: string | undefined): ReadonlyArray<[PhasePath, boolean]> {
+  if (text === undefined || text.trim() === '') return PHASES;
+  return text.split(',').map((name) => {
+    const phase = PHASES.find((p) => phaseName(p).replace(/ /g, '') === name.trim().replace(/ /g, ''));
+    if (phase === undefined)
+      throw new Error(`PODPATTERN_BURST_PHASES: no phase ${JSON.stringify(name)} (the phases: ${PHASES.map(phaseName).join(', ')})`);
+    return phase;
+  });
+}
+
 /** Two namespaces for a phase, each with the burst Deployment at 0 replicas. */
-async function phaseNamespaces(kube: Kube, path: 'webhook' | 'policies', template: TemplateInfo): Promise<string[]> {
+async function phaseNamespaces(kube: Kube, path: PhasePath, template: TemplateInfo): Promise<string[]> {
+  const labelled = async (labels: Record<string, string>): Promise<string[]> => [
+    await kube.namespace(undefined, { labels }),
+    await kube.namespace(undefined, { labels }),
+  ];
   const namespaces =
     path === 'webhook'
       ? [await kube.namespace('enabled'), await kube.namespace('required')]
-      : [
-          await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } }),
-          await kube.namespace(undefined, { labels: { [POLICY_LABEL]: 'policies' } }),
-        ];
+      : path === 'policies'
+        ? await labelled({ [POLICY_LABEL]: 'policies' })
+        : await labelled({ [FLOOR_LABEL]: floorKind(path) });
   for (const ns of namespaces) await kube.must(['apply', '-f', '-'], JSON.stringify(burstDeployment(ns, template)));
   return namespaces;
 }
 
-async function runPhase(
-  kube: Kube,
-  template: TemplateInfo,
-  path: 'webhook' | 'policies',
-  upgrade: boolean,
-  round: number,
-): Promise<PhaseResult> {
+const floorKind = (path: PhasePath): FloorKind => path.slice('floor-'.length) as FloorKind;
+
+async function runPhase(kube: Kube, template: TemplateInfo, path: PhasePath, upgrade: boolean, round: number): Promise<PhaseResult> {
+  const floor = path.startsWith('floor-') ? await startFloor(kube, kube.cluster, floorKind(path)) : undefined;
+  try {
+    return await measurePhase(kube, template, path, upgrade, round);
+  } finally {
+    await floor?.stop();
+  }
+}
+
+async function measurePhase(kube: Kube, template: TemplateInfo, path: PhasePath, upgrade: boolean, round: number): Promise<PhaseResult> {
   const namespaces = await phaseNamespaces(kube, path, template);
   const loadBefore = load();
   const before = await readMetrics(kube);
@@ -136,10 +170,9 @@ async function runPhase(
   // The next phase starts on an empty node (clearBurst says why).
   const left = await clearBurst(kube, namespaces, 300_000);
   if (left !== undefined) rollout = `${rollout ?? ''}${rollout === undefined ? '' : '; '}${left}`;
-  const name = `${path}${upgrade ? ' + upgrade' : ''}`;
-  const modes = path === 'webhook' ? ['enabled', 'required'] : ['policies 1', 'policies 2'];
+  const modes = path === 'webhook' ? ['enabled', 'required'] : [1, 2].map((n) => `${path} ${n}`);
   return {
-    name,
+    name: phaseName([path, upgrade]),
     path,
     upgrade,
     counts: counts.map((c, i) => ({ ...c, mode: modes[i] as string })),
@@ -191,6 +224,7 @@ async function followRollout(kube: Kube, upgrading: Promise<RunResult>, watch: R
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const phases = chosenPhases(process.env.PODPATTERN_BURST_PHASES);
   process.stdout.write(
     `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, shared; load average ${load()}\n`,
   );
@@ -210,12 +244,6 @@ async function main(): Promise<void> {
     const template = (await loadBuiltinCatalog()).find((t) => t.name === 'https-proxy') as TemplateInfo;
     await installPolicies(kube, template);
     const results: PhaseResult[] = [];
-    const phases: Array<['webhook' | 'policies', boolean]> = [
-      ['webhook', false],
-      ['policies', false],
-      ['webhook', true],
-      ['policies', true],
-    ];
     for (const [index, [path, upgrade]] of phases.entries()) {
       const result = await runPhase(kube, template, path, upgrade, index);
       results.push(result);

@@ -1,0 +1,3 @@
+module podpattern.dev/bench/floor-webhook
+
+go 1.26
