@@ -163,7 +163,7 @@ function ratio(a: number | undefined, b: number | undefined): string {
 
 /** The targets, each met or missed, and the webhook path's ratios to the policies path's. */
 export function printTargets(results: readonly PhaseResult[]): string {
-  const lines: string[] = ['| ratio, webhook path / policies path | p50 | p99 |', '|---|---|---|'];
+  const lines: string[] = ['| ratio of the webhook path to another | p50 | p99 |', '|---|---|---|'];
   for (const upgrade of [false, true]) {
     const webhook = results.find((r) => r.path === 'webhook' && r.upgrade === upgrade);
     const policies = results.find((r) => r.path === 'policies' && r.upgrade === upgrade);
