@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/main.js';
+import { httpsProxyPod, reviewOf } from './pod.js';
 
 const rounds = Number(process.argv[2] ?? 1000);
 const drainSeconds = Number(process.argv[3] ?? 1);
@@ -21,27 +22,7 @@ process.chdir(mkdtempSync(join(tmpdir(), 'podpattern-drain-resets-')));
 // The server's log lines are not wanted here; this program's report goes to stderr.
 process.stdout.write = () => true;
 
-const body = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: 'drain',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'shop',
-    operation: 'CREATE',
-    object: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: 'web',
-        namespace: 'shop',
-        annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
-      },
-      spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] },
-    },
-  },
-});
+const body = reviewOf(httpsProxyPod(), 'drain');
 
 /** performance.now() at the round's SIGTERM (before it, times are negative). */
 let signalledAt = Number.POSITIVE_INFINITY;

@@ -180,6 +180,23 @@ export function realisticPod(seq: string, padBytes = 0): PodLike {
   return pod;
 }
 
+/**
+ * A bare pod `web` in namespace shop asking for the https-proxy built-in, which podpattern
+ * injects: what the tests and benchmarks that run podpattern whole (a process, its image) send.
+ */
+export function httpsProxyPod(): PodLike {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
+    },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+  };
+}
+
 /** The AdmissionReview the API server sends for a pod; `uid` is request.uid. */
 export function reviewOf(pod: PodLike, uid: string): string {
   return JSON.stringify({

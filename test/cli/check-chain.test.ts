@@ -10,6 +10,7 @@ import { applyPatch, inject, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { startFakeKube, status, type FakeKube } from '../helpers/fake-apiserver.js';
 import { manifestFile, runCaptured } from '../helpers/cli.js';
+import { httpsProxyPod } from '../../bench/pod.js';
 
 const podpatternWebhooks = parseAllDocuments(
   readFileSync(new URL('../../webhook-config/mutatingwebhookconfiguration.yaml', import.meta.url), 'utf8'),
@@ -17,16 +18,7 @@ const podpatternWebhooks = parseAllDocuments(
   .map((d) => d.toJS())
   .find((o) => o?.kind === 'MutatingWebhookConfiguration');
 
-const POD = {
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name: 'web',
-    namespace: 'shop',
-    annotations: { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': 'web-tls' },
-  },
-  spec: { containers: [{ name: 'app', image: 'example.org/app:1' }] },
-};
+const POD = httpsProxyPod();
 
 /** A webhook of another vendor's configuration: sees every pod created, with these settings. */
 function otherWebhook(name: string, settings: { timeoutSeconds: number; failurePolicy: string; service: string }) {
