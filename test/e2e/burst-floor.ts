@@ -9,7 +9,7 @@
 // Both answer every review allowed with no patch. They run on the node's address (where
 // kube-apiserver listens), registered by URL: the API server speaks HTTP/1.1 to them, as to a
 // Service, and keeps the same idle connections per host (it offers HTTP/2 only to a webhook on
-// loopback: kubernetes/kubernetes#82090 and #122558).
+// loopback: kubernetes/kubernetes#82090 and kubernetes/kubernetes#122558).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
