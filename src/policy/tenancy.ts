@@ -8,7 +8,7 @@
 // words (engine/policy.ts), an opt-out where templates are required, the template where it is
 // forbidden, and a parameter outside the narrowed bounds.
 import { INJECT_KEY, MIRROR_POD_KEY, PATTERN_KEYS, STATUS_KEY, parameterKey } from '../model/keys.js';
-import { POLICY_GROUP, POLICY_KIND, POLICY_NAME } from '../model/policy.js';
+import { POLICY_GROUP, POLICY_KIND } from '../model/policy.js';
 import type { Template } from '../model/template.js';
 import { concat, quote } from './cel.js';
 import { PROBLEMS_MESSAGE, annotation, annotationPresent, askedNames } from './checks.js';
@@ -17,8 +17,17 @@ import { unavailable } from './availability.js';
 
 export const POLICY_PARAM_KIND = { apiVersion: `${POLICY_GROUP}/v1alpha1`, kind: POLICY_KIND };
 
-/** The namespace's own policy; none there: the binding does not apply (the namespace is not constrained). */
-export const POLICY_PARAM_REF = { name: POLICY_NAME, parameterNotFoundAction: 'Allow' };
+/**
+ * The namespace's own policy; none there: the binding does not apply (the namespace is not
+ * constrained). Chosen by an empty selector, not by name: the CRD admits only the name
+ * `default` (policy-schema.ts), so it selects that one or none. By name, a namespace without a
+ * policy would cost an admission more than a cache lookup: kube-apiserver 1.37 asks itself for
+ * a param its informer does not hold (getParamDirectly in k8s.io/apiserver's policy
+ * dispatcher) on every pod CREATE, which in a burst of 500 pods in such namespaces queued and
+ * timed out (bench/RESULTS.md). A selector reads the informer only, as kube-apiserver 1.30 does
+ * for a name too: a policy applied a moment ago binds once the API server's watch delivers it.
+ */
+export const POLICY_PARAM_REF = { selector: {}, parameterNotFoundAction: 'Allow' };
 
 /** The object name of a template's PatternPolicy policies and bindings. */
 export function tenancyPolicyName(template: string): string {

@@ -52,7 +52,7 @@ t.test('built-in names give a mutating and a validating policy with their bindin
   t.same(objects[21]?.spec.validationActions, ['Warn'], 'the workloads policy only warns');
   t.same(
     objects[23]?.spec.paramRef,
-    { name: 'default', parameterNotFoundAction: 'Allow' },
+    { selector: {}, parameterNotFoundAction: 'Allow' },
     "the required-templates policy's param is the namespace's own policy",
   );
   t.match(
@@ -62,7 +62,7 @@ t.test('built-in names give a mutating and a validating policy with their bindin
   );
   t.same(
     objects[5]?.spec.paramRef,
-    { name: 'default', parameterNotFoundAction: 'Allow' },
+    { selector: {}, parameterNotFoundAction: 'Allow' },
     "the PatternPolicy pair's param is the namespace's own policy",
   );
   t.ok(objects.every((o) => o.apiVersion === 'admissionregistration.k8s.io/v1'));

@@ -103,9 +103,7 @@ t.test("policies.templates installs each chosen template's policies and bindings
   for (const [name, paramRef] of paramRefs)
     t.same(
       paramRef,
-      String(name).endsWith('-patternpolicy') || name === REQUIRED_POLICY
-        ? { name: 'default', parameterNotFoundAction: 'Allow' }
-        : undefined,
+      String(name).endsWith('-patternpolicy') || name === REQUIRED_POLICY ? { selector: {}, parameterNotFoundAction: 'Allow' } : undefined,
       `${String(name)}: ${String(name).endsWith('-patternpolicy') || name === REQUIRED_POLICY ? "the namespace's PatternPolicy as param" : 'no param'}`,
     );
   const binding: V1ValidatingAdmissionPolicyBinding | undefined = ours.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding');

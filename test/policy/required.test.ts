@@ -78,7 +78,7 @@ function injected(p: PodLike, catalog: Catalog, admission?: Admission): PodLike 
 
 t.test("the policy and its binding: the PatternPolicy default of the pod's namespace, denying", async (t) => {
   t.equal(policy.metadata.name, REQUIRED_POLICY);
-  t.same(binding.spec.paramRef, { name: 'default', parameterNotFoundAction: 'Allow' }, 'a namespace without a policy is not judged');
+  t.same(binding.spec.paramRef, { selector: {}, parameterNotFoundAction: 'Allow' }, 'a namespace without a policy is not judged');
   t.same(binding.spec.validationActions, ['Deny']);
   const served = { 'podpattern.dev/injection': 'enabled' };
   const selector = binding.spec.matchResources.namespaceSelector;

@@ -381,7 +381,7 @@ t.test('a template with availability compiles; every object of the PatternPolicy
     if (String(object.kind).endsWith('Binding'))
       t.same(
         spec.paramRef,
-        { name: 'default', parameterNotFoundAction: 'Allow' },
+        { selector: {}, parameterNotFoundAction: 'Allow' },
         `${String(object.kind)}: the namespace's own PatternPolicy, none: not constrained`,
       );
     else
