@@ -17,6 +17,7 @@ import { REPO_ROOT, type Cluster } from './harness.js';
 import { eventually, type Kube } from './kube.js';
 import { makeServingCert } from './pki.js';
 import { childEnv, startProcess, stopProcess, type Managed } from './processes.js';
+import { podCreateWebhook } from './test-webhook.js';
 
 export type FloorKind = 'node' | 'node-threads' | 'go';
 
@@ -100,26 +101,13 @@ function buildGoFloor(dir: string): string {
 }
 
 async function register(kube: Kube, cluster: Cluster, kind: FloorKind, url: string): Promise<void> {
-  await kube.must(
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      metadata: { name: configurationName(kind) },
-      webhooks: [
-        {
-          // As the chart registers podpattern's `required` entry, less what only podpattern needs.
-          name: `${kind}${FLOOR_SUFFIX}`,
-          clientConfig: { url, caBundle: cluster.pki.caBundle },
-          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-          namespaceSelector: { matchLabels: { [FLOOR_LABEL]: kind } },
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          failurePolicy: 'Fail',
-          timeoutSeconds: 5,
-          reinvocationPolicy: 'Never',
-        },
-      ],
-    }),
-  );
+  // As the chart registers podpattern's `required` entry, less what only podpattern needs.
+  const configuration = podCreateWebhook(configurationName(kind), `${kind}${FLOOR_SUFFIX}`, {
+    url,
+    caBundle: cluster.pki.caBundle,
+    namespaceLabels: { [FLOOR_LABEL]: kind },
+    reinvocationPolicy: 'Never',
+    timeoutSeconds: 5,
+  });
+  await kube.must(['apply', '-f', '-'], JSON.stringify(configuration));
 }

@@ -69,27 +69,53 @@ export async function registerTestWebhook(
   const configuration = `zz-e2e-${registration.name}`;
   await ctx.kube.must(
     ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      // Called after podpattern: the API server orders mutating webhooks by configuration name.
-      metadata: { name: configuration },
-      webhooks: [
-        {
-          name: `${registration.name}.e2e.podpattern.dev`,
-          clientConfig: { url: webhook.url, caBundle: ctx.cluster.pki.caBundle },
-          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-          namespaceSelector: { matchLabels: registration.namespaceLabels },
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          failurePolicy: 'Fail',
-          reinvocationPolicy: registration.reinvocationPolicy,
-          ...(registration.timeoutSeconds === undefined ? {} : { timeoutSeconds: registration.timeoutSeconds }),
-        },
-      ],
-    }),
+    JSON.stringify(
+      podCreateWebhook(configuration, `${registration.name}.e2e.podpattern.dev`, {
+        url: webhook.url,
+        caBundle: ctx.cluster.pki.caBundle,
+        namespaceLabels: registration.namespaceLabels,
+        reinvocationPolicy: registration.reinvocationPolicy,
+        ...(registration.timeoutSeconds === undefined ? {} : { timeoutSeconds: registration.timeoutSeconds }),
+      }),
+    ),
   );
   t.teardown(async () => {
     await ctx.kube.kubectl(['delete', 'mutatingwebhookconfiguration', configuration]);
   });
+}
+
+/**
+ * A MutatingWebhookConfiguration `configuration` with one webhook `name` (failurePolicy Fail)
+ * for pod CREATEs in namespaces with `namespaceLabels`, called at `url`.
+ */
+export function podCreateWebhook(
+  configuration: string,
+  name: string,
+  options: {
+    url: string;
+    caBundle: string;
+    namespaceLabels: Record<string, string>;
+    reinvocationPolicy: 'Never' | 'IfNeeded';
+    timeoutSeconds?: number;
+  },
+): Record<string, unknown> {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    // Called after podpattern: the API server orders mutating webhooks by configuration name.
+    metadata: { name: configuration },
+    webhooks: [
+      {
+        name,
+        clientConfig: { url: options.url, caBundle: options.caBundle },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+        namespaceSelector: { matchLabels: options.namespaceLabels },
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        failurePolicy: 'Fail',
+        reinvocationPolicy: options.reinvocationPolicy,
+        ...(options.timeoutSeconds === undefined ? {} : { timeoutSeconds: options.timeoutSeconds }),
+      },
+    ],
+  };
 }
