@@ -8,7 +8,7 @@
 // `serve` started otherwise, a column each (see `variants` below): an environment variable or a
 // Node flag measured against the serve as deployed, in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,12 +83,12 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   ];
   const results = new Map<string, { ratio: number; p99: number }>();
   try {
-    const podpattern = await startServe('podpattern', bin);
+    const podpattern = await startServe('podpattern', bin, tls);
     servers.push(podpattern);
     const others: Target[] = [];
-    if (baseline !== undefined) others.push(await startServe('baseline', join(baseline, 'src/bin/podpattern.js')));
+    if (baseline !== undefined) others.push(await startServe('baseline', join(baseline, 'src/bin/podpattern.js'), tls));
     for (const variant of variants(process.env.PODPATTERN_BENCH_VARIANTS)) {
-      others.push(await startServe(variant.name, bin, false, variant));
+      others.push(await startServe(variant.name, bin, tls, false, variant));
       const env = Object.entries(variant.env).map(([key, value]) => (value === undefined ? `${key} unset` : `${key}=${value}`));
       lines.push(`  ${variant.name}: this build's serve with ${[...variant.flags, ...env].join(' ')}`);
     }
@@ -115,7 +115,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
         `distinct c64 p99 <= ${TARGETS.p99c64Ms} ms: ${verdict(c64.p99 <= TARGETS.p99c64Ms)} (${c64.p99.toFixed(2)} ms); RSS <= ${TARGETS.rssMb} MB: ${verdict(rss <= TARGETS.rssMb)}`,
     );
     // The same, with the live catalog on but no cluster to find: the module is loaded, no informer runs.
-    const loaded = await startServe('loaded', bin, true);
+    const loaded = await startServe('loaded', bin, tls, true);
     servers.push(loaded);
     for (const row of rows.slice(0, 3)) await load(loaded, row, WARMUP_MS, ROUNDS * ROUND_MS);
     lines.push(
@@ -252,11 +252,6 @@ function verdict(ok: boolean): string {
 }
 
 /**
- * A real `podpattern serve` from `bin` (dev certificates in a temporary directory, its log lines
- * to a file there, as a container's stdout goes to a file). `liveCatalog` on, with HOME in that
- * directory, finds no cluster: @kubernetes/client-node is loaded but no informer runs.
- */
-/**
  * The environment variables the shipped Deployment sets on podpattern (webhook-config/, which a
  * test keeps equal to the chart's): the V8 heap cap in NODE_OPTIONS and MALLOC_ARENA_MAX, so
  * the resident memory measured is that of the process as deployed.
@@ -310,8 +305,18 @@ function nodeFlags(variant: Variant | undefined): string[] {
   return [...SERVE_NODE_FLAGS.filter((f) => !extra.some((e) => flagName(e) === flagName(f))), ...extra];
 }
 
-async function startServe(name: string, bin: string, liveCatalog = false, variant?: Variant): Promise<Target> {
+/**
+ * A real `podpattern serve` from `bin`, as deployed: its certificate and key are files at its
+ * default paths in a temporary directory, as the chart mounts its Secret (so it generates none),
+ * and its log lines go to a file there, as a container's stdout goes to a file. `liveCatalog` on,
+ * with HOME in that directory, finds no cluster: @kubernetes/client-node is loaded but no
+ * informer runs.
+ */
+async function startServe(name: string, bin: string, tls: Tls, liveCatalog = false, variant?: Variant): Promise<Target> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
+  mkdirSync(join(cwd, 'certs'));
+  writeFileSync(join(cwd, 'certs', 'tls.crt'), tls.cert);
+  writeFileSync(join(cwd, 'certs', 'tls.key'), tls.key, { mode: 0o600 });
   const { openSync } = await import('node:fs');
   const log = join(cwd, 'serve.log');
   const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
@@ -371,7 +376,7 @@ async function startServe(name: string, bin: string, liveCatalog = false, varian
     if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
     return Number(rss) / 2 ** 20;
   };
-  return { name, port: ports.port, ca: readFileSync(join(cwd, 'certs', 'ca.crt'), 'utf8'), pid: child.pid as number, close, rssMb };
+  return { name, port: ports.port, ca: tls.ca, pid: child.pid as number, close, rssMb };
 }
 
 /** The reference: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
