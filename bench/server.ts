@@ -8,7 +8,7 @@
 // `serve` started otherwise, a column each (see `variants` below): an environment variable or a
 // Node flag measured against the serve as deployed, in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,7 +317,6 @@ async function startServe(name: string, bin: string, tls: Tls, liveCatalog = fal
   mkdirSync(join(cwd, 'certs'));
   writeFileSync(join(cwd, 'certs', 'tls.crt'), tls.cert);
   writeFileSync(join(cwd, 'certs', 'tls.key'), tls.key, { mode: 0o600 });
-  const { openSync } = await import('node:fs');
   const log = join(cwd, 'serve.log');
   const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
   delete env.KUBECONFIG;

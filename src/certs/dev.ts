@@ -26,8 +26,9 @@ export async function ensureCertificateFiles(paths: CertificatePaths, logger: Lo
       : "make them with 'podpattern certs', mount the Secret there, or fix --tls-cert-file/--tls-key-file";
     throw new Error(`TLS files missing: ${missing} does not exist; ${hint}`);
   }
-  // Loaded only here: the generator's X.509 library and its ASN.1 packages are several MB of a
-  // replica's resident memory that a serve with mounted certificates (every deployed one) never uses.
+  // Loaded only here: a serve with mounted certificates (every deployed one) never needs the
+  // generator's X.509 library and the packages it brings, and starts sooner without them
+  // (bench/RESULTS.md).
   const { generateCertificates } = await import('./generate.js');
   const generated = await generateCertificates();
   await mkdir(dirname(paths.certFile), { recursive: true });

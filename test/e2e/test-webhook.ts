@@ -66,6 +66,7 @@ export async function registerTestWebhook(
   webhook: TestWebhook,
   registration: TestWebhookRegistration,
 ): Promise<void> {
+  // Called after podpattern: the API server orders mutating webhooks by configuration name.
   const configuration = `zz-e2e-${registration.name}`;
   await ctx.kube.must(
     ['apply', '-f', '-'],
@@ -102,7 +103,6 @@ export function podCreateWebhook(
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    // Called after podpattern: the API server orders mutating webhooks by configuration name.
     metadata: { name: configuration },
     webhooks: [
       {
