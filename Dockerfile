@@ -13,6 +13,11 @@ ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
 # --- build: compile TypeScript and copy the built-in catalog into dist/ --------------------
 FROM ${NODE_IMAGE} AS build
+# A C compiler for the one native addon (src/server/malloc-trim.c, which serve calls to give the
+# C heap's free pages back); this stage only, so the runtime image carries none.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are copied in.
@@ -22,7 +27,8 @@ COPY . .
 # The commit `podpattern version` and podpattern_build_info report (the context has no .git):
 #   docker build --build-arg PODPATTERN_COMMIT=$(git rev-parse HEAD) .
 ARG PODPATTERN_COMMIT=unknown
-RUN PODPATTERN_COMMIT=${PODPATTERN_COMMIT} npm run build
+# PODPATTERN_NATIVE=required: a native addon that cannot be built fails the build, here only.
+RUN PODPATTERN_COMMIT=${PODPATTERN_COMMIT} PODPATTERN_NATIVE=required npm run build
 
 # --- production dependencies only ----------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

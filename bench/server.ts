@@ -26,6 +26,8 @@ const ROUNDS = Number(process.env.PODPATTERN_BENCH_ROUNDS ?? 5);
 const WARMUP_MS = 500;
 const ROUND_MS = Number(process.env.PODPATTERN_BENCH_ROUND_MS ?? 1500);
 const MAX_REQUESTS = 200_000;
+/** Longer than a --memory-trim-seconds of 10, so a trim has come due in a variant with it. */
+const SETTLE_MS = 11_000;
 /** Replaced by a counter in every request: each review has its own uid, as from the API server. */
 const UID_TOKEN = 'UIDUIDUIDUID';
 
@@ -108,6 +110,11 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     lines.push(
       `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB${otherRss.join('')}`,
     );
+    // What a replica holds between bursts: the same processes once a trim of the C heap has
+    // come due with no reviews in between (every second as deployed; 10 s covers a variant's 10).
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const settled = await Promise.all([podpattern, ...others].map(async (o) => `${o.name} ${(await o.rssMb!()).toFixed(0)} MB`));
+    lines.push(`  resident memory ${SETTLE_MS / 1000} s later, no reviews in between: ${settled.join('; ')}`);
     const headline = results.get('distinct, c16') ?? { ratio: NaN, p99: NaN };
     const c64 = results.get('distinct, c64') ?? { ratio: NaN, p99: NaN };
     lines.push(

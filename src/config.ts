@@ -43,6 +43,8 @@ export interface ServeConfig {
   /** Run the rollout controller (templates with spec.rollout.restart: auto) in the leader. */
   rollout: 'on' | 'off';
   rolloutIntervalSeconds: number;
+  /** 0: the C heap is never trimmed (server/memory-trim.ts). */
+  memoryTrimSeconds: number;
 }
 
 /**
@@ -223,6 +225,13 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: { type: 'integer', min: 2, max: 3600 },
     default: '10',
     help: 'how often the leader looks at the rollouts of restart: auto templates',
+  },
+  {
+    key: 'memoryTrimSeconds',
+    flag: 'memory-trim-seconds',
+    kind: { type: 'integer', min: 0, max: 3600 },
+    default: '1',
+    help: "how often the C heap's free pages are given back to the system (malloc_trim); 0: never",
   },
 ];
 

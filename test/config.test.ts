@@ -33,6 +33,7 @@ t.test('defaults', async (t) => {
     healIntervalSeconds: 30,
     rollout: 'on',
     rolloutIntervalSeconds: 10,
+    memoryTrimSeconds: 1,
   });
 });
 

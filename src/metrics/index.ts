@@ -32,6 +32,8 @@ export interface Metrics {
    * burst of pod creations shows here as a burst of handshakes.
    */
   tlsHandshakes: Counter;
+  /** malloc_trim calls (server/memory-trim.ts), by whether they gave memory back (released: true, false). */
+  memoryTrims: Counter<'released'>;
   /** Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why. */
   canaryReviews: Counter<'template' | 'serves' | 'reason'>;
   /** 1 while a template's rollout is paused (its podpattern.dev/rollout-paused annotation), else 0, by template; written by the leader. */
@@ -130,8 +132,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   };
 }
 
-/** The connections reviews arrive on, and the templates in canary they used. */
-function servingMetrics(registers: Registry[]): Pick<Metrics, 'tlsHandshakes' | 'canaryReviews'> {
+/** The connections reviews arrive on, the templates in canary they used, and the memory they leave. */
+function servingMetrics(registers: Registry[]): Pick<Metrics, 'tlsHandshakes' | 'canaryReviews' | 'memoryTrims'> {
   return {
     tlsHandshakes: new Counter({
       name: 'podpattern_tls_handshakes_total',
@@ -142,6 +144,12 @@ function servingMetrics(registers: Registry[]): Pick<Metrics, 'tlsHandshakes' | 
       name: 'podpattern_canary_reviews_total',
       help: 'Reviews that used a template in canary, by template, what the namespace got (current, promoted, unavailable) and why (canary-namespace, outside-canary, namespace-unknown).',
       labelNames: ['template', 'serves', 'reason'],
+      registers,
+    }),
+    memoryTrims: new Counter({
+      name: 'podpattern_memory_trims_total',
+      help: "Times the C heap's free pages were offered back to the system (malloc_trim), by whether any were (released).",
+      labelNames: ['released'],
       registers,
     }),
   };

@@ -139,6 +139,7 @@ if (problems.length > 0) {
       t.notOk(installed.includes(`node_modules/${tool}`), `${tool} is not installed`);
     t.ok(lstatSync(join(rootfs, 'app/dist/src/bin/podpattern.js')).isFile(), 'the program');
     t.ok(lstatSync(join(rootfs, 'app/dist/src/catalog/builtin/https-proxy.yaml')).isFile(), 'the built-in catalog');
+    t.ok(lstatSync(join(rootfs, 'app/dist/src/server/malloc-trim.node')).isFile(), 'the native addon that trims the C heap');
   });
 
   t.test("the image's node is the pinned release", async (t) => {
@@ -235,6 +236,7 @@ if (problems.length > 0) {
         void exited.then((code) => reject(new Error(`the server exited ${code}:\n${lines.join('\n')}\n${stderr}`)));
       });
       t.match(serving, { port: chart.port('https'), healthPort: chart.port('http-health') });
+      t.equal(serving.memoryTrim, 'every 1 s', "the image's addon loads: the C heap is trimmed every second");
 
       t.equal(await readyz(net.podIp, chart.port('http-health')), 200, '/readyz on the health port, from outside the pod');
 
