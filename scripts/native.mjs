@@ -14,6 +14,10 @@ const SOURCE = 'src/server/malloc-trim.c';
 const OUT = 'dist/src/server/malloc-trim.node';
 const required = process.env.PODPATTERN_NATIVE === 'required';
 
+/**
+ * Goes on without the addon, or fails the build when it is required.
+ * @param {string} reason
+ */
 function skip(reason) {
   if (required) {
     console.error(`podpattern: cannot build ${OUT} (PODPATTERN_NATIVE=required): ${reason}`);

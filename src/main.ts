@@ -130,6 +130,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
       ? undefined
       : await cluster.controllers(() => Object.values(readiness()).every(Boolean));
   controllers?.start();
+  const memoryTrim = startMemoryTrim(config, metrics);
   logger.info(
     {
       port: portOf(app),
@@ -140,7 +141,7 @@ async function serve(config: ServeConfig, logger: Logger): Promise<number> {
       templates: live.current().list().length,
       liveCatalog: cluster !== undefined,
       maxConnections: limits.maxConnections,
-      memoryTrim: startMemoryTrim(config, metrics),
+      memoryTrim,
     },
     'podpattern serving',
   );
