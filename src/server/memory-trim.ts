@@ -1,4 +1,4 @@
-// Giving the C heap's free pages back to the system, every few seconds.
+// Giving the C heap's free pages back to the system, every second by default.
 //
 // V8's optimizing compilers run on worker threads and take their working memory from malloc a
 // few KiB at a time (V8's src/zone/zone.h); when a compile ends it is freed into glibc's arena,
@@ -60,7 +60,7 @@ export class MemoryTrim {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.trimNow(), this.options.everyMs);
+    this.timer = setInterval(() => this.trim(), this.options.everyMs);
     this.timer.unref();
   }
 
@@ -69,9 +69,7 @@ export class MemoryTrim {
     this.timer = undefined;
   }
 
-  trimNow(): boolean {
-    const released = this.options.trimmer.trim();
-    this.options.onTrim?.(released);
-    return released;
+  private trim(): void {
+    this.options.onTrim?.(this.options.trimmer.trim());
   }
 }
