@@ -28,6 +28,14 @@ const ROUND_MS = Number(process.env.PODPATTERN_BENCH_ROUND_MS ?? 1500);
 const MAX_REQUESTS = 200_000;
 /** Longer than a --memory-trim-seconds of 10, so a trim has come due in a variant with it. */
 const SETTLE_MS = 11_000;
+/**
+ * Distinct typical reviews at c16 every server answers before the rows, in steps whose CPU per
+ * review is printed: V8 goes on compiling podpattern's code for the first ten thousand or so
+ * (its compiler threads' CPU falls from about a fifth of a review's to a fiftieth), where a replica
+ * in a cluster has long settled. The references get the same, so the rows compare settled servers.
+ */
+const SETTLING_STEPS = 6;
+const SETTLING_STEP_REVIEWS = 5_000;
 /** Replaced by a counter in every request: each review has its own uid, as from the API server. */
 const UID_TOKEN = 'UIDUIDUIDUID';
 
@@ -60,7 +68,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   const typical = review(0);
   const rows = benchRows(typical, review);
   const worker = new LoadWorker();
-  const load = async (target: Target, row: Row, warmupMs: number, durationMs: number): Promise<Measured> => {
+  const load: Load = async (target, row, warmupMs, durationMs, maxRequests = MAX_REQUESTS) => {
     const cpuBefore = cpuMicros(target.pid);
     const result = await worker.run({
       port: target.port,
@@ -69,7 +77,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
       concurrency: row.concurrency,
       warmupMs,
       durationMs,
-      maxRequests: MAX_REQUESTS,
+      maxRequests,
       uidToken: UID_TOKEN,
       ...(row.distinct ? { uniqueToken: SEQ_TOKEN } : {}),
     });
@@ -95,6 +103,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
       lines.push(`  ${variant.name}: this build's serve with ${[...variant.flags, ...env].join(' ')}`);
     }
     servers.push(...others);
+    lines.push(await settle([podpattern, ...others], tls, typical, load));
     const columns = ['podpattern', ...others.map((o) => o.name), 'node:https'];
     lines.push(
       `  ${'row'.padEnd(21)} | ${'fastify req/s  cpu µs'.padStart(21)} | ${columns.map((c) => `${c} req/s  p50 ms  p99 ms  ratio  cpu µs  cpu ratio`.padStart(c.length + 49)).join(' | ')} | podpattern ratio per round`,
@@ -135,10 +144,35 @@ export async function runServerBench(): Promise<ServerBenchResult> {
   }
 }
 
+/**
+ * Every server's first SETTLING_STEPS x SETTLING_STEP_REVIEWS distinct reviews at c16, the
+ * references' with podpattern's answer: a line of their CPU per review in each step.
+ */
+async function settle(serves: Target[], tls: Tls, typical: string, load: Load): Promise<string> {
+  const row: Row = { label: 'settling', body: typical, concurrency: 16, distinct: true };
+  const answer = Buffer.from((await load(serves[0]!, row, 0, 200)).firstBody);
+  const references = [await startFastify(tls, answer), await startNodeHttps(tls, answer)];
+  const parts: string[] = [];
+  try {
+    for (const target of [...serves, ...references]) {
+      const steps: number[] = [];
+      for (let step = 0; step < SETTLING_STEPS; step += 1) {
+        const measured = await load(target, row, 0, 600_000, SETTLING_STEP_REVIEWS);
+        steps.push(measured.cpuUs);
+      }
+      parts.push(`${target.name} ${steps.map((us) => us.toFixed(0)).join(' ')}`);
+    }
+  } finally {
+    for (const reference of references) await reference.close();
+  }
+  return `  settling: cpu µs per review in each ${SETTLING_STEP_REVIEWS} of every server's first ${SETTLING_STEPS * SETTLING_STEP_REVIEWS} distinct reviews at c16 (before the rows): ${parts.join('; ')}`;
+}
+
 /** A server certificate and key, and the CA the load generator trusts. */
 type Tls = { cert: string; key: string; ca: string };
 
-type Load = (target: Target, row: Row, warmupMs: number, durationMs: number) => Promise<Measured>;
+/** `maxRequests`: stop after that many measured requests, if durationMs has not passed first. */
+type Load = (target: Target, row: Row, warmupMs: number, durationMs: number, maxRequests?: number) => Promise<Measured>;
 
 /**
  * One row's rounds: podpattern's answer checked (injected), then served as a constant by the bare
