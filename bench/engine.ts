@@ -46,7 +46,7 @@ export function runEngineBench(): { text: string; typicalMedianUs: number } {
   }
   const settled = measure(catalog, distinctPods(5000, 0, 5000 + SETTLING_PODS), 5000, 0);
   const typical = settled.median;
-  lines.push(line('typical pod, cold', cold, typical), line(`typical pod, settled`, settled, typical));
+  lines.push(line('typical pod, cold', cold, typical), line('typical pod, settled', settled, typical));
   const rows = [
     { label: '64 KiB pod, 2 templates', pods: distinctPods(200, 64 * 1024), iterations: 1000 },
     { label: '1 MiB pod, 2 templates', pods: distinctPods(10, 1024 * 1024), iterations: 60 },

@@ -30,8 +30,8 @@ const MAX_REQUESTS = 200_000;
 const SETTLE_MS = 11_000;
 /**
  * Distinct typical reviews at c16 every server answers before the rows, in steps whose CPU per
- * review is printed: V8 goes on compiling podpattern's code for the first ten thousand or so
- * (its compiler threads' CPU falls from about a fifth of a review's to a fiftieth), where a replica
+ * review is printed: V8 goes on compiling podpattern's code through about the first 30,000 (its
+ * compiler threads' CPU falls from about an eighth of a review's to a fiftieth), where a replica
  * in a cluster has long settled. The references get the same, so the rows compare settled servers.
  */
 const SETTLING_STEPS = 6;
