@@ -66,8 +66,10 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
     // ended (still in the kernel's accept queue when the listener closed) carried none.
     let secure = false;
     req.on('socket', (socket: TLSSocket) => {
-      if (!socket.connecting && socket.authorized) secure = true; // a kept-alive connection
-      socket.once('secureConnect', () => (secure = true));
+      // A kept-alive connection finished its handshake long ago: a listener for it would never
+      // fire, and one a request would pile up on the connection.
+      if (!socket.connecting && socket.authorized) secure = true;
+      else socket.once('secureConnect', () => (secure = true));
     });
     req.on('error', (error) => reject(Object.assign(error, { tlsEstablished: secure })));
     req.end(options.body);
