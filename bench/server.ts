@@ -27,7 +27,7 @@ const WARMUP_MS = 500;
 const ROUND_MS = Number(process.env.PODPATTERN_BENCH_ROUND_MS ?? 1500);
 const MAX_REQUESTS = 200_000;
 /** Longer than a --memory-trim-seconds of 10, so a trim has come due in a variant with it. */
-const SETTLE_MS = 11_000;
+const IDLE_AFTER_ROWS_MS = 11_000;
 /**
  * Distinct typical reviews at c16 every server answers before the rows, in steps whose CPU per
  * review is printed: V8 goes on compiling podpattern's code through about the first 30,000 (its
@@ -121,9 +121,9 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     );
     // What a replica holds between bursts: the same processes once a trim of the C heap has
     // come due with no reviews in between (every second as deployed; 10 s covers a variant's 10).
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const settled = await Promise.all([podpattern, ...others].map(async (o) => `${o.name} ${(await o.rssMb!()).toFixed(0)} MB`));
-    lines.push(`  resident memory ${SETTLE_MS / 1000} s later, no reviews in between: ${settled.join('; ')}`);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_ROWS_MS));
+    const idle = await Promise.all([podpattern, ...others].map(async (o) => `${o.name} ${(await o.rssMb!()).toFixed(0)} MB`));
+    lines.push(`  resident memory ${IDLE_AFTER_ROWS_MS / 1000} s later, no reviews in between: ${idle.join('; ')}`);
     const headline = results.get('distinct, c16') ?? { ratio: NaN, p99: NaN };
     const c64 = results.get('distinct, c64') ?? { ratio: NaN, p99: NaN };
     lines.push(

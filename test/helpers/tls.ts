@@ -67,7 +67,7 @@ export function httpsCall(options: HttpsRequestOptions): Promise<HttpsResult> {
     let secure = false;
     req.on('socket', (socket: TLSSocket) => {
       // A kept-alive connection finished its handshake long ago: a listener for it would never
-      // fire, and one a request would pile up on the connection.
+      // fire, and one added per request would pile up on the connection.
       if (!socket.connecting && socket.authorized) secure = true;
       else socket.once('secureConnect', () => (secure = true));
     });
