@@ -8,8 +8,10 @@
 // `serve` started otherwise, a column each (see `variants` below): an environment variable or a
 // Node flag measured against the serve as deployed, in one run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -351,7 +353,8 @@ function nodeFlags(variant: Variant | undefined): string[] {
  * default paths in a temporary directory, as the chart mounts its Secret (so it generates none),
  * and its log lines go to a file there, as a container's stdout goes to a file. `liveCatalog` on,
  * with HOME in that directory, finds no cluster: @kubernetes/client-node is loaded but no
- * informer runs.
+ * informer runs. Its two ports are picked here and it is ready when `/readyz` says so, so a
+ * variant may set any log level.
  */
 async function startServe(name: string, bin: string, tls: Tls, liveCatalog = false, variant?: Variant): Promise<Target> {
   const cwd = mkdtempSync(join(tmpdir(), 'podpattern-bench-'));
@@ -359,6 +362,7 @@ async function startServe(name: string, bin: string, tls: Tls, liveCatalog = fal
   writeFileSync(join(cwd, 'certs', 'tls.crt'), tls.cert);
   writeFileSync(join(cwd, 'certs', 'tls.key'), tls.key, { mode: 0o600 });
   const log = join(cwd, 'serve.log');
+  const [port, healthPort] = await freePorts();
   const env: NodeJS.ProcessEnv = { ...process.env, ...deployedEnv(), HOME: cwd };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
@@ -373,8 +377,8 @@ async function startServe(name: string, bin: string, tls: Tls, liveCatalog = fal
       bin,
       'serve',
       '--host=127.0.0.1',
-      '--port=0',
-      '--health-port=0',
+      `--port=${port}`,
+      `--health-port=${healthPort}`,
       '--drain-seconds=0',
       '--exit-with-parent=on',
       `--live-catalog=${liveCatalog ? 'auto' : 'off'}`,
@@ -394,29 +398,39 @@ async function startServe(name: string, bin: string, tls: Tls, liveCatalog = fal
     rmSync(cwd, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
-  let ports: { port: number; healthPort: number } | undefined;
-  while (ports === undefined) {
-    if (child.exitCode !== null) throw new Error(`podpattern serve (${bin}) exited (${child.exitCode})`);
+  while (!(await ready(healthPort))) {
+    if (child.exitCode !== null) throw new Error(`podpattern serve (${bin}) exited (${child.exitCode}); its log: ${log}`);
     if (Date.now() > deadline) {
       await close();
-      throw new Error(`podpattern serve (${bin}) did not start within 30 s`);
+      throw new Error(`podpattern serve (${bin}) was not ready within 30 s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const serving = existsSync(log)
-      ? readFileSync(log, 'utf8')
-          .split('\n')
-          .find((line) => line.includes('"podpattern serving"'))
-      : undefined;
-    if (serving !== undefined) ports = JSON.parse(serving) as { port: number; healthPort: number };
   }
-  const { healthPort } = ports;
   const rssMb = async (): Promise<number> => {
     const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const rss = /^(?:podpattern_)?process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1];
     if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
     return Number(rss) / 2 ** 20;
   };
-  return { name, port: ports.port, ca: tls.ca, pid: child.pid as number, close, rssMb };
+  return { name, port, ca: tls.ca, pid: child.pid as number, close, rssMb };
+}
+
+/** Two free loopback ports: both are held at once, so they differ. */
+async function freePorts(): Promise<[number, number]> {
+  const held = [createNetServer().listen(0, '127.0.0.1'), createNetServer().listen(0, '127.0.0.1')];
+  await Promise.all(held.map((server) => once(server, 'listening')));
+  const [port, healthPort] = held.map((server) => (server.address() as AddressInfo).port) as [number, number];
+  await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
+  return [port, healthPort];
+}
+
+/** Whether a serve's `/readyz` answers 200 (its certificate and catalog loaded, its port open). */
+async function ready(healthPort: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok;
+  } catch {
+    return false;
+  }
 }
 
 /** The reference: the same TLS and transport settings, Fastify's JSON parsing, a constant answer. */
