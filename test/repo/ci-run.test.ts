@@ -70,8 +70,13 @@ not ok 1 - test/zz-fail.test.ts # time=32.314ms
 # { total: 2, pass: 1, fail: 1 }
 `;
 
+/** .ci/failed.awk run on `log`, as `.ci/run` runs it. */
+function failedAwk(log: string): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync('awk', ['-f', '.ci/failed.awk'], { cwd: ROOT, input: log, encoding: 'utf8' });
+}
+
 t.test('.ci/failed.awk names each failing test with where and why, without stacks or command lines', async (t) => {
-  const run = spawnSync('awk', ['-f', '.ci/failed.awk'], { cwd: ROOT, input: FAILED_RUN, encoding: 'utf8' });
+  const run = failedAwk(FAILED_RUN);
   t.equal(run.status, 0, run.stderr);
   const lines = run.stdout.split('\n').map((line) => line.trim());
   t.same(
@@ -91,11 +96,7 @@ t.test('.ci/failed.awk names each failing test with where and why, without stack
 });
 
 t.test('a passing run gives nothing to print', async (t) => {
-  const run = spawnSync('awk', ['-f', '.ci/failed.awk'], {
-    cwd: ROOT,
-    input: 'TAP version 14\nok 1 - a file\n# { total: 1, pass: 1 }\n',
-    encoding: 'utf8',
-  });
+  const run = failedAwk('TAP version 14\nok 1 - a file\n# { total: 1, pass: 1 }\n');
   t.equal(run.status, 0);
   t.equal(run.stdout, '');
 });
