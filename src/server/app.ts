@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics/index.js';
 import { HttpError, errorBody, handleError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { BodyBudget } from './body-budget.js';
+import { cohort } from './cohort.js';
 import { readBodyText, readReview, timeBudget } from './decode.js';
 import { registerTemplateRoute } from './template-route.js';
 import { registerWorkloadRoute } from './workload-route.js';
@@ -132,17 +133,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
   }
 
+  // The reviews read in one turn of the event loop are decided one after another once it ends (cohort.ts).
+  const decideTogether = cohort();
   const budget = new BodyBudget(deps.bodyBudgetBytes ?? BODY_BUDGET_BYTES, readTimeoutMs);
   // Before Fastify reads the body: wait for room among the bodies in flight (see body-budget.ts).
   const admitBody: onRequestHookHandler = (request, reply, done) => budget.admit(request.raw, reply.raw, BODY_LIMIT_BYTES, () => done());
   app.post('/mutate', { onRequest: admitBody }, async (request): Promise<OutgoingReview> => {
     const arrived = arrivedAt(request.raw);
-    const { apiVersion, request: review } = readReview(request.body); // the JSON text
-    const decision = decideWithin(review, deps, timeBudget(request.query, performance.now() - arrived));
-    // Only a review from an authenticated client may write an Event (an Event is a write to the
-    // cluster that anyone who can reach this port could otherwise make, in any namespace).
-    record(review, decision, performance.now() - arrived, deps, clientAuth === 'none' || authenticated(request.raw));
-    return toReview(apiVersion, decision.response);
+    const text = request.body; // the JSON text: readReview refuses anything but a non-empty string
+    const { apiVersion, request: review } = readReview(text);
+    const budgetMs = timeBudget(request.query, 0); // from the review's arrival
+    const deadline = budgetMs === undefined ? undefined : arrived + budgetMs;
+    return decideTogether((text as string).length, () => {
+      const decision = decideBy(review, deps, deadline);
+      // Only a review from an authenticated client may write an Event (an Event is a write to the
+      // cluster that anyone who can reach this port could otherwise make, in any namespace).
+      record(review, decision, performance.now() - arrived, deps, clientAuth === 'none' || authenticated(request.raw));
+      return toReview(apiVersion, decision.response);
+    });
   });
 
   registerTemplateRoute(app, {
@@ -183,17 +191,16 @@ function arrivedAt(request: IncomingMessage): number {
 }
 
 /**
- * Decides, and answers by the deadline: past it the API server has given up on us and applies
- * its failurePolicy, so a late answer is replaced by our own failure mode. The engine is
- * synchronous, so a timer could only ever fire after it returns; checking the clock before and
- * after gives the same answers without a timer and a promise race on every review.
+ * Decides, and answers by the deadline (a `performance.now()` time): past it the API server has
+ * given up on us and applies its failurePolicy, so a late answer is replaced by our own failure
+ * mode. The engine is synchronous, so a timer could only ever fire after it returns; checking the
+ * clock before and after gives the same answers without a timer and a promise race on every review.
  */
-function decideWithin(request: AdmissionRequest, deps: ReviewDeps, budgetMs: number | undefined): Decision {
-  if (budgetMs === undefined) return decide(request, deps);
-  if (budgetMs <= 0) return failed(request.uid, 'deadline-exceeded', deps.failureMode);
-  const started = performance.now();
+function decideBy(request: AdmissionRequest, deps: ReviewDeps, deadline: number | undefined): Decision {
+  if (deadline === undefined) return decide(request, deps);
+  if (performance.now() >= deadline) return failed(request.uid, 'deadline-exceeded', deps.failureMode);
   const decision = decide(request, deps);
-  return performance.now() - started > budgetMs ? failed(request.uid, 'deadline-exceeded', deps.failureMode) : decision;
+  return performance.now() > deadline ? failed(request.uid, 'deadline-exceeded', deps.failureMode) : decision;
 }
 
 /**

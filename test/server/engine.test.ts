@@ -74,3 +74,48 @@ t.test('a repeated pod gets the same patch under its own uid', async (t) => {
   t.equal(answers[1].uid, 'second');
   t.equal(answers[1].patch, answers[0].patch);
 });
+
+t.test('reviews sent at once over their own sockets are each answered with their own pod and uid', async (t) => {
+  // Reviews read in one turn of the event loop are decided together (src/server/cohort.ts): no
+  // answer may go to another review's request, and a denial among them stays its own.
+  const app = buildApp(testDeps({ inject, catalog: () => builtin }));
+  t.teardown(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const reviews = Array.from(
+    { length: 16 },
+    (_, i) =>
+      podReview({
+        uid: `uid-${i}`,
+        name: `web-${i}`,
+        annotations:
+          i === 5
+            ? { 'podpattern.dev/sidecar': 'no-such' }
+            : { 'podpattern.dev/sidecar': 'https-proxy', 'https-proxy.podpattern.dev/tls-secret': `tls-${i}` },
+      }) as any,
+  );
+  const answers = await Promise.all(
+    reviews.map(async (review) => {
+      const res = await fetch(`http://127.0.0.1:${port}/mutate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify(review),
+      });
+      return ((await res.json()) as { response: Record<string, any> }).response;
+    }),
+  );
+  answers.forEach((response, i) => {
+    const review = reviews[i];
+    t.equal(response.uid, `uid-${i}`, `review ${i} is answered under its own uid`);
+    if (i === 5) {
+      t.equal(response.allowed, false, 'the review asking for a template that does not exist is denied');
+      t.match(response.status.message, /no-such/);
+      return;
+    }
+    const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString());
+    const pod = jsonpatch.applyPatch(structuredClone(review.request.object), ops, true, false).newDocument as PodLike;
+    t.equal(pod.metadata?.name, `web-${i}`);
+    const secrets = (pod.spec?.volumes ?? []).flatMap((v) => (v.secret?.secretName === undefined ? [] : [v.secret.secretName]));
+    t.same(secrets, [`tls-${i}`], `review ${i}'s pod mounts its own secret`);
+  });
+});
