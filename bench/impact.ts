@@ -7,7 +7,7 @@
 // renders and a compare each). Run: `npm run build && node dist/bench/impact.js`.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import { LiveCatalog } from '../src/catalog/live.js';
 import { validateTemplate } from '../src/catalog/validate.js';
 import { templateOfObject } from '../src/catalog/live.js';

@@ -10,7 +10,7 @@ import type { ClusterWatch } from './catalog/cluster.js';
 import type { ClusterImpact } from './impact/cluster.js';
 import type { Controllers } from './leader/controllers.js';
 import { LiveCatalog } from './catalog/live.js';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '#kube';
 import type { Catalog } from './model/template.js';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from './model/server-version.js';
 import { ensureCertificateFiles } from './certs/dev.js';

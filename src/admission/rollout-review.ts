@@ -1,7 +1,7 @@
 // What a template's spec.rollout gets at admission beyond its schema (whose bounds the API
 // server and the catalog already enforce): a canary selector that selects no namespace is
 // accepted with a warning, since the canary would then never run and the rollout never move.
-import type { V1LabelSelector } from '@kubernetes/client-node';
+import type { V1LabelSelector } from '#kube';
 import { selectorMatches } from '../model/label-selector.js';
 
 /** The canary selector of a written template, when its spec.rollout has one. */

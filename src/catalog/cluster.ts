@@ -3,7 +3,7 @@
 // (informer.ts), and the namespaces' LimitRanges (limit-ranges.ts). Ready only while the first
 // two have listed and are watching. The informers are passed
 // in; watchCluster builds the real ones from a kubeconfig (kube.ts).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1LimitRange, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1LimitRange, type V1Namespace } from '#kube';
 import type { Logger } from 'pino';
 import type { InformerLike } from './informer.js';
 import { conditionWriter, kubeInformer, policyWriter, templateList, TEMPLATES_PATH } from './kube.js';

@@ -12,7 +12,7 @@ import {
   setHeaderOptions,
   type KubernetesListObject,
   type KubernetesObject,
-} from '@kubernetes/client-node';
+} from '#kube';
 import type { Logger } from 'pino';
 import type { ServerVersion } from '../model/server-version.js';
 import { TEMPLATE_GROUP, TEMPLATE_PLURAL, TEMPLATE_VERSION } from '../model/template.js';

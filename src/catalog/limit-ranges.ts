@@ -2,7 +2,7 @@
 // pods against before it answers (engine/limit-range.ts). Not part of readiness: a cluster whose
 // RBAC does not let podpattern read them still gets injections, with a warning on each pod that
 // says the check was skipped.
-import type { V1LimitRange } from '@kubernetes/client-node';
+import type { V1LimitRange } from '#kube';
 import type { Logger } from 'pino';
 import { SyncedInformer, type InformerLike } from './informer.js';
 

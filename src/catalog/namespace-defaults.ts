@@ -1,6 +1,6 @@
 // Namespace defaults: the podpattern annotations of each namespace, read from an informer's
 // cache, for pods created there that ask for nothing themselves.
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import type { Logger } from 'pino';
 import { isOwnKey } from '../model/keys.js';
 import { SyncedInformer, type InformerLike } from './informer.js';

@@ -3,7 +3,7 @@
 // loopback. So a probe of a listener bound to 127.0.0.1 fails forever and the pod never becomes
 // Ready, and a probe of a port that no container of the template declares probes nothing the
 // template runs. Both are refused when the template is loaded, with the fix.
-import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1Probe } from '#kube';
 import type { TemplateSpec } from '../model/template.js';
 import { LOOPBACK, loopbackListeners, type WrittenListener } from '../template/listeners.js';
 

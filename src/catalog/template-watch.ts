@@ -2,7 +2,7 @@
 // the live catalog, a delete takes the template out, and the template's Ready condition says
 // whether the catalog accepted it. The catalog is rebuilt at once after each list, so it holds
 // the cluster's templates by the time the informer reports synced.
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '#kube';
 import type { Logger } from 'pino';
 import { SyncedInformer, errorText, type InformerLike } from './informer.js';
 import type { LiveCatalog, TemplateVerdict } from './live.js';

@@ -2,7 +2,7 @@
 // be installed), is a namespace opted in, and would given pods, from files or the cluster, be
 // sent to it and injected. One line per check with ok, warn or FAIL
 // and, where not ok, how to fix it; exit 1 on any failure (in the style of `linkerd check`).
-import type { KubeConfig, V1Namespace } from '@kubernetes/client-node';
+import type { KubeConfig, V1Namespace } from '#kube';
 import type { Catalog } from '../model/template.js';
 import { fetchServerVersion } from '../catalog/kube.js';
 import type { PodLike } from '../engine/types.js';

@@ -1,7 +1,7 @@
 // Runs the engine on the pod template of each manifest: the offline counterpart of the
 // webhook, shared by `inject` and `explain`. Documents keep their shape: a `kind: List` stays
 // a List, with its items injected.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import type { Catalog } from '../model/template.js';
 import type { InjectOptions } from '../engine/index.js';
 import { injectManifest, type ManifestResult } from '../engine/manifest.js';

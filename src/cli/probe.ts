@@ -4,7 +4,7 @@
 // once. The chart's `helm test` runs it in podpattern's own image with in-cluster credentials,
 // which need only `create` on pods in the probed namespace; a dry run creates nothing.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '#kube';
 import { loadBuiltinTemplates } from '../catalog/index.js';
 import { readStatus } from '../engine/status.js';
 import { DOMAIN, INJECTION_LABEL } from '../model/keys.js';

@@ -4,7 +4,7 @@
 // replica follows, and clears a paused rollout (podpattern.dev/rollout-paused). Workloads outside
 // the canary keep running the promoted revision they were injected with until they are
 // restarted (`podpattern status` lists them; with restart: auto the rollout controller does it).
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '#kube';
 import { templateOfObject } from '../catalog/live.js';
 import { validateTemplate } from '../catalog/validate.js';
 import { kubeRevisionStore } from '../impact/revisions-kube.js';

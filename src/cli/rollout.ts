@@ -2,7 +2,7 @@
 // rollout as the leader's rollout controller records it in the template's status
 // (src/rollout/), and the hands on it: the pause annotation, and undo (the template's spec put
 // back to the promoted, else the previous, revision kept as a ControllerRevision).
-import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '#kube';
 import { templateOfObject } from '../catalog/live.js';
 import { validateTemplate } from '../catalog/validate.js';
 import { patchRestart } from '../heal/heal-kube.js';

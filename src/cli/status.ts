@@ -1,7 +1,7 @@
 // `podpattern status`: the inventory of injected pods in the cluster (status/inventory.ts) with
 // the workload that owns each flagged pod and the command that rolls it. Exit 1 when a pod is
 // outdated or was not injected, so a script can act on it.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod, type V1ReplicaSet } from '#kube';
 import type { Finding } from './check/findings.js';
 import { clusterCatalog } from './check/pods.js';
 import { CLUSTER_FLAGS, parseFlags, processIo, type Io } from './common.js';

@@ -7,7 +7,7 @@
 // built-in catalog, --catalog-dir and the PatternTemplates found in DIR. Exit 1 when any
 // workload breaks. `--live` with no file is the check before upgrading podpattern itself: this
 // version's built-ins against what the cluster's pods run (one pod of each workload read whole).
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '#kube';
 import { buildCatalog, loadStaticLayers, type ParsedTemplates } from '../catalog/index.js';
 import { validateTemplate } from '../catalog/validate.js';
 import { templateOfObject } from '../catalog/live.js';

@@ -1,7 +1,7 @@
 // Adds rendered templates to a pod, in the order given, then runs the rules (rules.ts) that
 // find every clash and missing object. Mutates the pod it is given (the engine hands it an
 // editable copy, patch.ts); the caller diffs the result for the patch.
-import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec, V1Volume } from '#kube';
 import { startsBeforeApp, type Template, type TemplateSpec } from '../model/template.js';
 import { MAX_PROBLEMS, printable } from './bounds.js';
 import { recordCritical } from './integrity.js';

@@ -2,7 +2,7 @@
 // the container kubectl picks without -c, the cluster autoscaler's list of local volumes it
 // may throw away, the pull secrets of the templates' images, and whether the templates run on
 // the operating system the pod is for. Run once, after the templates are composed (index.ts).
-import type { V1NodeSelectorTerm, V1PodSpec } from '@kubernetes/client-node';
+import type { V1NodeSelectorTerm, V1PodSpec } from '#kube';
 import { DEFAULT_CONTAINER_KEY, OS_LABEL, SAFE_TO_EVICT_LOCAL_VOLUMES_KEY } from '../model/keys.js';
 import { DEFAULT_OS, KNOWN_OS } from '../model/template.js';
 import { printable } from './bounds.js';

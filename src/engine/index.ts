@@ -1,6 +1,6 @@
 // The injection engine: pod + catalog + options -> result. Pure: no I/O, no clock, no logger,
 // so the webhook and the offline CLI give the same answer for the same pod.
-import type { V1PodSpec } from '@kubernetes/client-node';
+import type { V1PodSpec } from '#kube';
 import type { Catalog, ParameterValue, Template } from '../model/template.js';
 import { compose, type Piece, type Placement } from './compose.js';
 import { INJECTED_LABEL, STATUS_KEY, PATTERN_KEYS, parameterKey, parseTemplateKey } from '../model/keys.js';

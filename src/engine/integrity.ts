@@ -8,7 +8,7 @@
 // CEL has no JSON parser: the guard reads the status with split, so a recorded value holds no
 // quote, backslash, comma or closing bracket. Image references and the values below never do;
 // a value that would is not recorded, and that field of that container is not guarded.
-import type { V1Container, V1SecurityContext } from '@kubernetes/client-node';
+import type { V1Container, V1SecurityContext } from '#kube';
 
 /** The fields the guard compares, by the status list that records them. */
 export interface Critical {

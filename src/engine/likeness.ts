@@ -7,7 +7,7 @@
 // privileges are compared exactly (`sameContainer`): a copy of our container with its command
 // prefixed (`sh -c '…' nginx …`), a capability added or a file of its own runs something else
 // under our name, and is not ours.
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 
 /**
  * Fields that may differ between what we rendered and what the API server stored without the

@@ -11,7 +11,7 @@
 // or its largest run-once init container where that is more; a total limit exists only when
 // every one of them sets one. Only constraints the injection breaks are reported: what the pod's
 // own containers break is the pod author's, and the API server says so.
-import type { V1Container, V1LimitRange, V1LimitRangeItem, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1LimitRange, V1LimitRangeItem, V1PodSpec } from '#kube';
 import { parameterKey } from '../model/keys.js';
 import { formatQuantity, parseQuantity } from '../model/quantity.js';
 import { printable } from './bounds.js';

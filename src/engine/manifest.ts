@@ -2,7 +2,7 @@
 // as the API server would store its annotations, and put back in place. Shared by the offline
 // CLI (`inject`, `explain`, `check -f`, `templates diff --manifests`) and the webhook's review of
 // workloads at apply time.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import type { Catalog } from '../model/template.js';
 import { PATTERN_KEYS, INJECT_KEY, parseTemplateKey } from '../model/keys.js';
 import { inject } from './index.js';

@@ -30,7 +30,7 @@
 // names and stays is still recorded in the new status, with a warning (index.ts). A pod is "already injected" only when it holds every
 // object the recorded templates add, each proven by rule 1: a status whose objects are absent
 // means "not injected", and the pod is injected.
-import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1PodSpec, V1Volume, V1VolumeMount } from '#kube';
 import { escapePathComponent, type Operation } from 'fast-json-patch';
 import { compose, type Piece, type Placement } from './compose.js';
 import { STATUS_KEY, parseTemplateKey } from '../model/keys.js';

@@ -3,7 +3,7 @@
 // it leaves the pod's or the earlier template's object in place, and these rules find every
 // piece whose object is not the one the pod ended up with and say why. The policy compiler
 // (src/policy/checks.ts) writes the same rules, by the same names, as CEL.
-import type { V1Container, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec, V1Volume } from '#kube';
 import type { Pattern, Template } from '../model/template.js';
 import { parameterKey } from '../model/keys.js';
 import { canonicalJson } from '../template/canonical.js';

@@ -9,7 +9,7 @@
 // that path, appending `{ name, readOnly: true, mountPath }`, and since that changed the pod
 // after podpattern, podpattern's webhook (`reinvocationPolicy: IfNeeded`) is called a second
 // time for nothing. Mounting it as the plugin would gives the same stored pod with one call.
-import type { V1Container, V1PodSpec, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec, V1VolumeMount } from '#kube';
 
 /** The plugin's mount path (DefaultAPITokenMountPath) and volume name prefix (ServiceAccountVolumeName). */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';

@@ -1,5 +1,5 @@
 // What the engine takes and gives. The engine is pure: no I/O, no clock, no logger.
-import type { V1LimitRange, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+import type { V1LimitRange, V1ObjectMeta, V1PodSpec } from '#kube';
 import type { Operation } from 'fast-json-patch';
 import type { ServerVersion } from '../model/server-version.js';
 import type { PolicyView } from '../model/policy.js';

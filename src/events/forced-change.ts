@@ -2,7 +2,7 @@
 // reason given in podpattern.dev/force-reason, who made the change, and the workloads whose next
 // pods it denies. Events of cluster-scoped objects live in the `default` namespace, as
 // client-go's recorder puts them, where `kubectl describe patterntemplate` finds them.
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '#kube';
 import type { Logger } from 'pino';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND } from '../model/template.js';
 import { REPORTING_COMPONENT } from './kube-writer.js';

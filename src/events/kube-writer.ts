@@ -1,7 +1,7 @@
 // Writes an Event with @kubernetes/client-node: a core/v1 Event (what `kubectl get events`
 // and `kubectl describe` read), named like client-go's recorder names them: the object's name
 // and the time in hexadecimal nanoseconds, so names do not collide.
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '#kube';
 import type { EventWrite, EventWriter } from './recorder.js';
 
 export const REPORTING_COMPONENT = 'podpattern';

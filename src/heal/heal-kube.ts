@@ -4,15 +4,7 @@
 // template's kubectl.kubernetes.io/restartedAt (what `kubectl rollout restart` sets) and the
 // workload's podpattern.dev/healed record, conditional on the resourceVersion read (a workload
 // changed in between is not touched; the next pass looks again).
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1ObjectMeta,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ObjectMeta } from '#kube';
 import { HEALED_KEY, INJECTION_LABEL, RESTARTED_AT_KEY } from '../model/keys.js';
 import { METADATA_ACCEPT, METADATA_LIST_ACCEPT, ownerLookup } from '../impact/pod-kube.js';
 import { formatHealRecord, type PodMeta, type RestartableKind } from './missed.js';

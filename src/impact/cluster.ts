@@ -3,7 +3,7 @@
 // revisions served outside templates' canaries (followed by a watch) and the
 // Event writer for forced changes. Readiness never waits for any of it: the check says "not
 // checked" until the index has listed. The Event writer for forced changes is main.ts's to pass in.
-import { AppsV1Api, type KubeConfig, type V1ControllerRevision } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig, type V1ControllerRevision } from '#kube';
 import { kubeInformer } from '../catalog/kube.js';
 import type { Logger } from 'pino';
 import type { LiveCatalog } from '../catalog/live.js';

@@ -3,7 +3,7 @@
 // not with the cluster. Bounded: past maxPods it keeps no more and says it is incomplete, and a
 // relist builds the new index beside the old one and swaps it in whole. Nothing waits for it:
 // the impact check asks `synced` and says "not checked" when it is not.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import { AskedTable, recordOf, type OwnerRef, type PodRecord } from './pod-record.js';
 import type { OwnerResolver } from './owners.js';
 

@@ -3,16 +3,7 @@
 // https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables
 // describes the same content negotiation, and meta.k8s.io/v1 PartialObjectMetadata is what
 // client-go's metadata client asks for), and the owner lookups of ReplicaSets and Jobs.
-import {
-  ApiException,
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  KubeConfig,
-  Watch,
-  setHeaderOptions,
-  type V1ObjectMeta,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, Watch, setHeaderOptions, type V1ObjectMeta } from '#kube';
 import type { MetadataClient, WatchEvent } from './pod-watch.js';
 import type { OwnerLookup } from './owners.js';
 import type { OwnerRef } from './pod-record.js';

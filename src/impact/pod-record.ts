@@ -3,7 +3,7 @@
 // podpattern.dev/status records, and the podpattern annotations it asked with. Kept small: the
 // rendered files, the status text and managedFields are dropped, and the asked annotations are
 // shared between the pods that carry the same ones (a workload's pods all do).
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import { INJECT_KEY, PATTERN_KEYS, parseTemplateKey } from '../model/keys.js';
 import { readStatus } from '../engine/status.js';
 

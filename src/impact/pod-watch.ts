@@ -5,7 +5,7 @@
 // and so is any other failure, after a growing wait. Metadata only (pod-kube.ts asks for
 // PartialObjectMetadata). Not client-node's informer: it caches every whole object it sees, and
 // what the index keeps of a pod is a quarter of its metadata (bench/impact.ts).
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import type { Logger } from 'pino';
 import { INJECTED_LABEL } from '../model/keys.js';
 import type { InjectedPodIndex } from './pod-index.js';

@@ -3,7 +3,7 @@
 // (app.kubernetes.io/managed-by=podpattern). Every replica keeps one, to serve pods outside a
 // template's canary its promoted revision. Readiness waits for its first list, as for the
 // templates: before it, a template in canary could not be served to anyone outside its canary.
-import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { V1ControllerRevision } from '#kube';
 import type { Logger } from 'pino';
 import { SyncedInformer, errorText, type InformerLike } from '../catalog/informer.js';
 import { ServedRevisions } from './served-revisions.js';

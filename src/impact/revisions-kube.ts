@@ -1,12 +1,5 @@
 // The ControllerRevisions of podpattern's namespace, with @kubernetes/client-node.
-import {
-  ApiException,
-  AppsV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1ControllerRevision,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1ControllerRevision } from '#kube';
 import { PROMOTED_LABEL } from '../model/keys.js';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type TemplateSpec } from '../model/template.js';
 import { MANAGED_BY, REVISION_HASH_KEY, type Revision, type RevisionStore } from './revisions.js';

@@ -5,7 +5,7 @@
 // template is before it is served, and its content must hash to the hash it is named for. It is
 // validated once, when it becomes the promoted revision (or changes), never per pod. Bounded:
 // past maxRevisions it keeps no more and counts what it left out.
-import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { V1ControllerRevision } from '#kube';
 import { validateTemplate } from '../catalog/validate.js';
 import { TEMPLATE_API_VERSION, TEMPLATE_KIND, type Template } from '../model/template.js';
 import { MAX_REVISIONS, revisionName } from './revisions.js';

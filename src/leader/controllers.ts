@@ -1,7 +1,7 @@
 // The controllers of `podpattern serve`: run in the one replica that holds the Lease, while
 // every replica serves reviews whatever the election says. Healing (heal/) and rollouts
 // (rollout/): each a look at the cluster every interval while leading, none otherwise.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '#kube';
 import type { Logger } from 'pino';
 import type { EventSink } from '../events/recorder.js';
 import type { Metrics } from '../metrics/index.js';

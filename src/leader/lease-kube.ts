@@ -2,7 +2,7 @@
 // carrying the resourceVersion read, so the API server refuses one (409 Conflict) when another
 // replica wrote in between. Lease times are MicroTime (RFC 3339 with microseconds), which
 // client-node's V1MicroTime serialises.
-import { CoordinationV1Api, ApiException, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, ApiException, V1MicroTime, type KubeConfig, type V1Lease } from '#kube';
 import type { LeaseRecord, LeaseStore } from './elector.js';
 
 export function kubeLeaseStore(config: KubeConfig, namespace: string, name: string): LeaseStore {

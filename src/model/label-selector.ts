@@ -1,7 +1,7 @@
 // Label selectors (matchLabels, matchExpressions) as the API server evaluates them
 // (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#resources-that-support-set-based-requirements).
 // Pure: used by `podpattern check` and by the review of a template's canary namespaces.
-import type { V1LabelSelector } from '@kubernetes/client-node';
+import type { V1LabelSelector } from '#kube';
 
 /** Whether labels satisfy a selector; an absent selector matches everything, as in the API. */
 export function selectorMatches(selector: V1LabelSelector | undefined, labels: Record<string, string>): boolean {

@@ -1,7 +1,7 @@
 // The shape of a PatternTemplate once parsed and validated (its schema, src/catalog/crd-schema.ts,
 // is the format's reference). The engine reads only these types; the catalog sources (built-in,
 // --catalog-dir, cluster) produce them.
-import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '#kube';
 import type { RE2JS } from 're2js';
 import { DOMAIN } from './domain.js';
 

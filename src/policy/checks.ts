@@ -1,7 +1,7 @@
 // The webhook's denials for one template, as CEL list expressions of messages: what the pod's
 // annotations ask wrongly, and what the template would clash with in the pod as it arrives.
 // Each message is written to read as the webhook's does (engine/requests, engine/rules).
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { PATTERNS, type CompiledListener, type Template } from '../model/template.js';
 import { probePort } from '../template/listeners.js';
 import { RULES, type RuleName } from '../engine/rules.js';

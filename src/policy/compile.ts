@@ -2,7 +2,7 @@
 // webhook does for a pod that asks for that template alone: a MutatingAdmissionPolicy (and its
 // binding) that adds the template, and a ValidatingAdmissionPolicy (and its binding) that
 // denies what the webhook denies. Pure: template in, objects or refusals out.
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { startsBeforeApp, type LabelSelector, type Template, type TemplateSpec } from '../model/template.js';
 import { filesVolume, grantsOf, withDefaults } from '../engine/compose.js';
 import {

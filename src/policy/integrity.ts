@@ -3,7 +3,7 @@
 // server is about to store, and the mutating policies build them from what they add, for the
 // status record they write. Both texts come from these functions (a test holds the guard's YAML
 // to them), so the webhook, the policies and the guard write one format.
-import type { V1Container, V1SecurityContext } from '@kubernetes/client-node';
+import type { V1Container, V1SecurityContext } from '#kube';
 import { portsText, SECURITY_SCALARS, securityText } from '../engine/integrity.js';
 import { quote } from './cel.js';
 import { REGISTRY_HOST } from './likeness.js';

@@ -6,7 +6,7 @@
 // else under our name. An image that differs only by its registry host is ours (a registry
 // mirror's webhook rewrote it), and text rendered from $(pod.name) or $(pod.namespace) may be
 // any text (the pod's name at injection is not the name the API server gives it).
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import type { Template } from '../model/template.js';
 import { fileKey } from '../model/keys.js';
 import { withDefaults } from '../engine/compose.js';

@@ -3,7 +3,7 @@
 // and whether a restarted workload's rollout has finished, judged as `kubectl rollout status`
 // judges it (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go). No I/O: controller.ts
 // asks the API.
-import type { V1LabelSelector } from '@kubernetes/client-node';
+import type { V1LabelSelector } from '#kube';
 import type { Condition } from '../catalog/template-watch.js';
 import { ROLLOUT_BOUNDS } from '../catalog/crd-schema.js';
 import { readStatus } from '../engine/status.js';

@@ -13,7 +13,7 @@ import {
   type KubeConfig,
   type V1LabelSelector,
   type V1Pod,
-} from '@kubernetes/client-node';
+} from '#kube';
 import { patchRestart } from '../heal/heal-kube.js';
 import type { RestartableKind } from '../heal/missed.js';
 import { METADATA_LIST_ACCEPT, ownerLookup } from '../impact/pod-kube.js';

@@ -1,7 +1,7 @@
 // What a template's containers listen on: the ports they declare or are probed on, and the
 // listeners on loopback only that their files and command lines set up. Read from the template
 // as written, when it is compiled, so an injection never re-reads configuration text.
-import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1Probe } from '#kube';
 import type { TemplateSpec } from '../model/template.js';
 import { PARAMETER_PLACEHOLDER_SOURCE } from './placeholders.js';
 

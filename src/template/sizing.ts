@@ -1,7 +1,7 @@
 // The catalog's rules for a template's `sizing`: the bounds of the per-pod cpu and memory
 // requests (`<template>.podpattern.dev/cpu`, `/memory`; the engine applies them, engine/sizing.ts).
 import { parseQuantity } from '../model/quantity.js';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import type { SizingBounds, TemplateSpec } from '../model/template.js';
 
 export const SIZED_RESOURCES = ['cpu', 'memory'] as const;

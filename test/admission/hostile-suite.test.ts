@@ -17,7 +17,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import jsonpatch, { type Operation } from 'fast-json-patch';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { decide } from '../../src/admission/review.js';
 import { inject, type PodLike } from '../../src/engine/index.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';

@@ -3,7 +3,7 @@
 // an ambassador that never becomes Ready, and a deletion while the pod is still starting. Each
 // ends in a state that says why (the failed probe, the ambassador's last exit), and the deletion
 // ends every container within its grace period, never later.
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import t from 'tap';
 import {
   eventually,

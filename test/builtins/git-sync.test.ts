@@ -2,7 +2,7 @@
 // template against git-sync v4's documented interface instead (its README, "OPTIONS": each flag
 // and its $GITSYNC_* variable; the image runs as 65533:65533), and checks from the injected pod
 // that the app cannot start before the first checkout exists.
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod } from '#kube';
 import t from 'tap';
 import { injectedPod } from '../podrunner/builtin.js';
 

@@ -12,7 +12,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1PodSpec } from '#kube';
 import t, { type Test } from 'tap';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { generateCertificates } from '../../src/certs/generate.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import t from 'tap';
 import { parse } from 'yaml';
 import { buildCatalog, checkParameterValue, loadBuiltinTemplates } from '../../src/catalog/index.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { ClusterWatch } from '../../src/catalog/cluster.js';
 import { detectServerVersion, parseServerVersion } from '../../src/catalog/kube.js';
 import { LiveCatalog } from '../../src/catalog/live.js';

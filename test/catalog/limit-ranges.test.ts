@@ -2,7 +2,7 @@
 // until listed and while the informer is down, and through a review to the engine's denial.
 import t from 'tap';
 import { pino } from 'pino';
-import type { V1LimitRange, V1Namespace } from '@kubernetes/client-node';
+import type { V1LimitRange, V1Namespace } from '#kube';
 import { ClusterWatch } from '../../src/catalog/cluster.js';
 import { LiveCatalog } from '../../src/catalog/live.js';
 import type { TemplateObject } from '../../src/catalog/template-watch.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { ClusterWatch } from '../../src/catalog/cluster.js';
 import { loadCatalogDir } from '../../src/catalog/index.js';
 import { LiveCatalog } from '../../src/catalog/live.js';

@@ -2,7 +2,7 @@
 // from the informer's add, update and delete events, and not given before the informer synced.
 import { pino } from 'pino';
 import t from 'tap';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { NamespaceDefaults } from '../../src/catalog/namespace-defaults.js';
 import { FakeInformer } from '../helpers/fake-informer.js';
 

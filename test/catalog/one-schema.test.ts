@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { stringify } from 'yaml';
 import { decideTemplate } from '../../src/admission/template-review.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';

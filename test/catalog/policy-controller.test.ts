@@ -5,7 +5,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { ClusterWatch } from '../../src/catalog/cluster.js';
 import { LiveCatalog } from '../../src/catalog/live.js';
 import { loadBuiltinTemplates } from '../../src/catalog/index.js';

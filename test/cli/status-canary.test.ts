@@ -1,7 +1,7 @@
 // `podpattern status`'s lines for templates in canary, and its judgement of outdated pods by what
 // each namespace gets: a pod outside the canary that runs the promoted revision is current there.
 import t from 'tap';
-import type { V1ControllerRevision, V1Pod } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1Pod } from '#kube';
 import { buildCatalog } from '../../src/catalog/index.js';
 import { revisionObject } from '../../src/impact/revisions.js';
 import { ServedRevisions } from '../../src/impact/served-revisions.js';

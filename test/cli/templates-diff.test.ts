@@ -12,7 +12,7 @@ import { run as templates } from '../../src/cli/templates.js';
 import { run as status } from '../../src/cli/status.js';
 import { startFakePodApi } from '../helpers/fake-pod-api.js';
 import { startFakeKube } from '../helpers/fake-apiserver.js';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import { buildCatalog, loadStaticLayers } from '../../src/catalog/index.js';
 import { inject } from '../../src/engine/index.js';
 import type { Catalog } from '../../src/model/template.js';

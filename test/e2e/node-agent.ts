@@ -28,7 +28,7 @@ import {
   type V1Container,
   type V1Pod,
   type V1Probe,
-} from '@kubernetes/client-node';
+} from '#kube';
 import { isPodpatternImage, PullError, type Image, type ImageStore } from './images.js';
 import { KUBERNETES_SERVICE_IP, type NodeNetwork } from './network.js';
 import { startProcess, stopProcess } from './processes.js';

@@ -2,7 +2,7 @@
 // and its probes, sent the way the kubelet sends them, with their success and failure streaks.
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Probe } from '#kube';
 import type { Image } from './images.js';
 import type { PodNetwork } from './network.js';
 import type { Managed } from './processes.js';

@@ -6,7 +6,7 @@
 // image's stop signal, the grace period the deletion gives, and SIGKILL for what is left. The
 // pod's status is written back from the runner's container states; on deletion each container's
 // terminated state records its stop signal, exit code and whether the grace period ran out.
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Container, type V1Pod } from '#kube';
 import { DEFAULT_IMAGES, startPod, type ContainerState, type RunningPod, type Termination } from '../podrunner/index.js';
 import { repositoryOf } from '../podrunner/images.js';
 import type { Objects } from '../podrunner/volumes.js';

@@ -3,7 +3,7 @@
 // (with a real service-account token from the API server); emptyDirs stay empty.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { CoreV1Api, V1Pod, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Pod, V1Volume, V1VolumeProjection } from '#kube';
 
 export async function materializeVolumes(core: CoreV1Api, pod: V1Pod, root: string): Promise<Map<string, string>> {
   const namespace = pod.metadata?.namespace as string;

@@ -4,7 +4,7 @@
 // another webhook broke, a registry mirror's rewrite, a template dropped with its parameters.
 // Every result is checked by applying the patch to the pod it came with.
 import t, { type Test } from 'tap';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { applyPatch, inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates, parseTemplates } from '../../src/catalog/index.js';
 import { storedByApiServer } from '../helpers/stored-pod.js';

@@ -2,7 +2,7 @@
 // per-pod sizing within a template's bounds (src/engine/sizing.ts): denied naming the LimitRange
 // and the bound, what the pod's own containers break left to the API server.
 import t from 'tap';
-import type { V1LimitRange, V1LimitRangeItem } from '@kubernetes/client-node';
+import type { V1LimitRange, V1LimitRangeItem } from '#kube';
 import { applyPatch, inject, type InjectOptions, type PodLike } from '../../src/engine/index.js';
 import { testCatalog } from '../helpers/catalog.js';
 

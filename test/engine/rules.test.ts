@@ -1,7 +1,7 @@
 // The composition's rules are a list of named functions (pod, pieces) -> problems, run in order;
 // the policy compiler writes the same rules, by the same names, in the same order.
 import t from 'tap';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { compose } from '../../src/engine/compose.js';
 import { resolveParameters } from '../../src/engine/params.js';
 import { renderTemplate } from '../../src/engine/render.js';

@@ -1,7 +1,7 @@
 // Events as the webhook records them: an injection or denial reviewed by the real app gives one
 // Event on the pod's owner (or its Namespace), dry runs and skips give none; and the writer's
 // request, made by @kubernetes/client-node, reaches a (fake) API server as a valid core Event.
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import t from 'tap';
 import { kubeEventWriter } from '../../src/events/kube-writer.js';
 import type { ReviewEvent } from '../../src/events/recorder.js';

@@ -5,7 +5,7 @@
 // again, the grace period, readiness, the rate, and the API server's refusal. Clocks are the
 // tests' own; nothing waits on time.
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { EventRecorder } from '../../src/events/recorder.js';

@@ -3,7 +3,7 @@
 // for templates), the workload's namespace, and, for a StatefulSet, one persistentVolumeClaim
 // volume per volumeClaimTemplate, placed first as the StatefulSet controller does
 // (kubernetes/pkg/controller/statefulset, updateStorage). A Pod is sent as it is.
-import type { V1Volume } from '@kubernetes/client-node';
+import type { V1Volume } from '#kube';
 import type { PodLike } from '../../src/engine/index.js';
 import type { PodTemplateSite } from '../../src/engine/pod-template.js';
 

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 import { writeKubeconfig } from './fake-apiserver.js';
 
 const LIST_ACCEPT = 'as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import t from 'tap';
 import { buildImage, type BuiltImage } from '../../scripts/image.mjs';

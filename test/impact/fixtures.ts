@@ -9,7 +9,7 @@ import { INJECTED_LABEL } from '../../src/model/keys.js';
 import type { ImpactDeps } from '../../src/impact/review.js';
 import { InjectedPodIndex } from '../../src/impact/pod-index.js';
 import { OwnerResolver } from '../../src/impact/owners.js';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta } from '#kube';
 
 export function proxyObject(
   maximum = 65535,

@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { InjectedPodIndex } from '../../src/impact/pod-index.js';
 import { OwnerResolver } from '../../src/impact/owners.js';
 import { ownerLookup, podMetadataClient } from '../../src/impact/pod-kube.js';

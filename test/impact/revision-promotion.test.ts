@@ -5,7 +5,7 @@
 // revision outlives the ten newest, since pods outside the canary are served it.
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { MAX_REVISIONS, RevisionRecorder } from '../../src/impact/revisions.js';
 import { kubeRevisionStore } from '../../src/impact/revisions-kube.js';
 import { validateTemplate } from '../../src/catalog/validate.js';

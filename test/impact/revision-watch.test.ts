@@ -5,7 +5,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { V1ControllerRevision } from '#kube';
 import { RevisionWatch } from '../../src/impact/revision-watch.js';
 import { revisionObject } from '../../src/impact/revisions.js';
 import { FakeInformer } from '../helpers/fake-informer.js';

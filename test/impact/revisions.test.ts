@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { RevisionRecorder, MAX_REVISIONS } from '../../src/impact/revisions.js';
 import { kubeRevisionStore } from '../../src/impact/revisions-kube.js';
 import { validateTemplate } from '../../src/catalog/validate.js';

@@ -5,7 +5,7 @@
 // missing, invalid, renamed or holds content other than its hash says is never served, and the
 // current spec is never served in its place: the review answers as the failure mode says.
 import t from 'tap';
-import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { V1ControllerRevision } from '#kube';
 import { buildCatalog } from '../../src/catalog/index.js';
 import { applyPatch, inject } from '../../src/engine/index.js';
 import type { PodLike } from '../../src/engine/types.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { evaluate } from '@marcbachmann/cel-js';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { applyPatch, inject, type PodLike } from '../../src/engine/index.js';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { GUARD_CHANGED_IMAGES, GUARD_PORTS, GUARD_SECURITY } from '../../src/policy/integrity.js';

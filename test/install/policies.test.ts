@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import t from 'tap';
-import type { V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
+import type { V1ValidatingAdmissionPolicyBinding } from '#kube';
 import { writeDocument } from '../../src/cli/yaml.js';
 import { compileTemplate } from '../../src/policy/index.js';
 import { COMPILED_VARIABLE, REQUIRED_POLICY, requiredTemplatePolicies } from '../../src/policy/required.js';

@@ -3,7 +3,7 @@
 // passes are counted); with rollout off in the settings, no pass runs and nothing is written.
 // Real timers, waited on by condition with generous ceilings.
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { kubeHealApi } from '../../src/heal/heal-kube.js';

@@ -3,7 +3,7 @@
 // the leader stopped renewing for the lease duration (on its own clock), at once when the
 // leader gives the Lease up, and never while the leader still renews. Clocks are the tests' own.
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { LeaderElector } from '../../src/leader/elector.js';

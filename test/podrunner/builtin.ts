@@ -3,7 +3,7 @@
 // recorded in the test's output.
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Pod, V1PodSpec } from '#kube';
 import type { Test } from 'tap';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { inject, type NativeSidecarMode, type PodLike } from '../../src/engine/index.js';

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, openSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 import { containerSandbox, envArgs, groupArgs, sandboxArgs } from './sandbox.js';
 
 export interface ContainerProcess {

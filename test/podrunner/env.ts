@@ -1,7 +1,7 @@
 // A container's environment and command line as the kubelet builds them: env values may refer
 // to earlier variables as $(NAME) (with $$ for a literal $), valueFrom reads the pod's fields,
 // Secrets and ConfigMaps, and command/args expand $(NAME) from the finished environment.
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod } from '#kube';
 import type { Objects } from './volumes.js';
 
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -14,7 +14,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Probe } from '#kube';
 import { onExit } from 'signal-exit';
 import { execFileSync } from 'node:child_process';
 import { launch, type ContainerProcess } from './container.js';

@@ -4,7 +4,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import type { V1Container, V1Probe } from '@kubernetes/client-node';
+import type { V1Container, V1Probe } from '#kube';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 

@@ -3,7 +3,7 @@
 // installs them); without them the test says so and skips.
 import { spawnSync } from 'node:child_process';
 import { get } from 'node:http';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '#kube';
 import t from 'tap';
 import { eventually, READY_BOUND_MS } from './builtin.js';
 import { startPod } from './index.js';

@@ -22,7 +22,7 @@
 import { spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container } from '#kube';
 
 export interface Mount {
   source: string;

@@ -5,7 +5,7 @@
 // from starting, as it stops the kubelet.
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node';
+import type { V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '#kube';
 
 /** Secret and ConfigMap contents by object name, each key to its text. */
 export type Objects = Record<string, Record<string, string>>;

@@ -5,7 +5,7 @@
 // status and replaces its pods with ones that record the hash they were injected with. Clocks
 // are the tests' own; nothing waits on time.
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { templateOfObject } from '../../src/catalog/live.js';

@@ -4,7 +4,7 @@
 // podpattern_canary_reviews_total counts it. A promoted revision that cannot be served is the
 // failure mode's to answer, logged as an error with why.
 import t from 'tap';
-import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { V1ControllerRevision } from '#kube';
 import type { Operation } from 'fast-json-patch';
 import { buildApp } from '../../src/server/app.js';
 import { buildCatalog } from '../../src/catalog/index.js';

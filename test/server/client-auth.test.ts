@@ -2,7 +2,7 @@
 // certificate, and only a review from a client whose certificate that CA signed writes an Event.
 // Real HTTPS on port 0, the real recorder and Event writer, and a fake API server that records
 // the Events it is sent.
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '#kube';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { generateCertificates } from '../../src/certs/generate.js';

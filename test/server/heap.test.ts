@@ -2,7 +2,7 @@
 // share src/server/heap.ts computes, and serve reads the cgroup's limit to check it.
 import t from 'tap';
 import { join } from 'node:path';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment } from '#kube';
 import { checkHeap, containerMemoryLimit, heapMiBFor } from '../../src/server/heap.js';
 import { find, readManifests, renderChart, webhookConfigDir } from '../install/helpers.js';
 import { quantityBytes } from '../helpers/chart-heap.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '#kube';
 import { buildApp } from '../../src/server/app.js';
 import { inject } from '../../src/engine/index.js';
 import { ClusterWatch } from '../../src/catalog/cluster.js';

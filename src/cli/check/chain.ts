@@ -20,7 +20,7 @@ import {
   type V1MutatingWebhook,
   type V1Namespace,
   type V1RuleWithOperations,
-} from '@kubernetes/client-node';
+} from '#kube';
 import { inject } from '../../engine/index.js';
 import { readStatus } from '../../engine/status.js';
 import type { InjectOptions, PodLike } from '../../engine/types.js';

@@ -16,7 +16,7 @@ import {
   type V1MatchCondition,
   type V1MutatingWebhook,
   type V1MutatingWebhookConfiguration,
-} from '@kubernetes/client-node';
+} from '#kube';
 import { DOMAIN, POLICY_TEMPLATE_LABEL } from '../../model/keys.js';
 import { TEMPLATE_GROUP as GROUP, TEMPLATE_PLURAL as PLURAL, TEMPLATE_VERSION as VERSION } from '../../model/template.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';

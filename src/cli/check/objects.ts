@@ -2,7 +2,7 @@
 // (pod/web, deploy/web, statefulset/db, cj/render…). A kind check does not know is a usage
 // error with the nearest kinds; an object that is not there, or that the credentials may not
 // read, is a ClusterError saying which (the command exits 2 on it).
-import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '#kube';
 import { closest } from '../../engine/suggest.js';
 import { UsageError } from '../common.js';
 import { ClusterError, explainFailure, isNotFound } from '../kube/connect.js';

@@ -2,7 +2,7 @@
 // each pod of a manifest, would the API server send it to a podpattern webhook (namespace and
 // object selectors, matchConditions) and what would the webhook answer (the engine, on the
 // built-in catalog plus the cluster's PatternTemplates, with the namespace's defaults).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1MutatingWebhook, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1MutatingWebhook, type V1Namespace } from '#kube';
 import { addParsed, buildCatalog, loadStaticLayers, type ParsedTemplates } from '../../catalog/index.js';
 import type { Catalog } from '../../model/template.js';
 import { templateOfObject } from '../../catalog/live.js';

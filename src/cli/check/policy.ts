@@ -1,7 +1,7 @@
 // The namespace's PatternPolicy in `podpattern check`: none, or what it requires, forbids and
 // narrows, whether it fits the catalog, and whether podpattern has labelled the namespace for it
 // (the fail-closed webhook entry that sees every pod there selects that label).
-import { CustomObjectsApi, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type V1Namespace } from '#kube';
 import { judgePolicy, readPolicy } from '../../catalog/policy.js';
 import { POLICY_LABEL } from '../../model/keys.js';
 import { POLICY_GROUP, POLICY_NAME, POLICY_PLURAL, type Policy } from '../../model/policy.js';

@@ -3,7 +3,7 @@
 // configurations with matchConditions, ValidatingAdmissionPolicy) and the one webhook-less mode
 // needs (MutatingAdmissionPolicy, Kubernetes 1.36); cert-manager, for tls.mode=certManager; the
 // permission to create what the chart creates; and an install already there.
-import { AdmissionregistrationV1Api, ApisApi, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, ApisApi, AuthorizationV1Api, type KubeConfig } from '#kube';
 import { OLDEST_SUPPORTED, formatVersion, type ServerVersion } from '../../model/server-version.js';
 import { explainFailure } from '../kube/connect.js';
 import { isPodpatternWebhook } from './install.js';

@@ -2,7 +2,7 @@
 // any failure of an API call into one line that says what went wrong and what to do, never a
 // stack trace. @kubernetes/client-node throws ApiException (an HTTP answer) or node-fetch's
 // FetchError (no answer: refused, unknown host, TLS).
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig } from '#kube';
 
 /** A problem the command reports as one line and exits non-zero on. */
 export class ClusterError extends Error {}

@@ -1,7 +1,7 @@
 // The template revisions as the server serves them (impact/served-revisions.ts), read with one
 // list of the ControllerRevisions in podpattern's namespace, for `check` and `status` to say which
 // revision of a template in canary each namespace gets.
-import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig } from '#kube';
 import { MANAGED_BY } from '../../impact/revisions.js';
 import { ServedRevisions } from '../../impact/served-revisions.js';
 import { explainFailure } from './connect.js';

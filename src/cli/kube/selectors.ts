@@ -3,7 +3,7 @@
 // CEL, evaluated with @marcbachmann/cel-js (a CEL implementation in JavaScript; the API server
 // uses cel-go, and podpattern's conditions use only the standard macros and functions).
 import { evaluate } from '@marcbachmann/cel-js';
-import type { V1LabelSelector, V1MatchCondition } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1MatchCondition } from '#kube';
 import { selectorMatches } from '../../model/label-selector.js';
 
 export { selectorMatches };

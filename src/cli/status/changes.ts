@@ -4,7 +4,7 @@
 // src/impact/running.ts compares them (the API server's defaults applied to both sides). The
 // running pod is the record of the old template version, so this works for built-in templates,
 // whose old versions no revision keeps, as for the cluster's.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '#kube';
 import type { Catalog } from '../../model/template.js';
 import type { InjectOptions, PodLike } from '../../engine/types.js';
 import { inject } from '../../engine/index.js';

@@ -3,7 +3,7 @@
 // annotations they asked with), each group's next pod given to the engine with the catalog in
 // force. A template changed past the impact check (podpattern.dev/force-reason) shows here
 // until its workloads change.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '#kube';
 import type { Catalog } from '../../model/template.js';
 import type { InjectOptions } from '../../engine/types.js';
 import { inject } from '../../engine/index.js';

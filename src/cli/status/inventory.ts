@@ -2,7 +2,7 @@
 // run it, pods injected with a template version the catalog no longer has, and pods that ask for
 // a pattern but carry no podpattern.dev/status (they were admitted without injection: the
 // webhook was down with failurePolicy Ignore, or the namespace was not labelled then).
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '#kube';
 import type { Catalog } from '../../model/template.js';
 import { INJECT_KEY, PATTERN_KEYS, STATUS_KEY } from '../../model/keys.js';
 import { readStatus, type Status } from '../../engine/status.js';

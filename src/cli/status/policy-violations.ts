@@ -2,7 +2,7 @@
 // applies to pods created after it, so pods that started before it (or while podpattern was down)
 // may lack a template it requires, carry one it forbids, or be opted out. Read from each pod's
 // podpattern.dev/status record; grouped by workload, each with the command that rolls it.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '#kube';
 import { readStatus } from '../../engine/status.js';
 import { INJECT_KEY, MIRROR_POD_KEY } from '../../model/keys.js';
 import type { Policy } from '../../model/policy.js';
