@@ -198,8 +198,12 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
       const paused = await eventually(
         'the rollout paused',
         async () => {
+          // The controller writes the annotation, then the status (the condition and the canary's
+          // result) in a second request: the pause is whole once both are there.
           const object = await stored();
-          return object.metadata.annotations?.['podpattern.dev/rollout-paused'] === undefined ? undefined : object;
+          const annotated = object.metadata.annotations?.['podpattern.dev/rollout-paused'] !== undefined;
+          const condition = (object.status?.conditions as Json[] | undefined)?.find((c) => c.type === 'RolloutPaused');
+          return annotated && condition?.status === 'True' ? object : undefined;
         },
         600_000,
       ).catch(logsOnFailure);
