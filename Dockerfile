@@ -11,7 +11,7 @@
 # security releases. Override with --build-arg NODE_IMAGE=... to try another.
 ARG NODE_IMAGE=node:24.22.3-trixie-slim
 
-# --- build: compile TypeScript and copy the built-in catalog into dist/ --------------------
+# --- build: compile TypeScript, copy the built-in catalog, bundle client-node into dist/ ----
 FROM ${NODE_IMAGE} AS build
 # A C compiler for the one native addon (src/server/malloc-trim.c, which serve calls to give the
 # C heap's free pages back); this stage only, so the runtime image carries none.
