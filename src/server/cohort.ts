@@ -11,12 +11,13 @@
 // 2002): similar work run consecutively for the locality it gains. bench/RESULTS.md, "Deciding a
 // turn's reviews together", has the figures.
 //
-// A cohort's reviews stay parsed until it runs, so it is bounded: at COHORT_REVIEWS reviews or
-// COHORT_BODY_LENGTH characters of their bodies it runs at once, and the turn's later reviews start another.
-// Unbounded, 64 reviews at once or sixteen 64 KiB pods outgrew the young generation
-// (node-flags.ts), and collecting what survived cost more than the caches saved. Work given while a
-// cohort runs waits for the next turn, so timers, health checks and other sockets are served in
-// between, and a lone review waits only for the rest of its own turn.
+// A cohort's reviews stay parsed until it runs, so it is bounded: at COHORT_REVIEWS reviews, or
+// COHORT_BODY_LENGTH characters of their bodies, it runs at once and the turn's later reviews
+// start another. Unbounded, 64 reviews in flight made cohorts of 64 that outgrew the young
+// generation (node-flags.ts), and collecting what survived cost more than the caches saved; the
+// length bound keeps the bodies a cohort holds to what one large review holds without cohorts.
+// Work given while a cohort runs waits for the next turn, so timers, health checks and other
+// sockets are served in between, and a lone review waits only for the rest of its own turn.
 
 /** Reviews in one cohort at most: sixteen typical reviews allocate about 1.5 MB, well inside a 4 MiB semi-space. */
 export const COHORT_REVIEWS = 16;
