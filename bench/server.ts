@@ -21,6 +21,7 @@ import { generateCertificates } from '../src/certs/generate.js';
 import { BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS } from '../src/server/app.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import type { LoadJob, LoadResult } from './load-worker.js';
+import { describeMemoryParts, memoryParts } from './memory-parts.js';
 import { SEQ_TOKEN, realisticPod, reviewOf } from './pod.js';
 
 /** Rounds per row; each server runs once per round, in a rotating order, so a slow spell of a shared machine hits all. */
@@ -52,7 +53,9 @@ interface Row {
 }
 
 /** `pid`: the process serving it, whose CPU time is read around each round. */
-type Target = { name: string; port: number; ca: string; pid: number; close: () => Promise<void>; rssMb?: () => Promise<number> };
+type Served = { name: string; port: number; ca: string; pid: number; close: () => Promise<void> };
+/** A serve's own: its resident memory, and where it is (memory-parts.ts). */
+type Target = Served & { rssMb?: () => Promise<number>; memoryParts?: () => Promise<string> };
 /** A round's result and the server's CPU time per request answered in it (µs, every thread). */
 type Measured = LoadResult & { cpuUs: number };
 
@@ -119,7 +122,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     const rss = await podpattern.rssMb!();
     const otherRss = await Promise.all(others.map(async (o) => `; ${o.name}: ${(await o.rssMb!()).toFixed(0)} MB`));
     lines.push(
-      `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB${otherRss.join('')}`,
+      `  resident memory of 'podpattern serve' (--live-catalog=off: @kubernetes/client-node not loaded) after every row above: ${rss.toFixed(0)} MB${otherRss.join('')}\n    of which ${await podpattern.memoryParts!()}`,
     );
     // What a replica holds between bursts: the same processes once a trim of the C heap has
     // come due with no reviews in between (every second as deployed; 10 s covers a variant's 10).
@@ -137,7 +140,7 @@ export async function runServerBench(): Promise<ServerBenchResult> {
     servers.push(loaded);
     for (const row of rows.slice(0, 3)) await load(loaded, row, WARMUP_MS, ROUNDS * ROUND_MS);
     lines.push(
-      `  resident memory of 'podpattern serve' with @kubernetes/client-node loaded (live catalog on, no cluster found) after the three distinct rows: ${(await loaded.rssMb!()).toFixed(0)} MB`,
+      `  resident memory of 'podpattern serve' with @kubernetes/client-node loaded (live catalog on, no cluster found) after the three distinct rows: ${(await loaded.rssMb!()).toFixed(0)} MB\n    of which ${await loaded.memoryParts!()}`,
     );
     return { text: lines.join('\n'), headlineRatio: headline.ratio, p99c64: c64.p99, rssMb: rss };
   } finally {
@@ -406,13 +409,14 @@ async function startServe(name: string, bin: string, tls: Tls, liveCatalog = fal
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   const rssMb = async (): Promise<number> => {
-    const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-    const rss = /^(?:podpattern_)?process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1];
+    const rss = /^(?:podpattern_)?process_resident_memory_bytes (\d+)/m.exec(await metrics())?.[1];
     if (rss === undefined) throw new Error('podpattern serve reported no resident memory');
     return Number(rss) / 2 ** 20;
   };
-  return { name, port, ca: tls.ca, pid: child.pid as number, close, rssMb };
+  const pid = child.pid as number;
+  return { name, port, ca: tls.ca, pid, close, rssMb, memoryParts: async () => describeMemoryParts(memoryParts(pid, await metrics())) };
 }
 
 /** Two free loopback ports: both are held at once, so they differ. */
