@@ -136,6 +136,9 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
       t.equal((await apply(template('sleep 36001', 2))).code, 0);
       let mostInFlight = 0;
       let sawSoak = false;
+      // What any look at the rollout found wrong, asserted once after it ends: one assertion per
+      // look would make the test's count depend on how many looks the rollout took.
+      const broken: string[] = [];
       const done = await eventually(
         'the rollout Complete on a new, promoted revision',
         async () => {
@@ -143,14 +146,19 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
           const entries: Json[] = rollout?.restarted ?? [];
           const inFlight = entries.filter((e) => e.result === 'restarting');
           mostInFlight = Math.max(mostInFlight, inFlight.length);
-          t.ok(new Set(inFlight.map((e) => e.namespace)).size === inFlight.length, 'never two restarts at once in a namespace');
+          if (new Set(inFlight.map((e) => e.namespace)).size !== inFlight.length)
+            broken.push(`two restarts at once in a namespace: ${JSON.stringify(inFlight)}`);
           if (rollout !== undefined && rollout.revision !== h1 && rollout.promoted !== rollout.revision) {
             // Not promoted yet: only the canary namespace is touched.
             const early = entries.filter((e) => e.hash === rollout.revision && e.namespace !== canary);
-            t.same(early, [], `not promoted (phase ${rollout.phase}): nothing restarted outside the canary`);
+            if (early.length > 0)
+              broken.push(`not promoted (phase ${rollout.phase}), yet restarted outside the canary: ${JSON.stringify(early)}`);
             if (rollout.phase === 'Soaking') {
               sawSoak = true;
-              for (const i of others) t.equal(await restartedAt(namespaces[i]!, web[i]!), undefined, `${namespaces[i]} waits for the soak`);
+              for (const i of others) {
+                const at = await restartedAt(namespaces[i]!, web[i]!);
+                if (at !== undefined) broken.push(`${namespaces[i]} restarted during the canary's soak (at ${at})`);
+              }
             }
           }
           return rollout?.phase === 'Complete' && rollout.revision !== h1 && rollout.promoted === rollout.revision ? rollout : undefined;
@@ -158,6 +166,11 @@ export async function rolloutTests(t: Test, ctx: Context): Promise<void> {
         600_000,
       ).catch(logsOnFailure);
       const h2 = done.revision as string;
+      t.same(
+        broken,
+        [],
+        'at every look: never two restarts at once in a namespace, nothing outside the canary before promotion, nobody else during the soak',
+      );
       t.ok(sawSoak, 'the canary soaked before the others were restarted');
       t.ok(mostInFlight <= 2, `at most maxConcurrent (2) restarting at once (seen ${mostInFlight})`);
       t.same(
