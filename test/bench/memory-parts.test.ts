@@ -32,6 +32,10 @@ t.test('the parts of a real process, and V8 pages growing with its heap', async 
   t.equal(before.heapUsed, 30, "V8's heap in use as /metrics says, in MiB");
   child.send('grow');
   await once(child, 'message');
+  // Stopped, none of the child's threads (V8's concurrent sweepers among them) can change its
+  // memory between reading its mappings and reading the kernel's total.
+  child.kill('SIGSTOP');
+  await stopped(child.pid!);
   const after = memoryParts(child.pid!, METRICS);
   t.ok(after.v8Pages - before.v8Pages > 25, `40 MB of objects kept: V8's pages grew by ${(after.v8Pages - before.v8Pages).toFixed(1)} MiB`);
   const vmRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
@@ -40,6 +44,7 @@ t.test('the parts of a real process, and V8 pages growing with its heap', async 
     Math.abs(total - vmRss) < vmRss * 0.05,
     `the parts add up to the kernel's VmRSS (${total.toFixed(1)} against ${vmRss.toFixed(1)} MiB)`,
   );
+  child.kill('SIGCONT');
   t.match(
     describeMemoryParts(after),
     /^the node binary's pages \d+ MB, V8's pages \d+ \(its heap 45 committed, 30 in use\), glibc's heap \d+, the rest \d+$/,
@@ -51,3 +56,12 @@ t.test('a process without the metrics: its heap figures are not numbers, not zer
   t.ok(Number.isNaN(parts.heapCommitted) && Number.isNaN(parts.heapUsed));
   t.ok(parts.binary > 0);
 });
+
+/** Resolves once the kernel reports the process stopped (state T in /proc/<pid>/stat), within 10 s. */
+async function stopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (/^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] !== 'T') {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop within 10 s of SIGSTOP`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
