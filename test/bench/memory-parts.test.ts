@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { describeMemoryParts, memoryParts } from '../../bench/memory-parts.js';
+import { eventually } from '../helpers/eventually.js';
 
 // A child that keeps about 40 MB of small objects alive when told to, and says when it has.
 const CHILD = `
@@ -35,7 +36,7 @@ t.test('the parts of a real process, and V8 pages growing with its heap', async 
   // Stopped, none of the child's threads (V8's concurrent sweepers among them) can change its
   // memory between reading its mappings and reading the kernel's total.
   child.kill('SIGSTOP');
-  await stopped(child.pid!);
+  await eventually('the child stopped', async () => (processState(child.pid!) === 'T' ? true : undefined), 10_000, 5);
   const after = memoryParts(child.pid!, METRICS);
   t.ok(after.v8Pages - before.v8Pages > 25, `40 MB of objects kept: V8's pages grew by ${(after.v8Pages - before.v8Pages).toFixed(1)} MiB`);
   const vmRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) / 1024;
@@ -57,11 +58,7 @@ t.test('a process without the metrics: its heap figures are not numbers, not zer
   t.ok(parts.binary > 0);
 });
 
-/** Resolves once the kernel reports the process stopped (state T in /proc/<pid>/stat), within 10 s. */
-async function stopped(pid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (/^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] !== 'T') {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop within 10 s of SIGSTOP`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** The kernel's one-letter state of a process (T: stopped), from /proc/<pid>/stat. */
+function processState(pid: number): string | undefined {
+  return /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
 }

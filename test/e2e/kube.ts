@@ -3,6 +3,7 @@
 import type { Release } from './release.js';
 import type { Cluster, RunResult } from './harness.js';
 import { describe, namespaceManifest, parseYaml, type Json } from './pods.js';
+import { eventually } from '../helpers/eventually.js';
 
 export const RELEASE = 'podpattern';
 export const RELEASE_NAMESPACE = 'podpattern';
@@ -164,21 +165,4 @@ export class Kube {
   }
 }
 
-/** Polls `attempt` until it returns a value; fails loudly with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `; last error: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
+export { eventually };

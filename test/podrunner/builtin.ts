@@ -8,6 +8,7 @@ import type { Test } from 'tap';
 import { buildCatalog, loadBuiltinTemplates } from '../../src/catalog/index.js';
 import { inject, type NativeSidecarMode, type PodLike } from '../../src/engine/index.js';
 import { startPod, type RunningPod, type StartOptions } from './index.js';
+import { eventually as waitFor } from '../helpers/eventually.js';
 
 const catalog = buildCatalog([loadBuiltinTemplates()]);
 
@@ -66,20 +67,8 @@ export async function stopCleanly(t: Test, running: RunningPod): Promise<void> {
 }
 
 /** Polls `check` every 100 ms until it returns a value, or fails after `timeoutMs` with the last error. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+export function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  return waitFor(what, check, timeoutMs, 100);
 }
 
 /** What an adapter container wrote on stdout so far, a JSON record a line. */
